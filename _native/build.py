@@ -1,0 +1,39 @@
+"""cffi builder (out-of-line API mode) for libcontainer_py._lcnative."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from cffi import FFI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _cdef_from_header() -> str:
+    """The header without include guards or preprocessor lines but its #defines."""
+    with open(os.path.join(HERE, "lc_native.h"), encoding="utf-8") as f:
+        text = f.read()
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("#define LC_") and not line.startswith("#define LC_NATIVE_H"):
+            name = line.split()[1]
+            lines.append(f"#define {name} ...")
+        elif not line.startswith("#"):
+            lines.append(line)
+    return "\n".join(lines)
+
+
+ffibuilder = FFI()
+ffibuilder.cdef(_cdef_from_header())
+ffibuilder.set_source(
+    "libcontainer_py._lcnative",
+    '#include "lc_native.h"',
+    sources=[os.path.relpath(os.path.join(HERE, "executor.c"))],
+    include_dirs=[os.path.relpath(HERE)],
+    extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-strict-aliasing"],
+)
+
+if __name__ == "__main__":
+    ffibuilder.compile(verbose=True)

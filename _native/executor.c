@@ -1,0 +1,797 @@
+/* The child-side step executor and the clone that starts it.
+ *
+ * Between clone and execve the child runs only this file: raw syscalls and
+ * async-signal-safe libc calls, no malloc, no stdio, no Python.  Everything
+ * it needs (paths, flags, argv, envp, device numbers) was prepared by the
+ * parent.  A failing step sends one fixed-size record (step index, errno,
+ * stage) on the close-on-exec sync socket and _exits; EOF on that socket
+ * without a record means execve succeeded.
+ *
+ * Field use per op (s1..s4 strings, n1..n3 numbers):
+ *   SETNS            n1 fd, n2 nstype
+ *   UNSHARE          n1 flags
+ *   FORK             n1 extra clone flags; the new process is a sibling of
+ *                    this one (CLONE_PARENT), this one reports its pid, exits
+ *   WAIT_PARENT      -
+ *   LOOPBACK_UP      -
+ *   ROOT_PROPAGATION n1 propagation flags for "/" (MS_REC|MS_SLAVE ...)
+ *   ROOT_TMPFS       s1 mount point on the host, s2 tmpfs data, mflags
+ *   ROOT_BIND        s1 root directory on the host
+ *   MOUNT            s1 target inside the root, s2 source, s3 fstype, s4 data,
+ *                    mflags, n1 propagation, n2 mount_setattr attr_set,
+ *                    n3 remount flags where mount_setattr is missing,
+ *                    flags LC_F_FILE / LC_F_RECURSIVE / LC_F_BIND
+ *   MKNOD            s1 path inside the root, n1 mode, n2 dev
+ *   SYMLINK          s1 link contents, s2 path inside the root
+ *   MKDIR            s1 path inside the root, n1 mode
+ *   PIVOT_ROOT       flags LC_F_NO_PIVOT
+ *   REMOUNT_ROOT_RO  -
+ *   SETHOSTNAME      s1
+ *   SETDOMAINNAME    s1
+ *   SETUP_FDS        uses args->stdio and args->keep_fds
+ *   SETGROUPS        buf gid_t[n1]
+ *   SETGID / SETUID  n1
+ *   CHDIR            s1
+ *   UMASK            n1
+ *   WAIT_START       -
+ *   EXEC             uses args->exec_paths, argv, envp
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "lc_native.h"
+
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+#define LC_RESOLVE_NO_MAGICLINKS 0x02
+#define LC_RESOLVE_IN_ROOT 0x10
+
+/* Stages reported with a failing step, so the parent can say what failed. */
+#define STAGE_RESOLVE 1
+#define STAGE_CALL 2
+#define STAGE_ATTR 3
+#define STAGE_PROPAGATION 4
+#define STAGE_REOPEN 5
+
+struct lc_clone_args {
+    uint64_t flags;
+    uint64_t pidfd;
+    uint64_t child_tid;
+    uint64_t parent_tid;
+    uint64_t exit_signal;
+    uint64_t stack;
+    uint64_t stack_size;
+    uint64_t tls;
+    uint64_t set_tid;
+    uint64_t set_tid_size;
+    uint64_t cgroup;
+};
+
+struct lc_open_how {
+    uint64_t flags;
+    uint64_t mode;
+    uint64_t resolve;
+};
+
+struct lc_mount_attr {
+    uint64_t attr_set;
+    uint64_t attr_clr;
+    uint64_t propagation;
+    uint64_t userns_fd;
+};
+
+struct child {
+    const struct lc_spawn_args *a;
+    int sync_fd;
+    int root_fd;
+    int step;
+};
+
+/* ---- reporting ---------------------------------------------------------- */
+
+static void send_msg(int fd, int kind, int step, int err, int value)
+{
+    struct lc_msg m;
+    m.kind = kind;
+    m.step = step;
+    m.err = err;
+    m.value = value;
+    while (send(fd, &m, sizeof m, MSG_NOSIGNAL) < 0 && errno == EINTR)
+        ;
+}
+
+__attribute__((noreturn)) static void fail(struct child *c, int stage)
+{
+    int err = errno ? errno : EIO;
+    send_msg(c->sync_fd, LC_MSG_ERROR, c->step, err, stage);
+    _exit(127);
+}
+
+/* Block until the parent sends `expect`; a closed socket means the parent
+ * is gone, so there is nothing left to do. */
+static void wait_for(struct child *c, int announce, int expect)
+{
+    struct lc_msg m;
+    ssize_t n;
+
+    send_msg(c->sync_fd, announce, c->step, 0, 0);
+    do {
+        n = recv(c->sync_fd, &m, sizeof m, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof m || m.kind != expect)
+        _exit(126);
+}
+
+/* ---- paths -------------------------------------------------------------- */
+
+static void fd_path(char *buf, int fd)
+{
+    static const char prefix[] = "/proc/self/fd/";
+    char digits[16];
+    int n = 0;
+    unsigned int v = (unsigned int)fd;
+
+    memcpy(buf, prefix, sizeof prefix - 1);
+    buf += sizeof prefix - 1;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *buf++ = digits[--n];
+    *buf = '\0';
+}
+
+/* Open `path` with every component, symlinks included, resolved as if
+ * root_fd were "/": nothing can lead outside the root. */
+static int open_in_root(int root_fd, const char *path, int flags)
+{
+    struct lc_open_how how;
+
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)(flags | O_CLOEXEC);
+    how.resolve = LC_RESOLVE_IN_ROOT | LC_RESOLVE_NO_MAGICLINKS;
+    return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+}
+
+/* Split "a/b/c" into the parent "a/b" (or "." ) and the name "c", in buf. */
+static int split_parent(const char *path, char *buf, const char **parent, const char **name)
+{
+    size_t len = strlen(path);
+    size_t i;
+
+    if (len == 0 || len >= PATH_MAX) {
+        errno = len ? ENAMETOOLONG : EINVAL;
+        return -1;
+    }
+    memcpy(buf, path, len + 1);
+    while (len > 1 && buf[len - 1] == '/')
+        buf[--len] = '\0';
+    i = len;
+    while (i > 0 && buf[i - 1] != '/')
+        i--;
+    *name = buf + i;
+    if (i == 0) {
+        *parent = ".";
+    } else {
+        buf[i - 1] = '\0';
+        *parent = buf[0] ? buf : "/";
+    }
+    return 0;
+}
+
+static int open_parent_in_root(int root_fd, const char *path, char *buf, const char **name)
+{
+    const char *parent;
+
+    if (split_parent(path, buf, &parent, name) < 0)
+        return -1;
+    return open_in_root(root_fd, parent, O_PATH | O_DIRECTORY);
+}
+
+/* Make every missing component of `path` inside the root (the last one a
+ * regular file when is_file) and return an O_PATH fd for it. */
+static int make_path_in_root(int root_fd, const char *path, int is_file)
+{
+    char buf[PATH_MAX];
+    char pbuf[PATH_MAX];
+    size_t len = strlen(path);
+    size_t i = 0;
+    int fd;
+
+    fd = open_in_root(root_fd, path, O_PATH);
+    if (fd >= 0 || errno != ENOENT)
+        return fd;
+    if (len >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, len + 1);
+    while (i < len) {
+        const char *name;
+        char saved;
+        int last, pfd, rc;
+        size_t j;
+
+        while (i < len && buf[i] == '/')
+            i++;
+        if (i >= len)
+            break;
+        while (i < len && buf[i] != '/')
+            i++;
+        for (j = i; j < len && buf[j] == '/'; j++)
+            ;
+        last = (j >= len);
+        saved = buf[i];
+        buf[i] = '\0';
+        fd = open_in_root(root_fd, buf, O_PATH);
+        if (fd >= 0) {
+            close(fd);
+            buf[i] = saved;
+            continue;
+        }
+        if (errno != ENOENT)
+            return -1;
+        pfd = open_parent_in_root(root_fd, buf, pbuf, &name);
+        if (pfd < 0)
+            return -1;
+        if (last && is_file) {
+            rc = openat(pfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+            if (rc >= 0)
+                close(rc);
+            else if (errno == EEXIST)
+                rc = 0;
+        } else {
+            rc = mkdirat(pfd, name, 0755);
+            if (rc < 0 && errno == EEXIST)
+                rc = 0;
+        }
+        close(pfd);
+        if (rc < 0)
+            return -1;
+        buf[i] = saved;
+    }
+    return open_in_root(root_fd, path, O_PATH);
+}
+
+/* ---- steps -------------------------------------------------------------- */
+
+static void set_mount_attrs(struct child *c, const struct lc_step *s)
+{
+    struct lc_mount_attr attr;
+    char target[64];
+    int fd = open_in_root(c->root_fd, s->s1, O_PATH);
+    unsigned int at = AT_EMPTY_PATH;
+
+    if (fd < 0)
+        fail(c, STAGE_REOPEN);
+    if (s->flags & LC_F_RECURSIVE)
+        at |= AT_RECURSIVE;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = (uint64_t)s->n2;
+    if (syscall(SYS_mount_setattr, fd, "", at, &attr, sizeof attr) < 0) {
+        if (errno != ENOSYS)
+            fail(c, STAGE_ATTR);
+        /* Kernels before 5.12: a plain (non-recursive) remount. */
+        fd_path(target, fd);
+        if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | (unsigned long)s->n3, NULL) < 0)
+            fail(c, STAGE_ATTR);
+    }
+    close(fd);
+}
+
+static void do_mount(struct child *c, const struct lc_step *s)
+{
+    char target[64];
+    int fd = make_path_in_root(c->root_fd, s->s1, s->flags & LC_F_FILE);
+
+    if (fd < 0)
+        fail(c, STAGE_RESOLVE);
+    fd_path(target, fd);
+    if (mount(s->s2, target, s->s3, s->mflags, s->s4) < 0)
+        fail(c, STAGE_CALL);
+    close(fd);
+    if ((s->flags & LC_F_BIND) && s->n2)
+        set_mount_attrs(c, s);
+    if (s->n1) {
+        fd = open_in_root(c->root_fd, s->s1, O_PATH);
+        if (fd < 0)
+            fail(c, STAGE_REOPEN);
+        fd_path(target, fd);
+        if (mount(NULL, target, NULL, (unsigned long)s->n1, NULL) < 0)
+            fail(c, STAGE_PROPAGATION);
+        close(fd);
+    }
+}
+
+static void do_mknod(struct child *c, const struct lc_step *s)
+{
+    char buf[PATH_MAX];
+    const char *name;
+    int pfd = open_parent_in_root(c->root_fd, s->s1, buf, &name);
+
+    if (pfd < 0)
+        fail(c, STAGE_RESOLVE);
+    if (mknodat(pfd, name, (mode_t)s->n1, (dev_t)s->n2) < 0) {
+        if (errno != EEXIST || unlinkat(pfd, name, 0) < 0 ||
+            mknodat(pfd, name, (mode_t)s->n1, (dev_t)s->n2) < 0)
+            fail(c, STAGE_CALL);
+    }
+    close(pfd);
+}
+
+static void do_symlink(struct child *c, const struct lc_step *s)
+{
+    char buf[PATH_MAX];
+    const char *name;
+    int pfd = open_parent_in_root(c->root_fd, s->s2, buf, &name);
+
+    if (pfd < 0)
+        fail(c, STAGE_RESOLVE);
+    if (symlinkat(s->s1, pfd, name) < 0) {
+        if (errno != EEXIST || unlinkat(pfd, name, 0) < 0 || symlinkat(s->s1, pfd, name) < 0)
+            fail(c, STAGE_CALL);
+    }
+    close(pfd);
+}
+
+static void do_pivot_root(struct child *c, const struct lc_step *s)
+{
+    if (fchdir(c->root_fd) < 0)
+        fail(c, STAGE_RESOLVE);
+    if (!(s->flags & LC_F_NO_PIVOT)) {
+        if (syscall(SYS_pivot_root, ".", ".") == 0) {
+            /* The old root now sits on top of the new one: cut it off
+             * without letting the unmount propagate anywhere. */
+            if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+                fail(c, STAGE_PROPAGATION);
+            if (umount2(".", MNT_DETACH) < 0)
+                fail(c, STAGE_CALL);
+            goto done;
+        }
+        if (errno != EINVAL)
+            fail(c, STAGE_CALL);
+    }
+    /* pivot_root cannot work (initramfs) or was not wanted. */
+    if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+        fail(c, STAGE_CALL);
+    if (chroot(".") < 0)
+        fail(c, STAGE_CALL);
+done:
+    if (chdir("/") < 0)
+        fail(c, STAGE_RESOLVE);
+    close(c->root_fd);
+    c->root_fd = -1;
+}
+
+static void do_remount_root_ro(struct child *c)
+{
+    struct lc_mount_attr attr;
+
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = 0x1; /* MOUNT_ATTR_RDONLY */
+    if (syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &attr, sizeof attr) < 0) {
+        if (errno != ENOSYS)
+            fail(c, STAGE_ATTR);
+        if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+            fail(c, STAGE_ATTR);
+    }
+}
+
+static void loopback_up(struct child *c)
+{
+    struct ifreq ifr;
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    if (s < 0)
+        fail(c, STAGE_RESOLVE);
+    memset(&ifr, 0, sizeof ifr);
+    memcpy(ifr.ifr_name, "lo", 3);
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+        fail(c, STAGE_RESOLVE);
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+        fail(c, STAGE_CALL);
+    close(s);
+}
+
+static int clear_cloexec(int fd)
+{
+    int fl = fcntl(fd, F_GETFD);
+
+    if (fl < 0)
+        return -1;
+    if (fl & FD_CLOEXEC)
+        return fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+    return 0;
+}
+
+static int close_between(const struct lc_spawn_args *a, unsigned int lo, unsigned int hi)
+{
+    unsigned int fd;
+
+    if (lo > hi)
+        return 0;
+    if (syscall(SYS_close_range, lo, hi, 0) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return -1;
+    if (hi > (unsigned int)a->max_fd)
+        hi = (unsigned int)a->max_fd;
+    for (fd = lo; fd <= hi; fd++)
+        close((int)fd);
+    return 0;
+}
+
+/* stdio onto 0/1/2, passed fds kept, every other fd closed (for real, not
+ * just marked close-on-exec: a later chdir must not see a host fd). */
+static void setup_fds(struct child *c)
+{
+    const struct lc_spawn_args *a = c->a;
+    int src[3];
+    int i, j;
+    unsigned int lo = 3;
+
+    for (i = 0; i < 3; i++)
+        src[i] = a->stdio[i];
+    /* A source sitting on a low fd that another target would overwrite is
+     * moved out of the way first. */
+    for (i = 0; i < 3; i++) {
+        if (src[i] >= 0 && src[i] < 3 && src[i] != i) {
+            int old = src[i];
+            int moved = fcntl(old, F_DUPFD_CLOEXEC, 3);
+
+            if (moved < 0)
+                fail(c, STAGE_RESOLVE);
+            for (j = 0; j < 3; j++)
+                if (src[j] == old)
+                    src[j] = moved;
+        }
+    }
+    for (i = 0; i < 3; i++) {
+        if (src[i] < 0 || src[i] == i) {
+            if (clear_cloexec(i) < 0 && errno != EBADF)
+                fail(c, STAGE_RESOLVE);
+        } else if (dup2(src[i], i) < 0) {
+            fail(c, STAGE_RESOLVE);
+        }
+    }
+    for (i = 0; i < a->nkeep; i++) {
+        unsigned int fd = (unsigned int)a->keep_fds[i];
+
+        if (clear_cloexec((int)fd) < 0)
+            fail(c, STAGE_RESOLVE);
+        if (fd >= lo) {
+            if (close_between(a, lo, fd - 1) < 0)
+                fail(c, STAGE_CALL);
+            lo = fd + 1;
+        }
+    }
+    /* The sync fd lies above every kept fd (see relocate_sync_fd). */
+    if (close_between(a, lo, (unsigned int)c->sync_fd - 1) < 0 ||
+        close_between(a, (unsigned int)c->sync_fd + 1, ~0U) < 0)
+        fail(c, STAGE_CALL);
+}
+
+static void do_exec(struct child *c)
+{
+    const struct lc_spawn_args *a = c->a;
+    sigset_t none;
+    int saved = 0;
+    int i;
+
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (i = 0; i < a->nexec; i++) {
+        execve(a->exec_paths[i], a->argv, a->envp);
+        if (saved == 0 && errno != ENOENT && errno != ENOTDIR)
+            saved = errno;
+        if (saved == 0 && i == a->nexec - 1)
+            saved = errno;
+    }
+    errno = saved ? saved : ENOENT;
+    fail(c, STAGE_CALL);
+}
+
+static void run_step(struct child *c, const struct lc_step *s)
+{
+    switch (s->op) {
+    case LC_OP_SETNS:
+        if (setns((int)s->n1, (int)s->n2) < 0)
+            fail(c, STAGE_CALL);
+        close((int)s->n1);
+        break;
+    case LC_OP_UNSHARE:
+        if (unshare((int)s->n1) < 0)
+            fail(c, STAGE_CALL);
+        break;
+    case LC_OP_FORK: {
+        struct lc_clone_args ca;
+        long pid;
+
+        memset(&ca, 0, sizeof ca);
+        ca.flags = CLONE_PARENT | (uint64_t)s->n1;
+        pid = syscall(SYS_clone3, &ca, sizeof ca);
+        if (pid < 0 && errno == ENOSYS)
+            pid = syscall(SYS_clone, CLONE_PARENT | (unsigned long)s->n1, 0, NULL, NULL, 0);
+        if (pid < 0)
+            fail(c, STAGE_CALL);
+        if (pid > 0) {
+            send_msg(c->sync_fd, LC_MSG_CHILD_PID, c->step, 0, (int)pid);
+            _exit(0);
+        }
+        break;
+    }
+    case LC_OP_WAIT_PARENT:
+        wait_for(c, LC_MSG_WAITING, LC_MSG_GO);
+        break;
+    case LC_OP_LOOPBACK_UP:
+        loopback_up(c);
+        break;
+    case LC_OP_ROOT_PROPAGATION:
+        if (mount(NULL, "/", NULL, (unsigned long)s->n1, NULL) < 0)
+            fail(c, STAGE_PROPAGATION);
+        break;
+    case LC_OP_ROOT_TMPFS:
+        if (mount("tmpfs", s->s1, "tmpfs", s->mflags, s->s2) < 0)
+            fail(c, STAGE_CALL);
+        c->root_fd = open(s->s1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (c->root_fd < 0)
+            fail(c, STAGE_REOPEN);
+        break;
+    case LC_OP_ROOT_BIND:
+        if (mount(s->s1, s->s1, NULL, MS_BIND | MS_REC, NULL) < 0)
+            fail(c, STAGE_CALL);
+        c->root_fd = open(s->s1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (c->root_fd < 0)
+            fail(c, STAGE_REOPEN);
+        break;
+    case LC_OP_MOUNT:
+        do_mount(c, s);
+        break;
+    case LC_OP_MKNOD:
+        do_mknod(c, s);
+        break;
+    case LC_OP_SYMLINK:
+        do_symlink(c, s);
+        break;
+    case LC_OP_MKDIR: {
+        int fd = make_path_in_root(c->root_fd, s->s1, 0);
+
+        if (fd < 0)
+            fail(c, STAGE_RESOLVE);
+        close(fd);
+        break;
+    }
+    case LC_OP_PIVOT_ROOT:
+        do_pivot_root(c, s);
+        break;
+    case LC_OP_REMOUNT_ROOT_RO:
+        do_remount_root_ro(c);
+        break;
+    case LC_OP_SETHOSTNAME:
+        if (sethostname(s->s1, strlen(s->s1)) < 0)
+            fail(c, STAGE_CALL);
+        break;
+    case LC_OP_SETDOMAINNAME:
+        if (setdomainname(s->s1, strlen(s->s1)) < 0)
+            fail(c, STAGE_CALL);
+        break;
+    case LC_OP_SETUP_FDS:
+        setup_fds(c);
+        break;
+    /* Raw syscalls: glibc's wrappers would try to sync the (absent) other
+     * threads of the parent. */
+    case LC_OP_SETGROUPS:
+        if (syscall(SYS_setgroups, (size_t)s->n1, s->buf) < 0)
+            fail(c, STAGE_CALL);
+        break;
+    case LC_OP_SETGID:
+        if (syscall(SYS_setresgid, (gid_t)s->n1, (gid_t)s->n1, (gid_t)s->n1) < 0)
+            fail(c, STAGE_CALL);
+        break;
+    case LC_OP_SETUID:
+        if (syscall(SYS_setresuid, (uid_t)s->n1, (uid_t)s->n1, (uid_t)s->n1) < 0)
+            fail(c, STAGE_CALL);
+        break;
+    case LC_OP_CHDIR:
+        if (chdir(s->s1) < 0)
+            fail(c, STAGE_CALL);
+        break;
+    case LC_OP_UMASK:
+        umask((mode_t)s->n1);
+        break;
+    case LC_OP_WAIT_START:
+        wait_for(c, LC_MSG_READY, LC_MSG_START);
+        break;
+    case LC_OP_EXEC:
+        do_exec(c);
+        break;
+    default:
+        errno = EINVAL;
+        fail(c, 0);
+    }
+}
+
+/* Signal handlers of the parent (Python's among them) must never run here. */
+static void reset_signals(void)
+{
+    struct sigaction sa;
+    int sig;
+
+    for (sig = 1; sig < NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP)
+            continue;
+        if (sigaction(sig, NULL, &sa) < 0)
+            continue;
+        if (sa.sa_handler == SIG_IGN && sig != SIGPIPE && sig != SIGXFSZ)
+            continue;
+        if (sa.sa_handler == SIG_DFL)
+            continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = SIG_DFL;
+        sigaction(sig, &sa, NULL);
+    }
+}
+
+/* Another thread may have created fds (pipes of another container, its
+ * sync socket) that this child inherited; drop them at once so that nobody
+ * waits for an EOF held up by this child. */
+static void close_foreign_fds(struct child *c)
+{
+    const struct lc_spawn_args *a = c->a;
+    unsigned int lo = 0;
+    int i;
+
+    for (i = 0; i < a->nearly; i++) {
+        unsigned int fd = (unsigned int)a->early_keep[i];
+
+        if (fd > lo && close_between(a, lo, fd - 1) < 0)
+            _exit(125);
+        if (fd + 1 > lo)
+            lo = fd + 1;
+    }
+    if (close_between(a, lo, ~0U) < 0)
+        _exit(125);
+}
+
+/* Move the sync socket above every fd the process keeps, so SETUP_FDS can
+ * place stdio and passed fds without clobbering it. */
+static void relocate_sync_fd(struct child *c)
+{
+    int floor = 3;
+    int fd;
+
+    if (c->a->nkeep > 0 && c->a->keep_fds[c->a->nkeep - 1] >= floor)
+        floor = c->a->keep_fds[c->a->nkeep - 1] + 1;
+    if (c->sync_fd >= floor)
+        return;
+    fd = fcntl(c->sync_fd, F_DUPFD_CLOEXEC, floor);
+    if (fd < 0)
+        _exit(125);
+    close(c->sync_fd);
+    c->sync_fd = fd;
+}
+
+__attribute__((noreturn)) static void child_main(const struct lc_spawn_args *a)
+{
+    struct child c;
+    sigset_t all;
+
+    c.a = a;
+    c.sync_fd = a->sync_fd;
+    c.root_fd = -1;
+    c.step = -1;
+    reset_signals();
+    sigfillset(&all);
+    sigprocmask(SIG_UNBLOCK, &all, NULL);
+    umask(0);
+    close_foreign_fds(&c);
+    relocate_sync_fd(&c);
+    for (c.step = 0; c.step < a->nsteps; c.step++) {
+        errno = 0;
+        run_step(&c, &a->steps[c.step]);
+    }
+    /* A plan always ends in EXEC; reaching here is a planning bug. */
+    errno = EINVAL;
+    fail(&c, 0);
+}
+
+/* ---- parent side -------------------------------------------------------- */
+
+int lc_spawn(const struct lc_spawn_args *a, int *pidfd_out)
+{
+    struct lc_clone_args ca;
+    sigset_t all, old;
+    int pidfd = -1;
+    long pid;
+    int saved;
+
+    *pidfd_out = -1;
+    memset(&ca, 0, sizeof ca);
+    ca.flags = (uint64_t)a->clone_flags | CLONE_PIDFD;
+    ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+    ca.exit_signal = SIGCHLD;
+    if (a->cgroup_fd >= 0) {
+        ca.flags |= CLONE_INTO_CGROUP;
+        ca.cgroup = (uint64_t)a->cgroup_fd;
+    }
+    /* No signal handler may run in the child before it resets them. */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid = syscall(SYS_clone3, &ca, sizeof ca);
+    if (pid < 0 && errno == ENOSYS && a->cgroup_fd < 0) {
+        pidfd = -1;
+        pid = syscall(SYS_clone, a->clone_flags | SIGCHLD, 0, NULL, NULL, 0);
+    }
+    if (pid == 0)
+        child_main(a);
+    saved = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+        errno = saved;
+        return -1;
+    }
+    *pidfd_out = pidfd;
+    return (int)pid;
+}
+
+int lc_pidfd_open(int pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int lc_pidfd_send_signal(int pidfd, int sig)
+{
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+int lc_has_clone3(void)
+{
+    struct lc_clone_args ca;
+
+    memset(&ca, 0, sizeof ca);
+    /* An invalid size is rejected with EINVAL by a kernel that has clone3. */
+    return syscall(SYS_clone3, &ca, 0) < 0 && errno != ENOSYS;
+}

@@ -1,0 +1,96 @@
+/* libcontainer_py native layer: the plan format shared by Python (cffi cdef)
+ * and the C child executor.  Everything the child needs is prepared by the
+ * parent; the child walks the step array using only async-signal-safe calls. */
+#ifndef LC_NATIVE_H
+#define LC_NATIVE_H
+
+/* Step operations.  Field use per op is documented in executor.c. */
+#define LC_OP_SETNS           1
+#define LC_OP_UNSHARE         2
+#define LC_OP_FORK            3
+#define LC_OP_WAIT_PARENT     4
+#define LC_OP_LOOPBACK_UP     5
+#define LC_OP_ROOT_PROPAGATION 6
+#define LC_OP_ROOT_TMPFS      7
+#define LC_OP_ROOT_BIND       8
+#define LC_OP_MOUNT           9
+#define LC_OP_MKNOD          10
+#define LC_OP_SYMLINK        11
+#define LC_OP_MKDIR          12
+#define LC_OP_PIVOT_ROOT     13
+#define LC_OP_REMOUNT_ROOT_RO 14
+#define LC_OP_SETHOSTNAME    15
+#define LC_OP_SETDOMAINNAME  16
+#define LC_OP_SETUP_FDS      17
+#define LC_OP_SETGROUPS      18
+#define LC_OP_SETGID         19
+#define LC_OP_SETUID         20
+#define LC_OP_CHDIR          21
+#define LC_OP_UMASK          22
+#define LC_OP_WAIT_START     23
+#define LC_OP_EXEC           24
+
+/* Step flags. */
+#define LC_F_FILE        0x1   /* MOUNT: the target is a file, not a directory */
+#define LC_F_RECURSIVE   0x2   /* MOUNT: apply attributes recursively */
+#define LC_F_NO_PIVOT    0x4   /* PIVOT_ROOT: use MS_MOVE + chroot instead */
+#define LC_F_BIND        0x8   /* MOUNT: bind mount (attributes set afterwards) */
+
+/* Messages on the sync socket (SOCK_SEQPACKET, fixed size). */
+#define LC_MSG_ERROR      1    /* child -> parent: step failed (step, err) */
+#define LC_MSG_CHILD_PID  2    /* child -> parent: the process that goes on (value) */
+#define LC_MSG_WAITING    3    /* child -> parent: waiting for the parent's part */
+#define LC_MSG_GO         4    /* parent -> child: go on */
+#define LC_MSG_READY      5    /* child -> parent: set up, waiting for start */
+#define LC_MSG_START      6    /* parent -> child: exec now */
+
+struct lc_msg {
+    int kind;
+    int step;
+    int err;
+    int value;
+};
+
+struct lc_step {
+    int op;
+    int flags;
+    unsigned long mflags;   /* mount(2) flags */
+    long n1;                /* op-specific number */
+    long n2;
+    long n3;
+    const char *s1;         /* op-specific strings */
+    const char *s2;
+    const char *s3;
+    const char *s4;
+    const void *buf;        /* op-specific buffer */
+    long buflen;
+};
+
+struct lc_spawn_args {
+    unsigned long clone_flags;  /* CLONE_NEW* flags for the first clone */
+    int cgroup_fd;              /* >= 0: CLONE_INTO_CGROUP */
+    int sync_fd;                /* the child's end of the sync socket */
+    const struct lc_step *steps;
+    int nsteps;
+    int stdio[3];               /* fd for 0/1/2 in the child, or -1 to inherit */
+    const int *keep_fds;        /* sorted fds passed through to the process */
+    int nkeep;
+    char *const *argv;
+    char *const *envp;
+    char *const *exec_paths;    /* candidate paths tried in order */
+    int nexec;
+    int max_fd;                 /* for the close fallback without close_range */
+    const int *early_keep;      /* sorted fds the child needs; all others are */
+    int nearly;                 /* closed first thing (other threads' fds)    */
+};
+
+/* Clone the child that runs the plan.  Returns the child's pid (the parent
+ * keeps running) or -1 with errno set.  *pidfd_out gets a pidfd or -1. */
+int lc_spawn(const struct lc_spawn_args *args, int *pidfd_out);
+
+/* Small syscall wrappers the parent side uses. */
+int lc_pidfd_open(int pid);
+int lc_pidfd_send_signal(int pidfd, int sig);
+int lc_has_clone3(void);
+
+#endif

@@ -1,0 +1,61 @@
+"""libcontainer_py: Linux containers for Python programs, in-process.
+
+    import libcontainer_py as lc
+    r = lc.run(["sh", "-c", "echo $$"], capture_output=True)
+
+See docs/ for the guide and the architecture.
+"""
+
+from .config import Config
+from .devices import DEFAULT_DEVICES, Device
+from .errors import (
+    ConfigError,
+    ContainerError,
+    CwdError,
+    ExecError,
+    IdentityError,
+    MountError,
+    NamespaceError,
+    ProcessExitError,
+    SpawnError,
+    StepError,
+    TimeoutExpired,
+)
+from .idmap import IDMap
+from .mounts import Mount, Mounts
+from .namespaces import Namespaces
+from .popen import DEVNULL, PIPE, STDOUT, ContainerProcess
+from .process import Process, User
+from .rootfs import Rootfs
+from .run import CompletedProcess, run
+
+__all__ = [
+    "CompletedProcess",
+    "Config",
+    "ConfigError",
+    "ContainerError",
+    "ContainerProcess",
+    "CwdError",
+    "DEFAULT_DEVICES",
+    "DEVNULL",
+    "Device",
+    "ExecError",
+    "IDMap",
+    "IdentityError",
+    "Mount",
+    "MountError",
+    "Mounts",
+    "NamespaceError",
+    "PIPE",
+    "Process",
+    "ProcessExitError",
+    "Rootfs",
+    "STDOUT",
+    "SpawnError",
+    "StepError",
+    "TimeoutExpired",
+    "User",
+    "run",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,81 @@
+"""Config: everything that describes one container."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional, Tuple
+
+import attrs
+
+from ._fields import converted, fail, text
+from .devices import DEFAULT_DEVICES, Device, device_tuple
+from .idmap import IDMap, idmap_tuple
+from .mounts import Mounts
+from .namespaces import Namespaces
+from .process import Process
+from .rootfs import Rootfs
+
+
+def _rootfs(value: Any) -> Optional[Rootfs]:
+    if value is None or isinstance(value, Rootfs):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return Rootfs.directory(os.fspath(value))
+    raise fail("rootfs", f"expected a Rootfs, a directory path or None, got {value!r}")
+
+
+def _hostname(field: str, value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    name = text(field, value)
+    if len(name.encode()) > 64:
+        raise fail(field, f"must be at most 64 bytes, got {len(name.encode())}")
+    return name
+
+
+def _mounts(value: Any) -> Mounts:
+    return value if isinstance(value, Mounts) else Mounts(value)
+
+
+def _instance(field: str, cls: type) -> Any:
+    def validate(_inst: Any, _attr: Any, value: Any) -> None:
+        if not isinstance(value, cls):
+            raise fail(field, f"expected {cls.__name__}, got {type(value).__name__} {value!r}")
+
+    return validate
+
+
+@attrs.frozen
+class Config:
+    """A container: root filesystem, namespaces, mounts, devices, process.
+
+    ``Config()`` alone is a working, isolated container on the host's own
+    system directories (``Rootfs.host()``) running ``sh``.  Invalid settings
+    raise ConfigError here, before anything touches the kernel.
+    """
+
+    process: Process = attrs.field(
+        factory=lambda: Process(args=("sh",)), validator=_instance("process", Process)
+    )
+    #: A Rootfs, a directory path, or None to keep the caller's root (no mounts).
+    rootfs: Optional[Rootfs] = attrs.field(factory=Rootfs.host, converter=_rootfs)
+    #: Defaults to the container id when the uts namespace is new.
+    hostname: Optional[str] = attrs.field(default=None, converter=converted("hostname", _hostname))
+    domainname: Optional[str] = attrs.field(default=None, converter=converted("domainname", _hostname))
+    namespaces: Namespaces = attrs.field(factory=Namespaces.default, validator=_instance("namespaces", Namespaces))
+    mounts: Mounts = attrs.field(factory=Mounts.default, converter=_mounts)
+    #: Device nodes made in the /dev mount (which must then exist).
+    devices: Tuple[Device, ...] = attrs.field(
+        default=DEFAULT_DEVICES, converter=converted("devices", device_tuple)
+    )
+    uid_mappings: Tuple[IDMap, ...] = attrs.field(default=(), converter=converted("uid_mappings", idmap_tuple))
+    gid_mappings: Tuple[IDMap, ...] = attrs.field(default=(), converter=converted("gid_mappings", idmap_tuple))
+
+    def __attrs_post_init__(self) -> None:
+        from .validate import validate
+
+        validate(self)
+
+    def with_args(self, args: Any) -> "Config":
+        """A copy whose process runs ``args`` instead."""
+        return attrs.evolve(self, process=attrs.evolve(self.process, args=args))

@@ -1,0 +1,51 @@
+"""Device nodes created in the container's /dev."""
+
+from __future__ import annotations
+
+from typing import Any, Tuple
+
+import attrs
+
+from ._fields import absolute_path, converted, fail, uint32
+
+
+def _kind(field: str, value: Any) -> str:
+    if value not in ("c", "b"):
+        raise fail(field, f"must be 'c' (character) or 'b' (block), got {value!r}")
+    return str(value)
+
+
+@attrs.frozen
+class Device:
+    """A device node: ``path`` inside the container, type ``c`` or ``b``."""
+
+    path: str = attrs.field(converter=converted("device.path", absolute_path))
+    type: str = attrs.field(converter=converted("device.type", _kind))
+    major: int = attrs.field(converter=converted("device.major", uint32))
+    minor: int = attrs.field(converter=converted("device.minor", uint32))
+    mode: int = attrs.field(default=0o666, converter=converted("device.mode", uint32, maximum=0o7777))
+
+    def __attrs_post_init__(self) -> None:
+        if not self.path.startswith("/dev/"):
+            raise fail("device.path", f"must be under /dev, got {self.path!r}")
+
+
+#: null, zero, full, random, urandom and tty, as every container has them.
+DEFAULT_DEVICES: Tuple[Device, ...] = (
+    Device("/dev/null", "c", 1, 3),
+    Device("/dev/zero", "c", 1, 5),
+    Device("/dev/full", "c", 1, 7),
+    Device("/dev/random", "c", 1, 8),
+    Device("/dev/urandom", "c", 1, 9),
+    Device("/dev/tty", "c", 5, 0),
+)
+
+
+def device_tuple(field: str, value: Any) -> Tuple[Device, ...]:
+    if isinstance(value, Device) or isinstance(value, (str, bytes)):
+        raise fail(field, f"expected a sequence of Device, got {value!r}")
+    devices = tuple(value)
+    for i, d in enumerate(devices):
+        if not isinstance(d, Device):
+            raise fail(f"{field}[{i}]", f"expected Device, got {type(d).__name__} {d!r}")
+    return devices

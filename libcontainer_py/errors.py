@@ -1,0 +1,98 @@
+"""The exception hierarchy: everything the library raises is a ContainerError."""
+
+from __future__ import annotations
+
+import errno as errno_mod
+import os
+import subprocess
+from typing import Optional
+
+
+class ContainerError(Exception):
+    """Base class of every error raised by libcontainer_py."""
+
+    container_id: Optional[str] = None
+
+
+class ConfigError(ContainerError, ValueError):
+    """The configuration is invalid; raised before any kernel object exists.
+
+    ``field`` names the offending setting (``"process.cwd"``, ``"mounts[2]"``).
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class SpawnError(ContainerError):
+    """Starting the container failed in the parent (clone, maps, sync)."""
+
+    def __init__(self, message: str, errno: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
+class StepError(ContainerError):
+    """A step of the container's set-up failed in the child.
+
+    Carries which step (``step``: its name, ``index`` in the plan), the path it
+    was working on (``path``) and the errno; the OSError is chained as the
+    cause.
+    """
+
+    def __init__(
+        self,
+        step: str,
+        index: int,
+        err: int,
+        path: Optional[str] = None,
+        detail: str = "",
+        container_id: Optional[str] = None,
+    ) -> None:
+        self.step = step
+        self.index = index
+        self.errno = err
+        self.strerror = os.strerror(err)
+        self.path = path
+        self.detail = detail
+        self.container_id = container_id
+        where = f" {path!r}" if path is not None else ""
+        extra = f" ({detail})" if detail else ""
+        code = errno_mod.errorcode.get(err, str(err))
+        super().__init__(f"step {index} {step}{where}{extra} failed: [{code}] {self.strerror}")
+
+
+class NamespaceError(StepError):
+    """Joining or creating a namespace failed."""
+
+
+class MountError(StepError):
+    """A mount, device node, symlink or root filesystem step failed."""
+
+
+class IdentityError(StepError):
+    """Setting the user, groups or hostname of the container failed."""
+
+
+class CwdError(StepError):
+    """The working directory could not be entered."""
+
+
+class ExecError(StepError):
+    """execve of the container's program failed (missing binary, no permission)."""
+
+
+class ProcessExitError(ContainerError, subprocess.CalledProcessError):
+    """``check=True`` and the container's process exited with a non-zero status."""
+
+    def __str__(self) -> str:
+        return subprocess.CalledProcessError.__str__(self)
+
+
+class TimeoutExpired(ContainerError, subprocess.TimeoutExpired):
+    """The container did not finish in time; it was killed and reaped."""
+
+    def __str__(self) -> str:
+        return subprocess.TimeoutExpired.__str__(self)

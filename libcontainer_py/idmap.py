@@ -1,0 +1,42 @@
+"""IDMap: one line of a user namespace's uid_map or gid_map."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Tuple
+
+import attrs
+
+from ._fields import converted, fail, uint32
+
+
+@attrs.frozen
+class IDMap:
+    """Map ``size`` ids starting at ``container_id`` to ``host_id`` onwards."""
+
+    container_id: int = attrs.field(converter=converted("idmap.container_id", uint32))
+    host_id: int = attrs.field(converter=converted("idmap.host_id", uint32))
+    size: int = attrs.field(default=1, converter=converted("idmap.size", uint32))
+
+    def __attrs_post_init__(self) -> None:
+        if self.size < 1:
+            raise fail("idmap.size", "must be at least 1")
+
+    def contains(self, container_id: int) -> bool:
+        return self.container_id <= container_id < self.container_id + self.size
+
+    def line(self) -> str:
+        return f"{self.container_id} {self.host_id} {self.size}\n"
+
+
+def idmap_tuple(field: str, value: Any) -> Tuple[IDMap, ...]:
+    if isinstance(value, IDMap) or not isinstance(value, Iterable):
+        raise fail(field, f"expected a sequence of IDMap, got {value!r}")
+    maps = tuple(value)
+    for i, m in enumerate(maps):
+        if not isinstance(m, IDMap):
+            raise fail(f"{field}[{i}]", f"expected IDMap, got {type(m).__name__} {m!r}")
+    ordered = sorted(maps, key=lambda m: m.container_id)
+    for a, b in zip(ordered, ordered[1:]):
+        if a.container_id + a.size > b.container_id:
+            raise fail(field, f"ranges overlap: {a} and {b}")
+    return maps

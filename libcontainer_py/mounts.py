@@ -1,0 +1,309 @@
+"""Mount and Mounts: what is mounted into the container, in order."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator, Optional, Tuple, Union, overload
+
+import attrs
+
+from ._fields import absolute_path, boolean, converted, fail, str_tuple, text
+
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_NOEXEC = 0x8
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_UNBINDABLE = 1 << 17
+MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
+MS_SHARED = 1 << 20
+
+#: Further mount options by name, as (mount(2) flag, mount_setattr attribute).
+OPTION_FLAGS = {
+    "sync": (0x10, 0),
+    "dirsync": (0x80, 0),
+    "noatime": (0x400, 0x10),
+    "nodiratime": (0x800, 0x80),
+    "relatime": (1 << 21, 0),
+    "strictatime": (1 << 24, 0x20),
+    "lazytime": (1 << 25, 0),
+    "nosymfollow": (0x100, 0x200000),
+}
+
+PROPAGATION_FLAGS = {
+    "private": MS_PRIVATE,
+    "slave": MS_SLAVE,
+    "shared": MS_SHARED,
+    "unbindable": MS_UNBINDABLE,
+}
+PROPAGATIONS = tuple(PROPAGATION_FLAGS) + tuple("r" + p for p in PROPAGATION_FLAGS)
+
+
+def propagation_flags(name: str) -> int:
+    """'rslave' -> MS_SLAVE|MS_REC."""
+    if name.startswith("r") and name[1:] in PROPAGATION_FLAGS:
+        return PROPAGATION_FLAGS[name[1:]] | MS_REC
+    return PROPAGATION_FLAGS[name]
+
+
+def _propagation(field: str, value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    if value not in PROPAGATIONS:
+        raise fail(field, f"must be one of {', '.join(PROPAGATIONS)}, got {value!r}")
+    return str(value)
+
+
+def _options(field: str, value: Any) -> Tuple[str, ...]:
+    opts = str_tuple(field, value)
+    for opt in opts:
+        if opt not in OPTION_FLAGS:
+            raise fail(field, f"unknown mount option {opt!r} (known: {', '.join(OPTION_FLAGS)})")
+    return opts
+
+
+def _optional_text(field: str, value: Any) -> Optional[str]:
+    return None if value is None else text(field, value)
+
+
+@attrs.frozen
+class Mount:
+    """One mount: a filesystem of ``type`` (or ``"bind"``) at ``destination``.
+
+    ``destination`` is inside the container and is resolved inside its root:
+    a symlink in the root filesystem can never lead it outside.  Use the named
+    constructors (``Mount.bind``, ``Mount.tmpfs``, ``Mount.proc``...) for the
+    common cases.
+    """
+
+    destination: str = attrs.field(converter=converted("mount.destination", absolute_path))
+    type: str = attrs.field(default="bind", converter=converted("mount.type", text))
+    source: Optional[str] = attrs.field(default=None, converter=converted("mount.source", _optional_text))
+    readonly: bool = attrs.field(default=False, converter=converted("mount.readonly", boolean))
+    nosuid: bool = attrs.field(default=False, converter=converted("mount.nosuid", boolean))
+    nodev: bool = attrs.field(default=False, converter=converted("mount.nodev", boolean))
+    noexec: bool = attrs.field(default=False, converter=converted("mount.noexec", boolean))
+    #: Bind: include submounts (rbind) and apply the flags to them too.
+    recursive: bool = attrs.field(default=True, converter=converted("mount.recursive", boolean))
+    #: Propagation of this mount: private/slave/shared/unbindable, "r" prefix for recursive.
+    propagation: Optional[str] = attrs.field(
+        default=None, converter=converted("mount.propagation", _propagation)
+    )
+    #: Further flags by name: sync, dirsync, noatime, nodiratime, relatime, strictatime, ...
+    options: Tuple[str, ...] = attrs.field(default=(), converter=converted("mount.options", _options))
+    #: Filesystem-specific data, e.g. "mode=755,size=64m" for tmpfs.
+    data: str = attrs.field(default="", converter=converted("mount.data", text, allow_empty=True))
+
+    def __attrs_post_init__(self) -> None:
+        if self.is_bind and self.source is None:
+            raise fail("mount.source", f"a bind mount at {self.destination} needs a source")
+        if self.is_bind and not (self.source or "").startswith("/"):
+            raise fail("mount.source", f"a bind source must be an absolute path, got {self.source!r}")
+
+    @property
+    def is_bind(self) -> bool:
+        return self.type == "bind"
+
+    @property
+    def effective_source(self) -> str:
+        return self.source if self.source is not None else self.type
+
+    def mount_flags(self) -> int:
+        """The mount(2) flags (propagation excluded)."""
+        flags = 0
+        for on, bit in (
+            (self.readonly, MS_RDONLY),
+            (self.nosuid, MS_NOSUID),
+            (self.nodev, MS_NODEV),
+            (self.noexec, MS_NOEXEC),
+        ):
+            if on:
+                flags |= bit
+        for opt in self.options:
+            flags |= OPTION_FLAGS[opt][0]
+        if self.is_bind:
+            flags |= MS_BIND | (MS_REC if self.recursive else 0)
+        return flags
+
+    def bind_attributes(self) -> int:
+        """mount_setattr attributes a bind mount needs after it is made."""
+        attr = 0
+        for on, bit in ((self.readonly, 1), (self.nosuid, 2), (self.nodev, 4), (self.noexec, 8)):
+            if on:
+                attr |= bit
+        for opt in self.options:
+            attr |= OPTION_FLAGS[opt][1]
+        return attr
+
+    def propagation_flags(self) -> int:
+        return propagation_flags(self.propagation) if self.propagation else 0
+
+    # -- named constructors ------------------------------------------------
+
+    @classmethod
+    def bind(
+        cls,
+        source: str,
+        destination: str,
+        *,
+        readonly: bool = False,
+        recursive: bool = True,
+        nosuid: bool = False,
+        nodev: bool = False,
+        noexec: bool = False,
+        propagation: Optional[str] = None,
+    ) -> "Mount":
+        """Bind ``source`` (a host path) at ``destination``."""
+        return cls(
+            destination,
+            "bind",
+            source,
+            readonly=readonly,
+            recursive=recursive,
+            nosuid=nosuid,
+            nodev=nodev,
+            noexec=noexec,
+            propagation=propagation,
+        )
+
+    @classmethod
+    def tmpfs(
+        cls,
+        destination: str,
+        *,
+        size: Optional[str] = None,
+        mode: Optional[int] = None,
+        readonly: bool = False,
+        nosuid: bool = True,
+        nodev: bool = True,
+        noexec: bool = False,
+        options: Iterable[str] = (),
+    ) -> "Mount":
+        """A fresh tmpfs; ``size`` like "64m", ``mode`` like 0o1777."""
+        data = []
+        if mode is not None:
+            data.append(f"mode={mode:o}")
+        if size is not None:
+            data.append(f"size={size}")
+        return cls(
+            destination,
+            "tmpfs",
+            "tmpfs",
+            readonly=readonly,
+            nosuid=nosuid,
+            nodev=nodev,
+            noexec=noexec,
+            options=tuple(options),
+            data=",".join(data),
+        )
+
+    @classmethod
+    def proc(cls, destination: str = "/proc") -> "Mount":
+        return cls(destination, "proc", "proc", nosuid=True, nodev=True, noexec=True)
+
+    @classmethod
+    def sysfs(cls, destination: str = "/sys", *, readonly: bool = True) -> "Mount":
+        return cls(destination, "sysfs", "sysfs", readonly=readonly, nosuid=True, nodev=True, noexec=True)
+
+    @classmethod
+    def dev(cls, destination: str = "/dev") -> "Mount":
+        """A tmpfs for /dev; the config's devices and the standard symlinks go in it."""
+        return cls(
+            destination,
+            "tmpfs",
+            "tmpfs",
+            nosuid=True,
+            options=("strictatime",),
+            data="mode=755,size=65536k",
+        )
+
+    @classmethod
+    def devpts(cls, destination: str = "/dev/pts") -> "Mount":
+        return cls(
+            destination,
+            "devpts",
+            "devpts",
+            nosuid=True,
+            noexec=True,
+            data="newinstance,ptmxmode=0666,mode=0620,gid=5",
+        )
+
+    @classmethod
+    def shm(cls, destination: str = "/dev/shm") -> "Mount":
+        return cls(
+            destination,
+            "tmpfs",
+            "shm",
+            nosuid=True,
+            nodev=True,
+            noexec=True,
+            data="mode=1777,size=65536k",
+        )
+
+    @classmethod
+    def mqueue(cls, destination: str = "/dev/mqueue") -> "Mount":
+        return cls(destination, "mqueue", "mqueue", nosuid=True, nodev=True, noexec=True)
+
+
+def _mount_tuple(value: Any) -> Tuple[Mount, ...]:
+    if isinstance(value, Mounts):
+        return value.items
+    if isinstance(value, (str, bytes, Mount)) or not isinstance(value, Iterable):
+        raise fail("mounts", f"expected a sequence of Mount, got {type(value).__name__}")
+    items = tuple(value)
+    for i, m in enumerate(items):
+        if not isinstance(m, Mount):
+            raise fail(f"mounts[{i}]", f"expected Mount, got {type(m).__name__} {m!r}")
+    return items
+
+
+@attrs.frozen
+class Mounts:
+    """An ordered, immutable list of mounts; ``+`` appends."""
+
+    items: Tuple[Mount, ...] = attrs.field(default=(), converter=_mount_tuple)
+
+    @classmethod
+    def default(cls) -> "Mounts":
+        """/proc, /dev (tmpfs), /dev/pts, /dev/shm, /dev/mqueue and a read-only /sys."""
+        return cls(
+            (
+                Mount.proc(),
+                Mount.dev(),
+                Mount.devpts(),
+                Mount.shm(),
+                Mount.mqueue(),
+                Mount.sysfs(),
+            )
+        )
+
+    def __iter__(self) -> Iterator[Mount]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @overload
+    def __getitem__(self, index: int) -> Mount: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> "Mounts": ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[Mount, "Mounts"]:
+        if isinstance(index, slice):
+            return Mounts(self.items[index])
+        return self.items[index]
+
+    def __add__(self, other: Iterable[Mount]) -> "Mounts":
+        return Mounts(self.items + _mount_tuple(other))
+
+    def __radd__(self, other: Iterable[Mount]) -> "Mounts":
+        return Mounts(_mount_tuple(other) + self.items)
+
+    def find(self, destination: str) -> Optional[Mount]:
+        """The last mount at ``destination``, if any."""
+        for m in reversed(self.items):
+            if m.destination == destination:
+                return m
+        return None

@@ -1,0 +1,389 @@
+"""Config -> Plan: the ordered child-side steps, as plain data.
+
+A pure function of the config and of what the host looks like (the HostFS
+seam), so it is unit-tested without root.  The native layer turns the plan
+into a C array that the child walks between clone and execve.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import stat
+from typing import List, Optional, Tuple, Type
+
+import attrs
+
+from . import errors
+from .config import Config
+from .errors import ConfigError
+from .idmap import IDMap
+from .mounts import MS_BIND, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REC, Mount, propagation_flags
+from .namespaces import CLONE_FLAGS
+from .process import DEFAULT_PATH
+from .rootfs import HOST_PATHS
+
+
+class Op(enum.IntEnum):
+    """Step operations; the values are the C executor's LC_OP_* constants."""
+
+    SETNS = 1
+    UNSHARE = 2
+    FORK = 3
+    WAIT_PARENT = 4
+    LOOPBACK_UP = 5
+    ROOT_PROPAGATION = 6
+    ROOT_TMPFS = 7
+    ROOT_BIND = 8
+    MOUNT = 9
+    MKNOD = 10
+    SYMLINK = 11
+    MKDIR = 12
+    PIVOT_ROOT = 13
+    REMOUNT_ROOT_RO = 14
+    SETHOSTNAME = 15
+    SETDOMAINNAME = 16
+    SETUP_FDS = 17
+    SETGROUPS = 18
+    SETGID = 19
+    SETUID = 20
+    CHDIR = 21
+    UMASK = 22
+    WAIT_START = 23
+    EXEC = 24
+
+
+# Step flags (LC_F_*).
+F_FILE = 0x1
+F_RECURSIVE = 0x2
+F_NO_PIVOT = 0x4
+F_BIND = 0x8
+
+#: What a failing stage of a step was doing (the C executor's STAGE_*).
+STAGES = {1: "resolving the path in the root", 2: "", 3: "setting mount attributes",
+          4: "setting propagation", 5: "reopening the mount"}
+
+_ERROR_CLASS: dict = {
+    Op.SETNS: errors.NamespaceError,
+    Op.UNSHARE: errors.NamespaceError,
+    Op.FORK: errors.NamespaceError,
+    Op.WAIT_PARENT: errors.NamespaceError,
+    Op.LOOPBACK_UP: errors.NamespaceError,
+    Op.SETHOSTNAME: errors.IdentityError,
+    Op.SETDOMAINNAME: errors.IdentityError,
+    Op.SETGROUPS: errors.IdentityError,
+    Op.SETGID: errors.IdentityError,
+    Op.SETUID: errors.IdentityError,
+    Op.CHDIR: errors.CwdError,
+    Op.EXEC: errors.ExecError,
+    Op.SETUP_FDS: errors.StepError,
+    Op.UMASK: errors.StepError,
+    Op.WAIT_START: errors.StepError,
+}
+
+#: The standard /dev symlinks (link path, contents).
+DEV_SYMLINKS: Tuple[Tuple[str, str], ...] = (
+    ("/dev/fd", "/proc/self/fd"),
+    ("/dev/stdin", "/proc/self/fd/0"),
+    ("/dev/stdout", "/proc/self/fd/1"),
+    ("/dev/stderr", "/proc/self/fd/2"),
+)
+
+#: Where Rootfs.host() may mount its tmpfs before pivot_root (first usable wins).
+SCRATCH_CANDIDATES: Tuple[str, ...] = ("/mnt", "/media", "/srv", "/opt", "/run", "/var/tmp", "/tmp", "/home")
+
+
+@attrs.frozen
+class Step:
+    """One child-side step; numbers and strings as the C struct lc_step has them."""
+
+    op: Op
+    what: str
+    path: Optional[str] = None
+    flags: int = 0
+    mflags: int = 0
+    n1: int = 0
+    n2: int = 0
+    n3: int = 0
+    s1: Optional[str] = None
+    s2: Optional[str] = None
+    s3: Optional[str] = None
+    s4: Optional[str] = None
+    gids: Tuple[int, ...] = ()
+    #: SETNS: the namespace file the parent opens (its fd goes in n1).
+    ns_path: Optional[str] = None
+
+    @property
+    def error_class(self) -> Type[errors.StepError]:
+        cls: Type[errors.StepError] = _ERROR_CLASS.get(self.op, errors.MountError)
+        return cls
+
+
+@attrs.frozen
+class Plan:
+    """Everything lc_spawn needs, and what the parent does during the sync."""
+
+    container_id: str
+    clone_flags: int
+    steps: Tuple[Step, ...]
+    argv: Tuple[str, ...]
+    envp: Tuple[str, ...]
+    exec_paths: Tuple[str, ...]
+    uid_map: str = ""
+    gid_map: str = ""
+    deny_setgroups: bool = False
+
+    @property
+    def waits_for_start(self) -> bool:
+        return any(s.op is Op.WAIT_START for s in self.steps)
+
+
+class HostFS:
+    """What planning needs to know about the host filesystem (a seam for tests)."""
+
+    def lstat_kind(self, path: str) -> Optional[str]:
+        """'dir', 'symlink', 'file' or None when missing."""
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            return "symlink"
+        return "dir" if stat.S_ISDIR(st.st_mode) else "file"
+
+    def is_dir(self, path: str) -> bool:
+        return os.path.isdir(path)
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def readlink(self, path: str) -> str:
+        return os.readlink(path)
+
+    def realpath(self, path: str) -> str:
+        return os.path.realpath(path)
+
+    def euid(self) -> int:
+        return os.geteuid()
+
+    def egid(self) -> int:
+        return os.getegid()
+
+
+def build_plan(
+    config: Config, container_id: str, *, host: Optional[HostFS] = None, wait_start: bool = False
+) -> Plan:
+    """Turn a validated config into the child's steps."""
+    host = host or HostFS()
+    steps: List[Step] = []
+    clone_flags = _namespace_steps(config, steps)
+    uid_map, gid_map, deny = _id_maps(config, host)
+    if uid_map or _parent_has_work(config):
+        steps.append(Step(Op.WAIT_PARENT, "wait for the parent's set-up"))
+    if config.namespaces.net is True:
+        steps.append(Step(Op.LOOPBACK_UP, "bring the loopback interface up", "lo"))
+    if config.rootfs is not None:
+        _rootfs_steps(config, host, steps)
+    _identity_steps(config, container_id, deny, steps)
+    steps.append(Step(Op.CHDIR, "enter the working directory", config.process.cwd, s1=config.process.cwd))
+    steps.append(Step(Op.UMASK, "set the umask", n1=config.process.umask))
+    if wait_start:
+        steps.append(Step(Op.WAIT_START, "wait for start"))
+    argv = config.process.args
+    steps.append(Step(Op.EXEC, "exec", argv[0]))
+    env = dict(config.process.env)
+    return Plan(
+        container_id=container_id,
+        clone_flags=clone_flags,
+        steps=tuple(steps),
+        argv=argv,
+        envp=tuple(f"{k}={v}" for k, v in env.items()),
+        exec_paths=exec_candidates(argv[0], env.get("PATH", DEFAULT_PATH)),
+        uid_map=uid_map,
+        gid_map=gid_map,
+        deny_setgroups=deny,
+    )
+
+
+def exec_candidates(program: str, path: str) -> Tuple[str, ...]:
+    """The paths execve tries, in order, like execvpe."""
+    if "/" in program:
+        return (program,)
+    return tuple(os.path.join(d or ".", program) for d in path.split(":"))
+
+
+def _parent_has_work(config: Config) -> bool:
+    # Later: cgroup placement and hooks also make the child wait.
+    return False
+
+
+def _namespace_steps(config: Config, steps: List[Step]) -> int:
+    """Steps that join/create namespaces; returns the flags of the first clone.
+
+    With nothing to join, a single clone creates every namespace.  Joining
+    needs setns in the child first, then unshare of the new kinds, then a
+    fork (as a sibling, CLONE_PARENT) to enter a pid or time namespace.
+    """
+    ns = config.namespaces
+    joined = ns.joined()
+    new_flags = ns.clone_flags()
+    if not joined:
+        return new_flags
+    for kind in ("user", "ipc", "uts", "net", "pid", "cgroup", "time", "mount"):
+        if kind in joined:
+            steps.append(
+                Step(Op.SETNS, f"join the {kind} namespace", joined[kind],
+                     n2=CLONE_FLAGS[kind], ns_path=joined[kind])
+            )
+    if new_flags:
+        steps.append(Step(Op.UNSHARE, "create namespaces", n1=new_flags))
+    if "pid" in joined or ns.pid is True or ns.time is True:
+        steps.append(Step(Op.FORK, "fork into the pid namespace"))
+    return 0
+
+
+def default_mappings(host: HostFS) -> Tuple[Tuple[IDMap, ...], Tuple[IDMap, ...]]:
+    """Without explicit maps, container root is the caller's own uid and gid."""
+    return (IDMap(0, host.euid(), 1),), (IDMap(0, host.egid(), 1),)
+
+
+def _id_maps(config: Config, host: HostFS) -> Tuple[str, str, bool]:
+    if config.namespaces.user is not True:
+        return "", "", False
+    uids, gids = config.uid_mappings, config.gid_mappings
+    default_uids, default_gids = default_mappings(host)
+    uids = uids or default_uids
+    gids = gids or default_gids
+    # Without privilege in the parent namespace, gid_map can only be written
+    # after setgroups is denied.
+    deny = host.euid() != 0
+    return "".join(m.line() for m in uids), "".join(m.line() for m in gids), deny
+
+
+def choose_scratch(config: Config, host: HostFS) -> str:
+    """A host directory to mount the Rootfs.host() tmpfs on before pivot_root.
+
+    It lives only in the container's mount namespace, but until pivot_root it
+    hides what is below it, so it must not hold any bind source.
+    """
+    sources = [host.realpath(m.source) for m in config.mounts if m.is_bind and m.source]
+    if config.namespaces.user is True:
+        sources += [d.path for d in config.devices]
+
+    def overlaps(a: str, b: str) -> bool:
+        a, b = a.rstrip("/") + "/", b.rstrip("/") + "/"
+        return a.startswith(b) or b.startswith(a)
+
+    for cand in SCRATCH_CANDIDATES:
+        if host.lstat_kind(cand) != "dir":
+            continue
+        if not any(overlaps(cand, s) for s in sources):
+            return cand
+    raise ConfigError(
+        "rootfs",
+        f"Rootfs.host() needs an existing directory on the host that holds no bind source, "
+        f"one of {', '.join(SCRATCH_CANDIDATES)}",
+    )
+
+
+def _bind_step(what: str, source: str, destination: str, *, is_file: bool, readonly: bool,
+               recursive: bool = True, attrs_set: int = 0, remount: int = 0, prop: int = 0) -> Step:
+    if readonly:
+        attrs_set |= 0x1
+        remount |= MS_RDONLY
+    flags = F_BIND | (F_FILE if is_file else 0) | (F_RECURSIVE if recursive else 0)
+    return Step(
+        Op.MOUNT, what, destination, flags=flags,
+        mflags=MS_BIND | (MS_REC if recursive else 0),
+        n1=prop, n2=attrs_set, n3=remount, s1=destination, s2=source,
+    )
+
+
+def _mount_step(m: Mount, host: HostFS) -> Step:
+    if m.is_bind:
+        source = m.source or ""
+        is_file = host.exists(source) and not host.is_dir(source)
+        remount = m.mount_flags() & ~(MS_BIND | MS_REC)
+        return _bind_step(
+            f"bind mount {source}", source, m.destination, is_file=is_file, readonly=False,
+            recursive=m.recursive, attrs_set=m.bind_attributes(), remount=remount,
+            prop=m.propagation_flags(),
+        )
+    return Step(
+        Op.MOUNT, f"mount {m.type}", m.destination,
+        mflags=m.mount_flags(), n1=m.propagation_flags(),
+        s1=m.destination, s2=m.effective_source, s3=m.type, s4=m.data or None,
+    )
+
+
+def _adapt_for_user_namespace(m: Mount, config: Config) -> Mount:
+    """sysfs cannot be mounted in a user namespace that does not own the net
+    namespace: bind the host's /sys instead (read-only as asked)."""
+    if config.namespaces.user is True and m.type == "sysfs" and config.namespaces.net is not True:
+        return Mount.bind("/sys", m.destination, readonly=m.readonly, nosuid=True, nodev=True, noexec=True)
+    return m
+
+
+def _rootfs_steps(config: Config, host: HostFS, steps: List[Step]) -> None:
+    rootfs = config.rootfs
+    assert rootfs is not None
+    steps.append(Step(Op.ROOT_PROPAGATION, f"make every mount {rootfs.propagation}", "/",
+                      n1=propagation_flags(rootfs.propagation)))
+    if rootfs.is_host:
+        scratch = choose_scratch(config, host)
+        steps.append(Step(Op.ROOT_TMPFS, "mount the root tmpfs", scratch, mflags=MS_NOSUID | MS_NODEV,
+                          s1=scratch, s2="mode=755"))
+        for path in HOST_PATHS:
+            kind = host.lstat_kind(path)
+            if kind == "symlink":
+                steps.append(Step(Op.SYMLINK, "link the host's layout", path, s1=host.readlink(path), s2=path))
+            elif kind == "dir":
+                steps.append(_bind_step(f"bind the host's {path}", path, path, is_file=False, readonly=True))
+        steps.append(_mount_step(Mount.tmpfs("/tmp", mode=0o1777), host))
+    else:
+        assert rootfs.path is not None
+        root = host.realpath(rootfs.path)
+        steps.append(Step(Op.ROOT_BIND, "bind the root directory", root, s1=root))
+    for m in config.mounts:
+        steps.append(_mount_step(_adapt_for_user_namespace(m, config), host))
+    if config.mounts.find("/dev") is not None:
+        _dev_steps(config, steps)
+    steps.append(Step(Op.PIVOT_ROOT, "chroot into the root" if rootfs.no_pivot else "pivot_root into the root",
+                      rootfs.path or "/", flags=F_NO_PIVOT if rootfs.no_pivot else 0))
+    if rootfs.readonly:
+        steps.append(Step(Op.REMOUNT_ROOT_RO, "make the root read-only", "/"))
+
+
+def _dev_steps(config: Config, steps: List[Step]) -> None:
+    in_userns = config.namespaces.user is True
+    for d in config.devices:
+        if in_userns:
+            # mknod is not allowed in a user namespace: bind the host's node.
+            steps.append(_bind_step(f"bind device {d.path}", d.path, d.path, is_file=True,
+                                    readonly=False, recursive=False))
+        else:
+            kind = stat.S_IFCHR if d.type == "c" else stat.S_IFBLK
+            steps.append(Step(Op.MKNOD, "make device node", d.path, n1=kind | d.mode,
+                              n2=os.makedev(d.major, d.minor), s1=d.path))
+    for link, target in DEV_SYMLINKS:
+        steps.append(Step(Op.SYMLINK, "make /dev symlink", link, s1=target, s2=link))
+    if config.mounts.find("/dev/pts") is not None:
+        steps.append(Step(Op.SYMLINK, "make /dev symlink", "/dev/ptmx", s1="pts/ptmx", s2="/dev/ptmx"))
+
+
+def _identity_steps(config: Config, container_id: str, deny_setgroups: bool, steps: List[Step]) -> None:
+    ns = config.namespaces
+    hostname = config.hostname
+    if hostname is None and ns.uts is True:
+        hostname = container_id[:64]
+    if hostname is not None:
+        steps.append(Step(Op.SETHOSTNAME, "set the hostname", hostname, s1=hostname))
+    if config.domainname is not None:
+        steps.append(Step(Op.SETDOMAINNAME, "set the domainname", config.domainname, s1=config.domainname))
+    steps.append(Step(Op.SETUP_FDS, "set up stdio and close other fds"))
+    user = config.process.user
+    if not deny_setgroups:
+        steps.append(Step(Op.SETGROUPS, "set supplementary groups", str(list(user.additional_gids)),
+                          n1=len(user.additional_gids), gids=user.additional_gids))
+    steps.append(Step(Op.SETGID, "set the gid", str(user.gid), n1=user.gid))
+    steps.append(Step(Op.SETUID, "set the uid", str(user.uid), n1=user.uid))

@@ -1,0 +1,87 @@
+"""run(): start a container, wait for it, return what it did."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any, Optional, Sequence
+
+from .config import Config
+from .errors import ConfigError, ProcessExitError, TimeoutExpired
+from .popen import PIPE, ContainerProcess, StdioArg
+
+
+class CompletedProcess(subprocess.CompletedProcess):  # type: ignore[type-arg]
+    """What run() returns: args, returncode, stdout, stderr, container_id."""
+
+    def __init__(self, args: Any, returncode: int, stdout: Any = None, stderr: Any = None,
+                 container_id: Optional[str] = None) -> None:
+        super().__init__(args, returncode, stdout, stderr)
+        self.container_id = container_id
+
+    def check_returncode(self) -> None:
+        if self.returncode:
+            raise ProcessExitError(self.returncode, self.args, self.stdout, self.stderr)
+
+
+def run(
+    args: Optional[Sequence[str]] = None,
+    *,
+    config: Optional[Config] = None,
+    stdin: StdioArg = None,
+    input: Any = None,
+    stdout: StdioArg = None,
+    stderr: StdioArg = None,
+    capture_output: bool = False,
+    timeout: Optional[float] = None,
+    check: bool = False,
+    pass_fds: Sequence[int] = (),
+    text: Optional[bool] = None,
+    encoding: Optional[str] = None,
+    errors: Optional[str] = None,
+    container_id: Optional[str] = None,
+) -> CompletedProcess:
+    """Run ``args`` (or ``config.process``) in a container and wait for it,
+    like subprocess.run.
+
+    With no config, the container is ``Config()``: new mount, uts, ipc, pid,
+    net and cgroup namespaces on ``Rootfs.host()``.  On ``timeout`` the
+    container is killed and reaped and TimeoutExpired is raised; ``check``
+    raises ProcessExitError for a non-zero status.
+    """
+    config = config if config is not None else Config()
+    if args is not None:
+        config = config.with_args(args)
+    if input is not None:
+        if stdin is not None:
+            raise ConfigError("stdin", "stdin and input cannot both be given")
+        stdin = PIPE
+    if capture_output:
+        if stdout is not None or stderr is not None:
+            raise ConfigError("capture_output", "cannot be combined with stdout or stderr")
+        stdout = stderr = PIPE
+    with ContainerProcess(
+        config,
+        container_id=container_id,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        pass_fds=pass_fds,
+        text=text,
+        encoding=encoding,
+        errors=errors,
+    ) as proc:
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            out, err = proc.communicate()
+            raise TimeoutExpired(proc.args, exc.timeout, output=out, stderr=err) from None
+        except BaseException:
+            proc.kill()
+            raise
+        returncode = proc.poll()
+        assert returncode is not None
+    result = CompletedProcess(proc.args, returncode, out, err, container_id=proc.container_id)
+    if check:
+        result.check_returncode()
+    return result

@@ -1,0 +1,207 @@
+"""The parent side of starting a container: clone, the sync protocol, errors.
+
+The child reports on a SOCK_SEQPACKET socket with fixed-size records; EOF
+without an error record means execve succeeded.  Whatever fails, the child
+is reaped and every fd made here is closed before the exception leaves.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import struct
+from typing import Dict, Iterable, Sequence, Tuple
+
+import attrs
+
+from . import _native
+from .errors import SpawnError, StepError
+from .plan import STAGES, Op, Plan
+
+MSG = struct.Struct("4i")
+MSG_ERROR, MSG_CHILD_PID, MSG_WAITING, MSG_GO, MSG_READY, MSG_START = 1, 2, 3, 4, 5, 6
+
+
+@attrs.define
+class Spawned:
+    """A started child: its pid, a pidfd (or -1) and, when it waits for
+    start, the parent's end of the sync socket."""
+
+    pid: int
+    pidfd: int
+    sync_fd: int = -1
+
+
+class _Child:
+    """The child being started; reaped or killed exactly once."""
+
+    def __init__(self) -> None:
+        self.pid = -1
+        self.pidfd = -1
+
+    def replace(self, pid: int) -> None:
+        """The first child forked the real one (as our child) and exits."""
+        self.reap()
+        self.close_pidfd()
+        self.pid = pid
+        self.pidfd = _native.pidfd_open(pid)
+
+    def reap(self) -> None:
+        if self.pid > 0:
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+            self.pid = -1
+
+    def close_pidfd(self) -> None:
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+            self.pidfd = -1
+
+    def abandon(self) -> None:
+        """Kill and reap a child whose start failed half-way."""
+        if self.pid > 0:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.reap()
+        self.close_pidfd()
+
+
+def spawn(
+    plan: Plan,
+    *,
+    stdio: Tuple[int, int, int] = (-1, -1, -1),
+    pass_fds: Sequence[int] = (),
+) -> Spawned:
+    """Start the plan's child and drive it until it execs (or, for a plan
+    with WAIT_START, until it waits for start)."""
+    ns_fds = _open_namespaces(plan)
+    try:
+        parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    except BaseException:
+        _close_all(ns_fds.values())
+        raise
+    parent_fd, child_fd = parent_sock.detach(), child_sock.detach()
+    child = _Child()
+    try:
+        args = _native.NativeArgs(plan, sync_fd=child_fd, stdio=stdio, pass_fds=pass_fds, ns_fds=ns_fds)
+        try:
+            child.pid, child.pidfd = _native.spawn(args)
+        except OSError as exc:
+            raise SpawnError(f"clone failed: {exc.strerror}", exc.errno) from exc
+        finally:
+            _close_all([child_fd, *ns_fds.values()])
+            child_fd, ns_fds = -1, {}
+        _drive(plan, parent_fd, child)
+    except BaseException:
+        child.abandon()
+        _close_all([parent_fd, child_fd, *ns_fds.values()])
+        raise
+    spawned = Spawned(child.pid, child.pidfd)
+    if plan.waits_for_start:
+        spawned.sync_fd = parent_fd
+    else:
+        os.close(parent_fd)
+    return spawned
+
+
+def start(spawned: Spawned) -> None:
+    """Let a child that waits at WAIT_START exec, and wait until it has."""
+    fd = spawned.sync_fd
+    spawned.sync_fd = -1
+    try:
+        os.write(fd, MSG.pack(MSG_START, 0, 0, 0))
+        _read_until_exec(fd)
+    finally:
+        os.close(fd)
+
+
+def _open_namespaces(plan: Plan) -> Dict[int, int]:
+    fds: Dict[int, int] = {}
+    try:
+        for i, step in enumerate(plan.steps):
+            if step.op is Op.SETNS and step.ns_path:
+                try:
+                    fds[i] = os.open(step.ns_path, os.O_RDONLY | os.O_CLOEXEC)
+                except OSError as exc:
+                    raise step.error_class(step.what, i, exc.errno or 0, step.ns_path,
+                                           container_id=plan.container_id) from exc
+    except BaseException:
+        for fd in fds.values():
+            os.close(fd)
+        raise
+    return fds
+
+
+def _drive(plan: Plan, fd: int, child: _Child) -> None:
+    """Answer the child's messages until it execs, fails or waits for start."""
+    while True:
+        data = os.read(fd, MSG.size)
+        if not data:
+            return
+        kind, index, err, value = MSG.unpack(data)
+        if kind == MSG_ERROR:
+            child.reap()
+            raise _step_error(plan, index, err, value)
+        if kind == MSG_CHILD_PID:
+            child.replace(value)
+        elif kind == MSG_WAITING:
+            _parent_part(plan, child.pid)
+            os.write(fd, MSG.pack(MSG_GO, 0, 0, 0))
+        elif kind == MSG_READY:
+            return
+        else:
+            raise SpawnError(f"unexpected message {kind} from the child")
+
+
+def _read_until_exec(fd: int) -> None:
+    data = os.read(fd, MSG.size)
+    if data:
+        kind, index, err, _ = MSG.unpack(data)
+        raise SpawnError(f"start failed: step {index}: {os.strerror(err)}", err)
+
+
+def _parent_part(plan: Plan, pid: int) -> None:
+    """What the parent does while the child waits: user namespace maps."""
+    if plan.uid_map or plan.gid_map:
+        try:
+            if plan.deny_setgroups:
+                _write(f"/proc/{pid}/setgroups", "deny")
+            _write(f"/proc/{pid}/uid_map", plan.uid_map)
+            _write(f"/proc/{pid}/gid_map", plan.gid_map)
+        except OSError as exc:
+            raise SpawnError(f"writing the id maps of {pid} failed: {exc}", exc.errno) from exc
+
+
+def _write(path: str, data: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, data.encode())
+    finally:
+        os.close(fd)
+
+
+def _step_error(plan: Plan, index: int, err: int, stage: int) -> StepError:
+    if 0 <= index < len(plan.steps):
+        step = plan.steps[index]
+        detail = STAGES.get(stage, "")
+        path = step.path
+        if step.op is Op.EXEC:
+            detail = f"tried {', '.join(plan.exec_paths)}" if len(plan.exec_paths) > 1 else ""
+        elif step.op is Op.MOUNT and step.s2 and stage == 2:
+            detail = f"source {step.s2}"
+        exc = step.error_class(step.what, index, err, path, detail, container_id=plan.container_id)
+    else:
+        exc = StepError("set-up", index, err, container_id=plan.container_id)
+    exc.__cause__ = OSError(err, os.strerror(err), exc.path)
+    return exc
+
+
+def _close_all(fds: Iterable[int]) -> None:
+    for fd in fds:
+        if fd >= 0:
+            os.close(fd)

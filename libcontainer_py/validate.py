@@ -1,0 +1,82 @@
+"""Cross-field checks of a Config, run before any kernel object exists."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Tuple
+
+from .errors import ConfigError
+from .idmap import IDMap
+
+if TYPE_CHECKING:
+    from .config import Config
+
+
+def validate(config: "Config") -> None:
+    """Raise ConfigError for a config that cannot be honoured."""
+    _check_rootfs(config)
+    _check_names(config)
+    _check_user_namespace(config)
+    _check_devices(config)
+
+
+def _check_rootfs(config: "Config") -> None:
+    ns = config.namespaces
+    if config.rootfs is None:
+        if len(config.mounts):
+            raise ConfigError("mounts", "mounts need a rootfs (rootfs=None keeps the caller's root untouched)")
+        return
+    if ns.mount is not True:
+        what = "joins a mount namespace" if isinstance(ns.mount, str) else "has no new mount namespace"
+        raise ConfigError(
+            "rootfs",
+            f"setting up a root filesystem needs a new mount namespace, but the config {what}; "
+            "use namespaces.mount=True or rootfs=None",
+        )
+    if ns.user is True and config.rootfs.no_pivot:
+        raise ConfigError("rootfs.no_pivot", "chroot instead of pivot_root is not safe in a user namespace")
+
+
+def _check_names(config: "Config") -> None:
+    for field, value in (("hostname", config.hostname), ("domainname", config.domainname)):
+        if value is not None and config.namespaces.uts is not True:
+            raise ConfigError(field, f"setting the {field} needs a new uts namespace (namespaces.uts=True)")
+
+
+def _check_user_namespace(config: "Config") -> None:
+    ns = config.namespaces
+    if ns.user is not True:
+        for field in ("uid_mappings", "gid_mappings"):
+            if getattr(config, field):
+                raise ConfigError(field, "id mappings need a new user namespace (namespaces.user=True)")
+        return
+    user = config.process.user
+    _check_mapped("process.user.uid", user.uid, config.uid_mappings)
+    for field, gid in [("process.user.gid", user.gid)] + [
+        (f"process.user.additional_gids[{i}]", g) for i, g in enumerate(user.additional_gids)
+    ]:
+        _check_mapped(field, gid, config.gid_mappings)
+
+
+def _check_mapped(field: str, container_id: int, maps: Tuple[IDMap, ...]) -> None:
+    if not maps:
+        # The default mapping (see plan.default_mappings) maps container id 0 only.
+        if container_id != 0:
+            raise ConfigError(field, f"id {container_id} is not mapped: give uid_mappings/gid_mappings")
+        return
+    if not any(m.contains(container_id) for m in maps):
+        raise ConfigError(field, f"id {container_id} is not mapped in the user namespace")
+
+
+def _check_devices(config: "Config") -> None:
+    if not config.devices:
+        return
+    dev = config.mounts.find("/dev")
+    if dev is None:
+        raise ConfigError(
+            "devices",
+            "device nodes are made in a /dev mount (Mount.dev()); add one or pass devices=()",
+        )
+    paths = [d.path for d in config.devices]
+    dupes = {p for p in paths if paths.count(p) > 1}
+    if dupes:
+        raise ConfigError("devices", f"duplicate device paths: {sorted(dupes)}")
