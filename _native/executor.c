@@ -93,6 +93,7 @@
 #define STAGE_ATTR 3
 #define STAGE_PROPAGATION 4
 #define STAGE_REOPEN 5
+#define STAGE_DANGLING 6
 
 struct lc_clone_args {
     uint64_t flags;
@@ -232,7 +233,7 @@ static int open_parent_in_root(int root_fd, const char *path, char *buf, const c
 
 /* Make every missing component of `path` inside the root (the last one a
  * regular file when is_file) and return an O_PATH fd for it. */
-static int make_path_in_root(int root_fd, const char *path, int is_file)
+static int make_path_in_root(int root_fd, const char *path, int is_file, int *dangling)
 {
     char buf[PATH_MAX];
     char pbuf[PATH_MAX];
@@ -290,6 +291,15 @@ static int make_path_in_root(int root_fd, const char *path, int is_file)
         close(pfd);
         if (rc < 0)
             return -1;
+        /* Still missing after creating it: a symlink whose target does not
+         * exist inside the root.  It is refused, not followed. */
+        fd = open_in_root(root_fd, buf, O_PATH);
+        if (fd < 0) {
+            if (errno == ENOENT)
+                *dangling = 1;
+            return -1;
+        }
+        close(fd);
         buf[i] = saved;
     }
     return open_in_root(root_fd, path, O_PATH);
@@ -324,10 +334,11 @@ static void set_mount_attrs(struct child *c, const struct lc_step *s)
 static void do_mount(struct child *c, const struct lc_step *s)
 {
     char target[64];
-    int fd = make_path_in_root(c->root_fd, s->s1, s->flags & LC_F_FILE);
+    int dangling = 0;
+    int fd = make_path_in_root(c->root_fd, s->s1, s->flags & LC_F_FILE, &dangling);
 
     if (fd < 0)
-        fail(c, STAGE_RESOLVE);
+        fail(c, dangling ? STAGE_DANGLING : STAGE_RESOLVE);
     fd_path(target, fd);
     if (mount(s->s2, target, s->s3, s->mflags, s->s4) < 0)
         fail(c, STAGE_CALL);
@@ -376,22 +387,42 @@ static void do_symlink(struct child *c, const struct lc_step *s)
     close(pfd);
 }
 
+/* After pivot_root(".", ".") the old root sits on top of the new one.  Make
+ * it (and only it: a path lookup of "." would reach the new root below)
+ * a recursive slave, so that detaching it propagates nowhere. */
+static void detach_old_root(struct child *c, int old_root)
+{
+    struct lc_mount_attr attr;
+
+    memset(&attr, 0, sizeof attr);
+    attr.propagation = MS_SLAVE;
+    if (syscall(SYS_mount_setattr, old_root, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+        if (errno != ENOSYS)
+            fail(c, STAGE_PROPAGATION);
+        if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+            fail(c, STAGE_PROPAGATION);
+    }
+    if (umount2(".", MNT_DETACH) < 0)
+        fail(c, STAGE_CALL);
+}
+
 static void do_pivot_root(struct child *c, const struct lc_step *s)
 {
     if (fchdir(c->root_fd) < 0)
         fail(c, STAGE_RESOLVE);
     if (!(s->flags & LC_F_NO_PIVOT)) {
+        int old_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+        if (old_root < 0)
+            fail(c, STAGE_RESOLVE);
         if (syscall(SYS_pivot_root, ".", ".") == 0) {
-            /* The old root now sits on top of the new one: cut it off
-             * without letting the unmount propagate anywhere. */
-            if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
-                fail(c, STAGE_PROPAGATION);
-            if (umount2(".", MNT_DETACH) < 0)
-                fail(c, STAGE_CALL);
+            detach_old_root(c, old_root);
+            close(old_root);
             goto done;
         }
         if (errno != EINVAL)
             fail(c, STAGE_CALL);
+        close(old_root);
     }
     /* pivot_root cannot work (initramfs) or was not wanted. */
     if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
@@ -597,10 +628,11 @@ static void run_step(struct child *c, const struct lc_step *s)
         do_symlink(c, s);
         break;
     case LC_OP_MKDIR: {
-        int fd = make_path_in_root(c->root_fd, s->s1, 0);
+        int dangling = 0;
+        int fd = make_path_in_root(c->root_fd, s->s1, 0, &dangling);
 
         if (fd < 0)
-            fail(c, STAGE_RESOLVE);
+            fail(c, dangling ? STAGE_DANGLING : STAGE_RESOLVE);
         close(fd);
         break;
     }

@@ -46,6 +46,7 @@ __all__ = [
     "MountError",
     "Mounts",
     "NamespaceError",
+    "Namespaces",
     "PIPE",
     "Process",
     "ProcessExitError",

@@ -6,8 +6,6 @@ import os
 import posixpath
 from typing import Any, Iterable, Mapping, Tuple
 
-import attrs
-
 from .errors import ConfigError
 
 
@@ -58,28 +56,7 @@ def boolean(field: str, value: Any) -> bool:
 def str_tuple(field: str, values: Any, *, allow_empty_items: bool = False) -> Tuple[str, ...]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise fail(field, f"expected a sequence of str, got {type(values).__name__} {values!r}")
-    return tuple(
-        text(f"{field}[{i}]", v, allow_empty=allow_empty_items) for i, v in enumerate(values)
-    )
-
-
-def converted(field: str, fn: Any, **kwargs: Any) -> Any:
-    """An attrs converter that calls fn(field, value, **kwargs)."""
-
-    def convert(value: Any) -> Any:
-        return fn(field, value, **kwargs)
-
-    return convert
-
-
-def check_type(field: str, cls: type) -> Any:
-    """An attrs validator: value must be an instance of cls."""
-
-    def validate(_inst: Any, _attr: "attrs.Attribute[Any]", value: Any) -> None:
-        if not isinstance(value, cls):
-            raise fail(field, f"expected {cls.__name__}, got {type(value).__name__} {value!r}")
-
-    return validate
+    return tuple(text(f"{field}[{i}]", v, allow_empty=allow_empty_items) for i, v in enumerate(values))
 
 
 def freeze_mapping(field: str, value: Any) -> Mapping[str, str]:

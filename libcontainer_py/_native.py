@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from ._lcnative import ffi, lib  # type: ignore[import-not-found]
+from ._lcnative import ffi, lib
 from .plan import Op, Plan
 
 _MAX_FD = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024
@@ -43,8 +43,10 @@ class NativeArgs:
                 c.buflen = len(s.gids)
         self._owned.append(steps)
         keep = sorted(set(pass_fds))
-        early = sorted({0, 1, 2, sync_fd, *keep, *(fd for fd in stdio if fd >= 0), *ns_fds.values()}
-                       | ({cgroup_fd} if cgroup_fd >= 0 else set()))
+        early = sorted(
+            {0, 1, 2, sync_fd, *keep, *(fd for fd in stdio if fd >= 0), *ns_fds.values()}
+            | ({cgroup_fd} if cgroup_fd >= 0 else set())
+        )
         a = ffi.new("struct lc_spawn_args *")
         a.clone_flags = plan.clone_flags
         a.cgroup_fd = cgroup_fd

@@ -7,7 +7,7 @@ from typing import Any, Optional, Tuple
 
 import attrs
 
-from ._fields import converted, fail, text
+from ._fields import fail, text
 from .devices import DEFAULT_DEVICES, Device, device_tuple
 from .idmap import IDMap, idmap_tuple
 from .mounts import Mounts
@@ -45,6 +45,26 @@ def _instance(field: str, cls: type) -> Any:
     return validate
 
 
+def _to_hostname(value: Any) -> Optional[str]:
+    return _hostname("hostname", value)
+
+
+def _to_domainname(value: Any) -> Optional[str]:
+    return _hostname("domainname", value)
+
+
+def _to_devices(value: Any) -> Tuple[Device, ...]:
+    return device_tuple("devices", value)
+
+
+def _to_uid_mappings(value: Any) -> Tuple[IDMap, ...]:
+    return idmap_tuple("uid_mappings", value)
+
+
+def _to_gid_mappings(value: Any) -> Tuple[IDMap, ...]:
+    return idmap_tuple("gid_mappings", value)
+
+
 @attrs.frozen
 class Config:
     """A container: root filesystem, namespaces, mounts, devices, process.
@@ -54,28 +74,24 @@ class Config:
     raise ConfigError here, before anything touches the kernel.
     """
 
-    process: Process = attrs.field(
-        factory=lambda: Process(args=("sh",)), validator=_instance("process", Process)
-    )
+    process: Process = attrs.field(factory=lambda: Process(args=("sh",)), validator=_instance("process", Process))
     #: A Rootfs, a directory path, or None to keep the caller's root (no mounts).
     rootfs: Optional[Rootfs] = attrs.field(factory=Rootfs.host, converter=_rootfs)
     #: Defaults to the container id when the uts namespace is new.
-    hostname: Optional[str] = attrs.field(default=None, converter=converted("hostname", _hostname))
-    domainname: Optional[str] = attrs.field(default=None, converter=converted("domainname", _hostname))
+    hostname: Optional[str] = attrs.field(default=None, converter=_to_hostname)
+    domainname: Optional[str] = attrs.field(default=None, converter=_to_domainname)
     namespaces: Namespaces = attrs.field(factory=Namespaces.default, validator=_instance("namespaces", Namespaces))
     mounts: Mounts = attrs.field(factory=Mounts.default, converter=_mounts)
     #: Device nodes made in the /dev mount (which must then exist).
-    devices: Tuple[Device, ...] = attrs.field(
-        default=DEFAULT_DEVICES, converter=converted("devices", device_tuple)
-    )
-    uid_mappings: Tuple[IDMap, ...] = attrs.field(default=(), converter=converted("uid_mappings", idmap_tuple))
-    gid_mappings: Tuple[IDMap, ...] = attrs.field(default=(), converter=converted("gid_mappings", idmap_tuple))
+    devices: Tuple[Device, ...] = attrs.field(default=DEFAULT_DEVICES, converter=_to_devices)
+    uid_mappings: Tuple[IDMap, ...] = attrs.field(default=(), converter=_to_uid_mappings)
+    gid_mappings: Tuple[IDMap, ...] = attrs.field(default=(), converter=_to_gid_mappings)
 
     def __attrs_post_init__(self) -> None:
         from .validate import validate
 
         validate(self)
 
-    def with_args(self, args: Any) -> "Config":
+    def with_args(self, args: Any) -> Config:
         """A copy whose process runs ``args`` instead."""
         return attrs.evolve(self, process=attrs.evolve(self.process, args=args))

@@ -6,7 +6,7 @@ from typing import Any, Tuple
 
 import attrs
 
-from ._fields import absolute_path, converted, fail, uint32
+from ._fields import absolute_path, fail, uint32
 
 
 def _kind(field: str, value: Any) -> str:
@@ -15,15 +15,35 @@ def _kind(field: str, value: Any) -> str:
     return str(value)
 
 
+def _to_device_path(value: Any) -> str:
+    return absolute_path("device.path", value)
+
+
+def _to_device_type(value: Any) -> str:
+    return _kind("device.type", value)
+
+
+def _to_device_major(value: Any) -> int:
+    return uint32("device.major", value)
+
+
+def _to_device_minor(value: Any) -> int:
+    return uint32("device.minor", value)
+
+
+def _to_device_mode(value: Any) -> int:
+    return uint32("device.mode", value, maximum=0o7777)
+
+
 @attrs.frozen
 class Device:
     """A device node: ``path`` inside the container, type ``c`` or ``b``."""
 
-    path: str = attrs.field(converter=converted("device.path", absolute_path))
-    type: str = attrs.field(converter=converted("device.type", _kind))
-    major: int = attrs.field(converter=converted("device.major", uint32))
-    minor: int = attrs.field(converter=converted("device.minor", uint32))
-    mode: int = attrs.field(default=0o666, converter=converted("device.mode", uint32, maximum=0o7777))
+    path: str = attrs.field(converter=_to_device_path)
+    type: str = attrs.field(converter=_to_device_type)
+    major: int = attrs.field(converter=_to_device_major)
+    minor: int = attrs.field(converter=_to_device_minor)
+    mode: int = attrs.field(default=0o666, converter=_to_device_mode)
 
     def __attrs_post_init__(self) -> None:
         if not self.path.startswith("/dev/"):

@@ -6,16 +6,28 @@ from typing import Any, Iterable, Tuple
 
 import attrs
 
-from ._fields import converted, fail, uint32
+from ._fields import fail, uint32
+
+
+def _to_idmap_container_id(value: Any) -> int:
+    return uint32("idmap.container_id", value)
+
+
+def _to_idmap_host_id(value: Any) -> int:
+    return uint32("idmap.host_id", value)
+
+
+def _to_idmap_size(value: Any) -> int:
+    return uint32("idmap.size", value)
 
 
 @attrs.frozen
 class IDMap:
     """Map ``size`` ids starting at ``container_id`` to ``host_id`` onwards."""
 
-    container_id: int = attrs.field(converter=converted("idmap.container_id", uint32))
-    host_id: int = attrs.field(converter=converted("idmap.host_id", uint32))
-    size: int = attrs.field(default=1, converter=converted("idmap.size", uint32))
+    container_id: int = attrs.field(converter=_to_idmap_container_id)
+    host_id: int = attrs.field(converter=_to_idmap_host_id)
+    size: int = attrs.field(default=1, converter=_to_idmap_size)
 
     def __attrs_post_init__(self) -> None:
         if self.size < 1:

@@ -6,7 +6,7 @@ from typing import Any, Iterable, Iterator, Optional, Tuple, Union, overload
 
 import attrs
 
-from ._fields import absolute_path, boolean, converted, fail, str_tuple, text
+from ._fields import absolute_path, boolean, fail, str_tuple, text
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
@@ -67,6 +67,50 @@ def _optional_text(field: str, value: Any) -> Optional[str]:
     return None if value is None else text(field, value)
 
 
+def _to_mount_destination(value: Any) -> str:
+    return absolute_path("mount.destination", value)
+
+
+def _to_mount_type(value: Any) -> str:
+    return text("mount.type", value)
+
+
+def _to_mount_source(value: Any) -> Optional[str]:
+    return _optional_text("mount.source", value)
+
+
+def _to_mount_readonly(value: Any) -> bool:
+    return boolean("mount.readonly", value)
+
+
+def _to_mount_nosuid(value: Any) -> bool:
+    return boolean("mount.nosuid", value)
+
+
+def _to_mount_nodev(value: Any) -> bool:
+    return boolean("mount.nodev", value)
+
+
+def _to_mount_noexec(value: Any) -> bool:
+    return boolean("mount.noexec", value)
+
+
+def _to_mount_recursive(value: Any) -> bool:
+    return boolean("mount.recursive", value)
+
+
+def _to_mount_propagation(value: Any) -> Optional[str]:
+    return _propagation("mount.propagation", value)
+
+
+def _to_mount_options(value: Any) -> Tuple[str, ...]:
+    return _options("mount.options", value)
+
+
+def _to_mount_data(value: Any) -> str:
+    return text("mount.data", value, allow_empty=True)
+
+
 @attrs.frozen
 class Mount:
     """One mount: a filesystem of ``type`` (or ``"bind"``) at ``destination``.
@@ -77,23 +121,21 @@ class Mount:
     common cases.
     """
 
-    destination: str = attrs.field(converter=converted("mount.destination", absolute_path))
-    type: str = attrs.field(default="bind", converter=converted("mount.type", text))
-    source: Optional[str] = attrs.field(default=None, converter=converted("mount.source", _optional_text))
-    readonly: bool = attrs.field(default=False, converter=converted("mount.readonly", boolean))
-    nosuid: bool = attrs.field(default=False, converter=converted("mount.nosuid", boolean))
-    nodev: bool = attrs.field(default=False, converter=converted("mount.nodev", boolean))
-    noexec: bool = attrs.field(default=False, converter=converted("mount.noexec", boolean))
+    destination: str = attrs.field(converter=_to_mount_destination)
+    type: str = attrs.field(default="bind", converter=_to_mount_type)
+    source: Optional[str] = attrs.field(default=None, converter=_to_mount_source)
+    readonly: bool = attrs.field(default=False, converter=_to_mount_readonly)
+    nosuid: bool = attrs.field(default=False, converter=_to_mount_nosuid)
+    nodev: bool = attrs.field(default=False, converter=_to_mount_nodev)
+    noexec: bool = attrs.field(default=False, converter=_to_mount_noexec)
     #: Bind: include submounts (rbind) and apply the flags to them too.
-    recursive: bool = attrs.field(default=True, converter=converted("mount.recursive", boolean))
+    recursive: bool = attrs.field(default=True, converter=_to_mount_recursive)
     #: Propagation of this mount: private/slave/shared/unbindable, "r" prefix for recursive.
-    propagation: Optional[str] = attrs.field(
-        default=None, converter=converted("mount.propagation", _propagation)
-    )
+    propagation: Optional[str] = attrs.field(default=None, converter=_to_mount_propagation)
     #: Further flags by name: sync, dirsync, noatime, nodiratime, relatime, strictatime, ...
-    options: Tuple[str, ...] = attrs.field(default=(), converter=converted("mount.options", _options))
+    options: Tuple[str, ...] = attrs.field(default=(), converter=_to_mount_options)
     #: Filesystem-specific data, e.g. "mode=755,size=64m" for tmpfs.
-    data: str = attrs.field(default="", converter=converted("mount.data", text, allow_empty=True))
+    data: str = attrs.field(default="", converter=_to_mount_data)
 
     def __attrs_post_init__(self) -> None:
         if self.is_bind and self.source is None:
@@ -153,7 +195,7 @@ class Mount:
         nodev: bool = False,
         noexec: bool = False,
         propagation: Optional[str] = None,
-    ) -> "Mount":
+    ) -> Mount:
         """Bind ``source`` (a host path) at ``destination``."""
         return cls(
             destination,
@@ -179,7 +221,7 @@ class Mount:
         nodev: bool = True,
         noexec: bool = False,
         options: Iterable[str] = (),
-    ) -> "Mount":
+    ) -> Mount:
         """A fresh tmpfs; ``size`` like "64m", ``mode`` like 0o1777."""
         data = []
         if mode is not None:
@@ -199,15 +241,15 @@ class Mount:
         )
 
     @classmethod
-    def proc(cls, destination: str = "/proc") -> "Mount":
+    def proc(cls, destination: str = "/proc") -> Mount:
         return cls(destination, "proc", "proc", nosuid=True, nodev=True, noexec=True)
 
     @classmethod
-    def sysfs(cls, destination: str = "/sys", *, readonly: bool = True) -> "Mount":
+    def sysfs(cls, destination: str = "/sys", *, readonly: bool = True) -> Mount:
         return cls(destination, "sysfs", "sysfs", readonly=readonly, nosuid=True, nodev=True, noexec=True)
 
     @classmethod
-    def dev(cls, destination: str = "/dev") -> "Mount":
+    def dev(cls, destination: str = "/dev") -> Mount:
         """A tmpfs for /dev; the config's devices and the standard symlinks go in it."""
         return cls(
             destination,
@@ -219,7 +261,7 @@ class Mount:
         )
 
     @classmethod
-    def devpts(cls, destination: str = "/dev/pts") -> "Mount":
+    def devpts(cls, destination: str = "/dev/pts") -> Mount:
         return cls(
             destination,
             "devpts",
@@ -230,7 +272,7 @@ class Mount:
         )
 
     @classmethod
-    def shm(cls, destination: str = "/dev/shm") -> "Mount":
+    def shm(cls, destination: str = "/dev/shm") -> Mount:
         return cls(
             destination,
             "tmpfs",
@@ -242,7 +284,7 @@ class Mount:
         )
 
     @classmethod
-    def mqueue(cls, destination: str = "/dev/mqueue") -> "Mount":
+    def mqueue(cls, destination: str = "/dev/mqueue") -> Mount:
         return cls(destination, "mqueue", "mqueue", nosuid=True, nodev=True, noexec=True)
 
 
@@ -265,7 +307,7 @@ class Mounts:
     items: Tuple[Mount, ...] = attrs.field(default=(), converter=_mount_tuple)
 
     @classmethod
-    def default(cls) -> "Mounts":
+    def default(cls) -> Mounts:
         """/proc, /dev (tmpfs), /dev/pts, /dev/shm, /dev/mqueue and a read-only /sys."""
         return cls(
             (
@@ -288,17 +330,17 @@ class Mounts:
     def __getitem__(self, index: int) -> Mount: ...
 
     @overload
-    def __getitem__(self, index: slice) -> "Mounts": ...
+    def __getitem__(self, index: slice) -> Mounts: ...
 
-    def __getitem__(self, index: Union[int, slice]) -> Union[Mount, "Mounts"]:
+    def __getitem__(self, index: Union[int, slice]) -> Union[Mount, Mounts]:
         if isinstance(index, slice):
             return Mounts(self.items[index])
         return self.items[index]
 
-    def __add__(self, other: Iterable[Mount]) -> "Mounts":
+    def __add__(self, other: Iterable[Mount]) -> Mounts:
         return Mounts(self.items + _mount_tuple(other))
 
-    def __radd__(self, other: Iterable[Mount]) -> "Mounts":
+    def __radd__(self, other: Iterable[Mount]) -> Mounts:
         return Mounts(_mount_tuple(other) + self.items)
 
     def find(self, destination: str) -> Optional[Mount]:

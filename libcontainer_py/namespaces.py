@@ -78,12 +78,12 @@ class Namespaces:
     time: NamespaceSetting = _field("time")
 
     @classmethod
-    def default(cls) -> "Namespaces":
+    def default(cls) -> Namespaces:
         """New mount, uts, ipc, pid, net and cgroup namespaces."""
         return cls(mount=True, uts=True, ipc=True, pid=True, net=True, cgroup=True)
 
     @classmethod
-    def all(cls) -> "Namespaces":
+    def all(cls) -> Namespaces:
         """Every kind new, the user namespace included."""
         return cls(**{kind: True for kind in KINDS})
 

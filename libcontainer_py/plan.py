@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import os
 import stat
-from typing import List, Optional, Tuple, Type
+from typing import Dict, List, Optional, Tuple, Type
 
 import attrs
 
@@ -60,10 +60,16 @@ F_NO_PIVOT = 0x4
 F_BIND = 0x8
 
 #: What a failing stage of a step was doing (the C executor's STAGE_*).
-STAGES = {1: "resolving the path in the root", 2: "", 3: "setting mount attributes",
-          4: "setting propagation", 5: "reopening the mount"}
+STAGES = {
+    1: "resolving the path in the root",
+    2: "",
+    3: "setting mount attributes",
+    4: "setting propagation",
+    5: "reopening the mount",
+    6: "a symlink on the path leads to nothing inside the root; it is not followed out of it",
+}
 
-_ERROR_CLASS: dict = {
+_ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
     Op.SETNS: errors.NamespaceError,
     Op.UNSHARE: errors.NamespaceError,
     Op.FORK: errors.NamespaceError,
@@ -170,9 +176,7 @@ class HostFS:
         return os.getegid()
 
 
-def build_plan(
-    config: Config, container_id: str, *, host: Optional[HostFS] = None, wait_start: bool = False
-) -> Plan:
+def build_plan(config: Config, container_id: str, *, host: Optional[HostFS] = None, wait_start: bool = False) -> Plan:
     """Turn a validated config into the child's steps."""
     host = host or HostFS()
     steps: List[Step] = []
@@ -180,6 +184,8 @@ def build_plan(
     uid_map, gid_map, deny = _id_maps(config, host)
     if uid_map or _parent_has_work(config):
         steps.append(Step(Op.WAIT_PARENT, "wait for the parent's set-up"))
+    if uid_map:
+        steps.extend(_become_namespace_root(config, host))
     if config.namespaces.net is True:
         steps.append(Step(Op.LOOPBACK_UP, "bring the loopback interface up", "lo"))
     if config.rootfs is not None:
@@ -232,8 +238,7 @@ def _namespace_steps(config: Config, steps: List[Step]) -> int:
     for kind in ("user", "ipc", "uts", "net", "pid", "cgroup", "time", "mount"):
         if kind in joined:
             steps.append(
-                Step(Op.SETNS, f"join the {kind} namespace", joined[kind],
-                     n2=CLONE_FLAGS[kind], ns_path=joined[kind])
+                Step(Op.SETNS, f"join the {kind} namespace", joined[kind], n2=CLONE_FLAGS[kind], ns_path=joined[kind])
             )
     if new_flags:
         steps.append(Step(Op.UNSHARE, "create namespaces", n1=new_flags))
@@ -258,6 +263,20 @@ def _id_maps(config: Config, host: HostFS) -> Tuple[str, str, bool]:
     # after setgroups is denied.
     deny = host.euid() != 0
     return "".join(m.line() for m in uids), "".join(m.line() for m in gids), deny
+
+
+def _become_namespace_root(config: Config, host: HostFS) -> List[Step]:
+    """The child keeps the host's credentials after the maps are written; it
+    takes ids of the new namespace (root when mapped) so that the files it
+    makes while setting up have owners the namespace can represent."""
+    uids = config.uid_mappings or default_mappings(host)[0]
+    gids = config.gid_mappings or default_mappings(host)[1]
+    uid = 0 if any(m.contains(0) for m in uids) else config.process.user.uid
+    gid = 0 if any(m.contains(0) for m in gids) else config.process.user.gid
+    return [
+        Step(Op.SETGID, "take a gid of the user namespace", str(gid), n1=gid),
+        Step(Op.SETUID, "take a uid of the user namespace", str(uid), n1=uid),
+    ]
 
 
 def choose_scratch(config: Config, host: HostFS) -> str:
@@ -286,16 +305,33 @@ def choose_scratch(config: Config, host: HostFS) -> str:
     )
 
 
-def _bind_step(what: str, source: str, destination: str, *, is_file: bool, readonly: bool,
-               recursive: bool = True, attrs_set: int = 0, remount: int = 0, prop: int = 0) -> Step:
+def _bind_step(
+    what: str,
+    source: str,
+    destination: str,
+    *,
+    is_file: bool,
+    readonly: bool,
+    recursive: bool = True,
+    attrs_set: int = 0,
+    remount: int = 0,
+    prop: int = 0,
+) -> Step:
     if readonly:
         attrs_set |= 0x1
         remount |= MS_RDONLY
     flags = F_BIND | (F_FILE if is_file else 0) | (F_RECURSIVE if recursive else 0)
     return Step(
-        Op.MOUNT, what, destination, flags=flags,
+        Op.MOUNT,
+        what,
+        destination,
+        flags=flags,
         mflags=MS_BIND | (MS_REC if recursive else 0),
-        n1=prop, n2=attrs_set, n3=remount, s1=destination, s2=source,
+        n1=prop,
+        n2=attrs_set,
+        n3=remount,
+        s1=destination,
+        s2=source,
     )
 
 
@@ -305,34 +341,65 @@ def _mount_step(m: Mount, host: HostFS) -> Step:
         is_file = host.exists(source) and not host.is_dir(source)
         remount = m.mount_flags() & ~(MS_BIND | MS_REC)
         return _bind_step(
-            f"bind mount {source}", source, m.destination, is_file=is_file, readonly=False,
-            recursive=m.recursive, attrs_set=m.bind_attributes(), remount=remount,
+            f"bind mount {source}",
+            source,
+            m.destination,
+            is_file=is_file,
+            readonly=False,
+            recursive=m.recursive,
+            attrs_set=m.bind_attributes(),
+            remount=remount,
             prop=m.propagation_flags(),
         )
     return Step(
-        Op.MOUNT, f"mount {m.type}", m.destination,
-        mflags=m.mount_flags(), n1=m.propagation_flags(),
-        s1=m.destination, s2=m.effective_source, s3=m.type, s4=m.data or None,
+        Op.MOUNT,
+        f"mount {m.type}",
+        m.destination,
+        mflags=m.mount_flags(),
+        n1=m.propagation_flags(),
+        s1=m.destination,
+        s2=m.effective_source,
+        s3=m.type,
+        s4=m.data or None,
     )
 
 
-def _adapt_for_user_namespace(m: Mount, config: Config) -> Mount:
-    """sysfs cannot be mounted in a user namespace that does not own the net
-    namespace: bind the host's /sys instead (read-only as asked)."""
-    if config.namespaces.user is True and m.type == "sysfs" and config.namespaces.net is not True:
+def _adapt_for_user_namespace(m: Mount, config: Config, gid_maps: Tuple[IDMap, ...]) -> Mount:
+    """What a user namespace cannot mount as asked, made to work as runc does.
+
+    sysfs needs a net namespace owned by the user namespace: otherwise bind
+    the host's /sys (read-only as asked).  devpts rejects a gid= option for
+    a gid that is not mapped: drop it.
+    """
+    if config.namespaces.user is not True:
+        return m
+    if m.type == "sysfs" and config.namespaces.net is not True:
         return Mount.bind("/sys", m.destination, readonly=m.readonly, nosuid=True, nodev=True, noexec=True)
+    if m.type == "devpts" and m.data:
+
+        def mapped(opt: str) -> bool:
+            if not opt.startswith("gid="):
+                return True
+            gid = opt[4:]
+            return gid.isdigit() and any(g.contains(int(gid)) for g in gid_maps)
+
+        return attrs.evolve(m, data=",".join(o for o in m.data.split(",") if mapped(o)))
     return m
 
 
 def _rootfs_steps(config: Config, host: HostFS, steps: List[Step]) -> None:
     rootfs = config.rootfs
     assert rootfs is not None
-    steps.append(Step(Op.ROOT_PROPAGATION, f"make every mount {rootfs.propagation}", "/",
-                      n1=propagation_flags(rootfs.propagation)))
+    steps.append(
+        Step(
+            Op.ROOT_PROPAGATION, f"make every mount {rootfs.propagation}", "/", n1=propagation_flags(rootfs.propagation)
+        )
+    )
     if rootfs.is_host:
         scratch = choose_scratch(config, host)
-        steps.append(Step(Op.ROOT_TMPFS, "mount the root tmpfs", scratch, mflags=MS_NOSUID | MS_NODEV,
-                          s1=scratch, s2="mode=755"))
+        steps.append(
+            Step(Op.ROOT_TMPFS, "mount the root tmpfs", scratch, mflags=MS_NOSUID | MS_NODEV, s1=scratch, s2="mode=755")
+        )
         for path in HOST_PATHS:
             kind = host.lstat_kind(path)
             if kind == "symlink":
@@ -344,12 +411,19 @@ def _rootfs_steps(config: Config, host: HostFS, steps: List[Step]) -> None:
         assert rootfs.path is not None
         root = host.realpath(rootfs.path)
         steps.append(Step(Op.ROOT_BIND, "bind the root directory", root, s1=root))
+    gid_maps = config.gid_mappings or default_mappings(host)[1]
     for m in config.mounts:
-        steps.append(_mount_step(_adapt_for_user_namespace(m, config), host))
+        steps.append(_mount_step(_adapt_for_user_namespace(m, config, gid_maps), host))
     if config.mounts.find("/dev") is not None:
         _dev_steps(config, steps)
-    steps.append(Step(Op.PIVOT_ROOT, "chroot into the root" if rootfs.no_pivot else "pivot_root into the root",
-                      rootfs.path or "/", flags=F_NO_PIVOT if rootfs.no_pivot else 0))
+    steps.append(
+        Step(
+            Op.PIVOT_ROOT,
+            "chroot into the root" if rootfs.no_pivot else "pivot_root into the root",
+            rootfs.path or "/",
+            flags=F_NO_PIVOT if rootfs.no_pivot else 0,
+        )
+    )
     if rootfs.readonly:
         steps.append(Step(Op.REMOUNT_ROOT_RO, "make the root read-only", "/"))
 
@@ -359,12 +433,14 @@ def _dev_steps(config: Config, steps: List[Step]) -> None:
     for d in config.devices:
         if in_userns:
             # mknod is not allowed in a user namespace: bind the host's node.
-            steps.append(_bind_step(f"bind device {d.path}", d.path, d.path, is_file=True,
-                                    readonly=False, recursive=False))
+            steps.append(
+                _bind_step(f"bind device {d.path}", d.path, d.path, is_file=True, readonly=False, recursive=False)
+            )
         else:
             kind = stat.S_IFCHR if d.type == "c" else stat.S_IFBLK
-            steps.append(Step(Op.MKNOD, "make device node", d.path, n1=kind | d.mode,
-                              n2=os.makedev(d.major, d.minor), s1=d.path))
+            steps.append(
+                Step(Op.MKNOD, "make device node", d.path, n1=kind | d.mode, n2=os.makedev(d.major, d.minor), s1=d.path)
+            )
     for link, target in DEV_SYMLINKS:
         steps.append(Step(Op.SYMLINK, "make /dev symlink", link, s1=target, s2=link))
     if config.mounts.find("/dev/pts") is not None:
@@ -383,7 +459,14 @@ def _identity_steps(config: Config, container_id: str, deny_setgroups: bool, ste
     steps.append(Step(Op.SETUP_FDS, "set up stdio and close other fds"))
     user = config.process.user
     if not deny_setgroups:
-        steps.append(Step(Op.SETGROUPS, "set supplementary groups", str(list(user.additional_gids)),
-                          n1=len(user.additional_gids), gids=user.additional_gids))
+        steps.append(
+            Step(
+                Op.SETGROUPS,
+                "set supplementary groups",
+                str(list(user.additional_gids)),
+                n1=len(user.additional_gids),
+                gids=user.additional_gids,
+            )
+        )
     steps.append(Step(Op.SETGID, "set the gid", str(user.gid), n1=user.gid))
     steps.append(Step(Op.SETUID, "set the uid", str(user.uid), n1=user.uid))

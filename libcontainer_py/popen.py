@@ -71,7 +71,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
 
     # Popen calls this with the fds it made for the child's stdio; the
     # positional layout has been stable since Python 3.2.
-    def _execute_child(  # type: ignore[override]
+    def _execute_child(
         self,
         args: Any,
         executable: Any,
@@ -128,8 +128,8 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
     def __del__(self, *args: Any, **kwargs: Any) -> None:
         if not getattr(self, "_child_created", False):
             return
-        super().__del__(*args, **kwargs)  # type: ignore[misc]
+        super().__del__(*args, **kwargs)
         try:
             self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
+        except Exception:
             pass

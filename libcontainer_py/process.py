@@ -6,7 +6,7 @@ from typing import Any, Mapping, Tuple
 
 import attrs
 
-from ._fields import absolute_path, converted, fail, freeze_mapping, str_tuple, uint32
+from ._fields import absolute_path, fail, freeze_mapping, str_tuple, uint32
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_ENV: Mapping[str, str] = {"PATH": DEFAULT_PATH}
@@ -18,15 +18,41 @@ def _gids(field: str, value: Any) -> Tuple[int, ...]:
     return tuple(uint32(f"{field}[{i}]", g) for i, g in enumerate(value))
 
 
+def _to_user_uid(value: Any) -> int:
+    return uint32("user.uid", value)
+
+
+def _to_user_gid(value: Any) -> int:
+    return uint32("user.gid", value)
+
+
+def _to_user_additional_gids(value: Any) -> Tuple[int, ...]:
+    return _gids("user.additional_gids", value)
+
+
+def _to_process_args(value: Any) -> Tuple[str, ...]:
+    return _args("process.args", value)
+
+
+def _to_process_env(value: Any) -> Mapping[str, str]:
+    return freeze_mapping("process.env", value)
+
+
+def _to_process_cwd(value: Any) -> str:
+    return absolute_path("process.cwd", value)
+
+
+def _to_process_umask(value: Any) -> int:
+    return _umask("process.umask", value)
+
+
 @attrs.frozen
 class User:
     """The uid, gid and supplementary groups the process runs with."""
 
-    uid: int = attrs.field(default=0, converter=converted("user.uid", uint32))
-    gid: int = attrs.field(default=0, converter=converted("user.gid", uint32))
-    additional_gids: Tuple[int, ...] = attrs.field(
-        default=(), converter=converted("user.additional_gids", _gids)
-    )
+    uid: int = attrs.field(default=0, converter=_to_user_uid)
+    gid: int = attrs.field(default=0, converter=_to_user_gid)
+    additional_gids: Tuple[int, ...] = attrs.field(default=(), converter=_to_user_additional_gids)
 
 
 def _args(field: str, value: Any) -> Tuple[str, ...]:
@@ -50,15 +76,13 @@ class Process:
     inside the container.
     """
 
-    args: Tuple[str, ...] = attrs.field(converter=converted("process.args", _args))
-    env: Mapping[str, str] = attrs.field(
-        factory=lambda: dict(DEFAULT_ENV), converter=converted("process.env", freeze_mapping)
-    )
-    cwd: str = attrs.field(default="/", converter=converted("process.cwd", absolute_path))
+    args: Tuple[str, ...] = attrs.field(converter=_to_process_args)
+    env: Mapping[str, str] = attrs.field(factory=lambda: dict(DEFAULT_ENV), converter=_to_process_env)
+    cwd: str = attrs.field(default="/", converter=_to_process_cwd)
     user: User = attrs.field(factory=User)
-    umask: int = attrs.field(default=0o022, converter=converted("process.umask", _umask))
+    umask: int = attrs.field(default=0o022, converter=_to_process_umask)
 
     @user.validator
-    def _check_user(self, _attr: "attrs.Attribute[User]", value: Any) -> None:
+    def _check_user(self, _attr: attrs.Attribute[User], value: Any) -> None:
         if not isinstance(value, User):
             raise fail("process.user", f"expected User, got {type(value).__name__} {value!r}")

@@ -7,7 +7,7 @@ from typing import Any, Optional, Tuple
 
 import attrs
 
-from ._fields import boolean, converted, fail, text
+from ._fields import boolean, fail, text
 from .mounts import PROPAGATIONS
 
 #: What Rootfs.host() binds read-only from the host (those that exist).
@@ -29,6 +29,22 @@ def _root_propagation(field: str, value: Any) -> str:
     return str(value)
 
 
+def _to_rootfs_path(value: Any) -> Optional[str]:
+    return _directory("rootfs.path", value)
+
+
+def _to_rootfs_readonly(value: Any) -> bool:
+    return boolean("rootfs.readonly", value)
+
+
+def _to_rootfs_propagation(value: Any) -> str:
+    return _root_propagation("rootfs.propagation", value)
+
+
+def _to_rootfs_no_pivot(value: Any) -> bool:
+    return boolean("rootfs.no_pivot", value)
+
+
 @attrs.frozen
 class Rootfs:
     """A directory on the host, or (``Rootfs.host()``) a fresh tmpfs with the
@@ -39,23 +55,23 @@ class Rootfs:
     """
 
     #: The root directory; None means Rootfs.host().
-    path: Optional[str] = attrs.field(default=None, converter=converted("rootfs.path", _directory))
-    readonly: bool = attrs.field(default=False, converter=converted("rootfs.readonly", boolean))
+    path: Optional[str] = attrs.field(default=None, converter=_to_rootfs_path)
+    readonly: bool = attrs.field(default=False, converter=_to_rootfs_readonly)
     #: Propagation applied to every mount of the new mount namespace first.
-    propagation: str = attrs.field(default="rslave", converter=converted("rootfs.propagation", _root_propagation))
-    no_pivot: bool = attrs.field(default=False, converter=converted("rootfs.no_pivot", boolean))
+    propagation: str = attrs.field(default="rslave", converter=_to_rootfs_propagation)
+    no_pivot: bool = attrs.field(default=False, converter=_to_rootfs_no_pivot)
 
     @classmethod
     def directory(
         cls, path: str, *, readonly: bool = False, propagation: str = "rslave", no_pivot: bool = False
-    ) -> "Rootfs":
+    ) -> Rootfs:
         """An existing directory (an unpacked image, a busybox tree...)."""
         if path is None:
             raise fail("rootfs.path", "a directory rootfs needs a path")
         return cls(path, readonly=readonly, propagation=propagation, no_pivot=no_pivot)
 
     @classmethod
-    def host(cls, *, readonly: bool = False, propagation: str = "rslave", no_pivot: bool = False) -> "Rootfs":
+    def host(cls, *, readonly: bool = False, propagation: str = "rslave", no_pivot: bool = False) -> Rootfs:
         """A tmpfs root with the host's system directories bound read-only."""
         return cls(None, readonly=readonly, propagation=propagation, no_pivot=no_pivot)
 

@@ -13,8 +13,9 @@ from .popen import PIPE, ContainerProcess, StdioArg
 class CompletedProcess(subprocess.CompletedProcess):  # type: ignore[type-arg]
     """What run() returns: args, returncode, stdout, stderr, container_id."""
 
-    def __init__(self, args: Any, returncode: int, stdout: Any = None, stderr: Any = None,
-                 container_id: Optional[str] = None) -> None:
+    def __init__(
+        self, args: Any, returncode: int, stdout: Any = None, stderr: Any = None, container_id: Optional[str] = None
+    ) -> None:
         super().__init__(args, returncode, stdout, stderr)
         self.container_id = container_id
 

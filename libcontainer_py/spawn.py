@@ -109,15 +109,20 @@ def spawn(
     return spawned
 
 
-def start(spawned: Spawned) -> None:
+def start(plan: Plan, spawned: Spawned) -> None:
     """Let a child that waits at WAIT_START exec, and wait until it has."""
     fd = spawned.sync_fd
     spawned.sync_fd = -1
     try:
         os.write(fd, MSG.pack(MSG_START, 0, 0, 0))
-        _read_until_exec(fd)
+        data = os.read(fd, MSG.size)
     finally:
         os.close(fd)
+    if data:
+        kind, index, err, stage = MSG.unpack(data)
+        if kind != MSG_ERROR:
+            raise SpawnError(f"unexpected message {kind} from the child")
+        raise _step_error(plan, index, err, stage)
 
 
 def _open_namespaces(plan: Plan) -> Dict[int, int]:
@@ -128,8 +133,9 @@ def _open_namespaces(plan: Plan) -> Dict[int, int]:
                 try:
                     fds[i] = os.open(step.ns_path, os.O_RDONLY | os.O_CLOEXEC)
                 except OSError as exc:
-                    raise step.error_class(step.what, i, exc.errno or 0, step.ns_path,
-                                           container_id=plan.container_id) from exc
+                    raise step.error_class(
+                        step.what, i, exc.errno or 0, step.ns_path, container_id=plan.container_id
+                    ) from exc
     except BaseException:
         for fd in fds.values():
             os.close(fd)
@@ -156,13 +162,6 @@ def _drive(plan: Plan, fd: int, child: _Child) -> None:
             return
         else:
             raise SpawnError(f"unexpected message {kind} from the child")
-
-
-def _read_until_exec(fd: int) -> None:
-    data = os.read(fd, MSG.size)
-    if data:
-        kind, index, err, _ = MSG.unpack(data)
-        raise SpawnError(f"start failed: step {index}: {os.strerror(err)}", err)
 
 
 def _parent_part(plan: Plan, pid: int) -> None:

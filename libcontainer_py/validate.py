@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from .config import Config
 
 
-def validate(config: "Config") -> None:
+def validate(config: Config) -> None:
     """Raise ConfigError for a config that cannot be honoured."""
     _check_rootfs(config)
     _check_names(config)
@@ -19,7 +19,7 @@ def validate(config: "Config") -> None:
     _check_devices(config)
 
 
-def _check_rootfs(config: "Config") -> None:
+def _check_rootfs(config: Config) -> None:
     ns = config.namespaces
     if config.rootfs is None:
         if len(config.mounts):
@@ -36,13 +36,13 @@ def _check_rootfs(config: "Config") -> None:
         raise ConfigError("rootfs.no_pivot", "chroot instead of pivot_root is not safe in a user namespace")
 
 
-def _check_names(config: "Config") -> None:
+def _check_names(config: Config) -> None:
     for field, value in (("hostname", config.hostname), ("domainname", config.domainname)):
         if value is not None and config.namespaces.uts is not True:
             raise ConfigError(field, f"setting the {field} needs a new uts namespace (namespaces.uts=True)")
 
 
-def _check_user_namespace(config: "Config") -> None:
+def _check_user_namespace(config: Config) -> None:
     ns = config.namespaces
     if ns.user is not True:
         for field in ("uid_mappings", "gid_mappings"):
@@ -67,7 +67,7 @@ def _check_mapped(field: str, container_id: int, maps: Tuple[IDMap, ...]) -> Non
         raise ConfigError(field, f"id {container_id} is not mapped in the user namespace")
 
 
-def _check_devices(config: "Config") -> None:
+def _check_devices(config: Config) -> None:
     if not config.devices:
         return
     dev = config.mounts.find("/dev")

@@ -1,0 +1,812 @@
+#!/usr/bin/env python3
+"""Start-to-exit latency of ``/bin/true`` in a container: libcontainer_py, bubblewrap and runc.
+
+Each runtime starts ``/bin/true`` in the same busybox root filesystem with new
+mount, uts, ipc, pid and net namespaces, pivot_root, /proc and /dev, and the
+wall-clock time from "about to start" to "exited and reaped" is recorded.  The
+runtimes alternate (round-robin per iteration, rotating which goes first) so
+that drift on the host hits them all alike.  Medians, p10 and p90 are reported
+with the ratios ours/bwrap and runc/ours.  Run as root; see benchmarks/README.md.
+
+    python3 benchmarks/bench_start.py --iterations 100
+    python3 benchmarks/bench_start.py --only ours --profile
+
+The exit status is 1 when a runtime fails to run (or leaves something behind
+that cannot be removed), 130 on Ctrl-C, 0 otherwise.  Missing a target never
+changes the exit status.
+"""
+
+from __future__ import annotations
+
+import abc
+import argparse
+import contextlib
+import errno
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence
+
+import libcontainer_py as lc
+from libcontainer_py.plan import build_plan
+
+REPO = Path(__file__).resolve().parent.parent
+RUNTIMES = ("ours", "bwrap", "runc")
+PROGRAM = "/bin/true"
+#: The namespaces every runtime is asked for, as the OCI spec names them.
+OCI_NAMESPACES = ("pid", "network", "ipc", "uts", "mount")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+#: Written in README.md; reported, never enforced.
+TARGET_OURS_OVER_BWRAP = 0.7
+TARGET_RUNC_OVER_OURS = 8.0
+DESCRIPTION = "Start-to-exit latency of /bin/true in a container: libcontainer_py vs bubblewrap vs runc."
+DEFAULT_TMPDIR = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+class RuntimeFailure(Exception):
+    """A runtime could not be set up, could not start the program, or the program failed."""
+
+
+# ---------------------------------------------------------------------------
+# Statistics
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Median, 10th and 90th percentile of a list of samples, in milliseconds."""
+
+    median_ms: float
+    p10_ms: float
+    p90_ms: float
+    n: int
+
+    @classmethod
+    def of(cls, samples_ns: Sequence[int]) -> "Summary":
+        """Summarise nanosecond samples (at least one)."""
+        ms = [s / 1e6 for s in samples_ns]
+        median = statistics.median(ms)
+        if len(ms) < 2:
+            return cls(median, median, median, len(ms))
+        deciles = statistics.quantiles(ms, n=10, method="inclusive")
+        return cls(median, deciles[0], deciles[-1], len(ms))
+
+
+def rotated(items: Sequence[Any], i: int) -> List[Any]:
+    """``items`` rotated left by ``i`` places: iteration i starts with item i mod n."""
+    k = i % len(items) if items else 0
+    return list(items[k:]) + list(items[:k])
+
+
+# ---------------------------------------------------------------------------
+# Host cleanliness: cgroups and mounts
+# ---------------------------------------------------------------------------
+
+
+def cgroup_hierarchies() -> List[Path]:
+    """The mounted cgroup hierarchies (/sys/fs/cgroup/<controller> on a v1 or hybrid host, or the v2 root)."""
+    if (CGROUP_ROOT / "cgroup.procs").exists():
+        return [CGROUP_ROOT]
+    return sorted(p for p in CGROUP_ROOT.iterdir() if p.is_dir() and not p.is_symlink())
+
+
+def find_cgroups(prefix: str) -> List[Path]:
+    """Every cgroup directory, at any depth, whose name starts with ``prefix`` (deepest first)."""
+    found: List[Path] = []
+    for hierarchy in cgroup_hierarchies():
+        for dirpath, dirnames, _files in os.walk(hierarchy):
+            for name in list(dirnames):
+                if name.startswith(prefix):
+                    found.append(Path(dirpath, name))
+    return sorted(found, key=lambda p: len(p.parts), reverse=True)
+
+
+def remove_cgroup(path: Path, attempts: int = 50) -> bool:
+    """rmdir a cgroup (and its children), killing what is left in it; True when it is gone."""
+    for child in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        remove_cgroup(child, attempts)
+    for _ in range(attempts):
+        try:
+            path.rmdir()
+            return True
+        except FileNotFoundError:
+            return True
+        except OSError as exc:
+            if exc.errno != errno.EBUSY:
+                raise
+            _kill_cgroup_members(path)
+            time.sleep(0.02)
+    return not path.exists()
+
+
+def _kill_cgroup_members(path: Path) -> None:
+    try:
+        pids = [int(line) for line in (path / "cgroup.procs").read_text().split()]
+    except OSError:
+        return
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def unescape_mountinfo(field: str) -> str:
+    """Undo the octal escapes (space, tab, newline, backslash) of a /proc/self/mountinfo field."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def mounts_under(directory: Path) -> List[str]:
+    """Mount points in this mount namespace at or below ``directory`` (deepest first)."""
+    base = str(directory.resolve())
+    points = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = unescape_mountinfo(line.split()[4])
+            if point == base or point.startswith(base + "/"):
+                points.append(point)
+    return sorted(points, key=len, reverse=True)
+
+
+# ---------------------------------------------------------------------------
+# The runtimes
+# ---------------------------------------------------------------------------
+
+
+class Runner(abc.ABC):
+    """One way of starting the program.  Only ``run`` is timed; the rest is set-up and checking."""
+
+    name: str
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        #: The program's (and the runtime's) stderr, kept for error messages.
+        self.log: IO[bytes] = open(workdir / f"{self.name}.stderr", "w+b")
+        #: What had to be cleaned up after a run (reported at the end).
+        self.leftovers: List[str] = []
+
+    def setup(self) -> None:
+        """Once, before the first run."""
+
+    def prepare(self) -> None:
+        """Before each run, untimed."""
+        self.log.seek(0)
+        self.log.truncate()
+
+    @abc.abstractmethod
+    def run(self) -> int:
+        """Start the program, wait for it and return the elapsed nanoseconds."""
+
+    def after(self) -> None:
+        """After each run (also a failed one), untimed: remove leftovers."""
+
+    def close(self) -> None:
+        """At the end, also on error or Ctrl-C: leave nothing behind."""
+        self.log.close()
+
+    def stderr_text(self, limit: int = 2000) -> str:
+        """The end of what the last run wrote to stderr."""
+        self.log.flush()
+        self.log.seek(0)
+        text = self.log.read().decode(errors="replace").strip()
+        return text[-limit:]
+
+    def failure(self, message: str) -> RuntimeFailure:
+        """A RuntimeFailure with the run's stderr attached."""
+        err = self.stderr_text()
+        return RuntimeFailure(f"{message}\n{err}" if err else message)
+
+
+def ours_config(rootfs: str, namespaces: Optional[lc.Namespaces] = None) -> lc.Config:
+    """The benchmark's container as a libcontainer_py Config."""
+    if namespaces is None:
+        namespaces = lc.Namespaces(mount=True, uts=True, ipc=True, pid=True, net=True)
+    return lc.Config(
+        rootfs=rootfs,
+        namespaces=namespaces,
+        mounts=lc.Mounts([lc.Mount.proc(), lc.Mount.dev()]),
+        process=lc.Process(args=[PROGRAM]),
+    )
+
+
+class OursRunner(Runner):
+    """libcontainer_py in this process: Config construction plus lc.run, no interpreter start."""
+
+    name = "ours"
+
+    def __init__(self, workdir: Path, rootfs: Path) -> None:
+        super().__init__(workdir)
+        self.rootfs = str(rootfs)
+
+    def run(self) -> int:
+        t0 = time.perf_counter_ns()
+        try:
+            cfg = ours_config(self.rootfs)
+            lc.run(config=cfg, check=True, stdin=lc.DEVNULL, stdout=lc.DEVNULL, stderr=self.log)
+        except lc.ContainerError as exc:
+            raise self.failure(f"lc.run failed: {exc}") from exc
+        return time.perf_counter_ns() - t0
+
+
+class CommandRunner(Runner):
+    """A runtime started as a command; timed from just before Popen to just after wait."""
+
+    executable: str
+
+    def __init__(self, workdir: Path, executable: str) -> None:
+        super().__init__(workdir)
+        self.executable = executable
+
+    def setup(self) -> None:
+        if not os.access(self.executable, os.X_OK):
+            raise RuntimeFailure(f"{self.executable}: not found or not executable")
+
+    def argv(self) -> List[str]:
+        """The command line of the next run."""
+        raise NotImplementedError
+
+    def run(self) -> int:
+        argv = self.argv()
+        t0 = time.perf_counter_ns()
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log)
+        try:
+            rc = proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        elapsed = time.perf_counter_ns() - t0
+        if rc != 0:
+            raise self.failure(f"{' '.join(argv)} exited with status {rc}")
+        return elapsed
+
+
+class BwrapRunner(CommandRunner):
+    """bubblewrap: ``bwrap --unshare-all --ro-bind ROOTFS / --proc /proc --dev /dev /bin/true``."""
+
+    name = "bwrap"
+
+    def __init__(self, workdir: Path, executable: str, rootfs: Path) -> None:
+        super().__init__(workdir, executable)
+        self._argv = [executable, "--unshare-all", "--ro-bind", str(rootfs), "/",
+                      "--proc", "/proc", "--dev", "/dev", PROGRAM]
+
+    def argv(self) -> List[str]:
+        return self._argv
+
+
+class RuncRunner(CommandRunner):
+    """runc: ``runc --root STATE run --bundle BUNDLE ID`` in the foreground, a new id per run.
+
+    The bundle's config.json comes from ``runc spec``, edited so that the
+    process is /bin/true without a terminal, the root is the shared rootfs
+    (read-only) and the namespaces are exactly ours.  ``linux.cgroupsPath`` is
+    set to ``/<id>`` so that runc's cgroups sit at the top of each hierarchy,
+    beside (never inside) the cgroups of the host's own processes.
+    """
+
+    name = "runc"
+
+    def __init__(self, workdir: Path, executable: str, rootfs: Path, id_prefix: str) -> None:
+        super().__init__(workdir, executable)
+        self.rootfs = rootfs
+        self.id_prefix = id_prefix
+        self.bundle = workdir / "runc-bundle"
+        self.state = workdir / "runc-state"
+        self.spec: Dict[str, Any] = {}
+        self.container_id = ""
+        self.count = 0
+
+    def setup(self) -> None:
+        super().setup()
+        self.bundle.mkdir()
+        self.state.mkdir(mode=0o700)
+        done = subprocess.run([self.executable, "spec"], cwd=self.bundle, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeFailure(f"runc spec failed: {done.stderr.strip()}")
+        self.spec = edit_runc_spec(json.loads((self.bundle / "config.json").read_text()), self.rootfs)
+
+    def prepare(self) -> None:
+        super().prepare()
+        self.count += 1
+        self.container_id = f"{self.id_prefix}-{self.count}"
+        self.spec["linux"]["cgroupsPath"] = f"/{self.container_id}"
+        (self.bundle / "config.json").write_text(json.dumps(self.spec))
+
+    def argv(self) -> List[str]:
+        return [self.executable, "--root", str(self.state), "run", "--bundle", str(self.bundle), self.container_id]
+
+    def after(self) -> None:
+        """runc deletes a foreground container when it exits; check, and clean up if not."""
+        for cid in sorted(os.listdir(self.state)):
+            self.leftovers.append(f"runc state of {cid}")
+            self._delete(cid)
+        for hierarchy in cgroup_hierarchies():
+            path = hierarchy / self.container_id
+            if path.exists():
+                self.leftovers.append(f"cgroup {path}")
+                remove_cgroup(path)
+
+    def close(self) -> None:
+        try:
+            if self.state.is_dir():
+                for cid in self._listed():
+                    self.leftovers.append(f"runc container {cid} at exit")
+                    self._delete(cid)
+            for path in find_cgroups(self.id_prefix):
+                self.leftovers.append(f"cgroup {path} at exit")
+                remove_cgroup(path)
+        finally:
+            super().close()
+
+    def _listed(self) -> List[str]:
+        """Containers runc knows of, and any state directory it does not."""
+        done = subprocess.run([self.executable, "--root", str(self.state), "list", "-q"],
+                              capture_output=True, text=True)
+        return sorted(set(done.stdout.split()) | set(os.listdir(self.state)))
+
+    def _delete(self, cid: str) -> None:
+        subprocess.run([self.executable, "--root", str(self.state), "delete", "-f", cid],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.state / cid, ignore_errors=True)
+
+
+def edit_runc_spec(spec: Dict[str, Any], rootfs: Path) -> Dict[str, Any]:
+    """The benchmark's edits to the config.json that ``runc spec`` wrote."""
+    spec["process"]["terminal"] = False
+    spec["process"]["args"] = [PROGRAM]
+    spec["root"] = {"path": str(rootfs.resolve()), "readonly": True}
+    linux = spec.setdefault("linux", {})
+    kept = [ns for ns in linux.get("namespaces", []) if ns.get("type") in OCI_NAMESPACES]
+    have = {ns["type"] for ns in kept}
+    linux["namespaces"] = kept + [{"type": t} for t in OCI_NAMESPACES if t not in have]
+    return spec
+
+
+# ---------------------------------------------------------------------------
+# The workspace: a temp dir that is always removed
+# ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Ignore SIGINT/SIGTERM for the duration (cleanup must not be cut short)."""
+    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+@contextlib.contextmanager
+def closing_all(runners: Sequence[Runner]) -> Iterator[None]:
+    """Close every runner at the end (each one even if another fails), without being interrupted."""
+    try:
+        yield
+    finally:
+        with signals_deferred(), contextlib.ExitStack() as stack:
+            for r in runners:
+                stack.callback(r.close)
+
+
+@contextlib.contextmanager
+def workspace(parent: Optional[str], problems: List[str]) -> Iterator[Path]:
+    """A temp dir, removed at the end whatever happens; what cannot be removed goes to ``problems``."""
+    path = Path(tempfile.mkdtemp(prefix="lcbench-", dir=parent))
+    try:
+        yield path
+    finally:
+        with signals_deferred():
+            remove_workspace(path, problems)
+
+
+def remove_workspace(path: Path, problems: List[str]) -> None:
+    """Unmount anything below ``path`` (there should be nothing), then delete it."""
+    for point in mounts_under(path):
+        problems.append(f"mount {point}")
+        subprocess.run(["umount", "-l", point], stderr=subprocess.DEVNULL)
+    remaining = mounts_under(path)
+    if remaining:
+        problems.append(f"not removing {path}: still mounted: {', '.join(remaining)}")
+        return
+    shutil.rmtree(path, ignore_errors=True)
+    if path.exists():
+        problems.append(f"could not remove {path}")
+
+
+def make_rootfs(path: Path) -> Path:
+    """The busybox rootfs of the tests (tests/support/busybox.py)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    try:
+        from support.busybox import make_rootfs as build
+    finally:
+        sys.path.remove(str(REPO / "tests"))
+    build(str(path))
+    return path
+
+
+def create_runners(names: Sequence[str], args: argparse.Namespace, workdir: Path, rootfs: Path) -> List[Runner]:
+    """The runners asked for, in the canonical order."""
+    id_prefix = workdir.name
+    factories: Dict[str, Callable[[], Runner]] = {
+        "ours": lambda: OursRunner(workdir, rootfs),
+        "bwrap": lambda: BwrapRunner(workdir, args.bwrap, rootfs),
+        "runc": lambda: RuncRunner(workdir, args.runc, rootfs, id_prefix),
+    }
+    return [factories[name]() for name in RUNTIMES if name in names]
+
+
+# ---------------------------------------------------------------------------
+# Measuring
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    """Samples per runtime (warm-up excluded) and the runtimes that failed."""
+
+    samples_ns: Dict[str, List[int]] = field(default_factory=dict)
+    failures: Dict[str, str] = field(default_factory=dict)
+
+
+def measure(runner: Runner) -> int:
+    """One timed run with its untimed preparation and leftover check."""
+    runner.prepare()
+    try:
+        return runner.run()
+    finally:
+        runner.after()
+
+
+def benchmark(runners: Sequence[Runner], iterations: int, warmup: int) -> Results:
+    """Run every runner once per iteration, rotating which goes first; drop a runner at its first failure."""
+    results = Results(samples_ns={r.name: [] for r in runners})
+    for r in runners:
+        try:
+            r.setup()
+        except (RuntimeFailure, OSError) as exc:
+            results.failures[r.name] = f"set-up failed: {exc}"
+    total = warmup + iterations
+    for i in range(total):
+        progress(f"iteration {i + 1}/{total}" + (" (warm-up)" if i < warmup else ""))
+        for r in rotated(runners, i):
+            if r.name in results.failures:
+                continue
+            try:
+                elapsed = measure(r)
+            except RuntimeFailure as exc:
+                results.failures[r.name] = str(exc)
+                continue
+            if i >= warmup:
+                results.samples_ns[r.name].append(elapsed)
+    progress("")
+    return results
+
+
+def progress(message: str) -> None:
+    """A one-line progress indicator on a terminal's stderr."""
+    if sys.stderr.isatty():
+        sys.stderr.write(f"\r\033[K{message}")
+        sys.stderr.flush()
+
+
+# ---------------------------------------------------------------------------
+# --profile: where our time goes
+# ---------------------------------------------------------------------------
+
+Probe = Callable[[], Dict[str, int]]
+
+
+def timed(fn: Callable[[], Any]) -> int:
+    """Nanoseconds taken by ``fn()``."""
+    t0 = time.perf_counter_ns()
+    fn()
+    return time.perf_counter_ns() - t0
+
+
+def profile_probes(rootfs: Path, log: IO[bytes]) -> List[Probe]:
+    """Measurements that split up (and put in context) what ``ours`` costs."""
+    root = str(rootfs)
+    cfg = ours_config(root)
+    no_net = ours_config(root, lc.Namespaces(mount=True, uts=True, ipc=True, pid=True))
+    bare = lc.Config(rootfs=None, namespaces=lc.Namespaces(), mounts=lc.Mounts([]), devices=(),
+                     process=lc.Process(args=[PROGRAM]))
+    stdio: Dict[str, Any] = {"stdin": lc.DEVNULL, "stdout": lc.DEVNULL, "stderr": log}
+
+    def run(config: lc.Config) -> None:
+        lc.run(config=config, check=True, **stdio)
+
+    def start_then_wait() -> Dict[str, int]:
+        t0 = time.perf_counter_ns()
+        proc = lc.ContainerProcess(cfg, **stdio)
+        t1 = time.perf_counter_ns()
+        rc = proc.wait()
+        t2 = time.perf_counter_ns()
+        proc.close()
+        if rc != 0:
+            raise RuntimeFailure(f"{PROGRAM} exited with status {rc} in ContainerProcess")
+        return {"  ContainerProcess(cfg): clone .. execve": t1 - t0, "  .wait(): execve .. exit + reap": t2 - t1}
+
+    def fork_exit() -> None:
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+
+    return [
+        lambda: {"Config(...) construction + validation": timed(lambda: ours_config(root))},
+        lambda: {"build_plan(cfg, 'x')": timed(lambda: build_plan(cfg, "x"))},
+        lambda: {"lc.run(config=cfg), cfg prebuilt": timed(lambda: run(cfg))},
+        start_then_wait,
+        lambda: {"variant: lc.run without the net namespace": timed(lambda: run(no_net))},
+        lambda: {"variant: lc.run, no namespaces, rootfs=None": timed(lambda: run(bare))},
+        lambda: {"reference: os.fork() + _exit + waitpid": timed(fork_exit)},
+        lambda: {"reference: subprocess.Popen([true]).wait()": timed(
+            lambda: subprocess.Popen([PROGRAM], **stdio).wait())},
+    ]
+
+
+def run_profile(rootfs: Path, log: IO[bytes], iterations: int, warmup: int) -> Dict[str, List[int]]:
+    """Run the profile probes round-robin like the main benchmark; samples per label."""
+    probes = profile_probes(rootfs, log)
+    per_probe: List[Dict[str, List[int]]] = [{} for _ in probes]
+    total = warmup + iterations
+    for i in range(total):
+        progress(f"profile {i + 1}/{total}")
+        for k in rotated(range(len(probes)), i):
+            for label, ns in probes[k]().items():
+                if i >= warmup:
+                    per_probe[k].setdefault(label, []).append(ns)
+    progress("")
+    return {label: values for probe_samples in per_probe for label, values in probe_samples.items()}
+
+
+def profile_or_failure(rootfs: Path, workdir: Path, args: argparse.Namespace, results: Results) -> Dict[str, List[int]]:
+    """The --profile samples, or none with the failure recorded under "profile"."""
+    with open(workdir / "profile.stderr", "w+b") as log:
+        try:
+            return run_profile(rootfs, log, args.iterations, args.warmup)
+        except (lc.ContainerError, RuntimeFailure) as exc:
+            log.seek(0)
+            results.failures["profile"] = f"{exc}\n{log.read().decode(errors='replace').strip()}".strip()
+            return {}
+
+
+def rss_mib() -> float:
+    """This process's resident set size (a full fork copies its page tables)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# ---------------------------------------------------------------------------
+# Reporting
+# ---------------------------------------------------------------------------
+
+
+def command_version(argv: Sequence[str]) -> str:
+    """First line of a ``--version`` output, or why there is none."""
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"unavailable ({exc.__class__.__name__})"
+    return out.splitlines()[0].strip() if out else "unknown"
+
+
+def host_info(args: argparse.Namespace) -> Dict[str, Any]:
+    """What the numbers depend on."""
+    return {
+        "kernel": platform.release(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "libcontainer_py": lc.__version__,
+        "runc": command_version([args.runc, "--version"]),
+        "bwrap": command_version([args.bwrap, "--version"]),
+    }
+
+
+def ratios(summaries: Dict[str, Summary]) -> Dict[str, float]:
+    """ours/bwrap and runc/ours, of medians, where both runtimes have samples."""
+    out: Dict[str, float] = {}
+    if "ours" in summaries and "bwrap" in summaries:
+        out["ours/bwrap"] = summaries["ours"].median_ms / summaries["bwrap"].median_ms
+    if "runc" in summaries and "ours" in summaries:
+        out["runc/ours"] = summaries["runc"].median_ms / summaries["ours"].median_ms
+    return out
+
+
+def format_table(rows: Sequence[Sequence[str]], align: str) -> str:
+    """Rows of text as columns; ``align`` has one "<" or ">" per column."""
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(f"{cell:{a}{w}}" for cell, a, w in zip(row, align, widths)).rstrip() for row in rows
+    )
+
+
+def summary_table(summaries: Dict[str, Summary]) -> str:
+    """The per-runtime table: median, p10, p90 in milliseconds."""
+    rows = [["runtime", "median ms", "p10 ms", "p90 ms", "n"]]
+    for name, s in summaries.items():
+        rows.append([name, f"{s.median_ms:.3f}", f"{s.p10_ms:.3f}", f"{s.p90_ms:.3f}", str(s.n)])
+    return format_table(rows, "<>>>>")
+
+
+def ratio_table(values: Dict[str, float]) -> str:
+    """The ratios of medians with their (unenforced) targets."""
+    targets = {
+        "ours/bwrap": (f"<= {TARGET_OURS_OVER_BWRAP:.2f}", lambda v: v <= TARGET_OURS_OVER_BWRAP, "{:.2f}"),
+        "runc/ours": (f">= {TARGET_RUNC_OVER_OURS:.0f}x", lambda v: v >= TARGET_RUNC_OVER_OURS, "{:.1f}x"),
+    }
+    rows = [["ratio of medians", "value", "target", ""]]
+    for name, value in values.items():
+        target, met, fmt = targets[name]
+        rows.append([name, fmt.format(value), target, "met" if met(value) else "missed"])
+    return format_table(rows, "<>><")
+
+
+def profile_table(samples: Dict[str, List[int]]) -> str:
+    """The --profile table."""
+    rows = [["ours, split up (same rootfs and stdio)", "median ms", "p10 ms", "p90 ms"]]
+    for label, values in samples.items():
+        s = Summary.of(values)
+        rows.append([label, f"{s.median_ms:.3f}", f"{s.p10_ms:.3f}", f"{s.p90_ms:.3f}"])
+    return format_table(rows, "<>>>")
+
+
+def header(host: Dict[str, Any], args: argparse.Namespace, workdir: Path) -> str:
+    """What was measured, where and how."""
+    return "\n".join([
+        f"start-to-exit of {PROGRAM} in a busybox rootfs: new mount, uts, ipc, pid, net namespaces; "
+        "pivot_root; /proc; /dev",
+        f"host: Linux {host['kernel']}, {host['cpus']} CPUs, Python {host['python']}, "
+        f"libcontainer_py {host['libcontainer_py']}, {host['runc']}, {host['bwrap']}",
+        f"{args.iterations} iterations after {args.warmup} warm-up, round-robin rotating the first runtime; "
+        f"temp dir in {workdir.parent}",
+    ])
+
+
+def write_json(path: str, report: Dict[str, Any]) -> None:
+    """The raw samples and the summary, for later comparison."""
+    with open(path, "w") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+
+def runtime_list(value: str) -> List[str]:
+    """argparse type of --only: comma-separated runtime names."""
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in RUNTIMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"expected some of {', '.join(RUNTIMES)}, got {value!r}")
+    return names
+
+
+def positive(value: str) -> int:
+    """argparse type: an integer >= 1."""
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def non_negative(value: str) -> int:
+    """argparse type: an integer >= 0."""
+    n = int(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {n}")
+    return n
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    """The command line."""
+    p = argparse.ArgumentParser(description=DESCRIPTION, epilog="See benchmarks/README.md.")
+    p.add_argument("--iterations", type=positive, default=200, help="timed runs per runtime (default 200)")
+    p.add_argument("--warmup", type=non_negative, default=10, help="untimed rounds first (default 10)")
+    p.add_argument("--only", type=runtime_list, action="extend", metavar="NAME[,NAME]",
+                   help=f"run only these runtimes ({', '.join(RUNTIMES)}); may be repeated")
+    p.add_argument("--profile", action="store_true", help="also show where ours spends its time")
+    p.add_argument("--json", metavar="FILE", help="write raw samples and the summary as JSON")
+    p.add_argument("--runc", default=shutil.which("runc") or "/usr/sbin/runc", help="runc binary")
+    p.add_argument("--bwrap", default=shutil.which("bwrap") or "/usr/bin/bwrap", help="bwrap binary")
+    p.add_argument("--tmpdir", default=DEFAULT_TMPDIR,
+                   help="where the temp dir goes (default /dev/shm: runc wants its state on tmpfs)")
+    return p.parse_args(argv)
+
+
+def _interrupt(_sig: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def execute(args: argparse.Namespace, problems: List[str]) -> Dict[str, Any]:
+    """Build the rootfs, run the benchmark (and the profile), clean up; returns the report."""
+    names = args.only or list(RUNTIMES)
+    host = host_info(args)
+    with workspace(args.tmpdir, problems) as workdir:
+        rootfs = make_rootfs(workdir / "rootfs")
+        runners = create_runners(names, args, workdir, rootfs)
+        with closing_all(runners):
+            print(header(host, args, workdir), flush=True)
+            results = benchmark(runners, args.iterations, args.warmup)
+            profile: Dict[str, List[int]] = {}
+            if args.profile:
+                profile = profile_or_failure(rootfs, workdir, args, results)
+        leftovers = {r.name: r.leftovers for r in runners if r.leftovers}
+    summaries = {n: Summary.of(s) for n, s in results.samples_ns.items() if s}
+    return {
+        "workload": {"program": PROGRAM, "namespaces": list(OCI_NAMESPACES), "mounts": ["/proc", "/dev"]},
+        "host": host,
+        "settings": {"iterations": args.iterations, "warmup": args.warmup, "runtimes": names,
+                     "tmpdir": args.tmpdir},
+        "summary_ms": {n: asdict(s) for n, s in summaries.items()},
+        "ratios": ratios(summaries),
+        "targets": {"ours/bwrap <=": TARGET_OURS_OVER_BWRAP, "runc/ours >=": TARGET_RUNC_OVER_OURS},
+        "samples_ns": results.samples_ns,
+        "failures": results.failures,
+        "leftovers_cleaned": leftovers,
+        "profile": {"rss_mib": rss_mib(), "samples_ns": profile} if profile else None,
+    }
+
+
+def print_report(report: Dict[str, Any], problems: List[str]) -> None:
+    """The tables, the failures and what had to be cleaned up."""
+    summaries = {n: Summary(**s) for n, s in report["summary_ms"].items()}
+    if summaries:
+        print()
+        print(summary_table(summaries))
+    if report["ratios"]:
+        print()
+        print(ratio_table(report["ratios"]))
+    if report["profile"]:
+        print()
+        print(profile_table(report["profile"]["samples_ns"]))
+        print(f"(this process's RSS: {report['profile']['rss_mib']:.1f} MiB)")
+    for name, message in report["failures"].items():
+        print(f"\nFAILED {name}: {message}", file=sys.stderr)
+    for name, items in report["leftovers_cleaned"].items():
+        print(f"\n{name} left {len(items)} thing(s) behind, removed (untimed): {', '.join(items[:5])}",
+              file=sys.stderr)
+    for problem in problems:
+        print(f"\ncleanup problem: {problem}", file=sys.stderr)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the benchmark; 0, 1 when a runtime failed or left what cannot be removed, 130 on Ctrl-C."""
+    args = parse_args(argv)
+    if os.geteuid() != 0:
+        print("bench_start.py must run as root (runc and the namespaces need it)", file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGTERM, _interrupt)
+    problems: List[str] = []
+    try:
+        report = execute(args, problems)
+    except KeyboardInterrupt:
+        progress("")
+        print("\ninterrupted; cleaned up", file=sys.stderr)
+        for problem in problems:
+            print(f"cleanup problem: {problem}", file=sys.stderr)
+        return 130
+    print_report(report, problems)
+    if args.json:
+        write_json(args.json, report)
+    return 1 if report["failures"] or problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

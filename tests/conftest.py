@@ -1,0 +1,54 @@
+"""Shared fixtures.  The integration tests need root and a real kernel; they
+fail (never skip) when that is missing, so a green run means they ran."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Iterator
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from support.busybox import make_rootfs
+from support.inspect import host_snapshot
+
+import libcontainer_py as lc
+
+
+def pytest_configure(config: Any) -> None:
+    config.addinivalue_line("markers", "root: needs root and a real kernel")
+
+
+def pytest_collection_modifyitems(config: Any, items: list) -> None:
+    for item in items:
+        if "unit" not in item.nodeid.split("/"):
+            item.add_marker(pytest.mark.root)
+
+
+@pytest.fixture(autouse=True)
+def _needs_root(request: Any) -> None:
+    if request.node.get_closest_marker("root") and os.geteuid() != 0:
+        pytest.fail("integration tests run as root on a real kernel (see README)")
+
+
+@pytest.fixture(scope="session")
+def busybox(tmp_path_factory: Any) -> str:
+    """A busybox root filesystem, built once per session."""
+    return make_rootfs(str(tmp_path_factory.mktemp("busybox") / "rootfs"))
+
+
+@pytest.fixture
+def bb_config(busybox: str) -> lc.Config:
+    """A container on the busybox rootfs with the default namespaces and mounts."""
+    return lc.Config(rootfs=busybox, process=lc.Process(args=["/bin/true"]))
+
+
+@pytest.fixture
+def no_leaks() -> Iterator[None]:
+    """Asserts that the test left no mount, fd, child process or temp dir."""
+    before = host_snapshot()
+    yield
+    after = host_snapshot()
+    assert after == before, after.diff(before)

@@ -1,0 +1,55 @@
+"""Hundreds of runs, failing ones included, leave nothing behind: no mount,
+fd, child process or temp dir (counted on the host before and after)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+import libcontainer_py as lc
+
+
+def test_200_runs_including_failures_leak_nothing(busybox: str, tmp_path, no_leaks: None) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    good = lc.Config(
+        rootfs=busybox,
+        mounts=lc.Mounts.default() + [lc.Mount.bind(str(data), "/data", readonly=True)],
+        process=lc.Process(args=["sh", "-c", "echo ok"]),
+    )
+    bad_exec = good.with_args(["no-such-program"])
+    bad_mount = lc.Config(rootfs=busybox, mounts=lc.Mounts.default() + [lc.Mount.bind("/no/such", "/data")])
+    bad_cwd = lc.Config(rootfs=busybox, process=lc.Process(args=["true"], cwd="/missing"))
+    host = lc.Config(process=lc.Process(args=["true"]))
+    cases = [
+        (good, None),
+        (bad_exec, lc.ExecError),
+        (bad_mount, lc.MountError),
+        (bad_cwd, lc.CwdError),
+        (host, None),
+    ]
+    counts = {"ok": 0, "failed": 0}
+    for config, error in itertools.islice(itertools.cycle(cases), 200):
+        if error is None:
+            r = lc.run(config=config, capture_output=True, timeout=10)
+            assert r.returncode == 0
+            counts["ok"] += 1
+        else:
+            with pytest.raises(error):
+                lc.run(config=config, capture_output=True, timeout=10)
+            counts["failed"] += 1
+    assert counts == {"ok": 80, "failed": 120}
+
+
+def test_timeouts_leak_nothing(busybox: str, no_leaks: None) -> None:
+    config = lc.Config(rootfs=busybox, process=lc.Process(args=["sleep", "30"]))
+    for _ in range(10):
+        with pytest.raises(lc.TimeoutExpired):
+            lc.run(config=config, timeout=0.05, capture_output=True)
+
+
+def test_bad_config_creates_nothing(no_leaks: None) -> None:
+    for _ in range(50):
+        with pytest.raises(lc.ConfigError):
+            lc.run(["true"], config=lc.Config(process=lc.Process(args=["x"], cwd="rel")))

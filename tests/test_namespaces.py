@@ -1,0 +1,143 @@
+"""Each namespace is really new, or really joined, as the kernel shows it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+from support.inspect import inside
+
+import libcontainer_py as lc
+from libcontainer_py.namespaces import KINDS, PROC_NAMES
+
+HOST_NS = {k: os.readlink(f"/proc/self/ns/{PROC_NAMES[k]}") for k in KINDS}
+
+
+def container_ns(config: lc.Config) -> dict:
+    script = "; ".join(f"readlink /proc/self/ns/{PROC_NAMES[k]}" for k in KINDS)
+    return dict(zip(KINDS, inside(config, script).split()))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kind_alone_is_new_and_nothing_else_is(kind: str, busybox: str) -> None:
+    if kind == "mount":
+        config = lc.Config(rootfs=busybox, namespaces=lc.Namespaces(mount=True), mounts=[lc.Mount.proc()], devices=())
+    else:
+        # No mount namespace: no rootfs; the host's /proc and tools are used.
+        config = lc.Config(rootfs=None, namespaces=lc.Namespaces(**{kind: True}), mounts=(), devices=())
+    seen = container_ns(config)
+    for other in KINDS:
+        if other == kind:
+            assert seen[other] != HOST_NS[other], f"{kind} namespace was not new"
+        else:
+            assert seen[other] == HOST_NS[other], f"{other} namespace changed when only {kind} was asked"
+
+
+def test_default_namespaces(busybox: str) -> None:
+    seen = container_ns(lc.Config(rootfs=busybox))
+    for kind in ("mount", "uts", "ipc", "pid", "net", "cgroup"):
+        assert seen[kind] != HOST_NS[kind]
+    for kind in ("user", "time"):
+        assert seen[kind] == HOST_NS[kind]
+
+
+def test_pid_one_and_hostname(busybox: str) -> None:
+    out = inside(
+        lc.Config(rootfs=busybox, hostname="box", domainname="example.test"),
+        "echo $$; hostname; cat /proc/sys/kernel/domainname; ls /proc | grep -c '^[0-9]'",
+    )
+    pid, hostname, domainname, nprocs = out.split()
+    assert pid == "1"
+    assert hostname == "box"
+    assert domainname == "example.test"
+    assert int(nprocs) <= 3  # sh, and the ls/grep it runs
+    assert os.uname().nodename != "box"
+
+
+def test_default_hostname_is_the_container_id(busybox: str) -> None:
+    r = lc.run(["hostname"], config=lc.Config(rootfs=busybox), capture_output=True, text=True, container_id="abc123")
+    assert r.stdout.strip() == "abc123"
+    assert r.container_id == "abc123"
+
+
+def test_loopback_is_up_in_a_new_net_namespace(busybox: str) -> None:
+    out = inside(
+        lc.Config(rootfs=busybox), "cat /sys/class/net/lo/operstate /sys/class/net/lo/flags; ls /sys/class/net"
+    )
+    _operstate, flags, *ifaces = out.split()
+    assert int(flags, 16) & 0x1  # IFF_UP
+    assert ifaces == ["lo"]
+
+
+def test_time_namespace_is_new() -> None:
+    config = lc.Config(rootfs=None, mounts=(), devices=(), namespaces=lc.Namespaces(time=True))
+    assert inside(config, "readlink /proc/self/ns/time").strip() != HOST_NS["time"]
+
+
+@pytest.fixture
+def sleeper(busybox: str):
+    """A running container to join: hostname 'joinme', a marker in /tmp."""
+    config = lc.Config(
+        rootfs=busybox,
+        hostname="joinme",
+        process=lc.Process(args=["sh", "-c", "echo marker > /tmp/marker; echo ready; exec sleep 60"]),
+    )
+    proc = lc.ContainerProcess(config, stdout=lc.PIPE)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"ready\n"
+    yield proc
+    proc.kill()
+    proc.wait()
+    proc.stdout.close()
+    proc.close()
+
+
+def test_join_namespaces_of_a_running_container(sleeper: lc.ContainerProcess) -> None:
+    pid = sleeper.pid
+    path = {k: f"/proc/{pid}/ns/{PROC_NAMES[k]}" for k in KINDS}
+    target = {k: os.readlink(path[k]) for k in ("uts", "ipc", "net", "pid", "mount", "cgroup")}
+    config = lc.Config(
+        rootfs=None,
+        mounts=(),
+        devices=(),
+        namespaces=lc.Namespaces(**{k: path[k] for k in target}),
+    )
+    script = "; ".join(f"readlink /proc/self/ns/{PROC_NAMES[k]}" for k in target)
+    script += "; hostname; cat /tmp/marker; echo $$; ls /proc | grep -c '^[0-9]'"
+    out = inside(config, script).split()
+    seen = dict(zip(target, out))
+    assert seen == target
+    hostname, marker, mypid, nprocs = out[len(target) :]
+    assert (hostname, marker) == ("joinme", "marker")
+    assert mypid != "1" and int(nprocs) >= 2  # in the sleeper's pid namespace, beside its PID 1
+
+
+def test_join_and_create_together(sleeper: lc.ContainerProcess, busybox: str) -> None:
+    """Join the sleeper's net namespace, create the rest."""
+    netns = f"/proc/{sleeper.pid}/ns/net"
+    ns = lc.Namespaces(mount=True, uts=True, ipc=True, pid=True, net=netns)
+    out = inside(
+        lc.Config(rootfs=busybox, namespaces=ns, hostname="other"),
+        "readlink /proc/self/ns/net; readlink /proc/self/ns/uts; echo $$; hostname",
+    ).split()
+    assert out[0] == os.readlink(netns)
+    assert out[1] not in (HOST_NS["uts"], os.readlink(f"/proc/{sleeper.pid}/ns/uts"))
+    assert out[2:] == ["1", "other"]
+
+
+def test_join_a_namespace_made_by_unshare(tmp_path) -> None:
+    """A namespace held by a plain host process (not one of ours)."""
+    holder = subprocess.Popen(
+        ["unshare", "--uts", "sh", "-c", "hostname fromunshare; echo ok; exec sleep 60"], stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"ok\n"
+        config = lc.Config(
+            rootfs=None, mounts=(), devices=(), namespaces=lc.Namespaces(uts=f"/proc/{holder.pid}/ns/uts")
+        )
+        assert inside(config, "hostname").strip() == "fromunshare"
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()  # type: ignore[union-attr]

@@ -1,0 +1,179 @@
+"""The process: user, groups, cwd, env, umask, stdio and fds, like subprocess."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import psutil
+import pytest
+from support.inspect import inside
+
+import libcontainer_py as lc
+
+
+def status_fields(config: lc.Config) -> dict:
+    out = {}
+    for line in inside(config, "cat /proc/self/status").splitlines():
+        key, _, value = line.partition(":")
+        out[key] = value.split()
+    return out
+
+
+def test_user_group_and_supplementary_groups(busybox: str) -> None:
+    config = lc.Config(
+        rootfs=busybox, process=lc.Process(args=["true"], user=lc.User(uid=1000, gid=1000, additional_gids=[10, 5]))
+    )
+    st = status_fields(config)
+    assert st["Uid"] == ["1000"] * 4
+    assert st["Gid"] == ["1000"] * 4
+    assert sorted(st["Groups"]) == ["10", "5"]
+    assert st["CapEff"] == ["0000000000000000"]  # a non-root user keeps no capabilities
+
+
+def test_root_has_no_supplementary_groups_of_the_caller(busybox: str) -> None:
+    st = status_fields(lc.Config(rootfs=busybox))
+    assert st["Uid"] == ["0"] * 4 and st.get("Groups", []) == []
+
+
+def test_cwd_env_umask(busybox: str) -> None:
+    config = lc.Config(
+        rootfs=busybox,
+        process=lc.Process(
+            args=["true"], cwd="/etc", env={"PATH": "/bin", "GREETING": "hello world", "EMPTY": ""}, umask=0o027
+        ),
+    )
+    out = inside(config, 'pwd; echo "$GREETING"; env | sort; umask; touch /tmp/f; stat -c %a /tmp/f')
+    lines = out.splitlines()
+    assert lines[0] == "/etc"
+    assert lines[1] == "hello world"
+    env = [ln for ln in lines[2:] if "=" in ln]
+    assert {"PATH=/bin", "GREETING=hello world", "EMPTY="} <= set(env)
+    assert not any(ln.startswith("HOME=/root") and False for ln in env)
+    assert lines[-2] == "0027"
+    assert lines[-1] == "640"
+
+
+def test_environment_is_exactly_the_config(busybox: str) -> None:
+    os.environ["LCPY_SHOULD_NOT_LEAK"] = "1"
+    try:
+        out = inside(lc.Config(rootfs=busybox, process=lc.Process(args=["true"], env={"A": "b"})), "/bin/env")
+    finally:
+        del os.environ["LCPY_SHOULD_NOT_LEAK"]
+    # sh adds PWD (and SHLVL); nothing comes from the parent's environment.
+    assert "A=b" in out.split()
+    assert "LCPY_SHOULD_NOT_LEAK" not in out
+
+
+def test_path_lookup_uses_the_container_path(busybox: str) -> None:
+    config = lc.Config(rootfs=busybox, process=lc.Process(args=["echo", "hi"], env={"PATH": "/nowhere:/bin"}))
+    assert lc.run(config=config, capture_output=True).stdout == b"hi\n"
+
+
+def test_stdio_pipe_input_and_text(busybox: str) -> None:
+    r = lc.run(
+        ["sh", "-c", "tr a-z A-Z; echo err >&2; exit 3"],
+        config=lc.Config(rootfs=busybox),
+        input="shout\n",
+        capture_output=True,
+        text=True,
+    )
+    assert (r.returncode, r.stdout, r.stderr) == (3, "SHOUT\n", "err\n")
+
+
+def test_stdout_to_file_object_and_stderr_to_stdout(busybox: str, tmp_path) -> None:
+    path = tmp_path / "out"
+    with open(path, "wb") as f:
+        r = lc.run(["sh", "-c", "echo one; echo two >&2"], config=lc.Config(rootfs=busybox), stdout=f, stderr=lc.STDOUT)
+    assert r.returncode == 0 and r.stdout is None
+    assert path.read_bytes().splitlines() == [b"one", b"two"]
+
+
+def test_stdin_from_fd_and_devnull(busybox: str, tmp_path) -> None:
+    path = tmp_path / "in"
+    path.write_bytes(b"from a file\n")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        r = lc.run(["cat"], config=lc.Config(rootfs=busybox), stdin=fd, capture_output=True)
+    finally:
+        os.close(fd)
+    assert r.stdout == b"from a file\n"
+    r = lc.run(["cat"], config=lc.Config(rootfs=busybox), stdin=lc.DEVNULL, stdout=lc.PIPE, stderr=lc.DEVNULL)
+    assert r.stdout == b"" and r.stderr is None
+
+
+def test_inherited_stdio(busybox: str, capfd) -> None:
+    lc.run(["sh", "-c", "echo to-inherited-stdout; echo to-inherited-stderr >&2"], config=lc.Config(rootfs=busybox))
+    out, err = capfd.readouterr()
+    assert out == "to-inherited-stdout\n" and err == "to-inherited-stderr\n"
+
+
+def test_only_stdio_and_passed_fds_are_open(busybox: str) -> None:
+    r, w = os.pipe()
+    os.set_inheritable(w, False)
+    leaky = os.open("/etc/hostname", os.O_RDONLY)  # inheritable, not passed: must not arrive
+    os.set_inheritable(leaky, True)
+    try:
+        out = inside(lc.Config(rootfs=busybox), f"ls /proc/self/fd; echo via-passed-fd >&{w}", pass_fds=[w])
+    finally:
+        os.close(w)
+        os.close(leaky)
+    with os.fdopen(r) as f:
+        assert f.read() == "via-passed-fd\n"
+    fds = sorted(int(x) for x in out.split())
+    # 0, 1, 2, the passed fd, and the fd ls opened for /proc/self/fd.
+    assert fds[:3] == [0, 1, 2]
+    assert w in fds and leaky not in fds and len(fds) == 5
+
+
+def test_timeout_kills_and_reaps_the_container(busybox: str) -> None:
+    config = lc.Config(
+        rootfs=busybox, process=lc.Process(args=["sh", "-c", "sleep 100 & sleep 100 & echo started; wait"])
+    )
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    t0 = time.monotonic()
+    with pytest.raises(lc.TimeoutExpired) as info:
+        lc.run(config=config, timeout=0.5, capture_output=True)
+    assert time.monotonic() - t0 < 10
+    assert isinstance(info.value, subprocess.TimeoutExpired)
+    assert info.value.output == b"started\n"
+    after = {p.pid for p in psutil.Process().children(recursive=True)}
+    assert after == before
+    # Nothing of the container runs anywhere: its sleeps died with its PID 1.
+    assert not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "100"]]
+
+
+def test_check_raises_process_exit_error(busybox: str) -> None:
+    with pytest.raises(lc.ProcessExitError) as info:
+        lc.run(["sh", "-c", "echo out; exit 7"], config=lc.Config(rootfs=busybox), check=True, capture_output=True)
+    assert info.value.returncode == 7 and info.value.stdout == b"out\n"
+    assert isinstance(info.value, subprocess.CalledProcessError) and isinstance(info.value, lc.ContainerError)
+
+
+def test_signal_exit_status(busybox: str) -> None:
+    r = lc.run(["sh", "-c", "kill -TERM $$; sleep 1"], config=lc.Config(rootfs=busybox))
+    # PID 1 ignores signals it has no handler for, even from itself...
+    assert r.returncode == 0
+    proc = lc.ContainerProcess(lc.Config(rootfs=busybox, process=lc.Process(args=["sleep", "100"])))
+    proc.send_signal(signal.SIGKILL)  # ...but not SIGKILL from outside.
+    assert proc.wait(timeout=10) == -signal.SIGKILL
+    proc.close()
+
+
+def test_popen_interface(busybox: str) -> None:
+    config = lc.Config(rootfs=busybox, process=lc.Process(args=["sh", "-c", "read x; echo got $x; exit 4"]))
+    with lc.ContainerProcess(config, stdin=lc.PIPE, stdout=lc.PIPE, text=True) as proc:
+        assert proc.poll() is None
+        assert psutil.Process(proc.pid).ppid() == os.getpid()
+        out, _ = proc.communicate("42\n", timeout=10)
+    assert out == "got 42\n" and proc.returncode == 4
+    assert proc.pidfd == -1  # released on exit
+
+
+def test_capture_output_conflicts_are_config_errors() -> None:
+    with pytest.raises(lc.ConfigError):
+        lc.run(["true"], capture_output=True, stdout=lc.PIPE)
+    with pytest.raises(lc.ConfigError):
+        lc.run(["true"], input=b"x", stdin=lc.PIPE)

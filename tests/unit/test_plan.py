@@ -1,0 +1,135 @@
+"""Planning is a pure function of the config and a view of the host."""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import pytest
+
+import libcontainer_py as lc
+from libcontainer_py import _native
+from libcontainer_py.plan import F_FILE, F_NO_PIVOT, HostFS, Op, build_plan, choose_scratch, exec_candidates
+
+
+class FakeHost(HostFS):
+    def __init__(self, kinds: Dict[str, str], links: Optional[Dict[str, str]] = None, euid: int = 0) -> None:
+        self.kinds = kinds
+        self.links = links or {}
+        self._euid = euid
+
+    def lstat_kind(self, path: str) -> Optional[str]:
+        return self.kinds.get(path)
+
+    def is_dir(self, path: str) -> bool:
+        return self.kinds.get(path) == "dir"
+
+    def exists(self, path: str) -> bool:
+        return path in self.kinds
+
+    def readlink(self, path: str) -> str:
+        return self.links[path]
+
+    def realpath(self, path: str) -> str:
+        return path
+
+    def euid(self) -> int:
+        return self._euid
+
+    def egid(self) -> int:
+        return self._euid
+
+
+MERGED = FakeHost(
+    {
+        "/usr": "dir",
+        "/etc": "dir",
+        "/bin": "symlink",
+        "/lib": "symlink",
+        "/mnt": "dir",
+        "/srv/f": "file",
+        "/srv": "dir",
+    },
+    {"/bin": "usr/bin", "/lib": "usr/lib"},
+)
+
+
+def ops(plan) -> list:
+    return [s.op for s in plan.steps]
+
+
+def test_op_values_match_the_c_header() -> None:
+    for op in Op:
+        assert _native.constant(f"LC_OP_{op.name}") == op.value
+
+
+def test_host_rootfs_plan() -> None:
+    plan = build_plan(lc.Config(), "abc", host=MERGED)
+    assert plan.clone_flags == lc.Namespaces.default().clone_flags()
+    assert ops(plan)[:3] == [Op.LOOPBACK_UP, Op.ROOT_PROPAGATION, Op.ROOT_TMPFS]
+    tmpfs = plan.steps[2]
+    assert tmpfs.s1 == "/mnt"
+    links = {s.s2: s.s1 for s in plan.steps if s.op is Op.SYMLINK and s.s2 in ("/bin", "/lib")}
+    assert links == {"/bin": "usr/bin", "/lib": "usr/lib"}
+    binds = [s for s in plan.steps if s.op is Op.MOUNT and s.s2 in ("/usr", "/etc")]
+    assert [b.n2 & 1 for b in binds] == [1, 1]  # read-only
+    assert ops(plan)[-6:] == [Op.SETGROUPS, Op.SETGID, Op.SETUID, Op.CHDIR, Op.UMASK, Op.EXEC]
+    hostname = next(s for s in plan.steps if s.op is Op.SETHOSTNAME)
+    assert hostname.s1 == "abc"
+    assert Op.WAIT_PARENT not in ops(plan)
+
+
+def test_scratch_avoids_bind_sources() -> None:
+    host = FakeHost({"/mnt": "dir", "/media": "dir", "/mnt/data": "dir"})
+    cfg = lc.Config(mounts=lc.Mounts.default() + [lc.Mount.bind("/mnt/data", "/data")])
+    assert choose_scratch(cfg, host) == "/media"
+    with pytest.raises(lc.ConfigError):
+        choose_scratch(cfg, FakeHost({"/mnt": "dir", "/mnt/data": "dir"}))
+
+
+def test_directory_rootfs_plan_order() -> None:
+    cfg = lc.Config(
+        rootfs=lc.Rootfs.directory("/r", readonly=True, no_pivot=True),
+        mounts=lc.Mounts.default() + [lc.Mount.bind("/srv/f", "/etc/f")],
+    )
+    plan = build_plan(cfg, "x", host=MERGED)
+    o = ops(plan)
+    assert o.index(Op.ROOT_BIND) < o.index(Op.MOUNT) < o.index(Op.MKNOD) < o.index(Op.PIVOT_ROOT)
+    assert o.index(Op.PIVOT_ROOT) + 1 == o.index(Op.REMOUNT_ROOT_RO)
+    assert next(s for s in plan.steps if s.op is Op.PIVOT_ROOT).flags & F_NO_PIVOT
+    file_bind = next(s for s in plan.steps if s.s2 == "/srv/f")
+    assert file_bind.flags & F_FILE
+
+
+def test_user_namespace_plan() -> None:
+    cfg = lc.Config(
+        namespaces=lc.Namespaces.all(),
+        uid_mappings=[lc.IDMap(0, 100000, 65536)],
+        gid_mappings=[lc.IDMap(0, 100000, 65536)],
+    )
+    plan = build_plan(cfg, "x", host=MERGED)
+    assert plan.uid_map == "0 100000 65536\n" and not plan.deny_setgroups
+    o = ops(plan)
+    assert o[:3] == [Op.WAIT_PARENT, Op.SETGID, Op.SETUID]
+    assert Op.MKNOD not in o  # devices are bind-mounted in a user namespace
+    devpts = next(s for s in plan.steps if s.s3 == "devpts")
+    assert "gid=5" in (devpts.s4 or "")
+    rootless = build_plan(
+        lc.Config(namespaces=lc.Namespaces.all()), "x", host=FakeHost(MERGED.kinds, MERGED.links, euid=1000)
+    )
+    assert rootless.uid_map == "0 1000 1\n" and rootless.deny_setgroups
+    assert Op.SETGROUPS not in ops(rootless)
+    devpts = next(s for s in rootless.steps if s.s3 == "devpts")
+    assert "gid=" not in (devpts.s4 or "")
+
+
+def test_joining_needs_the_two_stage_path() -> None:
+    cfg = lc.Config(namespaces=lc.Namespaces(mount=True, pid=True, net="/proc/1/ns/net"))
+    plan = build_plan(cfg, "x", host=MERGED)
+    assert plan.clone_flags == 0
+    assert ops(plan)[:3] == [Op.SETNS, Op.UNSHARE, Op.FORK]
+    assert plan.steps[0].ns_path == "/proc/1/ns/net"
+
+
+def test_exec_candidates() -> None:
+    assert exec_candidates("/bin/sh", "/x") == ("/bin/sh",)
+    assert exec_candidates("sh", "/a::/b") == ("/a/sh", "./sh", "/b/sh")
