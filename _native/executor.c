@@ -35,6 +35,9 @@
  *   UMASK            n1
  *   WAIT_START       -
  *   EXEC             uses args->exec_paths, argv, envp
+ *   PREOPEN          s1 host path opened O_PATH into args->slots[slot]
+ *                    (a MOUNT with slot >= 0 binds from that fd: the
+ *                    lookup was done before the credentials changed)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -189,11 +192,18 @@ static void fd_path(char *buf, int fd)
 static int open_in_root(int root_fd, const char *path, int flags)
 {
     struct lc_open_how how;
+    int tries = 0;
+    int fd;
 
     memset(&how, 0, sizeof how);
     how.flags = (uint64_t)(flags | O_CLOEXEC);
     how.resolve = LC_RESOLVE_IN_ROOT | LC_RESOLVE_NO_MAGICLINKS;
-    return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+    /* EAGAIN: a rename or mount somewhere on the system raced with a ".."
+     * step; the kernel asks for a retry. */
+    do {
+        fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof how);
+    } while (fd < 0 && errno == EAGAIN && ++tries < 1000);
+    return fd;
 }
 
 /* Split "a/b/c" into the parent "a/b" (or "." ) and the name "c", in buf. */
@@ -334,15 +344,26 @@ static void set_mount_attrs(struct child *c, const struct lc_step *s)
 static void do_mount(struct child *c, const struct lc_step *s)
 {
     char target[64];
+    char source[64];
+    const char *src = s->s2;
+    int src_fd = -1;
     int dangling = 0;
     int fd = make_path_in_root(c->root_fd, s->s1, s->flags & LC_F_FILE, &dangling);
 
     if (fd < 0)
         fail(c, dangling ? STAGE_DANGLING : STAGE_RESOLVE);
     fd_path(target, fd);
-    if (mount(s->s2, target, s->s3, s->mflags, s->s4) < 0)
+    if (s->slot >= 0 && s->slot < c->a->nslots && (src_fd = c->a->slots[s->slot]) >= 0) {
+        fd_path(source, src_fd);
+        src = source;
+    }
+    if (mount(src, target, s->s3, s->mflags, s->s4) < 0)
         fail(c, STAGE_CALL);
     close(fd);
+    if (src_fd >= 0) {
+        close(src_fd);
+        c->a->slots[s->slot] = -1;
+    }
     if ((s->flags & LC_F_BIND) && s->n2)
         set_mount_attrs(c, s);
     if (s->n1) {
@@ -679,6 +700,15 @@ static void run_step(struct child *c, const struct lc_step *s)
         break;
     case LC_OP_EXEC:
         do_exec(c);
+        break;
+    case LC_OP_PREOPEN:
+        if (s->slot < 0 || s->slot >= c->a->nslots) {
+            errno = EINVAL;
+            fail(c, 0);
+        }
+        c->a->slots[s->slot] = open(s->s1, O_PATH | O_CLOEXEC);
+        if (c->a->slots[s->slot] < 0)
+            fail(c, STAGE_CALL);
         break;
     default:
         errno = EINVAL;

@@ -29,6 +29,7 @@
 #define LC_OP_UMASK          22
 #define LC_OP_WAIT_START     23
 #define LC_OP_EXEC           24
+#define LC_OP_PREOPEN        25
 
 /* Step flags. */
 #define LC_F_FILE        0x1   /* MOUNT: the target is a file, not a directory */
@@ -64,6 +65,7 @@ struct lc_step {
     const char *s4;
     const void *buf;        /* op-specific buffer */
     long buflen;
+    int slot;               /* PREOPEN: slot to fill; MOUNT: source fd slot; or -1 */
 };
 
 struct lc_spawn_args {
@@ -80,6 +82,8 @@ struct lc_spawn_args {
     char *const *exec_paths;    /* candidate paths tried in order */
     int nexec;
     int max_fd;                 /* for the close fallback without close_range */
+    int *slots;                 /* fds opened by PREOPEN steps (child's copy) */
+    int nslots;
     const int *early_keep;      /* sorted fds the child needs; all others are */
     int nearly;                 /* closed first thing (other threads' fds)    */
 };

@@ -5,7 +5,8 @@ Each runtime starts ``/bin/true`` in the same busybox root filesystem with new
 mount, uts, ipc, pid and net namespaces, pivot_root, /proc and /dev, and the
 wall-clock time from "about to start" to "exited and reaped" is recorded.  The
 runtimes alternate (round-robin per iteration, rotating which goes first) so
-that drift on the host hits them all alike.  Medians, p10 and p90 are reported
+that drift on the host hits them all alike; the orders cycle so that each
+runtime goes first, and follows each other runtime, equally often.  Medians, p10 and p90 are reported
 with the ratios ours/bwrap and runc/ours.  Run as root; see benchmarks/README.md.
 
     python3 benchmarks/bench_start.py --iterations 100
@@ -18,15 +19,14 @@ changes the exit status.
 
 from __future__ import annotations
 
-import abc
 import argparse
 import contextlib
 import errno
+import itertools
 import json
 import os
 import platform
 import re
-import secrets
 import shutil
 import signal
 import statistics
@@ -36,7 +36,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import libcontainer_py as lc
 from libcontainer_py.plan import build_plan
@@ -73,7 +73,7 @@ class Summary:
     n: int
 
     @classmethod
-    def of(cls, samples_ns: Sequence[int]) -> "Summary":
+    def of(cls, samples_ns: Sequence[int]) -> Summary:
         """Summarise nanosecond samples (at least one)."""
         ms = [s / 1e6 for s in samples_ns]
         median = statistics.median(ms)
@@ -81,6 +81,31 @@ class Summary:
             return cls(median, median, median, len(ms))
         deciles = statistics.quantiles(ms, n=10, method="inclusive")
         return cls(median, deciles[0], deciles[-1], len(ms))
+
+
+def balanced_orders(names: Sequence[str]) -> List[Tuple[str, ...]]:
+    """The order the runtimes run in, one entry per iteration, cycled.
+
+    Every permutation once, so each runtime goes first (second, ...) equally
+    often; for three runtimes they are arranged so that over the cycle, the
+    step from one iteration to the next included, each runtime directly
+    follows each other one equally often and never itself.  The neighbour
+    matters: a start right after runc is slower than one right after bwrap,
+    and plain rotation of three would put ours behind runc twice as often as
+    bwrap.
+    """
+    perms = list(itertools.permutations(names))
+    if len(perms) == 6:
+        for cycle in itertools.permutations(perms):
+            if _follows_evenly(cycle):
+                return list(cycle)
+    return perms
+
+
+def _follows_evenly(cycle: Sequence[Tuple[str, ...]]) -> bool:
+    """Whether the joins between consecutive orders (cyclically) are distinct pairs of different runtimes."""
+    joins = [(cycle[i - 1][-1], cycle[i][0]) for i in range(len(cycle))]
+    return all(a != b for a, b in joins) and len(set(joins)) == len(joins)
 
 
 def rotated(items: Sequence[Any], i: int) -> List[Any]:
@@ -162,7 +187,7 @@ def mounts_under(directory: Path) -> List[str]:
 # ---------------------------------------------------------------------------
 
 
-class Runner(abc.ABC):
+class Runner:
     """One way of starting the program.  Only ``run`` is timed; the rest is set-up and checking."""
 
     name: str
@@ -182,9 +207,9 @@ class Runner(abc.ABC):
         self.log.seek(0)
         self.log.truncate()
 
-    @abc.abstractmethod
     def run(self) -> int:
         """Start the program, wait for it and return the elapsed nanoseconds."""
+        raise NotImplementedError
 
     def after(self) -> None:
         """After each run (also a failed one), untimed: remove leftovers."""
@@ -428,7 +453,7 @@ def make_rootfs(path: Path) -> Path:
     """The busybox rootfs of the tests (tests/support/busybox.py)."""
     sys.path.insert(0, str(REPO / "tests"))
     try:
-        from support.busybox import make_rootfs as build
+        from support.busybox import make_rootfs as build  # type: ignore[import-not-found]
     finally:
         sys.path.remove(str(REPO / "tests"))
     build(str(path))
@@ -469,8 +494,10 @@ def measure(runner: Runner) -> int:
 
 
 def benchmark(runners: Sequence[Runner], iterations: int, warmup: int) -> Results:
-    """Run every runner once per iteration, rotating which goes first; drop a runner at its first failure."""
+    """Run every runner once per iteration in balanced orders; drop a runner at its first failure."""
     results = Results(samples_ns={r.name: [] for r in runners})
+    by_name = {r.name: r for r in runners}
+    orders = balanced_orders(list(by_name))
     for r in runners:
         try:
             r.setup()
@@ -479,7 +506,8 @@ def benchmark(runners: Sequence[Runner], iterations: int, warmup: int) -> Result
     total = warmup + iterations
     for i in range(total):
         progress(f"iteration {i + 1}/{total}" + (" (warm-up)" if i < warmup else ""))
-        for r in rotated(runners, i):
+        # The cycle starts with the first timed iteration.
+        for r in (by_name[name] for name in orders[(i - warmup) % len(orders)]):
             if r.name in results.failures:
                 continue
             try:
@@ -537,6 +565,10 @@ def profile_probes(rootfs: Path, log: IO[bytes]) -> List[Probe]:
             raise RuntimeFailure(f"{PROGRAM} exited with status {rc} in ContainerProcess")
         return {"  ContainerProcess(cfg): clone .. execve": t1 - t0, "  .wait(): execve .. exit + reap": t2 - t1}
 
+    def warm_run() -> Dict[str, int]:
+        run(cfg)
+        return {"lc.run(config=cfg) right after another one": timed(lambda: run(cfg))}
+
     def fork_exit() -> None:
         pid = os.fork()
         if pid == 0:
@@ -548,6 +580,7 @@ def profile_probes(rootfs: Path, log: IO[bytes]) -> List[Probe]:
         lambda: {"build_plan(cfg, 'x')": timed(lambda: build_plan(cfg, "x"))},
         lambda: {"lc.run(config=cfg), cfg prebuilt": timed(lambda: run(cfg))},
         start_then_wait,
+        warm_run,
         lambda: {"variant: lc.run without the net namespace": timed(lambda: run(no_net))},
         lambda: {"variant: lc.run, no namespaces, rootfs=None": timed(lambda: run(bare))},
         lambda: {"reference: os.fork() + _exit + waitpid": timed(fork_exit)},
@@ -557,7 +590,7 @@ def profile_probes(rootfs: Path, log: IO[bytes]) -> List[Probe]:
 
 
 def run_profile(rootfs: Path, log: IO[bytes], iterations: int, warmup: int) -> Dict[str, List[int]]:
-    """Run the profile probes round-robin like the main benchmark; samples per label."""
+    """Run the profile probes round-robin (plain rotation); samples per label, in probe order."""
     probes = profile_probes(rootfs, log)
     per_probe: List[Dict[str, List[int]]] = [{} for _ in probes]
     total = warmup + iterations
@@ -643,16 +676,19 @@ def summary_table(summaries: Dict[str, Summary]) -> str:
     return format_table(rows, "<>>>>")
 
 
+def judge(name: str, value: float) -> Tuple[str, str, bool]:
+    """A ratio as text, its target as text, and whether the target is met."""
+    if name == "ours/bwrap":
+        return f"{value:.2f}", f"<= {TARGET_OURS_OVER_BWRAP:.2f}", value <= TARGET_OURS_OVER_BWRAP
+    return f"{value:.1f}x", f">= {TARGET_RUNC_OVER_OURS:.0f}x", value >= TARGET_RUNC_OVER_OURS
+
+
 def ratio_table(values: Dict[str, float]) -> str:
     """The ratios of medians with their (unenforced) targets."""
-    targets = {
-        "ours/bwrap": (f"<= {TARGET_OURS_OVER_BWRAP:.2f}", lambda v: v <= TARGET_OURS_OVER_BWRAP, "{:.2f}"),
-        "runc/ours": (f">= {TARGET_RUNC_OVER_OURS:.0f}x", lambda v: v >= TARGET_RUNC_OVER_OURS, "{:.1f}x"),
-    }
     rows = [["ratio of medians", "value", "target", ""]]
     for name, value in values.items():
-        target, met, fmt = targets[name]
-        rows.append([name, fmt.format(value), target, "met" if met(value) else "missed"])
+        text, target, met = judge(name, value)
+        rows.append([name, text, target, "met" if met else "missed"])
     return format_table(rows, "<>><")
 
 
@@ -672,8 +708,8 @@ def header(host: Dict[str, Any], args: argparse.Namespace, workdir: Path) -> str
         "pivot_root; /proc; /dev",
         f"host: Linux {host['kernel']}, {host['cpus']} CPUs, Python {host['python']}, "
         f"libcontainer_py {host['libcontainer_py']}, {host['runc']}, {host['bwrap']}",
-        f"{args.iterations} iterations after {args.warmup} warm-up, round-robin rotating the first runtime; "
-        f"temp dir in {workdir.parent}",
+        f"{args.iterations} iterations after {args.warmup} warm-up, round-robin in balanced orders "
+        f"(each runtime first and after each other equally often); temp dir in {workdir.parent}",
     ])
 
 
@@ -731,6 +767,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 
 
 def _interrupt(_sig: int, _frame: Any) -> None:
+    """SIGTERM handler: unwind like Ctrl-C, so that everything is cleaned up."""
     raise KeyboardInterrupt
 
 

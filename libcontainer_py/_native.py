@@ -38,6 +38,7 @@ class NativeArgs:
             c.s2 = self._str(s.s2)
             c.s3 = self._str(s.s3)
             c.s4 = self._str(s.s4)
+            c.slot = s.slot
             if s.gids:
                 c.buf = self._own(ffi.new("unsigned int[]", list(s.gids)))
                 c.buflen = len(s.gids)
@@ -61,6 +62,9 @@ class NativeArgs:
         a.exec_paths = self._strv(plan.exec_paths)
         a.nexec = len(plan.exec_paths)
         a.max_fd = _MAX_FD
+        if plan.slots:
+            a.slots = self._own(ffi.new("int[]", [-1] * plan.slots))
+        a.nslots = plan.slots
         a.early_keep = self._own(ffi.new("int[]", early))
         a.nearly = len(early)
         self.args = a

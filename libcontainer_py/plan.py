@@ -51,6 +51,7 @@ class Op(enum.IntEnum):
     UMASK = 22
     WAIT_START = 23
     EXEC = 24
+    PREOPEN = 25
 
 
 # Step flags (LC_F_*).
@@ -118,6 +119,8 @@ class Step:
     gids: Tuple[int, ...] = ()
     #: SETNS: the namespace file the parent opens (its fd goes in n1).
     ns_path: Optional[str] = None
+    #: PREOPEN: the slot its fd goes in; MOUNT: the slot its source fd is in.
+    slot: int = -1
 
     @property
     def error_class(self) -> Type[errors.StepError]:
@@ -138,6 +141,8 @@ class Plan:
     uid_map: str = ""
     gid_map: str = ""
     deny_setgroups: bool = False
+    #: How many PREOPEN slots the steps use.
+    slots: int = 0
 
     @property
     def waits_for_start(self) -> bool:
@@ -184,12 +189,21 @@ def build_plan(config: Config, container_id: str, *, host: Optional[HostFS] = No
     uid_map, gid_map, deny = _id_maps(config, host)
     if uid_map or _parent_has_work(config):
         steps.append(Step(Op.WAIT_PARENT, "wait for the parent's set-up"))
-    if uid_map:
-        steps.extend(_become_namespace_root(config, host))
     if config.namespaces.net is True:
         steps.append(Step(Op.LOOPBACK_UP, "bring the loopback interface up", "lo"))
+    mounts: List[Step] = []
     if config.rootfs is not None:
-        _rootfs_steps(config, host, steps)
+        steps.extend(_root_steps(config, host, namespace_ids(config, host) if uid_map else None))
+        mounts = _mount_steps(config, host)
+    slots = 0
+    if uid_map:
+        # Host paths are looked up with the caller's credentials, before the
+        # child takes ids of the new namespace (which may not traverse them).
+        mounts, preopens = _preopen_bind_sources(mounts)
+        slots = len(preopens)
+        steps.extend(preopens)
+        steps.extend(_become_namespace_root(config, host))
+    steps.extend(mounts)
     _identity_steps(config, container_id, deny, steps)
     steps.append(Step(Op.CHDIR, "enter the working directory", config.process.cwd, s1=config.process.cwd))
     steps.append(Step(Op.UMASK, "set the umask", n1=config.process.umask))
@@ -208,6 +222,7 @@ def build_plan(config: Config, container_id: str, *, host: Optional[HostFS] = No
         uid_map=uid_map,
         gid_map=gid_map,
         deny_setgroups=deny,
+        slots=slots,
     )
 
 
@@ -265,18 +280,38 @@ def _id_maps(config: Config, host: HostFS) -> Tuple[str, str, bool]:
     return "".join(m.line() for m in uids), "".join(m.line() for m in gids), deny
 
 
-def _become_namespace_root(config: Config, host: HostFS) -> List[Step]:
-    """The child keeps the host's credentials after the maps are written; it
-    takes ids of the new namespace (root when mapped) so that the files it
-    makes while setting up have owners the namespace can represent."""
+def namespace_ids(config: Config, host: HostFS) -> Tuple[int, int]:
+    """The uid and gid the child takes in a new user namespace while it sets
+    up: root where root is mapped, else the process's own ids."""
     uids = config.uid_mappings or default_mappings(host)[0]
     gids = config.gid_mappings or default_mappings(host)[1]
     uid = 0 if any(m.contains(0) for m in uids) else config.process.user.uid
     gid = 0 if any(m.contains(0) for m in gids) else config.process.user.gid
+    return uid, gid
+
+
+def _become_namespace_root(config: Config, host: HostFS) -> List[Step]:
+    """The child keeps the host's credentials after the maps are written; it
+    takes ids of the new namespace so that the files it makes while setting
+    up have owners the namespace can represent."""
+    uid, gid = namespace_ids(config, host)
     return [
         Step(Op.SETGID, "take a gid of the user namespace", str(gid), n1=gid),
         Step(Op.SETUID, "take a uid of the user namespace", str(uid), n1=uid),
     ]
+
+
+def _preopen_bind_sources(mounts: List[Step]) -> Tuple[List[Step], List[Step]]:
+    """Give every bind a PREOPEN of its source; returns (mounts, preopens)."""
+    out: List[Step] = []
+    preopens: List[Step] = []
+    for step in mounts:
+        if step.op is Op.MOUNT and step.flags & F_BIND and step.s2:
+            slot = len(preopens)
+            preopens.append(Step(Op.PREOPEN, "open a bind source", step.s2, s1=step.s2, slot=slot))
+            step = attrs.evolve(step, slot=slot)
+        out.append(step)
+    return out, preopens
 
 
 def choose_scratch(config: Config, host: HostFS) -> str:
@@ -387,19 +422,34 @@ def _adapt_for_user_namespace(m: Mount, config: Config, gid_maps: Tuple[IDMap, .
     return m
 
 
-def _rootfs_steps(config: Config, host: HostFS, steps: List[Step]) -> None:
+def _root_steps(config: Config, host: HostFS, owner: Optional[Tuple[int, int]]) -> List[Step]:
+    """Propagation of the new mount namespace, then the root mount itself."""
     rootfs = config.rootfs
     assert rootfs is not None
-    steps.append(
+    steps = [
         Step(
             Op.ROOT_PROPAGATION, f"make every mount {rootfs.propagation}", "/", n1=propagation_flags(rootfs.propagation)
         )
-    )
+    ]
     if rootfs.is_host:
         scratch = choose_scratch(config, host)
+        data = "mode=755" + (f",uid={owner[0]},gid={owner[1]}" if owner else "")
         steps.append(
-            Step(Op.ROOT_TMPFS, "mount the root tmpfs", scratch, mflags=MS_NOSUID | MS_NODEV, s1=scratch, s2="mode=755")
+            Step(Op.ROOT_TMPFS, "mount the root tmpfs", scratch, mflags=MS_NOSUID | MS_NODEV, s1=scratch, s2=data)
         )
+    else:
+        assert rootfs.path is not None
+        root = host.realpath(rootfs.path)
+        steps.append(Step(Op.ROOT_BIND, "bind the root directory", root, s1=root))
+    return steps
+
+
+def _mount_steps(config: Config, host: HostFS) -> List[Step]:
+    """Everything mounted into the root, devices, then pivot_root."""
+    rootfs = config.rootfs
+    assert rootfs is not None
+    steps: List[Step] = []
+    if rootfs.is_host:
         for path in HOST_PATHS:
             kind = host.lstat_kind(path)
             if kind == "symlink":
@@ -407,10 +457,6 @@ def _rootfs_steps(config: Config, host: HostFS, steps: List[Step]) -> None:
             elif kind == "dir":
                 steps.append(_bind_step(f"bind the host's {path}", path, path, is_file=False, readonly=True))
         steps.append(_mount_step(Mount.tmpfs("/tmp", mode=0o1777), host))
-    else:
-        assert rootfs.path is not None
-        root = host.realpath(rootfs.path)
-        steps.append(Step(Op.ROOT_BIND, "bind the root directory", root, s1=root))
     gid_maps = config.gid_mappings or default_mappings(host)[1]
     for m in config.mounts:
         steps.append(_mount_step(_adapt_for_user_namespace(m, config, gid_maps), host))
@@ -426,6 +472,7 @@ def _rootfs_steps(config: Config, host: HostFS, steps: List[Step]) -> None:
     )
     if rootfs.readonly:
         steps.append(Step(Op.REMOUNT_ROOT_RO, "make the root read-only", "/"))
+    return steps
 
 
 def _dev_steps(config: Config, steps: List[Step]) -> None:

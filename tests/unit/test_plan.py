@@ -109,7 +109,15 @@ def test_user_namespace_plan() -> None:
     plan = build_plan(cfg, "x", host=MERGED)
     assert plan.uid_map == "0 100000 65536\n" and not plan.deny_setgroups
     o = ops(plan)
-    assert o[:3] == [Op.WAIT_PARENT, Op.SETGID, Op.SETUID]
+    assert o[:4] == [Op.WAIT_PARENT, Op.LOOPBACK_UP, Op.ROOT_PROPAGATION, Op.ROOT_TMPFS]
+    assert "uid=0,gid=0" in (plan.steps[3].s2 or "")
+    # Every bind source is opened before the child takes namespace ids.
+    become = o.index(Op.SETGID)
+    preopens = [s for s in plan.steps[:become] if s.op is Op.PREOPEN]
+    binds = [s for s in plan.steps if s.op is Op.MOUNT and s.slot >= 0]
+    assert preopens and [p.slot for p in preopens] == [b.slot for b in binds] == list(range(plan.slots))
+    assert all(p.s1 == b.s2 for p, b in zip(preopens, binds))
+    assert o[become + 1] == Op.SETUID and o.index(Op.MOUNT) > become
     assert Op.MKNOD not in o  # devices are bind-mounted in a user namespace
     devpts = next(s for s in plan.steps if s.s3 == "devpts")
     assert "gid=5" in (devpts.s4 or "")
