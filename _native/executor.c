@@ -50,6 +50,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -87,6 +88,7 @@
 #define AT_RECURSIVE 0x8000
 #endif
 
+#define LC_CLONE_NEWTIME 0x00000080UL
 #define LC_RESOLVE_NO_MAGICLINKS 0x02
 #define LC_RESOLVE_IN_ROOT 0x10
 
@@ -776,6 +778,8 @@ static void relocate_sync_fd(struct child *c)
     c->sync_fd = fd;
 }
 
+__attribute__((noreturn)) static void child_main(const struct lc_spawn_args *a);
+
 __attribute__((noreturn)) static void child_main(const struct lc_spawn_args *a)
 {
     struct child c;
@@ -802,6 +806,35 @@ __attribute__((noreturn)) static void child_main(const struct lc_spawn_args *a)
 
 /* ---- parent side -------------------------------------------------------- */
 
+static int child_entry(void *arg)
+{
+    child_main((const struct lc_spawn_args *)arg);
+}
+
+/* posix_spawn's model: the child shares our memory (no page tables to copy,
+ * no copy-on-write faults) and this thread is suspended until it has exec'd
+ * or exited, so nothing it reads can change under it.  Returns -2 when a
+ * stack cannot be had, so the caller falls back to a plain clone. */
+#define LC_CHILD_STACK (256 * 1024)
+
+static long spawn_vfork(const struct lc_spawn_args *a, int *pidfd)
+{
+    void *stack = mmap(NULL, LC_CHILD_STACK, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    long pid;
+    int saved;
+
+    if (stack == MAP_FAILED)
+        return -2;
+    pid = clone(child_entry, (char *)stack + LC_CHILD_STACK,
+                (int)(CLONE_VM | CLONE_VFORK | CLONE_PIDFD | a->clone_flags | SIGCHLD),
+                (void *)a, pidfd);
+    saved = errno;
+    munmap(stack, LC_CHILD_STACK);
+    errno = saved;
+    return pid;
+}
+
 int lc_spawn(const struct lc_spawn_args *a, int *pidfd_out)
 {
     struct lc_clone_args ca;
@@ -822,7 +855,13 @@ int lc_spawn(const struct lc_spawn_args *a, int *pidfd_out)
     /* No signal handler may run in the child before it resets them. */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid = syscall(SYS_clone3, &ca, sizeof ca);
+    pid = -2;
+    /* clone(2) cannot say CLONE_INTO_CGROUP, nor CLONE_NEWTIME (its bit is
+     * the exit signal there): those need clone3. */
+    if (a->vfork && a->cgroup_fd < 0 && !(a->clone_flags & LC_CLONE_NEWTIME))
+        pid = spawn_vfork(a, &pidfd);
+    if (pid == -2)
+        pid = syscall(SYS_clone3, &ca, sizeof ca);
     if (pid < 0 && errno == ENOSYS && a->cgroup_fd < 0) {
         pidfd = -1;
         pid = syscall(SYS_clone, a->clone_flags | SIGCHLD, 0, NULL, NULL, 0);

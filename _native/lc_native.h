@@ -71,6 +71,8 @@ struct lc_step {
 struct lc_spawn_args {
     unsigned long clone_flags;  /* CLONE_NEW* flags for the first clone */
     int cgroup_fd;              /* >= 0: CLONE_INTO_CGROUP */
+    int vfork;                  /* the child never waits for the parent: share
+                                   its memory and suspend it until execve */
     int sync_fd;                /* the child's end of the sync socket */
     const struct lc_step *steps;
     int nsteps;

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import errno
 import itertools
 import json
@@ -47,6 +48,9 @@ PROGRAM = "/bin/true"
 #: The namespaces every runtime is asked for, as the OCI spec names them.
 OCI_NAMESPACES = ("pid", "network", "ipc", "uts", "mount")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+PR_SET_CHILD_SUBREAPER = 36
+#: How long after a run its orphans may take to exit (untimed).
+ORPHAN_WAIT_S = 2.0
 #: Written in README.md; reported, never enforced.
 TARGET_OURS_OVER_BWRAP = 0.7
 TARGET_RUNC_OVER_OURS = 8.0
@@ -170,6 +174,36 @@ def unescape_mountinfo(field: str) -> str:
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
+def become_subreaper() -> None:
+    """Have orphans of our children reparented to us rather than to PID 1 (which may reap them late)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(err)}")
+
+
+def reap_orphans(deadline_s: float) -> Tuple[int, bool]:
+    """Reap the orphans reparented to us (bwrap leaves its PID 1 behind) until none is left.
+
+    Only called when every child we started has been waited for, so any
+    child left is an orphan.  Returns how many were reaped and whether none
+    is left (False when one still runs at the deadline).
+    """
+    reaped = 0
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return reaped, True
+        if pid:
+            reaped += 1
+        elif time.monotonic() >= end:
+            return reaped, False
+        else:
+            time.sleep(0.0005)
+
+
 def mounts_under(directory: Path) -> List[str]:
     """Mount points in this mount namespace at or below ``directory`` (deepest first)."""
     base = str(directory.resolve())
@@ -198,6 +232,8 @@ class Runner:
         self.log: IO[bytes] = open(workdir / f"{self.name}.stderr", "w+b")
         #: What had to be cleaned up after a run (reported at the end).
         self.leftovers: List[str] = []
+        #: Orphaned processes of its runs that were reparented to us and reaped.
+        self.orphans = 0
 
     def setup(self) -> None:
         """Once, before the first run."""
@@ -422,6 +458,7 @@ def closing_all(runners: Sequence[Runner]) -> Iterator[None]:
         with signals_deferred(), contextlib.ExitStack() as stack:
             for r in runners:
                 stack.callback(r.close)
+            stack.callback(reap_orphans, ORPHAN_WAIT_S)
 
 
 @contextlib.contextmanager
@@ -485,12 +522,20 @@ class Results:
 
 
 def measure(runner: Runner) -> int:
-    """One timed run with its untimed preparation and leftover check."""
+    """One timed run with its untimed preparation, leftover check and reaping of orphans.
+
+    Waiting for the orphans keeps a run's stragglers (bwrap's PID 1 exits
+    after bwrap itself) out of the next runtime's measurement.
+    """
     runner.prepare()
     try:
         return runner.run()
     finally:
         runner.after()
+        reaped, all_gone = reap_orphans(ORPHAN_WAIT_S)
+        runner.orphans += reaped
+        if not all_gone:
+            runner.leftovers.append(f"a process still running {ORPHAN_WAIT_S:g} s after the run")
 
 
 def benchmark(runners: Sequence[Runner], iterations: int, warmup: int) -> Results:
@@ -785,6 +830,7 @@ def execute(args: argparse.Namespace, problems: List[str]) -> Dict[str, Any]:
             if args.profile:
                 profile = profile_or_failure(rootfs, workdir, args, results)
         leftovers = {r.name: r.leftovers for r in runners if r.leftovers}
+        orphans = {r.name: r.orphans for r in runners if r.orphans}
     summaries = {n: Summary.of(s) for n, s in results.samples_ns.items() if s}
     return {
         "workload": {"program": PROGRAM, "namespaces": list(OCI_NAMESPACES), "mounts": ["/proc", "/dev"]},
@@ -797,6 +843,7 @@ def execute(args: argparse.Namespace, problems: List[str]) -> Dict[str, Any]:
         "samples_ns": results.samples_ns,
         "failures": results.failures,
         "leftovers_cleaned": leftovers,
+        "orphans_reaped": orphans,
         "profile": {"rss_mib": rss_mib(), "samples_ns": profile} if profile else None,
     }
 
@@ -819,6 +866,8 @@ def print_report(report: Dict[str, Any], problems: List[str]) -> None:
     for name, items in report["leftovers_cleaned"].items():
         print(f"\n{name} left {len(items)} thing(s) behind, removed (untimed): {', '.join(items[:5])}",
               file=sys.stderr)
+    for name, count in report["orphans_reaped"].items():
+        print(f"\n{name}: {count} orphaned process(es) of its runs reaped (untimed)", file=sys.stderr)
     for problem in problems:
         print(f"\ncleanup problem: {problem}", file=sys.stderr)
 
@@ -830,6 +879,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("bench_start.py must run as root (runc and the namespaces need it)", file=sys.stderr)
         return 1
     signal.signal(signal.SIGTERM, _interrupt)
+    become_subreaper()
     problems: List[str] = []
     try:
         report = execute(args, problems)

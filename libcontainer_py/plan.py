@@ -145,6 +145,11 @@ class Plan:
     slots: int = 0
 
     @property
+    def child_waits(self) -> bool:
+        """Whether the child ever waits for the parent before it execs."""
+        return any(s.op in (Op.WAIT_PARENT, Op.WAIT_START) for s in self.steps)
+
+    @property
     def waits_for_start(self) -> bool:
         return any(s.op is Op.WAIT_START for s in self.steps)
 

@@ -23,8 +23,11 @@ def test_mapped_ids_as_root(busybox: str, no_leaks: None) -> None:
         mounts=lc.Mounts.default() + [lc.Mount.tmpfs("/tmp")],
         process=lc.Process(args=["true"], user=lc.User(1000, 1000, [5, 10])),
     )
-    out = inside(config, "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -G; touch /tmp/f; stat -c %u:%g /tmp/f;"
-                         "readlink /proc/self/ns/user")
+    out = inside(
+        config,
+        "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -G; touch /tmp/f; stat -c %u:%g /tmp/f;"
+        "readlink /proc/self/ns/user",
+    )
     lines = out.splitlines()
     assert lines[0].split() == ["0", "100000", "65536"]
     assert lines[1].split() == ["0", "100000", "65536"]
@@ -81,8 +84,13 @@ def in_unprivileged_child(fn: Callable[[], Any]) -> Any:
 def test_rootless_container(no_leaks: None) -> None:
     def run() -> list:
         config = lc.Config(namespaces=lc.Namespaces.all(), hostname="rootless")
-        r = lc.run(["sh", "-c", "id -u; cat /proc/self/uid_map; hostname; echo $$; cat /dev/zero | head -c1 | wc -c"],
-                   config=config, capture_output=True, text=True, timeout=30)
+        r = lc.run(
+            ["sh", "-c", "id -u; cat /proc/self/uid_map; hostname; echo $$; cat /dev/zero | head -c1 | wc -c"],
+            config=config,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         return [r.returncode, r.stdout, r.stderr]
 
     returncode, out, err = in_unprivileged_child(run)
