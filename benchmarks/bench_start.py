@@ -293,8 +293,8 @@ class OursRunner(Runner):
         try:
             cfg = ours_config(self.rootfs)
             lc.run(config=cfg, check=True, stdin=lc.DEVNULL, stdout=lc.DEVNULL, stderr=self.log)
-        except lc.ContainerError as exc:
-            raise self.failure(f"lc.run failed: {exc}") from exc
+        except Exception as exc:  # any exception means "ours" failed to run (the library may be mid-change)
+            raise self.failure(f"lc.run failed: {type(exc).__name__}: {exc}") from exc
         return time.perf_counter_ns() - t0
 
 
@@ -654,9 +654,10 @@ def profile_or_failure(rootfs: Path, workdir: Path, args: argparse.Namespace, re
     with open(workdir / "profile.stderr", "w+b") as log:
         try:
             return run_profile(rootfs, log, args.iterations, args.warmup)
-        except (lc.ContainerError, RuntimeFailure) as exc:
+        except Exception as exc:  # a failing probe ends the profile, not the report
             log.seek(0)
-            results.failures["profile"] = f"{exc}\n{log.read().decode(errors='replace').strip()}".strip()
+            err = log.read().decode(errors="replace").strip()
+            results.failures["profile"] = f"{type(exc).__name__}: {exc}\n{err}".strip()
             return {}
 
 

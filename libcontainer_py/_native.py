@@ -51,7 +51,7 @@ class NativeArgs:
         a = ffi.new("struct lc_spawn_args *")
         a.clone_flags = plan.clone_flags
         a.cgroup_fd = cgroup_fd
-        a.vfork = int(not plan.child_waits)
+        a.vfork = int(plan.shares_memory)
         a.sync_fd = sync_fd
         a.steps = steps
         a.nsteps = len(plan.steps)

@@ -88,6 +88,8 @@ _ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
     Op.WAIT_START: errors.StepError,
 }
 
+_NEEDS_OWN_MEMORY = frozenset({Op.WAIT_PARENT, Op.WAIT_START, Op.SETNS, Op.UNSHARE, Op.FORK})
+
 #: The standard /dev symlinks (link path, contents).
 DEV_SYMLINKS: Tuple[Tuple[str, str], ...] = (
     ("/dev/fd", "/proc/self/fd"),
@@ -145,9 +147,11 @@ class Plan:
     slots: int = 0
 
     @property
-    def child_waits(self) -> bool:
-        """Whether the child ever waits for the parent before it execs."""
-        return any(s.op in (Op.WAIT_PARENT, Op.WAIT_START) for s in self.steps)
+    def shares_memory(self) -> bool:
+        """Whether the child may share the parent's memory until it execs
+        (vfork-style): only when it never waits for the parent, and never
+        setns/unshares (setns of a time namespace refuses a shared mm)."""
+        return not any(s.op in _NEEDS_OWN_MEMORY for s in self.steps)
 
     @property
     def waits_for_start(self) -> bool:

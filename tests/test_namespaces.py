@@ -141,3 +141,29 @@ def test_join_a_namespace_made_by_unshare(tmp_path) -> None:
         holder.kill()
         holder.wait()
         holder.stdout.close()  # type: ignore[union-attr]
+
+
+def test_join_a_user_namespace_and_a_time_namespace(busybox: str) -> None:
+    owner = lc.Config(
+        rootfs=busybox,
+        namespaces=lc.Namespaces.all(),
+        uid_mappings=[lc.IDMap(0, 100000, 65536)],
+        gid_mappings=[lc.IDMap(0, 100000, 65536)],
+        process=lc.Process(args=["sh", "-c", "echo ready; exec sleep 60"]),
+    )
+    with lc.ContainerProcess(owner, stdout=lc.PIPE) as proc:
+        try:
+            assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+            path = {k: f"/proc/{proc.pid}/ns/{PROC_NAMES[k]}" for k in ("user", "time", "uts")}
+            joiner = lc.Config(rootfs=None, mounts=(), devices=(), namespaces=lc.Namespaces(**path))
+            out = inside(
+                joiner,
+                "readlink /proc/self/ns/user; readlink /proc/self/ns/time; cat /proc/self/uid_map; id -u; hostname",
+            ).split("\n")
+            assert out[0] == os.readlink(path["user"]) != HOST_NS["user"]
+            assert out[1] == os.readlink(path["time"]) != HOST_NS["time"]
+            assert out[2].split() == ["0", "100000", "65536"]
+            assert out[3] == "0"  # root of the joined namespace (100000 on the host)
+            assert out[4] == proc.container_id
+        finally:
+            proc.kill()

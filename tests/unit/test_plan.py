@@ -141,3 +141,11 @@ def test_joining_needs_the_two_stage_path() -> None:
 def test_exec_candidates() -> None:
     assert exec_candidates("/bin/sh", "/x") == ("/bin/sh",)
     assert exec_candidates("sh", "/a::/b") == ("/a/sh", "./sh", "/b/sh")
+
+
+def test_memory_sharing_only_when_the_child_never_waits_or_setns() -> None:
+    assert build_plan(lc.Config(), "x", host=MERGED).shares_memory
+    assert not build_plan(lc.Config(namespaces=lc.Namespaces.all()), "x", host=MERGED).shares_memory
+    joined = lc.Config(namespaces=lc.Namespaces(mount=True, net="/proc/1/ns/net"))
+    assert not build_plan(joined, "x", host=MERGED).shares_memory
+    assert not build_plan(lc.Config(), "x", host=MERGED, wait_start=True).shares_memory
