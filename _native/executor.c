@@ -23,8 +23,7 @@
  *                    flags LC_F_FILE / LC_F_RECURSIVE / LC_F_BIND
  *   MKNOD            s1 path inside the root, n1 mode, n2 dev
  *   SYMLINK          s1 link contents, s2 path inside the root
- *   MKDIR            s1 path inside the root, n1 mode
- *   PIVOT_ROOT       flags LC_F_NO_PIVOT
+ *   PIVOT_ROOT       flags LC_F_NO_PIVOT, LC_F_PIVOT_ONLY (no chroot fallback)
  *   REMOUNT_ROOT_RO  -
  *   SETHOSTNAME      s1
  *   SETDOMAINNAME    s1
@@ -165,8 +164,12 @@ static void wait_for(struct child *c, int announce, int expect)
     do {
         n = recv(c->sync_fd, &m, sizeof m, 0);
     } while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)sizeof m || m.kind != expect)
-        _exit(126);
+    if (n == 0)
+        _exit(126); /* the parent is gone: nobody to tell */
+    if (n != (ssize_t)sizeof m || m.kind != expect) {
+        errno = EPROTO;
+        fail(c, 0);
+    }
 }
 
 /* ---- paths -------------------------------------------------------------- */
@@ -443,7 +446,7 @@ static void do_pivot_root(struct child *c, const struct lc_step *s)
             close(old_root);
             goto done;
         }
-        if (errno != EINVAL)
+        if (errno != EINVAL || (s->flags & LC_F_PIVOT_ONLY))
             fail(c, STAGE_CALL);
         close(old_root);
     }
@@ -650,15 +653,6 @@ static void run_step(struct child *c, const struct lc_step *s)
     case LC_OP_SYMLINK:
         do_symlink(c, s);
         break;
-    case LC_OP_MKDIR: {
-        int dangling = 0;
-        int fd = make_path_in_root(c->root_fd, s->s1, 0, &dangling);
-
-        if (fd < 0)
-            fail(c, dangling ? STAGE_DANGLING : STAGE_RESOLVE);
-        close(fd);
-        break;
-    }
     case LC_OP_PIVOT_ROOT:
         do_pivot_root(c, s);
         break;
@@ -752,12 +746,12 @@ static void close_foreign_fds(struct child *c)
         unsigned int fd = (unsigned int)a->early_keep[i];
 
         if (fd > lo && close_between(a, lo, fd - 1) < 0)
-            _exit(125);
+            fail(c, 0);
         if (fd + 1 > lo)
             lo = fd + 1;
     }
     if (close_between(a, lo, ~0U) < 0)
-        _exit(125);
+        fail(c, 0);
 }
 
 /* Move the sync socket above every fd the process keeps, so SETUP_FDS can
@@ -773,7 +767,7 @@ static void relocate_sync_fd(struct child *c)
         return;
     fd = fcntl(c->sync_fd, F_DUPFD_CLOEXEC, floor);
     if (fd < 0)
-        _exit(125);
+        fail(c, 0);
     close(c->sync_fd);
     c->sync_fd = fd;
 }
@@ -888,11 +882,3 @@ int lc_pidfd_send_signal(int pidfd, int sig)
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
-int lc_has_clone3(void)
-{
-    struct lc_clone_args ca;
-
-    memset(&ca, 0, sizeof ca);
-    /* An invalid size is rejected with EINVAL by a kernel that has clone3. */
-    return syscall(SYS_clone3, &ca, 0) < 0 && errno != ENOSYS;
-}

@@ -16,7 +16,6 @@
 #define LC_OP_MOUNT           9
 #define LC_OP_MKNOD          10
 #define LC_OP_SYMLINK        11
-#define LC_OP_MKDIR          12
 #define LC_OP_PIVOT_ROOT     13
 #define LC_OP_REMOUNT_ROOT_RO 14
 #define LC_OP_SETHOSTNAME    15
@@ -36,6 +35,7 @@
 #define LC_F_RECURSIVE   0x2   /* MOUNT: apply attributes recursively */
 #define LC_F_NO_PIVOT    0x4   /* PIVOT_ROOT: use MS_MOVE + chroot instead */
 #define LC_F_BIND        0x8   /* MOUNT: bind mount (attributes set afterwards) */
+#define LC_F_PIVOT_ONLY  0x10  /* PIVOT_ROOT: never fall back to chroot */
 
 /* Messages on the sync socket (SOCK_SEQPACKET, fixed size). */
 #define LC_MSG_ERROR      1    /* child -> parent: step failed (step, err) */
@@ -97,6 +97,5 @@ int lc_spawn(const struct lc_spawn_args *args, int *pidfd_out);
 /* Small syscall wrappers the parent side uses. */
 int lc_pidfd_open(int pid);
 int lc_pidfd_send_signal(int pidfd, int sig);
-int lc_has_clone3(void);
 
 #endif

@@ -4,10 +4,10 @@
 Each runtime starts ``/bin/true`` in the same busybox root filesystem with new
 mount, uts, ipc, pid and net namespaces, pivot_root, /proc and /dev, and the
 wall-clock time from "about to start" to "exited and reaped" is recorded.  The
-runtimes alternate (round-robin per iteration, rotating which goes first) so
-that drift on the host hits them all alike; the orders cycle so that each
-runtime goes first, and follows each other runtime, equally often.  Medians, p10 and p90 are reported
-with the ratios ours/bwrap and runc/ours.  Run as root; see benchmarks/README.md.
+runtimes alternate, one run each per iteration, so that drift on the host hits
+them all alike; the orders cycle so that each runtime goes first, and follows
+each other runtime, equally often.  Medians, p10 and p90 are reported with the
+ratios ours/bwrap and runc/ours.  Run as root; see benchmarks/README.md.
 
     python3 benchmarks/bench_start.py --iterations 100
     python3 benchmarks/bench_start.py --only ours --profile
@@ -403,7 +403,7 @@ class RuncRunner(CommandRunner):
                 for cid in self._listed():
                     self.leftovers.append(f"runc container {cid} at exit")
                     self._delete(cid)
-            for path in find_cgroups(self.id_prefix):
+            for path in find_cgroups(f"{self.id_prefix}-"):
                 self.leftovers.append(f"cgroup {path} at exit")
                 remove_cgroup(path)
         finally:
@@ -456,9 +456,9 @@ def closing_all(runners: Sequence[Runner]) -> Iterator[None]:
         yield
     finally:
         with signals_deferred(), contextlib.ExitStack() as stack:
+            stack.callback(reap_orphans, ORPHAN_WAIT_S)  # last: callbacks run in reverse
             for r in runners:
                 stack.callback(r.close)
-            stack.callback(reap_orphans, ORPHAN_WAIT_S)
 
 
 @contextlib.contextmanager
@@ -473,7 +473,14 @@ def workspace(parent: Optional[str], problems: List[str]) -> Iterator[Path]:
 
 
 def remove_workspace(path: Path, problems: List[str]) -> None:
-    """Unmount anything below ``path`` (there should be nothing), then delete it."""
+    """Unmount anything below ``path`` (there should be nothing), then delete it.
+
+    Also the last check that no cgroup named after this run (runc's are
+    ``<temp dir name>-<n>``) is left anywhere under /sys/fs/cgroup.
+    """
+    for cgroup in find_cgroups(f"{path.name}-"):
+        if not remove_cgroup(cgroup):
+            problems.append(f"cgroup {cgroup} could not be removed")
     for point in mounts_under(path):
         problems.append(f"mount {point}")
         subprocess.run(["umount", "-l", point], stderr=subprocess.DEVNULL)
@@ -614,12 +621,6 @@ def profile_probes(rootfs: Path, log: IO[bytes]) -> List[Probe]:
         run(cfg)
         return {"lc.run(config=cfg) right after another one": timed(lambda: run(cfg))}
 
-    def fork_exit() -> None:
-        pid = os.fork()
-        if pid == 0:
-            os._exit(0)
-        os.waitpid(pid, 0)
-
     return [
         lambda: {"Config(...) construction + validation": timed(lambda: ours_config(root))},
         lambda: {"build_plan(cfg, 'x')": timed(lambda: build_plan(cfg, "x"))},
@@ -628,14 +629,26 @@ def profile_probes(rootfs: Path, log: IO[bytes]) -> List[Probe]:
         warm_run,
         lambda: {"variant: lc.run without the net namespace": timed(lambda: run(no_net))},
         lambda: {"variant: lc.run, no namespaces, rootfs=None": timed(lambda: run(bare))},
-        lambda: {"reference: os.fork() + _exit + waitpid": timed(fork_exit)},
         lambda: {"reference: subprocess.Popen([true]).wait()": timed(
             lambda: subprocess.Popen([PROGRAM], **stdio).wait())},
     ]
 
 
+def fork_exit() -> None:
+    """A plain fork of this interpreter whose child exits at once."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+
 def run_profile(rootfs: Path, log: IO[bytes], iterations: int, warmup: int) -> Dict[str, List[int]]:
-    """Run the profile probes round-robin (plain rotation); samples per label, in probe order."""
+    """Run the profile probes round-robin (plain rotation), then the fork reference in a loop of its own.
+
+    The fork gets its own loop because the copy-on-write faults it leaves
+    behind would be charged to whichever probe ran next (they make building a
+    Config several times slower).  Samples per label, in probe order.
+    """
     probes = profile_probes(rootfs, log)
     per_probe: List[Dict[str, List[int]]] = [{} for _ in probes]
     total = warmup + iterations
@@ -646,7 +659,10 @@ def run_profile(rootfs: Path, log: IO[bytes], iterations: int, warmup: int) -> D
                 if i >= warmup:
                     per_probe[k].setdefault(label, []).append(ns)
     progress("")
-    return {label: values for probe_samples in per_probe for label, values in probe_samples.items()}
+    samples = {label: values for probe_samples in per_probe for label, values in probe_samples.items()}
+    fork_samples = [timed(fork_exit) for _ in range(warmup + iterations)]
+    samples["reference: os.fork() + _exit + waitpid, own loop"] = fork_samples[warmup:]
+    return samples
 
 
 def profile_or_failure(rootfs: Path, workdir: Path, args: argparse.Namespace, results: Results) -> Dict[str, List[int]]:

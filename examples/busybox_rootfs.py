@@ -71,8 +71,12 @@ def main():
         )
         result = lc.run(config=config, capture_output=True, text=True, timeout=30)
         print(result.stdout, end="")
-        expected = ["uid=1000(user) gid=1000(user) groups=10(wheel)", "hostname: busybox",
-                    "hello from the host", "/data ro,"]
+        expected = [
+            "uid=1000(user) gid=1000(user) groups=10(wheel)",
+            "hostname: busybox",
+            "hello from the host",
+            "/data ro,",
+        ]
         missing = [e for e in expected if e not in result.stdout]
         if result.returncode != 0 or missing:
             print(f"exit status {result.returncode}, missing {missing}\n{result.stderr}", file=sys.stderr)

@@ -33,7 +33,7 @@ for ns in /proc/self/ns/*; do echo "ns ${{ns##*/}} $(readlink $ns)"; done
 
 def parse(stdout):
     """-> (pid, hostname, [(pid, command)], {namespace: id})"""
-    pid = hostname = None
+    pid = hostname = "?"
     processes, namespaces = [], {}
     for line in stdout.splitlines():
         words = line.split()
@@ -72,10 +72,11 @@ def main():
 
     print(f"container {result.container_id}\n")
     print(f"  pid of its shell    {pid:<10} {verdict(pid == '1', 'PID 1')}")
-    print(f"  hostname            {hostname:<10} {verdict(hostname == HOSTNAME, 'hostname')}"
-          f"  (host: {os.uname().nodename})")
-    print(f"  processes it sees   {len(processes):<10} {verdict(only_its_own, 'process list')}"
-          f"  (host: {host_count})")
+    print(
+        f"  hostname            {hostname:<10} {verdict(hostname == HOSTNAME, 'hostname')}"
+        f"  (host: {os.uname().nodename})"
+    )
+    print(f"  processes it sees   {len(processes):<10} {verdict(only_its_own, 'process list')}  (host: {host_count})")
     for p, command in processes[:8]:
         print(f"      {p:>5} {command}")
     if len(processes) > 8:

@@ -37,18 +37,17 @@ def expect(error_class, what, action):
 
 def main():
     # 1. Invalid configuration: raised by the config class itself.
-    expect(lc.ConfigError, "a relative working directory:",
-           lambda: lc.Config(process=lc.Process(args=["pwd"], cwd="tmp")))
+    expect(
+        lc.ConfigError, "a relative working directory:", lambda: lc.Config(process=lc.Process(args=["pwd"], cwd="tmp"))
+    )
 
     # 2. The program does not exist: execve fails in the container.
-    exc = expect(lc.ExecError, "a program that does not exist:",
-                 lambda: lc.run(["/no/such/program"]))
+    exc = expect(lc.ExecError, "a program that does not exist:", lambda: lc.run(["/no/such/program"]))
     assert exc.errno == errno.ENOENT and exc.path == "/no/such/program"
 
     # 3. A bind mount whose source does not exist: mount(2) fails in the container.
     config = lc.Config(mounts=lc.Mounts.default() + [lc.Mount.bind("/no/such/dir", "/data")])
-    exc = expect(lc.MountError, "a bind mount of a missing host directory:",
-                 lambda: lc.run(["true"], config=config))
+    exc = expect(lc.MountError, "a bind mount of a missing host directory:", lambda: lc.run(["true"], config=config))
     assert exc.errno == errno.ENOENT and exc.path == "/data"
 
     # All of them are ContainerErrors; ConfigError is also a ValueError.
@@ -57,8 +56,11 @@ def main():
 
     # The process's own failure is not a set-up error: check=True raises
     # ProcessExitError (a subprocess.CalledProcessError).
-    expect(lc.ProcessExitError, "a process that exits with status 3 (check=True):",
-           lambda: lc.run(["sh", "-c", "exit 3"], check=True))
+    expect(
+        lc.ProcessExitError,
+        "a process that exits with status 3 (check=True):",
+        lambda: lc.run(["sh", "-c", "exit 3"], check=True),
+    )
     print("\nevery error was raised as expected")
     return 0
 

@@ -18,8 +18,14 @@ WORKERS = 8
 
 def one(i):
     config = lc.Config(hostname=f"worker-{i}")
-    return lc.run(["sh", "-c", 'echo "pid $$ on $(hostname)"'], config=config,
-                  capture_output=True, text=True, check=True, timeout=30)
+    return lc.run(
+        ["sh", "-c", 'echo "pid $$ on $(hostname)"'],
+        config=config,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
 
 
 def main():

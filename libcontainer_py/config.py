@@ -65,6 +65,14 @@ def _to_gid_mappings(value: Any) -> Tuple[IDMap, ...]:
     return idmap_tuple("gid_mappings", value)
 
 
+def _default_mounts(config: Config) -> Mounts:
+    return Mounts.default() if config.rootfs is not None else Mounts()
+
+
+def _default_devices(config: Config) -> Tuple[Device, ...]:
+    return DEFAULT_DEVICES if config.mounts.find("/dev") is not None else ()
+
+
 @attrs.frozen
 class Config:
     """A container: root filesystem, namespaces, mounts, devices, process.
@@ -81,9 +89,13 @@ class Config:
     hostname: Optional[str] = attrs.field(default=None, converter=_to_hostname)
     domainname: Optional[str] = attrs.field(default=None, converter=_to_domainname)
     namespaces: Namespaces = attrs.field(factory=Namespaces.default, validator=_instance("namespaces", Namespaces))
-    mounts: Mounts = attrs.field(factory=Mounts.default, converter=_mounts)
-    #: Device nodes made in the /dev mount (which must then exist).
-    devices: Tuple[Device, ...] = attrs.field(default=DEFAULT_DEVICES, converter=_to_devices)
+    #: Defaults to Mounts.default(), or to no mounts when rootfs is None.
+    mounts: Mounts = attrs.field(default=attrs.Factory(_default_mounts, takes_self=True), converter=_mounts)
+    #: Device nodes made in the /dev mount (which must then exist); defaults
+    #: to DEFAULT_DEVICES when there is a /dev mount, else none.
+    devices: Tuple[Device, ...] = attrs.field(
+        default=attrs.Factory(_default_devices, takes_self=True), converter=_to_devices
+    )
     uid_mappings: Tuple[IDMap, ...] = attrs.field(default=(), converter=_to_uid_mappings)
     gid_mappings: Tuple[IDMap, ...] = attrs.field(default=(), converter=_to_gid_mappings)
 

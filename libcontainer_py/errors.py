@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno as errno_mod
 import os
 import subprocess
-from typing import Optional
+from typing import Any, Optional
 
 
 class ContainerError(Exception):
@@ -37,9 +37,9 @@ class SpawnError(ContainerError):
 class StepError(ContainerError):
     """A step of the container's set-up failed in the child.
 
-    Carries which step (``step``: its name, ``index`` in the plan), the path it
-    was working on (``path``) and the errno; the OSError is chained as the
-    cause.
+    Carries what the step did (``step``, e.g. "bind mount /srv"), its
+    ``index`` in the plan, the path it was working on (``path``) and the
+    errno; the OSError is chained as the cause.
     """
 
     def __init__(
@@ -87,12 +87,24 @@ class ExecError(StepError):
 class ProcessExitError(ContainerError, subprocess.CalledProcessError):
     """``check=True`` and the container's process exited with a non-zero status."""
 
+    def __init__(
+        self, returncode: int, cmd: Any, output: Any = None, stderr: Any = None, container_id: Optional[str] = None
+    ) -> None:
+        subprocess.CalledProcessError.__init__(self, returncode, cmd, output, stderr)
+        self.container_id = container_id
+
     def __str__(self) -> str:
         return subprocess.CalledProcessError.__str__(self)
 
 
 class TimeoutExpired(ContainerError, subprocess.TimeoutExpired):
     """The container did not finish in time; it was killed and reaped."""
+
+    def __init__(
+        self, cmd: Any, timeout: float, output: Any = None, stderr: Any = None, container_id: Optional[str] = None
+    ) -> None:
+        subprocess.TimeoutExpired.__init__(self, cmd, timeout, output, stderr)
+        self.container_id = container_id
 
     def __str__(self) -> str:
         return subprocess.TimeoutExpired.__str__(self)

@@ -38,7 +38,6 @@ class Op(enum.IntEnum):
     MOUNT = 9
     MKNOD = 10
     SYMLINK = 11
-    MKDIR = 12
     PIVOT_ROOT = 13
     REMOUNT_ROOT_RO = 14
     SETHOSTNAME = 15
@@ -59,6 +58,7 @@ F_FILE = 0x1
 F_RECURSIVE = 0x2
 F_NO_PIVOT = 0x4
 F_BIND = 0x8
+F_PIVOT_ONLY = 0x10
 
 #: What a failing stage of a step was doing (the C executor's STAGE_*).
 STAGES = {
@@ -286,6 +286,11 @@ def _id_maps(config: Config, host: HostFS) -> Tuple[str, str, bool]:
     # Without privilege in the parent namespace, gid_map can only be written
     # after setgroups is denied.
     deny = host.euid() != 0
+    if deny and config.process.user.additional_gids:
+        raise ConfigError(
+            "process.user.additional_gids",
+            "a rootless container cannot set supplementary groups (setgroups is denied in its user namespace)",
+        )
     return "".join(m.line() for m in uids), "".join(m.line() for m in gids), deny
 
 
@@ -471,14 +476,13 @@ def _mount_steps(config: Config, host: HostFS) -> List[Step]:
         steps.append(_mount_step(_adapt_for_user_namespace(m, config, gid_maps), host))
     if config.mounts.find("/dev") is not None:
         _dev_steps(config, steps)
-    steps.append(
-        Step(
-            Op.PIVOT_ROOT,
-            "chroot into the root" if rootfs.no_pivot else "pivot_root into the root",
-            rootfs.path or "/",
-            flags=F_NO_PIVOT if rootfs.no_pivot else 0,
-        )
-    )
+    # chroot can be escaped by a process with CAP_SYS_CHROOT, which root of a
+    # user namespace always has there: no fallback to it in a user namespace.
+    pivot_flags = F_NO_PIVOT if rootfs.no_pivot else 0
+    if config.namespaces.user is True:
+        pivot_flags |= F_PIVOT_ONLY
+    what = "chroot into the root" if rootfs.no_pivot else "pivot_root into the root"
+    steps.append(Step(Op.PIVOT_ROOT, what, rootfs.path or "/", flags=pivot_flags))
     if rootfs.readonly:
         steps.append(Step(Op.REMOUNT_ROOT_RO, "make the root read-only", "/"))
     return steps

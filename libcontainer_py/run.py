@@ -21,7 +21,7 @@ class CompletedProcess(subprocess.CompletedProcess):  # type: ignore[type-arg]
 
     def check_returncode(self) -> None:
         if self.returncode:
-            raise ProcessExitError(self.returncode, self.args, self.stdout, self.stderr)
+            raise ProcessExitError(self.returncode, self.args, self.stdout, self.stderr, self.container_id)
 
 
 def run(
@@ -76,7 +76,9 @@ def run(
         except subprocess.TimeoutExpired as exc:
             proc.kill()
             out, err = proc.communicate()
-            raise TimeoutExpired(proc.args, exc.timeout, output=out, stderr=err) from None
+            raise TimeoutExpired(
+                proc.args, exc.timeout, output=out, stderr=err, container_id=proc.container_id
+            ) from None
         except BaseException:
             proc.kill()
             raise

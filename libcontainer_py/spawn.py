@@ -11,7 +11,7 @@ import os
 import signal
 import socket
 import struct
-from typing import Dict, Iterable, Sequence, Tuple
+from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 import attrs
 
@@ -45,7 +45,10 @@ class _Child:
         self.reap()
         self.close_pidfd()
         self.pid = pid
-        self.pidfd = _native.pidfd_open(pid)
+        try:
+            self.pidfd = _native.pidfd_open(pid)
+        except OSError as exc:
+            raise SpawnError(f"pidfd_open({pid}) failed: {exc.strerror}", exc.errno) from exc
 
     def reap(self) -> None:
         if self.pid > 0:
@@ -196,8 +199,19 @@ def _step_error(plan: Plan, index: int, err: int, stage: int) -> StepError:
         exc = step.error_class(step.what, index, err, path, detail, container_id=plan.container_id)
     else:
         exc = StepError("set-up", index, err, container_id=plan.container_id)
-    exc.__cause__ = OSError(err, os.strerror(err), exc.path)
+    exc.__cause__ = _os_error(plan, index, err, stage, exc.path)
     return exc
+
+
+def _os_error(plan: Plan, index: int, err: int, stage: int, path: Optional[str]) -> OSError:
+    """The OSError behind a step error; a failed mount names its source too."""
+    if 0 <= index < len(plan.steps):
+        step = plan.steps[index]
+        if step.op is Op.MOUNT and stage == 2 and step.s2:
+            return OSError(err, os.strerror(err), step.s2, None, step.s1)
+        if step.op is Op.EXEC:
+            return OSError(err, os.strerror(err), plan.argv[0])
+    return OSError(err, os.strerror(err), path)
 
 
 def _close_all(fds: Iterable[int]) -> None:

@@ -12,7 +12,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from support.busybox import make_rootfs
-from support.inspect import host_snapshot
+from support.observe import host_snapshot
 
 import libcontainer_py as lc
 

@@ -34,6 +34,8 @@ def test_missing_bind_source(busybox: str, no_leaks: None) -> None:
     config = lc.Config(rootfs=busybox, mounts=lc.Mounts.default() + [lc.Mount.bind("/no/such/dir", "/data")])
     exc = run_fails(config, lc.MountError)
     assert exc.errno == errno.ENOENT and exc.path == "/data" and "/no/such/dir" in str(exc)
+    assert isinstance(exc.__cause__, FileNotFoundError)
+    assert (exc.__cause__.filename, exc.__cause__.filename2) == ("/no/such/dir", "/data")
     assert not os.path.exists(os.path.join(busybox, "data")) or os.listdir(os.path.join(busybox, "data")) == []
 
 
@@ -94,8 +96,8 @@ def test_join_a_file_that_is_not_a_namespace(tmp_path, no_leaks: None) -> None:
         (lambda: lc.Config(namespaces=lc.Namespaces(pid=True)), "rootfs"),
         (lambda: lc.Config(namespaces=lc.Namespaces(mount=True, pid=True), hostname="h"), "hostname"),
         (lambda: lc.Config(uid_mappings=[lc.IDMap(0, 1000)]), "uid_mappings"),
-        (lambda: lc.Config(mounts=[]), "devices"),
-        (lambda: lc.Config(rootfs=None), "mounts"),
+        (lambda: lc.Config(mounts=[], devices=lc.DEFAULT_DEVICES), "devices"),
+        (lambda: lc.Config(rootfs=None, mounts=lc.Mounts.default()), "mounts"),
         (
             lambda: lc.Config(namespaces=lc.Namespaces.all(), process=lc.Process(args=["x"], user=lc.User(5, 5))),
             "process.user.uid",

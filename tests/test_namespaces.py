@@ -6,7 +6,7 @@ import os
 import subprocess
 
 import pytest
-from support.inspect import inside
+from support.observe import inside
 
 import libcontainer_py as lc
 from libcontainer_py.namespaces import KINDS, PROC_NAMES

@@ -9,7 +9,7 @@ import time
 
 import psutil
 import pytest
-from support.inspect import inside
+from support.observe import inside
 
 import libcontainer_py as lc
 

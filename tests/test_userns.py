@@ -7,7 +7,7 @@ import json
 import os
 from typing import Any, Callable
 
-from support.inspect import inside
+from support.observe import inside
 
 import libcontainer_py as lc
 

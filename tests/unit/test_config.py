@@ -100,3 +100,11 @@ def test_device_validation() -> None:
         lc.Device("/etc/null", "c", 1, 3)
     with pytest.raises(lc.ConfigError, match="duplicate"):
         lc.Config(devices=lc.DEFAULT_DEVICES + (lc.Device("/dev/null", "c", 1, 3),))
+
+
+def test_mounts_and_devices_follow_the_rootfs() -> None:
+    bare = lc.Config(rootfs=None)
+    assert len(bare.mounts) == 0 and bare.devices == ()
+    no_dev = lc.Config(mounts=[lc.Mount.proc()])
+    assert no_dev.devices == ()
+    assert lc.Config(mounts=[lc.Mount.dev()]).devices == lc.DEFAULT_DEVICES

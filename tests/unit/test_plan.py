@@ -8,7 +8,16 @@ import pytest
 
 import libcontainer_py as lc
 from libcontainer_py import _native
-from libcontainer_py.plan import F_FILE, F_NO_PIVOT, HostFS, Op, build_plan, choose_scratch, exec_candidates
+from libcontainer_py.plan import (
+    F_FILE,
+    F_NO_PIVOT,
+    F_PIVOT_ONLY,
+    HostFS,
+    Op,
+    build_plan,
+    choose_scratch,
+    exec_candidates,
+)
 
 
 class FakeHost(HostFS):
@@ -125,6 +134,8 @@ def test_user_namespace_plan() -> None:
         lc.Config(namespaces=lc.Namespaces.all()), "x", host=FakeHost(MERGED.kinds, MERGED.links, euid=1000)
     )
     assert rootless.uid_map == "0 1000 1\n" and rootless.deny_setgroups
+    pivot = next(s for s in rootless.steps if s.op is Op.PIVOT_ROOT)
+    assert pivot.flags & F_PIVOT_ONLY  # never chroot in a user namespace
     assert Op.SETGROUPS not in ops(rootless)
     devpts = next(s for s in rootless.steps if s.s3 == "devpts")
     assert "gid=" not in (devpts.s4 or "")
@@ -149,3 +160,15 @@ def test_memory_sharing_only_when_the_child_never_waits_or_setns() -> None:
     joined = lc.Config(namespaces=lc.Namespaces(mount=True, net="/proc/1/ns/net"))
     assert not build_plan(joined, "x", host=MERGED).shares_memory
     assert not build_plan(lc.Config(), "x", host=MERGED, wait_start=True).shares_memory
+
+
+def test_rootless_supplementary_groups_are_refused() -> None:
+    cfg = lc.Config(
+        namespaces=lc.Namespaces.all(),
+        gid_mappings=[lc.IDMap(0, 1000, 1), lc.IDMap(10, 1001, 1)],
+        process=lc.Process(args=["x"], user=lc.User(0, 0, [10])),
+    )
+    with pytest.raises(lc.ConfigError) as info:
+        build_plan(cfg, "x", host=FakeHost(MERGED.kinds, MERGED.links, euid=1000))
+    assert info.value.field == "process.user.additional_gids"
+    assert build_plan(cfg, "x", host=MERGED).gid_map  # as root it is fine
