@@ -338,8 +338,18 @@ class BwrapRunner(CommandRunner):
 
     def __init__(self, workdir: Path, executable: str, rootfs: Path) -> None:
         super().__init__(workdir, executable)
-        self._argv = [executable, "--unshare-all", "--ro-bind", str(rootfs), "/",
-                      "--proc", "/proc", "--dev", "/dev", PROGRAM]
+        self._argv = [
+            executable,
+            "--unshare-all",
+            "--ro-bind",
+            str(rootfs),
+            "/",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            PROGRAM,
+        ]
 
     def argv(self) -> List[str]:
         return self._argv
@@ -411,13 +421,18 @@ class RuncRunner(CommandRunner):
 
     def _listed(self) -> List[str]:
         """Containers runc knows of, and any state directory it does not."""
-        done = subprocess.run([self.executable, "--root", str(self.state), "list", "-q"],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [self.executable, "--root", str(self.state), "list", "-q"], capture_output=True, text=True
+        )
         return sorted(set(done.stdout.split()) | set(os.listdir(self.state)))
 
     def _delete(self, cid: str) -> None:
-        subprocess.run([self.executable, "--root", str(self.state), "delete", "-f", cid],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [self.executable, "--root", str(self.state), "delete", "-f", cid],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         shutil.rmtree(self.state / cid, ignore_errors=True)
 
 
@@ -599,8 +614,9 @@ def profile_probes(rootfs: Path, log: IO[bytes]) -> List[Probe]:
     root = str(rootfs)
     cfg = ours_config(root)
     no_net = ours_config(root, lc.Namespaces(mount=True, uts=True, ipc=True, pid=True))
-    bare = lc.Config(rootfs=None, namespaces=lc.Namespaces(), mounts=lc.Mounts([]), devices=(),
-                     process=lc.Process(args=[PROGRAM]))
+    bare = lc.Config(
+        rootfs=None, namespaces=lc.Namespaces(), mounts=lc.Mounts([]), devices=(), process=lc.Process(args=[PROGRAM])
+    )
     stdio: Dict[str, Any] = {"stdin": lc.DEVNULL, "stdout": lc.DEVNULL, "stderr": log}
 
     def run(config: lc.Config) -> None:
@@ -629,8 +645,9 @@ def profile_probes(rootfs: Path, log: IO[bytes]) -> List[Probe]:
         warm_run,
         lambda: {"variant: lc.run without the net namespace": timed(lambda: run(no_net))},
         lambda: {"variant: lc.run, no namespaces, rootfs=None": timed(lambda: run(bare))},
-        lambda: {"reference: subprocess.Popen([true]).wait()": timed(
-            lambda: subprocess.Popen([PROGRAM], **stdio).wait())},
+        lambda: {
+            "reference: subprocess.Popen([true]).wait()": timed(lambda: subprocess.Popen([PROGRAM], **stdio).wait())
+        },
     ]
 
 
@@ -725,9 +742,7 @@ def ratios(summaries: Dict[str, Summary]) -> Dict[str, float]:
 def format_table(rows: Sequence[Sequence[str]], align: str) -> str:
     """Rows of text as columns; ``align`` has one "<" or ">" per column."""
     widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(f"{cell:{a}{w}}" for cell, a, w in zip(row, align, widths)).rstrip() for row in rows
-    )
+    return "\n".join("  ".join(f"{cell:{a}{w}}" for cell, a, w in zip(row, align, widths)).rstrip() for row in rows)
 
 
 def summary_table(summaries: Dict[str, Summary]) -> str:
@@ -765,14 +780,16 @@ def profile_table(samples: Dict[str, List[int]]) -> str:
 
 def header(host: Dict[str, Any], args: argparse.Namespace, workdir: Path) -> str:
     """What was measured, where and how."""
-    return "\n".join([
-        f"start-to-exit of {PROGRAM} in a busybox rootfs: new mount, uts, ipc, pid, net namespaces; "
-        "pivot_root; /proc; /dev",
-        f"host: Linux {host['kernel']}, {host['cpus']} CPUs, Python {host['python']}, "
-        f"libcontainer_py {host['libcontainer_py']}, {host['runc']}, {host['bwrap']}",
-        f"{args.iterations} iterations after {args.warmup} warm-up, round-robin in balanced orders "
-        f"(each runtime first and after each other equally often); temp dir in {workdir.parent}",
-    ])
+    return "\n".join(
+        [
+            f"start-to-exit of {PROGRAM} in a busybox rootfs: new mount, uts, ipc, pid, net namespaces; "
+            "pivot_root; /proc; /dev",
+            f"host: Linux {host['kernel']}, {host['cpus']} CPUs, Python {host['python']}, "
+            f"libcontainer_py {host['libcontainer_py']}, {host['runc']}, {host['bwrap']}",
+            f"{args.iterations} iterations after {args.warmup} warm-up, round-robin in balanced orders "
+            f"(each runtime first and after each other equally often); temp dir in {workdir.parent}",
+        ]
+    )
 
 
 def write_json(path: str, report: Dict[str, Any]) -> None:
@@ -817,14 +834,22 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=DESCRIPTION, epilog="See benchmarks/README.md.")
     p.add_argument("--iterations", type=positive, default=200, help="timed runs per runtime (default 200)")
     p.add_argument("--warmup", type=non_negative, default=10, help="untimed rounds first (default 10)")
-    p.add_argument("--only", type=runtime_list, action="extend", metavar="NAME[,NAME]",
-                   help=f"run only these runtimes ({', '.join(RUNTIMES)}); may be repeated")
+    p.add_argument(
+        "--only",
+        type=runtime_list,
+        action="extend",
+        metavar="NAME[,NAME]",
+        help=f"run only these runtimes ({', '.join(RUNTIMES)}); may be repeated",
+    )
     p.add_argument("--profile", action="store_true", help="also show where ours spends its time")
     p.add_argument("--json", metavar="FILE", help="write raw samples and the summary as JSON")
     p.add_argument("--runc", default=shutil.which("runc") or "/usr/sbin/runc", help="runc binary")
     p.add_argument("--bwrap", default=shutil.which("bwrap") or "/usr/bin/bwrap", help="bwrap binary")
-    p.add_argument("--tmpdir", default=DEFAULT_TMPDIR,
-                   help="where the temp dir goes (default /dev/shm: runc wants its state on tmpfs)")
+    p.add_argument(
+        "--tmpdir",
+        default=DEFAULT_TMPDIR,
+        help="where the temp dir goes (default /dev/shm: runc wants its state on tmpfs)",
+    )
     return p.parse_args(argv)
 
 
@@ -852,8 +877,7 @@ def execute(args: argparse.Namespace, problems: List[str]) -> Dict[str, Any]:
     return {
         "workload": {"program": PROGRAM, "namespaces": list(OCI_NAMESPACES), "mounts": ["/proc", "/dev"]},
         "host": host,
-        "settings": {"iterations": args.iterations, "warmup": args.warmup, "runtimes": names,
-                     "tmpdir": args.tmpdir},
+        "settings": {"iterations": args.iterations, "warmup": args.warmup, "runtimes": names, "tmpdir": args.tmpdir},
         "summary_ms": {n: asdict(s) for n, s in summaries.items()},
         "ratios": ratios(summaries),
         "targets": {"ours/bwrap <=": TARGET_OURS_OVER_BWRAP, "runc/ours >=": TARGET_RUNC_OVER_OURS},
@@ -881,8 +905,7 @@ def print_report(report: Dict[str, Any], problems: List[str]) -> None:
     for name, message in report["failures"].items():
         print(f"\nFAILED {name}: {message}", file=sys.stderr)
     for name, items in report["leftovers_cleaned"].items():
-        print(f"\n{name} left {len(items)} thing(s) behind, removed (untimed): {', '.join(items[:5])}",
-              file=sys.stderr)
+        print(f"\n{name} left {len(items)} thing(s) behind, removed (untimed): {', '.join(items[:5])}", file=sys.stderr)
     for name, count in report["orphans_reaped"].items():
         print(f"\n{name}: {count} orphaned process(es) of its runs reaped (untimed)", file=sys.stderr)
     for problem in problems:
