@@ -30,7 +30,7 @@ ffibuilder.cdef(_cdef_from_header())
 ffibuilder.set_source(
     "libcontainer_py._lcnative",
     '#include "lc_native.h"',
-    sources=[os.path.relpath(os.path.join(HERE, "executor.c"))],
+    sources=[os.path.relpath(os.path.join(HERE, name)) for name in ("executor.c", "syscalls.c")],
     include_dirs=[os.path.relpath(HERE)],
     extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-strict-aliasing"],
 )

@@ -871,14 +871,3 @@ int lc_spawn(const struct lc_spawn_args *a, int *pidfd_out)
     *pidfd_out = pidfd;
     return (int)pid;
 }
-
-int lc_pidfd_open(int pid)
-{
-    return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-int lc_pidfd_send_signal(int pidfd, int sig)
-{
-    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
-}
-

@@ -94,8 +94,11 @@ struct lc_spawn_args {
  * keeps running) or -1 with errno set.  *pidfd_out gets a pidfd or -1. */
 int lc_spawn(const struct lc_spawn_args *args, int *pidfd_out);
 
-/* Small syscall wrappers the parent side uses. */
+/* Small syscall wrappers the parent side uses (syscalls.c).  Each returns
+ * -1 with errno set on failure. */
 int lc_pidfd_open(int pid);
 int lc_pidfd_send_signal(int pidfd, int sig);
+/* bpf(2): attr points at a zero-padded union bpf_attr of `size` bytes. */
+long lc_bpf(int cmd, void *attr, unsigned int size);
 
 #endif
