@@ -34,6 +34,8 @@
  *   UMASK            n1
  *   WAIT_START       -
  *   EXEC             uses args->exec_paths, argv, envp
+ *   JOIN_CGROUP      n1 fd of a cgroup.procs file: this process moves
+ *                    itself in (first step: no user code runs outside)
  *   PREOPEN          s1 host path opened O_PATH into args->slots[slot]
  *                    (a MOUNT with slot >= 0 binds from that fd: the
  *                    lookup was done before the credentials changed)
@@ -696,6 +698,11 @@ static void run_step(struct child *c, const struct lc_step *s)
         break;
     case LC_OP_EXEC:
         do_exec(c);
+        break;
+    case LC_OP_JOIN_CGROUP:
+        if (write((int)s->n1, "0", 1) != 1)
+            fail(c, STAGE_CALL);
+        close((int)s->n1);
         break;
     case LC_OP_PREOPEN:
         if (s->slot < 0 || s->slot >= c->a->nslots) {

@@ -29,6 +29,7 @@
 #define LC_OP_WAIT_START     23
 #define LC_OP_EXEC           24
 #define LC_OP_PREOPEN        25
+#define LC_OP_JOIN_CGROUP    26
 
 /* Step flags. */
 #define LC_F_FILE        0x1   /* MOUNT: the target is a file, not a directory */

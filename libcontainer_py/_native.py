@@ -6,7 +6,7 @@ import os
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ._lcnative import ffi, lib
-from .plan import Op, Plan
+from .plan import Plan
 
 _MAX_FD = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024
 
@@ -21,7 +21,7 @@ class NativeArgs:
         sync_fd: int,
         stdio: Tuple[int, int, int],
         pass_fds: Sequence[int],
-        ns_fds: Dict[int, int],
+        opened: Dict[int, int],
         cgroup_fd: int = -1,
     ) -> None:
         self._owned: List[Any] = []
@@ -31,7 +31,7 @@ class NativeArgs:
             c.op = int(s.op)
             c.flags = s.flags
             c.mflags = s.mflags
-            c.n1 = ns_fds[i] if s.op is Op.SETNS else s.n1
+            c.n1 = opened.get(i, s.n1)
             c.n2 = s.n2
             c.n3 = s.n3
             c.s1 = self._str(s.s1)
@@ -45,7 +45,7 @@ class NativeArgs:
         self._owned.append(steps)
         keep = sorted(set(pass_fds))
         early = sorted(
-            {0, 1, 2, sync_fd, *keep, *(fd for fd in stdio if fd >= 0), *ns_fds.values()}
+            {0, 1, 2, sync_fd, *keep, *(fd for fd in stdio if fd >= 0), *opened.values()}
             | ({cgroup_fd} if cgroup_fd >= 0 else set())
         )
         a = ffi.new("struct lc_spawn_args *")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import os
 import stat
-from typing import Dict, List, Optional, Tuple, Type
+from typing import Dict, List, Optional, Sequence, Tuple, Type
 
 import attrs
 
@@ -51,6 +51,7 @@ class Op(enum.IntEnum):
     WAIT_START = 23
     EXEC = 24
     PREOPEN = 25
+    JOIN_CGROUP = 26
 
 
 # Step flags (LC_F_*).
@@ -88,7 +89,8 @@ _ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
     Op.WAIT_START: errors.StepError,
 }
 
-_NEEDS_OWN_MEMORY = frozenset({Op.WAIT_PARENT, Op.WAIT_START, Op.SETNS, Op.UNSHARE, Op.FORK})
+_NEEDS_OWN_MEMORY = frozenset({Op.WAIT_PARENT, Op.WAIT_START, Op.SETNS, Op.FORK})
+_UNSHARE_NEEDS_OWN_MEMORY = CLONE_FLAGS["user"] | CLONE_FLAGS["time"] | CLONE_FLAGS["pid"]
 
 #: The standard /dev symlinks (link path, contents).
 DEV_SYMLINKS: Tuple[Tuple[str, str], ...] = (
@@ -119,8 +121,10 @@ class Step:
     s3: Optional[str] = None
     s4: Optional[str] = None
     gids: Tuple[int, ...] = ()
-    #: SETNS: the namespace file the parent opens (its fd goes in n1).
-    ns_path: Optional[str] = None
+    #: A file the parent opens before clone (flags ``open_flags``); its fd
+    #: goes in n1 (SETNS: the namespace; JOIN_CGROUP: a cgroup.procs file).
+    open_path: Optional[str] = None
+    open_flags: int = os.O_RDONLY
     #: PREOPEN: the slot its fd goes in; MOUNT: the slot its source fd is in.
     slot: int = -1
 
@@ -151,7 +155,9 @@ class Plan:
         """Whether the child may share the parent's memory until it execs
         (vfork-style): only when it never waits for the parent, and never
         setns/unshares (setns of a time namespace refuses a shared mm)."""
-        return not any(s.op in _NEEDS_OWN_MEMORY for s in self.steps)
+        return not any(
+            s.op in _NEEDS_OWN_MEMORY or (s.op is Op.UNSHARE and s.n1 & _UNSHARE_NEEDS_OWN_MEMORY) for s in self.steps
+        )
 
     @property
     def waits_for_start(self) -> bool:
@@ -190,11 +196,28 @@ class HostFS:
         return os.getegid()
 
 
-def build_plan(config: Config, container_id: str, *, host: Optional[HostFS] = None, wait_start: bool = False) -> Plan:
-    """Turn a validated config into the child's steps."""
+def build_plan(
+    config: Config,
+    container_id: str,
+    *,
+    host: Optional[HostFS] = None,
+    wait_start: bool = False,
+    cgroup_procs: Sequence[str] = (),
+) -> Plan:
+    """Turn a validated config into the child's steps.
+
+    ``cgroup_procs``: the cgroup.procs files the child moves itself into,
+    first thing, before any other step (a new cgroup namespace is then
+    unshared after the move, so that its root is the container's cgroup).
+    """
     host = host or HostFS()
-    steps: List[Step] = []
+    steps: List[Step] = [
+        Step(Op.JOIN_CGROUP, "join the cgroup", path, open_path=path, open_flags=os.O_WRONLY) for path in cgroup_procs
+    ]
     clone_flags = _namespace_steps(config, steps)
+    if cgroup_procs and clone_flags & CLONE_FLAGS["cgroup"]:
+        clone_flags &= ~CLONE_FLAGS["cgroup"]
+        steps.append(Step(Op.UNSHARE, "create the cgroup namespace", n1=CLONE_FLAGS["cgroup"]))
     uid_map, gid_map, deny = _id_maps(config, host)
     if uid_map or _parent_has_work(config):
         steps.append(Step(Op.WAIT_PARENT, "wait for the parent's set-up"))
@@ -262,7 +285,7 @@ def _namespace_steps(config: Config, steps: List[Step]) -> int:
     for kind in ("user", "ipc", "uts", "net", "pid", "cgroup", "time", "mount"):
         if kind in joined:
             steps.append(
-                Step(Op.SETNS, f"join the {kind} namespace", joined[kind], n2=CLONE_FLAGS[kind], ns_path=joined[kind])
+                Step(Op.SETNS, f"join the {kind} namespace", joined[kind], n2=CLONE_FLAGS[kind], open_path=joined[kind])
             )
     if new_flags:
         steps.append(Step(Op.UNSHARE, "create namespaces", n1=new_flags))

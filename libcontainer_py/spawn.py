@@ -82,27 +82,27 @@ def spawn(
 ) -> Spawned:
     """Start the plan's child and drive it until it execs (or, for a plan
     with WAIT_START, until it waits for start)."""
-    ns_fds = _open_namespaces(plan)
+    opened = _open_files(plan)
     try:
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     except BaseException:
-        _close_all(ns_fds.values())
+        _close_all(opened.values())
         raise
     parent_fd, child_fd = parent_sock.detach(), child_sock.detach()
     child = _Child()
     try:
-        args = _native.NativeArgs(plan, sync_fd=child_fd, stdio=stdio, pass_fds=pass_fds, ns_fds=ns_fds)
+        args = _native.NativeArgs(plan, sync_fd=child_fd, stdio=stdio, pass_fds=pass_fds, opened=opened)
         try:
             child.pid, child.pidfd = _native.spawn(args)
         except OSError as exc:
             raise SpawnError(f"clone failed: {exc.strerror}", exc.errno) from exc
         finally:
-            _close_all([child_fd, *ns_fds.values()])
-            child_fd, ns_fds = -1, {}
+            _close_all([child_fd, *opened.values()])
+            child_fd, opened = -1, {}
         _drive(plan, parent_fd, child)
     except BaseException:
         child.abandon()
-        _close_all([parent_fd, child_fd, *ns_fds.values()])
+        _close_all([parent_fd, child_fd, *opened.values()])
         raise
     spawned = Spawned(child.pid, child.pidfd)
     if plan.waits_for_start:
@@ -128,20 +128,21 @@ def start(plan: Plan, spawned: Spawned) -> None:
         raise _step_error(plan, index, err, stage)
 
 
-def _open_namespaces(plan: Plan) -> Dict[int, int]:
+def _open_files(plan: Plan) -> Dict[int, int]:
+    """Open what steps need from the parent's view (namespaces to join,
+    cgroup.procs files): step index -> fd, handed to the child."""
     fds: Dict[int, int] = {}
     try:
         for i, step in enumerate(plan.steps):
-            if step.op is Op.SETNS and step.ns_path:
+            if step.open_path:
                 try:
-                    fds[i] = os.open(step.ns_path, os.O_RDONLY | os.O_CLOEXEC)
+                    fds[i] = os.open(step.open_path, step.open_flags | os.O_CLOEXEC)
                 except OSError as exc:
                     raise step.error_class(
-                        step.what, i, exc.errno or 0, step.ns_path, container_id=plan.container_id
+                        step.what, i, exc.errno or 0, step.open_path, container_id=plan.container_id
                     ) from exc
     except BaseException:
-        for fd in fds.values():
-            os.close(fd)
+        _close_all(fds.values())
         raise
     return fds
 

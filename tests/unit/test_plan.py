@@ -8,6 +8,7 @@ import pytest
 
 import libcontainer_py as lc
 from libcontainer_py import _native
+from libcontainer_py.namespaces import CLONE_FLAGS
 from libcontainer_py.plan import (
     F_FILE,
     F_NO_PIVOT,
@@ -146,7 +147,7 @@ def test_joining_needs_the_two_stage_path() -> None:
     plan = build_plan(cfg, "x", host=MERGED)
     assert plan.clone_flags == 0
     assert ops(plan)[:3] == [Op.SETNS, Op.UNSHARE, Op.FORK]
-    assert plan.steps[0].ns_path == "/proc/1/ns/net"
+    assert plan.steps[0].open_path == "/proc/1/ns/net"
 
 
 def test_exec_candidates() -> None:
@@ -172,3 +173,18 @@ def test_rootless_supplementary_groups_are_refused() -> None:
         build_plan(cfg, "x", host=FakeHost(MERGED.kinds, MERGED.links, euid=1000))
     assert info.value.field == "process.user.additional_gids"
     assert build_plan(cfg, "x", host=MERGED).gid_map  # as root it is fine
+
+
+def test_cgroup_join_comes_first_and_the_cgroup_namespace_after_it() -> None:
+    procs = [
+        "/sys/fs/cgroup/pids/libcontainer_py/x/cgroup.procs",
+        "/sys/fs/cgroup/unified/libcontainer_py/x/cgroup.procs",
+    ]
+    plan = build_plan(lc.Config(), "x", host=MERGED, cgroup_procs=procs)
+    assert [s.op for s in plan.steps[:3]] == [Op.JOIN_CGROUP, Op.JOIN_CGROUP, Op.UNSHARE]
+    assert [s.open_path for s in plan.steps[:2]] == procs
+    assert plan.steps[2].n1 == CLONE_FLAGS["cgroup"]
+    assert not plan.clone_flags & CLONE_FLAGS["cgroup"]
+    assert plan.shares_memory  # unsharing only the cgroup namespace keeps the fast path
+    without = build_plan(lc.Config(), "x", host=MERGED)
+    assert without.clone_flags & CLONE_FLAGS["cgroup"] and Op.JOIN_CGROUP not in ops(without)
