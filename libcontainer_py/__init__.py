@@ -9,6 +9,7 @@ See docs/ for the guide and the architecture.
 from .config import Config
 from .devices import DEFAULT_DEVICES, Device
 from .errors import (
+    CgroupJoinError,
     ConfigError,
     ContainerError,
     CwdError,
@@ -30,6 +31,7 @@ from .rootfs import Rootfs
 from .run import CompletedProcess, run
 
 __all__ = [
+    "CgroupJoinError",
     "CompletedProcess",
     "Config",
     "ConfigError",

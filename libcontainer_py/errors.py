@@ -72,6 +72,10 @@ class MountError(StepError):
     """A mount, device node, symlink or root filesystem step failed."""
 
 
+class CgroupJoinError(StepError):
+    """The child could not move itself into its cgroup."""
+
+
 class IdentityError(StepError):
     """Setting the user, groups or hostname of the container failed."""
 

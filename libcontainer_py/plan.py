@@ -77,6 +77,7 @@ _ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
     Op.FORK: errors.NamespaceError,
     Op.WAIT_PARENT: errors.NamespaceError,
     Op.LOOPBACK_UP: errors.NamespaceError,
+    Op.JOIN_CGROUP: errors.CgroupJoinError,
     Op.SETHOSTNAME: errors.IdentityError,
     Op.SETDOMAINNAME: errors.IdentityError,
     Op.SETGROUPS: errors.IdentityError,

@@ -51,7 +51,9 @@ class Rootfs:
     host's /usr, /bin, /sbin, /lib*, /etc bound read-only and an empty /tmp.
 
     The container enters it with pivot_root; ``no_pivot`` asks for MS_MOVE +
-    chroot instead (which is also the fallback where pivot_root cannot work).
+    chroot instead, which is also the fallback where pivot_root cannot work
+    (an initramfs root) -- except in a new user namespace, where a chroot
+    could be escaped and pivot_root failing is an error.
     """
 
     #: The root directory; None means Rootfs.host().
