@@ -101,5 +101,9 @@ int lc_pidfd_open(int pid);
 int lc_pidfd_send_signal(int pidfd, int sig);
 /* bpf(2): attr points at a zero-padded union bpf_attr of `size` bytes. */
 long lc_bpf(int cmd, void *attr, unsigned int size);
+/* seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) with a classic-BPF program of
+ * `count` 8-byte struct sock_filter instructions; returns what seccomp(2)
+ * returns (a listener fd with SECCOMP_FILTER_FLAG_NEW_LISTENER). */
+int lc_seccomp_load(const void *filter, unsigned short count, unsigned int flags);
 
 #endif

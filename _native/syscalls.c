@@ -1,5 +1,6 @@
 /* Thin syscall wrappers for the parent side: no policy, -1/errno. */
 #define _GNU_SOURCE
+#include <linux/filter.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -25,4 +26,13 @@ int lc_pidfd_send_signal(int pidfd, int sig)
 long lc_bpf(int cmd, void *attr, unsigned int size)
 {
     return syscall(SYS_bpf, cmd, attr, size);
+}
+
+int lc_seccomp_load(const void *filter, unsigned short count, unsigned int flags)
+{
+    struct sock_fprog prog;
+
+    prog.len = count;
+    prog.filter = (struct sock_filter *)filter;
+    return (int)syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, flags, &prog);
 }
