@@ -36,6 +36,17 @@
  *   EXEC             uses args->exec_paths, argv, envp
  *   JOIN_CGROUP      n1 fd of a cgroup.procs file: this process moves
  *                    itself in (first step: no user code runs outside)
+ *   KEEPCAPS         n1 0/1: PR_SET_KEEPCAPS (permitted caps survive setuid)
+ *   DROP_BOUNDING    n1 mask to keep, n2 last capability of this kernel
+ *   CAPSET           n1 effective, n2 permitted, n3 inheritable masks
+ *   AMBIENT          n1 mask to raise, n2 last capability
+ *   NO_NEW_PRIVS     -
+ *   RLIMIT           n1 resource, n2 soft, n3 hard
+ *   WRITE_FILE       s1 path (inside the root with LC_F_IN_ROOT), s2 data
+ *   MASK_PATH        s1 path inside the root: a read-only tmpfs over a
+ *                    directory, /dev/null over anything else; absent: skip
+ *   READONLY_PATH    s1 path inside the root, bound read-only; absent: skip
+ *   SECCOMP          buf sock_filter[n1], n2 seccomp(2) flags
  *   PREOPEN          s1 host path opened O_PATH into args->slots[slot]
  *                    (a MOUNT with slot >= 0 binds from that fd: the
  *                    lookup was done before the credentials changed)
@@ -51,7 +62,11 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -593,6 +608,141 @@ static void do_exec(struct child *c)
     fail(c, STAGE_CALL);
 }
 
+/* ---- security ---------------------------------------------------------- */
+
+static void drop_bounding(struct child *c, const struct lc_step *s)
+{
+    long cap;
+
+    for (cap = 0; cap <= s->n2; cap++) {
+        if ((unsigned long)s->n1 & (1UL << cap))
+            continue;
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
+            fail(c, STAGE_CALL);
+    }
+}
+
+static void do_capset(struct child *c, const struct lc_step *s)
+{
+    struct __user_cap_header_struct hdr;
+    struct __user_cap_data_struct data[2];
+    int i;
+
+    memset(&hdr, 0, sizeof hdr);
+    memset(data, 0, sizeof data);
+    hdr.version = _LINUX_CAPABILITY_VERSION_3;
+    for (i = 0; i < 2; i++) {
+        data[i].effective = (uint32_t)((unsigned long)s->n1 >> (32 * i));
+        data[i].permitted = (uint32_t)((unsigned long)s->n2 >> (32 * i));
+        data[i].inheritable = (uint32_t)((unsigned long)s->n3 >> (32 * i));
+    }
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        fail(c, STAGE_CALL);
+}
+
+static void raise_ambient(struct child *c, const struct lc_step *s)
+{
+    long cap;
+
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+        fail(c, STAGE_CALL);
+    for (cap = 0; cap <= s->n2; cap++) {
+        if (!((unsigned long)s->n1 & (1UL << cap)))
+            continue;
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+            fail(c, STAGE_CALL);
+    }
+}
+
+static void write_file(struct child *c, const struct lc_step *s)
+{
+    size_t len = strlen(s->s2);
+    ssize_t n;
+    int fd;
+
+    if (s->flags & LC_F_IN_ROOT)
+        fd = open_in_root(c->root_fd, s->s1, O_WRONLY);
+    else
+        fd = open(s->s1, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        fail(c, STAGE_RESOLVE);
+    do {
+        n = write(fd, s->s2, len);
+    } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)len) {
+        if (n >= 0)
+            errno = EIO;
+        fail(c, STAGE_CALL);
+    }
+    close(fd);
+}
+
+/* A path the container must not read: a read-only empty tmpfs over a
+ * directory, the host's /dev/null over anything else. */
+static void mask_path(struct child *c, const struct lc_step *s)
+{
+    char target[64];
+    struct stat st;
+    int fd = open_in_root(c->root_fd, s->s1, O_PATH);
+
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return;
+        fail(c, STAGE_RESOLVE);
+    }
+    if (fstat(fd, &st) < 0)
+        fail(c, STAGE_RESOLVE);
+    fd_path(target, fd);
+    if (S_ISDIR(st.st_mode)) {
+        if (mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=555") < 0)
+            fail(c, STAGE_CALL);
+    } else if (mount("/dev/null", target, NULL, MS_BIND, NULL) < 0) {
+        fail(c, STAGE_CALL);
+    }
+    close(fd);
+}
+
+static void readonly_path(struct child *c, const struct lc_step *s)
+{
+    struct lc_mount_attr attr;
+    char target[64];
+    int fd = open_in_root(c->root_fd, s->s1, O_PATH);
+
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return;
+        fail(c, STAGE_RESOLVE);
+    }
+    fd_path(target, fd);
+    if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+        fail(c, STAGE_CALL);
+    close(fd);
+    fd = open_in_root(c->root_fd, s->s1, O_PATH);
+    if (fd < 0)
+        fail(c, STAGE_REOPEN);
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = 0x1 | 0x2 | 0x4 | 0x8; /* RDONLY NOSUID NODEV NOEXEC */
+    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+        if (errno != ENOSYS)
+            fail(c, STAGE_ATTR);
+        fd_path(target, fd);
+        if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  NULL) < 0)
+            fail(c, STAGE_ATTR);
+    }
+    close(fd);
+}
+
+static void load_seccomp(struct child *c, const struct lc_step *s)
+{
+    struct sock_fprog prog;
+
+    prog.len = (unsigned short)s->n1;
+    prog.filter = (struct sock_filter *)s->buf;
+    if (syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, (unsigned int)s->n2, &prog) < 0)
+        fail(c, STAGE_CALL);
+}
+
 static void run_step(struct child *c, const struct lc_step *s)
 {
     switch (s->op) {
@@ -698,6 +848,44 @@ static void run_step(struct child *c, const struct lc_step *s)
         break;
     case LC_OP_EXEC:
         do_exec(c);
+        break;
+    case LC_OP_KEEPCAPS:
+        if (prctl(PR_SET_KEEPCAPS, s->n1, 0, 0, 0) < 0)
+            fail(c, STAGE_CALL);
+        break;
+    case LC_OP_DROP_BOUNDING:
+        drop_bounding(c, s);
+        break;
+    case LC_OP_CAPSET:
+        do_capset(c, s);
+        break;
+    case LC_OP_AMBIENT:
+        raise_ambient(c, s);
+        break;
+    case LC_OP_NO_NEW_PRIVS:
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+            fail(c, STAGE_CALL);
+        break;
+    case LC_OP_RLIMIT: {
+        struct rlimit rl;
+
+        rl.rlim_cur = (rlim_t)(unsigned long)s->n2;
+        rl.rlim_max = (rlim_t)(unsigned long)s->n3;
+        if (setrlimit((int)s->n1, &rl) < 0)
+            fail(c, STAGE_CALL);
+        break;
+    }
+    case LC_OP_WRITE_FILE:
+        write_file(c, s);
+        break;
+    case LC_OP_MASK_PATH:
+        mask_path(c, s);
+        break;
+    case LC_OP_READONLY_PATH:
+        readonly_path(c, s);
+        break;
+    case LC_OP_SECCOMP:
+        load_seccomp(c, s);
         break;
     case LC_OP_JOIN_CGROUP:
         if (write((int)s->n1, "0", 1) != 1)

@@ -30,6 +30,16 @@
 #define LC_OP_EXEC           24
 #define LC_OP_PREOPEN        25
 #define LC_OP_JOIN_CGROUP    26
+#define LC_OP_KEEPCAPS       27
+#define LC_OP_DROP_BOUNDING  28
+#define LC_OP_CAPSET         29
+#define LC_OP_AMBIENT        30
+#define LC_OP_NO_NEW_PRIVS   31
+#define LC_OP_RLIMIT         32
+#define LC_OP_WRITE_FILE     33
+#define LC_OP_MASK_PATH      34
+#define LC_OP_READONLY_PATH  35
+#define LC_OP_SECCOMP        36
 
 /* Step flags. */
 #define LC_F_FILE        0x1   /* MOUNT: the target is a file, not a directory */
@@ -37,6 +47,7 @@
 #define LC_F_NO_PIVOT    0x4   /* PIVOT_ROOT: use MS_MOVE + chroot instead */
 #define LC_F_BIND        0x8   /* MOUNT: bind mount (attributes set afterwards) */
 #define LC_F_PIVOT_ONLY  0x10  /* PIVOT_ROOT: never fall back to chroot */
+#define LC_F_IN_ROOT     0x20  /* WRITE_FILE: resolve the path inside the root */
 
 /* Messages on the sync socket (SOCK_SEQPACKET, fixed size). */
 #define LC_MSG_ERROR      1    /* child -> parent: step failed (step, err) */

@@ -6,6 +6,7 @@
 See docs/ for the guide and the architecture.
 """
 
+from .capabilities import Capabilities
 from .config import Config
 from .devices import DEFAULT_DEVICES, Device
 from .errors import (
@@ -18,19 +19,26 @@ from .errors import (
     MountError,
     NamespaceError,
     ProcessExitError,
+    SecurityError,
     SpawnError,
     StepError,
     TimeoutExpired,
 )
 from .idmap import IDMap
+from .limits import Rlimit
 from .mounts import Mount, Mounts
 from .namespaces import Namespaces
+from .paths import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS
 from .popen import DEVNULL, PIPE, STDOUT, ContainerProcess
 from .process import Process, User
 from .rootfs import Rootfs
 from .run import CompletedProcess, run
 
 __all__ = [
+    "Capabilities",
+    "DEFAULT_MASKED_PATHS",
+    "DEFAULT_READONLY_PATHS",
+    "Rlimit",
     "CgroupJoinError",
     "CompletedProcess",
     "Config",
@@ -54,6 +62,7 @@ __all__ = [
     "ProcessExitError",
     "Rootfs",
     "STDOUT",
+    "SecurityError",
     "SpawnError",
     "StepError",
     "TimeoutExpired",

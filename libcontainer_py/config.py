@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Tuple
+from types import SimpleNamespace
+from typing import Any, Mapping, Optional, Tuple
 
 import attrs
 
-from ._fields import fail, text
+from ._fields import absolute_path, fail, freeze_mapping, str_tuple, text
 from .devices import DEFAULT_DEVICES, Device, device_tuple
 from .idmap import IDMap, idmap_tuple
 from .mounts import Mounts
 from .namespaces import Namespaces
+from .paths import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS
 from .process import Process
 from .rootfs import Rootfs
 
@@ -73,6 +75,30 @@ def _default_devices(config: Config) -> Tuple[Device, ...]:
     return DEFAULT_DEVICES if config.mounts.find("/dev") is not None else ()
 
 
+def _default_masked(config: Config) -> Tuple[str, ...]:
+    return DEFAULT_MASKED_PATHS if config.rootfs is not None else ()
+
+
+def _default_readonly(config: Config) -> Tuple[str, ...]:
+    return DEFAULT_READONLY_PATHS if config.rootfs is not None else ()
+
+
+def _paths(field: str, value: Any) -> Tuple[str, ...]:
+    return tuple(absolute_path(f"{field}[{i}]", p) for i, p in enumerate(str_tuple(field, value)))
+
+
+def _to_masked_paths(value: Any) -> Tuple[str, ...]:
+    return _paths("masked_paths", value)
+
+
+def _to_readonly_paths(value: Any) -> Tuple[str, ...]:
+    return _paths("readonly_paths", value)
+
+
+def _to_sysctl(value: Any) -> Mapping[str, str]:
+    return freeze_mapping("sysctl", value)
+
+
 @attrs.frozen
 class Config:
     """A container: root filesystem, namespaces, mounts, devices, process.
@@ -98,12 +124,44 @@ class Config:
     )
     uid_mappings: Tuple[IDMap, ...] = attrs.field(default=(), converter=_to_uid_mappings)
     gid_mappings: Tuple[IDMap, ...] = attrs.field(default=(), converter=_to_gid_mappings)
+    #: Hidden from the container (DEFAULT_MASKED_PATHS when there is a rootfs).
+    masked_paths: Tuple[str, ...] = attrs.field(
+        default=attrs.Factory(_default_masked, takes_self=True), converter=_to_masked_paths
+    )
+    #: Bound read-only (DEFAULT_READONLY_PATHS when there is a rootfs).
+    readonly_paths: Tuple[str, ...] = attrs.field(
+        default=attrs.Factory(_default_readonly, takes_self=True), converter=_to_readonly_paths
+    )
+    #: Namespaced sysctls only, e.g. {"net.ipv4.ip_forward": "1"}.
+    sysctl: Mapping[str, str] = attrs.field(factory=dict, converter=_to_sysctl)
 
     def __attrs_post_init__(self) -> None:
         from .validate import validate
 
         validate(self)
 
+    def evolve(self, **changes: Any) -> Config:
+        """A copy with ``changes``, like attrs.evolve; settings still at the
+        default for this config (mounts, devices, masked and read-only paths)
+        follow the change: ``Config().evolve(rootfs=None)`` has no mounts."""
+        after: Any = SimpleNamespace(
+            **{a.name: changes.get(a.name, getattr(self, a.name)) for a in attrs.fields(Config)}
+        )
+        after.mounts = _mounts(after.mounts)
+        for name, default in _FOLLOWING_DEFAULTS:
+            if name not in changes and getattr(self, name) == default(self):
+                changes[name] = default(after)
+                setattr(after, name, changes[name])
+        return attrs.evolve(self, **changes)
+
     def with_args(self, args: Any) -> Config:
         """A copy whose process runs ``args`` instead."""
         return attrs.evolve(self, process=attrs.evolve(self.process, args=args))
+
+
+_FOLLOWING_DEFAULTS = (
+    ("mounts", _default_mounts),
+    ("masked_paths", _default_masked),
+    ("readonly_paths", _default_readonly),
+    ("devices", _default_devices),
+)

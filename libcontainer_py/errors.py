@@ -80,6 +80,10 @@ class IdentityError(StepError):
     """Setting the user, groups or hostname of the container failed."""
 
 
+class SecurityError(StepError):
+    """Setting capabilities, rlimits, no_new_privs, seccomp or a sysctl failed."""
+
+
 class CwdError(StepError):
     """The working directory could not be entered."""
 

@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Type
 import attrs
 
 from . import errors
+from .capabilities import CAPABILITY_NAMES, caller_bounding_set, mask
 from .config import Config
 from .errors import ConfigError
 from .idmap import IDMap
@@ -52,6 +53,16 @@ class Op(enum.IntEnum):
     EXEC = 24
     PREOPEN = 25
     JOIN_CGROUP = 26
+    KEEPCAPS = 27
+    DROP_BOUNDING = 28
+    CAPSET = 29
+    AMBIENT = 30
+    NO_NEW_PRIVS = 31
+    RLIMIT = 32
+    WRITE_FILE = 33
+    MASK_PATH = 34
+    READONLY_PATH = 35
+    SECCOMP = 36
 
 
 # Step flags (LC_F_*).
@@ -78,6 +89,14 @@ _ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
     Op.WAIT_PARENT: errors.NamespaceError,
     Op.LOOPBACK_UP: errors.NamespaceError,
     Op.JOIN_CGROUP: errors.CgroupJoinError,
+    Op.KEEPCAPS: errors.SecurityError,
+    Op.DROP_BOUNDING: errors.SecurityError,
+    Op.CAPSET: errors.SecurityError,
+    Op.AMBIENT: errors.SecurityError,
+    Op.NO_NEW_PRIVS: errors.SecurityError,
+    Op.RLIMIT: errors.SecurityError,
+    Op.SECCOMP: errors.SecurityError,
+    Op.WRITE_FILE: errors.SecurityError,
     Op.SETHOSTNAME: errors.IdentityError,
     Op.SETDOMAINNAME: errors.IdentityError,
     Op.SETGROUPS: errors.IdentityError,
@@ -196,6 +215,14 @@ class HostFS:
     def egid(self) -> int:
         return os.getegid()
 
+    def last_capability(self) -> int:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            return int(f.read())
+
+    def bounding_set(self) -> int:
+        """The capabilities this process can give (its bounding set)."""
+        return caller_bounding_set()
+
 
 def build_plan(
     config: Config,
@@ -224,6 +251,7 @@ def build_plan(
         steps.append(Step(Op.WAIT_PARENT, "wait for the parent's set-up"))
     if config.namespaces.net is True:
         steps.append(Step(Op.LOOPBACK_UP, "bring the loopback interface up", "lo"))
+    steps.extend(_early_writes(config))
     mounts: List[Step] = []
     if config.rootfs is not None:
         steps.extend(_root_steps(config, host, namespace_ids(config, host) if uid_map else None))
@@ -237,13 +265,9 @@ def build_plan(
         steps.extend(preopens)
         steps.extend(_become_namespace_root(config, host))
     steps.extend(mounts)
-    _identity_steps(config, container_id, deny, steps)
-    steps.append(Step(Op.CHDIR, "enter the working directory", config.process.cwd, s1=config.process.cwd))
-    steps.append(Step(Op.UMASK, "set the umask", n1=config.process.umask))
-    if wait_start:
-        steps.append(Step(Op.WAIT_START, "wait for start"))
+    _identity_steps(config, container_id, deny, steps, host)
+    _final_steps(config, steps, wait_start)
     argv = config.process.args
-    steps.append(Step(Op.EXEC, "exec", argv[0]))
     env = dict(config.process.env)
     return Plan(
         container_id=container_id,
@@ -500,6 +524,10 @@ def _mount_steps(config: Config, host: HostFS) -> List[Step]:
         steps.append(_mount_step(_adapt_for_user_namespace(m, config, gid_maps), host))
     if config.mounts.find("/dev") is not None:
         _dev_steps(config, steps)
+    for path in config.readonly_paths:
+        steps.append(Step(Op.READONLY_PATH, "make a path read-only", path, s1=path))
+    for path in config.masked_paths:
+        steps.append(Step(Op.MASK_PATH, "mask a path", path, s1=path))
     # chroot can be escaped by a process with CAP_SYS_CHROOT, which root of a
     # user namespace always has there: no fallback to it in a user namespace.
     pivot_flags = F_NO_PIVOT if rootfs.no_pivot else 0
@@ -531,8 +559,34 @@ def _dev_steps(config: Config, steps: List[Step]) -> None:
         steps.append(Step(Op.SYMLINK, "make /dev symlink", "/dev/ptmx", s1="pts/ptmx", s2="/dev/ptmx"))
 
 
-def _identity_steps(config: Config, container_id: str, deny_setgroups: bool, steps: List[Step]) -> None:
+def _early_writes(config: Config) -> List[Step]:
+    """sysctls and oom_score_adj, written through the host's /proc from
+    inside the new namespaces (those files follow the writer's namespaces)."""
+    from .sysctl import proc_path
+
+    steps = [
+        Step(Op.WRITE_FILE, f"set sysctl {key}", proc_path(key), s1=proc_path(key), s2=value)
+        for key, value in config.sysctl.items()
+    ]
+    adj = config.process.oom_score_adj
+    if adj is not None:
+        steps.append(
+            Step(
+                Op.WRITE_FILE,
+                "set oom_score_adj",
+                "/proc/self/oom_score_adj",
+                s1="/proc/self/oom_score_adj",
+                s2=str(adj),
+            )
+        )
+    return steps
+
+
+def _identity_steps(config: Config, container_id: str, deny_setgroups: bool, steps: List[Step], host: HostFS) -> None:
+    """Hostname, stdio, rlimits, then user and capabilities (bounding set
+    dropped while CAP_SETPCAP is still held, permitted kept across setuid)."""
     ns = config.namespaces
+    process = config.process
     hostname = config.hostname
     if hostname is None and ns.uts is True:
         hostname = container_id[:64]
@@ -541,7 +595,22 @@ def _identity_steps(config: Config, container_id: str, deny_setgroups: bool, ste
     if config.domainname is not None:
         steps.append(Step(Op.SETDOMAINNAME, "set the domainname", config.domainname, s1=config.domainname))
     steps.append(Step(Op.SETUP_FDS, "set up stdio and close other fds"))
-    user = config.process.user
+    for limit in process.rlimits:
+        steps.append(
+            Step(Op.RLIMIT, f"set rlimit {limit.type}", limit.type, n1=limit.resource, n2=limit.soft, n3=limit.hard)
+        )
+    caps = process.capabilities
+    last = host.last_capability()
+    held = host.bounding_set()
+    wanted = caps.bounding | caps.permitted | caps.inheritable
+    lacking = sorted(name for name in wanted if not held & (1 << CAPABILITY_NAMES.index(name)))
+    if lacking and config.namespaces.user is not True:
+        raise ConfigError("process.capabilities", f"the caller cannot give what it does not have: {lacking}")
+    valid = (1 << (last + 1)) - 1
+    user = process.user
+    if user.uid != 0:
+        steps.append(Step(Op.KEEPCAPS, "keep capabilities across setuid", n1=1))
+    steps.append(Step(Op.DROP_BOUNDING, "drop from the bounding set", n1=mask(caps.bounding) & valid, n2=last))
     if not deny_setgroups:
         steps.append(
             Step(
@@ -554,3 +623,30 @@ def _identity_steps(config: Config, container_id: str, deny_setgroups: bool, ste
         )
     steps.append(Step(Op.SETGID, "set the gid", str(user.gid), n1=user.gid))
     steps.append(Step(Op.SETUID, "set the uid", str(user.uid), n1=user.uid))
+    # Before the capabilities are set: the directory is entered with the
+    # user's own rights (setuid cleared the effective set).
+    steps.append(Step(Op.CHDIR, "enter the working directory", process.cwd, s1=process.cwd))
+    if user.uid != 0:
+        steps.append(Step(Op.KEEPCAPS, "stop keeping capabilities", n1=0))
+    steps.append(
+        Step(
+            Op.CAPSET,
+            "set the capabilities",
+            n1=mask(caps.effective) & valid,
+            n2=mask(caps.permitted) & valid,
+            n3=mask(caps.inheritable) & valid,
+        )
+    )
+    if caps.ambient:
+        steps.append(Step(Op.AMBIENT, "raise ambient capabilities", n1=mask(caps.ambient) & valid, n2=last))
+
+
+def _final_steps(config: Config, steps: List[Step], wait_start: bool) -> None:
+    """umask, no_new_privs; seccomp comes last, right before exec."""
+    process = config.process
+    steps.append(Step(Op.UMASK, "set the umask", n1=process.umask))
+    if process.no_new_privileges:
+        steps.append(Step(Op.NO_NEW_PRIVS, "set no_new_privs"))
+    if wait_start:
+        steps.append(Step(Op.WAIT_START, "wait for start"))
+    steps.append(Step(Op.EXEC, "exec", process.args[0]))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Tuple
+from typing import Any, Mapping, Optional, Tuple
 
 import attrs
 
-from ._fields import absolute_path, fail, freeze_mapping, str_tuple, uint32
+from ._fields import absolute_path, boolean, fail, freeze_mapping, str_tuple, uint32
+from .capabilities import Capabilities
+from .limits import Rlimit
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_ENV: Mapping[str, str] = {"PATH": DEFAULT_PATH}
@@ -68,6 +70,32 @@ def _umask(field: str, value: Any) -> int:
     return uint32(field, value, maximum=0o777)
 
 
+def _to_process_no_new_privileges(value: Any) -> bool:
+    return boolean("process.no_new_privileges", value)
+
+
+def _to_process_rlimits(value: Any) -> Tuple[Rlimit, ...]:
+    if isinstance(value, (Rlimit, str, bytes)):
+        raise fail("process.rlimits", f"expected a sequence of Rlimit, got {value!r}")
+    limits = tuple(value)
+    for i, limit in enumerate(limits):
+        if not isinstance(limit, Rlimit):
+            raise fail(f"process.rlimits[{i}]", f"expected Rlimit, got {type(limit).__name__} {limit!r}")
+    kinds = [limit.type for limit in limits]
+    dupes = sorted({k for k in kinds if kinds.count(k) > 1})
+    if dupes:
+        raise fail("process.rlimits", f"given twice: {dupes}")
+    return limits
+
+
+def _to_process_oom_score_adj(value: Any) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not -1000 <= value <= 1000:
+        raise fail("process.oom_score_adj", f"must be an int from -1000 to 1000, got {value!r}")
+    return value
+
+
 @attrs.frozen
 class Process:
     """The container's process: its argv, environment, cwd, user and umask.
@@ -81,6 +109,18 @@ class Process:
     cwd: str = attrs.field(default="/", converter=_to_process_cwd)
     user: User = attrs.field(factory=User)
     umask: int = attrs.field(default=0o022, converter=_to_process_umask)
+    #: Defaults to the usual container set; Capabilities.all() for a privileged one.
+    capabilities: Capabilities = attrs.field(factory=Capabilities.default)
+    #: prctl(PR_SET_NO_NEW_PRIVS): setuid binaries and file caps grant nothing.
+    no_new_privileges: bool = attrs.field(default=True, converter=_to_process_no_new_privileges)
+    rlimits: Tuple[Rlimit, ...] = attrs.field(default=(), converter=_to_process_rlimits)
+    #: -1000..1000; lowering it below the caller's needs CAP_SYS_RESOURCE.
+    oom_score_adj: Optional[int] = attrs.field(default=None, converter=_to_process_oom_score_adj)
+
+    @capabilities.validator
+    def _check_capabilities(self, _attr: attrs.Attribute[Capabilities], value: Any) -> None:
+        if not isinstance(value, Capabilities):
+            raise fail("process.capabilities", f"expected Capabilities, got {type(value).__name__} {value!r}")
 
     @user.validator
     def _check_user(self, _attr: attrs.Attribute[User], value: Any) -> None:

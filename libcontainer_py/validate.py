@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Tuple
 
 from .errors import ConfigError
 from .idmap import IDMap
+from .sysctl import check_sysctl
 
 if TYPE_CHECKING:
     from .config import Config
@@ -17,13 +18,15 @@ def validate(config: Config) -> None:
     _check_names(config)
     _check_user_namespace(config)
     _check_devices(config)
+    check_sysctl(config.sysctl, config.namespaces)
 
 
 def _check_rootfs(config: Config) -> None:
     ns = config.namespaces
     if config.rootfs is None:
-        if len(config.mounts):
-            raise ConfigError("mounts", "mounts need a rootfs (rootfs=None keeps the caller's root untouched)")
+        for field in ("mounts", "masked_paths", "readonly_paths"):
+            if len(getattr(config, field)):
+                raise ConfigError(field, f"{field} need a rootfs (rootfs=None keeps the caller's root untouched)")
         return
     if ns.mount is not True:
         what = "joins a mount namespace" if isinstance(ns.mount, str) else "has no new mount namespace"

@@ -82,7 +82,17 @@ def test_host_rootfs_plan() -> None:
     assert links == {"/bin": "usr/bin", "/lib": "usr/lib"}
     binds = [s for s in plan.steps if s.op is Op.MOUNT and s.s2 in ("/usr", "/etc")]
     assert [b.n2 & 1 for b in binds] == [1, 1]  # read-only
-    assert ops(plan)[-6:] == [Op.SETGROUPS, Op.SETGID, Op.SETUID, Op.CHDIR, Op.UMASK, Op.EXEC]
+    assert ops(plan)[-9:] == [
+        Op.DROP_BOUNDING,
+        Op.SETGROUPS,
+        Op.SETGID,
+        Op.SETUID,
+        Op.CHDIR,
+        Op.CAPSET,
+        Op.UMASK,
+        Op.NO_NEW_PRIVS,
+        Op.EXEC,
+    ]
     hostname = next(s for s in plan.steps if s.op is Op.SETHOSTNAME)
     assert hostname.s1 == "abc"
     assert Op.WAIT_PARENT not in ops(plan)
