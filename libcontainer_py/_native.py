@@ -42,6 +42,9 @@ class NativeArgs:
             if s.gids:
                 c.buf = self._own(ffi.new("unsigned int[]", list(s.gids)))
                 c.buflen = len(s.gids)
+            elif s.data:
+                c.buf = self._own(ffi.new("char[]", s.data))
+                c.buflen = len(s.data)
         self._owned.append(steps)
         keep = sorted(set(pass_fds))
         early = sorted(

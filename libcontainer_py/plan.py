@@ -141,6 +141,8 @@ class Step:
     s3: Optional[str] = None
     s4: Optional[str] = None
     gids: Tuple[int, ...] = ()
+    #: Raw bytes for the C buffer (SECCOMP: the sock_filter array).
+    data: bytes = b""
     #: A file the parent opens before clone (flags ``open_flags``); its fd
     #: goes in n1 (SETNS: the namespace; JOIN_CGROUP: a cgroup.procs file).
     open_path: Optional[str] = None
