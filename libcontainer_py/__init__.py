@@ -7,7 +7,21 @@ See docs/ for the guide and the architecture.
 """
 
 from .capabilities import Capabilities
+from .cgroups import (
+    IO,
+    CgroupConfig,
+    CgroupError,
+    CgroupUnsupported,
+    Cpu,
+    DeviceRule,
+    Devices,
+    Hugetlb,
+    Memory,
+    Pids,
+    Stats,
+)
 from .config import Config
+from .container import Container, StateError
 from .devices import DEFAULT_DEVICES, Device
 from .errors import (
     CgroupJoinError,
@@ -35,6 +49,19 @@ from .rootfs import Rootfs
 from .run import CompletedProcess, run
 
 __all__ = [
+    "IO",
+    "CgroupConfig",
+    "CgroupError",
+    "CgroupUnsupported",
+    "Container",
+    "Cpu",
+    "DeviceRule",
+    "Devices",
+    "Hugetlb",
+    "Memory",
+    "Pids",
+    "StateError",
+    "Stats",
     "Capabilities",
     "DEFAULT_MASKED_PATHS",
     "DEFAULT_READONLY_PATHS",

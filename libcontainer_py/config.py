@@ -9,6 +9,7 @@ from typing import Any, Mapping, Optional, Tuple
 import attrs
 
 from ._fields import absolute_path, fail, freeze_mapping, str_tuple, text
+from .cgroups.resources import CgroupConfig
 from .devices import DEFAULT_DEVICES, Device, device_tuple
 from .idmap import IDMap, idmap_tuple
 from .mounts import Mounts
@@ -99,6 +100,14 @@ def _to_sysctl(value: Any) -> Mapping[str, str]:
     return freeze_mapping("sysctl", value)
 
 
+def _optional_instance(field: str, cls: type) -> Any:
+    def validate(_inst: Any, _attr: Any, value: Any) -> None:
+        if value is not None and not isinstance(value, cls):
+            raise fail(field, f"expected {cls.__name__} or None, got {type(value).__name__} {value!r}")
+
+    return validate
+
+
 @attrs.frozen
 class Config:
     """A container: root filesystem, namespaces, mounts, devices, process.
@@ -134,6 +143,8 @@ class Config:
     )
     #: Namespaced sysctls only, e.g. {"net.ipv4.ip_forward": "1"}.
     sysctl: Mapping[str, str] = attrs.field(factory=dict, converter=_to_sysctl)
+    #: Resource limits and accounting; None: the container stays in the caller's cgroups.
+    cgroup: Optional[CgroupConfig] = attrs.field(default=None, validator=_optional_instance("cgroup", CgroupConfig))
 
     def __attrs_post_init__(self) -> None:
         from .validate import validate

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-from typing import IO, Any, Optional, Sequence, Union
+from typing import IO, Any, List, Optional, Sequence, Union
 
 from . import _native
+from .cgroups import Manager, Stats, new_manager
 from .config import Config
+from .errors import ConfigError, ContainerError
 from .plan import Plan, build_plan
-from .spawn import spawn
+from .spawn import Spawned, spawn
+from .spawn import start as start_spawned
 
 #: What stdin/stdout/stderr accept, as for subprocess.Popen.
 StdioArg = Union[None, int, IO[Any]]
@@ -30,9 +33,12 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
     ``stdin``/``stdout``/``stderr``, ``communicate``, ``wait``, ``poll``,
     ``send_signal``, ``kill``, context manager.
 
-    The config is checked and planned before any fd or process is made.
-    ``kill()`` of a container with its own pid namespace ends every process
-    in it (the kernel kills the namespace when its PID 1 dies).
+    The config is checked and planned before any fd, cgroup or process is
+    made.  With ``wait_start=True`` the process is set up completely and
+    waits before execve until ``start()``.  ``kill()`` of a container with
+    its own pid namespace ends every process in it (the kernel kills the
+    namespace when its PID 1 dies); ``close()`` (also on leaving a ``with``
+    block) removes its cgroup, killing whatever is left in it.
     """
 
     def __init__(
@@ -48,26 +54,44 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         encoding: Optional[str] = None,
         errors: Optional[str] = None,
         bufsize: int = -1,
+        wait_start: bool = False,
     ) -> None:
         if not isinstance(config, Config):
-            from .errors import ConfigError
-
             raise ConfigError("config", f"expected Config, got {type(config).__name__}")
         self.config = config
         self.container_id = container_id or new_container_id()
-        self.plan: Plan = build_plan(config, self.container_id)
         self.pidfd = -1
-        super().__init__(
-            list(config.process.args),
-            bufsize=bufsize,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            pass_fds=tuple(pass_fds),
-            text=text,
-            encoding=encoding,
-            errors=errors,
-        )
+        self.cgroup: Optional[Manager] = None
+        self._spawned: Optional[Spawned] = None
+        manager = None
+        procs: List[str] = []
+        if config.cgroup is not None:
+            manager = new_manager(config.cgroup.resolved_path(self.container_id), container_id=self.container_id)
+            procs = [os.path.join(d, "cgroup.procs") for d in manager.dirs()]
+        self.plan: Plan = build_plan(config, self.container_id, wait_start=wait_start, cgroup_procs=procs)
+        if manager is not None and config.cgroup is not None:
+            manager.create()
+            self.cgroup = manager
+            try:
+                manager.apply(config.cgroup)
+            except BaseException:
+                self._remove_cgroup()
+                raise
+        try:
+            super().__init__(
+                list(config.process.args),
+                bufsize=bufsize,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                pass_fds=tuple(pass_fds),
+                text=text,
+                encoding=encoding,
+                errors=errors,
+            )
+        except BaseException:
+            self._remove_cgroup()
+            raise
 
     # Popen calls this with the fds it made for the child's stdio; the
     # positional layout has been stable since Python 3.2.
@@ -98,6 +122,26 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         self.pid = spawned.pid
         self.pidfd = spawned.pidfd
         self._child_created = True
+        if spawned.sync_fd >= 0:
+            self._spawned = spawned
+
+    @property
+    def started(self) -> bool:
+        """Whether the process has exec'd (always, unless made with wait_start)."""
+        return self._spawned is None
+
+    def start(self) -> None:
+        """Let a process made with ``wait_start=True`` exec its program."""
+        if self._spawned is None:
+            raise ContainerError("the container's process has already started")
+        spawned, self._spawned = self._spawned, None
+        start_spawned(self.plan, spawned)
+
+    def stats(self) -> Stats:
+        """Resource usage from the container's cgroup (needs ``config.cgroup``)."""
+        if self.cgroup is None:
+            raise ConfigError("cgroup", "this container has no cgroup (Config.cgroup is None)")
+        return self.cgroup.stats()
 
     def send_signal(self, sig: int) -> None:
         """Signal the container's first process (through its pidfd, so a
@@ -114,13 +158,25 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             super().send_signal(sig)
 
     def close(self) -> None:
-        """Release the pidfd (the process itself is waited for by wait())."""
+        """Release the pidfd and remove the cgroup (killing what is left in
+        it); the process itself is reaped by wait()."""
+        if self._spawned is not None:
+            os.close(self._spawned.sync_fd)  # the waiting child sees EOF and exits
+            self._spawned = None
         if self.pidfd >= 0:
             fd, self.pidfd = self.pidfd, -1
             os.close(fd)
+        self._remove_cgroup()
+
+    def _remove_cgroup(self) -> None:
+        manager, self.cgroup = self.cgroup, None
+        if manager is not None:
+            manager.destroy()
 
     def __exit__(self, *exc: Any) -> None:
         try:
+            if self._spawned is not None:
+                self.close()
             super().__exit__(*exc)
         finally:
             self.close()

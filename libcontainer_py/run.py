@@ -2,22 +2,50 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from typing import Any, Optional, Sequence
 
+from .cgroups import Stats
 from .config import Config
 from .errors import ConfigError, ProcessExitError, TimeoutExpired
 from .popen import PIPE, ContainerProcess, StdioArg
 
 
 class CompletedProcess(subprocess.CompletedProcess):  # type: ignore[type-arg]
-    """What run() returns: args, returncode, stdout, stderr, container_id."""
+    """What run() returns: args, returncode, stdout, stderr, container_id;
+    with a cgroup also ``stats`` (taken after the exit) and ``oom_killed``."""
 
     def __init__(
-        self, args: Any, returncode: int, stdout: Any = None, stderr: Any = None, container_id: Optional[str] = None
+        self,
+        args: Any,
+        returncode: int,
+        stdout: Any = None,
+        stderr: Any = None,
+        container_id: Optional[str] = None,
+        stats: Optional[Stats] = None,
     ) -> None:
         super().__init__(args, returncode, stdout, stderr)
         self.container_id = container_id
+        self.stats = stats
+
+    @property
+    def oom_killed(self) -> bool:
+        """Killed by SIGKILL while the OOM killer was acting in its cgroup."""
+        memory = self.stats.memory if self.stats else None
+        return self.returncode == -signal.SIGKILL and memory is not None and memory.oom_kills > 0
+
+    @property
+    def peak_memory(self) -> Optional[int]:
+        """The cgroup's peak memory use in bytes (None without a cgroup)."""
+        memory = self.stats.memory if self.stats else None
+        return memory.peak if memory else None
+
+    @property
+    def cpu_time(self) -> Optional[float]:
+        """CPU seconds used by every process of the container."""
+        cpu = self.stats.cpu if self.stats else None
+        return cpu.usage_ns / 1e9 if cpu else None
 
     def check_returncode(self) -> None:
         if self.returncode:
@@ -84,7 +112,8 @@ def run(
             raise
         returncode = proc.poll()
         assert returncode is not None
-    result = CompletedProcess(proc.args, returncode, out, err, container_id=proc.container_id)
+        stats = proc.cgroup.stats() if proc.cgroup is not None else None
+    result = CompletedProcess(proc.args, returncode, out, err, container_id=proc.container_id, stats=stats)
     if check:
         result.check_returncode()
     return result

@@ -4,7 +4,9 @@ fail (never skip) when that is missing, so a green run means they ran."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 from typing import Any, Iterator
 
 import pytest
@@ -19,6 +21,12 @@ import libcontainer_py as lc
 
 def pytest_configure(config: Any) -> None:
     config.addinivalue_line("markers", "root: needs root and a real kernel")
+    # A temp dir of this run only (examples run as subprocesses inherit it),
+    # so that the leak checks count what this run made, nothing else's.
+    private = tempfile.mkdtemp(prefix="libcontainer-py-tests-")
+    os.environ["TMPDIR"] = private
+    tempfile.tempdir = private
+    config.add_cleanup(lambda: shutil.rmtree(private, ignore_errors=True))
 
 
 def pytest_collection_modifyitems(config: Any, items: list) -> None:

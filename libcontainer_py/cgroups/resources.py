@@ -1,0 +1,513 @@
+"""Cgroup resources: typed, frozen, validated before any cgroup exists.
+
+Every limit field is ``None`` when it is not set (the kernel's value is left
+alone), :data:`UNLIMITED` (``-1``; ``"max"`` is accepted) for "no limit", or a
+number.  Byte fields take human sizes (``"64M"``; binary multiples) or ints.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from types import MappingProxyType
+from typing import Any, Iterator, Mapping, Optional, Tuple, Type, TypeVar, Union
+
+import attrs
+
+from .._fields import fail, text, uint32
+from .units import format_page_size, parse_bytes
+
+#: The value of a limit field that means "no limit" (written as "max" / -1).
+UNLIMITED = -1
+
+_CPU_LIST = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
+_DEVNUM = re.compile(r"^(\d+):(\d+)$")
+
+
+def _bytes_limit(field: str, value: Any) -> Optional[int]:
+    """None (unset), UNLIMITED ("max" or -1) or a byte count."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool) and value == UNLIMITED:
+        return UNLIMITED
+    n = parse_bytes(value, field)
+    return UNLIMITED if n is None else n
+
+
+def _count_limit(field: str, value: Any, *, maximum: int = 2**63 - 1) -> Optional[int]:
+    """None (unset), UNLIMITED ("max" or -1) or a non-negative int."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() == "max":
+        return UNLIMITED
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise fail(field, f"expected an int or 'max', got {type(value).__name__} {value!r}")
+    if value == UNLIMITED:
+        return UNLIMITED
+    if not 0 <= value <= maximum:
+        raise fail(field, f"must be between 0 and {maximum} (or 'max'), got {value}")
+    return value
+
+
+def _ranged(field: str, value: Any, lo: int, hi: int) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise fail(field, f"expected an int, got {type(value).__name__} {value!r}")
+    if not lo <= value <= hi:
+        raise fail(field, f"must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _cpu_list(field: str, value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    s = text(field, value).replace(" ", "")
+    if not _CPU_LIST.match(s):
+        raise fail(field, f"expected a list like '0-3,5', got {value!r}")
+    for part in s.split(","):
+        lo, _, hi = part.partition("-")
+        if hi and int(hi) < int(lo):
+            raise fail(field, f"range {part!r} goes backwards")
+    return s
+
+
+# -- memory -----------------------------------------------------------------
+
+
+def _to_memory_max(value: Any) -> Optional[int]:
+    return _bytes_limit("memory.max", value)
+
+
+def _to_memory_swap_max(value: Any) -> Optional[int]:
+    return _bytes_limit("memory.swap_max", value)
+
+
+def _to_memory_reservation(value: Any) -> Optional[int]:
+    return _bytes_limit("memory.reservation", value)
+
+
+def _to_memory_high(value: Any) -> Optional[int]:
+    return _bytes_limit("memory.high", value)
+
+
+def _to_memory_swappiness(value: Any) -> Optional[int]:
+    return _ranged("memory.swappiness", value, 0, 100)
+
+
+@attrs.frozen
+class Memory:
+    """Memory limits.
+
+    - ``max``: the hard limit (v1 ``memory.limit_in_bytes``, v2 ``memory.max``).
+    - ``swap_max``: swap the cgroup may use *on top of* ``max`` (v2
+      ``memory.swap.max``).  v1 only knows memory+swap, so there
+      ``memory.memsw.limit_in_bytes = max + swap_max`` (``max`` must then be a
+      number, or unlimited with unlimited swap).  ``0`` means no swap.
+    - ``reservation``: a soft guarantee (v1 ``memory.soft_limit_in_bytes``,
+      v2 ``memory.low``).
+    - ``high``: the throttling limit (v2 ``memory.high``; v1 has none: error).
+    - ``swappiness``: 0..100 (v1 ``memory.swappiness``; v2 has none: error).
+    """
+
+    max: Optional[int] = attrs.field(default=None, converter=_to_memory_max)
+    swap_max: Optional[int] = attrs.field(default=None, converter=_to_memory_swap_max)
+    reservation: Optional[int] = attrs.field(default=None, converter=_to_memory_reservation)
+    high: Optional[int] = attrs.field(default=None, converter=_to_memory_high)
+    swappiness: Optional[int] = attrs.field(default=None, converter=_to_memory_swappiness)
+
+
+# -- cpu --------------------------------------------------------------------
+
+
+def _to_cpu_weight(value: Any) -> Optional[int]:
+    return _ranged("cpu.weight", value, 1, 10000)
+
+
+def _to_cpu_shares(value: Any) -> Optional[int]:
+    return _ranged("cpu.shares", value, 2, 262144)
+
+
+def _to_cpu_quota_us(value: Any) -> Optional[int]:
+    n = _count_limit("cpu.quota_us", value)
+    if n is not None and n != UNLIMITED and n < 1000:
+        raise fail("cpu.quota_us", f"must be at least 1000 (1ms) or 'max', got {n}")
+    return n
+
+
+def _to_cpu_period_us(value: Any) -> Optional[int]:
+    return _ranged("cpu.period_us", value, 1000, 1_000_000)
+
+
+def _to_cpu_burst_us(value: Any) -> Optional[int]:
+    return _ranged("cpu.burst_us", value, 0, 2**44)
+
+
+def _to_cpu_cpus(value: Any) -> Optional[str]:
+    return _cpu_list("cpu.cpus", value)
+
+
+def _to_cpu_mems(value: Any) -> Optional[str]:
+    return _cpu_list("cpu.mems", value)
+
+
+@attrs.frozen
+class Cpu:
+    """CPU time and placement.
+
+    - ``weight`` (1..10000, v2 ``cpu.weight``) or ``shares`` (2..262144, v1
+      ``cpu.shares``); set at most one, it is converted for the other version
+      (see :func:`libcontainer_py.cgroups.convert.shares_to_weight`).
+    - ``quota_us`` per ``period_us``: the bandwidth limit (v1
+      ``cpu.cfs_quota_us``/``cpu.cfs_period_us``, v2 ``cpu.max``); ``"max"``
+      removes it.  ``burst_us``: v1 ``cpu.cfs_burst_us``, v2 ``cpu.max.burst``.
+    - ``cpus``/``mems``: cpuset lists like ``"0-3,5"``.
+    """
+
+    weight: Optional[int] = attrs.field(default=None, converter=_to_cpu_weight)
+    shares: Optional[int] = attrs.field(default=None, converter=_to_cpu_shares)
+    quota_us: Optional[int] = attrs.field(default=None, converter=_to_cpu_quota_us)
+    period_us: Optional[int] = attrs.field(default=None, converter=_to_cpu_period_us)
+    burst_us: Optional[int] = attrs.field(default=None, converter=_to_cpu_burst_us)
+    cpus: Optional[str] = attrs.field(default=None, converter=_to_cpu_cpus)
+    mems: Optional[str] = attrs.field(default=None, converter=_to_cpu_mems)
+
+    def __attrs_post_init__(self) -> None:
+        if self.weight is not None and self.shares is not None:
+            raise fail("cpu.shares", "set either weight (v2 scale) or shares (v1 scale), not both")
+
+
+# -- pids -------------------------------------------------------------------
+
+
+def _to_pids_max(value: Any) -> Optional[int]:
+    return _count_limit("pids.max", value, maximum=2**31 - 1)
+
+
+@attrs.frozen
+class Pids:
+    """The number of tasks (processes and threads) the cgroup may hold (``pids.max``)."""
+
+    max: Optional[int] = attrs.field(default=None, converter=_to_pids_max)
+
+
+# -- io ---------------------------------------------------------------------
+
+
+def _device_key(field: str, key: Any) -> str:
+    k = text(field, key)
+    m = _DEVNUM.match(k)
+    if m:
+        return f"{int(m.group(1))}:{int(m.group(2))}"
+    if not k.startswith("/") or ".." in k.split("/"):
+        raise fail(field, f"expected a device path like /dev/vda or 'major:minor', got {k!r}")
+    return posixpath.normpath(k)
+
+
+def _device_map(field: str, value: Any, *, sizes: bool) -> Mapping[str, int]:
+    if not isinstance(value, Mapping):
+        raise fail(field, f"expected a mapping of device -> limit, got {type(value).__name__} {value!r}")
+    out = {}
+    for key, val in value.items():
+        k = _device_key(f"{field} key", key)
+        item = f"{field}[{k!r}]"
+        limit = _bytes_limit(item, val) if sizes else _count_limit(item, val)
+        assert limit is not None
+        out[k] = limit
+    return MappingProxyType(out)
+
+
+def _to_io_weight(value: Any) -> Optional[int]:
+    return _ranged("io.weight", value, 1, 10000)
+
+
+def _to_io_blkio_weight(value: Any) -> Optional[int]:
+    return _ranged("io.blkio_weight", value, 10, 1000)
+
+
+def _to_io_read_bps(value: Any) -> Mapping[str, int]:
+    return _device_map("io.read_bps", value, sizes=True)
+
+
+def _to_io_write_bps(value: Any) -> Mapping[str, int]:
+    return _device_map("io.write_bps", value, sizes=True)
+
+
+def _to_io_read_iops(value: Any) -> Mapping[str, int]:
+    return _device_map("io.read_iops", value, sizes=False)
+
+
+def _to_io_write_iops(value: Any) -> Mapping[str, int]:
+    return _device_map("io.write_iops", value, sizes=False)
+
+
+@attrs.frozen
+class IO:
+    """Block I/O weight and throttling.
+
+    - ``weight`` (1..10000, v2 ``io.weight``) or ``blkio_weight`` (10..1000, v1
+      ``blkio.weight``/``blkio.bfq.weight``); set at most one, it is converted
+      for the other version (:func:`libcontainer_py.cgroups.convert.blkio_to_io_weight`).
+    - ``read_bps``/``write_bps`` (sizes) and ``read_iops``/``write_iops``:
+      per device, keyed by a block device path (``"/dev/vda"``, resolved when
+      the limits are written) or ``"major:minor"``; ``"max"`` removes a limit.
+    """
+
+    weight: Optional[int] = attrs.field(default=None, converter=_to_io_weight)
+    blkio_weight: Optional[int] = attrs.field(default=None, converter=_to_io_blkio_weight)
+    read_bps: Mapping[str, int] = attrs.field(factory=dict, converter=_to_io_read_bps)
+    write_bps: Mapping[str, int] = attrs.field(factory=dict, converter=_to_io_write_bps)
+    read_iops: Mapping[str, int] = attrs.field(factory=dict, converter=_to_io_read_iops)
+    write_iops: Mapping[str, int] = attrs.field(factory=dict, converter=_to_io_write_iops)
+
+    def __attrs_post_init__(self) -> None:
+        if self.weight is not None and self.blkio_weight is not None:
+            raise fail("io.blkio_weight", "set either weight (v2 scale) or blkio_weight (v1 scale), not both")
+
+
+# -- hugetlb ----------------------------------------------------------------
+
+
+def page_size_name(field: str, key: Any) -> str:
+    """A huge page size ("2MB", "2M", "1GiB", 2097152) in the kernel's spelling ("2MB")."""
+    if isinstance(key, str) and key.strip().lower() == "max":
+        raise fail(field, "a page size cannot be 'max'")
+    size = parse_bytes(key, field)
+    assert size is not None
+    if size < 4096 or size & (size - 1):
+        raise fail(field, f"a huge page size is a power of two of at least 4k, got {key!r}")
+    return format_page_size(size)
+
+
+def _to_hugetlb_limits(value: Any) -> Mapping[str, int]:
+    if not isinstance(value, Mapping):
+        raise fail("hugetlb", f"expected a mapping of page size -> limit, got {type(value).__name__} {value!r}")
+    out = {}
+    for key, val in value.items():
+        name = page_size_name("hugetlb key", key)
+        limit = _bytes_limit(f"hugetlb[{name!r}]", val)
+        if limit is None:
+            raise fail(f"hugetlb[{name!r}]", "a limit is required (a size or 'max')")
+        out[name] = limit
+    return MappingProxyType(out)
+
+
+@attrs.frozen
+class Hugetlb:
+    """Huge page limits in bytes, keyed by page size (``{"2MB": 0}`` forbids 2MB pages).
+
+    v1 ``hugetlb.<size>.limit_in_bytes``, v2 ``hugetlb.<size>.max``.
+    """
+
+    limits: Mapping[str, int] = attrs.field(factory=dict, converter=_to_hugetlb_limits)
+
+
+# -- devices ----------------------------------------------------------------
+
+
+def _to_rule_type(value: Any) -> str:
+    if value not in ("a", "c", "b"):
+        raise fail("device_rule.type", f"must be 'a' (all), 'c' (char) or 'b' (block), got {value!r}")
+    return str(value)
+
+
+def _to_rule_major(value: Any) -> Optional[int]:
+    return None if value is None or value == "*" else uint32("device_rule.major", value, maximum=4095)
+
+
+def _to_rule_minor(value: Any) -> Optional[int]:
+    return None if value is None or value == "*" else uint32("device_rule.minor", value, maximum=2**20 - 1)
+
+
+def _to_rule_access(value: Any) -> str:
+    s = text("device_rule.access", value)
+    if set(s) - set("rwm") or len(set(s)) != len(s):
+        raise fail("device_rule.access", f"must be a combination of r, w and m, got {value!r}")
+    return "".join(c for c in "rwm" if c in s)
+
+
+def _to_rule_allow(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise fail("device_rule.allow", f"expected bool, got {type(value).__name__} {value!r}")
+    return value
+
+
+@attrs.frozen
+class DeviceRule:
+    """Allow or deny ``access`` (r, w, m = mknod) to devices of ``type``
+    (``a`` all, ``c`` char, ``b`` block) with ``major``:``minor`` (None = any)."""
+
+    allow: bool = attrs.field(converter=_to_rule_allow)
+    type: str = attrs.field(default="a", converter=_to_rule_type)
+    major: Optional[int] = attrs.field(default=None, converter=_to_rule_major)
+    minor: Optional[int] = attrs.field(default=None, converter=_to_rule_minor)
+    access: str = attrs.field(default="rwm", converter=_to_rule_access)
+
+    def __attrs_post_init__(self) -> None:
+        if self.type == "a" and (self.major is not None or self.minor is not None):
+            raise fail("device_rule.type", "type 'a' matches every device; major and minor must be None")
+
+    @classmethod
+    def char(cls, major: Optional[int], minor: Optional[int], access: str = "rwm") -> DeviceRule:
+        return cls(True, "c", major, minor, access)
+
+    def v1_line(self) -> str:
+        """The line written to v1 ``devices.allow``/``devices.deny``: ``c 1:3 rwm``."""
+        if self.type == "a":
+            return "a *:* " + self.access if self.access != "rwm" else "a"
+        major = "*" if self.major is None else str(self.major)
+        minor = "*" if self.minor is None else str(self.minor)
+        return f"{self.type} {major}:{minor} {self.access}"
+
+    def is_wildcard(self) -> bool:
+        """True for a rule that matches every device and access (``a *:* rwm``)."""
+        return self.type == "a" and self.access == "rwm"
+
+
+def _to_devices_rules(value: Any) -> Tuple[DeviceRule, ...]:
+    if isinstance(value, (str, bytes, DeviceRule)):
+        raise fail("devices", f"expected a sequence of DeviceRule, got {value!r}")
+    rules = tuple(value)
+    for i, r in enumerate(rules):
+        if not isinstance(r, DeviceRule):
+            raise fail(f"devices[{i}]", f"expected DeviceRule, got {type(r).__name__} {r!r}")
+    return rules
+
+
+@attrs.frozen
+class Devices:
+    """Ordered device access rules.
+
+    Semantics (both versions): access is denied unless a rule allows it; rules
+    are read in order and a later rule overrides an earlier one for the
+    devices and access bits it names.  An access is allowed when the last rule
+    matching its type, major, minor and covering every requested bit allows it.
+    On v1 the manager writes ``a`` to ``devices.deny`` and then each rule to
+    ``devices.allow``/``devices.deny``; on v2 the rules are compiled into an
+    eBPF device program.
+    """
+
+    rules: Tuple[DeviceRule, ...] = attrs.field(default=(), converter=_to_devices_rules)
+
+    def __iter__(self) -> Iterator[DeviceRule]:
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    @classmethod
+    def default(cls) -> Devices:
+        """Deny all but what runc allows by default: mknod of any node; null,
+        zero, full, random, urandom, tty, console, ptmx and /dev/pts/*."""
+        allow = DeviceRule.char
+        return cls(
+            (
+                DeviceRule(False),
+                DeviceRule(True, "c", None, None, "m"),
+                DeviceRule(True, "b", None, None, "m"),
+                allow(1, 3),  # null
+                allow(1, 5),  # zero
+                allow(1, 7),  # full
+                allow(1, 8),  # random
+                allow(1, 9),  # urandom
+                allow(5, 0),  # tty
+                allow(5, 1),  # console
+                allow(5, 2),  # ptmx
+                allow(136, None),  # /dev/pts/*
+            )
+        )
+
+    @classmethod
+    def allow_all(cls) -> Devices:
+        return cls((DeviceRule(True),))
+
+
+# -- the whole cgroup ---------------------------------------------------------
+
+#: One resource, as update() takes it.
+Resource = Union[Memory, Cpu, Pids, IO, Hugetlb, Devices]
+
+
+def _to_cgroup_path(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    p = text("cgroup.path", value).strip("/")
+    parts = p.split("/")
+    if not p or any(part in ("", ".", "..") for part in parts):
+        raise fail(
+            "cgroup.path", f"expected a relative cgroup path like 'a/b' without '.', '..' or '//', got {value!r}"
+        )
+    return p
+
+
+_T = TypeVar("_T")
+
+
+def _instance_or_none(field: str, cls: Type[_T], value: Any) -> Optional[_T]:
+    if value is None:
+        return None
+    if isinstance(value, cls):
+        return value
+    raise fail(field, f"expected {cls.__name__} or None, got {type(value).__name__} {value!r}")
+
+
+def _to_cgroup_hugetlb(value: Any) -> Optional[Hugetlb]:
+    if value is None or isinstance(value, Hugetlb):
+        return value
+    return Hugetlb(value)
+
+
+def _to_cgroup_memory(value: Any) -> Optional[Memory]:
+    return _instance_or_none("cgroup.memory", Memory, value)
+
+
+def _to_cgroup_cpu(value: Any) -> Optional[Cpu]:
+    return _instance_or_none("cgroup.cpu", Cpu, value)
+
+
+def _to_cgroup_pids(value: Any) -> Optional[Pids]:
+    return _instance_or_none("cgroup.pids", Pids, value)
+
+
+def _to_cgroup_io(value: Any) -> Optional[IO]:
+    return _instance_or_none("cgroup.io", IO, value)
+
+
+def _to_cgroup_devices(value: Any) -> Optional[Devices]:
+    return _instance_or_none("cgroup.devices", Devices, value)
+
+
+#: The parent of the default cgroup path, beside the host's own cgroups.
+DEFAULT_PARENT = "libcontainer_py"
+
+
+@attrs.frozen
+class CgroupConfig:
+    """The container's cgroup: where it is and which limits it has.
+
+    ``path`` is relative to the root of every hierarchy (the visible mount
+    root); None means ``libcontainer_py/<container id>``.  A resource left None
+    is not touched (no limit, no device filter).
+    """
+
+    path: Optional[str] = attrs.field(default=None, converter=_to_cgroup_path)
+    memory: Optional[Memory] = attrs.field(default=None, converter=_to_cgroup_memory)
+    cpu: Optional[Cpu] = attrs.field(default=None, converter=_to_cgroup_cpu)
+    pids: Optional[Pids] = attrs.field(default=None, converter=_to_cgroup_pids)
+    io: Optional[IO] = attrs.field(default=None, converter=_to_cgroup_io)
+    hugetlb: Optional[Hugetlb] = attrs.field(default=None, converter=_to_cgroup_hugetlb)
+    devices: Optional[Devices] = attrs.field(default=None, converter=_to_cgroup_devices)
+
+    def resolved_path(self, container_id: str) -> str:
+        """``path``, or ``libcontainer_py/<container_id>``."""
+        if self.path is not None:
+            return self.path
+        cid = text("container id", container_id)
+        if "/" in cid or cid in (".", ".."):
+            raise fail("container id", f"cannot be a cgroup name: {cid!r}")
+        return f"{DEFAULT_PARENT}/{cid}"
+
+    def resources(self) -> Tuple[Resource, ...]:
+        """The resources that are set, in the order the manager writes them."""
+        items = (self.cpu, self.memory, self.pids, self.io, self.hugetlb, self.devices)
+        return tuple(r for r in items if r is not None)

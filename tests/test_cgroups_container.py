@@ -1,0 +1,251 @@
+"""Cgroups through containers: limits hold, accounting moves, freeze, update,
+OOM reporting, and nothing is left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+import libcontainer_py as lc
+
+HIERARCHIES = [os.path.join("/sys/fs/cgroup", h) for h in sorted(os.listdir("/sys/fs/cgroup"))]
+
+
+def ours() -> dict:
+    """Every libcontainer_py/<id> directory in every hierarchy."""
+    out = {}
+    for h in HIERARCHIES:
+        base = os.path.join(h, "libcontainer_py")
+        out[h] = sorted(os.listdir(base)) if os.path.isdir(base) else None
+        out[h] = [d for d in (out[h] or []) if os.path.isdir(os.path.join(base, d))] if out[h] is not None else None
+    return out
+
+
+@pytest.fixture
+def no_cgroups_left():
+    before = ours()
+    yield
+    assert ours() == before
+
+
+def cgroup_file(container_id: str, hierarchy: str, name: str) -> str:
+    with open(os.path.join("/sys/fs/cgroup", hierarchy, "libcontainer_py", container_id, name)) as f:
+        return f.read().strip()
+
+
+def test_memory_hog_is_oom_killed_and_reported(busybox: str, no_leaks: None, no_cgroups_left: None) -> None:
+    config = lc.Config(
+        rootfs=busybox,
+        cgroup=lc.CgroupConfig(memory=lc.Memory(max="64M", swap_max=0)),
+        process=lc.Process(args=["dd", "if=/dev/zero", "of=/dev/null", "bs=200M", "count=1"]),
+    )
+    r = lc.run(config=config, capture_output=True, timeout=30)
+    assert r.returncode == -signal.SIGKILL
+    assert r.oom_killed and r.stats is not None and r.stats.memory is not None
+    assert r.stats.memory.oom_kills >= 1
+    assert r.peak_memory is not None and 60 * 2**20 <= r.peak_memory <= 64 * 2**20
+
+
+def test_a_plain_signal_is_not_an_oom_kill(busybox: str, no_cgroups_left: None) -> None:
+    config = lc.Config(
+        rootfs=busybox,
+        cgroup=lc.CgroupConfig(memory=lc.Memory(max="64M")),
+        process=lc.Process(args=["sh", "-c", "kill -KILL $$; exec sleep 5"]),
+    )
+    with lc.ContainerProcess(config) as proc:
+        proc.kill()
+        assert proc.wait(10) == -signal.SIGKILL
+        stats = proc.stats()
+    assert stats.memory is not None and stats.memory.oom_kills == 0
+
+
+def test_run_reports_cpu_time_and_peak_memory(busybox: str, no_cgroups_left: None) -> None:
+    config = lc.Config(
+        rootfs=busybox,
+        cgroup=lc.CgroupConfig(memory=lc.Memory(max="256M")),
+        process=lc.Process(args=["sh", "-c", "dd if=/dev/zero of=/dev/null bs=32M count=20"]),
+    )
+    r = lc.run(config=config, capture_output=True, timeout=30)
+    assert r.returncode == 0 and not r.oom_killed
+    assert r.peak_memory is not None and r.peak_memory >= 32 * 2**20
+    assert r.cpu_time is not None and r.cpu_time > 0
+
+
+def test_fork_bomb_stops_at_the_pids_limit(busybox: str, no_leaks: None, no_cgroups_left: None) -> None:
+    config = lc.Config(
+        rootfs=busybox,
+        cgroup=lc.CgroupConfig(pids=lc.Pids(max=32)),
+        process=lc.Process(args=["sh", "-c", "bomb() { bomb | bomb & }; bomb; sleep 30"]),
+    )
+    name = "forkbomb-" + os.urandom(3).hex()
+    with lc.Container.create(name, config, stderr=lc.DEVNULL) as c:
+        c.start()
+        seen = []
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            st = c.stats()
+            assert st.pids is not None and st.pids.limit == 32
+            seen.append(st.pids.current)
+            time.sleep(0.01)
+        assert max(seen) == 32  # it ran into the limit, and never past it
+        assert int(cgroup_file(name, "pids", "pids.events").split()[1]) > 0  # forks refused at the limit
+
+
+def test_cpu_quota_of_20_percent(busybox: str, no_cgroups_left: None) -> None:
+    config = lc.Config(
+        rootfs=busybox,
+        cgroup=lc.CgroupConfig(cpu=lc.Cpu(quota_us=20_000, period_us=100_000)),
+        process=lc.Process(args=["sh", "-c", "while :; do :; done"]),
+    )
+    with lc.Container.create("cpu-" + os.urandom(3).hex(), config) as c:
+        c.start()
+        time.sleep(0.3)
+        cpu0, t0 = c.stats().cpu, time.monotonic()
+        time.sleep(2.0)
+        cpu1, t1 = c.stats().cpu, time.monotonic()
+        assert cpu0 is not None and cpu1 is not None
+        share = (cpu1.usage_ns - cpu0.usage_ns) / 1e9 / (t1 - t0)
+        assert 0.15 <= share <= 0.25, share
+        assert cpu1.throttled_periods > cpu0.throttled_periods
+
+
+def test_pause_stops_progress_and_resume_continues(busybox: str, tmp_path, no_cgroups_left: None) -> None:
+    config = lc.Config(
+        rootfs=busybox,
+        cgroup=lc.CgroupConfig(),
+        mounts=lc.Mounts.default() + [lc.Mount.bind(str(tmp_path), "/out")],
+        process=lc.Process(args=["sh", "-c", "while :; do echo x >> /out/n; done"]),
+    )
+    counter = tmp_path / "n"
+
+    def count() -> int:
+        return os.path.getsize(counter) if counter.exists() else 0
+
+    with lc.Container.create("pause-" + os.urandom(3).hex(), config) as c:
+        c.start()
+        time.sleep(0.2)
+        c.pause()
+        assert c.status() == "paused"
+        frozen = count()
+        assert frozen > 0
+        time.sleep(0.5)
+        assert count() == frozen
+        c.resume()
+        assert c.status() == "running"
+        time.sleep(0.3)
+        assert count() > frozen
+        with pytest.raises(lc.StateError):
+            c.resume()
+
+
+def test_denied_device_cannot_be_opened(busybox: str, no_cgroups_left: None) -> None:
+    """The classic attack: mknod a host device (CAP_MKNOD is a default
+    capability) and open it.  The default device rules stop it; without
+    them the same attack works."""
+    # This VM denies even the host's root the disk itself; loop-control
+    # (10:237) stands in: openable by root, not in the default rules.
+    script = "mknod /dev/lctl c 10 237 && (exec 3<>/dev/lctl && echo opened) 2>&1"
+
+    def attempt(devices: "lc.Devices | None") -> str:
+        config = lc.Config(
+            rootfs=busybox, cgroup=lc.CgroupConfig(devices=devices), process=lc.Process(args=["sh", "-c", script])
+        )
+        return lc.run(config=config, capture_output=True, text=True, timeout=10).stdout
+
+    assert "Operation not permitted" in attempt(lc.Devices.default())
+    assert attempt(None).strip() == "opened"
+
+
+def test_stats_move_with_the_workload(busybox: str, no_cgroups_left: None) -> None:
+    config = lc.Config(
+        rootfs=busybox,
+        cgroup=lc.CgroupConfig(memory=lc.Memory(max="256M")),
+        mounts=lc.Mounts.default() + [lc.Mount.tmpfs("/data", size="128m")],
+        process=lc.Process(args=["sh", "-c", "read x; dd if=/dev/zero of=/data/f bs=1M count=64; read y"]),
+    )
+    with lc.Container.create("stats-" + os.urandom(3).hex(), config, stdin=lc.PIPE, stderr=lc.DEVNULL) as c:
+        c.start()
+        assert c.process.stdin is not None
+        before = c.stats()
+        c.process.stdin.write(b"go\n")
+        c.process.stdin.flush()
+        deadline = time.monotonic() + 10
+        while True:
+            after = c.stats()
+            assert after.memory is not None and before.memory is not None
+            if after.memory.usage >= before.memory.usage + 60 * 2**20 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert after.memory.usage >= before.memory.usage + 60 * 2**20  # tmpfs pages are charged to it
+        assert after.cpu is not None and before.cpu is not None and after.cpu.usage_ns > before.cpu.usage_ns
+        assert [p.pid for p in c.processes()] == c.pids() and c.pid in c.pids()
+
+
+def test_update_a_running_container(busybox: str, no_cgroups_left: None) -> None:
+    config = lc.Config(
+        rootfs=busybox,
+        cgroup=lc.CgroupConfig(memory=lc.Memory(max="64M", swap_max=0)),
+        process=lc.Process(args=["sh", "-c", "read x; dd if=/dev/zero of=/dev/null bs=100M count=1; echo rc=$?"]),
+    )
+    cid = "update-" + os.urandom(3).hex()
+    with lc.Container.create(cid, config, stdin=lc.PIPE, stdout=lc.PIPE, stderr=lc.DEVNULL) as c:
+        c.start()
+        c.update(lc.Memory(max="256M"))
+        assert int(cgroup_file(cid, "memory", "memory.limit_in_bytes")) == 256 * 2**20
+        assert c.process.stdin is not None and c.process.stdout is not None
+        c.process.stdin.write(b"go\n")
+        c.process.stdin.flush()
+        assert c.process.stdout.readline() == b"rc=0\n"  # 100M fits now; under 64M it was killed
+
+
+def test_wrong_states(busybox: str, no_cgroups_left: None) -> None:
+    config = lc.Config(rootfs=busybox, cgroup=lc.CgroupConfig(), process=lc.Process(args=["sleep", "30"]))
+    with lc.Container.create("states-" + os.urandom(3).hex(), config) as c:
+        assert c.status() == "created"
+        with pytest.raises(lc.StateError):
+            c.pause()
+        c.start()
+        with pytest.raises(lc.StateError):
+            c.start()
+        c.kill(signal.SIGKILL)
+        c.wait(10)
+        assert c.status() == "stopped"
+        with pytest.raises(lc.StateError):
+            c.pause()
+
+
+def test_200_create_destroy_cycles_leave_no_cgroup(busybox: str, no_leaks: None, no_cgroups_left: None) -> None:
+    config = lc.Config(
+        rootfs=busybox,
+        cgroup=lc.CgroupConfig(memory=lc.Memory(max="32M"), pids=lc.Pids(max=16)),
+        process=lc.Process(args=["sleep", "30"]),
+    )
+    for i in range(200):
+        c = lc.Container.create(f"cycle-{i}", config)
+        if i % 2:
+            c.start()
+        c.destroy()
+
+
+def test_bad_cgroup_setting_fails_before_anything_runs(busybox: str, no_leaks: None, no_cgroups_left: None) -> None:
+    config = lc.Config(
+        rootfs=busybox, cgroup=lc.CgroupConfig(memory=lc.Memory(high="64M")), process=lc.Process(args=["true"])
+    )
+    with pytest.raises(lc.CgroupUnsupported):  # memory.high has no v1 file on this host
+        lc.run(config=config)
+
+
+def test_the_container_never_runs_outside_its_cgroup(busybox: str, no_cgroups_left: None) -> None:
+    """The child joins its cgroup before any other step: even the first
+    thing the program sees is the container's cgroup."""
+    config = lc.Config(
+        rootfs=busybox,
+        cgroup=lc.CgroupConfig(pids=lc.Pids(max=8)),
+        namespaces=lc.Namespaces(mount=True, pid=True, uts=True),
+        process=lc.Process(args=["cat", "/proc/self/cgroup"]),
+    )
+    r = lc.run(config=config, capture_output=True, text=True, container_id="first-" + os.urandom(3).hex())
+    assert f":pids:/libcontainer_py/{r.container_id}\n" in r.stdout
