@@ -149,7 +149,7 @@ def test_denied_device_cannot_be_opened(busybox: str, no_cgroups_left: None) -> 
     # (10:237) stands in: openable by root, not in the default rules.
     script = "mknod /dev/lctl c 10 237 && (exec 3<>/dev/lctl && echo opened) 2>&1"
 
-    def attempt(devices: "lc.Devices | None") -> str:
+    def attempt(devices: lc.Devices | None) -> str:
         config = lc.Config(
             rootfs=busybox, cgroup=lc.CgroupConfig(devices=devices), process=lc.Process(args=["sh", "-c", script])
         )
