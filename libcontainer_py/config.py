@@ -17,6 +17,7 @@ from .namespaces import Namespaces
 from .paths import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS
 from .process import Process
 from .rootfs import Rootfs
+from .seccomp import Seccomp
 
 
 def _rootfs(value: Any) -> Optional[Rootfs]:
@@ -100,6 +101,10 @@ def _to_sysctl(value: Any) -> Mapping[str, str]:
     return freeze_mapping("sysctl", value)
 
 
+def _default_seccomp(config: Config) -> Optional[Seccomp]:
+    return Seccomp.default(config.process.capabilities.bounding)
+
+
 def _optional_instance(field: str, cls: type) -> Any:
     def validate(_inst: Any, _attr: Any, value: Any) -> None:
         if value is not None and not isinstance(value, cls):
@@ -143,6 +148,12 @@ class Config:
     )
     #: Namespaced sysctls only, e.g. {"net.ipv4.ip_forward": "1"}.
     sysctl: Mapping[str, str] = attrs.field(factory=dict, converter=_to_sysctl)
+    #: The syscall filter, loaded last before execve; defaults to Docker's
+    #: profile for the process's capabilities.  None: no filter.
+    seccomp: Optional[Seccomp] = attrs.field(
+        default=attrs.Factory(_default_seccomp, takes_self=True),
+        validator=_optional_instance("seccomp", Seccomp),
+    )
     #: Resource limits and accounting; None: the container stays in the caller's cgroups.
     cgroup: Optional[CgroupConfig] = attrs.field(default=None, validator=_optional_instance("cgroup", CgroupConfig))
 
@@ -175,4 +186,5 @@ _FOLLOWING_DEFAULTS = (
     ("masked_paths", _default_masked),
     ("readonly_paths", _default_readonly),
     ("devices", _default_devices),
+    ("seccomp", _default_seccomp),
 )

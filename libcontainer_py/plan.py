@@ -23,6 +23,8 @@ from .mounts import MS_BIND, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REC, Mount, prop
 from .namespaces import CLONE_FLAGS
 from .process import DEFAULT_PATH
 from .rootfs import HOST_PATHS
+from .seccomp import Seccomp
+from .seccomp import compile as compile_seccomp
 
 
 class Op(enum.IntEnum):
@@ -610,6 +612,10 @@ def _identity_steps(config: Config, container_id: str, deny_setgroups: bool, ste
         raise ConfigError("process.capabilities", f"the caller cannot give what it does not have: {lacking}")
     valid = (1 << (last + 1)) - 1
     user = process.user
+    if not process.no_new_privileges and config.seccomp is not None:
+        # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+        # while it is still held (the filter must then allow what follows).
+        steps.append(_seccomp_step(config.seccomp))
     if user.uid != 0:
         steps.append(Step(Op.KEEPCAPS, "keep capabilities across setuid", n1=1))
     steps.append(Step(Op.DROP_BOUNDING, "drop from the bounding set", n1=mask(caps.bounding) & valid, n2=last))
@@ -651,4 +657,16 @@ def _final_steps(config: Config, steps: List[Step], wait_start: bool) -> None:
         steps.append(Step(Op.NO_NEW_PRIVS, "set no_new_privs"))
     if wait_start:
         steps.append(Step(Op.WAIT_START, "wait for start"))
+    if process.no_new_privileges and config.seccomp is not None:
+        steps.append(_seccomp_step(config.seccomp))
     steps.append(Step(Op.EXEC, "exec", process.args[0]))
+
+
+def _seccomp_step(seccomp: Seccomp) -> Step:
+    """The filter, compiled in the parent (cached) for the child to load."""
+    compiled = compile_seccomp(seccomp)
+    if compiled.uses_notify:
+        raise ConfigError("seccomp", "notify rules are not supported yet: their listener fd cannot be handed over")
+    return Step(
+        Op.SECCOMP, "load the seccomp filter", n1=compiled.instructions, n2=compiled.flags, data=compiled.program
+    )

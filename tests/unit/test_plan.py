@@ -82,7 +82,7 @@ def test_host_rootfs_plan() -> None:
     assert links == {"/bin": "usr/bin", "/lib": "usr/lib"}
     binds = [s for s in plan.steps if s.op is Op.MOUNT and s.s2 in ("/usr", "/etc")]
     assert [b.n2 & 1 for b in binds] == [1, 1]  # read-only
-    assert ops(plan)[-9:] == [
+    assert ops(plan)[-10:] == [
         Op.DROP_BOUNDING,
         Op.SETGROUPS,
         Op.SETGID,
@@ -91,6 +91,7 @@ def test_host_rootfs_plan() -> None:
         Op.CAPSET,
         Op.UMASK,
         Op.NO_NEW_PRIVS,
+        Op.SECCOMP,
         Op.EXEC,
     ]
     hostname = next(s for s in plan.steps if s.op is Op.SETHOSTNAME)
@@ -198,3 +199,11 @@ def test_cgroup_join_comes_first_and_the_cgroup_namespace_after_it() -> None:
     assert plan.shares_memory  # unsharing only the cgroup namespace keeps the fast path
     without = build_plan(lc.Config(), "x", host=MERGED)
     assert without.clone_flags & CLONE_FLAGS["cgroup"] and Op.JOIN_CGROUP not in ops(without)
+
+
+def test_seccomp_is_last_with_no_new_privs_and_early_without() -> None:
+    late = ops(build_plan(lc.Config(), "x", host=MERGED))
+    assert late[-2:] == [Op.SECCOMP, Op.EXEC]
+    early = ops(build_plan(lc.Config(process=lc.Process(args=["x"], no_new_privileges=False)), "x", host=MERGED))
+    assert early.index(Op.SECCOMP) < early.index(Op.DROP_BOUNDING) and Op.NO_NEW_PRIVS not in early
+    assert Op.SECCOMP not in ops(build_plan(lc.Config(seccomp=None), "x", host=MERGED))
