@@ -9,7 +9,7 @@ from typing import Any, Mapping, Optional, Tuple
 import attrs
 
 from ._fields import absolute_path, fail, freeze_mapping, str_tuple, text
-from .cgroups.resources import CgroupConfig
+from .cgroups.resources import CgroupConfig, Devices
 from .devices import DEFAULT_DEVICES, Device, device_tuple
 from .idmap import IDMap, idmap_tuple
 from .mounts import Mounts
@@ -101,6 +101,14 @@ def _to_sysctl(value: Any) -> Mapping[str, str]:
     return freeze_mapping("sysctl", value)
 
 
+#: The cgroup of a default container: device rules only, no accounting.
+DEFAULT_CGROUP = CgroupConfig(devices=Devices.default(), accounting=False)
+
+
+def _default_cgroup(config: Config) -> Optional[CgroupConfig]:
+    return DEFAULT_CGROUP if os.geteuid() == 0 and config.namespaces.user is not True else None
+
+
 def _default_seccomp(config: Config) -> Optional[Seccomp]:
     return Seccomp.default(config.process.capabilities.bounding)
 
@@ -155,7 +163,13 @@ class Config:
         validator=_optional_instance("seccomp", Seccomp),
     )
     #: Resource limits and accounting; None: the container stays in the caller's cgroups.
-    cgroup: Optional[CgroupConfig] = attrs.field(default=None, validator=_optional_instance("cgroup", CgroupConfig))
+    #: Defaults, as root, to DEFAULT_CGROUP: the standard device rules and
+    #: nothing else, so a node made with CAP_MKNOD cannot open a host device.
+    #: Rootless: None (mknod is not allowed in a user namespace anyway).
+    cgroup: Optional[CgroupConfig] = attrs.field(
+        default=attrs.Factory(_default_cgroup, takes_self=True),
+        validator=_optional_instance("cgroup", CgroupConfig),
+    )
 
     def __attrs_post_init__(self) -> None:
         from .validate import validate
@@ -187,4 +201,5 @@ _FOLLOWING_DEFAULTS = (
     ("readonly_paths", _default_readonly),
     ("devices", _default_devices),
     ("seccomp", _default_seccomp),
+    ("cgroup", _default_cgroup),
 )

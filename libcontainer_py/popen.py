@@ -8,7 +8,7 @@ import subprocess
 from typing import IO, Any, List, Optional, Sequence, Union
 
 from . import _native
-from .cgroups import Manager, Stats, new_manager
+from .cgroups import Manager, Stats, detect, new_manager
 from .config import Config
 from .errors import ConfigError, ContainerError
 from .plan import Plan, build_plan
@@ -66,7 +66,11 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         manager = None
         procs: List[str] = []
         if config.cgroup is not None:
-            manager = new_manager(config.cgroup.resolved_path(self.container_id), container_id=self.container_id)
+            layout = detect()
+            if not config.cgroup.accounting:
+                layout = layout.only(config.cgroup.controllers())
+            path = config.cgroup.resolved_path(self.container_id)
+            manager = new_manager(path, layout, container_id=self.container_id)
             procs = [os.path.join(d, "cgroup.procs") for d in manager.dirs()]
         self.plan: Plan = build_plan(config, self.container_id, wait_start=wait_start, cgroup_procs=procs)
         if manager is not None and config.cgroup is not None:

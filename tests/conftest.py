@@ -35,6 +35,13 @@ def pytest_collection_modifyitems(config: Any, items: list) -> None:
             item.add_marker(pytest.mark.root)
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    from support import escapes
+
+    if escapes.RESULTS:
+        terminalreporter.write_line(escapes.summary())
+
+
 @pytest.fixture(autouse=True)
 def _needs_root(request: Any) -> None:
     if request.node.get_closest_marker("root") and os.geteuid() != 0:

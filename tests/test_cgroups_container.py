@@ -249,3 +249,20 @@ def test_the_container_never_runs_outside_its_cgroup(busybox: str, no_cgroups_le
     )
     r = lc.run(config=config, capture_output=True, text=True, container_id="first-" + os.urandom(3).hex())
     assert f":pids:/libcontainer_py/{r.container_id}\n" in r.stdout
+
+
+def test_default_container_gets_only_the_device_cgroup(busybox: str, no_cgroups_left: None) -> None:
+    """As root, lc.Config() has DEFAULT_CGROUP: device rules, no accounting,
+    so only the devices hierarchy (and the cgroup2 mount) are joined."""
+    config = lc.Config(
+        rootfs=busybox,
+        namespaces=lc.Namespaces(mount=True, pid=True),
+        process=lc.Process(args=["cat", "/proc/self/cgroup"]),
+    )
+    assert config.cgroup == lc.config.DEFAULT_CGROUP and not config.cgroup.accounting
+    r = lc.run(config=config, capture_output=True, text=True, container_id="dflt-" + os.urandom(3).hex())
+    lines = dict(line.split(":", 2)[1:] for line in r.stdout.splitlines())
+    assert lines["devices"] == f"/libcontainer_py/{r.container_id}"
+    assert lines[""] == f"/libcontainer_py/{r.container_id}"
+    assert lines["memory"] != f"/libcontainer_py/{r.container_id}"
+    assert lc.Config(namespaces=lc.Namespaces.all()).cgroup is None  # a user namespace cannot mknod anyway

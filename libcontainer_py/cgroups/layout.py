@@ -81,6 +81,12 @@ class Layout:
             return "v1"
         return "hybrid" if has_v1 else "v2"
 
+    def only(self, controllers: Tuple[str, ...]) -> Layout:
+        """This layout with just the v1 hierarchies of ``controllers`` (the
+        cgroup2 mount stays: it tracks, freezes and kills the processes)."""
+        wanted = set(controllers)
+        return attrs.evolve(self, v1=tuple(h for h in self.v1 if wanted & set(h.controllers)))
+
     def v1_for(self, controller: str) -> Optional[Hierarchy]:
         """The v1 hierarchy ``controller`` is bound to, if any."""
         for h in self.v1:

@@ -481,6 +481,12 @@ def _to_cgroup_devices(value: Any) -> Optional[Devices]:
 DEFAULT_PARENT = "libcontainer_py"
 
 
+def _to_cgroup_accounting(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise fail("cgroup.accounting", f"expected bool, got {value!r}")
+    return value
+
+
 @attrs.frozen
 class CgroupConfig:
     """The container's cgroup: where it is and which limits it has.
@@ -497,6 +503,26 @@ class CgroupConfig:
     io: Optional[IO] = attrs.field(default=None, converter=_to_cgroup_io)
     hugetlb: Optional[Hugetlb] = attrs.field(default=None, converter=_to_cgroup_hugetlb)
     devices: Optional[Devices] = attrs.field(default=None, converter=_to_cgroup_devices)
+    #: Join every hierarchy, so that stats() cover memory, cpu, pids and io
+    #: even where no limit is set.  False: only the hierarchies of the
+    #: resources that are set (and the cgroup2 mount, which tracks and kills
+    #: the processes) -- cheaper to create, as for the default device filter.
+    accounting: bool = attrs.field(default=True, converter=_to_cgroup_accounting)
+
+    def controllers(self) -> Tuple[str, ...]:
+        """The v1 controllers the set resources need."""
+        wanted = {
+            "cpu": self.cpu,
+            "memory": self.memory,
+            "pids": self.pids,
+            "blkio": self.io,
+            "hugetlb": self.hugetlb,
+            "devices": self.devices,
+        }
+        out = [name for name, value in wanted.items() if value is not None]
+        if self.cpu is not None and (self.cpu.cpus is not None or self.cpu.mems is not None):
+            out.append("cpuset")
+        return tuple(out)
 
     def resolved_path(self, container_id: str) -> str:
         """``path``, or ``libcontainer_py/<container_id>``."""
