@@ -69,6 +69,7 @@
 #include <sys/resource.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -732,14 +733,52 @@ static void readonly_path(struct child *c, const struct lc_step *s)
     close(fd);
 }
 
+/* Hand an fd to the parent with SCM_RIGHTS, inside a sync record. */
+static int send_fd(struct child *c, int kind, int fd)
+{
+    struct lc_msg m;
+    struct iovec iov;
+    struct msghdr mh;
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct cmsghdr *cm;
+
+    memset(&m, 0, sizeof m);
+    m.kind = kind;
+    m.step = c->step;
+    iov.iov_base = &m;
+    iov.iov_len = sizeof m;
+    memset(&mh, 0, sizeof mh);
+    memset(&u, 0, sizeof u);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = u.buf;
+    mh.msg_controllen = sizeof u.buf;
+    cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    return sendmsg(c->sync_fd, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof m ? 0 : -1;
+}
+
 static void load_seccomp(struct child *c, const struct lc_step *s)
 {
     struct sock_fprog prog;
+    long rc;
 
     prog.len = (unsigned short)s->n1;
     prog.filter = (struct sock_filter *)s->buf;
-    if (syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, (unsigned int)s->n2, &prog) < 0)
+    rc = syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, (unsigned int)s->n2, &prog);
+    if (rc < 0)
         fail(c, STAGE_CALL);
+    if ((unsigned long)s->n2 & (1UL << 3)) { /* NEW_LISTENER: rc is the listener */
+        if (send_fd(c, LC_MSG_SECCOMP_FD, (int)rc) < 0)
+            fail(c, STAGE_ATTR);
+        close((int)rc);
+    }
 }
 
 static void run_step(struct child *c, const struct lc_step *s)

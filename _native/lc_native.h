@@ -56,6 +56,7 @@
 #define LC_MSG_GO         4    /* parent -> child: go on */
 #define LC_MSG_READY      5    /* child -> parent: set up, waiting for start */
 #define LC_MSG_START      6    /* parent -> child: exec now */
+#define LC_MSG_SECCOMP_FD 7    /* child -> parent: the seccomp listener (SCM_RIGHTS) */
 
 struct lc_msg {
     int kind;

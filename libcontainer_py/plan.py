@@ -615,7 +615,7 @@ def _identity_steps(config: Config, container_id: str, deny_setgroups: bool, ste
     if not process.no_new_privileges and config.seccomp is not None:
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
         # while it is still held (the filter must then allow what follows).
-        steps.append(_seccomp_step(config.seccomp))
+        steps.append(_seccomp_step(config.seccomp, last=False))
     if user.uid != 0:
         steps.append(Step(Op.KEEPCAPS, "keep capabilities across setuid", n1=1))
     steps.append(Step(Op.DROP_BOUNDING, "drop from the bounding set", n1=mask(caps.bounding) & valid, n2=last))
@@ -662,11 +662,28 @@ def _final_steps(config: Config, steps: List[Step], wait_start: bool) -> None:
     steps.append(Step(Op.EXEC, "exec", process.args[0]))
 
 
-def _seccomp_step(seccomp: Seccomp) -> Step:
+#: What the child itself calls after loading a filter (hand over the
+#: listener, exec, report a failed exec): a notify rule on these would hang it.
+RUNTIME_SYSCALLS_AFTER_SECCOMP = frozenset({"sendmsg", "sendto", "close", "execve", "execveat", "exit", "exit_group"})
+
+
+def _seccomp_step(seccomp: Seccomp, *, last: bool = True) -> Step:
     """The filter, compiled in the parent (cached) for the child to load."""
     compiled = compile_seccomp(seccomp)
     if compiled.uses_notify:
-        raise ConfigError("seccomp", "notify rules are not supported yet: their listener fd cannot be handed over")
+        if not last:
+            raise ConfigError(
+                "seccomp",
+                "notify rules need no_new_privileges: without it the filter is loaded before the runtime's "
+                "last steps, which a notify rule could hang",
+            )
+        for i, rule in enumerate(seccomp.rules):
+            clash = RUNTIME_SYSCALLS_AFTER_SECCOMP & set(rule.syscalls) if rule.action == "notify" else set()
+            if clash:
+                raise ConfigError(
+                    f"seccomp.rules[{i}]",
+                    f"notify on {sorted(clash)} would hang the container before it starts (the runtime calls them)",
+                )
     return Step(
         Op.SECCOMP, "load the seccomp filter", n1=compiled.instructions, n2=compiled.flags, data=compiled.program
     )

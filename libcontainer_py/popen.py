@@ -61,6 +61,9 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         self.config = config
         self.container_id = container_id or new_container_id()
         self.pidfd = -1
+        #: The seccomp user-notification listener (an fd this object owns,
+        #: closed by close()), or -1 when the filter has no notify rule.
+        self.seccomp_fd = -1
         self.cgroup: Optional[Manager] = None
         self._spawned: Optional[Spawned] = None
         manager = None
@@ -125,6 +128,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)  # type: ignore[attr-defined]
         self.pid = spawned.pid
         self.pidfd = spawned.pidfd
+        self.seccomp_fd = spawned.seccomp_fd
         self._child_created = True
         if spawned.sync_fd >= 0:
             self._spawned = spawned
@@ -167,9 +171,11 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         if self._spawned is not None:
             os.close(self._spawned.sync_fd)  # the waiting child sees EOF and exits
             self._spawned = None
-        if self.pidfd >= 0:
-            fd, self.pidfd = self.pidfd, -1
-            os.close(fd)
+        for name in ("pidfd", "seccomp_fd"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                setattr(self, name, -1)
+                os.close(fd)
         self._remove_cgroup()
 
     def _remove_cgroup(self) -> None:

@@ -20,7 +20,7 @@ from .errors import SpawnError, StepError
 from .plan import STAGES, Op, Plan
 
 MSG = struct.Struct("4i")
-MSG_ERROR, MSG_CHILD_PID, MSG_WAITING, MSG_GO, MSG_READY, MSG_START = 1, 2, 3, 4, 5, 6
+MSG_ERROR, MSG_CHILD_PID, MSG_WAITING, MSG_GO, MSG_READY, MSG_START, MSG_SECCOMP_FD = 1, 2, 3, 4, 5, 6, 7
 
 
 @attrs.define
@@ -31,6 +31,8 @@ class Spawned:
     pid: int
     pidfd: int
     sync_fd: int = -1
+    #: The seccomp user-notification listener, when the filter has notify rules.
+    seccomp_fd: int = -1
 
 
 class _Child:
@@ -39,6 +41,7 @@ class _Child:
     def __init__(self) -> None:
         self.pid = -1
         self.pidfd = -1
+        self.seccomp_fd = -1
 
     def replace(self, pid: int) -> None:
         """The first child forked the real one (as our child) and exits."""
@@ -65,6 +68,9 @@ class _Child:
 
     def abandon(self) -> None:
         """Kill and reap a child whose start failed half-way."""
+        if self.seccomp_fd >= 0:
+            os.close(self.seccomp_fd)
+            self.seccomp_fd = -1
         if self.pid > 0:
             try:
                 os.kill(self.pid, signal.SIGKILL)
@@ -104,7 +110,7 @@ def spawn(
         child.abandon()
         _close_all([parent_fd, child_fd, *opened.values()])
         raise
-    spawned = Spawned(child.pid, child.pidfd)
+    spawned = Spawned(child.pid, child.pidfd, seccomp_fd=child.seccomp_fd)
     if plan.waits_for_start:
         spawned.sync_fd = parent_fd
     else:
@@ -149,23 +155,41 @@ def _open_files(plan: Plan) -> Dict[int, int]:
 
 def _drive(plan: Plan, fd: int, child: _Child) -> None:
     """Answer the child's messages until it execs, fails or waits for start."""
-    while True:
-        data = os.read(fd, MSG.size)
-        if not data:
-            return
-        kind, index, err, value = MSG.unpack(data)
-        if kind == MSG_ERROR:
-            child.reap()
-            raise _step_error(plan, index, err, value)
-        if kind == MSG_CHILD_PID:
-            child.replace(value)
-        elif kind == MSG_WAITING:
-            _parent_part(plan, child.pid)
-            os.write(fd, MSG.pack(MSG_GO, 0, 0, 0))
-        elif kind == MSG_READY:
-            return
-        else:
-            raise SpawnError(f"unexpected message {kind} from the child")
+    sock = socket.socket(fileno=fd)
+    try:
+        while True:
+            data, fds, _flags, _addr = socket.recv_fds(sock, MSG.size, 1)
+            for extra in fds[1:]:
+                os.close(extra)
+            if fds:
+                os.set_inheritable(fds[0], False)
+                if child.seccomp_fd >= 0:
+                    os.close(child.seccomp_fd)
+                child.seccomp_fd = fds[0]
+            if not data:
+                return
+            if not _answer(plan, fd, child, data):
+                return
+    finally:
+        sock.detach()
+
+
+def _answer(plan: Plan, fd: int, child: _Child, data: bytes) -> bool:
+    """Handle one message; False when the child waits for start."""
+    kind, index, err, value = MSG.unpack(data)
+    if kind == MSG_ERROR:
+        child.reap()
+        raise _step_error(plan, index, err, value)
+    if kind == MSG_CHILD_PID:
+        child.replace(value)
+    elif kind == MSG_WAITING:
+        _parent_part(plan, child.pid)
+        os.write(fd, MSG.pack(MSG_GO, 0, 0, 0))
+    elif kind == MSG_READY:
+        return False
+    elif kind != MSG_SECCOMP_FD:
+        raise SpawnError(f"unexpected message {kind} from the child")
+    return True
 
 
 def _parent_part(plan: Plan, pid: int) -> None:
