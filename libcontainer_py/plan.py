@@ -235,19 +235,21 @@ def build_plan(
     host: Optional[HostFS] = None,
     wait_start: bool = False,
     cgroup_procs: Sequence[str] = (),
+    cgroup_at_clone: bool = False,
 ) -> Plan:
     """Turn a validated config into the child's steps.
 
     ``cgroup_procs``: the cgroup.procs files the child moves itself into,
-    first thing, before any other step (a new cgroup namespace is then
-    unshared after the move, so that its root is the container's cgroup).
+    first thing, before any other step; ``cgroup_at_clone``: clone3 places
+    it (CLONE_INTO_CGROUP).  Either way a new cgroup namespace is unshared
+    after the placement, so that its root is the container's cgroup.
     """
     host = host or HostFS()
     steps: List[Step] = [
         Step(Op.JOIN_CGROUP, "join the cgroup", path, open_path=path, open_flags=os.O_WRONLY) for path in cgroup_procs
     ]
     clone_flags = _namespace_steps(config, steps)
-    if cgroup_procs and clone_flags & CLONE_FLAGS["cgroup"]:
+    if (cgroup_procs or cgroup_at_clone) and clone_flags & CLONE_FLAGS["cgroup"]:
         clone_flags &= ~CLONE_FLAGS["cgroup"]
         steps.append(Step(Op.UNSHARE, "create the cgroup namespace", n1=CLONE_FLAGS["cgroup"]))
     uid_map, gid_map, deny = _id_maps(config, host)

@@ -68,14 +68,21 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         self._spawned: Optional[Spawned] = None
         manager = None
         procs: List[str] = []
+        # On a cgroup2-only host clone3 places the child (CLONE_INTO_CGROUP);
+        # elsewhere the child moves itself in as its first step.
+        self._at_clone = False
         if config.cgroup is not None:
             layout = detect()
             if not config.cgroup.accounting:
                 layout = layout.only(config.cgroup.controllers())
             path = config.cgroup.resolved_path(self.container_id)
             manager = new_manager(path, layout, container_id=self.container_id)
-            procs = [os.path.join(d, "cgroup.procs") for d in manager.dirs()]
-        self.plan: Plan = build_plan(config, self.container_id, wait_start=wait_start, cgroup_procs=procs)
+            self._at_clone = layout.kind == "v2"
+            if not self._at_clone:
+                procs = [os.path.join(d, "cgroup.procs") for d in manager.dirs()]
+        self.plan: Plan = build_plan(
+            config, self.container_id, wait_start=wait_start, cgroup_procs=procs, cgroup_at_clone=self._at_clone
+        )
         if manager is not None and config.cgroup is not None:
             manager.create()
             self.cgroup = manager
@@ -122,9 +129,14 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         errwrite: int,
         *_rest: Any,
     ) -> None:
+        cgroup_fd = -1
         try:
-            spawned = spawn(self.plan, stdio=(p2cread, c2pwrite, errwrite), pass_fds=pass_fds)
+            if self._at_clone and self.cgroup is not None:
+                cgroup_fd = self.cgroup.clone_fd() or -1
+            spawned = spawn(self.plan, stdio=(p2cread, c2pwrite, errwrite), pass_fds=pass_fds, cgroup_fd=cgroup_fd)
         finally:
+            if cgroup_fd >= 0:
+                os.close(cgroup_fd)
             self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)  # type: ignore[attr-defined]
         self.pid = spawned.pid
         self.pidfd = spawned.pidfd

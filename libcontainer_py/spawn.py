@@ -85,6 +85,7 @@ def spawn(
     *,
     stdio: Tuple[int, int, int] = (-1, -1, -1),
     pass_fds: Sequence[int] = (),
+    cgroup_fd: int = -1,
 ) -> Spawned:
     """Start the plan's child and drive it until it execs (or, for a plan
     with WAIT_START, until it waits for start)."""
@@ -97,7 +98,9 @@ def spawn(
     parent_fd, child_fd = parent_sock.detach(), child_sock.detach()
     child = _Child()
     try:
-        args = _native.NativeArgs(plan, sync_fd=child_fd, stdio=stdio, pass_fds=pass_fds, opened=opened)
+        args = _native.NativeArgs(
+            plan, sync_fd=child_fd, stdio=stdio, pass_fds=pass_fds, opened=opened, cgroup_fd=cgroup_fd
+        )
         try:
             child.pid, child.pidfd = _native.spawn(args)
         except OSError as exc:

@@ -266,3 +266,24 @@ def test_default_container_gets_only_the_device_cgroup(busybox: str, no_cgroups_
     assert lines[""] == f"/libcontainer_py/{r.container_id}"
     assert lines["memory"] != f"/libcontainer_py/{r.container_id}"
     assert lc.Config(namespaces=lc.Namespaces.all()).cgroup is None  # a user namespace cannot mknod anyway
+
+
+def test_clone_into_cgroup_on_a_cgroup2_only_layout(busybox: str, monkeypatch, no_cgroups_left: None) -> None:
+    """Seen as a cgroup2-only host (this host's unified mount alone), the
+    child is placed by clone3's CLONE_INTO_CGROUP: no join step runs."""
+    import libcontainer_py.popen as popen
+    from libcontainer_py.cgroups import detect
+    from libcontainer_py.plan import Op
+
+    v2_only = detect().only(())
+    monkeypatch.setattr(popen, "detect", lambda: v2_only)
+    config = lc.Config(
+        rootfs=busybox, cgroup=lc.CgroupConfig(), process=lc.Process(args=["sh", "-c", "cat /proc/self/cgroup; read x"])
+    )
+    with lc.ContainerProcess(config, stdin=lc.PIPE, stdout=lc.PIPE, text=True) as proc:
+        assert Op.JOIN_CGROUP not in [s.op for s in proc.plan.steps]
+        with open(f"/proc/{proc.pid}/cgroup") as f:
+            outside = f.read()
+        inside, _ = proc.communicate("\n", timeout=10)
+    assert f"0::/libcontainer_py/{proc.container_id}\n" in outside
+    assert "0::/\n" in inside  # the cgroup namespace is rooted at the container's cgroup

@@ -92,7 +92,7 @@ class Manager(abc.ABC):
 
     @abc.abstractmethod
     def clone_fd(self) -> Optional[int]:
-        """A new O_PATH directory fd of the cgroup2 directory for clone3's
+        """A new directory fd of the cgroup2 directory for clone3's
         CLONE_INTO_CGROUP (the caller closes it), or None when placement
         needs writes to v1 hierarchies (then call ``add(pid)``)."""
 
@@ -437,7 +437,7 @@ class FsManager(Manager):
         if self.layout.v1 or d is None:
             return None
         try:
-            return os.open(d, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            return os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as e:
             raise CgroupError("cannot open the cgroup for CLONE_INTO_CGROUP", path=d, errno=e.errno) from e
 
