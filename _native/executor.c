@@ -47,6 +47,9 @@
  *                    directory, /dev/null over anything else; absent: skip
  *   READONLY_PATH    s1 path inside the root, bound read-only; absent: skip
  *   SECCOMP          buf sock_filter[n1], n2 seccomp(2) flags
+ *   NOT_DUMPABLE     -: no ptrace, no /proc/<pid>/mem|exe|environ for anyone
+ *                    else until execve (a process joining a running container
+ *                    is a copy of the caller until then: CVE-2019-5736)
  *   PREOPEN          s1 host path opened O_PATH into args->slots[slot]
  *                    (a MOUNT with slot >= 0 binds from that fd: the
  *                    lookup was done before the credentials changed)
@@ -924,6 +927,10 @@ static void run_step(struct child *c, const struct lc_step *s)
         break;
     case LC_OP_SECCOMP:
         load_seccomp(c, s);
+        break;
+    case LC_OP_NOT_DUMPABLE:
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+            fail(c, STAGE_CALL);
         break;
     case LC_OP_JOIN_CGROUP:
         if (write((int)s->n1, "0", 1) != 1)

@@ -10,15 +10,20 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-from typing import Any, AsyncIterator, Iterator, List, Optional, Sequence
+from typing import Any, AsyncIterator, Iterator, List, Mapping, Optional, Sequence
 
+import attrs
 import psutil
 
+from .capabilities import Capabilities
 from .cgroups import Event, Manager, Resource, Stats
 from .config import Config
 from .errors import ConfigError, ContainerError
+from .namespaces import KINDS, PROC_NAMES, Namespaces
 from .popen import ContainerProcess, StdioArg
+from .process import User
 
+_SAME = object()  # exec(): keep the container's setting
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
@@ -52,6 +57,7 @@ class Container:
         self.config = config
         self.process = process
         self._destroyed = False
+        self._execs = 0
 
     @classmethod
     def create(
@@ -167,6 +173,79 @@ class Container:
 
     def __exit__(self, *exc: Any) -> None:
         self.destroy()
+
+    def exec_config(
+        self,
+        args: Sequence[str],
+        *,
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        user: Optional[User] = None,
+        capabilities: Optional[Capabilities] = None,
+        no_new_privileges: Optional[bool] = None,
+        seccomp: Any = _SAME,
+    ) -> Config:
+        """The Config of a process that joins this container: every namespace
+        of its first process, its security settings (overridable), no rootfs
+        or cgroup of its own."""
+        base = self.config.process
+        process = attrs.evolve(
+            base,
+            args=args,
+            env=base.env if env is None else env,
+            cwd=base.cwd if cwd is None else cwd,
+            user=base.user if user is None else user,
+            capabilities=base.capabilities if capabilities is None else capabilities,
+            no_new_privileges=base.no_new_privileges if no_new_privileges is None else no_new_privileges,
+        )
+        return Config(
+            rootfs=None,
+            namespaces=self._namespaces_to_join(),
+            process=process,
+            seccomp=self.config.seccomp if seccomp is _SAME else seccomp,
+            cgroup=None,
+        )
+
+    def exec(
+        self,
+        args: Sequence[str],
+        *,
+        stdin: StdioArg = None,
+        stdout: StdioArg = None,
+        stderr: StdioArg = None,
+        pass_fds: Sequence[int] = (),
+        text: Optional[bool] = None,
+        wait_start: bool = False,
+        **overrides: Any,
+    ) -> ContainerProcess:
+        """Start ``args`` inside the running container: in every namespace
+        of its first process (the user namespace first), in its cgroup, with
+        its security settings -- ``overrides`` are those of exec_config()
+        (env, cwd, user, capabilities, no_new_privileges, seccomp).  Returns
+        a Popen-like ContainerProcess (the caller's child)."""
+        self._require("exec", "running")
+        config = self.exec_config(args, **overrides)
+        cgroup = self.process.cgroup
+        self._execs += 1
+        return ContainerProcess(
+            config,
+            container_id=f"{self.id}-exec{self._execs}",
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            pass_fds=pass_fds,
+            text=text,
+            wait_start=wait_start,
+            join_cgroups=cgroup.dirs() if cgroup is not None else (),
+        )
+
+    def _namespaces_to_join(self) -> Namespaces:
+        """Every namespace the container did not share with its creator,
+        named by its first process's /proc/<pid>/ns entries."""
+        ns = self.config.namespaces
+        return Namespaces(
+            **{kind: f"/proc/{self.pid}/ns/{PROC_NAMES[kind]}" for kind in KINDS if ns.setting(kind) is not False}
+        )
 
     # -- resources ---------------------------------------------------------
 

@@ -65,6 +65,7 @@ class Op(enum.IntEnum):
     MASK_PATH = 34
     READONLY_PATH = 35
     SECCOMP = 36
+    NOT_DUMPABLE = 37
 
 
 # Step flags (LC_F_*).
@@ -92,6 +93,7 @@ _ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
     Op.LOOPBACK_UP: errors.NamespaceError,
     Op.JOIN_CGROUP: errors.CgroupJoinError,
     Op.KEEPCAPS: errors.SecurityError,
+    Op.NOT_DUMPABLE: errors.SecurityError,
     Op.DROP_BOUNDING: errors.SecurityError,
     Op.CAPSET: errors.SecurityError,
     Op.AMBIENT: errors.SecurityError,
@@ -255,6 +257,11 @@ def build_plan(
     uid_map, gid_map, deny = _id_maps(config, host)
     if uid_map or _parent_has_work(config):
         steps.append(Step(Op.WAIT_PARENT, "wait for the parent's set-up"))
+    # Until execve the child is a copy of the caller: nothing in the
+    # container may ptrace it or read its memory, fds or exe.  (After the
+    # parent's part: an unprivileged parent writes the id maps of a dumpable
+    # child only.)
+    steps.append(Step(Op.NOT_DUMPABLE, "make the process non-dumpable"))
     if config.namespaces.net is True:
         steps.append(Step(Op.LOOPBACK_UP, "bring the loopback interface up", "lo"))
     steps.extend(_early_writes(config))

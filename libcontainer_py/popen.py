@@ -35,7 +35,8 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
 
     The config is checked and planned before any fd, cgroup or process is
     made.  With ``wait_start=True`` the process is set up completely and
-    waits before execve until ``start()``.  ``kill()`` of a container with
+    waits before execve until ``start()``; ``join_cgroups`` moves it into
+    an existing cgroup (its directories) instead of one of its own.  ``kill()`` of a container with
     its own pid namespace ends every process in it (the kernel kills the
     namespace when its PID 1 dies); ``close()`` (also on leaving a ``with``
     block) removes its cgroup, killing whatever is left in it.
@@ -55,6 +56,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         errors: Optional[str] = None,
         bufsize: int = -1,
         wait_start: bool = False,
+        join_cgroups: Sequence[str] = (),
     ) -> None:
         if not isinstance(config, Config):
             raise ConfigError("config", f"expected Config, got {type(config).__name__}")
@@ -67,7 +69,8 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         self.cgroup: Optional[Manager] = None
         self._spawned: Optional[Spawned] = None
         manager = None
-        procs: List[str] = []
+        # join_cgroups: directories of an existing cgroup to join (exec).
+        procs: List[str] = [os.path.join(d, "cgroup.procs") for d in join_cgroups]
         # On a cgroup2-only host clone3 places the child (CLONE_INTO_CGROUP);
         # elsewhere the child moves itself in as its first step.
         self._at_clone = False

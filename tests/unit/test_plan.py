@@ -75,8 +75,8 @@ def test_op_values_match_the_c_header() -> None:
 def test_host_rootfs_plan() -> None:
     plan = build_plan(lc.Config(), "abc", host=MERGED)
     assert plan.clone_flags == lc.Namespaces.default().clone_flags()
-    assert ops(plan)[:3] == [Op.LOOPBACK_UP, Op.ROOT_PROPAGATION, Op.ROOT_TMPFS]
-    tmpfs = plan.steps[2]
+    assert ops(plan)[:4] == [Op.NOT_DUMPABLE, Op.LOOPBACK_UP, Op.ROOT_PROPAGATION, Op.ROOT_TMPFS]
+    tmpfs = plan.steps[3]
     assert tmpfs.s1 == "/mnt"
     links = {s.s2: s.s1 for s in plan.steps if s.op is Op.SYMLINK and s.s2 in ("/bin", "/lib")}
     assert links == {"/bin": "usr/bin", "/lib": "usr/lib"}
@@ -130,8 +130,8 @@ def test_user_namespace_plan() -> None:
     plan = build_plan(cfg, "x", host=MERGED)
     assert plan.uid_map == "0 100000 65536\n" and not plan.deny_setgroups
     o = ops(plan)
-    assert o[:4] == [Op.WAIT_PARENT, Op.LOOPBACK_UP, Op.ROOT_PROPAGATION, Op.ROOT_TMPFS]
-    assert "uid=0,gid=0" in (plan.steps[3].s2 or "")
+    assert o[:5] == [Op.WAIT_PARENT, Op.NOT_DUMPABLE, Op.LOOPBACK_UP, Op.ROOT_PROPAGATION, Op.ROOT_TMPFS]
+    assert "uid=0,gid=0" in (plan.steps[4].s2 or "")
     # Every bind source is opened before the child takes namespace ids.
     become = o.index(Op.SETGID)
     preopens = [s for s in plan.steps[:become] if s.op is Op.PREOPEN]
