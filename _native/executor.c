@@ -1055,6 +1055,7 @@ static long spawn_vfork(const struct lc_spawn_args *a, int *pidfd)
 {
     void *stack = mmap(NULL, LC_CHILD_STACK, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
     long pid;
     int saved;
 
@@ -1065,6 +1066,10 @@ static long spawn_vfork(const struct lc_spawn_args *a, int *pidfd)
                 (void *)a, pidfd);
     saved = errno;
     munmap(stack, LC_CHILD_STACK);
+    /* The dumpable flag lives in the memory descriptor the child shared
+     * until execve: its NOT_DUMPABLE step, or a uid change, cleared ours. */
+    if ((dumpable == 0 || dumpable == 1) && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != dumpable)
+        prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
     errno = saved;
     return pid;
 }

@@ -177,3 +177,16 @@ def test_capture_output_conflicts_are_config_errors() -> None:
         lc.run(["true"], capture_output=True, stdout=lc.PIPE)
     with pytest.raises(lc.ConfigError):
         lc.run(["true"], input=b"x", stdin=lc.PIPE)
+
+
+def test_the_caller_stays_dumpable(busybox: str) -> None:
+    """The child shares the caller's memory until execve (vfork-style), and
+    the dumpable flag lives there: its non-dumpable step and its uid change
+    must not leave the caller non-dumpable (no core dumps, no py-spy)."""
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    assert prctl(3, 0, 0, 0, 0) == 1  # PR_GET_DUMPABLE
+    config = lc.Config(rootfs=busybox, process=lc.Process(args=["true"], user=lc.User(1000, 1000)))
+    assert lc.run(config=config).returncode == 0
+    assert prctl(3, 0, 0, 0, 0) == 1
