@@ -47,6 +47,10 @@
  *                    directory, /dev/null over anything else; absent: skip
  *   READONLY_PATH    s1 path inside the root, bound read-only; absent: skip
  *   SECCOMP          buf sock_filter[n1], n2 seccomp(2) flags
+ *   WAIT_ACCEPT      n1 a listening unix socket (bound by the parent to a
+ *                    path in the state dir): report READY, then wait for a
+ *                    connection from whoever starts the container (any
+ *                    process); failures from here on are reported to it too
  *   NOT_DUMPABLE     -: no ptrace, no /proc/<pid>/mem|exe|environ for anyone
  *                    else until execve (a process joining a running container
  *                    is a copy of the caller until then: CVE-2019-5736)
@@ -152,6 +156,7 @@ struct child {
     int sync_fd;
     int root_fd;
     int step;
+    int start_fd; /* the starter's connection (WAIT_ACCEPT), or -1 */
 };
 
 /* ---- reporting ---------------------------------------------------------- */
@@ -171,6 +176,8 @@ __attribute__((noreturn)) static void fail(struct child *c, int stage)
 {
     int err = errno ? errno : EIO;
     send_msg(c->sync_fd, LC_MSG_ERROR, c->step, err, stage);
+    if (c->start_fd >= 0)
+        send_msg(c->start_fd, LC_MSG_ERROR, c->step, err, stage);
     _exit(127);
 }
 
@@ -542,6 +549,47 @@ static int close_between(const struct lc_spawn_args *a, unsigned int lo, unsigne
     return 0;
 }
 
+/* The fds that survive SETUP_FDS besides 0/1/2: the passed ones, the sync
+ * socket and the listening socket of a later WAIT_ACCEPT step. */
+static int keeps_fd(struct child *c, unsigned int fd)
+{
+    const struct lc_spawn_args *a = c->a;
+    int i;
+
+    if ((int)fd == c->sync_fd)
+        return 1;
+    for (i = 0; i < a->nkeep; i++)
+        if ((unsigned int)a->keep_fds[i] == fd)
+            return 1;
+    for (i = c->step; i < a->nsteps; i++)
+        if (a->steps[i].op == LC_OP_WAIT_ACCEPT && (unsigned int)a->steps[i].n1 == fd)
+            return 1;
+    return 0;
+}
+
+/* The smallest kept fd at or above lo, or -1. */
+static long next_kept(struct child *c, unsigned int lo)
+{
+    const struct lc_spawn_args *a = c->a;
+    long best = -1;
+    int i;
+
+#define CONSIDER(fd)                                                       \
+    do {                                                                   \
+        long f_ = (long)(fd);                                              \
+        if (f_ >= (long)lo && (best < 0 || f_ < best) && keeps_fd(c, (unsigned int)f_)) \
+            best = f_;                                                     \
+    } while (0)
+    CONSIDER(c->sync_fd);
+    for (i = 0; i < a->nkeep; i++)
+        CONSIDER(a->keep_fds[i]);
+    for (i = c->step; i < a->nsteps; i++)
+        if (a->steps[i].op == LC_OP_WAIT_ACCEPT)
+            CONSIDER(a->steps[i].n1);
+#undef CONSIDER
+    return best;
+}
+
 /* stdio onto 0/1/2, passed fds kept, every other fd closed (for real, not
  * just marked close-on-exec: a later chdir must not see a host fd). */
 static void setup_fds(struct child *c)
@@ -550,6 +598,7 @@ static void setup_fds(struct child *c)
     int src[3];
     int i, j;
     unsigned int lo = 3;
+    long kept;
 
     for (i = 0; i < 3; i++)
         src[i] = a->stdio[i];
@@ -575,20 +624,15 @@ static void setup_fds(struct child *c)
             fail(c, STAGE_RESOLVE);
         }
     }
-    for (i = 0; i < a->nkeep; i++) {
-        unsigned int fd = (unsigned int)a->keep_fds[i];
-
-        if (clear_cloexec((int)fd) < 0)
+    for (i = 0; i < a->nkeep; i++)
+        if (clear_cloexec(a->keep_fds[i]) < 0)
             fail(c, STAGE_RESOLVE);
-        if (fd >= lo) {
-            if (close_between(a, lo, fd - 1) < 0)
-                fail(c, STAGE_CALL);
-            lo = fd + 1;
-        }
+    while ((kept = next_kept(c, lo)) >= 0) {
+        if (close_between(a, lo, (unsigned int)kept - 1) < 0)
+            fail(c, STAGE_CALL);
+        lo = (unsigned int)kept + 1;
     }
-    /* The sync fd lies above every kept fd (see relocate_sync_fd). */
-    if (close_between(a, lo, (unsigned int)c->sync_fd - 1) < 0 ||
-        close_between(a, (unsigned int)c->sync_fd + 1, ~0U) < 0)
+    if (close_between(a, lo, ~0U) < 0)
         fail(c, STAGE_CALL);
 }
 
@@ -928,6 +972,26 @@ static void run_step(struct child *c, const struct lc_step *s)
     case LC_OP_SECCOMP:
         load_seccomp(c, s);
         break;
+    case LC_OP_WAIT_ACCEPT: {
+        char go;
+        int conn;
+        ssize_t n;
+
+        send_msg(c->sync_fd, LC_MSG_READY, c->step, 0, 0);
+        do {
+            conn = accept4((int)s->n1, NULL, NULL, SOCK_CLOEXEC);
+        } while (conn < 0 && errno == EINTR);
+        if (conn < 0)
+            fail(c, STAGE_CALL);
+        close((int)s->n1);
+        c->start_fd = conn;
+        do {
+            n = recv(conn, &go, 1, 0);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1)
+            _exit(126); /* the starter went away without starting */
+        break;
+    }
     case LC_OP_NOT_DUMPABLE:
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
             fail(c, STAGE_CALL);
@@ -1023,6 +1087,7 @@ __attribute__((noreturn)) static void child_main(const struct lc_spawn_args *a)
     c.sync_fd = a->sync_fd;
     c.root_fd = -1;
     c.step = -1;
+    c.start_fd = -1;
     reset_signals();
     sigfillset(&all);
     sigprocmask(SIG_UNBLOCK, &all, NULL);
@@ -1040,6 +1105,13 @@ __attribute__((noreturn)) static void child_main(const struct lc_spawn_args *a)
 
 /* ---- parent side -------------------------------------------------------- */
 
+static int original_dumpable = -1;
+
+__attribute__((constructor)) static void remember_dumpable(void)
+{
+    original_dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+}
+
 static int child_entry(void *arg)
 {
     child_main((const struct lc_spawn_args *)arg);
@@ -1055,7 +1127,6 @@ static long spawn_vfork(const struct lc_spawn_args *a, int *pidfd)
 {
     void *stack = mmap(NULL, LC_CHILD_STACK, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
     long pid;
     int saved;
 
@@ -1067,9 +1138,13 @@ static long spawn_vfork(const struct lc_spawn_args *a, int *pidfd)
     saved = errno;
     munmap(stack, LC_CHILD_STACK);
     /* The dumpable flag lives in the memory descriptor the child shared
-     * until execve: its NOT_DUMPABLE step, or a uid change, cleared ours. */
-    if ((dumpable == 0 || dumpable == 1) && prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != dumpable)
-        prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
+     * until execve: its NOT_DUMPABLE step, or a uid change, cleared ours.
+     * Put back the value this process had when the library was loaded (not
+     * the one read before this spawn: a concurrent spawn's child may have
+     * cleared it then; the last spawn to finish restores it for all). */
+    if ((original_dumpable == 0 || original_dumpable == 1) &&
+        prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != original_dumpable)
+        prctl(PR_SET_DUMPABLE, original_dumpable, 0, 0, 0);
     errno = saved;
     return pid;
 }

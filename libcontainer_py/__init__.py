@@ -9,6 +9,7 @@ See docs/ for the guide and the architecture.
 from .capabilities import Capabilities
 from .cgroups import (
     IO,
+    UNLIMITED,
     CgroupConfig,
     CgroupError,
     CgroupUnsupported,
@@ -20,8 +21,8 @@ from .cgroups import (
     Pids,
     Stats,
 )
-from .config import Config
-from .container import Container, StateError
+from .config import DEFAULT_CGROUP, Config
+from .container import Container, ContainerExists, StateError
 from .devices import DEFAULT_DEVICES, Device
 from .errors import (
     CgroupJoinError,
@@ -47,13 +48,26 @@ from .popen import DEVNULL, PIPE, STDOUT, ContainerProcess
 from .process import Process, User
 from .rootfs import Rootfs
 from .run import CompletedProcess, run
+from .seccomp import Action, ArgCondition, Seccomp, SeccompError, SeccompRule
+from .state import DEFAULT_ROOT, State, StateNotFound
 
 __all__ = [
+    "DEFAULT_CGROUP",
+    "UNLIMITED",
+    "Action",
+    "ArgCondition",
+    "Seccomp",
+    "SeccompError",
+    "SeccompRule",
     "IO",
     "CgroupConfig",
     "CgroupError",
     "CgroupUnsupported",
     "Container",
+    "ContainerExists",
+    "DEFAULT_ROOT",
+    "State",
+    "StateNotFound",
     "Cpu",
     "DeviceRule",
     "Devices",

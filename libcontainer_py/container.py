@@ -1,30 +1,45 @@
-"""Container: a named container with a create/start split, pause/resume,
-stats, events and live updates of its limits.
-
-The state lives in this object for now; persistent state that another
-process can load is the lifecycle work that builds on it.
+"""Container: a named container with a create/start split and persistent
+state, so that any process can load, start, signal, pause, inspect and
+destroy it; exec into it; stats, events and live updates of its limits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
+import os
 import re
+import select
 import signal
-from typing import Any, AsyncIterator, Iterator, List, Mapping, Optional, Sequence
+import time
+from typing import Any, AsyncIterator, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import attrs
 import psutil
 
+from . import _native
 from .capabilities import Capabilities
-from .cgroups import Event, Manager, Resource, Stats
+from .cgroups import Event, Manager, Resource, Stats, detect, new_manager
 from .config import Config
 from .errors import ConfigError, ContainerError
 from .namespaces import KINDS, PROC_NAMES, Namespaces
 from .popen import ContainerProcess, StdioArg
 from .process import User
+from .spawn import start_through_socket
+from .state import (
+    DEFAULT_ROOT,
+    START_SOCKET,
+    State,
+    container_dir,
+    list_ids,
+    process_start_time,
+    read_state,
+    remove_state,
+    write_state,
+)
 
 _SAME = object()  # exec(): keep the container's setting
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class StateError(ContainerError):
@@ -38,26 +53,46 @@ class StateError(ContainerError):
         self.status = status
 
 
+class ContainerExists(ContainerError):
+    """A container of that id already exists under that root."""
+
+
 def check_id(container_id: Any) -> str:
-    """Ids are 1-128 characters of letters, digits, '_', '.', '-'."""
+    """Ids are 1-64 characters of letters, digits, '_', '.', '-' (they name a
+    directory, a cgroup and, by default, the hostname)."""
     if not isinstance(container_id, str) or not _ID.match(container_id):
-        raise ConfigError("container id", f"expected 1-128 of [A-Za-z0-9_.-] starting alnum, got {container_id!r}")
+        raise ConfigError("container id", f"expected 1-64 of [A-Za-z0-9_.-] starting alnum, got {container_id!r}")
     return container_id
 
 
 class Container:
     """``Container.create(id, config)`` sets everything up (namespaces,
-    mounts, cgroup) and leaves the process waiting before execve;
-    ``start()`` lets it exec.  Use it as a context manager, or call
-    ``destroy()``, to kill it and remove its cgroup.
+    mounts, cgroup), records the state under ``root`` and leaves the process
+    waiting before execve; ``start()`` -- from this or any other process
+    (``Container.load(id)``) -- lets it exec.  Use it as a context manager,
+    or call ``destroy()``, to kill it and remove its cgroup and state.
     """
 
-    def __init__(self, container_id: str, config: Config, process: ContainerProcess) -> None:
-        self.id = container_id
+    def __init__(
+        self,
+        state: State,
+        root: str,
+        *,
+        config: Optional[Config] = None,
+        process: Optional[ContainerProcess] = None,
+    ) -> None:
+        self.id = state.id
+        self.root = root
+        self.state = state
+        #: The config, when this process created the container (or was given it).
         self.config = config
+        #: The first process, when it is this process's child.
         self.process = process
+        self._manager: Optional[Manager] = process.cgroup if process is not None else None
         self._destroyed = False
         self._execs = 0
+
+    # -- making and finding containers ---------------------------------------
 
     @classmethod
     def create(
@@ -65,6 +100,9 @@ class Container:
         container_id: str,
         config: Config,
         *,
+        root: str = DEFAULT_ROOT,
+        bundle: Optional[str] = None,
+        annotations: Optional[Mapping[str, str]] = None,
         stdin: StdioArg = None,
         stdout: StdioArg = None,
         stderr: StdioArg = None,
@@ -72,30 +110,72 @@ class Container:
     ) -> Container:
         """Create the container; its process waits for ``start()``."""
         check_id(container_id)
-        process = ContainerProcess(
-            config,
-            container_id=container_id,
-            stdin=stdin,
-            stdout=stdout,
-            stderr=stderr,
-            pass_fds=pass_fds,
-            wait_start=True,
-        )
-        return cls(container_id, config, process)
+        directory = container_dir(root, container_id)
+        os.makedirs(root, mode=0o711, exist_ok=True)
+        try:
+            os.mkdir(directory, 0o711)
+        except FileExistsError:
+            raise ContainerExists(f"container {container_id!r} already exists under {root}") from None
+        process = None
+        try:
+            process = ContainerProcess(
+                config,
+                container_id=container_id,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                pass_fds=pass_fds,
+                start_socket=os.path.join(directory, START_SOCKET),
+            )
+            state = _state_of(container_id, config, process, bundle, dict(annotations or {}))
+            write_state(root, state)
+        except BaseException:
+            if process is not None:
+                process.kill()
+                process.close()
+                process.wait()
+            remove_state(root, container_id)
+            raise
+        return cls(state, root, config=config, process=process)
 
-    # -- state -------------------------------------------------------------
+    @classmethod
+    def load(cls, container_id: str, *, root: str = DEFAULT_ROOT, config: Optional[Config] = None) -> Container:
+        """The container ``container_id`` as recorded under ``root``, from any
+        process.  Give ``config`` to exec into it from here."""
+        check_id(container_id)
+        return cls(read_state(root, container_id), root, config=config)
+
+    @classmethod
+    def list(cls, *, root: str = DEFAULT_ROOT) -> List[Container]:
+        """Every container recorded under ``root``."""
+        out = []
+        for cid in list_ids(root):
+            try:
+                out.append(cls.load(cid, root=root))
+            except ContainerError:
+                continue  # removed meanwhile
+        return out
+
+    # -- state ---------------------------------------------------------------
 
     @property
     def pid(self) -> int:
-        return int(self.process.pid)
+        return self.state.pid
+
+    def _alive(self) -> bool:
+        if self._destroyed:
+            return False
+        if self.process is not None and self.process.poll() is not None:
+            return False
+        return process_start_time(self.pid) == self.state.pid_start
 
     def status(self) -> str:
         """created, running, paused or stopped."""
-        if self._destroyed or self.process.poll() is not None:
+        if not self._alive():
             return "stopped"
-        if not self.process.started:
+        if os.path.exists(os.path.join(container_dir(self.root, self.id), START_SOCKET)):
             return "created"
-        cgroup = self.process.cgroup
+        cgroup = self._cgroup_or_none()
         if cgroup is not None and cgroup.paused():
             return "paused"
         return "running"
@@ -106,18 +186,27 @@ class Container:
             raise StateError(self.id, operation, status)
         return status
 
+    def _cgroup_or_none(self) -> Optional[Manager]:
+        if self._manager is None and self.state.cgroup_path is not None:
+            layout = detect()
+            if self.state.cgroup_controllers is not None:
+                layout = layout.only(self.state.cgroup_controllers)
+            self._manager = new_manager(self.state.cgroup_path, layout, container_id=self.id)
+        return self._manager
+
     def _cgroup(self, operation: str) -> Manager:
-        cgroup = self.process.cgroup
+        cgroup = self._cgroup_or_none()
         if cgroup is None:
             raise ConfigError("cgroup", f"{operation} needs a cgroup (Config.cgroup)")
         return cgroup
 
-    # -- lifecycle ---------------------------------------------------------
+    # -- lifecycle -------------------------------------------------------------
 
     def start(self) -> None:
-        """Let the process exec its program."""
+        """Let the process exec its program (from any process)."""
         self._require("start", "created")
-        self.process.start()
+        plan = self.process.plan if self.process is not None else None
+        start_through_socket(os.path.join(container_dir(self.root, self.id), START_SOCKET), plan)
 
     def pause(self) -> None:
         """Freeze every process of the container (waits until frozen)."""
@@ -130,49 +219,93 @@ class Container:
         self._cgroup("resume").thaw()
 
     def kill(self, sig: int = signal.SIGTERM, *, all: bool = False) -> None:
-        """Signal the first process, or with ``all`` every process of the cgroup."""
+        """Signal the first process, or with ``all`` every process of the
+        cgroup; through a pidfd, after checking that the pid is still the
+        container's (never a recycled one)."""
         self._require("kill", "created", "running", "paused")
-        if not all:
+        if all and self._cgroup_or_none() is not None:
+            for proc in self.processes():
+                try:
+                    proc.send_signal(sig)
+                except psutil.NoSuchProcess:
+                    pass
+            return
+        if self.process is not None:
             self.process.send_signal(sig)
             return
-        for proc in self.processes():
-            try:
-                proc.send_signal(sig)
-            except psutil.NoSuchProcess:
-                pass
+        pidfd = _native.pidfd_open(self.pid)
+        try:
+            if process_start_time(self.pid) != self.state.pid_start:
+                return  # it exited and the pid was reused: nothing of ours to signal
+            _native.pidfd_send_signal(pidfd, sig)
+        except ProcessLookupError:
+            pass
+        finally:
+            os.close(pidfd)
 
-    def wait(self, timeout: Optional[float] = None) -> int:
-        """Wait for the first process to exit; returns its status."""
-        return int(self.process.wait(timeout))
+    def wait(self, timeout: Optional[float] = None) -> Optional[int]:
+        """Wait for the first process to exit.  Returns its status when it is
+        this process's child, else None (only its parent can know it)."""
+        if self.process is not None:
+            return int(self.process.wait(timeout))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            pidfd = _native.pidfd_open(self.pid)
+        except ProcessLookupError:
+            return None
+        try:
+            while process_start_time(self.pid) == self.state.pid_start:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                if left == 0.0:
+                    raise TimeoutError(f"container {self.id} still runs after {timeout}s")
+                select.select([pidfd], [], [], min(left, 0.1) if left is not None else 0.1)
+        finally:
+            os.close(pidfd)
+        return None
 
-    async def wait_async(self, poll: float = 0.05) -> int:
+    async def wait_async(self, poll: float = 0.05) -> Optional[int]:
         """``wait()`` for asyncio programs."""
-        while True:
-            code = self.process.poll()
-            if code is not None:
-                return int(code)
+        while self._alive():
             await asyncio.sleep(poll)
+        if self.process is not None:
+            return self.process.wait()
+        return None
 
     def destroy(self) -> None:
-        """Kill every process, reap the first one and remove the cgroup; idempotent."""
+        """Kill every process, remove the cgroup and the state; idempotent,
+        from any process."""
         if self._destroyed:
             return
+        if self._alive() and self.process is None:
+            try:
+                self.kill(signal.SIGKILL)
+            except (ContainerError, OSError):
+                pass
         self._destroyed = True
         try:
-            if self.process.poll() is None:
-                self.process.kill()
-            self.process.close()  # removes the cgroup, killing the rest
-            self.process.wait()
+            if self.process is not None:
+                if self.process.poll() is None:
+                    self.process.kill()
+                self.process.close()  # removes the cgroup, killing the rest
+                self.process.wait()
+                for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+                    if stream is not None:
+                        stream.close()
+            else:
+                cgroup = self._cgroup_or_none()
+                if cgroup is not None:
+                    cgroup.destroy()
+                _wait_gone(self.pid, self.state.pid_start)
         finally:
-            for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-                if stream is not None:
-                    stream.close()
+            remove_state(self.root, self.id)
 
     def __enter__(self) -> Container:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.destroy()
+
+    # -- exec ----------------------------------------------------------------
 
     def exec_config(
         self,
@@ -188,6 +321,8 @@ class Container:
         """The Config of a process that joins this container: every namespace
         of its first process, its security settings (overridable), no rootfs
         or cgroup of its own."""
+        if self.config is None:
+            raise ContainerError(f"container {self.id}: exec needs its config (Container.load(..., config=...))")
         base = self.config.process
         process = attrs.evolve(
             base,
@@ -200,7 +335,7 @@ class Container:
         )
         return Config(
             rootfs=None,
-            namespaces=self._namespaces_to_join(),
+            namespaces=Namespaces(**self.state.namespaces),
             process=process,
             seccomp=self.config.seccomp if seccomp is _SAME else seccomp,
             cgroup=None,
@@ -225,7 +360,7 @@ class Container:
         a Popen-like ContainerProcess (the caller's child)."""
         self._require("exec", "running")
         config = self.exec_config(args, **overrides)
-        cgroup = self.process.cgroup
+        cgroup = self._cgroup_or_none()
         self._execs += 1
         return ContainerProcess(
             config,
@@ -239,15 +374,7 @@ class Container:
             join_cgroups=cgroup.dirs() if cgroup is not None else (),
         )
 
-    def _namespaces_to_join(self) -> Namespaces:
-        """Every namespace the container did not share with its creator,
-        named by its first process's /proc/<pid>/ns entries."""
-        ns = self.config.namespaces
-        return Namespaces(
-            **{kind: f"/proc/{self.pid}/ns/{PROC_NAMES[kind]}" for kind in KINDS if ns.setting(kind) is not False}
-        )
-
-    # -- resources ---------------------------------------------------------
+    # -- resources -------------------------------------------------------------
 
     def stats(self) -> Stats:
         """Typed resource usage now (memory, cpu, pids, io, hugetlb)."""
@@ -278,12 +405,47 @@ class Container:
         self._cgroup("update").update(resource)
 
     def pids(self) -> List[int]:
-        cgroup = self.process.cgroup
+        cgroup = self._cgroup_or_none()
         return cgroup.pids() if cgroup is not None else [self.pid]
 
     def processes(self) -> List[psutil.Process]:
         """The container's processes as psutil.Process objects."""
-        cgroup = self.process.cgroup
+        cgroup = self._cgroup_or_none()
         if cgroup is not None:
             return cgroup.processes()
         return [psutil.Process(self.pid)]
+
+
+def _state_of(
+    container_id: str, config: Config, process: ContainerProcess, bundle: Optional[str], annotations: Dict[str, str]
+) -> State:
+    pid = int(process.pid)
+    start = process_start_time(pid)
+    if start is None:
+        raise ContainerError(f"container {container_id}: its process {pid} died while being created")
+    cgroup = config.cgroup
+    namespaces = {
+        kind: f"/proc/{pid}/ns/{PROC_NAMES[kind]}" for kind in KINDS if config.namespaces.setting(kind) is not False
+    }
+    return State(
+        id=container_id,
+        pid=pid,
+        pid_start=start,
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        rootfs=config.rootfs.path if config.rootfs is not None else None,
+        bundle=bundle,
+        annotations=annotations,
+        cgroup_path=process.cgroup.path if process.cgroup is not None else None,
+        cgroup_controllers=None if cgroup is None or cgroup.accounting else cgroup.controllers(),
+        namespaces=namespaces,
+    )
+
+
+def _wait_gone(pid: int, start: int, timeout: float = 10.0) -> None:
+    """Wait until a process that is not our child is gone (its parent, or
+    the machine's init, reaps it)."""
+    deadline = time.monotonic() + timeout
+    while process_start_time(pid) == start:
+        if time.monotonic() > deadline:
+            raise ContainerError(f"process {pid} did not go away")
+        time.sleep(0.01)

@@ -66,6 +66,7 @@ class Op(enum.IntEnum):
     READONLY_PATH = 35
     SECCOMP = 36
     NOT_DUMPABLE = 37
+    WAIT_ACCEPT = 38
 
 
 # Step flags (LC_F_*).
@@ -111,9 +112,10 @@ _ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
     Op.SETUP_FDS: errors.StepError,
     Op.UMASK: errors.StepError,
     Op.WAIT_START: errors.StepError,
+    Op.WAIT_ACCEPT: errors.StepError,
 }
 
-_NEEDS_OWN_MEMORY = frozenset({Op.WAIT_PARENT, Op.WAIT_START, Op.SETNS, Op.FORK})
+_NEEDS_OWN_MEMORY = frozenset({Op.WAIT_PARENT, Op.WAIT_START, Op.WAIT_ACCEPT, Op.SETNS, Op.FORK})
 _UNSHARE_NEEDS_OWN_MEMORY = CLONE_FLAGS["user"] | CLONE_FLAGS["time"] | CLONE_FLAGS["pid"]
 
 #: The standard /dev symlinks (link path, contents).
@@ -153,6 +155,8 @@ class Step:
     open_flags: int = os.O_RDONLY
     #: PREOPEN: the slot its fd goes in; MOUNT: the slot its source fd is in.
     slot: int = -1
+    #: WAIT_ACCEPT: the path the parent binds a listening socket to (fd in n1).
+    listen_path: Optional[str] = None
 
     @property
     def error_class(self) -> Type[errors.StepError]:
@@ -187,7 +191,13 @@ class Plan:
 
     @property
     def waits_for_start(self) -> bool:
+        """The child waits for start() on the sync socket (this process only)."""
         return any(s.op is Op.WAIT_START for s in self.steps)
+
+    @property
+    def start_socket(self) -> Optional[str]:
+        """The socket any process can start the child through, if any."""
+        return next((s.listen_path for s in self.steps if s.op is Op.WAIT_ACCEPT), None)
 
 
 class HostFS:
@@ -238,6 +248,7 @@ def build_plan(
     wait_start: bool = False,
     cgroup_procs: Sequence[str] = (),
     cgroup_at_clone: bool = False,
+    start_socket: Optional[str] = None,
 ) -> Plan:
     """Turn a validated config into the child's steps.
 
@@ -245,6 +256,8 @@ def build_plan(
     first thing, before any other step; ``cgroup_at_clone``: clone3 places
     it (CLONE_INTO_CGROUP).  Either way a new cgroup namespace is unshared
     after the placement, so that its root is the container's cgroup.
+    ``wait_start``: the child waits before execve for spawn.start() from this
+    process; ``start_socket``: for a connection to that path from any process.
     """
     host = host or HostFS()
     steps: List[Step] = [
@@ -279,7 +292,7 @@ def build_plan(
         steps.extend(_become_namespace_root(config, host))
     steps.extend(mounts)
     _identity_steps(config, container_id, deny, steps, host)
-    _final_steps(config, steps, wait_start)
+    _final_steps(config, steps, wait_start, start_socket)
     argv = config.process.args
     env = dict(config.process.env)
     return Plan(
@@ -658,7 +671,7 @@ def _identity_steps(config: Config, container_id: str, deny_setgroups: bool, ste
         steps.append(Step(Op.AMBIENT, "raise ambient capabilities", n1=mask(caps.ambient) & valid, n2=last))
 
 
-def _final_steps(config: Config, steps: List[Step], wait_start: bool) -> None:
+def _final_steps(config: Config, steps: List[Step], wait_start: bool, start_socket: Optional[str]) -> None:
     """umask, no_new_privs; seccomp comes last, right before exec."""
     process = config.process
     steps.append(Step(Op.UMASK, "set the umask", n1=process.umask))
@@ -666,6 +679,8 @@ def _final_steps(config: Config, steps: List[Step], wait_start: bool) -> None:
         steps.append(Step(Op.NO_NEW_PRIVS, "set no_new_privs"))
     if wait_start:
         steps.append(Step(Op.WAIT_START, "wait for start"))
+    elif start_socket is not None:
+        steps.append(Step(Op.WAIT_ACCEPT, "wait to be started", start_socket, listen_path=start_socket))
     if process.no_new_privileges and config.seccomp is not None:
         steps.append(_seccomp_step(config.seccomp))
     steps.append(Step(Op.EXEC, "exec", process.args[0]))

@@ -7,8 +7,10 @@ import secrets
 import subprocess
 from typing import IO, Any, List, Optional, Sequence, Union
 
+import attrs
+
 from . import _native
-from .cgroups import Manager, Stats, detect, new_manager
+from .cgroups import CgroupConfig, DeviceRule, Devices, Manager, Stats, detect, new_manager
 from .config import Config
 from .errors import ConfigError, ContainerError
 from .plan import Plan, build_plan
@@ -35,7 +37,9 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
 
     The config is checked and planned before any fd, cgroup or process is
     made.  With ``wait_start=True`` the process is set up completely and
-    waits before execve until ``start()``; ``join_cgroups`` moves it into
+    waits before execve until ``start()``; with ``start_socket`` it waits
+    for a connection to that path, from any process
+    (spawn.start_through_socket); ``join_cgroups`` moves it into
     an existing cgroup (its directories) instead of one of its own.  ``kill()`` of a container with
     its own pid namespace ends every process in it (the kernel kills the
     namespace when its PID 1 dies); ``close()`` (also on leaving a ``with``
@@ -56,6 +60,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         errors: Optional[str] = None,
         bufsize: int = -1,
         wait_start: bool = False,
+        start_socket: Optional[str] = None,
         join_cgroups: Sequence[str] = (),
     ) -> None:
         if not isinstance(config, Config):
@@ -84,13 +89,18 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             if not self._at_clone:
                 procs = [os.path.join(d, "cgroup.procs") for d in manager.dirs()]
         self.plan: Plan = build_plan(
-            config, self.container_id, wait_start=wait_start, cgroup_procs=procs, cgroup_at_clone=self._at_clone
+            config,
+            self.container_id,
+            wait_start=wait_start,
+            start_socket=start_socket,
+            cgroup_procs=procs,
+            cgroup_at_clone=self._at_clone,
         )
         if manager is not None and config.cgroup is not None:
             manager.create()
             self.cgroup = manager
             try:
-                manager.apply(config.cgroup)
+                manager.apply(_with_config_devices(config))
             except BaseException:
                 self._remove_cgroup()
                 raise
@@ -214,3 +224,14 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             self.close()
         except Exception:
             pass
+
+
+def _with_config_devices(config: Config) -> CgroupConfig:
+    """The cgroup config with the config's own device nodes allowed, as runc
+    does: a node made in /dev must also open."""
+    cgroup = config.cgroup
+    assert cgroup is not None
+    if cgroup.devices is None or not config.devices:
+        return cgroup
+    extra = tuple(DeviceRule(True, d.type, d.major, d.minor, "rwm") for d in config.devices)
+    return attrs.evolve(cgroup, devices=Devices(cgroup.devices.rules + extra))

@@ -112,6 +112,7 @@ def spawn(
     except BaseException:
         child.abandon()
         _close_all([parent_fd, child_fd, *opened.values()])
+        _unlink_start_socket(plan)
         raise
     spawned = Spawned(child.pid, child.pidfd, seccomp_fd=child.seccomp_fd)
     if plan.waits_for_start:
@@ -143,7 +144,9 @@ def _open_files(plan: Plan) -> Dict[int, int]:
     fds: Dict[int, int] = {}
     try:
         for i, step in enumerate(plan.steps):
-            if step.open_path:
+            if step.listen_path:
+                fds[i] = _listen(step.listen_path)
+            elif step.open_path:
                 try:
                     fds[i] = os.open(step.open_path, step.open_flags | os.O_CLOEXEC)
                 except OSError as exc:
@@ -152,8 +155,56 @@ def _open_files(plan: Plan) -> Dict[int, int]:
                     ) from exc
     except BaseException:
         _close_all(fds.values())
+        _unlink_start_socket(plan)
         raise
     return fds
+
+
+def _listen(path: str) -> int:
+    """A listening unix socket at ``path`` (for WAIT_ACCEPT)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+        sock.listen(1)
+    except OSError as exc:
+        sock.close()
+        raise SpawnError(f"cannot listen on {path}: {exc.strerror}", exc.errno) from exc
+    return sock.detach()
+
+
+def _unlink_start_socket(plan: Plan) -> None:
+    path = plan.start_socket
+    if path is not None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def start_through_socket(path: str, plan: Optional[Plan] = None) -> None:
+    """Start a child that waits at WAIT_ACCEPT, from any process, and wait
+    until it has exec'd; a failure after the start raises its step error."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        try:
+            sock.connect(path)
+        except OSError as exc:
+            raise SpawnError(f"cannot reach the container at {path}: {exc.strerror}", exc.errno) from exc
+        sock.sendall(b"1")
+        data = sock.recv(MSG.size)
+    finally:
+        sock.close()
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    if data:
+        kind, index, err, stage = MSG.unpack(data)
+        if kind != MSG_ERROR:
+            raise SpawnError(f"unexpected message {kind} from the container")
+        if plan is not None:
+            raise _step_error(plan, index, err, stage)
+        raise SpawnError(f"start failed at step {index}: {os.strerror(err)}", err)
 
 
 def _drive(plan: Plan, fd: int, child: _Child) -> None:

@@ -27,8 +27,8 @@ UTS_KEYS = frozenset({"kernel.hostname", "kernel.domainname"})
 
 def check_sysctl(sysctl: Mapping[str, str], namespaces: Namespaces) -> None:
     """Refuse a key that would change the host (or another container):
-    ipc keys need a new ipc namespace, net.* a new net namespace, the uts
-    names a new uts namespace; anything else is not namespaced."""
+    ipc keys need a new ipc namespace, net.* a new net namespace; the uts
+    names are Config.hostname/domainname; anything else is not namespaced."""
     for key, value in sysctl.items():
         field = f"sysctl[{key!r}]"
         if "/" in key or ".." in key or not key or "\n" in value:
@@ -38,7 +38,7 @@ def check_sysctl(sysctl: Mapping[str, str], namespaces: Namespaces) -> None:
         elif key.startswith("net."):
             kind = "net"
         elif key in UTS_KEYS:
-            kind = "uts"
+            raise ConfigError(field, f"set it with Config.{key.split('.')[1]} (a sysctl would be overwritten)")
         else:
             raise ConfigError(field, "not a namespaced sysctl: setting it would change the host")
         if namespaces.setting(kind) is not True:

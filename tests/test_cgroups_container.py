@@ -287,3 +287,24 @@ def test_clone_into_cgroup_on_a_cgroup2_only_layout(busybox: str, monkeypatch, n
         inside, _ = proc.communicate("\n", timeout=10)
     assert f"0::/libcontainer_py/{proc.container_id}\n" in outside
     assert "0::/\n" in inside  # the cgroup namespace is rooted at the container's cgroup
+
+
+def test_configured_devices_are_allowed_by_the_device_rules(busybox: str, no_cgroups_left: None) -> None:
+    """A node listed in Config.devices is made in /dev and also opens (runc
+    does the same); one made later with mknod does not."""
+    devices = lc.DEFAULT_DEVICES + (lc.Device("/dev/loop-control", "c", 10, 237, mode=0o600),)
+    config = lc.Config(
+        rootfs=busybox,
+        devices=devices,
+        cgroup=lc.CgroupConfig(pids=lc.Pids(max=16)),
+        process=lc.Process(
+            args=[
+                "sh",
+                "-c",
+                "(exec 3<>/dev/loop-control && echo opened) 2>&1; mknod /dev/lc2 c 10 237; (exec 3<>/dev/lc2) 2>&1",
+            ]
+        ),
+    )
+    assert config.cgroup is not None and config.cgroup.devices == lc.Devices.default()
+    out = lc.run(config=config, capture_output=True, text=True, timeout=10).stdout
+    assert out.splitlines()[0] == "opened" and "Operation not permitted" in out

@@ -85,3 +85,15 @@ def test_pipes_of_one_container_do_not_reach_another(busybox: str, no_leaks: Non
             s.kill()
             s.wait()
             s.close()
+
+
+def test_the_caller_stays_dumpable_with_concurrent_spawns(busybox: str) -> None:
+    """Children share the caller's memory (and so its dumpable flag) until
+    they exec; concurrent ones must not leave the caller non-dumpable."""
+    import ctypes
+
+    prctl = ctypes.CDLL(None).prctl
+    config = lc.Config(rootfs=busybox, process=lc.Process(args=["true"], user=lc.User(1000, 1000)))
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: lc.run(config=config).returncode, range(64)))
+    assert prctl(3, 0, 0, 0, 0) == 1  # PR_GET_DUMPABLE

@@ -272,13 +272,36 @@ class FsManager(Manager):
                 if last:
                     raise CgroupError("the cgroup already exists", path=child, errno=errno_mod.EEXIST)
             else:
-                self._fs.mkdir(child)
+                if not self._mkdir_racing(child, last):
+                    cur = child
+                    continue
                 self._made.append(child)
                 if cpuset:
                     for name in ("cpuset.cpus", "cpuset.mems"):
                         if not self._fs.read(self._file(child, name)).strip():
                             self._fs.write(self._file(child, name), self._fs.read(self._file(cur, name)).strip())
             cur = child
+
+    def _mkdir_racing(self, path: str, last: bool) -> bool:
+        """mkdir; False if a parent appeared meanwhile (another container made
+        it).  A parent removed meanwhile by another container's destroy is
+        made again."""
+        for _ in range(5):
+            try:
+                self._fs.mkdir(path)
+                return True
+            except CgroupError as e:
+                if e.errno == errno_mod.EEXIST and not last:
+                    return False
+                if e.errno != errno_mod.ENOENT:
+                    raise
+                parent = posixpath.dirname(path)
+                try:
+                    self._fs.mkdir(parent)
+                except CgroupError as pe:
+                    if pe.errno != errno_mod.EEXIST:
+                        raise
+        raise CgroupError("cannot create cgroup: its parent keeps disappearing", path=path, errno=errno_mod.ENOENT)
 
     def _enable(self, d: str, controllers: List[str]) -> None:
         present = set(self._fs.read(self._file(d, "cgroup.subtree_control")).split())
@@ -305,6 +328,21 @@ class FsManager(Manager):
         leafset = set(self.dirs())
         self._made = [d for d in self._made if d not in leafset]
         self._remove_made()
+        self._remove_empty_parents()
+
+    def _remove_empty_parents(self) -> None:
+        """Remove the path's parents (libcontainer_py/) when no other
+        container uses them any more, whoever made them: with overlapping
+        containers the one that made a parent may not be the last to go."""
+        parts = self.path.split("/")[:-1]
+        for h in self._hierarchies():
+            for depth in range(len(parts), 0, -1):
+                try:
+                    self._fs.rmdir(h.dir("/".join(parts[:depth])))
+                except CgroupError as e:
+                    if e.errno in (errno_mod.ENOENT, errno_mod.EBUSY, errno_mod.ENOTEMPTY):
+                        break
+                    raise
 
     def _rmdir_retry(self, d: str, deadline: float) -> None:
         delay = 0.001

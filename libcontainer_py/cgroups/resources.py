@@ -493,7 +493,7 @@ class CgroupConfig:
 
     ``path`` is relative to the root of every hierarchy (the visible mount
     root); None means ``libcontainer_py/<container id>``.  A resource left None
-    is not touched (no limit, no device filter).
+    is not touched (no limit); ``devices`` defaults to the standard rules.
     """
 
     path: Optional[str] = attrs.field(default=None, converter=_to_cgroup_path)
@@ -502,7 +502,10 @@ class CgroupConfig:
     pids: Optional[Pids] = attrs.field(default=None, converter=_to_cgroup_pids)
     io: Optional[IO] = attrs.field(default=None, converter=_to_cgroup_io)
     hugetlb: Optional[Hugetlb] = attrs.field(default=None, converter=_to_cgroup_hugetlb)
-    devices: Optional[Devices] = attrs.field(default=None, converter=_to_cgroup_devices)
+    #: Defaults to Devices.default() (deny all but the standard nodes), so that
+    #: a cgroup given for its limits does not lift the device filter; None
+    #: leaves the device controller alone.
+    devices: Optional[Devices] = attrs.field(factory=lambda: Devices.default(), converter=_to_cgroup_devices)
     #: Join every hierarchy, so that stats() cover memory, cpu, pids and io
     #: even where no limit is set.  False: only the hierarchies of the
     #: resources that are set (and the cgroup2 mount, which tracks and kills
