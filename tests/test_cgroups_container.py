@@ -301,7 +301,7 @@ def test_configured_devices_are_allowed_by_the_device_rules(busybox: str, no_cgr
             args=[
                 "sh",
                 "-c",
-                "(exec 3<>/dev/loop-control && echo opened) 2>&1; mknod /dev/lc2 c 10 237; (exec 3<>/dev/lc2) 2>&1",
+                "(exec 3<>/dev/loop-control && echo opened) 2>&1; mknod /dev/tun2 c 10 200; (exec 3<>/dev/tun2) 2>&1",
             ]
         ),
     )
