@@ -160,15 +160,25 @@ def _open_files(plan: Plan) -> Dict[int, int]:
     return fds
 
 
+def _via_dir_fd(sock: socket.socket, path: str, call: str) -> None:
+    """bind/connect ``sock`` to ``path`` through an fd of its directory, so a
+    path longer than sun_path's 108 bytes works too."""
+    dfd = os.open(os.path.dirname(path) or ".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        getattr(sock, call)(f"/proc/self/fd/{dfd}/{os.path.basename(path)}")
+    finally:
+        os.close(dfd)
+
+
 def _listen(path: str) -> int:
     """A listening unix socket at ``path`` (for WAIT_ACCEPT)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.bind(path)
+        _via_dir_fd(sock, path, "bind")
         sock.listen(1)
     except OSError as exc:
         sock.close()
-        raise SpawnError(f"cannot listen on {path}: {exc.strerror}", exc.errno) from exc
+        raise SpawnError(f"cannot listen on {path}: {exc.strerror or exc}", exc.errno) from exc
     return sock.detach()
 
 
@@ -187,7 +197,7 @@ def start_through_socket(path: str, plan: Optional[Plan] = None) -> None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         try:
-            sock.connect(path)
+            _via_dir_fd(sock, path, "connect")
         except OSError as exc:
             raise SpawnError(f"cannot reach the container at {path}: {exc.strerror}", exc.errno) from exc
         sock.sendall(b"1")
