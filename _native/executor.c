@@ -51,6 +51,9 @@
  *                    path in the state dir): report READY, then wait for a
  *                    connection from whoever starts the container (any
  *                    process); failures from here on are reported to it too
+ *   INIT             fork: the new process goes on to exec the program; this
+ *                    one stays PID 1, reaps every child, forwards signals
+ *                    to the program and exits with its status
  *   NOT_DUMPABLE     -: no ptrace, no /proc/<pid>/mem|exe|environ for anyone
  *                    else until execve (a process joining a running container
  *                    is a copy of the caller until then: CVE-2019-5736)
@@ -77,6 +80,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -828,6 +832,61 @@ static void load_seccomp(struct child *c, const struct lc_step *s)
     }
 }
 
+/* PID 1 for a program that was not written to be one. */
+__attribute__((noreturn)) static void init_loop(pid_t main_pid, const sigset_t *all)
+{
+    for (;;) {
+        siginfo_t si;
+        int sig = sigwaitinfo(all, &si);
+
+        if (sig < 0)
+            continue;
+        if (sig != SIGCHLD) {
+            kill(main_pid, sig);
+            continue;
+        }
+        for (;;) {
+            int status;
+            pid_t p = waitpid(-1, &status, WNOHANG);
+
+            if (p <= 0)
+                break;
+            if (p != main_pid)
+                continue;
+            if (WIFEXITED(status))
+                _exit(WEXITSTATUS(status));
+            _exit(128 + WTERMSIG(status));
+        }
+    }
+}
+
+static void become_init(struct child *c)
+{
+    sigset_t all, none;
+    long pid;
+
+    /* Block first: a signal sent between the fork and the loop must wait
+     * for the loop, not kill PID 1 (which ignores signals it has no
+     * handler for anyway). */
+    sigfillset(&all);
+    sigemptyset(&none);
+    sigprocmask(SIG_BLOCK, &all, NULL);
+    pid = syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0);
+    if (pid < 0)
+        fail(c, STAGE_CALL);
+    if (pid == 0) {
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        return; /* the program's process: on to execve */
+    }
+    /* Only the program's process reports to the parent and the starter:
+     * its exec closes them (EOF means it started). */
+    close(c->sync_fd);
+    if (c->start_fd >= 0)
+        close(c->start_fd);
+    prctl(PR_SET_NAME, "init", 0, 0, 0);
+    init_loop((pid_t)pid, &all);
+}
+
 static void run_step(struct child *c, const struct lc_step *s)
 {
     switch (s->op) {
@@ -992,6 +1051,9 @@ static void run_step(struct child *c, const struct lc_step *s)
             _exit(126); /* the starter went away without starting */
         break;
     }
+    case LC_OP_INIT:
+        become_init(c);
+        break;
     case LC_OP_NOT_DUMPABLE:
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
             fail(c, STAGE_CALL);

@@ -42,6 +42,7 @@
 #define LC_OP_SECCOMP        36
 #define LC_OP_NOT_DUMPABLE   37
 #define LC_OP_WAIT_ACCEPT    38
+#define LC_OP_INIT           39
 
 /* Step flags. */
 #define LC_F_FILE        0x1   /* MOUNT: the target is a file, not a directory */

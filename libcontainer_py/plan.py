@@ -67,6 +67,7 @@ class Op(enum.IntEnum):
     SECCOMP = 36
     NOT_DUMPABLE = 37
     WAIT_ACCEPT = 38
+    INIT = 39
 
 
 # Step flags (LC_F_*).
@@ -113,9 +114,11 @@ _ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
     Op.UMASK: errors.StepError,
     Op.WAIT_START: errors.StepError,
     Op.WAIT_ACCEPT: errors.StepError,
+    Op.INIT: errors.StepError,
 }
 
-_NEEDS_OWN_MEMORY = frozenset({Op.WAIT_PARENT, Op.WAIT_START, Op.WAIT_ACCEPT, Op.SETNS, Op.FORK})
+# INIT: PID 1 stays in the child's memory for good, it never execs.
+_NEEDS_OWN_MEMORY = frozenset({Op.WAIT_PARENT, Op.WAIT_START, Op.WAIT_ACCEPT, Op.SETNS, Op.FORK, Op.INIT})
 _UNSHARE_NEEDS_OWN_MEMORY = CLONE_FLAGS["user"] | CLONE_FLAGS["time"] | CLONE_FLAGS["pid"]
 
 #: The standard /dev symlinks (link path, contents).
@@ -683,6 +686,8 @@ def _final_steps(config: Config, steps: List[Step], wait_start: bool, start_sock
         steps.append(Step(Op.WAIT_ACCEPT, "wait to be started", start_socket, listen_path=start_socket))
     if process.no_new_privileges and config.seccomp is not None:
         steps.append(_seccomp_step(config.seccomp))
+    if process.init:
+        steps.append(Step(Op.INIT, "start the init (PID 1 stays, the program is its child)"))
     steps.append(Step(Op.EXEC, "exec", process.args[0]))
 
 

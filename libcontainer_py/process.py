@@ -74,6 +74,10 @@ def _to_process_no_new_privileges(value: Any) -> bool:
     return boolean("process.no_new_privileges", value)
 
 
+def _to_process_init(value: Any) -> bool:
+    return boolean("process.init", value)
+
+
 def _to_process_rlimits(value: Any) -> Tuple[Rlimit, ...]:
     if isinstance(value, (Rlimit, str, bytes)):
         raise fail("process.rlimits", f"expected a sequence of Rlimit, got {value!r}")
@@ -114,6 +118,9 @@ class Process:
     #: prctl(PR_SET_NO_NEW_PRIVS): setuid binaries and file caps grant nothing.
     no_new_privileges: bool = attrs.field(default=True, converter=_to_process_no_new_privileges)
     rlimits: Tuple[Rlimit, ...] = attrs.field(default=(), converter=_to_process_rlimits)
+    #: Run a tiny init as PID 1 that reaps zombies, forwards signals to the
+    #: program and exits with its status (for programs not written to be PID 1).
+    init: bool = attrs.field(default=False, converter=_to_process_init)
     #: -1000..1000; lowering it below the caller's needs CAP_SYS_RESOURCE.
     oom_score_adj: Optional[int] = attrs.field(default=None, converter=_to_process_oom_score_adj)
 

@@ -207,3 +207,8 @@ def test_seccomp_is_last_with_no_new_privs_and_early_without() -> None:
     early = ops(build_plan(lc.Config(process=lc.Process(args=["x"], no_new_privileges=False)), "x", host=MERGED))
     assert early.index(Op.SECCOMP) < early.index(Op.DROP_BOUNDING) and Op.NO_NEW_PRIVS not in early
     assert Op.SECCOMP not in ops(build_plan(lc.Config(seccomp=None), "x", host=MERGED))
+
+
+def test_init_runs_in_its_own_memory_right_before_exec() -> None:
+    plan = build_plan(lc.Config(process=lc.Process(args=["x"], init=True)), "x", host=MERGED)
+    assert ops(plan)[-2:] == [Op.INIT, Op.EXEC] and not plan.shares_memory
