@@ -48,7 +48,8 @@
  *   READONLY_PATH    s1 path inside the root, bound read-only; absent: skip
  *   SECCOMP          buf sock_filter[n1], n2 seccomp(2) flags
  *   WAIT_ACCEPT      n1 a listening unix socket (bound by the parent to a
- *                    path in the state dir): report READY, then wait for a
+ *                    path in the state dir): report READY, wait for GO (the
+ *                    state is on disk; EOF: the creator died), then for a
  *                    connection from whoever starts the container (any
  *                    process); failures from here on are reported to it too
  *   INIT             fork: the new process goes on to exec the program; this
@@ -1036,7 +1037,9 @@ static void run_step(struct child *c, const struct lc_step *s)
         int conn;
         ssize_t n;
 
-        send_msg(c->sync_fd, LC_MSG_READY, c->step, 0, 0);
+        /* READY, then wait until the creator has recorded the state: if it
+         * dies before that, nobody could ever find this process. */
+        wait_for(c, LC_MSG_READY, LC_MSG_GO);
         do {
             conn = accept4((int)s->n1, NULL, NULL, SOCK_CLOEXEC);
         } while (conn < 0 && errno == EINTR);

@@ -118,6 +118,9 @@ class Container:
             raise ContainerExists(f"container {container_id!r} already exists under {root}") from None
         process = None
         try:
+            # First a record of what will exist (its cgroup), so that whatever
+            # happens to this process, destroy() can find and remove it.
+            write_state(root, _intent(container_id, config))
             process = ContainerProcess(
                 config,
                 container_id=container_id,
@@ -129,6 +132,7 @@ class Container:
             )
             state = _state_of(container_id, config, process, bundle, dict(annotations or {}))
             write_state(root, state)
+            process.recorded()
         except BaseException:
             if process is not None:
                 process.kill()
@@ -438,6 +442,19 @@ def _state_of(
         cgroup_path=process.cgroup.path if process.cgroup is not None else None,
         cgroup_controllers=None if cgroup is None or cgroup.accounting else cgroup.controllers(),
         namespaces=namespaces,
+    )
+
+
+def _intent(container_id: str, config: Config) -> State:
+    """The state written before anything is made: no process yet (pid 0)."""
+    cgroup = config.cgroup
+    return State(
+        id=container_id,
+        pid=0,
+        pid_start=0,
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        cgroup_path=cgroup.resolved_path(container_id) if cgroup is not None else None,
+        cgroup_controllers=None if cgroup is None or cgroup.accounting else cgroup.controllers(),
     )
 
 

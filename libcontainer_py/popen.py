@@ -14,7 +14,7 @@ from .cgroups import CgroupConfig, DeviceRule, Devices, Manager, Stats, detect, 
 from .config import Config
 from .errors import ConfigError, ContainerError
 from .plan import Plan, build_plan
-from .spawn import Spawned, spawn
+from .spawn import Spawned, recorded, spawn
 from .spawn import start as start_spawned
 
 #: What stdin/stdout/stderr accept, as for subprocess.Popen.
@@ -169,6 +169,14 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             raise ContainerError("the container's process has already started")
         spawned, self._spawned = self._spawned, None
         start_spawned(self.plan, spawned)
+
+    def recorded(self) -> None:
+        """For a process made with ``start_socket``: its state is recorded,
+        it may now wait for a starter (and outlive this process)."""
+        if self._spawned is None:
+            raise ContainerError("the container's process is not waiting to be recorded")
+        spawned, self._spawned = self._spawned, None
+        recorded(spawned)
 
     def stats(self) -> Stats:
         """Resource usage from the container's cgroup (needs ``config.cgroup``)."""

@@ -115,11 +115,22 @@ def spawn(
         _unlink_start_socket(plan)
         raise
     spawned = Spawned(child.pid, child.pidfd, seccomp_fd=child.seccomp_fd)
-    if plan.waits_for_start:
-        spawned.sync_fd = parent_fd
+    if plan.waits_for_start or plan.start_socket is not None:
+        spawned.sync_fd = parent_fd  # start() / recorded() answers on it
     else:
         os.close(parent_fd)
     return spawned
+
+
+def recorded(spawned: Spawned) -> None:
+    """Tell a child waiting at WAIT_ACCEPT that its state is on disk; it then
+    waits for a starter, and outlives this process."""
+    fd = spawned.sync_fd
+    spawned.sync_fd = -1
+    try:
+        os.write(fd, MSG.pack(MSG_GO, 0, 0, 0))
+    finally:
+        os.close(fd)
 
 
 def start(plan: Plan, spawned: Spawned) -> None:
