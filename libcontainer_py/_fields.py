@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import posixpath
-from typing import Any, Iterable, Mapping, Tuple
+from typing import Any, Iterable, Mapping, Tuple, Type, TypeVar
 
 from .errors import ConfigError
+
+T = TypeVar("T")
 
 
 def fail(field: str, message: str) -> ConfigError:
@@ -72,3 +74,15 @@ def freeze_mapping(field: str, value: Any) -> Mapping[str, str]:
             raise fail(field, f"key {k!r} must not contain '='")
         out[k] = text(f"{field}[{k!r}]", val, allow_empty=True)
     return MappingProxyType(out)
+
+
+def instance_tuple(field: str, value: Any, cls: Type[T]) -> Tuple[T, ...]:
+    """A tuple of ``cls`` instances from any iterable (not a str, nor one
+    instance alone), each checked, the error naming ``field[i]``."""
+    if isinstance(value, (str, bytes, cls)) or not isinstance(value, Iterable):
+        raise fail(field, f"expected a sequence of {cls.__name__}, got {value!r}")
+    items = tuple(value)
+    for i, item in enumerate(items):
+        if not isinstance(item, cls):
+            raise fail(f"{field}[{i}]", f"expected {cls.__name__}, got {type(item).__name__} {item!r}")
+    return items

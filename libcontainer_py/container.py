@@ -25,6 +25,7 @@ from .errors import ConfigError, ContainerError
 from .namespaces import KINDS, PROC_NAMES, Namespaces
 from .popen import ContainerProcess, StdioArg
 from .process import User
+from .serialize import config_from_dict, config_to_dict
 from .spawn import start_through_socket
 from .state import (
     DEFAULT_ROOT,
@@ -143,11 +144,13 @@ class Container:
         return cls(state, root, config=config, process=process)
 
     @classmethod
-    def load(cls, container_id: str, *, root: str = DEFAULT_ROOT, config: Optional[Config] = None) -> Container:
+    def load(cls, container_id: str, *, root: str = DEFAULT_ROOT) -> Container:
         """The container ``container_id`` as recorded under ``root``, from any
-        process.  Give ``config`` to exec into it from here."""
+        process (its config comes from the state, so exec works too)."""
         check_id(container_id)
-        return cls(read_state(root, container_id), root, config=config)
+        state = read_state(root, container_id)
+        config = config_from_dict(state.config) if state.config is not None else None
+        return cls(state, root, config=config)
 
     @classmethod
     def list(cls, *, root: str = DEFAULT_ROOT) -> List[Container]:
@@ -442,6 +445,7 @@ def _state_of(
         cgroup_path=process.cgroup.path if process.cgroup is not None else None,
         cgroup_controllers=None if cgroup is None or cgroup.accounting else cgroup.controllers(),
         namespaces=namespaces,
+        config=config_to_dict(config),
     )
 
 

@@ -6,7 +6,7 @@ from typing import Any, Tuple
 
 import attrs
 
-from ._fields import absolute_path, fail, uint32
+from ._fields import absolute_path, fail, instance_tuple, uint32
 
 
 def _kind(field: str, value: Any) -> str:
@@ -62,10 +62,4 @@ DEFAULT_DEVICES: Tuple[Device, ...] = (
 
 
 def device_tuple(field: str, value: Any) -> Tuple[Device, ...]:
-    if isinstance(value, Device) or isinstance(value, (str, bytes)):
-        raise fail(field, f"expected a sequence of Device, got {value!r}")
-    devices = tuple(value)
-    for i, d in enumerate(devices):
-        if not isinstance(d, Device):
-            raise fail(f"{field}[{i}]", f"expected Device, got {type(d).__name__} {d!r}")
-    return devices
+    return instance_tuple(field, value, Device)

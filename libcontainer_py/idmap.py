@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Tuple
+from typing import Any, Tuple
 
 import attrs
 
-from ._fields import fail, uint32
+from ._fields import fail, instance_tuple, uint32
 
 
 def _to_idmap_container_id(value: Any) -> int:
@@ -41,12 +41,7 @@ class IDMap:
 
 
 def idmap_tuple(field: str, value: Any) -> Tuple[IDMap, ...]:
-    if isinstance(value, IDMap) or not isinstance(value, Iterable):
-        raise fail(field, f"expected a sequence of IDMap, got {value!r}")
-    maps = tuple(value)
-    for i, m in enumerate(maps):
-        if not isinstance(m, IDMap):
-            raise fail(f"{field}[{i}]", f"expected IDMap, got {type(m).__name__} {m!r}")
+    maps = instance_tuple(field, value, IDMap)
     ordered = sorted(maps, key=lambda m: m.container_id)
     for a, b in zip(ordered, ordered[1:]):
         if a.container_id + a.size > b.container_id:

@@ -6,7 +6,7 @@ from typing import Any, Iterable, Iterator, Optional, Tuple, Union, overload
 
 import attrs
 
-from ._fields import absolute_path, boolean, fail, str_tuple, text
+from ._fields import absolute_path, boolean, fail, instance_tuple, str_tuple, text
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
@@ -291,13 +291,7 @@ class Mount:
 def _mount_tuple(value: Any) -> Tuple[Mount, ...]:
     if isinstance(value, Mounts):
         return value.items
-    if isinstance(value, (str, bytes, Mount)) or not isinstance(value, Iterable):
-        raise fail("mounts", f"expected a sequence of Mount, got {type(value).__name__}")
-    items = tuple(value)
-    for i, m in enumerate(items):
-        if not isinstance(m, Mount):
-            raise fail(f"mounts[{i}]", f"expected Mount, got {type(m).__name__} {m!r}")
-    return items
+    return instance_tuple("mounts", value, Mount)
 
 
 @attrs.frozen

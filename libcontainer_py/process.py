@@ -6,7 +6,7 @@ from typing import Any, Mapping, Optional, Tuple
 
 import attrs
 
-from ._fields import absolute_path, boolean, fail, freeze_mapping, str_tuple, uint32
+from ._fields import absolute_path, boolean, fail, freeze_mapping, instance_tuple, str_tuple, uint32
 from .capabilities import Capabilities
 from .limits import Rlimit
 
@@ -79,12 +79,7 @@ def _to_process_init(value: Any) -> bool:
 
 
 def _to_process_rlimits(value: Any) -> Tuple[Rlimit, ...]:
-    if isinstance(value, (Rlimit, str, bytes)):
-        raise fail("process.rlimits", f"expected a sequence of Rlimit, got {value!r}")
-    limits = tuple(value)
-    for i, limit in enumerate(limits):
-        if not isinstance(limit, Rlimit):
-            raise fail(f"process.rlimits[{i}]", f"expected Rlimit, got {type(limit).__name__} {limit!r}")
+    limits = instance_tuple("process.rlimits", value, Rlimit)
     kinds = [limit.type for limit in limits]
     dupes = sorted({k for k in kinds if kinds.count(k) > 1})
     if dupes:

@@ -57,7 +57,7 @@ class State:
     cgroup_controllers: Optional[Tuple[str, ...]] = None
     #: kind -> namespace path of the first process (new namespaces only).
     namespaces: Dict[str, str] = attrs.field(factory=dict)
-    #: The config as a plain document (Config.to_dict()) for exec, or None.
+    #: The config as a plain document (serialize.config_to_dict), for exec.
     config: Optional[Dict[str, Any]] = None
 
     def alive(self) -> bool:

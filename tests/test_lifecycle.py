@@ -176,3 +176,18 @@ def test_wait_for_a_loaded_container(busybox: str, root: str) -> None:
         c.process.wait(5)  # its parent reaps it
         assert loaded.wait(timeout=5) is None and loaded.status() == "stopped"
     assert attrs.has(State)
+
+
+def test_exec_from_another_process(busybox: str, root: str) -> None:
+    config = lc.Config(rootfs=busybox, hostname="fromstate", process=lc.Process(args=["sleep", "30"]))
+    with lc.Container.create("lc-exec", config, root=root) as c:
+        c.start()
+        printed = other_process(f"""
+            import libcontainer_py as lc
+            c = lc.Container.load("lc-exec", root={root!r})
+            p = c.exec(["sh", "-c", "hostname; echo $$; readlink /proc/self/ns/pid"], stdout=lc.PIPE, text=True)
+            print(p.communicate(timeout=10)[0], end="")
+        """)
+        assert c.config is not None and lc.Container.load("lc-exec", root=root).config == c.config
+        hostname, pid, pidns = printed.split()
+        assert hostname == "fromstate" and pid != "1" and pidns == os.readlink(f"/proc/{c.pid}/ns/pid")

@@ -14,7 +14,7 @@ from typing import Any, Iterator, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 import attrs
 
-from .._fields import fail, text, uint32
+from .._fields import fail, instance_tuple, text, uint32
 from .units import format_page_size, parse_bytes
 
 #: The value of a limit field that means "no limit" (written as "max" / -1).
@@ -212,7 +212,8 @@ def _device_map(field: str, value: Any, *, sizes: bool) -> Mapping[str, int]:
         k = _device_key(f"{field} key", key)
         item = f"{field}[{k!r}]"
         limit = _bytes_limit(item, val) if sizes else _count_limit(item, val)
-        assert limit is not None
+        if limit is None:
+            raise fail(item, "expected a limit or 'max', got None")
         out[k] = limit
     return MappingProxyType(out)
 
@@ -365,13 +366,7 @@ class DeviceRule:
 
 
 def _to_devices_rules(value: Any) -> Tuple[DeviceRule, ...]:
-    if isinstance(value, (str, bytes, DeviceRule)):
-        raise fail("devices", f"expected a sequence of DeviceRule, got {value!r}")
-    rules = tuple(value)
-    for i, r in enumerate(rules):
-        if not isinstance(r, DeviceRule):
-            raise fail(f"devices[{i}]", f"expected DeviceRule, got {type(r).__name__} {r!r}")
-    return rules
+    return instance_tuple("devices", value, DeviceRule)
 
 
 @attrs.frozen

@@ -15,7 +15,7 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tupl
 
 import attrs
 
-from .._fields import absolute_path, fail, text, uint32
+from .._fields import absolute_path, fail, instance_tuple, text, uint32
 from ..errors import ConfigError
 
 
@@ -178,13 +178,7 @@ def _to_rule_syscalls(value: Any) -> Tuple[str, ...]:
 
 
 def _to_rule_args(value: Any) -> Tuple[ArgCondition, ...]:
-    if isinstance(value, (str, bytes, ArgCondition)) or not isinstance(value, Iterable):
-        raise fail("seccomp.rule.args", f"expected a sequence of ArgCondition, got {value!r}")
-    args = tuple(value)
-    for i, a in enumerate(args):
-        if not isinstance(a, ArgCondition):
-            raise fail(f"seccomp.rule.args[{i}]", f"expected ArgCondition, got {type(a).__name__} {a!r}")
-    return args
+    return instance_tuple("seccomp.rule.args", value, ArgCondition)
 
 
 def _to_rule_errno(value: Any) -> Optional[int]:

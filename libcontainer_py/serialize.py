@@ -1,0 +1,459 @@
+"""A Config as a plain JSON document and back (the container's state file).
+
+``config_to_dict(config)`` gives a document made of dict, list, str, int, bool
+and None only, and ``config_from_dict(doc)`` reads it back equal::
+
+    config_from_dict(json.loads(json.dumps(config_to_dict(c)))) == c
+
+The format is structural, not OCI: one key per attrs field, in field order; a
+nested attrs object is a JSON object, a tuple is a list, a frozenset a sorted
+list, a mapping an object (keys sorted), an enum its value.  The top level has
+``"version": 1`` besides the fields of Config.
+
+The code knows no field by name: it walks ``attrs.fields()`` and the type
+annotations of each class, so a field added to any class of the Config tree
+is written and read without change here, and a field of a type it cannot
+represent is a TypeError on writing (which the unit tests would show).
+
+Reading is strict: an unknown version, an unknown or missing key, or a list
+where an object belongs is a ConfigError naming the position in the document
+(``"mounts.items[2].destination"``, ``"process.capabilities.bounding[2]"``).
+Every value goes through the classes' own converters and validators, so a
+value a Config refuses is refused here with the same message, under the
+document's path.  Every key is required: a missing one is not filled in with
+a default, since Config's defaults depend on other fields and on the euid of
+the reading process.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import enum
+import functools
+import json
+import re
+import types
+import typing
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union, cast
+
+import attrs
+
+from .config import Config
+from .errors import ConfigError
+
+__all__ = ["VERSION", "config_from_dict", "config_to_dict"]
+
+#: The version of the document format config_to_dict writes and config_from_dict reads.
+VERSION = 1
+
+_NONE_TYPE = type(None)
+_UNION_TYPES: Tuple[Any, ...] = (Union,) + ((types.UnionType,) if hasattr(types, "UnionType") else ())
+_MAPPING_ORIGINS = (collections.abc.Mapping, dict)
+_ATTRS_CONVERTER: Optional[type] = getattr(attrs, "Converter", None)
+
+
+def config_to_dict(config: Config) -> Dict[str, Any]:
+    """``config`` as a JSON-safe document; ``config_from_dict`` reads it back equal."""
+    if not isinstance(config, Config):
+        raise TypeError(f"expected a Config, got {type(config).__name__}")
+    return {"version": VERSION, **_dump_attrs(config, "")}
+
+
+def config_from_dict(data: Mapping[str, Any]) -> Config:
+    """The Config of a ``config_to_dict`` document (e.g. parsed from JSON).
+
+    Raises ConfigError naming the document path of the first problem.
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError("config", f"expected an object, got {type(data).__name__} {data!r}")
+    if "version" not in data:
+        raise ConfigError("version", f"is required (this library writes version {VERSION})")
+    version = data["version"]
+    if type(version) is not int or version != VERSION:
+        raise ConfigError("version", f"unsupported config document version {version!r} (this library reads {VERSION})")
+    body = {key: value for key, value in data.items() if key != "version"}
+    config = _load_attrs(Config, body, "")
+    assert isinstance(config, Config)
+    return config
+
+
+# -- types ----------------------------------------------------------------------
+
+
+@functools.cache
+def _fields(cls: type) -> Tuple[Tuple[attrs.Attribute[Any], Any], ...]:
+    """The (attribute, resolved type) pairs of the fields ``cls.__init__`` takes."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for attribute in attrs.fields(cast("type[attrs.AttrsInstance]", cls)):
+        if not attribute.init:
+            continue  # derived in __attrs_post_init__: recomputed on reading
+        if attribute.name not in hints:
+            raise TypeError(f"{cls.__name__}.{attribute.name} has no type annotation: cannot serialize it")
+        out.append((attribute, hints[attribute.name]))
+    return tuple(out)
+
+
+def _is_attrs(tp: Any) -> bool:
+    return isinstance(tp, type) and attrs.has(tp)
+
+
+def _is_enum(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, enum.Enum)
+
+
+def _union_arms(tp: Any) -> Optional[Tuple[Any, ...]]:
+    return typing.get_args(tp) if typing.get_origin(tp) in _UNION_TYPES else None
+
+
+def _json_kind(tp: Any) -> str:
+    """How a value of ``tp`` looks in the document, to pick the arm of a union."""
+    if tp is bool:
+        return "bool"
+    if tp is int:
+        return "int"
+    if tp is str:
+        return "str"
+    if _is_enum(tp):
+        kinds = {_json_kind(type(member.value)) for member in tp}
+        return kinds.pop() if len(kinds) == 1 else f"enum {tp.__name__}"
+    origin = typing.get_origin(tp)
+    if origin in (tuple, frozenset):
+        return "list"
+    if _is_attrs(tp) or origin in _MAPPING_ORIGINS:
+        return "object"
+    raise TypeError(f"cannot serialize a value of type {tp!r}")
+
+
+def _raw_kind(raw: Any) -> str:
+    if isinstance(raw, bool):
+        return "bool"
+    if isinstance(raw, int):
+        return "int"
+    if isinstance(raw, str):
+        return "str"
+    if isinstance(raw, (list, tuple)):
+        return "list"
+    if isinstance(raw, Mapping):
+        return "object"
+    return type(raw).__name__
+
+
+@functools.cache
+def _value_arms(tp: Any) -> Tuple[Any, ...]:
+    """The arms of a union besides None, each distinct in the document."""
+    arms = tuple(a for a in typing.get_args(tp) if a is not _NONE_TYPE)
+    kinds = [_json_kind(a) for a in arms]
+    if len(set(kinds)) != len(kinds):
+        raise TypeError(f"cannot serialize {tp!r}: its arms look alike in JSON ({', '.join(kinds)})")
+    return arms
+
+
+def _item_type(tp: Any) -> Any:
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) is tuple and (len(args) != 2 or args[1] is not Ellipsis):
+        raise TypeError(f"cannot serialize {tp!r}: only Tuple[X, ...] is supported")
+    return args[0]
+
+
+def _mapping_types(tp: Any) -> Tuple[Any, Any]:
+    key, value = typing.get_args(tp)
+    if key is not str:
+        raise TypeError(f"cannot serialize {tp!r}: mapping keys must be str")
+    return key, value
+
+
+def _check_type(tp: Any) -> None:
+    """Raise TypeError unless values of ``tp`` can be written and read back
+    (attrs classes are not entered: check each one's fields on its own)."""
+    arms = _union_arms(tp)
+    if arms is not None:
+        for arm in _value_arms(tp):
+            _check_type(arm)
+        return
+    _json_kind(tp)
+    origin = typing.get_origin(tp)
+    if origin in (tuple, frozenset):
+        _check_type(_item_type(tp))
+    elif origin in _MAPPING_ORIGINS:
+        _check_type(_mapping_types(tp)[1])
+    elif _is_enum(tp):
+        for member in tp:
+            _check_type(type(member.value))
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+# -- writing ----------------------------------------------------------------------
+
+
+def _dump_attrs(obj: Any, path: str) -> Dict[str, Any]:
+    cls: type = type(obj)
+    return {a.name: _dump(tp, getattr(obj, a.name), _join(path, a.name)) for a, tp in _fields(cls)}
+
+
+def _dump(tp: Any, value: Any, path: str) -> Any:
+    """``value`` (declared as ``tp``) as plain JSON data; TypeError if it cannot be."""
+    arms = _union_arms(tp)
+    if arms is not None:
+        if value is None and _NONE_TYPE in arms:
+            return None
+        for arm in _value_arms(tp):
+            if _conforms(arm, value):
+                return _dump(arm, value, path)
+        raise TypeError(f"{path}: {value!r} is none of {tp!r}")
+    if not _conforms(tp, value, shallow=True):
+        raise TypeError(f"{path}: expected {_describe(tp)}, got {type(value).__name__} {value!r}")
+    if _is_attrs(tp):
+        return _dump_attrs(value, path)
+    if _is_enum(tp):
+        return _dump(type(value.value), value.value, path)
+    if tp is bool:
+        return bool(value)
+    if tp is int:
+        return int(value)
+    if tp is str:
+        return str.__str__(value)  # a plain str, also for a str subclass such as a str enum
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        item = _item_type(tp)
+        return [_dump(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is frozenset:
+        item = _item_type(tp)
+        items = [_dump(item, v, f"{path}[]") for v in value]
+        if item in (str, int) or _is_enum(item):
+            return sorted(items)
+        return sorted(items, key=_sort_key)
+    if origin in _MAPPING_ORIGINS:
+        _, val_type = _mapping_types(tp)
+        return {str.__str__(k): _dump(val_type, value[k], f"{path}[{k!r}]") for k in sorted(value)}
+    raise TypeError(f"{path}: cannot serialize a value of type {tp!r}")
+
+
+def _sort_key(item: Any) -> str:
+    return json.dumps(item, sort_keys=True)
+
+
+def _conforms(tp: Any, value: Any, *, shallow: bool = False) -> bool:
+    """Whether ``value`` is of type ``tp`` (attrs objects and, if ``shallow``,
+    container items are only checked by type, not field by field)."""
+    arms = _union_arms(tp)
+    if arms is not None:
+        return any(_conforms(arm, value, shallow=shallow) for arm in arms)
+    if tp is _NONE_TYPE:
+        return value is None
+    if tp is bool:
+        return isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is str:
+        return isinstance(value, str)
+    if _is_attrs(tp) or _is_enum(tp):
+        return isinstance(value, tp)
+    origin = typing.get_origin(tp)
+    if origin in (tuple, frozenset):
+        if not isinstance(value, origin):
+            return False
+        item = _item_type(tp)
+        return shallow or all(_conforms(item, v) for v in value)
+    if origin in _MAPPING_ORIGINS:
+        if not isinstance(value, Mapping):
+            return False
+        _, val_type = _mapping_types(tp)
+        return shallow or all(isinstance(k, str) and _conforms(val_type, v) for k, v in value.items())
+    raise TypeError(f"cannot serialize a value of type {tp!r}")
+
+
+def _describe(tp: Any) -> str:
+    name = getattr(tp, "__name__", None)
+    return name if isinstance(name, str) and typing.get_origin(tp) is None else str(tp).replace("typing.", "")
+
+
+# -- reading ----------------------------------------------------------------------
+
+
+def _load_attrs(cls: type, raw: Any, path: str) -> Any:
+    """An instance of ``cls`` from its object in the document at ``path``."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(path or "config", f"expected an object, got {_raw_kind(raw)} {raw!r}")
+    fields = _fields(cls)
+    names = [a.name for a, _ in fields]
+    for key in raw:
+        if key not in names:
+            raise ConfigError(_join(path, str(key)), f"unknown key (known: {', '.join(names)})")
+    kwargs: Dict[str, Any] = {}
+    for attribute, tp in fields:
+        field_path = _join(path, attribute.name)
+        if attribute.name not in raw:
+            raise ConfigError(field_path, "is required")
+        value = _load(tp, raw[attribute.name], field_path)
+        converter = _plain_converter(attribute)
+        if converter is not None:
+            # Converted here first, so that an error names this field and
+            # item; the constructor converts the result again (a no-op).
+            try:
+                value = converter(value)
+            except ConfigError as err:
+                raise _field_error(err, field_path, attribute.name, tp, raw[attribute.name], converter) from err
+            except (TypeError, ValueError, AssertionError) as err:
+                # A converter that trips over a value instead of refusing it.
+                raise _unexpected(err, field_path, raw[attribute.name]) from err
+        kwargs[getattr(attribute, "alias", None) or attribute.name.lstrip("_")] = value
+    try:
+        obj = cls(**kwargs)
+    except ConfigError as err:
+        raise _object_error(err, path, names) from err
+    except (TypeError, ValueError, AssertionError) as err:
+        raise _unexpected(err, path or "config", raw) from err
+    for attribute, tp in fields:
+        value = getattr(obj, attribute.name)
+        if not _conforms(tp, value):
+            raise ConfigError(
+                _join(path, attribute.name), f"expected {_describe(tp)}, got {type(value).__name__} {value!r}"
+            )
+    return obj
+
+
+def _plain_converter(attribute: attrs.Attribute[Any]) -> Optional[Callable[[Any], Any]]:
+    converter = attribute.converter
+    if converter is None or (_ATTRS_CONVERTER is not None and isinstance(converter, _ATTRS_CONVERTER)):
+        return None  # an attrs.Converter taking the instance runs in the constructor only
+    return cast("Callable[[Any], Any]", converter)
+
+
+def _load(tp: Any, raw: Any, path: str) -> Any:
+    """The value of type ``tp`` for ``raw``, before the field's converter.
+
+    Objects, lists and mappings must have the document's shape; leaves (str,
+    int, bool) are passed on as they are, for the converters to judge.
+    """
+    arms = _union_arms(tp)
+    if arms is not None:
+        if raw is None and _NONE_TYPE in arms:
+            return None
+        kind = _raw_kind(raw)
+        for arm in _value_arms(tp):
+            if _json_kind(arm) == kind:
+                return _load(arm, raw, path)
+        return raw  # for the converter to refuse, as Config() would
+    if _is_attrs(tp):
+        return _load_attrs(tp, raw, path)
+    if _is_enum(tp):
+        try:
+            return tp(raw)
+        except (ValueError, TypeError):
+            return raw  # an alias the converter knows, or an error it reports
+    origin = typing.get_origin(tp)
+    if origin in (tuple, frozenset):
+        if not isinstance(raw, (list, tuple)):
+            raise ConfigError(path, f"expected a list, got {_raw_kind(raw)} {raw!r}")
+        item = _item_type(tp)
+        items = tuple(_load(item, v, f"{path}[{i}]") for i, v in enumerate(raw))
+        if origin is frozenset:
+            try:
+                return frozenset(items)
+            except TypeError:
+                return items  # an unhashable item: the converter refuses it
+        return items
+    if origin in _MAPPING_ORIGINS:
+        if not isinstance(raw, Mapping):
+            raise ConfigError(path, f"expected an object, got {_raw_kind(raw)} {raw!r}")
+        _, val_type = _mapping_types(tp)
+        return {k: _load(val_type, v, f"{path}[{k!r}]") for k, v in raw.items()}
+    if tp in (str, int, bool):
+        return raw
+    raise TypeError(f"{path}: cannot read a value of type {tp!r}")
+
+
+# -- error paths --------------------------------------------------------------------
+#
+# The classes name their errors by class and field ("mount.destination",
+# "capabilities.bounding", "process.args[1]", "io.read_bps key"); these put
+# the document's path in front instead ("mounts.items[2].destination").
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _components(field: str) -> List[Tuple[int, str]]:
+    """(offset, component) of the dotted parts of ``field``, dots in brackets kept."""
+    out = []
+    depth = 0
+    start = 0
+    for i, c in enumerate(field):
+        if c == "[":
+            depth += 1
+        elif c == "]":
+            depth = max(0, depth - 1)
+        elif c == "." and depth == 0:
+            out.append((start, field[start:i]))
+            start = i + 1
+    out.append((start, field[start:]))
+    return out
+
+
+def _relocate(field: str, names: Sequence[str]) -> Optional[str]:
+    """The part of ``field`` from its first component that is one of ``names``."""
+    for offset, component in _components(field):
+        m = _NAME.match(component)
+        if m is not None and m.group() in names:
+            return field[offset:]
+    return None
+
+
+def _field_error(
+    err: ConfigError, field_path: str, name: str, tp: Any, raw: Any, converter: Callable[[Any], Any]
+) -> ConfigError:
+    """A converter's error for field ``name``, at ``field_path`` in the document."""
+    tail = _relocate(err.field, [name])
+    if tail is not None:
+        where = field_path + tail[len(name) :]
+    else:
+        # The class spells the field differently (Hugetlb.limits is "hugetlb"):
+        # keep what follows the name ("[...]", " key").
+        last = _components(err.field)[-1][1]
+        m = _NAME.match(last)
+        where = field_path + (last[m.end() :] if m else "")
+    if where == field_path and isinstance(raw, list) and not _is_attrs(_item_type_or_none(tp)):
+        index = _bad_item(converter, raw, err.message)
+        if index is not None:
+            where = f"{field_path}[{index}]"
+    return ConfigError(where, err.message)
+
+
+def _item_type_or_none(tp: Any) -> Any:
+    arms = _union_arms(tp)
+    if arms is not None:
+        lists = [a for a in arms if typing.get_origin(a) in (tuple, frozenset)]
+        tp = lists[0] if len(lists) == 1 else None
+    return _item_type(tp) if typing.get_origin(tp) in (tuple, frozenset) else None
+
+
+def _bad_item(converter: Callable[[Any], Any], items: List[Any], message: str) -> Optional[int]:
+    """The index of the first item the converter refuses alone with ``message``
+    (a converter of a set names the field, not the item)."""
+    for i, item in enumerate(items):
+        try:
+            converter([item])
+        except ConfigError as err:
+            if err.message == message:
+                return i
+        except Exception:  # only looking for the item
+            pass
+    return None
+
+
+def _object_error(err: ConfigError, path: str, names: Sequence[str]) -> ConfigError:
+    """A validator's or __attrs_post_init__'s error of the object at ``path``."""
+    tail = _relocate(err.field, names)
+    if tail is not None:
+        return ConfigError(_join(path, tail), err.message)
+    if not path:
+        return err
+    return ConfigError(path, f"{err.field}: {err.message}")
+
+
+def _unexpected(err: Exception, path: str, raw: Any) -> ConfigError:
+    detail = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+    return ConfigError(path, f"invalid value {raw!r} ({detail})")
