@@ -22,7 +22,7 @@ from .cgroups import (
     Stats,
 )
 from .config import DEFAULT_CGROUP, Config
-from .container import Container, ContainerExists, StateError
+from .container import Container, ContainerExists, ContainerState, StateError
 from .devices import DEFAULT_DEVICES, Device
 from .errors import (
     CgroupJoinError,
@@ -65,6 +65,7 @@ __all__ = [
     "CgroupUnsupported",
     "Container",
     "ContainerExists",
+    "ContainerState",
     "DEFAULT_ROOT",
     "State",
     "StateNotFound",

@@ -54,6 +54,19 @@ class StateError(ContainerError):
         self.status = status
 
 
+@attrs.frozen
+class ContainerState:
+    """What ``Container.state()`` returns (the fields of runc's state)."""
+
+    id: str
+    status: str
+    pid: int
+    created: str
+    bundle: Optional[str]
+    rootfs: Optional[str]
+    annotations: Dict[str, str]
+
+
 class ContainerExists(ContainerError):
     """A container of that id already exists under that root."""
 
@@ -84,7 +97,8 @@ class Container:
     ) -> None:
         self.id = state.id
         self.root = root
-        self.state = state
+        #: What is on disk about the container (pid, cgroup, namespaces, config).
+        self.record = state
         #: The config, when this process created the container (or was given it).
         self.config = config
         #: The first process, when it is this process's child.
@@ -167,17 +181,31 @@ class Container:
 
     @property
     def pid(self) -> int:
-        return self.state.pid
+        return self.record.pid
 
     def _alive(self) -> bool:
         if self._destroyed:
             return False
         if self.process is not None and self.process.poll() is not None:
             return False
-        return process_start_time(self.pid) == self.state.pid_start
+        return process_start_time(self.pid) == self.record.pid_start
+
+    def state(self) -> ContainerState:
+        """The container's state now, with runc's fields."""
+        return ContainerState(
+            id=self.id,
+            status=self.status(),
+            pid=self.pid,
+            created=self.record.created,
+            bundle=self.record.bundle,
+            rootfs=self.record.rootfs,
+            annotations=dict(self.record.annotations),
+        )
 
     def status(self) -> str:
-        """created, running, paused or stopped."""
+        """creating, created, running, paused or stopped."""
+        if self.record.pid == 0 and not self._destroyed:
+            return "creating"  # or its creator died while creating it: destroy() cleans up
         if not self._alive():
             return "stopped"
         if os.path.exists(os.path.join(container_dir(self.root, self.id), START_SOCKET)):
@@ -194,11 +222,11 @@ class Container:
         return status
 
     def _cgroup_or_none(self) -> Optional[Manager]:
-        if self._manager is None and self.state.cgroup_path is not None:
+        if self._manager is None and self.record.cgroup_path is not None:
             layout = detect()
-            if self.state.cgroup_controllers is not None:
-                layout = layout.only(self.state.cgroup_controllers)
-            self._manager = new_manager(self.state.cgroup_path, layout, container_id=self.id)
+            if self.record.cgroup_controllers is not None:
+                layout = layout.only(self.record.cgroup_controllers)
+            self._manager = new_manager(self.record.cgroup_path, layout, container_id=self.id)
         return self._manager
 
     def _cgroup(self, operation: str) -> Manager:
@@ -242,7 +270,7 @@ class Container:
             return
         pidfd = _native.pidfd_open(self.pid)
         try:
-            if process_start_time(self.pid) != self.state.pid_start:
+            if process_start_time(self.pid) != self.record.pid_start:
                 return  # it exited and the pid was reused: nothing of ours to signal
             _native.pidfd_send_signal(pidfd, sig)
         except ProcessLookupError:
@@ -261,7 +289,7 @@ class Container:
         except ProcessLookupError:
             return None
         try:
-            while process_start_time(self.pid) == self.state.pid_start:
+            while process_start_time(self.pid) == self.record.pid_start:
                 left = None if deadline is None else max(0.0, deadline - time.monotonic())
                 if left == 0.0:
                     raise TimeoutError(f"container {self.id} still runs after {timeout}s")
@@ -302,7 +330,7 @@ class Container:
                 cgroup = self._cgroup_or_none()
                 if cgroup is not None:
                     cgroup.destroy()
-                _wait_gone(self.pid, self.state.pid_start)
+                _wait_gone(self.pid, self.record.pid_start)
         finally:
             remove_state(self.root, self.id)
 
@@ -342,7 +370,7 @@ class Container:
         )
         return Config(
             rootfs=None,
-            namespaces=Namespaces(**self.state.namespaces),
+            namespaces=Namespaces(**self.record.namespaces),
             process=process,
             seccomp=self.config.seccomp if seccomp is _SAME else seccomp,
             cgroup=None,

@@ -191,3 +191,21 @@ def test_exec_from_another_process(busybox: str, root: str) -> None:
         assert c.config is not None and lc.Container.load("lc-exec", root=root).config == c.config
         hostname, pid, pidns = printed.split()
         assert hostname == "fromstate" and pid != "1" and pidns == os.readlink(f"/proc/{c.pid}/ns/pid")
+
+
+def test_state_has_runcs_fields(busybox: str, root: str) -> None:
+    config = lc.Config(rootfs=busybox, process=lc.Process(args=["sleep", "30"]))
+    with lc.Container.create("lc-state", config, root=root, bundle="/b", annotations={"k": "v"}) as c:
+        st = c.state()
+        assert (st.id, st.status, st.pid, st.bundle, st.rootfs, st.annotations) == (
+            "lc-state",
+            "created",
+            c.pid,
+            "/b",
+            busybox,
+            {"k": "v"},
+        )
+        c.start()
+        assert lc.Container.load("lc-state", root=root).state().status == "running"
+        assert st.created.endswith("+00:00")
+    assert c.state().status == "stopped"
