@@ -103,7 +103,9 @@ class Container:
         self.config = config
         #: The first process, when it is this process's child.
         self.process = process
-        self._manager: Optional[Manager] = process.cgroup if process is not None else None
+        # The container, not its first process's object, owns the cgroup: it
+        # outlives this process (and that object) until destroy().
+        self._manager: Optional[Manager] = process.detach_cgroup() if process is not None else None
         self._destroyed = False
         self._execs = 0
 
@@ -163,7 +165,12 @@ class Container:
         process (its config comes from the state, so exec works too)."""
         check_id(container_id)
         state = read_state(root, container_id)
-        config = config_from_dict(state.config) if state.config is not None else None
+        config = None
+        if state.config is not None:
+            try:
+                config = config_from_dict(state.config)
+            except ConfigError:
+                pass  # written by another version: manageable, but no exec
         return cls(state, root, config=config)
 
     @classmethod
@@ -228,6 +235,11 @@ class Container:
                 layout = layout.only(self.record.cgroup_controllers)
             self._manager = new_manager(self.record.cgroup_path, layout, container_id=self.id)
         return self._manager
+
+    @property
+    def cgroup(self) -> Optional[Manager]:
+        """The container's cgroup manager, or None without a cgroup."""
+        return self._cgroup_or_none()
 
     def _cgroup(self, operation: str) -> Manager:
         cgroup = self._cgroup_or_none()
@@ -318,18 +330,18 @@ class Container:
                 pass
         self._destroyed = True
         try:
+            if self.process is not None and self.process.poll() is None:
+                self.process.kill()
+            cgroup = self._cgroup_or_none()
+            if cgroup is not None:
+                cgroup.destroy()  # kills what is left
             if self.process is not None:
-                if self.process.poll() is None:
-                    self.process.kill()
-                self.process.close()  # removes the cgroup, killing the rest
+                self.process.close()
                 self.process.wait()
                 for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
                     if stream is not None:
                         stream.close()
             else:
-                cgroup = self._cgroup_or_none()
-                if cgroup is not None:
-                    cgroup.destroy()
                 _wait_gone(self.pid, self.record.pid_start)
         finally:
             remove_state(self.root, self.id)
@@ -352,6 +364,7 @@ class Container:
         capabilities: Optional[Capabilities] = None,
         no_new_privileges: Optional[bool] = None,
         seccomp: Any = _SAME,
+        init: bool = False,
     ) -> Config:
         """The Config of a process that joins this container: every namespace
         of its first process, its security settings (overridable), no rootfs
@@ -367,6 +380,7 @@ class Container:
             user=base.user if user is None else user,
             capabilities=base.capabilities if capabilities is None else capabilities,
             no_new_privileges=base.no_new_privileges if no_new_privileges is None else no_new_privileges,
+            init=init,
         )
         return Config(
             rootfs=None,

@@ -170,6 +170,12 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         spawned, self._spawned = self._spawned, None
         start_spawned(self.plan, spawned)
 
+    def detach_cgroup(self) -> Optional[Manager]:
+        """Hand the cgroup over (to a Container): close() and garbage
+        collection of this object then leave it alone."""
+        manager, self.cgroup = self.cgroup, None
+        return manager
+
     def recorded(self) -> None:
         """For a process made with ``start_socket``: its state is recorded,
         it may now wait for a starter (and outlive this process)."""

@@ -90,11 +90,16 @@ def write_state(root: str, state: State) -> None:
 
 
 def read_state(root: str, container_id: str) -> State:
-    path = os.path.join(container_dir(root, container_id), STATE_FILE)
+    directory = container_dir(root, container_id)
+    path = os.path.join(directory, STATE_FILE)
     try:
         with open(path) as f:
             raw = json.load(f)
     except FileNotFoundError:
+        if os.path.isdir(directory):
+            # Its creator died between making the directory and writing the
+            # first record: nothing else was made yet.
+            return State(id=container_id, pid=0, pid_start=0, created="")
         raise StateNotFound(f"no container {container_id!r} under {root}") from None
     except (OSError, ValueError) as exc:
         raise ContainerError(f"cannot read the state of {container_id!r}: {exc}") from exc
@@ -104,12 +109,13 @@ def read_state(root: str, container_id: str) -> State:
 
 
 def list_ids(root: str) -> List[str]:
-    """Ids of the containers with a state file under ``root``."""
+    """Ids of the containers under ``root`` (a directory without a record yet
+    is one being created, or whose creator died before the first record)."""
     try:
         names = sorted(os.listdir(root))
     except FileNotFoundError:
         return []
-    return [n for n in names if os.path.exists(os.path.join(root, n, STATE_FILE))]
+    return [n for n in names if os.path.isdir(os.path.join(root, n))]
 
 
 def remove_state(root: str, container_id: str) -> None:

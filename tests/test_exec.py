@@ -107,7 +107,7 @@ def test_the_container_cannot_inspect_a_joining_process(running: lc.Container, p
     # As root in both: a uid change would also make the victim non-dumpable.
     root = lc.User(0, 0)
     config = running.exec_config(["true"], user=root)
-    cgroup = running.process.cgroup
+    cgroup = running.cgroup
     assert cgroup is not None
     plan = build_plan(
         config, "victim", wait_start=True, cgroup_procs=[os.path.join(d, "cgroup.procs") for d in cgroup.dirs()]

@@ -209,3 +209,36 @@ def test_state_has_runcs_fields(busybox: str, root: str) -> None:
         assert lc.Container.load("lc-state", root=root).state().status == "running"
         assert st.created.endswith("+00:00")
     assert c.state().status == "stopped"
+
+
+def test_the_container_outlives_a_creator_that_exits_normally(busybox: str, root: str) -> None:
+    other_process(f"""
+        import libcontainer_py as lc
+        config = lc.Config(rootfs={busybox!r}, cgroup=lc.CgroupConfig(pids=lc.Pids(max=8)),
+                           process=lc.Process(args=["sleep", "30"]))
+        c = lc.Container.create("lc-outlive", config, root={root!r},
+                                stdin=lc.DEVNULL, stdout=lc.DEVNULL, stderr=lc.DEVNULL)
+        c.start()
+    """)
+    c = lc.Container.load("lc-outlive", root=root)
+    assert c.status() == "running" and c.stats().pids.current == 1
+    c.destroy()
+    assert lc.Container.list(root=root) == []
+
+
+def test_a_directory_without_a_record_can_be_cleaned(root: str) -> None:
+    os.makedirs(os.path.join(root, "lc-norecord"))  # the creator died right after mkdir
+    (c,) = lc.Container.list(root=root)
+    assert c.status() == "creating"
+    c.destroy()
+    assert lc.Container.list(root=root) == []
+
+
+def test_exec_does_not_inherit_the_init(busybox: str, root: str) -> None:
+    config = lc.Config(rootfs=busybox, process=lc.Process(args=["sleep", "30"], init=True))
+    with lc.Container.create("lc-noinit", config, root=root) as c:
+        c.start()
+        assert c.exec_config(["true"]).process.init is False
+        p = c.exec(["sh", "-c", "cat /proc/$$/comm /proc/1/comm"], stdout=lc.PIPE, text=True)
+        own, pid1 = p.communicate(timeout=10)[0].split()
+        assert own != "init" and pid1 == "init"  # the container's init is PID 1; the exec'd program runs bare

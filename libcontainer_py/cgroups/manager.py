@@ -28,7 +28,7 @@ from . import bpf_devices, fs1, fs2
 from .errors import CgroupError, CgroupUnsupported
 from .fsio import CgroupFS, RealFS
 from .layout import Hierarchy, Layout, detect
-from .resources import IO, CgroupConfig, Cpu, Devices, Hugetlb, Memory, Pids, Resource
+from .resources import DEFAULT_PARENT, IO, CgroupConfig, Cpu, Devices, Hugetlb, Memory, Pids, Resource
 from .stats import CpuStats, Event, HugetlbStats, IODeviceStats, MemoryStats, PidsStats, Stats
 from .units import format_page_size
 
@@ -334,7 +334,11 @@ class FsManager(Manager):
         """Remove the path's parents (libcontainer_py/) when no other
         container uses them any more, whoever made them: with overlapping
         containers the one that made a parent may not be the last to go."""
+        # Only our own parent (libcontainer_py/): a custom path's parents may
+        # belong to someone else, even when empty.
         parts = self.path.split("/")[:-1]
+        if parts != [DEFAULT_PARENT]:
+            return
         for h in self._hierarchies():
             for depth in range(len(parts), 0, -1):
                 try:
