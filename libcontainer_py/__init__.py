@@ -39,6 +39,7 @@ from .errors import (
     StepError,
     TimeoutExpired,
 )
+from .hooks import Hook, HookError, Hooks
 from .idmap import IDMap
 from .limits import Rlimit
 from .mounts import Mount, Mounts
@@ -52,6 +53,9 @@ from .seccomp import Action, ArgCondition, Seccomp, SeccompError, SeccompRule
 from .state import DEFAULT_ROOT, State, StateNotFound
 
 __all__ = [
+    "Hook",
+    "HookError",
+    "Hooks",
     "DEFAULT_CGROUP",
     "UNLIMITED",
     "Action",

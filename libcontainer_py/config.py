@@ -11,6 +11,7 @@ import attrs
 from ._fields import absolute_path, fail, freeze_mapping, str_tuple, text
 from .cgroups.resources import CgroupConfig, Devices
 from .devices import DEFAULT_DEVICES, Device, device_tuple
+from .hooks import Hooks
 from .idmap import IDMap, idmap_tuple
 from .mounts import Mounts
 from .namespaces import Namespaces
@@ -162,6 +163,8 @@ class Config:
         default=attrs.Factory(_default_seccomp, takes_self=True),
         validator=_optional_instance("seccomp", Seccomp),
     )
+    #: Executable hooks (OCI phases); Python callables go to Container.create.
+    hooks: Hooks = attrs.field(factory=Hooks, validator=_instance("hooks", Hooks))
     #: Resource limits and accounting; None: the container stays in the caller's cgroups.
     #: Defaults, as root, to DEFAULT_CGROUP: the standard device rules and
     #: nothing else, so a node made with CAP_MKNOD cannot open a host device.

@@ -11,8 +11,9 @@ import os
 import re
 import select
 import signal
+import subprocess
 import time
-from typing import Any, AsyncIterator, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import attrs
 import psutil
@@ -22,9 +23,10 @@ from .capabilities import Capabilities
 from .cgroups import Event, Manager, Resource, Stats, detect, new_manager
 from .config import Config
 from .errors import ConfigError, ContainerError
+from .hooks import Callback, Hook, HookError, Hooks, check_callbacks, oci_state, run_phase
 from .namespaces import KINDS, PROC_NAMES, Namespaces
-from .popen import ContainerProcess, StdioArg
-from .process import User
+from .popen import DEVNULL, PIPE, ContainerProcess, StdioArg
+from .process import Process, User
 from .serialize import config_from_dict, config_to_dict
 from .spawn import start_through_socket
 from .state import (
@@ -108,6 +110,7 @@ class Container:
         self._manager: Optional[Manager] = process.detach_cgroup() if process is not None else None
         self._destroyed = False
         self._execs = 0
+        self._callbacks: Dict[str, Tuple[Callback, ...]] = {}
 
     # -- making and finding containers ---------------------------------------
 
@@ -124,9 +127,15 @@ class Container:
         stdout: StdioArg = None,
         stderr: StdioArg = None,
         pass_fds: Sequence[int] = (),
+        callbacks: Optional[Mapping[str, Sequence[Callback]]] = None,
     ) -> Container:
-        """Create the container; its process waits for ``start()``."""
+        """Create the container; its process waits for ``start()``.
+
+        ``callbacks``: Python hooks by phase ("create_runtime", "poststart"...),
+        called with the state document; they run only in this process (the
+        executable ``config.hooks`` run whoever starts or destroys it)."""
         check_id(container_id)
+        fns = check_callbacks(callbacks)
         directory = container_dir(root, container_id)
         os.makedirs(root, mode=0o711, exist_ok=True)
         try:
@@ -146,6 +155,7 @@ class Container:
                 stderr=stderr,
                 pass_fds=pass_fds,
                 start_socket=os.path.join(directory, START_SOCKET),
+                on_hooks=_create_hooks(container_id, config, fns, bundle, annotations or {}),
             )
             state = _state_of(container_id, config, process, bundle, dict(annotations or {}))
             write_state(root, state)
@@ -157,7 +167,9 @@ class Container:
                 process.wait()
             remove_state(root, container_id)
             raise
-        return cls(state, root, config=config, process=process)
+        container = cls(state, root, config=config, process=process)
+        container._callbacks = fns
+        return container
 
     @classmethod
     def load(cls, container_id: str, *, root: str = DEFAULT_ROOT) -> Container:
@@ -250,10 +262,27 @@ class Container:
     # -- lifecycle -------------------------------------------------------------
 
     def start(self) -> None:
-        """Let the process exec its program (from any process)."""
+        """Let the process exec its program (from any process).  The
+        start_container hooks run first, in the container; a failing one
+        kills the container.  Then the poststart hooks (warnings only)."""
         self._require("start", "created")
+        hooks = self.config.hooks if self.config is not None else Hooks()
+        try:
+            self._run_hooks("start_container", hooks, "created", in_container=True)
+        except HookError:
+            self.kill(signal.SIGKILL, all=True)
+            raise
         plan = self.process.plan if self.process is not None else None
         start_through_socket(os.path.join(container_dir(self.root, self.id), START_SOCKET), plan)
+        self._run_hooks("poststart", hooks, "running")
+
+    def _run_hooks(self, phase: str, hooks: Hooks, status: str, *, in_container: bool = False) -> None:
+        executables, fns = hooks.of(phase), self._callbacks.get(phase, ())
+        if not executables and not fns:
+            return
+        state = oci_state(self.id, status, self.pid, self.record.bundle, self.record.annotations)
+        runner = _in_namespaces(self.pid, self.record.namespaces) if in_container else None
+        run_phase(phase, executables, fns, state, in_container=runner)
 
     def pause(self) -> None:
         """Freeze every process of the container (waits until frozen)."""
@@ -345,6 +374,8 @@ class Container:
                 _wait_gone(self.pid, self.record.pid_start)
         finally:
             remove_state(self.root, self.id)
+        if self.config is not None:
+            self._run_hooks("poststop", self.config.hooks, "stopped")
 
     def __enter__(self) -> Container:
         return self
@@ -512,3 +543,54 @@ def _wait_gone(pid: int, start: int, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise ContainerError(f"process {pid} did not go away")
         time.sleep(0.01)
+
+
+def _create_hooks(
+    container_id: str,
+    config: Config,
+    fns: Mapping[str, Tuple[Callback, ...]],
+    bundle: Optional[str],
+    annotations: Mapping[str, str],
+) -> Optional[Callable[[int], None]]:
+    """What the parent runs while the child waits before pivot_root, or None
+    when there is nothing to run (the child then does not wait)."""
+    phases = ("prestart", "create_runtime", "create_container")
+    if not any(config.hooks.of(p) or fns.get(p) for p in phases):
+        return None
+
+    def run(pid: int) -> None:
+        state = oci_state(container_id, "creating", pid, bundle, annotations)
+        namespaces = {k: f"/proc/{pid}/ns/{PROC_NAMES[k]}" for k in KINDS if config.namespaces.setting(k) is not False}
+        for phase in phases:
+            runner = _in_namespaces(pid, namespaces) if phase == "create_container" else None
+            run_phase(phase, config.hooks.of(phase), fns.get(phase, ()), state, in_container=runner)
+
+    return run
+
+
+def _in_namespaces(pid: int, namespaces: Mapping[str, str]) -> Callable[[Hook, bytes], Tuple[int, bytes]]:
+    """Runs a hook in the namespaces of ``pid`` (with every capability, no
+    filter: a hook is the runtime's, not the container's)."""
+
+    def run(hook: Hook, document: bytes) -> Tuple[int, bytes]:
+        config = Config(
+            rootfs=None,
+            namespaces=Namespaces(**namespaces),
+            process=Process(
+                args=(hook.path, *hook.argv[1:]),
+                env=dict(item.split("=", 1) for item in hook.env),
+                capabilities=Capabilities.all(),
+                no_new_privileges=False,
+            ),
+            seccomp=None,
+            cgroup=None,
+        )
+        with ContainerProcess(config, stdin=PIPE, stdout=DEVNULL, stderr=PIPE) as proc:
+            try:
+                _, err = proc.communicate(document, timeout=hook.timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                raise
+        return int(proc.returncode), err or b""
+
+    return run

@@ -160,6 +160,9 @@ class Step:
     slot: int = -1
     #: WAIT_ACCEPT: the path the parent binds a listening socket to (fd in n1).
     listen_path: Optional[str] = None
+    #: WAIT_PARENT: what the parent does then ("maps": the id maps; "hooks":
+    #: the create hooks, before pivot_root).
+    phase: str = "maps"
 
     @property
     def error_class(self) -> Type[errors.StepError]:
@@ -252,6 +255,7 @@ def build_plan(
     cgroup_procs: Sequence[str] = (),
     cgroup_at_clone: bool = False,
     start_socket: Optional[str] = None,
+    create_hooks: bool = False,
 ) -> Plan:
     """Turn a validated config into the child's steps.
 
@@ -261,6 +265,8 @@ def build_plan(
     after the placement, so that its root is the container's cgroup.
     ``wait_start``: the child waits before execve for spawn.start() from this
     process; ``start_socket``: for a connection to that path from any process.
+    ``create_hooks``: the child also waits for the parent right before
+    pivot_root, while the parent runs the create hooks.
     """
     host = host or HostFS()
     steps: List[Step] = [
@@ -284,7 +290,7 @@ def build_plan(
     mounts: List[Step] = []
     if config.rootfs is not None:
         steps.extend(_root_steps(config, host, namespace_ids(config, host) if uid_map else None))
-        mounts = _mount_steps(config, host)
+        mounts = _mount_steps(config, host, create_hooks)
     slots = 0
     if uid_map:
         # Host paths are looked up with the caller's credentials, before the
@@ -535,7 +541,7 @@ def _root_steps(config: Config, host: HostFS, owner: Optional[Tuple[int, int]]) 
     return steps
 
 
-def _mount_steps(config: Config, host: HostFS) -> List[Step]:
+def _mount_steps(config: Config, host: HostFS, create_hooks: bool = False) -> List[Step]:
     """Everything mounted into the root, devices, then pivot_root."""
     rootfs = config.rootfs
     assert rootfs is not None
@@ -557,6 +563,8 @@ def _mount_steps(config: Config, host: HostFS) -> List[Step]:
         steps.append(Step(Op.READONLY_PATH, "make a path read-only", path, s1=path))
     for path in config.masked_paths:
         steps.append(Step(Op.MASK_PATH, "mask a path", path, s1=path))
+    if create_hooks:
+        steps.append(Step(Op.WAIT_PARENT, "wait for the create hooks", phase="hooks"))
     # chroot can be escaped by a process with CAP_SYS_CHROOT, which root of a
     # user namespace always has there: no fallback to it in a user namespace.
     pivot_flags = F_NO_PIVOT if rootfs.no_pivot else 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-from typing import IO, Any, List, Optional, Sequence, Union
+from typing import IO, Any, Callable, List, Optional, Sequence, Union
 
 import attrs
 
@@ -62,6 +62,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         wait_start: bool = False,
         start_socket: Optional[str] = None,
         join_cgroups: Sequence[str] = (),
+        on_hooks: Optional[Callable[[int], None]] = None,
     ) -> None:
         if not isinstance(config, Config):
             raise ConfigError("config", f"expected Config, got {type(config).__name__}")
@@ -95,7 +96,9 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             start_socket=start_socket,
             cgroup_procs=procs,
             cgroup_at_clone=self._at_clone,
+            create_hooks=on_hooks is not None,
         )
+        self._on_hooks = on_hooks
         if manager is not None and config.cgroup is not None:
             manager.create()
             self.cgroup = manager
@@ -146,7 +149,13 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         try:
             if self._at_clone and self.cgroup is not None:
                 cgroup_fd = self.cgroup.clone_fd() or -1
-            spawned = spawn(self.plan, stdio=(p2cread, c2pwrite, errwrite), pass_fds=pass_fds, cgroup_fd=cgroup_fd)
+            spawned = spawn(
+                self.plan,
+                stdio=(p2cread, c2pwrite, errwrite),
+                pass_fds=pass_fds,
+                cgroup_fd=cgroup_fd,
+                on_hooks=self._on_hooks,
+            )
         finally:
             if cgroup_fd >= 0:
                 os.close(cgroup_fd)

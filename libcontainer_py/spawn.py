@@ -11,7 +11,7 @@ import os
 import signal
 import socket
 import struct
-from typing import Dict, Iterable, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple
 
 import attrs
 
@@ -86,9 +86,11 @@ def spawn(
     stdio: Tuple[int, int, int] = (-1, -1, -1),
     pass_fds: Sequence[int] = (),
     cgroup_fd: int = -1,
+    on_hooks: Optional[Callable[[int], None]] = None,
 ) -> Spawned:
     """Start the plan's child and drive it until it execs (or, for a plan
-    with WAIT_START, until it waits for start)."""
+    with WAIT_START, until it waits for start).  ``on_hooks(pid)`` runs when
+    the child waits for the create hooks; raising fails the spawn."""
     opened = _open_files(plan)
     try:
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -108,7 +110,7 @@ def spawn(
         finally:
             _close_all([child_fd, *opened.values()])
             child_fd, opened = -1, {}
-        _drive(plan, parent_fd, child)
+        _drive(plan, parent_fd, child, on_hooks)
     except BaseException:
         child.abandon()
         _close_all([parent_fd, child_fd, *opened.values()])
@@ -228,7 +230,7 @@ def start_through_socket(path: str, plan: Optional[Plan] = None) -> None:
         raise SpawnError(f"start failed at step {index}: {os.strerror(err)}", err)
 
 
-def _drive(plan: Plan, fd: int, child: _Child) -> None:
+def _drive(plan: Plan, fd: int, child: _Child, on_hooks: Optional[Callable[[int], None]] = None) -> None:
     """Answer the child's messages until it execs, fails or waits for start."""
     sock = socket.socket(fileno=fd)
     try:
@@ -243,13 +245,13 @@ def _drive(plan: Plan, fd: int, child: _Child) -> None:
                 child.seccomp_fd = fds[0]
             if not data:
                 return
-            if not _answer(plan, fd, child, data):
+            if not _answer(plan, fd, child, data, on_hooks):
                 return
     finally:
         sock.detach()
 
 
-def _answer(plan: Plan, fd: int, child: _Child, data: bytes) -> bool:
+def _answer(plan: Plan, fd: int, child: _Child, data: bytes, on_hooks: Optional[Callable[[int], None]]) -> bool:
     """Handle one message; False when the child waits for start."""
     kind, index, err, value = MSG.unpack(data)
     if kind == MSG_ERROR:
@@ -258,7 +260,11 @@ def _answer(plan: Plan, fd: int, child: _Child, data: bytes) -> bool:
     if kind == MSG_CHILD_PID:
         child.replace(value)
     elif kind == MSG_WAITING:
-        _parent_part(plan, child.pid)
+        if 0 <= index < len(plan.steps) and plan.steps[index].phase == "hooks":
+            if on_hooks is not None:
+                on_hooks(child.pid)
+        else:
+            _parent_part(plan, child.pid)
         os.write(fd, MSG.pack(MSG_GO, 0, 0, 0))
     elif kind == MSG_READY:
         return False

@@ -120,6 +120,14 @@ def userns_config() -> lc.Config:
         accounting=False,
     )
     return lc.Config(
+        hooks=lc.Hooks(
+            prestart=[lc.Hook("/bin/true")],
+            create_runtime=[lc.Hook("/usr/bin/hook", args=["hook", "create"], env=["A=1"], timeout=5)],
+            create_container=[lc.Hook("/bin/true", timeout=1)],
+            start_container=[lc.Hook("/bin/echo", args=["echo", ""])],
+            poststart=[lc.Hook("/bin/true", env=["X="])],
+            poststop=[lc.Hook("/bin/true"), lc.Hook("/bin/false")],
+        ),
         process=process,
         rootfs=lc.Rootfs.directory("/var/lib/box/rootfs", readonly=True, propagation="rprivate"),
         hostname="box",

@@ -1,0 +1,214 @@
+"""Hooks: programs (and, in-process, Python callables) run at the points of a
+container's life that the OCI runtime spec names.
+
+- ``prestart`` / ``create_runtime``: during create, once the namespaces and
+  mounts exist, before pivot_root; in the runtime's namespaces.
+- ``create_container``: right after those, in the container's namespaces
+  (the path is resolved before pivot_root, i.e. in the runtime's view).
+- ``start_container``: during start, before the program executes, in the
+  container's namespaces (after pivot_root: the path is the container's).
+- ``poststart``: after the program started; ``poststop``: after destroy.
+
+A failing prestart/create*/start_container hook fails the operation (create
+is rolled back: nothing is left); a failing poststart or poststop hook only
+warns.  Each executable gets the container's state as JSON on stdin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import warnings
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+
+import attrs
+
+from ._fields import absolute_path, fail, instance_tuple, str_tuple
+from .errors import ContainerError
+
+PHASES: Tuple[str, ...] = (
+    "prestart",
+    "create_runtime",
+    "create_container",
+    "start_container",
+    "poststart",
+    "poststop",
+)
+#: A failure in these phases only warns (OCI runtime spec).
+WARN_ONLY = frozenset({"poststart", "poststop"})
+
+#: A Python hook: called with the state document (a dict, as executables
+#: get it as JSON on stdin).
+Callback = Callable[[Dict[str, Any]], None]
+
+
+class HookError(ContainerError):
+    """A hook failed (non-zero exit, timeout, exception)."""
+
+    def __init__(self, phase: str, hook: str, message: str) -> None:
+        super().__init__(f"{phase} hook {hook}: {message}")
+        self.phase = phase
+        self.hook = hook
+
+
+def _to_hook_path(value: Any) -> str:
+    return absolute_path("hook.path", value)
+
+
+def _to_hook_args(value: Any) -> Tuple[str, ...]:
+    return str_tuple("hook.args", value, allow_empty_items=True)
+
+
+def _to_hook_env(value: Any) -> Tuple[str, ...]:
+    env = str_tuple("hook.env", value)
+    for item in env:
+        if "=" not in item:
+            raise fail("hook.env", f"expected KEY=VALUE, got {item!r}")
+    return env
+
+
+def _to_hook_timeout(value: Any) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise fail("hook.timeout", f"expected a positive number of seconds, got {value!r}")
+    return value
+
+
+@attrs.frozen
+class Hook:
+    """An executable hook: ``path`` run with ``args`` (argv, ``args[0]``
+    included as in OCI; empty means just the path) and exactly ``env``."""
+
+    path: str = attrs.field(converter=_to_hook_path)
+    args: Tuple[str, ...] = attrs.field(default=(), converter=_to_hook_args)
+    env: Tuple[str, ...] = attrs.field(default=(), converter=_to_hook_env)
+    timeout: Optional[int] = attrs.field(default=None, converter=_to_hook_timeout)
+
+    @property
+    def argv(self) -> Tuple[str, ...]:
+        return self.args or (self.path,)
+
+
+def _to_hooks_prestart(value: Any) -> Tuple[Hook, ...]:
+    return instance_tuple("hooks.prestart", value, Hook)
+
+
+def _to_hooks_create_runtime(value: Any) -> Tuple[Hook, ...]:
+    return instance_tuple("hooks.create_runtime", value, Hook)
+
+
+def _to_hooks_create_container(value: Any) -> Tuple[Hook, ...]:
+    return instance_tuple("hooks.create_container", value, Hook)
+
+
+def _to_hooks_start_container(value: Any) -> Tuple[Hook, ...]:
+    return instance_tuple("hooks.start_container", value, Hook)
+
+
+def _to_hooks_poststart(value: Any) -> Tuple[Hook, ...]:
+    return instance_tuple("hooks.poststart", value, Hook)
+
+
+def _to_hooks_poststop(value: Any) -> Tuple[Hook, ...]:
+    return instance_tuple("hooks.poststop", value, Hook)
+
+
+@attrs.frozen
+class Hooks:
+    """The executable hooks of each phase, in order."""
+
+    prestart: Tuple[Hook, ...] = attrs.field(default=(), converter=_to_hooks_prestart)
+    create_runtime: Tuple[Hook, ...] = attrs.field(default=(), converter=_to_hooks_create_runtime)
+    create_container: Tuple[Hook, ...] = attrs.field(default=(), converter=_to_hooks_create_container)
+    start_container: Tuple[Hook, ...] = attrs.field(default=(), converter=_to_hooks_start_container)
+    poststart: Tuple[Hook, ...] = attrs.field(default=(), converter=_to_hooks_poststart)
+    poststop: Tuple[Hook, ...] = attrs.field(default=(), converter=_to_hooks_poststop)
+
+    def of(self, phase: str) -> Tuple[Hook, ...]:
+        hooks: Tuple[Hook, ...] = getattr(self, phase)
+        return hooks
+
+
+def check_callbacks(callbacks: Optional[Mapping[str, Sequence[Callback]]]) -> Dict[str, Tuple[Callback, ...]]:
+    """Python hooks by phase, checked."""
+    out: Dict[str, Tuple[Callback, ...]] = {}
+    for phase, fns in (callbacks or {}).items():
+        if phase not in PHASES:
+            raise fail("callbacks", f"unknown phase {phase!r} (known: {', '.join(PHASES)})")
+        fns = tuple(fns)
+        for i, fn in enumerate(fns):
+            if not callable(fn):
+                raise fail(f"callbacks[{phase!r}][{i}]", f"expected a callable, got {fn!r}")
+        out[phase] = fns
+    return out
+
+
+def run_phase(
+    phase: str,
+    hooks: Sequence[Hook],
+    callbacks: Sequence[Callback],
+    state: Dict[str, Any],
+    *,
+    in_container: Optional[Callable[[Hook, bytes], Tuple[int, bytes]]] = None,
+) -> None:
+    """Run the executables then the callables of ``phase``.  Executables run
+    here, or through ``in_container`` (which runs one in the container's
+    namespaces and returns its status and stderr)."""
+    document = json.dumps(state).encode()
+    for hook in hooks:
+        try:
+            if in_container is not None:
+                status, err = in_container(hook, document)
+            else:
+                status, err = _run_here(hook, document)
+        except subprocess.TimeoutExpired:
+            _failed(phase, hook.path, f"timed out after {hook.timeout}s")
+            continue
+        except (OSError, ContainerError) as exc:
+            _failed(phase, hook.path, str(exc))
+            continue
+        if status != 0:
+            _failed(phase, hook.path, f"exited with {status}: {err.decode(errors='replace').strip()}")
+    for fn in callbacks:
+        try:
+            fn(dict(state))
+        except Exception as exc:  # a hook's own failure, whatever it is
+            _failed(phase, getattr(fn, "__qualname__", repr(fn)), f"raised {exc!r}")
+
+
+def _run_here(hook: Hook, document: bytes) -> Tuple[int, bytes]:
+    env = dict(item.split("=", 1) for item in hook.env)
+    r = subprocess.run(
+        list(hook.argv),
+        executable=hook.path,
+        input=document,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        timeout=hook.timeout,
+        cwd="/",
+    )
+    return r.returncode, r.stderr
+
+
+def _failed(phase: str, hook: str, message: str) -> None:
+    if phase in WARN_ONLY:
+        warnings.warn(f"{phase} hook {hook}: {message}", RuntimeWarning, stacklevel=3)
+        return
+    raise HookError(phase, hook, message)
+
+
+def oci_state(
+    container_id: str, status: str, pid: int, bundle: Optional[str], annotations: Mapping[str, str]
+) -> Dict[str, Any]:
+    """The state document hooks get (the OCI runtime spec's state)."""
+    return {
+        "ociVersion": "1.0.2",
+        "id": container_id,
+        "status": status,
+        "pid": pid,
+        "bundle": bundle or os.getcwd(),
+        "annotations": dict(annotations),
+    }
