@@ -52,6 +52,9 @@
  *                    state is on disk; EOF: the creator died), then for a
  *                    connection from whoever starts the container (any
  *                    process); failures from here on are reported to it too
+ *   TTY              open a pty in the container's /dev/ptmx, send the master
+ *                    to the parent, become a session leader with the pty as
+ *                    controlling terminal; SETUP_FDS then puts it on 0/1/2
  *   INIT             fork: the new process goes on to exec the program; this
  *                    one stays PID 1, reaps every child, forwards signals
  *                    to the program and exits with its status
@@ -81,6 +84,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <termios.h>
 #include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -162,6 +166,7 @@ struct child {
     int root_fd;
     int step;
     int start_fd; /* the starter's connection (WAIT_ACCEPT), or -1 */
+    int tty_fd;   /* the pty's terminal side (TTY), or -1 */
 };
 
 /* ---- reporting ---------------------------------------------------------- */
@@ -606,7 +611,7 @@ static void setup_fds(struct child *c)
     long kept;
 
     for (i = 0; i < 3; i++)
-        src[i] = a->stdio[i];
+        src[i] = c->tty_fd >= 0 ? c->tty_fd : a->stdio[i];
     /* A source sitting on a low fd that another target would overwrite is
      * moved out of the way first. */
     for (i = 0; i < 3; i++) {
@@ -833,6 +838,27 @@ static void load_seccomp(struct child *c, const struct lc_step *s)
     }
 }
 
+static void open_tty(struct child *c)
+{
+    int master, term, unlock = 0;
+
+    master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0)
+        fail(c, STAGE_RESOLVE);
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0)
+        fail(c, STAGE_CALL);
+    /* The terminal side through the master itself: no path to race on. */
+    term = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (term < 0)
+        fail(c, STAGE_CALL);
+    if (send_fd(c, LC_MSG_TTY_FD, master) < 0)
+        fail(c, STAGE_ATTR);
+    close(master);
+    if (setsid() < 0 || ioctl(term, TIOCSCTTY, 0) < 0)
+        fail(c, STAGE_CALL);
+    c->tty_fd = term;
+}
+
 /* PID 1 for a program that was not written to be one. */
 __attribute__((noreturn)) static void init_loop(pid_t main_pid, const sigset_t *all)
 {
@@ -1054,6 +1080,9 @@ static void run_step(struct child *c, const struct lc_step *s)
             _exit(126); /* the starter went away without starting */
         break;
     }
+    case LC_OP_TTY:
+        open_tty(c);
+        break;
     case LC_OP_INIT:
         become_init(c);
         break;
@@ -1153,6 +1182,7 @@ __attribute__((noreturn)) static void child_main(const struct lc_spawn_args *a)
     c.root_fd = -1;
     c.step = -1;
     c.start_fd = -1;
+    c.tty_fd = -1;
     reset_signals();
     sigfillset(&all);
     sigprocmask(SIG_UNBLOCK, &all, NULL);

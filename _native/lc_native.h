@@ -43,6 +43,7 @@
 #define LC_OP_NOT_DUMPABLE   37
 #define LC_OP_WAIT_ACCEPT    38
 #define LC_OP_INIT           39
+#define LC_OP_TTY            40
 
 /* Step flags. */
 #define LC_F_FILE        0x1   /* MOUNT: the target is a file, not a directory */
@@ -60,6 +61,7 @@
 #define LC_MSG_READY      5    /* child -> parent: set up, waiting for start */
 #define LC_MSG_START      6    /* parent -> child: exec now */
 #define LC_MSG_SECCOMP_FD 7    /* child -> parent: the seccomp listener (SCM_RIGHTS) */
+#define LC_MSG_TTY_FD     8    /* child -> parent: the pty master (SCM_RIGHTS) */
 
 struct lc_msg {
     int kind;

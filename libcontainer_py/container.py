@@ -396,6 +396,7 @@ class Container:
         no_new_privileges: Optional[bool] = None,
         seccomp: Any = _SAME,
         init: bool = False,
+        terminal: bool = False,
     ) -> Config:
         """The Config of a process that joins this container: every namespace
         of its first process, its security settings (overridable), no rootfs
@@ -412,6 +413,7 @@ class Container:
             capabilities=base.capabilities if capabilities is None else capabilities,
             no_new_privileges=base.no_new_privileges if no_new_privileges is None else no_new_privileges,
             init=init,
+            terminal=terminal,
         )
         return Config(
             rootfs=None,

@@ -68,6 +68,7 @@ class Op(enum.IntEnum):
     NOT_DUMPABLE = 37
     WAIT_ACCEPT = 38
     INIT = 39
+    TTY = 40
 
 
 # Step flags (LC_F_*).
@@ -115,6 +116,7 @@ _ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
     Op.WAIT_START: errors.StepError,
     Op.WAIT_ACCEPT: errors.StepError,
     Op.INIT: errors.StepError,
+    Op.TTY: errors.StepError,
 }
 
 # INIT: PID 1 stays in the child's memory for good, it never execs.
@@ -631,6 +633,8 @@ def _identity_steps(config: Config, container_id: str, deny_setgroups: bool, ste
         steps.append(Step(Op.SETHOSTNAME, "set the hostname", hostname, s1=hostname))
     if config.domainname is not None:
         steps.append(Step(Op.SETDOMAINNAME, "set the domainname", config.domainname, s1=config.domainname))
+    if process.terminal:
+        steps.append(Step(Op.TTY, "open a terminal", "/dev/ptmx"))
     steps.append(Step(Op.SETUP_FDS, "set up stdio and close other fds"))
     for limit in process.rlimits:
         steps.append(

@@ -72,6 +72,10 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         #: The seccomp user-notification listener (an fd this object owns,
         #: closed by close()), or -1 when the filter has no notify rule.
         self.seccomp_fd = -1
+        #: With Process(terminal=True): the terminal's master end (an fd this
+        #: object owns, closed by close()); read the program's output from it
+        #: and write its input to it.
+        self.tty_fd = -1
         self.cgroup: Optional[Manager] = None
         self._spawned: Optional[Spawned] = None
         manager = None
@@ -163,6 +167,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         self.pid = spawned.pid
         self.pidfd = spawned.pidfd
         self.seccomp_fd = spawned.seccomp_fd
+        self.tty_fd = spawned.tty_fd
         self._child_created = True
         if spawned.sync_fd >= 0:
             self._spawned = spawned
@@ -219,7 +224,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         if self._spawned is not None:
             os.close(self._spawned.sync_fd)  # the waiting child sees EOF and exits
             self._spawned = None
-        for name in ("pidfd", "seccomp_fd"):
+        for name in ("pidfd", "seccomp_fd", "tty_fd"):
             fd = getattr(self, name)
             if fd >= 0:
                 setattr(self, name, -1)

@@ -74,6 +74,10 @@ def _to_process_no_new_privileges(value: Any) -> bool:
     return boolean("process.no_new_privileges", value)
 
 
+def _to_process_terminal(value: Any) -> bool:
+    return boolean("process.terminal", value)
+
+
 def _to_process_init(value: Any) -> bool:
     return boolean("process.init", value)
 
@@ -113,6 +117,9 @@ class Process:
     #: prctl(PR_SET_NO_NEW_PRIVS): setuid binaries and file caps grant nothing.
     no_new_privileges: bool = attrs.field(default=True, converter=_to_process_no_new_privileges)
     rlimits: Tuple[Rlimit, ...] = attrs.field(default=(), converter=_to_process_rlimits)
+    #: A pseudo-terminal on 0/1/2 (from the container's /dev/ptmx); its
+    #: master end is handed to the caller (ContainerProcess.tty_fd).
+    terminal: bool = attrs.field(default=False, converter=_to_process_terminal)
     #: Run a tiny init as PID 1 that reaps zombies, forwards signals to the
     #: program and exits with its status (for programs not written to be PID 1).
     init: bool = attrs.field(default=False, converter=_to_process_init)

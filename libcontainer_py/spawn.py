@@ -20,7 +20,7 @@ from .errors import SpawnError, StepError
 from .plan import STAGES, Op, Plan
 
 MSG = struct.Struct("4i")
-MSG_ERROR, MSG_CHILD_PID, MSG_WAITING, MSG_GO, MSG_READY, MSG_START, MSG_SECCOMP_FD = 1, 2, 3, 4, 5, 6, 7
+MSG_ERROR, MSG_CHILD_PID, MSG_WAITING, MSG_GO, MSG_READY, MSG_START, MSG_SECCOMP_FD, MSG_TTY_FD = range(1, 9)
 
 
 @attrs.define
@@ -33,6 +33,8 @@ class Spawned:
     sync_fd: int = -1
     #: The seccomp user-notification listener, when the filter has notify rules.
     seccomp_fd: int = -1
+    #: The master end of the process's terminal (Process.terminal).
+    tty_fd: int = -1
 
 
 class _Child:
@@ -42,6 +44,7 @@ class _Child:
         self.pid = -1
         self.pidfd = -1
         self.seccomp_fd = -1
+        self.tty_fd = -1
 
     def replace(self, pid: int) -> None:
         """The first child forked the real one (as our child) and exits."""
@@ -68,9 +71,11 @@ class _Child:
 
     def abandon(self) -> None:
         """Kill and reap a child whose start failed half-way."""
-        if self.seccomp_fd >= 0:
-            os.close(self.seccomp_fd)
-            self.seccomp_fd = -1
+        for name in ("seccomp_fd", "tty_fd"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                os.close(fd)
+                setattr(self, name, -1)
         if self.pid > 0:
             try:
                 os.kill(self.pid, signal.SIGKILL)
@@ -116,7 +121,7 @@ def spawn(
         _close_all([parent_fd, child_fd, *opened.values()])
         _unlink_start_socket(plan)
         raise
-    spawned = Spawned(child.pid, child.pidfd, seccomp_fd=child.seccomp_fd)
+    spawned = Spawned(child.pid, child.pidfd, seccomp_fd=child.seccomp_fd, tty_fd=child.tty_fd)
     if plan.waits_for_start or plan.start_socket is not None:
         spawned.sync_fd = parent_fd  # start() / recorded() answers on it
     else:
@@ -240,9 +245,10 @@ def _drive(plan: Plan, fd: int, child: _Child, on_hooks: Optional[Callable[[int]
                 os.close(extra)
             if fds:
                 os.set_inheritable(fds[0], False)
-                if child.seccomp_fd >= 0:
-                    os.close(child.seccomp_fd)
-                child.seccomp_fd = fds[0]
+                name = "tty_fd" if data and MSG.unpack(data)[0] == MSG_TTY_FD else "seccomp_fd"
+                if getattr(child, name) >= 0:
+                    os.close(getattr(child, name))
+                setattr(child, name, fds[0])
             if not data:
                 return
             if not _answer(plan, fd, child, data, on_hooks):
@@ -268,7 +274,7 @@ def _answer(plan: Plan, fd: int, child: _Child, data: bytes, on_hooks: Optional[
         os.write(fd, MSG.pack(MSG_GO, 0, 0, 0))
     elif kind == MSG_READY:
         return False
-    elif kind != MSG_SECCOMP_FD:
+    elif kind not in (MSG_SECCOMP_FD, MSG_TTY_FD):
         raise SpawnError(f"unexpected message {kind} from the child")
     return True
 

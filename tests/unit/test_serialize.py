@@ -83,6 +83,7 @@ def userns_config() -> lc.Config:
             lc.Rlimit("memlock", None),
         ),
         init=True,
+        terminal=True,
         oom_score_adj=-500,
     )
     mounts = lc.Mounts.default() + [
