@@ -377,6 +377,13 @@ class Container:
         if self.config is not None:
             self._run_hooks("poststop", self.config.hooks, "stopped")
 
+    def delete(self, *, force: bool = False) -> None:
+        """Remove a stopped container (cgroup, state); ``force`` kills a
+        running one first (as destroy())."""
+        if not force:
+            self._require("delete", "stopped", "creating")
+        self.destroy()
+
     def __enter__(self) -> Container:
         return self
 

@@ -242,3 +242,18 @@ def test_exec_does_not_inherit_the_init(busybox: str, root: str) -> None:
         p = c.exec(["sh", "-c", "cat /proc/$$/comm /proc/1/comm"], stdout=lc.PIPE, text=True)
         own, pid1 = p.communicate(timeout=10)[0].split()
         assert own != "init" and pid1 == "init"  # the container's init is PID 1; the exec'd program runs bare
+
+
+def test_delete_needs_a_stopped_container_unless_forced(busybox: str, root: str) -> None:
+    config = lc.Config(rootfs=busybox, process=lc.Process(args=["sleep", "30"]))
+    c = lc.Container.create("lc-delete", config, root=root)
+    c.start()
+    with pytest.raises(lc.StateError):
+        c.delete()
+    c.delete(force=True)
+    assert c.status() == "stopped" and lc.Container.list(root=root) == []
+    d = lc.Container.create("lc-delete2", config.with_args(["true"]), root=root)
+    d.start()
+    d.wait(10)
+    d.delete()
+    assert lc.Container.list(root=root) == []
