@@ -373,8 +373,11 @@ class Container:
             else:
                 _wait_gone(self.pid, self.record.pid_start)
         finally:
+            # Whoever removes the record runs poststop, once: another process
+            # may have destroyed the container already.
+            recorded = os.path.isdir(container_dir(self.root, self.id))
             remove_state(self.root, self.id)
-        if self.config is not None:
+        if recorded and self.config is not None:
             self._run_hooks("poststop", self.config.hooks, "stopped")
 
     def delete(self, *, force: bool = False) -> None:
@@ -586,7 +589,8 @@ def _in_namespaces(pid: int, namespaces: Mapping[str, str]) -> Callable[[Hook, b
             rootfs=None,
             namespaces=Namespaces(**namespaces),
             process=Process(
-                args=(hook.path, *hook.argv[1:]),
+                args=hook.argv,
+                executable=hook.path,
                 env=dict(item.split("=", 1) for item in hook.env),
                 capabilities=Capabilities.all(),
                 no_new_privileges=False,

@@ -302,6 +302,9 @@ def build_plan(
         steps.extend(preopens)
         steps.extend(_become_namespace_root(config, host))
     steps.extend(mounts)
+    if create_hooks and config.rootfs is None:
+        # No pivot_root to wait before: the hooks run once the namespaces exist.
+        steps.append(Step(Op.WAIT_PARENT, "wait for the create hooks", phase="hooks"))
     _identity_steps(config, container_id, deny, steps, host)
     _final_steps(config, steps, wait_start, start_socket)
     argv = config.process.args
@@ -312,7 +315,9 @@ def build_plan(
         steps=tuple(steps),
         argv=argv,
         envp=tuple(f"{k}={v}" for k, v in env.items()),
-        exec_paths=exec_candidates(argv[0], env.get("PATH", DEFAULT_PATH)),
+        exec_paths=(config.process.executable,)
+        if config.process.executable
+        else exec_candidates(argv[0], env.get("PATH", DEFAULT_PATH)),
         uid_map=uid_map,
         gid_map=gid_map,
         deny_setgroups=deny,

@@ -74,6 +74,10 @@ def _to_process_no_new_privileges(value: Any) -> bool:
     return boolean("process.no_new_privileges", value)
 
 
+def _to_process_executable(value: Any) -> Optional[str]:
+    return None if value is None else absolute_path("process.executable", value)
+
+
 def _to_process_terminal(value: Any) -> bool:
     return boolean("process.terminal", value)
 
@@ -117,6 +121,9 @@ class Process:
     #: prctl(PR_SET_NO_NEW_PRIVS): setuid binaries and file caps grant nothing.
     no_new_privileges: bool = attrs.field(default=True, converter=_to_process_no_new_privileges)
     rlimits: Tuple[Rlimit, ...] = attrs.field(default=(), converter=_to_process_rlimits)
+    #: The program to execute, when it is not args[0] (which is then only
+    #: argv[0]), like subprocess's ``executable``; None: args[0] in PATH.
+    executable: Optional[str] = attrs.field(default=None, converter=_to_process_executable)
     #: A pseudo-terminal on 0/1/2 (from the container's /dev/ptmx); its
     #: master end is handed to the caller (ContainerProcess.tty_fd).
     terminal: bool = attrs.field(default=False, converter=_to_process_terminal)

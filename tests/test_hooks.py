@@ -173,3 +173,34 @@ def test_executable_hooks_run_from_another_process(busybox: str, hook: str, root
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert read_log(log) == ["poststart", "poststop"]
     c.destroy()
+
+
+@pytest.mark.parametrize("phase", ["create_runtime", "create_container"])
+def test_create_hooks_run_without_a_rootfs_and_argv0_is_kept(root: str, phase: str) -> None:
+    """busybox picks its applet by argv[0]: run as "false" it fails; were
+    argv[0] replaced by the path, busybox alone would print its help and
+    exit 0."""
+    hook = lc.Hook("/bin/busybox", args=["false"])
+    config = lc.Config(
+        rootfs=None,
+        namespaces=lc.Namespaces(uts=True, pid=True, mount=True),
+        hooks=lc.Hooks(**{phase: [hook]}),
+        process=lc.Process(args=["sleep", "30"]),
+    )
+    with pytest.raises(lc.HookError, match="exited with 1"):
+        lc.Container.create("hooks-norootfs", config, root=root)
+    assert lc.Container.list(root=root) == []
+
+
+def test_poststop_runs_once_when_another_process_destroyed_it(busybox: str, hook: str, root: str, tmp_path) -> None:
+    log = str(tmp_path / "log")
+    config = lc.Config(
+        rootfs=busybox,
+        process=lc.Process(args=["sleep", "30"]),
+        hooks=lc.Hooks(poststop=[entry(hook, "poststop", log)]),
+    )
+    c = lc.Container.create("hooks-once", config, root=root)
+    c.start()
+    lc.Container.load("hooks-once", root=root).destroy()
+    c.destroy()  # reaps its child; the record is gone already
+    assert read_log(log) == ["poststop"]

@@ -84,6 +84,7 @@ def userns_config() -> lc.Config:
         ),
         init=True,
         terminal=True,
+        executable="/usr/bin/app-real",
         oom_score_adj=-500,
     )
     mounts = lc.Mounts.default() + [
