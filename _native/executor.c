@@ -17,6 +17,9 @@
  *   ROOT_PROPAGATION n1 propagation flags for "/" (MS_REC|MS_SLAVE ...)
  *   ROOT_TMPFS       s1 mount point on the host, s2 tmpfs data, mflags
  *   ROOT_BIND        s1 root directory on the host
+ *   ROOT_OVERLAY     s1 mount point on the host, s2 overlay data, mflags;
+ *                    LC_F_THROWAWAY: first a tmpfs there (s3 its data) with
+ *                    upper/, work/ and root/, the overlay going on s4
  *   MOUNT            s1 target inside the root, s2 source, s3 fstype, s4 data,
  *                    mflags, n1 propagation, n2 mount_setattr attr_set,
  *                    n3 remount flags where mount_setattr is missing,
@@ -967,6 +970,28 @@ static void run_step(struct child *c, const struct lc_step *s)
         if (c->root_fd < 0)
             fail(c, STAGE_REOPEN);
         break;
+    case LC_OP_ROOT_OVERLAY: {
+        const char *target = s->s1;
+
+        if (s->flags & LC_F_THROWAWAY) {
+            int d;
+
+            if (mount("tmpfs", s->s1, "tmpfs", MS_NOSUID | MS_NODEV, s->s3) < 0)
+                fail(c, STAGE_CALL);
+            d = open(s->s1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (d < 0 || mkdirat(d, "upper", 0755) < 0 || mkdirat(d, "work", 0755) < 0 ||
+                mkdirat(d, "root", 0755) < 0)
+                fail(c, STAGE_RESOLVE);
+            close(d);
+            target = s->s4;
+        }
+        if (mount("overlay", target, "overlay", s->mflags, s->s2) < 0)
+            fail(c, STAGE_CALL);
+        c->root_fd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (c->root_fd < 0)
+            fail(c, STAGE_REOPEN);
+        break;
+    }
     case LC_OP_MOUNT:
         do_mount(c, s);
         break;

@@ -44,6 +44,7 @@
 #define LC_OP_WAIT_ACCEPT    38
 #define LC_OP_INIT           39
 #define LC_OP_TTY            40
+#define LC_OP_ROOT_OVERLAY   41
 
 /* Step flags. */
 #define LC_F_FILE        0x1   /* MOUNT: the target is a file, not a directory */
@@ -52,6 +53,7 @@
 #define LC_F_BIND        0x8   /* MOUNT: bind mount (attributes set afterwards) */
 #define LC_F_PIVOT_ONLY  0x10  /* PIVOT_ROOT: never fall back to chroot */
 #define LC_F_IN_ROOT     0x20  /* WRITE_FILE: resolve the path inside the root */
+#define LC_F_THROWAWAY   0x40  /* ROOT_OVERLAY: upper and work on a fresh tmpfs */
 
 /* Messages on the sync socket (SOCK_SEQPACKET, fixed size). */
 #define LC_MSG_ERROR      1    /* child -> parent: step failed (step, err) */

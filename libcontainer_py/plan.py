@@ -22,7 +22,7 @@ from .idmap import IDMap
 from .mounts import MS_BIND, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REC, Mount, propagation_flags
 from .namespaces import CLONE_FLAGS
 from .process import DEFAULT_PATH
-from .rootfs import HOST_PATHS
+from .rootfs import HOST_PATHS, Rootfs
 from .seccomp import Seccomp
 from .seccomp import compile as compile_seccomp
 
@@ -69,6 +69,7 @@ class Op(enum.IntEnum):
     WAIT_ACCEPT = 38
     INIT = 39
     TTY = 40
+    ROOT_OVERLAY = 41
 
 
 # Step flags (LC_F_*).
@@ -77,6 +78,7 @@ F_RECURSIVE = 0x2
 F_NO_PIVOT = 0x4
 F_BIND = 0x8
 F_PIVOT_ONLY = 0x10
+F_THROWAWAY = 0x40
 
 #: What a failing stage of a step was doing (the C executor's STAGE_*).
 STAGES = {
@@ -425,6 +427,9 @@ def choose_scratch(config: Config, host: HostFS) -> str:
     hides what is below it, so it must not hold any bind source.
     """
     sources = [host.realpath(m.source) for m in config.mounts if m.is_bind and m.source]
+    if config.rootfs is not None:
+        layers = (*config.rootfs.lower, config.rootfs.upper, config.rootfs.work)
+        sources += [host.realpath(p) for p in layers if p]
     if config.namespaces.user is True:
         sources += [d.path for d in config.devices]
 
@@ -535,7 +540,9 @@ def _root_steps(config: Config, host: HostFS, owner: Optional[Tuple[int, int]]) 
             Op.ROOT_PROPAGATION, f"make every mount {rootfs.propagation}", "/", n1=propagation_flags(rootfs.propagation)
         )
     ]
-    if rootfs.is_host:
+    if rootfs.is_overlay:
+        steps.append(_overlay_step(rootfs, choose_scratch(config, host), owner))
+    elif rootfs.is_host:
         scratch = choose_scratch(config, host)
         data = "mode=755" + (f",uid={owner[0]},gid={owner[1]}" if owner else "")
         steps.append(
@@ -546,6 +553,26 @@ def _root_steps(config: Config, host: HostFS, owner: Optional[Tuple[int, int]]) 
         root = host.realpath(rootfs.path)
         steps.append(Step(Op.ROOT_BIND, "bind the root directory", root, s1=root))
     return steps
+
+
+def _overlay_step(rootfs: Rootfs, scratch: str, owner: Optional[Tuple[int, int]]) -> Step:
+    """The overlay root; its lowerdir lists the top layer first."""
+    lower = ":".join(reversed(rootfs.lower))
+    if rootfs.upper is not None:
+        data = f"lowerdir={lower},upperdir={rootfs.upper},workdir={rootfs.work}"
+        return Step(Op.ROOT_OVERLAY, "mount the overlay root", scratch, s1=scratch, s2=data)
+    data = f"lowerdir={lower},upperdir={scratch}/upper,workdir={scratch}/work"
+    tmpfs = "mode=755" + (f",uid={owner[0]},gid={owner[1]}" if owner else "")
+    return Step(
+        Op.ROOT_OVERLAY,
+        "mount the overlay root on a throwaway upper",
+        scratch,
+        flags=F_THROWAWAY,
+        s1=scratch,
+        s2=data,
+        s3=tmpfs,
+        s4=f"{scratch}/root",
+    )
 
 
 def _mount_steps(config: Config, host: HostFS, create_hooks: bool = False) -> List[Step]:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import attrs
 
-from ._fields import boolean, fail, text
+from ._fields import boolean, fail, str_tuple, text
 from .mounts import PROPAGATIONS
 
 #: What Rootfs.host() binds read-only from the host (those that exist).
@@ -45,10 +45,31 @@ def _to_rootfs_no_pivot(value: Any) -> bool:
     return boolean("rootfs.no_pivot", value)
 
 
+def _overlay_dir(field: str, value: Any) -> str:
+    path = _directory(field, value)
+    assert path is not None
+    if ":" in path or "," in path:
+        raise fail(field, f"overlay cannot name a directory with ':' or ',' in it: {path!r}")
+    return path
+
+
+def _to_rootfs_lower(value: Any) -> Tuple[str, ...]:
+    return tuple(_overlay_dir(f"rootfs.lower[{i}]", v) for i, v in enumerate(str_tuple("rootfs.lower", value)))
+
+
+def _to_rootfs_upper(value: Any) -> Optional[str]:
+    return None if value is None else _overlay_dir("rootfs.upper", value)
+
+
+def _to_rootfs_work(value: Any) -> Optional[str]:
+    return None if value is None else _overlay_dir("rootfs.work", value)
+
+
 @attrs.frozen
 class Rootfs:
-    """A directory on the host, or (``Rootfs.host()``) a fresh tmpfs with the
-    host's /usr, /bin, /sbin, /lib*, /etc bound read-only and an empty /tmp.
+    """A directory on the host; an overlay of layers (``Rootfs.overlay()``);
+    or (``Rootfs.host()``) a fresh tmpfs with the host's /usr, /bin, /sbin,
+    /lib*, /etc bound read-only and an empty /tmp.
 
     The container enters it with pivot_root; ``no_pivot`` asks for MS_MOVE +
     chroot instead, which is also the fallback where pivot_root cannot work
@@ -62,6 +83,38 @@ class Rootfs:
     #: Propagation applied to every mount of the new mount namespace first.
     propagation: str = attrs.field(default="rslave", converter=_to_rootfs_propagation)
     no_pivot: bool = attrs.field(default=False, converter=_to_rootfs_no_pivot)
+    #: Overlay: the read-only layers, lowest (the base) first.
+    lower: Tuple[str, ...] = attrs.field(default=(), converter=_to_rootfs_lower)
+    #: Overlay: where writes go (with ``work``, on the same file system); None:
+    #: a throwaway tmpfs, gone with the container.
+    upper: Optional[str] = attrs.field(default=None, converter=_to_rootfs_upper)
+    work: Optional[str] = attrs.field(default=None, converter=_to_rootfs_work)
+
+    def __attrs_post_init__(self) -> None:
+        if self.lower and self.path is not None:
+            raise fail("rootfs.lower", "an overlay root has layers, not a path")
+        if (self.upper is None) != (self.work is None):
+            raise fail("rootfs.work", "upper and work go together (both on one file system), or neither")
+        if self.upper is not None and not self.lower:
+            raise fail("rootfs.upper", "an upper layer needs lower layers (Rootfs.overlay)")
+
+    @classmethod
+    def overlay(
+        cls,
+        lower: Sequence[str],
+        upper: Optional[str] = None,
+        work: Optional[str] = None,
+        *,
+        readonly: bool = False,
+        propagation: str = "rslave",
+    ) -> Rootfs:
+        """An overlay of read-only ``lower`` layers (the base first) with a
+        writable ``upper`` directory (and its ``work`` directory), or with a
+        throwaway tmpfs upper when ``upper`` is None.  Nothing of it stays
+        mounted on the host: it exists in the container's mount namespace."""
+        if not lower:
+            raise fail("rootfs.lower", "an overlay needs at least one lower layer")
+        return cls(None, readonly=readonly, propagation=propagation, lower=lower, upper=upper, work=work)
 
     @classmethod
     def directory(
@@ -79,4 +132,8 @@ class Rootfs:
 
     @property
     def is_host(self) -> bool:
-        return self.path is None
+        return self.path is None and not self.lower
+
+    @property
+    def is_overlay(self) -> bool:
+        return bool(self.lower)

@@ -13,6 +13,7 @@ from libcontainer_py.plan import (
     F_FILE,
     F_NO_PIVOT,
     F_PIVOT_ONLY,
+    F_THROWAWAY,
     HostFS,
     Op,
     build_plan,
@@ -212,3 +213,15 @@ def test_seccomp_is_last_with_no_new_privs_and_early_without() -> None:
 def test_init_runs_in_its_own_memory_right_before_exec() -> None:
     plan = build_plan(lc.Config(process=lc.Process(args=["x"], init=True)), "x", host=MERGED)
     assert ops(plan)[-2:] == [Op.INIT, Op.EXEC] and not plan.shares_memory
+
+
+def test_overlay_root_plan() -> None:
+    host = FakeHost({"/mnt": "dir", "/media": "dir", "/mnt/layers": "dir"})
+    throwaway = build_plan(lc.Config(rootfs=lc.Rootfs.overlay(["/mnt/layers/a", "/mnt/layers/b"])), "x", host=host)
+    step = next(s for s in throwaway.steps if s.op is Op.ROOT_OVERLAY)
+    assert step.s1 == "/media"  # /mnt holds the layers: not hidden under a scratch mount
+    assert step.s2 == "lowerdir=/mnt/layers/b:/mnt/layers/a,upperdir=/media/upper,workdir=/media/work"
+    assert step.s4 == "/media/root" and step.flags & F_THROWAWAY
+    kept = build_plan(lc.Config(rootfs=lc.Rootfs.overlay(["/l"], upper="/u", work="/w")), "x", host=MERGED)
+    step = next(s for s in kept.steps if s.op is Op.ROOT_OVERLAY)
+    assert step.s2 == "lowerdir=/l,upperdir=/u,workdir=/w" and not step.flags & F_THROWAWAY

@@ -185,10 +185,16 @@ def bare_config() -> lc.Config:
     )
 
 
+def overlay_config() -> lc.Config:
+    """An overlay root with a persistent upper layer."""
+    return lc.Config(rootfs=lc.Rootfs.overlay(["/layers/base", "/layers/top"], upper="/data/up", work="/data/work"))
+
+
 FULL: Dict[str, Callable[[], lc.Config]] = {
     "userns": userns_config,
     "host": host_config,
     "bare": bare_config,
+    "overlay": overlay_config,
 }
 
 
@@ -304,6 +310,9 @@ def test_document_shape() -> None:
         "readonly": True,
         "propagation": "rprivate",
         "no_pivot": False,
+        "lower": [],
+        "upper": None,
+        "work": None,
     }
     assert doc["mounts"]["items"][0]["destination"] == "/proc"
     assert doc["uid_mappings"] == [{"container_id": 0, "host_id": 100_000, "size": 65_536}]
