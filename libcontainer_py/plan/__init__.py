@@ -1,0 +1,142 @@
+"""Config -> Plan: the ordered child-side steps, as plain data.
+
+A pure function of the config and of what the host looks like (the HostFS
+seam), so it is unit-tested without root.  The native layer turns the plan
+into a C array that the child walks between clone and execve.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import List, Optional, Sequence
+
+from ..config import Config
+from ..namespaces import CLONE_FLAGS
+from ..process import DEFAULT_PATH
+from .filesystem import DEV_SYMLINKS, SCRATCH_CANDIDATES, choose_scratch, mount_steps, root_steps
+from .namespaces import (
+    become_namespace_root,
+    default_mappings,
+    id_maps,
+    namespace_ids,
+    namespace_steps,
+    preopen_bind_sources,
+)
+from .process import RUNTIME_SYSCALLS_AFTER_SECCOMP, early_writes, exec_candidates, final_steps, identity_steps
+from .steps import (
+    F_BIND,
+    F_FILE,
+    F_NO_PIVOT,
+    F_PIVOT_ONLY,
+    F_RECURSIVE,
+    F_THROWAWAY,
+    STAGES,
+    HostFS,
+    Op,
+    Plan,
+    Step,
+)
+
+__all__ = [
+    "DEV_SYMLINKS",
+    "F_BIND",
+    "F_FILE",
+    "F_NO_PIVOT",
+    "F_PIVOT_ONLY",
+    "F_RECURSIVE",
+    "F_THROWAWAY",
+    "RUNTIME_SYSCALLS_AFTER_SECCOMP",
+    "SCRATCH_CANDIDATES",
+    "STAGES",
+    "HostFS",
+    "Op",
+    "Plan",
+    "Step",
+    "build_plan",
+    "choose_scratch",
+    "default_mappings",
+    "exec_candidates",
+    "namespace_ids",
+]
+
+
+def build_plan(
+    config: Config,
+    container_id: str,
+    *,
+    host: Optional[HostFS] = None,
+    wait_start: bool = False,
+    cgroup_procs: Sequence[str] = (),
+    cgroup_at_clone: bool = False,
+    start_socket: Optional[str] = None,
+    create_hooks: bool = False,
+) -> Plan:
+    """Turn a validated config into the child's steps.
+
+    ``cgroup_procs``: the cgroup.procs files the child moves itself into,
+    first thing, before any other step; ``cgroup_at_clone``: clone3 places
+    it (CLONE_INTO_CGROUP).  Either way a new cgroup namespace is unshared
+    after the placement, so that its root is the container's cgroup.
+    ``wait_start``: the child waits before execve for spawn.start() from this
+    process; ``start_socket``: for a connection to that path from any process.
+    ``create_hooks``: the child also waits for the parent right before
+    pivot_root, while the parent runs the create hooks.
+    """
+    host = host or HostFS()
+    steps: List[Step] = [
+        Step(Op.JOIN_CGROUP, "join the cgroup", path, open_path=path, open_flags=os.O_WRONLY) for path in cgroup_procs
+    ]
+    clone_flags = namespace_steps(config, steps)
+    if (cgroup_procs or cgroup_at_clone) and clone_flags & CLONE_FLAGS["cgroup"]:
+        clone_flags &= ~CLONE_FLAGS["cgroup"]
+        steps.append(Step(Op.UNSHARE, "create the cgroup namespace", n1=CLONE_FLAGS["cgroup"]))
+    uid_map, gid_map, deny = id_maps(config, host)
+    if uid_map or _parent_has_work(config):
+        steps.append(Step(Op.WAIT_PARENT, "wait for the parent's set-up"))
+    # Until execve the child is a copy of the caller: nothing in the
+    # container may ptrace it or read its memory, fds or exe.  (After the
+    # parent's part: an unprivileged parent writes the id maps of a dumpable
+    # child only.)
+    steps.append(Step(Op.NOT_DUMPABLE, "make the process non-dumpable"))
+    if config.namespaces.net is True:
+        steps.append(Step(Op.LOOPBACK_UP, "bring the loopback interface up", "lo"))
+    steps.extend(early_writes(config))
+    mounts: List[Step] = []
+    if config.rootfs is not None:
+        steps.extend(root_steps(config, host, namespace_ids(config, host) if uid_map else None))
+        mounts = mount_steps(config, host, create_hooks)
+    slots = 0
+    if uid_map:
+        # Host paths are looked up with the caller's credentials, before the
+        # child takes ids of the new namespace (which may not traverse them).
+        mounts, preopens = preopen_bind_sources(mounts)
+        slots = len(preopens)
+        steps.extend(preopens)
+        steps.extend(become_namespace_root(config, host))
+    steps.extend(mounts)
+    if create_hooks and config.rootfs is None:
+        # No pivot_root to wait before: the hooks run once the namespaces exist.
+        steps.append(Step(Op.WAIT_PARENT, "wait for the create hooks", phase="hooks"))
+    identity_steps(config, container_id, deny, steps, host)
+    final_steps(config, steps, wait_start, start_socket)
+    argv = config.process.args
+    env = dict(config.process.env)
+    return Plan(
+        container_id=container_id,
+        clone_flags=clone_flags,
+        steps=tuple(steps),
+        argv=argv,
+        envp=tuple(f"{k}={v}" for k, v in env.items()),
+        exec_paths=(config.process.executable,)
+        if config.process.executable
+        else exec_candidates(argv[0], env.get("PATH", DEFAULT_PATH)),
+        uid_map=uid_map,
+        gid_map=gid_map,
+        deny_setgroups=deny,
+        slots=slots,
+    )
+
+
+def _parent_has_work(config: Config) -> bool:
+    # Later: cgroup placement and hooks also make the child wait.
+    return False

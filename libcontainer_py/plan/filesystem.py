@@ -1,0 +1,239 @@
+"""Planning the root filesystem: the root, mounts, devices, pivot_root."""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import List, Optional, Tuple
+
+import attrs
+
+from ..config import Config
+from ..errors import ConfigError
+from ..idmap import IDMap
+from ..mounts import MS_BIND, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REC, Mount, propagation_flags
+from ..rootfs import HOST_PATHS, Rootfs
+from .namespaces import default_mappings
+from .steps import F_BIND, F_FILE, F_NO_PIVOT, F_PIVOT_ONLY, F_RECURSIVE, F_THROWAWAY, HostFS, Op, Step
+
+#: The standard /dev symlinks (link path, contents).
+DEV_SYMLINKS: Tuple[Tuple[str, str], ...] = (
+    ("/dev/fd", "/proc/self/fd"),
+    ("/dev/stdin", "/proc/self/fd/0"),
+    ("/dev/stdout", "/proc/self/fd/1"),
+    ("/dev/stderr", "/proc/self/fd/2"),
+)
+
+
+#: Where Rootfs.host() may mount its tmpfs before pivot_root (first usable wins).
+SCRATCH_CANDIDATES: Tuple[str, ...] = ("/mnt", "/media", "/srv", "/opt", "/run", "/var/tmp", "/tmp", "/home")
+
+
+def choose_scratch(config: Config, host: HostFS) -> str:
+    """A host directory to mount the Rootfs.host() tmpfs on before pivot_root.
+
+    It lives only in the container's mount namespace, but until pivot_root it
+    hides what is below it, so it must not hold any bind source.
+    """
+    sources = [host.realpath(m.source) for m in config.mounts if m.is_bind and m.source]
+    if config.rootfs is not None:
+        layers = (*config.rootfs.lower, config.rootfs.upper, config.rootfs.work)
+        sources += [host.realpath(p) for p in layers if p]
+    if config.namespaces.user is True:
+        sources += [d.path for d in config.devices]
+
+    def overlaps(a: str, b: str) -> bool:
+        a, b = a.rstrip("/") + "/", b.rstrip("/") + "/"
+        return a.startswith(b) or b.startswith(a)
+
+    for cand in SCRATCH_CANDIDATES:
+        if host.lstat_kind(cand) != "dir":
+            continue
+        if not any(overlaps(cand, s) for s in sources):
+            return cand
+    raise ConfigError(
+        "rootfs",
+        f"Rootfs.host() needs an existing directory on the host that holds no bind source, "
+        f"one of {', '.join(SCRATCH_CANDIDATES)}",
+    )
+
+
+def bind_step(
+    what: str,
+    source: str,
+    destination: str,
+    *,
+    is_file: bool,
+    readonly: bool,
+    recursive: bool = True,
+    attrs_set: int = 0,
+    remount: int = 0,
+    prop: int = 0,
+) -> Step:
+    if readonly:
+        attrs_set |= 0x1
+        remount |= MS_RDONLY
+    flags = F_BIND | (F_FILE if is_file else 0) | (F_RECURSIVE if recursive else 0)
+    return Step(
+        Op.MOUNT,
+        what,
+        destination,
+        flags=flags,
+        mflags=MS_BIND | (MS_REC if recursive else 0),
+        n1=prop,
+        n2=attrs_set,
+        n3=remount,
+        s1=destination,
+        s2=source,
+    )
+
+
+def mount_step(m: Mount, host: HostFS) -> Step:
+    if m.is_bind:
+        source = m.source or ""
+        is_file = host.exists(source) and not host.is_dir(source)
+        remount = m.mount_flags() & ~(MS_BIND | MS_REC)
+        return bind_step(
+            f"bind mount {source}",
+            source,
+            m.destination,
+            is_file=is_file,
+            readonly=False,
+            recursive=m.recursive,
+            attrs_set=m.bind_attributes(),
+            remount=remount,
+            prop=m.propagation_flags(),
+        )
+    return Step(
+        Op.MOUNT,
+        f"mount {m.type}",
+        m.destination,
+        mflags=m.mount_flags(),
+        n1=m.propagation_flags(),
+        s1=m.destination,
+        s2=m.effective_source,
+        s3=m.type,
+        s4=m.data or None,
+    )
+
+
+def adapt_for_user_namespace(m: Mount, config: Config, gid_maps: Tuple[IDMap, ...]) -> Mount:
+    """What a user namespace cannot mount as asked, made to work as runc does.
+
+    sysfs needs a net namespace owned by the user namespace: otherwise bind
+    the host's /sys (read-only as asked).  devpts rejects a gid= option for
+    a gid that is not mapped: drop it.
+    """
+    if config.namespaces.user is not True:
+        return m
+    if m.type == "sysfs" and config.namespaces.net is not True:
+        return Mount.bind("/sys", m.destination, readonly=m.readonly, nosuid=True, nodev=True, noexec=True)
+    if m.type == "devpts" and m.data:
+
+        def mapped(opt: str) -> bool:
+            if not opt.startswith("gid="):
+                return True
+            gid = opt[4:]
+            return gid.isdigit() and any(g.contains(int(gid)) for g in gid_maps)
+
+        return attrs.evolve(m, data=",".join(o for o in m.data.split(",") if mapped(o)))
+    return m
+
+
+def root_steps(config: Config, host: HostFS, owner: Optional[Tuple[int, int]]) -> List[Step]:
+    """Propagation of the new mount namespace, then the root mount itself."""
+    rootfs = config.rootfs
+    assert rootfs is not None
+    steps = [
+        Step(
+            Op.ROOT_PROPAGATION, f"make every mount {rootfs.propagation}", "/", n1=propagation_flags(rootfs.propagation)
+        )
+    ]
+    if rootfs.is_overlay:
+        steps.append(overlay_step(rootfs, choose_scratch(config, host), owner))
+    elif rootfs.is_host:
+        scratch = choose_scratch(config, host)
+        data = "mode=755" + (f",uid={owner[0]},gid={owner[1]}" if owner else "")
+        steps.append(
+            Step(Op.ROOT_TMPFS, "mount the root tmpfs", scratch, mflags=MS_NOSUID | MS_NODEV, s1=scratch, s2=data)
+        )
+    else:
+        assert rootfs.path is not None
+        root = host.realpath(rootfs.path)
+        steps.append(Step(Op.ROOT_BIND, "bind the root directory", root, s1=root))
+    return steps
+
+
+def overlay_step(rootfs: Rootfs, scratch: str, owner: Optional[Tuple[int, int]]) -> Step:
+    """The overlay root; its lowerdir lists the top layer first."""
+    lower = ":".join(reversed(rootfs.lower))
+    if rootfs.upper is not None:
+        data = f"lowerdir={lower},upperdir={rootfs.upper},workdir={rootfs.work}"
+        return Step(Op.ROOT_OVERLAY, "mount the overlay root", scratch, s1=scratch, s2=data)
+    data = f"lowerdir={lower},upperdir={scratch}/upper,workdir={scratch}/work"
+    tmpfs = "mode=755" + (f",uid={owner[0]},gid={owner[1]}" if owner else "")
+    return Step(
+        Op.ROOT_OVERLAY,
+        "mount the overlay root on a throwaway upper",
+        scratch,
+        flags=F_THROWAWAY,
+        s1=scratch,
+        s2=data,
+        s3=tmpfs,
+        s4=f"{scratch}/root",
+    )
+
+
+def mount_steps(config: Config, host: HostFS, create_hooks: bool = False) -> List[Step]:
+    """Everything mounted into the root, devices, then pivot_root."""
+    rootfs = config.rootfs
+    assert rootfs is not None
+    steps: List[Step] = []
+    if rootfs.is_host:
+        for path in HOST_PATHS:
+            kind = host.lstat_kind(path)
+            if kind == "symlink":
+                steps.append(Step(Op.SYMLINK, "link the host's layout", path, s1=host.readlink(path), s2=path))
+            elif kind == "dir":
+                steps.append(bind_step(f"bind the host's {path}", path, path, is_file=False, readonly=True))
+        steps.append(mount_step(Mount.tmpfs("/tmp", mode=0o1777), host))
+    gid_maps = config.gid_mappings or default_mappings(host)[1]
+    for m in config.mounts:
+        steps.append(mount_step(adapt_for_user_namespace(m, config, gid_maps), host))
+    if config.mounts.find("/dev") is not None:
+        dev_steps(config, steps)
+    for path in config.readonly_paths:
+        steps.append(Step(Op.READONLY_PATH, "make a path read-only", path, s1=path))
+    for path in config.masked_paths:
+        steps.append(Step(Op.MASK_PATH, "mask a path", path, s1=path))
+    if create_hooks:
+        steps.append(Step(Op.WAIT_PARENT, "wait for the create hooks", phase="hooks"))
+    # chroot can be escaped by a process with CAP_SYS_CHROOT, which root of a
+    # user namespace always has there: no fallback to it in a user namespace.
+    pivot_flags = F_NO_PIVOT if rootfs.no_pivot else 0
+    if config.namespaces.user is True:
+        pivot_flags |= F_PIVOT_ONLY
+    what = "chroot into the root" if rootfs.no_pivot else "pivot_root into the root"
+    steps.append(Step(Op.PIVOT_ROOT, what, rootfs.path or "/", flags=pivot_flags))
+    if rootfs.readonly:
+        steps.append(Step(Op.REMOUNT_ROOT_RO, "make the root read-only", "/"))
+    return steps
+
+
+def dev_steps(config: Config, steps: List[Step]) -> None:
+    in_userns = config.namespaces.user is True
+    for d in config.devices:
+        if in_userns:
+            # mknod is not allowed in a user namespace: bind the host's node.
+            steps.append(
+                bind_step(f"bind device {d.path}", d.path, d.path, is_file=True, readonly=False, recursive=False)
+            )
+        else:
+            kind = stat.S_IFCHR if d.type == "c" else stat.S_IFBLK
+            steps.append(
+                Step(Op.MKNOD, "make device node", d.path, n1=kind | d.mode, n2=os.makedev(d.major, d.minor), s1=d.path)
+            )
+    for link, target in DEV_SYMLINKS:
+        steps.append(Step(Op.SYMLINK, "make /dev symlink", link, s1=target, s2=link))
+    if config.mounts.find("/dev/pts") is not None:
+        steps.append(Step(Op.SYMLINK, "make /dev symlink", "/dev/ptmx", s1="pts/ptmx", s2="/dev/ptmx"))

@@ -1,0 +1,94 @@
+"""Planning namespaces: joins and creations, and user-namespace ids."""
+
+from __future__ import annotations
+
+from typing import List, Tuple
+
+import attrs
+
+from ..config import Config
+from ..errors import ConfigError
+from ..idmap import IDMap
+from ..namespaces import CLONE_FLAGS
+from .steps import F_BIND, HostFS, Op, Step
+
+
+def namespace_steps(config: Config, steps: List[Step]) -> int:
+    """Steps that join/create namespaces; returns the flags of the first clone.
+
+    With nothing to join, a single clone creates every namespace.  Joining
+    needs setns in the child first, then unshare of the new kinds, then a
+    fork (as a sibling, CLONE_PARENT) to enter a pid or time namespace.
+    """
+    ns = config.namespaces
+    joined = ns.joined()
+    new_flags = ns.clone_flags()
+    if not joined:
+        return new_flags
+    for kind in ("user", "ipc", "uts", "net", "pid", "cgroup", "time", "mount"):
+        if kind in joined:
+            steps.append(
+                Step(Op.SETNS, f"join the {kind} namespace", joined[kind], n2=CLONE_FLAGS[kind], open_path=joined[kind])
+            )
+    if new_flags:
+        steps.append(Step(Op.UNSHARE, "create namespaces", n1=new_flags))
+    if "pid" in joined or ns.pid is True or ns.time is True:
+        steps.append(Step(Op.FORK, "fork into the pid namespace"))
+    return 0
+
+
+def default_mappings(host: HostFS) -> Tuple[Tuple[IDMap, ...], Tuple[IDMap, ...]]:
+    """Without explicit maps, container root is the caller's own uid and gid."""
+    return (IDMap(0, host.euid(), 1),), (IDMap(0, host.egid(), 1),)
+
+
+def id_maps(config: Config, host: HostFS) -> Tuple[str, str, bool]:
+    if config.namespaces.user is not True:
+        return "", "", False
+    uids, gids = config.uid_mappings, config.gid_mappings
+    default_uids, default_gids = default_mappings(host)
+    uids = uids or default_uids
+    gids = gids or default_gids
+    # Without privilege in the parent namespace, gid_map can only be written
+    # after setgroups is denied.
+    deny = host.euid() != 0
+    if deny and config.process.user.additional_gids:
+        raise ConfigError(
+            "process.user.additional_gids",
+            "a rootless container cannot set supplementary groups (setgroups is denied in its user namespace)",
+        )
+    return "".join(m.line() for m in uids), "".join(m.line() for m in gids), deny
+
+
+def namespace_ids(config: Config, host: HostFS) -> Tuple[int, int]:
+    """The uid and gid the child takes in a new user namespace while it sets
+    up: root where root is mapped, else the process's own ids."""
+    uids = config.uid_mappings or default_mappings(host)[0]
+    gids = config.gid_mappings or default_mappings(host)[1]
+    uid = 0 if any(m.contains(0) for m in uids) else config.process.user.uid
+    gid = 0 if any(m.contains(0) for m in gids) else config.process.user.gid
+    return uid, gid
+
+
+def become_namespace_root(config: Config, host: HostFS) -> List[Step]:
+    """The child keeps the host's credentials after the maps are written; it
+    takes ids of the new namespace so that the files it makes while setting
+    up have owners the namespace can represent."""
+    uid, gid = namespace_ids(config, host)
+    return [
+        Step(Op.SETGID, "take a gid of the user namespace", str(gid), n1=gid),
+        Step(Op.SETUID, "take a uid of the user namespace", str(uid), n1=uid),
+    ]
+
+
+def preopen_bind_sources(mounts: List[Step]) -> Tuple[List[Step], List[Step]]:
+    """Give every bind a PREOPEN of its source; returns (mounts, preopens)."""
+    out: List[Step] = []
+    preopens: List[Step] = []
+    for step in mounts:
+        if step.op is Op.MOUNT and step.flags & F_BIND and step.s2:
+            slot = len(preopens)
+            preopens.append(Step(Op.PREOPEN, "open a bind source", step.s2, s1=step.s2, slot=slot))
+            step = attrs.evolve(step, slot=slot)
+        out.append(step)
+    return out, preopens

@@ -1,0 +1,152 @@
+"""Planning the process: identity, capabilities, limits, seccomp, exec."""
+
+from __future__ import annotations
+
+import os
+from typing import List, Optional, Tuple
+
+from ..capabilities import CAPABILITY_NAMES, mask
+from ..config import Config
+from ..errors import ConfigError
+from ..seccomp import Seccomp
+from ..seccomp import compile as compile_seccomp
+from .steps import HostFS, Op, Step
+
+
+def exec_candidates(program: str, path: str) -> Tuple[str, ...]:
+    """The paths execve tries, in order, like execvpe."""
+    if "/" in program:
+        return (program,)
+    return tuple(os.path.join(d or ".", program) for d in path.split(":"))
+
+
+def early_writes(config: Config) -> List[Step]:
+    """sysctls and oom_score_adj, written through the host's /proc from
+    inside the new namespaces (those files follow the writer's namespaces)."""
+    from ..sysctl import proc_path
+
+    steps = [
+        Step(Op.WRITE_FILE, f"set sysctl {key}", proc_path(key), s1=proc_path(key), s2=value)
+        for key, value in config.sysctl.items()
+    ]
+    adj = config.process.oom_score_adj
+    if adj is not None:
+        steps.append(
+            Step(
+                Op.WRITE_FILE,
+                "set oom_score_adj",
+                "/proc/self/oom_score_adj",
+                s1="/proc/self/oom_score_adj",
+                s2=str(adj),
+            )
+        )
+    return steps
+
+
+def identity_steps(config: Config, container_id: str, deny_setgroups: bool, steps: List[Step], host: HostFS) -> None:
+    """Hostname, stdio, rlimits, then user and capabilities (bounding set
+    dropped while CAP_SETPCAP is still held, permitted kept across setuid)."""
+    ns = config.namespaces
+    process = config.process
+    hostname = config.hostname
+    if hostname is None and ns.uts is True:
+        hostname = container_id[:64]
+    if hostname is not None:
+        steps.append(Step(Op.SETHOSTNAME, "set the hostname", hostname, s1=hostname))
+    if config.domainname is not None:
+        steps.append(Step(Op.SETDOMAINNAME, "set the domainname", config.domainname, s1=config.domainname))
+    if process.terminal:
+        steps.append(Step(Op.TTY, "open a terminal", "/dev/ptmx"))
+    steps.append(Step(Op.SETUP_FDS, "set up stdio and close other fds"))
+    for limit in process.rlimits:
+        steps.append(
+            Step(Op.RLIMIT, f"set rlimit {limit.type}", limit.type, n1=limit.resource, n2=limit.soft, n3=limit.hard)
+        )
+    caps = process.capabilities
+    last = host.last_capability()
+    held = host.bounding_set()
+    wanted = caps.bounding | caps.permitted | caps.inheritable
+    lacking = sorted(name for name in wanted if not held & (1 << CAPABILITY_NAMES.index(name)))
+    if lacking and config.namespaces.user is not True:
+        raise ConfigError("process.capabilities", f"the caller cannot give what it does not have: {lacking}")
+    valid = (1 << (last + 1)) - 1
+    user = process.user
+    if not process.no_new_privileges and config.seccomp is not None:
+        # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+        # while it is still held (the filter must then allow what follows).
+        steps.append(seccomp_step(config.seccomp, last=False))
+    if user.uid != 0:
+        steps.append(Step(Op.KEEPCAPS, "keep capabilities across setuid", n1=1))
+    steps.append(Step(Op.DROP_BOUNDING, "drop from the bounding set", n1=mask(caps.bounding) & valid, n2=last))
+    if not deny_setgroups:
+        steps.append(
+            Step(
+                Op.SETGROUPS,
+                "set supplementary groups",
+                str(list(user.additional_gids)),
+                n1=len(user.additional_gids),
+                gids=user.additional_gids,
+            )
+        )
+    steps.append(Step(Op.SETGID, "set the gid", str(user.gid), n1=user.gid))
+    steps.append(Step(Op.SETUID, "set the uid", str(user.uid), n1=user.uid))
+    # Before the capabilities are set: the directory is entered with the
+    # user's own rights (setuid cleared the effective set).
+    steps.append(Step(Op.CHDIR, "enter the working directory", process.cwd, s1=process.cwd))
+    if user.uid != 0:
+        steps.append(Step(Op.KEEPCAPS, "stop keeping capabilities", n1=0))
+    steps.append(
+        Step(
+            Op.CAPSET,
+            "set the capabilities",
+            n1=mask(caps.effective) & valid,
+            n2=mask(caps.permitted) & valid,
+            n3=mask(caps.inheritable) & valid,
+        )
+    )
+    if caps.ambient:
+        steps.append(Step(Op.AMBIENT, "raise ambient capabilities", n1=mask(caps.ambient) & valid, n2=last))
+
+
+def final_steps(config: Config, steps: List[Step], wait_start: bool, start_socket: Optional[str]) -> None:
+    """umask, no_new_privs; seccomp comes last, right before exec."""
+    process = config.process
+    steps.append(Step(Op.UMASK, "set the umask", n1=process.umask))
+    if process.no_new_privileges:
+        steps.append(Step(Op.NO_NEW_PRIVS, "set no_new_privs"))
+    if wait_start:
+        steps.append(Step(Op.WAIT_START, "wait for start"))
+    elif start_socket is not None:
+        steps.append(Step(Op.WAIT_ACCEPT, "wait to be started", start_socket, listen_path=start_socket))
+    if process.no_new_privileges and config.seccomp is not None:
+        steps.append(seccomp_step(config.seccomp))
+    if process.init:
+        steps.append(Step(Op.INIT, "start the init (PID 1 stays, the program is its child)"))
+    steps.append(Step(Op.EXEC, "exec", process.args[0]))
+
+
+#: What the child itself calls after loading a filter (hand over the
+#: listener, exec, report a failed exec): a notify rule on these would hang it.
+RUNTIME_SYSCALLS_AFTER_SECCOMP = frozenset({"sendmsg", "sendto", "close", "execve", "execveat", "exit", "exit_group"})
+
+
+def seccomp_step(seccomp: Seccomp, *, last: bool = True) -> Step:
+    """The filter, compiled in the parent (cached) for the child to load."""
+    compiled = compile_seccomp(seccomp)
+    if compiled.uses_notify:
+        if not last:
+            raise ConfigError(
+                "seccomp",
+                "notify rules need no_new_privileges: without it the filter is loaded before the runtime's "
+                "last steps, which a notify rule could hang",
+            )
+        for i, rule in enumerate(seccomp.rules):
+            clash = RUNTIME_SYSCALLS_AFTER_SECCOMP & set(rule.syscalls) if rule.action == "notify" else set()
+            if clash:
+                raise ConfigError(
+                    f"seccomp.rules[{i}]",
+                    f"notify on {sorted(clash)} would hang the container before it starts (the runtime calls them)",
+                )
+    return Step(
+        Op.SECCOMP, "load the seccomp filter", n1=compiled.instructions, n2=compiled.flags, data=compiled.program
+    )

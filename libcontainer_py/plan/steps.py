@@ -1,0 +1,241 @@
+"""Steps and plans: the data the C executor walks (Op values are its LC_OP_*)."""
+
+from __future__ import annotations
+
+import enum
+import os
+import stat
+from typing import Dict, Optional, Tuple, Type
+
+import attrs
+
+from .. import errors
+from ..capabilities import caller_bounding_set
+from ..namespaces import CLONE_FLAGS
+
+
+class Op(enum.IntEnum):
+    """Step operations; the values are the C executor's LC_OP_* constants."""
+
+    SETNS = 1
+    UNSHARE = 2
+    FORK = 3
+    WAIT_PARENT = 4
+    LOOPBACK_UP = 5
+    ROOT_PROPAGATION = 6
+    ROOT_TMPFS = 7
+    ROOT_BIND = 8
+    MOUNT = 9
+    MKNOD = 10
+    SYMLINK = 11
+    PIVOT_ROOT = 13
+    REMOUNT_ROOT_RO = 14
+    SETHOSTNAME = 15
+    SETDOMAINNAME = 16
+    SETUP_FDS = 17
+    SETGROUPS = 18
+    SETGID = 19
+    SETUID = 20
+    CHDIR = 21
+    UMASK = 22
+    WAIT_START = 23
+    EXEC = 24
+    PREOPEN = 25
+    JOIN_CGROUP = 26
+    KEEPCAPS = 27
+    DROP_BOUNDING = 28
+    CAPSET = 29
+    AMBIENT = 30
+    NO_NEW_PRIVS = 31
+    RLIMIT = 32
+    WRITE_FILE = 33
+    MASK_PATH = 34
+    READONLY_PATH = 35
+    SECCOMP = 36
+    NOT_DUMPABLE = 37
+    WAIT_ACCEPT = 38
+    INIT = 39
+    TTY = 40
+    ROOT_OVERLAY = 41
+
+
+# Step flags (LC_F_*).
+F_FILE = 0x1
+
+
+F_RECURSIVE = 0x2
+
+
+F_NO_PIVOT = 0x4
+
+
+F_BIND = 0x8
+
+
+F_PIVOT_ONLY = 0x10
+
+
+F_THROWAWAY = 0x40
+
+
+#: What a failing stage of a step was doing (the C executor's STAGE_*).
+STAGES = {
+    1: "resolving the path in the root",
+    2: "",
+    3: "setting mount attributes",
+    4: "setting propagation",
+    5: "reopening the mount",
+    6: "a symlink on the path leads to nothing inside the root; it is not followed out of it",
+}
+
+
+_ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
+    Op.SETNS: errors.NamespaceError,
+    Op.UNSHARE: errors.NamespaceError,
+    Op.FORK: errors.NamespaceError,
+    Op.WAIT_PARENT: errors.NamespaceError,
+    Op.LOOPBACK_UP: errors.NamespaceError,
+    Op.JOIN_CGROUP: errors.CgroupJoinError,
+    Op.KEEPCAPS: errors.SecurityError,
+    Op.NOT_DUMPABLE: errors.SecurityError,
+    Op.DROP_BOUNDING: errors.SecurityError,
+    Op.CAPSET: errors.SecurityError,
+    Op.AMBIENT: errors.SecurityError,
+    Op.NO_NEW_PRIVS: errors.SecurityError,
+    Op.RLIMIT: errors.SecurityError,
+    Op.SECCOMP: errors.SecurityError,
+    Op.WRITE_FILE: errors.SecurityError,
+    Op.SETHOSTNAME: errors.IdentityError,
+    Op.SETDOMAINNAME: errors.IdentityError,
+    Op.SETGROUPS: errors.IdentityError,
+    Op.SETGID: errors.IdentityError,
+    Op.SETUID: errors.IdentityError,
+    Op.CHDIR: errors.CwdError,
+    Op.EXEC: errors.ExecError,
+    Op.SETUP_FDS: errors.StepError,
+    Op.UMASK: errors.StepError,
+    Op.WAIT_START: errors.StepError,
+    Op.WAIT_ACCEPT: errors.StepError,
+    Op.INIT: errors.StepError,
+    Op.TTY: errors.StepError,
+}
+
+
+# INIT: PID 1 stays in the child's memory for good, it never execs.
+_NEEDS_OWN_MEMORY = frozenset({Op.WAIT_PARENT, Op.WAIT_START, Op.WAIT_ACCEPT, Op.SETNS, Op.FORK, Op.INIT})
+
+
+_UNSHARE_NEEDS_OWN_MEMORY = CLONE_FLAGS["user"] | CLONE_FLAGS["time"] | CLONE_FLAGS["pid"]
+
+
+@attrs.frozen
+class Step:
+    """One child-side step; numbers and strings as the C struct lc_step has them."""
+
+    op: Op
+    what: str
+    path: Optional[str] = None
+    flags: int = 0
+    mflags: int = 0
+    n1: int = 0
+    n2: int = 0
+    n3: int = 0
+    s1: Optional[str] = None
+    s2: Optional[str] = None
+    s3: Optional[str] = None
+    s4: Optional[str] = None
+    gids: Tuple[int, ...] = ()
+    #: Raw bytes for the C buffer (SECCOMP: the sock_filter array).
+    data: bytes = b""
+    #: A file the parent opens before clone (flags ``open_flags``); its fd
+    #: goes in n1 (SETNS: the namespace; JOIN_CGROUP: a cgroup.procs file).
+    open_path: Optional[str] = None
+    open_flags: int = os.O_RDONLY
+    #: PREOPEN: the slot its fd goes in; MOUNT: the slot its source fd is in.
+    slot: int = -1
+    #: WAIT_ACCEPT: the path the parent binds a listening socket to (fd in n1).
+    listen_path: Optional[str] = None
+    #: WAIT_PARENT: what the parent does then ("maps": the id maps; "hooks":
+    #: the create hooks, before pivot_root).
+    phase: str = "maps"
+
+    @property
+    def error_class(self) -> Type[errors.StepError]:
+        cls: Type[errors.StepError] = _ERROR_CLASS.get(self.op, errors.MountError)
+        return cls
+
+
+@attrs.frozen
+class Plan:
+    """Everything lc_spawn needs, and what the parent does during the sync."""
+
+    container_id: str
+    clone_flags: int
+    steps: Tuple[Step, ...]
+    argv: Tuple[str, ...]
+    envp: Tuple[str, ...]
+    exec_paths: Tuple[str, ...]
+    uid_map: str = ""
+    gid_map: str = ""
+    deny_setgroups: bool = False
+    #: How many PREOPEN slots the steps use.
+    slots: int = 0
+
+    @property
+    def shares_memory(self) -> bool:
+        """Whether the child may share the parent's memory until it execs
+        (vfork-style): only when it never waits for the parent, and never
+        setns/unshares (setns of a time namespace refuses a shared mm)."""
+        return not any(
+            s.op in _NEEDS_OWN_MEMORY or (s.op is Op.UNSHARE and s.n1 & _UNSHARE_NEEDS_OWN_MEMORY) for s in self.steps
+        )
+
+    @property
+    def waits_for_start(self) -> bool:
+        """The child waits for start() on the sync socket (this process only)."""
+        return any(s.op is Op.WAIT_START for s in self.steps)
+
+    @property
+    def start_socket(self) -> Optional[str]:
+        """The socket any process can start the child through, if any."""
+        return next((s.listen_path for s in self.steps if s.op is Op.WAIT_ACCEPT), None)
+
+
+class HostFS:
+    """What planning needs to know about the host filesystem (a seam for tests)."""
+
+    def lstat_kind(self, path: str) -> Optional[str]:
+        """'dir', 'symlink', 'file' or None when missing."""
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            return "symlink"
+        return "dir" if stat.S_ISDIR(st.st_mode) else "file"
+
+    def is_dir(self, path: str) -> bool:
+        return os.path.isdir(path)
+
+    def exists(self, path: str) -> bool:
+        return os.path.exists(path)
+
+    def readlink(self, path: str) -> str:
+        return os.readlink(path)
+
+    def realpath(self, path: str) -> str:
+        return os.path.realpath(path)
+
+    def euid(self) -> int:
+        return os.geteuid()
+
+    def egid(self) -> int:
+        return os.getegid()
+
+    def last_capability(self) -> int:
+        with open("/proc/sys/kernel/cap_last_cap") as f:
+            return int(f.read())
+
+    def bounding_set(self) -> int:
+        """The capabilities this process can give (its bounding set)."""
+        return caller_bounding_set()
