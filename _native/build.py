@@ -30,7 +30,18 @@ ffibuilder.cdef(_cdef_from_header())
 ffibuilder.set_source(
     "libcontainer_py._lcnative",
     '#include "lc_native.h"',
-    sources=[os.path.relpath(os.path.join(HERE, name)) for name in ("executor.c", "syscalls.c")],
+    sources=[
+        os.path.relpath(os.path.join(HERE, name))
+        for name in (
+            "executor.c",
+            "child_report.c",
+            "child_paths.c",
+            "child_mounts.c",
+            "child_security.c",
+            "child_process.c",
+            "syscalls.c",
+        )
+    ],
     include_dirs=[os.path.relpath(HERE)],
     extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-strict-aliasing"],
 )

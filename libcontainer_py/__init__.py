@@ -44,6 +44,7 @@ from .idmap import IDMap
 from .limits import Rlimit
 from .mounts import Mount, Mounts
 from .namespaces import Namespaces
+from .oci import OciConfig, OciWarning, load_bundle
 from .paths import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS
 from .popen import DEVNULL, PIPE, STDOUT, ContainerProcess
 from .process import Process, User
@@ -53,6 +54,10 @@ from .seccomp import Action, ArgCondition, Seccomp, SeccompError, SeccompRule
 from .state import DEFAULT_ROOT, State, StateNotFound
 
 __all__ = [
+    "OciConfig",
+    "OciWarning",
+    "images",
+    "load_bundle",
     "Hook",
     "HookError",
     "Hooks",
@@ -117,3 +122,5 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+from . import images

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from types import SimpleNamespace
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import attrs
 
@@ -178,6 +178,31 @@ class Config:
         from .validate import validate
 
         validate(self)
+
+    @classmethod
+    def from_oci(
+        cls, source: Union[str, os.PathLike[str], Mapping[str, Any]], *, bundle: Optional[str] = None
+    ) -> Config:
+        """A Config from an OCI config.json: a bundle directory, a config.json
+        path, or a parsed document (relative paths then need ``bundle``)."""
+        from .oci import config_from_oci, load_bundle
+
+        if isinstance(source, Mapping):
+            return config_from_oci(source, bundle=bundle).config
+        return load_bundle(source).config
+
+    def to_oci(self, annotations: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
+        """This config as an OCI config.json document; ConfigError for what OCI cannot say."""
+        from .oci import config_to_oci
+
+        return config_to_oci(self, annotations)
+
+    @classmethod
+    def from_image(cls, store: Any, ref: Any, **overrides: Any) -> Config:
+        """A Config running image ``ref`` of an images.ImageStore (see images.config_from_image)."""
+        from .images import config_from_image
+
+        return config_from_image(store, ref, **overrides)
 
     def evolve(self, **changes: Any) -> Config:
         """A copy with ``changes``, like attrs.evolve; settings still at the

@@ -13,6 +13,7 @@ import select
 import signal
 import subprocess
 import time
+import weakref
 from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import attrs
@@ -110,6 +111,10 @@ class Container:
         self._manager: Optional[Manager] = process.detach_cgroup() if process is not None else None
         self._destroyed = False
         self._execs = 0
+        # exec'd processes are this process's children (CLONE_PARENT): while
+        # one is an unreaped zombie, the container's PID 1 cannot finish
+        # exiting, so destroy() reaps them as it waits.
+        self._exec_procs: List[weakref.ReferenceType[ContainerProcess]] = []
         self._callbacks: Dict[str, Tuple[Callback, ...]] = {}
 
     # -- making and finding containers ---------------------------------------
@@ -366,7 +371,7 @@ class Container:
                 cgroup.destroy()  # kills what is left
             if self.process is not None:
                 self.process.close()
-                self.process.wait()
+                self._wait_reaping_execs(self.process)
                 for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
                     if stream is not None:
                         stream.close()
@@ -379,6 +384,19 @@ class Container:
             remove_state(self.root, self.id)
         if recorded and self.config is not None:
             self._run_hooks("poststop", self.config.hooks, "stopped")
+
+    def _wait_reaping_execs(self, process: ContainerProcess) -> None:
+        """Wait for the first process, reaping exec'd ones meanwhile."""
+        while True:
+            for ref in self._exec_procs:
+                proc = ref()
+                if proc is not None:
+                    proc.poll()
+            try:
+                process.wait(0.05)
+                return
+            except subprocess.TimeoutExpired:
+                continue
 
     def delete(self, *, force: bool = False) -> None:
         """Remove a stopped container (cgroup, state); ``force`` kills a
@@ -454,7 +472,7 @@ class Container:
         config = self.exec_config(args, **overrides)
         cgroup = self._cgroup_or_none()
         self._execs += 1
-        return ContainerProcess(
+        proc = ContainerProcess(
             config,
             container_id=f"{self.id}-exec{self._execs}",
             stdin=stdin,
@@ -465,6 +483,8 @@ class Container:
             wait_start=wait_start,
             join_cgroups=cgroup.dirs() if cgroup is not None else (),
         )
+        self._exec_procs.append(weakref.ref(proc))
+        return proc
 
     # -- resources -------------------------------------------------------------
 

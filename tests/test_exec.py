@@ -130,9 +130,11 @@ def test_the_container_cannot_inspect_a_joining_process(running: lc.Container, p
         )
         out, _ = attack.communicate(timeout=10)
     finally:
-        start(plan, victim)
-        os.waitpid(victim.pid, 0)
-        os.close(victim.pidfd)
+        try:
+            start(plan, victim)
+        finally:
+            os.waitpid(victim.pid, 0)
+            os.close(victim.pidfd)
     if protected:
         assert "READ" not in out and "Permission denied" in out
     else:
@@ -146,3 +148,27 @@ def nspid(host_pid: int) -> int:
             if line.startswith("NSpid:"):
                 return int(line.split()[-1])
     raise AssertionError("no NSpid line")
+
+
+def test_destroy_does_not_wait_forever_for_an_unreaped_exec(busybox: str, tmp_path) -> None:
+    """An exec'd process is our child: as a zombie it would keep the
+    container's PID 1 from finishing its exit; destroy() reaps it."""
+    config = lc.Config(rootfs=busybox, process=lc.Process(args=["sleep", "30"]))
+    c = lc.Container.create("exec-zombie", config, root=str(tmp_path / "state"))
+    c.start()
+    proc = c.exec(["true"])
+    deadline = time.monotonic() + 5
+    while psutil_status(proc.pid) != "zombie" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert psutil_status(proc.pid) == "zombie"  # never waited for by its caller
+    c.destroy()  # returns
+    assert proc.returncode == 0
+
+
+def psutil_status(pid: int) -> str:
+    import psutil
+
+    try:
+        return str(psutil.Process(pid).status())
+    except psutil.NoSuchProcess:
+        return "gone"

@@ -13,6 +13,8 @@ from typing import Any, Callable, Dict, FrozenSet, Iterator, List, Mapping, Opti
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import libcontainer_py as lc
 from libcontainer_py import serialize
@@ -704,148 +706,147 @@ def test_not_a_document(data: Any) -> None:
     assert info.value.field == "config"
 
 
-# --- property tests (when hypothesis is installed) ---------------------------------------
+# --- property tests -----------------------------------------------------------------------
 
-try:
-    from hypothesis import given, settings
-    from hypothesis import strategies as st
-except ImportError:  # pragma: no cover - hypothesis is optional
-    HAVE_HYPOTHESIS = False
-else:
-    HAVE_HYPOTHESIS = True
 
-if HAVE_HYPOTHESIS:
-    _text = st.text(st.characters(exclude_characters="\0"), min_size=1, max_size=12)
-    _path = st.lists(st.text("abcxyz._-ü", min_size=1, max_size=5), max_size=3).map(
-        lambda parts: "/" + "/".join(p for p in parts if p not in (".", ".."))
-    )
-    _cap = st.sampled_from(CAPABILITY_NAMES)
+_text = st.text(st.characters(exclude_characters="\0"), min_size=1, max_size=12)
+_path = st.lists(st.text("abcxyz._-ü", min_size=1, max_size=5), max_size=3).map(
+    lambda parts: "/" + "/".join(p for p in parts if p not in (".", ".."))
+)
+_cap = st.sampled_from(CAPABILITY_NAMES)
 
-    @st.composite
-    def capabilities(draw: Any) -> lc.Capabilities:
-        bounding = draw(st.frozensets(_cap, max_size=8))
-        permitted = draw(st.frozensets(st.sampled_from(sorted(bounding)), max_size=8)) if bounding else frozenset()
-        effective = draw(st.frozensets(st.sampled_from(sorted(permitted)))) if permitted else frozenset()
-        inheritable = draw(st.frozensets(_cap, max_size=5))
-        both = sorted(permitted & inheritable)
-        ambient = draw(st.frozensets(st.sampled_from(both))) if both else frozenset()
-        return lc.Capabilities(bounding, effective, permitted, inheritable, ambient)
 
-    @st.composite
-    def processes(draw: Any) -> lc.Process:
-        return lc.Process(
-            args=draw(st.lists(_text, min_size=1, max_size=4)),
-            env=draw(st.dictionaries(_text.filter(lambda k: "=" not in k), _text | st.just(""), max_size=4)),
-            cwd=draw(_path),
-            umask=draw(st.integers(0, 0o777)),
-            capabilities=draw(capabilities()),
-            no_new_privileges=draw(st.booleans()),
-            rlimits=draw(
-                st.lists(
-                    st.builds(
-                        lambda kind, soft, extra: lc.Rlimit(kind, soft, None if extra is None else soft + extra),
-                        st.sampled_from(["nofile", "core", "nproc", "stack"]),
-                        st.integers(0, 2**40),
-                        st.none() | st.integers(0, 2**20),
-                    ),
-                    max_size=4,
-                    unique_by=lambda r: r.type,
-                )
-            ),
-            oom_score_adj=draw(st.none() | st.integers(-1000, 1000)),
-        )
+@st.composite
+def capabilities(draw: Any) -> lc.Capabilities:
+    bounding = draw(st.frozensets(_cap, max_size=8))
+    permitted = draw(st.frozensets(st.sampled_from(sorted(bounding)), max_size=8)) if bounding else frozenset()
+    effective = draw(st.frozensets(st.sampled_from(sorted(permitted)))) if permitted else frozenset()
+    inheritable = draw(st.frozensets(_cap, max_size=5))
+    both = sorted(permitted & inheritable)
+    ambient = draw(st.frozensets(st.sampled_from(both))) if both else frozenset()
+    return lc.Capabilities(bounding, effective, permitted, inheritable, ambient)
 
-    _mount = st.one_of(
-        st.builds(
-            lambda src, dst, ro, rec, prop: lc.Mount.bind(src, dst, readonly=ro, recursive=rec, propagation=prop),
-            _path,
-            _path,
-            st.booleans(),
-            st.booleans(),
-            st.none() | st.sampled_from(["private", "rslave", "shared"]),
-        ),
-        st.builds(
-            lambda dst, mode, size: lc.Mount.tmpfs(dst, mode=mode, size=size),
-            _path,
-            st.none() | st.integers(0, 0o7777),
-            st.none() | st.sampled_from(["64m", "1g"]),
-        ),
-        st.sampled_from([lc.Mount.proc(), lc.Mount.sysfs(), lc.Mount.devpts(), lc.Mount.shm(), lc.Mount.mqueue()]),
-    )
 
-    @st.composite
-    def configs(draw: Any) -> lc.Config:
-        rooted = draw(st.booleans())
-        ns: Dict[str, Any] = {
-            kind: draw(st.booleans() | _path) for kind in ("uts", "ipc", "pid", "net", "cgroup", "time")
-        }
-        ns["mount"] = True if rooted else draw(st.booleans() | _path)
-        kwargs: Dict[str, Any] = {
-            "process": draw(processes()),
-            "namespaces": lc.Namespaces(**ns),
-            "seccomp": draw(st.none() | st.just(custom_seccomp())),
-            "cgroup": draw(
-                st.none()
-                | st.builds(
-                    lambda mem, pids: lc.CgroupConfig(memory=lc.Memory(max=mem), pids=lc.Pids(max=pids)),
-                    st.none() | st.integers(0, 2**40),
+@st.composite
+def processes(draw: Any) -> lc.Process:
+    return lc.Process(
+        args=draw(st.lists(_text, min_size=1, max_size=4)),
+        env=draw(st.dictionaries(_text.filter(lambda k: "=" not in k), _text | st.just(""), max_size=4)),
+        cwd=draw(_path),
+        umask=draw(st.integers(0, 0o777)),
+        capabilities=draw(capabilities()),
+        no_new_privileges=draw(st.booleans()),
+        rlimits=draw(
+            st.lists(
+                st.builds(
+                    lambda kind, soft, extra: lc.Rlimit(kind, soft, None if extra is None else soft + extra),
+                    st.sampled_from(["nofile", "core", "nproc", "stack"]),
+                    st.integers(0, 2**40),
                     st.none() | st.integers(0, 2**20),
-                )
-            ),
-        }
-        if rooted:
-            kwargs["rootfs"] = draw(st.just(lc.Rootfs.host()) | _path.map(lc.Rootfs.directory))
-            kwargs["mounts"] = lc.Mounts.default() + draw(st.lists(_mount, max_size=4))
-            kwargs["masked_paths"] = draw(st.lists(_path, max_size=3))
-        else:
-            kwargs.update(rootfs=None, mounts=(), devices=(), masked_paths=(), readonly_paths=())
-        if ns["uts"] is True:
-            kwargs["hostname"] = draw(st.none() | st.text("abc-", min_size=1, max_size=10))
-        if ns["ipc"] is True:
-            kwargs["sysctl"] = draw(st.dictionaries(st.sampled_from(["kernel.sem", "kernel.msgmax"]), _text))
-        return lc.Config(**kwargs)
-
-    @settings(max_examples=60, deadline=None)
-    @given(configs())
-    def test_property_round_trip(config: lc.Config) -> None:
-        text = json.dumps(config_to_dict(config))
-        back = config_from_dict(json.loads(text))
-        assert back == config
-        assert json.dumps(config_to_dict(back)) == text
-
-    _json = st.recursive(
-        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
-        lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
-        max_leaves=6,
+                ),
+                max_size=4,
+                unique_by=lambda r: r.type,
+            )
+        ),
+        oom_score_adj=draw(st.none() | st.integers(-1000, 1000)),
     )
 
-    def _positions(value: Any, at: Tuple[Any, ...] = ()) -> Iterator[Tuple[Any, ...]]:
-        if at:
-            yield at
-        if isinstance(value, dict):
-            for k, v in value.items():
-                yield from _positions(v, (*at, k))
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                yield from _positions(v, (*at, i))
 
-    _DOCS = [config_to_dict(make()) for make in FULL.values()]
+_mount = st.one_of(
+    st.builds(
+        lambda src, dst, ro, rec, prop: lc.Mount.bind(src, dst, readonly=ro, recursive=rec, propagation=prop),
+        _path,
+        _path,
+        st.booleans(),
+        st.booleans(),
+        st.none() | st.sampled_from(["private", "rslave", "shared"]),
+    ),
+    st.builds(
+        lambda dst, mode, size: lc.Mount.tmpfs(dst, mode=mode, size=size),
+        _path,
+        st.none() | st.integers(0, 0o7777),
+        st.none() | st.sampled_from(["64m", "1g"]),
+    ),
+    st.sampled_from([lc.Mount.proc(), lc.Mount.sysfs(), lc.Mount.devpts(), lc.Mount.shm(), lc.Mount.mqueue()]),
+)
 
-    @settings(max_examples=300, deadline=None)
-    @given(st.data())
-    def test_property_tampered_document_loads_or_raises_config_error(data: Any) -> None:
-        doc = copy.deepcopy(data.draw(st.sampled_from(_DOCS)))
-        at = data.draw(st.sampled_from(sorted(_positions(doc), key=repr)))
-        target = doc
-        for key in at[:-1]:
-            target = target[key]
-        if isinstance(target, dict) and data.draw(st.booleans()):
-            del target[at[-1]]
-        else:
-            target[at[-1]] = data.draw(_json)
-        try:
-            config = config_from_dict(doc)
-        except ConfigError as err:
-            assert err.field and not err.field.startswith(".")
-        else:
-            assert roundtrip(config) == config
+
+@st.composite
+def configs(draw: Any) -> lc.Config:
+    rooted = draw(st.booleans())
+    ns: Dict[str, Any] = {kind: draw(st.booleans() | _path) for kind in ("uts", "ipc", "pid", "net", "cgroup", "time")}
+    ns["mount"] = True if rooted else draw(st.booleans() | _path)
+    kwargs: Dict[str, Any] = {
+        "process": draw(processes()),
+        "namespaces": lc.Namespaces(**ns),
+        "seccomp": draw(st.none() | st.just(custom_seccomp())),
+        "cgroup": draw(
+            st.none()
+            | st.builds(
+                lambda mem, pids: lc.CgroupConfig(memory=lc.Memory(max=mem), pids=lc.Pids(max=pids)),
+                st.none() | st.integers(0, 2**40),
+                st.none() | st.integers(0, 2**20),
+            )
+        ),
+    }
+    if rooted:
+        kwargs["rootfs"] = draw(st.just(lc.Rootfs.host()) | _path.map(lc.Rootfs.directory))
+        kwargs["mounts"] = lc.Mounts.default() + draw(st.lists(_mount, max_size=4))
+        kwargs["masked_paths"] = draw(st.lists(_path, max_size=3))
+    else:
+        kwargs.update(rootfs=None, mounts=(), devices=(), masked_paths=(), readonly_paths=())
+    if ns["uts"] is True:
+        kwargs["hostname"] = draw(st.none() | st.text("abc-", min_size=1, max_size=10))
+    if ns["ipc"] is True:
+        kwargs["sysctl"] = draw(st.dictionaries(st.sampled_from(["kernel.sem", "kernel.msgmax"]), _text))
+    return lc.Config(**kwargs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(configs())
+def test_property_round_trip(config: lc.Config) -> None:
+    text = json.dumps(config_to_dict(config))
+    back = config_from_dict(json.loads(text))
+    assert back == config
+    assert json.dumps(config_to_dict(back)) == text
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=6,
+)
+
+
+def _positions(value: Any, at: Tuple[Any, ...] = ()) -> Iterator[Tuple[Any, ...]]:
+    if at:
+        yield at
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _positions(v, (*at, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _positions(v, (*at, i))
+
+
+_DOCS = [config_to_dict(make()) for make in FULL.values()]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_property_tampered_document_loads_or_raises_config_error(data: Any) -> None:
+    doc = copy.deepcopy(data.draw(st.sampled_from(_DOCS)))
+    at = data.draw(st.sampled_from(sorted(_positions(doc), key=repr)))
+    target = doc
+    for key in at[:-1]:
+        target = target[key]
+    if isinstance(target, dict) and data.draw(st.booleans()):
+        del target[at[-1]]
+    else:
+        target[at[-1]] = data.draw(_json)
+    try:
+        config = config_from_dict(doc)
+    except ConfigError as err:
+        assert err.field and not err.field.startswith(".")
+    else:
+        assert roundtrip(config) == config

@@ -1,0 +1,212 @@
+/* Child executor: see child.h and executor.c. */
+#include "child.h"
+
+void set_mount_attrs(struct child *c, const struct lc_step *s)
+{
+    struct lc_mount_attr attr;
+    char target[64];
+    int fd = open_in_root(c->root_fd, s->s1, O_PATH);
+    unsigned int at = AT_EMPTY_PATH;
+
+    if (fd < 0)
+        fail(c, STAGE_REOPEN);
+    if (s->flags & LC_F_RECURSIVE)
+        at |= AT_RECURSIVE;
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = (uint64_t)s->n2;
+    if (syscall(SYS_mount_setattr, fd, "", at, &attr, sizeof attr) < 0) {
+        if (errno != ENOSYS)
+            fail(c, STAGE_ATTR);
+        /* Kernels before 5.12: a plain (non-recursive) remount. */
+        fd_path(target, fd);
+        if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | (unsigned long)s->n3, NULL) < 0)
+            fail(c, STAGE_ATTR);
+    }
+    close(fd);
+}
+
+void do_mount(struct child *c, const struct lc_step *s)
+{
+    char target[64];
+    char source[64];
+    const char *src = s->s2;
+    int src_fd = -1;
+    int dangling = 0;
+    int fd = make_path_in_root(c->root_fd, s->s1, s->flags & LC_F_FILE, &dangling);
+
+    if (fd < 0)
+        fail(c, dangling ? STAGE_DANGLING : STAGE_RESOLVE);
+    fd_path(target, fd);
+    if (s->slot >= 0 && s->slot < c->a->nslots && (src_fd = c->a->slots[s->slot]) >= 0) {
+        fd_path(source, src_fd);
+        src = source;
+    }
+    if (mount(src, target, s->s3, s->mflags, s->s4) < 0)
+        fail(c, STAGE_CALL);
+    close(fd);
+    if (src_fd >= 0) {
+        close(src_fd);
+        c->a->slots[s->slot] = -1;
+    }
+    if ((s->flags & LC_F_BIND) && s->n2)
+        set_mount_attrs(c, s);
+    if (s->n1) {
+        fd = open_in_root(c->root_fd, s->s1, O_PATH);
+        if (fd < 0)
+            fail(c, STAGE_REOPEN);
+        fd_path(target, fd);
+        if (mount(NULL, target, NULL, (unsigned long)s->n1, NULL) < 0)
+            fail(c, STAGE_PROPAGATION);
+        close(fd);
+    }
+}
+
+void do_mknod(struct child *c, const struct lc_step *s)
+{
+    char buf[PATH_MAX];
+    const char *name;
+    int pfd = open_parent_in_root(c->root_fd, s->s1, buf, &name);
+
+    if (pfd < 0)
+        fail(c, STAGE_RESOLVE);
+    if (mknodat(pfd, name, (mode_t)s->n1, (dev_t)s->n2) < 0) {
+        if (errno != EEXIST || unlinkat(pfd, name, 0) < 0 ||
+            mknodat(pfd, name, (mode_t)s->n1, (dev_t)s->n2) < 0)
+            fail(c, STAGE_CALL);
+    }
+    close(pfd);
+}
+
+void do_symlink(struct child *c, const struct lc_step *s)
+{
+    char buf[PATH_MAX];
+    const char *name;
+    int pfd = open_parent_in_root(c->root_fd, s->s2, buf, &name);
+
+    if (pfd < 0)
+        fail(c, STAGE_RESOLVE);
+    if (symlinkat(s->s1, pfd, name) < 0) {
+        if (errno != EEXIST || unlinkat(pfd, name, 0) < 0 || symlinkat(s->s1, pfd, name) < 0)
+            fail(c, STAGE_CALL);
+    }
+    close(pfd);
+}
+
+/* After pivot_root(".", ".") the old root sits on top of the new one.  Make
+ * it (and only it: a path lookup of "." would reach the new root below)
+ * a recursive slave, so that detaching it propagates nowhere. */
+void detach_old_root(struct child *c, int old_root)
+{
+    struct lc_mount_attr attr;
+
+    memset(&attr, 0, sizeof attr);
+    attr.propagation = MS_SLAVE;
+    if (syscall(SYS_mount_setattr, old_root, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+        if (errno != ENOSYS)
+            fail(c, STAGE_PROPAGATION);
+        if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+            fail(c, STAGE_PROPAGATION);
+    }
+    if (umount2(".", MNT_DETACH) < 0)
+        fail(c, STAGE_CALL);
+}
+
+void do_pivot_root(struct child *c, const struct lc_step *s)
+{
+    if (fchdir(c->root_fd) < 0)
+        fail(c, STAGE_RESOLVE);
+    if (!(s->flags & LC_F_NO_PIVOT)) {
+        int old_root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+        if (old_root < 0)
+            fail(c, STAGE_RESOLVE);
+        if (syscall(SYS_pivot_root, ".", ".") == 0) {
+            detach_old_root(c, old_root);
+            close(old_root);
+            goto done;
+        }
+        if (errno != EINVAL || (s->flags & LC_F_PIVOT_ONLY))
+            fail(c, STAGE_CALL);
+        close(old_root);
+    }
+    /* pivot_root cannot work (initramfs) or was not wanted. */
+    if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
+        fail(c, STAGE_CALL);
+    if (chroot(".") < 0)
+        fail(c, STAGE_CALL);
+done:
+    if (chdir("/") < 0)
+        fail(c, STAGE_RESOLVE);
+    close(c->root_fd);
+    c->root_fd = -1;
+}
+
+void do_remount_root_ro(struct child *c)
+{
+    struct lc_mount_attr attr;
+
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = 0x1; /* MOUNT_ATTR_RDONLY */
+    if (syscall(SYS_mount_setattr, AT_FDCWD, "/", 0, &attr, sizeof attr) < 0) {
+        if (errno != ENOSYS)
+            fail(c, STAGE_ATTR);
+        if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+            fail(c, STAGE_ATTR);
+    }
+}
+
+/* A path the container must not read: a read-only empty tmpfs over a
+ * directory, the host's /dev/null over anything else. */
+void mask_path(struct child *c, const struct lc_step *s)
+{
+    char target[64];
+    struct stat st;
+    int fd = open_in_root(c->root_fd, s->s1, O_PATH);
+
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return;
+        fail(c, STAGE_RESOLVE);
+    }
+    if (fstat(fd, &st) < 0)
+        fail(c, STAGE_RESOLVE);
+    fd_path(target, fd);
+    if (S_ISDIR(st.st_mode)) {
+        if (mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=555") < 0)
+            fail(c, STAGE_CALL);
+    } else if (mount("/dev/null", target, NULL, MS_BIND, NULL) < 0) {
+        fail(c, STAGE_CALL);
+    }
+    close(fd);
+}
+
+void readonly_path(struct child *c, const struct lc_step *s)
+{
+    struct lc_mount_attr attr;
+    char target[64];
+    int fd = open_in_root(c->root_fd, s->s1, O_PATH);
+
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return;
+        fail(c, STAGE_RESOLVE);
+    }
+    fd_path(target, fd);
+    if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0)
+        fail(c, STAGE_CALL);
+    close(fd);
+    fd = open_in_root(c->root_fd, s->s1, O_PATH);
+    if (fd < 0)
+        fail(c, STAGE_REOPEN);
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = 0x1 | 0x2 | 0x4 | 0x8; /* RDONLY NOSUID NODEV NOEXEC */
+    if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0) {
+        if (errno != ENOSYS)
+            fail(c, STAGE_ATTR);
+        fd_path(target, fd);
+        if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  NULL) < 0)
+            fail(c, STAGE_ATTR);
+    }
+    close(fd);
+}

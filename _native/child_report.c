@@ -1,0 +1,72 @@
+/* Child executor: see child.h and executor.c. */
+#include "child.h"
+
+void send_msg(int fd, int kind, int step, int err, int value)
+{
+    struct lc_msg m;
+    m.kind = kind;
+    m.step = step;
+    m.err = err;
+    m.value = value;
+    while (send(fd, &m, sizeof m, MSG_NOSIGNAL) < 0 && errno == EINTR)
+        ;
+}
+
+__attribute__((noreturn)) void fail(struct child *c, int stage)
+{
+    int err = errno ? errno : EIO;
+    send_msg(c->sync_fd, LC_MSG_ERROR, c->step, err, stage);
+    if (c->start_fd >= 0)
+        send_msg(c->start_fd, LC_MSG_ERROR, c->step, err, stage);
+    _exit(127);
+}
+
+/* Block until the parent sends `expect`; a closed socket means the parent
+ * is gone, so there is nothing left to do. */
+void wait_for(struct child *c, int announce, int expect)
+{
+    struct lc_msg m;
+    ssize_t n;
+
+    send_msg(c->sync_fd, announce, c->step, 0, 0);
+    do {
+        n = recv(c->sync_fd, &m, sizeof m, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n == 0)
+        _exit(126); /* the parent is gone: nobody to tell */
+    if (n != (ssize_t)sizeof m || m.kind != expect) {
+        errno = EPROTO;
+        fail(c, 0);
+    }
+}
+
+/* Hand an fd to the parent with SCM_RIGHTS, inside a sync record. */
+int send_fd(struct child *c, int kind, int fd)
+{
+    struct lc_msg m;
+    struct iovec iov;
+    struct msghdr mh;
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct cmsghdr *cm;
+
+    memset(&m, 0, sizeof m);
+    m.kind = kind;
+    m.step = c->step;
+    iov.iov_base = &m;
+    iov.iov_len = sizeof m;
+    memset(&mh, 0, sizeof mh);
+    memset(&u, 0, sizeof u);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = u.buf;
+    mh.msg_controllen = sizeof u.buf;
+    cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    return sendmsg(c->sync_fd, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof m ? 0 : -1;
+}

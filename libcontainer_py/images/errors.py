@@ -1,0 +1,26 @@
+"""The errors of the image store."""
+
+from __future__ import annotations
+
+from ..errors import ContainerError
+
+
+class ImageError(ContainerError):
+    """An image cannot be imported, found or used (bad archive, digest
+    mismatch, missing layer, missing optional dependency)."""
+
+
+class ImageNotFound(ImageError, LookupError):
+    """No image in the store has this name or digest."""
+
+
+class UnsafeLayerError(ImageError):
+    """A layer entry would escape the layer directory (``..``, an absolute
+    name, a write through a symlink, a hard link out of the layer) or make
+    something not allowed (a device node when not root).  Nothing of the
+    layer is kept."""
+
+    def __init__(self, entry: str, reason: str) -> None:
+        super().__init__(f"unsafe layer entry {entry!r}: {reason}")
+        self.entry = entry
+        self.reason = reason

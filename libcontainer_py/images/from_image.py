@@ -1,0 +1,163 @@
+"""Image config -> container Config: entrypoint and cmd, env, working dir
+and user, as docker and podman read them."""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from .._fields import fail
+from ..config import Config
+from ..process import DEFAULT_ENV, Process, User
+from .store import ImageRef, ImageStore
+from .unpack import OPAQUE_XATTR
+
+
+def _strings(field: str, value: Any) -> Optional[Tuple[str, ...]]:
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise fail(field, f"expected a list of str, got {value!r}")
+    return tuple(str(v) for v in value)
+
+
+def image_args(
+    config: Mapping[str, Any], entrypoint: Optional[Sequence[str]] = None, cmd: Optional[Sequence[str]] = None
+) -> Tuple[str, ...]:
+    """Entrypoint + Cmd, docker's way: an ``entrypoint`` given here drops the
+    image's Cmd (unless ``cmd`` is given too)."""
+    image_entry = _strings("image Entrypoint", config.get("Entrypoint")) or ()
+    image_cmd = _strings("image Cmd", config.get("Cmd")) or ()
+    entry = tuple(entrypoint) if entrypoint is not None else image_entry
+    if cmd is not None:
+        rest = tuple(cmd)
+    else:
+        rest = () if entrypoint is not None else image_cmd
+    args = entry + rest
+    if not args:
+        raise fail("process.args", "the image has no Entrypoint or Cmd: pass cmd=[...]")
+    return args
+
+
+def image_env(config: Mapping[str, Any], env: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """The image's Env (``KEY=value`` strings), PATH defaulted, ``env`` on top."""
+    out = dict(DEFAULT_ENV)
+    for item in _strings("image Env", config.get("Env")) or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise fail("image Env", f"expected KEY=value, got {item!r}")
+        out[key] = value
+    out.update(env or {})
+    return out
+
+
+def _parse_db(text: str) -> List[List[str]]:
+    return [line.split(":") for line in text.splitlines() if line and not line.startswith("#")]
+
+
+def resolve_user(spec: str, passwd: Optional[str], group: Optional[str]) -> User:
+    """``user``, ``uid``, ``user:group``, ``uid:gid`` (and mixes) -> User,
+    names looked up in the image's /etc/passwd and /etc/group text (None:
+    the file is missing).  A named user also gets the groups listing it."""
+    if not spec:
+        return User(0, 0)
+    user_part, _, group_part = spec.partition(":")
+    users = _parse_db(passwd or "")
+    groups = _parse_db(group or "")
+    entry = next((u for u in users if len(u) >= 4 and (u[0] == user_part or u[2] == user_part)), None)
+    if user_part.isdigit():
+        uid = int(user_part)
+    elif entry is not None:
+        uid = int(entry[2])
+    else:
+        raise fail("process.user", f"no user {user_part!r} in the image's /etc/passwd")
+    if group_part.isdigit():
+        gid = int(group_part)
+    elif group_part:
+        match = next((g for g in groups if len(g) >= 3 and g[0] == group_part), None)
+        if match is None:
+            raise fail("process.user", f"no group {group_part!r} in the image's /etc/group")
+        gid = int(match[2])
+    else:
+        gid = int(entry[3]) if entry is not None else 0
+    additional: List[int] = []
+    if entry is not None and not group_part:
+        for g in groups:
+            if len(g) >= 4 and entry[0] in g[3].split(",") and int(g[2]) != gid:
+                additional.append(int(g[2]))
+    return User(uid, gid, additional)
+
+
+def image_file(store: ImageStore, ref: ImageRef, path: str, limit: int = 1 << 20) -> Optional[str]:
+    """The text of a regular file of the image (``etc/passwd``), read from
+    its layers as the overlay would show it; None when it is not there (or
+    not a regular file).  Nothing is followed: symlinks count as missing."""
+    parts = [p for p in path.split("/") if p]
+    for diff_id in reversed(store.get(ref).layers):
+        here = store.layer_path(diff_id)
+        hides_lower = False
+        for depth in range(1, len(parts) + 1):
+            current = os.path.join(here, *parts[:depth])
+            try:
+                st = os.lstat(current)
+            except FileNotFoundError:
+                break  # not in this layer
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                return None  # a whiteout
+            if depth == len(parts):
+                if not stat.S_ISREG(st.st_mode):
+                    return None
+                fd = os.open(current, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                with os.fdopen(fd, "rb") as f:
+                    return f.read(limit).decode("utf-8", "replace")
+            if not stat.S_ISDIR(st.st_mode):
+                return None  # a file (or a symlink) hides what lower layers have
+            hides_lower = hides_lower or _opaque(current)
+        if hides_lower:
+            return None  # an opaque directory: lower layers do not count below it
+    return None
+
+
+def _opaque(path: str) -> bool:
+    try:
+        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+def config_from_image(
+    store: ImageStore,
+    ref: ImageRef,
+    *,
+    entrypoint: Optional[Sequence[str]] = None,
+    cmd: Optional[Sequence[str]] = None,
+    env: Optional[Mapping[str, str]] = None,
+    cwd: Optional[str] = None,
+    user: Union[str, User, None] = None,
+    upper: Optional[str] = None,
+    work: Optional[str] = None,
+    **overrides: Any,
+) -> Config:
+    """A Config running the image ``ref`` of ``store``: its rootfs is
+    ``store.rootfs(ref, upper, work)``; its process is the image's
+    Entrypoint + Cmd, Env, WorkingDir and User, each overridable here
+    (``env`` is merged over the image's).  Other keyword arguments go to
+    Config (``hostname=``, ``mounts=``...).  The image's labels are not
+    part of a Config: read them with ``store.labels(ref)``."""
+    image = store.get(ref)
+    conf = store.image_config(image).get("config") or {}
+    if "process" in overrides:
+        raise fail("process", "pass entrypoint/cmd/env/cwd/user, or build the Config yourself")
+    spec = user if user is not None else str(conf.get("User") or "")
+    if isinstance(spec, User):
+        who = spec
+    else:
+        who = resolve_user(spec, image_file(store, image, "etc/passwd"), image_file(store, image, "etc/group"))
+    process = Process(
+        args=image_args(conf, entrypoint, cmd),
+        env=image_env(conf, env),
+        cwd=cwd if cwd is not None else (conf.get("WorkingDir") or "/"),
+        user=who,
+    )
+    return Config(process=process, rootfs=store.rootfs(image, upper, work), **overrides)

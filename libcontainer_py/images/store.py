@@ -1,0 +1,333 @@
+"""ImageStore: a content-addressed store of unpacked image layers.
+
+Layout under the store's root::
+
+    images.json            names and images (manifest digest -> config, layers)
+    images.lock            flock: held while images.json is read-modified-written
+    gc.lock                flock: shared by imports, exclusive for gc
+    blobs/sha256/<hex>     manifests and image configs
+    layers/sha256/<hex>    one unpacked layer per diff_id: overlay lower dirs
+    tmp/                   layers being unpacked (renamed into layers/ when whole)
+
+A layer is unpacked once, in a fresh directory under tmp/, checked, then
+renamed into place: readers never see half a layer and two importers of
+the same layer cannot corrupt each other (the second rename loses and its
+copy is dropped).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Union
+
+import attrs
+
+from ..rootfs import Rootfs
+from .errors import ImageError, ImageNotFound
+from .progress import Progress
+from .sources import ImageManifest, Source, open_source, read_images
+from .unpack import check_digest, unpack_layer
+
+DEFAULT_STORE = "/var/lib/libcontainer_py"
+
+
+@attrs.frozen
+class Image:
+    """An image in the store: its manifest digest (its identity), its config
+    digest, its layers' diff_ids (the base first) and its names."""
+
+    digest: str
+    config_digest: str
+    layers: Tuple[str, ...]
+    names: Tuple[str, ...] = ()
+
+    @property
+    def short_id(self) -> str:
+        return self.digest[7:19]
+
+
+ImageRef = Union[str, Image]
+
+
+class ImageStore:
+    """Images and their unpacked layers under ``root`` (made if missing).
+
+    Safe to share between processes: imports, removals and gc of several
+    processes at once leave one consistent store.  ``progress``: a progress
+    line on stderr while importing (None: only when stderr is a terminal).
+    """
+
+    def __init__(self, root: str = DEFAULT_STORE, *, progress: Optional[bool] = None) -> None:
+        root = os.path.abspath(os.fspath(root))
+        if ":" in root or "," in root:
+            raise ImageError(f"{root}: an overlay cannot use a directory with ':' or ',' in its path")
+        self.root = root
+        self.progress = progress
+        for sub in ("blobs/sha256", "layers/sha256", "tmp"):
+            os.makedirs(os.path.join(root, sub), mode=0o700, exist_ok=True)
+        os.chmod(os.path.join(root, "layers"), 0o755)
+
+    def __repr__(self) -> str:
+        return f"ImageStore({self.root!r})"
+
+    # -- paths and locks --------------------------------------------------
+
+    def layer_path(self, diff_id: str) -> str:
+        """The unpacked layer ``diff_id`` (an overlay lower directory)."""
+        return os.path.join(self.root, "layers", "sha256", check_digest(diff_id)[7:])
+
+    def _blob_path(self, digest: str) -> str:
+        return os.path.join(self.root, "blobs", "sha256", check_digest(digest)[7:])
+
+    @contextlib.contextmanager
+    def _lock(self, name: str, *, shared: bool = False) -> Iterator[None]:
+        fd = os.open(os.path.join(self.root, name), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _write_atomic(self, path: str, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def _read_meta(self) -> Dict[str, Any]:
+        try:
+            with open(os.path.join(self.root, "images.json"), "rb") as f:
+                meta: Dict[str, Any] = json.load(f)
+        except FileNotFoundError:
+            return {"version": 1, "images": {}}
+        return meta
+
+    def _write_meta(self, meta: Dict[str, Any]) -> None:
+        self._write_atomic(os.path.join(self.root, "images.json"), json.dumps(meta, indent=1, sort_keys=True).encode())
+
+    # -- import -------------------------------------------------------------
+
+    def import_archive(self, path: str, *, name: Optional[str] = None, tag: Optional[str] = None) -> Image:
+        """Import an OCI archive, a docker-archive (tar files) or an OCI
+        layout directory.  With several images in it, ``name`` picks one by
+        its ref name; ``tag`` adds a name to the imported image."""
+        with open_source(os.fspath(path)) as source:
+            return self._import(source, name, tag)
+
+    def import_layout(self, path: str, *, name: Optional[str] = None, tag: Optional[str] = None) -> Image:
+        """Import from an OCI image layout directory (index.json, blobs/)."""
+        if not os.path.isdir(path):
+            raise ImageError(f"{path}: not a directory (an OCI image layout)")
+        return self.import_archive(path, name=name, tag=tag)
+
+    def _import(self, source: Source, name: Optional[str], tag: Optional[str]) -> Image:
+        found = read_images(source)
+        if name is not None:
+            found = [m for m in found if name in m.names]
+        if len(found) != 1:
+            names = [n for m in found for n in m.names] or [m.digest for m in found]
+            what = f"no image named {name!r}" if name is not None and not found else f"{len(found)} images"
+            raise ImageError(f"{what} in the source ({', '.join(names)}): pass name= to pick one")
+        image = found[0]
+        with self._lock("gc.lock", shared=True):  # no gc until the image is recorded
+            for i, (blob, diff_id) in enumerate(zip(image.layers, image.diff_ids)):
+                if not os.path.isdir(self.layer_path(diff_id)):
+                    self._unpack(
+                        source, blob.path, blob.digest, blob.size, diff_id, f"layer {i + 1}/{len(image.layers)}"
+                    )
+            for digest, data in ((image.digest, image.manifest), (image.config_digest, image.config)):
+                if not os.path.exists(self._blob_path(digest)):
+                    self._write_atomic(self._blob_path(digest), data)
+            return self._record(image, tag)
+
+    def _unpack(
+        self, source: Source, path: str, digest: Optional[str], size: Optional[int], diff_id: str, label: str
+    ) -> None:
+        tmp = tempfile.mkdtemp(dir=os.path.join(self.root, "tmp"), prefix="layer-")
+        progress = Progress(f"{label} {diff_id[7:19]}", size, self.progress)
+        try:
+            os.chmod(tmp, 0o755)
+            with source.open(path) as blob:
+                unpack_layer(blob, tmp, digest=digest, diff_id=diff_id, on_read=progress.update)
+            try:
+                os.rename(tmp, self.layer_path(diff_id))
+            except OSError as e:
+                if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+                shutil.rmtree(tmp)  # another import made it first: the same content
+            progress.close()
+        except BaseException:
+            progress.close("failed")
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _record(self, found: ImageManifest, tag: Optional[str]) -> Image:
+        with self._lock("images.lock"):
+            meta = self._read_meta()
+            images = meta.setdefault("images", {})
+            entry = images.setdefault(
+                found.digest, {"config": found.config_digest, "layers": list(found.diff_ids), "names": []}
+            )
+            for new in found.names + ((tag,) if tag else ()):
+                for other in images.values():  # a name moves to the image imported last
+                    if new in other["names"]:
+                        other["names"].remove(new)
+                entry["names"].append(new)
+            self._write_meta(meta)
+            return _image(found.digest, entry)
+
+    # -- queries --------------------------------------------------------------
+
+    def list(self) -> List[Image]:
+        """The images in the store, sorted by their first name (then digest)."""
+        with self._lock("images.lock", shared=True):
+            images = self._read_meta()["images"]
+        return sorted((_image(d, e) for d, e in images.items()), key=lambda i: (i.names[:1] or ("~",), i.digest))
+
+    def get(self, ref: ImageRef) -> Image:
+        """The image named ``ref``: a name (``busybox``, ``busybox:1.36``), a
+        manifest digest, a unique digest prefix (12 hex digits or more), or
+        an Image.  Raises ImageNotFound."""
+        with self._lock("images.lock", shared=True):
+            return self._find(self._read_meta()["images"], ref)
+
+    def _find(self, images: Dict[str, Any], ref: ImageRef) -> Image:
+        found = [_image(d, e) for d, e in images.items()]
+        if isinstance(ref, Image):
+            ref = ref.digest
+        for image in found:
+            if ref in image.names or ref == image.digest:
+                return image
+        if ":" not in ref.rsplit("/", 1)[-1]:
+            for image in found:
+                if f"{ref}:latest" in image.names:
+                    return image
+        hexpart = ref[7:] if ref.startswith("sha256:") else ref
+        if len(hexpart) >= 12:
+            matches = [i for i in found if i.digest[7:].startswith(hexpart)]
+            if len(matches) == 1:
+                return matches[0]
+        raise ImageNotFound(f"no image {ref!r} in {self.root}")
+
+    def image_config(self, ref: ImageRef) -> Dict[str, Any]:
+        """The image's config document (OCI image config: ``config`` holds
+        Entrypoint, Cmd, Env, WorkingDir, User, Labels...)."""
+        with open(self._blob_path(self.get(ref).config_digest), "rb") as f:
+            config: Dict[str, Any] = json.load(f)
+        return config
+
+    def labels(self, ref: ImageRef) -> Dict[str, str]:
+        """The image's labels (config.Labels), e.g. to use as annotations."""
+        labels = (self.image_config(ref).get("config") or {}).get("Labels") or {}
+        return {str(k): str(v) for k, v in labels.items()}
+
+    def rootfs(
+        self, ref: ImageRef, upper: Optional[str] = None, work: Optional[str] = None, *, readonly: bool = False
+    ) -> Rootfs:
+        """An overlay root of the image's layers (read-only, shared) with a
+        writable ``upper`` directory (and ``work``, on the same file system),
+        or a throwaway tmpfs upper when ``upper`` is None."""
+        image = self.get(ref)
+        lower = [self.layer_path(d) for d in image.layers]
+        for path in lower:
+            if not os.path.isdir(path):
+                raise ImageError(f"image {image.short_id}: layer {path} is missing")
+        if not lower:  # an image without layers: an empty root
+            lower = [os.path.join(self.root, "layers", "empty")]
+            os.makedirs(lower[0], mode=0o755, exist_ok=True)
+        return Rootfs.overlay(lower, upper, work, readonly=readonly)
+
+    # -- removal ---------------------------------------------------------------
+
+    def remove(self, ref: ImageRef) -> Image:
+        """Remove a name, and the image when that was its last name (a digest
+        removes the image and all its names).  Layers stay until gc()."""
+        with self._lock("images.lock"):
+            meta = self._read_meta()
+            images = meta["images"]
+            image = self._find(images, ref)
+            entry = images[image.digest]
+            if isinstance(ref, str) and ref in entry["names"]:
+                entry["names"].remove(ref)
+            elif isinstance(ref, str) and f"{ref}:latest" in entry["names"]:
+                entry["names"].remove(f"{ref}:latest")
+            else:
+                entry["names"] = []
+            if not entry["names"]:
+                del images[image.digest]
+            self._write_meta(meta)
+        return image
+
+    def gc(self) -> List[str]:
+        """Remove the layers and blobs no image refers to (and what failed
+        imports left in tmp/); returns the diff_ids of the removed layers.
+        A layer still mounted by a running container is kept."""
+        removed = []
+        with self._lock("gc.lock"), self._lock("images.lock"):
+            images = self._read_meta()["images"]
+            layers = {d for e in images.values() for d in e["layers"]}
+            blobs = {e["config"] for e in images.values()} | set(images)
+            in_use = _mounted_layers(os.path.join(self.root, "layers", "sha256"))
+            layers_dir = os.path.join(self.root, "layers", "sha256")
+            for name in sorted(os.listdir(layers_dir)):
+                digest = "sha256:" + name
+                if digest in layers or name in in_use:
+                    continue
+                doomed = tempfile.mkdtemp(dir=os.path.join(self.root, "tmp"), prefix="gc-")
+                os.rename(os.path.join(layers_dir, name), os.path.join(doomed, "layer"))  # gone at once
+                shutil.rmtree(doomed)
+                removed.append(digest)
+            blobs_dir = os.path.join(self.root, "blobs", "sha256")
+            for name in os.listdir(blobs_dir):
+                if "sha256:" + name not in blobs:
+                    os.unlink(os.path.join(blobs_dir, name))
+            tmp = os.path.join(self.root, "tmp")
+            for name in os.listdir(tmp):  # no import runs while gc.lock is exclusive
+                shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+        return removed
+
+
+def _image(digest: str, entry: Dict[str, Any]) -> Image:
+    return Image(digest, entry["config"], tuple(entry["layers"]), tuple(entry["names"]))
+
+
+def _mounted_layers(layers_dir: str) -> Set[str]:
+    """Names of the layer directories that an overlay mount uses as a lower
+    directory, in any mount namespace of this machine (best effort)."""
+    seen: Set[str] = set()
+    used: Set[str] = set()
+    prefix = layers_dir + "/"
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            ns = os.readlink(f"/proc/{pid}/ns/mnt")
+            if ns in seen:
+                continue
+            seen.add(ns)
+            with open(f"/proc/{pid}/mountinfo") as f:
+                text = f.read()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if prefix not in line or "lowerdir=" not in line:
+                continue
+            for option in line.rsplit(" ", 1)[-1].split(","):
+                if option.startswith("lowerdir="):
+                    for lower in option[9:].split(":"):
+                        if lower.startswith(prefix):
+                            used.add(lower[len(prefix) :].split("/")[0])
+    return used

@@ -1,0 +1,82 @@
+"""Strict readers of a parsed JSON document: each error names its JSON path."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+
+from ..errors import ConfigError
+
+#: The largest uint64, how OCI writes "unlimited" rlimits.
+UINT64_MAX = 2**64 - 1
+
+
+class DocumentError(ConfigError):
+    """A ConfigError whose ``field`` is already a JSON path of the document."""
+
+
+def fail(path: str, message: str) -> ConfigError:
+    return DocumentError(path, message)
+
+
+def obj(path: str, value: Any, keys: Tuple[str, ...], required: Tuple[str, ...] = ()) -> Mapping[str, Any]:
+    """An object whose keys are all in ``keys``; an unknown key is an error
+    naming it (``linux.resources.memory.kernel``), never dropped."""
+    if not isinstance(value, Mapping):
+        raise fail(path, f"expected an object, got {type(value).__name__} {value!r}")
+    for key in value:
+        if key not in keys:
+            where = f"{path}.{key}" if path else str(key)
+            raise fail(where, f"unknown key (known: {', '.join(keys)})")
+    for key in required:
+        if key not in value:
+            raise fail(f"{path}.{key}" if path else key, "is required")
+    return value
+
+
+def array(path: str, value: Any) -> List[Any]:
+    if not isinstance(value, list):
+        raise fail(path, f"expected a list, got {type(value).__name__} {value!r}")
+    return value
+
+
+def string(path: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise fail(path, f"expected a string, got {type(value).__name__} {value!r}")
+    return value
+
+
+def strings(path: str, value: Any) -> List[str]:
+    return [string(f"{path}[{i}]", v) for i, v in enumerate(array(path, value))]
+
+
+def boolean(path: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise fail(path, f"expected true or false, got {type(value).__name__} {value!r}")
+    return value
+
+
+def integer(path: str, value: Any, lo: Optional[int] = None, hi: Optional[int] = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise fail(path, f"expected an integer, got {type(value).__name__} {value!r}")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise fail(path, f"must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def string_map(path: str, value: Any) -> Dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise fail(path, f"expected an object of strings, got {type(value).__name__} {value!r}")
+    return {string(f"{path} key", k): string(f"{path}[{k!r}]", v) for k, v in value.items()}
+
+
+@contextlib.contextmanager
+def at(path: str) -> Iterator[None]:
+    """Re-raise a ConfigError of the config classes under the JSON path
+    ``path``, keeping the class's own field name in the message."""
+    try:
+        yield
+    except DocumentError:
+        raise
+    except ConfigError as exc:
+        raise DocumentError(path, f"{exc.field}: {exc.message}") from exc

@@ -1,0 +1,185 @@
+"""OCI mount entries (``mounts[]``) <-> Mount, with runc's option strings.
+
+Options are read in order, as runc reads them:
+
+- ``ro``/``rw``, ``nosuid``/``suid``, ``nodev``/``dev``, ``noexec``/``exec``
+  set or clear Mount.readonly/nosuid/nodev/noexec (the last one wins);
+- ``bind`` / ``rbind`` make a bind mount (Mount.type ``"bind"``), not
+  recursive / recursive; type ``"bind"`` without either is a plain
+  (non-recursive) bind, like ``bind``;
+- ``private``, ``rprivate``, ``shared``, ``rshared``, ``slave``, ``rslave``,
+  ``unbindable``, ``runbindable`` set Mount.propagation (at most one);
+- ``sync``, ``dirsync``, ``noatime``, ``nodiratime``, ``relatime``,
+  ``strictatime``, ``lazytime``, ``nosymfollow`` go to Mount.options, and
+  ``async``, ``atime``, ``diratime``, ``norelatime``, ``nostrictatime``,
+  ``nolazytime``, ``symfollow`` take the matching one out again (a fresh
+  mount has none of them), as does ``defaults``/``nomand`` (no-ops);
+- runc's own extensions and flags Mount cannot carry (``tmpcopyup``, the
+  recursive ``rro``/``rnosuid``... family, ``idmap``/``ridmap``,
+  ``remount``, ``mand``, ``silent``/``loud``) are refused, naming the option;
+- type ``cgroup`` (runc's own emulation of a cgroup tree: on v1 a tmpfs
+  of per-controller bind mounts) is read as a ``cgroup2`` mount (source
+  ``cgroup`` as ``cgroup2``): the unified hierarchy, as runc mounts it on a
+  cgroup v2 host;
+- anything else (``mode=755``, ``size=64m``, ``newinstance``, ``gid=5``) is
+  file system data: joined with ``,`` in order into Mount.data.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Optional
+
+from ..errors import ConfigError
+from ..mounts import OPTION_FLAGS, PROPAGATIONS, Mount
+from ._json import array, at, fail, obj, string, strings
+
+_BOOL_OPTIONS = {
+    "ro": ("readonly", True),
+    "rw": ("readonly", False),
+    "nosuid": ("nosuid", True),
+    "suid": ("nosuid", False),
+    "nodev": ("nodev", True),
+    "dev": ("nodev", False),
+    "noexec": ("noexec", True),
+    "exec": ("noexec", False),
+}
+_CLEARING = {
+    "async": "sync",
+    "atime": "noatime",
+    "diratime": "nodiratime",
+    "norelatime": "relatime",
+    "nostrictatime": "strictatime",
+    "nolazytime": "lazytime",
+    "symfollow": "nosymfollow",
+}
+_NO_OPS = ("defaults", "nomand")
+_REFUSED = {
+    "tmpcopyup": "runc's tmpcopyup extension is not supported",
+    "remount": "a remount cannot be expressed (mount entries make new mounts)",
+    "mand": "mandatory locking (MS_MANDLOCK) is not supported",
+    "silent": "MS_SILENT cannot be expressed",
+    "loud": "MS_SILENT cannot be expressed",
+    "idmap": "id-mapped mounts are not supported",
+    "ridmap": "id-mapped mounts are not supported",
+}
+_RECURSIVE_ATTRS = (
+    "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime", "rdiratime",
+    "rrelatime", "rnorelatime", "rnoatime", "ratime", "rstrictatime", "rnostrictatime", "rnosymfollow",
+    "rsymfollow",
+)  # fmt: skip
+#: Every option name read as a flag (never as file system data).
+FLAG_NAMES = frozenset(
+    (*_BOOL_OPTIONS, *_CLEARING, *_NO_OPS, *_REFUSED, *_RECURSIVE_ATTRS, *OPTION_FLAGS, *PROPAGATIONS, "bind", "rbind")
+)
+
+MOUNT_KEYS = ("destination", "type", "source", "options", "uidMappings", "gidMappings")
+
+
+def mount_from_oci(path: str, value: Any, bundle: Optional[str]) -> Mount:
+    """One entry of OCI ``mounts``; ``path`` is its JSON path (``mounts[3]``)."""
+    doc = obj(path, value, MOUNT_KEYS, required=("destination",))
+    for key in ("uidMappings", "gidMappings"):
+        if doc.get(key):
+            raise fail(f"{path}.{key}", "id-mapped mounts are not supported")
+    destination = string(f"{path}.destination", doc["destination"])
+    mtype = string(f"{path}.type", doc["type"]) if "type" in doc else None
+    source = string(f"{path}.source", doc["source"]) if "source" in doc else None
+    options = strings(f"{path}.options", doc["options"]) if "options" in doc else []
+
+    fields: Dict[str, Any] = {"readonly": False, "nosuid": False, "nodev": False, "noexec": False}
+    flags: List[str] = []
+    data: List[str] = []
+    bind: Optional[bool] = True if mtype == "bind" else None  # None: not a bind; else recursive?
+    recursive = False
+    propagation: Optional[str] = None
+    for i, opt in enumerate(options):
+        where = f"{path}.options[{i}]"
+        if opt in _BOOL_OPTIONS:
+            name, on = _BOOL_OPTIONS[opt]
+            fields[name] = on
+        elif opt in ("bind", "rbind"):
+            bind = True
+            recursive = opt == "rbind"
+        elif opt in PROPAGATIONS:
+            if propagation is not None:
+                raise fail(where, f"a second propagation option ({propagation!r} already given)")
+            propagation = opt
+        elif opt in OPTION_FLAGS:
+            flags.append(opt)
+        elif opt in _CLEARING:
+            flags = [f for f in flags if f != _CLEARING[opt]]
+        elif opt in _NO_OPS:
+            pass
+        elif opt in _REFUSED:
+            raise fail(where, f"{opt!r}: {_REFUSED[opt]}")
+        elif opt in _RECURSIVE_ATTRS:
+            raise fail(where, f"{opt!r}: recursive mount attributes are not supported")
+        elif not opt:
+            raise fail(where, "an empty option")
+        else:
+            data.append(opt)
+
+    if bind:
+        if source is None:
+            raise fail(f"{path}.source", "a bind mount needs a source")
+        if not source.startswith("/"):
+            if bundle is None:
+                raise fail(f"{path}.source", f"relative bind source {source!r} needs a bundle directory")
+            source = os.path.normpath(os.path.join(bundle, source))
+        mtype = "bind"
+    elif mtype is None:
+        raise fail(f"{path}.type", "is required (except for bind mounts)")
+    elif mtype == "none":
+        raise fail(f"{path}.type", "'none' without a bind or rbind option is not a mount")
+    elif mtype == "cgroup":
+        # runc's "cgroup" is its own emulation (v1: a tmpfs of per-controller
+        # bind mounts); Mount has none, so it is the cgroup2 file system.
+        mtype = "cgroup2"
+        if source == "cgroup":
+            source = "cgroup2"
+    with at(path):
+        return Mount(
+            destination,
+            mtype,
+            source,
+            recursive=recursive if bind else True,
+            propagation=propagation,
+            options=tuple(flags),
+            data=",".join(data),
+            **fields,
+        )
+
+
+def mount_to_oci(path: str, m: Mount) -> Dict[str, Any]:
+    """``m`` as an OCI mount entry; ConfigError (naming ``path``) for what the
+    options cannot say."""
+    options: List[str] = []
+    if m.is_bind:
+        options.append("rbind" if m.recursive else "bind")
+    elif not m.recursive:
+        raise ConfigError(f"{path}.recursive", "only bind mounts can be non-recursive in OCI")
+    for on, name in ((m.readonly, "ro"), (m.nosuid, "nosuid"), (m.nodev, "nodev"), (m.noexec, "noexec")):
+        if on:
+            options.append(name)
+    options.extend(m.options)
+    if m.propagation is not None:
+        options.append(m.propagation)
+    if m.data:
+        for item in m.data.split(","):
+            if not item or item in FLAG_NAMES:
+                raise ConfigError(
+                    f"{path}.data",
+                    f"data item {item!r} would be read back as a mount flag, not as file system data",
+                )
+            options.append(item)
+    out: Dict[str, Any] = {"destination": m.destination, "type": m.type}
+    if m.source is not None:
+        out["source"] = m.source
+    if options:
+        out["options"] = options
+    return out
+
+
+def mounts_from_oci(value: Any, bundle: Optional[str]) -> List[Mount]:
+    return [mount_from_oci(f"mounts[{i}]", m, bundle) for i, m in enumerate(array("mounts", value))]

@@ -1,0 +1,388 @@
+"""OCI ``linux.resources`` and ``linux.cgroupsPath`` <-> CgroupConfig.
+
+Decisions (runc's reading of the spec, unless said otherwise):
+
+- A document with neither ``linux.resources`` nor ``linux.cgroupsPath``
+  gives ``Config.cgroup = None`` (the container stays in the caller's
+  cgroups); with either, a CgroupConfig with ``accounting=True`` (OCI
+  runtimes join every controller).  So ``accounting=False`` and
+  ``devices=None`` cannot be written to OCI (ConfigError).
+- ``cgroupsPath``: absolute or relative, it is taken relative to the root
+  of every hierarchy (a relative path is *not* put under the runtime's own
+  cgroup); systemd's ``slice:prefix:name`` form is refused.  Written back
+  absolute.
+- Zero means "not set" where runc reads it so: memory ``limit``,
+  ``reservation``, ``swap``; cpu ``shares``, ``quota``, ``period``; pids
+  ``limit``; blockIO ``weight``.  -1 is "unlimited" (UNLIMITED).
+- ``memory.swap`` is memory+swap (v1 memsw); Memory.swap_max is swap on top
+  of the memory limit: ``swap_max = swap - limit`` (-1 stays unlimited; a
+  swap limit with an unlimited memory limit cannot be converted: error).
+- ``devices``: the rules as given, then runc's standard allows (mknod of any
+  node; null, zero, full, random, urandom, tty, console, ptmx, /dev/pts/*)
+  unless the list already ends with them or with an allow-all rule; no
+  ``devices`` key at all is Devices.default().
+- ``unified``: only ``memory.high`` (Memory.high) and ``cpu.weight``
+  (Cpu.weight) are read; any other key is refused.
+- Refused when set: memory ``kernel``, ``kernelTCP``, ``disableOOMKiller``
+  true, ``useHierarchy`` false, ``checkBeforeUpdate`` true; cpu
+  ``realtimeRuntime``, ``realtimePeriod``, ``idle``; blockIO ``leafWeight``,
+  ``weightDevice``; ``network``; ``rdma``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ..cgroups.resources import IO, UNLIMITED, CgroupConfig, Cpu, DeviceRule, Devices, Hugetlb, Memory, Pids
+from ..errors import ConfigError
+from ._json import array, at, boolean, fail, integer, obj, string
+
+INT64_MAX = 2**63 - 1
+#: What runc allows after the configured rules (Devices.default() minus its deny-all).
+DEFAULT_ALLOWS: Tuple[DeviceRule, ...] = Devices.default().rules[1:]
+_ALLOW_ALL = DeviceRule(True)
+
+_RESOURCE_KEYS = ("devices", "memory", "cpu", "pids", "blockIO", "hugepageLimits", "network", "rdma", "unified")
+_MEMORY_KEYS = (
+    "limit", "reservation", "swap", "kernel", "kernelTCP", "swappiness", "disableOOMKiller", "useHierarchy",
+    "checkBeforeUpdate",
+)  # fmt: skip
+_CPU_KEYS = ("shares", "quota", "burst", "period", "realtimeRuntime", "realtimePeriod", "cpus", "mems", "idle")
+_BLKIO_KEYS = (
+    "weight", "leafWeight", "weightDevice", "throttleReadBpsDevice", "throttleWriteBpsDevice",
+    "throttleReadIOPSDevice", "throttleWriteIOPSDevice",
+)  # fmt: skip
+_THROTTLES = (
+    ("throttleReadBpsDevice", "read_bps"),
+    ("throttleWriteBpsDevice", "write_bps"),
+    ("throttleReadIOPSDevice", "read_iops"),
+    ("throttleWriteIOPSDevice", "write_iops"),
+)
+_UNIFIED_KEYS = ("memory.high", "cpu.weight")
+
+
+def _get(doc: Mapping[str, Any], key: str) -> Any:
+    return doc.get(key)
+
+
+def _limit(path: str, value: Any) -> Optional[int]:
+    """runc's reading of a limit: absent/0 not set, -1 (any negative) unlimited."""
+    if value is None:
+        return None
+    n = integer(path, value, -(2**63), INT64_MAX)
+    if n == 0:
+        return None
+    return UNLIMITED if n < 0 else n
+
+
+def _refuse_set(path: str, doc: Mapping[str, Any], key: str, why: str, harmless: Any = (None, 0)) -> None:
+    value = doc.get(key)
+    if value is not None and value not in harmless:
+        raise fail(f"{path}.{key}", why)
+
+
+def cgroup_from_oci(linux: Mapping[str, Any]) -> Optional[CgroupConfig]:
+    if linux.get("resources") is None and linux.get("cgroupsPath") is None:
+        return None
+    path = _cgroups_path(linux.get("cgroupsPath"))
+    res = obj("linux.resources", linux.get("resources") or {}, _RESOURCE_KEYS)
+    where = "linux.resources"
+    _refuse_set(where, res, "network", "network classes and priorities (net_cls/net_prio) are not supported", ({},))
+    _refuse_set(where, res, "rdma", "rdma limits are not supported", ({},))
+    unified = _unified(res.get("unified"))
+    with at("linux.resources"):
+        return CgroupConfig(
+            path=path,
+            memory=_memory(res.get("memory"), unified.get("memory.high")),
+            cpu=_cpu(res.get("cpu"), unified.get("cpu.weight")),
+            pids=_pids(res.get("pids")),
+            io=_io(res.get("blockIO")),
+            hugetlb=_hugetlb(res.get("hugepageLimits")),
+            devices=_devices(res.get("devices")),
+            accounting=True,
+        )
+
+
+def _cgroups_path(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    p = string("linux.cgroupsPath", value)
+    if ":" in p:
+        raise fail("linux.cgroupsPath", f"systemd's slice:prefix:name form is not supported, got {p!r}")
+    if not p.strip("/"):
+        return None
+    with at("linux.cgroupsPath"):
+        return CgroupConfig(path=p, devices=None).path
+
+
+def _unified(value: Any) -> Dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise fail("linux.resources.unified", f"expected an object, got {value!r}")
+    out: Dict[str, Any] = {}
+    for key, val in value.items():
+        path = f"linux.resources.unified[{key!r}]"
+        if key not in _UNIFIED_KEYS:
+            raise fail(path, f"not supported (only {', '.join(_UNIFIED_KEYS)}; use the typed resources)")
+        s = string(path, val).strip()
+        if key == "memory.high":
+            out[key] = "max" if s == "max" else _digits(path, s)
+        else:
+            out[key] = _digits(path, s)
+    return out
+
+
+def _digits(path: str, s: str) -> int:
+    if not s.isdigit():
+        raise fail(path, f"expected a number, got {s!r}")
+    return int(s)
+
+
+def _memory(value: Any, high: Any) -> Optional[Memory]:
+    if value is None and high is None:
+        return None
+    path = "linux.resources.memory"
+    doc = obj(path, value if value is not None else {}, _MEMORY_KEYS)
+    _refuse_set(path, doc, "kernel", "kernel memory limits are not supported (deprecated in the kernel)")
+    _refuse_set(path, doc, "kernelTCP", "kernel TCP memory limits are not supported")
+    _refuse_set(path, doc, "disableOOMKiller", "disabling the OOM killer is not supported", (None, False))
+    _refuse_set(path, doc, "useHierarchy", "memory.use_hierarchy is always on", (None, True))
+    _refuse_set(path, doc, "checkBeforeUpdate", "only meaningful for an update", (None, False))
+    limit = _limit(f"{path}.limit", doc.get("limit"))
+    swap = _limit(f"{path}.swap", doc.get("swap"))
+    swap_max: Optional[int] = None
+    if swap == UNLIMITED:
+        swap_max = UNLIMITED
+    elif swap is not None:
+        if limit is None or limit == UNLIMITED:
+            raise fail(f"{path}.swap", "memory+swap needs a memory limit to convert to a swap limit")
+        if swap < limit:
+            raise fail(f"{path}.swap", f"memory+swap ({swap}) must be at least the memory limit ({limit})")
+        swap_max = swap - limit
+    swappiness = doc.get("swappiness")
+    if swappiness is not None:
+        swappiness = integer(f"{path}.swappiness", swappiness, 0, 100)
+    with at(path):
+        return Memory(
+            max=limit,
+            swap_max=swap_max,
+            reservation=_limit(f"{path}.reservation", doc.get("reservation")),
+            high=None if high is None else (UNLIMITED if high == "max" else high),
+            swappiness=swappiness,
+        )
+
+
+def _cpu(value: Any, weight: Optional[int]) -> Optional[Cpu]:
+    if value is None and weight is None:
+        return None
+    path = "linux.resources.cpu"
+    doc = obj(path, value if value is not None else {}, _CPU_KEYS)
+    _refuse_set(path, doc, "realtimeRuntime", "real-time scheduling limits are not supported")
+    _refuse_set(path, doc, "realtimePeriod", "real-time scheduling limits are not supported")
+    _refuse_set(path, doc, "idle", "SCHED_IDLE cgroups (cpu.idle) are not supported")
+    burst = doc.get("burst")
+    with at(path):
+        return Cpu(
+            weight=weight,
+            shares=_limit(f"{path}.shares", doc.get("shares")),
+            quota_us=_limit(f"{path}.quota", doc.get("quota")),
+            period_us=_limit(f"{path}.period", doc.get("period")),
+            burst_us=None if burst is None else integer(f"{path}.burst", burst, 0),
+            cpus=doc.get("cpus") or None,
+            mems=doc.get("mems") or None,
+        )
+
+
+def _pids(value: Any) -> Optional[Pids]:
+    if value is None:
+        return None
+    doc = obj("linux.resources.pids", value, ("limit",))
+    with at("linux.resources.pids"):
+        return Pids(max=_limit("linux.resources.pids.limit", doc.get("limit")))
+
+
+def _io(value: Any) -> Optional[IO]:
+    if value is None:
+        return None
+    path = "linux.resources.blockIO"
+    doc = obj(path, value, _BLKIO_KEYS)
+    _refuse_set(path, doc, "leafWeight", "blkio leaf weights are not supported")
+    _refuse_set(path, doc, "weightDevice", "per-device weights are not supported", (None, []))
+    maps: Dict[str, Dict[str, int]] = {}
+    for key, name in _THROTTLES:
+        out: Dict[str, int] = {}
+        for i, item in enumerate(array(f"{path}.{key}", doc.get(key) or [])):
+            where = f"{path}.{key}[{i}]"
+            d = obj(where, item, ("major", "minor", "rate"), required=("major", "minor", "rate"))
+            dev = f"{integer(where + '.major', d['major'], 0)}:{integer(where + '.minor', d['minor'], 0)}"
+            out[dev] = integer(where + ".rate", d["rate"], 0, INT64_MAX)
+        maps[name] = out
+    with at(path):
+        return IO(blkio_weight=_limit(f"{path}.weight", doc.get("weight")), **maps)
+
+
+def _hugetlb(value: Any) -> Optional[Hugetlb]:
+    if value is None:
+        return None
+    limits: Dict[str, int] = {}
+    for i, item in enumerate(array("linux.resources.hugepageLimits", value)):
+        where = f"linux.resources.hugepageLimits[{i}]"
+        d = obj(where, item, ("pageSize", "limit"), required=("pageSize", "limit"))
+        limits[string(where + ".pageSize", d["pageSize"])] = integer(where + ".limit", d["limit"], 0, INT64_MAX)
+    with at("linux.resources.hugepageLimits"):
+        return Hugetlb(limits)
+
+
+def _devices(value: Any) -> Devices:
+    if value is None:
+        return Devices.default()
+    rules: List[DeviceRule] = []
+    for i, item in enumerate(array("linux.resources.devices", value)):
+        where = f"linux.resources.devices[{i}]"
+        d = obj(where, item, ("allow", "type", "major", "minor", "access"), required=("allow",))
+
+        def number(key: str, d: Mapping[str, Any] = d, where: str = where) -> Optional[int]:
+            v = d.get(key)
+            return None if v is None or v == -1 else integer(f"{where}.{key}", v, 0)
+
+        with at(where):
+            rules.append(
+                DeviceRule(
+                    boolean(where + ".allow", d["allow"]),
+                    d.get("type") or "a",
+                    number("major"),
+                    number("minor"),
+                    d.get("access") or "rwm",
+                )
+            )
+    if tuple(rules[-len(DEFAULT_ALLOWS) :]) != DEFAULT_ALLOWS and not (rules and rules[-1] == _ALLOW_ALL):
+        rules.extend(DEFAULT_ALLOWS)
+    return Devices(tuple(rules))
+
+
+# -- to OCI -------------------------------------------------------------------
+
+
+def _count(value: Optional[int]) -> Optional[int]:
+    return None if value is None else (-1 if value == UNLIMITED else value)
+
+
+def _put(out: Dict[str, Any], key: str, value: Optional[int], field: str) -> None:
+    if value is None:
+        return
+    if value == 0:
+        raise ConfigError(field, "0 reads back as 'not set' in OCI (runc's reading); cannot be expressed")
+    out[key] = _count(value)
+
+
+def cgroup_to_oci(cgroup: Optional[CgroupConfig]) -> Dict[str, Any]:
+    """The ``linux`` keys (``cgroupsPath``, ``resources``) for ``cgroup``."""
+    if cgroup is None:
+        return {}
+    if not cgroup.accounting:
+        raise ConfigError(
+            "cgroup.accounting", "OCI runtimes join every controller; only accounting=True can be expressed"
+        )
+    if cgroup.devices is None:
+        raise ConfigError("cgroup.devices", "OCI runtimes always set device rules; None cannot be expressed")
+    out: Dict[str, Any] = {}
+    if cgroup.path is not None:
+        out["cgroupsPath"] = "/" + cgroup.path
+    res: Dict[str, Any] = {"devices": _devices_to_oci(cgroup.devices)}
+    unified: Dict[str, str] = {}
+    if cgroup.memory is not None:
+        res["memory"] = _memory_to_oci(cgroup.memory, unified)
+    if cgroup.cpu is not None:
+        res["cpu"] = _cpu_to_oci(cgroup.cpu, unified)
+    if cgroup.pids is not None:
+        m = cgroup.pids.max
+        res["pids"] = {"limit": 0 if m is None else _count(m)}
+        if m == 0:
+            raise ConfigError("cgroup.pids.max", "0 reads back as 'not set' in OCI (runc's reading)")
+    if cgroup.io is not None:
+        res["blockIO"] = _io_to_oci(cgroup.io)
+    if cgroup.hugetlb is not None:
+        pages = []
+        for size, limit in cgroup.hugetlb.limits.items():
+            if limit == UNLIMITED:
+                raise ConfigError(f"cgroup.hugetlb[{size!r}]", "OCI hugepage limits are numbers; 'max' cannot be said")
+            pages.append({"pageSize": size, "limit": limit})
+        res["hugepageLimits"] = pages
+    if unified:
+        res["unified"] = unified
+    out["resources"] = res
+    return out
+
+
+def _devices_to_oci(devices: Devices) -> List[Dict[str, Any]]:
+    rules = devices.rules
+    if rules[-len(DEFAULT_ALLOWS) :] != DEFAULT_ALLOWS and not (rules and rules[-1] == _ALLOW_ALL):
+        raise ConfigError(
+            "cgroup.devices",
+            "OCI runtimes allow the standard devices after the given rules; the rules must end with them "
+            "(as Devices.default() does) or with an allow-all rule",
+        )
+    out = []
+    for r in rules:
+        item: Dict[str, Any] = {"allow": r.allow, "type": r.type}
+        if r.major is not None:
+            item["major"] = r.major
+        if r.minor is not None:
+            item["minor"] = r.minor
+        item["access"] = r.access
+        out.append(item)
+    return out
+
+
+def _memory_to_oci(m: Memory, unified: Dict[str, str]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    _put(out, "limit", m.max, "cgroup.memory.max")
+    _put(out, "reservation", m.reservation, "cgroup.memory.reservation")
+    if m.swap_max == UNLIMITED:
+        out["swap"] = -1
+    elif m.swap_max is not None:
+        if m.max is None or m.max == UNLIMITED:
+            raise ConfigError("cgroup.memory.swap_max", "OCI's memory+swap needs a numeric memory limit (max)")
+        out["swap"] = m.max + m.swap_max
+    if m.swappiness is not None:
+        out["swappiness"] = m.swappiness
+    if m.high is not None:
+        unified["memory.high"] = "max" if m.high == UNLIMITED else str(m.high)
+    return out
+
+
+def _cpu_to_oci(c: Cpu, unified: Dict[str, str]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    _put(out, "shares", c.shares, "cgroup.cpu.shares")
+    _put(out, "quota", c.quota_us, "cgroup.cpu.quota_us")
+    _put(out, "period", c.period_us, "cgroup.cpu.period_us")
+    if c.burst_us is not None:
+        out["burst"] = c.burst_us
+    if c.cpus is not None:
+        out["cpus"] = c.cpus
+    if c.mems is not None:
+        out["mems"] = c.mems
+    if c.weight is not None:
+        unified["cpu.weight"] = str(c.weight)
+    return out
+
+
+def _io_to_oci(io: IO) -> Dict[str, Any]:
+    if io.weight is not None:
+        raise ConfigError("cgroup.io.weight", "OCI's blockIO weight is the v1 scale: use blkio_weight")
+    out: Dict[str, Any] = {}
+    _put(out, "weight", io.blkio_weight, "cgroup.io.blkio_weight")
+    for key, name in _THROTTLES:
+        items = []
+        for dev, rate in getattr(io, name).items():
+            field = f"cgroup.io.{name}[{dev!r}]"
+            if ":" not in dev:
+                raise ConfigError(field, "OCI names devices by major:minor, not by path")
+            if rate == UNLIMITED:
+                raise ConfigError(field, "OCI throttles are numbers; 'max' cannot be said")
+            major, minor = dev.split(":")
+            items.append({"major": int(major), "minor": int(minor), "rate": rate})
+        if items:
+            out[key] = items
+    return out

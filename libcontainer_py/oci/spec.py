@@ -1,0 +1,596 @@
+"""The OCI runtime spec's Linux ``config.json`` <-> Config.
+
+``config_from_oci(doc, bundle=...)`` reads a parsed config.json into an
+OciConfig (the Config plus what OCI has and Config does not: the version,
+annotations, the console size); ``config_to_oci(config)`` writes one.
+Every key is either mapped or refused with a ConfigError naming its JSON
+path (``linux.resources.memory.kernel``): nothing is dropped silently.
+
+Decisions, where OCI and Config do not line up one to one:
+
+- Missing keys mean what OCI says they mean, not Config's defaults: no
+  ``linux.seccomp`` is no filter, no ``process.capabilities`` is no
+  capabilities (not all of them), no ``noNewPrivileges`` is false, no
+  ``maskedPaths``/``readonlyPaths`` are none, a namespace not listed is
+  shared with the runtime.  ``process.user.umask`` defaults to 022.
+- ``process.env``: ``"K=V"`` strings; a name given twice keeps its last
+  value (as runc, which sets them in order).  An entry without ``=`` is an
+  error.
+- ``process.capabilities.ambient``: the kernel refuses to raise an ambient
+  capability that is not both permitted and inheritable, and ``runc spec``
+  writes such a set (ambient without inheritable); those names are dropped
+  from the ambient set with an OciWarning.  Every other capability rule
+  (effective within permitted within bounding) is an error.
+- ``process.consoleSize`` goes to OciConfig.console_size (for whoever sets up
+  the terminal); ``apparmorProfile``, ``selinuxLabel`` and
+  ``linux.mountLabel`` must be empty (Config has no LSM labels; the error
+  names the host's LSMs); ``ioPriority``, ``scheduler``, ``execCPUAffinity``,
+  ``user.username``, ``linux.personality``, ``linux.timeOffsets``,
+  ``linux.intelRdt``, ``linux.memoryPolicy``, ``linux.netDevices`` are
+  refused.
+- ``root.path`` relative to the bundle (``bundle`` is needed then); so are
+  relative bind mount sources.
+- ``hostname``/``domainname`` empty or absent: None (Config then names the
+  host after the container id when the uts namespace is new).
+- ``linux.devices``: type ``u`` is read as ``c`` (the same node); ``fileMode``
+  may carry the node's own S_IFMT bits (podman writes 020666); ``uid``/``gid``
+  other than 0 are refused.  When the mounts have ``/dev``, the standard
+  devices (DEFAULT_DEVICES) are added after the given ones unless a device
+  with the same path is given (OCI runtimes must supply them).
+- Cgroup resources: see :mod:`libcontainer_py.oci.resources`.
+- Mount options: see :mod:`libcontainer_py.oci.mounts`.
+
+``config_to_oci`` raises ConfigError naming the Config field for what OCI
+cannot say: a root that is not a directory (Rootfs.host(), overlays, None),
+Rootfs.no_pivot, Process.init, Process.executable, devices lacking a
+standard one, and the cgroup cases of the resources module.  For every other
+Config, ``config_from_oci(config_to_oci(c)).config == c``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import warnings
+from types import MappingProxyType
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+import attrs
+
+from ..capabilities import Capabilities
+from ..config import Config
+from ..devices import DEFAULT_DEVICES, Device
+from ..errors import ConfigError
+from ..hooks import Hook, Hooks
+from ..idmap import IDMap
+from ..limits import INFINITY, Rlimit
+from ..mounts import Mounts
+from ..namespaces import KINDS, Namespaces
+from ..process import Process, User
+from ..rootfs import Rootfs
+from ..seccomp import Seccomp
+from ._json import UINT64_MAX, array, at, boolean, fail, integer, obj, string, string_map, strings
+from .mounts import mount_to_oci, mounts_from_oci
+from .resources import cgroup_from_oci, cgroup_to_oci
+
+__all__ = ["OCI_VERSION", "OciConfig", "OciWarning", "config_from_oci", "config_to_oci", "load_bundle"]
+
+#: The spec version config_to_oci writes.
+OCI_VERSION = "1.0.2"
+
+
+class OciWarning(UserWarning):
+    """Something of the document is read differently than written (see the docs)."""
+
+
+def _annotations(value: Any) -> Mapping[str, str]:
+    if not isinstance(value, Mapping):
+        raise ConfigError("annotations", f"expected a mapping of str to str, got {value!r}")
+    for k, v in value.items():
+        if not isinstance(k, str) or not k or not isinstance(v, str):
+            raise ConfigError("annotations", f"expected non-empty str keys and str values, got {k!r}: {v!r}")
+    return MappingProxyType(dict(value))
+
+
+def _console_size(value: Any) -> Optional[Tuple[int, int]]:
+    if value is None:
+        return None
+    try:
+        height, width = value
+    except (TypeError, ValueError):
+        raise ConfigError("console_size", f"expected (height, width), got {value!r}") from None
+    return (integer("console_size", height, 0, 2**16 - 1), integer("console_size", width, 0, 2**16 - 1))
+
+
+def _version(value: Any) -> str:
+    return string("oci_version", value)
+
+
+def _config(value: Any) -> Config:
+    if not isinstance(value, Config):
+        raise ConfigError("config", f"expected a Config, got {type(value).__name__}")
+    return value
+
+
+@attrs.frozen
+class OciConfig:
+    """A config.json: the Config, and what OCI has that Config does not."""
+
+    config: Config = attrs.field(converter=_config)
+    annotations: Mapping[str, str] = attrs.field(factory=dict, converter=_annotations)
+    oci_version: str = attrs.field(default=OCI_VERSION, converter=_version)
+    #: process.consoleSize as (height, width), for whoever sizes the terminal.
+    console_size: Optional[Tuple[int, int]] = attrs.field(default=None, converter=_console_size)
+    #: The bundle directory it was read from, if any.
+    bundle: Optional[str] = attrs.field(default=None)
+
+    def to_oci(self) -> Dict[str, Any]:
+        return config_to_oci(
+            self.config, annotations=self.annotations, oci_version=self.oci_version, console_size=self.console_size
+        )
+
+
+# -- reading -------------------------------------------------------------------
+
+_TOP_KEYS = ("ociVersion", "process", "root", "hostname", "domainname", "mounts", "hooks", "annotations", "linux")
+_PROCESS_KEYS = (
+    "terminal", "consoleSize", "user", "args", "env", "cwd", "capabilities", "rlimits", "noNewPrivileges",
+    "oomScoreAdj", "apparmorProfile", "selinuxLabel", "ioPriority", "scheduler", "execCPUAffinity",
+)  # fmt: skip
+_LINUX_KEYS = (
+    "namespaces", "uidMappings", "gidMappings", "devices", "cgroupsPath", "resources", "sysctl", "seccomp",
+    "maskedPaths", "readonlyPaths", "rootfsPropagation", "mountLabel", "intelRdt", "timeOffsets", "personality",
+    "memoryPolicy", "netDevices",
+)  # fmt: skip
+_LINUX_REFUSED = {
+    "intelRdt": "Intel RDT (resctrl) is not supported",
+    "timeOffsets": "time namespace offsets cannot be expressed (namespaces.time only makes a new namespace)",
+    "personality": "execution domains (personality) are not supported",
+    "memoryPolicy": "NUMA memory policies are not supported",
+    "netDevices": "moving network devices into the container is not supported",
+}
+_PROCESS_REFUSED = {
+    "ioPriority": "I/O priorities are not supported",
+    "scheduler": "scheduling policies are not supported",
+    "execCPUAffinity": "CPU affinity at exec is not supported",
+}
+#: OCI namespace type -> Namespaces field.
+_NS_TYPES = {"pid": "pid", "network": "net", "mount": "mount", "ipc": "ipc", "uts": "uts", "user": "user",
+             "cgroup": "cgroup", "time": "time"}  # fmt: skip
+_NS_NAMES = {v: k for k, v in _NS_TYPES.items()}
+_CAP_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
+_HOOK_PHASES = (
+    ("prestart", "prestart"),
+    ("createRuntime", "create_runtime"),
+    ("createContainer", "create_container"),
+    ("startContainer", "start_container"),
+    ("poststart", "poststart"),
+    ("poststop", "poststop"),
+)
+
+
+def host_lsms() -> Tuple[str, ...]:
+    """The Linux security modules the running kernel has active."""
+    try:
+        with open("/sys/kernel/security/lsm") as f:
+            return tuple(x for x in f.read().strip().split(",") if x)
+    except OSError:
+        return ()
+
+
+def _refuse_label(path: str, value: Any) -> None:
+    if value is None or string(path, value) == "":
+        return
+    lsms = host_lsms()
+    active = f"active LSMs: {', '.join(lsms)}" if lsms else "this host has no LSM list (no AppArmor or SELinux)"
+    raise fail(path, f"security labels are not supported ({active}); got {value!r}")
+
+
+def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> OciConfig:
+    """An OciConfig from a parsed config.json.  ``bundle`` is the directory
+    relative paths (``root.path``, bind sources) are taken from."""
+    top = obj("", doc, _TOP_KEYS, required=("ociVersion",))
+    version = string("ociVersion", top["ociVersion"])
+    if not version.startswith("1."):
+        raise fail("ociVersion", f"only version 1.x of the runtime spec is supported, got {version!r}")
+    if bundle is not None:
+        bundle = os.path.abspath(bundle)
+    linux = obj("linux", top.get("linux") or {}, _LINUX_KEYS)
+    for key, why in _LINUX_REFUSED.items():
+        if linux.get(key) not in (None, {}, []):
+            raise fail(f"linux.{key}", why)
+    _refuse_label("linux.mountLabel", linux.get("mountLabel"))
+
+    if top.get("process") is None:
+        raise fail("process", "is required (Config always has a process)")
+    process, console_size, ambient_dropped = _process(top["process"])
+    if ambient_dropped:
+        warnings.warn(
+            f"process.capabilities.ambient: {sorted(ambient_dropped)} dropped: an ambient capability must be "
+            "permitted and inheritable (the kernel refuses to raise it otherwise)",
+            OciWarning,
+            stacklevel=2,
+        )
+    rootfs = _root(top.get("root"), linux.get("rootfsPropagation"), bundle)
+    mounts = mounts_from_oci(top.get("mounts") or [], bundle)
+    devices = _devices(linux.get("devices") or [])
+    if any(m.destination == "/dev" for m in mounts):
+        given = {d.path for d in devices}
+        devices += [d for d in DEFAULT_DEVICES if d.path not in given]
+    seccomp = None
+    if linux.get("seccomp") is not None:
+        try:
+            seccomp = Seccomp.from_oci(linux["seccomp"])
+        except ConfigError as exc:
+            field = exc.field if exc.field.startswith("linux.") else f"linux.{exc.field}"
+            raise fail(field, exc.message) from exc
+    with at("linux.sysctl"):
+        sysctl = string_map("linux.sysctl", linux.get("sysctl") or {})
+    annotations = string_map("annotations", top.get("annotations") or {})
+
+    config = Config(
+        process=process,
+        rootfs=rootfs,
+        hostname=_name("hostname", top.get("hostname")),
+        domainname=_name("domainname", top.get("domainname")),
+        namespaces=_namespaces(linux.get("namespaces") or []),
+        mounts=Mounts(mounts),
+        devices=tuple(devices),
+        uid_mappings=_idmaps("linux.uidMappings", linux.get("uidMappings") or []),
+        gid_mappings=_idmaps("linux.gidMappings", linux.get("gidMappings") or []),
+        masked_paths=_paths("linux.maskedPaths", linux.get("maskedPaths")),
+        readonly_paths=_paths("linux.readonlyPaths", linux.get("readonlyPaths")),
+        sysctl=sysctl,
+        seccomp=seccomp,
+        hooks=_hooks(top.get("hooks")),
+        cgroup=cgroup_from_oci(linux),
+    )
+    return OciConfig(config, annotations, version, console_size, bundle)
+
+
+def _name(path: str, value: Any) -> Optional[str]:
+    """Empty or absent: None.  (Config checks the rest, under the same name.)"""
+    if value is None or string(path, value) == "":
+        return None
+    return str(value)
+
+
+def _paths(path: str, value: Any) -> Tuple[str, ...]:
+    if value is None:
+        return ()
+    return tuple(strings(path, value))
+
+
+def _process(value: Any) -> Tuple[Process, Optional[Tuple[int, int]], frozenset[str]]:
+    doc = obj("process", value, _PROCESS_KEYS, required=("args", "cwd"))
+    for key, why in _PROCESS_REFUSED.items():
+        if doc.get(key) is not None:
+            raise fail(f"process.{key}", why)
+    _refuse_label("process.apparmorProfile", doc.get("apparmorProfile"))
+    _refuse_label("process.selinuxLabel", doc.get("selinuxLabel"))
+    console_size = None
+    if doc.get("consoleSize") is not None:
+        cs = obj("process.consoleSize", doc["consoleSize"], ("height", "width"), required=("height", "width"))
+        console_size = (
+            integer("process.consoleSize.height", cs["height"], 0, 2**16 - 1),
+            integer("process.consoleSize.width", cs["width"], 0, 2**16 - 1),
+        )
+    user, umask = _user(doc.get("user"))
+    env: Dict[str, str] = {}
+    for i, item in enumerate(strings("process.env", doc.get("env") or [])):
+        if "=" not in item:
+            raise fail(f"process.env[{i}]", f"expected NAME=VALUE, got {item!r}")
+        k, v = item.split("=", 1)
+        env.pop(k, None)  # the last one wins, and keeps its place
+        env[k] = v
+    caps, dropped = _capabilities(doc.get("capabilities"))
+    rlimits = []
+    for i, item in enumerate(array("process.rlimits", doc.get("rlimits") or [])):
+        where = f"process.rlimits[{i}]"
+        r = obj(where, item, ("type", "hard", "soft"), required=("type", "hard", "soft"))
+        hard = integer(where + ".hard", r["hard"], 0, UINT64_MAX)
+        soft = integer(where + ".soft", r["soft"], 0, UINT64_MAX)
+        with at(where):
+            rlimits.append(
+                Rlimit(
+                    string(where + ".type", r["type"]),
+                    soft=None if soft == UINT64_MAX else soft,
+                    hard=None if hard == UINT64_MAX else hard,
+                )
+            )
+    nnp = doc.get("noNewPrivileges")
+    terminal = doc.get("terminal")
+    with at("process"):
+        process = Process(
+            args=strings("process.args", doc["args"]),
+            env=env,
+            cwd=string("process.cwd", doc["cwd"]),
+            user=user,
+            umask=umask,
+            capabilities=caps,
+            no_new_privileges=False if nnp is None else boolean("process.noNewPrivileges", nnp),
+            rlimits=tuple(rlimits),
+            terminal=False if terminal is None else boolean("process.terminal", terminal),
+            oom_score_adj=doc.get("oomScoreAdj"),
+        )
+    return process, console_size, dropped
+
+
+def _user(value: Any) -> Tuple[User, int]:
+    if value is None:
+        return User(), 0o022
+    doc = obj("process.user", value, ("uid", "gid", "umask", "additionalGids", "username"), required=("uid", "gid"))
+    if doc.get("username"):
+        raise fail("process.user.username", "user names are for Windows; give uid and gid")
+    umask = doc.get("umask")
+    with at("process.user"):
+        user = User(uid=doc["uid"], gid=doc["gid"], additional_gids=doc.get("additionalGids") or ())
+    return user, 0o022 if umask is None else integer("process.user.umask", umask, 0, 0o777)
+
+
+def _capabilities(value: Any) -> Tuple[Capabilities, frozenset[str]]:
+    if value is None:
+        return Capabilities(), frozenset()
+    doc = obj("process.capabilities", value, _CAP_SETS)
+    sets: Dict[str, frozenset[str]] = {}
+    for name in _CAP_SETS:
+        with at(f"process.capabilities.{name}"):
+            sets[name] = Capabilities(bounding=strings(f"process.capabilities.{name}", doc.get(name) or [])).bounding
+    dropped = sets["ambient"] - (sets["permitted"] & sets["inheritable"])
+    sets["ambient"] -= dropped
+    with at("process.capabilities"):
+        return Capabilities(**sets), dropped
+
+
+def _root(value: Any, propagation: Any, bundle: Optional[str]) -> Rootfs:
+    if value is None:
+        raise fail("root", "is required (the container's root directory)")
+    doc = obj("root", value, ("path", "readonly"), required=("path",))
+    path = string("root.path", doc["path"])
+    if not path:
+        raise fail("root.path", "must not be empty")
+    if not os.path.isabs(path):
+        if bundle is None:
+            raise fail("root.path", f"{path!r} is relative to the bundle, but no bundle was given")
+        path = os.path.join(bundle, path)
+    readonly = doc.get("readonly")
+    prop = "rslave" if propagation in (None, "") else propagation
+    with at("linux.rootfsPropagation"):
+        Rootfs(None, propagation=prop)
+    with at("root"):
+        return Rootfs.directory(
+            path, readonly=False if readonly is None else boolean("root.readonly", readonly), propagation=prop
+        )
+
+
+def _namespaces(value: Any) -> Namespaces:
+    settings: Dict[str, Any] = {}
+    for i, item in enumerate(array("linux.namespaces", value)):
+        where = f"linux.namespaces[{i}]"
+        d = obj(where, item, ("type", "path"), required=("type",))
+        kind = _NS_TYPES.get(string(where + ".type", d["type"]))
+        if kind is None:
+            raise fail(where + ".type", f"unknown namespace type {d['type']!r} (known: {', '.join(_NS_TYPES)})")
+        if kind in settings:
+            raise fail(where + ".type", f"namespace {d['type']!r} given twice")
+        path = d.get("path")
+        settings[kind] = True if path in (None, "") else string(where + ".path", path)
+    with at("linux.namespaces"):
+        return Namespaces(**settings)
+
+
+def _idmaps(path: str, value: Any) -> Tuple[IDMap, ...]:
+    out = []
+    for i, item in enumerate(array(path, value)):
+        where = f"{path}[{i}]"
+        d = obj(where, item, ("containerID", "hostID", "size"), required=("containerID", "hostID", "size"))
+        with at(where):
+            out.append(IDMap(d["containerID"], d["hostID"], d["size"]))
+    return tuple(out)
+
+
+_IFMT = {"c": stat.S_IFCHR, "b": stat.S_IFBLK}
+
+
+def _devices(value: Any) -> List[Device]:
+    out = []
+    for i, item in enumerate(array("linux.devices", value)):
+        where = f"linux.devices[{i}]"
+        d = obj(where, item, ("path", "type", "major", "minor", "fileMode", "uid", "gid"), required=("path", "type"))
+        kind = string(where + ".type", d["type"])
+        if kind == "u":
+            kind = "c"
+        if kind == "p":
+            raise fail(where + ".type", "FIFOs ('p') cannot be made as devices")
+        for key in ("uid", "gid"):
+            if d.get(key) not in (None, 0):
+                raise fail(f"{where}.{key}", "device nodes are owned by the container's root; only 0 is supported")
+        mode = d.get("fileMode")
+        if mode is not None:
+            mode = integer(where + ".fileMode", mode, 0)
+            if stat.S_IFMT(mode) not in (0, _IFMT.get(kind, 0)):
+                raise fail(where + ".fileMode", f"file type bits {oct(stat.S_IFMT(mode))} do not match type {kind!r}")
+            mode &= 0o7777
+        with at(where):
+            out.append(
+                Device(string(where + ".path", d["path"]), kind, d.get("major"), d.get("minor"),
+                       0o666 if mode is None else mode)
+            )  # fmt: skip
+    return out
+
+
+def _hooks(value: Any) -> Hooks:
+    if value is None:
+        return Hooks()
+    doc = obj("hooks", value, tuple(k for k, _ in _HOOK_PHASES))
+    phases: Dict[str, Tuple[Hook, ...]] = {}
+    for key, name in _HOOK_PHASES:
+        hooks = []
+        for i, item in enumerate(array(f"hooks.{key}", doc.get(key) or [])):
+            where = f"hooks.{key}[{i}]"
+            h = obj(where, item, ("path", "args", "env", "timeout"), required=("path",))
+            with at(where):
+                hooks.append(Hook(h["path"], h.get("args") or (), h.get("env") or (), h.get("timeout")))
+        phases[name] = tuple(hooks)
+    return Hooks(**phases)
+
+
+# -- writing -------------------------------------------------------------------
+
+_KNOWN_FIELDS = {
+    Config: ("process", "rootfs", "hostname", "domainname", "namespaces", "mounts", "devices", "uid_mappings",
+             "gid_mappings", "masked_paths", "readonly_paths", "sysctl", "seccomp", "hooks", "cgroup"),
+    Process: ("args", "env", "cwd", "user", "umask", "capabilities", "no_new_privileges", "rlimits", "executable",
+              "terminal", "init", "oom_score_adj"),
+    Rootfs: ("path", "readonly", "propagation", "no_pivot", "lower", "upper", "work"),
+}  # fmt: skip
+
+
+def _check_known_fields() -> None:
+    """A field added to Config must be taught to this module, not dropped."""
+    for cls, known in _KNOWN_FIELDS.items():
+        names = tuple(a.name for a in attrs.fields(cls))
+        if set(names) != set(known):
+            raise NotImplementedError(f"oci.spec does not know {cls.__name__} fields {sorted(set(names) - set(known))}")
+
+
+def config_to_oci(
+    config: Config,
+    annotations: Optional[Mapping[str, str]] = None,
+    *,
+    oci_version: str = OCI_VERSION,
+    console_size: Optional[Tuple[int, int]] = None,
+) -> Dict[str, Any]:
+    """``config`` as a config.json document (a JSON-safe dict).  Raises
+    ConfigError naming the Config field for what OCI cannot express."""
+    _check_known_fields()
+    if not isinstance(config, Config):
+        raise TypeError(f"expected a Config, got {type(config).__name__}")
+    doc: Dict[str, Any] = {"ociVersion": oci_version}
+    doc["process"] = _process_to_oci(config.process, console_size)
+    rootfs = config.rootfs
+    if rootfs is None or rootfs.path is None:
+        what = "Rootfs.host()"
+        if rootfs is None:
+            what = "None (the caller's root)"
+        elif rootfs.is_overlay:
+            what = "an overlay root"
+        raise ConfigError("rootfs", f"OCI's root is a directory; {what} cannot be expressed")
+    if rootfs.no_pivot:
+        raise ConfigError("rootfs.no_pivot", "OCI has no such setting (it is runc's --no-pivot flag)")
+    doc["root"] = {"path": rootfs.path, "readonly": rootfs.readonly}
+    if config.hostname is not None:
+        doc["hostname"] = config.hostname
+    if config.domainname is not None:
+        doc["domainname"] = config.domainname
+    doc["mounts"] = [mount_to_oci(f"mounts[{i}]", m) for i, m in enumerate(config.mounts)]
+    hooks = {key: [_hook_to_oci(h) for h in config.hooks.of(name)] for key, name in _HOOK_PHASES}
+    hooks = {k: v for k, v in hooks.items() if v}
+    if hooks:
+        doc["hooks"] = hooks
+    if annotations:
+        doc["annotations"] = dict(_annotations(annotations))
+    doc["linux"] = _linux_to_oci(config)
+    return doc
+
+
+def _process_to_oci(p: Process, console_size: Optional[Tuple[int, int]]) -> Dict[str, Any]:
+    if p.executable is not None:
+        raise ConfigError("process.executable", "OCI runs args[0]; a separate executable cannot be expressed")
+    if p.init:
+        raise ConfigError("process.init", "OCI has no init process setting")
+    user: Dict[str, Any] = {"uid": p.user.uid, "gid": p.user.gid, "umask": p.umask}
+    if p.user.additional_gids:
+        user["additionalGids"] = list(p.user.additional_gids)
+    out: Dict[str, Any] = {"terminal": p.terminal}
+    if console_size is not None:
+        height, width = _console_size(console_size) or (0, 0)
+        out["consoleSize"] = {"height": height, "width": width}
+    out.update(
+        user=user,
+        args=list(p.args),
+        env=[f"{k}={v}" for k, v in p.env.items()],
+        cwd=p.cwd,
+        capabilities={name: sorted(getattr(p.capabilities, name)) for name in _CAP_SETS},
+        noNewPrivileges=p.no_new_privileges,
+    )
+    if p.rlimits:
+        out["rlimits"] = [
+            {
+                "type": "RLIMIT_" + r.type.upper(),
+                "hard": UINT64_MAX if r.hard == INFINITY else r.hard,
+                "soft": UINT64_MAX if r.soft == INFINITY else r.soft,
+            }
+            for r in p.rlimits
+        ]
+    if p.oom_score_adj is not None:
+        out["oomScoreAdj"] = p.oom_score_adj
+    return out
+
+
+def _hook_to_oci(h: Hook) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"path": h.path}
+    if h.args:
+        out["args"] = list(h.args)
+    if h.env:
+        out["env"] = list(h.env)
+    if h.timeout is not None:
+        out["timeout"] = h.timeout
+    return out
+
+
+def _linux_to_oci(config: Config) -> Dict[str, Any]:
+    assert config.rootfs is not None
+    linux: Dict[str, Any] = {}
+    namespaces: List[Dict[str, Any]] = []
+    for kind in KINDS:
+        setting = config.namespaces.setting(kind)
+        if setting is True:
+            namespaces.append({"type": _NS_NAMES[kind]})
+        elif isinstance(setting, str):
+            namespaces.append({"type": _NS_NAMES[kind], "path": setting})
+    linux["namespaces"] = namespaces
+    for key, maps in (("uidMappings", config.uid_mappings), ("gidMappings", config.gid_mappings)):
+        if maps:
+            linux[key] = [{"containerID": m.container_id, "hostID": m.host_id, "size": m.size} for m in maps]
+    if config.mounts.find("/dev") is not None:
+        paths = {d.path for d in config.devices}
+        missing = [d.path for d in DEFAULT_DEVICES if d.path not in paths]
+        if missing:
+            raise ConfigError(
+                "devices", f"OCI runtimes always make the standard devices; without {missing} cannot be expressed"
+            )
+    if config.devices:
+        linux["devices"] = [
+            {"path": d.path, "type": d.type, "major": d.major, "minor": d.minor, "fileMode": d.mode, "uid": 0, "gid": 0}
+            for d in config.devices
+        ]
+    linux.update(cgroup_to_oci(config.cgroup))
+    if config.sysctl:
+        linux["sysctl"] = dict(config.sysctl)
+    if config.seccomp is not None:
+        linux["seccomp"] = config.seccomp.to_oci()
+    linux["maskedPaths"] = list(config.masked_paths)
+    linux["readonlyPaths"] = list(config.readonly_paths)
+    linux["rootfsPropagation"] = config.rootfs.propagation
+    return linux
+
+
+def load_bundle(path: Union[str, os.PathLike[str]]) -> OciConfig:
+    """Read ``<path>/config.json`` (or ``path`` itself when it is a file, the
+    bundle then being its directory); ``root.path`` and relative bind sources
+    are taken relative to the bundle."""
+    path = os.path.abspath(os.fspath(path))
+    if os.path.isdir(path):
+        bundle, file = path, os.path.join(path, "config.json")
+    else:
+        bundle, file = os.path.dirname(path), path
+    try:
+        with open(file, encoding="utf-8") as f:
+            doc = json.load(f)
+    except OSError as exc:
+        raise ConfigError("bundle", f"cannot read {file}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise ConfigError("bundle", f"{file} is not valid JSON: {exc}") from exc
+    return config_from_oci(doc, bundle=bundle)

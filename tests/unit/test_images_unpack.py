@@ -1,0 +1,154 @@
+"""Layer extraction and image sources: the parts that need no root."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import tarfile
+from typing import Any
+
+import pytest
+from support.images import entry, layer_from_members, sha256, tar_dir, write_docker_archive, write_oci_layout
+
+from libcontainer_py.images import ImageError, UnsafeLayerError, unpack_layer
+from libcontainer_py.images import unpack as unpack_mod
+from libcontainer_py.images.progress import Progress
+from libcontainer_py.images.sources import open_source, read_images
+from libcontainer_py.images.unpack import check_digest, entry_parts, symlink_stays_inside
+
+
+def test_entry_parts() -> None:
+    assert entry_parts("./etc/passwd") == ("etc", "passwd")
+    assert entry_parts("etc//x/./y/") == ("etc", "x", "y")
+    assert entry_parts("./") == ()
+    for bad in ("/etc/passwd", "../x", "a/../../b", "a/.."):
+        with pytest.raises(UnsafeLayerError):
+            entry_parts(bad)
+
+
+def test_symlink_targets() -> None:
+    assert symlink_stays_inside(("bin", "sh"), "/bin/busybox")  # resolved in the container's root
+    assert symlink_stays_inside(("usr", "lib", "x"), "../../lib/x")
+    assert not symlink_stays_inside(("usr", "x"), "../../etc/shadow")
+    assert not symlink_stays_inside(("x",), "..")
+    assert symlink_stays_inside(("a", "b"), "c/../../d")
+
+
+def test_check_digest() -> None:
+    assert check_digest("sha256:" + "a" * 64)
+    for bad in ("sha256:" + "A" * 64, "sha512:" + "a" * 64, "a" * 64, None, "sha256:" + "a" * 63):
+        with pytest.raises(ImageError):
+            check_digest(bad)
+
+
+def members() -> list:
+    return [
+        (entry("dir", tarfile.DIRTYPE, mode=0o750), None),
+        (entry("dir/file", mode=0o640), b"content"),
+        (entry("dir/link", tarfile.SYMTYPE, "/dir/file"), None),
+        (entry("dir/hard", tarfile.LNKTYPE, "dir/file"), None),
+        (entry("replaced"), b"first"),
+        (entry("replaced"), b"second"),
+    ]
+
+
+@pytest.mark.parametrize("compression", [None, "gzip", "zstd"])
+def test_unpack_files_links_and_digests(tmp_path: Any, compression: Any) -> None:
+    layer = layer_from_members(members())
+    blob = layer
+    if compression == "gzip":
+        blob = gzip.compress(layer)
+    elif compression == "zstd":
+        import zstandard
+
+        blob = zstandard.ZstdCompressor().compress(layer)
+    dest = tmp_path / "layer"
+    dest.mkdir()
+    assert unpack_layer(io.BytesIO(blob), str(dest), digest=sha256(blob), diff_id=sha256(layer)) == sha256(layer)
+    assert (dest / "dir" / "file").read_bytes() == b"content"
+    assert os.stat(dest / "dir").st_mode & 0o7777 == 0o750
+    assert os.stat(dest / "dir" / "file").st_mode & 0o7777 == 0o640
+    assert os.readlink(dest / "dir" / "link") == "/dir/file"
+    assert os.stat(dest / "dir" / "hard").st_ino == os.stat(dest / "dir" / "file").st_ino
+    assert (dest / "replaced").read_bytes() == b"second"
+
+
+def test_digest_mismatches(tmp_path: Any) -> None:
+    layer = layer_from_members(members())
+    blob = gzip.compress(layer)
+    for kwargs in ({"digest": sha256(b"other")}, {"diff_id": sha256(blob)}):
+        dest = tmp_path / str(len(os.listdir(tmp_path)))
+        dest.mkdir()
+        with pytest.raises(ImageError, match="mismatch"):
+            unpack_layer(io.BytesIO(blob), str(dest), **kwargs)
+
+
+def test_not_a_tar(tmp_path: Any) -> None:
+    with pytest.raises(ImageError, match="not a valid tar"):
+        unpack_layer(io.BytesIO(gzip.compress(b"x" * 1000)), str(tmp_path))
+
+
+def test_device_nodes_need_root(tmp_path: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(unpack_mod.os, "geteuid", lambda: 1000)
+    layer = layer_from_members([(entry("dev/sda", tarfile.BLKTYPE), None)])
+    with pytest.raises(UnsafeLayerError, match="device nodes need root"):
+        unpack_layer(io.BytesIO(layer), str(tmp_path))
+
+
+def test_zstd_missing_names_the_package(tmp_path: Any, monkeypatch: Any) -> None:
+    real = unpack_mod.importlib.import_module
+
+    def no_zstd(name: str) -> Any:
+        if name == "zstandard":
+            raise ImportError(name)
+        return real(name)
+
+    monkeypatch.setattr(unpack_mod.importlib, "import_module", no_zstd)
+    with pytest.raises(ImageError, match=r"zstandard.*libcontainer_py\[zstd\]"):
+        unpack_layer(io.BytesIO(unpack_mod.ZSTD_MAGIC + b"\0" * 100), str(tmp_path))
+
+
+def test_read_images_from_each_format(tmp_path: Any) -> None:
+    layer = layer_from_members([(entry("hello"), b"hi")])
+    config = {"Cmd": ["/hello"], "Labels": {"a": "b"}}
+    digest = write_oci_layout(str(tmp_path / "layout"), [layer], config=config, ref_name="x:1")
+    tar_dir(str(tmp_path / "layout"), str(tmp_path / "oci.tar"))
+    write_docker_archive(str(tmp_path / "docker.tar"), [layer], config=config, tags=["x:1", "y:2"])
+    for path in ("layout", "oci.tar"):
+        with open_source(str(tmp_path / path)) as source:
+            (image,) = read_images(source)
+        assert image.digest == digest and image.names == ("x:1",) and image.diff_ids == (sha256(layer),)
+        assert image.layers[0].digest is not None and image.layers[0].media_type.endswith("+gzip")
+    with open_source(str(tmp_path / "docker.tar")) as source:
+        (image,) = read_images(source)
+    assert image.names == ("x:1", "y:2") and image.diff_ids == (sha256(layer),) and image.layers[0].digest is None
+
+
+def test_bad_sources(tmp_path: Any) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ImageError, match="neither"), open_source(str(tmp_path / "empty")) as source:
+        read_images(source)
+    (tmp_path / "junk.tar").write_bytes(b"junk")
+    with pytest.raises(ImageError, match="tar"):
+        open_source(str(tmp_path / "junk.tar"))
+    layout = str(tmp_path / "layout")
+    write_oci_layout(layout, [layer_from_members([(entry("a"), b"a")])])
+    index = os.path.join(layout, "index.json")
+    with open(index) as f:
+        text = f.read()
+    with open(index, "w") as f:
+        f.write(text.replace('"digest": "sha256:', '"digest": "sha256:0'))
+    with pytest.raises(ImageError, match="digest"), open_source(layout) as source:
+        read_images(source)
+
+
+def test_progress_is_silent_without_a_terminal(capsys: Any) -> None:
+    p = Progress("layer", 100)
+    p.update(50)
+    p.close()
+    assert capsys.readouterr().err == ""
+    p = Progress("layer", 100, enabled=True)
+    p.update(50)
+    p.close()
+    assert "layer" in capsys.readouterr().err

@@ -1,0 +1,995 @@
+"""OCI config.json <-> Config (libcontainer_py.oci); pure, no root needed."""
+
+from __future__ import annotations
+
+import copy
+import errno
+import json
+import warnings
+from typing import Any, Dict, Optional
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import libcontainer_py as lc
+from libcontainer_py.capabilities import CAPABILITY_NAMES
+from libcontainer_py.errors import ConfigError
+from libcontainer_py.limits import INFINITY
+from libcontainer_py.oci import OciConfig, OciWarning, config_from_oci, config_to_oci, load_bundle
+from libcontainer_py.oci.resources import DEFAULT_ALLOWS
+from libcontainer_py.oci.spec import host_lsms
+
+ROOT = "/srv/rootfs"
+
+
+def minimal(**changes: Any) -> Dict[str, Any]:
+    """The smallest valid document; ``changes`` are merged in (dotted keys)."""
+    doc: Dict[str, Any] = {
+        "ociVersion": "1.0.2",
+        "process": {"args": ["sh"], "cwd": "/"},
+        "root": {"path": ROOT},
+        "linux": {"namespaces": [{"type": "mount"}]},
+    }
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = doc
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[last] = value
+    return doc
+
+
+def load(**changes: Any) -> lc.Config:
+    return config_from_oci(minimal(**changes)).config
+
+
+def refused(field: str, doc: Dict[str, Any], *, bundle: Optional[str] = None, match: str = "") -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        config_from_oci(doc, bundle=bundle)
+    assert info.value.field == field, str(info.value)
+    assert match in info.value.message
+    return info.value
+
+
+def roundtrip(config: lc.Config) -> lc.Config:
+    return config_from_oci(json.loads(json.dumps(config_to_oci(config)))).config
+
+
+def base(**changes: Any) -> lc.Config:
+    """A Config OCI can express: a directory root, explicit cgroup and seccomp."""
+    fields: Dict[str, Any] = dict(
+        rootfs=lc.Rootfs.directory(ROOT),
+        process=lc.Process(args=["sh"]),
+        seccomp=None,
+        cgroup=None,
+    )
+    fields.update(changes)
+    return lc.Config(**fields)
+
+
+# --- the minimal document and OCI's defaults ------------------------------------------
+
+
+def test_minimal_document_uses_oci_defaults_not_config_defaults() -> None:
+    c = load()
+    assert c.rootfs == lc.Rootfs.directory(ROOT)
+    assert c.namespaces == lc.Namespaces(mount=True)
+    assert c.process.capabilities == lc.Capabilities()  # none, not all
+    assert c.process.no_new_privileges is False
+    assert c.process.umask == 0o022
+    assert c.process.env == {}
+    assert c.process.terminal is False
+    assert c.seccomp is None  # no filter
+    assert c.cgroup is None
+    assert c.mounts == lc.Mounts()
+    assert c.devices == ()
+    assert c.masked_paths == () and c.readonly_paths == ()
+    assert c.hostname is None
+
+
+def test_oci_config_extras() -> None:
+    doc = minimal(**{"annotations": {"a.b": "c"}, "process.consoleSize": {"height": 24, "width": 80}})
+    doc["ociVersion"] = "1.1.0"
+    oc = config_from_oci(doc)
+    assert oc.annotations == {"a.b": "c"}
+    assert oc.oci_version == "1.1.0"
+    assert oc.console_size == (24, 80)
+    out = oc.to_oci()
+    assert out["annotations"] == {"a.b": "c"}
+    assert out["ociVersion"] == "1.1.0"
+    assert out["process"]["consoleSize"] == {"height": 24, "width": 80}
+    assert config_from_oci(out) == oc
+
+
+def test_oci_config_is_frozen() -> None:
+    oc = config_from_oci(minimal())
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        oc.annotations = {}  # type: ignore[misc]
+
+
+# --- process ----------------------------------------------------------------------------
+
+
+def test_process_fields() -> None:
+    p = load(
+        **{
+            "process.terminal": True,
+            "process.user": {"uid": 1000, "gid": 100, "umask": 0o077, "additionalGids": [5, 6]},
+            "process.args": ["/bin/sh", "-c", ""],
+            "process.env": ["PATH=/bin", "A=x=y", "EMPTY="],
+            "process.cwd": "/work",
+            "process.capabilities": {
+                "bounding": ["CAP_KILL", "CAP_CHOWN"],
+                "effective": ["CAP_KILL"],
+                "permitted": ["CAP_KILL", "CAP_CHOWN"],
+                "inheritable": ["CAP_KILL"],
+                "ambient": ["CAP_KILL"],
+            },
+            "process.rlimits": [
+                {"type": "RLIMIT_NOFILE", "hard": 2048, "soft": 1024},
+                {"type": "RLIMIT_CORE", "hard": 2**64 - 1, "soft": 2**64 - 1},
+            ],
+            "process.noNewPrivileges": True,
+            "process.oomScoreAdj": 500,
+            "process.apparmorProfile": "",
+            "process.selinuxLabel": "",
+        }
+    ).process
+    assert p.terminal is True
+    assert p.user == lc.User(1000, 100, (5, 6))
+    assert p.umask == 0o077
+    assert p.args == ("/bin/sh", "-c", "")
+    assert dict(p.env) == {"PATH": "/bin", "A": "x=y", "EMPTY": ""}
+    assert p.cwd == "/work"
+    assert p.capabilities == lc.Capabilities(
+        bounding={"CAP_KILL", "CAP_CHOWN"},
+        effective={"CAP_KILL"},
+        permitted={"CAP_KILL", "CAP_CHOWN"},
+        inheritable={"CAP_KILL"},
+        ambient={"CAP_KILL"},
+    )
+    assert p.rlimits == (lc.Rlimit("nofile", 1024, 2048), lc.Rlimit("core", None, None))
+    assert p.rlimits[1].soft == INFINITY
+    assert p.no_new_privileges is True
+    assert p.oom_score_adj == 500
+
+
+def test_env_duplicates_last_wins() -> None:
+    env = load(**{"process.env": ["A=1", "B=2", "A=3"]}).process.env
+    assert dict(env) == {"B": "2", "A": "3"}
+
+
+def test_ambient_without_inheritable_is_dropped_with_a_warning() -> None:
+    caps = {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"], "ambient": ["CAP_KILL"]}
+    with pytest.warns(OciWarning, match="CAP_KILL"):
+        c = load(**{"process.capabilities": caps})
+    assert c.process.capabilities.ambient == frozenset()
+    assert c.process.capabilities.permitted == {"CAP_KILL"}
+
+
+@pytest.mark.parametrize(
+    "key, value, field, match",
+    [
+        ("process.args", [], "process", "program"),
+        ("process.args", "sh", "process.args", "list"),
+        ("process.args", [1], "process.args[0]", "string"),
+        ("process.cwd", "rel", "process", "absolute"),
+        ("process.env", ["NOEQUALS"], "process.env[0]", "NAME=VALUE"),
+        ("process.terminal", "yes", "process.terminal", "true or false"),
+        ("process.noNewPrivileges", 1, "process.noNewPrivileges", "true or false"),
+        ("process.oomScoreAdj", 5000, "process", "-1000"),
+        ("process.user", {"uid": 0}, "process.user.gid", "required"),
+        ("process.user", {"uid": -1, "gid": 0}, "process.user", "uid"),
+        ("process.user", {"uid": 0, "gid": 0, "username": "root"}, "process.user.username", "Windows"),
+        ("process.user", {"uid": 0, "gid": 0, "umask": 0o1000}, "process.user.umask", "between"),
+        ("process.user", {"uid": 0, "gid": 0, "sid": 1}, "process.user.sid", "unknown key"),
+        ("process.capabilities", {"bounding": ["CAP_NOPE"]}, "process.capabilities.bounding", "unknown capability"),
+        ("process.capabilities", {"effective": ["CAP_KILL"]}, "process.capabilities", "not permitted"),
+        ("process.capabilities", {"extra": []}, "process.capabilities.extra", "unknown key"),
+        ("process.rlimits", [{"type": "RLIMIT_NOPE", "hard": 1, "soft": 1}], "process.rlimits[0]", "unknown limit"),
+        ("process.rlimits", [{"type": "RLIMIT_NOFILE", "hard": 1}], "process.rlimits[0].soft", "required"),
+        ("process.rlimits", [{"type": "RLIMIT_NOFILE", "hard": 1, "soft": 2}], "process.rlimits[0]", "above"),
+        (
+            "process.rlimits",
+            [{"type": "RLIMIT_NOFILE", "hard": 1, "soft": 1}, {"type": "RLIMIT_NOFILE", "hard": 1, "soft": 1}],
+            "process",
+            "twice",
+        ),
+        ("process.ioPriority", {"class": "IOPRIO_CLASS_IDLE"}, "process.ioPriority", "not supported"),
+        ("process.scheduler", {"policy": "SCHED_OTHER"}, "process.scheduler", "not supported"),
+        ("process.execCPUAffinity", {"initial": "0"}, "process.execCPUAffinity", "not supported"),
+        ("process.commandLine", "sh", "process.commandLine", "unknown key"),
+        ("process.consoleSize", {"height": 1}, "process.consoleSize.width", "required"),
+    ],
+)
+def test_process_refusals(key: str, value: Any, field: str, match: str) -> None:
+    refused(field, minimal(**{key: value}), match=match)
+
+
+@pytest.mark.parametrize("key", ["process.apparmorProfile", "process.selinuxLabel", "linux.mountLabel"])
+def test_lsm_labels_refused_unless_empty(key: str) -> None:
+    load(**{key: ""})
+    err = refused(key, minimal(**{key: "unconfined_t"}), match="not supported")
+    if not host_lsms():
+        assert "no LSM" in err.message
+
+
+def test_process_required() -> None:
+    doc = minimal()
+    del doc["process"]
+    refused("process", doc, match="required")
+    doc = minimal()
+    del doc["process"]["cwd"]
+    refused("process.cwd", doc, match="required")
+
+
+# --- root, hostname, top level -------------------------------------------------------------
+
+
+def test_root() -> None:
+    c = load(**{"root": {"path": ROOT, "readonly": True}, "linux.rootfsPropagation": "rprivate"})
+    assert c.rootfs == lc.Rootfs.directory(ROOT, readonly=True, propagation="rprivate")
+
+
+def test_relative_root_needs_a_bundle() -> None:
+    doc = minimal(root={"path": "rootfs"})
+    refused("root.path", doc, match="bundle")
+    assert config_from_oci(doc, bundle="/b").config.rootfs == lc.Rootfs.directory("/b/rootfs")
+
+
+def test_load_bundle(tmp_path: Any) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(minimal(root={"path": "rootfs"})))
+    oc = load_bundle(str(tmp_path))
+    assert oc.config.rootfs is not None and oc.config.rootfs.path == str(tmp_path / "rootfs")
+    assert oc.bundle == str(tmp_path)
+    assert load_bundle(str(tmp_path / "config.json")) == oc  # the file itself
+    (tmp_path / "config.json").write_text("{")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load_bundle(str(tmp_path))
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_bundle(str(tmp_path / "missing"))
+
+
+def test_hostname_and_domainname() -> None:
+    ns = [{"type": "mount"}, {"type": "uts"}]
+    c = load(**{"hostname": "box", "domainname": "example.org", "linux.namespaces": ns})
+    assert (c.hostname, c.domainname) == ("box", "example.org")
+    c = load(**{"hostname": "", "linux.namespaces": ns})
+    assert c.hostname is None
+    refused("hostname", minimal(hostname="x" * 65, **{"linux.namespaces": ns}), match="64 bytes")
+    refused("hostname", minimal(hostname="box"), match="uts namespace")
+
+
+@pytest.mark.parametrize(
+    "doc_change, field, match",
+    [
+        ({"solaris": {}}, "solaris", "unknown key"),
+        ({"ociVersion": "2.0.0"}, "ociVersion", "1.x"),
+        ({"ociVersion": 1}, "ociVersion", "string"),
+        ({"root": None}, "root", "required"),
+        ({"root": {"path": ROOT, "ro": True}}, "root.ro", "unknown key"),
+        ({"annotations": {"a": 1}}, "annotations['a']", "string"),
+    ],
+)
+def test_top_level_refusals(doc_change: Dict[str, Any], field: str, match: str) -> None:
+    doc = minimal()
+    doc.update(doc_change)
+    refused(field, doc, match=match)
+
+
+def test_not_an_object() -> None:
+    with pytest.raises(ConfigError, match="expected an object"):
+        config_from_oci([])  # type: ignore[arg-type]
+
+
+def test_version_required() -> None:
+    doc = minimal()
+    del doc["ociVersion"]
+    refused("ociVersion", doc, match="required")
+
+
+# --- mounts --------------------------------------------------------------------------------
+
+
+def mount(entry: Dict[str, Any], bundle: Optional[str] = None) -> lc.Mount:
+    doc = minimal(mounts=[entry])
+    return config_from_oci(doc, bundle=bundle).config.mounts[0]
+
+
+def test_mount_flag_options() -> None:
+    m = mount(
+        {
+            "destination": "/data",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["ro", "nosuid", "nodev", "noexec", "noatime", "nodiratime", "mode=755", "size=1m", "uid=5"],
+        }
+    )
+    assert m == lc.Mount(
+        "/data",
+        "tmpfs",
+        "tmpfs",
+        readonly=True,
+        nosuid=True,
+        nodev=True,
+        noexec=True,
+        options=("noatime", "nodiratime"),
+        data="mode=755,size=1m,uid=5",
+    )
+
+
+def test_mount_later_options_win() -> None:
+    m = mount(
+        {
+            "destination": "/d",
+            "type": "tmpfs",
+            "options": ["ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "noatime", "atime", "defaults"],
+        }
+    )
+    assert m == lc.Mount("/d", "tmpfs", None)
+
+
+@pytest.mark.parametrize(
+    "options, mtype, recursive",
+    [(["rbind"], "none", True), (["bind"], "none", False), ([], "bind", False), (["rbind"], "bind", True)],
+)
+def test_bind_mounts(options: Any, mtype: str, recursive: bool) -> None:
+    m = mount({"destination": "/mnt", "type": mtype, "source": "/host", "options": [*options, "ro", "rslave"]})
+    assert m == lc.Mount.bind("/host", "/mnt", readonly=True, recursive=recursive, propagation="rslave")
+
+
+def test_bind_mount_without_type() -> None:
+    assert mount({"destination": "/mnt", "source": "/host", "options": ["rbind"]}) == lc.Mount.bind("/host", "/mnt")
+
+
+def test_relative_bind_source_is_in_the_bundle() -> None:
+    entry = {"destination": "/mnt", "type": "bind", "source": "data", "options": ["rbind"]}
+    assert mount(entry, bundle="/b") == lc.Mount.bind("/b/data", "/mnt")
+    refused("mounts[0].source", minimal(mounts=[entry]), match="bundle")
+
+
+@pytest.mark.parametrize(
+    "prop", ["private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable", "runbindable"]
+)
+def test_mount_propagation(prop: str) -> None:
+    assert mount({"destination": "/m", "type": "tmpfs", "options": [prop]}).propagation == prop
+
+
+def test_cgroup_mount_is_cgroup2() -> None:
+    m = mount({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "relatime"]})
+    assert m == lc.Mount("/sys/fs/cgroup", "cgroup2", "cgroup2", readonly=True, options=("relatime",))
+
+
+@pytest.mark.parametrize(
+    "entry, field, match",
+    [
+        ({"destination": "/m", "type": "tmpfs", "options": ["private", "shared"]}, "mounts[0].options[1]", "second"),
+        ({"destination": "/m", "type": "tmpfs", "options": ["tmpcopyup"]}, "mounts[0].options[0]", "tmpcopyup"),
+        ({"destination": "/m", "type": "tmpfs", "options": ["rro"]}, "mounts[0].options[0]", "recursive"),
+        ({"destination": "/m", "type": "tmpfs", "options": ["remount"]}, "mounts[0].options[0]", "remount"),
+        ({"destination": "/m", "type": "tmpfs", "options": [""]}, "mounts[0].options[0]", "empty"),
+        ({"destination": "/m", "type": "bind"}, "mounts[0].source", "needs a source"),
+        ({"destination": "/m", "source": "x"}, "mounts[0].type", "required"),
+        ({"destination": "/m", "type": "none"}, "mounts[0].type", "bind"),
+        ({"destination": "m", "type": "tmpfs"}, "mounts[0]", "absolute"),
+        ({"type": "tmpfs"}, "mounts[0].destination", "required"),
+        ({"destination": "/m", "type": "tmpfs", "extra": 1}, "mounts[0].extra", "unknown key"),
+        (
+            {"destination": "/m", "type": "bind", "source": "/x", "uidMappings": [{"containerID": 0}]},
+            "mounts[0].uidMappings",
+            "id-mapped",
+        ),
+    ],
+)
+def test_mount_refusals(entry: Dict[str, Any], field: str, match: str) -> None:
+    refused(field, minimal(mounts=[entry]), match=match)
+
+
+def test_mount_data_that_reads_as_a_flag_cannot_be_written() -> None:
+    c = base(mounts=[lc.Mount("/m", "tmpfs", data="size=1m,ro")])
+    with pytest.raises(ConfigError) as info:
+        config_to_oci(c)
+    assert info.value.field == "mounts[0].data"
+
+
+def test_non_recursive_non_bind_cannot_be_written() -> None:
+    with pytest.raises(ConfigError) as info:
+        config_to_oci(base(mounts=[lc.Mount("/m", "tmpfs", recursive=False)]))
+    assert info.value.field == "mounts[0].recursive"
+
+
+# --- hooks -------------------------------------------------------------------------------
+
+
+def test_hooks() -> None:
+    hook = {"path": "/bin/hook", "args": ["hook", "x"], "env": ["A=1"], "timeout": 5}
+    keys = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"]
+    c = load(hooks={k: [hook, {"path": f"/bin/{k}"}] for k in keys})
+    for name in lc.hooks.PHASES:
+        assert c.hooks.of(name) == (lc.Hook("/bin/hook", ("hook", "x"), ("A=1",), 5), lc.Hook(f"/bin/{_camel(name)}"))
+    refused("hooks.prestart[0]", minimal(hooks={"prestart": [{"path": "/x", "timeout": 0}]}), match="positive")
+    refused("hooks.prestart[0].path", minimal(hooks={"prestart": [{}]}), match="required")
+    refused("hooks.bogus", minimal(hooks={"bogus": []}), match="unknown key")
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(r.title() for r in rest)
+
+
+# --- linux ------------------------------------------------------------------------------
+
+
+def test_namespaces() -> None:
+    ns = [{"type": t} for t in ("pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time")]
+    assert load(**{"linux.namespaces": ns}).namespaces == lc.Namespaces.all()
+    joined = [{"type": "mount"}, {"type": "network", "path": "/proc/1/ns/net"}, {"type": "pid", "path": ""}]
+    assert load(**{"linux.namespaces": joined}).namespaces == lc.Namespaces(mount=True, net="/proc/1/ns/net", pid=True)
+    refused(
+        "linux.namespaces[1].type",
+        minimal(**{"linux.namespaces": [{"type": "mount"}, {"type": "net"}]}),
+        match="unknown",
+    )
+    dup = [{"type": "mount"}, {"type": "pid"}, {"type": "pid"}]
+    refused("linux.namespaces[2].type", minimal(**{"linux.namespaces": dup}), match="twice")
+    refused("linux.namespaces", minimal(**{"linux.namespaces": [{"type": "mount"}, {"type": "pid", "path": "rel"}]}))
+
+
+def test_id_mappings() -> None:
+    ns = [{"type": "mount"}, {"type": "user"}]
+    m = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    c = load(**{"linux.namespaces": ns, "linux.uidMappings": m, "linux.gidMappings": m})
+    assert c.uid_mappings == c.gid_mappings == (lc.IDMap(0, 100000, 65536),)
+    refused("linux.uidMappings[0].size", minimal(**{"linux.uidMappings": [{"containerID": 0, "hostID": 1}]}))
+    bad = [{"containerID": 0, "hostID": 1, "size": 0}]
+    refused("linux.uidMappings[0]", minimal(**{"linux.namespaces": ns, "linux.uidMappings": bad}), match="at least 1")
+
+
+DEV_MOUNT = {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]}
+
+
+def test_devices_and_the_standard_ones() -> None:
+    fuse = {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o20666, "uid": 0, "gid": 0}
+    null = {"path": "/dev/null", "type": "u", "major": 1, "minor": 3, "fileMode": 0o600}
+    c = load(mounts=[DEV_MOUNT], **{"linux.devices": [fuse, null]})
+    assert c.devices[:2] == (lc.Device("/dev/fuse", "c", 10, 229, 0o666), lc.Device("/dev/null", "c", 1, 3, 0o600))
+    assert c.devices[2:] == tuple(d for d in lc.DEFAULT_DEVICES if d.path != "/dev/null")
+    assert load(mounts=[DEV_MOUNT]).devices == lc.DEFAULT_DEVICES
+    assert load().devices == ()  # no /dev mount, no nodes
+
+
+@pytest.mark.parametrize(
+    "device, field, match",
+    [
+        ({"path": "/dev/p", "type": "p"}, "linux.devices[0].type", "FIFO"),
+        ({"path": "/dev/x", "type": "c", "major": 1, "minor": 1, "uid": 5}, "linux.devices[0].uid", "only 0"),
+        (
+            {"path": "/dev/x", "type": "c", "major": 1, "minor": 1, "fileMode": 0o60666},
+            "linux.devices[0].fileMode",
+            "match",
+        ),
+        ({"path": "/dev/x", "type": "c", "major": 1}, "linux.devices[0]", "minor"),
+        ({"path": "/etc/x", "type": "c", "major": 1, "minor": 1}, "linux.devices[0]", "under /dev"),
+        ({"path": "/dev/x", "type": "c", "major": 1, "minor": 1, "bogus": 1}, "linux.devices[0].bogus", "unknown key"),
+    ],
+)
+def test_device_refusals(device: Dict[str, Any], field: str, match: str) -> None:
+    refused(field, minimal(mounts=[DEV_MOUNT], **{"linux.devices": [device]}), match=match)
+
+
+def test_sysctl_masked_readonly_seccomp() -> None:
+    seccomp = {
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "defaultErrnoRet": errno.EPERM,
+        "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW"}],
+    }
+    c = load(
+        **{
+            "linux.namespaces": [{"type": "mount"}, {"type": "network"}],
+            "linux.sysctl": {"net.ipv4.ip_forward": "1"},
+            "linux.maskedPaths": ["/proc/kcore"],
+            "linux.readonlyPaths": ["/proc/sys"],
+            "linux.seccomp": seccomp,
+        }
+    )
+    assert dict(c.sysctl) == {"net.ipv4.ip_forward": "1"}
+    assert c.masked_paths == ("/proc/kcore",)
+    assert c.readonly_paths == ("/proc/sys",)
+    assert c.seccomp == lc.Seccomp.from_oci(seccomp)
+    refused("sysctl['kernel.panic']", minimal(**{"linux.sysctl": {"kernel.panic": "1"}}), match="namespaced")
+    refused("linux.seccomp.bogus", minimal(**{"linux.seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "bogus": 1}}))
+
+
+@pytest.mark.parametrize(
+    "key, value, match",
+    [
+        ("intelRdt", {"closID": "x"}, "RDT"),
+        ("timeOffsets", {"monotonic": {"secs": 1}}, "offsets"),
+        ("personality", {"domain": "LINUX32"}, "personality"),
+        ("memoryPolicy", {"mode": "MPOL_BIND"}, "NUMA"),
+        ("netDevices", {"eth0": {}}, "network devices"),
+        ("bogus", 1, "unknown key"),
+    ],
+)
+def test_linux_refusals(key: str, value: Any, match: str) -> None:
+    refused(f"linux.{key}", minimal(**{f"linux.{key}": value}), match=match)
+
+
+# --- cgroup resources ----------------------------------------------------------------------
+
+
+def cgroup(resources: Any = None, path: Optional[str] = None) -> Optional[lc.CgroupConfig]:
+    changes: Dict[str, Any] = {}
+    if resources is not None:
+        changes["linux.resources"] = resources
+    if path is not None:
+        changes["linux.cgroupsPath"] = path
+    return load(**changes).cgroup
+
+
+def test_cgroup_only_when_asked_for() -> None:
+    assert cgroup() is None
+    assert cgroup({}) == lc.CgroupConfig(devices=lc.Devices.default(), accounting=True)
+    assert cgroup(path="/a/b") == lc.CgroupConfig(path="a/b")
+    assert cgroup(path="a/b") == lc.CgroupConfig(path="a/b")
+    refused("linux.cgroupsPath", minimal(**{"linux.cgroupsPath": "system.slice:x:y"}), match="systemd")
+    refused("linux.cgroupsPath", minimal(**{"linux.cgroupsPath": "/a/../b"}))
+
+
+def test_memory() -> None:
+    c = cgroup({"memory": {"limit": 1 << 30, "reservation": 1 << 20, "swap": (1 << 30) + (1 << 29), "swappiness": 10}})
+    assert c is not None and c.memory == lc.Memory(max=1 << 30, reservation=1 << 20, swap_max=1 << 29, swappiness=10)
+    c = cgroup({"memory": {"limit": -1, "swap": -1}})
+    assert c is not None and c.memory == lc.Memory(max=lc.UNLIMITED, swap_max=lc.UNLIMITED)
+    c = cgroup({"memory": {"limit": 0, "swap": 0}, "unified": {"memory.high": "max"}})
+    assert c is not None and c.memory == lc.Memory(high=lc.UNLIMITED)
+    c = cgroup({"memory": {"limit": 100 << 20, "swap": 100 << 20}})
+    assert c is not None and c.memory == lc.Memory(max=100 << 20, swap_max=0)
+
+
+@pytest.mark.parametrize(
+    "memory, field, match",
+    [
+        ({"kernel": 1 << 20}, "linux.resources.memory.kernel", "kernel memory"),
+        ({"kernelTCP": 1 << 20}, "linux.resources.memory.kernelTCP", "TCP"),
+        ({"disableOOMKiller": True}, "linux.resources.memory.disableOOMKiller", "OOM"),
+        ({"useHierarchy": False}, "linux.resources.memory.useHierarchy", "always"),
+        ({"swap": 1 << 20}, "linux.resources.memory.swap", "needs a memory limit"),
+        ({"limit": 2 << 20, "swap": 1 << 20}, "linux.resources.memory.swap", "at least"),
+        ({"swappiness": 101}, "linux.resources.memory.swappiness", "between"),
+        ({"limit": "1g"}, "linux.resources.memory.limit", "integer"),
+        ({"bogus": 1}, "linux.resources.memory.bogus", "unknown key"),
+    ],
+)
+def test_memory_refusals(memory: Dict[str, Any], field: str, match: str) -> None:
+    refused(field, minimal(**{"linux.resources": {"memory": memory}}), match=match)
+
+
+def test_memory_harmless_values_accepted() -> None:
+    c = cgroup({"memory": {"kernel": 0, "disableOOMKiller": False, "useHierarchy": True, "checkBeforeUpdate": False}})
+    assert c is not None and c.memory == lc.Memory()
+
+
+def test_cpu_pids_io_hugetlb() -> None:
+    c = cgroup(
+        {
+            "cpu": {"shares": 512, "quota": 50000, "period": 100000, "burst": 1000, "cpus": "0-1", "mems": "0"},
+            "pids": {"limit": 64},
+            "blockIO": {
+                "weight": 500,
+                "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1 << 20}],
+                "throttleWriteBpsDevice": [{"major": 8, "minor": 0, "rate": 2 << 20}],
+                "throttleReadIOPSDevice": [{"major": 8, "minor": 16, "rate": 100}],
+                "throttleWriteIOPSDevice": [{"major": 8, "minor": 16, "rate": 200}],
+            },
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 0}, {"pageSize": "1GB", "limit": 1 << 30}],
+        }
+    )
+    assert c is not None
+    assert c.cpu == lc.Cpu(shares=512, quota_us=50000, period_us=100000, burst_us=1000, cpus="0-1", mems="0")
+    assert c.pids == lc.Pids(64)
+    assert c.io == lc.IO(
+        blkio_weight=500,
+        read_bps={"8:0": 1 << 20},
+        write_bps={"8:0": 2 << 20},
+        read_iops={"8:16": 100},
+        write_iops={"8:16": 200},
+    )
+    assert c.hugetlb == lc.Hugetlb({"2MB": 0, "1GB": 1 << 30})
+    c = cgroup({"cpu": {"quota": -1, "shares": 0}, "pids": {"limit": -1}, "unified": {"cpu.weight": "100"}})
+    assert c is not None and c.cpu == lc.Cpu(quota_us=lc.UNLIMITED, weight=100) and c.pids == lc.Pids(lc.UNLIMITED)
+    c = cgroup({"pids": {"limit": 0}, "cpu": {"cpus": "", "mems": ""}})
+    assert c is not None and c.pids == lc.Pids() and c.cpu == lc.Cpu()
+
+
+@pytest.mark.parametrize(
+    "resources, field, match",
+    [
+        ({"cpu": {"realtimeRuntime": 1}}, "linux.resources.cpu.realtimeRuntime", "real-time"),
+        ({"cpu": {"realtimePeriod": 1}}, "linux.resources.cpu.realtimePeriod", "real-time"),
+        ({"cpu": {"idle": 1}}, "linux.resources.cpu.idle", "idle"),
+        ({"cpu": {"shares": 1}}, "linux.resources.cpu", "shares"),
+        ({"cpu": {"cpus": "3-1"}}, "linux.resources.cpu", "backwards"),
+        ({"blockIO": {"leafWeight": 10}}, "linux.resources.blockIO.leafWeight", "leaf"),
+        (
+            {"blockIO": {"weightDevice": [{"major": 8, "minor": 0, "weight": 10}]}},
+            "linux.resources.blockIO.weightDevice",
+            "per-device",
+        ),
+        (
+            {"blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0}]}},
+            "linux.resources.blockIO.throttleReadBpsDevice[0].rate",
+            "required",
+        ),
+        ({"hugepageLimits": [{"pageSize": "3MB", "limit": 0}]}, "linux.resources.hugepageLimits", "power of two"),
+        ({"network": {"classID": 1}}, "linux.resources.network", "net_cls"),
+        ({"rdma": {"mlx5_1": {"hcaHandles": 3}}}, "linux.resources.rdma", "rdma"),
+        ({"unified": {"memory.max": "1"}}, "linux.resources.unified['memory.max']", "not supported"),
+        ({"unified": {"cpu.weight": "x"}}, "linux.resources.unified['cpu.weight']", "number"),
+        ({"pids": {"max": 1}}, "linux.resources.pids.max", "unknown key"),
+        ({"devices": [{"allow": True, "type": "x"}]}, "linux.resources.devices[0]", "'a' (all)"),
+        ({"devices": [{"type": "a"}]}, "linux.resources.devices[0].allow", "required"),
+        ({"bogus": {}}, "linux.resources.bogus", "unknown key"),
+    ],
+)
+def test_resource_refusals(resources: Dict[str, Any], field: str, match: str) -> None:
+    refused(field, minimal(**{"linux.resources": resources}), match=match)
+
+
+def test_device_rules_get_runc_defaults_appended() -> None:
+    c = cgroup({"devices": [{"allow": False, "access": "rwm"}]})
+    assert c is not None and c.devices == lc.Devices.default()
+    c = cgroup({"devices": [{"allow": True, "type": "c", "major": 10, "minor": -1, "access": "rw"}]})
+    assert c is not None and c.devices is not None
+    assert c.devices.rules == (lc.DeviceRule(True, "c", 10, None, "rw"), *DEFAULT_ALLOWS)
+    c = cgroup({"devices": [{"allow": True}]})
+    assert c is not None and c.devices == lc.Devices.allow_all()
+
+
+# --- writing: what OCI cannot say -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "config, field",
+    [
+        (lambda: base(rootfs=lc.Rootfs.host()), "rootfs"),
+        (lambda: base(rootfs=lc.Rootfs.overlay(["/l"])), "rootfs"),
+        (lambda: base(rootfs=None, mounts=(), masked_paths=(), readonly_paths=()), "rootfs"),
+        (lambda: base(rootfs=lc.Rootfs.directory(ROOT, no_pivot=True)), "rootfs.no_pivot"),
+        (lambda: base(process=lc.Process(args=["sh"], init=True)), "process.init"),
+        (lambda: base(process=lc.Process(args=["sh"], executable="/bin/busybox")), "process.executable"),
+        (lambda: base(mounts=lc.Mounts.default(), devices=()), "devices"),
+        (lambda: base(cgroup=lc.CgroupConfig(accounting=False)), "cgroup.accounting"),
+        (lambda: base(cgroup=lc.CgroupConfig(devices=None)), "cgroup.devices"),
+        (lambda: base(cgroup=lc.CgroupConfig(devices=lc.Devices((lc.DeviceRule(False),)))), "cgroup.devices"),
+        (lambda: base(cgroup=lc.CgroupConfig(memory=lc.Memory(max=0))), "cgroup.memory.max"),
+        (lambda: base(cgroup=lc.CgroupConfig(memory=lc.Memory(swap_max=1))), "cgroup.memory.swap_max"),
+        (lambda: base(cgroup=lc.CgroupConfig(pids=lc.Pids(0))), "cgroup.pids.max"),
+        (lambda: base(cgroup=lc.CgroupConfig(io=lc.IO(weight=100))), "cgroup.io.weight"),
+        (lambda: base(cgroup=lc.CgroupConfig(io=lc.IO(read_bps={"/dev/vda": 1}))), "cgroup.io.read_bps['/dev/vda']"),
+        (lambda: base(cgroup=lc.CgroupConfig(io=lc.IO(read_bps={"8:0": "max"}))), "cgroup.io.read_bps['8:0']"),
+        (lambda: base(cgroup=lc.CgroupConfig(hugetlb={"2MB": "max"})), "cgroup.hugetlb['2MB']"),
+    ],
+)
+def test_to_oci_refuses_what_oci_cannot_say(config: Any, field: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        config_to_oci(config())
+    assert info.value.field == field, str(info.value)
+
+
+# --- round trips ---------------------------------------------------------------------------
+
+
+def full_config() -> lc.Config:
+    return lc.Config(
+        rootfs=lc.Rootfs.directory(ROOT, readonly=True, propagation="rprivate"),
+        process=lc.Process(
+            args=["/bin/sh", "-c", "echo hi"],
+            env={"PATH": "/bin", "X": "a=b", "E": ""},
+            cwd="/tmp",
+            user=lc.User(1000, 1000, (5, 10)),
+            umask=0o027,
+            capabilities=lc.Capabilities(
+                bounding={"CAP_KILL", "CAP_CHOWN"},
+                effective={"CAP_KILL"},
+                permitted={"CAP_KILL", "CAP_CHOWN"},
+                inheritable={"CAP_KILL"},
+                ambient={"CAP_KILL"},
+            ),
+            no_new_privileges=False,
+            rlimits=[lc.Rlimit("nofile", 1024, 4096), lc.Rlimit("core", None)],
+            terminal=True,
+            oom_score_adj=-5,
+        ),
+        hostname="box",
+        domainname="example.org",
+        namespaces=lc.Namespaces(
+            user=True, mount=True, uts=True, ipc=True, pid=True, net=True, cgroup="/proc/1/ns/cgroup", time=True
+        ),
+        mounts=lc.Mounts.default()
+        + [
+            lc.Mount.bind("/host/a", "/a", readonly=True, recursive=False, propagation="rshared"),
+            lc.Mount.tmpfs("/t", size="1m", mode=0o700, options=("noatime", "lazytime")),
+            lc.Mount("/sys/fs/cgroup", "cgroup2", "cgroup2", readonly=True),
+            lc.Mount("/x", "tmpfs", None, propagation="unbindable"),
+        ],
+        devices=(*lc.DEFAULT_DEVICES, lc.Device("/dev/fuse", "c", 10, 229, 0o600)),
+        uid_mappings=[lc.IDMap(0, 100000, 65536)],
+        gid_mappings=[lc.IDMap(0, 100000, 65536)],
+        masked_paths=["/proc/kcore"],
+        readonly_paths=["/proc/sys", "/proc/bus"],
+        sysctl={"net.ipv4.ip_forward": "1", "kernel.shmmax": "1000"},
+        seccomp=lc.Seccomp.default(frozenset({"CAP_KILL"})),
+        hooks=lc.Hooks(
+            prestart=[lc.Hook("/bin/a", ("a", "1"), ("K=V",), 3)],
+            poststop=[lc.Hook("/bin/b")],
+            start_container=[lc.Hook("/bin/c")],
+        ),
+        cgroup=lc.CgroupConfig(
+            path="a/b",
+            memory=lc.Memory(max=1 << 30, swap_max=0, reservation=1 << 20, high=1 << 29, swappiness=0),
+            cpu=lc.Cpu(weight=200, quota_us=lc.UNLIMITED, period_us=100000, burst_us=0, cpus="0", mems="0"),
+            pids=lc.Pids(lc.UNLIMITED),
+            io=lc.IO(blkio_weight=100, read_bps={"8:0": 0}, write_iops={"8:0": 5}),
+            hugetlb={"2MB": 0},
+            devices=lc.Devices.default(),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        base,
+        full_config,
+        lambda: base(cgroup=lc.CgroupConfig(devices=lc.Devices.allow_all())),
+        lambda: base(cgroup=lc.CgroupConfig(memory=lc.Memory(), cpu=lc.Cpu(), pids=lc.Pids(), io=lc.IO())),
+        lambda: base(cgroup=lc.CgroupConfig(memory=lc.Memory(max=lc.UNLIMITED, swap_max=lc.UNLIMITED))),
+        lambda: base(mounts=lc.Mounts.default(), devices=lc.DEFAULT_DEVICES),
+        lambda: base(process=lc.Process(args=["sh"], capabilities=lc.Capabilities.default())),
+    ],
+)
+def test_roundtrip(make: Any) -> None:
+    config = make()
+    assert roundtrip(config) == config
+    # and the document is stable
+    doc = config_to_oci(config)
+    assert config_to_oci(config_from_oci(doc).config) == doc
+
+
+def test_roundtrip_with_extras() -> None:
+    oc = OciConfig(full_config(), {"k": "v"}, "1.0.2", (10, 20))
+    assert config_from_oci(json.loads(json.dumps(oc.to_oci()))) == attrs.evolve(oc, bundle=None)
+
+
+def test_runc_spec_document() -> None:
+    """The document `runc spec` writes (runc 1.1) loads."""
+    doc = copy.deepcopy(RUNC_SPEC)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        oc = config_from_oci(doc, bundle="/bundle")
+    assert [w.category for w in caught] == [OciWarning]
+    c = oc.config
+    assert c.rootfs == lc.Rootfs.directory("/bundle/rootfs", readonly=True)
+    assert c.mounts[1] == lc.Mount.dev()
+    assert c.mounts[2] == lc.Mount.devpts()
+    assert c.mounts[3] == lc.Mount.shm()
+    assert c.mounts[4] == lc.Mount.mqueue()
+    assert c.mounts[5] == lc.Mount.sysfs()
+    assert c.devices == lc.DEFAULT_DEVICES
+    assert c.cgroup is not None and c.cgroup.devices == lc.Devices.default()
+    assert roundtrip(c) == c
+
+
+def test_to_oci_is_json_and_does_not_share_state() -> None:
+    c = full_config()
+    doc = config_to_oci(c)
+    assert json.loads(json.dumps(doc)) == doc
+    doc["process"]["args"].append("x")
+    assert config_to_oci(c) != doc
+
+
+RUNC_SPEC: Dict[str, Any] = {
+    "ociVersion": "1.0.2-dev",
+    "process": {
+        "terminal": True,
+        "user": {"uid": 0, "gid": 0},
+        "args": ["sh"],
+        "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+        "cwd": "/",
+        "capabilities": {
+            s: ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+            for s in ("bounding", "effective", "permitted", "ambient")
+        },
+        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+        "noNewPrivileges": True,
+    },
+    "root": {"path": "rootfs", "readonly": True},
+    "hostname": "runc",
+    "mounts": [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {
+            "destination": "/dev",
+            "type": "tmpfs",
+            "source": "tmpfs",
+            "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
+        },
+        {
+            "destination": "/dev/pts",
+            "type": "devpts",
+            "source": "devpts",
+            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+        },
+        {
+            "destination": "/dev/shm",
+            "type": "tmpfs",
+            "source": "shm",
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        },
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+        {
+            "destination": "/sys/fs/cgroup",
+            "type": "cgroup",
+            "source": "cgroup",
+            "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
+        },
+    ],
+    "linux": {
+        "resources": {"devices": [{"allow": False, "access": "rwm"}]},
+        "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
+        "maskedPaths": ["/proc/acpi", "/proc/kcore", "/sys/firmware", "/proc/scsi"],
+        "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
+    },
+}
+
+
+# --- property tests -----------------------------------------------------------------------
+
+
+_text = st.text(st.characters(exclude_characters="\0"), min_size=1, max_size=12)
+_path = st.lists(st.text("abcxyz._-ü", min_size=1, max_size=5), max_size=3).map(
+    lambda parts: "/" + "/".join(p for p in parts if p not in (".", ".."))
+)
+_cap = st.sampled_from(CAPABILITY_NAMES)
+
+
+@st.composite
+def capabilities(draw: Any) -> lc.Capabilities:
+    bounding = draw(st.frozensets(_cap, max_size=8))
+    permitted = draw(st.frozensets(st.sampled_from(sorted(bounding)), max_size=8)) if bounding else frozenset()
+    effective = draw(st.frozensets(st.sampled_from(sorted(permitted)))) if permitted else frozenset()
+    inheritable = draw(st.frozensets(_cap, max_size=5))
+    both = sorted(permitted & inheritable)
+    ambient = draw(st.frozensets(st.sampled_from(both))) if both else frozenset()
+    return lc.Capabilities(bounding, effective, permitted, inheritable, ambient)
+
+
+@st.composite
+def processes(draw: Any) -> lc.Process:
+    return lc.Process(
+        args=draw(st.lists(_text, min_size=1, max_size=4)),
+        env=draw(st.dictionaries(_text.filter(lambda k: "=" not in k), _text | st.just(""), max_size=4)),
+        cwd=draw(_path),
+        umask=draw(st.integers(0, 0o777)),
+        capabilities=draw(capabilities()),
+        no_new_privileges=draw(st.booleans()),
+        terminal=draw(st.booleans()),
+        rlimits=draw(
+            st.lists(
+                st.builds(
+                    lambda kind, soft, extra: lc.Rlimit(
+                        kind, soft, None if extra is None or soft is None else soft + extra
+                    ),
+                    st.sampled_from(["nofile", "core", "nproc", "stack"]),
+                    st.none() | st.integers(0, 2**40),
+                    st.none() | st.integers(0, 2**20),
+                ),
+                max_size=4,
+                unique_by=lambda r: r.type,
+            )
+        ),
+        oom_score_adj=draw(st.none() | st.integers(-1000, 1000)),
+    )
+
+
+_data_item = st.sampled_from(["mode=755", "size=1m", "uid=0", "newinstance", "gid=5", "nr_inodes=10"])
+_mount = st.one_of(
+    st.builds(
+        lambda src, dst, ro, rec, prop, nosuid: lc.Mount.bind(
+            src, dst, readonly=ro, recursive=rec, propagation=prop, nosuid=nosuid
+        ),
+        _path,
+        _path,
+        st.booleans(),
+        st.booleans(),
+        st.none() | st.sampled_from(["private", "rslave", "shared", "runbindable"]),
+        st.booleans(),
+    ),
+    st.builds(
+        lambda dst, typ, src, flags, opts, data: lc.Mount(
+            dst,
+            typ,
+            src,
+            readonly=flags[0],
+            nosuid=flags[1],
+            nodev=flags[2],
+            noexec=flags[3],
+            options=opts,
+            data=",".join(data),
+        ),
+        _path,
+        st.sampled_from(["tmpfs", "proc", "cgroup2", "mqueue"]),
+        st.none() | st.sampled_from(["tmpfs", "none", "x"]),
+        st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans()),
+        st.lists(st.sampled_from(["noatime", "strictatime", "sync", "nosymfollow", "relatime"]), max_size=3),
+        st.lists(_data_item, max_size=3),
+    ),
+)
+_limit = st.none() | st.just(lc.UNLIMITED) | st.integers(1, 2**40)
+
+
+@st.composite
+def cgroups(draw: Any) -> Optional[lc.CgroupConfig]:
+    if draw(st.booleans()):
+        return None
+    mem_max = draw(_limit)
+    swap = draw(
+        st.none()
+        | st.just(lc.UNLIMITED)
+        | (st.integers(0, 2**30) if mem_max not in (None, lc.UNLIMITED) else st.nothing())
+    )
+    return lc.CgroupConfig(
+        path=draw(st.none() | st.sampled_from(["a", "a/b", "x/y/z"])),
+        memory=draw(
+            st.none() | st.just(lc.Memory(max=mem_max, swap_max=swap, reservation=draw(_limit), high=draw(_limit)))
+        ),
+        cpu=draw(
+            st.none()
+            | st.builds(
+                lc.Cpu,
+                shares=st.none() | st.integers(2, 262144),
+                quota_us=st.none() | st.integers(1000, 10**6),
+                cpus=st.none() | st.just("0-1"),
+            )
+        ),
+        pids=draw(st.none() | st.builds(lc.Pids, _limit.filter(lambda n: n is None or n < 2**31))),
+        hugetlb=draw(st.none() | st.builds(lambda n: lc.Hugetlb({"2MB": n}), st.integers(0, 2**30))),
+        devices=draw(st.sampled_from([lc.Devices.default(), lc.Devices.allow_all()])),
+    )
+
+
+@st.composite
+def configs(draw: Any) -> lc.Config:
+    ns: Dict[str, Any] = {kind: draw(st.booleans() | _path) for kind in ("ipc", "pid", "net", "cgroup", "time")}
+    ns["mount"] = True
+    ns["uts"] = draw(st.booleans())
+    mounts = draw(st.lists(_mount, max_size=4))
+    with_dev = draw(st.booleans())
+    if with_dev:
+        mounts.append(lc.Mount.dev())
+    return lc.Config(
+        process=draw(processes()),
+        rootfs=lc.Rootfs.directory(
+            draw(_path),
+            readonly=draw(st.booleans()),
+            propagation=draw(st.sampled_from(["rslave", "private", "rshared"])),
+        ),
+        hostname=draw(st.none() | st.text("abc-", min_size=1, max_size=10)) if ns["uts"] else None,
+        namespaces=lc.Namespaces(**ns),
+        mounts=mounts,
+        devices=lc.DEFAULT_DEVICES if with_dev else (),
+        masked_paths=draw(st.lists(_path, max_size=3)),
+        readonly_paths=draw(st.lists(_path, max_size=3)),
+        seccomp=draw(st.none() | st.just(lc.Seccomp.default(frozenset()))),
+        hooks=lc.Hooks(poststart=draw(st.lists(st.builds(lc.Hook, _path, st.lists(_text, max_size=2)), max_size=2))),
+        cgroup=draw(cgroups()),
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(configs())
+def test_roundtrip_property(config: lc.Config) -> None:
+    assert roundtrip(config) == config
