@@ -6,121 +6,212 @@
 See docs/ for the guide and the architecture.
 """
 
-from .capabilities import Capabilities
-from .cgroups import (
-    IO,
-    UNLIMITED,
-    CgroupConfig,
-    CgroupError,
-    CgroupUnsupported,
-    Cpu,
-    DeviceRule,
-    Devices,
-    Hugetlb,
-    Memory,
-    Pids,
-    Stats,
-)
-from .config import DEFAULT_CGROUP, Config
-from .container import Container, ContainerExists, ContainerState, StateError
-from .devices import DEFAULT_DEVICES, Device
-from .errors import (
-    CgroupJoinError,
-    ConfigError,
-    ContainerError,
-    CwdError,
-    ExecError,
-    IdentityError,
-    MountError,
-    NamespaceError,
-    ProcessExitError,
-    SecurityError,
-    SpawnError,
-    StepError,
-    TimeoutExpired,
-)
-from .hooks import Hook, HookError, Hooks
-from .idmap import IDMap
-from .limits import Rlimit
-from .mounts import Mount, Mounts
-from .namespaces import Namespaces
-from .oci import OciConfig, OciWarning, load_bundle
-from .paths import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS
-from .popen import DEVNULL, PIPE, STDOUT, ContainerProcess
-from .process import Process, User
-from .rootfs import Rootfs
-from .run import CompletedProcess, run
-from .seccomp import Action, ArgCondition, Seccomp, SeccompError, SeccompRule
-from .state import DEFAULT_ROOT, State, StateNotFound
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, List
+
+# Names are imported on first use (PEP 562): `python -m libcontainer_py state`
+# must not pay for cgroups, seccomp, images... it does not touch.
+_WHERE = {
+    "Action": ".seccomp",
+    "ArgCondition": ".seccomp",
+    "Capabilities": ".capabilities",
+    "CgroupConfig": ".cgroups",
+    "CgroupError": ".cgroups",
+    "CgroupJoinError": ".errors",
+    "CgroupUnsupported": ".cgroups",
+    "CompletedProcess": ".run",
+    "Config": ".config",
+    "ConfigError": ".errors",
+    "Container": ".container",
+    "ContainerError": ".errors",
+    "ContainerExists": ".container",
+    "ContainerProcess": ".popen",
+    "ContainerState": ".container",
+    "Cpu": ".cgroups",
+    "CwdError": ".errors",
+    "DEFAULT_CGROUP": ".config",
+    "DEFAULT_DEVICES": ".devices",
+    "DEFAULT_MASKED_PATHS": ".paths",
+    "DEFAULT_READONLY_PATHS": ".paths",
+    "DEFAULT_ROOT": ".state",
+    "DEVNULL": ".popen",
+    "Device": ".devices",
+    "DeviceRule": ".cgroups",
+    "Devices": ".cgroups",
+    "ExecError": ".errors",
+    "Hook": ".hooks",
+    "HookError": ".hooks",
+    "Hooks": ".hooks",
+    "Hugetlb": ".cgroups",
+    "IDMap": ".idmap",
+    "IO": ".cgroups",
+    "IdentityError": ".errors",
+    "Memory": ".cgroups",
+    "Mount": ".mounts",
+    "MountError": ".errors",
+    "Mounts": ".mounts",
+    "NamespaceError": ".errors",
+    "Namespaces": ".namespaces",
+    "OciConfig": ".oci",
+    "OciWarning": ".oci",
+    "PIPE": ".popen",
+    "Pids": ".cgroups",
+    "Process": ".process",
+    "ProcessExitError": ".errors",
+    "Rlimit": ".limits",
+    "Rootfs": ".rootfs",
+    "STDOUT": ".popen",
+    "Seccomp": ".seccomp",
+    "SeccompError": ".seccomp",
+    "SeccompRule": ".seccomp",
+    "SecurityError": ".errors",
+    "SpawnError": ".errors",
+    "State": ".state",
+    "StateError": ".container",
+    "StateNotFound": ".state",
+    "Stats": ".cgroups",
+    "StepError": ".errors",
+    "TimeoutExpired": ".errors",
+    "UNLIMITED": ".cgroups",
+    "User": ".process",
+    "load_bundle": ".oci",
+    "run": ".run",
+}
+_SUBMODULES = frozenset({"images", "oci", "cgroups", "seccomp"})
+
+if TYPE_CHECKING:
+    from . import images
+    from .capabilities import Capabilities
+    from .cgroups import (
+        IO,
+        UNLIMITED,
+        CgroupConfig,
+        CgroupError,
+        CgroupUnsupported,
+        Cpu,
+        DeviceRule,
+        Devices,
+        Hugetlb,
+        Memory,
+        Pids,
+        Stats,
+    )
+    from .config import DEFAULT_CGROUP, Config
+    from .container import Container, ContainerExists, ContainerState, StateError
+    from .devices import DEFAULT_DEVICES, Device
+    from .errors import (
+        CgroupJoinError,
+        ConfigError,
+        ContainerError,
+        CwdError,
+        ExecError,
+        IdentityError,
+        MountError,
+        NamespaceError,
+        ProcessExitError,
+        SecurityError,
+        SpawnError,
+        StepError,
+        TimeoutExpired,
+    )
+    from .hooks import Hook, HookError, Hooks
+    from .idmap import IDMap
+    from .limits import Rlimit
+    from .mounts import Mount, Mounts
+    from .namespaces import Namespaces
+    from .oci import OciConfig, OciWarning, load_bundle
+    from .paths import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS
+    from .popen import DEVNULL, PIPE, STDOUT, ContainerProcess
+    from .process import Process, User
+    from .rootfs import Rootfs
+    from .run import CompletedProcess, run
+    from .seccomp import Action, ArgCondition, Seccomp, SeccompError, SeccompRule
+    from .state import DEFAULT_ROOT, State, StateNotFound
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(where, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_WHERE) | _SUBMODULES)
+
 
 __all__ = [
-    "OciConfig",
-    "OciWarning",
-    "images",
-    "load_bundle",
-    "Hook",
-    "HookError",
-    "Hooks",
-    "DEFAULT_CGROUP",
-    "UNLIMITED",
     "Action",
     "ArgCondition",
-    "Seccomp",
-    "SeccompError",
-    "SeccompRule",
-    "IO",
+    "Capabilities",
     "CgroupConfig",
     "CgroupError",
-    "CgroupUnsupported",
-    "Container",
-    "ContainerExists",
-    "ContainerState",
-    "DEFAULT_ROOT",
-    "State",
-    "StateNotFound",
-    "Cpu",
-    "DeviceRule",
-    "Devices",
-    "Hugetlb",
-    "Memory",
-    "Pids",
-    "StateError",
-    "Stats",
-    "Capabilities",
-    "DEFAULT_MASKED_PATHS",
-    "DEFAULT_READONLY_PATHS",
-    "Rlimit",
     "CgroupJoinError",
+    "CgroupUnsupported",
     "CompletedProcess",
     "Config",
     "ConfigError",
+    "Container",
     "ContainerError",
+    "ContainerExists",
     "ContainerProcess",
+    "ContainerState",
+    "Cpu",
     "CwdError",
+    "DEFAULT_CGROUP",
     "DEFAULT_DEVICES",
+    "DEFAULT_MASKED_PATHS",
+    "DEFAULT_READONLY_PATHS",
+    "DEFAULT_ROOT",
     "DEVNULL",
     "Device",
+    "DeviceRule",
+    "Devices",
     "ExecError",
+    "Hook",
+    "HookError",
+    "Hooks",
+    "Hugetlb",
     "IDMap",
+    "IO",
     "IdentityError",
+    "Memory",
     "Mount",
     "MountError",
     "Mounts",
     "NamespaceError",
     "Namespaces",
+    "OciConfig",
+    "OciWarning",
     "PIPE",
+    "Pids",
     "Process",
     "ProcessExitError",
+    "Rlimit",
     "Rootfs",
     "STDOUT",
+    "Seccomp",
+    "SeccompError",
+    "SeccompRule",
     "SecurityError",
     "SpawnError",
+    "State",
+    "StateError",
+    "StateNotFound",
+    "Stats",
     "StepError",
     "TimeoutExpired",
+    "UNLIMITED",
     "User",
+    "images",
+    "load_bundle",
     "run",
 ]
 
 __version__ = "0.1.0"
-
-from . import images
