@@ -12,9 +12,9 @@ import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import strategies
 
 import libcontainer_py as lc
-from libcontainer_py.capabilities import CAPABILITY_NAMES
 from libcontainer_py.errors import ConfigError
 from libcontainer_py.limits import INFINITY
 from libcontainer_py.oci import OciConfig, OciWarning, config_from_oci, config_to_oci, load_bundle
@@ -849,22 +849,10 @@ RUNC_SPEC: Dict[str, Any] = {
 # --- property tests -----------------------------------------------------------------------
 
 
-_text = st.text(st.characters(exclude_characters="\0"), min_size=1, max_size=12)
-_path = st.lists(st.text("abcxyz._-ü", min_size=1, max_size=5), max_size=3).map(
-    lambda parts: "/" + "/".join(p for p in parts if p not in (".", ".."))
-)
-_cap = st.sampled_from(CAPABILITY_NAMES)
-
-
-@st.composite
-def capabilities(draw: Any) -> lc.Capabilities:
-    bounding = draw(st.frozensets(_cap, max_size=8))
-    permitted = draw(st.frozensets(st.sampled_from(sorted(bounding)), max_size=8)) if bounding else frozenset()
-    effective = draw(st.frozensets(st.sampled_from(sorted(permitted)))) if permitted else frozenset()
-    inheritable = draw(st.frozensets(_cap, max_size=5))
-    both = sorted(permitted & inheritable)
-    ambient = draw(st.frozensets(st.sampled_from(both))) if both else frozenset()
-    return lc.Capabilities(bounding, effective, permitted, inheritable, ambient)
+_text = strategies.text
+_path = strategies.path
+_cap = strategies.capability
+capabilities = strategies.capabilities
 
 
 @st.composite

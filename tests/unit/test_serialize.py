@@ -15,10 +15,10 @@ import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import strategies
 
 import libcontainer_py as lc
 from libcontainer_py import serialize
-from libcontainer_py.capabilities import CAPABILITY_NAMES
 from libcontainer_py.errors import ConfigError
 from libcontainer_py.limits import INFINITY
 from libcontainer_py.serialize import VERSION, config_from_dict, config_to_dict
@@ -709,22 +709,10 @@ def test_not_a_document(data: Any) -> None:
 # --- property tests -----------------------------------------------------------------------
 
 
-_text = st.text(st.characters(exclude_characters="\0"), min_size=1, max_size=12)
-_path = st.lists(st.text("abcxyz._-ü", min_size=1, max_size=5), max_size=3).map(
-    lambda parts: "/" + "/".join(p for p in parts if p not in (".", ".."))
-)
-_cap = st.sampled_from(CAPABILITY_NAMES)
-
-
-@st.composite
-def capabilities(draw: Any) -> lc.Capabilities:
-    bounding = draw(st.frozensets(_cap, max_size=8))
-    permitted = draw(st.frozensets(st.sampled_from(sorted(bounding)), max_size=8)) if bounding else frozenset()
-    effective = draw(st.frozensets(st.sampled_from(sorted(permitted)))) if permitted else frozenset()
-    inheritable = draw(st.frozensets(_cap, max_size=5))
-    both = sorted(permitted & inheritable)
-    ambient = draw(st.frozensets(st.sampled_from(both))) if both else frozenset()
-    return lc.Capabilities(bounding, effective, permitted, inheritable, ambient)
+_text = strategies.text
+_path = strategies.path
+_cap = strategies.capability
+capabilities = strategies.capabilities
 
 
 @st.composite
