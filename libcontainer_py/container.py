@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
-import re
 import select
 import signal
 import subprocess
@@ -32,18 +31,19 @@ from .serialize import config_from_dict, config_to_dict
 from .spawn import start_through_socket
 from .state import (
     DEFAULT_ROOT,
+    ID_PATTERN,
     START_SOCKET,
     State,
     container_dir,
     list_ids,
     process_start_time,
     read_state,
+    recorded_status,
     remove_state,
     write_state,
 )
 
 _SAME = object()  # exec(): keep the container's setting
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 class StateError(ContainerError):
@@ -77,7 +77,7 @@ class ContainerExists(ContainerError):
 def check_id(container_id: Any) -> str:
     """Ids are 1-64 characters of letters, digits, '_', '.', '-' (they name a
     directory, a cgroup and, by default, the hostname)."""
-    if not isinstance(container_id, str) or not _ID.match(container_id):
+    if not isinstance(container_id, str) or not ID_PATTERN.match(container_id):
         raise ConfigError("container id", f"expected 1-64 of [A-Za-z0-9_.-] starting alnum, got {container_id!r}")
     return container_id
 
@@ -228,16 +228,10 @@ class Container:
 
     def status(self) -> str:
         """creating, created, running, paused or stopped."""
-        if self.record.pid == 0 and not self._destroyed:
-            return "creating"  # or its creator died while creating it: destroy() cleans up
-        if not self._alive():
+        if self._destroyed or (self.process is not None and self.process.poll() is not None):
             return "stopped"
-        if os.path.exists(os.path.join(container_dir(self.root, self.id), START_SOCKET)):
-            return "created"
         cgroup = self._cgroup_or_none()
-        if cgroup is not None and cgroup.paused():
-            return "paused"
-        return "running"
+        return recorded_status(self.root, self.record, cgroup.paused if cgroup is not None else (lambda: False))
 
     def _require(self, operation: str, *allowed: str) -> str:
         status = self.status()

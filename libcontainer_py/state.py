@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, Optional, Tuple
+import re
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import attrs
 
 from .errors import ContainerError
 
 DEFAULT_ROOT = "/run/libcontainer_py"
+#: Container ids: 1-64 of letters, digits, '_', '.', '-', starting alnumeric
+#: (an id names a directory, a cgroup and, by default, the hostname).
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 STATE_FILE = "state.json"
 START_SOCKET = "start.sock"
 
@@ -130,3 +134,23 @@ def remove_state(root: str, container_id: str) -> None:
         os.rmdir(directory)
     except FileNotFoundError:
         pass
+
+
+def recorded_status(root: str, record: State, paused: Optional[Callable[[], bool]] = None) -> str:
+    """creating, created, running, paused or stopped, from the record and
+    /proc alone; ``paused`` asks the container's cgroup (by default a manager
+    is made for it: the cgroup modules are imported only then)."""
+    if record.pid == 0:
+        return "creating"  # or its creator died while creating it: destroy() cleans up
+    if not record.alive():
+        return "stopped"
+    if os.path.exists(os.path.join(container_dir(root, record.id), START_SOCKET)):
+        return "created"
+    if paused is None and record.cgroup_path is not None:
+        from .cgroups import detect, new_manager
+
+        layout = detect()
+        if record.cgroup_controllers is not None:
+            layout = layout.only(record.cgroup_controllers)
+        paused = new_manager(record.cgroup_path, layout, container_id=record.id).paused
+    return "paused" if paused is not None and paused() else "running"

@@ -1,0 +1,215 @@
+"""A runc-compatible command line: ``libcontainer-py [global flags] COMMAND``.
+
+Each command lives in a small module imported only when that command runs,
+so that ``state``, ``list`` and ``kill`` start fast.  Errors are reported as
+runc reports them: a log record (text or JSON) on ``--log`` or stderr, the
+plain message on stderr when the log goes elsewhere, and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import List, Optional
+
+from ._log import Logger
+
+DEFAULT_ROOT = "/run/libcontainer-py"
+
+#: command -> (module, function, help)
+COMMANDS = {
+    "spec": ("spec", "cmd_spec", "create a new specification file (config.json)"),
+    "create": ("lifecycle", "cmd_create", "create a container"),
+    "start": ("lifecycle", "cmd_start", "execute the user defined process in a created container"),
+    "run": ("lifecycle", "cmd_run", "create and run a container"),
+    "kill": (
+        "lifecycle",
+        "cmd_kill",
+        "kill sends the specified signal (default: SIGTERM) to the container's init process",
+    ),
+    "pause": ("lifecycle", "cmd_pause", "pause suspends all processes inside the container"),
+    "resume": ("lifecycle", "cmd_resume", "resumes all processes that have been previously paused"),
+    "delete": ("lifecycle", "cmd_delete", "delete any resources held by the container"),
+    "state": ("query", "cmd_state", "output the state of a container"),
+    "list": ("query", "cmd_list", "lists containers started by libcontainer-py with the given root"),
+    "ps": ("query", "cmd_ps", "ps displays the processes running inside a container"),
+    "events": (
+        "query",
+        "cmd_events",
+        "display container events such as OOM notifications and cpu, memory, and IO usage statistics",
+    ),
+    "features": ("query", "cmd_features", "show the enabled features"),
+    "exec": ("execute", "cmd_exec", "execute new process inside the container"),
+    "update": ("lifecycle", "cmd_update", "update container resource constraints"),
+}
+
+
+class CliError(Exception):
+    """An error reported to the user with exit status ``code``."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="libcontainer-py", description="a runc-compatible OCI runtime in Python")
+    p.add_argument(
+        "--root", default=DEFAULT_ROOT, help=f"root directory for storage of container state (default: {DEFAULT_ROOT})"
+    )
+    p.add_argument("--log", default="", help="set the log file to write libcontainer-py logs to (default is stderr)")
+    p.add_argument("--log-format", default="text", choices=("text", "json"), help="set the log format")
+    p.add_argument("--debug", action="store_true", help="enable debug logging")
+    p.add_argument("--systemd-cgroup", action="store_true", help="not supported: the systemd cgroup driver")
+    p.add_argument("--rootless", default="auto", help="accepted for compatibility (auto|true|false)")
+    p.add_argument("--criu", default="", help=argparse.SUPPRESS)
+    p.add_argument("-v", "--version", action="store_true", help="print the version")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, _, text) in COMMANDS.items():
+        sp = sub.add_parser(name, help=text, description=text)
+        _ARGS[name](sp)
+    return p
+
+
+def _id(p: argparse.ArgumentParser) -> None:
+    p.add_argument("container_id", metavar="ID")
+
+
+def _create_args(p: argparse.ArgumentParser, *, run: bool) -> None:
+    _id(p)
+    p.add_argument("-b", "--bundle", default="", help="path to the root of the bundle directory (default: cwd)")
+    p.add_argument(
+        "--console-socket", default="", help="path to an AF_UNIX socket which will receive the pty master fd"
+    )
+    p.add_argument("--pid-file", default="", help="file to write the process id to")
+    p.add_argument("--no-pivot", action="store_true", help="do not use pivot root to jail the process inside rootfs")
+    p.add_argument("--no-new-keyring", action="store_true", help="accepted; no-op (no session keyring is made anyway)")
+    p.add_argument("--preserve-fds", type=int, default=0, help="pass N additional file descriptors to the container")
+    if run:
+        p.add_argument("-d", "--detach", action="store_true", help="detach from the container's process")
+        p.add_argument("--keep", action="store_true", help="do not delete the container after it exits")
+
+
+def _spec_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-b", "--bundle", default="", help="path to the root of the bundle directory")
+    p.add_argument("--rootless", action="store_true", help="generate a configuration for a rootless container")
+
+
+def _kill_args(p: argparse.ArgumentParser) -> None:
+    _id(p)
+    p.add_argument("signal", nargs="?", default="SIGTERM", metavar="SIGNAL")
+    p.add_argument("-a", "--all", action="store_true", help="send the signal to all processes in the container")
+
+
+def _delete_args(p: argparse.ArgumentParser) -> None:
+    _id(p)
+    p.add_argument(
+        "-f", "--force", action="store_true", help="forcibly delete the container if it is still running (SIGKILL)"
+    )
+
+
+def _list_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--format", default="table", choices=("table", "json"))
+    p.add_argument("-q", "--quiet", action="store_true", help="display only container IDs")
+
+
+def _ps_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-f", "--format", default="table", choices=("table", "json"))
+    _id(p)
+    p.add_argument("ps_args", nargs=argparse.REMAINDER, metavar="PS_ARGS")
+
+
+def _events_args(p: argparse.ArgumentParser) -> None:
+    _id(p)
+    p.add_argument("--stats", action="store_true", help="display the container's stats then exit")
+    p.add_argument("--interval", default="5s", help="set the stats collection interval")
+
+
+def _exec_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--console-socket", default="")
+    p.add_argument("--cwd", default="")
+    p.add_argument("-e", "--env", action="append", default=[])
+    p.add_argument("-t", "--tty", action="store_true")
+    p.add_argument("-u", "--user", default="", help="UID (format: <uid>[:<gid>])")
+    p.add_argument("--additional-gids", "-g", action="append", type=int, default=[])
+    p.add_argument("-p", "--process", default="", help="path to the process.json")
+    p.add_argument("-d", "--detach", action="store_true")
+    p.add_argument("--pid-file", default="")
+    p.add_argument("--no-new-privs", action="store_true")
+    p.add_argument("--cap", "-c", action="append", default=[])
+    p.add_argument("--preserve-fds", type=int, default=0)
+    _id(p)
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="COMMAND")
+
+
+def _update_args(p: argparse.ArgumentParser) -> None:
+    _id(p)
+    p.add_argument("-r", "--resources", default="", help="path to a file with the linux resources JSON ('-' for stdin)")
+    p.add_argument("--memory", default="")
+    p.add_argument("--pids-limit", type=int, default=None)
+    p.add_argument("--cpu-shares", type=int, default=None)
+    p.add_argument("--cpu-quota", type=int, default=None)
+    p.add_argument("--cpu-period", type=int, default=None)
+
+
+_ARGS = {
+    "spec": _spec_args,
+    "create": lambda p: _create_args(p, run=False),
+    "run": lambda p: _create_args(p, run=True),
+    "start": _id,
+    "kill": _kill_args,
+    "pause": _id,
+    "resume": _id,
+    "delete": _delete_args,
+    "state": _id,
+    "list": _list_args,
+    "ps": _ps_args,
+    "events": _events_args,
+    "features": lambda p: None,
+    "exec": _exec_args,
+    "update": _update_args,
+}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run one command; returns the exit status (errors: 1, as runc)."""
+    args = _parser().parse_args(argv)
+    log = Logger(args.log, args.log_format, args.debug)
+    if args.version:
+        from .. import __version__
+
+        print(f"libcontainer-py version {__version__}")
+        return 0
+    if args.command is None:
+        _parser().print_help()
+        return 0
+    try:
+        if args.systemd_cgroup:
+            raise CliError("--systemd-cgroup is not supported: libcontainer-py manages cgroups through cgroupfs only")
+        module, func, _ = COMMANDS[args.command]
+        log.debug(f"command {args.command}")
+        fn = getattr(importlib.import_module(f"{__name__}.{module}"), func)
+        return int(fn(args, log) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except CliError as exc:
+        log.fatal(str(exc))
+        return exc.code
+    except Exception as exc:  # every library error ends as runc's do: a message, status 1
+        if args.debug:
+            import traceback
+
+            log.debug(traceback.format_exc())
+        log.fatal(str(exc) or type(exc).__name__)
+        return 1
+
+
+def run_main() -> None:
+    """The console script's entry point."""
+    sys.exit(main())
+
+
+def root_of(args: argparse.Namespace) -> str:
+    return os.path.abspath(str(args.root))

@@ -1,0 +1,125 @@
+"""Helpers shared by the commands (light: no library imports at module level)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+from typing import TYPE_CHECKING
+
+from . import CliError, root_of
+
+if TYPE_CHECKING:
+    from ..container import Container
+
+
+def load(args: argparse.Namespace) -> Container:
+    """The container named on the command line; runc's message when absent."""
+    from ..container import Container
+    from ..state import StateNotFound
+
+    try:
+        return Container.load(args.container_id, root=root_of(args))
+    except StateNotFound:
+        raise CliError("container does not exist") from None
+
+
+def write_pid_file(path: str, pid: int) -> None:
+    """Atomically, without a newline (as runc)."""
+    path = os.path.abspath(path)
+    tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path))
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.rename(tmp, path)
+
+
+def parse_signal(text: str) -> int:
+    """``TERM``, ``SIGTERM``, ``sigterm`` or ``15``."""
+    if text.isdigit():
+        n = int(text)
+        if 0 <= n < 65:  # 0: only checks that the process exists
+            return n
+        raise CliError(f"unknown signal {text!r}")
+    name = text.upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    try:
+        return int(getattr(signal.Signals, name))
+    except AttributeError:
+        pass
+    if name.startswith("SIGRTMIN+") and name[9:].isdigit():
+        return int(signal.SIGRTMIN) + int(name[9:])
+    if name.startswith("SIGRTMAX-") and name[9:].isdigit():
+        return int(signal.SIGRTMAX) - int(name[9:])
+    raise CliError(f"unknown signal {text!r}")
+
+
+def exit_status(returncode: int) -> int:
+    """A killed process's status as a shell (and runc) reports it."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def send_console(socket_path: str, master: int) -> None:
+    """Send the pty master to ``socket_path`` with SCM_RIGHTS (runc's
+    --console-socket protocol: the payload is the terminal's name)."""
+    import socket
+
+    try:
+        name = os.readlink(f"/proc/self/fd/{master}")
+    except OSError:
+        name = "/dev/ptmx"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(socket_path)
+        socket.send_fds(s, [name.encode()], [master])
+
+
+def set_winsize(fd: int, size: tuple[int, int] | None) -> None:
+    if size is None:
+        return
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+
+
+def proxy_terminal(master: int, child_poll: object) -> None:
+    """Copy our stdin to the pty and the pty to our stdout until the pty is
+    closed (the foreground ``run``/``exec -t`` without a console socket)."""
+    import select
+    import termios
+    import tty
+
+    saved = None
+    if os.isatty(0):
+        saved = termios.tcgetattr(0)
+        tty.setraw(0)
+    try:
+        fds = [master, 0]
+        while True:
+            ready, _, _ = select.select(fds, [], [], 0.2)
+            if master in ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    return
+                os.write(1, data)
+            if 0 in ready:
+                data = os.read(0, 65536)
+                if not data:
+                    fds = [master]
+                else:
+                    os.write(master, data)
+    finally:
+        if saved is not None:
+            termios.tcsetattr(0, termios.TCSADRAIN, saved)
+
+
+def check_console(terminal: bool, console_socket: str, detach: bool) -> None:
+    """runc's rules for --console-socket."""
+    if console_socket and not terminal:
+        raise CliError("cannot use console socket if runc will not detach or allocate tty")
+    if terminal and detach and not console_socket:
+        raise CliError("cannot allocate tty if runc will detach without setting console socket")

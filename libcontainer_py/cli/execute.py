@@ -1,0 +1,116 @@
+"""exec: a new process in a running container."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+from typing import Any, Dict, List, Optional
+
+from . import CliError
+from ._common import check_console, exit_status, load, proxy_terminal, send_console, set_winsize, write_pid_file
+from ._log import Logger
+
+
+def _process_json(path: str) -> Dict[str, Any]:
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except OSError as exc:
+        raise CliError(f"open {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise CliError(f"{path}: invalid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise CliError(f"{path}: expected a JSON object")
+    return doc
+
+
+def _user(text: str) -> Any:
+    from ..process import User
+
+    uid, _, gid = text.partition(":")
+    try:
+        return User(int(uid), int(gid) if gid else 0)
+    except ValueError:
+        raise CliError(f"parsing {text} as uid[:gid]: only numeric ids are supported") from None
+
+
+def cmd_exec(args: argparse.Namespace, log: Logger) -> int:
+    c = load(args)
+    status = c.status()
+    if status == "stopped":
+        raise CliError("cannot exec in a stopped container")
+    if status == "paused":
+        raise CliError("cannot exec in a paused container")
+    if status != "running":
+        raise CliError(f"cannot exec in a {status} container")
+    if args.cap or args.additional_gids:
+        raise CliError("exec --cap and --additional-gids are not supported yet (use --process)")
+    overrides: Dict[str, Any] = {}
+    terminal = args.tty
+    argv: List[str] = list(args.args)
+    env: Optional[Dict[str, str]] = None
+    base_env = dict(c.config.process.env) if c.config is not None else {}
+    console_size = None
+    if args.process:
+        from ..oci.spec import _process
+
+        doc = _process_json(args.process)
+        proc_cfg, console_size, _ = _process(doc)
+        argv = list(proc_cfg.args)
+        env = dict(proc_cfg.env)
+        overrides.update(
+            cwd=proc_cfg.cwd,
+            user=proc_cfg.user,
+            capabilities=proc_cfg.capabilities if "capabilities" in doc else None,
+            no_new_privileges=proc_cfg.no_new_privileges if "noNewPrivileges" in doc else None,
+        )
+        terminal = proc_cfg.terminal
+    if not argv:
+        raise CliError("exec args cannot be empty")
+    if args.env:
+        env = dict(base_env if env is None else env)
+        for item in args.env:
+            k, sep, v = item.partition("=")
+            if not sep:
+                raise CliError(f"invalid environment variable {item!r}: expected KEY=VALUE")
+            env[k] = v
+    if env is not None:
+        overrides["env"] = env
+    if args.cwd:
+        overrides["cwd"] = args.cwd
+    if args.user:
+        overrides["user"] = _user(args.user)
+    if args.no_new_privs:
+        overrides["no_new_privileges"] = True
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    check_console(terminal, args.console_socket, args.detach)
+    pass_fds = tuple(range(3, 3 + args.preserve_fds))
+    proc = c.exec(argv, terminal=terminal, pass_fds=pass_fds, **overrides)
+    try:
+        if terminal and proc.tty_fd >= 0:
+            set_winsize(proc.tty_fd, console_size)
+            if args.console_socket:
+                send_console(args.console_socket, proc.tty_fd)
+        if args.pid_file:
+            write_pid_file(args.pid_file, int(proc.pid))
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    if args.detach:
+        return 0
+
+    def forward(sig: int, frame: Any) -> None:
+        proc.send_signal(sig)
+
+    forwarded = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+    for sig in forwarded:
+        signal.signal(sig, forward)
+    try:
+        if terminal and proc.tty_fd >= 0 and not args.console_socket:
+            proxy_terminal(proc.tty_fd, proc)
+        return exit_status(int(proc.wait()))
+    finally:
+        for sig in forwarded:
+            signal.signal(sig, signal.SIG_DFL)

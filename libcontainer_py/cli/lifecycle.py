@@ -1,0 +1,228 @@
+"""create, start, run, kill, pause, resume, delete, update."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import warnings
+from typing import Any, Dict, List
+
+from . import CliError, root_of
+from ._common import (
+    check_console,
+    exit_status,
+    load,
+    parse_signal,
+    proxy_terminal,
+    send_console,
+    set_winsize,
+    write_pid_file,
+)
+from ._log import Logger
+
+#: Signals a foreground ``run`` passes on to the container (as runc).
+FORWARDED = (
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGWINCH,
+)
+
+
+def _create(args: argparse.Namespace, log: Logger, *, detach: bool) -> Any:
+    import attrs
+
+    from ..container import Container, ContainerExists
+    from ..oci import OciWarning, load_bundle
+
+    bundle = os.path.abspath(args.bundle or os.getcwd())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OciWarning)
+        oci = load_bundle(os.path.join(bundle, "config.json"))
+    for w in caught:
+        log.debug(f"config.json: {w.message}")
+    config = oci.config
+    if args.no_pivot and config.rootfs is not None:
+        config = attrs.evolve(config, rootfs=attrs.evolve(config.rootfs, no_pivot=True))
+    terminal = config.process.terminal
+    check_console(terminal, args.console_socket, detach)
+    pass_fds = tuple(range(3, 3 + args.preserve_fds))
+    try:
+        container = Container.create(
+            args.container_id,
+            config,
+            root=root_of(args),
+            bundle=bundle,
+            annotations=dict(oci.annotations),
+            pass_fds=pass_fds,
+        )
+    except ContainerExists:
+        raise CliError("container with given ID already exists") from None
+    try:
+        proc = container.process
+        if terminal and proc is not None and proc.tty_fd >= 0:
+            set_winsize(proc.tty_fd, oci.console_size)
+            if args.console_socket:
+                send_console(args.console_socket, proc.tty_fd)
+        if args.pid_file:
+            write_pid_file(args.pid_file, container.pid)
+    except BaseException:
+        container.destroy()
+        raise
+    return container
+
+
+def cmd_create(args: argparse.Namespace, log: Logger) -> int:
+    _create(args, log, detach=True)
+    return 0
+
+
+def cmd_start(args: argparse.Namespace, log: Logger) -> int:
+    c = load(args)
+    status = c.status()
+    if status == "stopped":
+        raise CliError("cannot start a container that has stopped")
+    if status == "running":
+        raise CliError("cannot start an already running container")
+    if status != "created":
+        raise CliError(f"cannot start a container in the {status} state")
+    c.start()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, log: Logger) -> int:
+    c = _create(args, log, detach=args.detach)
+    proc = c.process
+    assert proc is not None
+    if args.detach:
+        try:
+            c.start()
+        except BaseException:
+            c.destroy()
+            raise
+        return 0
+
+    def forward(sig: int, frame: Any) -> None:
+        if sig == signal.SIGWINCH and proc.tty_fd >= 0 and os.isatty(0):
+            import fcntl
+            import termios
+
+            size = fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8)
+            fcntl.ioctl(proc.tty_fd, termios.TIOCSWINSZ, size)
+            return
+        proc.send_signal(sig)
+
+    for sig in FORWARDED:
+        signal.signal(sig, forward)
+    try:
+        c.start()
+        if proc.tty_fd >= 0 and not args.console_socket:
+            proxy_terminal(proc.tty_fd, proc)
+        status = exit_status(int(proc.wait()))
+    finally:
+        for sig in FORWARDED:
+            signal.signal(sig, signal.SIG_DFL)
+        if not args.keep:
+            c.destroy()
+    return status
+
+
+def cmd_kill(args: argparse.Namespace, log: Logger) -> int:
+    from . import _light
+
+    sig = parse_signal(args.signal)
+    root = root_of(args)
+    record, status = _light.load(root, args.container_id)
+    if status not in ("created", "running", "paused"):
+        raise CliError("container not running")
+    if not args.all:
+        _light.signal_first(record, sig)  # the fast path: no cgroup, no config
+        return 0
+    load(args).kill(sig, all=True)
+    return 0
+
+
+def cmd_pause(args: argparse.Namespace, log: Logger) -> int:
+    c = load(args)
+    if c.status() != "running":
+        raise CliError("container not running")
+    c.pause()
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace, log: Logger) -> int:
+    c = load(args)
+    if c.status() != "paused":
+        raise CliError("container not paused")
+    c.resume()
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace, log: Logger) -> int:
+    from ..container import Container
+    from ..state import StateNotFound
+
+    try:
+        c = Container.load(args.container_id, root=root_of(args))
+    except StateNotFound:
+        if args.force:
+            return 0
+        raise CliError("container does not exist") from None
+    status = c.status()
+    if status in ("running", "paused") and not args.force:
+        raise CliError(f"cannot delete container {c.id} that is not stopped: {status}")
+    # stopped, creating, created (runc deletes a created container: it never ran)
+    c.destroy()
+    return 0
+
+
+def _resources_doc(args: argparse.Namespace) -> Dict[str, Any]:
+    import json
+    import sys
+
+    if args.resources:
+        text = sys.stdin.read() if args.resources == "-" else open(args.resources).read()
+        doc: Dict[str, Any] = json.loads(text)
+        return doc
+    doc = {}
+    if args.memory:
+        doc["memory"] = {"limit": _bytes(args.memory)}
+    if args.pids_limit is not None:
+        doc["pids"] = {"limit": args.pids_limit}
+    cpu = {
+        k: v
+        for k, v in (("shares", args.cpu_shares), ("quota", args.cpu_quota), ("period", args.cpu_period))
+        if v is not None
+    }
+    if cpu:
+        doc["cpu"] = cpu
+    return doc
+
+
+def _bytes(text: str) -> int:
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    t = text.strip().lower().rstrip("b")
+    if t and t[-1] in units:
+        return int(float(t[:-1]) * units[t[-1]])
+    return int(t)
+
+
+def cmd_update(args: argparse.Namespace, log: Logger) -> int:
+    """Only the resources Config has: memory, cpu, pids, io, hugetlb
+    (a device-rule change is refused by Container.update)."""
+    from ..oci.resources import cgroup_from_oci
+
+    doc = _resources_doc(args)
+    c = load(args)
+    cg = cgroup_from_oci({"resources": doc})
+    if cg is None:
+        return 0
+    changes: List[Any] = [getattr(cg, name) for name in ("memory", "cpu", "pids", "io", "hugetlb")]
+    for resource in changes:
+        if resource is not None:
+            c.update(resource)
+    return 0

@@ -1,0 +1,475 @@
+"""The runc-compatible command line, run as a subprocess on a busybox bundle,
+compared with runc itself where that is cheap."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+from support.busybox import make_rootfs
+
+RUNC = "/usr/sbin/runc"
+STATE_KEYS = ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner"]
+
+
+class Result:
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+    def __repr__(self) -> str:
+        return f"Result({self.returncode}, out={self.stdout!r}, err={self.stderr!r})"
+
+
+def _run(argv: List[str], cwd: Optional[str] = None, timeout: float = 60) -> Result:
+    # Files, not pipes: a created container inherits stdout/stderr and would
+    # hold a pipe open long after the command returned.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        rc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, timeout=timeout).returncode
+        out.seek(0)
+        err.seek(0)
+        return Result(rc, out.read(), err.read())
+
+
+class Cli:
+    """``python -m libcontainer_py --root ROOT ...`` (and runc with its own root)."""
+
+    def __init__(self, root: str, bundle: str) -> None:
+        self.root, self.bundle = root, bundle
+
+    def __call__(self, *args: str, cwd: Optional[str] = None, timeout: float = 60) -> Result:
+        return _run([sys.executable, "-m", "libcontainer_py", "--root", self.root, *args], cwd=cwd, timeout=timeout)
+
+    def config(self, args: List[str], terminal: bool = False, **process: Any) -> None:
+        path = os.path.join(self.bundle, "config.json")
+        with open(path) as f:
+            doc = json.load(f)
+        doc["process"].update(args=args, terminal=terminal, **process)
+        with open(path, "w") as f:
+            json.dump(doc, f)
+
+    def state(self, cid: str) -> Dict[str, Any]:
+        r = self("state", cid)
+        assert r.returncode == 0, r
+        doc: Dict[str, Any] = json.loads(r.stdout)
+        return doc
+
+
+def _cgroup_dirs(cid: str) -> List[str]:
+    return [d for depth in range(1, 4) for d in glob.glob("/sys/fs/cgroup/" + "*/" * depth + cid)]
+
+
+@pytest.fixture(scope="module")
+def rootfs(tmp_path_factory: Any) -> str:
+    return make_rootfs(str(tmp_path_factory.mktemp("cli-rootfs") / "rootfs"))
+
+
+@pytest.fixture
+def cli(tmp_path: Any, rootfs: str) -> Iterator[Cli]:
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    os.symlink(rootfs, bundle / "rootfs")
+    root = str(tmp_path / "state")
+    c = Cli(root, str(bundle))
+    r = c("spec", cwd=str(bundle))
+    assert r.returncode == 0, r
+    c.config(["/bin/true"])
+    yield c
+    # Nothing left behind: no state, no cgroup, no container process.
+    leftovers = os.listdir(root) if os.path.isdir(root) else []
+    for cid in leftovers:
+        c("delete", "--force", cid)
+    assert leftovers == []
+    assert [d for d in glob.glob("/sys/fs/cgroup/*/libcontainer_py/cli-*")] == []
+
+
+@pytest.fixture
+def runc(tmp_path: Any) -> Iterator[Any]:
+    root = str(tmp_path / "runc-root")
+    made: List[str] = []
+
+    def call(*args: str, cwd: Optional[str] = None) -> Result:
+        if args and args[0] in ("create", "run"):
+            made.append(args[-1])
+        return _run([RUNC, "--root", root, *args], cwd=cwd)
+
+    yield call
+    for cid in made:
+        _run([RUNC, "--root", root, "delete", "--force", cid])
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _gone(pid: int, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# -- spec ------------------------------------------------------------------------
+
+
+def test_spec_is_runcs_and_accepted(tmp_path: Any, rootfs: str) -> None:
+    import libcontainer_py as lc
+
+    mine, theirs = tmp_path / "mine", tmp_path / "theirs"
+    mine.mkdir()
+    theirs.mkdir()
+    assert _run([sys.executable, "-m", "libcontainer_py", "spec"], cwd=str(mine)).returncode == 0
+    assert _run([RUNC, "spec"], cwd=str(theirs)).returncode == 0
+    a = json.loads((mine / "config.json").read_text())
+    b = json.loads((theirs / "config.json").read_text())
+    assert a["mounts"] == b["mounts"] and a["linux"] == b["linux"] and a["root"] == b["root"]
+    assert "ambient" not in a["process"]["capabilities"]
+    assert {k: v for k, v in a["process"].items() if k != "capabilities"} == {
+        k: v for k, v in b["process"].items() if k != "capabilities"
+    }
+    os.symlink(rootfs, mine / "rootfs")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        oci = lc.load_bundle(str(mine))
+    assert oci.config.process.terminal is True
+    again = _run([sys.executable, "-m", "libcontainer_py", "spec"], cwd=str(mine))
+    assert again.returncode == 1 and "File config.json exists. Remove it first" in again.stderr
+    rootless = tmp_path / "rootless"
+    rootless.mkdir()
+    assert _run([sys.executable, "-m", "libcontainer_py", "spec", "--rootless"], cwd=str(rootless)).returncode == 0
+    doc = json.loads((rootless / "config.json").read_text())
+    assert {"type": "user"} in doc["linux"]["namespaces"] and doc["linux"]["uidMappings"][0]["hostID"] == os.geteuid()
+
+
+# -- run -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("script,status", [("exit 0", 0), ("exit 7", 7), ("exit 130", 130)])
+def test_run_exit_status_passes_through(cli: Cli, script: str, status: int) -> None:
+    cli.config(["sh", "-c", f"echo out; echo err >&2; {script}"])
+    r = cli("run", "-b", cli.bundle, "cli-run")
+    assert (r.returncode, r.stdout, r.stderr) == (status, "out\n", "err\n")
+    assert os.listdir(cli.root) == []
+    assert _cgroup_dirs("cli-run") == []
+
+
+def test_run_killed_and_signals_forwarded(cli: Cli) -> None:
+    import signal
+
+    cli.config(["sh", "-c", "trap 'exit 42' TERM; while :; do sleep 0.05; done"])
+    argv = [sys.executable, "-m", "libcontainer_py", "--root", cli.root, "run", "-b", cli.bundle]
+    for cid, how, status in (("cli-fwd", "forward", 42), ("cli-killed", "kill", 137)):
+        p = subprocess.Popen([*argv, cid], stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while cli("state", cid).stdout.find('"running"') < 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        if how == "forward":
+            p.send_signal(signal.SIGTERM)  # to the CLI: passed on to the container
+        else:
+            assert cli("kill", cid, "KILL").returncode == 0
+        assert p.wait(10) == status
+    assert os.listdir(cli.root) == []
+
+
+def test_run_detach(cli: Cli) -> None:
+    cli.config(["sleep", "30"])
+    r = cli("run", "-d", "-b", cli.bundle, "--pid-file", os.path.join(cli.bundle, "pid"), "cli-det")
+    assert r.returncode == 0, r
+    pid = int(open(os.path.join(cli.bundle, "pid")).read())
+    assert cli.state("cli-det")["status"] == "running"
+    assert cli.state("cli-det")["pid"] == pid
+    assert cli("delete", "-f", "cli-det").returncode == 0
+    assert _gone(pid)
+
+
+# -- the lifecycle ---------------------------------------------------------------
+
+
+def test_create_start_state_list_kill_delete(cli: Cli) -> None:
+    cli.config(["sleep", "30"])
+    pidfile = os.path.join(cli.bundle, "ctr.pid")
+    r = cli("create", "--bundle", cli.bundle, "--pid-file", pidfile, "cli-cycle")
+    assert r.returncode == 0, r
+    pid = int(open(pidfile).read())  # no newline, as runc
+    st = cli.state("cli-cycle")
+    assert list(st) == STATE_KEYS
+    assert (st["id"], st["pid"], st["status"], st["bundle"]) == ("cli-cycle", pid, "created", cli.bundle)
+    assert st["rootfs"] == os.path.join(cli.bundle, "rootfs") and st["created"].endswith("Z") and st["owner"] == ""
+    listed = cli("list", "--format", "json")
+    [item] = json.loads(listed.stdout)
+    assert (item["id"], item["owner"]) == ("cli-cycle", "root")
+    table = cli("list").stdout.splitlines()
+    assert table[0].split() == ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
+    assert table[1].split()[:3] == ["cli-cycle", str(pid), "created"]
+    assert cli("list", "-q").stdout == "cli-cycle\n"
+    assert cli("start", "cli-cycle").returncode == 0
+    assert cli.state("cli-cycle")["status"] == "running"
+    # wrong states, with runc's messages
+    r = cli("start", "cli-cycle")
+    assert r.returncode == 1 and "cannot start an already running container" in r.stderr
+    r = cli("delete", "cli-cycle")
+    assert r.returncode == 1 and "cannot delete container cli-cycle that is not stopped: running" in r.stderr
+    r = cli("resume", "cli-cycle")
+    assert r.returncode == 1 and "container not paused" in r.stderr
+    assert cli("kill", "cli-cycle", "KILL").returncode == 0
+    assert _gone(pid)
+    st = cli.state("cli-cycle")
+    assert (st["status"], st["pid"]) == ("stopped", 0)
+    r = cli("kill", "cli-cycle")
+    assert r.returncode == 1 and "container not running" in r.stderr
+    r = cli("start", "cli-cycle")
+    assert r.returncode == 1 and "cannot start a container that has stopped" in r.stderr
+    assert cli("delete", "cli-cycle").returncode == 0
+    r = cli("state", "cli-cycle")
+    assert r.returncode == 1 and "container does not exist" in r.stderr
+    assert cli("delete", "--force", "cli-cycle").returncode == 0  # as runc: nothing to do
+    assert _cgroup_dirs("cli-cycle") == []
+
+
+@pytest.mark.parametrize("sig", ["TERM", "SIGTERM", "15", "sigterm"])
+def test_kill_signal_names(cli: Cli, sig: str) -> None:
+    cli.config(["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.05; done"])
+    assert cli("run", "-d", "-b", cli.bundle, "--pid-file", os.path.join(cli.bundle, "p"), "cli-sig").returncode == 0
+    pid = int(open(os.path.join(cli.bundle, "p")).read())
+    assert cli("kill", "cli-sig", sig).returncode == 0
+    assert _gone(pid)
+    assert cli("delete", "cli-sig").returncode == 0
+
+
+def test_kill_unknown_signal(cli: Cli) -> None:
+    cli.config(["sleep", "30"])
+    assert cli("create", "-b", cli.bundle, "cli-badsig").returncode == 0
+    r = cli("kill", "cli-badsig", "NOSUCH")
+    assert r.returncode == 1 and "unknown signal" in r.stderr
+    assert cli("delete", "cli-badsig").returncode == 0  # created: deleted without --force, as runc
+
+
+def test_kill_all(cli: Cli) -> None:
+    cli.config(["sh", "-c", "sleep 30 & sleep 30 & wait"])
+    assert cli("run", "-d", "-b", cli.bundle, "cli-all").returncode == 0
+    time.sleep(0.2)
+    assert len(json.loads(cli("ps", "--format", "json", "cli-all").stdout)) == 3
+    assert cli("kill", "--all", "cli-all", "KILL").returncode == 0
+    deadline = time.monotonic() + 5
+    while cli.state("cli-all")["status"] != "stopped" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cli.state("cli-all")["status"] == "stopped"
+    assert cli("delete", "cli-all").returncode == 0
+
+
+def test_exec_pause_resume_ps_events(cli: Cli) -> None:
+    cli.config(["sleep", "30"], env=["PATH=/bin", "FOO=bar"])
+    assert cli("run", "-d", "-b", cli.bundle, "cli-exec").returncode == 0
+    r = cli("exec", "cli-exec", "sh", "-c", "echo $FOO; hostname; exit 3")
+    assert (r.returncode, r.stdout) == (3, "bar\nlibcontainer-py\n")
+    r = cli(
+        "exec",
+        "--env",
+        "FOO=baz",
+        "--cwd",
+        "/tmp",
+        "--user",
+        "1000:1000",
+        "cli-exec",
+        "sh",
+        "-c",
+        "echo $FOO $(pwd) $(id -u):$(id -g)",
+    )
+    assert r.stdout == "baz /tmp 1000:1000\n", r
+    proc = {
+        "args": ["sh", "-c", "echo from-json $X"],
+        "cwd": "/",
+        "env": ["X=1", "PATH=/bin"],
+        "user": {"uid": 0, "gid": 0},
+    }
+    path = os.path.join(cli.bundle, "proc.json")
+    with open(path, "w") as f:
+        json.dump(proc, f)
+    r = cli("exec", "--process", path, "cli-exec")
+    assert (r.returncode, r.stdout) == (0, "from-json 1\n"), r
+    pidfile = os.path.join(cli.bundle, "exec.pid")
+    r = cli("exec", "--detach", "--pid-file", pidfile, "cli-exec", "sleep", "20")
+    assert r.returncode == 0, r
+    exec_pid = int(open(pidfile).read())
+    pids = json.loads(cli("ps", "--format", "json", "cli-exec").stdout)
+    assert exec_pid in pids and cli.state("cli-exec")["pid"] in pids and len(pids) == 2
+    table = cli("ps", "cli-exec").stdout.splitlines()
+    assert "PID" in table[0].split() and len(table) == 3
+    stats = json.loads(cli("events", "--stats", "cli-exec").stdout)
+    assert (stats["type"], stats["id"]) == ("stats", "cli-exec")
+    assert stats["data"]["pids"]["current"] == 2 and stats["data"]["memory"]["usage"]["usage"] > 0
+    assert cli("pause", "cli-exec").returncode == 0
+    assert cli.state("cli-exec")["status"] == "paused"
+    r = cli("pause", "cli-exec")
+    assert r.returncode == 1 and "container not running" in r.stderr
+    r = cli("exec", "cli-exec", "true")
+    assert r.returncode == 1 and "paused" in r.stderr
+    assert cli("resume", "cli-exec").returncode == 0
+    assert cli.state("cli-exec")["status"] == "running"
+    assert cli("delete", "--force", "cli-exec").returncode == 0
+    assert _gone(exec_pid)
+
+
+# -- logging -----------------------------------------------------------------------
+
+
+def test_log_json_errors(cli: Cli, tmp_path: Any) -> None:
+    log = str(tmp_path / "log.json")
+    r = cli("--log", log, "--log-format", "json", "start", "nosuch")
+    assert r.returncode == 1
+    assert r.stderr == "container does not exist\n"  # the log went to the file: plain on stderr
+    [line] = open(log).read().splitlines()
+    rec = json.loads(line)
+    assert (rec["level"], rec["msg"]) == ("error", "container does not exist") and rec["time"].endswith("Z")
+    r = cli("start", "nosuch")  # no --log: the text record on stderr
+    assert (
+        r.returncode == 1 and r.stderr.startswith('time="') and 'level=error msg="container does not exist"' in r.stderr
+    )
+
+
+def test_systemd_cgroup_refused(cli: Cli) -> None:
+    r = cli("--systemd-cgroup", "list")
+    assert r.returncode == 1 and "--systemd-cgroup is not supported" in r.stderr
+
+
+def test_create_errors(cli: Cli) -> None:
+    cli.config(["sleep", "30"])
+    assert cli("create", "-b", cli.bundle, "cli-dup").returncode == 0
+    r = cli("create", "-b", cli.bundle, "cli-dup")
+    assert r.returncode == 1 and "container with given ID already exists" in r.stderr
+    assert cli("delete", "cli-dup").returncode == 0
+    r = cli("create", "-b", cli.bundle, "--console-socket", "/nonexistent.sock", "cli-cs")
+    assert r.returncode == 1 and "cannot use console socket" in r.stderr
+    cli.config(["sh"], terminal=True)
+    r = cli("create", "-b", cli.bundle, "cli-tty")
+    assert r.returncode == 1 and "cannot allocate tty if runc will detach without setting console socket" in r.stderr
+    r = cli("create", "-b", "/nonexistent", "cli-nobundle")
+    assert r.returncode == 1 and "config.json" in r.stderr
+
+
+# -- terminal ------------------------------------------------------------------------
+
+
+def _receive_fd(server: socket.socket, box: List[Tuple[bytes, List[int]]]) -> None:
+    conn, _ = server.accept()
+    with conn:
+        msg, fds, _, _ = socket.recv_fds(conn, 4096, 1)
+        box.append((msg, fds))
+
+
+def _read_all(fd: int, timeout: float = 10) -> bytes:
+    import select
+
+    out = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:  # EIO: every slave end closed
+                break
+            if not data:
+                break
+            out += data
+    return out
+
+
+def test_console_socket(cli: Cli, tmp_path: Any) -> None:
+    cli.config(["sh", "-c", "echo tty-ok; tty; stty size"], terminal=True)
+    sock_path = str(tmp_path / "console.sock")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(sock_path)
+    server.listen(1)
+    box: List[Tuple[bytes, List[int]]] = []
+    t = threading.Thread(target=_receive_fd, args=(server, box))
+    t.start()
+    try:
+        r = cli("create", "-b", cli.bundle, "--console-socket", sock_path, "cli-tty")
+        assert r.returncode == 0, r
+        t.join(10)
+        [(name, [master])] = box
+        assert name.startswith(b"/dev/")
+        assert cli("start", "cli-tty").returncode == 0
+        out = _read_all(master)
+        os.close(master)
+        lines = out.decode().replace("\r", "").splitlines()
+        assert lines[0] == "tty-ok" and lines[1] == "/dev/pts/0", lines
+    finally:
+        server.close()
+        cli("delete", "-f", "cli-tty")
+
+
+# -- compared with runc ----------------------------------------------------------------
+
+
+def test_same_as_runc(cli: Cli, runc: Any) -> None:
+    cli.config(["sleep", "30"])
+    path = os.path.join(cli.bundle, "config.json")
+    with open(path) as f:
+        doc = json.load(f)
+    doc["root"]["path"] = os.path.realpath(os.path.join(cli.bundle, "rootfs"))  # runc refuses a symlink
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    for tool, cid in ((cli, "cli-cmp"), (runc, "runc-cmp")):
+        r = tool("create", "--bundle", cli.bundle, cid)
+        assert r.returncode == 0, (tool, r)
+    mine = cli.state("cli-cmp")
+    theirs = json.loads(runc("state", "runc-cmp").stdout)
+    assert sorted(mine) == sorted(theirs)
+    assert [k for k in theirs if k in mine] == list(mine)  # same order
+    assert (mine["status"], mine["bundle"], mine["owner"]) == (theirs["status"], theirs["bundle"], theirs["owner"])
+    for tool, cid in ((cli, "cli-cmp"), (runc, "runc-cmp")):
+        assert tool("start", cid).returncode == 0
+    cases = [
+        ("start", "{id}"),  # already running
+        ("delete", "{id}"),  # running, no --force
+        ("resume", "{id}"),  # not paused
+        ("state", "nosuch"),
+        ("start", "nosuch"),
+        ("kill", "nosuch"),
+        ("delete", "--force", "nosuch"),
+    ]
+    for case in cases:
+        codes = []
+        for tool, cid in ((cli, "cli-cmp"), (runc, "runc-cmp")):
+            codes.append(tool(*(a.format(id=cid) for a in case)).returncode)
+        assert codes[0] == codes[1], (case, codes)
+    for tool, cid in ((cli, "cli-cmp"), (runc, "runc-cmp")):
+        assert tool("kill", cid, "KILL").returncode == 0
+    time.sleep(1.5)
+    for case in [("kill", "{id}"), ("start", "{id}"), ("pause", "{id}")]:
+        codes = [
+            tool(*(a.format(id=cid) for a in case)).returncode for tool, cid in ((cli, "cli-cmp"), (runc, "runc-cmp"))
+        ]
+        assert codes[0] == codes[1], (case, codes)
+    for tool, cid in ((cli, "cli-cmp"), (runc, "runc-cmp")):
+        assert tool("delete", cid).returncode == 0
+
+
+def test_features(cli: Cli) -> None:
+    doc = json.loads(cli("features").stdout)
+    assert doc["linux"]["cgroup"]["systemd"] is False
+    assert "tmpcopyup" not in doc["mountOptions"] and "rbind" in doc["mountOptions"]
+    assert "SCMP_ACT_NOTIFY" in doc["linux"]["seccomp"]["actions"]
+    assert "CAP_SYS_ADMIN" in doc["linux"]["capabilities"]
+
+
+def test_python_m_and_help() -> None:
+    r = _run([sys.executable, "-m", "libcontainer_py", "--help"])
+    assert r.returncode == 0 and "create" in r.stdout
