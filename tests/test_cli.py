@@ -470,6 +470,28 @@ def test_features(cli: Cli) -> None:
     assert "CAP_SYS_ADMIN" in doc["linux"]["capabilities"]
 
 
+def test_unknown_flag_exits_1_as_runc(cli: Cli) -> None:
+    r = cli("--no-subreaper", "list")
+    assert r.returncode == 1 and "unrecognized arguments: --no-subreaper" in r.stderr
+
+
+@pytest.mark.parametrize("command", ["features", "list"])  # larger and smaller than a pipe buffer
+def test_closed_stdout_is_quiet(cli: Cli, command: str) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "libcontainer_py", "--root", cli.root, command],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        os.close(write_end)
+    assert r.returncode == 141 and r.stderr == ""
+
+
 def test_python_m_and_help() -> None:
     r = _run([sys.executable, "-m", "libcontainer_py", "--help"])
     assert r.returncode == 0 and "create" in r.stdout

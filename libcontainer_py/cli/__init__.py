@@ -175,7 +175,10 @@ _ARGS = {
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run one command; returns the exit status (errors: 1, as runc)."""
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # argparse's usage errors exit 2; runc's exit 1
+        return 1 if exc.code == 2 else int(exc.code or 0)
     log = Logger(args.log, args.log_format, args.debug)
     if args.version:
         from .. import __version__
@@ -191,9 +194,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         module, func, _ = COMMANDS[args.command]
         log.debug(f"command {args.command}")
         fn = getattr(importlib.import_module(f"{__name__}.{module}"), func)
-        return int(fn(args, log) or 0)
+        status = int(fn(args, log) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): quiet, as SIGPIPE would be
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
     except CliError as exc:
         log.fatal(str(exc))
         return exc.code

@@ -212,8 +212,9 @@ def _bytes(text: str) -> int:
 
 
 def cmd_update(args: argparse.Namespace, log: Logger) -> int:
-    """Only the resources Config has: memory, cpu, pids, io, hugetlb
-    (a device-rule change is refused by Container.update)."""
+    """Only the resources Config has: memory, cpu, pids, io, hugetlb.
+
+    Device rules in the document are ignored, as runc's update ignores them."""
     from ..oci.resources import cgroup_from_oci
 
     doc = _resources_doc(args)
