@@ -90,8 +90,10 @@ def test_fork_bomb_stops_at_the_pids_limit(busybox: str, no_leaks: None, no_cgro
             assert st.pids is not None and st.pids.limit == 32
             seen.append(st.pids.current)
             time.sleep(0.01)
-        assert max(seen) == 32  # it ran into the limit, and never past it
+        assert 16 <= max(seen) <= 32  # it grew, and never past the limit (sampling may miss the top)
         assert int(cgroup_file(name, "pids", "pids.events").split()[1]) > 0  # forks refused at the limit
+        if os.path.exists(os.path.join("/sys/fs/cgroup/pids/libcontainer_py", name, "pids.peak")):
+            assert int(cgroup_file(name, "pids", "pids.peak")) == 32  # the kernel's high-water mark
 
 
 def test_cpu_quota_of_20_percent(busybox: str, no_cgroups_left: None) -> None:
