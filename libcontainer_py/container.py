@@ -5,7 +5,6 @@ destroy it; exec into it; stats, events and live updates of its limits.
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import os
 import select
@@ -340,6 +339,8 @@ class Container:
 
     async def wait_async(self, poll: float = 0.05) -> Optional[int]:
         """``wait()`` for asyncio programs."""
+        import asyncio
+
         while self._alive():
             await asyncio.sleep(poll)
         if self.process is not None:
@@ -493,6 +494,8 @@ class Container:
 
     async def events_async(self, interval: float = 0.05, timeout: Optional[float] = None) -> AsyncIterator[Event]:
         """``events()`` for asyncio programs."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         cgroup = self._cgroup("events")
         deadline = None if timeout is None else loop.time() + timeout

@@ -53,16 +53,27 @@ def SCMP_ACT_TRACE(x: int) -> int:
 #: What seccomp_syscall_resolve_name returns for a name it does not know.
 NR_SCMP_ERROR = -1
 
-# cffi ships no type information; its objects are Any here.
-ffi: Any = importlib.import_module("cffi").FFI()
-ffi.cdef(CDEF)
-
+_ffi: Optional[Any] = None
 _lib: Optional[Any] = None
+
+
+def __getattr__(name: str) -> Any:
+    """``ffi``, built on first use: parsing CDEF costs ~20 ms, paid only by
+    programs that compile a filter (a CLI ``state`` or ``delete`` does not)."""
+    global _ffi
+    if name != "ffi":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _ffi is None:
+        # cffi ships no type information; its objects are Any here.
+        built = importlib.import_module("cffi").FFI()
+        built.cdef(CDEF)
+        _ffi = built
+    return _ffi
 
 
 def lib() -> Any:
     """The loaded library (loaded on first use; OSError if it is missing)."""
     global _lib
     if _lib is None:
-        _lib = ffi.dlopen("libseccomp.so.2")
+        _lib = __getattr__("ffi").dlopen("libseccomp.so.2")
     return _lib

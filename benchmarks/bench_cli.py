@@ -1,0 +1,120 @@
+"""The command line, side by side with runc: each command's wall time.
+
+Both runtimes get the same bundle (the config.json of ``runc spec``, edited
+by bench_start.edit_runc_spec: /bin/true, no terminal, the busybox rootfs)
+and their own ``--root``.  Each iteration runs, for each runtime in turn
+(alternating which goes first), ``run`` of a new id, then ``create``,
+``state``, ``start`` and ``delete`` of another; every command is timed from
+fork to exit of the CLI process, so the Python interpreter's start-up is in
+our numbers, as Go's is in runc's.  Reports medians and ours/runc per command.
+
+    python3 benchmarks/bench_cli.py --iterations 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_start as bs  # noqa: E402
+
+COMMANDS = ("run", "create", "state", "start", "delete")
+
+
+def runtimes(runc: str) -> Dict[str, List[str]]:
+    """The argv prefix of each runtime's command line."""
+    return {"ours": [sys.executable, "-m", "libcontainer_py"], "runc": [runc]}
+
+
+def timed(argv: List[str]) -> int:
+    """Nanoseconds from fork to exit; a failing command stops the benchmark.
+
+    No pipes: a created container keeps its stdio open, so output goes to a
+    file (reading a pipe to EOF would wait for the container)."""
+    with tempfile.TemporaryFile() as log:
+        t0 = time.perf_counter_ns()
+        status = subprocess.call(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        elapsed = time.perf_counter_ns() - t0
+        if status != 0:
+            log.seek(0)
+            raise bs.RuntimeFailure(f"{' '.join(argv)} exited {status}: {log.read().decode(errors='replace').strip()}")
+    return elapsed
+
+
+def one_round(prefix: List[str], root: Path, bundle: Path, cid: str, samples: Dict[str, List[int]]) -> None:
+    """run, then create/state/start/delete, each timed."""
+    base = [*prefix, "--root", str(root)]
+    samples["run"].append(timed([*base, "run", "--bundle", str(bundle), f"{cid}-r"]))
+    samples["create"].append(timed([*base, "create", "--bundle", str(bundle), cid]))
+    samples["state"].append(timed([*base, "state", cid]))
+    samples["start"].append(timed([*base, "start", cid]))
+    deadline = time.monotonic() + 10
+    while json.loads(subprocess.run([*base, "state", cid], capture_output=True, text=True).stdout)["status"] != "stopped":
+        if time.monotonic() > deadline:
+            raise bs.RuntimeFailure(f"{cid} did not stop")
+        time.sleep(0.005)
+    samples["delete"].append(timed([*base, "delete", cid]))
+
+
+def clean_up(prefix: List[str], root: Path) -> List[str]:
+    """Force-delete whatever a runtime still lists; returns what was left."""
+    if not root.is_dir():
+        return []
+    listed = subprocess.run([*prefix, "--root", str(root), "list", "-q"], capture_output=True, text=True)
+    left = listed.stdout.split()
+    for cid in left:
+        subprocess.run([*prefix, "--root", str(root), "delete", "-f", cid], capture_output=True)
+    return left
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--runc", default=shutil.which("runc") or "/usr/sbin/runc")
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    prefixes = runtimes(args.runc)
+    samples = {name: {c: [] for c in COMMANDS} for name in prefixes}  # type: Dict[str, Dict[str, List[int]]]
+    left: List[str] = []
+    with tempfile.TemporaryDirectory(prefix="bench-cli-", dir=bs.DEFAULT_TMPDIR) as tmp:
+        work = Path(tmp)
+        rootfs = bs.make_rootfs(work / "rootfs")
+        spec = bs.edit_runc_spec(bs.runc_default_spec(args.runc, work / "bundle"), rootfs)
+        (work / "bundle" / "config.json").write_text(json.dumps(spec))
+        tag = f"bcli{os.getpid()}"
+        try:
+            for i in range(args.warmup + args.iterations):
+                order = list(prefixes) if i % 2 == 0 else list(reversed(prefixes))
+                for name in order:
+                    into = samples[name] if i >= args.warmup else {c: [] for c in COMMANDS}
+                    one_round(prefixes[name], work / f"{name}-state", work / "bundle", f"{tag}-{name}-{i}", into)
+        finally:
+            for name, prefix in prefixes.items():
+                left += [f"{name}: {cid}" for cid in clean_up(prefix, work / f"{name}-state")]
+    print(f"{args.iterations} iterations (after {args.warmup} warm-up), medians in ms, p10-p90 in brackets")
+    print(f"{'command':8} {'ours':>22} {'runc':>22} {'ours/runc':>10}")
+    for command in COMMANDS:
+        ours, runc = bs.Summary.of(samples["ours"][command]), bs.Summary.of(samples["runc"][command])
+        cells = [f"{s.median_ms:7.1f} [{s.p10_ms:5.1f}-{s.p90_ms:5.1f}]" for s in (ours, runc)]
+        print(f"{command:8} {cells[0]:>22} {cells[1]:>22} {ours.median_ms / runc.median_ms:10.2f}")
+    if left:
+        print(f"left behind and removed: {', '.join(left)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
