@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_start as bs  # noqa: E402
+import bench_start as bs
 
 COMMANDS = ("run", "create", "state", "start", "delete")
 
@@ -50,6 +50,11 @@ def timed(argv: List[str]) -> int:
     return elapsed
 
 
+def status_of(base: List[str], cid: str) -> str:
+    done = subprocess.run([*base, "state", cid], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    return str(json.loads(done.stdout)["status"])
+
+
 def one_round(prefix: List[str], root: Path, bundle: Path, cid: str, samples: Dict[str, List[int]]) -> None:
     """run, then create/state/start/delete, each timed."""
     base = [*prefix, "--root", str(root)]
@@ -58,7 +63,7 @@ def one_round(prefix: List[str], root: Path, bundle: Path, cid: str, samples: Di
     samples["state"].append(timed([*base, "state", cid]))
     samples["start"].append(timed([*base, "start", cid]))
     deadline = time.monotonic() + 10
-    while json.loads(subprocess.run([*base, "state", cid], capture_output=True, text=True).stdout)["status"] != "stopped":
+    while status_of(base, cid) != "stopped":
         if time.monotonic() > deadline:
             raise bs.RuntimeFailure(f"{cid} did not stop")
         time.sleep(0.005)
