@@ -21,6 +21,7 @@ import struct
 import subprocess
 import threading
 import time
+from sys import executable as python_executable
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import attrs
@@ -613,3 +614,24 @@ def test_notify_error_answer_and_listener_without_notify_rule() -> None:
         parent_sock.close()
         _, status = os.waitpid(pid, 0)
     assert exited(status) == 0
+
+
+def test_libseccomp_binding_is_built_once_across_threads() -> None:
+    """The ffi is built on first use; threads racing to it must share one
+    (cdata of two FFI objects do not mix: compile() would raise TypeError)."""
+    script = (
+        "import threading\n"
+        "from libcontainer_py.seccomp import _libseccomp as s\n"
+        "barrier = threading.Barrier(8)\n"
+        "seen = []\n"
+        "def use():\n"
+        "    barrier.wait()\n"
+        "    seen.append((id(s.ffi), id(s.lib())))\n"
+        "threads = [threading.Thread(target=use) for _ in range(8)]\n"
+        "[t.start() for t in threads]\n"
+        "[t.join() for t in threads]\n"
+        "print(len(set(seen)), len(seen))\n"
+    )
+    done = subprocess.run([python_executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1", "8"]

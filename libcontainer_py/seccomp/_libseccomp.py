@@ -8,6 +8,7 @@ of github.com/seccomp/libseccomp, v2.5).
 from __future__ import annotations
 
 import importlib
+import threading
 from typing import Any, Optional
 
 CDEF = """
@@ -55,6 +56,7 @@ NR_SCMP_ERROR = -1
 
 _ffi: Optional[Any] = None
 _lib: Optional[Any] = None
+_loading = threading.Lock()  # one ffi for every thread: cdata of two FFIs do not mix
 
 
 def __getattr__(name: str) -> Any:
@@ -63,17 +65,20 @@ def __getattr__(name: str) -> Any:
     global _ffi
     if name != "ffi":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if _ffi is None:
-        # cffi ships no type information; its objects are Any here.
-        built = importlib.import_module("cffi").FFI()
-        built.cdef(CDEF)
-        _ffi = built
+    with _loading:
+        if _ffi is None:
+            # cffi ships no type information; its objects are Any here.
+            built = importlib.import_module("cffi").FFI()
+            built.cdef(CDEF)
+            _ffi = built
     return _ffi
 
 
 def lib() -> Any:
     """The loaded library (loaded on first use; OSError if it is missing)."""
     global _lib
-    if _lib is None:
-        _lib = __getattr__("ffi").dlopen("libseccomp.so.2")
+    ffi = __getattr__("ffi")
+    with _loading:
+        if _lib is None:
+            _lib = ffi.dlopen("libseccomp.so.2")
     return _lib
