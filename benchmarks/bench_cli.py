@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -89,8 +90,14 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _interrupt(_sig: int, _frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C, so that created containers are deleted."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     prefixes = runtimes(args.runc)
     samples = {name: {c: [] for c in COMMANDS} for name in prefixes}  # type: Dict[str, Dict[str, List[int]]]
     left: List[str] = []
