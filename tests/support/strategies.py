@@ -26,3 +26,32 @@ def capabilities(draw: Any) -> lc.Capabilities:
     both = sorted(permitted & inheritable)
     ambient = draw(st.frozensets(st.sampled_from(both))) if both else frozenset()
     return lc.Capabilities(bounding, effective, permitted, inheritable, ambient)
+
+
+@st.composite
+def processes(draw: Any) -> lc.Process:
+    """Processes over every field that OCI and the state file both carry."""
+    return lc.Process(
+        args=draw(st.lists(text, min_size=1, max_size=4)),
+        env=draw(st.dictionaries(text.filter(lambda k: "=" not in k), text | st.just(""), max_size=4)),
+        cwd=draw(path),
+        umask=draw(st.integers(0, 0o777)),
+        capabilities=draw(capabilities()),
+        no_new_privileges=draw(st.booleans()),
+        terminal=draw(st.booleans()),
+        rlimits=draw(
+            st.lists(
+                st.builds(
+                    lambda kind, soft, extra: lc.Rlimit(
+                        kind, soft, None if extra is None or soft is None else soft + extra
+                    ),
+                    st.sampled_from(["nofile", "core", "nproc", "stack"]),
+                    st.none() | st.integers(0, 2**40),
+                    st.none() | st.integers(0, 2**20),
+                ),
+                max_size=4,
+                unique_by=lambda r: r.type,
+            )
+        ),
+        oom_score_adj=draw(st.none() | st.integers(-1000, 1000)),
+    )

@@ -855,32 +855,7 @@ _cap = strategies.capability
 capabilities = strategies.capabilities
 
 
-@st.composite
-def processes(draw: Any) -> lc.Process:
-    return lc.Process(
-        args=draw(st.lists(_text, min_size=1, max_size=4)),
-        env=draw(st.dictionaries(_text.filter(lambda k: "=" not in k), _text | st.just(""), max_size=4)),
-        cwd=draw(_path),
-        umask=draw(st.integers(0, 0o777)),
-        capabilities=draw(capabilities()),
-        no_new_privileges=draw(st.booleans()),
-        terminal=draw(st.booleans()),
-        rlimits=draw(
-            st.lists(
-                st.builds(
-                    lambda kind, soft, extra: lc.Rlimit(
-                        kind, soft, None if extra is None or soft is None else soft + extra
-                    ),
-                    st.sampled_from(["nofile", "core", "nproc", "stack"]),
-                    st.none() | st.integers(0, 2**40),
-                    st.none() | st.integers(0, 2**20),
-                ),
-                max_size=4,
-                unique_by=lambda r: r.type,
-            )
-        ),
-        oom_score_adj=draw(st.none() | st.integers(-1000, 1000)),
-    )
+processes = strategies.processes
 
 
 _data_item = st.sampled_from(["mode=755", "size=1m", "uid=0", "newinstance", "gid=5", "nr_inodes=10"])

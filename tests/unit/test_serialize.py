@@ -715,29 +715,7 @@ _cap = strategies.capability
 capabilities = strategies.capabilities
 
 
-@st.composite
-def processes(draw: Any) -> lc.Process:
-    return lc.Process(
-        args=draw(st.lists(_text, min_size=1, max_size=4)),
-        env=draw(st.dictionaries(_text.filter(lambda k: "=" not in k), _text | st.just(""), max_size=4)),
-        cwd=draw(_path),
-        umask=draw(st.integers(0, 0o777)),
-        capabilities=draw(capabilities()),
-        no_new_privileges=draw(st.booleans()),
-        rlimits=draw(
-            st.lists(
-                st.builds(
-                    lambda kind, soft, extra: lc.Rlimit(kind, soft, None if extra is None else soft + extra),
-                    st.sampled_from(["nofile", "core", "nproc", "stack"]),
-                    st.integers(0, 2**40),
-                    st.none() | st.integers(0, 2**20),
-                ),
-                max_size=4,
-                unique_by=lambda r: r.type,
-            )
-        ),
-        oom_score_adj=draw(st.none() | st.integers(-1000, 1000)),
-    )
+processes = strategies.processes
 
 
 _mount = st.one_of(
@@ -786,7 +764,8 @@ def configs(draw: Any) -> lc.Config:
     if ns["uts"] is True:
         kwargs["hostname"] = draw(st.none() | st.text("abc-", min_size=1, max_size=10))
     if ns["ipc"] is True:
-        kwargs["sysctl"] = draw(st.dictionaries(st.sampled_from(["kernel.sem", "kernel.msgmax"]), _text))
+        one_line = _text.filter(lambda v: "\n" not in v)  # check_sysctl refuses a newline in a value
+        kwargs["sysctl"] = draw(st.dictionaries(st.sampled_from(["kernel.sem", "kernel.msgmax"]), one_line))
     return lc.Config(**kwargs)
 
 
