@@ -190,6 +190,23 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         manager, self.cgroup = self.cgroup, None
         return manager
 
+    def disown(self) -> None:
+        """Give the process up: this object will never wait for or reap it.
+
+        For a caller that exits and leaves the process to whoever inherits
+        it (init, or a subreaper such as conmon or containerd's shim, which
+        must see its exit status).  Closes the pidfd, terminal and seccomp
+        fds; a cgroup of the process's own is left in place."""
+        if self._spawned is not None:
+            raise ContainerError("start (or record) the process before disowning it")
+        self._child_created = False
+        self.cgroup = None
+        for name in ("pidfd", "seccomp_fd", "tty_fd"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                setattr(self, name, -1)
+                os.close(fd)
+
     def recorded(self) -> None:
         """For a process made with ``start_socket``: its state is recorded,
         it may now wait for a starter (and outlive this process)."""

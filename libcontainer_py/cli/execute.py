@@ -99,6 +99,7 @@ def cmd_exec(args: argparse.Namespace, log: Logger) -> int:
         proc.wait()
         raise
     if args.detach:
+        proc.disown()  # the engine's subreaper reaps it, and must see its status
         return 0
 
     def forward(sig: int, frame: Any) -> None:

@@ -76,8 +76,15 @@ def _create(args: argparse.Namespace, log: Logger, *, detach: bool) -> Any:
     return container
 
 
+def _disown(container: Any) -> None:
+    """This command exits now: whoever inherits the container's process
+    (init, or the engine's subreaper) must be the one to reap it."""
+    if container.process is not None:
+        container.process.disown()
+
+
 def cmd_create(args: argparse.Namespace, log: Logger) -> int:
-    _create(args, log, detach=True)
+    _disown(_create(args, log, detach=True))
     return 0
 
 
@@ -104,6 +111,7 @@ def cmd_run(args: argparse.Namespace, log: Logger) -> int:
         except BaseException:
             c.destroy()
             raise
+        _disown(c)
         return 0
 
     def forward(sig: int, frame: Any) -> None:
