@@ -152,6 +152,46 @@ void do_exec(struct child *c)
     fail(c, STAGE_CALL);
 }
 
+/* Before waiting to be started: fail now, as runc's create does, if no
+ * candidate path names a regular file these credentials may execute (an
+ * engine maps the error to 127/126 at create).  A check that seccomp or an
+ * old kernel refuses (EPERM, ENOSYS) proves nothing: exec will tell. */
+void find_exec(struct child *c)
+{
+    const struct lc_spawn_args *a = c->a;
+    struct stat st;
+    int saved = 0;
+    int i;
+
+    for (i = 0; i < a->nexec; i++) {
+        if (stat(a->exec_paths[i], &st) < 0) {
+            if (errno == EPERM || errno == ENOSYS)
+                return;
+            if (saved == 0 && errno != ENOENT && errno != ENOTDIR)
+                saved = errno;
+            continue;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            if (saved == 0)
+                saved = EACCES;
+            continue;
+        }
+#ifdef SYS_faccessat2
+        if (syscall(SYS_faccessat2, AT_FDCWD, a->exec_paths[i], X_OK, AT_EACCESS) == 0)
+            return;
+#else
+        if (access(a->exec_paths[i], X_OK) == 0) /* real ids == effective ones here */
+            return;
+#endif
+        if (errno == EPERM || errno == ENOSYS)
+            return;
+        if (saved == 0)
+            saved = errno;
+    }
+    errno = saved ? saved : ENOENT;
+    fail(c, STAGE_CALL);
+}
+
 void open_tty(struct child *c)
 {
     int master, term, unlock = 0;

@@ -37,6 +37,8 @@
  *   UMASK            n1
  *   WAIT_START       -
  *   EXEC             uses args->exec_paths, argv, envp
+ *   FIND_EXEC        fail unless one of args->exec_paths is a regular file
+ *                    these credentials may execute (before a wait to start)
  *   JOIN_CGROUP      n1 fd of a cgroup.procs file: this process moves
  *                    itself in (first step: no user code runs outside)
  *   KEEPCAPS         n1 0/1: PR_SET_KEEPCAPS (permitted caps survive setuid)
@@ -203,6 +205,9 @@ static void run_step(struct child *c, const struct lc_step *s)
         break;
     case LC_OP_EXEC:
         do_exec(c);
+        break;
+    case LC_OP_FIND_EXEC:
+        find_exec(c);
         break;
     case LC_OP_KEEPCAPS:
         if (prctl(PR_SET_KEEPCAPS, s->n1, 0, 0, 0) < 0)

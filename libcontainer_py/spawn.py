@@ -304,7 +304,7 @@ def _step_error(plan: Plan, index: int, err: int, stage: int) -> StepError:
         step = plan.steps[index]
         detail = STAGES.get(stage, "")
         path = step.path
-        if step.op is Op.EXEC:
+        if step.op in (Op.EXEC, Op.FIND_EXEC):
             detail = f"tried {', '.join(plan.exec_paths)}" if len(plan.exec_paths) > 1 else ""
         elif step.op is Op.MOUNT and step.s2 and stage == 2:
             detail = f"source {step.s2}"
@@ -321,7 +321,7 @@ def _os_error(plan: Plan, index: int, err: int, stage: int, path: Optional[str])
         step = plan.steps[index]
         if step.op is Op.MOUNT and stage == 2 and step.s2:
             return OSError(err, os.strerror(err), step.s2, None, step.s1)
-        if step.op is Op.EXEC:
+        if step.op in (Op.EXEC, Op.FIND_EXEC):
             return OSError(err, os.strerror(err), plan.argv[0])
     return OSError(err, os.strerror(err), path)
 

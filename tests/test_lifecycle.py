@@ -4,14 +4,17 @@ pid-reuse guard, atomic state writes."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
 import time
+from typing import Any
 
 import attrs
 import pytest
@@ -163,6 +166,41 @@ def test_failed_create_leaves_nothing(busybox: str, root: str, no_leaks: None) -
         lc.Container.create("lc-fail", config, root=root)
     assert lc.Container.list(root=root) == []
     assert not os.path.exists(os.path.join(root, "lc-fail"))
+
+
+@pytest.mark.parametrize(
+    "args, user, err",
+    [
+        (["/nonexistent"], None, errno.ENOENT),
+        (["no-such-program"], None, errno.ENOENT),
+        (["/etc/passwd"], None, errno.EACCES),  # not executable
+        (["/bin"], None, errno.EACCES),  # a directory
+        (["/tmp/root-only"], lc.User(1000, 1000), errno.EACCES),  # not for this user (no caps)
+    ],
+)
+def test_create_fails_when_the_program_cannot_be_executed(
+    busybox: str, root: str, tmp_path: Any, no_leaks: None, args: list, user: Any, err: int
+) -> None:
+    """As runc's create: the lookup runs in the container with its final
+    credentials, before the wait for start, so an engine learns at create."""
+    rootfs = tmp_path / "rootfs"
+    shutil.copytree(busybox, rootfs, symlinks=True)
+    (rootfs / "tmp" / "root-only").write_text("#!/bin/sh\ntrue\n")
+    (rootfs / "tmp" / "root-only").chmod(0o700)
+    process = lc.Process(args=args, user=user, capabilities=lc.Capabilities.none()) if user else lc.Process(args=args)
+    with pytest.raises(lc.ExecError) as info:
+        made = lc.Container.create("lc-noexec", lc.Config(rootfs=str(rootfs), process=process), root=root)
+        made.destroy()  # reached only if create wrongly succeeded
+    assert info.value.errno == err and info.value.path == args[0], info.value
+    assert lc.Container.list(root=root) == []
+    assert not os.path.exists(os.path.join(root, "lc-noexec"))
+    # The same file as root (any x bit will do for root) creates fine.
+    if user is not None:
+        with lc.Container.create(
+            "lc-exec-ok", lc.Config(rootfs=str(rootfs), process=lc.Process(args=args)), root=root
+        ) as c:
+            c.start()
+            assert c.wait(timeout=10) == 0
 
 
 def test_wait_for_a_loaded_container(busybox: str, root: str) -> None:

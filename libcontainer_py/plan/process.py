@@ -114,6 +114,9 @@ def final_steps(config: Config, steps: List[Step], wait_start: bool, start_socke
     steps.append(Step(Op.UMASK, "set the umask", n1=process.umask))
     if process.no_new_privileges:
         steps.append(Step(Op.NO_NEW_PRIVS, "set no_new_privs"))
+    if wait_start or start_socket is not None:
+        # A missing or unexecutable program fails create, not start (runc).
+        steps.append(Step(Op.FIND_EXEC, "find the executable", process.args[0]))
     if wait_start:
         steps.append(Step(Op.WAIT_START, "wait for start"))
     elif start_socket is not None:

@@ -57,6 +57,7 @@ class Op(enum.IntEnum):
     INIT = 39
     TTY = 40
     ROOT_OVERLAY = 41
+    FIND_EXEC = 42
 
 
 # Step flags (LC_F_*).
@@ -112,6 +113,7 @@ _ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
     Op.SETUID: errors.IdentityError,
     Op.CHDIR: errors.CwdError,
     Op.EXEC: errors.ExecError,
+    Op.FIND_EXEC: errors.ExecError,
     Op.SETUP_FDS: errors.StepError,
     Op.UMASK: errors.StepError,
     Op.WAIT_START: errors.StepError,

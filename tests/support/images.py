@@ -60,9 +60,11 @@ def compress(layer: bytes, how: Optional[str]) -> Tuple[bytes, str]:
     return layer, "application/vnd.oci.image.layer.v1.tar"
 
 
-def image_config(layers: Sequence[bytes], config: Optional[Dict[str, Any]] = None) -> bytes:
+def image_config(
+    layers: Sequence[bytes], config: Optional[Dict[str, Any]] = None, architecture: str = "amd64"
+) -> bytes:
     doc = {
-        "architecture": "amd64",
+        "architecture": architecture,
         "os": "linux",
         "config": config or {"Cmd": ["/bin/sh"]},
         "rootfs": {"type": "layers", "diff_ids": [sha256(layer) for layer in layers]},
@@ -77,6 +79,7 @@ def write_oci_layout(
     config: Optional[Dict[str, Any]] = None,
     ref_name: str = "test:latest",
     compression: Optional[str] = "gzip",
+    architecture: str = "amd64",
 ) -> str:
     """An OCI image layout directory at ``path``; returns the manifest digest."""
     blobs = os.path.join(path, "blobs", "sha256")
@@ -88,7 +91,7 @@ def write_oci_layout(
             f.write(data)
         return digest
 
-    cfg = image_config(layers, config)
+    cfg = image_config(layers, config, architecture)
     descriptors: List[Dict[str, Any]] = []
     for layer in layers:
         blob, media = compress(layer, compression)

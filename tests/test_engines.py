@@ -1,0 +1,218 @@
+"""podman and containerd drive our CLI as their OCI runtime.
+
+Each engine runs in a sandbox of its own (tests/support/engines.py): its own
+config, storage and state, a busybox image imported locally, nothing of the
+host's set-up touched, and everything removed at the end (the fixtures assert
+that no process or mount of theirs is left).  What we assert is what the
+kernel and the container show: our state record for the container, its
+/proc, its cgroup files, exit statuses.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import time
+from typing import Any, Dict, Iterator, List, Optional
+
+import pytest
+from support import engines
+from support.engines import IMAGE, OURS, PODMAN_RUN_FLAGS, Containerd, Podman
+
+#: podman does not pass --root: our default state root.
+DEFAULT_ROOT = "/run/libcontainer-py"
+#: containerd's runc shim passes --root <its runtime root>/<namespace>.
+SHIM_ROOT = "/run/containerd/runc/default"
+
+
+@pytest.fixture(scope="module")
+def podman(tmp_path_factory: Any, busybox: str) -> Iterator[Podman]:
+    p = Podman(str(tmp_path_factory.mktemp("podman")), busybox, engines.our_binary())
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+@pytest.fixture(scope="module")
+def ctr(tmp_path_factory: Any, busybox: str) -> Iterator[Containerd]:
+    c = Containerd(str(tmp_path_factory.mktemp("ctrd")), busybox, engines.our_binary())
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+def on_a_terminal(argv: List[str], env: Optional[Dict[str, str]] = None, timeout: float = 30) -> str:
+    """Run argv with a pty as its stdin/stdout/stderr; returns what it wrote."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    out = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: every slave end is closed
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif proc.poll() is not None:
+                break
+        proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    return out.decode(errors="replace")
+
+
+def cgroup_of(pid: int, controller: str) -> str:
+    """The cgroup directory of ``pid`` for a v1 controller, or ("") the
+    unified one."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, names, path = line.rstrip("\n").split(":", 2)
+            if controller in names.split(",") or (controller == names == ""):
+                return os.path.join("/sys/fs/cgroup", controller or "unified", path.lstrip("/"))
+    raise AssertionError(f"{pid} has no {controller or 'unified'} cgroup")
+
+
+def frozen(pid: int) -> bool:
+    """What the kernel says: cgroup2's frozen event (this hybrid host has
+    both freezers; ours uses cgroup2's where it can) or v1's freezer.state."""
+    events = os.path.join(cgroup_of(pid, ""), "cgroup.events")
+    if os.path.exists(events):
+        with open(events) as f:
+            if "frozen 1" in f.read().splitlines():
+                return True
+    with open(os.path.join(cgroup_of(pid, "freezer"), "freezer.state")) as f:
+        return f.read().strip() == "FROZEN"
+
+
+# ---- podman -----------------------------------------------------------------
+
+
+def test_podman_run_passes_output_and_exit_status_through(podman: Podman) -> None:
+    r = podman("run", "--rm", *PODMAN_RUN_FLAGS, IMAGE, "sh", "-c", "echo pid=$$; hostname; exit 3")
+    assert r.returncode == 3, r
+    lines = r.stdout.split()
+    assert lines[0] == "pid=1", r
+
+
+def test_podman_detached_container_is_ours_and_isolated(podman: Podman) -> None:
+    cid = podman("run", "-d", "--name", "lc-detached", *PODMAN_RUN_FLAGS, IMAGE, "sleep", "1000").check().stdout.strip()
+    try:
+        pid = int(podman("inspect", "--format", "{{.State.Pid}}", cid).check().stdout)
+        # Our state record (runc's would not load) names the same process.
+        state = engines.our_state(DEFAULT_ROOT, cid)
+        assert state["status"] == "running" and state["pid"] == pid, state
+        for ns in ("mnt", "pid", "uts", "ipc", "net"):
+            assert os.readlink(f"/proc/{pid}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"), ns
+        assert cgroup_of(pid, "memory").endswith(f"libpod-{cid}")
+
+        r = podman("exec", cid, "sh", "-c", "echo in=$(cat /proc/1/cmdline | tr '\\0' ' '); exit 5")
+        assert r.returncode == 5 and r.stdout.strip() == "in=sleep 1000", r
+        top = podman("top", cid).check().stdout
+        assert "sleep 1000" in top, top
+
+        podman("pause", cid).check()
+        assert frozen(pid)
+        assert podman("inspect", "--format", "{{.State.Status}}", cid).stdout.strip() == "paused"
+        assert engines.our_state(DEFAULT_ROOT, cid)["status"] == "paused"
+        podman("unpause", cid).check()
+        assert not frozen(pid)
+
+        # sleep as PID 1 ignores SIGTERM: podman escalates to SIGKILL.
+        podman("stop", "--time", "1", cid).check()
+        assert podman("inspect", "--format", "{{.State.ExitCode}}", cid).stdout.strip() == "137"
+        assert not os.path.exists(f"/proc/{pid}")
+    finally:
+        podman("rm", "--force", "--time", "0", cid).check()
+    assert not os.path.exists(os.path.join(DEFAULT_ROOT, cid)), "podman's delete --force left our state"
+    assert not os.path.exists(f"/sys/fs/cgroup/memory/libpod_parent/libpod-{cid}")
+
+
+@pytest.mark.parametrize("argv, status", [(["/nonexistent"], 127), (["/etc/passwd"], 126), (["nosuchcmd"], 127)])
+def test_podman_maps_exec_errors_as_with_runc(podman: Podman, argv: List[str], status: int) -> None:
+    ours = podman("run", "--rm", *PODMAN_RUN_FLAGS, IMAGE, *argv)
+    runc = podman("run", "--rm", *PODMAN_RUN_FLAGS, IMAGE, *argv, runtime="runc")
+    assert (ours.returncode, runc.returncode) == (status, status), (ours, runc)
+    # The reason reached podman through our --log in JSON (no logrus text
+    # framing), as runc's does, and names the program.
+    assert ours.stderr.startswith(f"Error: {OURS}: ") and "time=" not in ours.stderr, ours
+    assert repr(argv[0]) in ours.stderr, ours
+    assert podman("ps", "--all", "--quiet").stdout.strip() == ""
+
+
+def test_podman_terminal_through_the_console_socket(podman: Podman) -> None:
+    out = on_a_terminal(
+        ["podman", "--runtime", OURS, "run", "--rm", "-t", *PODMAN_RUN_FLAGS, IMAGE, "sh", "-c", "tty; exit 0"],
+        env=podman.env,
+    )
+    assert "/dev/pts/0" in out, out
+
+
+def test_podman_stdin_reaches_the_container(podman: Podman) -> None:
+    r = podman("run", "--rm", "-i", *PODMAN_RUN_FLAGS, IMAGE, "sh", "-c", "tr a-z A-Z", input=b"through stdin\n")
+    assert r.returncode == 0 and r.stdout == "THROUGH STDIN\n", r
+
+
+# ---- containerd ---------------------------------------------------------------
+
+
+def test_ctr_run_passes_output_and_exit_status_through(ctr: Containerd) -> None:
+    r = ctr(
+        "run", "--rm", "--runc-binary", ctr.binary, engines.CTR_IMAGE, "lc-ctr-run", "sh", "-c", "echo pid=$$; exit 4"
+    )
+    assert r.returncode == 4 and r.stdout.strip() == "pid=1", r
+    assert "lc-ctr-run" not in ctr.ids()
+
+
+def test_ctr_task_lifecycle(ctr: Containerd) -> None:
+    cid = "lc-ctr-task"
+    ctr("run", "-d", "--runc-binary", ctr.binary, engines.CTR_IMAGE, cid, "sleep", "1000").check()
+    try:
+        pid = int(ctr("tasks", "list").check().stdout.split(cid)[1].split()[0])
+        state = engines.our_state(SHIM_ROOT, cid)
+        assert state["status"] == "running" and state["pid"] == pid, state
+        assert os.readlink(f"/proc/{pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
+
+        # A quick exec: it exits while our CLI is still running; the shim
+        # (a subreaper) must still see its status.
+        r = ctr("tasks", "exec", "--exec-id", "quick", cid, "sh", "-c", "echo exec; exit 7", timeout=30)
+        assert r.returncode == 7 and r.stdout.strip() == "exec", r
+        pids = ctr("tasks", "ps", cid).check().stdout
+        assert str(pid) in pids, pids
+
+        ctr("tasks", "pause", cid).check()
+        assert frozen(pid)
+        assert "PAUSED" in ctr("tasks", "list").stdout
+        assert engines.our_state(SHIM_ROOT, cid)["status"] == "paused"
+        ctr("tasks", "resume", cid).check()
+        assert not frozen(pid)
+
+        ctr("tasks", "kill", "--signal", "SIGKILL", cid).check()
+        deadline = time.monotonic() + 10
+        while "STOPPED" not in ctr("tasks", "list").stdout:
+            assert time.monotonic() < deadline, ctr("tasks", "list")
+            time.sleep(0.05)
+        ctr("tasks", "delete", cid).check()
+        assert not os.path.exists(os.path.join(SHIM_ROOT, cid)), "the shim's delete left our state"
+    finally:
+        ctr.remove(cid)
+    assert cid not in ctr.ids()
+
+
+def test_ctr_terminal_through_the_console_socket(ctr: Containerd) -> None:
+    argv = ["ctr", "--address", ctr.address, "run", "--rm", "-t", "--runc-binary", ctr.binary]
+    out = on_a_terminal([*argv, engines.CTR_IMAGE, "lc-ctr-tty", "sh", "-c", "tty; exit 0"])
+    assert "/dev/pts/0" in out, out
+    assert "lc-ctr-tty" not in ctr.ids()
