@@ -190,3 +190,30 @@ def test_the_caller_stays_dumpable(busybox: str) -> None:
     config = lc.Config(rootfs=busybox, process=lc.Process(args=["true"], user=lc.User(1000, 1000)))
     assert lc.run(config=config).returncode == 0
     assert prctl(3, 0, 0, 0, 0) == 1
+
+
+def test_a_disowned_process_is_left_for_someone_else_to_reap(busybox: str) -> None:
+    """disown(): the object never waits for the process, not even when it is
+    collected (Popen.__del__ would reap an exited child and its status would
+    be lost to the subreaper that inherits it)."""
+    import gc
+
+    proc = lc.ContainerProcess(lc.Config(rootfs=busybox, process=lc.Process(args=["sh", "-c", "exit 7"])))
+    pid = proc.pid
+    deadline = time.monotonic() + 10
+    while psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.disown()
+    assert proc.pidfd == -1  # released
+    del proc
+    gc.collect()
+    # Still a zombie of ours, with its status: nothing reaped it.
+    assert os.waitpid(pid, 0) == (pid, 7 << 8)
+
+
+def test_disown_needs_a_started_process(busybox: str) -> None:
+    config = lc.Config(rootfs=busybox, process=lc.Process(args=["true"]))
+    with lc.ContainerProcess(config, wait_start=True) as proc:
+        with pytest.raises(lc.ContainerError):
+            proc.disown()
