@@ -83,6 +83,19 @@ def set_winsize(fd: int, size: tuple[int, int] | None) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
 
 
+def copy_winsize(pty_fd: int) -> None:
+    """Give the container's terminal our terminal's size (fd 0), as runc does
+    when a foreground ``run``/``exec -t`` starts and on every SIGWINCH; a
+    no-op when our stdin is no terminal (``process.consoleSize`` stays)."""
+    if pty_fd < 0 or not os.isatty(0):
+        return
+    import fcntl
+    import termios
+
+    size = fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8)
+    fcntl.ioctl(pty_fd, termios.TIOCSWINSZ, size)
+
+
 def proxy_terminal(master: int, child_poll: object) -> None:
     """Copy our stdin to the pty and the pty to our stdout until the pty is
     closed (the foreground ``run``/``exec -t`` without a console socket)."""

@@ -8,7 +8,16 @@ import signal
 from typing import Any, Dict, List, Optional
 
 from . import CliError
-from ._common import check_console, exit_status, load, proxy_terminal, send_console, set_winsize, write_pid_file
+from ._common import (
+    check_console,
+    copy_winsize,
+    exit_status,
+    load,
+    proxy_terminal,
+    send_console,
+    set_winsize,
+    write_pid_file,
+)
 from ._log import Logger
 
 
@@ -36,6 +45,25 @@ def _user(text: str) -> Any:
 
 
 def cmd_exec(args: argparse.Namespace, log: Logger) -> int:
+    """runc's convention: when the process could not be run (no such or a
+    stopped container, a bad --process file, a failed spawn) the status is
+    255 and the message starts with ``exec failed:``, so that a caller can
+    tell it from the process's own exit status."""
+    try:
+        return _exec(args, log)
+    except CliError as exc:
+        raise CliError(f"exec failed: {exc}", 255) from exc
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise
+    except Exception as exc:
+        if args.debug:
+            import traceback
+
+            log.debug(traceback.format_exc())
+        raise CliError(f"exec failed: {exc or type(exc).__name__}", 255) from exc
+
+
+def _exec(args: argparse.Namespace, log: Logger) -> int:
     c = load(args)
     status = c.status()
     if status == "stopped":
@@ -86,14 +114,21 @@ def cmd_exec(args: argparse.Namespace, log: Logger) -> int:
     overrides = {k: v for k, v in overrides.items() if v is not None}
     check_console(terminal, args.console_socket, args.detach)
     pass_fds = tuple(range(3, 3 + args.preserve_fds))
-    proc = c.exec(argv, terminal=terminal, pass_fds=pass_fds, **overrides)
+    # With a terminal the process waits before execve until its terminal has
+    # its size (and the console socket its master): no program sees 0x0.
+    proc = c.exec(argv, terminal=terminal, pass_fds=pass_fds, wait_start=terminal, **overrides)
+    proxy = terminal and proc.tty_fd >= 0 and not args.console_socket
     try:
         if terminal and proc.tty_fd >= 0:
             set_winsize(proc.tty_fd, console_size)
+            if proxy:
+                copy_winsize(proc.tty_fd)  # our terminal's size wins over consoleSize, as runc's
             if args.console_socket:
                 send_console(args.console_socket, proc.tty_fd)
         if args.pid_file:
             write_pid_file(args.pid_file, int(proc.pid))
+        if not proc.started:
+            proc.start()
     except BaseException:
         proc.kill()
         proc.wait()
@@ -103,13 +138,25 @@ def cmd_exec(args: argparse.Namespace, log: Logger) -> int:
         return 0
 
     def forward(sig: int, frame: Any) -> None:
+        if sig == signal.SIGWINCH:  # a resize, never passed on (as runc)
+            if proxy:
+                copy_winsize(proc.tty_fd)
+            return
         proc.send_signal(sig)
 
-    forwarded = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+    forwarded = (
+        signal.SIGTERM,
+        signal.SIGINT,
+        signal.SIGHUP,
+        signal.SIGQUIT,
+        signal.SIGUSR1,
+        signal.SIGUSR2,
+        signal.SIGWINCH,
+    )
     for sig in forwarded:
         signal.signal(sig, forward)
     try:
-        if terminal and proc.tty_fd >= 0 and not args.console_socket:
+        if proxy:
             proxy_terminal(proc.tty_fd, proc)
         return exit_status(int(proc.wait()))
     finally:

@@ -11,6 +11,7 @@ from typing import Any, Dict, List
 from . import CliError, root_of
 from ._common import (
     check_console,
+    copy_winsize,
     exit_status,
     load,
     parse_signal,
@@ -114,21 +115,22 @@ def cmd_run(args: argparse.Namespace, log: Logger) -> int:
         _disown(c)
         return 0
 
-    def forward(sig: int, frame: Any) -> None:
-        if sig == signal.SIGWINCH and proc.tty_fd >= 0 and os.isatty(0):
-            import fcntl
-            import termios
+    proxy = proc.tty_fd >= 0 and not args.console_socket
 
-            size = fcntl.ioctl(0, termios.TIOCGWINSZ, b"\0" * 8)
-            fcntl.ioctl(proc.tty_fd, termios.TIOCSWINSZ, size)
+    def forward(sig: int, frame: Any) -> None:
+        if sig == signal.SIGWINCH:  # a resize, never passed on (as runc)
+            if proxy:
+                copy_winsize(proc.tty_fd)
             return
         proc.send_signal(sig)
 
     for sig in FORWARDED:
         signal.signal(sig, forward)
     try:
+        if proxy:
+            copy_winsize(proc.tty_fd)  # our terminal's size wins over consoleSize, as runc's
         c.start()
-        if proc.tty_fd >= 0 and not args.console_socket:
+        if proxy:
             proxy_terminal(proc.tty_fd, proc)
         status = exit_status(int(proc.wait()))
     finally:
@@ -227,6 +229,8 @@ def cmd_update(args: argparse.Namespace, log: Logger) -> int:
 
     doc = _resources_doc(args)
     c = load(args)
+    if c.status() == "stopped":
+        raise CliError("container not running")  # runc's message
     cg = cgroup_from_oci({"resources": doc})
     if cg is None:
         return 0

@@ -180,6 +180,9 @@ def cmd_events(args: argparse.Namespace, log: Logger) -> int:
 
     interval = _duration(args.interval)
     next_stats = 0.0
+    baseline = c.cgroup
+    if baseline is not None:
+        baseline.poll_events()  # before the first line: no OOM after it goes unreported
     try:
         while c.status() != "stopped":
             now = time.monotonic()

@@ -105,7 +105,7 @@ class Podman:
 
     def __init__(self, base: str, rootfs: str, binary: str) -> None:
         self.base, self.binary = base, binary
-        for d in ("graph", "run", "tmp", "static"):
+        for d in ("graph", "run", "tmp"):
             os.makedirs(os.path.join(base, d), exist_ok=True)
         storage = os.path.join(base, "storage.conf")
         with open(storage, "w") as f:
@@ -116,9 +116,7 @@ class Podman:
                 "[engine]\n"
                 'cgroup_manager = "cgroupfs"\n'
                 'events_logger = "file"\n'
-                f'events_logfile_path = "{base}/events.log"\n'
                 f'tmp_dir = "{base}/tmp"\n'
-                f'static_dir = "{base}/static"\n'
                 f'runtime_supports_json = ["crun", "runc", "{OURS}"]\n'
                 "[engine.runtimes]\n"
                 f'{OURS} = ["{binary}"]\n'
@@ -161,6 +159,7 @@ class Containerd:
 
     def __init__(self, base: str, rootfs: str, binary: str) -> None:
         self.base, self.binary = base, binary
+        os.makedirs(base, exist_ok=True)
         self.address = os.path.join(base, "containerd.sock")
         config = os.path.join(base, "config.toml")
         with open(config, "w") as f:
