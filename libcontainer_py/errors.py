@@ -5,7 +5,10 @@ from __future__ import annotations
 import errno as errno_mod
 import os
 import subprocess
-from typing import Any, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 
 class ContainerError(Exception):

@@ -15,6 +15,7 @@ from typing import Any, Iterator, Mapping, Optional, Tuple, Type, TypeVar, Union
 import attrs
 
 from .._fields import fail, instance_tuple, text, uint32
+from ._ops import DEFAULT_PARENT as DEFAULT_PARENT
 from .units import format_page_size, parse_bytes
 
 #: The value of a limit field that means "no limit" (written as "max" / -1).
@@ -473,7 +474,6 @@ def _to_cgroup_devices(value: Any) -> Optional[Devices]:
 
 
 #: The parent of the default cgroup path, beside the host's own cgroups.
-DEFAULT_PARENT = "libcontainer_py"
 
 
 def _to_cgroup_accounting(value: Any) -> bool:
