@@ -18,6 +18,7 @@ import attrs
 import psutil
 
 from . import _native
+from ._statedir import wait_gone as _wait_gone
 from .capabilities import Capabilities
 from .cgroups import Event, Manager, Resource, Stats, detect, new_manager
 from .config import Config
@@ -562,16 +563,6 @@ def _intent(container_id: str, config: Config) -> State:
         cgroup_path=cgroup.resolved_path(container_id) if cgroup is not None else None,
         cgroup_controllers=None if cgroup is None or cgroup.accounting else cgroup.controllers(),
     )
-
-
-def _wait_gone(pid: int, start: int, timeout: float = 10.0) -> None:
-    """Wait until a process that is not our child is gone (its parent, or
-    the machine's init, reaps it)."""
-    deadline = time.monotonic() + timeout
-    while process_start_time(pid) == start:
-        if time.monotonic() > deadline:
-            raise ContainerError(f"process {pid} did not go away")
-        time.sleep(0.01)
 
 
 def _create_hooks(

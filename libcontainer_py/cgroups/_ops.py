@@ -84,6 +84,18 @@ V1_CONTROLLERS = frozenset(
 _OCTAL = re.compile(r"\\([0-7]{3})")
 
 
+def normalize_path(value: str) -> str:
+    """A cgroup path as CgroupConfig.path keeps it: relative, no '.', '..' or '//'."""
+    p = value.strip("/")
+    if not p or any(part in ("", ".", "..") for part in p.split("/")):
+        from ..errors import ConfigError
+
+        raise ConfigError(
+            "cgroup.path", f"expected a relative cgroup path like 'a/b' without '.', '..' or '//', got {value!r}"
+        )
+    return p
+
+
 def parse_flat(text: str) -> Dict[str, int]:
     """``key value`` lines (memory.stat, cpu.stat, memory.oom_control, memory.events)."""
     out: Dict[str, int] = {}
@@ -546,8 +558,14 @@ def open_recorded(
     layout = HostLayout.detect()
     if controllers is not None:
         layout = layout.only(controllers)
+    if layout.kind == "v2":  # as new_manager's Fs2Manager: the cgroup2 mount only
+        layout = HostLayout((), layout.unified)
+    if not isinstance(path, str):
+        from ..errors import ConfigError
+
+        raise ConfigError("cgroup.path", f"expected str, got {type(path).__name__} {path!r}")
     ops = CgroupOps()
-    ops.path = path
+    ops.path = normalize_path(path)
     ops.layout = layout
     ops.container_id = container_id
     ops._fs = RealFS()

@@ -16,6 +16,7 @@ import attrs
 
 from .._fields import fail, instance_tuple, text, uint32
 from ._ops import DEFAULT_PARENT as DEFAULT_PARENT
+from ._ops import normalize_path
 from .units import format_page_size, parse_bytes
 
 #: The value of a limit field that means "no limit" (written as "max" / -1).
@@ -427,13 +428,7 @@ Resource = Union[Memory, Cpu, Pids, IO, Hugetlb, Devices]
 def _to_cgroup_path(value: Any) -> Optional[str]:
     if value is None:
         return None
-    p = text("cgroup.path", value).strip("/")
-    parts = p.split("/")
-    if not p or any(part in ("", ".", "..") for part in parts):
-        raise fail(
-            "cgroup.path", f"expected a relative cgroup path like 'a/b' without '.', '..' or '//', got {value!r}"
-        )
-    return p
+    return normalize_path(text("cgroup.path", value))
 
 
 _T = TypeVar("_T")
