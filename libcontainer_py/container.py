@@ -12,10 +12,9 @@ import signal
 import subprocess
 import time
 import weakref
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import attrs
-import psutil
 
 from . import _native
 from ._statedir import wait_gone as _wait_gone
@@ -43,7 +42,16 @@ from .state import (
     write_state,
 )
 
-_SAME = object()  # exec(): keep the container's setting
+if TYPE_CHECKING:  # imported where used: the CLI's create/run never needs psutil
+    import psutil
+
+_SAME = object()
+
+
+def _no_such_process() -> type[Exception]:
+    import psutil
+
+    return psutil.NoSuchProcess  # exec(): keep the container's setting
 
 
 class StateError(ContainerError):
@@ -302,7 +310,7 @@ class Container:
             for proc in self.processes():
                 try:
                     proc.send_signal(sig)
-                except psutil.NoSuchProcess:
+                except _no_such_process():
                     pass
             return
         if self.process is not None:
@@ -523,6 +531,8 @@ class Container:
         cgroup = self._cgroup_or_none()
         if cgroup is not None:
             return cgroup.processes()
+        import psutil
+
         return [psutil.Process(self.pid)]
 
 

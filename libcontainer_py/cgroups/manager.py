@@ -18,19 +18,22 @@ import os
 import posixpath
 import stat as stat_mod
 import time
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Tuple
 
 import attrs
-import psutil
 
-from . import bpf_devices, fs1, fs2
+from . import fs1, fs2
 from ._ops import CgroupOps, RealFS
 from .errors import CgroupError, CgroupUnsupported
 from .fsio import CgroupFS
 from .layout import Hierarchy, Layout, detect
 from .resources import IO, CgroupConfig, Cpu, Devices, Hugetlb, Memory, Pids, Resource
-from .stats import CpuStats, Event, HugetlbStats, IODeviceStats, MemoryStats, PidsStats, Stats
 from .units import format_page_size
+
+if TYPE_CHECKING:  # psutil and the stats classes are imported where used: the CLI's run never needs them
+    import psutil
+
+    from .stats import CpuStats, Event, HugetlbStats, IODeviceStats, MemoryStats, PidsStats, Stats
 
 Write = Tuple[str, str, str]
 
@@ -59,6 +62,13 @@ def resolve_device(key: str) -> str:
     if not stat_mod.S_ISBLK(st.st_mode):
         raise CgroupError("not a block device", path=key)
     return f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+
+
+def _install_bpf_program(path: str, devices: Devices) -> None:
+    """bpf_devices.install, imported on first use."""
+    from . import bpf_devices
+
+    bpf_devices.install(path, devices)
 
 
 class Manager(abc.ABC):
@@ -138,6 +148,8 @@ class Manager(abc.ABC):
 
     def processes(self) -> List[psutil.Process]:
         """The processes in the cgroup as psutil.Process objects."""
+        import psutil
+
         out = []
         for pid in self.pids():
             try:
@@ -189,7 +201,7 @@ class FsManager(CgroupOps, Manager):
         self.container_id = container_id
         self._fs: CgroupFS = fs if fs is not None else RealFS()
         self._page_sizes = page_sizes or host_page_sizes
-        self._install_device_program = install_device_program or bpf_devices.install
+        self._install_device_program = install_device_program or _install_bpf_program
         self._made: List[str] = []
         self._counters: Optional[Dict[str, int]] = None
         self._check_placement()
@@ -401,6 +413,8 @@ class FsManager(CgroupOps, Manager):
         return self._fs.read(path) if self._fs.exists(path) else None
 
     def stats(self) -> Stats:
+        from .stats import Stats
+
         return Stats(
             memory=self._memory_stats(),
             cpu=self._cpu_stats(),
@@ -410,6 +424,8 @@ class FsManager(CgroupOps, Manager):
         )
 
     def _memory_stats(self) -> Optional[MemoryStats]:
+        from .stats import MemoryStats
+
         side = self._side("memory", "memory")
         if side == "v1":
             d = self._v1dir("memory")
@@ -450,6 +466,8 @@ class FsManager(CgroupOps, Manager):
         return int(self._read(d, "memory.failcnt")) + (int(memsw) if memsw is not None else 0)
 
     def _cpu_stats(self) -> Optional[CpuStats]:
+        from .stats import CpuStats
+
         acct = self._v1dir("cpuacct")
         cpu = self._v1dir("cpu")
         throttle: Dict[str, int] = {}
@@ -488,6 +506,8 @@ class FsManager(CgroupOps, Manager):
         )
 
     def _pids_stats(self) -> Optional[PidsStats]:
+        from .stats import PidsStats
+
         side = self._side("pids", "pids")
         d = self._v1dir("pids") if side == "v1" else self._v2dir() if side == "v2" else None
         if d is None:
@@ -495,6 +515,8 @@ class FsManager(CgroupOps, Manager):
         return PidsStats(current=int(self._read(d, "pids.current")), limit=fs2.parse_max(self._read(d, "pids.max")))
 
     def _io_stats(self) -> Tuple[IODeviceStats, ...]:
+        from .stats import IODeviceStats
+
         side = self._side("blkio", "io")
         if side == "v1":
             d = self._v1dir("blkio")
@@ -512,6 +534,8 @@ class FsManager(CgroupOps, Manager):
         return tuple(IODeviceStats(*row) for row in rows)
 
     def _hugetlb_stats(self) -> Dict[str, HugetlbStats]:
+        from .stats import HugetlbStats
+
         side = self._side("hugetlb", "hugetlb")
         out: Dict[str, HugetlbStats] = {}
         for size in self._page_sizes():
@@ -569,6 +593,8 @@ class FsManager(CgroupOps, Manager):
         before, self._counters = self._counters, now
         if before is None:
             return []
+        from .stats import Event
+
         return [Event(k, v - before.get(k, 0)) for k, v in now.items() if v > before.get(k, 0)]
 
 

@@ -116,7 +116,8 @@ def _parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     p.add_argument("--rootless", default="auto", help="accepted for compatibility (auto|true|false)")
     p.add_argument("--criu", default="", help=argparse.SUPPRESS)
     p.add_argument("-v", "--version", action="store_true", help="print the version")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    # prog given: what argparse would compute (formatting the usage, which needs the terminal width)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", prog="libcontainer-py")
     for name, (_, _, text) in COMMANDS.items():
         if only is not None and name != only:
             continue
