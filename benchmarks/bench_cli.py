@@ -8,7 +8,15 @@ and their own ``--root``.  Each iteration runs, for each runtime in turn
 fork to exit of the CLI process, so the Python interpreter's start-up is in
 our numbers, as Go's is in runc's.  Reports medians and ours/runc per command.
 
-    python3 benchmarks/bench_cli.py --iterations 30
+Ours is the ``libcontainer-py`` console script installed next to the running
+interpreter (``<venv>/bin/libcontainer-py``, what an engine would call), or
+``python -m libcontainer_py`` when there is none.  Run it from a venv with a
+**non-editable** install: an editable install adds an import hook (~11 ms)
+to every start of the CLI, which a real installation does not have::
+
+    python3 -m venv /tmp/speed-venv
+    /tmp/speed-venv/bin/pip install /path/to/libcontainer_py      # again after every change
+    /tmp/speed-venv/bin/python benchmarks/bench_cli.py --iterations 10
 """
 
 from __future__ import annotations
@@ -31,9 +39,17 @@ import bench_start as bs
 COMMANDS = ("run", "create", "state", "start", "delete")
 
 
+def our_cli() -> List[str]:
+    """The console script beside sys.executable, else ``python -m libcontainer_py``."""
+    script = Path(sys.executable).parent / "libcontainer-py"
+    if os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-m", "libcontainer_py"]
+
+
 def runtimes(runc: str) -> Dict[str, List[str]]:
     """The argv prefix of each runtime's command line."""
-    return {"ours": [sys.executable, "-m", "libcontainer_py"], "runc": [runc]}
+    return {"ours": our_cli(), "runc": [runc]}
 
 
 def timed(argv: List[str]) -> int:
@@ -116,6 +132,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         finally:
             for name, prefix in prefixes.items():
                 left += [f"{name}: {cid}" for cid in clean_up(prefix, work / f"{name}-state")]
+    print(f"ours: {' '.join(prefixes['ours'])}")
     print(f"{args.iterations} iterations (after {args.warmup} warm-up), medians in ms, p10-p90 in brackets")
     print(f"{'command':8} {'ours':>22} {'runc':>22} {'ours/runc':>10}")
     for command in COMMANDS:

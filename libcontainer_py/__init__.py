@@ -9,7 +9,8 @@ See docs/ for the guide and the architecture.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, List
+
+TYPE_CHECKING = False  # typing itself costs milliseconds at start-up
 
 # Names are imported on first use (PEP 562): `python -m libcontainer_py state`
 # must not pay for cgroups, seccomp, images... it does not touch.
@@ -82,6 +83,8 @@ _WHERE = {
 _SUBMODULES = frozenset({"images", "oci", "cgroups", "seccomp"})
 
 if TYPE_CHECKING:
+    from typing import Any, List
+
     from . import images
     from .capabilities import Capabilities
     from .cgroups import (

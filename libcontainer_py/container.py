@@ -12,12 +12,12 @@ import signal
 import subprocess
 import time
 import weakref
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import attrs
-import psutil
 
 from . import _native
+from ._statedir import wait_gone as _wait_gone
 from .capabilities import Capabilities
 from .cgroups import Event, Manager, Resource, Stats, detect, new_manager
 from .config import Config
@@ -42,7 +42,16 @@ from .state import (
     write_state,
 )
 
-_SAME = object()  # exec(): keep the container's setting
+if TYPE_CHECKING:  # imported where used: the CLI's create/run never needs psutil
+    import psutil
+
+_SAME = object()
+
+
+def _no_such_process() -> type[Exception]:
+    import psutil
+
+    return psutil.NoSuchProcess  # exec(): keep the container's setting
 
 
 class StateError(ContainerError):
@@ -301,7 +310,7 @@ class Container:
             for proc in self.processes():
                 try:
                     proc.send_signal(sig)
-                except psutil.NoSuchProcess:
+                except _no_such_process():
                     pass
             return
         if self.process is not None:
@@ -522,6 +531,8 @@ class Container:
         cgroup = self._cgroup_or_none()
         if cgroup is not None:
             return cgroup.processes()
+        import psutil
+
         return [psutil.Process(self.pid)]
 
 
@@ -562,16 +573,6 @@ def _intent(container_id: str, config: Config) -> State:
         cgroup_path=cgroup.resolved_path(container_id) if cgroup is not None else None,
         cgroup_controllers=None if cgroup is None or cgroup.accounting else cgroup.controllers(),
     )
-
-
-def _wait_gone(pid: int, start: int, timeout: float = 10.0) -> None:
-    """Wait until a process that is not our child is gone (its parent, or
-    the machine's init, reaps it)."""
-    deadline = time.monotonic() + timeout
-    while process_start_time(pid) == start:
-        if time.monotonic() > deadline:
-            raise ContainerError(f"process {pid} did not go away")
-        time.sleep(0.01)
 
 
 def _create_hooks(

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import errno as errno_mod
 import os
-import subprocess
-from typing import Any, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, List, Optional
+
+    from ._process_errors import ProcessExitError as ProcessExitError
+    from ._process_errors import TimeoutExpired as TimeoutExpired
 
 
 class ContainerError(Exception):
@@ -92,27 +97,18 @@ class ExecError(StepError):
     """execve of the container's program failed (missing binary, no permission)."""
 
 
-class ProcessExitError(ContainerError, subprocess.CalledProcessError):
-    """``check=True`` and the container's process exited with a non-zero status."""
+def __getattr__(name: str) -> Any:
+    # The two subclasses of subprocess's exceptions live apart: importing
+    # subprocess costs milliseconds that the command line's light commands
+    # (which import this module) should not pay.
+    if name in ("ProcessExitError", "TimeoutExpired"):
+        from . import _process_errors
 
-    def __init__(
-        self, returncode: int, cmd: Any, output: Any = None, stderr: Any = None, container_id: Optional[str] = None
-    ) -> None:
-        subprocess.CalledProcessError.__init__(self, returncode, cmd, output, stderr)
-        self.container_id = container_id
-
-    def __str__(self) -> str:
-        return subprocess.CalledProcessError.__str__(self)
+        value = getattr(_process_errors, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class TimeoutExpired(ContainerError, subprocess.TimeoutExpired):
-    """The container did not finish in time; it was killed and reaped."""
-
-    def __init__(
-        self, cmd: Any, timeout: float, output: Any = None, stderr: Any = None, container_id: Optional[str] = None
-    ) -> None:
-        subprocess.TimeoutExpired.__init__(self, cmd, timeout, output, stderr)
-        self.container_id = container_id
-
-    def __str__(self) -> str:
-        return subprocess.TimeoutExpired.__str__(self)
+def __dir__() -> List[str]:
+    return sorted([*globals(), "ProcessExitError", "TimeoutExpired"])

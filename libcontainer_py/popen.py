@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 from typing import IO, Any, Callable, List, Optional, Sequence, Union
 
@@ -27,7 +26,7 @@ STDOUT = subprocess.STDOUT
 
 def new_container_id() -> str:
     """A random 12-hex-digit id (also the default hostname)."""
-    return secrets.token_hex(6)
+    return os.urandom(6).hex()  # secrets.token_hex(6), without importing hashlib
 
 
 class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]

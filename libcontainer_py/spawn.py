@@ -10,16 +10,15 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import struct
 from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple
 
 import attrs
 
 from . import _native
+from ._statedir import MSG, _via_dir_fd, send_start, start_error
 from .errors import SpawnError, StepError
 from .plan import STAGES, Op, Plan
 
-MSG = struct.Struct("4i")
 MSG_ERROR, MSG_CHILD_PID, MSG_WAITING, MSG_GO, MSG_READY, MSG_START, MSG_SECCOMP_FD, MSG_TTY_FD = range(1, 9)
 
 
@@ -178,16 +177,6 @@ def _open_files(plan: Plan) -> Dict[int, int]:
     return fds
 
 
-def _via_dir_fd(sock: socket.socket, path: str, call: str) -> None:
-    """bind/connect ``sock`` to ``path`` through an fd of its directory, so a
-    path longer than sun_path's 108 bytes works too."""
-    dfd = os.open(os.path.dirname(path) or ".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        getattr(sock, call)(f"/proc/self/fd/{dfd}/{os.path.basename(path)}")
-    finally:
-        os.close(dfd)
-
-
 def _listen(path: str) -> int:
     """A listening unix socket at ``path`` (for WAIT_ACCEPT)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -212,27 +201,12 @@ def _unlink_start_socket(plan: Plan) -> None:
 def start_through_socket(path: str, plan: Optional[Plan] = None) -> None:
     """Start a child that waits at WAIT_ACCEPT, from any process, and wait
     until it has exec'd; a failure after the start raises its step error."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        try:
-            _via_dir_fd(sock, path, "connect")
-        except OSError as exc:
-            raise SpawnError(f"cannot reach the container at {path}: {exc.strerror}", exc.errno) from exc
-        sock.sendall(b"1")
-        data = sock.recv(MSG.size)
-    finally:
-        sock.close()
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-    if data:
-        kind, index, err, stage = MSG.unpack(data)
-        if kind != MSG_ERROR:
-            raise SpawnError(f"unexpected message {kind} from the container")
+    report = send_start(path)
+    if report is not None:
+        _, index, err, stage = report
         if plan is not None:
             raise _step_error(plan, index, err, stage)
-        raise SpawnError(f"start failed at step {index}: {os.strerror(err)}", err)
+        raise start_error(index, err)
 
 
 def _drive(plan: Plan, fd: int, child: _Child, on_hooks: Optional[Callable[[int], None]] = None) -> None:

@@ -495,3 +495,75 @@ def test_closed_stdout_is_quiet(cli: Cli, command: str) -> None:
 def test_python_m_and_help() -> None:
     r = _run([sys.executable, "-m", "libcontainer_py", "--help"])
     assert r.returncode == 0 and "create" in r.stdout
+
+
+# -- start-up cost ---------------------------------------------------------------
+
+#: What the light commands must not load: the config model and what it pulls in.
+HEAVY = ("attr", "attrs", "psutil", "typing", "subprocess", "libcontainer_py.config", "libcontainer_py.container")
+
+_PROBE = """
+import json, sys
+before = set(sys.modules)
+from libcontainer_py.cli import main
+status = main(sys.argv[1:])
+heavy = [m for m in json.loads(HEAVY) if m in sys.modules and m not in before]
+print(json.dumps({"status": status, "heavy": heavy}))
+"""
+
+
+def _loaded_by(cli: Cli, *args: str) -> Dict[str, Any]:
+    """Run one command in a fresh interpreter; its status and the HEAVY
+    modules it imported (those loaded before our code are not its doing)."""
+    env = dict(os.environ, HEAVY=json.dumps(HEAVY))
+    probe = "import os\nHEAVY = os.environ['HEAVY']\n" + _PROBE
+    with tempfile.TemporaryFile("w+") as out:
+        subprocess.run(
+            [sys.executable, "-c", probe, "--root", cli.root, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            timeout=60,
+        )
+        out.seek(0)
+        doc: Dict[str, Any] = json.loads(out.read().strip().splitlines()[-1])
+    return doc
+
+
+def test_light_commands_do_not_load_the_config_model(cli: Cli) -> None:
+    """state, list, start, ps, pause, resume, kill and delete of a real
+    container (with a cgroup) import no attrs, psutil, typing, subprocess
+    or config model: an engine calls them several times per container."""
+    cli.config(["/bin/sleep", "100"])
+    assert cli("create", "--bundle", cli.bundle, "cli-light").returncode == 0
+    try:
+        for args in (
+            ("state", "cli-light"),
+            ("list",),
+            ("start", "cli-light"),
+            ("state", "cli-light"),  # running: asks the cgroup's freezer
+            ("ps", "--format", "json", "cli-light"),
+            ("pause", "cli-light"),
+            ("resume", "cli-light"),
+            ("kill", "--all", "cli-light", "KILL"),
+        ):
+            assert _loaded_by(cli, *args) == {"status": 0, "heavy": []}, args
+        assert _gone(cli.state("cli-light")["pid"]) or cli.state("cli-light")["status"] == "stopped"
+        assert _loaded_by(cli, "delete", "cli-light") == {"status": 0, "heavy": []}
+        assert cli("state", "cli-light").returncode == 1
+    finally:
+        cli("delete", "--force", "cli-light")
+
+
+def test_run_and_create_parse_only_their_command(cli: Cli) -> None:
+    """The whole parser is built only when the command line needs it (help,
+    abbreviations, errors): the same answers either way."""
+    from libcontainer_py.cli import _parser, command_of
+
+    assert command_of(["--root", "/x", "--log-format=json", "--debug", "run", "-b", "b", "id"]) == "run"
+    assert command_of(["--ro", "/x", "run", "id"]) is None  # an abbreviation: the whole parser
+    assert command_of(["-h", "run"]) is None
+    assert command_of(["nosuch"]) is None
+    argv = ["--root", "/x", "run", "-d", "--keep", "-b", "b", "id"]
+    assert vars(_parser("run").parse_args(argv)) == vars(_parser().parse_args(argv))

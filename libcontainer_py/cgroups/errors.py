@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import errno as errno_mod
 import os
-from typing import Optional
 
 from ..errors import ContainerError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 class CgroupError(ContainerError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, List, Optional, Tuple
 
+from ._ops import parse_flat as parse_flat
 from .convert import io_to_blkio_weight, weight_to_shares
 from .errors import CgroupUnsupported
 from .resources import IO, UNLIMITED, Cpu, Devices, Hugetlb, Memory, Pids
@@ -144,19 +145,6 @@ def devices_writes(d: Devices) -> List[Write]:
 
 
 # -- stat files ---------------------------------------------------------------
-
-
-def parse_flat(text: str) -> Dict[str, int]:
-    """``key value`` lines (memory.stat, cpu.stat, memory.oom_control, memory.events)."""
-    out: Dict[str, int] = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            try:
-                out[parts[0]] = int(parts[1])
-            except ValueError:
-                continue
-    return out
 
 
 def parse_limit(text: str) -> Optional[int]:

@@ -7,39 +7,13 @@ feed it v1-only, v2-only and hybrid samples; :func:`detect` reads the real files
 
 from __future__ import annotations
 
-import posixpath
-import re
-from typing import Dict, FrozenSet, List, Optional, Tuple
+from typing import Optional, Tuple
 
 import attrs
 
-from .errors import CgroupError
+from ._ops import V1_CONTROLLERS, hierarchy_dir, hierarchy_name, host_mounts, layout_kind, parse_mounts
 
-#: The v1 controllers the kernel knows (anything else in the options is a mount option).
-V1_CONTROLLERS: FrozenSet[str] = frozenset(
-    {
-        "cpu",
-        "cpuacct",
-        "cpuset",
-        "memory",
-        "devices",
-        "freezer",
-        "net_cls",
-        "net_prio",
-        "blkio",
-        "perf_event",
-        "hugetlb",
-        "pids",
-        "rdma",
-        "misc",
-    }
-)
-
-_OCTAL = re.compile(r"\\([0-7]{3})")
-
-
-def _unescape(field: str) -> str:
-    return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), field)
+__all__ = ["V1_CONTROLLERS", "Hierarchy", "Layout", "detect", "parse_layout"]
 
 
 @attrs.frozen
@@ -59,11 +33,11 @@ class Hierarchy:
 
     def dir(self, path: str) -> str:
         """The directory of cgroup ``path`` (relative to the mount root)."""
-        return posixpath.join(self.mountpoint, path.strip("/")) if path.strip("/") else self.mountpoint
+        return hierarchy_dir(self.mountpoint, path)
 
     @property
     def name(self) -> str:
-        return ",".join(self.controllers) or posixpath.basename(self.mountpoint)
+        return hierarchy_name(self.mountpoint, self.controllers)
 
 
 @attrs.frozen
@@ -76,10 +50,7 @@ class Layout:
     @property
     def kind(self) -> str:
         """``"v1"``, ``"v2"`` or ``"hybrid"``."""
-        has_v1 = any(c in V1_CONTROLLERS for h in self.v1 for c in h.controllers)
-        if self.unified is None:
-            return "v1"
-        return "hybrid" if has_v1 else "v2"
+        return layout_kind(self.v1, self.unified)
 
     def only(self, controllers: Tuple[str, ...]) -> Layout:
         """This layout with just the v1 hierarchies of ``controllers`` (the
@@ -106,34 +77,6 @@ class Layout:
         return attrs.evolve(self, v1=())
 
 
-def _own_paths(proc_cgroup: str) -> Tuple[Dict[str, str], Optional[str]]:
-    """controller (or name=X) -> path, and the v2 path, from /proc/<pid>/cgroup."""
-    v1: Dict[str, str] = {}
-    v2: Optional[str] = None
-    for line in proc_cgroup.splitlines():
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        hid, controllers, path = parts
-        if hid == "0" and controllers == "":
-            v2 = path
-        else:
-            for c in controllers.split(","):
-                if c:
-                    v1[c] = path
-    return v1, v2
-
-
-def _visible(own: Optional[str], root: str) -> str:
-    if own is None:
-        return "/"
-    if root == "/":
-        return own
-    if own == root or own.startswith(root.rstrip("/") + "/"):
-        return "/" + own[len(root) :].strip("/")
-    return "/"
-
-
 def parse_layout(mountinfo: str, proc_cgroup: str = "", unified_controllers: str = "") -> Layout:
     """The layout described by mountinfo text.
 
@@ -141,55 +84,11 @@ def parse_layout(mountinfo: str, proc_cgroup: str = "", unified_controllers: str
     preferring the mount of its root.  ``unified_controllers`` is the content
     of the cgroup2 root's ``cgroup.controllers``.
     """
-    own_v1, own_v2 = _own_paths(proc_cgroup)
-    by_dev: Dict[str, Tuple[str, str, Tuple[str, ...]]] = {}
-    unified: Optional[Tuple[str, str]] = None
-    order: List[str] = []
-    for line in mountinfo.splitlines():
-        fields = line.split()
-        if "-" not in fields:
-            continue
-        sep = fields.index("-")
-        if len(fields) < sep + 4 or sep < 5:
-            continue
-        dev, root, mountpoint = fields[2], _unescape(fields[3]), _unescape(fields[4])
-        fstype, options = fields[sep + 1], fields[sep + 3].split(",")
-        if fstype == "cgroup2":
-            if unified is None or (root == "/" and unified[1] != "/"):
-                unified = (mountpoint, root)
-        elif fstype == "cgroup":
-            controllers = tuple(o for o in options if o in V1_CONTROLLERS or o.startswith("name="))
-            if not controllers:
-                continue
-            if dev not in by_dev:
-                order.append(dev)
-            if dev not in by_dev or (root == "/" and by_dev[dev][1] != "/"):
-                by_dev[dev] = (mountpoint, root, controllers)
-    v1 = []
-    for dev in order:
-        mountpoint, root, controllers = by_dev[dev]
-        own = next((own_v1[c] for c in controllers if c in own_v1), None)
-        v1.append(Hierarchy(mountpoint, controllers, root, _visible(own, root)))
-    u = None
-    if unified is not None:
-        u = Hierarchy(unified[0], tuple(unified_controllers.split()), unified[1], _visible(own_v2, unified[1]))
-    return Layout(tuple(v1), u)
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError as e:
-        raise CgroupError("cannot read", path=path, errno=e.errno) from e
+    v1, unified = parse_mounts(mountinfo, proc_cgroup, unified_controllers)
+    return Layout(tuple(Hierarchy(*m) for m in v1), Hierarchy(*unified) if unified is not None else None)
 
 
 def detect() -> Layout:
     """The layout of this host, as the calling process sees it."""
-    layout = parse_layout(_read("/proc/self/mountinfo"), _read("/proc/self/cgroup"))
-    if layout.unified is not None:
-        controllers = _read(posixpath.join(layout.unified.mountpoint, "cgroup.controllers"))
-        layout = attrs.evolve(layout, unified=attrs.evolve(layout.unified, controllers=tuple(controllers.split())))
-    if not layout.v1 and layout.unified is None:
-        raise CgroupError("no cgroup file system is mounted", path="/proc/self/mountinfo")
-    return layout
+    v1, unified = host_mounts()
+    return Layout(tuple(Hierarchy(*m) for m in v1), Hierarchy(*unified) if unified is not None else None)

@@ -16,21 +16,24 @@ import abc
 import errno as errno_mod
 import os
 import posixpath
-import signal
 import stat as stat_mod
 import time
-from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Tuple
 
 import attrs
-import psutil
 
-from . import bpf_devices, fs1, fs2
+from . import fs1, fs2
+from ._ops import CgroupOps, RealFS
 from .errors import CgroupError, CgroupUnsupported
-from .fsio import CgroupFS, RealFS
+from .fsio import CgroupFS
 from .layout import Hierarchy, Layout, detect
-from .resources import DEFAULT_PARENT, IO, CgroupConfig, Cpu, Devices, Hugetlb, Memory, Pids, Resource
-from .stats import CpuStats, Event, HugetlbStats, IODeviceStats, MemoryStats, PidsStats, Stats
+from .resources import IO, CgroupConfig, Cpu, Devices, Hugetlb, Memory, Pids, Resource
 from .units import format_page_size
+
+if TYPE_CHECKING:  # psutil and the stats classes are imported where used: the CLI's run never needs them
+    import psutil
+
+    from .stats import CpuStats, Event, HugetlbStats, IODeviceStats, MemoryStats, PidsStats, Stats
 
 Write = Tuple[str, str, str]
 
@@ -59,6 +62,13 @@ def resolve_device(key: str) -> str:
     if not stat_mod.S_ISBLK(st.st_mode):
         raise CgroupError("not a block device", path=key)
     return f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+
+
+def _install_bpf_program(path: str, devices: Devices) -> None:
+    """bpf_devices.install, imported on first use."""
+    from . import bpf_devices
+
+    bpf_devices.install(path, devices)
 
 
 class Manager(abc.ABC):
@@ -138,6 +148,8 @@ class Manager(abc.ABC):
 
     def processes(self) -> List[psutil.Process]:
         """The processes in the cgroup as psutil.Process objects."""
+        import psutil
+
         out = []
         for pid in self.pids():
             try:
@@ -169,8 +181,10 @@ class Manager(abc.ABC):
             time.sleep(interval)
 
 
-class FsManager(Manager):
+class FsManager(CgroupOps, Manager):
     """The implementation shared by the three layouts (see the module docstring)."""
+
+    layout: Layout
 
     def __init__(
         self,
@@ -187,47 +201,12 @@ class FsManager(Manager):
         self.container_id = container_id
         self._fs: CgroupFS = fs if fs is not None else RealFS()
         self._page_sizes = page_sizes or host_page_sizes
-        self._install_device_program = install_device_program or bpf_devices.install
+        self._install_device_program = install_device_program or _install_bpf_program
         self._made: List[str] = []
         self._counters: Optional[Dict[str, int]] = None
         self._check_placement()
 
-    # -- where things are ----------------------------------------------------
-
-    def _check_placement(self) -> None:
-        target = "/" + self.path
-        for h in self._hierarchies():
-            own = h.own.rstrip("/") or "/"
-            if own == target or own.startswith(target + "/"):
-                raise CgroupError(
-                    f"refusing cgroup {self.path!r}: it contains this process's own cgroup {own!r} in {h.name}",
-                    path=h.dir(self.path),
-                )
-            if own != "/" and target.startswith(own + "/"):
-                raise CgroupError(
-                    f"refusing cgroup {self.path!r}: it is inside this process's own cgroup {own!r} in {h.name};"
-                    " create it beside it",
-                    path=h.dir(self.path),
-                )
-
-    def _hierarchies(self) -> List[Hierarchy]:
-        return list(self.layout.v1) + ([self.layout.unified] if self.layout.unified is not None else [])
-
-    def _v1dirs(self) -> List[str]:
-        return [h.dir(self.path) for h in self.layout.v1]
-
-    def _v1dir(self, controller: str) -> Optional[str]:
-        h = self.layout.v1_for(controller)
-        return None if h is None else h.dir(self.path)
-
-    def _v2dir(self) -> Optional[str]:
-        u = self.layout.unified
-        return None if u is None else u.dir(self.path)
-
-    def dirs(self) -> List[str]:
-        """The cgroup's directory in every hierarchy it uses."""
-        v2 = self._v2dir()
-        return self._v1dirs() + ([v2] if v2 is not None else [])
+    # -- where things are (more in CgroupOps) ---------------------------------
 
     def _side(self, v1name: str, v2name: str) -> Optional[str]:
         if self.layout.v1_for(v1name) is not None:
@@ -235,12 +214,6 @@ class FsManager(Manager):
         if self.layout.v2_has(v2name):
             return "v2"
         return None
-
-    def _file(self, d: str, name: str) -> str:
-        return posixpath.join(d, name)
-
-    def exists(self) -> bool:
-        return any(self._fs.exists(d) for d in self.dirs())
 
     # -- create / destroy ------------------------------------------------------
 
@@ -308,59 +281,6 @@ class FsManager(Manager):
         missing = [c for c in controllers if c not in present]
         if missing:
             self._fs.write(self._file(d, "cgroup.subtree_control"), " ".join("+" + c for c in missing))
-
-    def _remove_made(self) -> None:
-        for d in reversed(self._made):
-            try:
-                self._fs.rmdir(d)
-            except CgroupError as e:
-                if e.errno not in (errno_mod.ENOENT, errno_mod.EBUSY, errno_mod.ENOTEMPTY):
-                    raise
-        self._made = []
-
-    def destroy(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        leaves = [d for d in dict.fromkeys(self.dirs()) if self._fs.exists(d)]
-        if leaves and self.pids():
-            self.kill(timeout=max(deadline - time.monotonic(), 0.1))
-        for d in leaves:
-            self._rmdir_retry(d, deadline)
-        leafset = set(self.dirs())
-        self._made = [d for d in self._made if d not in leafset]
-        self._remove_made()
-        self._remove_empty_parents()
-
-    def _remove_empty_parents(self) -> None:
-        """Remove the path's parents (libcontainer_py/) when no other
-        container uses them any more, whoever made them: with overlapping
-        containers the one that made a parent may not be the last to go."""
-        # Only our own parent (libcontainer_py/): a custom path's parents may
-        # belong to someone else, even when empty.
-        parts = self.path.split("/")[:-1]
-        if parts != [DEFAULT_PARENT]:
-            return
-        for h in self._hierarchies():
-            for depth in range(len(parts), 0, -1):
-                try:
-                    self._fs.rmdir(h.dir("/".join(parts[:depth])))
-                except CgroupError as e:
-                    if e.errno in (errno_mod.ENOENT, errno_mod.EBUSY, errno_mod.ENOTEMPTY):
-                        break
-                    raise
-
-    def _rmdir_retry(self, d: str, deadline: float) -> None:
-        delay = 0.001
-        while True:
-            try:
-                self._fs.rmdir(d)
-                return
-            except CgroupError as e:
-                if e.errno == errno_mod.ENOENT:
-                    return
-                if e.errno != errno_mod.EBUSY or time.monotonic() >= deadline:
-                    raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
 
     # -- limits ----------------------------------------------------------------
 
@@ -483,127 +403,6 @@ class FsManager(Manager):
         except OSError as e:
             raise CgroupError("cannot open the cgroup for CLONE_INTO_CGROUP", path=d, errno=e.errno) from e
 
-    def _procs(self, d: str) -> Set[int]:
-        try:
-            return {int(x) for x in self._fs.read(self._file(d, "cgroup.procs")).split()}
-        except CgroupError as e:
-            if e.errno == errno_mod.ENOENT:
-                return set()
-            raise
-
-    def pids(self) -> List[int]:
-        out: Set[int] = set()
-        for d in dict.fromkeys(self.dirs()):
-            out |= self._procs(d)
-        return sorted(out)
-
-    def _v2_events(self) -> Dict[str, int]:
-        d = self._v2dir()
-        assert d is not None
-        return fs1.parse_flat(self._fs.read(self._file(d, "cgroup.events")))
-
-    def _has_v2_file(self, name: str) -> Optional[str]:
-        d = self._v2dir()
-        if d is not None and self._fs.exists(self._file(d, name)):
-            return d
-        return None
-
-    def kill(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        if os.getpid() in self.pids():
-            raise CgroupError("refusing to kill a cgroup that holds this process", path=self.dirs()[0])
-        d = self._has_v2_file("cgroup.kill")
-        if d is not None:
-            self._fs.write(self._file(d, "cgroup.kill"), "1")
-            self._wait(lambda: self._v2_events().get("populated", 0) == 0, deadline, "emptying", d)
-        delay = 0.001
-        while True:
-            pids: Set[int] = set()
-            for v1d in dict.fromkeys(self._v1dirs()):
-                pids |= self._procs(v1d)
-            if not pids:
-                return
-            for pid in pids:
-                if pid <= 0 or pid == os.getpid():
-                    raise CgroupError(f"refusing to signal pid {pid} listed in the cgroup", path=self._v1dirs()[0])
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            fz = self._v1dir("freezer")
-            if fz is not None and self._fs.exists(self._file(fz, "freezer.state")):
-                if self._fs.read(self._file(fz, "freezer.state")).strip() != "THAWED":
-                    self._fs.write(self._file(fz, "freezer.state"), "THAWED")
-            if time.monotonic() >= deadline:
-                raise CgroupError(
-                    f"processes {sorted(pids)} survived SIGKILL", path=self._v1dirs()[0], errno=errno_mod.ETIMEDOUT
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
-
-    def _wait(self, done: Callable[[], bool], deadline: float, what: str, path: str) -> None:
-        delay = 0.001
-        while not done():
-            if time.monotonic() >= deadline:
-                raise CgroupError(f"timed out {what} the cgroup", path=path, errno=errno_mod.ETIMEDOUT)
-            time.sleep(delay)
-            delay = min(delay * 2, 0.05)
-
-    # -- freezer -----------------------------------------------------------------
-
-    def _freezer(self) -> Tuple[str, str]:
-        d = self._has_v2_file("cgroup.freeze")
-        if d is not None:
-            return "v2", d
-        fz = self._v1dir("freezer")
-        if fz is not None:
-            return "v1", fz
-        raise CgroupUnsupported(f"no freezer on this host ({self.layout.kind})")
-
-    def _set_frozen(self, frozen: bool, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        kind, d = self._freezer()
-        if kind == "v2":
-            self._fs.write(self._file(d, "cgroup.freeze"), "1" if frozen else "0")
-            want = 1 if frozen else 0
-            try:
-                self._wait(
-                    lambda: self._v2_events().get("frozen") == want, deadline, "freezing" if frozen else "thawing", d
-                )
-            except CgroupError:
-                if frozen:
-                    self._fs.write(self._file(d, "cgroup.freeze"), "0")
-                raise
-            return
-        state = "FROZEN" if frozen else "THAWED"
-        path = self._file(d, "freezer.state")
-
-        def reached() -> bool:
-            now = self._fs.read(path).strip()
-            if now != state:
-                self._fs.write(path, state)  # v1 FREEZING can stall: ask again
-            return now == state
-
-        self._fs.write(path, state)
-        try:
-            self._wait(reached, deadline, "freezing" if frozen else "thawing", path)
-        except CgroupError:
-            if frozen:
-                self._fs.write(path, "THAWED")
-            raise
-
-    def freeze(self, timeout: float = 5.0) -> None:
-        self._set_frozen(True, timeout)
-
-    def thaw(self, timeout: float = 5.0) -> None:
-        self._set_frozen(False, timeout)
-
-    def paused(self) -> bool:
-        kind, d = self._freezer()
-        if kind == "v2":
-            return self._v2_events().get("frozen") == 1
-        return self._fs.read(self._file(d, "freezer.state")).strip() == "FROZEN"
-
     # -- stats -------------------------------------------------------------------
 
     def _read(self, d: str, name: str) -> str:
@@ -614,6 +413,8 @@ class FsManager(Manager):
         return self._fs.read(path) if self._fs.exists(path) else None
 
     def stats(self) -> Stats:
+        from .stats import Stats
+
         return Stats(
             memory=self._memory_stats(),
             cpu=self._cpu_stats(),
@@ -623,6 +424,8 @@ class FsManager(Manager):
         )
 
     def _memory_stats(self) -> Optional[MemoryStats]:
+        from .stats import MemoryStats
+
         side = self._side("memory", "memory")
         if side == "v1":
             d = self._v1dir("memory")
@@ -663,6 +466,8 @@ class FsManager(Manager):
         return int(self._read(d, "memory.failcnt")) + (int(memsw) if memsw is not None else 0)
 
     def _cpu_stats(self) -> Optional[CpuStats]:
+        from .stats import CpuStats
+
         acct = self._v1dir("cpuacct")
         cpu = self._v1dir("cpu")
         throttle: Dict[str, int] = {}
@@ -701,6 +506,8 @@ class FsManager(Manager):
         )
 
     def _pids_stats(self) -> Optional[PidsStats]:
+        from .stats import PidsStats
+
         side = self._side("pids", "pids")
         d = self._v1dir("pids") if side == "v1" else self._v2dir() if side == "v2" else None
         if d is None:
@@ -708,6 +515,8 @@ class FsManager(Manager):
         return PidsStats(current=int(self._read(d, "pids.current")), limit=fs2.parse_max(self._read(d, "pids.max")))
 
     def _io_stats(self) -> Tuple[IODeviceStats, ...]:
+        from .stats import IODeviceStats
+
         side = self._side("blkio", "io")
         if side == "v1":
             d = self._v1dir("blkio")
@@ -725,6 +534,8 @@ class FsManager(Manager):
         return tuple(IODeviceStats(*row) for row in rows)
 
     def _hugetlb_stats(self) -> Dict[str, HugetlbStats]:
+        from .stats import HugetlbStats
+
         side = self._side("hugetlb", "hugetlb")
         out: Dict[str, HugetlbStats] = {}
         for size in self._page_sizes():
@@ -782,6 +593,8 @@ class FsManager(Manager):
         before, self._counters = self._counters, now
         if before is None:
             return []
+        from .stats import Event
+
         return [Event(k, v - before.get(k, 0)) for k, v in now.items() if v > before.get(k, 0)]
 
 

@@ -15,6 +15,8 @@ from typing import Any, Iterator, Mapping, Optional, Tuple, Type, TypeVar, Union
 import attrs
 
 from .._fields import fail, instance_tuple, text, uint32
+from ._ops import DEFAULT_PARENT as DEFAULT_PARENT
+from ._ops import normalize_path
 from .units import format_page_size, parse_bytes
 
 #: The value of a limit field that means "no limit" (written as "max" / -1).
@@ -426,13 +428,7 @@ Resource = Union[Memory, Cpu, Pids, IO, Hugetlb, Devices]
 def _to_cgroup_path(value: Any) -> Optional[str]:
     if value is None:
         return None
-    p = text("cgroup.path", value).strip("/")
-    parts = p.split("/")
-    if not p or any(part in ("", ".", "..") for part in parts):
-        raise fail(
-            "cgroup.path", f"expected a relative cgroup path like 'a/b' without '.', '..' or '//', got {value!r}"
-        )
-    return p
+    return normalize_path(text("cgroup.path", value))
 
 
 _T = TypeVar("_T")
@@ -473,7 +469,6 @@ def _to_cgroup_devices(value: Any) -> Optional[Devices]:
 
 
 #: The parent of the default cgroup path, beside the host's own cgroups.
-DEFAULT_PARENT = "libcontainer_py"
 
 
 def _to_cgroup_accounting(value: Any) -> bool:

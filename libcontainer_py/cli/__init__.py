@@ -12,9 +12,12 @@ import argparse
 import importlib
 import os
 import sys
-from typing import List, Optional
 
 from ._log import Logger
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 DEFAULT_ROOT = "/run/libcontainer-py"
 
@@ -54,8 +57,55 @@ class CliError(Exception):
         self.code = code
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="libcontainer-py", description="a runc-compatible OCI runtime in Python")
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, asking for the terminal's width only when it
+    formats (every add_argument() makes a formatter to check the metavar,
+    and the width comes from shutil, whose import costs milliseconds)."""
+
+    def __init__(
+        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: Optional[int] = None
+    ) -> None:
+        self._deferred = max_help_position if width is None else None
+        super().__init__(prog, indent_increment, max_help_position, 10**6 if width is None else width)
+
+    def format_help(self) -> str:
+        if self._deferred is not None:  # what HelpFormatter.__init__ does without a width
+            import shutil
+
+            width = shutil.get_terminal_size().columns - 2
+            self._max_help_position = min(self._deferred, max(width - 20, self._indent_increment * 2))
+            self._width = width
+            self._deferred = None
+        return super().format_help()
+
+
+#: Global flags that take a value (the others take none).
+_VALUED = frozenset({"--root", "--log", "--log-format", "--rootless", "--criu"})
+_FLAGS = frozenset({"--debug", "--systemd-cgroup", "-v", "--version"})
+
+
+def command_of(argv: List[str]) -> Optional[str]:
+    """The command of a command line whose global flags are all spelled out
+    in full (``--root X`` or ``--root=X``), else None: then the whole parser
+    is built, so abbreviations, ``-h`` and errors behave exactly as always."""
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in _VALUED:
+            i += 2
+        elif arg in _FLAGS or (arg.startswith("--") and arg.split("=", 1)[0] in _VALUED and "=" in arg):
+            i += 1
+        else:
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def _parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The parser of every command, or only of the command ``only`` (each
+    subparser costs time to build; the others cannot match anyway)."""
+    p = argparse.ArgumentParser(
+        prog="libcontainer-py", description="a runc-compatible OCI runtime in Python", formatter_class=_Formatter
+    )
     p.add_argument(
         "--root", default=DEFAULT_ROOT, help=f"root directory for storage of container state (default: {DEFAULT_ROOT})"
     )
@@ -66,9 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rootless", default="auto", help="accepted for compatibility (auto|true|false)")
     p.add_argument("--criu", default="", help=argparse.SUPPRESS)
     p.add_argument("-v", "--version", action="store_true", help="print the version")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    # prog given: what argparse would compute (formatting the usage, which needs the terminal width)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", prog="libcontainer-py")
     for name, (_, _, text) in COMMANDS.items():
-        sp = sub.add_parser(name, help=text, description=text)
+        if only is not None and name != only:
+            continue
+        sp = sub.add_parser(name, help=text, description=text, formatter_class=_Formatter)
         _ARGS[name](sp)
     return p
 
@@ -175,8 +228,10 @@ _ARGS = {
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run one command; returns the exit status (errors: 1, as runc)."""
+    if argv is None:
+        argv = sys.argv[1:]
     try:
-        args = _parser().parse_args(argv)
+        args = _parser(command_of(argv)).parse_args(argv)
     except SystemExit as exc:  # argparse's usage errors exit 2; runc's exit 1
         return 1 if exc.code == 2 else int(exc.code or 0)
     log = Logger(args.log, args.log_format, args.debug)

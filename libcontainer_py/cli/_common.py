@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-from typing import TYPE_CHECKING
 
 from . import CliError, root_of
 
+TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
 if TYPE_CHECKING:
     from ..container import Container
 

@@ -1,59 +1,282 @@
-"""The container's record and status without loading the library: ``state``,
-``list`` and ``kill`` read ``state.json`` and /proc (the cgroup modules are
-imported only to tell a running container from a paused one), with the
-same rules as ``Container`` (state.recorded_status, state.ID_PATTERN).
+"""The light commands: ``state``, ``list``, ``start``, ``delete``, ``kill``,
+``pause``, ``resume`` and ``ps`` without loading the library.
+
+They read ``state.json`` as the plain document it is, /proc, and the
+container's cgroup through cgroups._ops: no config model, no attrs, no
+psutil (an engine calls these several times per container, each in a new
+process).  The rules are those of ``Container`` (state.recorded_status,
+Container.start/destroy/kill/pause), with the same messages.  Whatever is
+unusual -- an invalid id, executable hooks to run, no cgroup where one is
+needed -- returns False, and the command then takes the library's path.
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Tuple
 
+from .. import _statedir
 from . import CliError
 
-if TYPE_CHECKING:
-    from ..state import State
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs milliseconds at start-up: for the checker only
+    from typing import Any, Callable, Dict, List, Optional, Tuple
+
+    from ..cgroups._ops import CgroupOps
+
+#: The fields of state.State: a record with others (or without the first
+#: four) is handed to State to fail as it always did.
+_REQUIRED = frozenset({"id", "pid", "pid_start", "created"})
+_FIELDS = _REQUIRED | {
+    "rootfs",
+    "bundle",
+    "annotations",
+    "cgroup_path",
+    "cgroup_controllers",
+    "namespaces",
+    "config",
+}
 
 
-def read(root: str, container_id: str) -> State:
-    from ..state import ID_PATTERN, StateNotFound, read_state
+class Record:
+    """The fields of state.State, read from the stored document."""
 
-    if not ID_PATTERN.match(container_id):
+    def __init__(self, raw: Dict[str, Any]) -> None:
+        self.id: str = raw["id"]
+        self.pid: int = raw["pid"]
+        self.pid_start: int = raw["pid_start"]
+        self.created: str = raw["created"]
+        self.rootfs: Optional[str] = raw.get("rootfs")
+        self.bundle: Optional[str] = raw.get("bundle")
+        self.annotations: Dict[str, str] = raw.get("annotations", {})
+        self.cgroup_path: Optional[str] = raw.get("cgroup_path")
+        self.cgroup_controllers: Optional[Tuple[str, ...]] = raw.get("cgroup_controllers")
+        self.config: Optional[Dict[str, Any]] = raw.get("config")
+
+    def alive(self) -> bool:
+        """The first process still runs (and is the same process)."""
+        return _statedir.process_start_time(self.pid) == self.pid_start
+
+    def runs_hooks(self, *phases: str) -> bool:
+        """Whether the recorded config may have executable hooks of these
+        phases (only the library runs hooks)."""
+        config = self.config
+        if config is None:
+            return False
+        hooks = config.get("hooks") if isinstance(config, dict) else None
+        if not isinstance(hooks, dict):
+            return True
+        return any(hooks.get(phase) for phase in phases)
+
+
+def _record(raw: Dict[str, Any]) -> Record:
+    keys = set(raw)
+    if not keys <= _FIELDS or not _REQUIRED <= keys:
+        from ..state import State
+
+        State(**raw)  # raises the TypeError read_state always raised for it
+    return Record(raw)
+
+
+def valid_id(container_id: str) -> bool:
+    return bool(_statedir.ID_PATTERN.match(container_id))
+
+
+def read(root: str, container_id: str) -> Record:
+    if not valid_id(container_id):
         raise CliError("invalid container id format: " + container_id)
-    try:
-        return read_state(root, container_id)
-    except StateNotFound:
-        raise CliError("container does not exist") from None
+    raw = _statedir.read_record(root, container_id)
+    if raw is None:
+        raise CliError("container does not exist")
+    return _record(raw)
 
 
-def status(root: str, record: State) -> str:
+def status(root: str, record: Record) -> str:
     """creating, created, running, paused or stopped (state.recorded_status)."""
-    from ..state import recorded_status
-
-    return recorded_status(root, record)
+    return _statedir.recorded_status(root, record)
 
 
-def load(root: str, container_id: str) -> Tuple[State, str]:
+def load(root: str, container_id: str) -> Tuple[Record, str]:
     record = read(root, container_id)
     return record, status(root, record)
 
 
-def signal_first(record: State, sig: int) -> None:
+def _load(root: str, container_id: str) -> Optional[Record]:
+    """As Container.load: None for an id the library must report itself."""
+    if not valid_id(container_id):
+        return None
+    raw = _statedir.read_record(root, container_id)
+    if raw is None:
+        raise CliError("container does not exist")
+    return _record(raw)
+
+
+def _cgroup(record: Record) -> Optional[CgroupOps]:
+    """The container's cgroup, as Container's manager would see it."""
+    if record.cgroup_path is None:
+        return None
+    from ..cgroups._ops import open_recorded
+
+    return open_recorded(record.cgroup_path, record.cgroup_controllers, container_id=record.id)
+
+
+def _status(root: str, record: Record, cgroup: Optional[CgroupOps]) -> str:
+    """Container.status() of a loaded container."""
+    paused: Callable[[], bool] = cgroup.paused if cgroup is not None else (lambda: False)
+    return _statedir.recorded_status(root, record, paused)
+
+
+def _require(root: str, record: Record, cgroup: Optional[CgroupOps], operation: str, *allowed: str) -> str:
+    """Container._require: StateError's message when not allowed."""
+    now = _status(root, record, cgroup)
+    if now not in allowed:
+        raise CliError(f"container {record.id}: cannot {operation} while {now}")
+    return now
+
+
+def signal_first(record: Record, sig: int) -> None:
     """Signal the container's first process through a pidfd, after checking
     that the pid is still the container's (as Container.kill())."""
     import signal
-
-    from ..state import process_start_time
 
     try:
         pidfd = os.pidfd_open(record.pid)
     except ProcessLookupError:
         return
     try:
-        if process_start_time(record.pid) != record.pid_start:
+        if _statedir.process_start_time(record.pid) != record.pid_start:
             return
         signal.pidfd_send_signal(pidfd, sig)
     except ProcessLookupError:
         pass
     finally:
         os.close(pidfd)
+
+
+def _signal_pid(pid: int, sig: int) -> None:
+    """Signal ``pid`` unless it exited (or is a zombie) meanwhile, never a
+    recycled pid: it must have the same start time after the pidfd is open."""
+    import signal
+
+    start = _statedir.process_start_time(pid)
+    if start is None:
+        return
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        if _statedir.process_start_time(pid) == start:
+            signal.pidfd_send_signal(pidfd, sig)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(pidfd)
+
+
+def start(root: str, container_id: str) -> bool:
+    """``start``: Container.load, the status checks, Container.start."""
+    record = _load(root, container_id)
+    if record is None or record.runs_hooks("start_container", "poststart"):
+        return False
+    cgroup = _cgroup(record)
+    now = _status(root, record, cgroup)
+    if now == "stopped":
+        raise CliError("cannot start a container that has stopped")
+    if now == "running":
+        raise CliError("cannot start an already running container")
+    if now != "created":
+        raise CliError(f"cannot start a container in the {now} state")
+    _require(root, record, cgroup, "start", "created")
+    report = _statedir.send_start(os.path.join(_statedir.container_dir(root, record.id), _statedir.START_SOCKET))
+    if report is not None:
+        raise _statedir.start_error(report[1], report[2])
+    return True
+
+
+def _is_container_error(exc: BaseException) -> bool:
+    from ..errors import ContainerError
+
+    return isinstance(exc, ContainerError)
+
+
+def delete(root: str, container_id: str, force: bool) -> bool:
+    """``delete``: Container.load, the status check, Container.destroy."""
+    if not valid_id(container_id):
+        return False
+    raw = _statedir.read_record(root, container_id)
+    if raw is None:
+        if force:
+            return True
+        raise CliError("container does not exist")
+    record = _record(raw)
+    if record.runs_hooks("poststop"):
+        return False
+    cgroup = _cgroup(record)
+    now = _status(root, record, cgroup)
+    if now in ("running", "paused") and not force:
+        raise CliError(f"cannot delete container {record.id} that is not stopped: {now}")
+    # Container.destroy() of a container that is not this process's child.
+    if record.alive():
+        try:
+            if _status(root, record, cgroup) in ("created", "running", "paused"):
+                signal_first(record, 9)  # SIGKILL
+        except Exception as exc:  # as destroy(): ContainerError and OSError are ignored
+            if not isinstance(exc, OSError) and not _is_container_error(exc):
+                raise
+    try:
+        if cgroup is not None:
+            cgroup.destroy()  # kills what is left
+        _statedir.wait_gone(record.pid, record.pid_start)
+    finally:
+        _statedir.remove_state(root, record.id)
+    return True
+
+
+def kill_all(root: str, container_id: str, sig: int) -> bool:
+    """``kill --all``: Container.kill(sig, all=True), every process of the cgroup."""
+    record = _load(root, container_id)
+    if record is None or record.cgroup_path is None:
+        return False
+    cgroup = _cgroup(record)
+    assert cgroup is not None
+    _require(root, record, cgroup, "kill", "created", "running", "paused")
+    for pid in cgroup.pids():
+        _signal_pid(pid, sig)
+    return True
+
+
+def freeze(root: str, container_id: str, *, frozen: bool) -> bool:
+    """``pause`` (frozen) or ``resume``: the status check, Container.pause/resume."""
+    record = _load(root, container_id)
+    if record is None or record.cgroup_path is None:
+        return False
+    cgroup = _cgroup(record)
+    assert cgroup is not None
+    want, message, operation = (
+        ("running", "container not running", "pause")
+        if frozen
+        else (
+            "paused",
+            "container not paused",
+            "resume",
+        )
+    )
+    if _status(root, record, cgroup) != want:
+        raise CliError(message)
+    _require(root, record, cgroup, operation, want)
+    if frozen:
+        cgroup.freeze()
+    else:
+        cgroup.thaw()
+    return True
+
+
+def pids(root: str, container_id: str) -> Optional[List[int]]:
+    """``ps``: the container's pids after the status check, or None for the library's path."""
+    record = _load(root, container_id)
+    if record is None:
+        return None
+    cgroup = _cgroup(record)
+    if _status(root, record, cgroup) == "stopped":
+        raise CliError("container not running")
+    return sorted(cgroup.pids() if cgroup is not None else [record.pid])

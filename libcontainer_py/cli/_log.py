@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import sys
-from typing import Optional, TextIO
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
+if TYPE_CHECKING:
+    from typing import Optional, TextIO
 
 
 def _now() -> str:
+    import datetime
+
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

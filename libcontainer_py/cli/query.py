@@ -6,15 +6,18 @@ import argparse
 import json
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Dict, List
 
 from . import CliError, _light, root_of
 from ._common import load
 from ._log import Logger
 
+TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
 if TYPE_CHECKING:
+    from typing import Any, Dict, List
+
     from ..container import Container
     from ..state import State
+    from ._light import Record
 
 #: The OCI version of the state documents (runc's field, ours).
 OCI_VERSION = "1.0.2"
@@ -35,7 +38,7 @@ def _owner(root: str, cid: str) -> str:
         return ""
 
 
-def state_doc(root: str, record: State, status: str, *, owner: bool = False) -> Dict[str, Any]:
+def state_doc(root: str, record: State | Record, status: str, *, owner: bool = False) -> Dict[str, Any]:
     """runc's containerState: same fields, same order (annotations omitted
     when empty, as runc's omitempty; pid 0 once stopped); ``owner`` is
     filled by ``list`` only, as runc does."""
@@ -62,7 +65,7 @@ def cmd_state(args: argparse.Namespace, log: Logger) -> int:
 
 
 def cmd_list(args: argparse.Namespace, log: Logger) -> int:
-    from ..state import list_ids
+    from .._statedir import list_ids
 
     root = root_of(args)
     docs = []
@@ -89,10 +92,12 @@ def cmd_list(args: argparse.Namespace, log: Logger) -> int:
 
 
 def cmd_ps(args: argparse.Namespace, log: Logger) -> int:
-    c = load(args)
-    if c.status() == "stopped":
-        raise CliError("container not running")
-    pids = sorted(c.pids())
+    pids = _light.pids(root_of(args), args.container_id)
+    if pids is None:
+        c = load(args)
+        if c.status() == "stopped":
+            raise CliError("container not running")
+        pids = sorted(c.pids())
     if args.format == "json":
         print(json.dumps(pids))
         return 0

@@ -1,0 +1,197 @@
+"""A container's directory under the state root, without the config model.
+
+``<root>/<id>/state.json`` (the record, see state.py) and ``start.sock``
+(where a created container waits for ``start``).  This module imports
+neither attrs nor the config classes, nor typing at run time: the command
+line's light commands (``state``, ``start``, ``delete``, ``kill``...) read
+the record as the plain document it is, and state.py builds its State
+from the same functions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import time
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs milliseconds at start-up: for the checker only
+    from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
+
+    class RecordLike(Protocol):
+        """What recorded_status needs of a record (state.State has it)."""
+
+        @property
+        def id(self) -> str: ...
+
+        @property
+        def pid(self) -> int: ...
+
+        @property
+        def cgroup_path(self) -> Optional[str]: ...
+
+        @property
+        def cgroup_controllers(self) -> Optional[Tuple[str, ...]]: ...
+
+        def alive(self) -> bool: ...
+
+
+DEFAULT_ROOT = "/run/libcontainer_py"
+#: Container ids: 1-64 of letters, digits, '_', '.', '-', starting alnumeric
+#: (an id names a directory, a cgroup and, by default, the hostname).
+ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+STATE_FILE = "state.json"
+START_SOCKET = "start.sock"
+
+#: The child's fixed-size report on the sync and start sockets (spawn.py):
+#: kind, step index, errno, stage.
+MSG = struct.Struct("4i")
+#: The kind of an error report (spawn.MSG_ERROR).
+MSG_ERROR = 1
+
+
+def process_start_time(pid: int) -> Optional[int]:
+    """The start time of a live (not zombie) ``pid``, field 22 of
+    /proc/<pid>/stat, or None when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    # The command may hold spaces and parentheses: split after the last ')'.
+    fields = data[data.rindex(b")") + 2 :].split()
+    if fields[0] in (b"Z", b"X"):
+        return None
+    return int(fields[19])
+
+
+def container_dir(root: str, container_id: str) -> str:
+    return os.path.join(root, container_id)
+
+
+def read_record(root: str, container_id: str) -> Optional[Dict[str, Any]]:
+    """The record of ``container_id`` as stored (a JSON object), None when
+    there is no such container; ContainerError when it cannot be read."""
+    directory = container_dir(root, container_id)
+    path = os.path.join(directory, STATE_FILE)
+    try:
+        with open(path) as f:
+            raw: Dict[str, Any] = json.load(f)
+    except FileNotFoundError:
+        if os.path.isdir(directory):
+            # Its creator died between making the directory and writing the
+            # first record: nothing else was made yet.
+            return {"id": container_id, "pid": 0, "pid_start": 0, "created": ""}
+        return None
+    except (OSError, ValueError) as exc:
+        from .errors import ContainerError
+
+        raise ContainerError(f"cannot read the state of {container_id!r}: {exc}") from exc
+    if raw.get("cgroup_controllers") is not None:
+        raw["cgroup_controllers"] = tuple(raw["cgroup_controllers"])
+    return raw
+
+
+def list_ids(root: str) -> List[str]:
+    """Ids of the containers under ``root`` (a directory without a record yet
+    is one being created, or whose creator died before the first record)."""
+    try:
+        names = sorted(os.listdir(root))
+    except FileNotFoundError:
+        return []
+    return [n for n in names if os.path.isdir(os.path.join(root, n))]
+
+
+def remove_state(root: str, container_id: str) -> None:
+    """Remove the container's directory and what is in it; idempotent."""
+    directory = container_dir(root, container_id)
+    for name in (STATE_FILE, STATE_FILE + ".tmp", START_SOCKET):
+        try:
+            os.unlink(os.path.join(directory, name))
+        except FileNotFoundError:
+            pass
+    try:
+        os.rmdir(directory)
+    except FileNotFoundError:
+        pass
+
+
+def recorded_status(root: str, record: RecordLike, paused: Optional[Callable[[], bool]] = None) -> str:
+    """creating, created, running, paused or stopped, from the record and
+    /proc alone; ``paused`` asks the container's cgroup (by default the
+    cgroup operations of cgroups._ops are used: no manager, no attrs)."""
+    if record.pid == 0:
+        return "creating"  # or its creator died while creating it: destroy() cleans up
+    if not record.alive():
+        return "stopped"
+    if os.path.exists(os.path.join(container_dir(root, record.id), START_SOCKET)):
+        return "created"
+    if paused is None and record.cgroup_path is not None:
+        from .cgroups._ops import open_recorded
+
+        paused = open_recorded(record.cgroup_path, record.cgroup_controllers, container_id=record.id).paused
+    return "paused" if paused is not None and paused() else "running"
+
+
+def wait_gone(pid: int, start: int, timeout: float = 10.0) -> None:
+    """Wait until a process that is not our child is gone (its parent, or
+    the machine's init, reaps it)."""
+    deadline = time.monotonic() + timeout
+    while process_start_time(pid) == start:
+        if time.monotonic() > deadline:
+            from .errors import ContainerError
+
+            raise ContainerError(f"process {pid} did not go away")
+        time.sleep(0.01)
+
+
+def _via_dir_fd(sock: Any, path: str, call: str) -> None:
+    """bind/connect ``sock`` to ``path`` through an fd of its directory, so a
+    path longer than sun_path's 108 bytes works too."""
+    dfd = os.open(os.path.dirname(path) or ".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        getattr(sock, call)(f"/proc/self/fd/{dfd}/{os.path.basename(path)}")
+    finally:
+        os.close(dfd)
+
+
+def send_start(path: str) -> Optional[Tuple[int, int, int, int]]:
+    """Tell the child waiting on the start socket ``path`` to go on, and wait
+    until it has exec'd (None) or failed (its error report: kind, step
+    index, errno, stage).  The socket file is removed either way."""
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        try:
+            _via_dir_fd(sock, path, "connect")
+        except OSError as exc:
+            from .errors import SpawnError
+
+            raise SpawnError(f"cannot reach the container at {path}: {exc.strerror}", exc.errno) from exc
+        sock.sendall(b"1")
+        data = sock.recv(MSG.size)
+    finally:
+        sock.close()
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+    if not data:
+        return None
+    report: Tuple[int, int, int, int] = MSG.unpack(data)
+    if report[0] != MSG_ERROR:
+        from .errors import SpawnError
+
+        raise SpawnError(f"unexpected message {report[0]} from the container")
+    return report
+
+
+def start_error(index: int, err: int) -> Exception:
+    """The error of a start that failed after the start socket, when the
+    plan is not at hand (another process created the container)."""
+    from .errors import SpawnError
+
+    return SpawnError(f"start failed at step {index}: {os.strerror(err)}", err)
