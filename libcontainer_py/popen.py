@@ -200,11 +200,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             raise ContainerError("start (or record) the process before disowning it")
         self._child_created = False
         self.cgroup = None
-        for name in ("pidfd", "seccomp_fd", "tty_fd"):
-            fd = getattr(self, name)
-            if fd >= 0:
-                setattr(self, name, -1)
-                os.close(fd)
+        self._release_fds()
 
     def recorded(self) -> None:
         """For a process made with ``start_socket``: its state is recorded,
@@ -240,12 +236,15 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         if self._spawned is not None:
             os.close(self._spawned.sync_fd)  # the waiting child sees EOF and exits
             self._spawned = None
+        self._release_fds()
+        self._remove_cgroup()
+
+    def _release_fds(self) -> None:
         for name in ("pidfd", "seccomp_fd", "tty_fd"):
             fd = getattr(self, name)
             if fd >= 0:
                 setattr(self, name, -1)
                 os.close(fd)
-        self._remove_cgroup()
 
     def _remove_cgroup(self) -> None:
         manager, self.cgroup = self.cgroup, None

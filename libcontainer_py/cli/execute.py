@@ -144,15 +144,8 @@ def _exec(args: argparse.Namespace, log: Logger) -> int:
             return
         proc.send_signal(sig)
 
-    forwarded = (
-        signal.SIGTERM,
-        signal.SIGINT,
-        signal.SIGHUP,
-        signal.SIGQUIT,
-        signal.SIGUSR1,
-        signal.SIGUSR2,
-        signal.SIGWINCH,
-    )
+    from .lifecycle import FORWARDED as forwarded
+
     for sig in forwarded:
         signal.signal(sig, forward)
     try:

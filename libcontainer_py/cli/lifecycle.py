@@ -25,7 +25,8 @@ TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker 
 if TYPE_CHECKING:
     from typing import Any, Dict, List
 
-#: Signals a foreground ``run`` passes on to the container (as runc).
+#: Signals a foreground ``run`` or ``exec`` passes on to the container (as
+#: runc); SIGWINCH only resizes the container's terminal.
 FORWARDED = (
     signal.SIGTERM,
     signal.SIGINT,

@@ -1,8 +1,10 @@
-"""The system's libseccomp.so.2, bound with cffi in ABI mode (no headers needed).
+"""The system's libseccomp.so.2, bound with cffi in out-of-line ABI mode:
+no headers are needed to build, the library is dlopen'ed on first use, and
+the declarations (``_native/build_seccomp.py``) were parsed when the package
+was built, so using it costs no C parser at run time.
 
-Only what ``compile()`` uses is declared.  Values that are macros in
-seccomp.h are written out as libseccomp defines them (include/seccomp.h.in
-of github.com/seccomp/libseccomp, v2.5).
+Values that are macros in seccomp.h are written out as libseccomp defines
+them (include/seccomp.h.in of github.com/seccomp/libseccomp, v2.5).
 """
 
 from __future__ import annotations
@@ -10,26 +12,6 @@ from __future__ import annotations
 import importlib
 import threading
 from typing import Any, Optional
-
-CDEF = """
-typedef void *scmp_filter_ctx;
-struct scmp_arg_cmp {
-    unsigned int arg;
-    int op;             /* enum scmp_compare */
-    uint64_t datum_a;
-    uint64_t datum_b;
-};
-scmp_filter_ctx seccomp_init(uint32_t def_action);
-void seccomp_release(scmp_filter_ctx ctx);
-int seccomp_arch_add(scmp_filter_ctx ctx, uint32_t arch_token);
-uint32_t seccomp_arch_native(void);
-uint32_t seccomp_arch_resolve_name(const char *arch_name);
-int seccomp_syscall_resolve_name(const char *name);
-int seccomp_attr_set(scmp_filter_ctx ctx, int attr, uint32_t value);
-int seccomp_rule_add_array(scmp_filter_ctx ctx, uint32_t action, int syscall,
-                           unsigned int arg_cnt, const struct scmp_arg_cmp *arg_array);
-int seccomp_export_bpf(const scmp_filter_ctx ctx, int fd);
-"""
 
 # enum scmp_filter_attr
 SCMP_FLTATR_CTL_NNP = 3
@@ -60,17 +42,15 @@ _loading = threading.Lock()  # one ffi for every thread: cdata of two FFIs do no
 
 
 def __getattr__(name: str) -> Any:
-    """``ffi``, built on first use: parsing CDEF costs ~20 ms, paid only by
-    programs that compile a filter (a CLI ``state`` or ``delete`` does not)."""
+    """``ffi``, imported on first use (only programs that compile a filter
+    load cffi's backend for it)."""
     global _ffi
     if name != "ffi":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     with _loading:
         if _ffi is None:
             # cffi ships no type information; its objects are Any here.
-            built = importlib.import_module("cffi").FFI()
-            built.cdef(CDEF)
-            _ffi = built
+            _ffi = importlib.import_module("libcontainer_py.seccomp._libseccomp_ffi").ffi
     return _ffi
 
 

@@ -1,0 +1,110 @@
+"""podman and containerd with our runtime vs with runc: one container's
+create + start + delete through each engine.
+
+Each engine runs sandboxed (tests/support/engines.py: its own config,
+storage and state in a temporary directory, a busybox image imported
+locally).  One iteration times, for each runtime in turn (alternating which
+goes first), ``podman run --rm IMAGE true`` (the runtime's create, start,
+state and delete; conmon in between) and ``ctr run --rm --runc-binary B
+IMAGE ID true`` (the shim's create, start, delete).  Wall time from fork to
+exit of the engine's client.  Reports medians and ours/runc per engine.
+
+    python3 benchmarks/bench_engines.py --iterations 20
+
+Run it from a non-editable install (an editable one adds an import hook to
+every start of our CLI):
+``python3 -m venv /tmp/bench-venv && /tmp/bench-venv/bin/pip install . &&
+/tmp/bench-venv/bin/python benchmarks/bench_engines.py``.  Root; needs
+podman, containerd, runc and busybox-static.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import bench_start as bs
+from support import engines
+from support.busybox import make_rootfs
+
+RUNTIMES = ("ours", "runc")
+
+
+def timed(argv: List[str], env: Optional[Dict[str, str]] = None) -> int:
+    with tempfile.TemporaryFile() as log:
+        t0 = time.perf_counter_ns()
+        status = subprocess.call(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, timeout=120)
+        elapsed = time.perf_counter_ns() - t0
+        if status != 0:
+            log.seek(0)
+            raise bs.RuntimeFailure(f"{' '.join(argv)} exited {status}: {log.read().decode(errors='replace')}")
+    return elapsed
+
+
+def _interrupt(_sig: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=2)
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    binary = engines.our_binary()
+    samples: Dict[str, Dict[str, List[int]]] = {e: {r: [] for r in RUNTIMES} for e in ("podman", "ctr")}
+    work = tempfile.mkdtemp(prefix="bench-engines-")
+    podman: Optional[engines.Podman] = None
+    ctr: Optional[engines.Containerd] = None
+    try:
+        rootfs = make_rootfs(os.path.join(work, "rootfs"))
+        podman = engines.Podman(os.path.join(work, "podman"), rootfs, binary)
+        ctr = engines.Containerd(os.path.join(work, "ctrd"), rootfs, binary)
+        podman_runtime = {"ours": engines.OURS, "runc": "runc"}
+        ctr_binary = {"ours": binary, "runc": "/usr/sbin/runc"}
+        for i in range(args.warmup + args.iterations):
+            order = RUNTIMES if i % 2 == 0 else tuple(reversed(RUNTIMES))
+            for name in order:
+                p = timed(
+                    ["podman", "--runtime", podman_runtime[name], "run", "--rm", *engines.PODMAN_RUN_FLAGS]
+                    + [engines.IMAGE, "true"],
+                    env=podman.env,
+                )
+                c = timed(
+                    ["ctr", "--address", ctr.address, "run", "--rm", "--runc-binary", ctr_binary[name]]
+                    + [engines.CTR_IMAGE, f"bench-{name}-{i}", "true"]
+                )
+                if i >= args.warmup:
+                    samples["podman"][name].append(p)
+                    samples["ctr"][name].append(c)
+    finally:
+        if ctr is not None:
+            ctr.close()
+        if podman is not None:
+            podman.close()
+        engines.unmount_under(work)
+        subprocess.run(["rm", "-rf", work])
+    print(f"{args.iterations} iterations (after {args.warmup} warm-up), medians in ms, p10-p90 in brackets")
+    print(f"{'engine':8} {'ours':>22} {'runc':>22} {'ours/runc':>10}")
+    for engine, by_runtime in samples.items():
+        ours, runc = bs.Summary.of(by_runtime["ours"]), bs.Summary.of(by_runtime["runc"])
+        cells = [f"{s.median_ms:7.1f} [{s.p10_ms:5.1f}-{s.p90_ms:5.1f}]" for s in (ours, runc)]
+        print(f"{engine:8} {cells[0]:>22} {cells[1]:>22} {ours.median_ms / runc.median_ms:10.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
