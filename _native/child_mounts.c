@@ -61,11 +61,32 @@ void do_mount(struct child *c, const struct lc_step *s)
     }
 }
 
+/* The parent directory of `path` inside the root, made (with any missing
+ * ancestors) when absent: a device such as /dev/cpu/0/cpuid (podman
+ * --privileged) lives below directories the container's /dev lacks. */
+static int make_parent_in_root(struct child *c, const char *path, char *buf, const char **name)
+{
+    char pbuf[PATH_MAX];
+    const char *parent;
+    int dangling = 0;
+    int fd = open_parent_in_root(c->root_fd, path, buf, name);
+
+    if (fd >= 0 || errno != ENOENT)
+        return fd;
+    if (split_parent(path, pbuf, &parent, name) < 0)
+        return -1;
+    fd = make_path_in_root(c->root_fd, parent, 0, &dangling);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return open_parent_in_root(c->root_fd, path, buf, name);
+}
+
 void do_mknod(struct child *c, const struct lc_step *s)
 {
     char buf[PATH_MAX];
     const char *name;
-    int pfd = open_parent_in_root(c->root_fd, s->s1, buf, &name);
+    int pfd = make_parent_in_root(c, s->s1, buf, &name);
 
     if (pfd < 0)
         fail(c, STAGE_RESOLVE);

@@ -152,6 +152,15 @@ def test_podman_maps_exec_errors_as_with_runc(podman: Podman, argv: List[str], s
     assert podman("ps", "--all", "--quiet").stdout.strip() == ""
 
 
+def test_podman_privileged_as_with_runc(podman: Podman) -> None:
+    """--privileged passes every host device (some below directories such as
+    /dev/cpu/0) and every capability."""
+    script = "grep CapEff /proc/self/status; ls /dev | wc -l"
+    ours = podman("run", "--rm", "--privileged", *PODMAN_RUN_FLAGS, IMAGE, "sh", "-c", script)
+    runc = podman("run", "--rm", "--privileged", *PODMAN_RUN_FLAGS, IMAGE, "sh", "-c", script, runtime="runc")
+    assert ours.returncode == 0 and ours.stdout == runc.stdout, (ours, runc)
+
+
 def test_podman_terminal_through_the_console_socket(podman: Podman) -> None:
     out = on_a_terminal(
         ["podman", "--runtime", OURS, "run", "--rm", "-t", *PODMAN_RUN_FLAGS, IMAGE, "sh", "-c", "tty; exit 0"],

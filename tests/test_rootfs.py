@@ -218,6 +218,16 @@ def test_custom_device(busybox: str) -> None:
     assert out.strip() == "character special file 600 1:b"
 
 
+def test_device_below_missing_directories(busybox: str) -> None:
+    """As runc: the directories a device node needs are made (podman
+    --privileged passes host devices such as /dev/cpu/0/cpuid)."""
+    deep = lc.Device("/dev/deep/er/null", "c", 1, 3, mode=0o600)
+    config = lc.Config(rootfs=busybox, devices=lc.DEFAULT_DEVICES + (deep,))
+    out = inside(config, "stat -c '%F %a %t:%T' /dev/deep/er/null; echo x > /dev/deep/er/null && echo writes")
+    assert out.split("\n")[:2] == ["character special file 600 1:3", "writes"]
+    assert not os.path.exists(os.path.join(busybox, "dev", "deep"))
+
+
 def test_dev_nodes_are_not_left_in_a_directory_rootfs(busybox: str) -> None:
     inside(lc.Config(rootfs=busybox), "true")
     assert os.listdir(os.path.join(busybox, "dev")) == []

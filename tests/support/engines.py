@@ -105,11 +105,15 @@ class Podman:
 
     def __init__(self, base: str, rootfs: str, binary: str) -> None:
         self.base, self.binary = base, binary
-        for d in ("graph", "run", "tmp"):
+        for d in ("graph", "tmp"):
             os.makedirs(os.path.join(base, d), exist_ok=True)
+        # podman's exit command (conmon runs ``podman container cleanup``
+        # with --runroot) refuses a runroot over 50 characters: with a long
+        # one, cleanup fails and ``podman run --rm`` waits 20 s for it.
+        self.runroot = tempfile.mkdtemp(prefix="lcpy-pm-", dir="/run")
         storage = os.path.join(base, "storage.conf")
         with open(storage, "w") as f:
-            f.write(f'[storage]\ndriver = "overlay"\ngraphroot = "{base}/graph"\nrunroot = "{base}/run"\n')
+            f.write(f'[storage]\ndriver = "overlay"\ngraphroot = "{base}/graph"\nrunroot = "{self.runroot}"\n')
         conf = os.path.join(base, "containers.conf")
         with open(conf, "w") as f:
             f.write(
@@ -137,10 +141,12 @@ class Podman:
         self("rm", "--all", "--force", "--time", "0", timeout=120)
         self("rmi", "--all", "--force", timeout=120)
         run(["podman", "system", "reset", "--force"], env=self.env, timeout=120)
-        unmount_under(self.base)
-        shutil.rmtree(self.base, ignore_errors=True)
-        left = processes_mentioning(self.base)
-        assert not mounts_under(self.base) and not left, (mounts_under(self.base), left)
+        for path in (self.base, self.runroot):
+            unmount_under(path)
+            shutil.rmtree(path, ignore_errors=True)
+        left = processes_mentioning(self.base) + processes_mentioning(self.runroot)
+        mounted = mounts_under(self.base) + mounts_under(self.runroot)
+        assert not mounted and not left, (mounted, left)
 
 
 def oci_archive(rootfs: str, path: str) -> str:
