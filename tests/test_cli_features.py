@@ -728,3 +728,27 @@ def test_wrong_states_fail_as_runc(tools: Tools) -> None:
             assert got[0][0] in (1, 255), (phase, case, got)
     for tool, cid in both:
         assert tool("delete", cid).returncode == 0
+
+
+def test_ps_of_a_stopped_container_as_runc(tools: Tools) -> None:
+    """Nothing runs, which is no error: the table's header, or null."""
+    tools.ours.config(["sleep", "60"])
+    both = tools.both("ps")
+    for tool, cid in both:
+        assert tool("run", "-d", "-b", tools.bundle, cid).returncode == 0
+        _stop(tool, cid)
+    got = [(tool("ps", cid), tool("ps", "-f", "json", cid)) for tool, cid in both]
+    for table, doc in got:
+        assert (table.returncode, doc.returncode, doc.stdout.strip()) == (0, 0, "null"), (table, doc)
+        assert table.stdout.split("\n")[0].split()[:2] == ["UID", "PID"] and table.stdout.count("\n") == 1, table
+    for tool, cid in both:
+        assert tool("delete", cid).returncode == 0
+
+
+@pytest.mark.parametrize("command", ["checkpoint", "restore"])
+def test_checkpoint_and_restore_are_refused_clearly(tools: Tools, command: str) -> None:
+    """Whatever flags containerd's shim passes, the answer is the refusal
+    (exit 1, the reason in the log), not a usage error."""
+    r = tools.ours("--log-format", "json", command, "--image-path", "/x", "--work-path", "/y", "-d", "some-id")
+    assert r.returncode == 1, r
+    assert f"{command} is not supported" in r.stderr and "usage" not in r.stderr, r

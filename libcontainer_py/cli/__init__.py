@@ -46,6 +46,8 @@ COMMANDS = {
     "features": ("query", "cmd_features", "show the enabled features"),
     "exec": ("execute", "cmd_exec", "execute new process inside the container"),
     "update": ("lifecycle", "cmd_update", "update container resource constraints"),
+    "checkpoint": ("lifecycle", "cmd_unsupported", "not supported: checkpointing needs CRIU"),
+    "restore": ("lifecycle", "cmd_unsupported", "not supported: restoring needs CRIU"),
 }
 
 
@@ -207,6 +209,14 @@ def _update_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cpu-period", type=int, default=None)
 
 
+#: Commands that take whatever flags an engine passes and refuse clearly.
+_REFUSED = frozenset({"checkpoint", "restore"})
+
+
+def _anything(p: argparse.ArgumentParser) -> None:
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+
+
 _ARGS = {
     "spec": _spec_args,
     "create": lambda p: _create_args(p, run=False),
@@ -223,6 +233,8 @@ _ARGS = {
     "features": lambda p: None,
     "exec": _exec_args,
     "update": _update_args,
+    "checkpoint": _anything,
+    "restore": _anything,
 }
 
 
@@ -230,8 +242,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run one command; returns the exit status (errors: 1, as runc)."""
     if argv is None:
         argv = sys.argv[1:]
+    command = command_of(argv)
     try:
-        args = _parser(command_of(argv)).parse_args(argv)
+        parser = _parser(command)
+        if command in _REFUSED:  # any flags: the refusal, not a usage error, is the answer
+            args = parser.parse_known_args(argv)[0]
+        else:
+            args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse's usage errors exit 2; runc's exit 1
         return 1 if exc.code == 2 else int(exc.code or 0)
     log = Logger(args.log, args.log_format, args.debug)

@@ -278,5 +278,5 @@ def pids(root: str, container_id: str) -> Optional[List[int]]:
         return None
     cgroup = _cgroup(record)
     if _status(root, record, cgroup) == "stopped":
-        raise CliError("container not running")
+        return []  # as runc: nothing runs, which is not an error
     return sorted(cgroup.pids() if cgroup is not None else [record.pid])

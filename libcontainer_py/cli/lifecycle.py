@@ -261,3 +261,8 @@ def cmd_update(args: argparse.Namespace, log: Logger) -> int:
         if resource is not None:
             c.update(resource)
     return 0
+
+
+def cmd_unsupported(args: argparse.Namespace, log: Logger) -> int:
+    """checkpoint and restore: a clear refusal, not a usage error."""
+    raise CliError(f"{args.command} is not supported: libcontainer-py has no CRIU integration")

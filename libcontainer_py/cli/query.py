@@ -95,11 +95,9 @@ def cmd_ps(args: argparse.Namespace, log: Logger) -> int:
     pids = _light.pids(root_of(args), args.container_id)
     if pids is None:
         c = load(args)
-        if c.status() == "stopped":
-            raise CliError("container not running")
-        pids = sorted(c.pids())
+        pids = [] if c.status() == "stopped" else sorted(c.pids())
     if args.format == "json":
-        print(json.dumps(pids))
+        print(json.dumps(pids or None))  # runc (Go) prints an empty list as null
         return 0
     import subprocess
 
@@ -205,11 +203,18 @@ def cmd_events(args: argparse.Namespace, log: Logger) -> int:
     return 0
 
 
+_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
 def _duration(text: str) -> float:
-    for unit, mult in (("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)):
-        if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
-            return float(text[: -len(unit)]) * mult
-    raise CliError(f"invalid interval {text!r}")
+    """Seconds in a Go duration, as runc's flag takes it: ``5s``, ``300ms``,
+    ``1.5s``, ``1m30s``."""
+    import re
+
+    parts = re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|ms|s|m|h)", text)
+    if not text or "".join(n + u for n, u in parts) != text:
+        raise CliError(f"invalid interval {text!r}")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
 def cmd_features(args: argparse.Namespace, log: Logger) -> int:
