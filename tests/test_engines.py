@@ -152,6 +152,26 @@ def test_podman_maps_exec_errors_as_with_runc(podman: Podman, argv: List[str], s
     assert podman("ps", "--all", "--quiet").stdout.strip() == ""
 
 
+def test_podman_read_only_and_tmpfs_copy_up_as_with_runc(podman: Podman) -> None:
+    """podman gives every --tmpfs, and with --read-only /tmp, /var/tmp and
+    /run, runc's tmpcopyup option: a tmpfs over /etc shows the image's files."""
+    script = (
+        "ls -lan /etc | grep -E ' (passwd|group)$'; head -1 /etc/passwd; "
+        "grep -c ' /etc .* - tmpfs ' /proc/self/mountinfo; ls -A /scratch | wc -l; "
+        "touch /scratch/x /etc/new /tmp/y && echo writable; touch /x 2>&1 | grep -c Read-only"
+    )
+    outs = {}
+    for runtime in (OURS, "runc"):
+        flags = ("--read-only", "--tmpfs", "/scratch", "--tmpfs", "/etc")
+        r = podman("run", "--rm", *PODMAN_RUN_FLAGS, *flags, IMAGE, "sh", "-c", script, runtime=runtime)
+        assert r.returncode == 0, (runtime, r)
+        outs[runtime] = r.stdout
+    lines = outs[OURS].splitlines()
+    assert lines[0].endswith(" group") and lines[1].endswith(" passwd"), lines
+    assert lines[2:] == ["root:x:0:0:root:/root:/bin/sh", "1", "0", "writable", "1"], lines
+    assert outs[OURS] == outs["runc"]
+
+
 def test_podman_terminal_through_the_console_socket(podman: Podman) -> None:
     out = on_a_terminal(
         ["podman", "--runtime", OURS, "run", "--rm", "-t", *PODMAN_RUN_FLAGS, IMAGE, "sh", "-c", "tty; exit 0"],
