@@ -37,6 +37,7 @@ ffibuilder.set_source(
             "child_report.c",
             "child_paths.c",
             "child_mounts.c",
+            "child_copyup.c",
             "child_security.c",
             "child_process.c",
             "syscalls.c",

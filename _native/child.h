@@ -69,6 +69,11 @@
 #define STAGE_PROPAGATION 4
 #define STAGE_REOPEN 5
 #define STAGE_DANGLING 6
+#define STAGE_COPY_UP 7
+
+/* tmpcopyup: how deep a tree is copied (each level costs a getdents64
+ * buffer on the 256 KiB child stack); deeper is ELOOP. */
+#define LC_COPY_UP_DEPTH 64
 
 struct lc_clone_args {
     uint64_t flags;
@@ -128,6 +133,10 @@ void do_pivot_root(struct child *c, const struct lc_step *s);
 void do_remount_root_ro(struct child *c);
 void mask_path(struct child *c, const struct lc_step *s);
 void readonly_path(struct child *c, const struct lc_step *s);
+
+/* child_copyup.c: a tmpfs filled with what was below it (tmpcopyup) */
+int copy_up(int old_dir, int new_dir);
+int open_copy_up_target(int root_fd, const char *path, int old_dir);
 
 /* child_security.c: capabilities, files written, seccomp */
 void drop_bounding(struct child *c, const struct lc_step *s);

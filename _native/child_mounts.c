@@ -25,29 +25,70 @@ void set_mount_attrs(struct child *c, const struct lc_step *s)
     close(fd);
 }
 
+/* LC_F_COPY_UP: the tmpfs is mounted writable, filled with what the target
+ * directory held (read through an fd opened before the mount), given that
+ * directory's mode unless the data set one (LC_F_MODE_SET), as runc does,
+ * then made read-only if it was asked to be. */
+static void fill_copy_up(struct child *c, const struct lc_step *s, int old_dir)
+{
+    struct lc_mount_attr attr;
+    struct stat st;
+    char target[64];
+    int fd = open_copy_up_target(c->root_fd, s->s1, old_dir);
+
+    if (fd < 0 || copy_up(old_dir, fd) < 0)
+        fail(c, STAGE_COPY_UP);
+    if (!(s->flags & LC_F_MODE_SET) && (fstat(old_dir, &st) < 0 || fchmod(fd, st.st_mode & 07777) < 0))
+        fail(c, STAGE_COPY_UP);
+    close(old_dir);
+    if (s->mflags & MS_RDONLY) {
+        memset(&attr, 0, sizeof attr);
+        attr.attr_set = 0x1; /* MOUNT_ATTR_RDONLY */
+        if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
+            if (errno != ENOSYS)
+                fail(c, STAGE_ATTR);
+            fd_path(target, fd);
+            if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | (s->mflags & ~(unsigned long)MS_REC), NULL) < 0)
+                fail(c, STAGE_ATTR);
+        }
+    }
+    close(fd);
+}
+
 void do_mount(struct child *c, const struct lc_step *s)
 {
     char target[64];
     char source[64];
     const char *src = s->s2;
+    unsigned long mflags = s->mflags;
     int src_fd = -1;
+    int old_dir = -1;
     int dangling = 0;
     int fd = make_path_in_root(c->root_fd, s->s1, s->flags & LC_F_FILE, &dangling);
 
     if (fd < 0)
         fail(c, dangling ? STAGE_DANGLING : STAGE_RESOLVE);
     fd_path(target, fd);
+    if (s->flags & LC_F_COPY_UP) {
+        /* The directory the mount will hide: the very one resolved above. */
+        old_dir = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (old_dir < 0)
+            fail(c, STAGE_COPY_UP);
+        mflags &= ~(unsigned long)MS_RDONLY;
+    }
     if (s->slot >= 0 && s->slot < c->a->nslots && (src_fd = c->a->slots[s->slot]) >= 0) {
         fd_path(source, src_fd);
         src = source;
     }
-    if (mount(src, target, s->s3, s->mflags, s->s4) < 0)
+    if (mount(src, target, s->s3, mflags, s->s4) < 0)
         fail(c, STAGE_CALL);
     close(fd);
     if (src_fd >= 0) {
         close(src_fd);
         c->a->slots[s->slot] = -1;
     }
+    if (old_dir >= 0)
+        fill_copy_up(c, s, old_dir);
     if ((s->flags & LC_F_BIND) && s->n2)
         set_mount_attrs(c, s);
     if (s->n1) {

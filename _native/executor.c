@@ -23,7 +23,13 @@
  *   MOUNT            s1 target inside the root, s2 source, s3 fstype, s4 data,
  *                    mflags, n1 propagation, n2 mount_setattr attr_set,
  *                    n3 remount flags where mount_setattr is missing,
- *                    flags LC_F_FILE / LC_F_RECURSIVE / LC_F_BIND
+ *                    flags LC_F_FILE / LC_F_RECURSIVE / LC_F_BIND;
+ *                    LC_F_COPY_UP (tmpfs): the target directory is opened
+ *                    before the mount, the tmpfs mounted writable, the old
+ *                    tree copied into it (child_copyup.c: *at() calls that
+ *                    follow no symlink, depth LC_COPY_UP_DEPTH), the root
+ *                    given the old directory's mode (unless LC_F_MODE_SET:
+ *                    the data has mode=), then made read-only if MS_RDONLY
  *   MKNOD            s1 path inside the root, n1 mode, n2 dev
  *   SYMLINK          s1 link contents, s2 path inside the root
  *   PIVOT_ROOT       flags LC_F_NO_PIVOT, LC_F_PIVOT_ONLY (no chroot fallback)

@@ -55,6 +55,8 @@
 #define LC_F_PIVOT_ONLY  0x10  /* PIVOT_ROOT: never fall back to chroot */
 #define LC_F_IN_ROOT     0x20  /* WRITE_FILE: resolve the path inside the root */
 #define LC_F_THROWAWAY   0x40  /* ROOT_OVERLAY: upper and work on a fresh tmpfs */
+#define LC_F_COPY_UP     0x80  /* MOUNT: copy what the target held into the new tmpfs */
+#define LC_F_MODE_SET    0x100 /* MOUNT, LC_F_COPY_UP: the data says mode=, which the root keeps */
 
 /* Messages on the sync socket (SOCK_SEQPACKET, fixed size). */
 #define LC_MSG_ERROR      1    /* child -> parent: step failed (step, err) */

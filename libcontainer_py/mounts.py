@@ -111,6 +111,10 @@ def _to_mount_data(value: Any) -> str:
     return text("mount.data", value, allow_empty=True)
 
 
+def _to_mount_copy_up(value: Any) -> bool:
+    return boolean("mount.copy_up", value)
+
+
 @attrs.frozen
 class Mount:
     """One mount: a filesystem of ``type`` (or ``"bind"``) at ``destination``.
@@ -136,8 +140,18 @@ class Mount:
     options: Tuple[str, ...] = attrs.field(default=(), converter=_to_mount_options)
     #: Filesystem-specific data, e.g. "mode=755,size=64m" for tmpfs.
     data: str = attrs.field(default="", converter=_to_mount_data)
+    #: tmpfs only (runc's ``tmpcopyup``): the new tmpfs starts with a copy of
+    #: what the destination directory held in the root before it was mounted
+    #: (files, directories, symlinks as links, device nodes and fifos, with
+    #: their modes, owners and times); a missing destination gives an empty one.
+    copy_up: bool = attrs.field(default=False, converter=_to_mount_copy_up)
 
     def __attrs_post_init__(self) -> None:
+        if self.copy_up and self.type != "tmpfs":
+            raise fail(
+                "mount.copy_up",
+                f"copies into a new tmpfs only; the mount at {self.destination} is of type {self.type!r}",
+            )
         if self.is_bind and self.source is None:
             raise fail("mount.source", f"a bind mount at {self.destination} needs a source")
         if self.is_bind and not (self.source or "").startswith("/"):
@@ -221,8 +235,10 @@ class Mount:
         nodev: bool = True,
         noexec: bool = False,
         options: Iterable[str] = (),
+        copy_up: bool = False,
     ) -> Mount:
-        """A fresh tmpfs; ``size`` like "64m", ``mode`` like 0o1777."""
+        """A fresh tmpfs; ``size`` like "64m", ``mode`` like 0o1777; with
+        ``copy_up`` it starts with a copy of what was at ``destination``."""
         data = []
         if mode is not None:
             data.append(f"mode={mode:o}")
@@ -238,6 +254,7 @@ class Mount:
             noexec=noexec,
             options=tuple(options),
             data=",".join(data),
+            copy_up=copy_up,
         )
 
     @classmethod

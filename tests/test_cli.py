@@ -465,7 +465,8 @@ def test_same_as_runc(cli: Cli, runc: Any) -> None:
 def test_features(cli: Cli) -> None:
     doc = json.loads(cli("features").stdout)
     assert doc["linux"]["cgroup"]["systemd"] is False
-    assert "tmpcopyup" not in doc["mountOptions"] and "rbind" in doc["mountOptions"]
+    assert "tmpcopyup" in doc["mountOptions"] and "rbind" in doc["mountOptions"]
+    assert "remount" not in doc["mountOptions"]
     assert "SCMP_ACT_NOTIFY" in doc["linux"]["seccomp"]["actions"]
     assert "CAP_SYS_ADMIN" in doc["linux"]["capabilities"]
 

@@ -161,6 +161,30 @@ def test_podman_privileged_as_with_runc(podman: Podman) -> None:
     assert ours.returncode == 0 and ours.stdout == runc.stdout, (ours, runc)
 
 
+def test_podman_read_only_and_tmpfs_copy_up_as_with_runc(podman: Podman, busybox: str) -> None:
+    """podman gives every --tmpfs, and with --read-only /tmp, /var/tmp and
+    /run, runc's tmpcopyup option: a tmpfs over /etc shows the image's files."""
+    script = (
+        "stat -c '%n %a %u:%g %s' /etc/passwd /etc/group; head -1 /etc/passwd; "
+        "grep -c ' /etc .* - tmpfs ' /proc/self/mountinfo; ls -A /scratch | wc -l; "
+        "touch /scratch/x /etc/new /tmp/y && echo writable; touch /x 2>&1 | grep -c Read-only; "
+        "stat -c %Y /etc/passwd"
+    )
+    outs = {}
+    for runtime in (OURS, "runc"):
+        flags = ("--read-only", "--tmpfs", "/scratch", "--tmpfs", "/etc")
+        r = podman("run", "--rm", *PODMAN_RUN_FLAGS, *flags, IMAGE, "sh", "-c", script, runtime=runtime)
+        assert r.returncode == 0, (runtime, r)
+        outs[runtime] = r.stdout.splitlines()
+    sizes = [os.path.getsize(os.path.join(busybox, "etc", name)) for name in ("passwd", "group")]
+    assert outs[OURS][:2] == [f"/etc/passwd 644 0:0 {sizes[0]}", f"/etc/group 644 0:0 {sizes[1]}"], outs
+    assert outs[OURS][2:7] == ["root:x:0:0:root:/root:/bin/sh", "1", "0", "writable", "1"], outs
+    # The same as runc, but for the times: runc 1.1 does not keep them, we do.
+    assert outs[OURS][:-1] == outs["runc"][:-1]
+    image = podman("run", "--rm", *PODMAN_RUN_FLAGS, IMAGE, "stat", "-c", "%Y", "/etc/passwd").check()
+    assert outs[OURS][-1] == image.stdout.strip()
+
+
 def test_podman_terminal_through_the_console_socket(podman: Podman) -> None:
     out = on_a_terminal(
         ["podman", "--runtime", OURS, "run", "--rm", "-t", *PODMAN_RUN_FLAGS, IMAGE, "sh", "-c", "tty; exit 0"],

@@ -14,9 +14,12 @@ Options are read in order, as runc reads them:
   ``async``, ``atime``, ``diratime``, ``norelatime``, ``nostrictatime``,
   ``nolazytime``, ``symfollow`` take the matching one out again (a fresh
   mount has none of them), as does ``defaults``/``nomand`` (no-ops);
-- runc's own extensions and flags Mount cannot carry (``tmpcopyup``, the
-  recursive ``rro``/``rnosuid``... family, ``idmap``/``ridmap``,
-  ``remount``, ``mand``, ``silent``/``loud``) are refused, naming the option;
+- ``tmpcopyup`` (runc's extension) sets Mount.copy_up: the new tmpfs starts
+  with a copy of what the destination held; on any type but ``tmpfs`` it is
+  refused (runc ignores it there);
+- flags Mount cannot carry (the recursive ``rro``/``rnosuid``... family,
+  ``idmap``/``ridmap``, ``remount``, ``mand``, ``silent``/``loud``) are
+  refused, naming the option;
 - type ``cgroup`` (runc's own emulation of a cgroup tree: on v1 a tmpfs
   of per-controller bind mounts) is read as a ``cgroup2`` mount (source
   ``cgroup`` as ``cgroup2``): the unified hierarchy, as runc mounts it on a
@@ -55,7 +58,6 @@ _CLEARING = {
 }
 _NO_OPS = ("defaults", "nomand")
 _REFUSED = {
-    "tmpcopyup": "runc's tmpcopyup extension is not supported",
     "remount": "a remount cannot be expressed (mount entries make new mounts)",
     "mand": "mandatory locking (MS_MANDLOCK) is not supported",
     "silent": "MS_SILENT cannot be expressed",
@@ -71,7 +73,7 @@ _RECURSIVE_ATTRS = (
 #: Every option name read as a flag (never as file system data).
 FLAG_NAMES = frozenset(
     (*_BOOL_OPTIONS, *_CLEARING, *_NO_OPS, *_REFUSED, *_RECURSIVE_ATTRS, *OPTION_FLAGS, *PROPAGATIONS, "bind", "rbind")
-)
+) | {"tmpcopyup"}
 
 MOUNT_KEYS = ("destination", "type", "source", "options", "uidMappings", "gidMappings")
 
@@ -93,6 +95,7 @@ def mount_from_oci(path: str, value: Any, bundle: Optional[str]) -> Mount:
     bind: Optional[bool] = True if mtype == "bind" else None  # None: not a bind; else recursive?
     recursive = False
     propagation: Optional[str] = None
+    copy_up: Optional[str] = None  # where tmpcopyup was given
     for i, opt in enumerate(options):
         where = f"{path}.options[{i}]"
         if opt in _BOOL_OPTIONS:
@@ -111,6 +114,8 @@ def mount_from_oci(path: str, value: Any, bundle: Optional[str]) -> Mount:
             flags = [f for f in flags if f != _CLEARING[opt]]
         elif opt in _NO_OPS:
             pass
+        elif opt == "tmpcopyup":
+            copy_up = where
         elif opt in _REFUSED:
             raise fail(where, f"{opt!r}: {_REFUSED[opt]}")
         elif opt in _RECURSIVE_ATTRS:
@@ -138,6 +143,8 @@ def mount_from_oci(path: str, value: Any, bundle: Optional[str]) -> Mount:
         mtype = "cgroup2"
         if source == "cgroup":
             source = "cgroup2"
+    if copy_up is not None and mtype != "tmpfs":
+        raise fail(copy_up, f"'tmpcopyup' copies into a tmpfs only, not into a {mtype!r} mount")
     with at(path):
         return Mount(
             destination,
@@ -147,6 +154,7 @@ def mount_from_oci(path: str, value: Any, bundle: Optional[str]) -> Mount:
             propagation=propagation,
             options=tuple(flags),
             data=",".join(data),
+            copy_up=copy_up is not None,
             **fields,
         )
 
@@ -165,6 +173,8 @@ def mount_to_oci(path: str, m: Mount) -> Dict[str, Any]:
     options.extend(m.options)
     if m.propagation is not None:
         options.append(m.propagation)
+    if m.copy_up:
+        options.append("tmpcopyup")
     if m.data:
         for item in m.data.split(","):
             if not item or item in FLAG_NAMES:

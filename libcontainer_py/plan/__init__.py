@@ -25,7 +25,9 @@ from .namespaces import (
 from .process import RUNTIME_SYSCALLS_AFTER_SECCOMP, early_writes, exec_candidates, final_steps, identity_steps
 from .steps import (
     F_BIND,
+    F_COPY_UP,
     F_FILE,
+    F_MODE_SET,
     F_NO_PIVOT,
     F_PIVOT_ONLY,
     F_RECURSIVE,
@@ -40,7 +42,9 @@ from .steps import (
 __all__ = [
     "DEV_SYMLINKS",
     "F_BIND",
+    "F_COPY_UP",
     "F_FILE",
+    "F_MODE_SET",
     "F_NO_PIVOT",
     "F_PIVOT_ONLY",
     "F_RECURSIVE",

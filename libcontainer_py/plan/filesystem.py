@@ -14,7 +14,7 @@ from ..idmap import IDMap
 from ..mounts import MS_BIND, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REC, Mount, propagation_flags
 from ..rootfs import HOST_PATHS, Rootfs
 from .namespaces import default_mappings
-from .steps import F_BIND, F_FILE, F_NO_PIVOT, F_PIVOT_ONLY, F_RECURSIVE, F_THROWAWAY, HostFS, Op, Step
+from .steps import F_BIND, F_FILE, F_NO_PIVOT, F_PIVOT_ONLY, F_RECURSIVE, F_THROWAWAY, HostFS, Op, Step, copy_up_flags
 
 #: The standard /dev symlinks (link path, contents).
 DEV_SYMLINKS: Tuple[Tuple[str, str], ...] = (
@@ -106,8 +106,9 @@ def mount_step(m: Mount, host: HostFS) -> Step:
         )
     return Step(
         Op.MOUNT,
-        f"mount {m.type}",
+        f"mount {m.type}" + (" (tmpcopyup)" if m.copy_up else ""),
         m.destination,
+        flags=copy_up_flags(m.copy_up, m.data),
         mflags=m.mount_flags(),
         n1=m.propagation_flags(),
         s1=m.destination,

@@ -79,6 +79,20 @@ F_PIVOT_ONLY = 0x10
 F_THROWAWAY = 0x40
 
 
+F_COPY_UP = 0x80
+
+
+F_MODE_SET = 0x100
+
+
+def copy_up_flags(copy_up: bool, data: str) -> int:
+    """A tmpfs MOUNT's flags for tmpcopyup: its root keeps a ``mode=`` of the
+    data (F_MODE_SET), or else gets the mode of the directory it hides."""
+    if not copy_up:
+        return 0
+    return F_COPY_UP | (F_MODE_SET if any(o.startswith("mode=") for o in data.split(",")) else 0)
+
+
 #: What a failing stage of a step was doing (the C executor's STAGE_*).
 STAGES = {
     1: "resolving the path in the root",
@@ -87,6 +101,7 @@ STAGES = {
     4: "setting propagation",
     5: "reopening the mount",
     6: "a symlink on the path leads to nothing inside the root; it is not followed out of it",
+    7: "copying what the directory held into the new tmpfs (tmpcopyup)",
 }
 
 

@@ -64,6 +64,20 @@ def test_mount_flags() -> None:
     assert lc.Mount.tmpfs("/t", size="1m", mode=0o700).data == "mode=700,size=1m"
 
 
+def test_copy_up_is_for_tmpfs_only() -> None:
+    assert lc.Mount.tmpfs("/var/cache", copy_up=True).copy_up
+    assert not lc.Mount.tmpfs("/var/cache").copy_up
+    assert lc.Mount("/d", "tmpfs", "tmpfs", copy_up=True).copy_up
+    for make in (
+        lambda: lc.Mount("/d", "bind", "/srv", copy_up=True),
+        lambda: lc.Mount("/d", "proc", "proc", copy_up=True),
+        lambda: lc.Mount("/d", "tmpfs", copy_up="yes"),
+    ):
+        with pytest.raises(lc.ConfigError) as info:
+            make()
+        assert info.value.field == "mount.copy_up"
+
+
 def test_destination_normalised() -> None:
     assert lc.Mount.tmpfs("/a//b/./c/").destination == "/a/b/c"
 

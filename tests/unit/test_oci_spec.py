@@ -366,7 +366,12 @@ def test_cgroup_mount_is_cgroup2() -> None:
     "entry, field, match",
     [
         ({"destination": "/m", "type": "tmpfs", "options": ["private", "shared"]}, "mounts[0].options[1]", "second"),
-        ({"destination": "/m", "type": "tmpfs", "options": ["tmpcopyup"]}, "mounts[0].options[0]", "tmpcopyup"),
+        ({"destination": "/m", "type": "proc", "options": ["tmpcopyup"]}, "mounts[0].options[0]", "tmpfs only"),
+        (
+            {"destination": "/m", "type": "bind", "source": "/x", "options": ["rbind", "tmpcopyup"]},
+            "mounts[0].options[1]",
+            "tmpfs only",
+        ),
         ({"destination": "/m", "type": "tmpfs", "options": ["rro"]}, "mounts[0].options[0]", "recursive"),
         ({"destination": "/m", "type": "tmpfs", "options": ["remount"]}, "mounts[0].options[0]", "remount"),
         ({"destination": "/m", "type": "tmpfs", "options": [""]}, "mounts[0].options[0]", "empty"),
@@ -385,6 +390,14 @@ def test_cgroup_mount_is_cgroup2() -> None:
 )
 def test_mount_refusals(entry: Dict[str, Any], field: str, match: str) -> None:
     refused(field, minimal(mounts=[entry]), match=match)
+
+
+def test_tmpcopyup_is_copy_up() -> None:
+    entry = {"destination": "/d", "type": "tmpfs", "source": "tmpfs", "options": ["rw", "tmpcopyup", "mode=755"]}
+    m = mount(entry)
+    assert m == lc.Mount("/d", "tmpfs", "tmpfs", data="mode=755", copy_up=True)
+    assert config_to_oci(base(mounts=[m]))["mounts"][0]["options"] == ["tmpcopyup", "mode=755"]
+    assert not mount({"destination": "/d", "type": "tmpfs", "options": ["rw"]}).copy_up
 
 
 def test_mount_data_that_reads_as_a_flag_cannot_be_written() -> None:
@@ -712,6 +725,7 @@ def full_config() -> lc.Config:
         + [
             lc.Mount.bind("/host/a", "/a", readonly=True, recursive=False, propagation="rshared"),
             lc.Mount.tmpfs("/t", size="1m", mode=0o700, options=("noatime", "lazytime")),
+            lc.Mount.tmpfs("/var/cache", copy_up=True, readonly=True),
             lc.Mount("/sys/fs/cgroup", "cgroup2", "cgroup2", readonly=True),
             lc.Mount("/x", "tmpfs", None, propagation="unbindable"),
         ],

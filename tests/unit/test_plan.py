@@ -10,9 +10,13 @@ import libcontainer_py as lc
 from libcontainer_py import _native
 from libcontainer_py.namespaces import CLONE_FLAGS
 from libcontainer_py.plan import (
+    F_BIND,
+    F_COPY_UP,
     F_FILE,
+    F_MODE_SET,
     F_NO_PIVOT,
     F_PIVOT_ONLY,
+    F_RECURSIVE,
     F_THROWAWAY,
     HostFS,
     Op,
@@ -71,6 +75,38 @@ def ops(plan) -> list:
 def test_op_values_match_the_c_header() -> None:
     for op in Op:
         assert _native.constant(f"LC_OP_{op.name}") == op.value
+
+
+def test_flag_values_match_the_c_header() -> None:
+    for name, value in (
+        ("FILE", F_FILE),
+        ("RECURSIVE", F_RECURSIVE),
+        ("NO_PIVOT", F_NO_PIVOT),
+        ("BIND", F_BIND),
+        ("PIVOT_ONLY", F_PIVOT_ONLY),
+        ("THROWAWAY", F_THROWAWAY),
+        ("COPY_UP", F_COPY_UP),
+        ("MODE_SET", F_MODE_SET),
+    ):
+        assert _native.constant(f"LC_F_{name}") == value, name
+
+
+def test_copy_up_mount_step() -> None:
+    cfg = lc.Config(
+        rootfs="/r",
+        mounts=lc.Mounts.default()
+        + [
+            lc.Mount.tmpfs("/var/cache", copy_up=True, readonly=True),
+            lc.Mount.tmpfs("/var/lib", copy_up=True, mode=0o700),
+            lc.Mount.tmpfs("/scratch"),
+        ],
+    )
+    steps = {s.s1: s for s in build_plan(cfg, "x", host=MERGED).steps if s.op is Op.MOUNT}
+    cache, lib, scratch = steps["/var/cache"], steps["/var/lib"], steps["/scratch"]
+    assert cache.flags == F_COPY_UP and cache.mflags & 0x1  # the child mounts it rw, copies, then makes it ro
+    assert lib.flags == F_COPY_UP | F_MODE_SET and lib.s4 == "mode=700"
+    assert scratch.flags == 0
+    assert "tmpcopyup" in cache.what
 
 
 def test_host_rootfs_plan() -> None:

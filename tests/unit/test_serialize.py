@@ -101,6 +101,7 @@ def userns_config() -> lc.Config:
             propagation="rslave",
         ),
         lc.Mount.tmpfs("/tmp", size="64m", mode=0o1777, options=("noatime", "nodiratime")),
+        lc.Mount.tmpfs("/var/cache", copy_up=True),
         lc.Mount("/opt", "overlay", "overlay", data="lowerdir=/a,upperdir=/b,workdir=/c", propagation="private"),
         lc.Mount.sysfs("/sys2", readonly=False),
         lc.Mount.proc("/proc2"),
@@ -728,10 +729,11 @@ _mount = st.one_of(
         st.none() | st.sampled_from(["private", "rslave", "shared"]),
     ),
     st.builds(
-        lambda dst, mode, size: lc.Mount.tmpfs(dst, mode=mode, size=size),
+        lambda dst, mode, size, copy_up: lc.Mount.tmpfs(dst, mode=mode, size=size, copy_up=copy_up),
         _path,
         st.none() | st.integers(0, 0o7777),
         st.none() | st.sampled_from(["64m", "1g"]),
+        st.booleans(),
     ),
     st.sampled_from([lc.Mount.proc(), lc.Mount.sysfs(), lc.Mount.devpts(), lc.Mount.shm(), lc.Mount.mqueue()]),
 )
