@@ -19,6 +19,9 @@ MS_PRIVATE = 1 << 18
 MS_SLAVE = 1 << 19
 MS_SHARED = 1 << 20
 
+#: Mount.type of a container's own cgroups (Mount.cgroup).
+CGROUP = "cgroup"
+
 #: Further mount options by name, as (mount(2) flag, mount_setattr attribute).
 OPTION_FLAGS = {
     "sync": (0x10, 0),
@@ -156,10 +159,20 @@ class Mount:
             raise fail("mount.source", f"a bind mount at {self.destination} needs a source")
         if self.is_bind and not (self.source or "").startswith("/"):
             raise fail("mount.source", f"a bind source must be an absolute path, got {self.source!r}")
+        if self.is_cgroup and self.data:
+            raise fail("mount.data", f"a cgroup mount (at {self.destination}) takes no file system data")
+        if self.is_cgroup and not self.recursive:
+            raise fail("mount.recursive", f"a cgroup mount (at {self.destination}) is always recursive")
 
     @property
     def is_bind(self) -> bool:
         return self.type == "bind"
+
+    @property
+    def is_cgroup(self) -> bool:
+        """This container's own cgroups, laid out as the host lays them out
+        (type ``"cgroup"``, runc's meaning of it; see ``Mount.cgroup``)."""
+        return self.type == CGROUP
 
     @property
     def effective_source(self) -> str:
@@ -301,6 +314,44 @@ class Mount:
         )
 
     @classmethod
+    def cgroup(
+        cls,
+        destination: str = "/sys/fs/cgroup",
+        *,
+        readonly: bool = True,
+        nosuid: bool = True,
+        nodev: bool = True,
+        noexec: bool = True,
+        propagation: Optional[str] = None,
+        options: Iterable[str] = ("relatime",),
+    ) -> Mount:
+        """The container's own cgroups at ``destination``, as the host lays
+        them out (OCI's and runc's mount type ``"cgroup"``).
+
+        On a host with cgroup v2 only: a cgroup2 mount (a bind of the
+        container's cgroup2 directory in a user namespace without a cgroup
+        namespace, where the kernel refuses that mount).  On a v1 or hybrid
+        host: a tmpfs holding one directory per v1 hierarchy, named as the
+        host's mount ("memory", "cpu,cpuacct" with symlinks "cpu" and
+        "cpuacct", "systemd"), each the hierarchy mounted in the container's
+        cgroup namespace (its root is then the container's cgroup) or, without
+        one, a bind of the container's own cgroup directory.  The flags apply
+        to each hierarchy; ``readonly`` makes the tmpfs read-only too.  A type
+        ``"cgroup2"`` mount is the unified file system itself, nothing more.
+        """
+        return cls(
+            destination,
+            CGROUP,
+            "cgroup",
+            readonly=readonly,
+            nosuid=nosuid,
+            nodev=nodev,
+            noexec=noexec,
+            propagation=propagation,
+            options=tuple(options),
+        )
+
+    @classmethod
     def mqueue(cls, destination: str = "/dev/mqueue") -> Mount:
         return cls(destination, "mqueue", "mqueue", nosuid=True, nodev=True, noexec=True)
 
@@ -319,7 +370,8 @@ class Mounts:
 
     @classmethod
     def default(cls) -> Mounts:
-        """/proc, /dev (tmpfs), /dev/pts, /dev/shm, /dev/mqueue and a read-only /sys."""
+        """/proc, /dev (tmpfs), /dev/pts, /dev/shm, /dev/mqueue, a read-only
+        /sys and the container's own cgroups, read-only, at /sys/fs/cgroup."""
         return cls(
             (
                 Mount.proc(),
@@ -328,6 +380,7 @@ class Mounts:
                 Mount.shm(),
                 Mount.mqueue(),
                 Mount.sysfs(),
+                Mount.cgroup(),
             )
         )
 

@@ -13,6 +13,7 @@ from .cgroups import CgroupConfig, DeviceRule, Devices, Manager, Stats, detect, 
 from .config import Config
 from .errors import ConfigError, ContainerError
 from .plan import Plan, build_plan
+from .plan.cgroupfs import container_cgroup_dirs
 from .spawn import Spawned, recorded, spawn
 from .spawn import start as start_spawned
 
@@ -83,8 +84,12 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         # On a cgroup2-only host clone3 places the child (CLONE_INTO_CGROUP);
         # elsewhere the child moves itself in as its first step.
         self._at_clone = False
+        # For a Mount.cgroup: the host's layout and the cgroup's directories
+        # (made below, after planning and before the spawn).
+        host_layout = None
+        cgroup_dirs = {}
         if config.cgroup is not None:
-            layout = detect()
+            layout = host_layout = detect()
             if not config.cgroup.accounting:
                 layout = layout.only(config.cgroup.controllers())
             path = config.cgroup.resolved_path(self.container_id)
@@ -92,6 +97,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             self._at_clone = layout.kind == "v2"
             if not self._at_clone:
                 procs = [os.path.join(d, "cgroup.procs") for d in manager.dirs()]
+            cgroup_dirs = container_cgroup_dirs(layout, manager.path)
         self.plan: Plan = build_plan(
             config,
             self.container_id,
@@ -100,6 +106,8 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             cgroup_procs=procs,
             cgroup_at_clone=self._at_clone,
             create_hooks=on_hooks is not None,
+            cgroup_layout=host_layout,
+            cgroup_dirs=cgroup_dirs,
         )
         self._on_hooks = on_hooks
         if manager is not None and config.cgroup is not None:

@@ -7,6 +7,7 @@ import os
 import signal
 import time
 
+import attrs
 import pytest
 
 import libcontainer_py as lc
@@ -310,3 +311,116 @@ def test_configured_devices_are_allowed_by_the_device_rules(busybox: str, no_cgr
     assert config.cgroup is not None and config.cgroup.devices == lc.Devices.default()
     out = lc.run(config=config, capture_output=True, text=True, timeout=10).stdout
     assert out.splitlines()[0] == "opened" and "Operation not permitted" in out
+
+
+# ---- Mount.cgroup: what the container sees at /sys/fs/cgroup ----------------------------
+
+CGROUP_VIEW = (
+    "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes; echo ---;"
+    " cat /sys/fs/cgroup/pids/cgroup.procs; echo ---; cat /proc/self/cgroup; echo ---;"
+    " grep ' /sys/fs/cgroup' /proc/self/mountinfo; echo ---;"
+    " (echo 1 > /sys/fs/cgroup/pids/pids.max; mkdir /sys/fs/cgroup/x; ln -s a /sys/fs/cgroup/y) 2>&1; true"
+)
+
+
+def _cgroup_view(busybox: str, namespaces: lc.Namespaces, mount: lc.Mount, **kw) -> tuple:
+    ids = {}
+    if namespaces.user:
+        ids = dict(uid_mappings=[lc.IDMap(0, 100000, 65536)], gid_mappings=[lc.IDMap(0, 100000, 65536)])
+    config = lc.Config(
+        rootfs=busybox,
+        namespaces=namespaces,
+        mounts=lc.Mounts.default()[:-1] + [mount],
+        cgroup=lc.CgroupConfig(memory=lc.Memory(max="64M"), pids=lc.Pids(max=50), accounting=False),
+        process=lc.Process(args=["sh", "-c", CGROUP_VIEW]),
+        **ids,
+    )
+    r = lc.run(config=config, capture_output=True, text=True, timeout=30, **kw)
+    assert r.returncode == 0, r
+    limits, procs, cgroups, mountinfo, writes = r.stdout.split("---\n")
+    mounts = [(f[4], f[3], f[5], f[f.index("-") + 1]) for f in (line.split() for line in mountinfo.splitlines())]
+    return r.container_id, limits.split(), procs.split(), cgroups, mounts, writes
+
+
+@pytest.mark.parametrize("userns", [False, True])
+def test_cgroup_mount_in_a_cgroup_namespace_shows_its_own_cgroup_as_root(
+    busybox: str, userns: bool, no_leaks: None, no_cgroups_left: None
+) -> None:
+    """A tmpfs and one cgroup mount per v1 hierarchy, each rooted at the
+    container's cgroup (its cgroup namespace's root), all read-only."""
+    ns = attrs.evolve(lc.Namespaces.default(), user=userns)
+    _, limits, procs, cgroups, mounts, writes = _cgroup_view(busybox, ns, lc.Mount.cgroup())
+    assert limits == ["50", str(64 << 20)]
+    assert "1" in procs  # its init: the hierarchy's root is the container's cgroup
+    assert {line.split(":", 2)[2] for line in cgroups.splitlines()} == {"/"}
+    names = sorted(os.listdir("/sys/fs/cgroup"))
+    names.remove("unified")  # left out, as runc does
+    assert mounts[0][0] == "/sys/fs/cgroup" and mounts[0][3] == "tmpfs" and mounts[0][2].startswith("ro,")
+    assert sorted(m[0] for m in mounts[1:]) == [f"/sys/fs/cgroup/{n}" for n in names]
+    assert all(m[3] == "cgroup" and m[1] == "/" and m[2].startswith("ro,nosuid,nodev,noexec") for m in mounts[1:])
+    assert writes.count("Read-only file system") == 3, writes
+
+
+@pytest.mark.parametrize("userns", [False, True])
+def test_cgroup_mount_without_a_cgroup_namespace_binds_its_directories(
+    busybox: str, userns: bool, no_leaks: None, no_cgroups_left: None
+) -> None:
+    """Without a cgroup namespace (and in a user namespace, where a cgroup2
+    mount is refused): binds of the container's own directories, and of
+    the caller's where it has none of its own (accounting=False)."""
+    ns = attrs.evolve(lc.Namespaces.default(), cgroup=False, user=userns)
+    cid, limits, procs, cgroups, mounts, writes = _cgroup_view(busybox, ns, lc.Mount.cgroup(propagation="rprivate"))
+    assert limits == ["50", str(64 << 20)] and "1" in procs
+    own = dict(line.split(":", 2)[1:] for line in cgroups.splitlines())
+    assert own["pids"] == own["memory"] == own["devices"] == f"/libcontainer_py/{cid}"
+    roots = {os.path.basename(m[0]): m[1] for m in mounts[1:]}
+    assert roots["pids"] == roots["memory"] == f"/libcontainer_py/{cid}"
+    with open("/proc/self/cgroup") as f:
+        mine = dict(line.split(":", 2)[1:] for line in f.read().splitlines())
+    assert roots["cpu"] == mine["cpu"] and roots["systemd"] == mine["name=systemd"]
+    assert all(m[2].startswith("ro,") for m in mounts) and writes.count("Read-only file system") == 3
+
+
+def test_cgroup_mount_read_write(busybox: str, no_leaks: None, no_cgroups_left: None) -> None:
+    ns = attrs.evolve(lc.Namespaces.default(), cgroup=False)
+    *_, mounts, writes = _cgroup_view(busybox, ns, lc.Mount.cgroup(readonly=False))
+    assert all(m[2].startswith("rw,") for m in mounts) and "Read-only" not in writes
+    assert "pids.max" not in writes  # the container may lower its own pids.max
+
+
+def test_cgroup_mount_on_a_cgroup2_only_layout(
+    busybox: str, monkeypatch, no_leaks: None, no_cgroups_left: None
+) -> None:
+    """Seen as a cgroup2-only host: a cgroup2 mount (rooted at the container's
+    cgroup in its cgroup namespace), or in a user namespace without one a
+    bind of the container's cgroup2 directory."""
+    import libcontainer_py.popen as popen
+    from libcontainer_py.cgroups import detect
+
+    v2_only = detect().only(())
+    monkeypatch.setattr(popen, "detect", lambda: v2_only)
+    script = "cat /sys/fs/cgroup/cgroup.procs; grep ' /sys/fs/cgroup ' /proc/self/mountinfo"
+    for userns, cgroupns, kind in ((False, True, "cgroup2"), (True, False, "cgroup2"), (False, False, "cgroup2")):
+        ns = attrs.evolve(lc.Namespaces.default(), user=userns, cgroup=cgroupns)
+        ids = {}
+        if userns:
+            ids = dict(uid_mappings=[lc.IDMap(0, 100000, 65536)], gid_mappings=[lc.IDMap(0, 100000, 65536)])
+        config = lc.Config(
+            rootfs=busybox,
+            namespaces=ns,
+            cgroup=lc.CgroupConfig(accounting=False),
+            process=lc.Process(args=["sh", "-c", script]),
+            **ids,
+        )
+        r = lc.run(config=config, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r
+        *procs, line = r.stdout.splitlines()
+        fields = line.split()
+        assert fields[fields.index("-") + 1] == kind and fields[5].startswith("ro,"), line
+        if cgroupns:
+            assert fields[3] == "/"  # the namespace's root: the container's cgroup
+        elif userns:
+            assert fields[3] == f"/libcontainer_py/{r.container_id}"  # bound, not mounted
+        else:
+            assert fields[3] == "/"  # the whole hierarchy, as runc mounts it
+        assert ("1" in procs) == (cgroupns or userns)  # its own cgroup, or the hierarchy's root

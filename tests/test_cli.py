@@ -568,3 +568,78 @@ def test_run_and_create_parse_only_their_command(cli: Cli) -> None:
     assert command_of(["nosuch"]) is None
     argv = ["--root", "/x", "run", "-d", "--keep", "-b", "b", "id"]
     assert vars(_parser("run").parse_args(argv)) == vars(_parser().parse_args(argv))
+
+
+CGROUP_SCRIPT = (
+    "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; echo ---;"
+    " cat /proc/self/cgroup; echo ---; grep ' /sys/fs/cgroup' /proc/self/mountinfo; echo ---;"
+    " ls /sys/fs/cgroup; echo ---; (echo 1 > /sys/fs/cgroup/pids/pids.max) 2>&1; mkdir /sys/fs/cgroup/x 2>&1; true"
+)
+
+
+@pytest.mark.parametrize("variant", ["plain", "cgroupns", "userns", "userns+cgroupns"])
+def test_cgroup_mount_as_runc(cli: Cli, runc: Any, variant: str) -> None:
+    """podman's mount of type "cgroup" (read-only, a memory and a pids
+    limit): the container sees its own v1 hierarchies with its limits, as
+    with runc on the same bundle; in a user namespace too (bind mounts
+    without a cgroup namespace).  runc 1.1 leaves the tmpfs under them
+    writable; ours is read-only as the mount asks."""
+    cli.config(["sh", "-c", CGROUP_SCRIPT])
+    path = os.path.join(cli.bundle, "config.json")
+    with open(path) as f:
+        doc = json.load(f)
+    doc["root"]["path"] = os.path.realpath(os.path.join(cli.bundle, "rootfs"))
+    for m in doc["mounts"]:
+        if m["type"] == "cgroup":
+            m["options"] = ["rprivate", "nosuid", "noexec", "nodev", "relatime", "ro"]
+    doc["linux"]["resources"].update(memory={"limit": 64 << 20}, pids={"limit": 50})
+    if "cgroupns" in variant:
+        doc["linux"]["namespaces"].append({"type": "cgroup"})
+    if "userns" in variant:
+        # runc binds the root as the namespace's root, which must be able to
+        # reach it: open up the search permission of this run's temp dirs.
+        d = doc["root"]["path"]
+        while d.startswith(tempfile.gettempdir()) and d != "/":
+            os.chmod(d, os.stat(d).st_mode | 0o111)
+            d = os.path.dirname(d)
+        doc["linux"]["namespaces"].append({"type": "user"})
+        doc["linux"]["uidMappings"] = doc["linux"]["gidMappings"] = [
+            {"containerID": 0, "hostID": 100000, "size": 65536}
+        ]
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    outputs = []
+    for tool, cid in ((cli, "cli-cgm"), (runc, "runc-cgm")):
+        r = tool("run", "--bundle", cli.bundle, cid)
+        assert r.returncode == 0, (tool, r)
+        outputs.append(r.stdout.split("---\n"))
+    (limits, cgroups, mountinfo, listing, writes), theirs = outputs
+    assert limits == theirs[0] == f"{64 << 20}\n50\n"
+    assert listing == theirs[3] and listing.split() == [
+        "blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "memory", "pids", "systemd"
+    ]  # fmt: skip
+    assert "Read-only file system" in writes and "can't create directory" in writes
+    own = {c: p for line in cgroups.splitlines() for _, cs, p in [line.split(":", 2)] for c in cs.split(",")}
+    if "cgroupns" in variant:
+        assert set(own.values()) == {"/"}
+    else:
+        assert own["memory"] == own["pids"] != "/"
+
+    def fields(text: str) -> List[Tuple[str, ...]]:
+        # mount point, per-mount options, fstype, super options; the root too
+        out = []
+        for line in text.splitlines():
+            f = line.split()
+            sep = f.index("-")
+            out.append((f[4], f[5], *f[sep + 1 : sep + 2], f[sep + 3], f[3]))
+        return out
+
+    mine, runcs = fields(mountinfo), fields(theirs[2])
+    assert len(mine) == len(runcs) == 10
+    assert mine[0][0] == "/sys/fs/cgroup" and mine[0][2] == "tmpfs" and mine[0][1].startswith("ro,")
+    assert runcs[0][1].startswith("rw,") and mine[0][3] == runcs[0][3]
+    for m, t in zip(mine[1:], runcs[1:]):
+        assert m[:4] == t[:4] and m[1].startswith("ro,") and m[2] == "cgroup"
+        hierarchy = os.path.basename(m[0])
+        controller = "name=systemd" if hierarchy == "systemd" else hierarchy
+        assert m[4] == ("/" if "cgroupns" in variant else own[controller])

@@ -198,6 +198,32 @@ def test_podman_stdin_reaches_the_container(podman: Podman) -> None:
     assert r.returncode == 0 and r.stdout == "THROUGH STDIN\n", r
 
 
+def test_podman_container_sees_its_cgroup_limits_as_with_runc(podman: Podman) -> None:
+    """podman mounts type "cgroup" at /sys/fs/cgroup: on this hybrid host
+    the container's own v1 hierarchies, holding its limits (what JVMs read)."""
+    argv = ["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max"]
+    flags = ("--memory", "64m", "--pids-limit", "50", *PODMAN_RUN_FLAGS)
+    for runtime in (OURS, "runc"):
+        r = podman("run", "--rm", *flags, IMAGE, *argv, runtime=runtime)
+        assert (r.returncode, r.stdout) == (0, "67108864\n50\n"), (runtime, r)
+
+
+def test_podman_user_namespace_without_a_cgroup_namespace(podman: Podman) -> None:
+    """--uidmap: a user namespace but no cgroup namespace, where the cgroup
+    hierarchies are bound, not mounted (a cgroup2 mount was refused there)."""
+    flags = ("--uidmap", "0:100000:65536", "--gidmap", "0:100000:65536", *PODMAN_RUN_FLAGS)
+    script = "cat /proc/self/uid_map; ls /sys/fs/cgroup/pids/pids.max"
+    ours = podman("run", "--rm", *flags, IMAGE, "sh", "-c", script)
+    runc = podman("run", "--rm", *flags, IMAGE, "sh", "-c", script, runtime="runc")
+    assert ours.returncode == runc.returncode == 0, (ours, runc)
+    assert ours.stdout == runc.stdout and ours.stdout.split() == [
+        "0",
+        "100000",
+        "65536",
+        "/sys/fs/cgroup/pids/pids.max",
+    ]
+
+
 # ---- containerd ---------------------------------------------------------------
 
 

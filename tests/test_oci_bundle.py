@@ -56,7 +56,8 @@ def test_runc_spec_bundle_is_what_the_container_sees(bundle: str) -> None:
     doc = runc_spec(bundle)
     script = (
         "hostname; ulimit -n; grep -E '^Cap(Bnd|Eff|Amb)' /proc/self/status; grep NoNewPrivs /proc/self/status;"
-        " grep ' /sys/fs/cgroup ' /proc/self/mountinfo; touch /x 2>/dev/null && echo rw || echo ro;"
+        " grep ' /sys/fs/cgroup ' /proc/self/mountinfo; cat /sys/fs/cgroup/pids/pids.max;"
+        " touch /x 2>/dev/null && echo rw || echo ro;"
         " test -c /dev/null && echo null; echo $TERM"
     )
     doc["process"]["args"] = ["/bin/sh", "-c", script]
@@ -72,8 +73,10 @@ def test_runc_spec_bundle_is_what_the_container_sees(bundle: str) -> None:
     assert lines[3].split() == ["CapBnd:", f"{caps:016x}"]
     assert lines[4].split() == ["CapAmb:", f"{0:016x}"]  # ambient without inheritable: dropped
     assert lines[5].split() == ["NoNewPrivs:", "1"]
-    assert " - cgroup2 " in lines[6] and " ro," in lines[6]
-    assert lines[7:] == ["ro", "null", "xterm"]
+    # type "cgroup": the container's own hierarchies in a read-only tmpfs
+    assert " - tmpfs " in lines[6] and " ro," in lines[6]
+    assert lines[7] == "max"  # its own pids cgroup (no limit in runc's spec)
+    assert lines[8:] == ["ro", "null", "xterm"]
 
 
 def test_written_back_and_read_again_runs(bundle: str) -> None:

@@ -24,7 +24,20 @@ def mountinfo(config: lc.Config) -> dict:
 
 def test_default_mounts_and_nothing_of_the_host(busybox: str) -> None:
     seen = mountinfo(lc.Config(rootfs=busybox, masked_paths=(), readonly_paths=()))
-    assert set(seen) == {"/", "/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"}
+    cgroups = {m for m in seen if m.startswith("/sys/fs/cgroup/")}
+    assert set(seen) - cgroups == {
+        "/",
+        "/proc",
+        "/dev",
+        "/dev/pts",
+        "/dev/shm",
+        "/dev/mqueue",
+        "/sys",
+        "/sys/fs/cgroup",
+    }
+    # Mount.cgroup: the container's hierarchies in a read-only tmpfs
+    assert seen["/sys/fs/cgroup"][1] == "tmpfs" and {"ro", "nosuid", "nodev", "noexec"} <= seen["/sys/fs/cgroup"][0]
+    assert cgroups and all(seen[m][1] in ("cgroup", "cgroup2") and "ro" in seen[m][0] for m in cgroups)
     assert seen["/proc"][1] == "proc"
     assert seen["/dev"][1] == "tmpfs" and "nosuid" in seen["/dev"][0]
     assert seen["/dev/pts"][1] == "devpts" and "newinstance" not in seen["/dev/pts"][3]
@@ -62,7 +75,10 @@ def test_host_rootfs_binds_system_dirs_read_only() -> None:
         "/sys",
     }
     assert not unexpected
-    assert "/sys/fs/cgroup/memory" in host_mounts and "/sys/fs/cgroup/memory" not in seen
+    # The host's (read-write) cgroup mounts are not there; /sys/fs/cgroup holds
+    # the container's own hierarchies (Mount.cgroup), read-only.
+    assert "/sys/fs/cgroup/memory" in host_mounts and "/sys/fs/cgroup/unified" in host_mounts
+    assert "ro" in seen["/sys/fs/cgroup/memory"][0] and "/sys/fs/cgroup/unified" not in seen
 
 
 def test_host_rootfs_layout_follows_the_host() -> None:
@@ -299,7 +315,7 @@ def test_no_pivot_uses_chroot(busybox: str) -> None:
 
 def test_pivot_root_leaves_no_old_root(busybox: str) -> None:
     seen = mountinfo(lc.Config(rootfs=busybox, masked_paths=(), readonly_paths=()))
-    assert len(seen) == 7
+    assert len([m for m in seen if not m.startswith("/sys/fs/cgroup/")]) == 8
     assert all(not m.startswith("/tmp/") for m in seen)
 
 

@@ -20,10 +20,12 @@ Options are read in order, as runc reads them:
 - flags Mount cannot carry (the recursive ``rro``/``rnosuid``... family,
   ``idmap``/``ridmap``, ``remount``, ``mand``, ``silent``/``loud``) are
   refused, naming the option;
-- type ``cgroup`` (runc's own emulation of a cgroup tree: on v1 a tmpfs
-  of per-controller bind mounts) is read as a ``cgroup2`` mount (source
-  ``cgroup`` as ``cgroup2``): the unified hierarchy, as runc mounts it on a
-  cgroup v2 host;
+- type ``cgroup`` is runc's: the container's own cgroups as the host lays
+  them out, ``Mount.cgroup`` (Mount.type ``"cgroup"``, written back as
+  ``cgroup``): a cgroup2 mount on a cgroup v2 host, a tmpfs of one mount or
+  bind per v1 hierarchy on a v1 or hybrid host (see plan/cgroupfs.py); it
+  takes no file system data.  Type ``cgroup2`` stays the unified file
+  system itself, mounted as is;
 - anything else (``mode=755``, ``size=64m``, ``newinstance``, ``gid=5``) is
   file system data: joined with ``,`` in order into Mount.data.
 """
@@ -137,12 +139,6 @@ def mount_from_oci(path: str, value: Any, bundle: Optional[str]) -> Mount:
         raise fail(f"{path}.type", "is required (except for bind mounts)")
     elif mtype == "none":
         raise fail(f"{path}.type", "'none' without a bind or rbind option is not a mount")
-    elif mtype == "cgroup":
-        # runc's "cgroup" is its own emulation (v1: a tmpfs of per-controller
-        # bind mounts); Mount has none, so it is the cgroup2 file system.
-        mtype = "cgroup2"
-        if source == "cgroup":
-            source = "cgroup2"
     if copy_up is not None and mtype != "tmpfs":
         raise fail(copy_up, f"'tmpcopyup' copies into a tmpfs only, not into a {mtype!r} mount")
     with at(path):

@@ -8,7 +8,7 @@ into a C array that the child walks between clone and execve.
 from __future__ import annotations
 
 import os
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Mapping, Optional, Sequence
 
 from ..config import Config
 from ..namespaces import CLONE_FLAGS
@@ -38,6 +38,9 @@ from .steps import (
     Plan,
     Step,
 )
+
+if TYPE_CHECKING:
+    from ..cgroups.layout import Layout
 
 __all__ = [
     "DEV_SYMLINKS",
@@ -74,6 +77,8 @@ def build_plan(
     cgroup_at_clone: bool = False,
     start_socket: Optional[str] = None,
     create_hooks: bool = False,
+    cgroup_layout: Optional[Layout] = None,
+    cgroup_dirs: Optional[Mapping[str, str]] = None,
 ) -> Plan:
     """Turn a validated config into the child's steps.
 
@@ -85,6 +90,10 @@ def build_plan(
     process; ``start_socket``: for a connection to that path from any process.
     ``create_hooks``: the child also waits for the parent right before
     pivot_root, while the parent runs the create hooks.
+    ``cgroup_layout`` (default: detected when needed) and ``cgroup_dirs``
+    (hierarchy mount point -> the container's cgroup directory there, made
+    before the spawn; the caller's own cgroup elsewhere) place the binds of
+    a ``Mount.cgroup``.
     """
     host = host or HostFS()
     steps: List[Step] = [
@@ -108,7 +117,7 @@ def build_plan(
     mounts: List[Step] = []
     if config.rootfs is not None:
         steps.extend(root_steps(config, host, namespace_ids(config, host) if uid_map else None))
-        mounts = mount_steps(config, host, create_hooks)
+        mounts = mount_steps(config, host, create_hooks, cgroup_layout, cgroup_dirs)
     slots = 0
     if uid_map:
         # Host paths are looked up with the caller's credentials, before the

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Mapping, Optional, Tuple
 
 import attrs
 
@@ -13,8 +13,12 @@ from ..errors import ConfigError
 from ..idmap import IDMap
 from ..mounts import MS_BIND, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REC, Mount, propagation_flags
 from ..rootfs import HOST_PATHS, Rootfs
+from .cgroupfs import cgroup_mount_steps
 from .namespaces import default_mappings
 from .steps import F_BIND, F_FILE, F_NO_PIVOT, F_PIVOT_ONLY, F_RECURSIVE, F_THROWAWAY, HostFS, Op, Step, copy_up_flags
+
+if TYPE_CHECKING:
+    from ..cgroups.layout import Layout
 
 #: The standard /dev symlinks (link path, contents).
 DEV_SYMLINKS: Tuple[Tuple[str, str], ...] = (
@@ -185,8 +189,17 @@ def overlay_step(rootfs: Rootfs, scratch: str, owner: Optional[Tuple[int, int]])
     )
 
 
-def mount_steps(config: Config, host: HostFS, create_hooks: bool = False) -> List[Step]:
-    """Everything mounted into the root, devices, then pivot_root."""
+def mount_steps(
+    config: Config,
+    host: HostFS,
+    create_hooks: bool = False,
+    cgroup_layout: Optional[Layout] = None,
+    cgroup_dirs: Optional[Mapping[str, str]] = None,
+) -> List[Step]:
+    """Everything mounted into the root, devices, then pivot_root.
+
+    ``cgroup_layout`` (default: the host's) and ``cgroup_dirs`` (mount point
+    -> the container's cgroup directory) are for ``Mount.cgroup``."""
     rootfs = config.rootfs
     assert rootfs is not None
     steps: List[Step] = []
@@ -200,6 +213,11 @@ def mount_steps(config: Config, host: HostFS, create_hooks: bool = False) -> Lis
         steps.append(mount_step(Mount.tmpfs("/tmp", mode=0o1777), host))
     gid_maps = config.gid_mappings or default_mappings(host)[1]
     for m in config.mounts:
+        if m.is_cgroup:
+            if cgroup_layout is None:
+                cgroup_layout = host.cgroup_layout()
+            steps.extend(cgroup_mount_steps(m, config, cgroup_layout, cgroup_dirs or {}))
+            continue
         steps.append(mount_step(adapt_for_user_namespace(m, config, gid_maps), host))
     if config.mounts.find("/dev") is not None:
         dev_steps(config, steps)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import enum
 import os
 import stat
-from typing import Dict, Optional, Tuple, Type
+from typing import TYPE_CHECKING, Dict, Optional, Tuple, Type
 
 import attrs
 
 from .. import errors
 from ..capabilities import caller_bounding_set
 from ..namespaces import CLONE_FLAGS
+
+if TYPE_CHECKING:
+    from ..cgroups.layout import Layout
 
 
 class Op(enum.IntEnum):
@@ -256,3 +259,14 @@ class HostFS:
     def bounding_set(self) -> int:
         """The capabilities this process can give (its bounding set)."""
         return caller_bounding_set()
+
+    def cgroup_layout(self) -> Optional[Layout]:
+        """The host's cgroup hierarchies as this process sees them (None when
+        no cgroup file system is mounted)."""
+        from ..cgroups.errors import CgroupError
+        from ..cgroups.layout import detect
+
+        try:
+            return detect()
+        except CgroupError:
+            return None

@@ -13,7 +13,16 @@ def test_defaults_are_a_working_isolated_container() -> None:
     c = lc.Config()
     assert c.rootfs == lc.Rootfs.host()
     assert c.namespaces.new() == ("mount", "uts", "ipc", "pid", "net", "cgroup")
-    assert [m.destination for m in c.mounts] == ["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"]
+    assert [m.destination for m in c.mounts] == [
+        "/proc",
+        "/dev",
+        "/dev/pts",
+        "/dev/shm",
+        "/dev/mqueue",
+        "/sys",
+        "/sys/fs/cgroup",
+    ]
+    assert c.mounts[-1] == lc.Mount.cgroup() and c.mounts[-1].is_cgroup
     assert [d.path for d in c.devices] == [
         "/dev/null",
         "/dev/zero",
@@ -50,7 +59,7 @@ def test_namespaces_settings() -> None:
 def test_mounts_add_and_find() -> None:
     extra = lc.Mount.bind("/srv", "/data", readonly=True)
     ms = lc.Mounts.default() + [extra]
-    assert isinstance(ms, lc.Mounts) and len(ms) == 7 and ms[-1] == extra
+    assert isinstance(ms, lc.Mounts) and len(ms) == 8 and ms[-1] == extra
     assert ms.find("/data") == extra and ms.find("/nope") is None
     assert isinstance([extra] + lc.Mounts.default(), lc.Mounts)
     assert isinstance(ms[1:3], lc.Mounts)

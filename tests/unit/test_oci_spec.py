@@ -18,6 +18,7 @@ import libcontainer_py as lc
 from libcontainer_py.errors import ConfigError
 from libcontainer_py.limits import INFINITY
 from libcontainer_py.oci import OciConfig, OciWarning, config_from_oci, config_to_oci, load_bundle
+from libcontainer_py.oci.mounts import mount_to_oci
 from libcontainer_py.oci.resources import DEFAULT_ALLOWS
 from libcontainer_py.oci.spec import host_lsms
 
@@ -357,9 +358,28 @@ def test_mount_propagation(prop: str) -> None:
     assert mount({"destination": "/m", "type": "tmpfs", "options": [prop]}).propagation == prop
 
 
-def test_cgroup_mount_is_cgroup2() -> None:
-    m = mount({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "relatime"]})
-    assert m == lc.Mount("/sys/fs/cgroup", "cgroup2", "cgroup2", readonly=True, options=("relatime",))
+def test_cgroup_mount_is_the_containers_cgroups() -> None:
+    """OCI's "cgroup" is runc's: the container's own cgroups (Mount.cgroup),
+    written back as "cgroup"; an explicit "cgroup2" stays the file system."""
+    entry = {
+        "destination": "/sys/fs/cgroup",
+        "type": "cgroup",
+        "source": "cgroup",
+        "options": ["rprivate", "nosuid", "noexec", "nodev", "relatime", "ro"],
+    }
+    m = mount(entry)
+    assert m == lc.Mount.cgroup(propagation="rprivate") and m.is_cgroup
+    assert mount_to_oci("m", m) == {**entry, "options": ["ro", "nosuid", "nodev", "noexec", "relatime", "rprivate"]}
+    assert mount(mount_to_oci("m", m)) == m
+    assert mount(mount_to_oci("m", lc.Mount.cgroup())) == lc.Mount.cgroup()
+    rw = mount({"destination": "/c", "type": "cgroup"})
+    assert rw == lc.Mount("/c", "cgroup") and not rw.readonly and rw.is_cgroup
+    assert mount(mount_to_oci("m", rw)) == rw
+    v2 = mount({"destination": "/sys/fs/cgroup", "type": "cgroup2", "source": "cgroup2", "options": ["ro"]})
+    assert v2 == lc.Mount("/sys/fs/cgroup", "cgroup2", "cgroup2", readonly=True) and not v2.is_cgroup
+    with pytest.raises(ConfigError) as info:
+        mount({"destination": "/sys/fs/cgroup", "type": "cgroup", "options": ["ro", "memory"]})
+    assert info.value.field.startswith("mounts[0]") and "no file system data" in info.value.message
 
 
 @pytest.mark.parametrize(
@@ -792,6 +812,7 @@ def test_runc_spec_document() -> None:
     assert c.mounts[3] == lc.Mount.shm()
     assert c.mounts[4] == lc.Mount.mqueue()
     assert c.mounts[5] == lc.Mount.sysfs()
+    assert c.mounts[6] == lc.Mount.cgroup()
     assert c.devices == lc.DEFAULT_DEVICES
     assert c.cgroup is not None and c.cgroup.devices == lc.Devices.default()
     assert roundtrip(c) == c

@@ -53,6 +53,9 @@ class FakeHost(HostFS):
     def egid(self) -> int:
         return self._euid
 
+    def cgroup_layout(self) -> None:
+        return None  # Mount.cgroup: an empty tmpfs (test_plan_cgroupfs.py has layouts)
+
 
 MERGED = FakeHost(
     {

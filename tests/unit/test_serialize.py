@@ -565,8 +565,8 @@ TAMPERED: List[Tuple[str, Callable[[Dict[str, Any]], None], str, str]] = [
     ("rootfs", _set(["rootfs", "propagation"], "sideways"), "rootfs.propagation", "must be one of"),
     ("no_pivot", _set(["rootfs", "no_pivot"], True), "rootfs.no_pivot", "not safe in a user namespace"),
     ("mount dest", _set(["mounts", "items", 3, "destination"], "rel"), "mounts.items[3].destination", "absolute"),
-    ("mount opt", _set(["mounts", "items", 7, "options", 1], "fast"), "mounts.items[7].options[1]", "unknown mount"),
-    ("bind src", _set(["mounts", "items", 6, "source"], None), "mounts.items[6].source", "needs a source"),
+    ("mount opt", _set(["mounts", "items", 8, "options", 1], "fast"), "mounts.items[8].options[1]", "unknown mount"),
+    ("bind src", _set(["mounts", "items", 7, "source"], None), "mounts.items[7].source", "needs a source"),
     ("device", _set(["devices", 0, "type"], "x"), "devices[0].type", "'c'"),
     ("device path", _set(["devices", 6, "path"], "/tmp/fuse"), "devices[6].path", "under /dev"),
     ("masked", _set(["masked_paths", 1], "rel"), "masked_paths[1]", "absolute"),
@@ -736,6 +736,12 @@ _mount = st.one_of(
         st.booleans(),
     ),
     st.sampled_from([lc.Mount.proc(), lc.Mount.sysfs(), lc.Mount.devpts(), lc.Mount.shm(), lc.Mount.mqueue()]),
+    st.builds(
+        lambda dst, ro, prop: lc.Mount.cgroup(dst, readonly=ro, propagation=prop),
+        _path,
+        st.booleans(),
+        st.none() | st.sampled_from(["rprivate", "rslave"]),
+    ),
 )
 
 
