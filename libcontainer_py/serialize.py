@@ -22,19 +22,23 @@ Every value goes through the classes' own converters and validators, so a
 value a Config refuses is refused here with the same message, under the
 document's path.  Every key is required: a missing one is not filled in with
 a default, since Config's defaults depend on other fields and on the euid of
-the reading process.
+the reading process.  The one exception is a document of an older version
+(the state file of a container made before an upgrade): the fields added
+since (``ADDED``, each with a constant default that keeps the old behaviour)
+may be missing and take their default.
 """
 
 from __future__ import annotations
 
 import collections.abc
+import contextvars
 import enum
 import functools
 import json
 import re
 import types
 import typing
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union, cast
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 import attrs
 
@@ -44,7 +48,17 @@ from .errors import ConfigError
 __all__ = ["VERSION", "config_from_dict", "config_to_dict"]
 
 #: The version of the document format config_to_dict writes and config_from_dict reads.
-VERSION = 1
+VERSION = 2
+
+#: (class, field) pairs added in each version: a document of an older
+#: version may lack them (they take their default, the old behaviour).
+ADDED: Dict[int, FrozenSet[Tuple[str, str]]] = {
+    2: frozenset({("Mount", "copy_up")}),
+}
+
+_omissible: contextvars.ContextVar[FrozenSet[Tuple[str, str]]] = contextvars.ContextVar(
+    "_omissible", default=frozenset()
+)
 
 _NONE_TYPE = type(None)
 _UNION_TYPES: Tuple[Any, ...] = (Union,) + ((types.UnionType,) if hasattr(types, "UnionType") else ())
@@ -69,10 +83,17 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
     if "version" not in data:
         raise ConfigError("version", f"is required (this library writes version {VERSION})")
     version = data["version"]
-    if type(version) is not int or version != VERSION:
-        raise ConfigError("version", f"unsupported config document version {version!r} (this library reads {VERSION})")
+    if type(version) is not int or not 1 <= version <= VERSION:
+        raise ConfigError(
+            "version", f"unsupported config document version {version!r} (this library reads 1 to {VERSION})"
+        )
     body = {key: value for key, value in data.items() if key != "version"}
-    config = _load_attrs(Config, body, "")
+    newer = frozenset().union(*(fields for v, fields in ADDED.items() if v > version))
+    token = _omissible.set(newer)
+    try:
+        config = _load_attrs(Config, body, "")
+    finally:
+        _omissible.reset(token)
     assert isinstance(config, Config)
     return config
 
@@ -287,6 +308,8 @@ def _load_attrs(cls: type, raw: Any, path: str) -> Any:
     for attribute, tp in fields:
         field_path = _join(path, attribute.name)
         if attribute.name not in raw:
+            if (cls.__name__, attribute.name) in _omissible.get():
+                continue  # newer than the document: the default, as its version behaved
             raise ConfigError(field_path, "is required")
         value = _load(tp, raw[attribute.name], field_path)
         converter = _plain_converter(attribute)

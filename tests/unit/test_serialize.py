@@ -293,7 +293,7 @@ def test_document_is_plain_json(name: str) -> None:
     for path, value in _walk_json(doc):
         assert type(value) in (dict, list, str, int, bool, type(None)), (path, type(value))
     json.dumps(doc, allow_nan=False)
-    assert doc["version"] == VERSION == 1
+    assert doc["version"] == VERSION == 2
     assert next(iter(doc)) == "version"
     assert list(doc)[1:] == [a.name for a in attrs.fields(lc.Config)]
 
@@ -641,13 +641,32 @@ def test_a_converter_that_trips_still_gives_a_config_error() -> None:
     assert info.value.field.startswith("cgroup.io.write_iops")
 
 
-@pytest.mark.parametrize("version", [None, 0, 2, "1", 1.0, True, [1]])
+@pytest.mark.parametrize("version", [None, 0, 3, "1", 1.0, True, [1]])
 def test_unknown_versions_are_refused(version: Any) -> None:
     doc = config_to_dict(lc.Config())
     doc["version"] = version
     with pytest.raises(ConfigError) as info:
         config_from_dict(doc)
     assert info.value.field == "version" and "unsupported" in info.value.message
+
+
+def test_a_version_1_document_loads_without_the_fields_added_since() -> None:
+    """The state file of a container made before copy_up existed still
+    loads (copy_up False, what version 1 did); a version 2 document must
+    have it, and other missing keys are refused in both."""
+    config = lc.Config(mounts=lc.Mounts.default() + [lc.Mount.tmpfs("/scratch")])
+    doc = config_to_dict(config)
+    for mount in doc["mounts"]["items"]:
+        del mount["copy_up"]
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(doc)
+    assert info.value.message == "is required" and info.value.field.endswith(".copy_up")
+    doc["version"] = 1
+    assert config_from_dict(doc) == config
+    del doc["process"]["cwd"]
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(doc)
+    assert (info.value.field, info.value.message) == ("process.cwd", "is required")
 
 
 def test_missing_version_is_refused() -> None:
