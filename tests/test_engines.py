@@ -275,3 +275,42 @@ def test_ctr_terminal_through_the_console_socket(ctr: Containerd) -> None:
     out = on_a_terminal([*argv, engines.CTR_IMAGE, "lc-ctr-tty", "sh", "-c", "tty; exit 0"])
     assert "/dev/pts/0" in out, out
     assert "lc-ctr-tty" not in ctr.ids()
+
+
+def test_podman_day_to_day_commands_as_with_runc(podman: Podman) -> None:
+    """exec with user/cwd/env, update, kill, restart, commit --pause (pause
+    and resume by the runtime), stop with a TERM trap, logs, and a private
+    cgroup namespace: the same outputs with our runtime as with runc."""
+    script = "trap 'echo got-term; exit 0' TERM; echo started; while :; do sleep 0.1; done"
+    seen = {}
+    for runtime in (OURS, "runc"):
+        out: List[str] = []
+
+        def pm(*args: str, runtime: str = runtime) -> engines.Done:
+            return podman(*args, runtime=runtime)
+
+        cid = pm("run", "-d", *PODMAN_RUN_FLAGS, IMAGE, "sh", "-c", script).check().stdout.strip()
+        try:
+            out.append(
+                pm("exec", "-u", "1000", "-w", "/tmp", "-e", "A=b", cid, "sh", "-c", "id -u; pwd; echo $A")
+                .check()
+                .stdout
+            )
+            pm("update", "--memory", "100m", cid).check()
+            out.append(pm("exec", cid, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes").check().stdout)
+            pm("kill", "--signal", "USR1", cid).check()  # PID 1 has no handler: the kernel drops it
+            pm("restart", "--time", "5", cid).check()
+            pm("commit", "--pause", cid, f"localhost/committed-{runtime}").check()
+            pm("stop", "--time", "5", cid).check()
+            out.append(pm("inspect", "--format", "{{.State.ExitCode}}", cid).check().stdout)
+            out.append(pm("logs", cid).check().stdout)
+        finally:
+            pm("rm", "--force", "--time", "0", cid)
+            pm("rmi", "--force", f"localhost/committed-{runtime}")
+        ns = pm("run", "--rm", *PODMAN_RUN_FLAGS, "--cgroupns", "private", IMAGE, "cat", "/proc/self/cgroup")
+        out.append(ns.check().stdout)
+        seen[runtime] = out
+    assert seen[OURS] == seen["runc"], seen
+    assert seen[OURS][:3] == ["1000\n/tmp\nb\n", "104857600\n", "0\n"], seen
+    assert seen[OURS][3] == "started\ngot-term\nstarted\ngot-term\n", seen
+    assert all(line.endswith(":/") for line in seen[OURS][4].split()), seen
