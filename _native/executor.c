@@ -14,7 +14,7 @@
  *                    this one (CLONE_PARENT), this one reports its pid, exits
  *   WAIT_PARENT      -
  *   LOOPBACK_UP      -
- *   ROOT_PROPAGATION n1 propagation flags for "/" (MS_REC|MS_SLAVE ...)
+ *   ROOT_PROPAGATION n1 propagation flags for s1 (absent: "/") (MS_REC|MS_SLAVE ...)
  *   ROOT_TMPFS       s1 mount point on the host, s2 tmpfs data, mflags
  *   ROOT_BIND        s1 root directory on the host
  *   ROOT_OVERLAY     s1 mount point on the host, s2 overlay data, mflags;
@@ -120,7 +120,7 @@ static void run_step(struct child *c, const struct lc_step *s)
         loopback_up(c);
         break;
     case LC_OP_ROOT_PROPAGATION:
-        if (mount(NULL, "/", NULL, (unsigned long)s->n1, NULL) < 0)
+        if (mount(NULL, s->s1 ? s->s1 : "/", NULL, (unsigned long)s->n1, NULL) < 0)
             fail(c, STAGE_PROPAGATION);
         break;
     case LC_OP_ROOT_TMPFS:

@@ -752,3 +752,22 @@ def test_checkpoint_and_restore_are_refused_clearly(tools: Tools, command: str) 
     r = tools.ours("--log-format", "json", command, "--image-path", "/x", "--work-path", "/y", "-d", "some-id")
     assert r.returncode == 1, r
     assert f"{command} is not supported" in r.stderr and "usage" not in r.stderr, r
+
+
+def test_rootfs_propagation_all_four_against_runc(tools: Tools) -> None:
+    """rootfsPropagation is the root mount's own (the OCI spec): slave and
+    private as runc; shared gives a shared root (runc leaves it private) and
+    unbindable works (runc fails to bind the root)."""
+    script = 'awk \'$5 == "/" { for (i = 7; $i != "-"; i++) printf "%s ", $i }\' /proc/self/mountinfo; echo .'
+    tools.ours.config(["sh", "-c", script])
+    seen: Dict[str, List[Tuple[int, str]]] = {}
+    for propagation in ("shared", "slave", "private", "unbindable"):
+        tools.edit(lambda doc, p=propagation: doc["linux"].update(rootfsPropagation=p))
+        seen[propagation] = []
+        for tool, cid in tools.both(f"prop-{propagation}"):
+            r = tool("run", "-b", tools.bundle, cid)
+            fields = " ".join(f.split(":")[0] for f in r.stdout.split()[:-1]) if r.returncode == 0 else ""
+            seen[propagation].append((r.returncode, fields))
+    assert seen["private"] == [(0, ""), (0, "")] and seen["slave"][0] == seen["slave"][1], seen
+    assert seen["shared"] == [(0, "shared"), (0, "")], seen
+    assert seen["unbindable"][0] == (0, "unbindable") and seen["unbindable"][1][0] != 0, seen

@@ -329,3 +329,40 @@ def test_rootfs_file_modes_unchanged(busybox: str) -> None:
     before = stat.S_IMODE(os.stat(busybox).st_mode)
     inside(lc.Config(rootfs=busybox), "true")
     assert stat.S_IMODE(os.stat(busybox).st_mode) == before
+
+
+def _root_propagation_inside(config: lc.Config) -> str:
+    """The optional fields of the container's own "/" in its mountinfo, numbers dropped."""
+    out = inside(config, 'awk \'$5 == "/" { for (i = 7; $i != "-"; i++) printf "%s ", $i }\' /proc/self/mountinfo')
+    return " ".join(field.split(":")[0] for field in out.split())
+
+
+def _host_mount_is_shared(path: str) -> bool:
+    """Whether the host's mount holding ``path`` has shared propagation."""
+    best, shared = "", False
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            point = fields[4]
+            if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+                best, shared = point, any(x.startswith("shared:") for x in fields[6 : fields.index("-")])
+    return shared
+
+
+@pytest.mark.parametrize(
+    "propagation",
+    ["shared", "rshared", "slave", "rslave", "private", "rprivate", "unbindable", "runbindable"],
+)
+def test_root_propagation_is_the_roots_own(busybox: str, no_leaks: None, propagation: str) -> None:
+    """OCI's rootfsPropagation sets the propagation of the container's root
+    mount: all four work (runc refuses unbindable and leaves a shared root
+    private); nothing reaches the host's mount table."""
+    kind = propagation[1:] if propagation.startswith("r") else propagation  # rslave -> slave
+    for rootfs in (lc.Rootfs.directory(busybox, propagation=propagation), lc.Rootfs.host(propagation=propagation)):
+        if kind in ("shared", "unbindable"):
+            expected = kind
+        elif kind == "slave" and rootfs.path is not None and _host_mount_is_shared(os.path.realpath(busybox)):
+            expected = "master"  # the root is a bind of a shared host mount: it receives from it
+        else:
+            expected = ""  # private, or a slave of a mount with nothing to send
+        assert _root_propagation_inside(lc.Config(rootfs=rootfs)) == expected, rootfs

@@ -11,7 +11,7 @@ import attrs
 from ..config import Config
 from ..errors import ConfigError
 from ..idmap import IDMap
-from ..mounts import MS_BIND, MS_NODEV, MS_NOSUID, MS_RDONLY, MS_REC, Mount, propagation_flags
+from ..mounts import MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, Mount, propagation_flags
 from ..rootfs import HOST_PATHS, Rootfs
 from .cgroupfs import cgroup_mount_steps
 from .namespaces import default_mappings
@@ -149,15 +149,26 @@ def root_steps(config: Config, host: HostFS, owner: Optional[Tuple[int, int]]) -
     """Propagation of the new mount namespace, then the root mount itself."""
     rootfs = config.rootfs
     assert rootfs is not None
-    steps = [
-        Step(
-            Op.ROOT_PROPAGATION, f"make every mount {rootfs.propagation}", "/", n1=propagation_flags(rootfs.propagation)
-        )
-    ]
+    # An unbindable namespace could not bind the root: it starts rslave, and
+    # the root gets its propagation after pivot_root (root_propagation_after).
+    first = "rslave" if rootfs.propagation.endswith("unbindable") else rootfs.propagation
+    steps = [Step(Op.ROOT_PROPAGATION, f"make every mount {first}", "/", n1=propagation_flags(first))]
+    scratch = choose_scratch(config, host) if rootfs.path is None else None
+    if rootfs.propagation.endswith("shared"):
+        # pivot_root (and MS_MOVE) refuse a shared current root or a shared
+        # parent of the new one: those two mounts alone become private, before
+        # the root is mounted (so that it is no peer of a host mount either).
+        where = rootfs.path if rootfs.path is not None else scratch
+        assert where is not None
+        parent = host.mount_point(os.path.dirname(host.realpath(where)))
+        for point in dict.fromkeys(("/", parent)):
+            what = "make a mount private for pivot_root"
+            steps.append(Step(Op.ROOT_PROPAGATION, what, point, s1=point, n1=MS_PRIVATE))
     if rootfs.is_overlay:
-        steps.append(overlay_step(rootfs, choose_scratch(config, host), owner))
+        assert scratch is not None
+        steps.append(overlay_step(rootfs, scratch, owner))
     elif rootfs.is_host:
-        scratch = choose_scratch(config, host)
+        assert scratch is not None
         data = "mode=755" + (f",uid={owner[0]},gid={owner[1]}" if owner else "")
         steps.append(
             Step(Op.ROOT_TMPFS, "mount the root tmpfs", scratch, mflags=MS_NOSUID | MS_NODEV, s1=scratch, s2=data)
@@ -167,6 +178,15 @@ def root_steps(config: Config, host: HostFS, owner: Optional[Tuple[int, int]]) -
         root = host.realpath(rootfs.path)
         steps.append(Step(Op.ROOT_BIND, "bind the root directory", root, s1=root))
     return steps
+
+
+def root_propagation_after(rootfs: Rootfs) -> List[Step]:
+    """After pivot_root: the container's root gets the propagation asked for
+    (OCI's rootfsPropagation is the rootfs mount's own)."""
+    if not rootfs.propagation.endswith(("shared", "unbindable")):
+        return []  # slave or private: the whole namespace already is
+    what = f"make the root {rootfs.propagation}"
+    return [Step(Op.ROOT_PROPAGATION, what, "/", s1="/", n1=propagation_flags(rootfs.propagation))]
 
 
 def overlay_step(rootfs: Rootfs, scratch: str, owner: Optional[Tuple[int, int]]) -> Step:
@@ -234,6 +254,7 @@ def mount_steps(
         pivot_flags |= F_PIVOT_ONLY
     what = "chroot into the root" if rootfs.no_pivot else "pivot_root into the root"
     steps.append(Step(Op.PIVOT_ROOT, what, rootfs.path or "/", flags=pivot_flags))
+    steps.extend(root_propagation_after(rootfs))
     if rootfs.readonly:
         steps.append(Step(Op.REMOUNT_ROOT_RO, "make the root read-only", "/"))
     return steps

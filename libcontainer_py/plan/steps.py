@@ -246,6 +246,18 @@ class HostFS:
     def realpath(self, path: str) -> str:
         return os.path.realpath(path)
 
+    def mount_point(self, path: str) -> str:
+        """The mount point of the mount that holds ``path`` (this process's
+        mount namespace; the longest mount point that is a prefix)."""
+        path = os.path.realpath(path)
+        best = "/"
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                point = line.split()[4].encode().decode("unicode_escape")  # \040 -> space
+                if (path == point or path.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
+                    best = point
+        return best
+
     def euid(self) -> int:
         return os.geteuid()
 
