@@ -17,6 +17,7 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/mount.h>

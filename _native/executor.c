@@ -43,6 +43,7 @@
  *   UMASK            n1
  *   WAIT_START       -
  *   EXEC             uses args->exec_paths, argv, envp
+ *   PERSONALITY      n1 the execution domain (personality(2): PER_LINUX32 ...)
  *   FIND_EXEC        fail unless one of args->exec_paths is a regular file
  *                    these credentials may execute (before a wait to start)
  *   JOIN_CGROUP      n1 fd of a cgroup.procs file: this process moves
@@ -214,6 +215,10 @@ static void run_step(struct child *c, const struct lc_step *s)
         break;
     case LC_OP_FIND_EXEC:
         find_exec(c);
+        break;
+    case LC_OP_PERSONALITY:
+        if (personality((unsigned long)s->n1) < 0)
+            fail(c, STAGE_CALL);
         break;
     case LC_OP_KEEPCAPS:
         if (prctl(PR_SET_KEEPCAPS, s->n1, 0, 0, 0) < 0)

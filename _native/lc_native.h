@@ -46,6 +46,7 @@
 #define LC_OP_TTY            40
 #define LC_OP_ROOT_OVERLAY   41
 #define LC_OP_FIND_EXEC      42
+#define LC_OP_PERSONALITY    43
 
 /* Step flags. */
 #define LC_F_FILE        0x1   /* MOUNT: the target is a file, not a directory */

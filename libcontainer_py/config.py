@@ -58,6 +58,18 @@ def _to_domainname(value: Any) -> Optional[str]:
     return _hostname("domainname", value)
 
 
+#: Execution domains (personality(2)) a container may ask for, as OCI names them.
+PERSONALITIES: Mapping[str, int] = {"LINUX": 0x0000, "LINUX32": 0x0008}
+
+
+def _to_personality(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    if value not in PERSONALITIES:
+        raise fail("personality", f"must be one of {', '.join(PERSONALITIES)} or None, got {value!r}")
+    return str(value)
+
+
 def _to_devices(value: Any) -> Tuple[Device, ...]:
     return device_tuple("devices", value)
 
@@ -173,6 +185,10 @@ class Config:
         default=attrs.Factory(_default_cgroup, takes_self=True),
         validator=_optional_instance("cgroup", CgroupConfig),
     )
+    #: The execution domain of the container's first process (personality(2)):
+    #: "LINUX32" makes ``uname -m`` say i686 on x86_64, for 32-bit userlands;
+    #: None leaves the caller's.
+    personality: Optional[str] = attrs.field(default=None, converter=_to_personality)
 
     def __attrs_post_init__(self) -> None:
         from .validate import validate

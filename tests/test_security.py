@@ -185,3 +185,12 @@ def test_setuid_binary_gains_nothing_with_no_new_privs(tmp_path) -> None:
 
     assert euid(False) == "0\n"  # the attack works without the protection...
     assert euid(True) == "1000\n"  # ...and no_new_privs stops it
+
+
+def test_personality_linux32(busybox: str) -> None:
+    """Config.personality sets the execution domain of the container's
+    process: ``uname -m`` says what ``setarch linux32`` says on the host."""
+    expected = subprocess.run(["setarch", "linux32", "uname", "-m"], capture_output=True, text=True, check=True)
+    config = lc.Config(rootfs=busybox, personality="LINUX32")
+    assert inside(config, "uname -m") == expected.stdout
+    assert inside(lc.Config(rootfs=busybox), "uname -m") == os.uname().machine + "\n"

@@ -25,7 +25,7 @@ Decisions, where OCI and Config do not line up one to one:
   the terminal); ``apparmorProfile``, ``selinuxLabel`` and
   ``linux.mountLabel`` must be empty (Config has no LSM labels; the error
   names the host's LSMs); ``ioPriority``, ``scheduler``, ``execCPUAffinity``,
-  ``user.username``, ``linux.personality``, ``linux.timeOffsets``,
+  ``user.username``, ``linux.timeOffsets``,
   ``linux.intelRdt``, ``linux.memoryPolicy``, ``linux.netDevices`` are
   refused.
 - ``root.path`` relative to the bundle (``bundle`` is needed then); so are
@@ -59,7 +59,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import attrs
 
 from ..capabilities import Capabilities
-from ..config import Config
+from ..config import PERSONALITIES, Config
 from ..devices import DEFAULT_DEVICES, Device
 from ..errors import ConfigError
 from ..hooks import Hook, Hooks
@@ -146,7 +146,6 @@ _LINUX_KEYS = (
 _LINUX_REFUSED = {
     "intelRdt": "Intel RDT (resctrl) is not supported",
     "timeOffsets": "time namespace offsets cannot be expressed (namespaces.time only makes a new namespace)",
-    "personality": "execution domains (personality) are not supported",
     "memoryPolicy": "NUMA memory policies are not supported",
     "netDevices": "moving network devices into the container is not supported",
 }
@@ -245,8 +244,23 @@ def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> 
         seccomp=seccomp,
         hooks=_hooks(top.get("hooks")),
         cgroup=cgroup_from_oci(linux),
+        personality=_personality(linux.get("personality")),
     )
     return OciConfig(config, annotations, version, console_size, bundle)
+
+
+def _personality(value: Any) -> Optional[str]:
+    """``linux.personality``: the domain (LINUX or LINUX32); the spec
+    defines no flags yet, so any is refused."""
+    if value is None:
+        return None
+    doc = obj("linux.personality", value, ("domain", "flags"), required=("domain",))
+    if doc.get("flags"):
+        raise fail("linux.personality.flags", f"no personality flags are supported, got {doc['flags']!r}")
+    domain = string("linux.personality.domain", doc["domain"])
+    if domain not in PERSONALITIES:
+        raise fail("linux.personality.domain", f"must be one of {', '.join(PERSONALITIES)}, got {domain!r}")
+    return domain
 
 
 def _name(path: str, value: Any) -> Optional[str]:
@@ -440,7 +454,7 @@ def _hooks(value: Any) -> Hooks:
 
 _KNOWN_FIELDS = {
     Config: ("process", "rootfs", "hostname", "domainname", "namespaces", "mounts", "devices", "uid_mappings",
-             "gid_mappings", "masked_paths", "readonly_paths", "sysctl", "seccomp", "hooks", "cgroup"),
+             "gid_mappings", "masked_paths", "readonly_paths", "sysctl", "seccomp", "hooks", "cgroup", "personality"),
     Process: ("args", "env", "cwd", "user", "umask", "capabilities", "no_new_privileges", "rlimits", "executable",
               "terminal", "init", "oom_score_adj"),
     Rootfs: ("path", "readonly", "propagation", "no_pivot", "lower", "upper", "work"),
@@ -574,6 +588,8 @@ def _linux_to_oci(config: Config) -> Dict[str, Any]:
     linux["maskedPaths"] = list(config.masked_paths)
     linux["readonlyPaths"] = list(config.readonly_paths)
     linux["rootfsPropagation"] = config.rootfs.propagation
+    if config.personality is not None:
+        linux["personality"] = {"domain": config.personality}
     return linux
 
 

@@ -6,7 +6,7 @@ import os
 from typing import List, Optional, Tuple
 
 from ..capabilities import CAPABILITY_NAMES, mask
-from ..config import Config
+from ..config import PERSONALITIES, Config
 from ..errors import ConfigError
 from ..seccomp import Seccomp
 from ..seccomp import compile as compile_seccomp
@@ -112,6 +112,9 @@ def final_steps(config: Config, steps: List[Step], wait_start: bool, start_socke
     """umask, no_new_privs; seccomp comes last, right before exec."""
     process = config.process
     steps.append(Step(Op.UMASK, "set the umask", n1=process.umask))
+    if config.personality is not None:
+        persona = PERSONALITIES[config.personality]
+        steps.append(Step(Op.PERSONALITY, f"set the execution domain {config.personality}", n1=persona))
     if process.no_new_privileges:
         steps.append(Step(Op.NO_NEW_PRIVS, "set no_new_privs"))
     if wait_start or start_socket is not None:

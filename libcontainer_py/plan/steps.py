@@ -61,6 +61,7 @@ class Op(enum.IntEnum):
     TTY = 40
     ROOT_OVERLAY = 41
     FIND_EXEC = 42
+    PERSONALITY = 43
 
 
 # Step flags (LC_F_*).
@@ -132,6 +133,7 @@ _ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
     Op.CHDIR: errors.CwdError,
     Op.EXEC: errors.ExecError,
     Op.FIND_EXEC: errors.ExecError,
+    Op.PERSONALITY: errors.SecurityError,
     Op.SETUP_FDS: errors.StepError,
     Op.UMASK: errors.StepError,
     Op.WAIT_START: errors.StepError,

@@ -540,7 +540,6 @@ def test_sysctl_masked_readonly_seccomp() -> None:
     [
         ("intelRdt", {"closID": "x"}, "RDT"),
         ("timeOffsets", {"monotonic": {"secs": 1}}, "offsets"),
-        ("personality", {"domain": "LINUX32"}, "personality"),
         ("memoryPolicy", {"mode": "MPOL_BIND"}, "NUMA"),
         ("netDevices", {"eth0": {}}, "network devices"),
         ("bogus", 1, "unknown key"),
@@ -548,6 +547,21 @@ def test_sysctl_masked_readonly_seccomp() -> None:
 )
 def test_linux_refusals(key: str, value: Any, match: str) -> None:
     refused(f"linux.{key}", minimal(**{f"linux.{key}": value}), match=match)
+
+
+def test_personality() -> None:
+    """linux.personality's domain maps to Config.personality and back; the
+    spec defines no flags, so any is refused, as is an unknown domain."""
+    c = config_from_oci(minimal(**{"linux.personality": {"domain": "LINUX32"}})).config
+    assert c.personality == "LINUX32"
+    assert config_to_oci(c)["linux"]["personality"] == {"domain": "LINUX32"}
+    assert config_from_oci(minimal()).config.personality is None
+    assert "personality" not in config_to_oci(config_from_oci(minimal()).config)["linux"]
+    refused("linux.personality.domain", minimal(**{"linux.personality": {"domain": "PER_BSD"}}), match="LINUX32")
+    refused("linux.personality.flags", minimal(**{"linux.personality": {"domain": "LINUX", "flags": ["X"]}}))
+    refused("linux.personality.domain", minimal(**{"linux.personality": {}}))
+    with pytest.raises(ConfigError, match="personality"):
+        lc.Config(personality="LINUX64")
 
 
 # --- cgroup resources ----------------------------------------------------------------------
@@ -984,6 +998,7 @@ def configs(draw: Any) -> lc.Config:
         seccomp=draw(st.none() | st.just(lc.Seccomp.default(frozenset()))),
         hooks=lc.Hooks(poststart=draw(st.lists(st.builds(lc.Hook, _path, st.lists(_text, max_size=2)), max_size=2))),
         cgroup=draw(cgroups()),
+        personality=draw(st.sampled_from([None, "LINUX", "LINUX32"])),
     )
 
 

@@ -150,6 +150,7 @@ def userns_config() -> lc.Config:
         sysctl={"kernel.shmmax": "65536", "fs.mqueue.msg_max": "100"},
         seccomp=custom_seccomp(),
         cgroup=cgroup,
+        personality="LINUX32",
     )
 
 
