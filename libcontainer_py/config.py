@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from types import SimpleNamespace
+from types import MappingProxyType, SimpleNamespace
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 import attrs
@@ -68,6 +68,29 @@ def _to_personality(value: Any) -> Optional[str]:
     if value not in PERSONALITIES:
         raise fail("personality", f"must be one of {', '.join(PERSONALITIES)} or None, got {value!r}")
     return str(value)
+
+
+#: The clocks a new time namespace can offset (time_namespaces(7)).
+TIME_CLOCKS = ("monotonic", "boottime")
+
+
+def _to_time_offsets(value: Any) -> Mapping[str, Tuple[int, ...]]:
+    """{clock: (seconds, nanoseconds)}; seconds may be negative."""
+    if not isinstance(value, Mapping):
+        raise fail("time_offsets", f"expected a mapping of clock to (seconds, nanoseconds), got {value!r}")
+    out: Dict[str, Tuple[int, ...]] = {}
+    for clock, offset in value.items():
+        if clock not in TIME_CLOCKS:
+            raise fail(f"time_offsets[{clock!r}]", f"the clock must be one of {', '.join(TIME_CLOCKS)}")
+        if (
+            not isinstance(offset, (tuple, list))
+            or len(offset) != 2
+            or not all(type(x) is int for x in offset)
+            or not 0 <= offset[1] < 1_000_000_000
+        ):
+            raise fail(f"time_offsets[{clock!r}]", f"expected (seconds, nanoseconds 0..999999999), got {offset!r}")
+        out[clock] = (offset[0], offset[1])
+    return MappingProxyType(out)
 
 
 def _to_devices(value: Any) -> Tuple[Device, ...]:
@@ -189,6 +212,10 @@ class Config:
     #: "LINUX32" makes ``uname -m`` say i686 on x86_64, for 32-bit userlands;
     #: None leaves the caller's.
     personality: Optional[str] = attrs.field(default=None, converter=_to_personality)
+    #: Offsets of the clocks of a new time namespace (``namespaces.time=True``),
+    #: ``{"monotonic": (seconds, nanoseconds), "boottime": (...)}``: the
+    #: container's uptime and CLOCK_MONOTONIC start where you say.
+    time_offsets: Mapping[str, Tuple[int, ...]] = attrs.field(factory=dict, converter=_to_time_offsets)
 
     def __attrs_post_init__(self) -> None:
         from .validate import validate

@@ -53,7 +53,7 @@ VERSION = 2
 #: (class, field) pairs added in each version: a document of an older
 #: version may lack them (they take their default, the old behaviour).
 ADDED: Dict[int, FrozenSet[Tuple[str, str]]] = {
-    2: frozenset({("Mount", "copy_up"), ("Config", "personality")}),
+    2: frozenset({("Mount", "copy_up"), ("Config", "personality"), ("Config", "time_offsets")}),
 }
 
 _omissible: contextvars.ContextVar[FrozenSet[Tuple[str, str]]] = contextvars.ContextVar(

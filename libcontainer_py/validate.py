@@ -19,6 +19,8 @@ def validate(config: Config) -> None:
     _check_user_namespace(config)
     _check_devices(config)
     check_sysctl(config.sysctl, config.namespaces)
+    if config.time_offsets and config.namespaces.time is not True:
+        raise ConfigError("time_offsets", "clock offsets need a new time namespace (namespaces.time=True)")
 
 
 def _check_rootfs(config: Config) -> None:

@@ -167,3 +167,57 @@ def test_join_a_user_namespace_and_a_time_namespace(busybox: str) -> None:
             assert out[4] == proc.container_id
         finally:
             proc.kill()
+
+
+def _uptime() -> float:
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0])
+
+
+@pytest.mark.parametrize(
+    "namespaces",
+    [
+        lc.Namespaces(time=True),
+        lc.Namespaces(mount=True, uts=True, ipc=True, pid=True, net=True, cgroup=True, time=True),
+        lc.Namespaces(user=True, mount=True, uts=True, ipc=True, pid=True, net=True, time=True),
+    ],
+    ids=["time only", "with a pid namespace", "with user and pid namespaces"],
+)
+def test_time_namespace_clock_offsets(busybox: str, no_leaks: None, namespaces: lc.Namespaces) -> None:
+    """The container's boottime and monotonic clocks start where the config
+    says: /proc/uptime (boottime) is a day ahead of the host's, and the
+    kernel's record of the offsets says so; the program is PID 1 where it
+    has a pid namespace, and runs in the time namespace it was given."""
+    day = 86_400
+    config = lc.Config(
+        rootfs=busybox if namespaces.mount is True else None,
+        namespaces=namespaces,
+        time_offsets={"boottime": (day, 0), "monotonic": (-5, 250)},
+    )
+    before = _uptime()
+    out = inside(config, "echo $$; readlink /proc/self/ns/time; cat /proc/uptime; cat /proc/self/timens_offsets")
+    after = _uptime()
+    pid, ns, uptime, *offsets = out.splitlines()
+    assert ns != HOST_NS["time"]
+    assert before + day <= float(uptime.split()[0]) <= after + day + 1
+    assert [line.split() for line in offsets] == [["monotonic", "-5", "250"], ["boottime", str(day), "0"]]
+    if namespaces.pid is True:
+        assert pid == "1"
+
+
+def test_time_offsets_through_create_and_start(busybox: str, tmp_path) -> None:
+    """A container created here and started later (the fork into the time
+    namespace happens at create) keeps its offsets and its state loads."""
+    config = lc.Config(
+        rootfs=busybox,
+        namespaces=lc.Namespaces(mount=True, pid=True, time=True),
+        time_offsets={"monotonic": (7, 0)},
+        process=lc.Process(args=["sh", "-c", "head -1 /proc/self/timens_offsets; echo $$"]),
+    )
+    with lc.Container.create("lc-timens", config, root=str(tmp_path / "state"), stdout=lc.PIPE) as c:
+        assert lc.Container.load("lc-timens", root=str(tmp_path / "state")).config.time_offsets == {"monotonic": (7, 0)}
+        c.start()
+        assert c.process is not None and c.process.stdout is not None
+        assert c.process.stdout.read().split() == [b"monotonic", b"7", b"0", b"1"]
+        assert c.wait(timeout=10) == 0
+        c.destroy()

@@ -25,7 +25,7 @@ Decisions, where OCI and Config do not line up one to one:
   the terminal); ``apparmorProfile``, ``selinuxLabel`` and
   ``linux.mountLabel`` must be empty (Config has no LSM labels; the error
   names the host's LSMs); ``ioPriority``, ``scheduler``, ``execCPUAffinity``,
-  ``user.username``, ``linux.timeOffsets``,
+  ``user.username``,
   ``linux.intelRdt``, ``linux.memoryPolicy``, ``linux.netDevices`` are
   refused.
 - ``root.path`` relative to the bundle (``bundle`` is needed then); so are
@@ -59,7 +59,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 import attrs
 
 from ..capabilities import Capabilities
-from ..config import PERSONALITIES, Config
+from ..config import PERSONALITIES, TIME_CLOCKS, Config
 from ..devices import DEFAULT_DEVICES, Device
 from ..errors import ConfigError
 from ..hooks import Hook, Hooks
@@ -145,7 +145,6 @@ _LINUX_KEYS = (
 )  # fmt: skip
 _LINUX_REFUSED = {
     "intelRdt": "Intel RDT (resctrl) is not supported",
-    "timeOffsets": "time namespace offsets cannot be expressed (namespaces.time only makes a new namespace)",
     "memoryPolicy": "NUMA memory policies are not supported",
     "netDevices": "moving network devices into the container is not supported",
 }
@@ -227,13 +226,16 @@ def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> 
     with at("linux.sysctl"):
         sysctl = string_map("linux.sysctl", linux.get("sysctl") or {})
     annotations = string_map("annotations", top.get("annotations") or {})
+    namespaces = _namespaces(linux.get("namespaces") or [])
+    if linux.get("timeOffsets") and namespaces.time is not True:
+        raise fail("linux.timeOffsets", "clock offsets need a new time namespace (no 'time' in linux.namespaces)")
 
     config = Config(
         process=process,
         rootfs=rootfs,
         hostname=_name("hostname", top.get("hostname")),
         domainname=_name("domainname", top.get("domainname")),
-        namespaces=_namespaces(linux.get("namespaces") or []),
+        namespaces=namespaces,
         mounts=Mounts(mounts),
         devices=tuple(devices),
         uid_mappings=_idmaps("linux.uidMappings", linux.get("uidMappings") or []),
@@ -245,8 +247,22 @@ def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> 
         hooks=_hooks(top.get("hooks")),
         cgroup=cgroup_from_oci(linux),
         personality=_personality(linux.get("personality")),
+        time_offsets=_time_offsets(linux.get("timeOffsets")),
     )
     return OciConfig(config, annotations, version, console_size, bundle)
+
+
+def _time_offsets(value: Any) -> Dict[str, Tuple[int, int]]:
+    """``linux.timeOffsets``: {clock: {secs, nanosecs}} (Config checks the
+    clocks and the need for a new time namespace)."""
+    out: Dict[str, Tuple[int, int]] = {}
+    for clock, offset in obj("linux.timeOffsets", value or {}, TIME_CLOCKS).items():
+        doc = obj(f"linux.timeOffsets.{clock}", offset, ("secs", "nanosecs"))
+        out[clock] = (
+            integer(f"linux.timeOffsets.{clock}.secs", doc.get("secs", 0)),
+            integer(f"linux.timeOffsets.{clock}.nanosecs", doc.get("nanosecs", 0)),
+        )
+    return out
 
 
 def _personality(value: Any) -> Optional[str]:
@@ -454,7 +470,8 @@ def _hooks(value: Any) -> Hooks:
 
 _KNOWN_FIELDS = {
     Config: ("process", "rootfs", "hostname", "domainname", "namespaces", "mounts", "devices", "uid_mappings",
-             "gid_mappings", "masked_paths", "readonly_paths", "sysctl", "seccomp", "hooks", "cgroup", "personality"),
+             "gid_mappings", "masked_paths", "readonly_paths", "sysctl", "seccomp", "hooks", "cgroup", "personality",
+             "time_offsets"),
     Process: ("args", "env", "cwd", "user", "umask", "capabilities", "no_new_privileges", "rlimits", "executable",
               "terminal", "init", "oom_score_adj"),
     Rootfs: ("path", "readonly", "propagation", "no_pivot", "lower", "upper", "work"),
@@ -590,6 +607,8 @@ def _linux_to_oci(config: Config) -> Dict[str, Any]:
     linux["rootfsPropagation"] = config.rootfs.propagation
     if config.personality is not None:
         linux["personality"] = {"domain": config.personality}
+    if config.time_offsets:
+        linux["timeOffsets"] = {c: {"secs": s, "nanosecs": n} for c, (s, n) in config.time_offsets.items()}
     return linux
 
 

@@ -23,6 +23,15 @@ def namespace_steps(config: Config, steps: List[Step]) -> int:
     ns = config.namespaces
     joined = ns.joined()
     new_flags = ns.clone_flags()
+    if config.time_offsets and not joined:
+        # Offsets can be written only while no process is in the new time
+        # namespace: unshare it (its children go there), write them, then
+        # fork into it; the pid namespace too (PID 1 cannot CLONE_PARENT).
+        late = new_flags & (CLONE_FLAGS["time"] | CLONE_FLAGS["pid"])
+        steps.append(Step(Op.UNSHARE, "create the time (and pid) namespaces", n1=late))
+        steps.append(_offsets_step(config))
+        steps.append(Step(Op.FORK, "fork into the time namespace"))
+        return new_flags & ~late
     if not joined:
         return new_flags
     for kind in ("user", "ipc", "uts", "net", "pid", "cgroup", "time", "mount"):
@@ -32,9 +41,19 @@ def namespace_steps(config: Config, steps: List[Step]) -> int:
             )
     if new_flags:
         steps.append(Step(Op.UNSHARE, "create namespaces", n1=new_flags))
+    if config.time_offsets:
+        steps.append(_offsets_step(config))
     if "pid" in joined or ns.pid is True or ns.time is True:
         steps.append(Step(Op.FORK, "fork into the pid namespace"))
     return 0
+
+
+def _offsets_step(config: Config) -> Step:
+    """Write the clock offsets of the time namespace this process's children
+    will be in (time_namespaces(7): one line per clock)."""
+    data = "".join(f"{clock} {secs} {nsecs}\n" for clock, (secs, nsecs) in config.time_offsets.items())
+    path = "/proc/self/timens_offsets"
+    return Step(Op.WRITE_FILE, "set the time namespace's clock offsets", path, s1=path, s2=data)
 
 
 def default_mappings(host: HostFS) -> Tuple[Tuple[IDMap, ...], Tuple[IDMap, ...]]:

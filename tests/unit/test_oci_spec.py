@@ -549,6 +549,29 @@ def test_linux_refusals(key: str, value: Any, match: str) -> None:
     refused(f"linux.{key}", minimal(**{f"linux.{key}": value}), match=match)
 
 
+def test_time_offsets() -> None:
+    """linux.timeOffsets maps to Config.time_offsets and back; they need a
+    new time namespace; only monotonic and boottime exist."""
+    with_time = {"linux.namespaces": [{"type": "mount"}, {"type": "time"}]}
+    offsets = {"monotonic": {"secs": 3}, "boottime": {"secs": -2, "nanosecs": 5}}
+    doc = minimal(**with_time, **{"linux.timeOffsets": offsets})
+    c = config_from_oci(doc).config
+    assert dict(c.time_offsets) == {"monotonic": (3, 0), "boottime": (-2, 5)}
+    assert config_to_oci(c)["linux"]["timeOffsets"] == {
+        "monotonic": {"secs": 3, "nanosecs": 0},
+        "boottime": {"secs": -2, "nanosecs": 5},
+    }
+    refused("linux.timeOffsets", minimal(**{"linux.timeOffsets": {"monotonic": {"secs": 1}}}), match="time namespace")
+    refused("linux.timeOffsets.realtime", minimal(**with_time, **{"linux.timeOffsets": {"realtime": {"secs": 1}}}))
+    bad_secs = {"linux.timeOffsets": {"boottime": {"secs": "1"}}}
+    refused("linux.timeOffsets.boottime.secs", minimal(**with_time, **bad_secs))
+    for bad in ({"realtime": (1, 0)}, {"monotonic": (1, 10**9)}, {"monotonic": (1,)}, {"boottime": (1.5, 0)}):
+        with pytest.raises(ConfigError, match="time_offsets"):
+            lc.Config(namespaces=lc.Namespaces(time=True), time_offsets=bad)
+    with pytest.raises(ConfigError, match="new time namespace"):
+        lc.Config(time_offsets={"monotonic": (1, 0)})
+
+
 def test_personality() -> None:
     """linux.personality's domain maps to Config.personality and back; the
     spec defines no flags, so any is refused, as is an unknown domain."""
@@ -973,6 +996,13 @@ def cgroups(draw: Any) -> Optional[lc.CgroupConfig]:
     )
 
 
+_offsets = st.dictionaries(
+    st.sampled_from(["monotonic", "boottime"]),
+    st.tuples(st.integers(-(2**40), 2**40), st.integers(0, 999_999_999)),
+    max_size=2,
+)
+
+
 @st.composite
 def configs(draw: Any) -> lc.Config:
     ns: Dict[str, Any] = {kind: draw(st.booleans() | _path) for kind in ("ipc", "pid", "net", "cgroup", "time")}
@@ -999,6 +1029,7 @@ def configs(draw: Any) -> lc.Config:
         hooks=lc.Hooks(poststart=draw(st.lists(st.builds(lc.Hook, _path, st.lists(_text, max_size=2)), max_size=2))),
         cgroup=draw(cgroups()),
         personality=draw(st.sampled_from([None, "LINUX", "LINUX32"])),
+        time_offsets=draw(_offsets) if ns["time"] is True else {},
     )
 
 

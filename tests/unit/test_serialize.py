@@ -151,6 +151,7 @@ def userns_config() -> lc.Config:
         seccomp=custom_seccomp(),
         cgroup=cgroup,
         personality="LINUX32",
+        time_offsets={"monotonic": (-5, 500), "boottime": (86_400, 0)},
     )
 
 
