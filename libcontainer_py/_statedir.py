@@ -126,13 +126,14 @@ def recorded_status(root: str, record: RecordLike, paused: Optional[Callable[[],
         return "creating"  # or its creator died while creating it: destroy() cleans up
     if not record.alive():
         return "stopped"
-    if os.path.exists(os.path.join(container_dir(root, record.id), START_SOCKET)):
-        return "created"
+    created = os.path.exists(os.path.join(container_dir(root, record.id), START_SOCKET))
     if paused is None and record.cgroup_path is not None:
         from .cgroups._ops import open_recorded
 
         paused = open_recorded(record.cgroup_path, record.cgroup_controllers, container_id=record.id).paused
-    return "paused" if paused is not None and paused() else "running"
+    if paused is not None and paused():
+        return "paused"  # a created container can be paused too (as runc); resumed, it is created again
+    return "created" if created else "running"
 
 
 def wait_gone(pid: int, start: int, timeout: float = 10.0) -> None:

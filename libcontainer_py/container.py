@@ -293,7 +293,7 @@ class Container:
 
     def pause(self) -> None:
         """Freeze every process of the container (waits until frozen)."""
-        self._require("pause", "running")
+        self._require("pause", "created", "running")
         self._cgroup("pause").freeze()
 
     def resume(self) -> None:
@@ -472,7 +472,7 @@ class Container:
         its security settings -- ``overrides`` are those of exec_config()
         (env, cwd, user, capabilities, no_new_privileges, seccomp).  Returns
         a Popen-like ContainerProcess (the caller's child)."""
-        self._require("exec", "running")
+        self._require("exec", "created", "running")
         config = self.exec_config(args, **overrides)
         cgroup = self._cgroup_or_none()
         self._execs += 1

@@ -771,3 +771,53 @@ def test_rootfs_propagation_all_four_against_runc(tools: Tools) -> None:
     assert seen["private"] == [(0, ""), (0, "")] and seen["slave"][0] == seen["slave"][1], seen
     assert seen["shared"] == [(0, "shared"), (0, "")], seen
     assert seen["unbindable"][0] == (0, "unbindable") and seen["unbindable"][1][0] != 0, seen
+
+
+def _frozen_state(pid: int) -> str:
+    """ "frozen" when the kernel says the process's cgroup is frozen: cgroup2's
+    frozen event or v1's freezer.state (runc uses v1's on a hybrid host, we
+    use cgroup2's where it can)."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = [line.rstrip("\n").split(":", 2) for line in f]
+    for _, names, path in lines:
+        if names == "":
+            events = os.path.join("/sys/fs/cgroup/unified", path.lstrip("/"), "cgroup.events")
+            if os.path.exists(events) and "frozen 1" in open(events).read().splitlines():
+                return "frozen"
+        if "freezer" in names.split(","):
+            with open(os.path.join("/sys/fs/cgroup/freezer", path.lstrip("/"), "freezer.state")) as f:
+                if f.read().strip() == "FROZEN":
+                    return "frozen"
+    return "thawed"
+
+
+def test_exec_pause_and_resume_of_a_created_container_as_runc(tools: Tools) -> None:
+    """runc lets exec run in a created container and pause freeze one;
+    resumed, it is created again, and starts as usual."""
+    tools.ours.config(["sh", "-c", "echo main"])
+    seen = []
+    for tool, cid in tools.both("created"):
+        out = os.path.join(tools.bundle, f"{cid}.out")
+        with open(out, "w") as f:
+            created = subprocess.run(
+                [*tool.argv(), "create", "-b", tools.bundle, cid],
+                stdin=subprocess.DEVNULL,
+                stdout=f,
+                stderr=f,
+                timeout=60,
+            )
+        assert created.returncode == 0
+        steps = [tool("exec", cid, "sh", "-c", "echo exec-in-created").stdout]
+        steps.append(str(tool("pause", cid).returncode))
+        steps.append(tool.state(cid)["status"])
+        pid = tool.state(cid)["pid"]
+        steps.append(_frozen_state(pid))
+        steps.append(str(tool("resume", cid).returncode))
+        steps.append(tool.state(cid)["status"])
+        steps.append(str(tool("start", cid).returncode))
+        _wait(lambda t=tool, c=cid: t.state(c)["status"] == "stopped", what="the container to stop")
+        with open(out) as f:
+            steps.append(f.read())
+        assert tool("delete", cid).returncode == 0
+        seen.append(steps)
+    assert seen[0] == seen[1] == ["exec-in-created\n", "0", "paused", "frozen", "0", "created", "0", "main\n"], seen

@@ -69,11 +69,17 @@ def test_exec_joins_the_cgroup_and_overrides(running: lc.Container) -> None:
     assert "Uid:\t0\t0\t0\t0" in out
 
 
-def test_exec_into_a_stopped_or_created_container_is_an_error(busybox: str) -> None:
+def test_exec_into_a_created_container_works_and_into_a_stopped_one_is_an_error(busybox: str) -> None:
+    """As runc: a process may join a container before its program starts
+    (it sees the container's root and pid namespace, where the waiting
+    first process is PID 1); once stopped, exec is refused."""
     config = lc.Config(rootfs=busybox, process=lc.Process(args=["true"]))
     with lc.Container.create("exec-created-" + os.urandom(3).hex(), config) as c:
-        with pytest.raises(lc.StateError):
-            c.exec(["true"])
+        assert c.status() == "created"
+        with c.exec(["sh", "-c", "echo $$; test -e /proc/1 && echo pid-1-there"], stdout=lc.PIPE) as p:
+            out, _ = p.communicate(timeout=10)
+        assert p.returncode == 0 and out.split()[1:] == [b"pid-1-there"] and out.split()[0] != b"1", out
+        assert c.status() == "created"
         c.start()
         c.wait(10)
         with pytest.raises(lc.StateError):

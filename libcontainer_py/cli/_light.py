@@ -252,18 +252,15 @@ def freeze(root: str, container_id: str, *, frozen: bool) -> bool:
         return False
     cgroup = _cgroup(record)
     assert cgroup is not None
-    want, message, operation = (
-        ("running", "container not running", "pause")
+    # As Container.pause/resume: a created container can be paused too.
+    wanted, message, operation = (
+        (("created", "running"), "container not running", "pause")
         if frozen
-        else (
-            "paused",
-            "container not paused",
-            "resume",
-        )
+        else (("paused",), "container not paused", "resume")
     )
-    if _status(root, record, cgroup) != want:
+    if _status(root, record, cgroup) not in wanted:
         raise CliError(message)
-    _require(root, record, cgroup, operation, want)
+    _require(root, record, cgroup, operation, *wanted)
     if frozen:
         cgroup.freeze()
     else:

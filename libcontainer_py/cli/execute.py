@@ -70,7 +70,7 @@ def _exec(args: argparse.Namespace, log: Logger) -> int:
         raise CliError("cannot exec in a stopped container")
     if status == "paused":
         raise CliError("cannot exec in a paused container")
-    if status != "running":
+    if status not in ("created", "running"):  # runc lets exec into a created container too
         raise CliError(f"cannot exec in a {status} container")
     if args.cap or args.additional_gids:
         raise CliError("exec --cap and --additional-gids are not supported yet (use --process)")

@@ -172,7 +172,7 @@ def cmd_pause(args: argparse.Namespace, log: Logger) -> int:
     if _light.freeze(root_of(args), args.container_id, frozen=True):
         return 0
     c = load(args)
-    if c.status() != "running":
+    if c.status() not in ("created", "running"):
         raise CliError("container not running")
     c.pause()
     return 0
