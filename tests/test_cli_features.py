@@ -821,3 +821,25 @@ def test_exec_pause_and_resume_of_a_created_container_as_runc(tools: Tools) -> N
         assert tool("delete", cid).returncode == 0
         seen.append(steps)
     assert seen[0] == seen[1] == ["exec-in-created\n", "0", "paused", "frozen", "0", "created", "0", "main\n"], seen
+
+
+def test_exec_cap_and_additional_gids_as_runc(tools: Tools) -> None:
+    """exec --cap adds to the bounding, effective and permitted sets; -g adds
+    supplementary groups: the kernel shows the same as with runc."""
+    tools.ours.config(["sleep", "60"])
+    script = "grep -E '^Cap(Bnd|Eff|Prm|Inh)' /proc/self/status; id -G"
+    seen = []
+    for tool, cid in tools.both("execcap"):
+        assert tool("run", "-d", "-b", tools.bundle, cid).returncode == 0
+        extra = ["--cap", "CAP_SYS_ADMIN", "--cap", "CAP_NET_ADMIN", "-g", "10", "-g", "20"]
+        r = tool("exec", *extra, cid, "sh", "-c", script)
+        plain = tool("exec", cid, "sh", "-c", script)
+        seen.append((r.returncode, r.stdout, plain.stdout))
+        _stop(tool, cid)
+        assert tool("delete", cid).returncode == 0
+    assert seen[0] == seen[1], seen
+    rc, with_caps, plain = seen[0]
+    eff = int(with_caps.split("CapEff:")[1].split()[0], 16)
+    assert rc == 0 and eff & (1 << 21) and eff & (1 << 12), with_caps  # CAP_SYS_ADMIN, CAP_NET_ADMIN
+    assert not int(plain.split("CapEff:")[1].split()[0], 16) & (1 << 21), plain
+    assert with_caps.split()[-2:] == ["10", "20"], with_caps

@@ -44,6 +44,22 @@ def _user(text: str) -> Any:
         raise CliError(f"parsing {text} as uid[:gid]: only numeric ids are supported") from None
 
 
+def _with_caps(caps: Any, names: List[str]) -> Any:
+    """``exec --cap``, as runc: each name added to the bounding, effective
+    and permitted sets (and to the ambient one where it is inheritable)."""
+    from ..capabilities import Capabilities
+
+    caps = caps if caps is not None else Capabilities.default()
+    added = Capabilities.of(*names).bounding  # normalised names; unknown ones refused
+    return Capabilities(
+        bounding=caps.bounding | added,
+        effective=caps.effective | added,
+        permitted=caps.permitted | added,
+        inheritable=caps.inheritable,
+        ambient=caps.ambient | (added & caps.inheritable),
+    )
+
+
 def cmd_exec(args: argparse.Namespace, log: Logger) -> int:
     """runc's convention: when the process could not be run (no such or a
     stopped container, a bad --process file, a failed spawn) the status is
@@ -72,8 +88,6 @@ def _exec(args: argparse.Namespace, log: Logger) -> int:
         raise CliError("cannot exec in a paused container")
     if status not in ("created", "running"):  # runc lets exec into a created container too
         raise CliError(f"cannot exec in a {status} container")
-    if args.cap or args.additional_gids:
-        raise CliError("exec --cap and --additional-gids are not supported yet (use --process)")
     overrides: Dict[str, Any] = {}
     terminal = args.tty
     argv: List[str] = list(args.args)
@@ -111,6 +125,15 @@ def _exec(args: argparse.Namespace, log: Logger) -> int:
         overrides["user"] = _user(args.user)
     if args.no_new_privs:
         overrides["no_new_privileges"] = True
+    base = c.config.process if c.config is not None else None
+    if args.cap:
+        overrides["capabilities"] = _with_caps(overrides.get("capabilities") or (base and base.capabilities), args.cap)
+    if args.additional_gids:
+        import attrs
+
+        user = overrides.get("user") or (base.user if base is not None else _user("0"))
+        gids = tuple(user.additional_gids) + tuple(args.additional_gids)
+        overrides["user"] = attrs.evolve(user, additional_gids=gids)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     check_console(terminal, args.console_socket, args.detach)
     pass_fds = tuple(range(3, 3 + args.preserve_fds))
