@@ -203,11 +203,14 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         For a caller that exits and leaves the process to whoever inherits
         it (init, or a subreaper such as conmon or containerd's shim, which
         must see its exit status).  Closes the pidfd, terminal and seccomp
-        fds; a cgroup of the process's own is left in place."""
+        fds.  A process with a cgroup of its own is refused: nobody would
+        remove the cgroup (hand it over with detach_cgroup(), as Container
+        does, or use ``Config(cgroup=None)``)."""
         if self._spawned is not None:
             raise ContainerError("start (or record) the process before disowning it")
+        if self.cgroup is not None:
+            raise ContainerError("the process owns its cgroup: detach_cgroup() before disowning it")
         self._child_created = False
-        self.cgroup = None
         self._release_fds()
 
     def recorded(self) -> None:

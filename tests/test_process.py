@@ -198,7 +198,8 @@ def test_a_disowned_process_is_left_for_someone_else_to_reap(busybox: str) -> No
     be lost to the subreaper that inherits it)."""
     import gc
 
-    proc = lc.ContainerProcess(lc.Config(rootfs=busybox, process=lc.Process(args=["sh", "-c", "exit 7"])))
+    config = lc.Config(rootfs=busybox, cgroup=None, process=lc.Process(args=["sh", "-c", "exit 7"]))
+    proc = lc.ContainerProcess(config)
     pid = proc.pid
     deadline = time.monotonic() + 10
     while psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
@@ -210,6 +211,19 @@ def test_a_disowned_process_is_left_for_someone_else_to_reap(busybox: str) -> No
     gc.collect()
     # Still a zombie of ours, with its status: nothing reaped it.
     assert os.waitpid(pid, 0) == (pid, 7 << 8)
+
+
+def test_a_process_that_owns_its_cgroup_cannot_be_disowned(busybox: str, no_leaks: None) -> None:
+    """Nobody would remove the cgroup: refused; once handed over, allowed."""
+    config = lc.Config(rootfs=busybox, cgroup=lc.CgroupConfig(), process=lc.Process(args=["true"]))
+    with lc.ContainerProcess(config) as proc:
+        with pytest.raises(lc.ContainerError, match="detach_cgroup"):
+            proc.disown()
+        proc.wait(timeout=10)
+        manager = proc.detach_cgroup()
+        assert manager is not None
+        proc.disown()
+    manager.destroy()
 
 
 def test_disown_needs_a_started_process(busybox: str) -> None:
