@@ -48,6 +48,26 @@ def _needs_root(request: Any) -> None:
         pytest.fail("integration tests run as root on a real kernel (see README)")
 
 
+def _our_cgroups_and_states() -> set:
+    """Every cgroup of our default parent (any hierarchy) and every state
+    directory under the CLI's default root: what the whole run must not add."""
+    import glob
+
+    found = set(glob.glob("/sys/fs/cgroup/*/libcontainer_py/*/")) | set(glob.glob("/sys/fs/cgroup/libcontainer_py/*/"))
+    found |= set(glob.glob("/run/libcontainer-py/*/"))
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _the_run_leaves_no_cgroup_or_state() -> Iterator[None]:
+    """Per-test leak checks look at what a test touches; this one looks at
+    the whole run: a cgroup or a state directory left by any test fails it."""
+    before = _our_cgroups_and_states()
+    yield
+    left = sorted(_our_cgroups_and_states() - before)
+    assert not left, f"the test run left cgroups or container states behind: {left}"
+
+
 @pytest.fixture(scope="session")
 def busybox(tmp_path_factory: Any) -> str:
     """A busybox root filesystem, built once per session."""
