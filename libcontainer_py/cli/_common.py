@@ -10,6 +10,8 @@ from . import CliError, root_of
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..container import Container
 
 
@@ -81,6 +83,42 @@ def set_winsize(fd: int, size: tuple[int, int] | None) -> None:
     import termios
 
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+
+
+#: Signals a foreground ``run`` or ``exec`` passes on to the container (as
+#: runc); SIGWINCH only resizes the container's terminal.
+FORWARDED = (
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGWINCH,
+)
+
+
+class signals_forwarded:  # used as ``with signals_forwarded(proc, proxy):``
+    """While a foreground process runs: FORWARDED signals are passed on to
+    it, a SIGWINCH copies our terminal's size to its pty when we proxy it."""
+
+    def __init__(self, proc: Any, proxy: bool) -> None:
+        self.proc, self.proxy = proc, proxy
+
+    def _forward(self, sig: int, frame: Any) -> None:
+        if sig == signal.SIGWINCH:  # a resize, never passed on (as runc)
+            if self.proxy:
+                copy_winsize(self.proc.tty_fd)
+            return
+        self.proc.send_signal(sig)
+
+    def __enter__(self) -> None:
+        for sig in FORWARDED:
+            signal.signal(sig, self._forward)
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig in FORWARDED:
+            signal.signal(sig, signal.SIG_DFL)
 
 
 def copy_winsize(pty_fd: int) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 from typing import Any, Dict, List, Optional
 
 from . import CliError
@@ -16,6 +15,7 @@ from ._common import (
     proxy_terminal,
     send_console,
     set_winsize,
+    signals_forwarded,
     write_pid_file,
 )
 from ._log import Logger
@@ -160,21 +160,7 @@ def _exec(args: argparse.Namespace, log: Logger) -> int:
         proc.disown()  # the engine's subreaper reaps it, and must see its status
         return 0
 
-    def forward(sig: int, frame: Any) -> None:
-        if sig == signal.SIGWINCH:  # a resize, never passed on (as runc)
-            if proxy:
-                copy_winsize(proc.tty_fd)
-            return
-        proc.send_signal(sig)
-
-    from .lifecycle import FORWARDED as forwarded
-
-    for sig in forwarded:
-        signal.signal(sig, forward)
-    try:
+    with signals_forwarded(proc, proxy):
         if proxy:
             proxy_terminal(proc.tty_fd, proc)
         return exit_status(int(proc.wait()))
-    finally:
-        for sig in forwarded:
-            signal.signal(sig, signal.SIG_DFL)

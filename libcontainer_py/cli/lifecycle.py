@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import warnings
 
 from . import CliError, root_of
@@ -17,6 +16,7 @@ from ._common import (
     proxy_terminal,
     send_console,
     set_winsize,
+    signals_forwarded,
     write_pid_file,
 )
 from ._log import Logger
@@ -24,18 +24,6 @@ from ._log import Logger
 TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
 if TYPE_CHECKING:
     from typing import Any, Dict, List
-
-#: Signals a foreground ``run`` or ``exec`` passes on to the container (as
-#: runc); SIGWINCH only resizes the container's terminal.
-FORWARDED = (
-    signal.SIGTERM,
-    signal.SIGINT,
-    signal.SIGHUP,
-    signal.SIGQUIT,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-    signal.SIGWINCH,
-)
 
 
 def _create(args: argparse.Namespace, log: Logger, *, detach: bool) -> Any:
@@ -124,26 +112,15 @@ def cmd_run(args: argparse.Namespace, log: Logger) -> int:
         return 0
 
     proxy = proc.tty_fd >= 0 and not args.console_socket
-
-    def forward(sig: int, frame: Any) -> None:
-        if sig == signal.SIGWINCH:  # a resize, never passed on (as runc)
-            if proxy:
-                copy_winsize(proc.tty_fd)
-            return
-        proc.send_signal(sig)
-
-    for sig in FORWARDED:
-        signal.signal(sig, forward)
     try:
-        if proxy:
-            copy_winsize(proc.tty_fd)  # our terminal's size wins over consoleSize, as runc's
-        c.start()
-        if proxy:
-            proxy_terminal(proc.tty_fd, proc)
-        status = exit_status(int(proc.wait()))
+        with signals_forwarded(proc, proxy):
+            if proxy:
+                copy_winsize(proc.tty_fd)  # our terminal's size wins over consoleSize, as runc's
+            c.start()
+            if proxy:
+                proxy_terminal(proc.tty_fd, proc)
+            status = exit_status(int(proc.wait()))
     finally:
-        for sig in FORWARDED:
-            signal.signal(sig, signal.SIG_DFL)
         if not args.keep:
             c.destroy()
     return status
