@@ -84,7 +84,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     env=podman.env,
                 )
                 c = timed(
-                    ["ctr", "--address", ctr.address, "run", "--rm", "--runc-binary", ctr_binary[name]]
+                    ["ctr", "--address", ctr.address, "run", "--rm", *ctr.runtime_flags(ctr_binary[name])]
                     + [engines.CTR_IMAGE, f"bench-{name}-{i}", "true"]
                 )
                 if i >= args.warmup:

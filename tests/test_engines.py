@@ -23,8 +23,6 @@ from support.engines import IMAGE, OURS, PODMAN_RUN_FLAGS, Containerd, Podman
 
 #: podman does not pass --root: our default state root.
 DEFAULT_ROOT = "/run/libcontainer-py"
-#: containerd's runc shim passes --root <its runtime root>/<namespace>.
-SHIM_ROOT = "/run/containerd/runc/default"
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +227,14 @@ def test_podman_user_namespace_without_a_cgroup_namespace(podman: Podman) -> Non
 
 def test_ctr_run_passes_output_and_exit_status_through(ctr: Containerd) -> None:
     r = ctr(
-        "run", "--rm", "--runc-binary", ctr.binary, engines.CTR_IMAGE, "lc-ctr-run", "sh", "-c", "echo pid=$$; exit 4"
+        "run",
+        "--rm",
+        *ctr.runtime_flags(ctr.binary),
+        engines.CTR_IMAGE,
+        "lc-ctr-run",
+        "sh",
+        "-c",
+        "echo pid=$$; exit 4",
     )
     assert r.returncode == 4 and r.stdout.strip() == "pid=1", r
     assert "lc-ctr-run" not in ctr.ids()
@@ -237,10 +242,10 @@ def test_ctr_run_passes_output_and_exit_status_through(ctr: Containerd) -> None:
 
 def test_ctr_task_lifecycle(ctr: Containerd) -> None:
     cid = "lc-ctr-task"
-    ctr("run", "-d", "--runc-binary", ctr.binary, engines.CTR_IMAGE, cid, "sleep", "1000").check()
+    ctr("run", "-d", *ctr.runtime_flags(ctr.binary), engines.CTR_IMAGE, cid, "sleep", "1000").check()
     try:
         pid = int(ctr("tasks", "list").check().stdout.split(cid)[1].split()[0])
-        state = engines.our_state(SHIM_ROOT, cid)
+        state = engines.our_state(ctr.state_root, cid)
         assert state["status"] == "running" and state["pid"] == pid, state
         assert os.readlink(f"/proc/{pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
 
@@ -254,7 +259,7 @@ def test_ctr_task_lifecycle(ctr: Containerd) -> None:
         ctr("tasks", "pause", cid).check()
         assert frozen(pid)
         assert "PAUSED" in ctr("tasks", "list").stdout
-        assert engines.our_state(SHIM_ROOT, cid)["status"] == "paused"
+        assert engines.our_state(ctr.state_root, cid)["status"] == "paused"
         ctr("tasks", "resume", cid).check()
         assert not frozen(pid)
 
@@ -264,14 +269,14 @@ def test_ctr_task_lifecycle(ctr: Containerd) -> None:
             assert time.monotonic() < deadline, ctr("tasks", "list")
             time.sleep(0.05)
         ctr("tasks", "delete", cid).check()
-        assert not os.path.exists(os.path.join(SHIM_ROOT, cid)), "the shim's delete left our state"
+        assert not os.path.exists(os.path.join(ctr.state_root, cid)), "the shim's delete left our state"
     finally:
         ctr.remove(cid)
     assert cid not in ctr.ids()
 
 
 def test_ctr_terminal_through_the_console_socket(ctr: Containerd) -> None:
-    argv = ["ctr", "--address", ctr.address, "run", "--rm", "-t", "--runc-binary", ctr.binary]
+    argv = ["ctr", "--address", ctr.address, "run", "--rm", "-t", *ctr.runtime_flags(ctr.binary)]
     out = on_a_terminal([*argv, engines.CTR_IMAGE, "lc-ctr-tty", "sh", "-c", "tty; exit 0"])
     assert "/dev/pts/0" in out, out
     assert "lc-ctr-tty" not in ctr.ids()

@@ -166,6 +166,11 @@ class Containerd:
     def __init__(self, base: str, rootfs: str, binary: str) -> None:
         self.base, self.binary = base, binary
         os.makedirs(base, exist_ok=True)
+        #: The shim's --root for the runtime (its default is under
+        #: /run/containerd/runc/<namespace>, outside this sandbox).
+        self.runc_root = os.path.join(base, "runc")
+        #: Where the runtime keeps its state: the shim adds the namespace.
+        self.state_root = os.path.join(self.runc_root, "default")
         self.address = os.path.join(base, "containerd.sock")
         config = os.path.join(base, "config.toml")
         with open(config, "w") as f:
@@ -190,6 +195,11 @@ class Containerd:
 
     def __call__(self, *args: str, timeout: float = 60, input: bytes = b"") -> Done:
         return run(["ctr", "--address", self.address, *args], timeout=timeout, input=input)
+
+    def runtime_flags(self, binary: str) -> List[str]:
+        """``ctr run`` flags that make the shim run ``binary`` with a state
+        root inside the sandbox."""
+        return ["--runc-binary", binary, "--runc-root", self.runc_root]
 
     def ids(self) -> List[str]:
         return self("containers", "list", "--quiet").stdout.split()
