@@ -10,11 +10,11 @@ from the same functions.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import struct
 import time
+
+from . import _jsonlite
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs milliseconds at start-up: for the checker only
@@ -39,9 +39,8 @@ if TYPE_CHECKING:  # typing costs milliseconds at start-up: for the checker only
 
 
 DEFAULT_ROOT = "/run/libcontainer_py"
-#: Container ids: 1-64 of letters, digits, '_', '.', '-', starting alnumeric
-#: (an id names a directory, a cgroup and, by default, the hostname).
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_ID_CHARS = _ALNUM | frozenset("_.-")
 STATE_FILE = "state.json"
 START_SOCKET = "start.sock"
 
@@ -50,6 +49,13 @@ START_SOCKET = "start.sock"
 MSG = struct.Struct("4i")
 #: The kind of an error report (spawn.MSG_ERROR).
 MSG_ERROR = 1
+
+
+def is_valid_id(value: object) -> bool:
+    """Container ids: 1-64 of ASCII letters, digits, '_', '.', '-', starting
+    with a letter or digit (an id names a directory, a cgroup and, by
+    default, the hostname)."""
+    return isinstance(value, str) and 0 < len(value) <= 64 and value[0] in _ALNUM and all(c in _ID_CHARS for c in value)
 
 
 def process_start_time(pid: int) -> Optional[int]:
@@ -78,7 +84,7 @@ def read_record(root: str, container_id: str) -> Optional[Dict[str, Any]]:
     path = os.path.join(directory, STATE_FILE)
     try:
         with open(path) as f:
-            raw: Dict[str, Any] = json.load(f)
+            raw: Dict[str, Any] = _jsonlite.loads(f.read())
     except FileNotFoundError:
         if os.path.isdir(directory):
             # Its creator died between making the directory and writing the
@@ -162,9 +168,9 @@ def send_start(path: str) -> Optional[Tuple[int, int, int, int]]:
     """Tell the child waiting on the start socket ``path`` to go on, and wait
     until it has exec'd (None) or failed (its error report: kind, step
     index, errno, stage).  The socket file is removed either way."""
-    import socket
+    import _socket  # socket.py builds enums at import: its C half does here
 
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:
         try:
             _via_dir_fd(sock, path, "connect")

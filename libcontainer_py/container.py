@@ -30,10 +30,10 @@ from .serialize import config_from_dict, config_to_dict
 from .spawn import start_through_socket
 from .state import (
     DEFAULT_ROOT,
-    ID_PATTERN,
     START_SOCKET,
     State,
     container_dir,
+    is_valid_id,
     list_ids,
     process_start_time,
     read_state,
@@ -85,9 +85,9 @@ class ContainerExists(ContainerError):
 def check_id(container_id: Any) -> str:
     """Ids are 1-64 characters of letters, digits, '_', '.', '-' (they name a
     directory, a cgroup and, by default, the hostname)."""
-    if not isinstance(container_id, str) or not ID_PATTERN.match(container_id):
+    if not is_valid_id(container_id):
         raise ConfigError("container id", f"expected 1-64 of [A-Za-z0-9_.-] starting alnum, got {container_id!r}")
-    return container_id
+    return str(container_id)
 
 
 class Container:

@@ -17,10 +17,10 @@ import attrs
 
 from ._statedir import (
     DEFAULT_ROOT,
-    ID_PATTERN,
     START_SOCKET,
     STATE_FILE,
     container_dir,
+    is_valid_id,
     list_ids,
     process_start_time,
     read_record,
@@ -31,7 +31,7 @@ from .errors import ContainerError
 
 __all__ = [
     "DEFAULT_ROOT",
-    "ID_PATTERN",
+    "is_valid_id",
     "START_SOCKET",
     "STATE_FILE",
     "State",

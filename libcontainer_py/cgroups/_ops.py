@@ -15,10 +15,9 @@ from __future__ import annotations
 import errno as errno_mod
 import os
 import posixpath
-import re
-import signal
 import time
 
+from .. import _signals
 from .errors import CgroupError, CgroupUnsupported
 
 TYPE_CHECKING = False
@@ -81,9 +80,6 @@ V1_CONTROLLERS = frozenset(
 )
 
 
-_OCTAL = re.compile(r"\\([0-7]{3})")
-
-
 def normalize_path(value: str) -> str:
     """A cgroup path as CgroupConfig.path keeps it: relative, no '.', '..' or '//'."""
     p = value.strip("/")
@@ -129,8 +125,19 @@ def layout_kind(v1: Sequence[HierarchyLike], unified: Optional[HierarchyLike]) -
     return "hybrid" if has_v1 else "v2"
 
 
+_OCTAL_DIGITS = frozenset("01234567")
+
+
 def _unescape(field: str) -> str:
-    return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), field)
+    """A mountinfo field with its ``\\ooo`` escapes decoded."""
+    parts = field.split("\\")
+    out = [parts[0]]
+    for part in parts[1:]:
+        if len(part) >= 3 and set(part[:3]) <= _OCTAL_DIGITS:
+            out.append(chr(int(part[:3], 8)) + part[3:])
+        else:
+            out.append("\\" + part)
+    return "".join(out)
 
 
 def _own_paths(proc_cgroup: str) -> Tuple[Dict[str, str], Optional[str]]:
@@ -473,7 +480,7 @@ class CgroupOps:
                 if pid <= 0 or pid == os.getpid():
                     raise CgroupError(f"refusing to signal pid {pid} listed in the cgroup", path=self._v1dirs()[0])
                 try:
-                    os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, _signals.SIGKILL)
                 except ProcessLookupError:
                     pass
             fz = self._v1dir("freezer")

@@ -8,16 +8,14 @@ plain message on stderr when the log goes elsewhere, and exit status 1.
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import os
 import sys
-
-from ._log import Logger
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
 if TYPE_CHECKING:
     from typing import List, Optional
+
+    from ._argv import Args
 
 DEFAULT_ROOT = "/run/libcontainer-py"
 
@@ -59,198 +57,36 @@ class CliError(Exception):
         self.code = code
 
 
-class _Formatter(argparse.HelpFormatter):
-    """argparse's formatter, asking for the terminal's width only when it
-    formats (every add_argument() makes a formatter to check the metavar,
-    and the width comes from shutil, whose import costs milliseconds)."""
+def parse_args(argv: List[str]) -> Args | int:
+    """The parsed command line, or the exit status of a usage error (1, as
+    runc), of ``--help`` (0)."""
+    from . import _argv
 
-    def __init__(
-        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: Optional[int] = None
-    ) -> None:
-        self._deferred = max_help_position if width is None else None
-        super().__init__(prog, indent_increment, max_help_position, 10**6 if width is None else width)
+    args = _argv.parse(argv)  # the plain lines engines use, without argparse
+    if args is not None:
+        return args
+    from . import _parser
 
-    def format_help(self) -> str:
-        if self._deferred is not None:  # what HelpFormatter.__init__ does without a width
-            import shutil
-
-            width = shutil.get_terminal_size().columns - 2
-            self._max_help_position = min(self._deferred, max(width - 20, self._indent_increment * 2))
-            self._width = width
-            self._deferred = None
-        return super().format_help()
-
-
-#: Global flags that take a value (the others take none).
-_VALUED = frozenset({"--root", "--log", "--log-format", "--rootless", "--criu"})
-_FLAGS = frozenset({"--debug", "--systemd-cgroup", "-v", "--version"})
-
-
-def command_of(argv: List[str]) -> Optional[str]:
-    """The command of a command line whose global flags are all spelled out
-    in full (``--root X`` or ``--root=X``), else None: then the whole parser
-    is built, so abbreviations, ``-h`` and errors behave exactly as always."""
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        if arg in _VALUED:
-            i += 2
-        elif arg in _FLAGS or (arg.startswith("--") and arg.split("=", 1)[0] in _VALUED and "=" in arg):
-            i += 1
+    command = _parser.command_of(argv)
+    try:
+        parser = _parser.build(command)
+        if command in _parser.REFUSED:  # any flags: the refusal, not a usage error, is the answer
+            namespace = parser.parse_known_args(argv)[0]
         else:
-            return arg if arg in COMMANDS else None
-    return None
-
-
-def _parser(only: Optional[str] = None) -> argparse.ArgumentParser:
-    """The parser of every command, or only of the command ``only`` (each
-    subparser costs time to build; the others cannot match anyway)."""
-    p = argparse.ArgumentParser(
-        prog="libcontainer-py", description="a runc-compatible OCI runtime in Python", formatter_class=_Formatter
-    )
-    p.add_argument(
-        "--root", default=DEFAULT_ROOT, help=f"root directory for storage of container state (default: {DEFAULT_ROOT})"
-    )
-    p.add_argument("--log", default="", help="set the log file to write libcontainer-py logs to (default is stderr)")
-    p.add_argument("--log-format", default="text", choices=("text", "json"), help="set the log format")
-    p.add_argument("--debug", action="store_true", help="enable debug logging")
-    p.add_argument("--systemd-cgroup", action="store_true", help="not supported: the systemd cgroup driver")
-    p.add_argument("--rootless", default="auto", help="accepted for compatibility (auto|true|false)")
-    p.add_argument("--criu", default="", help=argparse.SUPPRESS)
-    p.add_argument("-v", "--version", action="store_true", help="print the version")
-    # prog given: what argparse would compute (formatting the usage, which needs the terminal width)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", prog="libcontainer-py")
-    for name, (_, _, text) in COMMANDS.items():
-        if only is not None and name != only:
-            continue
-        sp = sub.add_parser(name, help=text, description=text, formatter_class=_Formatter)
-        _ARGS[name](sp)
-    return p
-
-
-def _id(p: argparse.ArgumentParser) -> None:
-    p.add_argument("container_id", metavar="ID")
-
-
-def _create_args(p: argparse.ArgumentParser, *, run: bool) -> None:
-    _id(p)
-    p.add_argument("-b", "--bundle", default="", help="path to the root of the bundle directory (default: cwd)")
-    p.add_argument(
-        "--console-socket", default="", help="path to an AF_UNIX socket which will receive the pty master fd"
-    )
-    p.add_argument("--pid-file", default="", help="file to write the process id to")
-    p.add_argument("--no-pivot", action="store_true", help="do not use pivot root to jail the process inside rootfs")
-    p.add_argument("--no-new-keyring", action="store_true", help="accepted; no-op (no session keyring is made anyway)")
-    p.add_argument("--preserve-fds", type=int, default=0, help="pass N additional file descriptors to the container")
-    if run:
-        p.add_argument("-d", "--detach", action="store_true", help="detach from the container's process")
-        p.add_argument("--keep", action="store_true", help="do not delete the container after it exits")
-
-
-def _spec_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-b", "--bundle", default="", help="path to the root of the bundle directory")
-    p.add_argument("--rootless", action="store_true", help="generate a configuration for a rootless container")
-
-
-def _kill_args(p: argparse.ArgumentParser) -> None:
-    _id(p)
-    p.add_argument("signal", nargs="?", default="SIGTERM", metavar="SIGNAL")
-    p.add_argument("-a", "--all", action="store_true", help="send the signal to all processes in the container")
-
-
-def _delete_args(p: argparse.ArgumentParser) -> None:
-    _id(p)
-    p.add_argument(
-        "-f", "--force", action="store_true", help="forcibly delete the container if it is still running (SIGKILL)"
-    )
-
-
-def _list_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-f", "--format", default="table", choices=("table", "json"))
-    p.add_argument("-q", "--quiet", action="store_true", help="display only container IDs")
-
-
-def _ps_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-f", "--format", default="table", choices=("table", "json"))
-    _id(p)
-    p.add_argument("ps_args", nargs=argparse.REMAINDER, metavar="PS_ARGS")
-
-
-def _events_args(p: argparse.ArgumentParser) -> None:
-    _id(p)
-    p.add_argument("--stats", action="store_true", help="display the container's stats then exit")
-    p.add_argument("--interval", default="5s", help="set the stats collection interval")
-
-
-def _exec_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--console-socket", default="")
-    p.add_argument("--cwd", default="")
-    p.add_argument("-e", "--env", action="append", default=[])
-    p.add_argument("-t", "--tty", action="store_true")
-    p.add_argument("-u", "--user", default="", help="UID (format: <uid>[:<gid>])")
-    p.add_argument("--additional-gids", "-g", action="append", type=int, default=[])
-    p.add_argument("-p", "--process", default="", help="path to the process.json")
-    p.add_argument("-d", "--detach", action="store_true")
-    p.add_argument("--pid-file", default="")
-    p.add_argument("--no-new-privs", action="store_true")
-    p.add_argument("--cap", "-c", action="append", default=[])
-    p.add_argument("--preserve-fds", type=int, default=0)
-    _id(p)
-    p.add_argument("args", nargs=argparse.REMAINDER, metavar="COMMAND")
-
-
-def _update_args(p: argparse.ArgumentParser) -> None:
-    _id(p)
-    p.add_argument("-r", "--resources", default="", help="path to a file with the linux resources JSON ('-' for stdin)")
-    p.add_argument("--memory", default="")
-    p.add_argument("--pids-limit", type=int, default=None)
-    p.add_argument("--cpu-shares", type=int, default=None)
-    p.add_argument("--cpu-quota", type=int, default=None)
-    p.add_argument("--cpu-period", type=int, default=None)
-
-
-#: Commands that take whatever flags an engine passes and refuse clearly.
-_REFUSED = frozenset({"checkpoint", "restore"})
-
-
-def _anything(p: argparse.ArgumentParser) -> None:
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-
-
-_ARGS = {
-    "spec": _spec_args,
-    "create": lambda p: _create_args(p, run=False),
-    "run": lambda p: _create_args(p, run=True),
-    "start": _id,
-    "kill": _kill_args,
-    "pause": _id,
-    "resume": _id,
-    "delete": _delete_args,
-    "state": _id,
-    "list": _list_args,
-    "ps": _ps_args,
-    "events": _events_args,
-    "features": lambda p: None,
-    "exec": _exec_args,
-    "update": _update_args,
-    "checkpoint": _anything,
-    "restore": _anything,
-}
+            namespace = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse's usage errors exit 2; runc's exit 1
+        return 1 if exc.code == 2 else int(exc.code or 0)
+    return _argv.Args(vars(namespace))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run one command; returns the exit status (errors: 1, as runc)."""
-    if argv is None:
-        argv = sys.argv[1:]
-    command = command_of(argv)
-    try:
-        parser = _parser(command)
-        if command in _REFUSED:  # any flags: the refusal, not a usage error, is the answer
-            args = parser.parse_known_args(argv)[0]
-        else:
-            args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse's usage errors exit 2; runc's exit 1
-        return 1 if exc.code == 2 else int(exc.code or 0)
+    from ._log import Logger
+
+    parsed = parse_args(sys.argv[1:] if argv is None else argv)
+    if isinstance(parsed, int):
+        return parsed
+    args = parsed
     log = Logger(args.log, args.log_format, args.debug)
     if args.version:
         from .. import __version__
@@ -258,14 +94,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"libcontainer-py version {__version__}")
         return 0
     if args.command is None:
-        _parser().print_help()
+        from . import _parser
+
+        _parser.build().print_help()
         return 0
     try:
         if args.systemd_cgroup:
             raise CliError("--systemd-cgroup is not supported: libcontainer-py manages cgroups through cgroupfs only")
         module, func, _ = COMMANDS[args.command]
         log.debug(f"command {args.command}")
-        fn = getattr(importlib.import_module(f"{__name__}.{module}"), func)
+        fn = getattr(__import__(f"{__name__}.{module}", fromlist=[func]), func)
         status = int(fn(args, log) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
         return status
@@ -289,9 +127,23 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def run_main() -> None:
-    """The console script's entry point."""
-    sys.exit(main())
+    """The console script's entry point.
+
+    Ends with os._exit once stdout and stderr are flushed: tearing down the
+    interpreter (the config model's classes, every module) would add ~9 ms
+    to ``create``, and a command leaves nothing that needs it (no threads,
+    no atexit work; files are closed as they are used)."""
+    status = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        status = status or 141
+    try:
+        sys.stderr.flush()
+    except OSError:
+        pass
+    os._exit(status)
 
 
-def root_of(args: argparse.Namespace) -> str:
+def root_of(args: Args) -> str:
     return os.path.abspath(str(args.root))

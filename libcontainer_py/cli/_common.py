@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import os
-import signal
 
+from .. import _signals
 from . import CliError, root_of
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
@@ -13,9 +12,10 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ..container import Container
+    from ._argv import Args
 
 
-def load(args: argparse.Namespace) -> Container:
+def load(args: Args) -> Container:
     """The container named on the command line; runc's message when absent."""
     from ..container import Container
     from ..state import StateNotFound
@@ -45,14 +45,13 @@ def parse_signal(text: str) -> int:
     name = text.upper()
     if not name.startswith("SIG"):
         name = "SIG" + name
-    try:
-        return int(getattr(signal.Signals, name))
-    except AttributeError:
-        pass
+    number = _signals.number(name)
+    if number is not None:
+        return number
     if name.startswith("SIGRTMIN+") and name[9:].isdigit():
-        return int(signal.SIGRTMIN) + int(name[9:])
+        return _signals.SIGRTMIN + int(name[9:])
     if name.startswith("SIGRTMAX-") and name[9:].isdigit():
-        return int(signal.SIGRTMAX) - int(name[9:])
+        return _signals.SIGRTMAX - int(name[9:])
     raise CliError(f"unknown signal {text!r}")
 
 
@@ -87,15 +86,7 @@ def set_winsize(fd: int, size: tuple[int, int] | None) -> None:
 
 #: Signals a foreground ``run`` or ``exec`` passes on to the container (as
 #: runc); SIGWINCH only resizes the container's terminal.
-FORWARDED = (
-    signal.SIGTERM,
-    signal.SIGINT,
-    signal.SIGHUP,
-    signal.SIGQUIT,
-    signal.SIGUSR1,
-    signal.SIGUSR2,
-    signal.SIGWINCH,
-)
+FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH")
 
 
 class signals_forwarded:  # used as ``with signals_forwarded(proc, proxy):``
@@ -106,6 +97,8 @@ class signals_forwarded:  # used as ``with signals_forwarded(proc, proxy):``
         self.proc, self.proxy = proc, proxy
 
     def _forward(self, sig: int, frame: Any) -> None:
+        import signal
+
         if sig == signal.SIGWINCH:  # a resize, never passed on (as runc)
             if self.proxy:
                 copy_winsize(self.proc.tty_fd)
@@ -113,12 +106,16 @@ class signals_forwarded:  # used as ``with signals_forwarded(proc, proxy):``
         self.proc.send_signal(sig)
 
     def __enter__(self) -> None:
-        for sig in FORWARDED:
-            signal.signal(sig, self._forward)
+        import signal
+
+        for name in FORWARDED:
+            signal.signal(getattr(signal, name), self._forward)
 
     def __exit__(self, *exc: Any) -> None:
-        for sig in FORWARDED:
-            signal.signal(sig, signal.SIG_DFL)
+        import signal
+
+        for name in FORWARDED:
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
 
 
 def copy_winsize(pty_fd: int) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from .. import _statedir
+from .. import _signals, _statedir
 from . import CliError
 
 TYPE_CHECKING = False
@@ -78,7 +78,7 @@ def _record(raw: Dict[str, Any]) -> Record:
 
 
 def valid_id(container_id: str) -> bool:
-    return bool(_statedir.ID_PATTERN.match(container_id))
+    return _statedir.is_valid_id(container_id)
 
 
 def read(root: str, container_id: str) -> Record:
@@ -136,8 +136,6 @@ def _require(root: str, record: Record, cgroup: Optional[CgroupOps], operation: 
 def signal_first(record: Record, sig: int) -> None:
     """Signal the container's first process through a pidfd, after checking
     that the pid is still the container's (as Container.kill())."""
-    import signal
-
     try:
         pidfd = os.pidfd_open(record.pid)
     except ProcessLookupError:
@@ -145,7 +143,7 @@ def signal_first(record: Record, sig: int) -> None:
     try:
         if _statedir.process_start_time(record.pid) != record.pid_start:
             return
-        signal.pidfd_send_signal(pidfd, sig)
+        _signals.pidfd_send_signal(pidfd, sig)
     except ProcessLookupError:
         pass
     finally:
@@ -155,8 +153,6 @@ def signal_first(record: Record, sig: int) -> None:
 def _signal_pid(pid: int, sig: int) -> None:
     """Signal ``pid`` unless it exited (or is a zombie) meanwhile, never a
     recycled pid: it must have the same start time after the pidfd is open."""
-    import signal
-
     start = _statedir.process_start_time(pid)
     if start is None:
         return
@@ -166,7 +162,7 @@ def _signal_pid(pid: int, sig: int) -> None:
         return
     try:
         if _statedir.process_start_time(pid) == start:
-            signal.pidfd_send_signal(pidfd, sig)
+            _signals.pidfd_send_signal(pidfd, sig)
     except ProcessLookupError:
         pass
     finally:

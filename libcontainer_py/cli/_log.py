@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
+import time
+
+from .. import _jsonlite
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
 if TYPE_CHECKING:
@@ -12,16 +14,14 @@ if TYPE_CHECKING:
 
 
 def _now() -> str:
-    import datetime
-
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _quote(msg: str) -> str:
     """logrus quotes a value that is not a plain word (as Go's %q)."""
     if msg and all(c.isalnum() or c in "-._/@^+" for c in msg):
         return msg
-    return json.dumps(msg)
+    return _jsonlite.dumps(msg)
 
 
 class Logger:
@@ -44,7 +44,7 @@ class Logger:
 
     def record(self, level: str, msg: str) -> str:
         if self.fmt == "json":
-            return json.dumps({"level": level, "msg": msg, "time": _now()}, separators=(",", ":"))
+            return _jsonlite.dumps({"level": level, "msg": msg, "time": _now()}, compact=True)
         return f'time="{_now()}" level={level} msg={_quote(msg)}'
 
     def write(self, level: str, msg: str) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from typing import Any, Dict, List, Optional
 
@@ -19,6 +18,10 @@ from ._common import (
     write_pid_file,
 )
 from ._log import Logger
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
+if TYPE_CHECKING:
+    from ._argv import Args
 
 
 def _process_json(path: str) -> Dict[str, Any]:
@@ -60,7 +63,7 @@ def _with_caps(caps: Any, names: List[str]) -> Any:
     )
 
 
-def cmd_exec(args: argparse.Namespace, log: Logger) -> int:
+def cmd_exec(args: Args, log: Logger) -> int:
     """runc's convention: when the process could not be run (no such or a
     stopped container, a bad --process file, a failed spawn) the status is
     255 and the message starts with ``exec failed:``, so that a caller can
@@ -79,7 +82,7 @@ def cmd_exec(args: argparse.Namespace, log: Logger) -> int:
         raise CliError(f"exec failed: {exc or type(exc).__name__}", 255) from exc
 
 
-def _exec(args: argparse.Namespace, log: Logger) -> int:
+def _exec(args: Args, log: Logger) -> int:
     c = load(args)
     status = c.status()
     if status == "stopped":

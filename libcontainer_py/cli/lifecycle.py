@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import warnings
 
@@ -25,8 +24,10 @@ TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker 
 if TYPE_CHECKING:
     from typing import Any, Dict, List
 
+    from ._argv import Args
 
-def _create(args: argparse.Namespace, log: Logger, *, detach: bool) -> Any:
+
+def _create(args: Args, log: Logger, *, detach: bool) -> Any:
     import attrs
 
     from ..container import Container, ContainerExists
@@ -76,12 +77,12 @@ def _disown(container: Any) -> None:
         container.process.disown()
 
 
-def cmd_create(args: argparse.Namespace, log: Logger) -> int:
+def cmd_create(args: Args, log: Logger) -> int:
     _disown(_create(args, log, detach=True))
     return 0
 
 
-def cmd_start(args: argparse.Namespace, log: Logger) -> int:
+def cmd_start(args: Args, log: Logger) -> int:
     from . import _light
 
     if _light.start(root_of(args), args.container_id):
@@ -98,7 +99,7 @@ def cmd_start(args: argparse.Namespace, log: Logger) -> int:
     return 0
 
 
-def cmd_run(args: argparse.Namespace, log: Logger) -> int:
+def cmd_run(args: Args, log: Logger) -> int:
     c = _create(args, log, detach=args.detach)
     proc = c.process
     assert proc is not None
@@ -126,7 +127,7 @@ def cmd_run(args: argparse.Namespace, log: Logger) -> int:
     return status
 
 
-def cmd_kill(args: argparse.Namespace, log: Logger) -> int:
+def cmd_kill(args: Args, log: Logger) -> int:
     from . import _light
 
     sig = parse_signal(args.signal)
@@ -143,7 +144,7 @@ def cmd_kill(args: argparse.Namespace, log: Logger) -> int:
     return 0
 
 
-def cmd_pause(args: argparse.Namespace, log: Logger) -> int:
+def cmd_pause(args: Args, log: Logger) -> int:
     from . import _light
 
     if _light.freeze(root_of(args), args.container_id, frozen=True):
@@ -155,7 +156,7 @@ def cmd_pause(args: argparse.Namespace, log: Logger) -> int:
     return 0
 
 
-def cmd_resume(args: argparse.Namespace, log: Logger) -> int:
+def cmd_resume(args: Args, log: Logger) -> int:
     from . import _light
 
     if _light.freeze(root_of(args), args.container_id, frozen=False):
@@ -167,7 +168,7 @@ def cmd_resume(args: argparse.Namespace, log: Logger) -> int:
     return 0
 
 
-def cmd_delete(args: argparse.Namespace, log: Logger) -> int:
+def cmd_delete(args: Args, log: Logger) -> int:
     from . import _light
 
     if _light.delete(root_of(args), args.container_id, args.force):
@@ -189,7 +190,7 @@ def cmd_delete(args: argparse.Namespace, log: Logger) -> int:
     return 0
 
 
-def _resources_doc(args: argparse.Namespace) -> Dict[str, Any]:
+def _resources_doc(args: Args) -> Dict[str, Any]:
     import json
     import sys
 
@@ -220,7 +221,7 @@ def _bytes(text: str) -> int:
     return int(t)
 
 
-def cmd_update(args: argparse.Namespace, log: Logger) -> int:
+def cmd_update(args: Args, log: Logger) -> int:
     """Only the resources Config has: memory, cpu, pids, io, hugetlb.
 
     Device rules in the document are ignored, as runc's update ignores them."""
@@ -240,6 +241,6 @@ def cmd_update(args: argparse.Namespace, log: Logger) -> int:
     return 0
 
 
-def cmd_unsupported(args: argparse.Namespace, log: Logger) -> int:
+def cmd_unsupported(args: Args, log: Logger) -> int:
     """checkpoint and restore: a clear refusal, not a usage error."""
     raise CliError(f"{args.command} is not supported: libcontainer-py has no CRIU integration")

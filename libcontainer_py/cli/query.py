@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 
+from .. import _jsonlite
 from . import CliError, _light, root_of
 from ._common import load
 from ._log import Logger
@@ -17,6 +16,7 @@ if TYPE_CHECKING:
 
     from ..container import Container
     from ..state import State
+    from ._argv import Args
     from ._light import Record
 
 #: The OCI version of the state documents (runc's field, ours).
@@ -57,14 +57,14 @@ def state_doc(root: str, record: State | Record, status: str, *, owner: bool = F
     return doc
 
 
-def cmd_state(args: argparse.Namespace, log: Logger) -> int:
+def cmd_state(args: Args, log: Logger) -> int:
     root = root_of(args)
     record, status = _light.load(root, args.container_id)
-    print(json.dumps(state_doc(root, record, status), indent=2))
+    print(_jsonlite.dumps(state_doc(root, record, status), indent=2))
     return 0
 
 
-def cmd_list(args: argparse.Namespace, log: Logger) -> int:
+def cmd_list(args: Args, log: Logger) -> int:
     from .._statedir import list_ids
 
     root = root_of(args)
@@ -80,7 +80,7 @@ def cmd_list(args: argparse.Namespace, log: Logger) -> int:
             print(d["id"])
         return 0
     if args.format == "json":
-        print(json.dumps(docs, separators=(",", ":")))
+        print(_jsonlite.dumps(docs, compact=True))
         return 0
     rows = [["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]]
     rows += [[d["id"], str(d["pid"]), d["status"], d["bundle"], d["created"], d["owner"]] for d in docs]
@@ -91,13 +91,13 @@ def cmd_list(args: argparse.Namespace, log: Logger) -> int:
     return 0
 
 
-def cmd_ps(args: argparse.Namespace, log: Logger) -> int:
+def cmd_ps(args: Args, log: Logger) -> int:
     pids = _light.pids(root_of(args), args.container_id)
     if pids is None:
         c = load(args)
         pids = [] if c.status() == "stopped" else sorted(c.pids())
     if args.format == "json":
-        print(json.dumps(pids or None))  # runc (Go) prints an empty list as null
+        print(_jsonlite.dumps(pids or None))  # runc (Go) prints an empty list as null
         return 0
     import subprocess
 
@@ -171,12 +171,12 @@ def stats_doc(c: Container) -> Dict[str, Any]:
     return {"type": "stats", "id": c.id, "data": data}
 
 
-def cmd_events(args: argparse.Namespace, log: Logger) -> int:
+def cmd_events(args: Args, log: Logger) -> int:
     c = load(args)
     if c.status() == "stopped":
         raise CliError(f"container with id {c.id} is not running")
     if args.stats:
-        print(json.dumps(stats_doc(c), separators=(",", ":")))
+        print(_jsonlite.dumps(stats_doc(c), compact=True))
         return 0
     # Streaming: stats every interval, and OOM events as runc's "oom" type.
     import time
@@ -190,13 +190,13 @@ def cmd_events(args: argparse.Namespace, log: Logger) -> int:
         while c.status() != "stopped":
             now = time.monotonic()
             if now >= next_stats:
-                print(json.dumps(stats_doc(c), separators=(",", ":")), flush=True)
+                print(_jsonlite.dumps(stats_doc(c), compact=True), flush=True)
                 next_stats = now + interval
             cg = c.cgroup
             if cg is not None:
                 for ev in cg.poll_events():
                     if ev.kind in ("oom", "oom_kill"):
-                        print(json.dumps({"type": "oom", "id": c.id}, separators=(",", ":")), flush=True)
+                        print(_jsonlite.dumps({"type": "oom", "id": c.id}, compact=True), flush=True)
             time.sleep(min(0.2, interval))
     except BrokenPipeError:
         sys.stderr.close()
@@ -217,7 +217,7 @@ def _duration(text: str) -> float:
     return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
-def cmd_features(args: argparse.Namespace, log: Logger) -> int:
+def cmd_features(args: Args, log: Logger) -> int:
     from ..capabilities import CAPABILITY_NAMES
     from ..namespaces import KINDS
     from ..oci.mounts import _REFUSED, FLAG_NAMES
@@ -243,7 +243,7 @@ def cmd_features(args: argparse.Namespace, log: Logger) -> int:
         },
         "annotations": {"org.opencontainers.runc.checkpoint.enabled": "false"},
     }
-    print(json.dumps(doc, indent=4))
+    print(_jsonlite.dumps(doc, indent=4))
     return 0
 
 

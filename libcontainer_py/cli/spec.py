@@ -8,13 +8,16 @@ not inheritable, which the kernel cannot raise (runc ignores the failure;
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from typing import Any, Dict
 
 from . import CliError
 from ._log import Logger
+
+TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
+if TYPE_CHECKING:
+    from ._argv import Args
 
 CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
 
@@ -107,7 +110,7 @@ def default_spec(rootless: bool = False) -> Dict[str, Any]:
     }
 
 
-def cmd_spec(args: argparse.Namespace, log: Logger) -> int:
+def cmd_spec(args: Args, log: Logger) -> int:
     bundle = args.bundle or "."
     path = os.path.join(bundle, "config.json")
     if os.path.lexists(path):
