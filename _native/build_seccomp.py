@@ -28,6 +28,13 @@ int seccomp_attr_set(scmp_filter_ctx ctx, int attr, uint32_t value);
 int seccomp_rule_add_array(scmp_filter_ctx ctx, uint32_t action, int syscall,
                            unsigned int arg_cnt, const struct scmp_arg_cmp *arg_array);
 int seccomp_export_bpf(const scmp_filter_ctx ctx, int fd);
+struct scmp_version {
+    unsigned int major;
+    unsigned int minor;
+    unsigned int micro;
+};
+const struct scmp_version *seccomp_version(void);
+unsigned int seccomp_api_get(void);
 """
 
 ffibuilder = FFI()

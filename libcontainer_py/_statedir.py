@@ -107,7 +107,8 @@ def list_ids(root: str) -> List[str]:
         names = sorted(os.listdir(root))
     except FileNotFoundError:
         return []
-    return [n for n in names if os.path.isdir(os.path.join(root, n))]
+    # other entries (the command line's .seccomp-cache) are no containers
+    return [n for n in names if is_valid_id(n) and os.path.isdir(os.path.join(root, n))]
 
 
 def remove_state(root: str, container_id: str) -> None:

@@ -15,6 +15,7 @@ from ._common import (
     send_console,
     set_winsize,
     signals_forwarded,
+    use_seccomp_cache,
     write_pid_file,
 )
 from ._log import Logger
@@ -83,6 +84,7 @@ def cmd_exec(args: Args, log: Logger) -> int:
 
 
 def _exec(args: Args, log: Logger) -> int:
+    use_seccomp_cache(args)
     c = load(args)
     status = c.status()
     if status == "stopped":

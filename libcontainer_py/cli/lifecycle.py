@@ -16,6 +16,7 @@ from ._common import (
     send_console,
     set_winsize,
     signals_forwarded,
+    use_seccomp_cache,
     write_pid_file,
 )
 from ._log import Logger
@@ -45,6 +46,7 @@ def _create(args: Args, log: Logger, *, detach: bool) -> Any:
     terminal = config.process.terminal
     check_console(terminal, args.console_socket, detach)
     pass_fds = tuple(range(3, 3 + args.preserve_fds))
+    use_seccomp_cache(args)
     try:
         container = Container.create(
             args.container_id,

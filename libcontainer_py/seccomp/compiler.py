@@ -10,6 +10,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 import attrs
 
 from . import _libseccomp as scmp
+from .cache import FilterCache, filter_key
 from .config import FLAGS, OPS, Action, ArgCondition, Seccomp, SeccompRule
 from .errors import SeccompError
 
@@ -99,13 +100,41 @@ def _describe(rule: SeccompRule, name: str, args: Sequence[ArgCondition]) -> str
 
 def compile(seccomp: Seccomp, *, strict: bool = False) -> CompiledFilter:
     """See _compile; results are cached per (frozen, hashable) Seccomp, since
-    libseccomp takes milliseconds for a large profile."""
+    libseccomp takes milliseconds for a large profile, in this process and,
+    after ``use_disk_cache(directory)``, on disk for other processes."""
     return _compile_cached(seccomp, strict)
+
+
+_disk: Optional[FilterCache] = None
+
+
+def use_disk_cache(directory: Optional[str]) -> None:
+    """Keep compiled programs under ``directory`` too (None: in memory only),
+    for the next processes that compile the same filter (see cache.py)."""
+    global _disk
+    _disk = None if directory is None else FilterCache(directory)
+
+
+def library_id() -> Tuple[int, ...]:
+    """What libseccomp's output depends on besides the filter: its version,
+    its API level (the kernel's seccomp features) and the native architecture."""
+    lib = _lib("seccomp")
+    version = lib.seccomp_version()
+    return (version.major, version.minor, version.micro, lib.seccomp_api_get(), lib.seccomp_arch_native())
 
 
 @functools.lru_cache(maxsize=64)
 def _compile_cached(seccomp: Seccomp, strict: bool) -> CompiledFilter:
-    return _compile(seccomp, strict=strict)
+    disk = _disk
+    if disk is None:
+        return _compile(seccomp, strict=strict)
+    key = filter_key(seccomp, strict, library_id())
+    stored = disk.load(key)
+    if stored is not None:
+        return _finish(seccomp, *stored)
+    compiled = _compile(seccomp, strict=strict)
+    disk.store(key, compiled.program, compiled.skipped)
+    return compiled
 
 
 def _compile(seccomp: Seccomp, *, strict: bool = False) -> CompiledFilter:
@@ -150,7 +179,11 @@ def _compile(seccomp: Seccomp, *, strict: bool = False) -> CompiledFilter:
         program = _export(lib, ctx)
     finally:
         lib.seccomp_release(ctx)
+    return _finish(seccomp, program, tuple(dict.fromkeys(skipped)))
 
+
+def _finish(seccomp: Seccomp, program: bytes, skipped: Tuple[str, ...]) -> CompiledFilter:
+    """The CompiledFilter of ``program``, checked, with its seccomp(2) flags."""
     count = len(program) // SOCK_FILTER_SIZE
     if len(program) % SOCK_FILTER_SIZE or not 0 < count <= BPF_MAXINSNS:
         raise SeccompError("seccomp", f"the program has {count} instructions; the kernel accepts 1 to {BPF_MAXINSNS}")
@@ -161,7 +194,7 @@ def _compile(seccomp: Seccomp, *, strict: bool = False) -> CompiledFilter:
         flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER
         if flags & SECCOMP_FILTER_FLAG_TSYNC:
             flags |= SECCOMP_FILTER_FLAG_TSYNC_ESRCH  # TSYNC with a listener needs it (seccomp(2))
-    return CompiledFilter(program, count, flags, seccomp.uses_notify, tuple(dict.fromkeys(skipped)))
+    return CompiledFilter(program, count, flags, seccomp.uses_notify, skipped)
 
 
 #: ArgCondition.op -> enum scmp_compare (SCMP_CMP_NE = 1 ... SCMP_CMP_MASKED_EQ = 7).

@@ -1,0 +1,147 @@
+"""Compiled seccomp programs kept on disk (seccomp/cache.py): a hit gives
+the program libseccomp gives, a container loads it and is filtered by it,
+and anything doubtful about a stored file is a miss."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from typing import Any, Callable, Iterator, List
+
+import pytest
+from support.busybox import make_rootfs
+
+from libcontainer_py.seccomp import Action, Seccomp, SeccompRule, compiler
+from libcontainer_py.seccomp.cache import FilterCache, filter_key
+
+MKDIR_DENIED = Seccomp(
+    default_action=Action.ALLOW,
+    rules=(SeccompRule(syscalls=("mkdir", "mkdirat"), action=Action.ERRNO, errno=1),),
+)
+
+
+@pytest.fixture
+def disk(tmp_path: Any) -> Iterator[str]:
+    """compile() with a disk cache in a fresh directory, and no memory cache."""
+    directory = str(tmp_path / "cache")
+    compiler._compile_cached.cache_clear()
+    compiler.use_disk_cache(directory)
+    yield directory
+    compiler.use_disk_cache(None)
+    compiler._compile_cached.cache_clear()
+
+
+@pytest.fixture
+def libseccomp_calls(monkeypatch: pytest.MonkeyPatch) -> List[Seccomp]:
+    """The filters libseccomp is asked to compile from now on."""
+    calls: List[Seccomp] = []
+    real: Callable[..., Any] = compiler._compile
+
+    def counting(seccomp: Seccomp, *, strict: bool = False) -> Any:
+        calls.append(seccomp)
+        return real(seccomp, strict=strict)
+
+    monkeypatch.setattr(compiler, "_compile", counting)
+    return calls
+
+
+def _stored(directory: str) -> List[str]:
+    return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+
+
+def test_a_hit_is_libseccomps_program(disk: str, libseccomp_calls: List[Seccomp]) -> None:
+    profile = Seccomp.default()
+    first = compiler.compile(profile)
+    assert len(libseccomp_calls) == 1 and len(_stored(disk)) == 1
+    assert oct(os.stat(disk).st_mode & 0o777) == "0o700"
+    compiler._compile_cached.cache_clear()  # as a new process would be
+    second = compiler.compile(profile)
+    assert len(libseccomp_calls) == 1  # from the file
+    assert second == first
+    compiler.use_disk_cache(None)
+    compiler._compile_cached.cache_clear()
+    assert compiler.compile(profile) == first  # what libseccomp gives without any cache
+
+
+def test_each_filter_has_its_own_program(disk: str, libseccomp_calls: List[Seccomp]) -> None:
+    a = compiler.compile(MKDIR_DENIED)
+    b = compiler.compile(Seccomp.default())
+    strict = compiler.compile(MKDIR_DENIED, strict=True)
+    assert len(libseccomp_calls) == 3 and len(_stored(disk)) == 3
+    assert a.program != b.program and strict.program == a.program
+    library = compiler.library_id()
+    assert filter_key(MKDIR_DENIED, False, library) != filter_key(MKDIR_DENIED, False, (*library[:2], library[2] + 1))
+
+
+@pytest.mark.parametrize("damage", ["group-writable", "short", "not-ours", "symlink", "directory-writable"])
+def test_doubtful_files_are_misses(disk: str, libseccomp_calls: List[Seccomp], damage: str) -> None:
+    first = compiler.compile(MKDIR_DENIED)
+    (name,) = _stored(disk)
+    path = os.path.join(disk, name)
+    if damage == "group-writable":
+        os.chmod(path, 0o620)
+    elif damage == "short":
+        with open(path, "r+b") as f:
+            f.truncate(os.path.getsize(path) - 3)
+    elif damage == "not-ours":
+        os.chown(path, 65534, 65534)
+    elif damage == "symlink":
+        os.rename(path, path + ".real")
+        os.symlink(path + ".real", path)
+    else:
+        os.chmod(disk, 0o777)
+    compiler._compile_cached.cache_clear()
+    assert compiler.compile(MKDIR_DENIED) == first
+    assert len(libseccomp_calls) == 2  # compiled again
+
+
+def test_the_oldest_programs_go_beyond_the_limit(tmp_path: Any) -> None:
+    cache = FilterCache(str(tmp_path / "c"), limit=2)
+    for i, key in enumerate(("a", "b", "c")):
+        cache.store(key, bytes(8 * (i + 1)), ())
+        os.utime(os.path.join(cache.directory, key + ".bpf"), ns=(i * 10**9, i * 10**9))
+    assert _stored(cache.directory) == ["b.bpf", "c.bpf"]
+    assert cache.load("a") is None and cache.load("c") == (bytes(24), ())
+
+
+def test_a_failed_store_leaves_nothing(tmp_path: Any) -> None:
+    cache = FilterCache(str(tmp_path / "c"))
+    os.makedirs(cache.directory, mode=0o700)
+    os.mkdir(os.path.join(cache.directory, "k.bpf"))  # the rename onto it fails
+    cache.store("k", bytes(8), ())
+    assert _stored(cache.directory) == ["k.bpf"] and cache.load("k") is None
+
+
+# -- through the command line ------------------------------------------------------
+
+
+def test_the_command_line_compiles_a_profile_once(tmp_path: Any) -> None:
+    """Two containers of one bundle: the first command compiles and stores
+    the program, the second loads it; both containers are filtered by it."""
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    make_rootfs(str(bundle / "rootfs"))
+    root = str(tmp_path / "state")
+    cli = [sys.executable, "-m", "libcontainer_py", "--root", root]
+    subprocess.run([*cli, "spec"], cwd=bundle, check=True)
+    doc = json.loads((bundle / "config.json").read_text())
+    doc["process"].update(terminal=False, args=["sh", "-c", "grep Seccomp: /proc/self/status; mkdir /tmp/x"])
+    doc["linux"]["seccomp"] = MKDIR_DENIED.to_oci()
+    (bundle / "config.json").write_text(json.dumps(doc))
+    cache = os.path.join(root, ".seccomp-cache")
+    outputs = []
+    for cid in ("cache-1", "cache-2"):
+        with tempfile.TemporaryFile("w+") as out:
+            status = subprocess.run([*cli, "run", "-b", str(bundle), cid], stdout=out, stderr=out).returncode
+            out.seek(0)
+            outputs.append((status, out.read()))
+        if cid == "cache-1":
+            (stored,) = _stored(cache)
+            written = os.stat(os.path.join(cache, stored)).st_mtime_ns
+    assert _stored(cache) == [stored] and os.stat(os.path.join(cache, stored)).st_mtime_ns == written
+    for status, text in outputs:
+        assert status == 1 and "Seccomp:\t2" in text and "Operation not permitted" in text, text
+    assert sorted(os.listdir(root)) == [".seccomp-cache"]
