@@ -156,6 +156,7 @@ class Container:
         except FileExistsError:
             raise ContainerExists(f"container {container_id!r} already exists under {root}") from None
         process = None
+        documents: List[Dict[str, Any]] = []
         try:
             # First a record of what will exist (its cgroup), so that whatever
             # happens to this process, destroy() can find and remove it.
@@ -169,8 +170,10 @@ class Container:
                 pass_fds=pass_fds,
                 start_socket=os.path.join(directory, START_SOCKET),
                 on_hooks=_create_hooks(container_id, config, fns, bundle, annotations or {}),
+                # the record's copy of the config, written while the child sets up
+                meanwhile=lambda: documents.append(config_to_dict(config)),
             )
-            state = _state_of(container_id, config, process, bundle, dict(annotations or {}))
+            state = _state_of(container_id, config, process, bundle, dict(annotations or {}), documents[0])
             write_state(root, state)
             process.recorded()
         except BaseException:
@@ -537,7 +540,12 @@ class Container:
 
 
 def _state_of(
-    container_id: str, config: Config, process: ContainerProcess, bundle: Optional[str], annotations: Dict[str, str]
+    container_id: str,
+    config: Config,
+    process: ContainerProcess,
+    bundle: Optional[str],
+    annotations: Dict[str, str],
+    document: Dict[str, Any],
 ) -> State:
     pid = int(process.pid)
     start = process_start_time(pid)
@@ -558,7 +566,7 @@ def _state_of(
         cgroup_path=process.cgroup.path if process.cgroup is not None else None,
         cgroup_controllers=None if cgroup is None or cgroup.accounting else cgroup.controllers(),
         namespaces=namespaces,
-        config=config_to_dict(config),
+        config=document,
     )
 
 

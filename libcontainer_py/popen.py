@@ -44,6 +44,9 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
     its own pid namespace ends every process in it (the kernel kills the
     namespace when its PID 1 dies); ``close()`` (also on leaving a ``with``
     block) removes its cgroup, killing whatever is left in it.
+    ``on_hooks(pid)`` and ``meanwhile()`` are Container's: the create hooks
+    while the child waits for them, and work done in this process while
+    the child sets itself up.
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         start_socket: Optional[str] = None,
         join_cgroups: Sequence[str] = (),
         on_hooks: Optional[Callable[[int], None]] = None,
+        meanwhile: Optional[Callable[[], None]] = None,
     ) -> None:
         if not isinstance(config, Config):
             raise ConfigError("config", f"expected Config, got {type(config).__name__}")
@@ -110,6 +114,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             cgroup_dirs=cgroup_dirs,
         )
         self._on_hooks = on_hooks
+        self._meanwhile = meanwhile
         if manager is not None and config.cgroup is not None:
             manager.create()
             self.cgroup = manager
@@ -166,6 +171,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 pass_fds=pass_fds,
                 cgroup_fd=cgroup_fd,
                 on_hooks=self._on_hooks,
+                meanwhile=self._meanwhile,
             )
         finally:
             if cgroup_fd >= 0:

@@ -91,10 +91,13 @@ def spawn(
     pass_fds: Sequence[int] = (),
     cgroup_fd: int = -1,
     on_hooks: Optional[Callable[[int], None]] = None,
+    meanwhile: Optional[Callable[[], None]] = None,
 ) -> Spawned:
     """Start the plan's child and drive it until it execs (or, for a plan
     with WAIT_START, until it waits for start).  ``on_hooks(pid)`` runs when
-    the child waits for the create hooks; raising fails the spawn."""
+    the child waits for the create hooks; ``meanwhile()`` right after the
+    clone, while the child sets itself up (joining a v1 cgroup alone waits
+    ~10 ms for the kernel); raising from either fails the spawn."""
     opened = _open_files(plan)
     try:
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -114,6 +117,8 @@ def spawn(
         finally:
             _close_all([child_fd, *opened.values()])
             child_fd, opened = -1, {}
+        if meanwhile is not None:
+            meanwhile()
         _drive(plan, parent_fd, child, on_hooks)
     except BaseException:
         child.abandon()

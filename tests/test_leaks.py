@@ -53,3 +53,26 @@ def test_bad_config_creates_nothing(no_leaks: None) -> None:
     for _ in range(50):
         with pytest.raises(lc.ConfigError):
             lc.run(["true"], config=lc.Config(process=lc.Process(args=["x"], cwd="rel")))
+
+
+def test_a_failure_while_the_child_sets_up_leaves_nothing(
+    busybox: str, tmp_path, no_leaks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Container.create writes the record's copy of the config while the
+    child sets itself up (after the clone): failing there kills the child and
+    removes its cgroup and state, as a failure anywhere else does."""
+    import glob
+
+    from libcontainer_py import container as container_module
+
+    def broken(config: lc.Config) -> None:
+        raise RuntimeError("serialization failed")
+
+    monkeypatch.setattr(container_module, "config_to_dict", broken)
+    root = str(tmp_path / "state")
+    config = lc.Config(rootfs=busybox, process=lc.Process(args=["true"]), cgroup=lc.CgroupConfig())
+    for i in range(3):
+        with pytest.raises(RuntimeError, match="serialization failed"):
+            lc.Container.create(f"leak-meanwhile-{i}", config, root=root)
+    assert lc.Container.list(root=root) == [] and glob.glob(f"{root}/*") == []
+    assert glob.glob("/sys/fs/cgroup/*/libcontainer_py/leak-meanwhile-*") == []

@@ -27,6 +27,8 @@ _GLOBAL_VALUED: Dict[str, Tuple[str, str]] = {
 #: Global switches.
 _GLOBAL_SWITCHES: Dict[str, str] = {"--debug": "debug", "--systemd-cgroup": "systemd_cgroup"}
 _CHOICES: Dict[str, Tuple[str, ...]] = {"log_format": ("text", "json"), "format": ("table", "json")}
+#: Fields argparse reads with type=int (this parser: plain decimal digits only).
+_INTS = frozenset({"preserve_fds"})
 
 #: command -> (switches, valued flags with their defaults, positional names, how many may be left out)
 _COMMANDS: Dict[str, Tuple[Dict[str, str], Dict[str, Tuple[str, str]], Tuple[str, ...], int]] = {
@@ -40,6 +42,36 @@ _COMMANDS: Dict[str, Tuple[Dict[str, str], Dict[str, Tuple[str, str]], Tuple[str
         {"-q": "quiet", "--quiet": "quiet"},
         {"-f": ("format", "table"), "--format": ("format", "table")},
         (),
+        0,
+    ),
+    "create": (
+        {"--no-pivot": "no_pivot", "--no-new-keyring": "no_new_keyring"},
+        {
+            "-b": ("bundle", ""),
+            "--bundle": ("bundle", ""),
+            "--console-socket": ("console_socket", ""),
+            "--pid-file": ("pid_file", ""),
+            "--preserve-fds": ("preserve_fds", "0"),
+        },
+        ("container_id",),
+        0,
+    ),
+    "run": (
+        {
+            "--no-pivot": "no_pivot",
+            "--no-new-keyring": "no_new_keyring",
+            "-d": "detach",
+            "--detach": "detach",
+            "--keep": "keep",
+        },
+        {
+            "-b": ("bundle", ""),
+            "--bundle": ("bundle", ""),
+            "--console-socket": ("console_socket", ""),
+            "--pid-file": ("pid_file", ""),
+            "--preserve-fds": ("preserve_fds", "0"),
+        },
+        ("container_id",),
         0,
     ),
     # ps: what follows the id is ps's own arguments (argparse's REMAINDER)
@@ -80,7 +112,12 @@ def _take(
     dest = valued[name][0]
     if dest in _CHOICES and value not in _CHOICES[dest]:
         return -1
-    out[dest] = value
+    if dest in _INTS:
+        if not (value.isascii() and value.isdigit()):
+            return -1
+        out[dest] = int(value)
+    else:
+        out[dest] = value
     return i + 1 if eq else i + 2
 
 
@@ -100,7 +137,7 @@ def parse(argv: List[str]) -> Optional[Args]:
     switches, valued, positional, optional = _COMMANDS[command]
     values["command"] = command
     values.update((dest, False) for dest in switches.values())
-    values.update(valued.values())
+    values.update((dest, int(default) if dest in _INTS else default) for dest, default in valued.values())
     given: List[str] = []
     rest = _REMAINDER.get(command)
     i += 1

@@ -68,7 +68,18 @@ COMMANDS = [
     ["start", "-h"],
     ["state", "--root", "/r", "c1"],  # a global flag after the command
     ["run", "c1"],
+    ["run", "-d", "--keep", "-b", "b", "c1"],
+    ["run", "--detach", "--bundle=b", "--no-pivot", "c1"],
     ["create", "--bundle", "b", "c1"],
+    ["create", "-b", "b", "--pid-file", "/p", "--console-socket", "/s", "c1"],
+    ["create", "--preserve-fds", "2", "--no-new-keyring", "c1"],
+    ["create", "--preserve-fds=3", "c1"],
+    ["create", "--preserve-fds", "x", "c1"],
+    ["create", "--preserve-fds", " 2", "c1"],
+    ["create", "--preserve-fds", "-1", "c1"],
+    ["create", "-bb", "c1"],
+    ["create", "--detach", "c1"],
+    ["create", "--pid-file", "c1"],
     ["nosuch"],
     [],
 ]
@@ -100,6 +111,9 @@ def test_the_plain_lines_engines_use_are_read_lightly() -> None:
         ["list", "--format", "json"],
         ["ps", "--format", "json", "id"],
         ["ps", "id", "-ef"],
+        ["--log-format=json", "--log", "/l", "create", "--bundle", "/b", "--pid-file", "/p", "id"],
+        ["--root", "/r", "create", "--bundle", "/b", "--console-socket", "/s", "--pid-file", "/p", "id"],
+        ["--root", "/r", "run", "--bundle", "/b", "-d", "id"],
     ):
         assert _argv.parse(argv) is not None, argv
 

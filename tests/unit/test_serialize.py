@@ -444,6 +444,14 @@ def test_document_has_one_key_per_field_everywhere() -> None:
     check(config, doc)
 
 
+def test_type_hints_are_typings() -> None:
+    """serialize resolves the annotations itself (once per distinct string):
+    the same as typing.get_type_hints, for every class of the tree."""
+    for cls in config_tree():
+        assert serialize._type_hints(cls) == typing.get_type_hints(cls), cls
+    assert serialize._type_hints(Outer) == typing.get_type_hints(Outer)
+
+
 def test_every_field_type_in_the_tree_is_supported() -> None:
     for cls, hints in config_tree().items():
         for name, tp in hints.items():
