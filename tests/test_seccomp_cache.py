@@ -145,3 +145,14 @@ def test_the_command_line_compiles_a_profile_once(tmp_path: Any) -> None:
     for status, text in outputs:
         assert status == 1 and "Seccomp:\t2" in text and "Operation not permitted" in text, text
     assert sorted(os.listdir(root)) == [".seccomp-cache"]
+
+
+def test_the_key_is_sha256_without_hashlib() -> None:
+    import hashlib
+
+    from libcontainer_py.seccomp import cache
+
+    assert cache._sha256(b"abc") == hashlib.sha256(b"abc").hexdigest()
+    code = "import sys; from libcontainer_py.seccomp import cache; cache._sha256(b'x'); print('hashlib' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
