@@ -47,6 +47,16 @@ def our_cli() -> List[str]:
     return [sys.executable, "-m", "libcontainer_py"]
 
 
+def interpreter_of(cli: List[str]) -> str:
+    """The Python that runs our command line (the script's #! line)."""
+    if cli[0] != sys.executable:
+        with open(cli[0], "rb") as f:
+            first = f.readline()
+        if first.startswith(b"#!"):
+            return first[2:].decode().split()[0]
+    return sys.executable
+
+
 def runtimes(runc: str) -> Dict[str, List[str]]:
     """The argv prefix of each runtime's command line."""
     return {"ours": our_cli(), "runc": [runc]}
@@ -117,6 +127,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     prefixes = runtimes(args.runc)
     samples = {name: {c: [] for c in COMMANDS} for name in prefixes}  # type: Dict[str, Dict[str, List[int]]]
     left: List[str] = []
+    # The floor under every command of ours: the interpreter starting and exiting.
+    floor_argv = [interpreter_of(prefixes["ours"]), "-c", "pass"]
+    floor: List[int] = []
     with tempfile.TemporaryDirectory(prefix="bench-cli-", dir=bs.DEFAULT_TMPDIR) as tmp:
         work = Path(tmp)
         rootfs = bs.make_rootfs(work / "rootfs")
@@ -129,6 +142,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 for name in order:
                     into = samples[name] if i >= args.warmup else {c: [] for c in COMMANDS}
                     one_round(prefixes[name], work / f"{name}-state", work / "bundle", f"{tag}-{name}-{i}", into)
+                if i >= args.warmup:
+                    floor.append(timed(floor_argv))
         finally:
             for name, prefix in prefixes.items():
                 left += [f"{name}: {cid}" for cid in clean_up(prefix, work / f"{name}-state")]
@@ -139,6 +154,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ours, runc = bs.Summary.of(samples["ours"][command]), bs.Summary.of(samples["runc"][command])
         cells = [f"{s.median_ms:7.1f} [{s.p10_ms:5.1f}-{s.p90_ms:5.1f}]" for s in (ours, runc)]
         print(f"{command:8} {cells[0]:>22} {cells[1]:>22} {ours.median_ms / runc.median_ms:10.2f}")
+    floor_ms = bs.Summary.of(floor).median_ms
+    print(f"{' '.join(floor_argv)}: {floor_ms:.1f} ms (the interpreter's start, in every command of ours)")
     if left:
         print(f"left behind and removed: {', '.join(left)}", file=sys.stderr)
         return 1

@@ -76,7 +76,9 @@ def test_each_filter_has_its_own_program(disk: str, libseccomp_calls: List[Secco
     assert filter_key(MKDIR_DENIED, False, library) != filter_key(MKDIR_DENIED, False, (*library[:2], library[2] + 1))
 
 
-@pytest.mark.parametrize("damage", ["group-writable", "short", "not-ours", "symlink", "directory-writable"])
+@pytest.mark.parametrize(
+    "damage", ["group-writable", "short", "not-ours", "symlink", "directory-writable", "directory-symlink"]
+)
 def test_doubtful_files_are_misses(disk: str, libseccomp_calls: List[Seccomp], damage: str) -> None:
     first = compiler.compile(MKDIR_DENIED)
     (name,) = _stored(disk)
@@ -91,8 +93,11 @@ def test_doubtful_files_are_misses(disk: str, libseccomp_calls: List[Seccomp], d
     elif damage == "symlink":
         os.rename(path, path + ".real")
         os.symlink(path + ".real", path)
-    else:
+    elif damage == "directory-writable":
         os.chmod(disk, 0o777)
+    else:
+        os.rename(disk, disk + ".real")
+        os.symlink(disk + ".real", disk)
     compiler._compile_cached.cache_clear()
     assert compiler.compile(MKDIR_DENIED) == first
     assert len(libseccomp_calls) == 2  # compiled again

@@ -57,10 +57,14 @@ class FilterCache:
     def _trusted(self, st: os.stat_result) -> bool:
         return st.st_uid == os.geteuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
+    def _trusted_directory(self) -> bool:
+        st = os.lstat(self.directory)  # not through a symlink: a directory of ours, as made here
+        return stat.S_ISDIR(st.st_mode) and self._trusted(st)
+
     def load(self, key: str) -> Optional[Tuple[bytes, Tuple[str, ...]]]:
         """The program and skipped syscall names stored under ``key``, or None."""
         try:
-            if not self._trusted(os.stat(self.directory)):
+            if not self._trusted_directory():
                 return None
             fd = os.open(os.path.join(self.directory, key + _SUFFIX), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
         except OSError:
@@ -81,7 +85,7 @@ class FilterCache:
         """Keep ``program``; failures are ignored (the cache is only a shortcut)."""
         try:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            if not self._trusted(os.stat(self.directory)):
+            if not self._trusted_directory():
                 return
             final = os.path.join(self.directory, key + _SUFFIX)
             tmp = f"{final}.{os.getpid()}.tmp"
