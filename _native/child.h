@@ -34,6 +34,10 @@
 #ifndef SYS_clone3
 #define SYS_clone3 435
 #endif
+/* ioprio_set(2): glibc has no wrapper, and <linux/ioprio.h> is recent. */
+#ifndef IOPRIO_WHO_PROCESS
+#define IOPRIO_WHO_PROCESS 1
+#endif
 #ifndef SYS_openat2
 #define SYS_openat2 437
 #endif

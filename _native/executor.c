@@ -44,6 +44,8 @@
  *   WAIT_START       -
  *   EXEC             uses args->exec_paths, argv, envp
  *   PERSONALITY      n1 the execution domain (personality(2): PER_LINUX32 ...)
+ *   SCHED_SETATTR    buf a struct sched_attr for sched_setattr(2) (this process)
+ *   IOPRIO           n1 an ioprio value for ioprio_set(2) (this process)
  *   FIND_EXEC        fail unless one of args->exec_paths is a regular file
  *                    these credentials may execute (before a wait to start)
  *   JOIN_CGROUP      n1 fd of a cgroup.procs file: this process moves
@@ -218,6 +220,14 @@ static void run_step(struct child *c, const struct lc_step *s)
         break;
     case LC_OP_PERSONALITY:
         if (personality((unsigned long)s->n1) < 0)
+            fail(c, STAGE_CALL);
+        break;
+    case LC_OP_SCHED_SETATTR:
+        if (syscall(SYS_sched_setattr, 0, s->buf, 0) < 0)
+            fail(c, STAGE_CALL);
+        break;
+    case LC_OP_IOPRIO:
+        if (syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, (int)s->n1) < 0)
             fail(c, STAGE_CALL);
         break;
     case LC_OP_KEEPCAPS:

@@ -47,6 +47,8 @@
 #define LC_OP_ROOT_OVERLAY   41
 #define LC_OP_FIND_EXEC      42
 #define LC_OP_PERSONALITY    43
+#define LC_OP_SCHED_SETATTR  44
+#define LC_OP_IOPRIO         45
 
 /* Step flags. */
 #define LC_F_FILE        0x1   /* MOUNT: the target is a file, not a directory */

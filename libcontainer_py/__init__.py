@@ -48,6 +48,7 @@ _WHERE = {
     "Hugetlb": ".cgroups",
     "IDMap": ".idmap",
     "IO": ".cgroups",
+    "IOPriority": ".scheduling",
     "IdentityError": ".errors",
     "Memory": ".cgroups",
     "Mount": ".mounts",
@@ -64,6 +65,7 @@ _WHERE = {
     "Rlimit": ".limits",
     "Rootfs": ".rootfs",
     "STDOUT": ".popen",
+    "Scheduler": ".scheduling",
     "Seccomp": ".seccomp",
     "SeccompError": ".seccomp",
     "SeccompRule": ".seccomp",
@@ -130,6 +132,7 @@ if TYPE_CHECKING:
     from .process import Process, User
     from .rootfs import Rootfs
     from .run import CompletedProcess, run
+    from .scheduling import IOPriority, Scheduler
     from .seccomp import Action, ArgCondition, Seccomp, SeccompError, SeccompRule
     from .state import DEFAULT_ROOT, State, StateNotFound
 
@@ -183,6 +186,7 @@ __all__ = [
     "Hugetlb",
     "IDMap",
     "IO",
+    "IOPriority",
     "IdentityError",
     "Memory",
     "Mount",
@@ -199,6 +203,7 @@ __all__ = [
     "Rlimit",
     "Rootfs",
     "STDOUT",
+    "Scheduler",
     "Seccomp",
     "SeccompError",
     "SeccompRule",

@@ -432,10 +432,13 @@ class Container:
         seccomp: Any = _SAME,
         init: bool = False,
         terminal: bool = False,
+        scheduler: Any = _SAME,
+        io_priority: Any = _SAME,
     ) -> Config:
         """The Config of a process that joins this container: every namespace
-        of its first process, its security settings (overridable), no rootfs
-        or cgroup of its own."""
+        of its first process, its security settings and scheduling
+        (overridable; None for ``seccomp``, ``scheduler`` or ``io_priority``:
+        none), no rootfs or cgroup of its own."""
         if self.config is None:
             raise ContainerError(f"container {self.id}: exec needs its config (Container.load(..., config=...))")
         base = self.config.process
@@ -449,6 +452,8 @@ class Container:
             no_new_privileges=base.no_new_privileges if no_new_privileges is None else no_new_privileges,
             init=init,
             terminal=terminal,
+            scheduler=base.scheduler if scheduler is _SAME else scheduler,
+            io_priority=base.io_priority if io_priority is _SAME else io_priority,
         )
         return Config(
             rootfs=None,
@@ -473,7 +478,8 @@ class Container:
         """Start ``args`` inside the running container: in every namespace
         of its first process (the user namespace first), in its cgroup, with
         its security settings -- ``overrides`` are those of exec_config()
-        (env, cwd, user, capabilities, no_new_privileges, seccomp).  Returns
+        (env, cwd, user, capabilities, no_new_privileges, seccomp,
+        scheduler, io_priority).  Returns
         a Popen-like ContainerProcess (the caller's child)."""
         self._require("exec", "created", "running")
         config = self.exec_config(args, **overrides)

@@ -9,6 +9,7 @@ import attrs
 from ._fields import absolute_path, boolean, fail, freeze_mapping, instance_tuple, str_tuple, uint32
 from .capabilities import Capabilities
 from .limits import Rlimit
+from .scheduling import IOPriority, Scheduler
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_ENV: Mapping[str, str] = {"PATH": DEFAULT_PATH}
@@ -95,6 +96,18 @@ def _to_process_rlimits(value: Any) -> Tuple[Rlimit, ...]:
     return limits
 
 
+def _to_process_scheduler(value: Any) -> Optional[Scheduler]:
+    if value is not None and not isinstance(value, Scheduler):
+        raise fail("process.scheduler", f"expected a Scheduler or None, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _to_process_io_priority(value: Any) -> Optional[IOPriority]:
+    if value is not None and not isinstance(value, IOPriority):
+        raise fail("process.io_priority", f"expected an IOPriority or None, got {type(value).__name__} {value!r}")
+    return value
+
+
 def _to_process_oom_score_adj(value: Any) -> Optional[int]:
     if value is None:
         return None
@@ -132,6 +145,10 @@ class Process:
     init: bool = attrs.field(default=False, converter=_to_process_init)
     #: -1000..1000; lowering it below the caller's needs CAP_SYS_RESOURCE.
     oom_score_adj: Optional[int] = attrs.field(default=None, converter=_to_process_oom_score_adj)
+    #: CPU scheduling policy (sched_setattr(2)); None keeps the caller's.
+    scheduler: Optional[Scheduler] = attrs.field(default=None, converter=_to_process_scheduler)
+    #: I/O priority (ioprio_set(2)); None keeps the caller's.
+    io_priority: Optional[IOPriority] = attrs.field(default=None, converter=_to_process_io_priority)
 
     @capabilities.validator
     def _check_capabilities(self, _attr: attrs.Attribute[Capabilities], value: Any) -> None:

@@ -49,12 +49,13 @@ from .errors import ConfigError
 __all__ = ["VERSION", "config_from_dict", "config_to_dict"]
 
 #: The version of the document format config_to_dict writes and config_from_dict reads.
-VERSION = 2
+VERSION = 3
 
 #: (class, field) pairs added in each version: a document of an older
 #: version may lack them (they take their default, the old behaviour).
 ADDED: Dict[int, FrozenSet[Tuple[str, str]]] = {
     2: frozenset({("Mount", "copy_up"), ("Config", "personality"), ("Config", "time_offsets")}),
+    3: frozenset({("Process", "scheduler"), ("Process", "io_priority")}),
 }
 
 _omissible: contextvars.ContextVar[FrozenSet[Tuple[str, str]]] = contextvars.ContextVar(

@@ -24,10 +24,10 @@ Decisions, where OCI and Config do not line up one to one:
 - ``process.consoleSize`` goes to OciConfig.console_size (for whoever sets up
   the terminal); ``apparmorProfile``, ``selinuxLabel`` and
   ``linux.mountLabel`` must be empty (Config has no LSM labels; the error
-  names the host's LSMs); ``ioPriority``, ``scheduler``, ``execCPUAffinity``,
-  ``user.username``,
+  names the host's LSMs); ``execCPUAffinity``, ``user.username``,
   ``linux.intelRdt``, ``linux.memoryPolicy``, ``linux.netDevices`` are
-  refused.
+  refused. ``scheduler`` and ``ioPriority`` become Process.scheduler and
+  Process.io_priority.
 - ``root.path`` relative to the bundle (``bundle`` is needed then); so are
   relative bind mount sources.
 - ``hostname``/``domainname`` empty or absent: None (Config then names the
@@ -69,6 +69,7 @@ from ..mounts import Mounts
 from ..namespaces import KINDS, Namespaces
 from ..process import Process, User
 from ..rootfs import Rootfs
+from ..scheduling import IOPriority, Scheduler
 from ..seccomp import Seccomp
 from ._json import UINT64_MAX, array, at, boolean, fail, integer, obj, string, string_map, strings
 from .mounts import mount_to_oci, mounts_from_oci
@@ -149,10 +150,9 @@ _LINUX_REFUSED = {
     "netDevices": "moving network devices into the container is not supported",
 }
 _PROCESS_REFUSED = {
-    "ioPriority": "I/O priorities are not supported",
-    "scheduler": "scheduling policies are not supported",
     "execCPUAffinity": "CPU affinity at exec is not supported",
 }
+_SCHEDULER_KEYS = ("policy", "nice", "priority", "flags", "runtime", "deadline", "period")
 #: OCI namespace type -> Namespaces field.
 _NS_TYPES = {"pid": "pid", "network": "net", "mount": "mount", "ipc": "ipc", "uts": "uts", "user": "user",
              "cgroup": "cgroup", "time": "time"}  # fmt: skip
@@ -331,6 +331,8 @@ def _process(value: Any) -> Tuple[Process, Optional[Tuple[int, int]], frozenset[
             )
     nnp = doc.get("noNewPrivileges")
     terminal = doc.get("terminal")
+    scheduler = _scheduler(doc.get("scheduler"))
+    io_priority = _io_priority(doc.get("ioPriority"))
     with at("process"):
         process = Process(
             args=strings("process.args", doc["args"]),
@@ -343,8 +345,36 @@ def _process(value: Any) -> Tuple[Process, Optional[Tuple[int, int]], frozenset[
             rlimits=tuple(rlimits),
             terminal=False if terminal is None else boolean("process.terminal", terminal),
             oom_score_adj=doc.get("oomScoreAdj"),
+            scheduler=scheduler,
+            io_priority=io_priority,
         )
     return process, console_size, dropped
+
+
+def _scheduler(value: Any) -> Optional[Scheduler]:
+    """``process.scheduler``: sched_setattr(2)'s fields, policy required."""
+    if value is None:
+        return None
+    doc = obj("process.scheduler", value, _SCHEDULER_KEYS, required=("policy",))
+    kwargs: Dict[str, Any] = {"policy": string("process.scheduler.policy", doc["policy"])}
+    for key in ("nice", "priority", "runtime", "deadline", "period"):
+        if doc.get(key) is not None:
+            kwargs[key] = integer(f"process.scheduler.{key}", doc[key])
+    if doc.get("flags") is not None:
+        kwargs["flags"] = strings("process.scheduler.flags", doc["flags"])
+    with at("process.scheduler"):
+        return Scheduler(**kwargs)
+
+
+def _io_priority(value: Any) -> Optional[IOPriority]:
+    """``process.ioPriority``: a class and a level (0-7)."""
+    if value is None:
+        return None
+    doc = obj("process.ioPriority", value, ("class", "priority"), required=("class",))
+    io_class = string("process.ioPriority.class", doc["class"])
+    level = 0 if doc.get("priority") is None else integer("process.ioPriority.priority", doc["priority"])
+    with at("process.ioPriority"):
+        return IOPriority(io_class, level)
 
 
 def _user(value: Any) -> Tuple[User, int]:
@@ -473,7 +503,7 @@ _KNOWN_FIELDS = {
              "gid_mappings", "masked_paths", "readonly_paths", "sysctl", "seccomp", "hooks", "cgroup", "personality",
              "time_offsets"),
     Process: ("args", "env", "cwd", "user", "umask", "capabilities", "no_new_privileges", "rlimits", "executable",
-              "terminal", "init", "oom_score_adj"),
+              "terminal", "init", "oom_score_adj", "scheduler", "io_priority"),
     Rootfs: ("path", "readonly", "propagation", "no_pivot", "lower", "upper", "work"),
 }  # fmt: skip
 
@@ -557,6 +587,23 @@ def _process_to_oci(p: Process, console_size: Optional[Tuple[int, int]]) -> Dict
         ]
     if p.oom_score_adj is not None:
         out["oomScoreAdj"] = p.oom_score_adj
+    if p.scheduler is not None:
+        out["scheduler"] = _scheduler_to_oci(p.scheduler)
+    if p.io_priority is not None:
+        out["ioPriority"] = {
+            "class": "IOPRIO_CLASS_" + p.io_priority.io_class.upper(),
+            "priority": p.io_priority.priority,
+        }
+    return out
+
+
+def _scheduler_to_oci(s: Scheduler) -> Dict[str, Any]:
+    out: Dict[str, Any] = {"policy": "SCHED_" + s.policy.upper()}
+    for key in ("nice", "priority", "runtime", "deadline", "period"):
+        if getattr(s, key):
+            out[key] = getattr(s, key)
+    if s.flags:
+        out["flags"] = ["SCHED_FLAG_" + f.upper() for f in s.flags]
     return out
 
 

@@ -62,6 +62,14 @@ def identity_steps(config: Config, container_id: str, deny_setgroups: bool, step
         steps.append(
             Step(Op.RLIMIT, f"set rlimit {limit.type}", limit.type, n1=limit.resource, n2=limit.soft, n3=limit.hard)
         )
+    # While every capability is held: a real-time policy needs CAP_SYS_NICE,
+    # the real-time I/O class CAP_SYS_ADMIN.
+    if process.scheduler is not None:
+        policy = process.scheduler.policy
+        steps.append(Step(Op.SCHED_SETATTR, f"set the scheduling policy {policy}", data=process.scheduler.sched_attr()))
+    if process.io_priority is not None:
+        io = process.io_priority
+        steps.append(Step(Op.IOPRIO, f"set the I/O priority {io.io_class} {io.priority}", n1=io.value))
     caps = process.capabilities
     last = host.last_capability()
     held = host.bounding_set()

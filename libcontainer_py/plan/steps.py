@@ -62,6 +62,8 @@ class Op(enum.IntEnum):
     ROOT_OVERLAY = 41
     FIND_EXEC = 42
     PERSONALITY = 43
+    SCHED_SETATTR = 44
+    IOPRIO = 45
 
 
 # Step flags (LC_F_*).
@@ -134,6 +136,8 @@ _ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
     Op.EXEC: errors.ExecError,
     Op.FIND_EXEC: errors.ExecError,
     Op.PERSONALITY: errors.SecurityError,
+    Op.SCHED_SETATTR: errors.SecurityError,
+    Op.IOPRIO: errors.SecurityError,
     Op.SETUP_FDS: errors.StepError,
     Op.UMASK: errors.StepError,
     Op.WAIT_START: errors.StepError,

@@ -88,6 +88,8 @@ def userns_config() -> lc.Config:
         terminal=True,
         executable="/usr/bin/app-real",
         oom_score_adj=-500,
+        scheduler=lc.Scheduler("deadline", runtime=10_000, deadline=50_000, period=100_000, flags=["reclaim"]),
+        io_priority=lc.IOPriority("IOPRIO_CLASS_BE", 6),
     )
     mounts = lc.Mounts.default() + [
         lc.Mount.bind(
@@ -159,7 +161,13 @@ def host_config() -> lc.Config:
     """What the user-namespace one cannot have: no_pivot, joined namespaces,
     the v1 spellings of cpu and io weights, net sysctls, no cgroup devices."""
     return lc.Config(
-        process=lc.Process(args=["/bin/true"], capabilities=lc.Capabilities.none(), env={}),
+        process=lc.Process(
+            args=["/bin/true"],
+            capabilities=lc.Capabilities.none(),
+            env={},
+            scheduler=lc.Scheduler("SCHED_RR", priority=10, nice=-5),
+            io_priority=lc.IOPriority("idle"),
+        ),
         rootfs=lc.Rootfs.directory("/srv/root", no_pivot=True, propagation="shared"),
         hostname="h" * 64,
         namespaces=lc.Namespaces(mount=True, uts=True, ipc="/proc/1/ns/ipc", pid="/proc/1/ns/pid", net=True),
@@ -295,7 +303,7 @@ def test_document_is_plain_json(name: str) -> None:
     for path, value in _walk_json(doc):
         assert type(value) in (dict, list, str, int, bool, type(None)), (path, type(value))
     json.dumps(doc, allow_nan=False)
-    assert doc["version"] == VERSION == 2
+    assert doc["version"] == VERSION == 3
     assert next(iter(doc)) == "version"
     assert list(doc)[1:] == [a.name for a in attrs.fields(lc.Config)]
 
@@ -651,7 +659,7 @@ def test_a_converter_that_trips_still_gives_a_config_error() -> None:
     assert info.value.field.startswith("cgroup.io.write_iops")
 
 
-@pytest.mark.parametrize("version", [None, 0, 3, "1", 1.0, True, [1]])
+@pytest.mark.parametrize("version", [None, 0, 4, "1", 1.0, True, [1]])
 def test_unknown_versions_are_refused(version: Any) -> None:
     doc = config_to_dict(lc.Config())
     doc["version"] = version
@@ -677,6 +685,19 @@ def test_a_version_1_document_loads_without_the_fields_added_since() -> None:
     with pytest.raises(ConfigError) as info:
         config_from_dict(doc)
     assert (info.value.field, info.value.message) == ("process.cwd", "is required")
+
+
+def test_a_version_2_document_loads_without_scheduling() -> None:
+    """Process.scheduler and io_priority came with version 3: a version 2
+    document lacks them and reads as None (the caller's scheduling)."""
+    config = lc.Config(process=lc.Process(args=["true"]))
+    doc = config_to_dict(config)
+    del doc["process"]["scheduler"], doc["process"]["io_priority"]
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(doc)
+    assert info.value.message == "is required"
+    doc["version"] = 2
+    assert config_from_dict(doc) == config
 
 
 def test_missing_version_is_refused() -> None:

@@ -1,0 +1,172 @@
+"""How the container's process is scheduled: its CPU policy (``Scheduler``,
+sched_setattr(2)) and its I/O priority (``IOPriority``, ioprio_set(2)).
+
+Both are set by the child before it changes user and drops capabilities (a
+real-time policy needs CAP_SYS_NICE, the real-time I/O class CAP_SYS_ADMIN),
+and are inherited by whatever the program starts.  They are OCI's
+``process.scheduler`` and ``process.ioPriority``.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Tuple
+
+import attrs
+
+from ._fields import fail
+
+#: Policy names ("fifo", or OCI's "SCHED_FIFO") -> SCHED_* numbers.
+POLICIES = {"other": 0, "fifo": 1, "rr": 2, "batch": 3, "idle": 5, "deadline": 6}
+#: Policies with a static priority (1-99); the others take none.
+REALTIME = frozenset({"fifo", "rr"})
+#: sched_setattr(2) flags by name ("reset_on_fork", or "SCHED_FLAG_RESET_ON_FORK").
+SCHED_FLAGS = {"reset_on_fork": 0x01, "reclaim": 0x02, "dl_overrun": 0x04, "keep_policy": 0x08, "keep_params": 0x10}
+#: The smallest runtime SCHED_DEADLINE takes (the kernel's 2**DL_SCALE ns).
+DEADLINE_MIN_RUNTIME = 1 << 10
+#: struct sched_attr as the kernel's first version has it (SCHED_ATTR_SIZE_VER0).
+SCHED_ATTR = struct.Struct("=IIQiIQQQ")
+
+#: I/O scheduling classes ("be", or OCI's "IOPRIO_CLASS_BE") -> IOPRIO_CLASS_* numbers.
+IO_CLASSES = {"rt": 1, "be": 2, "idle": 3}
+IOPRIO_CLASS_SHIFT = 13
+
+
+def _name(field: str, value: Any, prefix: str, known: Any) -> str:
+    if not isinstance(value, str):
+        raise fail(field, f"expected a name like {next(iter(known))!r}, got {value!r}")
+    name = value.lower()
+    if name.startswith(prefix):
+        name = name[len(prefix) :]
+    if name not in known:
+        if prefix == "sched_" and name == "iso":
+            raise fail(field, "SCHED_ISO is not in the Linux kernel")
+        raise fail(field, f"unknown {value!r} (known: {', '.join(known)})")
+    return name
+
+
+def _to_policy(value: Any) -> str:
+    return _name("scheduler.policy", value, "sched_", POLICIES)
+
+
+def _to_flags(value: Any) -> Tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise fail("scheduler.flags", f"expected a list of flag names, got {value!r}")
+    names = []
+    for item in value:
+        if isinstance(item, str) and item.lower().removeprefix("sched_flag_").startswith("util_clamp"):
+            raise fail("scheduler.flags", f"{item} is not supported: the OCI spec gives no clamp values to set")
+        names.append(_name("scheduler.flags", item, "sched_flag_", SCHED_FLAGS))
+    return tuple(dict.fromkeys(names))
+
+
+def _integer(field: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise fail(field, f"must be an int from {low} to {high}, got {value!r}")
+    return value
+
+
+def _to_nice(value: Any) -> int:
+    return _integer("scheduler.nice", value, -20, 19)
+
+
+def _to_priority(value: Any) -> int:
+    return _integer("scheduler.priority", value, 0, 99)
+
+
+def _to_runtime(value: Any) -> int:
+    return _integer("scheduler.runtime", value, 0, 2**63 - 1)
+
+
+def _to_deadline(value: Any) -> int:
+    return _integer("scheduler.deadline", value, 0, 2**63 - 1)
+
+
+def _to_period(value: Any) -> int:
+    return _integer("scheduler.period", value, 0, 2**63 - 1)
+
+
+@attrs.frozen
+class Scheduler:
+    """The process's CPU scheduling, as sched_setattr(2) sets it.
+
+    ``policy``: ``"other"`` (the default time-sharing one), ``"batch"`` or
+    ``"idle"``, with ``nice`` (-20..19); ``"fifo"`` or ``"rr"`` (real-time),
+    with ``priority`` 1..99; ``"deadline"``, with ``runtime`` <= ``deadline``
+    <= ``period`` in nanoseconds (``period`` 0: the deadline).  ``flags``:
+    ``"reset_on_fork"``, ``"reclaim"``, ``"dl_overrun"``, ``"keep_policy"``,
+    ``"keep_params"``.  OCI's spellings (``"SCHED_FIFO"``,
+    ``"SCHED_FLAG_RESET_ON_FORK"``) are accepted too.  On a kernel with
+    RT group scheduling, a container in a cpu cgroup of its own (cpu
+    settings in its CgroupConfig) has no real-time runtime there, and the
+    kernel refuses a real-time policy (EPERM, a SecurityError); without cpu
+    settings it stays in the caller's cpu cgroup.  A deadline process may
+    not fork unless ``"reset_on_fork"`` is set.
+    """
+
+    policy: str = attrs.field(converter=_to_policy)
+    nice: int = attrs.field(default=0, converter=_to_nice)
+    priority: int = attrs.field(default=0, converter=_to_priority)
+    flags: Tuple[str, ...] = attrs.field(default=(), converter=_to_flags)
+    runtime: int = attrs.field(default=0, converter=_to_runtime)
+    deadline: int = attrs.field(default=0, converter=_to_deadline)
+    period: int = attrs.field(default=0, converter=_to_period)
+
+    def __attrs_post_init__(self) -> None:
+        if self.policy in REALTIME:
+            if self.priority == 0:
+                raise fail("scheduler.priority", f"policy {self.policy!r} needs a priority from 1 to 99")
+        elif self.priority != 0:
+            raise fail("scheduler.priority", f"policy {self.policy!r} takes no priority (only fifo and rr do)")
+        if self.policy == "deadline":
+            if self.runtime < DEADLINE_MIN_RUNTIME:
+                raise fail("scheduler.runtime", f"must be at least {DEADLINE_MIN_RUNTIME} ns, got {self.runtime}")
+            if self.deadline < self.runtime:
+                raise fail("scheduler.deadline", f"must be at least the runtime ({self.runtime}), got {self.deadline}")
+            if self.period and self.period < self.deadline:
+                raise fail("scheduler.period", f"must be 0 or at least the deadline ({self.deadline}): {self.period}")
+        elif self.runtime or self.deadline or self.period:
+            raise fail("scheduler", f"runtime, deadline and period are for the deadline policy, not {self.policy!r}")
+
+    def sched_attr(self) -> bytes:
+        """The struct sched_attr that sched_setattr(2) takes."""
+        flags = 0
+        for name in self.flags:
+            flags |= SCHED_FLAGS[name]
+        return SCHED_ATTR.pack(
+            SCHED_ATTR.size,
+            POLICIES[self.policy],
+            flags,
+            self.nice,
+            self.priority,
+            self.runtime,
+            self.deadline,
+            self.period,
+        )
+
+
+def _to_io_class(value: Any) -> str:
+    return _name("io_priority.io_class", value, "ioprio_class_", IO_CLASSES)
+
+
+def _to_io_level(value: Any) -> int:
+    return _integer("io_priority.priority", value, 0, 7)
+
+
+@attrs.frozen
+class IOPriority:
+    """The process's I/O priority, as ioprio_set(2) sets it.
+
+    ``io_class``: ``"rt"`` (real-time, needs CAP_SYS_ADMIN), ``"be"``
+    (best-effort) or ``"idle"`` (OCI's ``"IOPRIO_CLASS_BE"`` too);
+    ``priority``: 0 (highest) to 7 within the class.  Only I/O schedulers
+    that have priorities (BFQ, CFQ) act on it.
+    """
+
+    io_class: str = attrs.field(converter=_to_io_class)
+    priority: int = attrs.field(default=0, converter=_to_io_level)
+
+    @property
+    def value(self) -> int:
+        """The ioprio value: class and level in one int (IOPRIO_PRIO_VALUE)."""
+        return (IO_CLASSES[self.io_class] << IOPRIO_CLASS_SHIFT) | self.priority

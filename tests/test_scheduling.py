@@ -1,0 +1,144 @@
+"""Process.scheduler and Process.io_priority, as the kernel shows them to
+the container's program (/proc/self/stat, busybox's ionice), from the
+library and from an OCI config.json through the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from typing import Any, Dict, List
+
+import pytest
+from support.busybox import make_rootfs
+
+import libcontainer_py as lc
+
+#: sh's own /proc/self/stat fields (1-based, proc(5)): 19 nice, 40 rt_priority, 41 policy.
+SCRIPT = "read -r stat < /proc/self/stat; echo ${stat##*) }; ionice -p $$"
+
+
+def _seen(output: str) -> Dict[str, Any]:
+    """nice, rt_priority and policy of sh itself, and what ionice said."""
+    stat_line, ionice = output.strip().splitlines()
+    fields = stat_line.split()  # from field 3 (state) on
+    return {"nice": int(fields[16]), "rt_priority": int(fields[37]), "policy": int(fields[38]), "io": ionice}
+
+
+def _run(busybox: str, cgroup: Any = None, **process: Any) -> Dict[str, Any]:
+    config = lc.Config(rootfs=busybox, cgroup=cgroup, process=lc.Process(args=["sh", "-c", SCRIPT], **process))
+    result = lc.run(config=config, capture_output=True, timeout=10)
+    assert result.returncode == 0, result.stderr
+    return _seen(result.stdout.decode())
+
+
+def test_nothing_set_keeps_the_callers(busybox: str) -> None:
+    seen = _run(busybox)
+    assert seen["policy"] == os.sched_getscheduler(0) == 0
+    assert seen["nice"] == os.getpriority(os.PRIO_PROCESS, 0)
+
+
+@pytest.mark.parametrize(
+    "scheduler,policy,nice,rt",
+    [
+        (lc.Scheduler("batch", nice=7), 3, 7, 0),
+        (lc.Scheduler("SCHED_IDLE"), 5, 0, 0),
+        (lc.Scheduler("other", nice=-3), 0, -3, 0),
+        (lc.Scheduler("fifo", priority=10), 1, 0, 10),
+        (lc.Scheduler("rr", priority=3, flags=["reset_on_fork"]), 2, 0, 3),
+    ],
+)
+def test_the_policy_is_the_programs(busybox: str, scheduler: lc.Scheduler, policy: int, nice: int, rt: int) -> None:
+    """(In the caller's cpu cgroup: one of the container's own would have
+    no real-time runtime on this kernel, see below.)"""
+    seen = _run(busybox, scheduler=scheduler)
+    assert (seen["policy"], seen["nice"], seen["rt_priority"]) == (policy, nice, rt)
+
+
+def test_a_deadline_policy(busybox: str) -> None:
+    """sched_setattr with runtime, deadline and period (a deadline task may
+    not fork, so the program is exec'd directly and reads its own stat)."""
+    scheduler = lc.Scheduler("deadline", runtime=1_000_000, deadline=10_000_000, period=50_000_000)
+    config = lc.Config(
+        rootfs=busybox, cgroup=None, process=lc.Process(args=["cat", "/proc/self/stat"], scheduler=scheduler)
+    )
+    result = lc.run(config=config, capture_output=True, timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().split(") ")[1].split()[38] == "6"  # SCHED_DEADLINE
+    with open("/proc/self/sched") as f:
+        assert "dl" not in f.readline()  # this process is untouched
+
+
+@pytest.mark.parametrize(
+    "priority,shown", [(lc.IOPriority("be", 6), "best-effort: prio 6"), (lc.IOPriority("IOPRIO_CLASS_IDLE"), "idle")]
+)
+def test_the_io_priority_is_the_programs(busybox: str, priority: lc.IOPriority, shown: str) -> None:
+    seen = _run(busybox, io_priority=priority)
+    assert seen["io"].startswith(shown), seen
+
+
+def test_a_refused_policy_fails_the_step_and_leaves_nothing(busybox: str, no_leaks: None) -> None:
+    """A real-time policy in a cpu cgroup of the container's own, on a
+    kernel with RT group scheduling (no real-time runtime in that cgroup):
+    the kernel says EPERM, the step is named, and nothing is left."""
+    if not os.path.exists("/sys/fs/cgroup/cpu/cpu.rt_runtime_us"):
+        pytest.fail("this test needs a cgroup v1 cpu hierarchy with RT group scheduling (the CI machines have it)")
+    config = lc.Config(
+        rootfs=busybox,
+        process=lc.Process(args=["true"], scheduler=lc.Scheduler("fifo", priority=10)),
+        cgroup=lc.CgroupConfig(cpu=lc.Cpu(shares=512)),
+    )
+    with pytest.raises(lc.SecurityError) as info:
+        lc.run(config=config, capture_output=True, timeout=10)
+    assert info.value.errno == 1 and "scheduling policy fifo" in str(info.value)
+
+
+def test_through_the_command_line(tmp_path: Any) -> None:
+    """OCI's process.scheduler and process.ioPriority in config.json."""
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    make_rootfs(str(bundle / "rootfs"))
+    root = str(tmp_path / "state")
+    cli = [sys.executable, "-m", "libcontainer_py", "--root", root]
+    subprocess.run([*cli, "spec"], cwd=bundle, check=True)
+    doc = json.loads((bundle / "config.json").read_text())
+    doc["process"].update(
+        terminal=False,
+        args=["sh", "-c", SCRIPT],
+        scheduler={"policy": "SCHED_BATCH", "nice": 4},
+        ioPriority={"class": "IOPRIO_CLASS_BE", "priority": 2},
+    )
+    (bundle / "config.json").write_text(json.dumps(doc))
+    outputs: List[str] = []
+    with tempfile.TemporaryFile("w+") as out:
+        status = subprocess.run([*cli, "run", "-b", str(bundle), "sched-cli"], stdout=out, stderr=out).returncode
+        out.seek(0)
+        outputs.append(out.read())
+    assert status == 0, outputs
+    seen = _seen(outputs[0])
+    assert (seen["policy"], seen["nice"]) == (3, 4) and seen["io"].startswith("best-effort: prio 2")
+    assert lc.Config.from_oci(str(bundle / "config.json")).process.scheduler == lc.Scheduler("batch", nice=4)
+
+
+def test_exec_takes_the_containers_scheduling_or_its_own(busybox: str, tmp_path: Any) -> None:
+    process = lc.Process(
+        args=["sleep", "30"], scheduler=lc.Scheduler("batch", nice=7), io_priority=lc.IOPriority("be", 5)
+    )
+    config = lc.Config(rootfs=busybox, cgroup=None, process=process)
+    c = lc.Container.create("sched-exec", config, root=str(tmp_path / "state"))
+    try:
+        c.start()
+        outputs = []
+        for overrides in ({}, {"scheduler": None, "io_priority": None}, {"scheduler": lc.Scheduler("idle")}):
+            proc = c.exec(["sh", "-c", SCRIPT], stdout=lc.PIPE, text=True, **overrides)
+            out, _ = proc.communicate(timeout=10)
+            assert proc.returncode == 0
+            outputs.append(_seen(out))
+    finally:
+        c.destroy()
+    inherited, none, own = outputs
+    assert (inherited["policy"], inherited["nice"]) == (3, 7) and inherited["io"].startswith("best-effort: prio 5")
+    assert (none["policy"], none["nice"]) == (0, 0) and none["io"].startswith("none")
+    assert own["policy"] == 5 and own["io"].startswith("best-effort: prio 5")
