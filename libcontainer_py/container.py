@@ -46,6 +46,8 @@ if TYPE_CHECKING:  # imported where used: the CLI's create/run never needs psuti
     import psutil
 
 _SAME = object()
+#: How long destroy() waits for the container's first process after SIGKILL.
+KILL_TIMEOUT = 30.0
 
 
 def _no_such_process() -> type[Exception]:
@@ -393,7 +395,10 @@ class Container:
             self._run_hooks("poststop", self.config.hooks, "stopped")
 
     def _wait_reaping_execs(self, process: ContainerProcess) -> None:
-        """Wait for the first process, reaping exec'd ones meanwhile."""
+        """Wait for the (killed) first process, reaping exec'd ones meanwhile;
+        SIGKILL again while waiting, and give up after KILL_TIMEOUT seconds
+        with a ContainerError rather than wait for ever."""
+        deadline = time.monotonic() + KILL_TIMEOUT
         while True:
             for ref in self._exec_procs:
                 proc = ref()
@@ -403,7 +408,11 @@ class Container:
                 process.wait(0.05)
                 return
             except subprocess.TimeoutExpired:
-                continue
+                if time.monotonic() >= deadline:
+                    raise ContainerError(
+                        f"container {self.id}: its process {process.pid} did not exit after SIGKILL"
+                    ) from None
+                process.kill()
 
     def delete(self, *, force: bool = False) -> None:
         """Remove a stopped container (cgroup, state); ``force`` kills a

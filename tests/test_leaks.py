@@ -76,3 +76,32 @@ def test_a_failure_while_the_child_sets_up_leaves_nothing(
             lc.Container.create(f"leak-meanwhile-{i}", config, root=root)
     assert lc.Container.list(root=root) == [] and glob.glob(f"{root}/*") == []
     assert glob.glob("/sys/fs/cgroup/*/libcontainer_py/leak-meanwhile-*") == []
+
+
+def test_destroy_gives_up_on_a_process_that_outlives_sigkill(
+    busybox: str, tmp_path, no_leaks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """destroy() waits for the killed first process with a deadline: a
+    process that does not go (here: signals are lost on purpose) is a
+    ContainerError naming it, not a wait for ever; the state goes anyway."""
+    import os
+    import signal
+
+    from libcontainer_py import container as container_module
+    from libcontainer_py.popen import ContainerProcess
+
+    config = lc.Config(rootfs=busybox, cgroup=None, process=lc.Process(args=["sleep", "30"]))
+    root = str(tmp_path / "state")
+    c = lc.Container.create("outlives-kill", config, root=root)
+    c.start()
+    process = c.process
+    assert process is not None
+    monkeypatch.setattr(container_module, "KILL_TIMEOUT", 0.3)
+    monkeypatch.setattr(ContainerProcess, "send_signal", lambda self, sig: None)
+    try:
+        with pytest.raises(lc.ContainerError, match=f"process {process.pid} did not exit after SIGKILL"):
+            c.destroy()
+        assert process.poll() is None and lc.Container.list(root=root) == []
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
