@@ -46,6 +46,7 @@
  *   PERSONALITY      n1 the execution domain (personality(2): PER_LINUX32 ...)
  *   SCHED_SETATTR    buf a struct sched_attr for sched_setattr(2) (this process)
  *   IOPRIO           n1 an ioprio value for ioprio_set(2) (this process)
+ *   SCHED_SETAFFINITY buf a cpu_set_t of buflen bytes (this process)
  *   FIND_EXEC        fail unless one of args->exec_paths is a regular file
  *                    these credentials may execute (before a wait to start)
  *   JOIN_CGROUP      n1 fd of a cgroup.procs file: this process moves
@@ -228,6 +229,10 @@ static void run_step(struct child *c, const struct lc_step *s)
         break;
     case LC_OP_IOPRIO:
         if (syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, (int)s->n1) < 0)
+            fail(c, STAGE_CALL);
+        break;
+    case LC_OP_SCHED_SETAFFINITY:
+        if (syscall(SYS_sched_setaffinity, 0, (size_t)s->buflen, s->buf) < 0)
             fail(c, STAGE_CALL);
         break;
     case LC_OP_KEEPCAPS:

@@ -49,6 +49,7 @@
 #define LC_OP_PERSONALITY    43
 #define LC_OP_SCHED_SETATTR  44
 #define LC_OP_IOPRIO         45
+#define LC_OP_SCHED_SETAFFINITY 46
 
 /* Step flags. */
 #define LC_F_FILE        0x1   /* MOUNT: the target is a file, not a directory */

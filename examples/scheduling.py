@@ -9,9 +9,13 @@
    cpu cgroup: policy 2, rt_priority 5.
 3. The same policy from an OCI config.json (``process.scheduler``,
    ``process.ioPriority``) reads back as the same objects.
+4. A process exec'd into a container with ``exec_cpu_affinity`` runs on the
+   CPUs it names (the container's first process does not).
 
 Every claim is checked; the exit status is 0 only if all of them hold.
 """
+
+import os
 
 import libcontainer_py as lc
 
@@ -56,3 +60,13 @@ doc = {
 process = lc.Config.from_oci(doc).process
 assert process.scheduler == batch.scheduler and process.io_priority == batch.io_priority
 print("config.json: same scheduling")
+
+# 4. Processes exec'd into a container run on the CPUs of exec_cpu_affinity.
+cpus = sorted(os.sched_getaffinity(0))
+process = lc.Process(args=["sleep", "30"], exec_cpu_affinity=lc.ExecCPUAffinity(final=str(cpus[-1])))
+with lc.Container.create("scheduling-example", lc.Config(cgroup=None, process=process)) as c:
+    c.start()
+    out, _ = c.exec(["cat", "/proc/self/status"], stdout=lc.PIPE, text=True).communicate(timeout=10)
+allowed = [line.split()[1] for line in out.splitlines() if line.startswith("Cpus_allowed_list:")]
+print("exec'd process runs on CPUs", allowed[0])
+assert allowed == [str(cpus[-1])]

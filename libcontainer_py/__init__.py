@@ -41,6 +41,7 @@ _WHERE = {
     "Device": ".devices",
     "DeviceRule": ".cgroups",
     "Devices": ".cgroups",
+    "ExecCPUAffinity": ".scheduling",
     "ExecError": ".errors",
     "Hook": ".hooks",
     "HookError": ".hooks",
@@ -132,7 +133,7 @@ if TYPE_CHECKING:
     from .process import Process, User
     from .rootfs import Rootfs
     from .run import CompletedProcess, run
-    from .scheduling import IOPriority, Scheduler
+    from .scheduling import ExecCPUAffinity, IOPriority, Scheduler
     from .seccomp import Action, ArgCondition, Seccomp, SeccompError, SeccompRule
     from .state import DEFAULT_ROOT, State, StateNotFound
 
@@ -179,6 +180,7 @@ __all__ = [
     "Device",
     "DeviceRule",
     "Devices",
+    "ExecCPUAffinity",
     "ExecError",
     "Hook",
     "HookError",

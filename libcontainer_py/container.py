@@ -443,11 +443,12 @@ class Container:
         terminal: bool = False,
         scheduler: Any = _SAME,
         io_priority: Any = _SAME,
+        exec_cpu_affinity: Any = _SAME,
     ) -> Config:
         """The Config of a process that joins this container: every namespace
         of its first process, its security settings and scheduling
-        (overridable; None for ``seccomp``, ``scheduler`` or ``io_priority``:
-        none), no rootfs or cgroup of its own."""
+        (overridable; None for ``seccomp``, ``scheduler``, ``io_priority`` or
+        ``exec_cpu_affinity``: none), no rootfs or cgroup of its own."""
         if self.config is None:
             raise ContainerError(f"container {self.id}: exec needs its config (Container.load(..., config=...))")
         base = self.config.process
@@ -463,6 +464,7 @@ class Container:
             terminal=terminal,
             scheduler=base.scheduler if scheduler is _SAME else scheduler,
             io_priority=base.io_priority if io_priority is _SAME else io_priority,
+            exec_cpu_affinity=base.exec_cpu_affinity if exec_cpu_affinity is _SAME else exec_cpu_affinity,
         )
         return Config(
             rootfs=None,
@@ -488,7 +490,7 @@ class Container:
         of its first process (the user namespace first), in its cgroup, with
         its security settings -- ``overrides`` are those of exec_config()
         (env, cwd, user, capabilities, no_new_privileges, seccomp,
-        scheduler, io_priority).  Returns
+        scheduler, io_priority, exec_cpu_affinity).  Returns
         a Popen-like ContainerProcess (the caller's child)."""
         self._require("exec", "created", "running")
         config = self.exec_config(args, **overrides)
@@ -504,6 +506,7 @@ class Container:
             text=text,
             wait_start=wait_start,
             join_cgroups=cgroup.dirs() if cgroup is not None else (),
+            joining=True,
         )
         self._exec_procs.append(weakref.ref(proc))
         return proc

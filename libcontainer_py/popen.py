@@ -44,9 +44,10 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
     its own pid namespace ends every process in it (the kernel kills the
     namespace when its PID 1 dies); ``close()`` (also on leaving a ``with``
     block) removes its cgroup, killing whatever is left in it.
-    ``on_hooks(pid)`` and ``meanwhile()`` are Container's: the create hooks
-    while the child waits for them, and work done in this process while
-    the child sets itself up.
+    ``on_hooks(pid)``, ``meanwhile()`` and ``joining`` are Container's: the
+    create hooks while the child waits for them, work done in this process
+    while the child sets itself up, and that the process is exec'd into a
+    container (its ``exec_cpu_affinity`` applies).
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         join_cgroups: Sequence[str] = (),
         on_hooks: Optional[Callable[[int], None]] = None,
         meanwhile: Optional[Callable[[], None]] = None,
+        joining: bool = False,
     ) -> None:
         if not isinstance(config, Config):
             raise ConfigError("config", f"expected Config, got {type(config).__name__}")
@@ -112,6 +114,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             create_hooks=on_hooks is not None,
             cgroup_layout=host_layout,
             cgroup_dirs=cgroup_dirs,
+            joining=joining,
         )
         self._on_hooks = on_hooks
         self._meanwhile = meanwhile

@@ -9,7 +9,7 @@ import attrs
 from ._fields import absolute_path, boolean, fail, freeze_mapping, instance_tuple, str_tuple, uint32
 from .capabilities import Capabilities
 from .limits import Rlimit
-from .scheduling import IOPriority, Scheduler
+from .scheduling import ExecCPUAffinity, IOPriority, Scheduler
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_ENV: Mapping[str, str] = {"PATH": DEFAULT_PATH}
@@ -108,6 +108,14 @@ def _to_process_io_priority(value: Any) -> Optional[IOPriority]:
     return value
 
 
+def _to_process_exec_cpu_affinity(value: Any) -> Optional[ExecCPUAffinity]:
+    if value is not None and not isinstance(value, ExecCPUAffinity):
+        raise fail(
+            "process.exec_cpu_affinity", f"expected an ExecCPUAffinity or None, got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
 def _to_process_oom_score_adj(value: Any) -> Optional[int]:
     if value is None:
         return None
@@ -149,6 +157,8 @@ class Process:
     scheduler: Optional[Scheduler] = attrs.field(default=None, converter=_to_process_scheduler)
     #: I/O priority (ioprio_set(2)); None keeps the caller's.
     io_priority: Optional[IOPriority] = attrs.field(default=None, converter=_to_process_io_priority)
+    #: The CPUs of processes exec'd into the container (not of this one).
+    exec_cpu_affinity: Optional[ExecCPUAffinity] = attrs.field(default=None, converter=_to_process_exec_cpu_affinity)
 
     @capabilities.validator
     def _check_capabilities(self, _attr: attrs.Attribute[Capabilities], value: Any) -> None:

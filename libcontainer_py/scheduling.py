@@ -1,5 +1,6 @@
 """How the container's process is scheduled: its CPU policy (``Scheduler``,
-sched_setattr(2)) and its I/O priority (``IOPriority``, ioprio_set(2)).
+sched_setattr(2)), its I/O priority (``IOPriority``, ioprio_set(2)) and the
+CPUs of processes exec'd into it (``ExecCPUAffinity``, sched_setaffinity(2)).
 
 Both are set by the child before it changes user and drops capabilities (a
 real-time policy needs CAP_SYS_NICE, the real-time I/O class CAP_SYS_ADMIN),
@@ -10,7 +11,7 @@ and are inherited by whatever the program starts.  They are OCI's
 from __future__ import annotations
 
 import struct
-from typing import Any, Tuple
+from typing import Any, Optional, Set, Tuple
 
 import attrs
 
@@ -30,6 +31,8 @@ SCHED_ATTR = struct.Struct("=IIQiIQQQ")
 #: I/O scheduling classes ("be", or OCI's "IOPRIO_CLASS_BE") -> IOPRIO_CLASS_* numbers.
 IO_CLASSES = {"rt": 1, "be": 2, "idle": 3}
 IOPRIO_CLASS_SHIFT = 13
+#: The CPUs a cpu_set_t holds (glibc's CPU_SETSIZE).
+MAX_CPUS = 1024
 
 
 def _name(field: str, value: Any, prefix: str, known: Any) -> str:
@@ -170,3 +173,62 @@ class IOPriority:
     def value(self) -> int:
         """The ioprio value: class and level in one int (IOPRIO_PRIO_VALUE)."""
         return (IO_CLASSES[self.io_class] << IOPRIO_CLASS_SHIFT) | self.priority
+
+
+def parse_cpu_list(field: str, value: Any) -> Tuple[int, ...]:
+    """The CPUs of a list such as ``"0-3,7"`` (cpuset's format), sorted."""
+    if not isinstance(value, str) or not value.strip():
+        raise fail(field, f"expected a CPU list such as '0-3,7', got {value!r}")
+    cpus: Set[int] = set()
+    for part in value.split(","):
+        low, dash, high = part.strip().partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()):
+            raise fail(field, f"expected a CPU list such as '0-3,7', got {value!r}")
+        first, last = int(low), int(high) if dash else int(low)
+        if last < first or last >= MAX_CPUS:
+            raise fail(field, f"bad range {part.strip()!r} in {value!r} (CPUs are 0 to {MAX_CPUS - 1})")
+        cpus.update(range(first, last + 1))
+    return tuple(sorted(cpus))
+
+
+def format_cpu_list(cpus: Tuple[int, ...]) -> str:
+    """``(0, 1, 2, 3, 7)`` -> ``"0-3,7"``."""
+    parts = []
+    start = prev = cpus[0]
+    for cpu in cpus[1:] + (-1,):
+        if cpu == prev + 1:
+            prev = cpu
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        start = prev = cpu
+    return ",".join(parts)
+
+
+def cpu_mask(cpus: Tuple[int, ...]) -> bytes:
+    """A cpu_set_t for sched_setaffinity(2) (MAX_CPUS bits)."""
+    mask = bytearray(MAX_CPUS // 8)
+    for cpu in cpus:
+        mask[cpu // 8] |= 1 << (cpu % 8)
+    return bytes(mask)
+
+
+def _to_initial(value: Any) -> Optional[str]:
+    return None if value is None else format_cpu_list(parse_cpu_list("exec_cpu_affinity.initial", value))
+
+
+def _to_final(value: Any) -> Optional[str]:
+    return None if value is None else format_cpu_list(parse_cpu_list("exec_cpu_affinity.final", value))
+
+
+@attrs.frozen
+class ExecCPUAffinity:
+    """Where processes exec'd into the container run (OCI's
+    ``process.execCPUAffinity``; not the container's first process).
+
+    ``initial``: the CPUs the joining process runs on until it has joined
+    the container's cgroup; ``final``: those it runs on from then on (its
+    program inherits them).  CPU lists as cpuset writes them: ``"0-3,7"``.
+    """
+
+    initial: Optional[str] = attrs.field(default=None, converter=_to_initial)
+    final: Optional[str] = attrs.field(default=None, converter=_to_final)

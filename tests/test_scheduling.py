@@ -15,6 +15,7 @@ import pytest
 from support.busybox import make_rootfs
 
 import libcontainer_py as lc
+from libcontainer_py.scheduling import format_cpu_list
 
 #: sh's own /proc/self/stat fields (1-based, proc(5)): 19 nice, 40 rt_priority, 41 policy.
 SCRIPT = "read -r stat < /proc/self/stat; echo ${stat##*) }; ionice -p $$"
@@ -142,3 +143,65 @@ def test_exec_takes_the_containers_scheduling_or_its_own(busybox: str, tmp_path:
     assert (inherited["policy"], inherited["nice"]) == (3, 7) and inherited["io"].startswith("best-effort: prio 5")
     assert (none["policy"], none["nice"]) == (0, 0) and none["io"].startswith("none")
     assert own["policy"] == 5 and own["io"].startswith("best-effort: prio 5")
+
+
+def _allowed(text: str) -> str:
+    (line,) = [x for x in text.splitlines() if x.startswith("Cpus_allowed_list:")]
+    return line.split()[1]
+
+
+def test_exec_cpu_affinity_applies_to_execd_processes_only(busybox: str, tmp_path: Any) -> None:
+    """OCI's execCPUAffinity: ``final`` is where an exec'd process runs
+    (set after it joined the cgroup, so it wins over ``initial``); the
+    container's first process keeps the caller's CPUs."""
+    cpus = sorted(os.sched_getaffinity(0))
+    last = str(cpus[-1])
+    process = lc.Process(args=["sleep", "30"], exec_cpu_affinity=lc.ExecCPUAffinity(initial=str(cpus[0]), final=last))
+    config = lc.Config(rootfs=busybox, process=process)
+    c = lc.Container.create("sched-affinity", config, root=str(tmp_path / "state"))
+    try:
+        c.start()
+        with open(f"/proc/{c.pid}/status") as f:
+            first = _allowed(f.read())
+        seen = []
+        for overrides in ({}, {"exec_cpu_affinity": None}):
+            proc = c.exec(["cat", "/proc/self/status"], stdout=lc.PIPE, text=True, **overrides)
+            out, _ = proc.communicate(timeout=10)
+            seen.append(_allowed(out))
+    finally:
+        c.destroy()
+    everything = format_cpu_list(tuple(cpus))
+    assert first == everything and seen == [last, everything]
+
+
+def test_exec_cpu_affinity_through_the_command_line(tmp_path: Any) -> None:
+    """config.json's execCPUAffinity for ``exec ID ...``; a process.json
+    given to ``exec --process`` has its own (here: none)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    make_rootfs(str(bundle / "rootfs"))
+    root = str(tmp_path / "state")
+    cli = [sys.executable, "-m", "libcontainer_py", "--root", root]
+    subprocess.run([*cli, "spec"], cwd=bundle, check=True)
+    doc = json.loads((bundle / "config.json").read_text())
+    doc["process"].update(terminal=False, args=["sleep", "30"], execCPUAffinity={"final": str(cpus[-1])})
+    (bundle / "config.json").write_text(json.dumps(doc))
+    process_json = tmp_path / "process.json"
+    process_json.write_text(json.dumps({"args": ["cat", "/proc/self/status"], "cwd": "/"}))
+
+    def call(*args: str) -> str:
+        with tempfile.TemporaryFile("w+") as out:
+            status = subprocess.run([*cli, *args], stdout=out, stderr=out, stdin=subprocess.DEVNULL).returncode
+            out.seek(0)
+            text = out.read()
+        assert status == 0, (args, text)
+        return text
+
+    try:
+        call("run", "-d", "-b", str(bundle), "sched-aff-cli")
+        plain = _allowed(call("exec", "sched-aff-cli", "cat", "/proc/self/status"))
+        own = _allowed(call("exec", "--process", str(process_json), "sched-aff-cli"))
+    finally:
+        subprocess.run([*cli, "delete", "-f", "sched-aff-cli"], stdin=subprocess.DEVNULL)
+    assert (plain, own) == (str(cpus[-1]), format_cpu_list(tuple(cpus)))

@@ -141,7 +141,11 @@ def _exec(args: Args, log: Logger) -> int:
         overrides["user"] = attrs.evolve(user, additional_gids=gids)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if args.process:  # the process.json's scheduling, or none (as runc)
-        overrides.update(scheduler=proc_cfg.scheduler, io_priority=proc_cfg.io_priority)
+        overrides.update(
+            scheduler=proc_cfg.scheduler,
+            io_priority=proc_cfg.io_priority,
+            exec_cpu_affinity=proc_cfg.exec_cpu_affinity,
+        )
     check_console(terminal, args.console_socket, args.detach)
     pass_fds = tuple(range(3, 3 + args.preserve_fds))
     # With a terminal the process waits before execve until its terminal has

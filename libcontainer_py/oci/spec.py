@@ -24,10 +24,10 @@ Decisions, where OCI and Config do not line up one to one:
 - ``process.consoleSize`` goes to OciConfig.console_size (for whoever sets up
   the terminal); ``apparmorProfile``, ``selinuxLabel`` and
   ``linux.mountLabel`` must be empty (Config has no LSM labels; the error
-  names the host's LSMs); ``execCPUAffinity``, ``user.username``,
-  ``linux.intelRdt``, ``linux.memoryPolicy``, ``linux.netDevices`` are
-  refused. ``scheduler`` and ``ioPriority`` become Process.scheduler and
-  Process.io_priority.
+  names the host's LSMs); ``user.username``, ``linux.intelRdt``,
+  ``linux.memoryPolicy``, ``linux.netDevices`` are refused. ``scheduler``,
+  ``ioPriority`` and ``execCPUAffinity`` become Process.scheduler,
+  io_priority and exec_cpu_affinity.
 - ``root.path`` relative to the bundle (``bundle`` is needed then); so are
   relative bind mount sources.
 - ``hostname``/``domainname`` empty or absent: None (Config then names the
@@ -69,7 +69,7 @@ from ..mounts import Mounts
 from ..namespaces import KINDS, Namespaces
 from ..process import Process, User
 from ..rootfs import Rootfs
-from ..scheduling import IOPriority, Scheduler
+from ..scheduling import ExecCPUAffinity, IOPriority, Scheduler
 from ..seccomp import Seccomp
 from ._json import UINT64_MAX, array, at, boolean, fail, integer, obj, string, string_map, strings
 from .mounts import mount_to_oci, mounts_from_oci
@@ -148,9 +148,6 @@ _LINUX_REFUSED = {
     "intelRdt": "Intel RDT (resctrl) is not supported",
     "memoryPolicy": "NUMA memory policies are not supported",
     "netDevices": "moving network devices into the container is not supported",
-}
-_PROCESS_REFUSED = {
-    "execCPUAffinity": "CPU affinity at exec is not supported",
 }
 _SCHEDULER_KEYS = ("policy", "nice", "priority", "flags", "runtime", "deadline", "period")
 #: OCI namespace type -> Namespaces field.
@@ -294,9 +291,6 @@ def _paths(path: str, value: Any) -> Tuple[str, ...]:
 
 def _process(value: Any) -> Tuple[Process, Optional[Tuple[int, int]], frozenset[str]]:
     doc = obj("process", value, _PROCESS_KEYS, required=("args", "cwd"))
-    for key, why in _PROCESS_REFUSED.items():
-        if doc.get(key) is not None:
-            raise fail(f"process.{key}", why)
     _refuse_label("process.apparmorProfile", doc.get("apparmorProfile"))
     _refuse_label("process.selinuxLabel", doc.get("selinuxLabel"))
     console_size = None
@@ -333,6 +327,7 @@ def _process(value: Any) -> Tuple[Process, Optional[Tuple[int, int]], frozenset[
     terminal = doc.get("terminal")
     scheduler = _scheduler(doc.get("scheduler"))
     io_priority = _io_priority(doc.get("ioPriority"))
+    exec_cpu_affinity = _exec_cpu_affinity(doc.get("execCPUAffinity"))
     with at("process"):
         process = Process(
             args=strings("process.args", doc["args"]),
@@ -347,8 +342,19 @@ def _process(value: Any) -> Tuple[Process, Optional[Tuple[int, int]], frozenset[
             oom_score_adj=doc.get("oomScoreAdj"),
             scheduler=scheduler,
             io_priority=io_priority,
+            exec_cpu_affinity=exec_cpu_affinity,
         )
     return process, console_size, dropped
+
+
+def _exec_cpu_affinity(value: Any) -> Optional[ExecCPUAffinity]:
+    """``process.execCPUAffinity``: CPU lists for exec'd processes."""
+    if value is None:
+        return None
+    doc = obj("process.execCPUAffinity", value, ("initial", "final"))
+    lists = {k: string(f"process.execCPUAffinity.{k}", doc[k]) for k in ("initial", "final") if doc.get(k) is not None}
+    with at("process.execCPUAffinity"):
+        return ExecCPUAffinity(**lists)
 
 
 def _scheduler(value: Any) -> Optional[Scheduler]:
@@ -503,7 +509,8 @@ _KNOWN_FIELDS = {
              "gid_mappings", "masked_paths", "readonly_paths", "sysctl", "seccomp", "hooks", "cgroup", "personality",
              "time_offsets"),
     Process: ("args", "env", "cwd", "user", "umask", "capabilities", "no_new_privileges", "rlimits", "executable",
-              "terminal", "init", "oom_score_adj", "scheduler", "io_priority"),
+              "terminal", "init", "oom_score_adj", "scheduler", "io_priority",
+              "exec_cpu_affinity"),
     Rootfs: ("path", "readonly", "propagation", "no_pivot", "lower", "upper", "work"),
 }  # fmt: skip
 
@@ -589,6 +596,9 @@ def _process_to_oci(p: Process, console_size: Optional[Tuple[int, int]]) -> Dict
         out["oomScoreAdj"] = p.oom_score_adj
     if p.scheduler is not None:
         out["scheduler"] = _scheduler_to_oci(p.scheduler)
+    if p.exec_cpu_affinity is not None:
+        affinity = p.exec_cpu_affinity
+        out["execCPUAffinity"] = {k: getattr(affinity, k) for k in ("initial", "final") if getattr(affinity, k)}
     if p.io_priority is not None:
         out["ioPriority"] = {
             "class": "IOPRIO_CLASS_" + p.io_priority.io_class.upper(),

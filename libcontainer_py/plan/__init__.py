@@ -22,7 +22,14 @@ from .namespaces import (
     namespace_steps,
     preopen_bind_sources,
 )
-from .process import RUNTIME_SYSCALLS_AFTER_SECCOMP, early_writes, exec_candidates, final_steps, identity_steps
+from .process import (
+    RUNTIME_SYSCALLS_AFTER_SECCOMP,
+    affinity_step,
+    early_writes,
+    exec_candidates,
+    final_steps,
+    identity_steps,
+)
 from .steps import (
     F_BIND,
     F_COPY_UP,
@@ -79,6 +86,7 @@ def build_plan(
     create_hooks: bool = False,
     cgroup_layout: Optional[Layout] = None,
     cgroup_dirs: Optional[Mapping[str, str]] = None,
+    joining: bool = False,
 ) -> Plan:
     """Turn a validated config into the child's steps.
 
@@ -93,12 +101,20 @@ def build_plan(
     ``cgroup_layout`` (default: detected when needed) and ``cgroup_dirs``
     (hierarchy mount point -> the container's cgroup directory there, made
     before the spawn; the caller's own cgroup elsewhere) place the binds of
-    a ``Mount.cgroup``.
+    a ``Mount.cgroup``.  ``joining``: the process joins an existing
+    container (exec): ``process.exec_cpu_affinity`` applies, ``initial``
+    before the cgroup is joined and ``final`` after.
     """
     host = host or HostFS()
-    steps: List[Step] = [
+    affinity = config.process.exec_cpu_affinity if joining else None
+    steps: List[Step] = []
+    if affinity is not None and affinity.initial is not None:
+        steps.append(affinity_step(affinity.initial, "initial"))
+    steps += [
         Step(Op.JOIN_CGROUP, "join the cgroup", path, open_path=path, open_flags=os.O_WRONLY) for path in cgroup_procs
     ]
+    if affinity is not None and affinity.final is not None:
+        steps.append(affinity_step(affinity.final, "final"))
     clone_flags = namespace_steps(config, steps)
     if (cgroup_procs or cgroup_at_clone) and clone_flags & CLONE_FLAGS["cgroup"]:
         clone_flags &= ~CLONE_FLAGS["cgroup"]

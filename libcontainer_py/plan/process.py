@@ -8,6 +8,7 @@ from typing import List, Optional, Tuple
 from ..capabilities import CAPABILITY_NAMES, mask
 from ..config import PERSONALITIES, Config
 from ..errors import ConfigError
+from ..scheduling import cpu_mask, parse_cpu_list
 from ..seccomp import Seccomp
 from ..seccomp import compile as compile_seccomp
 from .steps import HostFS, Op, Step
@@ -142,6 +143,12 @@ def final_steps(config: Config, steps: List[Step], wait_start: bool, start_socke
 #: What the child itself calls after loading a filter (hand over the
 #: listener, exec, report a failed exec): a notify rule on these would hang it.
 RUNTIME_SYSCALLS_AFTER_SECCOMP = frozenset({"sendmsg", "sendto", "close", "execve", "execveat", "exit", "exit_group"})
+
+
+def affinity_step(cpus: str, which: str) -> Step:
+    """sched_setaffinity to the CPU list ``cpus`` (ExecCPUAffinity's)."""
+    mask = cpu_mask(parse_cpu_list(f"exec_cpu_affinity.{which}", cpus))
+    return Step(Op.SCHED_SETAFFINITY, f"set the {which} CPU affinity {cpus}", cpus, data=mask)
 
 
 def seccomp_step(seccomp: Seccomp, *, last: bool = True) -> Step:

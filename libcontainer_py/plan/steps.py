@@ -64,6 +64,7 @@ class Op(enum.IntEnum):
     PERSONALITY = 43
     SCHED_SETATTR = 44
     IOPRIO = 45
+    SCHED_SETAFFINITY = 46
 
 
 # Step flags (LC_F_*).
@@ -138,6 +139,7 @@ _ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
     Op.PERSONALITY: errors.SecurityError,
     Op.SCHED_SETATTR: errors.SecurityError,
     Op.IOPRIO: errors.SecurityError,
+    Op.SCHED_SETAFFINITY: errors.SecurityError,
     Op.SETUP_FDS: errors.StepError,
     Op.UMASK: errors.StepError,
     Op.WAIT_START: errors.StepError,

@@ -90,6 +90,7 @@ def userns_config() -> lc.Config:
         oom_score_adj=-500,
         scheduler=lc.Scheduler("deadline", runtime=10_000, deadline=50_000, period=100_000, flags=["reclaim"]),
         io_priority=lc.IOPriority("IOPRIO_CLASS_BE", 6),
+        exec_cpu_affinity=lc.ExecCPUAffinity(initial="0", final="0-1,3"),
     )
     mounts = lc.Mounts.default() + [
         lc.Mount.bind(
@@ -692,7 +693,7 @@ def test_a_version_2_document_loads_without_scheduling() -> None:
     document lacks them and reads as None (the caller's scheduling)."""
     config = lc.Config(process=lc.Process(args=["true"]))
     doc = config_to_dict(config)
-    del doc["process"]["scheduler"], doc["process"]["io_priority"]
+    del doc["process"]["scheduler"], doc["process"]["io_priority"], doc["process"]["exec_cpu_affinity"]
     with pytest.raises(ConfigError) as info:
         config_from_dict(doc)
     assert info.value.message == "is required"
