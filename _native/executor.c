@@ -47,6 +47,7 @@
  *   SCHED_SETATTR    buf a struct sched_attr for sched_setattr(2) (this process)
  *   IOPRIO           n1 an ioprio value for ioprio_set(2) (this process)
  *   SCHED_SETAFFINITY buf a cpu_set_t of buflen bytes (this process)
+ *   SET_MEMPOLICY    n1 mode and flags, buf a nodemask of n2 bits (or NULL)
  *   FIND_EXEC        fail unless one of args->exec_paths is a regular file
  *                    these credentials may execute (before a wait to start)
  *   JOIN_CGROUP      n1 fd of a cgroup.procs file: this process moves
@@ -233,6 +234,12 @@ static void run_step(struct child *c, const struct lc_step *s)
         break;
     case LC_OP_SCHED_SETAFFINITY:
         if (syscall(SYS_sched_setaffinity, 0, (size_t)s->buflen, s->buf) < 0)
+            fail(c, STAGE_CALL);
+        break;
+    case LC_OP_SET_MEMPOLICY:
+        /* maxnode counts one more than the mask's bits (the kernel drops one) */
+        if (syscall(SYS_set_mempolicy, (int)s->n1, s->buflen ? s->buf : NULL,
+                    s->buflen ? (unsigned long)s->n2 + 1 : 0UL) < 0)
             fail(c, STAGE_CALL);
         break;
     case LC_OP_KEEPCAPS:

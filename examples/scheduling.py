@@ -1,4 +1,4 @@
-"""A container's CPU policy and I/O priority, as its program sees them.
+"""A container's CPU policy, I/O priority, exec CPUs and NUMA memory policy, as its program sees them.
 
     python3 examples/scheduling.py        (as root)
 
@@ -11,6 +11,8 @@
    ``process.ioPriority``) reads back as the same objects.
 4. A process exec'd into a container with ``exec_cpu_affinity`` runs on the
    CPUs it names (the container's first process does not).
+5. A container with the memory policy "bind" to node 0: every mapping of
+   its program says ``bind:0`` in /proc/self/numa_maps.
 
 Every claim is checked; the exit status is 0 only if all of them hold.
 """
@@ -70,3 +72,12 @@ with lc.Container.create("scheduling-example", lc.Config(cgroup=None, process=pr
 allowed = [line.split()[1] for line in out.splitlines() if line.startswith("Cpus_allowed_list:")]
 print("exec'd process runs on CPUs", allowed[0])
 assert allowed == [str(cpus[-1])]
+
+# 5. The NUMA memory policy of the container's processes.
+config = lc.Config(
+    cgroup=None, memory_policy=lc.MemoryPolicy("bind", "0"), process=lc.Process(args=["cat", "/proc/self/numa_maps"])
+)
+result = lc.run(config=config, capture_output=True, timeout=10)
+policies = {line.split()[1] for line in result.stdout.decode().splitlines()}
+print("numa_maps policies:", policies)
+assert result.returncode == 0 and policies == {"bind:0"}

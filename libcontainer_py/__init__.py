@@ -52,6 +52,7 @@ _WHERE = {
     "IOPriority": ".scheduling",
     "IdentityError": ".errors",
     "Memory": ".cgroups",
+    "MemoryPolicy": ".memory_policy",
     "Mount": ".mounts",
     "MountError": ".errors",
     "Mounts": ".mounts",
@@ -125,6 +126,7 @@ if TYPE_CHECKING:
     from .hooks import Hook, HookError, Hooks
     from .idmap import IDMap
     from .limits import Rlimit
+    from .memory_policy import MemoryPolicy
     from .mounts import Mount, Mounts
     from .namespaces import Namespaces
     from .oci import OciConfig, OciWarning, load_bundle
@@ -191,6 +193,7 @@ __all__ = [
     "IOPriority",
     "IdentityError",
     "Memory",
+    "MemoryPolicy",
     "Mount",
     "MountError",
     "Mounts",

@@ -13,6 +13,7 @@ from .cgroups.resources import CgroupConfig, Devices
 from .devices import DEFAULT_DEVICES, Device, device_tuple
 from .hooks import Hooks
 from .idmap import IDMap, idmap_tuple
+from .memory_policy import MemoryPolicy
 from .mounts import Mounts
 from .namespaces import Namespaces
 from .paths import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS
@@ -60,6 +61,12 @@ def _to_domainname(value: Any) -> Optional[str]:
 
 #: Execution domains (personality(2)) a container may ask for, as OCI names them.
 PERSONALITIES: Mapping[str, int] = {"LINUX": 0x0000, "LINUX32": 0x0008}
+
+
+def _to_memory_policy(value: Any) -> Optional[MemoryPolicy]:
+    if value is not None and not isinstance(value, MemoryPolicy):
+        raise fail("memory_policy", f"expected a MemoryPolicy or None, got {type(value).__name__} {value!r}")
+    return value
 
 
 def _to_personality(value: Any) -> Optional[str]:
@@ -216,6 +223,9 @@ class Config:
     #: ``{"monotonic": (seconds, nanoseconds), "boottime": (...)}``: the
     #: container's uptime and CLOCK_MONOTONIC start where you say.
     time_offsets: Mapping[str, Tuple[int, ...]] = attrs.field(factory=dict, converter=_to_time_offsets)
+    #: NUMA memory policy of the container's processes (set_mempolicy(2));
+    #: None keeps the caller's.
+    memory_policy: Optional[MemoryPolicy] = attrs.field(default=None, converter=_to_memory_policy)
 
     def __attrs_post_init__(self) -> None:
         from .validate import validate

@@ -472,6 +472,7 @@ class Container:
             process=process,
             seccomp=self.config.seccomp if seccomp is _SAME else seccomp,
             cgroup=None,
+            memory_policy=self.config.memory_policy,
         )
 
     def exec(

@@ -11,10 +11,11 @@ and are inherited by whatever the program starts.  They are OCI's
 from __future__ import annotations
 
 import struct
-from typing import Any, Optional, Set, Tuple
+from typing import Any, Optional, Tuple
 
 import attrs
 
+from . import _idlist
 from ._fields import fail
 
 #: Policy names ("fifo", or OCI's "SCHED_FIFO") -> SCHED_* numbers.
@@ -177,39 +178,17 @@ class IOPriority:
 
 def parse_cpu_list(field: str, value: Any) -> Tuple[int, ...]:
     """The CPUs of a list such as ``"0-3,7"`` (cpuset's format), sorted."""
-    if not isinstance(value, str) or not value.strip():
-        raise fail(field, f"expected a CPU list such as '0-3,7', got {value!r}")
-    cpus: Set[int] = set()
-    for part in value.split(","):
-        low, dash, high = part.strip().partition("-")
-        if not low.isdigit() or (dash and not high.isdigit()):
-            raise fail(field, f"expected a CPU list such as '0-3,7', got {value!r}")
-        first, last = int(low), int(high) if dash else int(low)
-        if last < first or last >= MAX_CPUS:
-            raise fail(field, f"bad range {part.strip()!r} in {value!r} (CPUs are 0 to {MAX_CPUS - 1})")
-        cpus.update(range(first, last + 1))
-    return tuple(sorted(cpus))
+    return _idlist.parse(field, value, MAX_CPUS)
 
 
 def format_cpu_list(cpus: Tuple[int, ...]) -> str:
     """``(0, 1, 2, 3, 7)`` -> ``"0-3,7"``."""
-    parts = []
-    start = prev = cpus[0]
-    for cpu in cpus[1:] + (-1,):
-        if cpu == prev + 1:
-            prev = cpu
-            continue
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-        start = prev = cpu
-    return ",".join(parts)
+    return _idlist.format(cpus)
 
 
 def cpu_mask(cpus: Tuple[int, ...]) -> bytes:
     """A cpu_set_t for sched_setaffinity(2) (MAX_CPUS bits)."""
-    mask = bytearray(MAX_CPUS // 8)
-    for cpu in cpus:
-        mask[cpu // 8] |= 1 << (cpu % 8)
-    return bytes(mask)
+    return _idlist.bitmask(cpus, MAX_CPUS)
 
 
 def _to_initial(value: Any) -> Optional[str]:

@@ -55,7 +55,8 @@ VERSION = 3
 #: version may lack them (they take their default, the old behaviour).
 ADDED: Dict[int, FrozenSet[Tuple[str, str]]] = {
     2: frozenset({("Mount", "copy_up"), ("Config", "personality"), ("Config", "time_offsets")}),
-    3: frozenset({("Process", "scheduler"), ("Process", "io_priority"), ("Process", "exec_cpu_affinity")}),
+    3: frozenset({("Process", "scheduler"), ("Process", "io_priority"), ("Process", "exec_cpu_affinity")})
+    | frozenset({("Config", "memory_policy")}),
 }
 
 _omissible: contextvars.ContextVar[FrozenSet[Tuple[str, str]]] = contextvars.ContextVar(

@@ -205,3 +205,59 @@ def test_exec_cpu_affinity_through_the_command_line(tmp_path: Any) -> None:
     finally:
         subprocess.run([*cli, "delete", "-f", "sched-aff-cli"], stdin=subprocess.DEVNULL)
     assert (plain, own) == (str(cpus[-1]), format_cpu_list(tuple(cpus)))
+
+
+@pytest.mark.parametrize(
+    "policy,shown",
+    [
+        (lc.MemoryPolicy("bind", "0"), "bind:0"),
+        (lc.MemoryPolicy("MPOL_INTERLEAVE", "0", ["MPOL_F_STATIC_NODES"]), "interleave=static:0"),
+        (lc.MemoryPolicy("local"), "local"),
+        (lc.MemoryPolicy("preferred", "0"), "prefer:0"),
+    ],
+)
+def test_the_memory_policy_is_the_containers(busybox: str, policy: lc.MemoryPolicy, shown: str) -> None:
+    """OCI's linux.memoryPolicy: /proc/self/numa_maps shows the policy of
+    each mapping (the process's, where a mapping has none of its own)."""
+    config = lc.Config(rootfs=busybox, memory_policy=policy, process=lc.Process(args=["cat", "/proc/self/numa_maps"]))
+    result = lc.run(config=config, capture_output=True, timeout=10)
+    assert result.returncode == 0, result.stderr
+    policies = {line.split()[1] for line in result.stdout.decode().splitlines()}
+    assert policies == {shown}, policies
+
+
+def test_a_memory_policy_on_a_missing_node_fails_the_step(busybox: str, no_leaks: None) -> None:
+    missing = max(int(n[4:]) for n in os.listdir("/sys/devices/system/node") if n[4:].isdigit()) + 1
+    config = lc.Config(
+        rootfs=busybox, memory_policy=lc.MemoryPolicy("bind", str(missing)), process=lc.Process(["true"])
+    )
+    with pytest.raises(lc.SecurityError) as info:
+        lc.run(config=config, capture_output=True, timeout=10)
+    assert info.value.errno == 22 and f"memory policy bind {missing}" in str(info.value)
+
+
+def test_memory_policy_through_the_command_line_and_exec(tmp_path: Any) -> None:
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    make_rootfs(str(bundle / "rootfs"))
+    root = str(tmp_path / "state")
+    cli = [sys.executable, "-m", "libcontainer_py", "--root", root]
+    subprocess.run([*cli, "spec"], cwd=bundle, check=True)
+    doc = json.loads((bundle / "config.json").read_text())
+    doc["process"].update(terminal=False, args=["sleep", "30"])
+    doc["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": "0"}
+    (bundle / "config.json").write_text(json.dumps(doc))
+    try:
+        assert (
+            subprocess.run([*cli, "run", "-d", "-b", str(bundle), "numa-cli"], stdin=subprocess.DEVNULL).returncode == 0
+        )
+        pid = json.loads(subprocess.run([*cli, "state", "numa-cli"], capture_output=True, text=True).stdout)["pid"]
+        with open(f"/proc/{pid}/numa_maps") as f:
+            first = {line.split()[1] for line in f}
+        with tempfile.TemporaryFile("w+") as out:
+            subprocess.run([*cli, "exec", "numa-cli", "cat", "/proc/self/numa_maps"], stdout=out, check=True)
+            out.seek(0)
+            execd = {line.split()[1] for line in out}
+    finally:
+        subprocess.run([*cli, "delete", "-f", "numa-cli"], stdin=subprocess.DEVNULL)
+    assert first == execd == {"bind:0"}

@@ -181,6 +181,10 @@ class Manager(abc.ABC):
             time.sleep(interval)
 
 
+#: How often creating a cgroup starts again when a shared parent vanishes.
+_PARENT_RETRIES = 5
+
+
 class FsManager(CgroupOps, Manager):
     """The implementation shared by the three layouts (see the module docstring)."""
 
@@ -234,6 +238,20 @@ class FsManager(CgroupOps, Manager):
         return [c for c in u.controllers if self.layout.v1_for("blkio" if c == "io" else c) is None]
 
     def _mkdirs(self, h: Hierarchy, *, cpuset: bool = False, enable: Optional[List[str]] = None) -> None:
+        """Make the path's directories in ``h``.  Another container's
+        destroy() may remove a shared parent (libcontainer_py/) while it is
+        empty, that is, until our own directory is in it: a file of it then
+        reads ENODEV or ENOENT, and the walk starts again from the top."""
+        for attempt in range(_PARENT_RETRIES):
+            try:
+                self._mkdirs_once(h, cpuset=cpuset, enable=enable)
+                return
+            except CgroupError as e:
+                if e.errno not in (errno_mod.ENOENT, errno_mod.ENODEV) or attempt == _PARENT_RETRIES - 1:
+                    raise
+                self._made = [d for d in self._made if self._fs.exists(d)]
+
+    def _mkdirs_once(self, h: Hierarchy, *, cpuset: bool, enable: Optional[List[str]]) -> None:
         parts = self.path.split("/")
         cur = h.dir("")
         for i, part in enumerate(parts):

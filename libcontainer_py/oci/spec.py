@@ -24,10 +24,10 @@ Decisions, where OCI and Config do not line up one to one:
 - ``process.consoleSize`` goes to OciConfig.console_size (for whoever sets up
   the terminal); ``apparmorProfile``, ``selinuxLabel`` and
   ``linux.mountLabel`` must be empty (Config has no LSM labels; the error
-  names the host's LSMs); ``user.username``, ``linux.intelRdt``,
-  ``linux.memoryPolicy``, ``linux.netDevices`` are refused. ``scheduler``,
-  ``ioPriority`` and ``execCPUAffinity`` become Process.scheduler,
-  io_priority and exec_cpu_affinity.
+  names the host's LSMs); ``user.username``, ``linux.intelRdt`` and
+  ``linux.netDevices`` are refused. ``scheduler``, ``ioPriority`` and
+  ``execCPUAffinity`` become Process.scheduler, io_priority and
+  exec_cpu_affinity; ``linux.memoryPolicy`` Config.memory_policy.
 - ``root.path`` relative to the bundle (``bundle`` is needed then); so are
   relative bind mount sources.
 - ``hostname``/``domainname`` empty or absent: None (Config then names the
@@ -65,6 +65,7 @@ from ..errors import ConfigError
 from ..hooks import Hook, Hooks
 from ..idmap import IDMap
 from ..limits import INFINITY, Rlimit
+from ..memory_policy import MemoryPolicy
 from ..mounts import Mounts
 from ..namespaces import KINDS, Namespaces
 from ..process import Process, User
@@ -146,7 +147,6 @@ _LINUX_KEYS = (
 )  # fmt: skip
 _LINUX_REFUSED = {
     "intelRdt": "Intel RDT (resctrl) is not supported",
-    "memoryPolicy": "NUMA memory policies are not supported",
     "netDevices": "moving network devices into the container is not supported",
 }
 _SCHEDULER_KEYS = ("policy", "nice", "priority", "flags", "runtime", "deadline", "period")
@@ -245,8 +245,20 @@ def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> 
         cgroup=cgroup_from_oci(linux),
         personality=_personality(linux.get("personality")),
         time_offsets=_time_offsets(linux.get("timeOffsets")),
+        memory_policy=_memory_policy(linux.get("memoryPolicy")),
     )
     return OciConfig(config, annotations, version, console_size, bundle)
+
+
+def _memory_policy(value: Any) -> Optional[MemoryPolicy]:
+    """``linux.memoryPolicy``: a mode, a node list and flags."""
+    if value is None:
+        return None
+    doc = obj("linux.memoryPolicy", value, ("mode", "nodes", "flags"), required=("mode",))
+    nodes = None if doc.get("nodes") is None else string("linux.memoryPolicy.nodes", doc["nodes"])
+    flags = strings("linux.memoryPolicy.flags", doc.get("flags") or [])
+    with at("linux.memoryPolicy"):
+        return MemoryPolicy(string("linux.memoryPolicy.mode", doc["mode"]), nodes, flags)
 
 
 def _time_offsets(value: Any) -> Dict[str, Tuple[int, int]]:
@@ -507,7 +519,7 @@ def _hooks(value: Any) -> Hooks:
 _KNOWN_FIELDS = {
     Config: ("process", "rootfs", "hostname", "domainname", "namespaces", "mounts", "devices", "uid_mappings",
              "gid_mappings", "masked_paths", "readonly_paths", "sysctl", "seccomp", "hooks", "cgroup", "personality",
-             "time_offsets"),
+             "time_offsets", "memory_policy"),
     Process: ("args", "env", "cwd", "user", "umask", "capabilities", "no_new_privileges", "rlimits", "executable",
               "terminal", "init", "oom_score_adj", "scheduler", "io_priority",
               "exec_cpu_affinity"),
@@ -666,6 +678,13 @@ def _linux_to_oci(config: Config) -> Dict[str, Any]:
         linux["personality"] = {"domain": config.personality}
     if config.time_offsets:
         linux["timeOffsets"] = {c: {"secs": s, "nanosecs": n} for c, (s, n) in config.time_offsets.items()}
+    policy = config.memory_policy
+    if policy is not None:
+        linux["memoryPolicy"] = {"mode": "MPOL_" + policy.mode.upper()}
+        if policy.nodes is not None:
+            linux["memoryPolicy"]["nodes"] = policy.nodes
+        if policy.flags:
+            linux["memoryPolicy"]["flags"] = ["MPOL_F_" + f.upper() for f in policy.flags]
     return linux
 
 

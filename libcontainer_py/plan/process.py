@@ -8,6 +8,7 @@ from typing import List, Optional, Tuple
 from ..capabilities import CAPABILITY_NAMES, mask
 from ..config import PERSONALITIES, Config
 from ..errors import ConfigError
+from ..memory_policy import MAX_NODES
 from ..scheduling import cpu_mask, parse_cpu_list
 from ..seccomp import Seccomp
 from ..seccomp import compile as compile_seccomp
@@ -66,11 +67,15 @@ def identity_steps(config: Config, container_id: str, deny_setgroups: bool, step
     # While every capability is held: a real-time policy needs CAP_SYS_NICE,
     # the real-time I/O class CAP_SYS_ADMIN.
     if process.scheduler is not None:
-        policy = process.scheduler.policy
-        steps.append(Step(Op.SCHED_SETATTR, f"set the scheduling policy {policy}", data=process.scheduler.sched_attr()))
+        sched = process.scheduler
+        steps.append(Step(Op.SCHED_SETATTR, f"set the scheduling policy {sched.policy}", data=sched.sched_attr()))
     if process.io_priority is not None:
         io = process.io_priority
         steps.append(Step(Op.IOPRIO, f"set the I/O priority {io.io_class} {io.priority}", n1=io.value))
+    numa = config.memory_policy
+    if numa is not None:
+        what = f"set the memory policy {numa.mode}" + (f" {numa.nodes}" if numa.nodes else "")
+        steps.append(Step(Op.SET_MEMPOLICY, what, n1=numa.mode_value, n2=MAX_NODES, data=numa.node_mask()))
     caps = process.capabilities
     last = host.last_capability()
     held = host.bounding_set()

@@ -65,6 +65,7 @@ class Op(enum.IntEnum):
     SCHED_SETATTR = 44
     IOPRIO = 45
     SCHED_SETAFFINITY = 46
+    SET_MEMPOLICY = 47
 
 
 # Step flags (LC_F_*).
@@ -140,6 +141,7 @@ _ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
     Op.SCHED_SETATTR: errors.SecurityError,
     Op.IOPRIO: errors.SecurityError,
     Op.SCHED_SETAFFINITY: errors.SecurityError,
+    Op.SET_MEMPOLICY: errors.SecurityError,
     Op.SETUP_FDS: errors.StepError,
     Op.UMASK: errors.StepError,
     Op.WAIT_START: errors.StepError,

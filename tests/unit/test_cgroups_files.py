@@ -392,3 +392,40 @@ def test_never_inside_or_over_our_own_cgroup(path: str) -> None:
 
 def test_beside_our_own_cgroup_is_fine() -> None:
     assert make(FakeFS(), "host2/x").dirs()[3] == "/cg/memory/host2/x"
+
+
+class VanishingParentFS(FakeFS):
+    """Another container's destroy() removes the shared parent while it is
+    empty, as the walk reads one of its files (the kernel says ENODEV for a
+    file of a cgroup being removed), ``times`` times."""
+
+    def __init__(self, parent: str, times: int) -> None:
+        super().__init__()
+        self.parent, self.times = parent, times
+
+    def read(self, path: str) -> str:
+        if posixpath.dirname(path) == self.parent and self.times > 0 and not self.subdirs(self.parent):
+            self.times -= 1
+            self.rmdir(self.parent)
+            raise CgroupError("cannot read", path=path, errno=errno.ENODEV)
+        return super().read(path)
+
+
+def test_create_survives_a_shared_parent_removed_meanwhile() -> None:
+    fs = VanishingParentFS("/cg/unified/libcontainer_py", times=2)
+    fs.mkdir("/cg/unified/libcontainer_py")
+    m = make(fs)
+    m.create()
+    assert "/cg/unified/libcontainer_py/c1" in fs.dirs and fs.times == 0
+    m.destroy()
+    assert not [d for d in fs.dirs if "libcontainer_py" in d]
+
+
+def test_create_gives_up_on_a_parent_that_keeps_vanishing() -> None:
+    fs = VanishingParentFS("/cg/unified/libcontainer_py", times=100)
+    fs.mkdir("/cg/unified/libcontainer_py")
+    m = make(fs)
+    with pytest.raises(CgroupError) as info:
+        m.create()
+    assert info.value.errno in (errno.ENODEV, errno.ENOENT)  # the last one seen
+    assert not [d for d in fs.dirs if "libcontainer_py" in d]  # what it made is removed again

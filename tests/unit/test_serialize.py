@@ -155,6 +155,7 @@ def userns_config() -> lc.Config:
         cgroup=cgroup,
         personality="LINUX32",
         time_offsets={"monotonic": (-5, 500), "boottime": (86_400, 0)},
+        memory_policy=lc.MemoryPolicy("MPOL_BIND", "0-1,3", ["static_nodes"]),
     )
 
 
@@ -694,6 +695,7 @@ def test_a_version_2_document_loads_without_scheduling() -> None:
     config = lc.Config(process=lc.Process(args=["true"]))
     doc = config_to_dict(config)
     del doc["process"]["scheduler"], doc["process"]["io_priority"], doc["process"]["exec_cpu_affinity"]
+    del doc["memory_policy"]
     with pytest.raises(ConfigError) as info:
         config_from_dict(doc)
     assert info.value.message == "is required"
