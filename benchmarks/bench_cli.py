@@ -97,6 +97,14 @@ def one_round(prefix: List[str], root: Path, bundle: Path, cid: str, samples: Di
     samples["delete"].append(timed([*base, "delete", cid]))
 
 
+def plain_bundle(work: Path, runc: str) -> Path:
+    """``work``/bundle: runc spec's config.json as bench_start edits it, on a busybox rootfs."""
+    rootfs = bs.make_rootfs(work / "rootfs")
+    spec = bs.edit_runc_spec(bs.runc_default_spec(runc, work / "bundle"), rootfs)
+    (work / "bundle" / "config.json").write_text(json.dumps(spec))
+    return work / "bundle"
+
+
 def clean_up(prefix: List[str], root: Path) -> List[str]:
     """Force-delete whatever a runtime still lists; returns what was left."""
     if not root.is_dir():
@@ -132,16 +140,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     floor: List[int] = []
     with tempfile.TemporaryDirectory(prefix="bench-cli-", dir=bs.DEFAULT_TMPDIR) as tmp:
         work = Path(tmp)
-        rootfs = bs.make_rootfs(work / "rootfs")
-        spec = bs.edit_runc_spec(bs.runc_default_spec(args.runc, work / "bundle"), rootfs)
-        (work / "bundle" / "config.json").write_text(json.dumps(spec))
+        bundle = plain_bundle(work, args.runc)
         tag = f"bcli{os.getpid()}"
         try:
             for i in range(args.warmup + args.iterations):
                 order = list(prefixes) if i % 2 == 0 else list(reversed(prefixes))
                 for name in order:
                     into = samples[name] if i >= args.warmup else {c: [] for c in COMMANDS}
-                    one_round(prefixes[name], work / f"{name}-state", work / "bundle", f"{tag}-{name}-{i}", into)
+                    one_round(prefixes[name], work / f"{name}-state", bundle, f"{tag}-{name}-{i}", into)
                 if i >= args.warmup:
                     floor.append(timed(floor_argv))
         finally:

@@ -23,7 +23,6 @@ Root; needs runc and busybox-static.  Run it from the venv bench_cli.py uses::
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -66,9 +65,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     samples: Dict[str, List[int]] = {"python": [], "go": [], "runc run": []}
     with tempfile.TemporaryDirectory(prefix="bench-floor-", dir=bs.DEFAULT_TMPDIR) as tmp:
         work = Path(tmp)
-        rootfs = bs.make_rootfs(work / "rootfs")
-        spec = bs.edit_runc_spec(bs.runc_default_spec(args.runc, work / "bundle"), rootfs)
-        (work / "bundle" / "config.json").write_text(json.dumps(spec))
+        bundle = bench_cli.plain_bundle(work, args.runc)
         root = work / "runc-state"
         try:
             for i in range(args.iterations + 2):
@@ -77,7 +74,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     elapsed = bench_cli.timed(probes[name])
                     if i >= 2:
                         samples[name].append(elapsed)
-                argv_run = [args.runc, "--root", str(root), "run", "--bundle", str(work / "bundle"), f"floor-{i}"]
+                argv_run = [args.runc, "--root", str(root), "run", "--bundle", str(bundle), f"floor-{i}"]
                 elapsed = bench_cli.timed(argv_run)
                 if i >= 2:
                     samples["runc run"].append(elapsed)

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-import tempfile
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 import pytest
-from support.busybox import make_rootfs
+from support.oci import call, spec_bundle
 
 import libcontainer_py as lc
 from libcontainer_py.scheduling import format_cpu_list
@@ -98,27 +95,15 @@ def test_a_refused_policy_fails_the_step_and_leaves_nothing(busybox: str, no_lea
 
 def test_through_the_command_line(tmp_path: Any) -> None:
     """OCI's process.scheduler and process.ioPriority in config.json."""
-    bundle = tmp_path / "bundle"
-    bundle.mkdir()
-    make_rootfs(str(bundle / "rootfs"))
-    root = str(tmp_path / "state")
-    cli = [sys.executable, "-m", "libcontainer_py", "--root", root]
-    subprocess.run([*cli, "spec"], cwd=bundle, check=True)
-    doc = json.loads((bundle / "config.json").read_text())
-    doc["process"].update(
-        terminal=False,
-        args=["sh", "-c", SCRIPT],
-        scheduler={"policy": "SCHED_BATCH", "nice": 4},
-        ioPriority={"class": "IOPRIO_CLASS_BE", "priority": 2},
-    )
-    (bundle / "config.json").write_text(json.dumps(doc))
-    outputs: List[str] = []
-    with tempfile.TemporaryFile("w+") as out:
-        status = subprocess.run([*cli, "run", "-b", str(bundle), "sched-cli"], stdout=out, stderr=out).returncode
-        out.seek(0)
-        outputs.append(out.read())
-    assert status == 0, outputs
-    seen = _seen(outputs[0])
+    process = {
+        "args": ["sh", "-c", SCRIPT],
+        "scheduler": {"policy": "SCHED_BATCH", "nice": 4},
+        "ioPriority": {"class": "IOPRIO_CLASS_BE", "priority": 2},
+    }
+    bundle, cli = spec_bundle(tmp_path, process)
+    status, output = call([*cli, "run", "-b", str(bundle), "sched-cli"])
+    assert status == 0, output
+    seen = _seen(output)
     assert (seen["policy"], seen["nice"]) == (3, 4) and seen["io"].startswith("best-effort: prio 2")
     assert lc.Config.from_oci(str(bundle / "config.json")).process.scheduler == lc.Scheduler("batch", nice=4)
 
@@ -178,32 +163,19 @@ def test_exec_cpu_affinity_through_the_command_line(tmp_path: Any) -> None:
     """config.json's execCPUAffinity for ``exec ID ...``; a process.json
     given to ``exec --process`` has its own (here: none)."""
     cpus = sorted(os.sched_getaffinity(0))
-    bundle = tmp_path / "bundle"
-    bundle.mkdir()
-    make_rootfs(str(bundle / "rootfs"))
-    root = str(tmp_path / "state")
-    cli = [sys.executable, "-m", "libcontainer_py", "--root", root]
-    subprocess.run([*cli, "spec"], cwd=bundle, check=True)
-    doc = json.loads((bundle / "config.json").read_text())
-    doc["process"].update(terminal=False, args=["sleep", "30"], execCPUAffinity={"final": str(cpus[-1])})
-    (bundle / "config.json").write_text(json.dumps(doc))
+    bundle, cli = spec_bundle(tmp_path, {"args": ["sleep", "30"], "execCPUAffinity": {"final": str(cpus[-1])}})
     process_json = tmp_path / "process.json"
     process_json.write_text(json.dumps({"args": ["cat", "/proc/self/status"], "cwd": "/"}))
-
-    def call(*args: str) -> str:
-        with tempfile.TemporaryFile("w+") as out:
-            status = subprocess.run([*cli, *args], stdout=out, stderr=out, stdin=subprocess.DEVNULL).returncode
-            out.seek(0)
-            text = out.read()
-        assert status == 0, (args, text)
-        return text
-
     try:
-        call("run", "-d", "-b", str(bundle), "sched-aff-cli")
-        plain = _allowed(call("exec", "sched-aff-cli", "cat", "/proc/self/status"))
-        own = _allowed(call("exec", "--process", str(process_json), "sched-aff-cli"))
+        results = [
+            call([*cli, "run", "-d", "-b", str(bundle), "sched-aff-cli"]),
+            call([*cli, "exec", "sched-aff-cli", "cat", "/proc/self/status"]),
+            call([*cli, "exec", "--process", str(process_json), "sched-aff-cli"]),
+        ]
     finally:
-        subprocess.run([*cli, "delete", "-f", "sched-aff-cli"], stdin=subprocess.DEVNULL)
+        call([*cli, "delete", "-f", "sched-aff-cli"])
+    assert [status for status, _ in results] == [0, 0, 0], results
+    plain, own = (_allowed(output) for _, output in results[1:])
     assert (plain, own) == (str(cpus[-1]), format_cpu_list(tuple(cpus)))
 
 
@@ -237,27 +209,18 @@ def test_a_memory_policy_on_a_missing_node_fails_the_step(busybox: str, no_leaks
 
 
 def test_memory_policy_through_the_command_line_and_exec(tmp_path: Any) -> None:
-    bundle = tmp_path / "bundle"
-    bundle.mkdir()
-    make_rootfs(str(bundle / "rootfs"))
-    root = str(tmp_path / "state")
-    cli = [sys.executable, "-m", "libcontainer_py", "--root", root]
-    subprocess.run([*cli, "spec"], cwd=bundle, check=True)
-    doc = json.loads((bundle / "config.json").read_text())
-    doc["process"].update(terminal=False, args=["sleep", "30"])
-    doc["linux"]["memoryPolicy"] = {"mode": "MPOL_BIND", "nodes": "0"}
-    (bundle / "config.json").write_text(json.dumps(doc))
+    bundle, cli = spec_bundle(
+        tmp_path, {"args": ["sleep", "30"]}, linux={"memoryPolicy": {"mode": "MPOL_BIND", "nodes": "0"}}
+    )
     try:
-        assert (
-            subprocess.run([*cli, "run", "-d", "-b", str(bundle), "numa-cli"], stdin=subprocess.DEVNULL).returncode == 0
-        )
-        pid = json.loads(subprocess.run([*cli, "state", "numa-cli"], capture_output=True, text=True).stdout)["pid"]
+        started = call([*cli, "run", "-d", "-b", str(bundle), "numa-cli"])
+        assert started[0] == 0, started
+        pid = json.loads(call([*cli, "state", "numa-cli"])[1])["pid"]
         with open(f"/proc/{pid}/numa_maps") as f:
             first = {line.split()[1] for line in f}
-        with tempfile.TemporaryFile("w+") as out:
-            subprocess.run([*cli, "exec", "numa-cli", "cat", "/proc/self/numa_maps"], stdout=out, check=True)
-            out.seek(0)
-            execd = {line.split()[1] for line in out}
+        status, output = call([*cli, "exec", "numa-cli", "cat", "/proc/self/numa_maps"])
+        assert status == 0, output
+        execd = {line.split()[1] for line in output.splitlines()}
     finally:
-        subprocess.run([*cli, "delete", "-f", "numa-cli"], stdin=subprocess.DEVNULL)
+        call([*cli, "delete", "-f", "numa-cli"])
     assert first == execd == {"bind:0"}

@@ -4,15 +4,13 @@ and anything doubtful about a stored file is a miss."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import tempfile
 from typing import Any, Callable, Iterator, List
 
 import pytest
-from support.busybox import make_rootfs
+from support.oci import call, spec_bundle
 
 from libcontainer_py.seccomp import Action, Seccomp, SeccompRule, compiler
 from libcontainer_py.seccomp.cache import FilterCache, filter_key
@@ -126,23 +124,13 @@ def test_a_failed_store_leaves_nothing(tmp_path: Any) -> None:
 def test_the_command_line_compiles_a_profile_once(tmp_path: Any) -> None:
     """Two containers of one bundle: the first command compiles and stores
     the program, the second loads it; both containers are filtered by it."""
-    bundle = tmp_path / "bundle"
-    bundle.mkdir()
-    make_rootfs(str(bundle / "rootfs"))
+    script = "grep Seccomp: /proc/self/status; mkdir /tmp/x"
+    bundle, cli = spec_bundle(tmp_path, {"args": ["sh", "-c", script]}, linux={"seccomp": MKDIR_DENIED.to_oci()})
     root = str(tmp_path / "state")
-    cli = [sys.executable, "-m", "libcontainer_py", "--root", root]
-    subprocess.run([*cli, "spec"], cwd=bundle, check=True)
-    doc = json.loads((bundle / "config.json").read_text())
-    doc["process"].update(terminal=False, args=["sh", "-c", "grep Seccomp: /proc/self/status; mkdir /tmp/x"])
-    doc["linux"]["seccomp"] = MKDIR_DENIED.to_oci()
-    (bundle / "config.json").write_text(json.dumps(doc))
     cache = os.path.join(root, ".seccomp-cache")
     outputs = []
     for cid in ("cache-1", "cache-2"):
-        with tempfile.TemporaryFile("w+") as out:
-            status = subprocess.run([*cli, "run", "-b", str(bundle), cid], stdout=out, stderr=out).returncode
-            out.seek(0)
-            outputs.append((status, out.read()))
+        outputs.append(call([*cli, "run", "-b", str(bundle), cid]))
         if cid == "cache-1":
             (stored,) = _stored(cache)
             written = os.stat(os.path.join(cache, stored)).st_mtime_ns
