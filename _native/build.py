@@ -38,6 +38,7 @@ ffibuilder.set_source(
             "child_paths.c",
             "child_mounts.c",
             "child_copyup.c",
+            "child_hostfs.c",
             "child_security.c",
             "child_process.c",
             "syscalls.c",

@@ -139,6 +139,9 @@ void do_remount_root_ro(struct child *c);
 void mask_path(struct child *c, const struct lc_step *s);
 void readonly_path(struct child *c, const struct lc_step *s);
 
+/* child_hostfs.c: the host's procfs and sysfs out of a chroot'ed namespace */
+void hide_host_kernel_fs(struct child *c);
+
 /* child_copyup.c: a tmpfs filled with what was below it (tmpcopyup) */
 int copy_up(int old_dir, int new_dir);
 int open_copy_up_target(int root_fd, const char *path, int old_dir);

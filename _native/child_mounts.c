@@ -192,6 +192,7 @@ void do_pivot_root(struct child *c, const struct lc_step *s)
         close(old_root);
     }
     /* pivot_root cannot work (initramfs) or was not wanted. */
+    hide_host_kernel_fs(c);
     if (mount(".", "/", NULL, MS_MOVE, NULL) < 0)
         fail(c, STAGE_CALL);
     if (chroot(".") < 0)

@@ -293,8 +293,24 @@ class Container:
         if not executables and not fns:
             return
         state = oci_state(self.id, status, self.pid, self.record.bundle, self.record.annotations)
-        runner = _in_namespaces(self.pid, self.record.namespaces) if in_container else None
+        runner = self._as_the_process() if in_container else None
         run_phase(phase, executables, fns, state, in_container=runner)
+
+    def _as_the_process(self) -> Callable[[Hook, bytes], Tuple[int, bytes]]:
+        """Runs a start_container hook as runc does: in the container as its
+        process would run (namespaces, cgroup, user, capabilities,
+        no_new_privs, rlimits, seccomp filter; the process's environment
+        when the hook has none), so that what the container may not do, its
+        hook may not do either."""
+        cgroup = self._cgroup_or_none()
+        join = cgroup.dirs() if cgroup is not None else ()
+
+        def run(hook: Hook, document: bytes) -> Tuple[int, bytes]:
+            config = self.exec_config(hook.argv, env=_hook_env(hook) or None)
+            config = attrs.evolve(config, process=attrs.evolve(config.process, executable=hook.path))
+            return _run_hook(config, hook, document, container_id=f"{self.id}-hook", join_cgroups=join, joining=True)
+
+        return run
 
     def pause(self) -> None:
         """Freeze every process of the container (waits until frozen)."""
@@ -626,8 +642,9 @@ def _create_hooks(
 
 
 def _in_namespaces(pid: int, namespaces: Mapping[str, str]) -> Callable[[Hook, bytes], Tuple[int, bytes]]:
-    """Runs a hook in the namespaces of ``pid`` (with every capability, no
-    filter: a hook is the runtime's, not the container's)."""
+    """Runs a create_container hook in the namespaces of ``pid`` (with every
+    capability, no filter: at create the container's confinement is not in
+    place yet, and runc runs these hooks from its own init likewise)."""
 
     def run(hook: Hook, document: bytes) -> Tuple[int, bytes]:
         config = Config(
@@ -636,19 +653,29 @@ def _in_namespaces(pid: int, namespaces: Mapping[str, str]) -> Callable[[Hook, b
             process=Process(
                 args=hook.argv,
                 executable=hook.path,
-                env=dict(item.split("=", 1) for item in hook.env),
+                env=_hook_env(hook),
                 capabilities=Capabilities.all(),
                 no_new_privileges=False,
             ),
             seccomp=None,
             cgroup=None,
         )
-        with ContainerProcess(config, stdin=PIPE, stdout=DEVNULL, stderr=PIPE) as proc:
-            try:
-                _, err = proc.communicate(document, timeout=hook.timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                raise
-        return int(proc.returncode), err or b""
+        return _run_hook(config, hook, document)
 
     return run
+
+
+def _hook_env(hook: Hook) -> Dict[str, str]:
+    return dict(item.split("=", 1) for item in hook.env)
+
+
+def _run_hook(config: Config, hook: Hook, document: bytes, **spawn: Any) -> Tuple[int, bytes]:
+    """Run one hook process of ``config``: the state on its stdin; its
+    status and stderr."""
+    with ContainerProcess(config, stdin=PIPE, stdout=DEVNULL, stderr=PIPE, **spawn) as proc:
+        try:
+            _, err = proc.communicate(document, timeout=hook.timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    return int(proc.returncode), err or b""

@@ -5,8 +5,10 @@ container's life that the OCI runtime spec names.
   mounts exist, before pivot_root; in the runtime's namespaces.
 - ``create_container``: right after those, in the container's namespaces
   (the path is resolved before pivot_root, i.e. in the runtime's view).
-- ``start_container``: during start, before the program executes, in the
-  container's namespaces (after pivot_root: the path is the container's).
+- ``start_container``: during start, before the program executes, as the
+  container's process would run (its namespaces, cgroup, user,
+  capabilities and seccomp filter; after pivot_root: the path is the
+  container's).
 - ``poststart``: after the program started; ``poststop``: after destroy.
 
 A failing prestart/create*/start_container hook fails the operation (create

@@ -6,10 +6,8 @@ import os
 import subprocess
 from typing import IO, Any, Callable, List, Optional, Sequence, Union
 
-import attrs
-
 from . import _native
-from .cgroups import CgroupConfig, DeviceRule, Devices, Manager, Stats, detect, new_manager
+from .cgroups import Manager, Stats, detect, new_manager
 from .config import Config
 from .errors import ConfigError, ContainerError
 from .plan import Plan, build_plan
@@ -122,7 +120,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             manager.create()
             self.cgroup = manager
             try:
-                manager.apply(_with_config_devices(config))
+                manager.apply(config.cgroup)
             except BaseException:
                 self._remove_cgroup()
                 raise
@@ -287,14 +285,3 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             self.close()
         except Exception:
             pass
-
-
-def _with_config_devices(config: Config) -> CgroupConfig:
-    """The cgroup config with the config's own device nodes allowed, as runc
-    does: a node made in /dev must also open."""
-    cgroup = config.cgroup
-    assert cgroup is not None
-    if cgroup.devices is None or not config.devices:
-        return cgroup
-    extra = tuple(DeviceRule(True, d.type, d.major, d.minor, "rwm") for d in config.devices)
-    return attrs.evolve(cgroup, devices=Devices(cgroup.devices.rules + extra))

@@ -298,25 +298,23 @@ def test_clone_into_cgroup_on_a_cgroup2_only_layout(busybox: str, monkeypatch, n
     assert "0::/\n" in inside  # the cgroup namespace is rooted at the container's cgroup
 
 
-def test_configured_devices_are_allowed_by_the_device_rules(busybox: str, no_cgroups_left: None) -> None:
-    """A node listed in Config.devices is made in /dev and also opens (runc
-    does the same); one made later with mknod does not."""
-    devices = lc.DEFAULT_DEVICES + (lc.Device("/dev/loop-control", "c", 10, 237, mode=0o600),)
-    config = lc.Config(
-        rootfs=busybox,
-        devices=devices,
-        cgroup=lc.CgroupConfig(pids=lc.Pids(max=16)),
-        process=lc.Process(
-            args=[
-                "sh",
-                "-c",
-                "(exec 3<>/dev/loop-control && echo opened) 2>&1; mknod /dev/tun2 c 10 200; (exec 3<>/dev/tun2) 2>&1",
-            ]
-        ),
-    )
-    assert config.cgroup is not None and config.cgroup.devices == lc.Devices.default()
-    out = lc.run(config=config, capture_output=True, text=True, timeout=10).stdout
-    assert out.splitlines()[0] == "opened" and "Operation not permitted" in out
+def test_configured_devices_open_only_where_the_rules_allow(busybox: str, no_cgroups_left: None) -> None:
+    """A node listed in Config.devices is made in /dev; the device rules
+    alone decide whether it opens (as runc): Devices.allowing() adds it."""
+    loop = lc.Device("/dev/loop-control", "c", 10, 237, mode=0o600)
+    script = "(exec 3<>/dev/loop-control && echo opened) 2>&1; mknod /dev/tun2 c 10 200; (exec 3<>/dev/tun2) 2>&1"
+    outputs = []
+    for devices in (lc.Devices.default(), lc.Devices.default().allowing(loop)):
+        config = lc.Config(
+            rootfs=busybox,
+            devices=lc.DEFAULT_DEVICES + (loop,),
+            cgroup=lc.CgroupConfig(pids=lc.Pids(max=16), devices=devices),
+            process=lc.Process(args=["sh", "-c", script]),
+        )
+        outputs.append(lc.run(config=config, capture_output=True, text=True, timeout=10).stdout.splitlines())
+    denied, allowed = outputs
+    assert "Operation not permitted" in denied[0] and "opened" not in denied
+    assert allowed[0] == "opened" and "Operation not permitted" in allowed[1]
 
 
 # ---- Mount.cgroup: what the container sees at /sys/fs/cgroup ----------------------------

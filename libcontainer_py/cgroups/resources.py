@@ -15,6 +15,7 @@ from typing import Any, Iterator, Mapping, Optional, Tuple, Type, TypeVar, Union
 import attrs
 
 from .._fields import fail, instance_tuple, text, uint32
+from ..devices import Device
 from ._ops import DEFAULT_PARENT as DEFAULT_PARENT
 from ._ops import normalize_path
 from .units import format_page_size, parse_bytes
@@ -416,7 +417,18 @@ class Devices:
 
     @classmethod
     def allow_all(cls) -> Devices:
+        """No filter: every device, every access."""
         return cls((DeviceRule(True),))
+
+    def allowing(self, *nodes: Device, access: str = "rwm") -> Devices:
+        """These rules followed by one allowing ``access`` to each node.
+
+        The rules alone decide what opens: a node listed in
+        ``Config.devices`` is made in ``/dev`` but opens only where a rule
+        allows it, as with runc, so a config that adds a device allows it
+        here too: ``Devices.default().allowing(fuse)``."""
+        extra = tuple(DeviceRule(True, n.type, n.major, n.minor, access) for n in nodes)
+        return Devices(self.rules + extra)
 
 
 # -- the whole cgroup ---------------------------------------------------------
