@@ -15,6 +15,14 @@ void send_msg(int fd, int kind, int step, int err, int value)
 __attribute__((noreturn)) void fail(struct child *c, int stage)
 {
     int err = errno ? errno : EIO;
+    struct lc_msg *report = c->a->report;
+
+    if (report != NULL) { /* first: it needs no memory, the socket does */
+        report->step = c->step;
+        report->err = err;
+        report->value = stage;
+        report->kind = LC_MSG_ERROR;
+    }
     send_msg(c->sync_fd, LC_MSG_ERROR, c->step, err, stage);
     if (c->start_fd >= 0)
         send_msg(c->start_fd, LC_MSG_ERROR, c->step, err, stage);

@@ -116,6 +116,10 @@ struct lc_spawn_args {
     int nslots;
     const int *early_keep;      /* sorted fds the child needs; all others are */
     int nearly;                 /* closed first thing (other threads' fds)    */
+    struct lc_msg *report;      /* shared memory the parent touched: a failed
+                                   step is written here too, for when the
+                                   socket cannot take it (a memory limit too
+                                   small for a socket buffer), or NULL */
 };
 
 /* Clone the child that runs the plan.  Returns the child's pid (the parent

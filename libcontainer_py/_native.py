@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import os
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -71,7 +72,21 @@ class NativeArgs:
         a.nslots = plan.slots
         a.early_keep = self._own(ffi.new("int[]", early))
         a.nearly = len(early)
+        # MAP_SHARED and written once here, so that the child's copy is the
+        # same page and writing it costs the child no memory.
+        self._report_page = mmap.mmap(-1, mmap.PAGESIZE)
+        self._report_page.write(bytes(ffi.sizeof("struct lc_msg")))
+        self._report = ffi.cast("struct lc_msg *", self._own(ffi.from_buffer(self._report_page)))
+        a.report = self._report
         self.args = a
+
+    def failed_step(self) -> Optional[Tuple[int, int, int]]:
+        """(step, errno, stage) of a step the child reported failed in the
+        shared page, or None."""
+        r = self._report
+        if r.kind != lib.LC_MSG_ERROR:
+            return None
+        return int(r.step), int(r.err), int(r.value)
 
     def _own(self, obj: Any) -> Any:
         self._owned.append(obj)

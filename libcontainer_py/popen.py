@@ -9,7 +9,7 @@ from typing import IO, Any, Callable, List, Optional, Sequence, Union
 from . import _native
 from .cgroups import Manager, Stats, detect, new_manager
 from .config import Config
-from .errors import ConfigError, ContainerError
+from .errors import ConfigError, ContainerError, StepError
 from .plan import Plan, build_plan
 from .plan.cgroupfs import container_cgroup_dirs
 from .spawn import Spawned, recorded, spawn
@@ -174,6 +174,9 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 on_hooks=self._on_hooks,
                 meanwhile=self._meanwhile,
             )
+        except StepError as exc:
+            _blame_the_memory_limit(exc, self.cgroup, self.config)
+            raise
         finally:
             if cgroup_fd >= 0:
                 os.close(cgroup_fd)
@@ -285,3 +288,22 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             self.close()
         except Exception:
             pass
+
+
+def _blame_the_memory_limit(exc: StepError, manager: Optional[Manager], config: Config) -> None:
+    """Say so when a set-up step failed with the cgroup's memory limit
+    reached (its fail count): the limit is too small for the container to
+    start, whatever errno the step got (ENOMEM, ENOSPC, ENFILE...)."""
+    memory = config.cgroup.memory if config.cgroup is not None else None
+    if manager is None or memory is None or memory.max is None or memory.max < 0:
+        return
+    try:
+        stats = manager.stats().memory
+    except (OSError, ContainerError):
+        return
+    if stats is None or not stats.failcnt:
+        return
+    exc.args = (
+        f"{exc.args[0]}: the container reached its memory limit (memory.max = {memory.max} bytes)"
+        " while being set up; the limit is too small for it to start",
+    )

@@ -119,7 +119,8 @@ def spawn(
             child_fd, opened = -1, {}
         if meanwhile is not None:
             meanwhile()
-        _drive(plan, parent_fd, child, on_hooks)
+        if _drive(plan, parent_fd, child, on_hooks):
+            _check_exec(plan, args, child)
     except BaseException:
         child.abandon()
         _close_all([parent_fd, child_fd, *opened.values()])
@@ -214,8 +215,19 @@ def start_through_socket(path: str, plan: Optional[Plan] = None) -> None:
         raise start_error(index, err)
 
 
-def _drive(plan: Plan, fd: int, child: _Child, on_hooks: Optional[Callable[[int], None]] = None) -> None:
-    """Answer the child's messages until it execs, fails or waits for start."""
+def _check_exec(plan: Plan, args: _native.NativeArgs, child: _Child) -> None:
+    """EOF without an error record: execve succeeded, unless the child
+    could not send its record (the socket needs memory; a memory limit too
+    small to start leaves none) and wrote it only to the shared page."""
+    failed = args.failed_step()
+    if failed is not None:
+        child.reap()
+        raise _step_error(plan, *failed)
+
+
+def _drive(plan: Plan, fd: int, child: _Child, on_hooks: Optional[Callable[[int], None]] = None) -> bool:
+    """Answer the child's messages until it execs, fails or waits for start;
+    True at EOF (the child exec'd or exited), False when it waits."""
     sock = socket.socket(fileno=fd)
     try:
         while True:
@@ -229,9 +241,9 @@ def _drive(plan: Plan, fd: int, child: _Child, on_hooks: Optional[Callable[[int]
                     os.close(getattr(child, name))
                 setattr(child, name, fds[0])
             if not data:
-                return
+                return True
             if not _answer(plan, fd, child, data, on_hooks):
-                return
+                return False
     finally:
         sock.detach()
 

@@ -78,8 +78,20 @@ def _cpu_list(field: str, value: Any) -> Optional[str]:
 # -- memory -----------------------------------------------------------------
 
 
+#: The smallest ``memory.max`` accepted: below it not even the set-up of a
+#: container fits (a smaller number is a mistake, such as 64 meant as 64M).
+MEMORY_FLOOR = 1 << 20
+
+
 def _to_memory_max(value: Any) -> Optional[int]:
-    return _bytes_limit("memory.max", value)
+    n = _bytes_limit("memory.max", value)
+    if n is not None and n != UNLIMITED and n < MEMORY_FLOOR:
+        raise fail(
+            "memory.max",
+            f"{n} bytes is below the {MEMORY_FLOOR} bytes (1M) a container needs to start;"
+            f" sizes are in bytes unless a unit is given ('{n}M' is {n} MiB)",
+        )
+    return n
 
 
 def _to_memory_swap_max(value: Any) -> Optional[int]:

@@ -811,7 +811,7 @@ def configs(draw: Any) -> lc.Config:
             st.none()
             | st.builds(
                 lambda mem, pids: lc.CgroupConfig(memory=lc.Memory(max=mem), pids=lc.Pids(max=pids)),
-                st.none() | st.integers(0, 2**40),
+                st.none() | st.integers(1 << 20, 2**40),
                 st.none() | st.integers(0, 2**20),
             )
         ),
