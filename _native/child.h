@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -139,6 +140,9 @@ void do_remount_root_ro(struct child *c);
 void mask_path(struct child *c, const struct lc_step *s);
 void readonly_path(struct child *c, const struct lc_step *s);
 
+/* child_process.c: dying with the parent */
+void die_with_parent(struct child *c, int sig);
+
 /* child_hostfs.c: the host's procfs and sysfs out of a chroot'ed namespace */
 void hide_host_kernel_fs(struct child *c);
 
@@ -164,7 +168,7 @@ void do_exec(struct child *c);
 void find_exec(struct child *c);
 void open_tty(struct child *c);
 __attribute__((noreturn)) void init_loop(pid_t main_pid, const sigset_t *all);
-void become_init(struct child *c);
+void become_init(struct child *c, const struct lc_step *s);
 
 /* child_report.c: the sync socket */
 void send_msg(int fd, int kind, int step, int err, int value);

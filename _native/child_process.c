@@ -241,7 +241,20 @@ __attribute__((noreturn)) void init_loop(pid_t main_pid, const sigset_t *all)
     }
 }
 
-void become_init(struct child *c)
+/* PID 1 is a copy of the caller that never execs: blank the caller's argv
+ * and environment (the parent checked that each area is writable memory). */
+static void blank_creator(const struct lc_step *s)
+{
+    const uint64_t *area = s->buf;
+
+    for (long i = 0; i + 2 <= s->buflen / (long)sizeof *area; i += 2)
+        memset((void *)(uintptr_t)area[i], 0, (size_t)(area[i + 1] - area[i]));
+    /* ps then shows PID 1 as what it is: the argv area comes first */
+    if (s->buflen >= (long)(2 * sizeof *area) && area[1] - area[0] > sizeof "init")
+        memcpy((void *)(uintptr_t)area[0], "init", sizeof "init");
+}
+
+void become_init(struct child *c, const struct lc_step *s)
 {
     sigset_t all, none;
     long pid;
@@ -265,5 +278,24 @@ void become_init(struct child *c)
     if (c->start_fd >= 0)
         close(c->start_fd);
     prctl(PR_SET_NAME, "init", 0, 0, 0);
+    blank_creator(s);
     init_loop((pid_t)pid, &all);
 }
+
+/* PR_SET_PDEATHSIG: the kernel sends `sig` when the thread that cloned us
+ * exits (the parent keeps that thread for as long as it lives).  If the
+ * parent died before this, nobody sends it: a hung-up sync socket says so,
+ * and the child gives up as it would have been killed. */
+void die_with_parent(struct child *c, int sig)
+{
+    struct pollfd p;
+
+    if (prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) < 0)
+        fail(c, STAGE_CALL);
+    p.fd = c->sync_fd;
+    p.events = POLLRDHUP;
+    p.revents = 0;
+    if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP)))
+        _exit(128 + sig);
+}
+

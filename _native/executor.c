@@ -255,6 +255,9 @@ static void run_step(struct child *c, const struct lc_step *s)
     case LC_OP_AMBIENT:
         raise_ambient(c, s);
         break;
+    case LC_OP_PDEATHSIG:
+        die_with_parent(c, (int)s->n1);
+        break;
     case LC_OP_NO_NEW_PRIVS:
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
             fail(c, STAGE_CALL);
@@ -306,7 +309,7 @@ static void run_step(struct child *c, const struct lc_step *s)
         open_tty(c);
         break;
     case LC_OP_INIT:
-        become_init(c);
+        become_init(c, s);
         break;
     case LC_OP_NOT_DUMPABLE:
         if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)

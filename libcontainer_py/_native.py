@@ -102,14 +102,35 @@ class NativeArgs:
         return self._own(ffi.new("char *[]", items + [ffi.NULL]))
 
 
-def spawn(args: NativeArgs) -> Tuple[int, int]:
-    """Clone the child; returns (pid, pidfd or -1).  Raises OSError."""
+def spawn(args: NativeArgs, *, from_parent_thread: bool = False) -> Tuple[int, int]:
+    """Clone the child; returns (pid, pidfd or -1).  Raises OSError.
+    ``from_parent_thread``: clone from a thread that never exits (for a
+    child that dies with the thread that cloned it: _parents.py)."""
+    if from_parent_thread:
+        from ._parents import call_in_parent_thread
+
+        return call_in_parent_thread(lambda: _clone(args), _kill_and_reap)
+    return _clone(args)
+
+
+def _clone(args: NativeArgs) -> Tuple[int, int]:
     pidfd = ffi.new("int *", -1)
     pid = lib.lc_spawn(args.args, pidfd)
     if pid < 0:
         err = ffi.errno
         raise OSError(err, os.strerror(err))
     return pid, pidfd[0]
+
+
+def _kill_and_reap(spawned: Tuple[int, int]) -> None:
+    pid, pidfd = spawned
+    try:
+        os.kill(pid, 9)  # SIGKILL (the signal module is not loaded here)
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+    if pidfd >= 0:
+        os.close(pidfd)
 
 
 def pidfd_open(pid: int) -> int:

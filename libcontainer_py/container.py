@@ -501,6 +501,7 @@ class Container:
         pass_fds: Sequence[int] = (),
         text: Optional[bool] = None,
         wait_start: bool = False,
+        dies_with_owner: bool = True,
         **overrides: Any,
     ) -> ContainerProcess:
         """Start ``args`` inside the running container: in every namespace
@@ -508,7 +509,8 @@ class Container:
         its security settings -- ``overrides`` are those of exec_config()
         (env, cwd, user, capabilities, no_new_privileges, seccomp,
         scheduler, io_priority, exec_cpu_affinity).  Returns
-        a Popen-like ContainerProcess (the caller's child)."""
+        a Popen-like ContainerProcess (the caller's child), killed when
+        this process dies unless ``dies_with_owner`` is False."""
         self._require("exec", "created", "running")
         config = self.exec_config(args, **overrides)
         cgroup = self._cgroup_or_none()
@@ -524,6 +526,7 @@ class Container:
             wait_start=wait_start,
             join_cgroups=cgroup.dirs() if cgroup is not None else (),
             joining=True,
+            dies_with_owner=dies_with_owner,
         )
         self._exec_procs.append(weakref.ref(proc))
         return proc

@@ -6,7 +6,8 @@ import os
 import subprocess
 from typing import IO, Any, Callable, List, Optional, Sequence, Union
 
-from . import _native
+from . import _native, _owners
+from ._statedir import DEFAULT_ROOT
 from .cgroups import Manager, Stats, detect, new_manager
 from .config import Config
 from .errors import ConfigError, ContainerError, StepError
@@ -42,6 +43,11 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
     its own pid namespace ends every process in it (the kernel kills the
     namespace when its PID 1 dies); ``close()`` (also on leaving a ``with``
     block) removes its cgroup, killing whatever is left in it.
+
+    The process dies with this one (SIGKILL, whatever ends this process,
+    also from a thread that has since exited: see _parents.py) unless
+    ``dies_with_owner=False``, or by default with ``start_socket``
+    (a detached container, which outlives its creator).
     ``on_hooks(pid)``, ``meanwhile()`` and ``joining`` are Container's: the
     create hooks while the child waits for them, work done in this process
     while the child sets itself up, and that the process is exec'd into a
@@ -67,6 +73,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         on_hooks: Optional[Callable[[int], None]] = None,
         meanwhile: Optional[Callable[[], None]] = None,
         joining: bool = False,
+        dies_with_owner: Optional[bool] = None,
     ) -> None:
         if not isinstance(config, Config):
             raise ConfigError("config", f"expected Config, got {type(config).__name__}")
@@ -113,11 +120,23 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             cgroup_layout=host_layout,
             cgroup_dirs=cgroup_dirs,
             joining=joining,
+            # Attached (subprocess-like) unless any process may start it.
+            dies_with_owner=start_socket is None if dies_with_owner is None else dies_with_owner,
         )
         self._on_hooks = on_hooks
         self._meanwhile = meanwhile
+        # What attached containers of dead owners left goes first (so their
+        # ids are free again); this one's cgroup is recorded before it exists.
+        _owners.reclaim(DEFAULT_ROOT)
+        self._owned: Optional[str] = None
         if manager is not None and config.cgroup is not None:
-            manager.create()
+            if self.plan.dies_with_owner:
+                self._owned = _owners.record(DEFAULT_ROOT, self.container_id, manager.path)
+            try:
+                manager.create()
+            except BaseException:
+                _owners.forget(self._owned)
+                raise
             self.cgroup = manager
             try:
                 manager.apply(config.cgroup)
@@ -205,6 +224,8 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         """Hand the cgroup over (to a Container): close() and garbage
         collection of this object then leave it alone."""
         manager, self.cgroup = self.cgroup, None
+        _owners.forget(self._owned)
+        self._owned = None
         return manager
 
     def disown(self) -> None:
@@ -271,6 +292,8 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         manager, self.cgroup = self.cgroup, None
         if manager is not None:
             manager.destroy()
+        _owners.forget(getattr(self, "_owned", None))
+        self._owned = None
 
     def __exit__(self, *exc: Any) -> None:
         try:

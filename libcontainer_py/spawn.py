@@ -111,7 +111,7 @@ def spawn(
             plan, sync_fd=child_fd, stdio=stdio, pass_fds=pass_fds, opened=opened, cgroup_fd=cgroup_fd
         )
         try:
-            child.pid, child.pidfd = _native.spawn(args)
+            child.pid, child.pidfd = _native.spawn(args, from_parent_thread=plan.dies_with_owner)
         except OSError as exc:
             raise SpawnError(f"clone failed: {exc.strerror}", exc.errno) from exc
         finally:

@@ -150,7 +150,8 @@ def _exec(args: Args, log: Logger) -> int:
     pass_fds = tuple(range(3, 3 + args.preserve_fds))
     # With a terminal the process waits before execve until its terminal has
     # its size (and the console socket its master): no program sees 0x0.
-    proc = c.exec(argv, terminal=terminal, pass_fds=pass_fds, wait_start=terminal, **overrides)
+    # As runc's: the process outlives this command if it is killed.
+    proc = c.exec(argv, terminal=terminal, pass_fds=pass_fds, wait_start=terminal, dies_with_owner=False, **overrides)
     proxy = terminal and proc.tty_fd >= 0 and not args.console_socket
     try:
         if terminal and proc.tty_fd >= 0:

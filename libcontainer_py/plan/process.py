@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import struct
 from typing import List, Optional, Tuple
 
 from ..capabilities import CAPABILITY_NAMES, mask
@@ -122,9 +124,19 @@ def identity_steps(config: Config, container_id: str, deny_setgroups: bool, step
         steps.append(Step(Op.AMBIENT, "raise ambient capabilities", n1=mask(caps.ambient) & valid, n2=last))
 
 
-def final_steps(config: Config, steps: List[Step], wait_start: bool, start_socket: Optional[str]) -> None:
-    """umask, no_new_privs; seccomp comes last, right before exec."""
+def final_steps(
+    config: Config,
+    steps: List[Step],
+    wait_start: bool,
+    start_socket: Optional[str],
+    dies_with_owner: bool = False,
+    host: Optional[HostFS] = None,
+) -> None:
+    """umask, no_new_privs, dying with the owner (after every change of
+    credentials, which would clear it); seccomp comes last, right before
+    exec."""
     process = config.process
+    host = host or HostFS()
     steps.append(Step(Op.UMASK, "set the umask", n1=process.umask))
     if config.personality is not None:
         persona = PERSONALITIES[config.personality]
@@ -138,10 +150,15 @@ def final_steps(config: Config, steps: List[Step], wait_start: bool, start_socke
         steps.append(Step(Op.WAIT_START, "wait for start"))
     elif start_socket is not None:
         steps.append(Step(Op.WAIT_ACCEPT, "wait to be started", start_socket, listen_path=start_socket))
+    if dies_with_owner:
+        steps.append(Step(Op.PDEATHSIG, "die with the owner", n1=signal.SIGKILL))
     if process.no_new_privileges and config.seccomp is not None:
         steps.append(seccomp_step(config.seccomp))
     if process.init:
-        steps.append(Step(Op.INIT, "start the init (PID 1 stays, the program is its child)"))
+        # PID 1 is a copy of the caller that never execs: it blanks the
+        # caller's argv and environment, which /proc/1/cmdline and environ show.
+        areas = b"".join(struct.pack("QQ", start, end) for start, end in host.creator_areas())
+        steps.append(Step(Op.INIT, "start the init (PID 1 stays, the program is its child)", data=areas))
     steps.append(Step(Op.EXEC, "exec", process.args[0]))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import stat
 from typing import TYPE_CHECKING, Dict, Optional, Tuple, Type
@@ -66,6 +67,7 @@ class Op(enum.IntEnum):
     IOPRIO = 45
     SCHED_SETAFFINITY = 46
     SET_MEMPOLICY = 47
+    PDEATHSIG = 48
 
 
 # Step flags (LC_F_*).
@@ -221,6 +223,12 @@ class Plan:
         )
 
     @property
+    def dies_with_owner(self) -> bool:
+        """The child asks to be killed when the thread that clones it exits
+        (PDEATHSIG): that thread must live as long as the owner does."""
+        return any(s.op is Op.PDEATHSIG for s in self.steps)
+
+    @property
     def waits_for_start(self) -> bool:
         """The child waits for start() on the sync socket (this process only)."""
         return any(s.op is Op.WAIT_START for s in self.steps)
@@ -274,6 +282,12 @@ class HostFS:
     def egid(self) -> int:
         return os.getegid()
 
+    def creator_areas(self) -> Tuple[Tuple[int, int], ...]:
+        """Where this process's argv and environment strings lie (what
+        /proc/<pid>/cmdline and environ show), each only when it is in a
+        writable mapping: a forked copy may blank them there."""
+        return _creator_areas(os.getpid())
+
     def last_capability(self) -> int:
         with open("/proc/sys/kernel/cap_last_cap") as f:
             return int(f.read())
@@ -292,3 +306,27 @@ class HostFS:
             return detect()
         except CgroupError:
             return None
+
+
+@functools.lru_cache(maxsize=1)
+def _creator_areas(pid: int) -> Tuple[Tuple[int, int], ...]:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        with open(f"/proc/{pid}/maps") as f:
+            maps = f.read().splitlines()
+    except OSError:
+        return ()
+    # fields[0] is field 3 of stat(5): arg_start is field 48, env_end 51.
+    arg_start, arg_end, env_start, env_end = (int(v) for v in fields[45:49])
+    writable = []
+    for line in maps:
+        span, perms = line.split()[:2]
+        lo, hi = (int(v, 16) for v in span.split("-"))
+        if perms.startswith("rw"):
+            writable.append((lo, hi))
+    return tuple(
+        (start, end)
+        for start, end in ((arg_start, arg_end), (env_start, env_end))
+        if start < end and any(lo <= start and end <= hi for lo, hi in writable)
+    )

@@ -1,0 +1,119 @@
+"""What attached containers own, recorded so that a dead owner's is reclaimed.
+
+An attached container (``lc.run``, ``ContainerProcess``) dies with the
+process that owns it (PR_SET_PDEATHSIG, see _parents.py), but its cgroup
+cannot remove itself.  So before the cgroup is made, the owner records it
+in ``<root>/.owned/<container id>``: its own pid and start time and the
+cgroup's path; the record goes when the cgroup does.  Whoever next starts a
+container on the same state root lists that directory (one entry per
+attached container alive now: cheap) and, for each owner that is gone,
+claims the record by renaming it (one claimer wins), kills and removes the
+cgroup, and deletes the claim.  A claimer that dies meanwhile leaves its
+claim, which the next one takes over the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import List, Optional, Tuple
+
+from ._statedir import is_valid_id, process_start_time
+
+OWNED = ".owned"
+_CLAIM = ".claim-"
+
+log = logging.getLogger("libcontainer_py")
+
+
+def _me() -> str:
+    pid = os.getpid()
+    return f"{pid}-{process_start_time(pid)}"
+
+
+def _alive(owner: str) -> bool:
+    pid, _, start = owner.partition("-")
+    try:
+        return str(process_start_time(int(pid))) == start
+    except ValueError:
+        return False
+
+
+def record(root: str, container_id: str, cgroup_path: str) -> Optional[str]:
+    """Record that this process owns ``cgroup_path``; the record's path, or
+    None where the state root cannot be written (a caller without rights
+    there) or a live owner holds the id (the cgroup then exists, and making
+    it fails)."""
+    directory = os.path.join(root, OWNED)
+    path = os.path.join(directory, container_id)
+    data = f"{_me()} {cgroup_path}\n".encode()
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            try:
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+            except OSError:
+                return None
+            continue
+        except OSError:
+            return None  # taken: a live owner's container has this id (its cgroup exists too)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        return path
+    return None
+
+
+def forget(path: Optional[str]) -> None:
+    """The cgroup is gone (or handed over): drop its record."""
+    if path is not None:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def _read(path: str) -> Optional[Tuple[str, str]]:
+    try:
+        with open(path) as f:
+            owner, _, cgroup_path = f.read().strip().partition(" ")
+    except OSError:
+        return None
+    return (owner, cgroup_path) if owner and cgroup_path else None
+
+
+def reclaim(root: str) -> List[str]:
+    """Remove the cgroups (and records) of attached containers whose owner
+    died; the ids reclaimed."""
+    directory = os.path.join(root, OWNED)
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    done = []
+    for name in names:
+        container_id, _, claimer = name.partition(_CLAIM)
+        if not is_valid_id(container_id) or (claimer and _alive(claimer)):
+            continue
+        path = os.path.join(directory, name)
+        found = _read(path)
+        if found is None or _alive(found[0]):
+            continue
+        claim = os.path.join(directory, container_id + _CLAIM + _me())
+        try:
+            os.rename(path, claim)
+        except FileNotFoundError:
+            continue  # another process claimed it first
+        _remove_cgroup(container_id, found[1])
+        os.unlink(claim)
+        done.append(container_id)
+        log.warning("reclaimed the cgroup %s of container %s, whose owner died", found[1], container_id)
+    return done
+
+
+def _remove_cgroup(container_id: str, cgroup_path: str) -> None:
+    from .cgroups import detect, new_manager
+
+    new_manager(cgroup_path, detect(), container_id=container_id).destroy()
