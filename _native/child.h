@@ -140,8 +140,9 @@ void do_remount_root_ro(struct child *c);
 void mask_path(struct child *c, const struct lc_step *s);
 void readonly_path(struct child *c, const struct lc_step *s);
 
-/* child_process.c: dying with the parent */
+/* child_process.c: dying with the parent, the working directory */
 void die_with_parent(struct child *c, int sig);
+void enter_cwd(struct child *c, const char *path);
 
 /* child_hostfs.c: the host's procfs and sysfs out of a chroot'ed namespace */
 void hide_host_kernel_fs(struct child *c);

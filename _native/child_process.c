@@ -299,3 +299,21 @@ void die_with_parent(struct child *c, int sig)
         _exit(128 + sig);
 }
 
+/* The working directory, entered with the privileges the child still has
+ * (as runc: a directory the user could not enter works), then checked to be
+ * inside the root: getcwd() fails with ENOENT for a directory that is not
+ * reachable from it (a leaked fd's directory, say). */
+void enter_cwd(struct child *c, const char *path)
+{
+    char buf[PATH_MAX];
+
+    if (chdir(path) < 0)
+        fail(c, STAGE_CALL);
+    if (syscall(SYS_getcwd, buf, sizeof buf) < 0)
+        fail(c, STAGE_RESOLVE);
+    if (buf[0] != '/') {
+        errno = ENOENT;
+        fail(c, STAGE_RESOLVE);
+    }
+}
+

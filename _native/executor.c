@@ -205,8 +205,7 @@ static void run_step(struct child *c, const struct lc_step *s)
             fail(c, STAGE_CALL);
         break;
     case LC_OP_CHDIR:
-        if (chdir(s->s1) < 0)
-            fail(c, STAGE_CALL);
+        enter_cwd(c, s->s1);
         break;
     case LC_OP_UMASK:
         umask((mode_t)s->n1);

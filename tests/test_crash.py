@@ -29,10 +29,10 @@ def die():
 real_spawn, real_write = spawn._native.spawn, container.write_state
 writes = []
 
-def patched_spawn(args):
+def patched_spawn(args, **kwargs):
     if point == "before-clone":
         die()
-    result = real_spawn(args)
+    result = real_spawn(args, **kwargs)
     if point == "after-clone":
         die()
     return result

@@ -44,14 +44,16 @@ def test_bad_cwd(busybox: str, no_leaks: None) -> None:
     assert exc.errno == errno.ENOENT and exc.path == "/nonexistent"
 
 
-def test_cwd_not_allowed_for_the_user(busybox: str, no_leaks: None) -> None:
+def test_cwd_the_user_may_not_search_is_entered_as_runc_does(busybox: str, no_leaks: None) -> None:
+    """The cwd is entered before the ids change (runc's order): the program
+    starts there, and cannot list it."""
     config = lc.Config(
         rootfs=busybox,
         mounts=lc.Mounts.default() + [lc.Mount.tmpfs("/secret", mode=0o700)],
-        process=lc.Process(args=["true"], cwd="/secret", user=lc.User(1000, 1000)),
+        process=lc.Process(args=["sh", "-c", "pwd; ls . || true"], cwd="/secret", user=lc.User(1000, 1000)),
     )
-    exc = run_fails(config, lc.CwdError)
-    assert exc.errno == errno.EACCES
+    r = lc.run(config=config, capture_output=True, text=True, timeout=10)
+    assert r.stdout == "/secret\n" and "Permission denied" in r.stderr
 
 
 def test_missing_rootfs(tmp_path, no_leaks: None) -> None:

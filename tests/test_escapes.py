@@ -184,7 +184,14 @@ def test_reach_the_host_through_the_cwd(root: str, host_marker: str) -> None:
         with pytest.raises(lc.CwdError) as info:
             attack(root, ["cwd", name], process={"cwd": cwd})
         blocked = f"ERR {info.value.errno}"
-        worked = attack(root, ["cwd", name], process={"cwd": cwd}, pass_fds=[fd])
+        # Two protections: the fd is closed before the cwd is entered, and
+        # the cwd entered must be inside the root (as runc's verifyCwd). With
+        # the fd passed on purpose the second one still refuses it...
+        with pytest.raises(lc.CwdError) as passed:
+            attack(root, ["cwd", name], process={"cwd": cwd}, pass_fds=[fd])
+        assert passed.value.errno == errno.ENOENT
+        # ...and what it guards is real: that fd reaches the host's directory.
+        worked = attack(root, ["fds", name], pass_fds=[fd])
         check("reach the host through the cwd (CVE-2024-21626)", blocked, worked, errno.ENOENT)
     finally:
         os.close(fd)

@@ -91,6 +91,10 @@ def identity_steps(config: Config, container_id: str, deny_setgroups: bool, step
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
         # while it is still held (the filter must then allow what follows).
         steps.append(seccomp_step(config.seccomp, last=False))
+    # As runc: entered before the ids change, so a directory the runtime
+    # can enter and the user could not still works (the child then checks
+    # that it is inside the root).
+    steps.append(Step(Op.CHDIR, "enter the working directory", process.cwd, s1=process.cwd))
     if user.uid != 0:
         steps.append(Step(Op.KEEPCAPS, "keep capabilities across setuid", n1=1))
     steps.append(Step(Op.DROP_BOUNDING, "drop from the bounding set", n1=mask(caps.bounding) & valid, n2=last))
@@ -106,9 +110,6 @@ def identity_steps(config: Config, container_id: str, deny_setgroups: bool, step
         )
     steps.append(Step(Op.SETGID, "set the gid", str(user.gid), n1=user.gid))
     steps.append(Step(Op.SETUID, "set the uid", str(user.uid), n1=user.uid))
-    # Before the capabilities are set: the directory is entered with the
-    # user's own rights (setuid cleared the effective set).
-    steps.append(Step(Op.CHDIR, "enter the working directory", process.cwd, s1=process.cwd))
     if user.uid != 0:
         steps.append(Step(Op.KEEPCAPS, "stop keeping capabilities", n1=0))
     steps.append(

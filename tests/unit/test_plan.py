@@ -123,11 +123,11 @@ def test_host_rootfs_plan() -> None:
     binds = [s for s in plan.steps if s.op is Op.MOUNT and s.s2 in ("/usr", "/etc")]
     assert [b.n2 & 1 for b in binds] == [1, 1]  # read-only
     assert ops(plan)[-10:] == [
+        Op.CHDIR,  # before the ids change, as runc
         Op.DROP_BOUNDING,
         Op.SETGROUPS,
         Op.SETGID,
         Op.SETUID,
-        Op.CHDIR,
         Op.CAPSET,
         Op.UMASK,
         Op.NO_NEW_PRIVS,

@@ -1,0 +1,54 @@
+"""Behaviours engines and runc users rely on (issue: runc compatibility),
+each run on both runtimes with the same bundle and compared, asserting on
+what the container shows."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import pytest
+from test_cli import rootfs
+from test_cli_features import Tools, tools
+
+import libcontainer_py as lc
+
+__all__ = ["rootfs", "tools"]
+
+
+def _private_dir(root: str, name: str) -> str:
+    path = os.path.join(root, name)
+    os.makedirs(path, exist_ok=True)
+    os.chmod(path, 0o700)
+    os.chown(path, 0, 0)
+    return "/" + name
+
+
+# -- the working directory ----------------------------------------------------------------------
+
+
+def test_a_cwd_only_the_runtime_can_enter_works_as_runc(tools: Tools, rootfs: str) -> None:
+    """runc enters process.cwd before it drops privileges: a directory the
+    user may not search still becomes the cwd, and the program runs there."""
+    cwd = _private_dir(rootfs, "private-cwd")
+    tools.ours.config(
+        ["sh", "-c", "pwd; id -u; ls . >/dev/null 2>&1 || echo cannot-list"], user={"uid": 1000, "gid": 1000}, cwd=cwd
+    )
+    outputs = []
+    for tool, cid in tools.both("cwd"):
+        r = tool("run", "-b", tools.bundle, cid)
+        tool("delete", "--force", cid)
+        assert r.returncode == 0, r
+        outputs.append(r.stdout)
+    assert outputs[0] == outputs[1] == f"{cwd}\n1000\ncannot-list\n"
+
+
+def test_library_cwd_is_entered_before_the_user_changes(busybox: str, no_leaks: None) -> None:
+    cwd = _private_dir(busybox, "private-cwd")
+    process = lc.Process(args=["pwd"], cwd=cwd, user=lc.User(uid=1000, gid=1000))
+    r = lc.run(config=lc.Config(rootfs=busybox, process=process), capture_output=True, text=True, timeout=10)
+    assert r.stdout == f"{cwd}\n"
+    missing = lc.Process(args=["pwd"], cwd="/no/such/dir", user=lc.User(uid=1000, gid=1000))
+    with pytest.raises(lc.CwdError) as info:
+        lc.run(config=lc.Config(rootfs=busybox, process=missing), timeout=10)
+    assert info.value.errno == errno.ENOENT and info.value.path == "/no/such/dir"
