@@ -627,27 +627,30 @@ def _create_hooks(
     fns: Mapping[str, Tuple[Callback, ...]],
     bundle: Optional[str],
     annotations: Mapping[str, str],
-) -> Optional[Callable[[int], None]]:
+) -> Optional[Callable[[int, Optional[str]], None]]:
     """What the parent runs while the child waits before pivot_root, or None
     when there is nothing to run (the child then does not wait)."""
     phases = ("prestart", "create_runtime", "create_container")
     if not any(config.hooks.of(p) or fns.get(p) for p in phases):
         return None
 
-    def run(pid: int) -> None:
+    def run(pid: int, root: Optional[str]) -> None:
         state = oci_state(container_id, "creating", pid, bundle, annotations)
         namespaces = {k: f"/proc/{pid}/ns/{PROC_NAMES[k]}" for k in KINDS if config.namespaces.setting(k) is not False}
         for phase in phases:
-            runner = _in_namespaces(pid, namespaces) if phase == "create_container" else None
+            runner = _in_namespaces(pid, namespaces, cwd=root or "/") if phase == "create_container" else None
             run_phase(phase, config.hooks.of(phase), fns.get(phase, ()), state, in_container=runner)
 
     return run
 
 
-def _in_namespaces(pid: int, namespaces: Mapping[str, str]) -> Callable[[Hook, bytes], Tuple[int, bytes]]:
-    """Runs a create_container hook in the namespaces of ``pid`` (with every
-    capability, no filter: at create the container's confinement is not in
-    place yet, and runc runs these hooks from its own init likewise)."""
+def _in_namespaces(
+    pid: int, namespaces: Mapping[str, str], cwd: str = "/"
+) -> Callable[[Hook, bytes], Tuple[int, bytes]]:
+    """Runs a create_container hook in the namespaces of ``pid``, in ``cwd``
+    (the root's path there, as runc's run in the rootfs), with every
+    capability and no filter: at create the container's confinement is not
+    in place yet, and runc runs these hooks from its own init likewise."""
 
     def run(hook: Hook, document: bytes) -> Tuple[int, bytes]:
         config = Config(
@@ -657,6 +660,7 @@ def _in_namespaces(pid: int, namespaces: Mapping[str, str]) -> Callable[[Hook, b
                 args=hook.argv,
                 executable=hook.path,
                 env=_hook_env(hook),
+                cwd=cwd,
                 capabilities=Capabilities.all(),
                 no_new_privileges=False,
             ),

@@ -48,7 +48,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
     also from a thread that has since exited: see _parents.py) unless
     ``dies_with_owner=False``, or by default with ``start_socket``
     (a detached container, which outlives its creator).
-    ``on_hooks(pid)``, ``meanwhile()`` and ``joining`` are Container's: the
+    ``on_hooks(pid, root)``, ``meanwhile()`` and ``joining`` are Container's: the
     create hooks while the child waits for them, work done in this process
     while the child sets itself up, and that the process is exec'd into a
     container (its ``exec_cpu_affinity`` applies).
@@ -70,7 +70,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         wait_start: bool = False,
         start_socket: Optional[str] = None,
         join_cgroups: Sequence[str] = (),
-        on_hooks: Optional[Callable[[int], None]] = None,
+        on_hooks: Optional[Callable[[int, Optional[str]], None]] = None,
         meanwhile: Optional[Callable[[], None]] = None,
         joining: bool = False,
         dies_with_owner: Optional[bool] = None,

@@ -90,12 +90,13 @@ def spawn(
     stdio: Tuple[int, int, int] = (-1, -1, -1),
     pass_fds: Sequence[int] = (),
     cgroup_fd: int = -1,
-    on_hooks: Optional[Callable[[int], None]] = None,
+    on_hooks: Optional[Callable[[int, Optional[str]], None]] = None,
     meanwhile: Optional[Callable[[], None]] = None,
 ) -> Spawned:
     """Start the plan's child and drive it until it execs (or, for a plan
-    with WAIT_START, until it waits for start).  ``on_hooks(pid)`` runs when
-    the child waits for the create hooks; ``meanwhile()`` right after the
+    with WAIT_START, until it waits for start).  ``on_hooks(pid, root)`` runs
+    when the child waits for the create hooks (``root``: where its root is
+    mounted, in its mount namespace); ``meanwhile()`` right after the
     clone, while the child sets itself up (joining a v1 cgroup alone waits
     ~10 ms for the kernel); raising from either fails the spawn."""
     opened = _open_files(plan)
@@ -225,7 +226,7 @@ def _check_exec(plan: Plan, args: _native.NativeArgs, child: _Child) -> None:
         raise _step_error(plan, *failed)
 
 
-def _drive(plan: Plan, fd: int, child: _Child, on_hooks: Optional[Callable[[int], None]] = None) -> bool:
+def _drive(plan: Plan, fd: int, child: _Child, on_hooks: Optional[Callable[[int, Optional[str]], None]] = None) -> bool:
     """Answer the child's messages until it execs, fails or waits for start;
     True at EOF (the child exec'd or exited), False when it waits."""
     sock = socket.socket(fileno=fd)
@@ -248,7 +249,9 @@ def _drive(plan: Plan, fd: int, child: _Child, on_hooks: Optional[Callable[[int]
         sock.detach()
 
 
-def _answer(plan: Plan, fd: int, child: _Child, data: bytes, on_hooks: Optional[Callable[[int], None]]) -> bool:
+def _answer(
+    plan: Plan, fd: int, child: _Child, data: bytes, on_hooks: Optional[Callable[[int, Optional[str]], None]]
+) -> bool:
     """Handle one message; False when the child waits for start."""
     kind, index, err, value = MSG.unpack(data)
     if kind == MSG_ERROR:
@@ -259,7 +262,7 @@ def _answer(plan: Plan, fd: int, child: _Child, data: bytes, on_hooks: Optional[
     elif kind == MSG_WAITING:
         if 0 <= index < len(plan.steps) and plan.steps[index].phase == "hooks":
             if on_hooks is not None:
-                on_hooks(child.pid)
+                on_hooks(child.pid, plan.root_path)
         else:
             _parent_part(plan, child.pid)
         os.write(fd, MSG.pack(MSG_GO, 0, 0, 0))

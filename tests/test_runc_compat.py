@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+from typing import Any
 
 import pytest
 from test_cli import rootfs
@@ -52,3 +53,46 @@ def test_library_cwd_is_entered_before_the_user_changes(busybox: str, no_leaks: 
     with pytest.raises(lc.CwdError) as info:
         lc.run(config=lc.Config(rootfs=busybox, process=missing), timeout=10)
     assert info.value.errno == errno.ENOENT and info.value.path == "/no/such/dir"
+
+
+# -- createContainer hooks ------------------------------------------------------------------------
+
+HOOK_MOUNT = "mount -t tmpfs -o size=1m hooktmp tmp && echo made-by-hook > tmp/hook-file"
+
+
+def test_create_container_hooks_change_what_the_container_sees(tools: Tools) -> None:
+    """As runc: the hook runs in the container's mount namespace with the
+    rootfs as its working directory, after the mounts and before
+    pivot_root; what it mounts there is the container's."""
+    tools.ours.config(["sh", "-c", "cat /tmp/hook-file; grep -c ' /tmp .* hooktmp ' /proc/self/mountinfo"])
+    hook = {"path": "/bin/sh", "args": ["sh", "-c", HOOK_MOUNT], "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]}
+    tools.edit(lambda doc: doc.update(hooks={"createContainer": [hook]}))
+    outputs = []
+    for tool, cid in tools.both("cchook"):
+        r = tool("run", "-b", tools.bundle, cid)
+        tool("delete", "--force", cid)
+        assert r.returncode == 0, r
+        outputs.append(r.stdout)
+    assert outputs[0] == outputs[1] == "made-by-hook\n1\n"
+
+
+def test_a_create_container_hook_cannot_undo_a_masked_path(busybox: str, tmp_path: Any, no_leaks: None) -> None:
+    """Masked and read-only paths are applied after the hooks (runc applies
+    them after pivot_root): a writable tmpfs a hook mounts on /proc/acpi is
+    masked over, read-only.  The hook's working directory is the root."""
+    hook = lc.Hook(
+        "/bin/sh",
+        args=["sh", "-c", 'mount -t tmpfs -o size=1m unmask proc/acpi && pwd > "$OUT"'],
+        env=[f"OUT={tmp_path / 'cwd'}", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+    )
+    config = lc.Config(
+        rootfs=busybox,
+        hooks=lc.Hooks(create_container=[hook]),
+        process=lc.Process(args=["sh", "-c", "touch /proc/acpi/x 2>/dev/null && echo unmasked || echo masked"]),
+    )
+    with lc.Container.create(f"cchook-{os.getpid()}", config, root=str(tmp_path / "state"), stdout=lc.PIPE) as c:
+        c.start()
+        assert c.wait(10) == 0
+        assert c.process is not None and c.process.stdout is not None
+        assert c.process.stdout.read() == b"masked\n"
+    assert (tmp_path / "cwd").read_text().strip() == os.path.realpath(busybox)

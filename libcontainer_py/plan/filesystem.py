@@ -241,12 +241,14 @@ def mount_steps(
         steps.append(mount_step(adapt_for_user_namespace(m, config, gid_maps), host))
     if config.mounts.find("/dev") is not None:
         dev_steps(config, steps)
+    if create_hooks:
+        # As runc: after the mounts and devices, before the protected paths
+        # (which a hook then cannot undo) and pivot_root.
+        steps.append(Step(Op.WAIT_PARENT, "wait for the create hooks", phase="hooks"))
     for path in config.readonly_paths:
         steps.append(Step(Op.READONLY_PATH, "make a path read-only", path, s1=path))
     for path in config.masked_paths:
         steps.append(Step(Op.MASK_PATH, "mask a path", path, s1=path))
-    if create_hooks:
-        steps.append(Step(Op.WAIT_PARENT, "wait for the create hooks", phase="hooks"))
     # chroot can be escaped by a process with CAP_SYS_CHROOT, which root of a
     # user namespace always has there: no fallback to it in a user namespace.
     pivot_flags = F_NO_PIVOT if rootfs.no_pivot else 0

@@ -223,6 +223,13 @@ class Plan:
         )
 
     @property
+    def root_path(self) -> Optional[str]:
+        """Where the container's root is mounted before pivot_root, in its
+        mount namespace (None without a root of its own)."""
+        roots = (Op.ROOT_TMPFS, Op.ROOT_BIND, Op.ROOT_OVERLAY)
+        return next((s.s1 for s in self.steps if s.op in roots), None)
+
+    @property
     def dies_with_owner(self) -> bool:
         """The child asks to be killed when the thread that clones it exits
         (PDEATHSIG): that thread must live as long as the owner does."""
