@@ -3,9 +3,10 @@
 An attached container (``lc.run``, ``ContainerProcess``) dies with the
 process that owns it (PR_SET_PDEATHSIG, see _parents.py), but its cgroup
 cannot remove itself.  So before the cgroup is made, the owner records it
-in ``<root>/.owned/<container id>``: its own pid and start time and the
-cgroup's path; the record goes when the cgroup does.  Whoever next starts a
-container on the same state root lists that directory (one entry per
+in ``<root>/.owned/<container id>`` (a symlink whose target is the text):
+its own pid and start time and the cgroup's path; the record goes when the
+cgroup does.  Whoever next starts a container on the same state root lists
+that directory (one entry per
 attached container alive now: cheap) and, for each owner that is gone,
 claims the record by renaming it (one claimer wins), kills and removes the
 cgroup, and deletes the claim.  A claimer that dies meanwhile leaves its
@@ -43,26 +44,22 @@ def record(root: str, container_id: str, cgroup_path: str) -> Optional[str]:
     """Record that this process owns ``cgroup_path``; the record's path, or
     None where the state root cannot be written (a caller without rights
     there) or a live owner holds the id (the cgroup then exists, and making
-    it fails)."""
+    it fails).  The record is a symlink whose target is its text: made in
+    one call, it is never seen half-written."""
     directory = os.path.join(root, OWNED)
     path = os.path.join(directory, container_id)
-    data = f"{_me()} {cgroup_path}\n".encode()
+    text = f"{_me()} {cgroup_path}"
     for _ in range(2):
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            os.symlink(text, path)
+            return path
         except FileNotFoundError:
             try:
                 os.makedirs(directory, mode=0o700, exist_ok=True)
             except OSError:
                 return None
-            continue
         except OSError:
             return None  # taken: a live owner's container has this id (its cgroup exists too)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        return path
     return None
 
 
@@ -77,8 +74,7 @@ def forget(path: Optional[str]) -> None:
 
 def _read(path: str) -> Optional[Tuple[str, str]]:
     try:
-        with open(path) as f:
-            owner, _, cgroup_path = f.read().strip().partition(" ")
+        owner, _, cgroup_path = os.readlink(path).partition(" ")
     except OSError:
         return None
     return (owner, cgroup_path) if owner and cgroup_path else None

@@ -16,6 +16,7 @@ forked child process starts with none (``os.register_at_fork``).
 
 from __future__ import annotations
 
+import errno
 import os
 import queue
 import threading
@@ -75,7 +76,10 @@ def call_in_parent_thread(fn: Callable[[], T], undo: Callable[[T], None]) -> T:
     with _lock:
         parent = _idle.pop() if _idle else None
     if parent is None:
-        parent = _Parent()
+        try:
+            parent = _Parent()
+        except RuntimeError as exc:  # "can't start new thread": a pids limit, say
+            raise OSError(errno.EAGAIN, f"cannot start a thread to clone from: {exc}") from exc
     try:
         return parent.call(fn, undo)
     finally:

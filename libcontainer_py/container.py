@@ -21,7 +21,7 @@ from ._statedir import wait_gone as _wait_gone
 from .capabilities import Capabilities
 from .cgroups import Event, Manager, Resource, Stats, detect, new_manager
 from .config import Config
-from .errors import ConfigError, ContainerError
+from .errors import ConfigError, ContainerError, host_error
 from .hooks import Callback, Hook, HookError, Hooks, check_callbacks, oci_state, run_phase
 from .namespaces import KINDS, PROC_NAMES, Namespaces
 from .popen import DEVNULL, PIPE, ContainerProcess, StdioArg
@@ -152,11 +152,13 @@ class Container:
         check_id(container_id)
         fns = check_callbacks(callbacks)
         directory = container_dir(root, container_id)
-        os.makedirs(root, mode=0o711, exist_ok=True)
         try:
+            os.makedirs(root, mode=0o711, exist_ok=True)
             os.mkdir(directory, 0o711)
         except FileExistsError:
             raise ContainerExists(f"container {container_id!r} already exists under {root}") from None
+        except OSError as exc:
+            raise host_error(f"container {container_id}: cannot make its state directory under {root}", exc) from exc
         process = None
         documents: List[Dict[str, Any]] = []
         try:
@@ -178,12 +180,13 @@ class Container:
             state = _state_of(container_id, config, process, bundle, dict(annotations or {}), documents[0])
             write_state(root, state)
             process.recorded()
+        except OSError as exc:
+            _undo_create(root, container_id, process)
+            if isinstance(exc, ContainerError):
+                raise
+            raise host_error(f"container {container_id}: create failed", exc) from exc
         except BaseException:
-            if process is not None:
-                process.kill()
-                process.close()
-                process.wait()
-            remove_state(root, container_id)
+            _undo_create(root, container_id, process)
             raise
         container = cls(state, root, config=config, process=process)
         container._callbacks = fns
@@ -686,3 +689,12 @@ def _run_hook(config: Config, hook: Hook, document: bytes, **spawn: Any) -> Tupl
             proc.kill()
             raise
     return int(proc.returncode), err or b""
+
+
+def _undo_create(root: str, container_id: str, process: Optional[ContainerProcess]) -> None:
+    """What a failed create made goes: its process, cgroup and state."""
+    if process is not None:
+        process.kill()
+        process.close()
+        process.wait()
+    remove_state(root, container_id)

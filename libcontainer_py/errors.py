@@ -39,6 +39,13 @@ class SpawnError(ContainerError):
         self.errno = errno
 
 
+def host_error(message: str, exc: OSError) -> SpawnError:
+    """The typed error for an OSError of the host (ENOSPC on the state root,
+    EMFILE, EAGAIN from a pids limit...) met while making a container: a
+    SpawnError with its errno, raised ``from`` the OSError."""
+    return SpawnError(f"{message}: {exc.strerror or exc}", exc.errno)
+
+
 class StepError(ContainerError):
     """A step of the container's set-up failed in the child.
 

@@ -10,7 +10,7 @@ from . import _native, _owners
 from ._statedir import DEFAULT_ROOT
 from .cgroups import Manager, Stats, detect, new_manager
 from .config import Config
-from .errors import ConfigError, ContainerError, StepError
+from .errors import ConfigError, ContainerError, StepError, host_error
 from .plan import Plan, build_plan
 from .plan.cgroupfs import container_cgroup_dirs
 from .spawn import Spawned, recorded, spawn
@@ -155,6 +155,11 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 encoding=encoding,
                 errors=errors,
             )
+        except OSError as exc:
+            self._remove_cgroup()
+            if isinstance(exc, ContainerError):
+                raise
+            raise host_error(f"container {self.container_id}: cannot start it", exc) from exc
         except BaseException:
             self._remove_cgroup()
             raise

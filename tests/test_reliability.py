@@ -191,10 +191,10 @@ def test_reclaiming_takes_only_dead_owners_records(tmp_path: Any) -> None:
     owned = tmp_path / _owners.OWNED
     owned.mkdir()
     me = f"{os.getpid()}-{process_start_time(os.getpid())}"
-    (owned / "live").write_text(f"{me} /libcontainer_py/live\n")
-    (owned / "dead").write_text("999999999-1 /libcontainer_py/dead-owner\n")
-    (owned / "half.claim-999999998-1").write_text("999999997-1 /libcontainer_py/half\n")
-    (owned / ("busy.claim-" + me)).write_text("999999996-1 /libcontainer_py/busy\n")
+    os.symlink(f"{me} /libcontainer_py/live", owned / "live")
+    os.symlink("999999999-1 /libcontainer_py/dead-owner", owned / "dead")
+    os.symlink("999999997-1 /libcontainer_py/half", owned / "half.claim-999999998-1")
+    os.symlink("999999996-1 /libcontainer_py/busy", owned / ("busy.claim-" + me))
     assert sorted(_owners.reclaim(root)) == ["dead", "half"]
     assert sorted(os.listdir(owned)) == ["busy.claim-" + me, "live"]
     assert _owners.reclaim(root) == []
