@@ -420,7 +420,7 @@ def _oci_list(field: str, value: Any) -> List[Any]:
 
 
 def _oci_action(field: str, value: Any) -> Action:
-    if value not in _FROM_OCI_ACTIONS:
+    if not isinstance(value, str) or value not in _FROM_OCI_ACTIONS:
         raise fail(field, f"unknown action {value!r} (known: {', '.join(_FROM_OCI_ACTIONS)})")
     return _FROM_OCI_ACTIONS[value]
 
