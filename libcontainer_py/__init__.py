@@ -22,7 +22,7 @@ _WHERE = {
     "CgroupError": ".cgroups",
     "CgroupJoinError": ".errors",
     "CgroupUnsupported": ".cgroups",
-    "CompletedProcess": ".run",
+    "CompletedProcess": "._run",
     "Config": ".config",
     "ConfigError": ".errors",
     "Container": ".container",
@@ -82,7 +82,7 @@ _WHERE = {
     "UNLIMITED": ".cgroups",
     "User": ".process",
     "load_bundle": ".oci",
-    "run": ".run",
+    "run": "._run",
 }
 _SUBMODULES = frozenset({"images", "oci", "cgroups", "seccomp"})
 
@@ -90,6 +90,7 @@ if TYPE_CHECKING:
     from typing import Any, List
 
     from . import images
+    from ._run import CompletedProcess, run
     from .capabilities import Capabilities
     from .cgroups import (
         IO,
@@ -134,7 +135,6 @@ if TYPE_CHECKING:
     from .popen import DEVNULL, PIPE, STDOUT, ContainerProcess
     from .process import Process, User
     from .rootfs import Rootfs
-    from .run import CompletedProcess, run
     from .scheduling import ExecCPUAffinity, IOPriority, Scheduler
     from .seccomp import Action, ArgCondition, Seccomp, SeccompError, SeccompRule
     from .state import DEFAULT_ROOT, State, StateNotFound
