@@ -27,7 +27,7 @@ _WHERE = {
     "ConfigError": ".errors",
     "Container": ".container",
     "ContainerError": ".errors",
-    "ContainerExists": ".container",
+    "ContainerExists": ".errors",
     "ContainerProcess": ".popen",
     "ContainerState": ".container",
     "Cpu": ".cgroups",
@@ -43,6 +43,8 @@ _WHERE = {
     "Devices": ".cgroups",
     "ExecCPUAffinity": ".scheduling",
     "ExecError": ".errors",
+    "ExecNotFound": ".errors",
+    "ExecPermissionError": ".errors",
     "Hook": ".hooks",
     "HookError": ".hooks",
     "Hooks": ".hooks",
@@ -107,14 +109,17 @@ if TYPE_CHECKING:
         Stats,
     )
     from .config import DEFAULT_CGROUP, Config
-    from .container import Container, ContainerExists, ContainerState, StateError
+    from .container import Container, ContainerState, StateError
     from .devices import DEFAULT_DEVICES, Device
     from .errors import (
         CgroupJoinError,
         ConfigError,
         ContainerError,
+        ContainerExists,
         CwdError,
         ExecError,
+        ExecNotFound,
+        ExecPermissionError,
         IdentityError,
         MountError,
         NamespaceError,
@@ -184,6 +189,8 @@ __all__ = [
     "Devices",
     "ExecCPUAffinity",
     "ExecError",
+    "ExecNotFound",
+    "ExecPermissionError",
     "Hook",
     "HookError",
     "Hooks",

@@ -36,6 +36,9 @@ def _hostname(field: str, value: Any) -> Optional[str]:
     name = text(field, value)
     if len(name.encode()) > 64:
         raise fail(field, f"must be at most 64 bytes, got {len(name.encode())}")
+    bad = sorted({c for c in name if c.isspace() or c == "/" or not c.isprintable()})
+    if not name or bad:
+        raise fail(field, f"must be a non-empty name without spaces, '/' or control characters, got {name!r}")
     return name
 
 

@@ -22,6 +22,7 @@ from .capabilities import Capabilities
 from .cgroups import Event, Manager, Resource, Stats, detect, new_manager
 from .config import Config
 from .errors import ConfigError, ContainerError
+from .errors import ContainerExists as ContainerExists  # its old home
 from .hooks import Callback, Hook, HookError, Hooks, check_callbacks, oci_state, run_phase
 from .namespaces import KINDS, PROC_NAMES, Namespaces
 from .popen import DEVNULL, PIPE, ContainerProcess, StdioArg
@@ -78,10 +79,6 @@ class ContainerState:
     bundle: Optional[str]
     rootfs: Optional[str]
     annotations: Dict[str, str]
-
-
-class ContainerExists(ContainerError):
-    """A container of that id already exists under that root."""
 
 
 def check_id(container_id: Any) -> str:

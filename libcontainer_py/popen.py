@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
+import signal
 import subprocess
-from typing import IO, Any, Callable, List, Optional, Sequence, Union
+import time
+from typing import IO, Any, Callable, List, Mapping, Optional, Sequence, Set, Union
 
 import attrs
 
 from . import _native
-from .cgroups import CgroupConfig, DeviceRule, Devices, Manager, Stats, detect, new_manager
+from ._popen_args import UserArg, check_config, check_host_paths, check_pass_fds, with_process_args
+from .cgroups import CgroupConfig, CgroupError, DeviceRule, Devices, Manager, Stats, detect, new_manager
 from .config import Config
-from .errors import ConfigError, ContainerError
+from .errors import ConfigError, ContainerError, ContainerExists
 from .plan import Plan, build_plan
 from .plan.cgroupfs import container_cgroup_dirs
 from .spawn import Spawned, recorded, spawn
@@ -23,6 +28,8 @@ StdioArg = Union[None, int, IO[Any]]
 PIPE = subprocess.PIPE
 DEVNULL = subprocess.DEVNULL
 STDOUT = subprocess.STDOUT
+
+_log = logging.getLogger("libcontainer_py")
 
 
 def new_container_id() -> str:
@@ -54,6 +61,11 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         self,
         config: Config,
         *,
+        args: Union[str, Sequence[str], None] = None,
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Union[str, os.PathLike[str], None] = None,
+        user: UserArg = None,
+        shell: bool = False,
         container_id: Optional[str] = None,
         stdin: StdioArg = None,
         stdout: StdioArg = None,
@@ -62,6 +74,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         text: Optional[bool] = None,
         encoding: Optional[str] = None,
         errors: Optional[str] = None,
+        universal_newlines: Optional[bool] = None,
         bufsize: int = -1,
         wait_start: bool = False,
         start_socket: Optional[str] = None,
@@ -70,9 +83,14 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         meanwhile: Optional[Callable[[], None]] = None,
         joining: bool = False,
     ) -> None:
-        if not isinstance(config, Config):
-            raise ConfigError("config", f"expected Config, got {type(config).__name__}")
+        began = time.monotonic()
+        config = with_process_args(check_config(config), args, env=env, cwd=cwd, user=user, shell=shell)
+        check_host_paths(config)
+        check_pass_fds(pass_fds)
         self.config = config
+        #: Signals this object sent (send_signal, terminate, kill): an init's
+        #: ``128 + n`` status for one of them is reported as ``-n``.
+        self._signals_sent: Set[int] = set()
         self.container_id = container_id or new_container_id()
         self.pidfd = -1
         #: The seccomp user-notification listener (an fd this object owns,
@@ -119,7 +137,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         self._on_hooks = on_hooks
         self._meanwhile = meanwhile
         if manager is not None and config.cgroup is not None:
-            manager.create()
+            _create_cgroup(manager, self.container_id)
             self.cgroup = manager
             try:
                 manager.apply(_with_config_devices(config))
@@ -137,10 +155,19 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 text=text,
                 encoding=encoding,
                 errors=errors,
+                universal_newlines=universal_newlines,
             )
         except BaseException:
             self._remove_cgroup()
             raise
+        _log.debug(
+            "container %s: pid %d, %d steps, cgroup %s, started in %.1f ms",
+            self.container_id,
+            self.pid,
+            len(self.plan.steps),
+            self.cgroup.path if self.cgroup is not None else None,
+            (time.monotonic() - began) * 1e3,
+        )
 
     # Popen calls this with the fds it made for the child's stdio; the
     # positional layout has been stable since Python 3.2.
@@ -236,12 +263,54 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             raise ConfigError("cgroup", "this container has no cgroup (Config.cgroup is None)")
         return self.cgroup.stats()
 
+    def __repr__(self) -> str:
+        code = getattr(self, "returncode", None)
+        state = "running" if code is None else f"returncode={code}"
+        pid = getattr(self, "pid", None)
+        return f"<ContainerProcess id={self.container_id!r} pid={pid} {state} args={list(self.config.process.args)!r}>"
+
+    def terminate(self) -> None:
+        """End the container's process with SIGTERM, as subprocess does.
+
+        The kernel drops a SIGTERM sent to the PID 1 of a pid namespace that
+        has no handler for it (a ``sleep``, a ``sh``): such a process is sent
+        SIGKILL instead, so terminate() always terminates (``returncode``
+        is then ``-9``).  With ``Process(init=True)`` the init forwards the
+        SIGTERM to the program, and ``returncode`` is ``-15``."""
+        self.poll()
+        if self.returncode is None and self._pid1_ignores(signal.SIGTERM):
+            _log.debug("container %s: PID 1 has no SIGTERM handler, sending SIGKILL", self.container_id)
+            self.send_signal(signal.SIGKILL)
+        else:
+            self.send_signal(signal.SIGTERM)
+
+    def _pid1_ignores(self, sig: int) -> bool:
+        """The process is PID 1 of its own pid namespace (no init) and has
+        no handler for ``sig``: the kernel would drop it."""
+        process = self.config.process
+        if process.init or self.config.namespaces.pid is not True or not self.started:
+            return False
+        try:
+            with open(f"/proc/{self.pid}/status", encoding="ascii") as f:
+                fields = dict(line.split(":\t", 1) for line in f.read().splitlines() if ":\t" in line)
+        except OSError:
+            return False
+        caught = int(fields.get("SigCgt", "0"), 16)
+        return not caught & (1 << (sig - 1))
+
+    def _handle_exitstatus(self, *args: Any, **kwargs: Any) -> None:
+        super()._handle_exitstatus(*args, **kwargs)  # type: ignore[misc]
+        code = self.returncode
+        if self.config.process.init and code is not None and code > 128 and (code - 128) in self._signals_sent:
+            self.returncode = -(code - 128)  # the init's report of the program's death by our signal
+
     def send_signal(self, sig: int) -> None:
         """Signal the container's first process (through its pidfd, so a
         recycled pid is never hit)."""
         self.poll()
         if self.returncode is not None:
             return
+        self._signals_sent.add(int(sig))
         if self.pidfd >= 0:
             try:
                 _native.pidfd_send_signal(self.pidfd, sig)
@@ -287,6 +356,17 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             self.close()
         except Exception:
             pass
+
+
+def _create_cgroup(manager: Manager, container_id: str) -> None:
+    """Make the container's cgroup; one that exists means a container of
+    that id is running (ContainerExists)."""
+    try:
+        manager.create()
+    except CgroupError as exc:
+        if exc.errno == errno.EEXIST:
+            raise ContainerExists(f"container {container_id!r} already exists (its cgroup {exc.path} does)") from exc
+        raise
 
 
 def _with_config_devices(config: Config) -> CgroupConfig:
