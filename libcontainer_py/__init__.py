@@ -16,6 +16,7 @@ TYPE_CHECKING = False  # typing itself costs milliseconds at start-up
 # must not pay for cgroups, seccomp, images... it does not touch.
 _WHERE = {
     "Action": ".seccomp",
+    "AsyncContainerProcess": "._asyncio",
     "ArgCondition": ".seccomp",
     "Capabilities": ".capabilities",
     "CgroupConfig": ".cgroups",
@@ -83,8 +84,10 @@ _WHERE = {
     "TimeoutExpired": ".errors",
     "UNLIMITED": ".cgroups",
     "User": ".process",
+    "create_subprocess_exec": "._asyncio",
     "load_bundle": ".oci",
     "run": "._run",
+    "run_async": "._asyncio",
 }
 _SUBMODULES = frozenset({"images", "oci", "cgroups", "seccomp"})
 
@@ -92,6 +95,7 @@ if TYPE_CHECKING:
     from typing import Any, List
 
     from . import images
+    from ._asyncio import AsyncContainerProcess, create_subprocess_exec, run_async
     from ._run import CompletedProcess, run
     from .capabilities import Capabilities
     from .cgroups import (
@@ -162,6 +166,7 @@ def __dir__() -> List[str]:
 
 __all__ = [
     "Action",
+    "AsyncContainerProcess",
     "ArgCondition",
     "Capabilities",
     "CgroupConfig",
@@ -229,9 +234,11 @@ __all__ = [
     "TimeoutExpired",
     "UNLIMITED",
     "User",
+    "create_subprocess_exec",
     "images",
     "load_bundle",
     "run",
+    "run_async",
 ]
 
 __version__ = "0.1.0"
