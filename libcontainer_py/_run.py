@@ -33,6 +33,17 @@ class CompletedProcess(subprocess.CompletedProcess):  # type: ignore[type-arg]
         self.container_id = container_id
         self.stats = stats
 
+    def __repr__(self) -> str:
+        parts = [f"args={self.args!r}", f"returncode={self.returncode}", f"container_id={self.container_id!r}"]
+        parts += [
+            f"{name}={value!r}"
+            for name, value in (("stdout", self.stdout), ("stderr", self.stderr))
+            if value is not None
+        ]
+        if self.stats is not None:
+            parts.append(f"stats={self.stats!r}")
+        return f"CompletedProcess({', '.join(parts)})"
+
     @property
     def oom_killed(self) -> bool:
         """Killed by SIGKILL while the OOM killer was acting in its cgroup."""

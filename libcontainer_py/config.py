@@ -9,6 +9,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 import attrs
 
 from ._fields import absolute_path, fail, freeze_mapping, str_tuple, text
+from ._repr import short_repr
 from .cgroups.resources import CgroupConfig, Devices
 from .devices import DEFAULT_DEVICES, Device, device_tuple
 from .hooks import Hooks
@@ -175,6 +176,8 @@ class Config:
     system directories (``Rootfs.host()``) running ``sh``.  Invalid settings
     raise ConfigError here, before anything touches the kernel.
     """
+
+    __repr__ = short_repr
 
     process: Process = attrs.field(factory=lambda: Process(args=("sh",)), validator=_instance("process", Process))
     #: A Rootfs, a directory path, or None to keep the caller's root (no mounts).

@@ -124,6 +124,13 @@ class Container:
         self._exec_procs: List[weakref.ReferenceType[ContainerProcess]] = []
         self._callbacks: Dict[str, Tuple[Callback, ...]] = {}
 
+    def __repr__(self) -> str:
+        try:
+            status = self.status()
+        except Exception:  # a repr must not fail (the cgroup may be gone)
+            status = "unknown"
+        return f"<Container id={self.id!r} pid={self.record.pid} status={status} root={self.root!r}>"
+
     # -- making and finding containers ---------------------------------------
 
     @classmethod
