@@ -13,6 +13,7 @@ from typing import IO, Any, Callable, List, Mapping, Optional, Sequence, Set, Un
 import attrs
 
 from . import _native
+from ._log import log as _log
 from ._popen_args import UserArg, check_config, check_host_paths, check_pass_fds, with_process_args
 from .cgroups import CgroupConfig, CgroupError, DeviceRule, Devices, Manager, Stats, detect, new_manager
 from .config import Config
@@ -28,8 +29,6 @@ StdioArg = Union[None, int, IO[Any]]
 PIPE = subprocess.PIPE
 DEVNULL = subprocess.DEVNULL
 STDOUT = subprocess.STDOUT
-
-_log = logging.getLogger("libcontainer_py")
 
 
 def new_container_id() -> str:
@@ -160,14 +159,18 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         except BaseException:
             self._remove_cgroup()
             raise
-        _log.debug(
-            "container %s: pid %d, %d steps, cgroup %s, started in %.1f ms",
-            self.container_id,
-            self.pid,
-            len(self.plan.steps),
-            self.cgroup.path if self.cgroup is not None else None,
-            (time.monotonic() - began) * 1e3,
-        )
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug(
+                "container %s: pid %d, args %s, rootfs %r, new namespaces %s, %d steps, cgroup %s, set up in %.1f ms",
+                self.container_id,
+                self.pid,
+                list(config.process.args),
+                config.rootfs,
+                [a.name for a in attrs.fields(type(config.namespaces)) if getattr(config.namespaces, a.name) is True],
+                len(self.plan.steps),
+                self.cgroup.dirs() if self.cgroup is not None else None,
+                (time.monotonic() - began) * 1e3,
+            )
 
     # Popen calls this with the fds it made for the child's stdio; the
     # positional layout has been stable since Python 3.2.
