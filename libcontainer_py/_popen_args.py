@@ -92,7 +92,7 @@ def container_file(config: Config, path: str) -> Optional[str]:
     if rootfs is None or rootfs.is_host:
         roots = ["/"]
     elif rootfs.is_overlay:
-        roots = ([rootfs.upper] if rootfs.upper else []) + list(rootfs.lower)
+        roots = ([rootfs.upper] if rootfs.upper else []) + list(reversed(rootfs.lower))  # the top first
     else:
         assert rootfs.path is not None
         roots = [rootfs.path]

@@ -3,6 +3,7 @@ container run from what the reference found."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -62,3 +63,19 @@ def test_a_name_moves_whatever_form_it_was_given_in(layer: bytes, tmp_path: Any)
     two = store.import_archive(str(tmp_path / "two.tar"))
     assert one.digest != two.digest and store.get("library/x:1") == two
     assert {i.digest: i.names for i in store.list()} == {one.digest: (), two.digest: ("x:1",)}  # the name moved
+
+
+def test_a_missing_working_dir_is_made(layer: bytes, tmp_path: Any, no_leaks: None) -> None:
+    store = ImageStore(str(tmp_path / "store"))
+    write_docker_archive(
+        str(tmp_path / "w.tar"), [layer], config={"WorkingDir": "/srv/app/data", "Cmd": ["sh"]}, tags=["w:1"]
+    )
+    image = store.import_archive(str(tmp_path / "w.tar"))
+    config = lc.Config.from_image(store, "w:1", cmd=["sh", "-c", "pwd; stat -c '%u %a' . /srv/app"])
+    r = lc.run(config=config, capture_output=True, text=True)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "/srv/app/data\n0 755\n0 755\n", "")
+    assert not os.path.exists(os.path.join(store.layer_path(image.layers[0]), "srv", "app"))  # the image is unchanged
+    # One that exists is used as it is; cwd= is made too, as docker's -w.
+    assert lc.Config.from_image(store, "w:1", cwd="/etc").rootfs.lower == store.rootfs("w:1").lower
+    r = lc.run(["pwd"], config=lc.Config.from_image(store, "w:1", cwd="/made/by/w"), capture_output=True, text=True)
+    assert r.stdout == "/made/by/w\n"
