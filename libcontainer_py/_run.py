@@ -8,10 +8,9 @@ import subprocess
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from ._popen_args import UserArg, check_config
-from ._statedir import DEFAULT_ROOT, container_dir
+from ._statedir import DEFAULT_ROOT, container_dir, is_valid_id
 from .cgroups import Stats
 from .config import Config
-from .container import check_id
 from .errors import ConfigError, ContainerExists, ProcessExitError, TimeoutExpired
 from .popen import PIPE, ContainerProcess, StdioArg
 
@@ -103,8 +102,10 @@ def run(
     raises ProcessExitError for a non-zero status.
     """
     config = check_config(config) if config is not None else Config()
-    if container_id is not None and os.path.lexists(container_dir(DEFAULT_ROOT, check_id(container_id))):
-        raise ContainerExists(f"container {container_id!r} already exists under {DEFAULT_ROOT}")
+    if container_id is not None and is_valid_id(container_id):
+        # a recorded container's id (a running one's is refused by its cgroup)
+        if os.path.lexists(container_dir(DEFAULT_ROOT, container_id)):
+            raise ContainerExists(f"container {container_id!r} already exists under {DEFAULT_ROOT}")
     if input is not None:
         if stdin is not None:
             raise ConfigError("stdin", "stdin and input cannot both be given")
