@@ -83,3 +83,18 @@ def test_cli_lists_python_containers_and_the_reverse(tmp_path: Any, busybox: str
     finally:
         subprocess.run([*CLI, "delete", "--force", cli_id], check=True)
     assert cli_id not in {c.id for c in lc.Container.list()}
+
+
+def test_reprs_say_what_they_are(tmp_path: Any, no_leaks: None) -> None:
+    config = lc.Config(cgroup=lc.CgroupConfig(memory=lc.Memory(max=64 << 20)))
+    r = lc.run(["true"], config=config)
+    assert repr(r).startswith(f"CompletedProcess(args=['true'], returncode=0, container_id={r.container_id!r}")
+    assert repr(r.stats).startswith("<Stats memory=") and "cpu=" in repr(r.stats) and len(repr(r.stats)) < 200
+    with lc.ContainerProcess(lc.Config(), args=["sleep", "60"]) as proc:
+        assert repr(proc) == f"<ContainerProcess id={proc.container_id!r} pid={proc.pid} running args=['sleep', '60']>"
+        proc.kill()
+        proc.wait()
+        assert "returncode=-9" in repr(proc)
+    with lc.Container.create("reprs", lc.Config(process=lc.Process(args=["true"])), root=str(tmp_path)) as c:
+        assert repr(c) == f"<Container id='reprs' pid={c.pid} status=created root={str(tmp_path)!r}>"
+    assert "status=stopped" in repr(c)
