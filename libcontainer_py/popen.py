@@ -82,7 +82,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         meanwhile: Optional[Callable[[], None]] = None,
         joining: bool = False,
     ) -> None:
-        began = time.monotonic()
+        began = self._began = time.monotonic()
         config = with_process_args(check_config(config), args, env=env, cwd=cwd, user=user, shell=shell)
         check_host_paths(config)
         check_pass_fds(pass_fds)
@@ -306,6 +306,13 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         code = self.returncode
         if self.config.process.init and code is not None and code > 128 and (code - 128) in self._signals_sent:
             self.returncode = -(code - 128)  # the init's report of the program's death by our signal
+        _log.debug(
+            "container %s: pid %d exited with %s after %.3f s",
+            self.container_id,
+            self.pid,
+            self.returncode,
+            time.monotonic() - self._began,
+        )
 
     def send_signal(self, sig: int) -> None:
         """Signal the container's first process (through its pidfd, so a

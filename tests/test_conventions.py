@@ -30,6 +30,12 @@ def test_debug_record_names_the_cgroup_the_process_is_in(caplog: Any, no_leaks: 
     message = record.getMessage()
     assert all(d in message for d in dirs) and f"pid {proc.pid}" in message and "set up in" in message
     assert all(str(proc.pid) in m for m in members)
+    exits = [
+        r.getMessage()
+        for r in caplog.records
+        if f"container {proc.container_id}: pid {proc.pid} exited" in r.getMessage()
+    ]
+    assert exits == [f"container {proc.container_id}: pid {proc.pid} exited with 0 after {exits[0].split()[-2]} s"]
 
 
 def test_failed_poststart_hook_is_a_warning(caplog: Any, tmp_path: Any) -> None:
