@@ -190,7 +190,7 @@ def _soak_processes() -> int:
 
 def leftovers(root: str, fds: int, mounts: List[str]) -> Dict[str, int]:
     cgroups = glob.glob("/sys/fs/cgroup/*/libcontainer_py/soak-*") + glob.glob("/sys/fs/cgroup/libcontainer_py/soak-*")
-    owned_dir = "/run/libcontainer_py/.owned"
+    owned_dir = "/run/libcontainer-py/.owned"
     owned = os.listdir(owned_dir) if os.path.isdir(owned_dir) else []
     return {
         "cgroups": len(cgroups),

@@ -16,18 +16,19 @@ TYPE_CHECKING = False  # typing itself costs milliseconds at start-up
 # must not pay for cgroups, seccomp, images... it does not touch.
 _WHERE = {
     "Action": ".seccomp",
+    "AsyncContainerProcess": "._asyncio",
     "ArgCondition": ".seccomp",
     "Capabilities": ".capabilities",
     "CgroupConfig": ".cgroups",
     "CgroupError": ".cgroups",
     "CgroupJoinError": ".errors",
     "CgroupUnsupported": ".cgroups",
-    "CompletedProcess": ".run",
+    "CompletedProcess": "._run",
     "Config": ".config",
     "ConfigError": ".errors",
     "Container": ".container",
     "ContainerError": ".errors",
-    "ContainerExists": ".container",
+    "ContainerExists": ".errors",
     "ContainerProcess": ".popen",
     "ContainerState": ".container",
     "Cpu": ".cgroups",
@@ -43,6 +44,8 @@ _WHERE = {
     "Devices": ".cgroups",
     "ExecCPUAffinity": ".scheduling",
     "ExecError": ".errors",
+    "ExecNotFound": ".errors",
+    "ExecPermissionError": ".errors",
     "Hook": ".hooks",
     "HookError": ".hooks",
     "Hooks": ".hooks",
@@ -81,8 +84,10 @@ _WHERE = {
     "TimeoutExpired": ".errors",
     "UNLIMITED": ".cgroups",
     "User": ".process",
+    "create_subprocess_exec": "._asyncio",
     "load_bundle": ".oci",
-    "run": ".run",
+    "run": "._run",
+    "run_async": "._asyncio",
 }
 _SUBMODULES = frozenset({"images", "oci", "cgroups", "seccomp"})
 
@@ -90,6 +95,8 @@ if TYPE_CHECKING:
     from typing import Any, List
 
     from . import images
+    from ._asyncio import AsyncContainerProcess, create_subprocess_exec, run_async
+    from ._run import CompletedProcess, run
     from .capabilities import Capabilities
     from .cgroups import (
         IO,
@@ -106,14 +113,17 @@ if TYPE_CHECKING:
         Stats,
     )
     from .config import DEFAULT_CGROUP, Config
-    from .container import Container, ContainerExists, ContainerState, StateError
+    from .container import Container, ContainerState, StateError
     from .devices import DEFAULT_DEVICES, Device
     from .errors import (
         CgroupJoinError,
         ConfigError,
         ContainerError,
+        ContainerExists,
         CwdError,
         ExecError,
+        ExecNotFound,
+        ExecPermissionError,
         IdentityError,
         MountError,
         NamespaceError,
@@ -134,7 +144,6 @@ if TYPE_CHECKING:
     from .popen import DEVNULL, PIPE, STDOUT, ContainerProcess
     from .process import Process, User
     from .rootfs import Rootfs
-    from .run import CompletedProcess, run
     from .scheduling import ExecCPUAffinity, IOPriority, Scheduler
     from .seccomp import Action, ArgCondition, Seccomp, SeccompError, SeccompRule
     from .state import DEFAULT_ROOT, State, StateNotFound
@@ -157,6 +166,7 @@ def __dir__() -> List[str]:
 
 __all__ = [
     "Action",
+    "AsyncContainerProcess",
     "ArgCondition",
     "Capabilities",
     "CgroupConfig",
@@ -184,6 +194,8 @@ __all__ = [
     "Devices",
     "ExecCPUAffinity",
     "ExecError",
+    "ExecNotFound",
+    "ExecPermissionError",
     "Hook",
     "HookError",
     "Hooks",
@@ -222,9 +234,11 @@ __all__ = [
     "TimeoutExpired",
     "UNLIMITED",
     "User",
+    "create_subprocess_exec",
     "images",
     "load_bundle",
     "run",
+    "run_async",
 ]
 
 __version__ = "0.1.0"

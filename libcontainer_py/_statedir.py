@@ -38,7 +38,10 @@ if TYPE_CHECKING:  # typing costs milliseconds at start-up: for the checker only
         def alive(self) -> bool: ...
 
 
-DEFAULT_ROOT = "/run/libcontainer_py"
+#: The state root of the library and the command line alike (one root, so
+#: `libcontainer-py list` shows containers made from Python, and the reverse);
+#: cli/__init__.py and cli/_argv.py repeat it (tests/unit/test_packaging.py).
+DEFAULT_ROOT = "/run/libcontainer-py"
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _ID_CHARS = _ALNUM | frozenset("_.-")
 STATE_FILE = "state.json"

@@ -9,6 +9,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 import attrs
 
 from ._fields import absolute_path, fail, freeze_mapping, str_tuple, text
+from ._repr import short_repr
 from .cgroups.resources import CgroupConfig, Devices
 from .devices import DEFAULT_DEVICES, Device, device_tuple
 from .hooks import Hooks
@@ -36,6 +37,9 @@ def _hostname(field: str, value: Any) -> Optional[str]:
     name = text(field, value)
     if len(name.encode()) > 64:
         raise fail(field, f"must be at most 64 bytes, got {len(name.encode())}")
+    bad = sorted({c for c in name if c.isspace() or c == "/" or not c.isprintable()})
+    if not name or bad:
+        raise fail(field, f"must be a non-empty name without spaces, '/' or control characters, got {name!r}")
     return name
 
 
@@ -172,6 +176,8 @@ class Config:
     system directories (``Rootfs.host()``) running ``sh``.  Invalid settings
     raise ConfigError here, before anything touches the kernel.
     """
+
+    __repr__ = short_repr
 
     process: Process = attrs.field(factory=lambda: Process(args=("sh",)), validator=_instance("process", Process))
     #: A Rootfs, a directory path, or None to keep the caller's root (no mounts).

@@ -22,6 +22,7 @@ from .capabilities import Capabilities
 from .cgroups import Event, Manager, Resource, Stats, detect, new_manager
 from .config import Config
 from .errors import ConfigError, ContainerError, host_error
+from .errors import ContainerExists as ContainerExists  # its old home
 from .hooks import Callback, Hook, HookError, Hooks, check_callbacks, oci_state, run_phase
 from .namespaces import KINDS, PROC_NAMES, Namespaces
 from .popen import DEVNULL, PIPE, ContainerProcess, StdioArg
@@ -80,10 +81,6 @@ class ContainerState:
     annotations: Dict[str, str]
 
 
-class ContainerExists(ContainerError):
-    """A container of that id already exists under that root."""
-
-
 def check_id(container_id: Any) -> str:
     """Ids are 1-64 characters of letters, digits, '_', '.', '-' (they name a
     directory, a cgroup and, by default, the hostname)."""
@@ -126,6 +123,13 @@ class Container:
         # exiting, so destroy() reaps them as it waits.
         self._exec_procs: List[weakref.ReferenceType[ContainerProcess]] = []
         self._callbacks: Dict[str, Tuple[Callback, ...]] = {}
+
+    def __repr__(self) -> str:
+        try:
+            status = self.status()
+        except Exception:  # a repr must not fail (the cgroup may be gone)
+            status = "unknown"
+        return f"<Container id={self.id!r} pid={self.record.pid} status={status} root={self.root!r}>"
 
     # -- making and finding containers ---------------------------------------
 

@@ -7,7 +7,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, List, Optional
+    from typing import Any, List, Optional, Type
 
     from ._process_errors import ProcessExitError as ProcessExitError
     from ._process_errors import TimeoutExpired as TimeoutExpired
@@ -17,6 +17,11 @@ class ContainerError(Exception):
     """Base class of every error raised by libcontainer_py."""
 
     container_id: Optional[str] = None
+
+
+class ContainerExists(ContainerError):
+    """A container of that id already exists (under that state root, or
+    running with its cgroup)."""
 
 
 class ConfigError(ContainerError, ValueError):
@@ -63,6 +68,11 @@ class StepError(ContainerError):
         detail: str = "",
         container_id: Optional[str] = None,
     ) -> None:
+        where = f" {path!r}" if path is not None else ""
+        extra = f" ({detail})" if detail else ""
+        code = errno_mod.errorcode.get(err, str(err))
+        super().__init__(f"step {index} {step}{where}{extra} failed: [{code}] {os.strerror(err)}")
+        # after the base's __init__: OSError's (of the subclasses below) resets errno
         self.step = step
         self.index = index
         self.errno = err
@@ -70,10 +80,6 @@ class StepError(ContainerError):
         self.path = path
         self.detail = detail
         self.container_id = container_id
-        where = f" {path!r}" if path is not None else ""
-        extra = f" ({detail})" if detail else ""
-        code = errno_mod.errorcode.get(err, str(err))
-        super().__init__(f"step {index} {step}{where}{extra} failed: [{code}] {self.strerror}")
 
 
 class NamespaceError(StepError):
@@ -102,6 +108,40 @@ class CwdError(StepError):
 
 class ExecError(StepError):
     """execve of the container's program failed (missing binary, no permission)."""
+
+
+class ExecNotFound(ExecError, FileNotFoundError):  # type: ignore[misc]  # errno is never None here
+    """The program does not exist in the container (ENOENT, ENOTDIR): also a
+    FileNotFoundError, as subprocess raises for a missing program."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.filename = self.path
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)  # the step's message, not OSError's
+
+
+class ExecPermissionError(ExecError, PermissionError):  # type: ignore[misc]
+    """The program may not be executed (EACCES, EPERM): also a PermissionError."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.filename = self.path
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)  # the step's message, not OSError's
+
+
+def step_error_class(cls: Type[StepError], err: int) -> Type[StepError]:
+    """The class of a step's error: for exec, the OSError subclass Python
+    users catch (FileNotFoundError, PermissionError) when the errno says so."""
+    if issubclass(cls, ExecError):
+        if err in (errno_mod.ENOENT, errno_mod.ENOTDIR):
+            return ExecNotFound
+        if err in (errno_mod.EACCES, errno_mod.EPERM):
+            return ExecPermissionError
+    return cls
 
 
 def __getattr__(name: str) -> Any:

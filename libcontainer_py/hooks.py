@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 import attrs
 
 from ._fields import absolute_path, fail, instance_tuple, str_tuple
+from ._log import log
 from .errors import ContainerError
 
 PHASES: Tuple[str, ...] = (
@@ -197,6 +198,7 @@ def _run_here(hook: Hook, document: bytes) -> Tuple[int, bytes]:
 
 def _failed(phase: str, hook: str, message: str) -> None:
     if phase in WARN_ONLY:
+        log.warning("%s hook %s failed (the container goes on): %s", phase, hook, message)
         warnings.warn(f"{phase} hook {hook}: {message}", RuntimeWarning, stacklevel=3)
         return
     raise HookError(phase, hook, message)

@@ -8,6 +8,7 @@ from typing import Any, Dict, Tuple, Union
 import attrs
 
 from ._fields import fail
+from ._repr import short_repr
 
 #: True creates a new namespace, False stays in the caller's, a path joins one.
 NamespaceSetting = Union[bool, str]
@@ -67,6 +68,8 @@ class Namespaces:
     ``Namespaces()`` shares every namespace with the caller;
     ``Namespaces.default()`` is what a container usually has.
     """
+
+    __repr__ = short_repr
 
     user: NamespaceSetting = _field("user")
     mount: NamespaceSetting = _field("mount")

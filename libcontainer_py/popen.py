@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
+import signal
 import subprocess
-from typing import IO, Any, Callable, List, Optional, Sequence, Union
+import time
+from typing import IO, Any, Callable, List, Mapping, Optional, Sequence, Set, Union
+
+import attrs
 
 from . import _native, _owners
+from ._log import log as _log
+from ._popen_args import UserArg, check_config, check_host_paths, check_pass_fds, with_process_args
 from ._statedir import DEFAULT_ROOT
-from .cgroups import Manager, Stats, detect, new_manager
+from .cgroups import CgroupError, Manager, Stats, detect, new_manager
 from .config import Config
-from .errors import ConfigError, ContainerError, StepError, host_error
+from .errors import ConfigError, ContainerError, ContainerExists, StepError, host_error
 from .plan import Plan, build_plan
 from .plan.cgroupfs import container_cgroup_dirs
 from .spawn import Spawned, recorded, spawn
@@ -58,6 +66,11 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         self,
         config: Config,
         *,
+        args: Union[str, Sequence[str], None] = None,
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Union[str, os.PathLike[str], None] = None,
+        user: UserArg = None,
+        shell: bool = False,
         container_id: Optional[str] = None,
         stdin: StdioArg = None,
         stdout: StdioArg = None,
@@ -66,6 +79,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         text: Optional[bool] = None,
         encoding: Optional[str] = None,
         errors: Optional[str] = None,
+        universal_newlines: Optional[bool] = None,
         bufsize: int = -1,
         wait_start: bool = False,
         start_socket: Optional[str] = None,
@@ -75,9 +89,14 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         joining: bool = False,
         dies_with_owner: Optional[bool] = None,
     ) -> None:
-        if not isinstance(config, Config):
-            raise ConfigError("config", f"expected Config, got {type(config).__name__}")
+        began = self._began = time.monotonic()
+        config = with_process_args(check_config(config), args, env=env, cwd=cwd, user=user, shell=shell)
+        check_host_paths(config)
+        check_pass_fds(pass_fds)
         self.config = config
+        #: Signals this object sent (send_signal, terminate, kill): an init's
+        #: ``128 + n`` status for one of them is reported as ``-n``.
+        self._signals_sent: Set[int] = set()
         self.container_id = container_id or new_container_id()
         self.pidfd = -1
         #: The seccomp user-notification listener (an fd this object owns,
@@ -133,7 +152,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             if self.plan.dies_with_owner:
                 self._owned = _owners.record(DEFAULT_ROOT, self.container_id, manager.path)
             try:
-                manager.create()
+                _create_cgroup(manager, self.container_id)
             except BaseException:
                 _owners.forget(self._owned)
                 raise
@@ -154,6 +173,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 text=text,
                 encoding=encoding,
                 errors=errors,
+                universal_newlines=universal_newlines,
             )
         except OSError as exc:
             self._remove_cgroup()
@@ -163,6 +183,18 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         except BaseException:
             self._remove_cgroup()
             raise
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug(
+                "container %s: pid %d, args %s, rootfs %r, new namespaces %s, %d steps, cgroup %s, set up in %.1f ms",
+                self.container_id,
+                self.pid,
+                list(config.process.args),
+                config.rootfs,
+                [a.name for a in attrs.fields(type(config.namespaces)) if getattr(config.namespaces, a.name) is True],
+                len(self.plan.steps),
+                self.cgroup.dirs() if self.cgroup is not None else None,
+                (time.monotonic() - began) * 1e3,
+            )
 
     # Popen calls this with the fds it made for the child's stdio; the
     # positional layout has been stable since Python 3.2.
@@ -263,12 +295,61 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             raise ConfigError("cgroup", "this container has no cgroup (Config.cgroup is None)")
         return self.cgroup.stats()
 
+    def __repr__(self) -> str:
+        code = getattr(self, "returncode", None)
+        state = "running" if code is None else f"returncode={code}"
+        pid = getattr(self, "pid", None)
+        return f"<ContainerProcess id={self.container_id!r} pid={pid} {state} args={list(self.config.process.args)!r}>"
+
+    def terminate(self) -> None:
+        """End the container's process with SIGTERM, as subprocess does.
+
+        The kernel drops a SIGTERM sent to the PID 1 of a pid namespace that
+        has no handler for it (a ``sleep``, a ``sh``): such a process is sent
+        SIGKILL instead, so terminate() always terminates (``returncode``
+        is then ``-9``).  With ``Process(init=True)`` the init forwards the
+        SIGTERM to the program, and ``returncode`` is ``-15``."""
+        self.poll()
+        if self.returncode is None and self._pid1_ignores(signal.SIGTERM):
+            _log.debug("container %s: PID 1 has no SIGTERM handler, sending SIGKILL", self.container_id)
+            self.send_signal(signal.SIGKILL)
+        else:
+            self.send_signal(signal.SIGTERM)
+
+    def _pid1_ignores(self, sig: int) -> bool:
+        """The process is PID 1 of its own pid namespace (no init) and has
+        no handler for ``sig``: the kernel would drop it."""
+        process = self.config.process
+        if process.init or self.config.namespaces.pid is not True or not self.started:
+            return False
+        try:
+            with open(f"/proc/{self.pid}/status", encoding="ascii") as f:
+                fields = dict(line.split(":\t", 1) for line in f.read().splitlines() if ":\t" in line)
+        except OSError:
+            return False
+        caught = int(fields.get("SigCgt", "0"), 16)
+        return not caught & (1 << (sig - 1))
+
+    def _handle_exitstatus(self, *args: Any, **kwargs: Any) -> None:
+        super()._handle_exitstatus(*args, **kwargs)  # type: ignore[misc]
+        code = self.returncode
+        if self.config.process.init and code is not None and code > 128 and (code - 128) in self._signals_sent:
+            self.returncode = -(code - 128)  # the init's report of the program's death by our signal
+        _log.debug(
+            "container %s: pid %d exited with %s after %.3f s",
+            self.container_id,
+            self.pid,
+            self.returncode,
+            time.monotonic() - self._began,
+        )
+
     def send_signal(self, sig: int) -> None:
         """Signal the container's first process (through its pidfd, so a
         recycled pid is never hit)."""
         self.poll()
         if self.returncode is not None:
             return
+        self._signals_sent.add(int(sig))
         if self.pidfd >= 0:
             try:
                 _native.pidfd_send_signal(self.pidfd, sig)
@@ -335,3 +416,14 @@ def _blame_the_memory_limit(exc: StepError, manager: Optional[Manager], config: 
         f"{exc.args[0]}: the container reached its memory limit (memory.max = {memory.max} bytes)"
         " while being set up; the limit is too small for it to start",
     )
+
+
+def _create_cgroup(manager: Manager, container_id: str) -> None:
+    """Make the container's cgroup; one that exists means a container of
+    that id is running (ContainerExists)."""
+    try:
+        manager.create()
+    except CgroupError as exc:
+        if exc.errno == errno.EEXIST:
+            raise ContainerExists(f"container {container_id!r} already exists (its cgroup {exc.path} does)") from exc
+        raise

@@ -7,6 +7,7 @@ from typing import Any, Mapping, Optional, Tuple
 import attrs
 
 from ._fields import absolute_path, boolean, fail, freeze_mapping, instance_tuple, str_tuple, uint32
+from ._repr import short_repr
 from .capabilities import Capabilities
 from .limits import Rlimit
 from .scheduling import ExecCPUAffinity, IOPriority, Scheduler
@@ -52,6 +53,8 @@ def _to_process_umask(value: Any) -> int:
 @attrs.frozen
 class User:
     """The uid, gid and supplementary groups the process runs with."""
+
+    __repr__ = short_repr
 
     uid: int = attrs.field(default=0, converter=_to_user_uid)
     gid: int = attrs.field(default=0, converter=_to_user_gid)
@@ -131,6 +134,8 @@ class Process:
     ``args[0]`` without a slash is looked up in the ``PATH`` of ``env``
     inside the container.
     """
+
+    __repr__ = short_repr
 
     args: Tuple[str, ...] = attrs.field(converter=_to_process_args)
     env: Mapping[str, str] = attrs.field(factory=lambda: dict(DEFAULT_ENV), converter=_to_process_env)

@@ -8,6 +8,7 @@ from typing import Any, Optional, Sequence, Tuple
 import attrs
 
 from ._fields import boolean, fail, str_tuple, text
+from ._repr import short_repr
 from .mounts import PROPAGATIONS
 
 #: What Rootfs.host() binds read-only from the host (those that exist).
@@ -76,6 +77,8 @@ class Rootfs:
     (an initramfs root) -- except in a new user namespace, where a chroot
     could be escaped and pivot_root failing is an error.
     """
+
+    __repr__ = short_repr
 
     #: The root directory; None means Rootfs.host().
     path: Optional[str] = attrs.field(default=None, converter=_to_rootfs_path)

@@ -16,7 +16,7 @@ import attrs
 
 from . import _native
 from ._statedir import MSG, _via_dir_fd, send_start, start_error
-from .errors import SpawnError, StepError
+from .errors import SpawnError, StepError, step_error_class
 from .plan import STAGES, Op, Plan
 
 MSG_ERROR, MSG_CHILD_PID, MSG_WAITING, MSG_GO, MSG_READY, MSG_START, MSG_SECCOMP_FD, MSG_TTY_FD = range(1, 9)
@@ -174,9 +174,8 @@ def _open_files(plan: Plan) -> Dict[int, int]:
                 try:
                     fds[i] = os.open(step.open_path, step.open_flags | os.O_CLOEXEC)
                 except OSError as exc:
-                    raise step.error_class(
-                        step.what, i, exc.errno or 0, step.open_path, container_id=plan.container_id
-                    ) from exc
+                    cls = step_error_class(step.error_class, exc.errno or 0)
+                    raise cls(step.what, i, exc.errno or 0, step.open_path, container_id=plan.container_id) from exc
     except BaseException:
         _close_all(fds.values())
         _unlink_start_socket(plan)
@@ -302,7 +301,8 @@ def _step_error(plan: Plan, index: int, err: int, stage: int) -> StepError:
             detail = f"tried {', '.join(plan.exec_paths)}" if len(plan.exec_paths) > 1 else ""
         elif step.op is Op.MOUNT and step.s2 and stage == 2:
             detail = f"source {step.s2}"
-        exc = step.error_class(step.what, index, err, path, detail, container_id=plan.container_id)
+        cls = step_error_class(step.error_class, err)
+        exc = cls(step.what, index, err, path, detail, container_id=plan.container_id)
     else:
         exc = StepError("set-up", index, err, container_id=plan.container_id)
     exc.__cause__ = _os_error(plan, index, err, stage, exc.path)

@@ -50,7 +50,8 @@ def _needs_root(request: Any) -> None:
 
 def _our_cgroups_and_states() -> set:
     """Every cgroup of our default parent (any hierarchy) and every state
-    directory under the CLI's default root: what the whole run must not add."""
+    directory under the default state root (lc.DEFAULT_ROOT, the library's
+    and the command line's): what the whole run must not add."""
     import glob
 
     found = set(glob.glob("/sys/fs/cgroup/*/libcontainer_py/*/")) | set(glob.glob("/sys/fs/cgroup/libcontainer_py/*/"))

@@ -57,8 +57,10 @@ def test_cwd_the_user_may_not_search_is_entered_as_runc_does(busybox: str, no_le
 
 
 def test_missing_rootfs(tmp_path, no_leaks: None) -> None:
-    exc = run_fails(lc.Config(rootfs=str(tmp_path / "missing")), lc.MountError)
-    assert exc.errno == errno.ENOENT and exc.step == "bind the root directory"
+    """Checked before anything starts (no step runs): a ConfigError naming the path."""
+    with pytest.raises(lc.ConfigError) as info:
+        lc.run(config=lc.Config(rootfs=str(tmp_path / "missing")), capture_output=True, timeout=10)
+    assert info.value.field == "rootfs.path" and str(tmp_path / "missing") in str(info.value)
 
 
 def test_unknown_filesystem_type(busybox: str, no_leaks: None) -> None:

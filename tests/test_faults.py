@@ -22,7 +22,7 @@ import pytest
 
 import libcontainer_py as lc
 
-DEFAULT_ROOT = "/run/libcontainer_py"
+DEFAULT_ROOT = "/run/libcontainer-py"
 
 
 def _our_cgroups() -> List[str]:

@@ -46,12 +46,14 @@ def test_signals_are_forwarded_and_the_status_passed_on(busybox: str) -> None:
 
 
 def test_without_the_init_pid_1_ignores_term(busybox: str) -> None:
+    """The kernel's rule; terminate() knows it and sends SIGKILL instead."""
     config = lc.Config(rootfs=busybox, process=lc.Process(args=["sleep", "5"]))
     with lc.ContainerProcess(config) as proc:
-        proc.terminate()
+        proc.send_signal(signal.SIGTERM)
         with pytest.raises(subprocess.TimeoutExpired):
             proc.wait(0.5)
-        proc.kill()
+        proc.terminate()
+        assert proc.wait(5) == -signal.SIGKILL
 
 
 def test_exit_codes_and_signals_of_the_program(busybox: str) -> None:

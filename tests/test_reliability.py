@@ -124,7 +124,7 @@ def test_an_attached_container_dies_with_its_owner(tmp_path: Any, sig: int, wher
         # the next container started on the same state root: the id is free.
         assert _cgroups_of(cid)
         assert lc.run(["true"], container_id=cid, config=lc.Config(cgroup=lc.CgroupConfig())).returncode == 0
-        assert _cgroups_of(cid) == [] and not os.path.exists(f"/run/libcontainer_py/.owned/{cid}")
+        assert _cgroups_of(cid) == [] and not os.path.exists(f"/run/libcontainer-py/.owned/{cid}")
     finally:
         owner.kill()
         owner.wait()

@@ -75,6 +75,26 @@ class HugetlbStats:
 class Stats:
     """A snapshot of a cgroup's accounting.  ``hugetlb`` is keyed by page size ("2MB")."""
 
+    def __repr__(self) -> str:
+        """The headline figures; the details are in the fields."""
+        parts = []
+        if self.memory is not None:
+            peak = f" (peak {self.memory.peak} B)" if self.memory.peak is not None else ""
+            parts.append(f"memory={self.memory.usage} B{peak}")
+            if self.memory.oom_kills:
+                parts.append(f"oom_kills={self.memory.oom_kills}")
+        if self.cpu is not None:
+            parts.append(f"cpu={self.cpu.usage_ns / 1e9:.3f} s")
+        if self.pids is not None:
+            parts.append(f"pids={self.pids.current}")
+        if self.io:
+            parts.append(
+                f"io={sum(d.read_bytes for d in self.io)} B read, {sum(d.write_bytes for d in self.io)} B written"
+            )
+        if self.hugetlb:
+            parts.append(f"hugetlb={sorted(self.hugetlb)}")
+        return f"<Stats {' '.join(parts) or 'no accounting'}>"
+
     memory: Optional[MemoryStats] = None
     cpu: Optional[CpuStats] = None
     pids: Optional[PidsStats] = None

@@ -3,9 +3,13 @@ and user, as docker and podman read them."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import posixpath
 import stat
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import attrs
 
 from .._fields import fail
 from ..config import Config
@@ -119,6 +123,43 @@ def image_file(store: ImageStore, ref: ImageRef, path: str, limit: int = 1 << 20
     return None
 
 
+def image_has(store: ImageStore, ref: ImageRef, path: str) -> bool:
+    """Whether ``path`` exists in the image as the overlay shows it (in any
+    form: a symlink on the way, or a file, counts as there: nothing is
+    made over it)."""
+    parts = [p for p in path.split("/") if p]
+    if not parts:
+        return True
+    for diff_id in reversed(store.get(ref).layers):
+        here = store.layer_path(diff_id)
+        hides_lower = False
+        for depth in range(1, len(parts) + 1):
+            try:
+                st = os.lstat(os.path.join(here, *parts[:depth]))
+            except FileNotFoundError:
+                break  # not in this layer
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                return False  # a whiteout
+            if depth == len(parts) or not stat.S_ISDIR(st.st_mode):
+                return True
+            hides_lower = hides_lower or _opaque(os.path.join(here, *parts[:depth]))
+        if hides_lower:
+            return False
+    return False
+
+
+def workdir_layer(store: ImageStore, path: str) -> str:
+    """A tiny read-only layer that holds only the directory ``path`` (root's,
+    mode 0755), put on top of an image whose working directory is missing:
+    the container finds it, and neither the image's layers nor the upper
+    directory are written.  Kept under ``<store>/workdirs``, one per path."""
+    path = posixpath.normpath("/" + path)
+    layer = os.path.join(store.root, "workdirs", hashlib.sha256(path.encode()).hexdigest()[:32])
+    os.makedirs(os.path.join(layer, path.lstrip("/")), mode=0o755, exist_ok=True)
+    os.chmod(os.path.join(store.root, "workdirs"), 0o755)
+    return layer
+
+
 def _opaque(path: str) -> bool:
     try:
         return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
@@ -160,4 +201,7 @@ def config_from_image(
         cwd=cwd if cwd is not None else (conf.get("WorkingDir") or "/"),
         user=who,
     )
-    return Config(process=process, rootfs=store.rootfs(image, upper, work), **overrides)
+    rootfs = store.rootfs(image, upper, work)
+    if not image_has(store, image, process.cwd):  # made, as docker and podman do
+        rootfs = attrs.evolve(rootfs, lower=(*rootfs.lower, workdir_layer(store, process.cwd)))
+    return Config(process=process, rootfs=rootfs, **overrides)

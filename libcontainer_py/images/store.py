@@ -31,6 +31,7 @@ import attrs
 from ..rootfs import Rootfs
 from .errors import ImageError, ImageNotFound
 from .progress import Progress
+from .reference import key, name_for, parse_or_none
 from .sources import ImageManifest, Source, open_source, read_images
 from .unpack import check_digest, unpack_layer
 
@@ -125,7 +126,7 @@ class ImageStore:
         layout directory.  With several images in it, ``name`` picks one by
         its ref name; ``tag`` adds a name to the imported image."""
         with open_source(os.fspath(path)) as source:
-            return self._import(source, name, tag)
+            return self._import(source, name, tag, os.fspath(path))
 
     def import_layout(self, path: str, *, name: Optional[str] = None, tag: Optional[str] = None) -> Image:
         """Import from an OCI image layout directory (index.json, blobs/)."""
@@ -133,10 +134,13 @@ class ImageStore:
             raise ImageError(f"{path}: not a directory (an OCI image layout)")
         return self.import_archive(path, name=name, tag=tag)
 
-    def _import(self, source: Source, name: Optional[str], tag: Optional[str]) -> Image:
-        found = read_images(source)
+    def _import(self, source: Source, name: Optional[str], tag: Optional[str], path: str) -> Image:
+        # only an OCI layout's ref.name may be a bare tag; docker's RepoTags are names
+        oci = source.exists("index.json")
+        found = [attrs.evolve(m, names=tuple(name_for(n, path, oci) for n in m.names)) for m in read_images(source)]
         if name is not None:
-            found = [m for m in found if name in m.names]
+            want = key(name_for(name, path, oci))
+            found = [m for m in found if want in {key(n) for n in m.names}]
         if len(found) != 1:
             names = [n for m in found for n in m.names] or [m.digest for m in found]
             what = f"no image named {name!r}" if name is not None and not found else f"{len(found)} images"
@@ -181,10 +185,9 @@ class ImageStore:
             entry = images.setdefault(
                 found.digest, {"config": found.config_digest, "layers": list(found.diff_ids), "names": []}
             )
-            for new in found.names + ((tag,) if tag else ()):
+            for new in found.names + ((_familiar(tag),) if tag else ()):
                 for other in images.values():  # a name moves to the image imported last
-                    if new in other["names"]:
-                        other["names"].remove(new)
+                    other["names"] = [n for n in other["names"] if key(n) != key(new)]
                 entry["names"].append(new)
             self._write_meta(meta)
             return _image(found.digest, entry)
@@ -209,11 +212,16 @@ class ImageStore:
         if isinstance(ref, Image):
             ref = ref.digest
         for image in found:
-            if ref in image.names or ref == image.digest:
+            if ref == image.digest:
                 return image
-        if ":" not in ref.rsplit("/", 1)[-1]:
+        wanted = parse_or_none(ref)
+        if wanted is not None and wanted.digest is not None:  # name@sha256:...
             for image in found:
-                if f"{ref}:latest" in image.names:
+                if image.digest == wanted.digest and _in_repository(image, wanted.repository):
+                    return image
+        elif wanted is not None:
+            for image in found:
+                if str(wanted) in {key(n) for n in image.names}:
                     return image
         hexpart = ref[7:] if ref.startswith("sha256:") else ref
         if len(hexpart) >= 12:
@@ -260,10 +268,9 @@ class ImageStore:
             images = meta["images"]
             image = self._find(images, ref)
             entry = images[image.digest]
-            if isinstance(ref, str) and ref in entry["names"]:
-                entry["names"].remove(ref)
-            elif isinstance(ref, str) and f"{ref}:latest" in entry["names"]:
-                entry["names"].remove(f"{ref}:latest")
+            named = [n for n in entry["names"] if isinstance(ref, str) and key(n) == key(ref)]
+            if named and ref != image.digest:
+                entry["names"] = [n for n in entry["names"] if n not in named]
             else:
                 entry["names"] = []
             if not entry["names"]:
@@ -298,6 +305,17 @@ class ImageStore:
             for name in os.listdir(tmp):  # no import runs while gc.lock is exclusive
                 shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
         return removed
+
+
+def _familiar(name: str) -> str:
+    parsed = parse_or_none(name)
+    return parsed.familiar if parsed is not None else name
+
+
+def _in_repository(image: Image, repository: str) -> bool:
+    """An image without names is in every repository (it was imported so)."""
+    names = [parse_or_none(n) for n in image.names]
+    return not image.names or any(n is not None and n.repository == repository for n in names)
 
 
 def _image(digest: str, entry: Dict[str, Any]) -> Image:

@@ -58,6 +58,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import attrs
 
+from .._log import log
 from ..capabilities import Capabilities
 from ..config import PERSONALITIES, TIME_CLOCKS, Config
 from ..devices import DEFAULT_DEVICES, Device
@@ -201,6 +202,7 @@ def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> 
         raise fail("process", "is required (Config always has a process)")
     process, console_size, ambient_dropped = _process(top["process"])
     if ambient_dropped:
+        log.warning("process.capabilities.ambient: %s dropped (not permitted and inheritable)", sorted(ambient_dropped))
         warnings.warn(
             f"process.capabilities.ambient: {sorted(ambient_dropped)} dropped: an ambient capability must be "
             "permitted and inheritable (the kernel refuses to raise it otherwise)",

@@ -9,6 +9,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import attrs
 
+from .._log import log
 from . import _libseccomp as scmp
 from .cache import FilterCache, filter_key
 from .config import FLAGS, OPS, Action, ArgCondition, Seccomp, SeccompRule
@@ -179,6 +180,8 @@ def _compile(seccomp: Seccomp, *, strict: bool = False) -> CompiledFilter:
         program = _export(lib, ctx)
     finally:
         lib.seccomp_release(ctx)
+    if skipped:
+        log.warning("seccomp: syscalls unknown to this libseccomp left out of the filter: %s", ", ".join(skipped))
     return _finish(seccomp, program, tuple(dict.fromkeys(skipped)))
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Union
 
+from ._popen_args import UserArg, check_config
+from ._statedir import DEFAULT_ROOT, container_dir, is_valid_id
 from .cgroups import Stats
 from .config import Config
-from .errors import ConfigError, ProcessExitError, TimeoutExpired
+from .errors import ConfigError, ContainerExists, ProcessExitError, TimeoutExpired
 from .popen import PIPE, ContainerProcess, StdioArg
 
 
@@ -28,6 +31,17 @@ class CompletedProcess(subprocess.CompletedProcess):  # type: ignore[type-arg]
         super().__init__(args, returncode, stdout, stderr)
         self.container_id = container_id
         self.stats = stats
+
+    def __repr__(self) -> str:
+        parts = [f"args={self.args!r}", f"returncode={self.returncode}", f"container_id={self.container_id!r}"]
+        parts += [
+            f"{name}={value!r}"
+            for name, value in (("stdout", self.stdout), ("stderr", self.stderr))
+            if value is not None
+        ]
+        if self.stats is not None:
+            parts.append(f"stats={self.stats!r}")
+        return f"CompletedProcess({', '.join(parts)})"
 
     @property
     def oom_killed(self) -> bool:
@@ -53,9 +67,13 @@ class CompletedProcess(subprocess.CompletedProcess):  # type: ignore[type-arg]
 
 
 def run(
-    args: Optional[Sequence[str]] = None,
+    args: Union[str, Sequence[str], None] = None,
     *,
     config: Optional[Config] = None,
+    env: Optional[Mapping[str, str]] = None,
+    cwd: Union[str, os.PathLike[str], None] = None,
+    user: UserArg = None,
+    shell: bool = False,
     stdin: StdioArg = None,
     input: Any = None,
     stdout: StdioArg = None,
@@ -67,19 +85,27 @@ def run(
     text: Optional[bool] = None,
     encoding: Optional[str] = None,
     errors: Optional[str] = None,
+    universal_newlines: Optional[bool] = None,
     container_id: Optional[str] = None,
 ) -> CompletedProcess:
     """Run ``args`` (or ``config.process``) in a container and wait for it,
     like subprocess.run.
+
+    ``env`` (replaces the process's environment), ``cwd``, ``user`` (a uid,
+    "uid:gid" or a name in the container's /etc/passwd), ``shell=True``
+    (a str command run by ``/bin/sh -c`` in the container) and the stdio
+    arguments are subprocess's.
 
     With no config, the container is ``Config()``: new mount, uts, ipc, pid,
     net and cgroup namespaces on ``Rootfs.host()``.  On ``timeout`` the
     container is killed and reaped and TimeoutExpired is raised; ``check``
     raises ProcessExitError for a non-zero status.
     """
-    config = config if config is not None else Config()
-    if args is not None:
-        config = config.with_args(args)
+    config = check_config(config) if config is not None else Config()
+    if container_id is not None and is_valid_id(container_id):
+        # a recorded container's id (a running one's is refused by its cgroup)
+        if os.path.lexists(container_dir(DEFAULT_ROOT, container_id)):
+            raise ContainerExists(f"container {container_id!r} already exists under {DEFAULT_ROOT}")
     if input is not None:
         if stdin is not None:
             raise ConfigError("stdin", "stdin and input cannot both be given")
@@ -90,6 +116,11 @@ def run(
         stdout = stderr = PIPE
     with ContainerProcess(
         config,
+        args=args,
+        env=env,
+        cwd=cwd,
+        user=user,
+        shell=shell,
         container_id=container_id,
         stdin=stdin,
         stdout=stdout,
@@ -98,6 +129,7 @@ def run(
         text=text,
         encoding=encoding,
         errors=errors,
+        universal_newlines=universal_newlines,
     ) as proc:
         try:
             out, err = proc.communicate(input, timeout=timeout)
