@@ -55,6 +55,8 @@ if TYPE_CHECKING:  # typing costs milliseconds at start-up: for the checker only
 
     #: (mountpoint, controllers, root, own) of one hierarchy.
     MountTuple = Tuple[str, Tuple[str, ...], str, str]
+    #: (mount id, parent id, device, root, mount point, fs type, super options) of a mountinfo line.
+    MountLine = Tuple[str, str, str, str, str, str, List[str]]
 
 #: The parent of the containers' cgroups by default (CgroupConfig.resolved_path).
 DEFAULT_PARENT = "libcontainer_py"
@@ -168,15 +170,8 @@ def _visible(own: Optional[str], root: str) -> str:
     return "/"
 
 
-def parse_mounts(
-    mountinfo: str, proc_cgroup: str = "", unified_controllers: str = ""
-) -> Tuple[List[MountTuple], Optional[MountTuple]]:
-    """The v1 hierarchies and the cgroup2 mount described by mountinfo text,
-    as (mountpoint, controllers, root, own) tuples (see layout.parse_layout)."""
-    own_v1, own_v2 = _own_paths(proc_cgroup)
-    by_dev: Dict[str, Tuple[str, str, Tuple[str, ...]]] = {}
-    unified: Optional[Tuple[str, str]] = None
-    order: List[str] = []
+def _mount_lines(mountinfo: str) -> List[MountLine]:
+    out: List[MountLine] = []
     for line in mountinfo.splitlines():
         fields = line.split()
         if "-" not in fields:
@@ -184,8 +179,69 @@ def parse_mounts(
         sep = fields.index("-")
         if len(fields) < sep + 4 or sep < 5:
             continue
-        dev, root, mountpoint = fields[2], _unescape(fields[3]), _unescape(fields[4])
-        fstype, options = fields[sep + 1], fields[sep + 3].split(",")
+        out.append(
+            (
+                fields[0],
+                fields[1],
+                fields[2],
+                _unescape(fields[3]),
+                _unescape(fields[4]),
+                fields[sep + 1],
+                fields[sep + 3].split(","),
+            )
+        )
+    return out
+
+
+def _under(path: str, top: str) -> bool:
+    return top == "/" or path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def _visible_cgroup_mounts(lines: List[MountLine]) -> List[MountLine]:
+    """The cgroup mounts not covered by another mount.  A mount is covered
+    when, on the way to it, a mount C (itself or one of its ancestors) has a
+    sibling mounted on the same parent at C's mount point or above it, later
+    than C: a tmpfs mounted over /sys/fs/cgroup hides the hierarchies
+    mounted there before it (as in a private mount namespace that builds
+    another cgroup layout)."""
+    by_id = {m[0]: m for m in lines}
+    children: Dict[str, List[MountLine]] = {}
+    for m in lines:
+        children.setdefault(m[1], []).append(m)
+
+    def covered(c: MountLine) -> bool:
+        for n in children.get(c[1], ()):
+            if n[0] != c[0] and _under(c[4], n[4]) and (n[4] != c[4] or int(n[0]) > int(c[0])):
+                return True
+        return False
+
+    out = []
+    for m in lines:
+        if m[5] not in ("cgroup", "cgroup2"):
+            continue
+        c: Optional[MountLine] = m
+        seen: Set[str] = set()
+        hidden = False
+        while c is not None and c[0] not in seen and not hidden:
+            seen.add(c[0])
+            hidden = covered(c)
+            c = by_id.get(c[1])
+        if not hidden:
+            out.append(m)
+    return out
+
+
+def parse_mounts(
+    mountinfo: str, proc_cgroup: str = "", unified_controllers: str = ""
+) -> Tuple[List[MountTuple], Optional[MountTuple]]:
+    """The v1 hierarchies and the cgroup2 mount described by mountinfo text,
+    as (mountpoint, controllers, root, own) tuples (see layout.parse_layout).
+    Mounts hidden under a later mount are left out."""
+    own_v1, own_v2 = _own_paths(proc_cgroup)
+    by_dev: Dict[str, Tuple[str, str, Tuple[str, ...]]] = {}
+    unified: Optional[Tuple[str, str]] = None
+    order: List[str] = []
+    for _mid, _pid, dev, root, mountpoint, fstype, options in _visible_cgroup_mounts(_mount_lines(mountinfo)):
         if fstype == "cgroup2":
             if unified is None or (root == "/" and unified[1] != "/"):
                 unified = (mountpoint, root)

@@ -1,0 +1,113 @@
+"""The cgroup tests in every layout: v1 only, cgroup2 only and hybrid, each
+built for real in a private mount namespace (support.layouts), with this
+host's hierarchies mounted again.
+
+In the v2 layout the cgroup2 mount offers only hugetlb here (the other
+controllers are bound to their v1 hierarchies), so a limit on memory, pids
+or cpu must be refused with an error naming the controller; the device
+program, the freezer, accounting of cpu.stat and hugetlb work.  In the v1
+layout hugetlb is nowhere (it is bound to cgroup2). After every check, the
+layout's sweep must find no cgroup left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Dict, List
+
+import pytest
+from support.layouts import KINDS, run_in_layout
+
+LIMITED = ("v1", "hybrid")  # the layouts with the memory, pids and cpu controllers
+
+
+def observe(kind: str, check: str, rootfs: str, extra: List[str] = ()) -> Dict[str, Any]:  # type: ignore[assignment]
+    """What check ``check`` of support.layout_checks saw in layout ``kind``;
+    fails if the layout's sweep had to remove a cgroup."""
+    status, out, left = run_in_layout(kind, [sys.executable, "-m", "support.layout_checks", check, rootfs], extra=extra)
+    assert status == 0, out
+    assert left == [], (left, out)
+    result: Dict[str, Any] = json.loads(out.splitlines()[-1])
+    return result
+
+
+def refused(result: Dict[str, Any], controller: str) -> bool:
+    return result.get("error") == "CgroupUnsupported" and f"the {controller} controller" in result["message"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_memory_limit_and_oom(kind: str, busybox: str) -> None:
+    r = observe(kind, "memory", busybox)
+    if kind in LIMITED:
+        assert r == {"seen": [str(64 * 2**20)], "returncode": -9, "oom_killed": True, "oom_kills": 1}
+    else:
+        assert refused(r, "memory"), r
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_pids_limit(kind: str, busybox: str) -> None:
+    r = observe(kind, "pids", busybox)
+    if kind in LIMITED:
+        assert r == {"seen": ["status=2", "5", "6", "max", "1"], "returncode": 0}
+    else:
+        assert refused(r, "pids"), r
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_cpu_limits(kind: str, busybox: str) -> None:
+    r = observe(kind, "cpu", busybox)
+    if kind in LIMITED:
+        assert r == {"seen": {"cpu.cfs_quota_us": "20000", "cpu.cfs_period_us": "100000", "cpu.shares": "512"}}
+    else:
+        assert refused(r, "cpu"), r
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_device_rules(kind: str, busybox: str) -> None:
+    r = observe(kind, "devices", busybox)
+    assert r["seen"] == ["kmsg=1", "null=0"] and "Operation not permitted" in r["stderr"], r
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_stats(kind: str, busybox: str) -> None:
+    r = observe(kind, "stats", busybox)
+    assert r["returncode"] == 0 and r["cpu_usage_ns"] > 0
+    if kind in LIMITED:
+        assert r["memory_usage"] > 0 and r["pids_limit_reported"]
+    else:
+        assert r["memory_usage"] is None and not r["pids_limit_reported"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_pause_and_resume(kind: str, busybox: str) -> None:
+    r = observe(kind, "pause", busybox)
+    assert r["paused"]["status"] == "paused" and r["resumed"]["status"] == "running"
+    if kind == "v1":
+        assert (r["paused"]["freezer.state"], r["resumed"]["freezer.state"]) == ("FROZEN", "THAWED")
+    else:  # cgroup2's freezer, also in the hybrid layout
+        assert (r["paused"]["cgroup.events frozen"], r["resumed"]["cgroup.events frozen"]) == ("1", "0")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_hugetlb(kind: str, busybox: str) -> None:
+    r = observe(kind, "hugetlb", busybox)
+    if kind == "v1":
+        assert refused(r, "hugetlb"), r
+    else:
+        assert r == {"seen": {"hugetlb.2MB.max": str(4 * 2**20)}}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_command_line(kind: str, busybox: str) -> None:
+    """run with a pids limit (v1, hybrid), then create, start, pause, state,
+    resume, kill and delete --force, each succeeding."""
+    r = observe(kind, "cli", busybox)
+    status, out, err = r.pop("run")
+    assert status == 0, err
+    if kind in LIMITED:
+        assert out == "40"
+    else:
+        assert out.endswith("-clirun") and "0::/libcontainer_py/" in out
+    assert r.pop("paused") == "paused" and r.pop("resumed") == "running"
+    assert all(v[0] == 0 for v in r.values()), r
