@@ -58,6 +58,7 @@ _WHERE = {
     "Mounts": ".mounts",
     "NamespaceError": ".errors",
     "Namespaces": ".namespaces",
+    "Network": ".cgroups",
     "OciConfig": ".oci",
     "OciWarning": ".oci",
     "PIPE": ".popen",
@@ -102,6 +103,7 @@ if TYPE_CHECKING:
         Devices,
         Hugetlb,
         Memory,
+        Network,
         Pids,
         Stats,
     )
@@ -199,6 +201,7 @@ __all__ = [
     "Mounts",
     "NamespaceError",
     "Namespaces",
+    "Network",
     "OciConfig",
     "OciWarning",
     "PIPE",

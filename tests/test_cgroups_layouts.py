@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Dict, List
+from typing import Any, Dict, Sequence
 
 import pytest
 from support.layouts import KINDS, run_in_layout
@@ -22,10 +22,11 @@ from support.layouts import KINDS, run_in_layout
 LIMITED = ("v1", "hybrid")  # the layouts with the memory, pids and cpu controllers
 
 
-def observe(kind: str, check: str, rootfs: str, extra: List[str] = ()) -> Dict[str, Any]:  # type: ignore[assignment]
+def observe(kind: str, check: str, rootfs: str, *args: str, extra: Sequence[str] = ()) -> Dict[str, Any]:
     """What check ``check`` of support.layout_checks saw in layout ``kind``;
     fails if the layout's sweep had to remove a cgroup."""
-    status, out, left = run_in_layout(kind, [sys.executable, "-m", "support.layout_checks", check, rootfs], extra=extra)
+    argv = [sys.executable, "-m", "support.layout_checks", check, rootfs, *args]
+    status, out, left = run_in_layout(kind, argv, extra=extra)
     assert status == 0, out
     assert left == [], (left, out)
     result: Dict[str, Any] = json.loads(out.splitlines()[-1])
@@ -111,3 +112,33 @@ def test_command_line(kind: str, busybox: str) -> None:
         assert out.endswith("-clirun") and "0::/libcontainer_py/" in out
     assert r.pop("paused") == "paused" and r.pop("resumed") == "running"
     assert all(v[0] == 0 for v in r.values()), r
+
+
+NET = "net_cls,net_prio"
+
+
+@pytest.mark.parametrize("kind", LIMITED)
+def test_network_class_and_priorities_where_the_host_has_the_hierarchy(kind: str, busybox: str) -> None:
+    r = observe(kind, "network", busybox, extra=[NET])
+    assert (r["seen"], r["lo"]) == ({"net_cls.classid": str(0x100001)}, "7")
+    assert r["inside"].endswith(":net_cls,net_prio:/")  # in that hierarchy, at its cgroup namespace's root
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_network_without_the_hierarchy_names_the_controller(kind: str, busybox: str) -> None:
+    r = observe(kind, "network", busybox)
+    assert refused(r, "net_cls") and "net_cls.classid" in r["message"], r
+
+
+@pytest.mark.parametrize("kind", LIMITED)
+@pytest.mark.parametrize("extra", [[], [NET]])
+def test_network_through_the_command_line_beside_runc(kind: str, extra: Sequence[str], busybox: str) -> None:
+    """linux.resources.network: the same class id and priorities inside, or both refuse to run."""
+    ours = observe(kind, "cli_network", busybox, "ours", extra=extra)
+    runc = observe(kind, "cli_network", busybox, "runc", extra=extra)
+    if extra:
+        assert ours["status"] == runc["status"] == 0, (ours, runc)
+        assert ours["out"][:3] == ["1048577", "lo", "7"] and ours["out"] == runc["out"]
+    else:
+        assert ours["status"] == runc["status"] == 1
+        assert "the net_cls controller is not available" in ours["err"] and "net_cls" in runc["err"]

@@ -38,6 +38,7 @@ _WHERE = {
     "Layout": ".layout",
     "Manager": ".manager",
     "Memory": ".resources",
+    "Network": ".resources",
     "MemoryStats": ".stats",
     "Pids": ".resources",
     "PidsStats": ".stats",
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
         Devices,
         Hugetlb,
         Memory,
+        Network,
         Pids,
         Resource,
     )
@@ -118,6 +120,7 @@ __all__ = [
     "Manager",
     "Memory",
     "MemoryStats",
+    "Network",
     "Pids",
     "PidsStats",
     "RealFS",

@@ -27,7 +27,7 @@ from ._ops import CgroupOps, RealFS
 from .errors import CgroupError, CgroupUnsupported
 from .fsio import CgroupFS
 from .layout import Hierarchy, Layout, detect
-from .resources import IO, CgroupConfig, Cpu, Devices, Hugetlb, Memory, Pids, Resource
+from .resources import IO, CgroupConfig, Cpu, Devices, Hugetlb, Memory, Network, Pids, Resource
 from .units import format_page_size
 
 if TYPE_CHECKING:  # psutil and the stats classes are imported where used: the CLI's run never needs them
@@ -181,6 +181,9 @@ class Manager(abc.ABC):
             time.sleep(interval)
 
 
+#: The files of per-device BFQ weights (EOPNOTSUPP: the device's scheduler is not bfq).
+_DEVICE_WEIGHT_FILES = ("blkio.weight_device", "blkio.bfq.weight_device", "io.bfq.weight")
+
 #: How often creating a cgroup starts again when a shared parent vanishes.
 _PARENT_RETRIES = 5
 
@@ -320,6 +323,11 @@ class FsManager(CgroupOps, Manager):
             self._simple("blkio", "io", resource, self._fs1_io, lambda io: fs2.io_writes(io, resolve=resolve_device))
         elif isinstance(resource, Hugetlb):
             self._simple("hugetlb", "hugetlb", resource, fs1.hugetlb_writes, fs2.hugetlb_writes)
+        elif isinstance(resource, Network):
+            classid = Network(class_id=resource.class_id)
+            prio = Network(priorities=resource.priorities)
+            self._simple("net_cls", "net_cls", classid, fs1.network_writes, fs1.network_writes)
+            self._simple("net_prio", "net_prio", prio, fs1.network_writes, fs1.network_writes)
         elif isinstance(resource, Devices):
             self._devices(resource)
         else:
@@ -336,8 +344,16 @@ class FsManager(CgroupOps, Manager):
     def _fs1_io(self, io: IO) -> List[Write]:
         d = self._v1dir("blkio")
         assert d is not None
-        weight_file = next((f for f in ("blkio.weight", "blkio.bfq.weight") if self._fs.exists(self._file(d, f))), None)
-        return fs1.io_writes(io, weight_file=weight_file, resolve=resolve_device)
+
+        def first(*names: str) -> Optional[str]:
+            return next((f for f in names if self._fs.exists(self._file(d, f))), None)
+
+        return fs1.io_writes(
+            io,
+            weight_file=first("blkio.weight", "blkio.bfq.weight"),
+            weight_device_file=first("blkio.weight_device", "blkio.bfq.weight_device"),
+            resolve=resolve_device,
+        )
 
     def _simple(
         self,
@@ -366,13 +382,29 @@ class FsManager(CgroupOps, Manager):
         return d
 
     def _write_all(self, writes: List[Write], *, v1: bool) -> None:
+        rt_period: Optional[Tuple[str, str]] = None
         for controller, name, value in writes:
             path = self._file(self._target(controller, v1), name)
             if not self._fs.exists(path):
                 raise CgroupUnsupported(
                     f"this host has no {name} for the {controller} controller", path=path, value=value
                 )
-            self._fs.write(path, value)
+            try:
+                self._fs.write(path, value)
+            except CgroupError as e:
+                if name == "cpu.rt_period_us" and e.errno == errno_mod.EINVAL:
+                    rt_period = (path, value)  # may fit once the runtime is written (runc's order)
+                    continue
+                if name in _DEVICE_WEIGHT_FILES and e.errno == errno_mod.EOPNOTSUPP:
+                    raise CgroupUnsupported(
+                        f"per-device weights in {name} need the bfq I/O scheduler on the device",
+                        path=path,
+                        value=value,
+                        errno=e.errno,
+                    ) from e
+                raise
+        if rt_period is not None:
+            self._fs.write(*rt_period)
 
     def _memory(self, m: Memory) -> None:
         side = self._side("memory", "memory")

@@ -157,6 +157,21 @@ def hugetlb(rootfs: str) -> Result:
     return {"seen": seen}
 
 
+def network(rootfs: str) -> Result:
+    """A net_cls class id and a net_prio priority for lo: the cgroup files, and
+    the hierarchy the container's process is in."""
+    config = lc.Config(
+        rootfs=rootfs,
+        cgroup=lc.CgroupConfig(network=lc.Network(class_id=0x100001, priorities={"lo": 7})),
+        process=lc.Process(args=["sh", "-c", "grep net_cls /proc/self/cgroup; read x"]),
+    )
+    with lc.ContainerProcess(config, stdin=lc.PIPE, stdout=lc.PIPE, text=True, container_id=cid("net")) as proc:
+        seen = files(proc, ["net_cls.classid", "net_prio.ifpriomap"])
+        out, _ = proc.communicate("\n", timeout=30)
+    prio = dict(line.split() for line in seen.pop("net_prio.ifpriomap", "").splitlines())
+    return {"seen": seen, "lo": prio.get("lo"), "inside": out.strip()}
+
+
 def cli(rootfs: str) -> Result:
     """The command line: run with limits, then create, pause, resume, kill, delete."""
     work = tempfile.mkdtemp()
@@ -207,19 +222,41 @@ def _cli(rootfs: str, work: str) -> Result:
     return out
 
 
+def cli_network(rootfs: str, runtime: str) -> Result:
+    """``run`` of a bundle with linux.resources.network by ``runtime``
+    ("ours" or a runc binary): what the container reads in its cgroup mount."""
+    work = tempfile.mkdtemp()
+    try:
+        ours = [sys.executable, "-m", "libcontainer_py"]
+        cmd = [*(ours if runtime == "ours" else [runtime]), "--root", os.path.join(work, "state")]
+        subprocess.run([*ours, "spec"], cwd=work, check=True)
+        with open(os.path.join(work, "config.json")) as f:
+            doc = json.load(f)
+        doc["root"] = {"path": rootfs, "readonly": True}
+        script = "cat /sys/fs/cgroup/net_cls/net_cls.classid /sys/fs/cgroup/net_prio/net_prio.ifpriomap"
+        doc["process"].update(terminal=False, args=["sh", "-c", script])
+        doc["linux"]["resources"] = {"network": {"classID": 0x100001, "priorities": [{"name": "lo", "priority": 7}]}}
+        with open(os.path.join(work, "config.json"), "w") as f:
+            json.dump(doc, f)
+        r = subprocess.run([*cmd, "run", cid("netcli")], cwd=work, capture_output=True, text=True, timeout=60)
+        return {"status": r.returncode, "out": r.stdout.split(), "err": r.stderr}
+    finally:
+        shutil.rmtree(work)
+
+
 def _status(result: List[Any]) -> Optional[str]:
     return json.loads(result[1])["status"] if result[0] == 0 else None
 
 
-CHECKS: Dict[str, Callable[[str], Result]] = {
-    f.__name__: f for f in (memory, pids, cpu, devices, stats, pause, hugetlb, cli)
+CHECKS: Dict[str, Callable[..., Result]] = {
+    f.__name__: f for f in (memory, pids, cpu, devices, stats, pause, hugetlb, network, cli, cli_network)
 }
 
 
 def main() -> None:
-    check, rootfs = sys.argv[1], sys.argv[2]
+    check, rootfs, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     try:
-        result = CHECKS[check](rootfs)
+        result = CHECKS[check](rootfs, *args)
     except lc.ContainerError as e:
         result = {"error": type(e).__name__, "message": str(e)}
     print(json.dumps(result), flush=True)
