@@ -94,6 +94,16 @@ def normalize_path(value: str) -> str:
     return p
 
 
+def existing_dirs(path: str, controllers: Optional[Sequence[str]] = None) -> List[str]:
+    """The directories cgroup ``path`` has already in this host's hierarchies
+    (those of ``controllers`` and the cgroup2 mount, or all)."""
+    layout = HostLayout.detect()
+    if controllers is not None:
+        layout = layout.only(controllers)
+    hierarchies = list(layout.v1) + ([layout.unified] if layout.unified is not None else [])
+    return [h.dir(path) for h in hierarchies if os.path.isdir(h.dir(path))]
+
+
 def parse_flat(text: str) -> Dict[str, int]:
     """``key value`` lines (memory.stat, cpu.stat, memory.oom_control, memory.events)."""
     out: Dict[str, int] = {}
@@ -397,6 +407,8 @@ class CgroupOps:
     container_id: Optional[str]
     _fs: CgroupFS
     _made: List[str]
+    #: The cgroup existed before the container joined it: not ours to kill or remove.
+    joined: bool = False
 
     def _check_placement(self) -> None:
         target = "/" + self.path
@@ -449,6 +461,11 @@ class CgroupOps:
         self._made = []
 
     def destroy(self, timeout: float = 10.0) -> None:
+        if self.joined:
+            # Someone else's cgroup: its processes and directories stay; only
+            # what this manager made on the way (known in its own process) goes.
+            self._remove_made()
+            return
         deadline = time.monotonic() + timeout
         leaves = [d for d in dict.fromkeys(self.dirs()) if self._fs.exists(d)]
         if leaves and self.pids():
@@ -613,11 +630,16 @@ class CgroupOps:
 
 
 def open_recorded(
-    path: str, controllers: Optional[Sequence[str]] = None, *, container_id: Optional[str] = None
+    path: str,
+    controllers: Optional[Sequence[str]] = None,
+    *,
+    container_id: Optional[str] = None,
+    joined: bool = False,
 ) -> CgroupOps:
     """The operations on the cgroup a container's state records (its path as
-    the manager normalised it, and the v1 controllers it was limited to),
-    as ``new_manager(path, detect().only(controllers))`` would do them."""
+    the manager normalised it, the v1 controllers it was limited to, and
+    whether it existed before), as ``new_manager(path,
+    detect().only(controllers))`` would do them."""
     layout = HostLayout.detect()
     if controllers is not None:
         layout = layout.only(controllers)
@@ -633,5 +655,6 @@ def open_recorded(
     ops.container_id = container_id
     ops._fs = RealFS()
     ops._made = []
+    ops.joined = joined
     ops._check_placement()
     return ops

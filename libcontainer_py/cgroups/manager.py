@@ -18,13 +18,14 @@ import os
 import posixpath
 import stat as stat_mod
 import time
+import warnings
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Tuple
 
 import attrs
 
 from . import fs1, fs2
 from ._ops import CgroupOps, RealFS
-from .errors import CgroupError, CgroupUnsupported
+from .errors import CgroupError, CgroupUnsupported, CgroupWarning
 from .fsio import CgroupFS
 from .layout import Hierarchy, Layout, detect
 from .resources import IO, CgroupConfig, Cpu, Devices, Hugetlb, Memory, Network, Pids, Resource
@@ -83,10 +84,15 @@ class Manager(abc.ABC):
     #: The cgroup path, relative to each hierarchy's root ("libcontainer_py/<id>").
     path: str
 
+    #: True when create() found the cgroup made already (by someone else) and
+    #: joined it: destroy() then neither kills its processes nor removes it.
+    joined: bool = False
+
     @abc.abstractmethod
     def create(self) -> None:
-        """Make the cgroup in every hierarchy (fails if it already exists).
-        On failure, whatever was made is removed again."""
+        """Make the cgroup in every hierarchy; where it exists already, join
+        it with a CgroupWarning (and set ``joined``).  On failure, whatever
+        was made is removed again."""
 
     @abc.abstractmethod
     def apply(self, config: CgroupConfig) -> None:
@@ -210,6 +216,7 @@ class FsManager(CgroupOps, Manager):
         self._page_sizes = page_sizes or host_page_sizes
         self._install_device_program = install_device_program or _install_bpf_program
         self._made: List[str] = []
+        self._found: List[str] = []
         self._counters: Optional[Dict[str, int]] = None
         self._check_placement()
 
@@ -225,6 +232,7 @@ class FsManager(CgroupOps, Manager):
     # -- create / destroy ------------------------------------------------------
 
     def create(self) -> None:
+        self._found = []
         try:
             for h in self.layout.v1:
                 self._mkdirs(h, cpuset="cpuset" in h.controllers)
@@ -234,6 +242,20 @@ class FsManager(CgroupOps, Manager):
             self._remove_made()
             raise
         self._counters = None
+        self.joined = bool(self._found)
+        if self.joined:
+            self._warn_joined()
+
+    def _warn_joined(self) -> None:
+        procs = self.pids()
+        warnings.warn(
+            CgroupWarning(
+                f"cgroup {self.path!r} exists already ({', '.join(self._found)}"
+                f"{f'; {len(procs)} processes in it' if procs else ''}): the container joins it,"
+                " and leaves it in place afterwards"
+            ),
+            stacklevel=3,
+        )
 
     def _v2_wanted(self) -> List[str]:
         u = self.layout.unified
@@ -262,30 +284,34 @@ class FsManager(CgroupOps, Manager):
                 self._enable(cur, enable)
             child = posixpath.join(cur, part)
             last = i == len(parts) - 1
-            if self._fs.exists(child):
-                if last:
-                    raise CgroupError("the cgroup already exists", path=child, errno=errno_mod.EEXIST)
+            if self._fs.exists(child) or not self._mkdir_racing(child):
+                if last and child not in self._found:
+                    self._found.append(child)
             else:
-                if not self._mkdir_racing(child, last):
-                    cur = child
-                    continue
                 self._made.append(child)
-                if cpuset:
-                    for name in ("cpuset.cpus", "cpuset.mems"):
-                        if not self._fs.read(self._file(child, name)).strip():
-                            self._fs.write(self._file(child, name), self._fs.read(self._file(cur, name)).strip())
+            if cpuset:
+                self._fill_cpuset(cur, child)
             cur = child
 
-    def _mkdir_racing(self, path: str, last: bool) -> bool:
-        """mkdir; False if a parent appeared meanwhile (another container made
-        it).  A parent removed meanwhile by another container's destroy is
-        made again."""
+    def _fill_cpuset(self, parent: str, child: str) -> None:
+        """Copy the parent's cpuset.cpus and cpuset.mems into ``child`` where
+        they are empty: v1 leaves them empty in a new cpuset cgroup, and a
+        task cannot join one (ENOSPC).  Done on the whole path, ancestors that
+        existed before included (a pod's cgroup made by someone else), as runc does."""
+        for name in ("cpuset.cpus", "cpuset.mems"):
+            if not self._fs.read(self._file(child, name)).strip():
+                self._fs.write(self._file(child, name), self._fs.read(self._file(parent, name)).strip())
+
+    def _mkdir_racing(self, path: str) -> bool:
+        """mkdir; False if it appeared meanwhile (another container made it).
+        A parent removed meanwhile by another container's destroy is made
+        again."""
         for _ in range(5):
             try:
                 self._fs.mkdir(path)
                 return True
             except CgroupError as e:
-                if e.errno == errno_mod.EEXIST and not last:
+                if e.errno == errno_mod.EEXIST:
                     return False
                 if e.errno != errno_mod.ENOENT:
                     raise
