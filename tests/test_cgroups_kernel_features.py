@@ -1,0 +1,172 @@
+"""Cgroup settings that depend on what the kernel offers, on this host's real
+hierarchies: real-time CPU time (cpu.rt_*), per-device BFQ weights, cpuset
+ancestors made by someone else (a pod's cgroup), and cgroups that exist
+before the container (joined, never removed by us)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+import uuid
+from typing import Iterator, List
+
+import pytest
+
+import libcontainer_py as lc
+from libcontainer_py.cgroups import IO, CgroupConfig, CgroupUnsupported, Cpu, Fs2Manager, detect, new_manager
+
+LAYOUT = detect()
+
+FIFO_CODE = """
+import os, sys
+sys.stdin.readline()
+try:
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+    print(0)
+except OSError as e:
+    print(e.errno)
+"""
+
+
+def read(path: str) -> str:
+    with open(path) as f:
+        return f.read().strip()
+
+
+def sched_fifo_errno(m: object) -> int:
+    """0 if a process placed in the cgroup can switch to SCHED_FIFO, else the errno."""
+    p = subprocess.Popen([sys.executable, "-c", FIFO_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    m.add(p.pid)  # type: ignore[attr-defined]
+    out, _ = p.communicate("go\n", timeout=30)
+    return int(out)
+
+
+def remove_tree(paths: List[str]) -> None:
+    """rmdir ``paths`` (deepest first) where they still exist."""
+    for d in sorted(paths, key=lambda p: -p.count("/")):
+        if os.path.isdir(d):
+            os.rmdir(d)
+
+
+@pytest.fixture
+def top() -> Iterator[str]:
+    """A fresh cgroup name at the root of every hierarchy (the real-time
+    budget is the root's: libcontainer_py/ has none); removed afterwards."""
+    name = "lcpy-t" + uuid.uuid4().hex[:10]
+    yield name
+    left = [h.dir(name) for h in [*LAYOUT.v1, LAYOUT.unified] if h is not None and os.path.isdir(h.dir(name))]
+    remove_tree(left)
+    assert not left, f"cgroup {name} left in {left}"
+
+
+def test_realtime_runtime_lets_the_cgroup_use_sched_fifo(top: str) -> None:
+    cpu = f"/sys/fs/cgroup/cpu/{top}"
+    m = new_manager(top)
+    m.create()
+    try:
+        assert read(f"{cpu}/cpu.rt_runtime_us") == "0"
+        assert sched_fifo_errno(m) == errno.EPERM  # no real-time budget: the kernel refuses
+        m.apply(CgroupConfig(path=top, cpu=Cpu(rt_period_us=500_000, rt_runtime_us=5_000), devices=None))
+        assert (read(f"{cpu}/cpu.rt_period_us"), read(f"{cpu}/cpu.rt_runtime_us")) == ("500000", "5000")
+        assert sched_fifo_errno(m) == 0
+        # A period below the present runtime is refused until the runtime shrinks: written after it, as runc does.
+        m.update(Cpu(rt_period_us=4_000, rt_runtime_us=2_000))
+        assert (read(f"{cpu}/cpu.rt_period_us"), read(f"{cpu}/cpu.rt_runtime_us")) == ("4000", "2000")
+        with pytest.raises(lc.CgroupError) as e:
+            m.update(Cpu(rt_period_us=1_000))  # below the runtime, and no runtime to write first
+        assert e.value.errno == errno.EINVAL and e.value.path == f"{cpu}/cpu.rt_period_us"
+    finally:
+        m.destroy()
+
+
+def test_realtime_runtime_beyond_the_parents_budget_is_the_kernels_einval() -> None:
+    """Under libcontainer_py/ (no real-time budget of its own), as under runc's parents."""
+    config = lc.Config(cgroup=CgroupConfig(cpu=Cpu(rt_runtime_us=1_000)), process=lc.Process(args=["true"]))
+    with pytest.raises(lc.CgroupError) as e:
+        lc.run(config=config)
+    assert e.value.errno == errno.EINVAL and e.value.path is not None
+    assert e.value.path.endswith("/cpu.rt_runtime_us")
+
+
+def test_realtime_on_cgroup2_is_refused_by_name(top: str) -> None:
+    m = Fs2Manager(top, LAYOUT)
+    with pytest.raises(CgroupUnsupported, match="real-time group scheduling is cgroup v1 only"):
+        m.update(Cpu(rt_runtime_us=1_000))
+    assert not m.exists()
+
+
+@pytest.fixture
+def bfq_loop(tmp_path: object) -> Iterator[str]:
+    """A loop device of our own, with the bfq scheduler."""
+    image = os.path.join(str(tmp_path), "disk")
+    with open(image, "wb") as f:
+        f.truncate(16 << 20)
+    dev = subprocess.run(["losetup", "-f", "--show", image], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        with open(f"/sys/block/{os.path.basename(dev)}/queue/scheduler", "w") as f:
+            f.write("bfq")
+        yield dev
+    finally:
+        subprocess.run(["losetup", "-d", dev], check=True)
+
+
+def test_per_device_bfq_weight(top: str, bfq_loop: str) -> None:
+    st = os.stat(bfq_loop)
+    m = new_manager(top)
+    m.create()
+    try:
+        m.apply(CgroupConfig(path=top, io=IO(device_weights={bfq_loop: 300}), devices=None))
+        lines = read(f"/sys/fs/cgroup/blkio/{top}/blkio.bfq.weight_device").splitlines()
+        assert f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)} 300" in lines
+    finally:
+        m.destroy()
+
+
+def test_per_device_weight_without_bfq_names_the_file(top: str) -> None:
+    """/dev/vda uses mq-deadline here: the kernel says EOPNOTSUPP."""
+    assert "[bfq]" not in read("/sys/block/vda/queue/scheduler")
+    m = new_manager(top)
+    m.create()
+    try:
+        with pytest.raises(CgroupUnsupported, match="need the bfq I/O scheduler") as e:
+            m.update(IO(device_weights={"/dev/vda": 300}))
+        assert e.value.path == f"/sys/fs/cgroup/blkio/{top}/blkio.bfq.weight_device"
+        assert e.value.errno == errno.EOPNOTSUPP and e.value.value == "254:0 300"
+    finally:
+        m.destroy()
+
+
+def test_per_device_weight_on_cgroup2_without_io_names_the_file(top: str) -> None:
+    m = Fs2Manager(top, LAYOUT)
+    with pytest.raises(CgroupUnsupported, match=r"io controller is not available.*io\.bfq\.weight"):
+        m.update(IO(device_weights={"254:0": 300}))
+
+
+def test_a_pod_style_path_whose_cpuset_parents_are_empty(busybox: str, top: str) -> None:
+    """A kubelet makes kubepods/besteffort/pod<uid> and leaves its cpuset
+    cpus and mems empty; a container below it must still start (v1 refuses
+    a task in an empty cpuset: ENOSPC), with the parents filled in."""
+    pod = f"{top}/kubepods/besteffort/pod{uuid.uuid4().hex[:8]}"
+    made = [f"/sys/fs/cgroup/cpuset/{top}", *(f"/sys/fs/cgroup/cpuset/{pod.rsplit('/', i)[0]}" for i in (2, 1, 0))]
+    for d in made:
+        os.mkdir(d)
+    try:
+        assert read(f"{made[-1]}/cpuset.cpus") == "" and read(f"{made[-1]}/cpuset.mems") == ""
+        config = lc.Config(
+            rootfs=busybox,
+            cgroup=CgroupConfig(path=f"{pod}/c1"),
+            process=lc.Process(
+                args=["sh", "-c", "grep cpuset /proc/self/cgroup; grep Cpus_allowed_list /proc/self/status"]
+            ),
+        )
+        r = lc.run(config=config, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split("\n")[1].split() == ["Cpus_allowed_list:", read("/sys/fs/cgroup/cpuset/cpuset.cpus")]
+        for d in made:
+            assert read(f"{d}/cpuset.cpus") == read("/sys/fs/cgroup/cpuset/cpuset.cpus"), d
+            assert read(f"{d}/cpuset.mems") == read("/sys/fs/cgroup/cpuset/cpuset.mems"), d
+        assert all(os.path.isdir(d) for d in made)  # the pod's cgroups are not ours to remove
+    finally:
+        remove_tree(made)
