@@ -170,3 +170,100 @@ def test_a_pod_style_path_whose_cpuset_parents_are_empty(busybox: str, top: str)
         assert all(os.path.isdir(d) for d in made)  # the pod's cgroups are not ours to remove
     finally:
         remove_tree(made)
+
+
+def hierarchy_dirs(name: str) -> List[str]:
+    return [h.dir(name) for h in [*LAYOUT.v1, LAYOUT.unified] if h is not None]
+
+
+def make_beforehand(name: str) -> None:
+    """mkdir cgroup ``name`` in every hierarchy, as another manager would (cpuset filled in)."""
+    for d in hierarchy_dirs(name):
+        os.mkdir(d)
+        if d.startswith("/sys/fs/cgroup/cpuset/"):
+            for f in ("cpuset.cpus", "cpuset.mems"):
+                with open(f"{d}/{f}", "w") as out:
+                    out.write(read(f"/sys/fs/cgroup/cpuset/{f}"))
+
+
+@pytest.fixture
+def occupied(top: str) -> Iterator[subprocess.Popen]:
+    """cgroup ``top`` made beforehand in every hierarchy, with a process of someone else's in it."""
+    make_beforehand(top)
+    other = subprocess.Popen(["sleep", "300"])
+    try:
+        for d in hierarchy_dirs(top):
+            with open(f"{d}/cgroup.procs", "w") as f:
+                f.write(str(other.pid))
+        yield other
+    finally:
+        other.kill()
+        other.wait()
+        remove_tree(hierarchy_dirs(top))
+
+
+def test_an_occupied_cgroup_is_joined_with_a_warning_and_left_as_it_was(
+    busybox: str, top: str, occupied: subprocess.Popen, no_leaks: None
+) -> None:
+    config = lc.Config(
+        rootfs=busybox,
+        cgroup=CgroupConfig(path=top, pids=lc.Pids(max=50)),
+        process=lc.Process(args=["sh", "-c", "read x"]),
+    )
+    with pytest.warns(lc.CgroupWarning, match=f"cgroup '{top}' exists already .*; 1 processes in it"):
+        proc = lc.ContainerProcess(config, stdin=lc.PIPE, text=True)
+    with proc:
+        for d in hierarchy_dirs(top):
+            assert {str(proc.pid), str(occupied.pid)} <= set(read(f"{d}/cgroup.procs").split()), d
+        assert read(f"/sys/fs/cgroup/pids/{top}/pids.max") == "50"
+        proc.communicate("\n", timeout=30)
+    assert all(os.path.isdir(d) for d in hierarchy_dirs(top))
+    assert occupied.poll() is None  # the other process lives on, in its cgroup
+    assert read(f"/sys/fs/cgroup/memory/{top}/cgroup.procs").split() == [str(occupied.pid)]
+
+
+def test_a_joined_cgroup_outlives_a_recorded_container(
+    busybox: str, top: str, occupied: subprocess.Popen, tmp_path: object
+) -> None:
+    """Container.load(...).destroy() in another object reads 'joined' from the record."""
+    config = lc.Config(rootfs=busybox, cgroup=CgroupConfig(path=top), process=lc.Process(args=["sleep", "60"]))
+    root = os.path.join(str(tmp_path), "state")
+    with pytest.warns(lc.CgroupWarning):
+        c = lc.Container.create("joiner", config, root=root)
+    try:
+        c.start()
+        loaded = lc.Container.load("joiner", root=root)
+        assert loaded.record.cgroup_joined
+        loaded.destroy()
+        assert c.wait(10) == -9
+    finally:
+        c.destroy()
+    assert all(os.path.isdir(d) for d in hierarchy_dirs(top)) and occupied.poll() is None
+
+
+def test_a_made_beforehand_cgroup_through_the_command_line_beside_runc(
+    busybox: str, top: str, tmp_path: object
+) -> None:
+    """Both join an empty cgroup made beforehand; runc removes it afterwards,
+    we leave it (docs/decisions.md), and warn."""
+    from pathlib import Path
+
+    from support.oci import call, spec_bundle
+
+    bundle, ours = spec_bundle(Path(str(tmp_path)), {"args": ["cat", "/proc/self/cgroup"]}, {"cgroupsPath": "/" + top})
+    runc = ["runc", "--root", str(Path(str(tmp_path)) / "runc")]
+    seen = {}
+    for name, cli in (("ours", ours), ("runc", runc)):
+        make_beforehand(top)
+        status, out = call([*cli, "run", "-b", str(bundle), f"{top}-{name}"])
+        assert status == 0, out
+        seen[name] = (
+            sorted(line.split(":", 2)[2] for line in out.splitlines() if line[:1].isdigit() and "net_cls" not in line),
+            [os.path.isdir(d) for d in hierarchy_dirs(top)],
+            "exists already" in out,
+        )
+        remove_tree([d for d in hierarchy_dirs(top) if os.path.isdir(d)])
+    assert seen["ours"][0] == seen["runc"][0], seen
+    assert set(seen["ours"][0]) == {"/" + top}, seen  # no cgroup namespace in the spec: the host's paths
+    assert seen["ours"][1:] == ([True] * len(hierarchy_dirs(top)), True)
+    assert seen["runc"][1:] == ([False] * len(hierarchy_dirs(top)), False)
