@@ -13,6 +13,7 @@ layout's sweep must find no cgroup left behind.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any, Dict, Sequence
 
@@ -142,3 +143,18 @@ def test_network_through_the_command_line_beside_runc(kind: str, extra: Sequence
     else:
         assert ours["status"] == runc["status"] == 1
         assert "the net_cls controller is not available" in ours["err"] and "net_cls" in runc["err"]
+
+
+def test_the_layout_sweep_finds_kills_and_removes_what_a_check_leaves() -> None:
+    """The guard of the tests above can fail: a cgroup left with a process in it
+    (here in the net_cls,net_prio hierarchy, which the host does not mount) is
+    reported, its process killed and the directory removed."""
+    script = (
+        "d=/sys/fs/cgroup/net_cls,net_prio/libcontainer_py/$LAYOUT_TOKEN-leak; mkdir -p $d/inner;"
+        " sleep 300 & echo $! > $d/inner/cgroup.procs; echo $!"
+    )
+    status, out, left = run_in_layout("v1", ["sh", "-c", script], extra=[NET])
+    assert status == 0, out
+    pid = int(out.split()[-1])
+    assert len(left) == 2 and left[0].endswith("-leak") and left[1] == left[0] + "/inner", left
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"

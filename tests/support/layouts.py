@@ -150,9 +150,9 @@ def run_in_layout(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        timeout=timeout,
+        timeout=timeout + 60,
         stdin=subprocess.DEVNULL,
-        env=dict(os.environ, LAYOUT_TOKEN=token),
+        env=dict(os.environ, LAYOUT_TOKEN=token, LAYOUT_TIMEOUT=str(timeout)),
     )
     *lines, last = r.stdout.rstrip("\n").split("\n")
     assert last.startswith("LEFT "), r.stdout
@@ -167,7 +167,13 @@ def main() -> int:
     try:
         points = build(kind, [] if extra == "-" else extra.split(";"))
         env = dict(os.environ, PYTHONPATH=os.path.dirname(HERE) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        status = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL).returncode
+        try:  # a timeout here, not in the caller, so that the sweep below always runs
+            status = subprocess.run(
+                argv, env=env, stdin=subprocess.DEVNULL, timeout=float(env["LAYOUT_TIMEOUT"])
+            ).returncode
+        except subprocess.TimeoutExpired:
+            print(f"timed out after {env['LAYOUT_TIMEOUT']} s", flush=True)
+            status = 124
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
