@@ -6,6 +6,7 @@ before the container (joined, never removed by us)."""
 from __future__ import annotations
 
 import errno
+import json
 import os
 import subprocess
 import sys
@@ -267,3 +268,38 @@ def test_a_made_beforehand_cgroup_through_the_command_line_beside_runc(
     assert set(seen["ours"][0]) == {"/" + top}, seen  # no cgroup namespace in the spec: the host's paths
     assert seen["ours"][1:] == ([True] * len(hierarchy_dirs(top)), True)
     assert seen["runc"][1:] == ([False] * len(hierarchy_dirs(top)), False)
+
+
+def run_beside_runc(tmp_path: object, top: str, resources: dict, files: List[str]) -> dict:
+    """``run`` of one bundle (cgroupsPath /<top>/<runtime>) by us and by runc:
+    status and what the container read in its cgroup mount."""
+    from pathlib import Path
+
+    from support.oci import call, spec_bundle
+
+    script = "; ".join(f"cat /sys/fs/cgroup/{f}" for f in files)
+    bundle, ours = spec_bundle(Path(str(tmp_path)), {"args": ["sh", "-c", script]}, {"resources": resources})
+    runc = ["runc", "--root", str(Path(str(tmp_path)) / "runc")]
+    seen = {}
+    for name, cli in (("ours", ours), ("runc", runc)):
+        doc = json.loads((bundle / "config.json").read_text())
+        doc["linux"]["cgroupsPath"] = f"/{top}-{name}"
+        (bundle / "config.json").write_text(json.dumps(doc))
+        status, out = call([*cli, "run", "-b", str(bundle), f"{top}-{name}"])
+        seen[name] = (status, out.split() if status == 0 else out)
+        assert not any(os.path.isdir(d) for d in hierarchy_dirs(f"{top}-{name}")), name
+    return seen
+
+
+def test_realtime_through_the_command_line_beside_runc(top: str, tmp_path: object) -> None:
+    cpu = {"realtimePeriod": 500_000, "realtimeRuntime": 5_000}
+    seen = run_beside_runc(tmp_path, top, {"cpu": cpu}, ["cpu/cpu.rt_period_us", "cpu/cpu.rt_runtime_us"])
+    assert seen["ours"] == seen["runc"] == (0, ["500000", "5000"]), seen
+
+
+def test_per_device_weight_through_the_command_line_beside_runc(top: str, tmp_path: object, bfq_loop: str) -> None:
+    st = os.stat(bfq_loop)
+    dev = {"major": os.major(st.st_rdev), "minor": os.minor(st.st_rdev), "weight": 300}
+    seen = run_beside_runc(tmp_path, top, {"blockIO": {"weightDevice": [dev]}}, ["blkio/blkio.bfq.weight_device"])
+    assert seen["ours"] == seen["runc"], seen
+    assert seen["ours"] == (0, ["default", "100", f"{dev['major']}:{dev['minor']}", "300"]), seen
