@@ -103,7 +103,7 @@ def test_hugetlb(kind: str, busybox: str) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 def test_command_line(kind: str, busybox: str) -> None:
     """run with a pids limit (v1, hybrid), then create, start, pause, state,
-    resume, kill and delete --force, each succeeding."""
+    resume, ps, events --stats, kill and delete --force, each succeeding."""
     r = observe(kind, "cli", busybox)
     status, out, err = r.pop("run")
     assert status == 0, err
@@ -112,6 +112,13 @@ def test_command_line(kind: str, busybox: str) -> None:
     else:
         assert out.endswith("-clirun") and "0::/libcontainer_py/" in out
     assert r.pop("paused") == "paused" and r.pop("resumed") == "running"
+    assert len(json.loads(r["ps"][1])) == 1  # the container's one process, from its cgroup
+    stats = json.loads(r["stats"][1])["data"]
+    assert stats["cpu"]["usage"]["total"] > 0
+    if kind in LIMITED:
+        assert stats["pids"] == {"current": 1, "limit": 40} and stats["memory"]["usage"]["usage"] > 0
+    else:
+        assert "pids" not in stats and "memory" not in stats
     assert all(v[0] == 0 for v in r.values()), r
 
 

@@ -217,6 +217,8 @@ def _cli(rootfs: str, work: str) -> Result:
     out["paused"] = _status(call("state", name))
     out["resume"] = call("resume", name)
     out["resumed"] = _status(call("state", name))
+    out["ps"] = call("ps", "--format", "json", name)
+    out["stats"] = call("events", "--stats", name)
     out["kill"] = call("kill", name, "KILL")
     out["delete"] = call("delete", "--force", name)
     return out
