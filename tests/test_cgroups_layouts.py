@@ -72,6 +72,19 @@ def test_device_rules(kind: str, busybox: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_the_default_device_cgroup(kind: str, busybox: str) -> None:
+    """No CgroupConfig given: the device filter alone, where the layout keeps it."""
+    r = observe(kind, "default", busybox)
+    ours = f"/libcontainer_py/{r['id']}"
+    # What a layout does not mount, the process does not join: it stays in the
+    # caller's cgroup there, the root (the kernel still lists every hierarchy).
+    if kind == "v2":  # the device program, on the cgroup2 directory
+        assert (r["v2"], r["devices"]) == (ours, "/")
+    else:
+        assert (r["devices"], r["v2"]) == (ours, ours if kind == "hybrid" else "/")
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_stats(kind: str, busybox: str) -> None:
     r = observe(kind, "stats", busybox)
     assert r["returncode"] == 0 and r["cpu_usage_ns"] > 0

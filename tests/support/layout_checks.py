@@ -103,6 +103,17 @@ def devices(rootfs: str) -> Result:
     return {"seen": r.stdout.split(), "stderr": r.stderr, "returncode": r.returncode}
 
 
+def default(rootfs: str) -> Result:
+    """A container with the default cgroup (the device filter alone): where
+    its process is, as the kernel shows it from outside."""
+    config = lc.Config(rootfs=rootfs, process=lc.Process(args=["sh", "-c", "read x"]))
+    with lc.ContainerProcess(config, stdin=lc.PIPE, container_id=cid("dflt")) as proc:
+        with open(f"/proc/{proc.pid}/cgroup") as f:
+            where = dict(line.strip().split(":", 2)[1:] for line in f)
+        proc.communicate(b"\n", timeout=30)
+    return {"devices": where.get("devices"), "v2": where.get(""), "id": proc.container_id}
+
+
 def stats(rootfs: str) -> Result:
     """Accounting of a short busy loop: which parts the layout reports."""
     script = "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done"
@@ -251,7 +262,7 @@ def _status(result: List[Any]) -> Optional[str]:
 
 
 CHECKS: Dict[str, Callable[..., Result]] = {
-    f.__name__: f for f in (memory, pids, cpu, devices, stats, pause, hugetlb, network, cli, cli_network)
+    f.__name__: f for f in (memory, pids, cpu, devices, default, stats, pause, hugetlb, network, cli, cli_network)
 }
 
 
