@@ -178,3 +178,16 @@ def test_the_layout_sweep_finds_kills_and_removes_what_a_check_leaves() -> None:
     pid = int(out.split()[-1])
     assert len(left) == 2 and left[0].endswith("-leak") and left[1] == left[0] + "/inner", left
     assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_limits_through_the_command_line_beside_runc(kind: str, busybox: str) -> None:
+    """Memory, pids and cpu limits read inside the container, ours and runc's;
+    in the v2 layout (no such controllers) both refuse to run."""
+    ours = observe(kind, "cli_limits", busybox, "ours")
+    runc = observe(kind, "cli_limits", busybox, "runc")
+    if kind in LIMITED:
+        assert ours == runc == {"status": 0, "out": [str(64 << 20), "40", "20000", "100000"], "err": ""}
+    else:
+        assert ours["status"] == runc["status"] == 1, (ours, runc)
+        assert "the cpu controller is not available on this host (v2 layout)" in ours["err"]

@@ -235,9 +235,8 @@ def _cli(rootfs: str, work: str) -> Result:
     return out
 
 
-def cli_network(rootfs: str, runtime: str) -> Result:
-    """``run`` of a bundle with linux.resources.network by ``runtime``
-    ("ours" or a runc binary): what the container reads in its cgroup mount."""
+def _run_bundle(rootfs: str, runtime: str, resources: Dict[str, Any], script: str, name: str) -> Result:
+    """``run`` of a bundle by ``runtime`` ("ours" or a runc binary): its status and output."""
     work = tempfile.mkdtemp()
     try:
         ours = [sys.executable, "-m", "libcontainer_py"]
@@ -246,15 +245,28 @@ def cli_network(rootfs: str, runtime: str) -> Result:
         with open(os.path.join(work, "config.json")) as f:
             doc = json.load(f)
         doc["root"] = {"path": rootfs, "readonly": True}
-        script = "cat /sys/fs/cgroup/net_cls/net_cls.classid /sys/fs/cgroup/net_prio/net_prio.ifpriomap"
         doc["process"].update(terminal=False, args=["sh", "-c", script])
-        doc["linux"]["resources"] = {"network": {"classID": 0x100001, "priorities": [{"name": "lo", "priority": 7}]}}
+        doc["linux"]["resources"] = resources
         with open(os.path.join(work, "config.json"), "w") as f:
             json.dump(doc, f)
-        r = subprocess.run([*cmd, "run", cid("netcli")], cwd=work, capture_output=True, text=True, timeout=60)
+        r = subprocess.run([*cmd, "run", cid(name)], cwd=work, capture_output=True, text=True, timeout=60)
         return {"status": r.returncode, "out": r.stdout.split(), "err": r.stderr}
     finally:
         shutil.rmtree(work)
+
+
+def cli_network(rootfs: str, runtime: str) -> Result:
+    """linux.resources.network: what the container reads in its cgroup mount."""
+    resources = {"network": {"classID": 0x100001, "priorities": [{"name": "lo", "priority": 7}]}}
+    script = "cat /sys/fs/cgroup/net_cls/net_cls.classid /sys/fs/cgroup/net_prio/net_prio.ifpriomap"
+    return _run_bundle(rootfs, runtime, resources, script, "netcli")
+
+
+def cli_limits(rootfs: str, runtime: str) -> Result:
+    """Memory, pids and cpu limits, as the container reads them in its cgroup mount."""
+    resources = {"memory": {"limit": 64 << 20}, "pids": {"limit": 40}, "cpu": {"quota": 20000, "period": 100000}}
+    files = ("memory/memory.limit_in_bytes", "pids/pids.max", "cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")
+    return _run_bundle(rootfs, runtime, resources, "cat " + " ".join(f"/sys/fs/cgroup/{f}" for f in files), "limits")
 
 
 def _status(result: List[Any]) -> Optional[str]:
@@ -262,7 +274,8 @@ def _status(result: List[Any]) -> Optional[str]:
 
 
 CHECKS: Dict[str, Callable[..., Result]] = {
-    f.__name__: f for f in (memory, pids, cpu, devices, default, stats, pause, hugetlb, network, cli, cli_network)
+    f.__name__: f
+    for f in (memory, pids, cpu, devices, default, stats, pause, hugetlb, network, cli, cli_network, cli_limits)
 }
 
 

@@ -11,7 +11,7 @@ module (run as a script there) has put a fresh layout on /sys/fs/cgroup:
 ``extra`` mounts more v1 hierarchies (``"net_cls,net_prio"``, which this
 host does not mount).  The hierarchies are the host's own kernel objects, so
 after the command the script removes every cgroup the command left under
-``libcontainer_py/`` whose name starts with ``$LAYOUT_TOKEN`` (a fresh
+``libcontainer_py/`` (or at the root, where runc puts /<id>) whose name starts with ``$LAYOUT_TOKEN`` (a fresh
 token per run, which the command must put first in its container ids and
 cgroup paths), killing what is in it, and reports them in its last
 line of output, ``LEFT <json list>``: a test asserts that list is empty, and
@@ -109,12 +109,12 @@ def _rmdir(d: str) -> None:
 
 
 def sweep(points: Sequence[str], token: str) -> List[str]:
-    """Remove every cgroup under <point>/libcontainer_py whose name starts
-    with ``token`` (with what is below it, deepest first); what was there.
-    Other cgroups there belong to other containers of this host."""
+    """Remove every cgroup under <point>/libcontainer_py or <point> whose name
+    starts with ``token`` (runc's default path is /<id>), with what is below
+    it, deepest first; what was there.  Other cgroups there belong to other
+    containers of this host."""
     left = []
-    for point in points:
-        top = os.path.join(point, PARENT)
+    for top in [d for point in points for d in (point, os.path.join(point, PARENT))]:
         if not os.path.isdir(top):
             continue
         for name in sorted(os.listdir(top)):
