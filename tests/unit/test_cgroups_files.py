@@ -434,6 +434,19 @@ def test_fake_existing_cgroup_is_joined_with_a_warning_and_kept() -> None:
     assert not fresh.joined
 
 
+def test_fake_kernel_without_rt_group_scheduling_refuses_by_file() -> None:
+    """A v1 cpu controller without cpu.rt_* files (no CONFIG_RT_GROUP_SCHED), or without bfq's files."""
+    fs = FakeFS()
+    m = make(fs)
+    m.create()
+    with pytest.raises(CgroupUnsupported, match=r"this host has no cpu\.rt_runtime_us for the cpu controller") as e:
+        m.update(Cpu(rt_runtime_us=1000))
+    assert e.value.path == "/cg/cpu/libcontainer_py/c1/cpu.rt_runtime_us"
+    with pytest.raises(CgroupUnsupported, match=r"neither blkio\.weight_device nor blkio\.bfq\.weight_device"):
+        m.update(IO(device_weights={"8:0": 100}))
+    m.destroy()
+
+
 def test_fake_cpuset_ancestors_made_by_someone_else_get_cpus_and_mems() -> None:
     fs = FakeFS()
     for d in ("/cg/cpuset/kubepods", "/cg/cpuset/kubepods/pod1"):
