@@ -19,7 +19,7 @@ import attrs
 from . import _native
 from ._statedir import wait_gone as _wait_gone
 from .capabilities import Capabilities
-from .cgroups import Event, Manager, Resource, Stats, detect, new_manager
+from .cgroups import CgroupConfig, Event, Manager, Resource, Stats, detect, new_manager
 from .config import Config
 from .errors import ConfigError, ContainerError, host_error
 from .errors import ContainerExists as ContainerExists  # its old home
@@ -265,6 +265,7 @@ class Container:
             if self.record.cgroup_controllers is not None:
                 layout = layout.only(self.record.cgroup_controllers)
             self._manager = new_manager(self.record.cgroup_path, layout, container_id=self.id)
+            self._manager.joined = self.record.cgroup_joined
         return self._manager
 
     @property
@@ -610,6 +611,7 @@ def _state_of(
         annotations=annotations,
         cgroup_path=process.cgroup.path if process.cgroup is not None else None,
         cgroup_controllers=None if cgroup is None or cgroup.accounting else cgroup.controllers(),
+        cgroup_joined=process.cgroup is not None and process.cgroup.joined,
         namespaces=namespaces,
         config=document,
     )
@@ -625,7 +627,16 @@ def _intent(container_id: str, config: Config) -> State:
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(),
         cgroup_path=cgroup.resolved_path(container_id) if cgroup is not None else None,
         cgroup_controllers=None if cgroup is None or cgroup.accounting else cgroup.controllers(),
+        # A cgroup that exists already is joined, not made: never removed by a
+        # cleanup of this record, even if creating stops half-way.
+        cgroup_joined=cgroup is not None and bool(_existing_cgroup(cgroup, container_id)),
     )
+
+
+def _existing_cgroup(cgroup: CgroupConfig, container_id: str) -> List[str]:
+    from .cgroups._ops import existing_dirs
+
+    return existing_dirs(cgroup.resolved_path(container_id), None if cgroup.accounting else cgroup.controllers())
 
 
 def _create_hooks(

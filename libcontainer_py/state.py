@@ -64,6 +64,8 @@ class State:
     #: The cgroup: its path, and whether only some hierarchies are used.
     cgroup_path: Optional[str] = None
     cgroup_controllers: Optional[Tuple[str, ...]] = None
+    #: The cgroup existed before the container: destroy() leaves it (and its processes) alone.
+    cgroup_joined: bool = False
     #: kind -> namespace path of the first process (new namespaces only).
     namespaces: Dict[str, str] = attrs.field(factory=dict)
     #: The config as a plain document (serialize.config_to_dict), for exec.

@@ -20,6 +20,7 @@ _WHERE = {
     "CgroupError": ".errors",
     "CgroupFS": ".fsio",
     "CgroupUnsupported": ".errors",
+    "CgroupWarning": ".errors",
     "Cpu": ".resources",
     "CpuStats": ".stats",
     "DEFAULT_PARENT": ".resources",
@@ -38,6 +39,7 @@ _WHERE = {
     "Layout": ".layout",
     "Manager": ".manager",
     "Memory": ".resources",
+    "Network": ".resources",
     "MemoryStats": ".stats",
     "Pids": ".resources",
     "PidsStats": ".stats",
@@ -59,7 +61,7 @@ if TYPE_CHECKING:
     from typing import Any, List
 
     from .convert import blkio_to_io_weight, io_to_blkio_weight, shares_to_weight, weight_to_shares
-    from .errors import CgroupError, CgroupUnsupported
+    from .errors import CgroupError, CgroupUnsupported, CgroupWarning
     from .fsio import CgroupFS, RealFS
     from .layout import Hierarchy, Layout, detect, parse_layout
     from .manager import Fs1Manager, Fs2Manager, FsManager, HybridManager, Manager, new_manager
@@ -73,6 +75,7 @@ if TYPE_CHECKING:
         Devices,
         Hugetlb,
         Memory,
+        Network,
         Pids,
         Resource,
     )
@@ -101,6 +104,7 @@ __all__ = [
     "CgroupError",
     "CgroupFS",
     "CgroupUnsupported",
+    "CgroupWarning",
     "Cpu",
     "CpuStats",
     "DeviceRule",
@@ -118,6 +122,7 @@ __all__ = [
     "Manager",
     "Memory",
     "MemoryStats",
+    "Network",
     "Pids",
     "PidsStats",
     "RealFS",

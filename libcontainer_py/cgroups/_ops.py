@@ -55,6 +55,8 @@ if TYPE_CHECKING:  # typing costs milliseconds at start-up: for the checker only
 
     #: (mountpoint, controllers, root, own) of one hierarchy.
     MountTuple = Tuple[str, Tuple[str, ...], str, str]
+    #: (mount id, parent id, device, root, mount point, fs type, super options) of a mountinfo line.
+    MountLine = Tuple[str, str, str, str, str, str, List[str]]
 
 #: The parent of the containers' cgroups by default (CgroupConfig.resolved_path).
 DEFAULT_PARENT = "libcontainer_py"
@@ -90,6 +92,16 @@ def normalize_path(value: str) -> str:
             "cgroup.path", f"expected a relative cgroup path like 'a/b' without '.', '..' or '//', got {value!r}"
         )
     return p
+
+
+def existing_dirs(path: str, controllers: Optional[Sequence[str]] = None) -> List[str]:
+    """The directories cgroup ``path`` has already in this host's hierarchies
+    (those of ``controllers`` and the cgroup2 mount, or all)."""
+    layout = HostLayout.detect()
+    if controllers is not None:
+        layout = layout.only(controllers)
+    hierarchies = list(layout.v1) + ([layout.unified] if layout.unified is not None else [])
+    return [h.dir(path) for h in hierarchies if os.path.isdir(h.dir(path))]
 
 
 def parse_flat(text: str) -> Dict[str, int]:
@@ -168,15 +180,8 @@ def _visible(own: Optional[str], root: str) -> str:
     return "/"
 
 
-def parse_mounts(
-    mountinfo: str, proc_cgroup: str = "", unified_controllers: str = ""
-) -> Tuple[List[MountTuple], Optional[MountTuple]]:
-    """The v1 hierarchies and the cgroup2 mount described by mountinfo text,
-    as (mountpoint, controllers, root, own) tuples (see layout.parse_layout)."""
-    own_v1, own_v2 = _own_paths(proc_cgroup)
-    by_dev: Dict[str, Tuple[str, str, Tuple[str, ...]]] = {}
-    unified: Optional[Tuple[str, str]] = None
-    order: List[str] = []
+def _mount_lines(mountinfo: str) -> List[MountLine]:
+    out: List[MountLine] = []
     for line in mountinfo.splitlines():
         fields = line.split()
         if "-" not in fields:
@@ -184,8 +189,69 @@ def parse_mounts(
         sep = fields.index("-")
         if len(fields) < sep + 4 or sep < 5:
             continue
-        dev, root, mountpoint = fields[2], _unescape(fields[3]), _unescape(fields[4])
-        fstype, options = fields[sep + 1], fields[sep + 3].split(",")
+        out.append(
+            (
+                fields[0],
+                fields[1],
+                fields[2],
+                _unescape(fields[3]),
+                _unescape(fields[4]),
+                fields[sep + 1],
+                fields[sep + 3].split(","),
+            )
+        )
+    return out
+
+
+def _under(path: str, top: str) -> bool:
+    return top == "/" or path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def _visible_cgroup_mounts(lines: List[MountLine]) -> List[MountLine]:
+    """The cgroup mounts not covered by another mount.  A mount is covered
+    when, on the way to it, a mount C (itself or one of its ancestors) has a
+    sibling mounted on the same parent at C's mount point or above it, later
+    than C: a tmpfs mounted over /sys/fs/cgroup hides the hierarchies
+    mounted there before it (as in a private mount namespace that builds
+    another cgroup layout)."""
+    by_id = {m[0]: m for m in lines}
+    children: Dict[str, List[MountLine]] = {}
+    for m in lines:
+        children.setdefault(m[1], []).append(m)
+
+    def covered(c: MountLine) -> bool:
+        for n in children.get(c[1], ()):
+            if n[0] != c[0] and _under(c[4], n[4]) and (n[4] != c[4] or int(n[0]) > int(c[0])):
+                return True
+        return False
+
+    out = []
+    for m in lines:
+        if m[5] not in ("cgroup", "cgroup2"):
+            continue
+        c: Optional[MountLine] = m
+        seen: Set[str] = set()
+        hidden = False
+        while c is not None and c[0] not in seen and not hidden:
+            seen.add(c[0])
+            hidden = covered(c)
+            c = by_id.get(c[1])
+        if not hidden:
+            out.append(m)
+    return out
+
+
+def parse_mounts(
+    mountinfo: str, proc_cgroup: str = "", unified_controllers: str = ""
+) -> Tuple[List[MountTuple], Optional[MountTuple]]:
+    """The v1 hierarchies and the cgroup2 mount described by mountinfo text,
+    as (mountpoint, controllers, root, own) tuples (see layout.parse_layout).
+    Mounts hidden under a later mount are left out."""
+    own_v1, own_v2 = _own_paths(proc_cgroup)
+    by_dev: Dict[str, Tuple[str, str, Tuple[str, ...]]] = {}
+    unified: Optional[Tuple[str, str]] = None
+    order: List[str] = []
+    for _mid, _pid, dev, root, mountpoint, fstype, options in _visible_cgroup_mounts(_mount_lines(mountinfo)):
         if fstype == "cgroup2":
             if unified is None or (root == "/" and unified[1] != "/"):
                 unified = (mountpoint, root)
@@ -341,6 +407,8 @@ class CgroupOps:
     container_id: Optional[str]
     _fs: CgroupFS
     _made: List[str]
+    #: The cgroup existed before the container joined it: not ours to kill or remove.
+    joined: bool = False
 
     def _check_placement(self) -> None:
         target = "/" + self.path
@@ -393,6 +461,11 @@ class CgroupOps:
         self._made = []
 
     def destroy(self, timeout: float = 10.0) -> None:
+        if self.joined:
+            # Someone else's cgroup: its processes and directories stay; only
+            # what this manager made on the way (known in its own process) goes.
+            self._remove_made()
+            return
         deadline = time.monotonic() + timeout
         leaves = [d for d in dict.fromkeys(self.dirs()) if self._fs.exists(d)]
         if leaves and self.pids():
@@ -557,11 +630,16 @@ class CgroupOps:
 
 
 def open_recorded(
-    path: str, controllers: Optional[Sequence[str]] = None, *, container_id: Optional[str] = None
+    path: str,
+    controllers: Optional[Sequence[str]] = None,
+    *,
+    container_id: Optional[str] = None,
+    joined: bool = False,
 ) -> CgroupOps:
     """The operations on the cgroup a container's state records (its path as
-    the manager normalised it, and the v1 controllers it was limited to),
-    as ``new_manager(path, detect().only(controllers))`` would do them."""
+    the manager normalised it, the v1 controllers it was limited to, and
+    whether it existed before), as ``new_manager(path,
+    detect().only(controllers))`` would do them."""
     layout = HostLayout.detect()
     if controllers is not None:
         layout = layout.only(controllers)
@@ -577,5 +655,6 @@ def open_recorded(
     ops.container_id = container_id
     ops._fs = RealFS()
     ops._made = []
+    ops.joined = joined
     ops._check_placement()
     return ops

@@ -47,3 +47,8 @@ class CgroupError(ContainerError):
 
 class CgroupUnsupported(CgroupError):
     """The host's cgroup layout has no way to honour a setting (never ignored silently)."""
+
+
+class CgroupWarning(UserWarning):
+    """A cgroup setting was honoured in a way the caller should know about
+    (an existing cgroup joined instead of a new one made)."""

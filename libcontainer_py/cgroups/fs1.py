@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 from ._ops import parse_flat as parse_flat
 from .convert import io_to_blkio_weight, weight_to_shares
 from .errors import CgroupUnsupported
-from .resources import IO, UNLIMITED, Cpu, Devices, Hugetlb, Memory, Pids
+from .resources import IO, UNLIMITED, Cpu, Devices, Hugetlb, Memory, Network, Pids
 
 Write = Tuple[str, str, str]
 
@@ -79,7 +79,9 @@ def memory_writes(
 
 def cpu_writes(c: Cpu) -> List[Write]:
     """cpu.shares (converted from weight when that is what is set), CFS period,
-    quota and burst, cpuset cpus and mems.  Period goes before quota."""
+    quota and burst, RT period and runtime, cpuset cpus and mems.  Period
+    goes before quota (the manager retries an RT period the kernel refuses
+    before the runtime, as runc does)."""
     w: List[Write] = []
     shares = c.shares if c.shares is not None else (weight_to_shares(c.weight) if c.weight is not None else None)
     if shares is not None:
@@ -90,6 +92,10 @@ def cpu_writes(c: Cpu) -> List[Write]:
         w.append(("cpu", "cpu.cfs_quota_us", _num(c.quota_us)))
     if c.burst_us is not None:
         w.append(("cpu", "cpu.cfs_burst_us", str(c.burst_us)))
+    if c.rt_period_us is not None:
+        w.append(("cpu", "cpu.rt_period_us", str(c.rt_period_us)))
+    if c.rt_runtime_us is not None:
+        w.append(("cpu", "cpu.rt_runtime_us", _num(c.rt_runtime_us)))
     if c.cpus is not None:
         w.append(("cpuset", "cpuset.cpus", c.cpus))
     if c.mems is not None:
@@ -106,10 +112,14 @@ def pids_writes(p: Pids) -> List[Write]:
 DeviceResolver = Callable[[str], str]
 
 
-def io_writes(io: IO, *, weight_file: Optional[str], resolve: DeviceResolver) -> List[Write]:
+def io_writes(
+    io: IO, *, weight_file: Optional[str], resolve: DeviceResolver, weight_device_file: Optional[str] = None
+) -> List[Write]:
     """blkio weight (converted from io weight) into ``weight_file``
-    (``blkio.weight``, or ``blkio.bfq.weight`` on kernels without CFQ) and
-    one throttle line per device ("major:minor value"; 0 removes a limit)."""
+    (``blkio.weight``, or ``blkio.bfq.weight`` on kernels without CFQ), one
+    line per device weight into ``weight_device_file`` (``blkio.weight_device``
+    or ``blkio.bfq.weight_device``) and one throttle line per device
+    ("major:minor value"; 0 removes a limit)."""
     w: List[Write] = []
     weight = (
         io.blkio_weight
@@ -120,6 +130,13 @@ def io_writes(io: IO, *, weight_file: Optional[str], resolve: DeviceResolver) ->
         if weight_file is None:
             raise CgroupUnsupported("io weight: neither blkio.weight nor blkio.bfq.weight exists on this host")
         w.append(("blkio", weight_file, str(weight)))
+    if io.device_weights and weight_device_file is None:
+        raise CgroupUnsupported(
+            "io.device_weights: neither blkio.weight_device nor blkio.bfq.weight_device exists on this host"
+        )
+    for dev, dev_weight in io.device_weights.items():
+        assert weight_device_file is not None
+        w.append(("blkio", weight_device_file, f"{resolve(dev)} {dev_weight}"))
     files = (
         ("blkio.throttle.read_bps_device", io.read_bps),
         ("blkio.throttle.write_bps_device", io.write_bps),
@@ -134,6 +151,16 @@ def io_writes(io: IO, *, weight_file: Optional[str], resolve: DeviceResolver) ->
 
 def hugetlb_writes(h: Hugetlb) -> List[Write]:
     return [("hugetlb", f"hugetlb.{size}.limit_in_bytes", _num(limit)) for size, limit in h.limits.items()]
+
+
+def network_writes(n: Network) -> List[Write]:
+    """net_cls.classid, and one net_prio.ifpriomap line per interface."""
+    w: List[Write] = []
+    if n.class_id is not None:
+        w.append(("net_cls", "net_cls.classid", str(n.class_id)))
+    for name, prio in n.priorities.items():
+        w.append(("net_prio", "net_prio.ifpriomap", f"{name} {prio}"))
+    return w
 
 
 def devices_writes(d: Devices) -> List[Write]:

@@ -39,7 +39,12 @@ def memory_writes(m: Memory) -> List[Write]:
 def cpu_writes(c: Cpu, *, current_max: Optional[str] = None) -> List[Write]:
     """cpu.weight (converted from shares), cpu.max ("$QUOTA $PERIOD"; a
     period alone keeps the present quota from ``current_max``),
-    cpu.max.burst, cpuset.cpus and cpuset.mems."""
+    cpu.max.burst, cpuset.cpus and cpuset.mems.  RT limits have no v2 file: error."""
+    if c.rt_period_us is not None or c.rt_runtime_us is not None:
+        raise CgroupUnsupported(
+            "cpu.rt_period_us/cpu.rt_runtime_us have no cgroup v2 equivalent"
+            " (real-time group scheduling is cgroup v1 only; the cpu controller is on cgroup v2)"
+        )
     w: List[Write] = []
     weight = c.weight if c.weight is not None else (shares_to_weight(c.shares) if c.shares is not None else None)
     if weight is not None:
@@ -65,8 +70,9 @@ def pids_writes(p: Pids) -> List[Write]:
 
 
 def io_writes(io: IO, *, resolve: DeviceResolver) -> List[Write]:
-    """io.weight ("default N", converted from blkio_weight) and one io.max line
-    per device with every key set for it ("8:0 rbps=N wbps=max ...")."""
+    """io.weight ("default N", converted from blkio_weight), one io.bfq.weight
+    line per device weight ("8:0 N") and one io.max line per device with
+    every key set for it ("8:0 rbps=N wbps=max ...")."""
     w: List[Write] = []
     weight = (
         io.weight
@@ -75,6 +81,8 @@ def io_writes(io: IO, *, resolve: DeviceResolver) -> List[Write]:
     )
     if weight is not None:
         w.append(("io", "io.weight", f"default {weight}"))
+    for dev, dev_weight in io.device_weights.items():
+        w.append(("io", "io.bfq.weight", f"{resolve(dev)} {dev_weight}"))
     per_dev: Dict[str, List[str]] = {}
     for key, limits in (
         ("rbps", io.read_bps),

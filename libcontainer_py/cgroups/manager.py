@@ -18,16 +18,17 @@ import os
 import posixpath
 import stat as stat_mod
 import time
+import warnings
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Tuple
 
 import attrs
 
 from . import fs1, fs2
 from ._ops import CgroupOps, RealFS
-from .errors import CgroupError, CgroupUnsupported
+from .errors import CgroupError, CgroupUnsupported, CgroupWarning
 from .fsio import CgroupFS
 from .layout import Hierarchy, Layout, detect
-from .resources import IO, CgroupConfig, Cpu, Devices, Hugetlb, Memory, Pids, Resource
+from .resources import IO, CgroupConfig, Cpu, Devices, Hugetlb, Memory, Network, Pids, Resource
 from .units import format_page_size
 
 if TYPE_CHECKING:  # psutil and the stats classes are imported where used: the CLI's run never needs them
@@ -83,10 +84,15 @@ class Manager(abc.ABC):
     #: The cgroup path, relative to each hierarchy's root ("libcontainer_py/<id>").
     path: str
 
+    #: True when create() found the cgroup made already (by someone else) and
+    #: joined it: destroy() then neither kills its processes nor removes it.
+    joined: bool = False
+
     @abc.abstractmethod
     def create(self) -> None:
-        """Make the cgroup in every hierarchy (fails if it already exists).
-        On failure, whatever was made is removed again."""
+        """Make the cgroup in every hierarchy; where it exists already, join
+        it with a CgroupWarning (and set ``joined``).  On failure, whatever
+        was made is removed again."""
 
     @abc.abstractmethod
     def apply(self, config: CgroupConfig) -> None:
@@ -181,6 +187,9 @@ class Manager(abc.ABC):
             time.sleep(interval)
 
 
+#: The files of per-device BFQ weights (EOPNOTSUPP: the device's scheduler is not bfq).
+_DEVICE_WEIGHT_FILES = ("blkio.weight_device", "blkio.bfq.weight_device", "io.bfq.weight")
+
 #: How often creating a cgroup starts again when a shared parent vanishes.
 _PARENT_RETRIES = 5
 
@@ -207,6 +216,7 @@ class FsManager(CgroupOps, Manager):
         self._page_sizes = page_sizes or host_page_sizes
         self._install_device_program = install_device_program or _install_bpf_program
         self._made: List[str] = []
+        self._found: List[str] = []
         self._counters: Optional[Dict[str, int]] = None
         self._check_placement()
 
@@ -222,6 +232,7 @@ class FsManager(CgroupOps, Manager):
     # -- create / destroy ------------------------------------------------------
 
     def create(self) -> None:
+        self._found = []
         try:
             for h in self.layout.v1:
                 self._mkdirs(h, cpuset="cpuset" in h.controllers)
@@ -231,6 +242,20 @@ class FsManager(CgroupOps, Manager):
             self._remove_made()
             raise
         self._counters = None
+        self.joined = bool(self._found)
+        if self.joined:
+            self._warn_joined()
+
+    def _warn_joined(self) -> None:
+        procs = self.pids()
+        warnings.warn(
+            CgroupWarning(
+                f"cgroup {self.path!r} exists already ({', '.join(self._found)}"
+                f"{f'; {len(procs)} processes in it' if procs else ''}): the container joins it,"
+                " and leaves it in place afterwards"
+            ),
+            stacklevel=3,
+        )
 
     def _v2_wanted(self) -> List[str]:
         u = self.layout.unified
@@ -259,30 +284,34 @@ class FsManager(CgroupOps, Manager):
                 self._enable(cur, enable)
             child = posixpath.join(cur, part)
             last = i == len(parts) - 1
-            if self._fs.exists(child):
-                if last:
-                    raise CgroupError("the cgroup already exists", path=child, errno=errno_mod.EEXIST)
+            if self._fs.exists(child) or not self._mkdir_racing(child):
+                if last and child not in self._found:
+                    self._found.append(child)
             else:
-                if not self._mkdir_racing(child, last):
-                    cur = child
-                    continue
                 self._made.append(child)
-                if cpuset:
-                    for name in ("cpuset.cpus", "cpuset.mems"):
-                        if not self._fs.read(self._file(child, name)).strip():
-                            self._fs.write(self._file(child, name), self._fs.read(self._file(cur, name)).strip())
+            if cpuset:
+                self._fill_cpuset(cur, child)
             cur = child
 
-    def _mkdir_racing(self, path: str, last: bool) -> bool:
-        """mkdir; False if a parent appeared meanwhile (another container made
-        it).  A parent removed meanwhile by another container's destroy is
-        made again."""
+    def _fill_cpuset(self, parent: str, child: str) -> None:
+        """Copy the parent's cpuset.cpus and cpuset.mems into ``child`` where
+        they are empty: v1 leaves them empty in a new cpuset cgroup, and a
+        task cannot join one (ENOSPC).  Done on the whole path, ancestors that
+        existed before included (a pod's cgroup made by someone else), as runc does."""
+        for name in ("cpuset.cpus", "cpuset.mems"):
+            if not self._fs.read(self._file(child, name)).strip():
+                self._fs.write(self._file(child, name), self._fs.read(self._file(parent, name)).strip())
+
+    def _mkdir_racing(self, path: str) -> bool:
+        """mkdir; False if it appeared meanwhile (another container made it).
+        A parent removed meanwhile by another container's destroy is made
+        again."""
         for _ in range(5):
             try:
                 self._fs.mkdir(path)
                 return True
             except CgroupError as e:
-                if e.errno == errno_mod.EEXIST and not last:
+                if e.errno == errno_mod.EEXIST:
                     return False
                 if e.errno != errno_mod.ENOENT:
                     raise
@@ -320,6 +349,11 @@ class FsManager(CgroupOps, Manager):
             self._simple("blkio", "io", resource, self._fs1_io, lambda io: fs2.io_writes(io, resolve=resolve_device))
         elif isinstance(resource, Hugetlb):
             self._simple("hugetlb", "hugetlb", resource, fs1.hugetlb_writes, fs2.hugetlb_writes)
+        elif isinstance(resource, Network):
+            classid = Network(class_id=resource.class_id)
+            prio = Network(priorities=resource.priorities)
+            self._simple("net_cls", "net_cls", classid, fs1.network_writes, fs1.network_writes)
+            self._simple("net_prio", "net_prio", prio, fs1.network_writes, fs1.network_writes)
         elif isinstance(resource, Devices):
             self._devices(resource)
         else:
@@ -336,8 +370,16 @@ class FsManager(CgroupOps, Manager):
     def _fs1_io(self, io: IO) -> List[Write]:
         d = self._v1dir("blkio")
         assert d is not None
-        weight_file = next((f for f in ("blkio.weight", "blkio.bfq.weight") if self._fs.exists(self._file(d, f))), None)
-        return fs1.io_writes(io, weight_file=weight_file, resolve=resolve_device)
+
+        def first(*names: str) -> Optional[str]:
+            return next((f for f in names if self._fs.exists(self._file(d, f))), None)
+
+        return fs1.io_writes(
+            io,
+            weight_file=first("blkio.weight", "blkio.bfq.weight"),
+            weight_device_file=first("blkio.weight_device", "blkio.bfq.weight_device"),
+            resolve=resolve_device,
+        )
 
     def _simple(
         self,
@@ -366,13 +408,29 @@ class FsManager(CgroupOps, Manager):
         return d
 
     def _write_all(self, writes: List[Write], *, v1: bool) -> None:
+        rt_period: Optional[Tuple[str, str]] = None
         for controller, name, value in writes:
             path = self._file(self._target(controller, v1), name)
             if not self._fs.exists(path):
                 raise CgroupUnsupported(
                     f"this host has no {name} for the {controller} controller", path=path, value=value
                 )
-            self._fs.write(path, value)
+            try:
+                self._fs.write(path, value)
+            except CgroupError as e:
+                if name == "cpu.rt_period_us" and e.errno == errno_mod.EINVAL:
+                    rt_period = (path, value)  # may fit once the runtime is written (runc's order)
+                    continue
+                if name in _DEVICE_WEIGHT_FILES and e.errno == errno_mod.EOPNOTSUPP:
+                    raise CgroupUnsupported(
+                        f"per-device weights in {name} need the bfq I/O scheduler on the device",
+                        path=path,
+                        value=value,
+                        errno=e.errno,
+                    ) from e
+                raise
+        if rt_period is not None:
+            self._fs.write(*rt_period)
 
     def _memory(self, m: Memory) -> None:
         side = self._side("memory", "memory")

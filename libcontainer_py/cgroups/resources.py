@@ -158,6 +158,14 @@ def _to_cpu_burst_us(value: Any) -> Optional[int]:
     return _ranged("cpu.burst_us", value, 0, 2**44)
 
 
+def _to_cpu_rt_period_us(value: Any) -> Optional[int]:
+    return _ranged("cpu.rt_period_us", value, 1, 2**31 - 1)
+
+
+def _to_cpu_rt_runtime_us(value: Any) -> Optional[int]:
+    return _count_limit("cpu.rt_runtime_us", value, maximum=2**31 - 1)
+
+
 def _to_cpu_cpus(value: Any) -> Optional[str]:
     return _cpu_list("cpu.cpus", value)
 
@@ -176,6 +184,10 @@ class Cpu:
     - ``quota_us`` per ``period_us``: the bandwidth limit (v1
       ``cpu.cfs_quota_us``/``cpu.cfs_period_us``, v2 ``cpu.max``); ``"max"``
       removes it.  ``burst_us``: v1 ``cpu.cfs_burst_us``, v2 ``cpu.max.burst``.
+    - ``rt_period_us``/``rt_runtime_us``: real-time (SCHED_FIFO/RR) time the
+      cgroup's tasks may use per period (v1 ``cpu.rt_period_us`` and
+      ``cpu.rt_runtime_us``, where the kernel has RT group scheduling;
+      ``"max"`` is -1, no limit; cgroup v2 has none: CgroupUnsupported).
     - ``cpus``/``mems``: cpuset lists like ``"0-3,5"``.
     """
 
@@ -184,6 +196,8 @@ class Cpu:
     quota_us: Optional[int] = attrs.field(default=None, converter=_to_cpu_quota_us)
     period_us: Optional[int] = attrs.field(default=None, converter=_to_cpu_period_us)
     burst_us: Optional[int] = attrs.field(default=None, converter=_to_cpu_burst_us)
+    rt_period_us: Optional[int] = attrs.field(default=None, converter=_to_cpu_rt_period_us)
+    rt_runtime_us: Optional[int] = attrs.field(default=None, converter=_to_cpu_rt_runtime_us)
     cpus: Optional[str] = attrs.field(default=None, converter=_to_cpu_cpus)
     mems: Optional[str] = attrs.field(default=None, converter=_to_cpu_mems)
 
@@ -241,6 +255,19 @@ def _to_io_blkio_weight(value: Any) -> Optional[int]:
     return _ranged("io.blkio_weight", value, 10, 1000)
 
 
+def _to_io_device_weights(value: Any) -> Mapping[str, int]:
+    if not isinstance(value, Mapping):
+        raise fail("io.device_weights", f"expected a mapping of device -> weight, got {type(value).__name__} {value!r}")
+    out = {}
+    for key, val in value.items():
+        k = _device_key("io.device_weights key", key)
+        w = _ranged(f"io.device_weights[{k!r}]", val, 1, 1000)
+        if w is None:
+            raise fail(f"io.device_weights[{k!r}]", "expected a weight (1..1000), got None")
+        out[k] = w
+    return MappingProxyType(out)
+
+
 def _to_io_read_bps(value: Any) -> Mapping[str, int]:
     return _device_map("io.read_bps", value, sizes=True)
 
@@ -267,6 +294,9 @@ class IO:
     - ``read_bps``/``write_bps`` (sizes) and ``read_iops``/``write_iops``:
       per device, keyed by a block device path (``"/dev/vda"``, resolved when
       the limits are written) or ``"major:minor"``; ``"max"`` removes a limit.
+    - ``device_weights``: per-device proportional weights (1..1000) of the
+      BFQ I/O scheduler (v1 ``blkio.bfq.weight_device``, v2
+      ``io.bfq.weight``), keyed like the limits; the device must use bfq.
     """
 
     weight: Optional[int] = attrs.field(default=None, converter=_to_io_weight)
@@ -275,6 +305,7 @@ class IO:
     write_bps: Mapping[str, int] = attrs.field(factory=dict, converter=_to_io_write_bps)
     read_iops: Mapping[str, int] = attrs.field(factory=dict, converter=_to_io_read_iops)
     write_iops: Mapping[str, int] = attrs.field(factory=dict, converter=_to_io_write_iops)
+    device_weights: Mapping[str, int] = attrs.field(factory=dict, converter=_to_io_device_weights)
 
     def __attrs_post_init__(self) -> None:
         if self.weight is not None and self.blkio_weight is not None:
@@ -316,6 +347,40 @@ class Hugetlb:
     """
 
     limits: Mapping[str, int] = attrs.field(factory=dict, converter=_to_hugetlb_limits)
+
+
+# -- network ----------------------------------------------------------------
+
+
+def _to_network_class_id(value: Any) -> Optional[int]:
+    return None if value is None else uint32("network.class_id", value, maximum=2**32 - 1)
+
+
+def _to_network_priorities(value: Any) -> Mapping[str, int]:
+    if not isinstance(value, Mapping):
+        raise fail("network.priorities", f"expected a mapping of interface -> priority, got {value!r}")
+    out = {}
+    for key, val in value.items():
+        name = text("network.priorities key", key)
+        if len(name) > 15 or any(c in name for c in "/ \t\n:"):
+            raise fail("network.priorities key", f"not a network interface name: {name!r}")
+        out[name] = uint32(f"network.priorities[{name!r}]", val, maximum=2**32 - 1)
+    return MappingProxyType(out)
+
+
+@attrs.frozen
+class Network:
+    """Network classification, cgroup v1 only (cgroup v2 has no such controllers).
+
+    - ``class_id``: the traffic control class of the cgroup's packets
+      (``net_cls.classid``, ``0xAAAABBBB`` is class AAAA:BBBB);
+    - ``priorities``: interface name -> priority of its packets
+      (``net_prio.ifpriomap``).  The kernel resolves the names in the
+      network namespace of the writer, the caller's (as with runc).
+    """
+
+    class_id: Optional[int] = attrs.field(default=None, converter=_to_network_class_id)
+    priorities: Mapping[str, int] = attrs.field(factory=dict, converter=_to_network_priorities)
 
 
 # -- devices ----------------------------------------------------------------
@@ -446,7 +511,7 @@ class Devices:
 # -- the whole cgroup ---------------------------------------------------------
 
 #: One resource, as update() takes it.
-Resource = Union[Memory, Cpu, Pids, IO, Hugetlb, Devices]
+Resource = Union[Memory, Cpu, Pids, IO, Hugetlb, Network, Devices]
 
 
 def _to_cgroup_path(value: Any) -> Optional[str]:
@@ -488,6 +553,10 @@ def _to_cgroup_io(value: Any) -> Optional[IO]:
     return _instance_or_none("cgroup.io", IO, value)
 
 
+def _to_cgroup_network(value: Any) -> Optional[Network]:
+    return _instance_or_none("cgroup.network", Network, value)
+
+
 def _to_cgroup_devices(value: Any) -> Optional[Devices]:
     return _instance_or_none("cgroup.devices", Devices, value)
 
@@ -516,6 +585,7 @@ class CgroupConfig:
     pids: Optional[Pids] = attrs.field(default=None, converter=_to_cgroup_pids)
     io: Optional[IO] = attrs.field(default=None, converter=_to_cgroup_io)
     hugetlb: Optional[Hugetlb] = attrs.field(default=None, converter=_to_cgroup_hugetlb)
+    network: Optional[Network] = attrs.field(default=None, converter=_to_cgroup_network)
     #: Defaults to Devices.default() (deny all but the standard nodes), so that
     #: a cgroup given for its limits does not lift the device filter; None
     #: leaves the device controller alone.
@@ -539,6 +609,9 @@ class CgroupConfig:
         out = [name for name, value in wanted.items() if value is not None]
         if self.cpu is not None and (self.cpu.cpus is not None or self.cpu.mems is not None):
             out.append("cpuset")
+        if self.network is not None:
+            out += ["net_cls"] if self.network.class_id is not None else []
+            out += ["net_prio"] if self.network.priorities else []
         return tuple(out)
 
     def resolved_path(self, container_id: str) -> str:
@@ -552,5 +625,5 @@ class CgroupConfig:
 
     def resources(self) -> Tuple[Resource, ...]:
         """The resources that are set, in the order the manager writes them."""
-        items = (self.cpu, self.memory, self.pids, self.io, self.hugetlb, self.devices)
+        items = (self.cpu, self.memory, self.pids, self.io, self.hugetlb, self.network, self.devices)
         return tuple(r for r in items if r is not None)

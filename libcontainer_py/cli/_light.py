@@ -32,6 +32,7 @@ _FIELDS = _REQUIRED | {
     "annotations",
     "cgroup_path",
     "cgroup_controllers",
+    "cgroup_joined",
     "namespaces",
     "config",
 }
@@ -50,6 +51,7 @@ class Record:
         self.annotations: Dict[str, str] = raw.get("annotations", {})
         self.cgroup_path: Optional[str] = raw.get("cgroup_path")
         self.cgroup_controllers: Optional[Tuple[str, ...]] = raw.get("cgroup_controllers")
+        self.cgroup_joined: bool = raw.get("cgroup_joined", False)
         self.config: Optional[Dict[str, Any]] = raw.get("config")
 
     def alive(self) -> bool:
@@ -116,7 +118,9 @@ def _cgroup(record: Record) -> Optional[CgroupOps]:
         return None
     from ..cgroups._ops import open_recorded
 
-    return open_recorded(record.cgroup_path, record.cgroup_controllers, container_id=record.id)
+    return open_recorded(
+        record.cgroup_path, record.cgroup_controllers, container_id=record.id, joined=record.cgroup_joined
+    )
 
 
 def _status(root: str, record: Record, cgroup: Optional[CgroupOps]) -> str:

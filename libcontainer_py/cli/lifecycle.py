@@ -47,17 +47,23 @@ def _create(args: Args, log: Logger, *, detach: bool) -> Any:
     check_console(terminal, args.console_socket, detach)
     pass_fds = tuple(range(3, 3 + args.preserve_fds))
     use_seccomp_cache(args)
+    from ..cgroups.errors import CgroupWarning
+
     try:
-        container = Container.create(
-            args.container_id,
-            config,
-            root=root_of(args),
-            bundle=bundle,
-            annotations=dict(oci.annotations),
-            pass_fds=pass_fds,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CgroupWarning)
+            container = Container.create(
+                args.container_id,
+                config,
+                root=root_of(args),
+                bundle=bundle,
+                annotations=dict(oci.annotations),
+                pass_fds=pass_fds,
+            )
     except ContainerExists:
         raise CliError("container with given ID already exists") from None
+    for w in caught:
+        log.warning(str(w.message))
     try:
         proc = container.process
         if terminal and proc is not None and proc.tty_fd >= 0:

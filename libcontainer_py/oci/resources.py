@@ -23,17 +23,21 @@ Decisions (runc's reading of the spec, unless said otherwise):
   ``devices`` key at all is Devices.default().
 - ``unified``: only ``memory.high`` (Memory.high) and ``cpu.weight``
   (Cpu.weight) are read; any other key is refused.
+- ``network``: ``classID`` and ``priorities`` (Network; cgroup v1's
+  net_cls and net_prio: an error naming the controller where the host has
+  no such hierarchy).  cpu ``realtimePeriod``/``realtimeRuntime`` (0 is not
+  set) are Cpu.rt_period_us/rt_runtime_us; blockIO ``weightDevice``
+  weights are IO.device_weights (bfq's per-device weights).
 - Refused when set: memory ``kernel``, ``kernelTCP``, ``disableOOMKiller``
-  true, ``useHierarchy`` false, ``checkBeforeUpdate`` true; cpu
-  ``realtimeRuntime``, ``realtimePeriod``, ``idle``; blockIO ``leafWeight``,
-  ``weightDevice``; ``network``; ``rdma``.
+  true, ``useHierarchy`` false, ``checkBeforeUpdate`` true; cpu ``idle``;
+  blockIO ``leafWeight`` (also per device); ``rdma``.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ..cgroups.resources import IO, UNLIMITED, CgroupConfig, Cpu, DeviceRule, Devices, Hugetlb, Memory, Pids
+from ..cgroups.resources import IO, UNLIMITED, CgroupConfig, Cpu, DeviceRule, Devices, Hugetlb, Memory, Network, Pids
 from ..errors import ConfigError
 from ._json import array, at, boolean, fail, integer, obj, string
 
@@ -87,7 +91,6 @@ def cgroup_from_oci(linux: Mapping[str, Any]) -> Optional[CgroupConfig]:
     path = _cgroups_path(linux.get("cgroupsPath"))
     res = obj("linux.resources", linux.get("resources") or {}, _RESOURCE_KEYS)
     where = "linux.resources"
-    _refuse_set(where, res, "network", "network classes and priorities (net_cls/net_prio) are not supported", ({},))
     _refuse_set(where, res, "rdma", "rdma limits are not supported", ({},))
     unified = _unified(res.get("unified"))
     with at("linux.resources"):
@@ -98,6 +101,7 @@ def cgroup_from_oci(linux: Mapping[str, Any]) -> Optional[CgroupConfig]:
             pids=_pids(res.get("pids")),
             io=_io(res.get("blockIO")),
             hugetlb=_hugetlb(res.get("hugepageLimits")),
+            network=_network(res.get("network")),
             devices=_devices(res.get("devices")),
             accounting=True,
         )
@@ -178,8 +182,6 @@ def _cpu(value: Any, weight: Optional[int]) -> Optional[Cpu]:
         return None
     path = "linux.resources.cpu"
     doc = obj(path, value if value is not None else {}, _CPU_KEYS)
-    _refuse_set(path, doc, "realtimeRuntime", "real-time scheduling limits are not supported")
-    _refuse_set(path, doc, "realtimePeriod", "real-time scheduling limits are not supported")
     _refuse_set(path, doc, "idle", "SCHED_IDLE cgroups (cpu.idle) are not supported")
     burst = doc.get("burst")
     with at(path):
@@ -189,6 +191,8 @@ def _cpu(value: Any, weight: Optional[int]) -> Optional[Cpu]:
             quota_us=_limit(f"{path}.quota", doc.get("quota")),
             period_us=_limit(f"{path}.period", doc.get("period")),
             burst_us=None if burst is None else integer(f"{path}.burst", burst, 0),
+            rt_period_us=_limit(f"{path}.realtimePeriod", doc.get("realtimePeriod")),
+            rt_runtime_us=_limit(f"{path}.realtimeRuntime", doc.get("realtimeRuntime")),
             cpus=doc.get("cpus") or None,
             mems=doc.get("mems") or None,
         )
@@ -208,8 +212,7 @@ def _io(value: Any) -> Optional[IO]:
     path = "linux.resources.blockIO"
     doc = obj(path, value, _BLKIO_KEYS)
     _refuse_set(path, doc, "leafWeight", "blkio leaf weights are not supported")
-    _refuse_set(path, doc, "weightDevice", "per-device weights are not supported", (None, []))
-    maps: Dict[str, Dict[str, int]] = {}
+    maps: Dict[str, Dict[str, int]] = {"device_weights": _weight_devices(path, doc.get("weightDevice"))}
     for key, name in _THROTTLES:
         out: Dict[str, int] = {}
         for i, item in enumerate(array(f"{path}.{key}", doc.get(key) or [])):
@@ -220,6 +223,41 @@ def _io(value: Any) -> Optional[IO]:
         maps[name] = out
     with at(path):
         return IO(blkio_weight=_limit(f"{path}.weight", doc.get("weight")), **maps)
+
+
+def _weight_devices(path: str, value: Any) -> Dict[str, int]:
+    """blockIO.weightDevice -> {"major:minor": weight}; 0 or no weight is not set."""
+    out: Dict[str, int] = {}
+    for i, item in enumerate(array(f"{path}.weightDevice", value or [])):
+        where = f"{path}.weightDevice[{i}]"
+        d = obj(where, item, ("major", "minor", "weight", "leafWeight"), required=("major", "minor"))
+        _refuse_set(where, d, "leafWeight", "blkio leaf weights are not supported")
+        weight = d.get("weight")
+        if weight is None or weight == 0:
+            continue
+        dev = f"{integer(where + '.major', d['major'], 0)}:{integer(where + '.minor', d['minor'], 0)}"
+        out[dev] = integer(where + ".weight", weight, 1, 1000)
+    return out
+
+
+def _network(value: Any) -> Optional[Network]:
+    if value is None:
+        return None
+    path = "linux.resources.network"
+    doc = obj(path, value, ("classID", "priorities"))
+    class_id = doc.get("classID")
+    priorities: Dict[str, int] = {}
+    for i, item in enumerate(array(f"{path}.priorities", doc.get("priorities") or [])):
+        where = f"{path}.priorities[{i}]"
+        d = obj(where, item, ("name", "priority"), required=("name", "priority"))
+        priorities[string(where + ".name", d["name"])] = integer(where + ".priority", d["priority"], 0, 2**32 - 1)
+    if not class_id and not priorities:
+        return None  # runc's reading: a classID of 0 is not set
+    with at(path):
+        return Network(
+            class_id=integer(f"{path}.classID", class_id, 0, 2**32 - 1) if class_id else None,
+            priorities=priorities,
+        )
 
 
 def _hugetlb(value: Any) -> Optional[Hugetlb]:
@@ -309,6 +347,8 @@ def cgroup_to_oci(cgroup: Optional[CgroupConfig]) -> Dict[str, Any]:
                 raise ConfigError(f"cgroup.hugetlb[{size!r}]", "OCI hugepage limits are numbers; 'max' cannot be said")
             pages.append({"pageSize": size, "limit": limit})
         res["hugepageLimits"] = pages
+    if cgroup.network is not None:
+        res["network"] = _network_to_oci(cgroup.network)
     if unified:
         res["unified"] = unified
     out["resources"] = res
@@ -359,6 +399,8 @@ def _cpu_to_oci(c: Cpu, unified: Dict[str, str]) -> Dict[str, Any]:
     _put(out, "period", c.period_us, "cgroup.cpu.period_us")
     if c.burst_us is not None:
         out["burst"] = c.burst_us
+    _put(out, "realtimePeriod", c.rt_period_us, "cgroup.cpu.rt_period_us")
+    _put(out, "realtimeRuntime", c.rt_runtime_us, "cgroup.cpu.rt_runtime_us")
     if c.cpus is not None:
         out["cpus"] = c.cpus
     if c.mems is not None:
@@ -373,6 +415,14 @@ def _io_to_oci(io: IO) -> Dict[str, Any]:
         raise ConfigError("cgroup.io.weight", "OCI's blockIO weight is the v1 scale: use blkio_weight")
     out: Dict[str, Any] = {}
     _put(out, "weight", io.blkio_weight, "cgroup.io.blkio_weight")
+    weights = []
+    for dev, weight in io.device_weights.items():
+        if ":" not in dev:
+            raise ConfigError(f"cgroup.io.device_weights[{dev!r}]", "OCI names devices by major:minor, not by path")
+        major, minor = dev.split(":")
+        weights.append({"major": int(major), "minor": int(minor), "weight": weight})
+    if weights:
+        out["weightDevice"] = weights
     for key, name in _THROTTLES:
         items = []
         for dev, rate in getattr(io, name).items():
@@ -385,4 +435,12 @@ def _io_to_oci(io: IO) -> Dict[str, Any]:
             items.append({"major": int(major), "minor": int(minor), "rate": rate})
         if items:
             out[key] = items
+    return out
+
+
+def _network_to_oci(n: Network) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    _put(out, "classID", n.class_id, "cgroup.network.class_id")
+    if n.priorities:
+        out["priorities"] = [{"name": k, "priority": v} for k, v in n.priorities.items()]
     return out

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import errno
 import posixpath
+import warnings
 from typing import Dict, List, Optional, Set, Tuple
 
 import pytest
 
+from libcontainer_py import ConfigError
 from libcontainer_py.cgroups import (
     IO,
     CgroupConfig,
     CgroupError,
     CgroupUnsupported,
+    CgroupWarning,
     Cpu,
     DeviceRule,
     Devices,
     Hugetlb,
     HybridManager,
     Memory,
+    Network,
     Pids,
     bpf_devices,
     fs1,
@@ -28,6 +32,42 @@ from libcontainer_py.cgroups import (
 
 GB = 1 << 30
 MB = 1 << 20
+
+
+def test_network_realtime_and_device_weight_writes() -> None:
+    n = Network(class_id=0x100001, priorities={"lo": 7, "eth0": 0})
+    assert fs1.network_writes(n) == [
+        ("net_cls", "net_cls.classid", "1048577"),
+        ("net_prio", "net_prio.ifpriomap", "lo 7"),
+        ("net_prio", "net_prio.ifpriomap", "eth0 0"),
+    ]
+    rt = Cpu(rt_period_us=1_000_000, rt_runtime_us="max")
+    assert fs1.cpu_writes(rt) == [("cpu", "cpu.rt_period_us", "1000000"), ("cpu", "cpu.rt_runtime_us", "-1")]
+    with pytest.raises(CgroupUnsupported, match=r"cpu\.rt_period_us/cpu\.rt_runtime_us have no cgroup v2"):
+        fs2.cpu_writes(rt)
+    io = IO(device_weights={"7:0": 300})
+    same = lambda d: d  # noqa: E731
+    assert fs1.io_writes(io, weight_file=None, weight_device_file="blkio.bfq.weight_device", resolve=same) == [
+        ("blkio", "blkio.bfq.weight_device", "7:0 300")
+    ]
+    with pytest.raises(CgroupUnsupported, match=r"blkio\.bfq\.weight_device exists"):
+        fs1.io_writes(io, weight_file=None, resolve=same)
+    assert fs2.io_writes(io, resolve=same) == [("io", "io.bfq.weight", "7:0 300")]
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("class_id", 2**32),
+        ("class_id", "1"),
+        ("priorities", {"a/b": 1}),
+        ("priorities", {"eth0": -1}),
+        ("priorities", ["eth0"]),
+    ],
+)
+def test_network_refusals(field: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=f"network.{field}"):
+        Network(**{field: value})  # type: ignore[arg-type]
 
 
 def test_v1_memory_values_and_order() -> None:
@@ -375,13 +415,48 @@ def test_fake_partial_create_leaves_nothing() -> None:
     assert not any("libcontainer_py" in d for d in fs.dirs)
 
 
-def test_fake_existing_cgroup_is_refused_and_kept() -> None:
+def test_fake_existing_cgroup_is_joined_with_a_warning_and_kept() -> None:
     fs = FakeFS()
-    make(fs).create()
-    with pytest.raises(CgroupError) as e:
-        make(fs).create()
-    assert e.value.errno == errno.EEXIST
-    assert "/cg/memory/libcontainer_py/c1" in fs.dirs
+    fs.mkdir("/cg/memory/libcontainer_py")
+    fs.mkdir("/cg/memory/libcontainer_py/c1")  # made by someone else, in one hierarchy
+    m = make(fs)
+    with pytest.warns(CgroupWarning, match="exists already .*/cg/memory/libcontainer_py/c1.* leaves it in place"):
+        m.create()
+    assert m.joined and "/cg/pids/libcontainer_py/c1" in fs.dirs
+    m.apply(CgroupConfig(memory=Memory(max="1M")))
+    assert fs.files["/cg/memory/libcontainer_py/c1/memory.limit_in_bytes"] == str(1 << 20)
+    m.destroy()  # only what it made itself goes
+    assert "/cg/memory/libcontainer_py/c1" in fs.dirs and "/cg/pids/libcontainer_py/c1" not in fs.dirs
+    fresh = make(fs, "libcontainer_py/c2")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fresh.create()
+    assert not fresh.joined
+
+
+def test_fake_kernel_without_rt_group_scheduling_refuses_by_file() -> None:
+    """A v1 cpu controller without cpu.rt_* files (no CONFIG_RT_GROUP_SCHED), or without bfq's files."""
+    fs = FakeFS()
+    m = make(fs)
+    m.create()
+    with pytest.raises(CgroupUnsupported, match=r"this host has no cpu\.rt_runtime_us for the cpu controller") as e:
+        m.update(Cpu(rt_runtime_us=1000))
+    assert e.value.path == "/cg/cpu/libcontainer_py/c1/cpu.rt_runtime_us"
+    with pytest.raises(CgroupUnsupported, match=r"neither blkio\.weight_device nor blkio\.bfq\.weight_device"):
+        m.update(IO(device_weights={"8:0": 100}))
+    m.destroy()
+
+
+def test_fake_cpuset_ancestors_made_by_someone_else_get_cpus_and_mems() -> None:
+    fs = FakeFS()
+    for d in ("/cg/cpuset/kubepods", "/cg/cpuset/kubepods/pod1"):
+        fs.mkdir(d)  # as a kubelet may leave them: empty cpuset.cpus and mems
+    assert fs.files["/cg/cpuset/kubepods/pod1/cpuset.cpus"] == ""
+    m = make(fs, "kubepods/pod1/c1")
+    m.create()
+    for d in ("/cg/cpuset/kubepods", "/cg/cpuset/kubepods/pod1", "/cg/cpuset/kubepods/pod1/c1"):
+        assert (fs.files[f"{d}/cpuset.cpus"], fs.files[f"{d}/cpuset.mems"]) == ("0-1", "0"), d
+    m.destroy()
 
 
 @pytest.mark.parametrize("path", ["host", "host/me", "host/me/child"])

@@ -84,3 +84,37 @@ def test_v2_only() -> None:
 def test_no_cgroups_mounted() -> None:
     layout = parse_layout("22 1 253:1 / / rw - ext4 /dev/vda1 rw\n")
     assert layout.v1 == () and layout.unified is None
+
+
+# A private mount namespace of the hybrid host with a new tmpfs over
+# /sys/fs/cgroup and two v1 hierarchies mounted again (no cgroup2): the
+# first set of mounts is still listed, hidden under the new tmpfs.
+COVERED = """\
+97 94 0:22 / /sys rw,relatime - sysfs sysfs rw
+98 97 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+99 98 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+102 98 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+107 98 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
+108 98 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+114 98 0:49 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+115 114 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+116 114 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+"""
+
+
+def test_mounts_hidden_under_a_later_mount_are_left_out() -> None:
+    layout = parse_layout(COVERED, "4:memory:/a\n0::/\n")
+    assert layout.kind == "v1" and layout.unified is None
+    assert [(h.mountpoint, h.controllers, h.own) for h in layout.v1] == [
+        ("/sys/fs/cgroup/cpu", ("cpu",), "/"),
+        ("/sys/fs/cgroup/memory", ("memory",), "/a"),
+    ]
+
+
+def test_a_mount_stacked_on_another_hides_it() -> None:
+    # cgroup2 mounted over the hybrid layout's tmpfs (parent: that tmpfs), as in a v2-only test layout
+    text = COVERED + "117 114 0:38 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n"
+    text += "118 98 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"
+    layout = parse_layout(text, "0::/\n", "hugetlb\n")
+    assert layout.kind == "v2" and layout.unified is not None
+    assert layout.unified.mountpoint == "/sys/fs/cgroup" and layout.unified.controllers == ("hugetlb",)

@@ -705,16 +705,26 @@ def test_cpu_pids_io_hugetlb() -> None:
 @pytest.mark.parametrize(
     "resources, field, match",
     [
-        ({"cpu": {"realtimeRuntime": 1}}, "linux.resources.cpu.realtimeRuntime", "real-time"),
-        ({"cpu": {"realtimePeriod": 1}}, "linux.resources.cpu.realtimePeriod", "real-time"),
+        ({"cpu": {"realtimeRuntime": "1"}}, "linux.resources.cpu.realtimeRuntime", "integer"),
+        ({"cpu": {"realtimePeriod": 2**40}}, "linux.resources.cpu", "between"),
         ({"cpu": {"idle": 1}}, "linux.resources.cpu.idle", "idle"),
         ({"cpu": {"shares": 1}}, "linux.resources.cpu", "shares"),
         ({"cpu": {"cpus": "3-1"}}, "linux.resources.cpu", "backwards"),
         ({"blockIO": {"leafWeight": 10}}, "linux.resources.blockIO.leafWeight", "leaf"),
         (
-            {"blockIO": {"weightDevice": [{"major": 8, "minor": 0, "weight": 10}]}},
-            "linux.resources.blockIO.weightDevice",
-            "per-device",
+            {"blockIO": {"weightDevice": [{"major": 8, "minor": 0, "weight": 1001}]}},
+            "linux.resources.blockIO.weightDevice[0].weight",
+            "between",
+        ),
+        (
+            {"blockIO": {"weightDevice": [{"major": 8, "minor": 0, "leafWeight": 10}]}},
+            "linux.resources.blockIO.weightDevice[0].leafWeight",
+            "leaf",
+        ),
+        (
+            {"blockIO": {"weightDevice": [{"major": 8, "weight": 10}]}},
+            "linux.resources.blockIO.weightDevice[0].minor",
+            "required",
         ),
         (
             {"blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0}]}},
@@ -722,7 +732,10 @@ def test_cpu_pids_io_hugetlb() -> None:
             "required",
         ),
         ({"hugepageLimits": [{"pageSize": "3MB", "limit": 0}]}, "linux.resources.hugepageLimits", "power of two"),
-        ({"network": {"classID": 1}}, "linux.resources.network", "net_cls"),
+        ({"network": {"classID": -1}}, "linux.resources.network.classID", "between"),
+        ({"network": {"priorities": [{"name": "eth0"}]}}, "linux.resources.network.priorities[0].priority", "required"),
+        ({"network": {"priorities": [{"name": "a/b", "priority": 1}]}}, "linux.resources.network", "interface"),
+        ({"network": {"classid": 1}}, "linux.resources.network.classid", "unknown key"),
         ({"rdma": {"mlx5_1": {"hcaHandles": 3}}}, "linux.resources.rdma", "rdma"),
         ({"unified": {"memory.max": "1"}}, "linux.resources.unified['memory.max']", "not supported"),
         ({"unified": {"cpu.weight": "x"}}, "linux.resources.unified['cpu.weight']", "number"),
@@ -993,6 +1006,26 @@ _mount = st.one_of(
 _limit = st.none() | st.just(lc.UNLIMITED) | st.integers(1, 2**40)
 
 
+def test_network_realtime_and_device_weights() -> None:
+    c = cgroup(
+        {
+            "network": {
+                "classID": 0x100001,
+                "priorities": [{"name": "lo", "priority": 5}, {"name": "eth0", "priority": 0}],
+            },
+            "cpu": {"realtimePeriod": 1000000, "realtimeRuntime": 10000},
+            "blockIO": {"weightDevice": [{"major": 7, "minor": 0, "weight": 300}, {"major": 8, "minor": 0}]},
+        }
+    )
+    assert c is not None
+    assert c.network == lc.Network(class_id=0x100001, priorities={"lo": 5, "eth0": 0})
+    assert c.controllers() == ("cpu", "blkio", "devices", "net_cls", "net_prio")
+    assert c.cpu == lc.Cpu(rt_period_us=1000000, rt_runtime_us=10000)
+    assert c.io == lc.IO(device_weights={"7:0": 300})
+    c = cgroup({"network": {"classID": 0, "priorities": []}, "cpu": {"realtimeRuntime": -1, "realtimePeriod": 0}})
+    assert c is not None and c.network is None and c.cpu == lc.Cpu(rt_runtime_us=lc.UNLIMITED)
+
+
 @st.composite
 def cgroups(draw: Any) -> Optional[lc.CgroupConfig]:
     if draw(st.booleans()):
@@ -1014,7 +1047,18 @@ def cgroups(draw: Any) -> Optional[lc.CgroupConfig]:
                 lc.Cpu,
                 shares=st.none() | st.integers(2, 262144),
                 quota_us=st.none() | st.integers(1000, 10**6),
+                rt_period_us=st.none() | st.integers(1, 10**6),
+                rt_runtime_us=st.none() | st.just(lc.UNLIMITED) | st.integers(1, 10**6),
                 cpus=st.none() | st.just("0-1"),
+            )
+        ),
+        io=draw(st.none() | st.builds(lc.IO, device_weights=st.dictionaries(st.just("8:0"), st.integers(1, 1000)))),
+        network=draw(
+            st.none()
+            | st.builds(
+                lc.Network,
+                class_id=st.none() | st.integers(1, 2**32 - 1),
+                priorities=st.dictionaries(st.sampled_from(["lo", "eth0"]), st.integers(0, 2**32 - 1), min_size=1),
             )
         ),
         pids=draw(st.none() | st.builds(lc.Pids, _limit.filter(lambda n: n is None or n < 2**31))),

@@ -112,7 +112,16 @@ def userns_config() -> lc.Config:
     cgroup = lc.CgroupConfig(
         path="machine/box-1",
         memory=lc.Memory(max="64M", swap_max=0, reservation="32M", high="max", swappiness=10),
-        cpu=lc.Cpu(weight=200, quota_us=50_000, period_us=100_000, burst_us=1000, cpus="0-1,3", mems="0"),
+        cpu=lc.Cpu(
+            weight=200,
+            quota_us=50_000,
+            period_us=100_000,
+            burst_us=1000,
+            rt_period_us=1_000_000,
+            rt_runtime_us="max",
+            cpus="0-1,3",
+            mems="0",
+        ),
         pids=lc.Pids(max=100),
         io=lc.IO(
             weight=100,
@@ -120,8 +129,10 @@ def userns_config() -> lc.Config:
             write_bps={"/dev/vda": lc.UNLIMITED, "8:16": 1 << 20},
             read_iops={"8:16": 100},
             write_iops={"8:0": "max"},
+            device_weights={"/dev/vda": 300, "8:16": 1},
         ),
         hugetlb=lc.Hugetlb({"2MB": 0, "1GB": "max"}),
+        network=lc.Network(class_id=0x100001, priorities={"lo": 5, "eth0": 0}),
         devices=lc.Devices(
             (lc.DeviceRule(False), lc.DeviceRule.char(1, 3, "rw"), lc.DeviceRule(True, "b", 8, None, "r"))
         ),
