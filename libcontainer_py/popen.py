@@ -296,5 +296,5 @@ def _with_config_devices(config: Config) -> CgroupConfig:
     assert cgroup is not None
     if cgroup.devices is None or not config.devices:
         return cgroup
-    extra = tuple(DeviceRule(True, d.type, d.major, d.minor, "rwm") for d in config.devices)
+    extra = tuple(DeviceRule(True, d.type, d.major, d.minor, "rwm") for d in config.devices if d.type != "p")
     return attrs.evolve(cgroup, devices=Devices(cgroup.devices.rules + extra))

@@ -32,9 +32,9 @@ Decisions, where OCI and Config do not line up one to one:
   relative bind mount sources.
 - ``hostname``/``domainname`` empty or absent: None (Config then names the
   host after the container id when the uts namespace is new).
-- ``linux.devices``: type ``u`` is read as ``c`` (the same node); ``fileMode``
-  may carry the node's own S_IFMT bits (podman writes 020666); ``uid``/``gid``
-  other than 0 are refused.  When the mounts have ``/dev``, the standard
+- ``linux.devices``: type ``u`` is read as ``c`` (the same node), ``p`` is a
+  FIFO (mknod S_IFIFO; no device number); ``fileMode`` may carry the node's
+  own S_IFMT bits (podman writes 020666); ``uid``/``gid`` own the node.  When the mounts have ``/dev``, the standard
   devices (DEFAULT_DEVICES) are added after the given ones unless a device
   with the same path is given (OCI runtimes must supply them).
 - Cgroup resources: see :mod:`libcontainer_py.oci.resources`.
@@ -468,7 +468,7 @@ def _idmaps(path: str, value: Any) -> Tuple[IDMap, ...]:
     return tuple(out)
 
 
-_IFMT = {"c": stat.S_IFCHR, "b": stat.S_IFBLK}
+_IFMT = {"c": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 
 
 def _devices(value: Any) -> List[Device]:
@@ -479,11 +479,7 @@ def _devices(value: Any) -> List[Device]:
         kind = string(where + ".type", d["type"])
         if kind == "u":
             kind = "c"
-        if kind == "p":
-            raise fail(where + ".type", "FIFOs ('p') cannot be made as devices")
-        for key in ("uid", "gid"):
-            if d.get(key) not in (None, 0):
-                raise fail(f"{where}.{key}", "device nodes are owned by the container's root; only 0 is supported")
+        owner = {k: integer(f"{where}.{k}", d[k], 0) for k in ("uid", "gid") if d.get(k) is not None}
         mode = d.get("fileMode")
         if mode is not None:
             mode = integer(where + ".fileMode", mode, 0)
@@ -492,8 +488,8 @@ def _devices(value: Any) -> List[Device]:
             mode &= 0o7777
         with at(where):
             out.append(
-                Device(string(where + ".path", d["path"]), kind, d.get("major"), d.get("minor"),
-                       0o666 if mode is None else mode)
+                Device(string(where + ".path", d["path"]), kind, d.get("major", 0 if kind == "p" else None),
+                       d.get("minor", 0 if kind == "p" else None), 0o666 if mode is None else mode, **owner)
             )  # fmt: skip
     return out
 
@@ -663,7 +659,15 @@ def _linux_to_oci(config: Config) -> Dict[str, Any]:
             )
     if config.devices:
         linux["devices"] = [
-            {"path": d.path, "type": d.type, "major": d.major, "minor": d.minor, "fileMode": d.mode, "uid": 0, "gid": 0}
+            {
+                "path": d.path,
+                "type": d.type,
+                "major": d.major,
+                "minor": d.minor,
+                "fileMode": d.mode,
+                "uid": d.uid,
+                "gid": d.gid,
+            }
             for d in config.devices
         ]
     linux.update(cgroup_to_oci(config.cgroup))

@@ -66,6 +66,7 @@ class Op(enum.IntEnum):
     IOPRIO = 45
     SCHED_SETAFFINITY = 46
     SET_MEMPOLICY = 47
+    MOUNT_ATTR = 48
 
 
 # Step flags (LC_F_*).
@@ -91,6 +92,9 @@ F_COPY_UP = 0x80
 
 
 F_MODE_SET = 0x100
+
+
+F_CHOWN = 0x200
 
 
 def copy_up_flags(copy_up: bool, data: str) -> int:

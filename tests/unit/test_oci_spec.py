@@ -355,7 +355,7 @@ def test_mount_later_options_win() -> None:
 )
 def test_bind_mounts(options: Any, mtype: str, recursive: bool) -> None:
     m = mount({"destination": "/mnt", "type": mtype, "source": "/host", "options": [*options, "ro", "rslave"]})
-    assert m == lc.Mount.bind("/host", "/mnt", readonly=True, recursive=recursive, propagation="rslave")
+    assert m == lc.Mount("/mnt", "bind", "/host", readonly=True, recursive=recursive, propagation="rslave")
 
 
 def test_bind_mount_without_type() -> None:
@@ -409,7 +409,6 @@ def test_cgroup_mount_is_the_containers_cgroups() -> None:
             "mounts[0].options[1]",
             "tmpfs only",
         ),
-        ({"destination": "/m", "type": "tmpfs", "options": ["rro"]}, "mounts[0].options[0]", "recursive"),
         ({"destination": "/m", "type": "tmpfs", "options": ["remount"]}, "mounts[0].options[0]", "remount"),
         ({"destination": "/m", "type": "tmpfs", "options": [""]}, "mounts[0].options[0]", "empty"),
         ({"destination": "/m", "type": "bind"}, "mounts[0].source", "needs a source"),
@@ -513,8 +512,10 @@ def test_devices_and_the_standard_ones() -> None:
 @pytest.mark.parametrize(
     "device, field, match",
     [
-        ({"path": "/dev/p", "type": "p"}, "linux.devices[0].type", "FIFO"),
-        ({"path": "/dev/x", "type": "c", "major": 1, "minor": 1, "uid": 5}, "linux.devices[0].uid", "only 0"),
+        ({"path": "/dev/p", "type": "p", "major": 1, "minor": 0}, "linux.devices[0]", "no device number"),
+        ({"path": "/dev/x", "type": "c", "major": 1, "minor": 1, "uid": -1}, "linux.devices[0].uid", "between"),
+        ({"path": "/dev/x", "type": "q", "major": 1, "minor": 1}, "linux.devices[0]", "FIFO"),
+        ({"path": "/dev/p", "type": "p", "fileMode": 0o20666}, "linux.devices[0].fileMode", "match"),
         (
             {"path": "/dev/x", "type": "c", "major": 1, "minor": 1, "fileMode": 0o60666},
             "linux.devices[0].fileMode",
@@ -527,6 +528,21 @@ def test_devices_and_the_standard_ones() -> None:
 )
 def test_device_refusals(device: Dict[str, Any], field: str, match: str) -> None:
     refused(field, minimal(mounts=[DEV_MOUNT], **{"linux.devices": [device]}), match=match)
+
+
+def test_fifo_devices_and_owners() -> None:
+    """Type "p" is a FIFO (no device number needed, S_IFIFO bits allowed in
+    fileMode); uid and gid own any node; both written back."""
+    devices = [
+        {"path": "/dev/pipe", "type": "p", "fileMode": 0o10640, "uid": 1000, "gid": 5},
+        {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "uid": 7, "gid": 8},
+    ]
+    config = config_from_oci(minimal(mounts=[DEV_MOUNT], **{"linux.devices": devices})).config
+    assert config.devices[:2] == (
+        lc.Device.fifo("/dev/pipe", mode=0o640, uid=1000, gid=5),
+        lc.Device("/dev/fuse", "c", 10, 229, 0o666, 7, 8),
+    )
+    assert config_from_oci(config_to_oci(config)).config == config
 
 
 def test_sysctl_masked_readonly_seccomp() -> None:
@@ -972,7 +988,7 @@ _mount = st.one_of(
         st.booleans(),
     ),
     st.builds(
-        lambda dst, typ, src, flags, opts, data: lc.Mount(
+        lambda dst, typ, src, flags, opts, rec, data: lc.Mount(
             dst,
             typ,
             src,
@@ -981,13 +997,17 @@ _mount = st.one_of(
             nodev=flags[2],
             noexec=flags[3],
             options=opts,
+            recursive_options=rec,
             data=",".join(data),
         ),
         _path,
         st.sampled_from(["tmpfs", "proc", "cgroup2", "mqueue"]),
         st.none() | st.sampled_from(["tmpfs", "none", "x"]),
         st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans()),
-        st.lists(st.sampled_from(["noatime", "strictatime", "sync", "nosymfollow", "relatime"]), max_size=3),
+        st.lists(
+            st.sampled_from(["noatime", "strictatime", "sync", "nosymfollow", "relatime"]), max_size=3, unique=True
+        ).filter(lambda o: len({"noatime", "strictatime", "relatime"} & set(o)) <= 1),
+        st.lists(st.sampled_from(["rro", "rnosuid", "rnoatime", "rdev", "rsymfollow"]), max_size=3, unique=True),
         st.lists(_data_item, max_size=3),
     ),
 )
