@@ -57,7 +57,7 @@ ADDED: Dict[int, FrozenSet[Tuple[str, str]]] = {
     2: frozenset({("Mount", "copy_up"), ("Config", "personality"), ("Config", "time_offsets")}),
     3: frozenset({("Process", "scheduler"), ("Process", "io_priority"), ("Process", "exec_cpu_affinity")})
     | frozenset({("Config", "memory_policy")}),
-    4: frozenset({("Mount", "recursive_options"), ("Device", "uid"), ("Device", "gid")}),
+    4: frozenset({("Mount", "recursive_options"), ("Device", "uid"), ("Device", "gid"), ("Memory", "kernel_tcp")}),
 }
 
 _omissible: contextvars.ContextVar[FrozenSet[Tuple[str, str]]] = contextvars.ContextVar(

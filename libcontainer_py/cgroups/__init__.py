@@ -20,6 +20,7 @@ _WHERE = {
     "CgroupError": ".errors",
     "CgroupFS": ".fsio",
     "CgroupUnsupported": ".errors",
+    "CgroupWarning": ".errors",
     "Cpu": ".resources",
     "CpuStats": ".stats",
     "DEFAULT_PARENT": ".resources",
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
     from typing import Any, List
 
     from .convert import blkio_to_io_weight, io_to_blkio_weight, shares_to_weight, weight_to_shares
-    from .errors import CgroupError, CgroupUnsupported
+    from .errors import CgroupError, CgroupUnsupported, CgroupWarning
     from .fsio import CgroupFS, RealFS
     from .layout import Hierarchy, Layout, detect, parse_layout
     from .manager import Fs1Manager, Fs2Manager, FsManager, HybridManager, Manager, new_manager
@@ -101,6 +102,7 @@ __all__ = [
     "CgroupError",
     "CgroupFS",
     "CgroupUnsupported",
+    "CgroupWarning",
     "Cpu",
     "CpuStats",
     "DeviceRule",

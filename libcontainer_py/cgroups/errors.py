@@ -47,3 +47,8 @@ class CgroupError(ContainerError):
 
 class CgroupUnsupported(CgroupError):
     """The host's cgroup layout has no way to honour a setting (never ignored silently)."""
+
+
+class CgroupWarning(UserWarning):
+    """A setting the host's cgroups have no file for, left out while the
+    others are applied (``Memory.kernel_tcp`` where there is no kmem.tcp)."""

@@ -18,13 +18,14 @@ import os
 import posixpath
 import stat as stat_mod
 import time
+import warnings
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Tuple
 
 import attrs
 
 from . import fs1, fs2
 from ._ops import CgroupOps, RealFS
-from .errors import CgroupError, CgroupUnsupported
+from .errors import CgroupError, CgroupUnsupported, CgroupWarning
 from .fsio import CgroupFS
 from .layout import Hierarchy, Layout, detect
 from .resources import IO, CgroupConfig, Cpu, Devices, Hugetlb, Memory, Pids, Resource
@@ -383,6 +384,7 @@ class FsManager(CgroupOps, Manager):
                 if not self._fs.exists(self._file(d, "memory.swap.max")):
                     raise CgroupUnsupported("memory.swap_max needs swap accounting (no memory.swap.max)")
             self._write_all(fs2.memory_writes(m), v1=False)
+            self._kernel_tcp_ignored(m, "cgroup v2 counts TCP buffers in memory.max")
             return
         if side is None:
             if attrs.asdict(m) != attrs.asdict(Memory()):
@@ -394,8 +396,18 @@ class FsManager(CgroupOps, Manager):
         has_memsw = self._fs.exists(memsw)
         cur_limit = fs1.parse_limit(self._fs.read(self._file(d, "memory.limit_in_bytes")))
         cur_memsw = fs1.parse_limit(self._fs.read(memsw)) if has_memsw else None
-        writes = fs1.memory_writes(m, current_limit=cur_limit, current_memsw=cur_memsw, has_memsw=has_memsw)
+        has_tcp = self._fs.exists(self._file(d, fs1.KMEM_TCP))
+        writes = fs1.memory_writes(
+            m, current_limit=cur_limit, current_memsw=cur_memsw, has_memsw=has_memsw, has_kmem_tcp=has_tcp
+        )
         self._write_all(writes, v1=True)
+        if not has_tcp:
+            self._kernel_tcp_ignored(m, f"this kernel's memory cgroup has no {fs1.KMEM_TCP}")
+
+    @staticmethod
+    def _kernel_tcp_ignored(m: Memory, why: str) -> None:
+        if m.kernel_tcp is not None:
+            warnings.warn(f"memory.kernel_tcp ignored: {why}", CgroupWarning, stacklevel=4)
 
     def _devices(self, devices: Devices) -> None:
         if self.layout.v1_for("devices") is not None:

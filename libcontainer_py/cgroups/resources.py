@@ -97,6 +97,10 @@ def _to_memory_swappiness(value: Any) -> Optional[int]:
     return _ranged("memory.swappiness", value, 0, 100)
 
 
+def _to_memory_kernel_tcp(value: Any) -> Optional[int]:
+    return _bytes_limit("memory.kernel_tcp", value)
+
+
 @attrs.frozen
 class Memory:
     """Memory limits.
@@ -110,6 +114,10 @@ class Memory:
       v2 ``memory.low``).
     - ``high``: the throttling limit (v2 ``memory.high``; v1 has none: error).
     - ``swappiness``: 0..100 (v1 ``memory.swappiness``; v2 has none: error).
+    - ``kernel_tcp``: the TCP buffer memory limit (v1
+      ``memory.kmem.tcp.limit_in_bytes``); where the cgroup has no such file
+      (v2 counts TCP buffers in ``memory.max``) it is ignored with a
+      CgroupWarning, the other limits being applied.
     """
 
     max: Optional[int] = attrs.field(default=None, converter=_to_memory_max)
@@ -117,6 +125,7 @@ class Memory:
     reservation: Optional[int] = attrs.field(default=None, converter=_to_memory_reservation)
     high: Optional[int] = attrs.field(default=None, converter=_to_memory_high)
     swappiness: Optional[int] = attrs.field(default=None, converter=_to_memory_swappiness)
+    kernel_tcp: Optional[int] = attrs.field(default=None, converter=_to_memory_kernel_tcp)
 
 
 # -- cpu --------------------------------------------------------------------

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 def _create(args: Args, log: Logger, *, detach: bool) -> Any:
     import attrs
 
+    from ..cgroups.errors import CgroupWarning
     from ..container import Container, ContainerExists
     from ..oci import OciWarning, load_bundle
 
@@ -39,7 +40,7 @@ def _create(args: Args, log: Logger, *, detach: bool) -> Any:
         warnings.simplefilter("always", OciWarning)
         oci = load_bundle(os.path.join(bundle, "config.json"))
     for w in caught:
-        log.debug(f"config.json: {w.message}")
+        log.warning(f"config.json: {w.message}")
     config = oci.config
     if args.no_pivot and config.rootfs is not None:
         config = attrs.evolve(config, rootfs=attrs.evolve(config.rootfs, no_pivot=True))
@@ -48,16 +49,20 @@ def _create(args: Args, log: Logger, *, detach: bool) -> Any:
     pass_fds = tuple(range(3, 3 + args.preserve_fds))
     use_seccomp_cache(args)
     try:
-        container = Container.create(
-            args.container_id,
-            config,
-            root=root_of(args),
-            bundle=bundle,
-            annotations=dict(oci.annotations),
-            pass_fds=pass_fds,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", CgroupWarning)
+            container = Container.create(
+                args.container_id,
+                config,
+                root=root_of(args),
+                bundle=bundle,
+                annotations=dict(oci.annotations),
+                pass_fds=pass_fds,
+            )
     except ContainerExists:
         raise CliError("container with given ID already exists") from None
+    for w in caught:
+        log.warning(str(w.message))
     try:
         proc = container.process
         if terminal and proc is not None and proc.tty_fd >= 0:

@@ -3,8 +3,15 @@
 ``config_from_oci(doc, bundle=...)`` reads a parsed config.json into an
 OciConfig (the Config plus what OCI has and Config does not: the version,
 annotations, the console size); ``config_to_oci(config)`` writes one.
-Every key is either mapped or refused with a ConfigError naming its JSON
-path (``linux.resources.memory.kernel``): nothing is dropped silently.
+Every known property is either mapped or, where it cannot be honoured,
+refused with a ConfigError naming its JSON path (``linux.intelRdt``).
+Unknown properties, at any level, are ignored as the spec requires, with an
+OciWarning naming them (``linux.resources.memory.bogus``); so are the
+sections of other platforms (``solaris``, ``windows``, ``vm``, ``zos``).
+Values are never unknown: a namespace type, a capability, a seccomp action
+or a device type the spec does not define is an error.  Free-form maps
+(``annotations``, ``linux.sysctl``) have no unknown keys; ``unified`` keys
+name cgroup files, and the ones not supported are refused.
 
 Decisions, where OCI and Config do not line up one to one:
 
@@ -72,7 +79,7 @@ from ..process import Process, User
 from ..rootfs import Rootfs
 from ..scheduling import ExecCPUAffinity, IOPriority, Scheduler
 from ..seccomp import Seccomp
-from ._json import UINT64_MAX, array, at, boolean, fail, integer, obj, string, string_map, strings
+from ._json import UINT64_MAX, OciWarning, array, at, boolean, fail, integer, obj, string, string_map, strings, warn
 from .mounts import mount_to_oci, mounts_from_oci
 from .resources import cgroup_from_oci, cgroup_to_oci
 
@@ -80,10 +87,6 @@ __all__ = ["OCI_VERSION", "OciConfig", "OciWarning", "config_from_oci", "config_
 
 #: The spec version config_to_oci writes.
 OCI_VERSION = "1.0.2"
-
-
-class OciWarning(UserWarning):
-    """Something of the document is read differently than written (see the docs)."""
 
 
 def _annotations(value: Any) -> Mapping[str, str]:
@@ -136,6 +139,8 @@ class OciConfig:
 # -- reading -------------------------------------------------------------------
 
 _TOP_KEYS = ("ociVersion", "process", "root", "hostname", "domainname", "mounts", "hooks", "annotations", "linux")
+#: The spec's sections for other platforms: ignored here, with a warning.
+_OTHER_PLATFORMS = ("solaris", "windows", "vm", "zos")
 _PROCESS_KEYS = (
     "terminal", "consoleSize", "user", "args", "env", "cwd", "capabilities", "rlimits", "noNewPrivileges",
     "oomScoreAdj", "apparmorProfile", "selinuxLabel", "ioPriority", "scheduler", "execCPUAffinity",
@@ -185,7 +190,12 @@ def _refuse_label(path: str, value: Any) -> None:
 def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> OciConfig:
     """An OciConfig from a parsed config.json.  ``bundle`` is the directory
     relative paths (``root.path``, bind sources) are taken from."""
-    top = obj("", doc, _TOP_KEYS, required=("ociVersion",))
+    top = obj("", doc, _TOP_KEYS + _OTHER_PLATFORMS, required=("ociVersion",))
+    others = [key for key in _OTHER_PLATFORMS if key in top]
+    if others:
+        warn(
+            f"{', '.join(others)} ignored: {'they are' if len(others) > 1 else 'it is'} for another platform than Linux"
+        )
     version = string("ociVersion", top["ociVersion"])
     if not version.startswith("1."):
         raise fail("ociVersion", f"only version 1.x of the runtime spec is supported, got {version!r}")
@@ -265,7 +275,11 @@ def _time_offsets(value: Any) -> Dict[str, Tuple[int, int]]:
     """``linux.timeOffsets``: {clock: {secs, nanosecs}} (Config checks the
     clocks and the need for a new time namespace)."""
     out: Dict[str, Tuple[int, int]] = {}
-    for clock, offset in obj("linux.timeOffsets", value or {}, TIME_CLOCKS).items():
+    if not isinstance(value or {}, Mapping):
+        raise fail("linux.timeOffsets", f"expected an object, got {value!r}")
+    for clock, offset in (value or {}).items():
+        if clock not in TIME_CLOCKS:  # a key of this map is a value: the clock
+            raise fail(f"linux.timeOffsets.{clock}", f"not a clock with offsets (only {', '.join(TIME_CLOCKS)})")
         doc = obj(f"linux.timeOffsets.{clock}", offset, ("secs", "nanosecs"))
         out[clock] = (
             integer(f"linux.timeOffsets.{clock}.secs", doc.get("secs", 0)),

@@ -250,7 +250,6 @@ def test_from_oci_defaults_and_spellings() -> None:
         ([], "linux.seccomp"),
         ({}, "linux.seccomp.defaultAction"),
         ({"defaultAction": "SCMP_ACT_DENY"}, "linux.seccomp.defaultAction"),
-        ({"defaultAction": "SCMP_ACT_ALLOW", "archMap": []}, "linux.seccomp.archMap"),
         ({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["x86_64"]}, "linux.seccomp.architectures[0]"),
         ({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_VAX"]}, "linux.seccomp"),
         ({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["LOG"]}, "linux.seccomp.flags[0]"),
@@ -262,7 +261,7 @@ def test_from_oci_defaults_and_spellings() -> None:
         ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"]}]}, "linux.seccomp.syscalls[0].action"),
         (
             {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"name": "read", "action": "SCMP_ACT_ERRNO"}]},
-            "linux.seccomp.syscalls[0].name",
+            "linux.seccomp.syscalls[0].names",
         ),
         (
             {

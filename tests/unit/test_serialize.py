@@ -112,7 +112,7 @@ def userns_config() -> lc.Config:
     ]
     cgroup = lc.CgroupConfig(
         path="machine/box-1",
-        memory=lc.Memory(max="64M", swap_max=0, reservation="32M", high="max", swappiness=10),
+        memory=lc.Memory(max="64M", swap_max=0, reservation="32M", high="max", swappiness=10, kernel_tcp="8M"),
         cpu=lc.Cpu(weight=200, quota_us=50_000, period_us=100_000, burst_us=1000, cpus="0-1,3", mems="0"),
         pids=lc.Pids(max=100),
         io=lc.IO(
