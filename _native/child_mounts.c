@@ -24,13 +24,16 @@ static void mount_setattr_fd(struct child *c, int fd, uint64_t set, uint64_t clr
         fail(c, STAGE_ATTR);
 }
 
+/* A bind MOUNT's attributes (n2), after it is made: an atime mode among its
+ * remount flags (n3) replaces the whole atime field, as the kernel wants. */
 void set_mount_attrs(struct child *c, const struct lc_step *s)
 {
     int fd = open_in_root(c->root_fd, s->s1, O_PATH);
+    uint64_t clr = (s->n3 & (MS_NOATIME | MS_RELATIME | MS_STRICTATIME)) ? 0x70 /* MOUNT_ATTR__ATIME */ : 0;
 
     if (fd < 0)
         fail(c, STAGE_REOPEN);
-    mount_setattr_fd(c, fd, (uint64_t)s->n2, 0, s->flags & LC_F_RECURSIVE, (unsigned long)s->n3);
+    mount_setattr_fd(c, fd, (uint64_t)s->n2, clr, s->flags & LC_F_RECURSIVE, (unsigned long)s->n3);
     close(fd);
 }
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Set, Tuple
 
+import attrs
 import pytest
 from support.busybox import make_rootfs
 from support.observe import inside
@@ -308,3 +309,44 @@ def test_readonly_dev_with_mounts_below(tmp_path: Path, busybox: str, no_leaks: 
     assert "ro" in seen["/dev"][0] and "rw" in seen["/dev/pts"][0] and "rw" in seen["/dev/shm"][0]
     assert seen["/dev/pts"][1] == "devpts" and {"null", "ptmx", "pts", "shm", "stdout"} <= set(out.split())
     assert "Read-only file system" in out and "SHM" in out
+
+
+def test_readonly_dev_as_runc(tmp_path: Path) -> None:
+    """runc's spec with /dev read-only: both runtimes start it, /dev/pts is a
+    writable devpts below a read-only /dev."""
+    mounts_script = (
+        "grep -E ' /dev(/pts)? ' /proc/self/mountinfo | cut -d' ' -f5,6,9; touch /dev/x 2>&1 | grep -c Read-only"
+    )
+    path, cli = bundle(tmp_path, [])
+    doc = json.loads((Path(path) / "config.json").read_text())
+    for m in doc["mounts"]:
+        if m["destination"] == "/dev":
+            m["options"] = [*m["options"], "ro"]
+    doc["process"]["args"] = ["sh", "-c", mounts_script]
+    (Path(path) / "config.json").write_text(json.dumps(doc))
+    outputs = []
+    runc = [RUNC, "--root", str(tmp_path / "runc")]
+    for argv in ([*cli, "run", "--bundle", path, "dev-ours"], [*runc, "run", "--bundle", path, "dev-runc"]):
+        r = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+        assert r.returncode == 0, (argv[0], r.stderr)
+        outputs.append(r.stdout.splitlines())
+    for out in outputs:
+        assert [line.split()[0] for line in out[:2]] == ["/dev", "/dev/pts"] and out[2] == "1"
+        assert out[0].split()[1].startswith("ro,") and out[1].split()[1].startswith("rw,")
+        assert out[0].split()[2] == "tmpfs" and out[1].split()[2] == "devpts"
+    assert outputs[0] == outputs[1]
+
+
+def test_atime_mode_on_the_cgroup_binds(busybox: str, no_leaks: None) -> None:
+    """Without a cgroup namespace Mount.cgroup binds each v1 hierarchy: an
+    atime mode there is set like on any bind (it failed with EINVAL)."""
+    config = lc.Config(
+        rootfs=busybox,
+        namespaces=attrs.evolve(lc.Namespaces.default(), cgroup=False),
+        mounts=[lc.Mount.proc(), lc.Mount.cgroup(options=("noatime",))],
+        masked_paths=(),
+        readonly_paths=(),
+    )
+    seen = parse_mountinfo(inside(config, "cat /proc/self/mountinfo"))
+    binds = [p for p in seen if p.startswith("/sys/fs/cgroup/")]
+    assert binds and all(atime_mode(seen[p][0]) == "noatime" and "ro" in seen[p][0] for p in binds), seen
