@@ -52,3 +52,28 @@ def test_kernel_and_kernel_tcp_through_the_cli_beside_runc(tmp_path: Path) -> No
     assert runs["runc"].stdout.split() == [str(64 * MB), UNLIMITED, UNLIMITED, "50"]
     assert "level=warning" in runs["ours"].stderr and "linux.resources.memory.kernel ignored" in runs["ours"].stderr
     assert "Kernel memory settings are ignored" in runs["runc"].stderr
+
+
+def test_update_with_kernel_tcp(tmp_path: Path) -> None:
+    """update -r: kernelTCP changes the limit, kernel and unknown properties
+    are logged and ignored, the other limits applied."""
+    bundle, cli = spec_bundle(tmp_path, {"args": ["sleep", "60"]}, {"resources": {"memory": {"limit": 64 * MB}}})
+    assert (
+        subprocess.run([*cli, "run", "-d", "--bundle", str(bundle), "km-upd"], stdin=subprocess.DEVNULL).returncode == 0
+    )
+    try:
+        state = json.loads(subprocess.run([*cli, "state", "km-upd"], capture_output=True, text=True).stdout)
+        with open(f"/proc/{state['pid']}/cgroup") as f:
+            memory = next(line.split(":")[2].strip() for line in f if line.split(":")[1] == "memory")
+        resources = {"memory": {"limit": 32 * MB, "kernel": MB, "kernelTCP": 8 * MB, "futureMemory": 1}}
+        r = subprocess.run(
+            [*cli, "update", "-r", "-", "km-upd"], input=json.dumps(resources), capture_output=True, text=True
+        )
+        assert r.returncode == 0, r.stderr
+        cgroup = f"/sys/fs/cgroup/memory{memory}"
+        assert Path(cgroup, "memory.limit_in_bytes").read_text() == f"{32 * MB}\n"
+        assert Path(cgroup, "memory.kmem.tcp.limit_in_bytes").read_text() == f"{8 * MB}\n"
+        assert "linux.resources.memory.kernel ignored" in r.stderr
+        assert "linux.resources.memory.futureMemory" in r.stderr and r.stderr.count("level=warning") == 2
+    finally:
+        subprocess.run([*cli, "delete", "--force", "km-upd"], check=True)

@@ -238,13 +238,15 @@ def cmd_update(args: Args, log: Logger) -> int:
     c = load(args)
     if c.status() == "stopped":
         raise CliError("container not running")  # runc's message
-    cg = cgroup_from_oci({"resources": doc})
-    if cg is None:
-        return 0
-    changes: List[Any] = [getattr(cg, name) for name in ("memory", "cpu", "pids", "io", "hugetlb")]
-    for resource in changes:
-        if resource is not None:
-            c.update(resource)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cg = cgroup_from_oci({"resources": doc})
+        changes: List[Any] = [getattr(cg, name) for name in ("memory", "cpu", "pids", "io", "hugetlb")] if cg else []
+        for resource in changes:
+            if resource is not None:
+                c.update(resource)
+    for w in caught:
+        log.warning(str(w.message))  # unknown properties, memory.kernel, kernelTCP without its file
     return 0
 
 
