@@ -8,7 +8,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from support.oci import spec_bundle
+from support.oci import call, spec_bundle
 
 RUNC = "/usr/sbin/runc"
 
@@ -46,3 +46,28 @@ def test_unknown_properties_run_beside_runc(tmp_path: Path) -> None:
         assert f"{path}" in warned, path
     assert "windows ignored: it is for another platform than Linux" in warned
     assert warned.count("level=warning") == 7
+
+
+def test_exec_process_file_with_unknown_properties(tmp_path: Path) -> None:
+    """exec --process: the process object's unknown properties are ignored
+    too (logged), as runc ignores them."""
+    bundle, cli = spec_bundle(tmp_path, {"args": ["sleep", "60"]})
+    doc = json.loads((bundle / "config.json").read_text())
+    doc["root"]["path"] = str(bundle / "rootfs")
+    (bundle / "config.json").write_text(json.dumps(doc))
+    process = tmp_path / "process.json"
+    process.write_text(json.dumps({"args": ["echo", "in"], "cwd": "/", "env": ["PATH=/bin"], "futureExec": {"x": 1}}))
+    tools = (("ours", cli), ("runc", [RUNC, "--root", str(tmp_path / "runc")]))
+    try:
+        for name, argv in tools:
+            status, out = call([*argv, "run", "-d", "--bundle", str(bundle), f"unkx-{name}"])
+            assert status == 0, (name, out)
+            r = subprocess.run(
+                [*argv, "exec", "--process", str(process), f"unkx-{name}"], capture_output=True, text=True, timeout=60
+            )
+            assert (r.returncode, r.stdout) == (0, "in\n"), (name, r.stderr)
+            if name == "ours":
+                assert "unknown property ignored: process.futureExec" in r.stderr
+    finally:
+        for name, argv in tools:
+            subprocess.run([*argv, "delete", "--force", f"unkx-{name}"], capture_output=True)
