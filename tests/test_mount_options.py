@@ -5,6 +5,7 @@ mounts below it.  Beside runc where runc does the same."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import subprocess
@@ -350,3 +351,28 @@ def test_atime_mode_on_the_cgroup_binds(busybox: str, no_leaks: None) -> None:
     seen = parse_mountinfo(inside(config, "cat /proc/self/mountinfo"))
     binds = [p for p in seen if p.startswith("/sys/fs/cgroup/")]
     assert binds and all(atime_mode(seen[p][0]) == "noatime" and "ro" in seen[p][0] for p in binds), seen
+
+
+def test_a_refused_recursive_option_is_a_mount_error_and_leaves_nothing(
+    busybox: str, tmp_path: Path, no_leaks: None
+) -> None:
+    """In a user namespace a read-only mount of the host is locked: rrw on
+    it is refused by the kernel (EPERM), a MountError naming the step and
+    the path; nothing is left behind."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "locked", str(locked)], check=True)
+    try:
+        config = lc.Config(
+            rootfs=busybox,
+            namespaces=lc.Namespaces.all(),
+            uid_mappings=[lc.IDMap(0, 100000, 65536)],
+            gid_mappings=[lc.IDMap(0, 100000, 65536)],
+            mounts=lc.Mounts.default() + [lc.Mount("/tmp", "bind", str(locked), recursive_options=("rrw",))],
+        )
+        with pytest.raises(lc.MountError) as info:
+            lc.run(["true"], config=config, timeout=30)
+        assert info.value.errno == errno.EPERM and info.value.path == "/tmp"
+        assert "rrw" in info.value.step
+    finally:
+        subprocess.run(["umount", "-l", str(locked)], check=False)
