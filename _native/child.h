@@ -131,6 +131,7 @@ int make_path_in_root(int root_fd, const char *path, int is_file, int *dangling)
 
 /* child_mounts.c: mounts, device nodes, symlinks, pivot_root, masking */
 void set_mount_attrs(struct child *c, const struct lc_step *s);
+void do_mount_attr(struct child *c, const struct lc_step *s);
 void do_mount(struct child *c, const struct lc_step *s);
 void do_mknod(struct child *c, const struct lc_step *s);
 void do_symlink(struct child *c, const struct lc_step *s);

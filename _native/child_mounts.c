@@ -1,27 +1,51 @@
 /* Child executor: see child.h and executor.c. */
 #include "child.h"
 
-void set_mount_attrs(struct child *c, const struct lc_step *s)
+/* mount_setattr(2) on the mount at `fd`: set `set`, clear `clr`, on its
+ * whole tree with `recursive`.  Kernels before 5.12: a plain (non-recursive)
+ * remount with `remount` flags, or ENOSYS when there are none or it had to
+ * be recursive. */
+static void mount_setattr_fd(struct child *c, int fd, uint64_t set, uint64_t clr, int recursive,
+                             unsigned long remount)
 {
     struct lc_mount_attr attr;
     char target[64];
+    unsigned int at = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+
+    memset(&attr, 0, sizeof attr);
+    attr.attr_set = set;
+    attr.attr_clr = clr;
+    if (syscall(SYS_mount_setattr, fd, "", at, &attr, sizeof attr) == 0)
+        return;
+    if (errno != ENOSYS || recursive || !remount)
+        fail(c, STAGE_ATTR);
+    fd_path(target, fd);
+    if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | remount, NULL) < 0)
+        fail(c, STAGE_ATTR);
+}
+
+/* A bind MOUNT's attributes (n2), after it is made: an atime mode among its
+ * remount flags (n3) replaces the whole atime field, as the kernel wants. */
+void set_mount_attrs(struct child *c, const struct lc_step *s)
+{
     int fd = open_in_root(c->root_fd, s->s1, O_PATH);
-    unsigned int at = AT_EMPTY_PATH;
+    uint64_t clr = (s->n3 & (MS_NOATIME | MS_RELATIME | MS_STRICTATIME)) ? 0x70 /* MOUNT_ATTR__ATIME */ : 0;
 
     if (fd < 0)
         fail(c, STAGE_REOPEN);
-    if (s->flags & LC_F_RECURSIVE)
-        at |= AT_RECURSIVE;
-    memset(&attr, 0, sizeof attr);
-    attr.attr_set = (uint64_t)s->n2;
-    if (syscall(SYS_mount_setattr, fd, "", at, &attr, sizeof attr) < 0) {
-        if (errno != ENOSYS)
-            fail(c, STAGE_ATTR);
-        /* Kernels before 5.12: a plain (non-recursive) remount. */
-        fd_path(target, fd);
-        if (mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | (unsigned long)s->n3, NULL) < 0)
-            fail(c, STAGE_ATTR);
-    }
+    mount_setattr_fd(c, fd, (uint64_t)s->n2, clr, s->flags & LC_F_RECURSIVE, (unsigned long)s->n3);
+    close(fd);
+}
+
+/* MOUNT_ATTR: the attributes of the mount at s1 (inside the root), n1 to
+ * set, n2 to clear, on its whole tree with LC_F_RECURSIVE. */
+void do_mount_attr(struct child *c, const struct lc_step *s)
+{
+    int fd = open_in_root(c->root_fd, s->s1, O_PATH);
+
+    if (fd < 0)
+        fail(c, STAGE_RESOLVE);
+    mount_setattr_fd(c, fd, (uint64_t)s->n1, (uint64_t)s->n2, s->flags & LC_F_RECURSIVE, (unsigned long)s->n3);
     close(fd);
 }
 
@@ -136,6 +160,8 @@ void do_mknod(struct child *c, const struct lc_step *s)
             mknodat(pfd, name, (mode_t)s->n1, (dev_t)s->n2) < 0)
             fail(c, STAGE_CALL);
     }
+    if ((s->flags & LC_F_CHOWN) && fchownat(pfd, name, (uid_t)s->n3, (gid_t)s->mflags, AT_SYMLINK_NOFOLLOW) < 0)
+        fail(c, STAGE_CALL);
     close(pfd);
 }
 

@@ -30,7 +30,13 @@
  *                    follow no symlink, depth LC_COPY_UP_DEPTH), the root
  *                    given the old directory's mode (unless LC_F_MODE_SET:
  *                    the data has mode=), then made read-only if MS_RDONLY
- *   MKNOD            s1 path inside the root, n1 mode, n2 dev
+ *   MOUNT_ATTR       s1 mount point inside the root: mount_setattr(2) with
+ *                    n1 attr_set, n2 attr_clr, AT_RECURSIVE with
+ *                    LC_F_RECURSIVE; n3 remount flags where mount_setattr
+ *                    is missing (not recursive; 0: fail with ENOSYS)
+ *   MKNOD            s1 path inside the root, n1 mode (S_IFCHR, S_IFBLK or
+ *                    S_IFIFO with the permissions), n2 dev; LC_F_CHOWN: then
+ *                    owned by uid n3, gid mflags
  *   SYMLINK          s1 link contents, s2 path inside the root
  *   PIVOT_ROOT       flags LC_F_NO_PIVOT, LC_F_PIVOT_ONLY (no chroot fallback)
  *   REMOUNT_ROOT_RO  -
@@ -166,6 +172,9 @@ static void run_step(struct child *c, const struct lc_step *s)
     }
     case LC_OP_MOUNT:
         do_mount(c, s);
+        break;
+    case LC_OP_MOUNT_ATTR:
+        do_mount_attr(c, s);
         break;
     case LC_OP_MKNOD:
         do_mknod(c, s);

@@ -51,17 +51,19 @@
 #define LC_OP_IOPRIO         45
 #define LC_OP_SCHED_SETAFFINITY 46
 #define LC_OP_SET_MEMPOLICY  47
-#define LC_OP_PDEATHSIG      48
+#define LC_OP_MOUNT_ATTR     48
+#define LC_OP_PDEATHSIG      49
 
 /* Step flags. */
 #define LC_F_FILE        0x1   /* MOUNT: the target is a file, not a directory */
-#define LC_F_RECURSIVE   0x2   /* MOUNT: apply attributes recursively */
+#define LC_F_RECURSIVE   0x2   /* MOUNT, MOUNT_ATTR: apply attributes recursively */
 #define LC_F_NO_PIVOT    0x4   /* PIVOT_ROOT: use MS_MOVE + chroot instead */
 #define LC_F_BIND        0x8   /* MOUNT: bind mount (attributes set afterwards) */
 #define LC_F_PIVOT_ONLY  0x10  /* PIVOT_ROOT: never fall back to chroot */
 #define LC_F_IN_ROOT     0x20  /* WRITE_FILE: resolve the path inside the root */
 #define LC_F_THROWAWAY   0x40  /* ROOT_OVERLAY: upper and work on a fresh tmpfs */
 #define LC_F_COPY_UP     0x80  /* MOUNT: copy what the target held into the new tmpfs */
+#define LC_F_CHOWN       0x200 /* MKNOD: chown the node to n3:mflags */
 #define LC_F_MODE_SET    0x100 /* MOUNT, LC_F_COPY_UP: the data says mode=, which the root keeps */
 
 /* Messages on the sync socket (SOCK_SEQPACKET, fixed size). */

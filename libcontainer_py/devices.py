@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import stat
 from typing import Any, Tuple
 
 import attrs
 
 from ._fields import absolute_path, fail, instance_tuple, uint32
 
+#: Device.type -> the node's file type bits.
+FILE_TYPES = {"c": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+
 
 def _kind(field: str, value: Any) -> str:
-    if value not in ("c", "b"):
-        raise fail(field, f"must be 'c' (character) or 'b' (block), got {value!r}")
+    if value not in FILE_TYPES:
+        raise fail(field, f"must be 'c' (character), 'b' (block) or 'p' (FIFO), got {value!r}")
     return str(value)
 
 
@@ -35,19 +39,43 @@ def _to_device_mode(value: Any) -> int:
     return uint32("device.mode", value, maximum=0o7777)
 
 
+def _to_device_uid(value: Any) -> int:
+    return uint32("device.uid", value)
+
+
+def _to_device_gid(value: Any) -> int:
+    return uint32("device.gid", value)
+
+
 @attrs.frozen
 class Device:
-    """A device node: ``path`` inside the container, type ``c`` or ``b``."""
+    """A device node: ``path`` inside the container, type ``c`` (character),
+    ``b`` (block) or ``p`` (a FIFO: major and minor 0), its permission bits
+    ``mode`` and its owner ``uid``/``gid`` (ids inside the container)."""
 
     path: str = attrs.field(converter=_to_device_path)
     type: str = attrs.field(converter=_to_device_type)
     major: int = attrs.field(converter=_to_device_major)
     minor: int = attrs.field(converter=_to_device_minor)
     mode: int = attrs.field(default=0o666, converter=_to_device_mode)
+    uid: int = attrs.field(default=0, converter=_to_device_uid)
+    gid: int = attrs.field(default=0, converter=_to_device_gid)
 
     def __attrs_post_init__(self) -> None:
         if not self.path.startswith("/dev/"):
             raise fail("device.path", f"must be under /dev, got {self.path!r}")
+        if self.type == "p" and (self.major or self.minor):
+            raise fail("device.major", f"a FIFO has no device number, got {self.major}:{self.minor}")
+
+    @property
+    def file_type(self) -> int:
+        """The node's S_IF* bits."""
+        return FILE_TYPES[self.type]
+
+    @classmethod
+    def fifo(cls, path: str, *, mode: int = 0o666, uid: int = 0, gid: int = 0) -> Device:
+        """A named pipe at ``path``."""
+        return cls(path, "p", 0, 0, mode, uid, gid)
 
 
 #: null, zero, full, random, urandom and tty, as every container has them.

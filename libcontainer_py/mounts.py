@@ -22,17 +22,75 @@ MS_SHARED = 1 << 20
 #: Mount.type of a container's own cgroups (Mount.cgroup).
 CGROUP = "cgroup"
 
+#: mount_setattr(2) attributes (MOUNT_ATTR_*).
+ATTR_RDONLY = 0x1
+ATTR_NOSUID = 0x2
+ATTR_NODEV = 0x4
+ATTR_NOEXEC = 0x8
+ATTR__ATIME = 0x70
+ATTR_RELATIME = 0x0
+ATTR_NOATIME = 0x10
+ATTR_STRICTATIME = 0x20
+ATTR_NODIRATIME = 0x80
+ATTR_NOSYMFOLLOW = 0x200000
+
 #: Further mount options by name, as (mount(2) flag, mount_setattr attribute).
 OPTION_FLAGS = {
     "sync": (0x10, 0),
     "dirsync": (0x80, 0),
-    "noatime": (0x400, 0x10),
-    "nodiratime": (0x800, 0x80),
-    "relatime": (1 << 21, 0),
-    "strictatime": (1 << 24, 0x20),
+    "noatime": (0x400, ATTR_NOATIME),
+    "nodiratime": (0x800, ATTR_NODIRATIME),
+    "relatime": (1 << 21, ATTR_RELATIME),
+    "strictatime": (1 << 24, ATTR_STRICTATIME),
     "lazytime": (1 << 25, 0),
-    "nosymfollow": (0x100, 0x200000),
+    "nosymfollow": (0x100, ATTR_NOSYMFOLLOW),
+    "silent": (0x8000, 0),
+    "iversion": (1 << 23, 0),
 }
+#: The atime modes: a mount has exactly one (the kernel's default: relatime).
+ATIME_MODES = ("noatime", "relatime", "strictatime")
+
+#: Recursive mount attributes (runc's and OCI's ``rro``... family), applied
+#: to the mount and every mount below it with mount_setattr(AT_RECURSIVE),
+#: as (attributes set, attributes cleared).  The kernel changes the atime
+#: mode only as a whole: ``ratime``, ``rnorelatime`` and ``rnostrictatime``
+#: clear the mode they name by setting the default one, relatime.
+RECURSIVE_OPTIONS = {
+    "rro": (ATTR_RDONLY, 0),
+    "rrw": (0, ATTR_RDONLY),
+    "rnosuid": (ATTR_NOSUID, 0),
+    "rsuid": (0, ATTR_NOSUID),
+    "rnodev": (ATTR_NODEV, 0),
+    "rdev": (0, ATTR_NODEV),
+    "rnoexec": (ATTR_NOEXEC, 0),
+    "rexec": (0, ATTR_NOEXEC),
+    "rnodiratime": (ATTR_NODIRATIME, 0),
+    "rdiratime": (0, ATTR_NODIRATIME),
+    "rnosymfollow": (ATTR_NOSYMFOLLOW, 0),
+    "rsymfollow": (0, ATTR_NOSYMFOLLOW),
+    "rnoatime": (ATTR_NOATIME, ATTR__ATIME),
+    "rrelatime": (ATTR_RELATIME, ATTR__ATIME),
+    "rstrictatime": (ATTR_STRICTATIME, ATTR__ATIME),
+    "ratime": (ATTR_RELATIME, ATTR__ATIME),
+    "rnorelatime": (ATTR_RELATIME, ATTR__ATIME),
+    "rnostrictatime": (ATTR_RELATIME, ATTR__ATIME),
+}
+#: Recursive options that contradict each other: at most one of each group.
+RECURSIVE_GROUPS = (
+    ("rro", "rrw"),
+    ("rnosuid", "rsuid"),
+    ("rnodev", "rdev"),
+    ("rnoexec", "rexec"),
+    ("rnodiratime", "rdiratime"),
+    ("rnosymfollow", "rsymfollow"),
+    ("rnoatime", "rrelatime", "rstrictatime", "ratime", "rnorelatime", "rnostrictatime"),
+)
+
+
+def recursive_group(name: str) -> Tuple[str, ...]:
+    """The group of contradicting recursive options ``name`` is in."""
+    return next(g for g in RECURSIVE_GROUPS if name in g)
+
 
 PROPAGATION_FLAGS = {
     "private": MS_PRIVATE,
@@ -63,6 +121,20 @@ def _options(field: str, value: Any) -> Tuple[str, ...]:
     for opt in opts:
         if opt not in OPTION_FLAGS:
             raise fail(field, f"unknown mount option {opt!r} (known: {', '.join(OPTION_FLAGS)})")
+    modes = [o for o in opts if o in ATIME_MODES]
+    if len(modes) > 1:
+        raise fail(field, f"one atime mode at most ({' or '.join(ATIME_MODES)}), got {', '.join(modes)}")
+    return opts
+
+
+def _recursive_options(field: str, value: Any) -> Tuple[str, ...]:
+    opts = str_tuple(field, value)
+    for opt in opts:
+        if opt not in RECURSIVE_OPTIONS:
+            raise fail(field, f"unknown recursive option {opt!r} (known: {', '.join(RECURSIVE_OPTIONS)})")
+        clash = [o for o in opts if o in recursive_group(opt)]
+        if len(clash) > 1:
+            raise fail(field, f"{' and '.join(clash)} contradict each other")
     return opts
 
 
@@ -110,6 +182,10 @@ def _to_mount_options(value: Any) -> Tuple[str, ...]:
     return _options("mount.options", value)
 
 
+def _to_mount_recursive_options(value: Any) -> Tuple[str, ...]:
+    return _recursive_options("mount.recursive_options", value)
+
+
 def _to_mount_data(value: Any) -> str:
     return text("mount.data", value, allow_empty=True)
 
@@ -139,8 +215,14 @@ class Mount:
     recursive: bool = attrs.field(default=True, converter=_to_mount_recursive)
     #: Propagation of this mount: private/slave/shared/unbindable, "r" prefix for recursive.
     propagation: Optional[str] = attrs.field(default=None, converter=_to_mount_propagation)
-    #: Further flags by name: sync, dirsync, noatime, nodiratime, relatime, strictatime, ...
+    #: Further flags by name: sync, dirsync, noatime, nodiratime, relatime,
+    #: strictatime, lazytime, nosymfollow (one atime mode at most).  Like
+    #: readonly/nosuid/nodev/noexec they apply to this mount only, not to
+    #: the submounts a recursive bind brings along.
     options: Tuple[str, ...] = attrs.field(default=(), converter=_to_mount_options)
+    #: Attributes for this mount and every mount below it (RECURSIVE_OPTIONS:
+    #: rro, rnosuid, rnoatime, ...), applied after the plain flags.
+    recursive_options: Tuple[str, ...] = attrs.field(default=(), converter=_to_mount_recursive_options)
     #: Filesystem-specific data, e.g. "mode=755,size=64m" for tmpfs.
     data: str = attrs.field(default="", converter=_to_mount_data)
     #: tmpfs only (runc's ``tmpcopyup``): the new tmpfs starts with a copy of
@@ -205,6 +287,19 @@ class Mount:
             attr |= OPTION_FLAGS[opt][1]
         return attr
 
+    def bind_attributes_cleared(self) -> int:
+        """mount_setattr attributes to clear with bind_attributes(): the
+        whole atime field when an atime mode is set (the kernel wants it)."""
+        return ATTR__ATIME if any(o in ATIME_MODES for o in self.options) else 0
+
+    def recursive_attributes(self) -> Tuple[int, int]:
+        """(set, clear) mount_setattr attributes of recursive_options."""
+        set_, clear = 0, 0
+        for opt in self.recursive_options:
+            on, off = RECURSIVE_OPTIONS[opt]
+            set_, clear = set_ | on, clear | off
+        return set_, clear
+
     def propagation_flags(self) -> int:
         return propagation_flags(self.propagation) if self.propagation else 0
 
@@ -223,7 +318,10 @@ class Mount:
         noexec: bool = False,
         propagation: Optional[str] = None,
     ) -> Mount:
-        """Bind ``source`` (a host path) at ``destination``."""
+        """Bind ``source`` (a host path) at ``destination``; with
+        ``recursive`` its submounts come along and the flags apply to them
+        too (recursive_options ``rro``, ``rnosuid``, ``rnodev``, ``rnoexec``)."""
+        flags = ((readonly, "rro"), (nosuid, "rnosuid"), (nodev, "rnodev"), (noexec, "rnoexec"))
         return cls(
             destination,
             "bind",
@@ -234,6 +332,7 @@ class Mount:
             nodev=nodev,
             noexec=noexec,
             propagation=propagation,
+            recursive_options=tuple(name for on, name in flags if on and recursive),
         )
 
     @classmethod

@@ -49,7 +49,7 @@ from .errors import ConfigError
 __all__ = ["VERSION", "config_from_dict", "config_to_dict"]
 
 #: The version of the document format config_to_dict writes and config_from_dict reads.
-VERSION = 3
+VERSION = 4
 
 #: (class, field) pairs added in each version: a document of an older
 #: version may lack them (they take their default, the old behaviour).
@@ -57,6 +57,9 @@ ADDED: Dict[int, FrozenSet[Tuple[str, str]]] = {
     2: frozenset({("Mount", "copy_up"), ("Config", "personality"), ("Config", "time_offsets")}),
     3: frozenset({("Process", "scheduler"), ("Process", "io_priority"), ("Process", "exec_cpu_affinity")})
     | frozenset({("Config", "memory_policy")}),
+    4: frozenset({("Mount", "recursive_options"), ("Device", "uid"), ("Device", "gid"), ("Memory", "kernel_tcp")})
+    | frozenset({("Cpu", "rt_period_us"), ("Cpu", "rt_runtime_us"), ("IO", "device_weights")})
+    | frozenset({("CgroupConfig", "network")}),
 }
 
 _omissible: contextvars.ContextVar[FrozenSet[Tuple[str, str]]] = contextvars.ContextVar(

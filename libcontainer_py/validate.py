@@ -85,3 +85,10 @@ def _check_devices(config: Config) -> None:
     dupes = {p for p in paths if paths.count(p) > 1}
     if dupes:
         raise ConfigError("devices", f"duplicate device paths: {sorted(dupes)}")
+    if config.namespaces.user is True:
+        # FIFOs are made there (device nodes are bound from the host, with
+        # the host's owner): their owner must exist in the namespace.
+        for i, d in enumerate(config.devices):
+            if d.type == "p":
+                _check_mapped(f"devices[{i}].uid", d.uid, config.uid_mappings)
+                _check_mapped(f"devices[{i}].gid", d.gid, config.gid_mappings)

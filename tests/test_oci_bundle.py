@@ -97,6 +97,7 @@ def test_rootless_runc_spec_loads(tmp_path: Any) -> None:
         config = oci.config_from_oci(doc, bundle=str(tmp_path)).config
     assert config.namespaces.user is True
     assert config.uid_mappings and config.gid_mappings
-    assert config.mounts.find("/sys") == lc.Mount.bind(
-        "/sys", "/sys", nosuid=True, nodev=True, noexec=True, readonly=True
+    # rbind with plain flags: they are the top mount's, as with runc
+    assert config.mounts.find("/sys") == lc.Mount(
+        "/sys", "bind", "/sys", nosuid=True, nodev=True, noexec=True, readonly=True, recursive=True
     )

@@ -50,5 +50,7 @@ class CgroupUnsupported(CgroupError):
 
 
 class CgroupWarning(UserWarning):
-    """A cgroup setting was honoured in a way the caller should know about
-    (an existing cgroup joined instead of a new one made)."""
+    """A cgroup setting was honoured in a way the caller should know about:
+    an existing cgroup joined instead of a new one made, or a setting the
+    host's cgroups have no file for left out while the others are applied
+    (``Memory.kernel_tcp`` where there is no kmem.tcp)."""

@@ -16,6 +16,9 @@ from .resources import IO, UNLIMITED, Cpu, Devices, Hugetlb, Memory, Network, Pi
 
 Write = Tuple[str, str, str]
 
+#: The v1 file of Memory.kernel_tcp (kernels built with it only).
+KMEM_TCP = "memory.kmem.tcp.limit_in_bytes"
+
 #: v1 reports "no limit" as the largest page-aligned long; anything this big is unlimited.
 V1_UNLIMITED_THRESHOLD = 2**62
 
@@ -29,7 +32,12 @@ def _inf(value: Optional[int]) -> float:
 
 
 def memory_writes(
-    m: Memory, *, current_limit: Optional[int], current_memsw: Optional[int], has_memsw: bool
+    m: Memory,
+    *,
+    current_limit: Optional[int],
+    current_memsw: Optional[int],
+    has_memsw: bool,
+    has_kmem_tcp: bool = False,
 ) -> List[Write]:
     """The v1 memory writes for ``m``, in a safe order.
 
@@ -38,7 +46,8 @@ def memory_writes(
     limit).  v1 limits memory+swap, so ``memsw = max + swap_max``; when only
     ``max`` changes the present swap allowance (memsw - limit) is kept.  The
     kernel requires ``limit <= memsw`` at every moment: when the new limit is
-    above the present memsw, memsw is written first.
+    above the present memsw, memsw is written first.  ``kernel_tcp`` is
+    written only where the cgroup has the file (``has_kmem_tcp``).
     """
     if m.high is not None:
         raise CgroupUnsupported("memory.high has no cgroup v1 equivalent (the v1 memory controller is in use)")
@@ -74,6 +83,8 @@ def memory_writes(
         writes.append(("memory", "memory.soft_limit_in_bytes", _num(m.reservation)))
     if m.swappiness is not None:
         writes.append(("memory", "memory.swappiness", str(m.swappiness)))
+    if m.kernel_tcp is not None and has_kmem_tcp:
+        writes.append(("memory", KMEM_TCP, _num(m.kernel_tcp)))
     return writes
 
 

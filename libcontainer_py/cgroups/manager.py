@@ -441,6 +441,7 @@ class FsManager(CgroupOps, Manager):
                 if not self._fs.exists(self._file(d, "memory.swap.max")):
                     raise CgroupUnsupported("memory.swap_max needs swap accounting (no memory.swap.max)")
             self._write_all(fs2.memory_writes(m), v1=False)
+            self._kernel_tcp_ignored(m, "cgroup v2 counts TCP buffers in memory.max")
             return
         if side is None:
             if attrs.asdict(m) != attrs.asdict(Memory()):
@@ -452,8 +453,18 @@ class FsManager(CgroupOps, Manager):
         has_memsw = self._fs.exists(memsw)
         cur_limit = fs1.parse_limit(self._fs.read(self._file(d, "memory.limit_in_bytes")))
         cur_memsw = fs1.parse_limit(self._fs.read(memsw)) if has_memsw else None
-        writes = fs1.memory_writes(m, current_limit=cur_limit, current_memsw=cur_memsw, has_memsw=has_memsw)
+        has_tcp = self._fs.exists(self._file(d, fs1.KMEM_TCP))
+        writes = fs1.memory_writes(
+            m, current_limit=cur_limit, current_memsw=cur_memsw, has_memsw=has_memsw, has_kmem_tcp=has_tcp
+        )
         self._write_all(writes, v1=True)
+        if not has_tcp:
+            self._kernel_tcp_ignored(m, f"this kernel's memory cgroup has no {fs1.KMEM_TCP}")
+
+    @staticmethod
+    def _kernel_tcp_ignored(m: Memory, why: str) -> None:
+        if m.kernel_tcp is not None:
+            warnings.warn(f"memory.kernel_tcp ignored: {why}", CgroupWarning, stacklevel=4)
 
     def _devices(self, devices: Devices) -> None:
         if self.layout.v1_for("devices") is not None:

@@ -110,6 +110,10 @@ def _to_memory_swappiness(value: Any) -> Optional[int]:
     return _ranged("memory.swappiness", value, 0, 100)
 
 
+def _to_memory_kernel_tcp(value: Any) -> Optional[int]:
+    return _bytes_limit("memory.kernel_tcp", value)
+
+
 @attrs.frozen
 class Memory:
     """Memory limits.
@@ -123,6 +127,10 @@ class Memory:
       v2 ``memory.low``).
     - ``high``: the throttling limit (v2 ``memory.high``; v1 has none: error).
     - ``swappiness``: 0..100 (v1 ``memory.swappiness``; v2 has none: error).
+    - ``kernel_tcp``: the TCP buffer memory limit (v1
+      ``memory.kmem.tcp.limit_in_bytes``); where the cgroup has no such file
+      (v2 counts TCP buffers in ``memory.max``) it is ignored with a
+      CgroupWarning, the other limits being applied.
     """
 
     max: Optional[int] = attrs.field(default=None, converter=_to_memory_max)
@@ -130,6 +138,7 @@ class Memory:
     reservation: Optional[int] = attrs.field(default=None, converter=_to_memory_reservation)
     high: Optional[int] = attrs.field(default=None, converter=_to_memory_high)
     swappiness: Optional[int] = attrs.field(default=None, converter=_to_memory_swappiness)
+    kernel_tcp: Optional[int] = attrs.field(default=None, converter=_to_memory_kernel_tcp)
 
 
 # -- cpu --------------------------------------------------------------------
@@ -498,13 +507,14 @@ class Devices:
         return cls((DeviceRule(True),))
 
     def allowing(self, *nodes: Device, access: str = "rwm") -> Devices:
-        """These rules followed by one allowing ``access`` to each node.
+        """These rules followed by one allowing ``access`` to each node
+        (FIFOs need none).
 
         The rules alone decide what opens: a node listed in
         ``Config.devices`` is made in ``/dev`` but opens only where a rule
         allows it, as with runc, so a config that adds a device allows it
         here too: ``Devices.default().allowing(fuse)``."""
-        extra = tuple(DeviceRule(True, n.type, n.major, n.minor, access) for n in nodes)
+        extra = tuple(DeviceRule(True, n.type, n.major, n.minor, access) for n in nodes if n.type != "p")
         return Devices(self.rules + extra)
 
 

@@ -100,10 +100,16 @@ def _exec(args: Args, log: Logger) -> int:
     base_env = dict(c.config.process.env) if c.config is not None else {}
     console_size = None
     if args.process:
+        import warnings
+
         from ..oci.spec import _process
 
         doc = _process_json(args.process)
-        proc_cfg, console_size, _ = _process(doc)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            proc_cfg, console_size, _ = _process(doc)
+        for w in caught:
+            log.warning(f"process: {w.message}")  # unknown properties, ignored
         argv = list(proc_cfg.args)
         env = dict(proc_cfg.env)
         overrides.update(

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 def _create(args: Args, log: Logger, *, detach: bool) -> Any:
     import attrs
 
+    from ..cgroups.errors import CgroupWarning
     from ..container import Container, ContainerExists
     from ..oci import OciWarning, load_bundle
 
@@ -39,7 +40,7 @@ def _create(args: Args, log: Logger, *, detach: bool) -> Any:
         warnings.simplefilter("always", OciWarning)
         oci = load_bundle(os.path.join(bundle, "config.json"))
     for w in caught:
-        log.debug(f"config.json: {w.message}")
+        log.warning(f"config.json: {w.message}")
     config = oci.config
     if args.no_pivot and config.rootfs is not None:
         config = attrs.evolve(config, rootfs=attrs.evolve(config.rootfs, no_pivot=True))
@@ -47,7 +48,6 @@ def _create(args: Args, log: Logger, *, detach: bool) -> Any:
     check_console(terminal, args.console_socket, detach)
     pass_fds = tuple(range(3, 3 + args.preserve_fds))
     use_seccomp_cache(args)
-    from ..cgroups.errors import CgroupWarning
 
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -239,13 +239,15 @@ def cmd_update(args: Args, log: Logger) -> int:
     c = load(args)
     if c.status() == "stopped":
         raise CliError("container not running")  # runc's message
-    cg = cgroup_from_oci({"resources": doc})
-    if cg is None:
-        return 0
-    changes: List[Any] = [getattr(cg, name) for name in ("memory", "cpu", "pids", "io", "hugetlb")]
-    for resource in changes:
-        if resource is not None:
-            c.update(resource)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cg = cgroup_from_oci({"resources": doc})
+        changes: List[Any] = [getattr(cg, name) for name in ("memory", "cpu", "pids", "io", "hugetlb")] if cg else []
+        for resource in changes:
+            if resource is not None:
+                c.update(resource)
+    for w in caught:
+        log.warning(str(w.message))  # unknown properties, memory.kernel, kernelTCP without its file
     return 0
 
 

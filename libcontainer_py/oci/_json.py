@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ..errors import ConfigError
@@ -19,19 +20,34 @@ def fail(path: str, message: str) -> ConfigError:
     return DocumentError(path, message)
 
 
+class OciWarning(UserWarning):
+    """Something of the document is ignored or read differently than
+    written: an unknown property, a setting the kernel no longer has (see
+    the docs)."""
+
+
+def warn(message: str) -> None:
+    """An OciWarning for whoever reads the document."""
+    warnings.warn(message, OciWarning, stacklevel=3)
+
+
 def obj(path: str, value: Any, keys: Tuple[str, ...], required: Tuple[str, ...] = ()) -> Mapping[str, Any]:
-    """An object whose keys are all in ``keys``; an unknown key is an error
-    naming it (``linux.resources.memory.kernel``), never dropped."""
+    """An object of the properties ``keys``.  Unknown properties are
+    ignored, as the spec requires, with one OciWarning naming them by their
+    JSON paths (``linux.resources.memory.bogus``); the object returned has
+    only the known ones."""
     if not isinstance(value, Mapping):
         raise fail(path, f"expected an object, got {type(value).__name__} {value!r}")
-    for key in value:
-        if key not in keys:
-            where = f"{path}.{key}" if path else str(key)
-            raise fail(where, f"unknown key (known: {', '.join(keys)})")
+    unknown = [key for key in value if key not in keys]
+    if unknown:
+        names = ", ".join(f"{path}.{key}" if path else str(key) for key in unknown)
+        warn(f"unknown {'property' if len(unknown) == 1 else 'properties'} ignored: {names}")
+        value = {key: v for key, v in value.items() if key in keys}
     for key in required:
         if key not in value:
             raise fail(f"{path}.{key}" if path else key, "is required")
-    return value
+    known: Mapping[str, Any] = value
+    return known
 
 
 def array(path: str, value: Any) -> List[Any]:

@@ -10,16 +10,29 @@ Options are read in order, as runc reads them:
 - ``private``, ``rprivate``, ``shared``, ``rshared``, ``slave``, ``rslave``,
   ``unbindable``, ``runbindable`` set Mount.propagation (at most one);
 - ``sync``, ``dirsync``, ``noatime``, ``nodiratime``, ``relatime``,
-  ``strictatime``, ``lazytime``, ``nosymfollow`` go to Mount.options, and
-  ``async``, ``atime``, ``diratime``, ``norelatime``, ``nostrictatime``,
-  ``nolazytime``, ``symfollow`` take the matching one out again (a fresh
-  mount has none of them), as does ``defaults``/``nomand`` (no-ops);
+  ``strictatime``, ``lazytime``, ``nosymfollow``, ``silent``, ``iversion``
+  go to Mount.options (an
+  atime mode replaces an earlier one: the last of ``noatime``,
+  ``relatime``, ``strictatime`` wins), and ``async``, ``atime``,
+  ``diratime``, ``norelatime``, ``nostrictatime``, ``nolazytime``,
+  ``symfollow``, ``loud``, ``noiversion`` take the matching one out again (a new mount then has the
+  kernel's default, a bind mount keeps its source's, as with runc);
+  ``defaults``/``nomand`` are no-ops.  On a bind mount these flags, like
+  ``ro``/``nosuid``/``nodev``/``noexec``, apply to the bound mount only,
+  not to the submounts ``rbind`` brings along (runc's remount);
+- the recursive attributes ``rro``, ``rrw``, ``rnosuid``, ``rsuid``,
+  ``rnodev``, ``rdev``, ``rnoexec``, ``rexec``, ``rnodiratime``,
+  ``rdiratime``, ``rnoatime``, ``rrelatime``, ``rstrictatime``, ``ratime``,
+  ``rnorelatime``, ``rnostrictatime``, ``rnosymfollow``, ``rsymfollow`` go
+  to Mount.recursive_options (the last of contradicting ones wins) and are
+  applied to the whole mount tree with mount_setattr(AT_RECURSIVE) after
+  the plain flags, on any type of mount;
 - ``tmpcopyup`` (runc's extension) sets Mount.copy_up: the new tmpfs starts
   with a copy of what the destination held; on any type but ``tmpfs`` it is
   refused (runc ignores it there);
-- flags Mount cannot carry (the recursive ``rro``/``rnosuid``... family,
-  ``idmap``/``ridmap``, ``remount``, ``mand``, ``silent``/``loud``) are
-  refused, naming the option;
+- flags Mount cannot carry (``idmap``/``ridmap``, ``remount``, ``mand``:
+  the kernel dropped mandatory locking in 5.15) are refused, naming the
+  option;
 - type ``cgroup`` is runc's: the container's own cgroups as the host lays
   them out, ``Mount.cgroup`` (Mount.type ``"cgroup"``, written back as
   ``cgroup``): a cgroup2 mount on a cgroup v2 host, a tmpfs of one mount or
@@ -36,7 +49,7 @@ import os
 from typing import Any, Dict, List, Optional
 
 from ..errors import ConfigError
-from ..mounts import OPTION_FLAGS, PROPAGATIONS, Mount
+from ..mounts import ATIME_MODES, OPTION_FLAGS, PROPAGATIONS, RECURSIVE_OPTIONS, Mount, recursive_group
 from ._json import array, at, fail, obj, string, strings
 
 _BOOL_OPTIONS = {
@@ -57,24 +70,19 @@ _CLEARING = {
     "nostrictatime": "strictatime",
     "nolazytime": "lazytime",
     "symfollow": "nosymfollow",
+    "loud": "silent",
+    "noiversion": "iversion",
 }
 _NO_OPS = ("defaults", "nomand")
 _REFUSED = {
     "remount": "a remount cannot be expressed (mount entries make new mounts)",
     "mand": "mandatory locking (MS_MANDLOCK) is not supported",
-    "silent": "MS_SILENT cannot be expressed",
-    "loud": "MS_SILENT cannot be expressed",
     "idmap": "id-mapped mounts are not supported",
     "ridmap": "id-mapped mounts are not supported",
 }
-_RECURSIVE_ATTRS = (
-    "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime", "rdiratime",
-    "rrelatime", "rnorelatime", "rnoatime", "ratime", "rstrictatime", "rnostrictatime", "rnosymfollow",
-    "rsymfollow",
-)  # fmt: skip
 #: Every option name read as a flag (never as file system data).
 FLAG_NAMES = frozenset(
-    (*_BOOL_OPTIONS, *_CLEARING, *_NO_OPS, *_REFUSED, *_RECURSIVE_ATTRS, *OPTION_FLAGS, *PROPAGATIONS, "bind", "rbind")
+    (*_BOOL_OPTIONS, *_CLEARING, *_NO_OPS, *_REFUSED, *RECURSIVE_OPTIONS, *OPTION_FLAGS, *PROPAGATIONS, "bind", "rbind")
 ) | {"tmpcopyup"}
 
 MOUNT_KEYS = ("destination", "type", "source", "options", "uidMappings", "gidMappings")
@@ -93,6 +101,7 @@ def mount_from_oci(path: str, value: Any, bundle: Optional[str]) -> Mount:
 
     fields: Dict[str, Any] = {"readonly": False, "nosuid": False, "nodev": False, "noexec": False}
     flags: List[str] = []
+    rec: List[str] = []  # recursive options
     data: List[str] = []
     bind: Optional[bool] = True if mtype == "bind" else None  # None: not a bind; else recursive?
     recursive = False
@@ -111,7 +120,10 @@ def mount_from_oci(path: str, value: Any, bundle: Optional[str]) -> Mount:
                 raise fail(where, f"a second propagation option ({propagation!r} already given)")
             propagation = opt
         elif opt in OPTION_FLAGS:
-            flags.append(opt)
+            replaced = ATIME_MODES if opt in ATIME_MODES else (opt,)
+            flags = [f for f in flags if f not in replaced] + [opt]
+        elif opt in RECURSIVE_OPTIONS:
+            rec = [r for r in rec if r not in recursive_group(opt)] + [opt]
         elif opt in _CLEARING:
             flags = [f for f in flags if f != _CLEARING[opt]]
         elif opt in _NO_OPS:
@@ -120,8 +132,6 @@ def mount_from_oci(path: str, value: Any, bundle: Optional[str]) -> Mount:
             copy_up = where
         elif opt in _REFUSED:
             raise fail(where, f"{opt!r}: {_REFUSED[opt]}")
-        elif opt in _RECURSIVE_ATTRS:
-            raise fail(where, f"{opt!r}: recursive mount attributes are not supported")
         elif not opt:
             raise fail(where, "an empty option")
         else:
@@ -149,6 +159,7 @@ def mount_from_oci(path: str, value: Any, bundle: Optional[str]) -> Mount:
             recursive=recursive if bind else True,
             propagation=propagation,
             options=tuple(flags),
+            recursive_options=tuple(rec),
             data=",".join(data),
             copy_up=copy_up is not None,
             **fields,
@@ -167,6 +178,7 @@ def mount_to_oci(path: str, m: Mount) -> Dict[str, Any]:
         if on:
             options.append(name)
     options.extend(m.options)
+    options.extend(m.recursive_options)
     if m.propagation is not None:
         options.append(m.propagation)
     if m.copy_up:

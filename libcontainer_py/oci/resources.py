@@ -28,9 +28,13 @@ Decisions (runc's reading of the spec, unless said otherwise):
   no such hierarchy).  cpu ``realtimePeriod``/``realtimeRuntime`` (0 is not
   set) are Cpu.rt_period_us/rt_runtime_us; blockIO ``weightDevice``
   weights are IO.device_weights (bfq's per-device weights).
-- Refused when set: memory ``kernel``, ``kernelTCP``, ``disableOOMKiller``
-  true, ``useHierarchy`` false, ``checkBeforeUpdate`` true; cpu ``idle``;
-  blockIO ``leafWeight`` (also per device); ``rdma``.
+- memory ``kernelTCP`` is Memory.kernel_tcp (v1 memory.kmem.tcp.limit_in_bytes,
+  ignored with a CgroupWarning where the cgroup has no such file);
+  ``kernel`` is ignored with an OciWarning (the kernel no longer has kernel
+  memory limits; runc warns too).
+- Refused when set: memory ``disableOOMKiller`` true, ``useHierarchy`` false,
+  ``checkBeforeUpdate`` true; cpu ``idle``; blockIO ``leafWeight`` (also per
+  device); ``rdma``.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..cgroups.resources import IO, UNLIMITED, CgroupConfig, Cpu, DeviceRule, Devices, Hugetlb, Memory, Network, Pids
 from ..errors import ConfigError
-from ._json import array, at, boolean, fail, integer, obj, string
+from ._json import array, at, boolean, fail, integer, obj, string, warn
 
 INT64_MAX = 2**63 - 1
 #: What runc allows after the configured rules (Devices.default() minus its deny-all).
@@ -148,8 +152,9 @@ def _memory(value: Any, high: Any) -> Optional[Memory]:
         return None
     path = "linux.resources.memory"
     doc = obj(path, value if value is not None else {}, _MEMORY_KEYS)
-    _refuse_set(path, doc, "kernel", "kernel memory limits are not supported (deprecated in the kernel)")
-    _refuse_set(path, doc, "kernelTCP", "kernel TCP memory limits are not supported")
+    if doc.get("kernel") is not None:
+        integer(f"{path}.kernel", doc["kernel"], -(2**63), INT64_MAX)
+        warn(f"{path}.kernel ignored: kernel memory limits are gone from the kernel (5.16 and later ignore them)")
     _refuse_set(path, doc, "disableOOMKiller", "disabling the OOM killer is not supported", (None, False))
     _refuse_set(path, doc, "useHierarchy", "memory.use_hierarchy is always on", (None, True))
     _refuse_set(path, doc, "checkBeforeUpdate", "only meaningful for an update", (None, False))
@@ -174,6 +179,7 @@ def _memory(value: Any, high: Any) -> Optional[Memory]:
             reservation=_limit(f"{path}.reservation", doc.get("reservation")),
             high=None if high is None else (UNLIMITED if high == "max" else high),
             swappiness=swappiness,
+            kernel_tcp=_limit(f"{path}.kernelTCP", doc.get("kernelTCP")),
         )
 
 
@@ -387,6 +393,7 @@ def _memory_to_oci(m: Memory, unified: Dict[str, str]) -> Dict[str, Any]:
         out["swap"] = m.max + m.swap_max
     if m.swappiness is not None:
         out["swappiness"] = m.swappiness
+    _put(out, "kernelTCP", m.kernel_tcp, "cgroup.memory.kernel_tcp")
     if m.high is not None:
         unified["memory.high"] = "max" if m.high == UNLIMITED else str(m.high)
     return out

@@ -3,8 +3,15 @@
 ``config_from_oci(doc, bundle=...)`` reads a parsed config.json into an
 OciConfig (the Config plus what OCI has and Config does not: the version,
 annotations, the console size); ``config_to_oci(config)`` writes one.
-Every key is either mapped or refused with a ConfigError naming its JSON
-path (``linux.resources.memory.kernel``): nothing is dropped silently.
+Every known property is either mapped or, where it cannot be honoured,
+refused with a ConfigError naming its JSON path (``linux.intelRdt``).
+Unknown properties, at any level, are ignored as the spec requires, with an
+OciWarning naming them (``linux.resources.memory.bogus``); so are the
+sections of other platforms (``solaris``, ``windows``, ``vm``, ``zos``).
+Values are never unknown: a namespace type, a capability, a seccomp action
+or a device type the spec does not define is an error.  Free-form maps
+(``annotations``, ``linux.sysctl``) have no unknown keys; ``unified`` keys
+name cgroup files, and the ones not supported are refused.
 
 Decisions, where OCI and Config do not line up one to one:
 
@@ -32,9 +39,9 @@ Decisions, where OCI and Config do not line up one to one:
   relative bind mount sources.
 - ``hostname``/``domainname`` empty or absent: None (Config then names the
   host after the container id when the uts namespace is new).
-- ``linux.devices``: type ``u`` is read as ``c`` (the same node); ``fileMode``
-  may carry the node's own S_IFMT bits (podman writes 020666); ``uid``/``gid``
-  other than 0 are refused.  When the mounts have ``/dev``, the standard
+- ``linux.devices``: type ``u`` is read as ``c`` (the same node), ``p`` is a
+  FIFO (mknod S_IFIFO; no device number); ``fileMode`` may carry the node's
+  own S_IFMT bits (podman writes 020666); ``uid``/``gid`` own the node.  When the mounts have ``/dev``, the standard
   devices (DEFAULT_DEVICES) are added after the given ones unless a device
   with the same path is given (OCI runtimes must supply them).
 - Cgroup resources: see :mod:`libcontainer_py.oci.resources`.
@@ -73,7 +80,7 @@ from ..process import Process, User
 from ..rootfs import Rootfs
 from ..scheduling import ExecCPUAffinity, IOPriority, Scheduler
 from ..seccomp import Seccomp
-from ._json import UINT64_MAX, array, at, boolean, fail, integer, obj, string, string_map, strings
+from ._json import UINT64_MAX, OciWarning, array, at, boolean, fail, integer, obj, string, string_map, strings, warn
 from .mounts import mount_to_oci, mounts_from_oci
 from .resources import cgroup_from_oci, cgroup_to_oci
 
@@ -81,10 +88,6 @@ __all__ = ["OCI_VERSION", "OciConfig", "OciWarning", "config_from_oci", "config_
 
 #: The spec version config_to_oci writes.
 OCI_VERSION = "1.0.2"
-
-
-class OciWarning(UserWarning):
-    """Something of the document is read differently than written (see the docs)."""
 
 
 def _annotations(value: Any) -> Mapping[str, str]:
@@ -137,6 +140,8 @@ class OciConfig:
 # -- reading -------------------------------------------------------------------
 
 _TOP_KEYS = ("ociVersion", "process", "root", "hostname", "domainname", "mounts", "hooks", "annotations", "linux")
+#: The spec's sections for other platforms: ignored here, with a warning.
+_OTHER_PLATFORMS = ("solaris", "windows", "vm", "zos")
 _PROCESS_KEYS = (
     "terminal", "consoleSize", "user", "args", "env", "cwd", "capabilities", "rlimits", "noNewPrivileges",
     "oomScoreAdj", "apparmorProfile", "selinuxLabel", "ioPriority", "scheduler", "execCPUAffinity",
@@ -186,7 +191,12 @@ def _refuse_label(path: str, value: Any) -> None:
 def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> OciConfig:
     """An OciConfig from a parsed config.json.  ``bundle`` is the directory
     relative paths (``root.path``, bind sources) are taken from."""
-    top = obj("", doc, _TOP_KEYS, required=("ociVersion",))
+    top = obj("", doc, _TOP_KEYS + _OTHER_PLATFORMS, required=("ociVersion",))
+    others = [key for key in _OTHER_PLATFORMS if key in top]
+    if others:
+        warn(
+            f"{', '.join(others)} ignored: {'they are' if len(others) > 1 else 'it is'} for another platform than Linux"
+        )
     version = string("ociVersion", top["ociVersion"])
     if not version.startswith("1."):
         raise fail("ociVersion", f"only version 1.x of the runtime spec is supported, got {version!r}")
@@ -267,7 +277,11 @@ def _time_offsets(value: Any) -> Dict[str, Tuple[int, int]]:
     """``linux.timeOffsets``: {clock: {secs, nanosecs}} (Config checks the
     clocks and the need for a new time namespace)."""
     out: Dict[str, Tuple[int, int]] = {}
-    for clock, offset in obj("linux.timeOffsets", value or {}, TIME_CLOCKS).items():
+    if not isinstance(value or {}, Mapping):
+        raise fail("linux.timeOffsets", f"expected an object, got {value!r}")
+    for clock, offset in (value or {}).items():
+        if clock not in TIME_CLOCKS:  # a key of this map is a value: the clock
+            raise fail(f"linux.timeOffsets.{clock}", f"not a clock with offsets (only {', '.join(TIME_CLOCKS)})")
         doc = obj(f"linux.timeOffsets.{clock}", offset, ("secs", "nanosecs"))
         out[clock] = (
             integer(f"linux.timeOffsets.{clock}.secs", doc.get("secs", 0)),
@@ -470,7 +484,7 @@ def _idmaps(path: str, value: Any) -> Tuple[IDMap, ...]:
     return tuple(out)
 
 
-_IFMT = {"c": stat.S_IFCHR, "b": stat.S_IFBLK}
+_IFMT = {"c": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
 
 
 def _devices(value: Any) -> List[Device]:
@@ -481,11 +495,7 @@ def _devices(value: Any) -> List[Device]:
         kind = string(where + ".type", d["type"])
         if kind == "u":
             kind = "c"
-        if kind == "p":
-            raise fail(where + ".type", "FIFOs ('p') cannot be made as devices")
-        for key in ("uid", "gid"):
-            if d.get(key) not in (None, 0):
-                raise fail(f"{where}.{key}", "device nodes are owned by the container's root; only 0 is supported")
+        owner = {k: integer(f"{where}.{k}", d[k], 0) for k in ("uid", "gid") if d.get(k) is not None}
         mode = d.get("fileMode")
         if mode is not None:
             mode = integer(where + ".fileMode", mode, 0)
@@ -494,8 +504,8 @@ def _devices(value: Any) -> List[Device]:
             mode &= 0o7777
         with at(where):
             out.append(
-                Device(string(where + ".path", d["path"]), kind, d.get("major"), d.get("minor"),
-                       0o666 if mode is None else mode)
+                Device(string(where + ".path", d["path"]), kind, d.get("major", 0 if kind == "p" else None),
+                       d.get("minor", 0 if kind == "p" else None), 0o666 if mode is None else mode, **owner)
             )  # fmt: skip
     return out
 
@@ -665,7 +675,15 @@ def _linux_to_oci(config: Config) -> Dict[str, Any]:
             )
     if config.devices:
         linux["devices"] = [
-            {"path": d.path, "type": d.type, "major": d.major, "minor": d.minor, "fileMode": d.mode, "uid": 0, "gid": 0}
+            {
+                "path": d.path,
+                "type": d.type,
+                "major": d.major,
+                "minor": d.minor,
+                "fileMode": d.mode,
+                "uid": d.uid,
+                "gid": d.gid,
+            }
             for d in config.devices
         ]
     linux.update(cgroup_to_oci(config.cgroup))

@@ -32,6 +32,7 @@ from .process import (
 )
 from .steps import (
     F_BIND,
+    F_CHOWN,
     F_COPY_UP,
     F_FILE,
     F_MODE_SET,
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEV_SYMLINKS",
     "F_BIND",
+    "F_CHOWN",
     "F_COPY_UP",
     "F_FILE",
     "F_MODE_SET",

@@ -3,19 +3,41 @@
 from __future__ import annotations
 
 import os
-import stat
 from typing import TYPE_CHECKING, List, Mapping, Optional, Tuple
 
 import attrs
 
 from ..config import Config
+from ..devices import Device
 from ..errors import ConfigError
 from ..idmap import IDMap
-from ..mounts import MS_BIND, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, Mount, propagation_flags
+from ..mounts import (
+    ATTR_RDONLY,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    Mount,
+    propagation_flags,
+)
 from ..rootfs import HOST_PATHS, Rootfs
 from .cgroupfs import cgroup_mount_steps
 from .namespaces import default_mappings
-from .steps import F_BIND, F_FILE, F_NO_PIVOT, F_PIVOT_ONLY, F_RECURSIVE, F_THROWAWAY, HostFS, Op, Step, copy_up_flags
+from .steps import (
+    F_BIND,
+    F_CHOWN,
+    F_FILE,
+    F_NO_PIVOT,
+    F_PIVOT_ONLY,
+    F_RECURSIVE,
+    F_THROWAWAY,
+    HostFS,
+    Op,
+    Step,
+    copy_up_flags,
+)
 
 if TYPE_CHECKING:
     from ..cgroups.layout import Layout
@@ -93,10 +115,11 @@ def bind_step(
 
 
 def mount_step(m: Mount, host: HostFS) -> Step:
+    """The mount itself: a bind (its flags come in mount_attr_steps) or a new
+    file system with its flags."""
     if m.is_bind:
         source = m.source or ""
         is_file = host.exists(source) and not host.is_dir(source)
-        remount = m.mount_flags() & ~(MS_BIND | MS_REC)
         return bind_step(
             f"bind mount {source}",
             source,
@@ -104,8 +127,6 @@ def mount_step(m: Mount, host: HostFS) -> Step:
             is_file=is_file,
             readonly=False,
             recursive=m.recursive,
-            attrs_set=m.bind_attributes(),
-            remount=remount,
             prop=m.propagation_flags(),
         )
     return Step(
@@ -120,6 +141,29 @@ def mount_step(m: Mount, host: HostFS) -> Step:
         s3=m.type,
         s4=m.data or None,
     )
+
+
+def attr_step(what: str, destination: str, set_: int, clear: int, *, recursive: bool, remount: int = 0) -> Step:
+    """mount_setattr on the mount at ``destination`` (inside the root);
+    ``remount``: the flags of a plain remount where the syscall is missing."""
+    flags = F_RECURSIVE if recursive else 0
+    return Step(Op.MOUNT_ATTR, what, destination, flags=flags, n1=set_, n2=clear, n3=remount, s1=destination)
+
+
+def mount_attr_steps(m: Mount) -> List[Step]:
+    """A bind mount's own flags (this mount only, as runc's remount), then
+    the recursive options on the whole tree."""
+    steps = []
+    if m.is_bind and (m.bind_attributes() or m.bind_attributes_cleared()):
+        remount = m.mount_flags() & ~(MS_BIND | MS_REC)
+        what = "set the bind mount's flags"
+        steps.append(attr_step(what, m.destination, m.bind_attributes(), m.bind_attributes_cleared(),
+                               recursive=False, remount=remount))  # fmt: skip
+    if m.recursive_options:
+        set_, clear = m.recursive_attributes()
+        what = f"set recursive mount options {','.join(m.recursive_options)}"
+        steps.append(attr_step(what, m.destination, set_, clear, recursive=True))
+    return steps
 
 
 def adapt_for_user_namespace(m: Mount, config: Config, gid_maps: Tuple[IDMap, ...]) -> Mount:
@@ -232,19 +276,30 @@ def mount_steps(
                 steps.append(bind_step(f"bind the host's {path}", path, path, is_file=False, readonly=True))
         steps.append(mount_step(Mount.tmpfs("/tmp", mode=0o1777), host))
     gid_maps = config.gid_mappings or default_mappings(host)[1]
+    late: List[Step] = []
     for m in config.mounts:
+        if m.destination == "/dev" and m.readonly:
+            # Devices, symlinks and the mounts below /dev (devpts...) go in
+            # first: /dev becomes read-only after them, as in runc.
+            m = attrs.evolve(m, readonly=False)
+            late.append(attr_step("make /dev read-only", "/dev", ATTR_RDONLY, 0, recursive=False, remount=MS_RDONLY))
         if m.is_cgroup:
             if cgroup_layout is None:
                 cgroup_layout = host.cgroup_layout()
             steps.extend(cgroup_mount_steps(m, config, cgroup_layout, cgroup_dirs or {}))
+            if m.recursive_options:
+                steps.extend(mount_attr_steps(m))
             continue
-        steps.append(mount_step(adapt_for_user_namespace(m, config, gid_maps), host))
+        m = adapt_for_user_namespace(m, config, gid_maps)
+        steps.append(mount_step(m, host))
+        steps.extend(mount_attr_steps(m))
     if config.mounts.find("/dev") is not None:
         dev_steps(config, steps)
     if create_hooks:
-        # As runc: after the mounts and devices, before the protected paths
-        # (which a hook then cannot undo) and pivot_root.
+        # As runc: after the mounts and devices, before a read-only /dev,
+        # the protected paths (which a hook then cannot undo) and pivot_root.
         steps.append(Step(Op.WAIT_PARENT, "wait for the create hooks", phase="hooks"))
+    steps.extend(late)
     for path in config.readonly_paths:
         steps.append(Step(Op.READONLY_PATH, "make a path read-only", path, s1=path))
     for path in config.masked_paths:
@@ -265,17 +320,30 @@ def mount_steps(
 def dev_steps(config: Config, steps: List[Step]) -> None:
     in_userns = config.namespaces.user is True
     for d in config.devices:
-        if in_userns:
+        if in_userns and d.type != "p":
             # mknod is not allowed in a user namespace: bind the host's node.
             steps.append(
                 bind_step(f"bind device {d.path}", d.path, d.path, is_file=True, readonly=False, recursive=False)
             )
         else:
-            kind = stat.S_IFCHR if d.type == "c" else stat.S_IFBLK
-            steps.append(
-                Step(Op.MKNOD, "make device node", d.path, n1=kind | d.mode, n2=os.makedev(d.major, d.minor), s1=d.path)
-            )
+            steps.append(device_step(d))
     for link, target in DEV_SYMLINKS:
         steps.append(Step(Op.SYMLINK, "make /dev symlink", link, s1=target, s2=link))
     if config.mounts.find("/dev/pts") is not None:
         steps.append(Step(Op.SYMLINK, "make /dev symlink", "/dev/ptmx", s1="pts/ptmx", s2="/dev/ptmx"))
+
+
+def device_step(d: Device) -> Step:
+    """mknod of a device node or FIFO, then its owner where it is not root."""
+    chown = d.uid != 0 or d.gid != 0
+    return Step(
+        Op.MKNOD,
+        "make FIFO" if d.type == "p" else "make device node",
+        d.path,
+        flags=F_CHOWN if chown else 0,
+        mflags=d.gid,
+        n1=d.file_type | d.mode,
+        n2=os.makedev(d.major, d.minor),
+        n3=d.uid,
+        s1=d.path,
+    )

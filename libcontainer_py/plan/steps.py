@@ -67,7 +67,8 @@ class Op(enum.IntEnum):
     IOPRIO = 45
     SCHED_SETAFFINITY = 46
     SET_MEMPOLICY = 47
-    PDEATHSIG = 48
+    MOUNT_ATTR = 48
+    PDEATHSIG = 49
 
 
 # Step flags (LC_F_*).
@@ -93,6 +94,9 @@ F_COPY_UP = 0x80
 
 
 F_MODE_SET = 0x100
+
+
+F_CHOWN = 0x200
 
 
 def copy_up_flags(copy_up: bool, data: str) -> int:

@@ -354,8 +354,9 @@ class Seccomp:
     def from_oci(cls, value: Mapping[str, Any]) -> Seccomp:
         """A Seccomp from an OCI ``linux.seccomp`` object (a parsed JSON dict).
 
-        Unknown keys are refused, not dropped: a Docker-format profile's
-        ``includes``/``excludes`` would otherwise silently change meaning.
+        Unknown keys are ignored with an OciWarning, as the OCI spec
+        requires, except a Docker-format profile's ``includes``/``excludes``
+        (refused: ignoring them would change a rule's meaning).
         """
         return _from_oci(value)
 
@@ -399,16 +400,25 @@ _OCI_RULE_KEYS = ("names", "action", "args", "errnoRet")
 _OCI_ARG_KEYS = ("index", "value", "valueTwo", "op")
 
 
+#: Docker profile keys that would change a rule's meaning if ignored.
+_DOCKER_ONLY = ("includes", "excludes")
+
+
 def _mapping(field: str, value: Any, keys: Tuple[str, ...], required: Tuple[str, ...]) -> Mapping[str, Any]:
+    """An object of the properties ``keys``; unknown ones are ignored with an
+    OciWarning (the spec's rule), except Docker's ``includes``/``excludes``:
+    ignoring them would apply a rule meant for some containers to all."""
     if not isinstance(value, Mapping):
         raise fail(field, f"expected an object, got {type(value).__name__} {value!r}")
-    for key in value:
-        if key not in keys:
-            raise fail(f"{field}.{key}", f"unknown key (known: {', '.join(keys)})")
-    for key in required:
-        if key not in value:
-            raise fail(f"{field}.{key}", "is required")
-    return value
+    for key in _DOCKER_ONLY:
+        if key in value:
+            raise fail(f"{field}.{key}", "Docker's profile format is not OCI's: resolve includes/excludes first")
+    from ..oci._json import obj
+
+    try:
+        return obj(field, value, keys, required)
+    except ConfigError as exc:
+        raise fail(exc.field, exc.message) from None
 
 
 def _oci_list(field: str, value: Any) -> List[Any]:

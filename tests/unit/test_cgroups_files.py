@@ -504,3 +504,23 @@ def test_create_gives_up_on_a_parent_that_keeps_vanishing() -> None:
         m.create()
     assert info.value.errno in (errno.ENODEV, errno.ENOENT)  # the last one seen
     assert not [d for d in fs.dirs if "libcontainer_py" in d]  # what it made is removed again
+
+
+def test_kernel_tcp_where_the_file_is_and_where_it_is_not() -> None:
+    """v1 memory.kmem.tcp.limit_in_bytes gets Memory.kernel_tcp; a memory
+    cgroup without that file (here the fake's, like a v2 one) applies the
+    other limits and warns about the one it leaves out."""
+    m = Memory(max="64M", kernel_tcp="1M")
+    assert fs1.memory_writes(m, current_limit=None, current_memsw=None, has_memsw=False, has_kmem_tcp=True) == [
+        ("memory", "memory.limit_in_bytes", str(64 * MB)),
+        ("memory", fs1.KMEM_TCP, str(MB)),
+    ]
+    assert fs2.memory_writes(m) == [("memory", "memory.max", str(64 * MB))]
+    fs = FakeFS()
+    manager = make(fs)
+    manager.create()
+    with pytest.warns(CgroupWarning, match=f"memory.kernel_tcp ignored: .* no {fs1.KMEM_TCP}"):
+        manager.apply(CgroupConfig(memory=m, pids=Pids(max=5), devices=None))
+    assert fs.files["/cg/memory/libcontainer_py/c1/memory.limit_in_bytes"] == str(64 * MB)
+    assert fs.files["/cg/pids/libcontainer_py/c1/pids.max"] == "5"
+    manager.destroy()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import stat
+
 import attrs
 import pytest
 
@@ -123,6 +125,18 @@ def test_device_validation() -> None:
         lc.Device("/etc/null", "c", 1, 3)
     with pytest.raises(lc.ConfigError, match="duplicate"):
         lc.Config(devices=lc.DEFAULT_DEVICES + (lc.Device("/dev/null", "c", 1, 3),))
+    with pytest.raises(lc.ConfigError, match="'p' \\(FIFO\\)"):
+        lc.Device("/dev/x", "s", 1, 3)
+    with pytest.raises(lc.ConfigError, match="no device number"):
+        lc.Device("/dev/pipe", "p", 1, 3)
+    assert lc.Device.fifo("/dev/pipe", uid=5).file_type == stat.S_IFIFO
+    userns = dict(
+        namespaces=lc.Namespaces.all(), uid_mappings=[lc.IDMap(0, 100000, 10)], gid_mappings=[lc.IDMap(0, 100000, 10)]
+    )
+    lc.Config(devices=lc.DEFAULT_DEVICES + (lc.Device.fifo("/dev/pipe", uid=9, gid=9),), **userns)
+    with pytest.raises(lc.ConfigError) as info:
+        lc.Config(devices=lc.DEFAULT_DEVICES + (lc.Device.fifo("/dev/pipe", uid=1, gid=10),), **userns)
+    assert info.value.field == "devices[6].gid" and "not mapped" in info.value.message
 
 
 def test_mounts_and_devices_follow_the_rootfs() -> None:

@@ -185,10 +185,8 @@ def test_ambient_without_inheritable_is_dropped_with_a_warning() -> None:
         ("process.user", {"uid": -1, "gid": 0}, "process.user", "uid"),
         ("process.user", {"uid": 0, "gid": 0, "username": "root"}, "process.user.username", "Windows"),
         ("process.user", {"uid": 0, "gid": 0, "umask": 0o1000}, "process.user.umask", "between"),
-        ("process.user", {"uid": 0, "gid": 0, "sid": 1}, "process.user.sid", "unknown key"),
         ("process.capabilities", {"bounding": ["CAP_NOPE"]}, "process.capabilities.bounding", "unknown capability"),
         ("process.capabilities", {"effective": ["CAP_KILL"]}, "process.capabilities", "not permitted"),
-        ("process.capabilities", {"extra": []}, "process.capabilities.extra", "unknown key"),
         ("process.rlimits", [{"type": "RLIMIT_NOPE", "hard": 1, "soft": 1}], "process.rlimits[0]", "unknown limit"),
         ("process.rlimits", [{"type": "RLIMIT_NOFILE", "hard": 1}], "process.rlimits[0].soft", "required"),
         ("process.rlimits", [{"type": "RLIMIT_NOFILE", "hard": 1, "soft": 2}], "process.rlimits[0]", "above"),
@@ -213,12 +211,9 @@ def test_ambient_without_inheritable_is_dropped_with_a_warning() -> None:
             "no clamp values",
         ),
         ("process.scheduler", {"policy": "SCHED_DEADLINE", "runtime": 10}, "process.scheduler", "at least 1024"),
-        ("process.scheduler", {"policy": "SCHED_OTHER", "weight": 1}, "process.scheduler.weight", "unknown key"),
         ("process.execCPUAffinity", {"initial": "0-x"}, "process.execCPUAffinity", "CPU list"),
         ("process.execCPUAffinity", {"final": "3-1"}, "process.execCPUAffinity", "bad range"),
         ("process.execCPUAffinity", {"final": "2000"}, "process.execCPUAffinity", "0 to 1023"),
-        ("process.execCPUAffinity", {"cpus": "0"}, "process.execCPUAffinity.cpus", "unknown key"),
-        ("process.commandLine", "sh", "process.commandLine", "unknown key"),
         ("process.consoleSize", {"height": 1}, "process.consoleSize.width", "required"),
     ],
 )
@@ -283,11 +278,9 @@ def test_hostname_and_domainname() -> None:
 @pytest.mark.parametrize(
     "doc_change, field, match",
     [
-        ({"solaris": {}}, "solaris", "unknown key"),
         ({"ociVersion": "2.0.0"}, "ociVersion", "1.x"),
         ({"ociVersion": 1}, "ociVersion", "string"),
         ({"root": None}, "root", "required"),
-        ({"root": {"path": ROOT, "ro": True}}, "root.ro", "unknown key"),
         ({"annotations": {"a": 1}}, "annotations['a']", "string"),
     ],
 )
@@ -355,7 +348,7 @@ def test_mount_later_options_win() -> None:
 )
 def test_bind_mounts(options: Any, mtype: str, recursive: bool) -> None:
     m = mount({"destination": "/mnt", "type": mtype, "source": "/host", "options": [*options, "ro", "rslave"]})
-    assert m == lc.Mount.bind("/host", "/mnt", readonly=True, recursive=recursive, propagation="rslave")
+    assert m == lc.Mount("/mnt", "bind", "/host", readonly=True, recursive=recursive, propagation="rslave")
 
 
 def test_bind_mount_without_type() -> None:
@@ -409,7 +402,6 @@ def test_cgroup_mount_is_the_containers_cgroups() -> None:
             "mounts[0].options[1]",
             "tmpfs only",
         ),
-        ({"destination": "/m", "type": "tmpfs", "options": ["rro"]}, "mounts[0].options[0]", "recursive"),
         ({"destination": "/m", "type": "tmpfs", "options": ["remount"]}, "mounts[0].options[0]", "remount"),
         ({"destination": "/m", "type": "tmpfs", "options": [""]}, "mounts[0].options[0]", "empty"),
         ({"destination": "/m", "type": "bind"}, "mounts[0].source", "needs a source"),
@@ -417,7 +409,6 @@ def test_cgroup_mount_is_the_containers_cgroups() -> None:
         ({"destination": "/m", "type": "none"}, "mounts[0].type", "bind"),
         ({"destination": "m", "type": "tmpfs"}, "mounts[0]", "absolute"),
         ({"type": "tmpfs"}, "mounts[0].destination", "required"),
-        ({"destination": "/m", "type": "tmpfs", "extra": 1}, "mounts[0].extra", "unknown key"),
         (
             {"destination": "/m", "type": "bind", "source": "/x", "uidMappings": [{"containerID": 0}]},
             "mounts[0].uidMappings",
@@ -461,7 +452,6 @@ def test_hooks() -> None:
         assert c.hooks.of(name) == (lc.Hook("/bin/hook", ("hook", "x"), ("A=1",), 5), lc.Hook(f"/bin/{_camel(name)}"))
     refused("hooks.prestart[0]", minimal(hooks={"prestart": [{"path": "/x", "timeout": 0}]}), match="positive")
     refused("hooks.prestart[0].path", minimal(hooks={"prestart": [{}]}), match="required")
-    refused("hooks.bogus", minimal(hooks={"bogus": []}), match="unknown key")
 
 
 def _camel(name: str) -> str:
@@ -513,8 +503,10 @@ def test_devices_and_the_standard_ones() -> None:
 @pytest.mark.parametrize(
     "device, field, match",
     [
-        ({"path": "/dev/p", "type": "p"}, "linux.devices[0].type", "FIFO"),
-        ({"path": "/dev/x", "type": "c", "major": 1, "minor": 1, "uid": 5}, "linux.devices[0].uid", "only 0"),
+        ({"path": "/dev/p", "type": "p", "major": 1, "minor": 0}, "linux.devices[0]", "no device number"),
+        ({"path": "/dev/x", "type": "c", "major": 1, "minor": 1, "uid": -1}, "linux.devices[0].uid", "between"),
+        ({"path": "/dev/x", "type": "q", "major": 1, "minor": 1}, "linux.devices[0]", "FIFO"),
+        ({"path": "/dev/p", "type": "p", "fileMode": 0o20666}, "linux.devices[0].fileMode", "match"),
         (
             {"path": "/dev/x", "type": "c", "major": 1, "minor": 1, "fileMode": 0o60666},
             "linux.devices[0].fileMode",
@@ -522,11 +514,25 @@ def test_devices_and_the_standard_ones() -> None:
         ),
         ({"path": "/dev/x", "type": "c", "major": 1}, "linux.devices[0]", "minor"),
         ({"path": "/etc/x", "type": "c", "major": 1, "minor": 1}, "linux.devices[0]", "under /dev"),
-        ({"path": "/dev/x", "type": "c", "major": 1, "minor": 1, "bogus": 1}, "linux.devices[0].bogus", "unknown key"),
     ],
 )
 def test_device_refusals(device: Dict[str, Any], field: str, match: str) -> None:
     refused(field, minimal(mounts=[DEV_MOUNT], **{"linux.devices": [device]}), match=match)
+
+
+def test_fifo_devices_and_owners() -> None:
+    """Type "p" is a FIFO (no device number needed, S_IFIFO bits allowed in
+    fileMode); uid and gid own any node; both written back."""
+    devices = [
+        {"path": "/dev/pipe", "type": "p", "fileMode": 0o10640, "uid": 1000, "gid": 5},
+        {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "uid": 7, "gid": 8},
+    ]
+    config = config_from_oci(minimal(mounts=[DEV_MOUNT], **{"linux.devices": devices})).config
+    assert config.devices[:2] == (
+        lc.Device.fifo("/dev/pipe", mode=0o640, uid=1000, gid=5),
+        lc.Device("/dev/fuse", "c", 10, 229, 0o666, 7, 8),
+    )
+    assert config_from_oci(config_to_oci(config)).config == config
 
 
 def test_sysctl_masked_readonly_seccomp() -> None:
@@ -549,7 +555,7 @@ def test_sysctl_masked_readonly_seccomp() -> None:
     assert c.readonly_paths == ("/proc/sys",)
     assert c.seccomp == lc.Seccomp.from_oci(seccomp)
     refused("sysctl['kernel.panic']", minimal(**{"linux.sysctl": {"kernel.panic": "1"}}), match="namespaced")
-    refused("linux.seccomp.bogus", minimal(**{"linux.seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "bogus": 1}}))
+    refused("linux.seccomp.includes", minimal(**{"linux.seccomp": {"defaultAction": "SCMP_ACT_ALLOW", "includes": {}}}))
 
 
 @pytest.mark.parametrize(
@@ -570,7 +576,6 @@ def test_sysctl_masked_readonly_seccomp() -> None:
         ("memoryPolicy", {"mode": "MPOL_PREFERRED", "nodes": "0-1"}, "one node"),
         ("memoryPolicy", {"mode": "MPOL_BIND", "nodes": "0-x"}, "node list"),
         ("netDevices", {"eth0": {}}, "network devices"),
-        ("bogus", 1, "unknown key"),
     ],
 )
 def test_linux_refusals(key: str, value: Any, match: str) -> None:
@@ -650,15 +655,12 @@ def test_memory() -> None:
 @pytest.mark.parametrize(
     "memory, field, match",
     [
-        ({"kernel": 1 << 20}, "linux.resources.memory.kernel", "kernel memory"),
-        ({"kernelTCP": 1 << 20}, "linux.resources.memory.kernelTCP", "TCP"),
         ({"disableOOMKiller": True}, "linux.resources.memory.disableOOMKiller", "OOM"),
         ({"useHierarchy": False}, "linux.resources.memory.useHierarchy", "always"),
         ({"swap": 1 << 20}, "linux.resources.memory.swap", "needs a memory limit"),
         ({"limit": 2 << 20, "swap": 1 << 20}, "linux.resources.memory.swap", "at least"),
         ({"swappiness": 101}, "linux.resources.memory.swappiness", "between"),
         ({"limit": "1g"}, "linux.resources.memory.limit", "integer"),
-        ({"bogus": 1}, "linux.resources.memory.bogus", "unknown key"),
     ],
 )
 def test_memory_refusals(memory: Dict[str, Any], field: str, match: str) -> None:
@@ -666,7 +668,10 @@ def test_memory_refusals(memory: Dict[str, Any], field: str, match: str) -> None
 
 
 def test_memory_harmless_values_accepted() -> None:
-    c = cgroup({"memory": {"kernel": 0, "disableOOMKiller": False, "useHierarchy": True, "checkBeforeUpdate": False}})
+    with pytest.warns(OciWarning, match="memory.kernel ignored"):
+        c = cgroup(
+            {"memory": {"kernel": 0, "disableOOMKiller": False, "useHierarchy": True, "checkBeforeUpdate": False}}
+        )
     assert c is not None and c.memory == lc.Memory()
 
 
@@ -739,10 +744,8 @@ def test_cpu_pids_io_hugetlb() -> None:
         ({"rdma": {"mlx5_1": {"hcaHandles": 3}}}, "linux.resources.rdma", "rdma"),
         ({"unified": {"memory.max": "1"}}, "linux.resources.unified['memory.max']", "not supported"),
         ({"unified": {"cpu.weight": "x"}}, "linux.resources.unified['cpu.weight']", "number"),
-        ({"pids": {"max": 1}}, "linux.resources.pids.max", "unknown key"),
         ({"devices": [{"allow": True, "type": "x"}]}, "linux.resources.devices[0]", "'a' (all)"),
         ({"devices": [{"type": "a"}]}, "linux.resources.devices[0].allow", "required"),
-        ({"bogus": {}}, "linux.resources.bogus", "unknown key"),
     ],
 )
 def test_resource_refusals(resources: Dict[str, Any], field: str, match: str) -> None:
@@ -984,7 +987,7 @@ _mount = st.one_of(
         st.booleans(),
     ),
     st.builds(
-        lambda dst, typ, src, flags, opts, data: lc.Mount(
+        lambda dst, typ, src, flags, opts, rec, data: lc.Mount(
             dst,
             typ,
             src,
@@ -993,13 +996,17 @@ _mount = st.one_of(
             nodev=flags[2],
             noexec=flags[3],
             options=opts,
+            recursive_options=rec,
             data=",".join(data),
         ),
         _path,
         st.sampled_from(["tmpfs", "proc", "cgroup2", "mqueue"]),
         st.none() | st.sampled_from(["tmpfs", "none", "x"]),
         st.tuples(st.booleans(), st.booleans(), st.booleans(), st.booleans()),
-        st.lists(st.sampled_from(["noatime", "strictatime", "sync", "nosymfollow", "relatime"]), max_size=3),
+        st.lists(
+            st.sampled_from(["noatime", "strictatime", "sync", "nosymfollow", "relatime"]), max_size=3, unique=True
+        ).filter(lambda o: len({"noatime", "strictatime", "relatime"} & set(o)) <= 1),
+        st.lists(st.sampled_from(["rro", "rnosuid", "rnoatime", "rdev", "rsymfollow"]), max_size=3, unique=True),
         st.lists(_data_item, max_size=3),
     ),
 )
@@ -1108,3 +1115,129 @@ def configs(draw: Any) -> lc.Config:
 @given(configs())
 def test_roundtrip_property(config: lc.Config) -> None:
     assert roundtrip(config) == config
+
+
+# --- unknown properties: ignored with a warning, at every level ------------------------
+
+#: A document with every object the spec defines (one of each), so that an
+#: unknown property can be put in each.
+FULL: Dict[str, Any] = {
+    "ociVersion": "1.0.2",
+    "process": {
+        "args": ["sh"],
+        "cwd": "/",
+        "user": {"uid": 0, "gid": 0},
+        "capabilities": {"bounding": ["CAP_KILL"]},
+        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 10, "soft": 10}],
+        "consoleSize": {"height": 1, "width": 2},
+        "scheduler": {"policy": "SCHED_OTHER"},
+        "ioPriority": {"class": "IOPRIO_CLASS_BE", "priority": 1},
+        "execCPUAffinity": {"initial": "0"},
+    },
+    "root": {"path": ROOT},
+    "mounts": [DEV_MOUNT],
+    "hooks": {"prestart": [{"path": "/bin/true"}]},
+    "linux": {
+        "namespaces": [{"type": "mount"}, {"type": "time"}, {"type": "user"}],
+        "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+        "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+        "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}],
+        "resources": {
+            "memory": {"limit": 1 << 30},
+            "cpu": {"shares": 512},
+            "pids": {"limit": 10},
+            "blockIO": {"throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1}]},
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 0}],
+            "devices": [{"allow": False, "access": "rwm"}],
+        },
+        "seccomp": {
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [
+                {"names": ["read"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]}
+            ],
+        },
+        "timeOffsets": {"monotonic": {"secs": 1}},
+        "personality": {"domain": "LINUX"},
+        "memoryPolicy": {"mode": "MPOL_DEFAULT"},
+    },
+}
+#: JSON path of every object of FULL (list items by index).
+OBJECTS = (
+    "", "process", "process.user", "process.capabilities", "process.rlimits[0]", "process.consoleSize",
+    "process.scheduler", "process.ioPriority", "process.execCPUAffinity", "root", "mounts[0]", "hooks",
+    "hooks.prestart[0]", "linux", "linux.namespaces[0]", "linux.uidMappings[0]", "linux.gidMappings[0]",
+    "linux.devices[0]", "linux.resources", "linux.resources.memory", "linux.resources.cpu",
+    "linux.resources.pids", "linux.resources.blockIO", "linux.resources.blockIO.throttleReadBpsDevice[0]",
+    "linux.resources.hugepageLimits[0]", "linux.resources.devices[0]", "linux.seccomp",
+    "linux.seccomp.syscalls[0]", "linux.seccomp.syscalls[0].args[0]", "linux.timeOffsets.monotonic",
+    "linux.personality", "linux.memoryPolicy",
+)  # fmt: skip
+
+
+def _node(doc: Any, path: str) -> Any:
+    for part in path.replace("[", ".[").split(".") if path else []:
+        doc = doc[int(part[1:-1])] if part.startswith("[") else doc[part]
+    return doc
+
+
+@pytest.mark.parametrize("where", OBJECTS)
+def test_unknown_properties_are_ignored_with_a_warning(where: str) -> None:
+    """The spec: runtimes MUST NOT generate an error for an unknown property,
+    they MUST ignore it.  Each is named, with its JSON path, in one OciWarning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        expected = config_from_oci(FULL).config
+    doc = copy.deepcopy(FULL)
+    _node(doc, where).update(futureThing={"x": 1}, otherThing=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert config_from_oci(doc).config == expected
+    prefix = f"{where}." if where else ""
+    assert [(w.category, str(w.message)) for w in caught] == [
+        (OciWarning, f"unknown properties ignored: {prefix}futureThing, {prefix}otherThing")
+    ]
+
+
+def test_other_platforms_are_ignored_with_a_warning() -> None:
+    doc = minimal(windows={"layerFolders": []}, vm={"hypervisor": {}})
+    with pytest.warns(OciWarning, match="^windows, vm ignored: they are for another platform than Linux$"):
+        assert config_from_oci(doc).config == load()
+
+
+@pytest.mark.parametrize(
+    "doc, field",
+    [
+        (minimal(**{"linux.namespaces": [{"type": "mount"}, {"type": "future"}]}), "linux.namespaces[1].type"),
+        (minimal(**{"linux.devices": [{"path": "/dev/x", "type": "x", "major": 1, "minor": 1}]}), "linux.devices[0]"),
+        (minimal(**{"process.capabilities": {"bounding": ["CAP_FUTURE"]}}), "process.capabilities.bounding"),
+        (minimal(**{"linux.seccomp": {"defaultAction": "SCMP_ACT_FUTURE"}}), "linux.seccomp.defaultAction"),
+        (
+            minimal(
+                **{"linux.namespaces": [{"type": "mount"}, {"type": "time"}], "linux.timeOffsets": {"realtime": {}}}
+            ),
+            "linux.timeOffsets.realtime",
+        ),
+        (minimal(**{"linux.intelRdt": {"closID": "x"}}), "linux.intelRdt"),
+        (minimal(**{"linux.resources": {"unified": {"io.future": "1"}}}), "linux.resources.unified['io.future']"),
+    ],
+)
+def test_unknown_values_and_unsupported_settings_stay_errors(doc: Dict[str, Any], field: str) -> None:
+    """Only properties are ignored: a value the spec does not define (a
+    namespace type, a device type, a capability, an action, a clock) is an
+    error, as is a known setting that cannot be honoured."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OciWarning)
+        refused(field, doc)
+
+
+def test_kernel_memory_limits() -> None:
+    """memory.kernelTCP is Memory.kernel_tcp (0: not set, -1: unlimited);
+    memory.kernel is ignored with a warning, as runc does."""
+    doc = minimal(**{"linux.resources": {"memory": {"limit": 1 << 30, "kernel": 1 << 29, "kernelTCP": 1 << 20}}})
+    with pytest.warns(OciWarning, match="^linux.resources.memory.kernel ignored: kernel memory limits are gone"):
+        c = config_from_oci(doc).config
+    assert c.cgroup is not None and c.cgroup.memory == lc.Memory(max=1 << 30, kernel_tcp=1 << 20)
+    assert config_to_oci(c)["linux"]["resources"]["memory"] == {"limit": 1 << 30, "kernelTCP": 1 << 20}
+    assert cgroup({"memory": {"kernelTCP": -1}}).memory == lc.Memory(kernel_tcp=lc.UNLIMITED)  # type: ignore[union-attr]
+    assert cgroup({"memory": {"kernelTCP": 0}}).memory == lc.Memory()  # type: ignore[union-attr]
+    refused("linux.resources.memory.kernel", minimal(**{"linux.resources": {"memory": {"kernel": "1g"}}}))

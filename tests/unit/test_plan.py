@@ -11,6 +11,7 @@ from libcontainer_py import _native
 from libcontainer_py.namespaces import CLONE_FLAGS
 from libcontainer_py.plan import (
     F_BIND,
+    F_CHOWN,
     F_COPY_UP,
     F_FILE,
     F_MODE_SET,
@@ -90,6 +91,7 @@ def test_flag_values_match_the_c_header() -> None:
         ("THROWAWAY", F_THROWAWAY),
         ("COPY_UP", F_COPY_UP),
         ("MODE_SET", F_MODE_SET),
+        ("CHOWN", F_CHOWN),
     ):
         assert _native.constant(f"LC_F_{name}") == value, name
 
@@ -110,6 +112,34 @@ def test_copy_up_mount_step() -> None:
     assert lib.flags == F_COPY_UP | F_MODE_SET and lib.s4 == "mode=700"
     assert scratch.flags == 0
     assert "tmpcopyup" in cache.what
+
+
+def test_mount_flag_steps() -> None:
+    """A bind's flags: one MOUNT_ATTR for the mount itself (the atime field
+    cleared with an atime mode), one with F_RECURSIVE for the r* options,
+    on any type; a read-only /dev: mounted writable, made read-only after
+    the devices and the other mounts."""
+    cfg = lc.Config(
+        rootfs="/r",
+        mounts=[
+            lc.Mount("/dev", "tmpfs", "tmpfs", readonly=True),
+            lc.Mount.devpts(),
+            lc.Mount("/b", "bind", "/srv", readonly=True, options=("noatime",), recursive_options=("rnosuid",)),
+            lc.Mount("/t", "tmpfs", "tmpfs", recursive_options=("rro", "rstrictatime")),
+        ],
+    )
+    steps = build_plan(cfg, "x", host=MERGED).steps
+    at = {(s.op, s.s1, s.flags & F_RECURSIVE): i for i, s in enumerate(steps) if s.op in (Op.MOUNT, Op.MOUNT_ATTR)}
+    top, rec = steps[at[(Op.MOUNT_ATTR, "/b", 0)]], steps[at[(Op.MOUNT_ATTR, "/b", F_RECURSIVE)]]
+    assert steps[at[(Op.MOUNT, "/b", F_RECURSIVE)]].n2 == 0  # the bind itself sets nothing
+    assert (top.n1, top.n2, rec.n1, rec.n2) == (0x1 | 0x10, 0x70, 0x2, 0)
+    tmp = steps[at[(Op.MOUNT_ATTR, "/t", F_RECURSIVE)]]
+    assert (tmp.n1, tmp.n2) == (0x1 | 0x20, 0x70)
+    dev = steps[at[(Op.MOUNT, "/dev", 0)]]
+    assert not dev.mflags & 0x1
+    last_mknod = max(i for i, s in enumerate(steps) if s.op is Op.MKNOD)
+    ro_dev = at[(Op.MOUNT_ATTR, "/dev", 0)]
+    assert ro_dev > last_mknod and ro_dev > at[(Op.MOUNT, "/t", 0)] and steps[ro_dev].n1 == 0x1
 
 
 def test_host_rootfs_plan() -> None:

@@ -103,6 +103,7 @@ def userns_config() -> lc.Config:
             noexec=True,
             propagation="rslave",
         ),
+        lc.Mount("/tree", "bind", "/srv/tree", recursive_options=("rro", "rnoatime")),
         lc.Mount.tmpfs("/tmp", size="64m", mode=0o1777, options=("noatime", "nodiratime")),
         lc.Mount.tmpfs("/var/cache", copy_up=True),
         lc.Mount("/opt", "overlay", "overlay", data="lowerdir=/a,upperdir=/b,workdir=/c", propagation="private"),
@@ -111,7 +112,7 @@ def userns_config() -> lc.Config:
     ]
     cgroup = lc.CgroupConfig(
         path="machine/box-1",
-        memory=lc.Memory(max="64M", swap_max=0, reservation="32M", high="max", swappiness=10),
+        memory=lc.Memory(max="64M", swap_max=0, reservation="32M", high="max", swappiness=10, kernel_tcp="8M"),
         cpu=lc.Cpu(
             weight=200,
             quota_us=50_000,
@@ -156,7 +157,11 @@ def userns_config() -> lc.Config:
         ),
         mounts=mounts,
         devices=lc.DEFAULT_DEVICES
-        + (lc.Device("/dev/fuse", "c", 10, 229, 0o600), lc.Device("/dev/loop0", "b", 7, 0, 0o660)),
+        + (
+            lc.Device("/dev/fuse", "c", 10, 229, 0o600),
+            lc.Device("/dev/loop0", "b", 7, 0, 0o660),
+            lc.Device.fifo("/dev/pipe", uid=1, gid=2),
+        ),
         uid_mappings=(lc.IDMap(0, 100_000, 65_536),),
         gid_mappings=(lc.IDMap(0, 200_000, 1000), lc.IDMap(1000, 1000)),
         masked_paths=("/proc/kcore", "/secret"),
@@ -316,7 +321,7 @@ def test_document_is_plain_json(name: str) -> None:
     for path, value in _walk_json(doc):
         assert type(value) in (dict, list, str, int, bool, type(None)), (path, type(value))
     json.dumps(doc, allow_nan=False)
-    assert doc["version"] == VERSION == 3
+    assert doc["version"] == VERSION == 4
     assert next(iter(doc)) == "version"
     assert list(doc)[1:] == [a.name for a in attrs.fields(lc.Config)]
 
@@ -596,7 +601,7 @@ TAMPERED: List[Tuple[str, Callable[[Dict[str, Any]], None], str, str]] = [
     ("rootfs", _set(["rootfs", "propagation"], "sideways"), "rootfs.propagation", "must be one of"),
     ("no_pivot", _set(["rootfs", "no_pivot"], True), "rootfs.no_pivot", "not safe in a user namespace"),
     ("mount dest", _set(["mounts", "items", 3, "destination"], "rel"), "mounts.items[3].destination", "absolute"),
-    ("mount opt", _set(["mounts", "items", 8, "options", 1], "fast"), "mounts.items[8].options[1]", "unknown mount"),
+    ("mount opt", _set(["mounts", "items", 9, "options", 1], "fast"), "mounts.items[9].options[1]", "unknown mount"),
     ("bind src", _set(["mounts", "items", 7, "source"], None), "mounts.items[7].source", "needs a source"),
     ("device", _set(["devices", 0, "type"], "x"), "devices[0].type", "'c'"),
     ("device path", _set(["devices", 6, "path"], "/tmp/fuse"), "devices[6].path", "under /dev"),
@@ -672,7 +677,7 @@ def test_a_converter_that_trips_still_gives_a_config_error() -> None:
     assert info.value.field.startswith("cgroup.io.write_iops")
 
 
-@pytest.mark.parametrize("version", [None, 0, 4, "1", 1.0, True, [1]])
+@pytest.mark.parametrize("version", [None, 0, 5, "1", 1.0, True, [1]])
 def test_unknown_versions_are_refused(version: Any) -> None:
     doc = config_to_dict(lc.Config())
     doc["version"] = version
@@ -711,6 +716,21 @@ def test_a_version_2_document_loads_without_scheduling() -> None:
         config_from_dict(doc)
     assert info.value.message == "is required"
     doc["version"] = 2
+    assert config_from_dict(doc) == config
+
+
+def test_a_version_3_document_loads_without_recursive_options_and_owners() -> None:
+    """Mount.recursive_options, Device.uid and gid came with version 4: a
+    version 3 document lacks them and reads as (), 0 and 0."""
+    config = lc.Config(process=lc.Process(args=["true"]))
+    doc = config_to_dict(config)
+    for m in doc["mounts"]["items"]:
+        del m["recursive_options"]
+    for d in doc["devices"]:
+        del d["uid"], d["gid"]
+    with pytest.raises(ConfigError):
+        config_from_dict(doc)
+    doc["version"] = 3
     assert config_from_dict(doc) == config
 
 
