@@ -124,6 +124,9 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 layout = layout.only(config.cgroup.controllers())
             path = config.cgroup.resolved_path(self.container_id)
             manager = new_manager(path, layout, container_id=self.container_id)
+            # An existing cgroup at a path given explicitly is joined (as
+            # runc); at the default path, made of the id, it is a duplicate id.
+            manager.join_existing = config.cgroup.path is not None
             self._at_clone = layout.kind == "v2"
             if not self._at_clone:
                 procs = [os.path.join(d, "cgroup.procs") for d in manager.dirs()]

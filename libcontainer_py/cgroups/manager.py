@@ -87,6 +87,10 @@ class Manager(abc.ABC):
     #: True when create() found the cgroup made already (by someone else) and
     #: joined it: destroy() then neither kills its processes nor removes it.
     joined: bool = False
+    #: False: create() refuses a cgroup that exists (CgroupError, EEXIST)
+    #: instead of joining it -- for a path made of the container's id, where
+    #: an existing cgroup is another container of that id.
+    join_existing: bool = True
 
     @abc.abstractmethod
     def create(self) -> None:
@@ -242,6 +246,9 @@ class FsManager(CgroupOps, Manager):
             self._remove_made()
             raise
         self._counters = None
+        if self._found and not self.join_existing:
+            self._remove_made()
+            raise CgroupError("the cgroup already exists", path=self._found[0], errno=errno_mod.EEXIST)
         self.joined = bool(self._found)
         if self.joined:
             self._warn_joined()

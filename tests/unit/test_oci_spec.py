@@ -740,7 +740,6 @@ def test_cpu_pids_io_hugetlb() -> None:
         ({"network": {"classID": -1}}, "linux.resources.network.classID", "between"),
         ({"network": {"priorities": [{"name": "eth0"}]}}, "linux.resources.network.priorities[0].priority", "required"),
         ({"network": {"priorities": [{"name": "a/b", "priority": 1}]}}, "linux.resources.network", "interface"),
-        ({"network": {"classid": 1}}, "linux.resources.network.classid", "unknown key"),
         ({"rdma": {"mlx5_1": {"hcaHandles": 3}}}, "linux.resources.rdma", "rdma"),
         ({"unified": {"memory.max": "1"}}, "linux.resources.unified['memory.max']", "not supported"),
         ({"unified": {"cpu.weight": "x"}}, "linux.resources.unified['cpu.weight']", "number"),
