@@ -38,6 +38,7 @@ from libcontainer_py.seccomp import (
     compile,
     resolve_syscall,
 )
+from libcontainer_py.seccomp import _libseccomp as scmp
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
@@ -181,8 +182,13 @@ def test_rules_equal_to_the_default_are_left_out() -> None:
 
 
 def test_default_profile_compiles_whole() -> None:
-    c = compile(Seccomp.default())
-    assert c.skipped == ()
+    profile = Seccomp.default()
+    c = compile(profile)
+    # Only what this libseccomp cannot name is left out (2.5.4 stops at kernel 6.7).
+    named = {name for rule in profile.rules for name in rule.syscalls}
+    unknown = {name for name in named if scmp.lib().seccomp_syscall_resolve_name(name.encode()) == scmp.NR_SCMP_ERROR}
+    assert set(c.skipped) == unknown and "statmount" in unknown
+    assert "futex_waitv" not in c.skipped and "io_uring_setup" not in named
     assert 100 < c.instructions <= 4096
     assert c.flags == 0 and not c.uses_notify
 
