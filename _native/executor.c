@@ -62,7 +62,9 @@
  *   MASK_PATH        s1 path inside the root: a read-only tmpfs over a
  *                    directory, /dev/null over anything else; absent: skip
  *   READONLY_PATH    s1 path inside the root, bound read-only; absent: skip
- *   SECCOMP          buf sock_filter[n1], n2 seccomp(2) flags
+ *   SECCOMP          buf sock_filter[n1], n2 seccomp(2) flags, n3 1: hand a
+ *                    listener over by number (the parent takes it with
+ *                    pidfd_getfd), 0: with SCM_RIGHTS
  *   WAIT_ACCEPT      n1 a listening unix socket (bound by the parent to a
  *                    path in the state dir): report READY, wait for GO (the
  *                    state is on disk; EOF: the creator died), then for a

@@ -47,7 +47,10 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
     ``on_hooks(pid)``, ``meanwhile()`` and ``joining`` are Container's: the
     create hooks while the child waits for them, work done in this process
     while the child sets itself up, and that the process is exec'd into a
-    container (its ``exec_cpu_affinity`` applies).
+    container (its ``exec_cpu_affinity`` applies).  With a
+    ``Seccomp.listener_path``, the seccomp listener goes to that agent
+    (``on_listener(fd, pid)``: Container's, with the container's state;
+    by default a state naming ``container_id``), not to ``seccomp_fd``.
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         on_hooks: Optional[Callable[[int], None]] = None,
         meanwhile: Optional[Callable[[], None]] = None,
         joining: bool = False,
+        on_listener: Optional[Callable[[int, int], None]] = None,
     ) -> None:
         if not isinstance(config, Config):
             raise ConfigError("config", f"expected Config, got {type(config).__name__}")
@@ -118,6 +122,11 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         )
         self._on_hooks = on_hooks
         self._meanwhile = meanwhile
+        if on_listener is None:
+            from .seccomp.agent import agent_callback
+
+            on_listener = agent_callback(config.seccomp, self.container_id, "creating")
+        self._on_listener = on_listener
         if manager is not None and config.cgroup is not None:
             manager.create()
             self.cgroup = manager
@@ -175,6 +184,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 cgroup_fd=cgroup_fd,
                 on_hooks=self._on_hooks,
                 meanwhile=self._meanwhile,
+                on_listener=self._on_listener,
             )
         finally:
             if cgroup_fd >= 0:
