@@ -510,7 +510,9 @@ class Container:
             wait_start=wait_start,
             join_cgroups=cgroup.dirs() if cgroup is not None else (),
             joining=True,
-            on_listener=agent_callback(config.seccomp, self.id, "running", self.record.bundle, self.record.annotations),
+            on_listener=agent_callback(
+                config.seccomp, self.id, "running", self.record.bundle, self.record.annotations, init_pid=self.pid
+            ),
         )
         self._exec_procs.append(weakref.ref(proc))
         return proc

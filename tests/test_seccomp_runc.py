@@ -99,40 +99,55 @@ def test_newer_syscalls_fail_with_enosys_as_runc(tools: Tools) -> None:
 
 
 class Agent:
-    """A seccomp agent as one is written for runc: it accepts one connection
-    on ``path``, takes the state and the listener from its one message, and
-    answers notifications with ``answer(nr) -> (val, error, flags)`` until
-    the container is gone."""
+    """A seccomp agent as one is written for runc: it accepts connections
+    on ``path``, takes the state and the listener from each one's message,
+    and answers notifications with ``answer(nr) -> (val, error, flags)``
+    until the processes of that filter are gone.  ``docs``/``fd_kinds``:
+    what each connection brought, in order."""
 
     def __init__(self, path: str, answer: Callable[[int], Tuple[int, int, int]]) -> None:
         self.path, self.answer = path, answer
-        self.doc: Optional[Dict[str, Any]] = None
-        self.fd_kind = ""
+        self.docs: List[Dict[str, Any]] = []
+        self.fd_kinds: List[str] = []
         self.seen: List[int] = []
-        self.error: Optional[BaseException] = None
+        self.errors: List[BaseException] = []
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
-        self.sock.listen(1)
+        self.sock.listen(4)
         self.stop_r, self.stop_w = os.pipe()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
 
-    def _serve(self) -> None:
+    @property
+    def doc(self) -> Optional[Dict[str, Any]]:
+        return self.docs[0] if self.docs else None
+
+    @property
+    def fd_kind(self) -> str:
+        return self.fd_kinds[0] if self.fd_kinds else ""
+
+    def _accept(self) -> None:
         try:
-            if not self._ready(self.sock.fileno()):
-                return
-            conn, _ = self.sock.accept()
-            with conn:  # one message (runc 1.1 keeps the connection open after it)
-                data, fds, _, _ = socket.recv_fds(conn, 65536, 4)
-            self.doc = json.loads(data)
-            (listener,) = fds
-            try:
-                self.fd_kind = os.readlink(f"/proc/self/fd/{listener}")
-                self._answer_all(listener)
-            finally:
-                os.close(listener)
+            while self._ready(self.sock.fileno()):
+                conn, _ = self.sock.accept()
+                with conn:  # one message (runc 1.1 keeps the connection open after it)
+                    data, fds, _, _ = socket.recv_fds(conn, 65536, 4)
+                self.docs.append(json.loads(data))
+                (listener,) = fds
+                self.fd_kinds.append(os.readlink(f"/proc/self/fd/{listener}"))
+                thread = threading.Thread(target=self._serve, args=(listener,), daemon=True)
+                self.threads.append(thread)
+                thread.start()
         except BaseException as exc:  # reported by close()
-            self.error = exc
+            self.errors.append(exc)
+
+    def _serve(self, listener: int) -> None:
+        try:
+            self._answer_all(listener)
+        except BaseException as exc:
+            self.errors.append(exc)
+        finally:
+            os.close(listener)
 
     def _ready(self, fd: int) -> bool:
         ready = select.select([fd, self.stop_r], [], [], 60)[0]
@@ -168,15 +183,16 @@ class Agent:
         if self.stop_w < 0:
             return
         os.write(self.stop_w, b"x")
-        self.thread.join(30)
-        assert not self.thread.is_alive()
+        for thread in list(self.threads):
+            thread.join(30)
+            assert not thread.is_alive()
         self.sock.close()
         os.close(self.stop_r)
         os.close(self.stop_w)
         self.stop_w = -1
         os.unlink(self.path)
-        if self.error is not None:
-            raise self.error
+        if self.errors:
+            raise self.errors[0]
 
 
 @pytest.fixture
@@ -271,6 +287,30 @@ def test_notify_on_the_runtimes_own_calls_with_an_agent(tools: Tools, agents: Ca
         r = tool("run", "-b", tools.bundle, cid)
         agent.close()
         assert r.returncode != 0 and "write" in r.stderr and agent.doc is None, r
+
+
+def test_exec_hands_its_listener_to_the_agent_as_runc(tools: Tools, agents: Callable[..., Agent]) -> None:
+    """An exec'd process loads the filter too: a second message, status
+    running, the container's pid in the state and the process's beside it."""
+    tools.ours.config(["/bin/sleep", "60"])
+    seen = []
+    for tool, cid in tools.both("exec"):
+        agent = agents(fake_mkdir)
+        _use_agent(tools, agent, ["mkdir", "mkdirat"])
+        assert tool("run", "-d", "-b", tools.bundle, cid).returncode == 0
+        try:
+            r = tool("exec", cid, "sh", "-c", SCRIPT)
+            init_pid = tool.state(cid)["pid"]
+        finally:
+            tool("delete", "--force", cid)
+        agent.close()
+        seen.append((r.stdout.split(), agent, init_pid))
+    for out, agent, init_pid in seen:
+        assert out == ["mkdir=ok", "absent"]
+        assert [d["state"]["status"] for d in agent.docs] == ["creating", "running"]
+        first, second = agent.docs
+        assert second["state"]["pid"] == first["pid"] == init_pid != second["pid"]
+        assert agent.fd_kinds == ["anon_inode:seccomp notify"] * 2
 
 
 def test_no_agent_at_the_listener_path(tools: Tools, tmp_path: Any) -> None:

@@ -59,9 +59,11 @@ def agent_callback(
     status: str,
     bundle: Optional[str] = None,
     annotations: Optional[Mapping[str, str]] = None,
+    init_pid: Optional[int] = None,
 ) -> Optional[Callable[[int, int], None]]:
     """What spawn() calls with the listener (fd, pid) when ``seccomp`` names
-    an agent; None when it does not."""
+    an agent; None when it does not.  The state's pid is the container's
+    (``init_pid``, for an exec'd process: runc's), else the process's."""
     if seccomp is None or seccomp.listener_path is None or not seccomp.uses_notify:
         return None
     path, metadata = seccomp.listener_path, seccomp.listener_metadata
@@ -69,7 +71,7 @@ def agent_callback(
     def hand_over(fd: int, pid: int) -> None:
         from ..hooks import oci_state
 
-        state = oci_state(container_id, status, pid, bundle, annotations or {})
+        state = oci_state(container_id, status, pid if init_pid is None else init_pid, bundle, annotations or {})
         send_listener(path, process_state(pid, metadata, state), fd)
 
     return hand_over
