@@ -106,7 +106,15 @@ static void run_step(struct child *c, const struct lc_step *s)
     case LC_OP_FORK: {
         struct lc_clone_args ca;
         long pid;
+        int gate[2];
+        char b;
 
+        /* The new child reports only after CHILD_PID is sent: it waits for
+         * EOF on `gate`, which comes when this process has sent it and
+         * exited.  Otherwise, under load, its READY (or seccomp listener)
+         * could reach the parent first, for the wrong pid. */
+        if (pipe2(gate, O_CLOEXEC) < 0)
+            fail(c, STAGE_CALL);
         memset(&ca, 0, sizeof ca);
         ca.flags = CLONE_PARENT | (uint64_t)s->n1;
         pid = syscall(SYS_clone3, &ca, sizeof ca);
@@ -118,6 +126,10 @@ static void run_step(struct child *c, const struct lc_step *s)
             send_msg(c->sync_fd, LC_MSG_CHILD_PID, c->step, 0, (int)pid);
             _exit(0);
         }
+        close(gate[1]);
+        while (read(gate[0], &b, 1) < 0 && errno == EINTR)
+            ;
+        close(gate[0]);
         break;
     }
     case LC_OP_WAIT_PARENT:
