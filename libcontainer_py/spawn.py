@@ -217,11 +217,11 @@ def start_through_socket(path: str, plan: Optional[Plan] = None) -> None:
         raise start_error(index, err)
 
 
-Hooks = Optional[Callable[[int], None]]
-Listener = Optional[Callable[[int, int], None]]
+_OnHooks = Optional[Callable[[int], None]]
+_OnListener = Optional[Callable[[int, int], None]]
 
 
-def _drive(plan: Plan, fd: int, child: _Child, on_hooks: Hooks = None, on_listener: Listener = None) -> None:
+def _drive(plan: Plan, fd: int, child: _Child, on_hooks: _OnHooks = None, on_listener: _OnListener = None) -> None:
     """Answer the child's messages until it execs, fails or waits for start."""
     sock = socket.socket(fileno=fd)
     try:
@@ -245,7 +245,7 @@ def _drive(plan: Plan, fd: int, child: _Child, on_hooks: Hooks = None, on_listen
         sock.detach()
 
 
-def _answer(plan: Plan, fd: int, child: _Child, data: bytes, on_hooks: Hooks) -> bool:
+def _answer(plan: Plan, fd: int, child: _Child, data: bytes, on_hooks: _OnHooks) -> bool:
     """Handle one message; False when the child waits for start."""
     kind, index, err, value = MSG.unpack(data)
     if kind == MSG_ERROR:
@@ -272,13 +272,15 @@ def _answer(plan: Plan, fd: int, child: _Child, data: bytes, on_hooks: Hooks) ->
 
 def _take_listener(child: _Child, number: int) -> None:
     """A copy of the child's listener ``number`` (pidfd_getfd, as runc)."""
-    pidfd = child.pidfd if child.pidfd >= 0 else _native.pidfd_open(child.pid)
+    pidfd = child.pidfd
     try:
+        if pidfd < 0:
+            pidfd = _native.pidfd_open(child.pid)
         child.seccomp_fd = _native.pidfd_getfd(pidfd, number)
     except OSError as exc:
         raise SpawnError(f"taking the seccomp listener of {child.pid} failed: {exc.strerror}", exc.errno) from exc
     finally:
-        if pidfd != child.pidfd:
+        if pidfd >= 0 and pidfd != child.pidfd:
             os.close(pidfd)
 
 
