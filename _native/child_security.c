@@ -68,6 +68,36 @@ void write_file(struct child *c, const struct lc_step *s)
     close(fd);
 }
 
+/* Tell the parent the listener's fd number with write(2), the one call a
+ * notify rule may not name (as in runc), and wait until it has taken a copy
+ * (pidfd_getfd): only then may this process close it.  The wait may itself
+ * be a notified call; the holder of the copy answers it. */
+static void hand_over_listener(struct child *c, int fd)
+{
+    struct lc_msg m;
+    ssize_t n;
+
+    memset(&m, 0, sizeof m);
+    m.kind = LC_MSG_SECCOMP_FD;
+    m.step = c->step;
+    m.value = fd;
+    do {
+        n = write(c->sync_fd, &m, sizeof m);
+    } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)sizeof m)
+        fail(c, STAGE_ATTR);
+    do {
+        n = recv(c->sync_fd, &m, sizeof m, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n == 0)
+        _exit(126); /* the parent is gone */
+    if (n != (ssize_t)sizeof m || m.kind != LC_MSG_GO) {
+        errno = EPROTO;
+        fail(c, STAGE_ATTR);
+    }
+    close(fd);
+}
+
 void load_seccomp(struct child *c, const struct lc_step *s)
 {
     struct sock_fprog prog;
@@ -78,9 +108,14 @@ void load_seccomp(struct child *c, const struct lc_step *s)
     rc = syscall(SYS_seccomp, 1 /* SECCOMP_SET_MODE_FILTER */, (unsigned int)s->n2, &prog);
     if (rc < 0)
         fail(c, STAGE_CALL);
-    if ((unsigned long)s->n2 & (1UL << 3)) { /* NEW_LISTENER: rc is the listener */
-        if (send_fd(c, LC_MSG_SECCOMP_FD, (int)rc) < 0)
-            fail(c, STAGE_ATTR);
-        close((int)rc);
+    if (!((unsigned long)s->n2 & (1UL << 3))) /* no NEW_LISTENER: no listener */
+        return;
+    if (s->n3) {
+        hand_over_listener(c, (int)rc);
+        return;
     }
+    /* A parent that may not take it (no CAP_SYS_PTRACE): SCM_RIGHTS. */
+    if (send_fd(c, LC_MSG_SECCOMP_FD, (int)rc) < 0)
+        fail(c, STAGE_ATTR);
+    close((int)rc);
 }

@@ -68,7 +68,9 @@
  *   MASK_PATH        s1 path inside the root: a read-only tmpfs over a
  *                    directory, /dev/null over anything else; absent: skip
  *   READONLY_PATH    s1 path inside the root, bound read-only; absent: skip
- *   SECCOMP          buf sock_filter[n1], n2 seccomp(2) flags
+ *   SECCOMP          buf sock_filter[n1], n2 seccomp(2) flags, n3 1: hand a
+ *                    listener over by number (the parent takes it with
+ *                    pidfd_getfd), 0: with SCM_RIGHTS
  *   WAIT_ACCEPT      n1 a listening unix socket (bound by the parent to a
  *                    path in the state dir): report READY, wait for GO (the
  *                    state is on disk; EOF: the creator died), then for a
@@ -110,7 +112,15 @@ static void run_step(struct child *c, const struct lc_step *s)
     case LC_OP_FORK: {
         struct lc_clone_args ca;
         long pid;
+        int gate[2];
+        char b;
 
+        /* The new child reports only after CHILD_PID is sent: it waits for
+         * EOF on `gate`, which comes when this process has sent it and
+         * exited.  Otherwise, under load, its READY (or seccomp listener)
+         * could reach the parent first, for the wrong pid. */
+        if (pipe2(gate, O_CLOEXEC) < 0)
+            fail(c, STAGE_CALL);
         memset(&ca, 0, sizeof ca);
         ca.flags = CLONE_PARENT | (uint64_t)s->n1;
         pid = syscall(SYS_clone3, &ca, sizeof ca);
@@ -122,6 +132,10 @@ static void run_step(struct child *c, const struct lc_step *s)
             send_msg(c->sync_fd, LC_MSG_CHILD_PID, c->step, 0, (int)pid);
             _exit(0);
         }
+        close(gate[1]);
+        while (read(gate[0], &b, 1) < 0 && errno == EINTR)
+            ;
+        close(gate[0]);
         break;
     }
     case LC_OP_WAIT_PARENT:

@@ -73,7 +73,7 @@
 #define LC_MSG_GO         4    /* parent -> child: go on */
 #define LC_MSG_READY      5    /* child -> parent: set up, waiting for start */
 #define LC_MSG_START      6    /* parent -> child: exec now */
-#define LC_MSG_SECCOMP_FD 7    /* child -> parent: the seccomp listener (SCM_RIGHTS) */
+#define LC_MSG_SECCOMP_FD 7    /* child -> parent: the seccomp listener's number (value), for pidfd_getfd */
 #define LC_MSG_TTY_FD     8    /* child -> parent: the pty master (SCM_RIGHTS) */
 
 struct lc_msg {
@@ -133,6 +133,8 @@ int lc_spawn(const struct lc_spawn_args *args, int *pidfd_out);
  * -1 with errno set on failure. */
 int lc_pidfd_open(int pid);
 int lc_pidfd_send_signal(int pidfd, int sig);
+/* A copy of fd `fd` of the process of `pidfd` (close-on-exec), or -1/errno. */
+int lc_pidfd_getfd(int pidfd, int fd);
 /* bpf(2): attr points at a zero-padded union bpf_attr of `size` bytes. */
 long lc_bpf(int cmd, void *attr, unsigned int size);
 /* seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) with a classic-BPF program of

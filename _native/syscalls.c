@@ -12,6 +12,9 @@
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
 #endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
 
 int lc_pidfd_open(int pid)
 {
@@ -21,6 +24,11 @@ int lc_pidfd_open(int pid)
 int lc_pidfd_send_signal(int pidfd, int sig)
 {
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+int lc_pidfd_getfd(int pidfd, int fd)
+{
+    return (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
 }
 
 long lc_bpf(int cmd, void *attr, unsigned int size)

@@ -141,6 +141,15 @@ def pidfd_open(pid: int) -> int:
     return int(fd)
 
 
+def pidfd_getfd(pidfd: int, fd: int) -> int:
+    """A close-on-exec copy of fd ``fd`` of the process of ``pidfd``."""
+    copy = lib.lc_pidfd_getfd(pidfd, fd)
+    if copy < 0:
+        err = ffi.errno
+        raise OSError(err, os.strerror(err))
+    return int(copy)
+
+
 def pidfd_send_signal(pidfd: int, sig: int) -> None:
     if lib.lc_pidfd_send_signal(pidfd, sig) < 0:
         err = ffi.errno

@@ -27,6 +27,7 @@ from .hooks import Callback, Hook, HookError, Hooks, check_callbacks, oci_state,
 from .namespaces import KINDS, PROC_NAMES, Namespaces
 from .popen import DEVNULL, PIPE, ContainerProcess, StdioArg
 from .process import Process, User
+from .seccomp.agent import agent_callback
 from .serialize import config_from_dict, config_to_dict
 from .spawn import start_through_socket
 from .state import (
@@ -178,6 +179,7 @@ class Container:
                 pass_fds=pass_fds,
                 start_socket=os.path.join(directory, START_SOCKET),
                 on_hooks=_create_hooks(container_id, config, fns, bundle, annotations or {}),
+                on_listener=agent_callback(config.seccomp, container_id, "creating", bundle, annotations),
                 # the record's copy of the config, written while the child sets up
                 meanwhile=lambda: documents.append(config_to_dict(config)),
             )
@@ -535,6 +537,9 @@ class Container:
             join_cgroups=cgroup.dirs() if cgroup is not None else (),
             joining=True,
             dies_with_owner=dies_with_owner,
+            on_listener=agent_callback(
+                config.seccomp, self.id, "running", self.record.bundle, self.record.annotations, init_pid=self.pid
+            ),
         )
         self._exec_procs.append(weakref.ref(proc))
         return proc

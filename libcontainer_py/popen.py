@@ -59,7 +59,10 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
     ``on_hooks(pid, root)``, ``meanwhile()`` and ``joining`` are Container's: the
     create hooks while the child waits for them, work done in this process
     while the child sets itself up, and that the process is exec'd into a
-    container (its ``exec_cpu_affinity`` applies).
+    container (its ``exec_cpu_affinity`` applies).  With a
+    ``Seccomp.listener_path``, the seccomp listener goes to that agent
+    (``on_listener(fd, pid)``: Container's, with the container's state;
+    by default a state naming ``container_id``), not to ``seccomp_fd``.
     """
 
     def __init__(
@@ -88,6 +91,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         meanwhile: Optional[Callable[[], None]] = None,
         joining: bool = False,
         dies_with_owner: Optional[bool] = None,
+        on_listener: Optional[Callable[[int, int], None]] = None,
     ) -> None:
         began = self._began = time.monotonic()
         config = with_process_args(check_config(config), args, env=env, cwd=cwd, user=user, shell=shell)
@@ -147,6 +151,11 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         )
         self._on_hooks = on_hooks
         self._meanwhile = meanwhile
+        if on_listener is None:
+            from .seccomp.agent import agent_callback
+
+            on_listener = agent_callback(config.seccomp, self.container_id, "creating")
+        self._on_listener = on_listener
         # What attached containers of dead owners left goes first (so their
         # ids are free again); this one's cgroup is recorded before it exists.
         _owners.reclaim(DEFAULT_ROOT)
@@ -232,6 +241,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 cgroup_fd=cgroup_fd,
                 on_hooks=self._on_hooks,
                 meanwhile=self._meanwhile,
+                on_listener=self._on_listener,
             )
         except StepError as exc:
             _blame_the_memory_limit(exc, self.cgroup, self.config)

@@ -92,13 +92,16 @@ def spawn(
     cgroup_fd: int = -1,
     on_hooks: Optional[Callable[[int, Optional[str]], None]] = None,
     meanwhile: Optional[Callable[[], None]] = None,
+    on_listener: Optional[Callable[[int, int], None]] = None,
 ) -> Spawned:
     """Start the plan's child and drive it until it execs (or, for a plan
     with WAIT_START, until it waits for start).  ``on_hooks(pid, root)`` runs
     when the child waits for the create hooks (``root``: where its root is
     mounted, in its mount namespace); ``meanwhile()`` right after the
     clone, while the child sets itself up (joining a v1 cgroup alone waits
-    ~10 ms for the kernel); raising from either fails the spawn."""
+    ~10 ms for the kernel); ``on_listener(fd, pid)`` gets the seccomp
+    listener as soon as the filter is loaded (the fd is closed after it; without
+    it, the fd is ``Spawned.seccomp_fd``); raising from any fails the spawn."""
     opened = _open_files(plan)
     try:
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -120,7 +123,7 @@ def spawn(
             child_fd, opened = -1, {}
         if meanwhile is not None:
             meanwhile()
-        if _drive(plan, parent_fd, child, on_hooks):
+        if _drive(plan, parent_fd, child, on_hooks, on_listener):
             _check_exec(plan, args, child)
     except BaseException:
         child.abandon()
@@ -225,7 +228,11 @@ def _check_exec(plan: Plan, args: _native.NativeArgs, child: _Child) -> None:
         raise _step_error(plan, *failed)
 
 
-def _drive(plan: Plan, fd: int, child: _Child, on_hooks: Optional[Callable[[int, Optional[str]], None]] = None) -> bool:
+_OnHooks = Optional[Callable[[int, Optional[str]], None]]
+_OnListener = Optional[Callable[[int, int], None]]
+
+
+def _drive(plan: Plan, fd: int, child: _Child, on_hooks: _OnHooks = None, on_listener: _OnListener = None) -> bool:
     """Answer the child's messages until it execs, fails or waits for start;
     True at EOF (the child exec'd or exited), False when it waits."""
     sock = socket.socket(fileno=fd)
@@ -244,13 +251,13 @@ def _drive(plan: Plan, fd: int, child: _Child, on_hooks: Optional[Callable[[int,
                 return True
             if not _answer(plan, fd, child, data, on_hooks):
                 return False
+            if child.seccomp_fd >= 0 and on_listener is not None:
+                _hand_to_agent(child, on_listener)
     finally:
         sock.detach()
 
 
-def _answer(
-    plan: Plan, fd: int, child: _Child, data: bytes, on_hooks: Optional[Callable[[int, Optional[str]], None]]
-) -> bool:
+def _answer(plan: Plan, fd: int, child: _Child, data: bytes, on_hooks: _OnHooks) -> bool:
     """Handle one message; False when the child waits for start."""
     kind, index, err, value = MSG.unpack(data)
     if kind == MSG_ERROR:
@@ -267,9 +274,34 @@ def _answer(
         os.write(fd, MSG.pack(MSG_GO, 0, 0, 0))
     elif kind == MSG_READY:
         return False
+    elif kind == MSG_SECCOMP_FD and child.seccomp_fd < 0:
+        _take_listener(child, value)
+        os.write(fd, MSG.pack(MSG_GO, 0, 0, 0))
     elif kind not in (MSG_SECCOMP_FD, MSG_TTY_FD):
         raise SpawnError(f"unexpected message {kind} from the child")
     return True
+
+
+def _take_listener(child: _Child, number: int) -> None:
+    """A copy of the child's listener ``number`` (pidfd_getfd, as runc)."""
+    pidfd = child.pidfd
+    try:
+        if pidfd < 0:
+            pidfd = _native.pidfd_open(child.pid)
+        child.seccomp_fd = _native.pidfd_getfd(pidfd, number)
+    except OSError as exc:
+        raise SpawnError(f"taking the seccomp listener of {child.pid} failed: {exc.strerror}", exc.errno) from exc
+    finally:
+        if pidfd >= 0 and pidfd != child.pidfd:
+            os.close(pidfd)
+
+
+def _hand_to_agent(child: _Child, on_listener: Callable[[int, int], None]) -> None:
+    fd, child.seccomp_fd = child.seccomp_fd, -1
+    try:
+        on_listener(fd, child.pid)
+    finally:
+        os.close(fd)
 
 
 def _parent_part(plan: Plan, pid: int) -> None:

@@ -14,11 +14,13 @@ import os
 import subprocess
 from typing import Any
 
+import attrs
 import pytest
 from support import escapes
 from support.busybox import make_rootfs
 
 import libcontainer_py as lc
+from libcontainer_py.seccomp import Seccomp, SeccompRule
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -214,6 +216,19 @@ def test_keyctl(root: str) -> None:
     check("keyctl", attack(root, ["keyctl"]), attack(root, ["keyctl"], seccomp=None), errno.EPERM)
 
 
+def test_io_uring(root: str) -> None:
+    """A ring's operations never pass through the filter (moby#46762);
+    unprotected is Docker's profile before 2023, which allowed the three calls."""
+    io_uring = SeccompRule("allow", ["io_uring_setup", "io_uring_enter", "io_uring_register"])
+    old_docker = attrs.evolve(Seccomp.default(), rules=(*Seccomp.default().rules, io_uring))
+    check(
+        "io_uring (bypasses the filter)",
+        attack(root, ["io_uring"]),
+        attack(root, ["io_uring"], seccomp=old_docker),
+        errno.EPERM,
+    )
+
+
 def test_unshare_a_user_namespace_to_regain_caps(root: str) -> None:
     check(
         "unshare a user namespace to regain caps",
@@ -268,5 +283,5 @@ def test_symlinked_mount_destination(tmp_path: Any) -> None:
 
 def test_tally() -> None:
     names = [name for name, _, _ in escapes.RESULTS]
-    assert len(names) == len(set(names)) >= 17
+    assert len(names) == len(set(names)) >= 18
     assert all(blocked and worked for _, blocked, worked in escapes.RESULTS)

@@ -38,6 +38,7 @@ from libcontainer_py.seccomp import (
     compile,
     resolve_syscall,
 )
+from libcontainer_py.seccomp import _libseccomp as scmp
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
@@ -173,16 +174,24 @@ def test_unknown_syscalls_are_skipped_or_refused() -> None:
 
 
 def test_rules_equal_to_the_default_are_left_out() -> None:
-    plain = compile(Seccomp("errno"))
-    same = compile(Seccomp("errno", [SeccompRule("errno", ["mkdir"])]))
+    # An ENOSYS default: no ENOSYS stub, whose bounds count every rule's names.
+    plain = compile(Seccomp("errno", default_errno=errno.ENOSYS))
+    same = compile(Seccomp("errno", [SeccompRule("errno", ["mkdir"], errno=errno.ENOSYS)], default_errno=errno.ENOSYS))
     assert same.program == plain.program
-    other_errno = compile(Seccomp("errno", [SeccompRule("errno", ["mkdir"], errno=errno.EACCES)]))
+    other_errno = compile(
+        Seccomp("errno", [SeccompRule("errno", ["mkdir"], errno=errno.EACCES)], default_errno=errno.ENOSYS)
+    )
     assert other_errno.program != plain.program
 
 
 def test_default_profile_compiles_whole() -> None:
-    c = compile(Seccomp.default())
-    assert c.skipped == ()
+    profile = Seccomp.default()
+    c = compile(profile)
+    # Only what this libseccomp cannot name is left out (2.5.4 stops at kernel 6.7).
+    named = {name for rule in profile.rules for name in rule.syscalls}
+    unknown = {name for name in named if scmp.lib().seccomp_syscall_resolve_name(name.encode()) == scmp.NR_SCMP_ERROR}
+    assert set(c.skipped) == unknown and "statmount" in unknown
+    assert "futex_waitv" not in c.skipped and "io_uring_setup" not in named
     assert 100 < c.instructions <= 4096
     assert c.flags == 0 and not c.uses_notify
 
@@ -635,3 +644,53 @@ def test_libseccomp_binding_is_built_once_across_threads() -> None:
     done = subprocess.run([python_executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1", "8"]
+
+
+# --- the ENOSYS stub (runc's patchbpf) ---------------------------------------------
+
+NR_STATMOUNT = 457  # x86_64: newer than the libseccomp here, so no rule can name it
+NR_NONE = 1000  # no syscall has this number
+
+
+def test_syscalls_above_the_profile_fail_with_enosys() -> None:
+    """Above the highest number the profile names: ENOSYS (libc falls back);
+    below it, the default action (EPERM), even for a syscall never named."""
+    out = run(
+        compile(Seccomp.default()),
+        lambda: [raw(NR_NONE), raw(NR_STATMOUNT), sys("kexec_load", 0, 0, 0, 0), sys("io_uring_setup", 1, 0)],
+    )
+    assert out == [-errno.ENOSYS, -errno.ENOSYS, -errno.EPERM, -errno.EPERM]
+
+
+def test_the_highest_number_is_the_profiles() -> None:
+    """cachestat (451) is allowed by the profile; a profile whose highest
+    name is futex_waitv (449) answers it with ENOSYS, not EPERM."""
+    newer = {"cachestat", "fchmodat2", "map_shadow_stack", "futex_wake", "futex_wait", "futex_requeue"}
+    older = Seccomp.default()
+    older = attrs.evolve(
+        older,
+        rules=[attrs.evolve(older.rules[0], syscalls=sorted(set(older.rules[0].syscalls) - newer)), *older.rules[1:]],
+    )
+    assert run(compile(Seccomp.default()), lambda: sys("cachestat", -1, 0, 0, 0)) == -errno.EBADF
+    assert run(compile(older), lambda: [sys("cachestat", -1, 0, 0, 0), sys("futex_waitv", 0, 0, 0, 0, 0)]) == [
+        -errno.ENOSYS,
+        -errno.EINVAL,
+    ]
+
+
+def test_a_killing_default_gets_the_stub_too() -> None:
+    """As in runc: a newer syscall gets ENOSYS, an older unlisted one is killed."""
+    killing = attrs.evolve(Seccomp.default(), default_action="kill_process", default_errno=None)
+    assert run(compile(killing), lambda: raw(NR_NONE)) == -errno.ENOSYS
+    status, _ = in_child(compile(killing), lambda: sys("kexec_load", 0, 0, 0, 0))
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGSYS
+
+
+def test_no_stub_where_the_default_lets_calls_through_or_is_enosys() -> None:
+    """An allowing default (allow, log, trace) or an ENOSYS default gets no stub."""
+    rules = [SeccompRule("allow", ["mkdir"])]
+    eperm = compile(Seccomp("errno", rules)).instructions
+    assert compile(Seccomp("errno", rules, default_errno=errno.ENOSYS)).instructions < eperm
+    allow = compile(Seccomp("allow", [SeccompRule("errno", ["mkdir"])]))
+    # rmdir (84) is above mkdir (83), the only name: with a stub it would be ENOSYS.
+    assert run(allow, lambda: [sys("rmdir", 0), sys("mkdir", 0, 0)]) == [-errno.EFAULT, -errno.EPERM]

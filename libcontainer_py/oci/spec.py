@@ -232,6 +232,9 @@ def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> 
         except ConfigError as exc:
             field = exc.field if exc.field.startswith("linux.") else f"linux.{exc.field}"
             raise fail(field, exc.message) from exc
+        if seccomp.uses_notify and seccomp.listener_path is None:
+            # runc's "seccomp listenerPath is not set", before anything exists
+            raise fail("linux.seccomp.listenerPath", "notify rules need a seccomp agent's socket (as in runc)")
     with at("linux.sysctl"):
         sysctl = string_map("linux.sysctl", linux.get("sysctl") or {})
     annotations = string_map("annotations", top.get("annotations") or {})

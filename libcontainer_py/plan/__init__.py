@@ -152,7 +152,7 @@ def build_plan(
         # No pivot_root to wait before: the hooks run once the namespaces exist.
         steps.append(Step(Op.WAIT_PARENT, "wait for the create hooks", phase="hooks"))
     identity_steps(config, container_id, deny, steps, host)
-    final_steps(config, steps, wait_start, start_socket, dies_with_owner, host)
+    final_steps(config, steps, wait_start, start_socket, host, dies_with_owner)
     argv = config.process.args
     env = dict(config.process.env)
     return Plan(

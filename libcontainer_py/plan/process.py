@@ -90,7 +90,7 @@ def identity_steps(config: Config, container_id: str, deny_setgroups: bool, step
     if not process.no_new_privileges and config.seccomp is not None:
         # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
         # while it is still held (the filter must then allow what follows).
-        steps.append(seccomp_step(config.seccomp, last=False))
+        steps.append(seccomp_step(config, host, early=True))
     # As runc: entered before the ids change, so a directory the runtime
     # can enter and the user could not still works (the child then checks
     # that it is inside the root).
@@ -130,14 +130,15 @@ def final_steps(
     steps: List[Step],
     wait_start: bool,
     start_socket: Optional[str],
+    host: HostFS,
     dies_with_owner: bool = False,
-    host: Optional[HostFS] = None,
 ) -> None:
     """umask, no_new_privs, dying with the owner (after every change of
-    credentials, which would clear it); seccomp comes last, right before
-    exec."""
+    credentials, which would clear it, and before any filter); seccomp comes
+    last, right before exec, or, with notify rules, before the wait for
+    start (as runc: the listener is handed over while the creator is there
+    to take it)."""
     process = config.process
-    host = host or HostFS()
     steps.append(Step(Op.UMASK, "set the umask", n1=process.umask))
     if config.personality is not None:
         persona = PERSONALITIES[config.personality]
@@ -147,14 +148,18 @@ def final_steps(
     if wait_start or start_socket is not None:
         # A missing or unexecutable program fails create, not start (runc).
         steps.append(Step(Op.FIND_EXEC, "find the executable", process.args[0]))
+    if dies_with_owner:
+        steps.append(Step(Op.PDEATHSIG, "die with the owner", n1=signal.SIGKILL))
+    late = process.no_new_privileges and config.seccomp is not None
+    if late and config.seccomp is not None and config.seccomp.uses_notify:
+        steps.append(seccomp_step(config, host))
+        late = False
     if wait_start:
         steps.append(Step(Op.WAIT_START, "wait for start"))
     elif start_socket is not None:
         steps.append(Step(Op.WAIT_ACCEPT, "wait to be started", start_socket, listen_path=start_socket))
-    if dies_with_owner:
-        steps.append(Step(Op.PDEATHSIG, "die with the owner", n1=signal.SIGKILL))
-    if process.no_new_privileges and config.seccomp is not None:
-        steps.append(seccomp_step(config.seccomp))
+    if late:
+        steps.append(seccomp_step(config, host))
     if process.init:
         # PID 1 is a copy of the caller that never execs: it blanks the
         # caller's argv and environment, which /proc/1/cmdline and environ show.
@@ -163,9 +168,15 @@ def final_steps(
     steps.append(Step(Op.EXEC, "exec", process.args[0]))
 
 
-#: What the child itself calls after loading a filter (hand over the
-#: listener, exec, report a failed exec): a notify rule on these would hang it.
-RUNTIME_SYSCALLS_AFTER_SECCOMP = frozenset({"sendmsg", "sendto", "close", "execve", "execveat", "exit", "exit_group"})
+#: What the child itself calls after loading a filter until the caller gets
+#: the listener (hand it over, wait, report, exec): without an agent
+#: (Seccomp.listener_path) nobody could answer a notify rule on these.
+RUNTIME_SYSCALLS_AFTER_SECCOMP = frozenset(
+    {"write", "recv", "recvfrom", "send", "sendto", "accept", "accept4", "close", "execve", "execveat"}
+    | {"exit", "exit_group"}
+)
+#: ... and what the init (Process.init) calls before its program's exec.
+INIT_SYSCALLS = frozenset({"rt_sigprocmask", "clone", "prctl"})
 
 
 def affinity_step(cpus: str, which: str) -> Step:
@@ -174,23 +185,46 @@ def affinity_step(cpus: str, which: str) -> Step:
     return Step(Op.SCHED_SETAFFINITY, f"set the {which} CPU affinity {cpus}", cpus, data=mask)
 
 
-def seccomp_step(seccomp: Seccomp, *, last: bool = True) -> Step:
-    """The filter, compiled in the parent (cached) for the child to load."""
+def seccomp_step(config: Config, host: HostFS, *, early: bool = False) -> Step:
+    """The filter, compiled in the parent (cached) for the child to load.
+
+    A listener (notify rules) is handed to the parent by number, as runc
+    does: the child writes it (so ``write`` may not notify, runc's rule) and
+    the parent copies it with pidfd_getfd; a parent without CAP_SYS_PTRACE
+    gets it with SCM_RIGHTS (then ``sendmsg`` may not notify either)."""
+    seccomp = config.seccomp
+    assert seccomp is not None
     compiled = compile_seccomp(seccomp)
+    by_number = host.can_take_fds() if compiled.uses_notify else False
     if compiled.uses_notify:
-        if not last:
-            raise ConfigError(
-                "seccomp",
-                "notify rules need no_new_privileges: without it the filter is loaded before the runtime's "
-                "last steps, which a notify rule could hang",
-            )
-        for i, rule in enumerate(seccomp.rules):
-            clash = RUNTIME_SYSCALLS_AFTER_SECCOMP & set(rule.syscalls) if rule.action == "notify" else set()
-            if clash:
-                raise ConfigError(
-                    f"seccomp.rules[{i}]",
-                    f"notify on {sorted(clash)} would hang the container before it starts (the runtime calls them)",
-                )
+        _check_notify(config, seccomp, early=early, by_number=by_number)
     return Step(
-        Op.SECCOMP, "load the seccomp filter", n1=compiled.instructions, n2=compiled.flags, data=compiled.program
+        Op.SECCOMP,
+        "load the seccomp filter",
+        n1=compiled.instructions,
+        n2=compiled.flags,
+        n3=int(by_number),
+        data=compiled.program,
     )
+
+
+def _check_notify(config: Config, seccomp: Seccomp, *, early: bool, by_number: bool) -> None:
+    """Refuse notify rules that would hang the container before it starts."""
+    agent = seccomp.listener_path is not None
+    if early and not agent:
+        raise ConfigError(
+            "seccomp",
+            "notify rules need no_new_privileges or a listener_path: without no_new_privileges the filter is "
+            "loaded before the runtime's last steps, and only an agent could answer them",
+        )
+    blocked = {"write"} if by_number else {"sendmsg"}
+    if not agent:
+        blocked |= RUNTIME_SYSCALLS_AFTER_SECCOMP | (INIT_SYSCALLS if config.process.init else frozenset())
+    for i, rule in enumerate(seccomp.rules):
+        clash = blocked & set(rule.syscalls) if rule.action == "notify" else set()
+        if clash:
+            raise ConfigError(
+                f"seccomp.rules[{i}]",
+                f"notify on {sorted(clash)} would hang the container before it starts (the runtime calls "
+                + ("them to hand the listener over)" if agent else "them before the caller gets the listener)"),
+            )

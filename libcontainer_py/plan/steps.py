@@ -221,9 +221,13 @@ class Plan:
     def shares_memory(self) -> bool:
         """Whether the child may share the parent's memory until it execs
         (vfork-style): only when it never waits for the parent, and never
-        setns/unshares (setns of a time namespace refuses a shared mm)."""
+        setns/unshares (setns of a time namespace refuses a shared mm).  A
+        seccomp listener handed over by number waits for the parent too."""
         return not any(
-            s.op in _NEEDS_OWN_MEMORY or (s.op is Op.UNSHARE and s.n1 & _UNSHARE_NEEDS_OWN_MEMORY) for s in self.steps
+            s.op in _NEEDS_OWN_MEMORY
+            or (s.op is Op.UNSHARE and s.n1 & _UNSHARE_NEEDS_OWN_MEMORY)
+            or (s.op is Op.SECCOMP and s.n3)
+            for s in self.steps
         )
 
     @property
@@ -306,6 +310,15 @@ class HostFS:
     def bounding_set(self) -> int:
         """The capabilities this process can give (its bounding set)."""
         return caller_bounding_set()
+
+    def can_take_fds(self) -> bool:
+        """Whether this process may copy another's fds (pidfd_getfd of a
+        non-dumpable child needs CAP_SYS_PTRACE)."""
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> 19 & 1)  # CAP_SYS_PTRACE
+        return False
 
     def cgroup_layout(self) -> Optional[Layout]:
         """The host's cgroup hierarchies as this process sees them (None when

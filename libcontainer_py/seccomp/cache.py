@@ -24,7 +24,7 @@ from typing import Any, Optional, Tuple
 from .config import Seccomp
 
 #: Bumped when the file layout or the key's content changes.
-FORMAT = 1
+FORMAT = 2  # 2: programs begin with the ENOSYS stub
 _SUFFIX = ".bpf"
 
 

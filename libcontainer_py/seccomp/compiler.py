@@ -11,8 +11,9 @@ import attrs
 
 from .._log import log
 from . import _libseccomp as scmp
+from . import enosys
 from .cache import FilterCache, filter_key
-from .config import FLAGS, OPS, Action, ArgCondition, Seccomp, SeccompRule
+from .config import ARCHITECTURES, FLAGS, OPS, Action, ArgCondition, Seccomp, SeccompRule
 from .errors import SeccompError
 
 #: seccomp(2) flags this module adds on its own.
@@ -177,12 +178,26 @@ def _compile(seccomp: Seccomp, *, strict: bool = False) -> CompiledFilter:
                     )
                     rc = lib.seccomp_rule_add_array(ctx, value, nr, len(group), cmps if group else scmp.ffi.NULL)
                     _check(rc, f"seccomp.rules[{i}]", f"libseccomp refused the rule {_describe(rule, name, group)}")
-        program = _export(lib, ctx)
+        program = _enosys_stub(lib, seccomp) + _export(lib, ctx)
     finally:
         lib.seccomp_release(ctx)
     if skipped:
         log.warning("seccomp: syscalls unknown to this libseccomp left out of the filter: %s", ", ".join(skipped))
     return _finish(seccomp, program, tuple(dict.fromkeys(skipped)))
+
+
+def _enosys_stub(lib: Any, seccomp: Seccomp) -> bytes:
+    """runc's ENOSYS stub for ``seccomp`` (see enosys.py), or nothing."""
+    if not enosys.needed(seccomp):
+        return b""
+    by_token = {lib.seccomp_arch_resolve_name(name.encode()): name for name in ARCHITECTURES}
+    wanted = [lib.seccomp_arch_native()] + [lib.seccomp_arch_resolve_name(a.encode()) for a in seccomp.architectures]
+    tokens = {by_token[token]: token for token in wanted}
+    highest = enosys.highest_numbers(lib, seccomp, tokens.items())
+    audit = {
+        arch: enosys.AUDIT_ARCH_X86_64 if token == enosys.SCMP_ARCH_X32 else token for arch, token in tokens.items()
+    }
+    return enosys.stub(highest, audit)
 
 
 def _finish(seccomp: Seccomp, program: bytes, skipped: Tuple[str, ...]) -> CompiledFilter:

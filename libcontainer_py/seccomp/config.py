@@ -306,8 +306,10 @@ class Seccomp:
     architecture kills the process.  ``flags`` are seccomp(2) flags by name
     (``"log"``, ``"spec_allow"``, ``"wait_killable_recv"``, ``"tsync"``).
     ``default_errno`` is the errno of an errno default action (EPERM unless
-    set).  ``listener_path`` and ``listener_metadata`` are kept for OCI
-    (where a runtime sends the notify fd); this package does not use them.
+    set).  ``listener_path`` names a seccomp agent's unix socket: the
+    listener of notify rules is sent there with the container's state and
+    ``listener_metadata``, as runc does (see ``seccomp.agent``); without it
+    the listener goes to the caller (``ContainerProcess.seccomp_fd``).
 
     Syscall names libseccomp does not know at all are skipped by
     ``compile()``, like runc and Docker do, so that one profile works with

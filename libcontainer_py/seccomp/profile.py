@@ -1,9 +1,12 @@
 """The default profile: Docker's default seccomp profile, as Python data.
 
-Facts from moby's ``profiles/seccomp/default.json`` (github.com/moby/moby,
-commit 00f3d189e420d485e42d15fe494f96d272284e0e) and its generator
-``profiles/seccomp/default_linux.go``; the data below is written out here,
-not read from that file.  What it does:
+Facts from moby's ``profiles/seccomp/default.json`` and its generator
+``profiles/seccomp/default_linux.go`` (github.com/moby/moby) as of moby
+25-28: io_uring removed (moby#46762, as containerd#9320), the syscalls of
+kernels 5.17 to 6.13 added (moby#47341, moby#50077, libseccomp 2.6.0's
+table) and the ``lsm_*`` calls put behind CAP_SYS_ADMIN (moby#50097).  The
+data below is written out here, not read from that file; docs/security.md
+lists where it differs from Docker's and why.  What it does:
 
 - Default action: errno EPERM.  Everything not listed fails with EPERM.
 - Allowed unconditionally: ``BASE_SYSCALLS`` (file, memory, signal, time,
@@ -14,7 +17,10 @@ not read from that file.  What it does:
   delete_module, open_by_handle_at, reboot, swapon/swapoff, acct,
   settimeofday/clock_settime/stime, iopl/ioperm, userfaultfd,
   lookup_dcookie, quotactl, vm86, syslog, sethostname, kcmp, pidfd_getfd,
-  fanotify_init, mbind/set_mempolicy, vhangup, clone3 (see below).
+  fanotify_init, mbind/set_mempolicy, vhangup, clone3 (see below), and
+  io_uring_setup/io_uring_enter/io_uring_register: a ring performs file and
+  socket operations the filter never sees, and io_uring has been behind
+  many kernel privilege escalations.
 - ``name_to_handle_at`` IS allowed (only ``open_by_handle_at``, the half
   that can escape a mount, needs CAP_DAC_READ_SEARCH).
 - ptrace, process_vm_readv, process_vm_writev are allowed: Docker allows them
@@ -47,33 +53,35 @@ from .config import ARCHITECTURES, Action, ArgCondition, Seccomp, SeccompRule
 
 BASE_SYSCALLS: Tuple[str, ...] = tuple(
     """
-    accept accept4 access adjtimex alarm bind brk capget capset chdir chmod chown chown32
+    accept accept4 access adjtimex alarm bind brk cachestat capget capset chdir chmod chown chown32
     clock_adjtime clock_adjtime64 clock_getres clock_getres_time64 clock_gettime clock_gettime64
     clock_nanosleep clock_nanosleep_time64 close close_range connect copy_file_range creat
     dup dup2 dup3 epoll_create epoll_create1 epoll_ctl epoll_ctl_old epoll_pwait epoll_pwait2
     epoll_wait epoll_wait_old eventfd eventfd2 execve execveat exit exit_group
     faccessat faccessat2 fadvise64 fadvise64_64 fallocate fanotify_mark fchdir fchmod fchmodat
-    fchown fchown32 fchownat fcntl fcntl64 fdatasync fgetxattr flistxattr flock fork
+    fchmodat2 fchown fchown32 fchownat fcntl fcntl64 fdatasync fgetxattr flistxattr flock fork
     fremovexattr fsetxattr fstat fstat64 fstatat64 fstatfs fstatfs64 fsync ftruncate ftruncate64
-    futex futex_time64 futex_waitv futimesat getcpu getcwd getdents getdents64
+    futex futex_requeue futex_time64 futex_wait futex_waitv futex_wake futimesat getcpu getcwd
+    getdents getdents64
     getegid getegid32 geteuid geteuid32 getgid getgid32 getgroups getgroups32 getitimer
     getpeername getpgid getpgrp getpid getppid getpriority getrandom getresgid getresgid32
     getresuid getresuid32 getrlimit get_robust_list getrusage getsid getsockname getsockopt
-    get_thread_area gettid gettimeofday getuid getuid32 getxattr
+    get_thread_area gettid gettimeofday getuid getuid32 getxattr getxattrat
     inotify_add_watch inotify_init inotify_init1 inotify_rm_watch
     io_cancel ioctl io_destroy io_getevents io_pgetevents io_pgetevents_time64 ioprio_get
-    ioprio_set io_setup io_submit io_uring_enter io_uring_register io_uring_setup ipc kill
+    ioprio_set io_setup io_submit ipc kill
     landlock_add_rule landlock_create_ruleset landlock_restrict_self
-    lchown lchown32 lgetxattr link linkat listen listxattr llistxattr _llseek lremovexattr
-    lseek lsetxattr lstat lstat64 madvise membarrier memfd_create memfd_secret mincore
+    lchown lchown32 lgetxattr link linkat listen listmount listxattr listxattrat llistxattr _llseek
+    lremovexattr
+    lseek lsetxattr lstat lstat64 madvise map_shadow_stack membarrier memfd_create memfd_secret mincore
     mkdir mkdirat mknod mknodat mlock mlock2 mlockall mmap mmap2 mprotect
     mq_getsetattr mq_notify mq_open mq_timedreceive mq_timedreceive_time64 mq_timedsend
     mq_timedsend_time64 mq_unlink mremap msgctl msgget msgrcv msgsnd msync munlock munlockall
-    munmap name_to_handle_at nanosleep newfstatat _newselect open openat openat2 pause
+    mseal munmap name_to_handle_at nanosleep newfstatat _newselect open openat openat2 pause
     pidfd_open pidfd_send_signal pipe pipe2 pkey_alloc pkey_free pkey_mprotect poll ppoll
     ppoll_time64 prctl pread64 preadv preadv2 prlimit64 process_mrelease pselect6
     pselect6_time64 pwrite64 pwritev pwritev2 read readahead readlink readlinkat readv
-    recv recvfrom recvmmsg recvmmsg_time64 recvmsg remap_file_pages removexattr
+    recv recvfrom recvmmsg recvmmsg_time64 recvmsg remap_file_pages removexattr removexattrat
     rename renameat renameat2 restart_syscall rmdir rseq rt_sigaction rt_sigpending
     rt_sigprocmask rt_sigqueueinfo rt_sigreturn rt_sigsuspend rt_sigtimedwait
     rt_sigtimedwait_time64 rt_tgsigqueueinfo sched_getaffinity sched_getattr sched_getparam
@@ -84,13 +92,13 @@ BASE_SYSCALLS: Tuple[str, ...] = tuple(
     setfsgid setfsgid32 setfsuid setfsuid32 setgid setgid32 setgroups setgroups32 setitimer
     setpgid setpriority setregid setregid32 setresgid setresgid32 setresuid setresuid32
     setreuid setreuid32 setrlimit set_robust_list setsid setsockopt set_thread_area
-    set_tid_address setuid setuid32 setxattr shmat shmctl shmdt shmget shutdown sigaltstack
+    set_tid_address setuid setuid32 setxattr setxattrat shmat shmctl shmdt shmget shutdown sigaltstack
     signalfd signalfd4 sigprocmask sigreturn socketcall socketpair splice stat stat64 statfs
-    statfs64 statx symlink symlinkat sync sync_file_range syncfs sysinfo tee tgkill time
+    statfs64 statmount statx symlink symlinkat sync sync_file_range syncfs sysinfo tee tgkill time
     timer_create timer_delete timer_getoverrun timer_gettime timer_gettime64 timer_settime
     timer_settime64 timerfd_create timerfd_gettime timerfd_gettime64 timerfd_settime
     timerfd_settime64 times tkill truncate truncate64 ugetrlimit umask uname unlink unlinkat
-    utime utimensat utimensat_time64 utimes vfork vmsplice wait4 waitid waitpid write writev
+    uretprobe utime utimensat utimensat_time64 utimes vfork vmsplice wait4 waitid waitpid write writev
     """.split()
 )
 
@@ -111,9 +119,10 @@ CAPABILITY_SYSCALLS: Mapping[str, Tuple[str, ...]] = {
     "CAP_DAC_READ_SEARCH": ("open_by_handle_at",),
     "CAP_SYS_ADMIN": tuple(
         """
-        bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount
-        mount_setattr move_mount open_tree perf_event_open quotactl quotactl_fd setdomainname
-        sethostname setns syslog umount umount2 unshare
+        bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie
+        lsm_get_self_attr lsm_list_modules lsm_set_self_attr mount mount_setattr move_mount
+        open_tree perf_event_open quotactl quotactl_fd setdomainname sethostname setns syslog
+        umount umount2 unshare
         """.split()
     ),
     "CAP_SYS_BOOT": ("reboot",),
@@ -141,7 +150,7 @@ ARCH_SYSCALLS: Tuple[Tuple[Tuple[str, ...], Tuple[str, ...]], ...] = (
     (("x86_64", "x32"), ("arch_prctl",)),
     (("x86_64", "x32", "x86"), ("modify_ldt",)),
     (("s390", "s390x"), ("s390_pci_mmio_read", "s390_pci_mmio_write", "s390_runtime_instr")),
-    (("riscv64",), ("riscv_flush_icache",)),
+    (("riscv64",), ("riscv_flush_icache", "riscv_hwprobe")),
 )
 
 #: The architectures a filter for a native architecture also covers (Docker's archMap).

@@ -123,6 +123,20 @@ int main(int argc, char **argv)
         printf("%d ", count);
         return result(count > atoi(arg));
     }
+    if (!strcmp(what, "io_uring")) {
+        /* Make a ring and drive it: its operations bypass seccomp. */
+        unsigned char params[120]; /* struct io_uring_params */
+        unsigned char probe[16 + 256 * 8]; /* struct io_uring_probe + ops */
+        long ring;
+        memset(params, 0, sizeof params);
+        memset(probe, 0, sizeof probe);
+        ring = syscall(425 /* io_uring_setup */, 4U, params);
+        if (ring < 0)
+            return result(0);
+        if (syscall(427 /* io_uring_register */, (int)ring, 8U /* REGISTER_PROBE */, probe, 256U) < 0)
+            return result(0);
+        return result(syscall(426 /* io_uring_enter */, (int)ring, 0U, 0U, 0U, NULL, 0UL) == 0);
+    }
     fprintf(stderr, "unknown attack %s\n", what);
     return 2;
 }
