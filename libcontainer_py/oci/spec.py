@@ -501,7 +501,7 @@ def _devices(value: Any) -> List[Device]:
         owner = {k: integer(f"{where}.{k}", d[k], 0) for k in ("uid", "gid") if d.get(k) is not None}
         mode = d.get("fileMode")
         if mode is not None:
-            mode = integer(where + ".fileMode", mode, 0)
+            mode = integer(where + ".fileMode", mode, 0, 0xFFFFFFFF)  # a mode_t
             if stat.S_IFMT(mode) not in (0, _IFMT.get(kind, 0)):
                 raise fail(where + ".fileMode", f"file type bits {oct(stat.S_IFMT(mode))} do not match type {kind!r}")
             mode &= 0o7777
