@@ -135,6 +135,7 @@ void do_mknod(struct child *c, const struct lc_step *s);
 void do_symlink(struct child *c, const struct lc_step *s);
 void detach_old_root(struct child *c, int old_root);
 void do_pivot_root(struct child *c, const struct lc_step *s);
+void do_chroot(struct child *c, const struct lc_step *s);
 void do_remount_root_ro(struct child *c);
 void mask_path(struct child *c, const struct lc_step *s);
 void readonly_path(struct child *c, const struct lc_step *s);

@@ -33,6 +33,8 @@
  *   MKNOD            s1 path inside the root, n1 mode, n2 dev
  *   SYMLINK          s1 link contents, s2 path inside the root
  *   PIVOT_ROOT       flags LC_F_NO_PIVOT, LC_F_PIVOT_ONLY (no chroot fallback)
+ *   CHROOT           s1 root directory: chroot into it, no mount made or moved
+ *                    (no mount namespace of its own: the mounts are the caller's)
  *   REMOUNT_ROOT_RO  -
  *   SETHOSTNAME      s1
  *   SETDOMAINNAME    s1
@@ -175,6 +177,9 @@ static void run_step(struct child *c, const struct lc_step *s)
         break;
     case LC_OP_PIVOT_ROOT:
         do_pivot_root(c, s);
+        break;
+    case LC_OP_CHROOT:
+        do_chroot(c, s);
         break;
     case LC_OP_REMOUNT_ROOT_RO:
         do_remount_root_ro(c);

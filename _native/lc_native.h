@@ -51,6 +51,7 @@
 #define LC_OP_IOPRIO         45
 #define LC_OP_SCHED_SETAFFINITY 46
 #define LC_OP_SET_MEMPOLICY  47
+#define LC_OP_CHROOT         48
 
 /* Step flags. */
 #define LC_F_FILE        0x1   /* MOUNT: the target is a file, not a directory */

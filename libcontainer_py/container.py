@@ -309,7 +309,10 @@ class Container:
     def kill(self, sig: int = signal.SIGTERM, *, all: bool = False) -> None:
         """Signal the first process, or with ``all`` every process of the
         cgroup; through a pidfd, after checking that the pid is still the
-        container's (never a recycled one)."""
+        container's (never a recycled one).  ``all`` on a stopped container
+        does nothing (as runc); a single signal to it is a StateError."""
+        if all and self.status() == "stopped":
+            return
         self._require("kill", "created", "running", "paused")
         if all and self._cgroup_or_none() is not None:
             for proc in self.processes():
@@ -415,8 +418,9 @@ class Container:
                 process.kill()
 
     def delete(self, *, force: bool = False) -> None:
-        """Remove a stopped container (cgroup, state); ``force`` kills a
-        running one first (as destroy())."""
+        """Remove a stopped container (cgroup, state); StateError for one
+        that is created, running or paused, which stays as it was, unless
+        ``force``: it is killed first (as destroy())."""
         if not force:
             self._require("delete", "stopped", "creating")
         self.destroy()
@@ -466,8 +470,11 @@ class Container:
             io_priority=base.io_priority if io_priority is _SAME else io_priority,
             exec_cpu_affinity=base.exec_cpu_affinity if exec_cpu_affinity is _SAME else exec_cpu_affinity,
         )
+        # Without a mount namespace of its own the container's root is a
+        # chroot: the exec'd process enters it too.
+        chroot = self.config.rootfs if self.config.namespaces.mount is False else None
         return Config(
-            rootfs=None,
+            rootfs=chroot,
             namespaces=Namespaces(**self.record.namespaces),
             process=process,
             seccomp=self.config.seccomp if seccomp is _SAME else seccomp,

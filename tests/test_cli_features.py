@@ -732,6 +732,80 @@ def test_wrong_states_fail_as_runc(tools: Tools) -> None:
         assert tool("delete", cid).returncode == 0
 
 
+def _frozen(pid: int) -> bool:
+    """What the kernel says of the process: state D/S, and its freezer's."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, names, path = line.rstrip("\n").split(":", 2)
+            if names == "":
+                with open(f"/sys/fs/cgroup/unified{path}/cgroup.events") as ev:
+                    if "frozen 1" in ev.read().splitlines():
+                        return True
+            elif "freezer" in names.split(","):
+                with open(f"/sys/fs/cgroup/freezer{path}/freezer.state") as st:
+                    if st.read().strip() == "FROZEN":
+                        return True
+    return False
+
+
+@pytest.mark.parametrize("status", ["created", "running", "paused"])
+def test_delete_of_a_container_that_is_not_stopped_fails_and_leaves_it(tools: Tools, status: str) -> None:
+    """runtime.md: deleting a container that is not stopped has no effect
+    and is an error; --force kills and removes it.  runc 1.1 deletes a
+    created container without --force (docs/decisions.md)."""
+    tools.ours.config(["sleep", "60"])
+    both = tools.both(f"del{status[:3]}")
+    for tool, cid in both:
+        assert tool("create", "-b", tools.bundle, cid).returncode == 0
+        if status != "created":
+            assert tool("start", cid).returncode == 0
+            _wait(_runs_busybox(_pid(tool, cid)), what="the program to run")
+        if status == "paused":
+            assert tool("pause", cid).returncode == 0
+    (ours, cid), (runc, rcid) = both
+    pid = _pid(ours, cid)
+    r = ours("delete", cid)
+    assert r.returncode == 1 and _message(r) == f"cannot delete container {cid} that is not stopped: {status}", r
+    # as it was: the same process, the same status, the cgroup still there
+    assert ours.state(cid)["status"] == status and _pid(ours, cid) == pid
+    assert os.path.exists(f"/proc/{pid}") and _frozen(pid) == (status == "paused")
+    assert _cgroup_dirs(tools.suffix)
+    theirs = runc("delete", rcid)
+    if status == "created":
+        assert theirs.returncode == 0, theirs  # runc's difference
+    else:
+        assert theirs.returncode == 1 and _message(theirs).endswith(f"not stopped: {status}"), theirs
+        assert runc("delete", "--force", rcid).returncode == 0
+    if status == "created":  # still startable
+        assert ours("start", cid).returncode == 0
+        _wait(_runs_busybox(pid), what="the program to run")
+    assert ours("delete", "--force", cid).returncode == 0
+    assert _gone(pid)
+    assert ours("state", cid).returncode == 1 and runc("state", rcid).returncode == 1
+    assert _cgroup_dirs(tools.suffix) == []
+
+
+def test_kill_all_of_a_stopped_container_succeeds_as_runc(tools: Tools) -> None:
+    """The containerd shim sends ``kill --all`` after the container exited:
+    0 and nothing said, as runc.  A single signal to it stays an error, as
+    runc's and as runtime.md asks."""
+    tools.ours.config(["sleep", "60"])
+    both = tools.both("kstop")
+    for tool, cid in both:
+        assert tool("run", "-d", "-b", tools.bundle, cid).returncode == 0
+        _stop(tool, cid)
+    for args in (("kill", "--all", "{id}", "KILL"), ("kill", "-a", "{id}"), ("kill", "{id}", "KILL")):
+        got = [tool(*(a.format(id=cid) for a in args)) for tool, cid in both]
+        assert got[0].returncode == got[1].returncode, (args, got)
+        if "KILL" in args and len(args) == 3:
+            assert got[0].returncode == 1 and _message(got[0]) == "container not running", got
+        else:
+            assert (got[0].returncode, got[0].stderr) == (0, ""), got
+    for tool, cid in both:
+        assert tool("state", cid).returncode == 0 and tool.state(cid)["status"] == "stopped"
+        assert tool("delete", cid).returncode == 0
+
+
 def test_ps_of_a_stopped_container_as_runc(tools: Tools) -> None:
     """Nothing runs, which is no error: the table's header, or null."""
     tools.ours.config(["sleep", "60"])

@@ -195,6 +195,11 @@ def _is_container_error(exc: BaseException) -> bool:
     return isinstance(exc, ContainerError)
 
 
+#: What ``delete`` without --force refuses (runtime.md: deleting a container
+#: that is not stopped is an error; runc 1.1 deletes a created one).
+NOT_STOPPED = ("created", "running", "paused")
+
+
 def delete(root: str, container_id: str, force: bool) -> bool:
     """``delete``: Container.load, the status check, Container.destroy."""
     if not valid_id(container_id):
@@ -209,7 +214,7 @@ def delete(root: str, container_id: str, force: bool) -> bool:
         return False
     cgroup = _cgroup(record)
     now = _status(root, record, cgroup)
-    if now in ("running", "paused") and not force:
+    if now in NOT_STOPPED and not force:
         raise CliError(f"cannot delete container {record.id} that is not stopped: {now}")
     # Container.destroy() of a container that is not this process's child.
     if record.alive():
@@ -235,6 +240,8 @@ def kill_all(root: str, container_id: str, sig: int) -> bool:
         return False
     cgroup = _cgroup(record)
     assert cgroup is not None
+    if _status(root, record, cgroup) == "stopped":
+        return True  # as runc: nothing left to signal
     _require(root, record, cgroup, "kill", "created", "running", "paused")
     for pid in cgroup.pids():
         _signal_pid(pid, sig)

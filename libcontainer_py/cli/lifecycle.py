@@ -135,6 +135,8 @@ def cmd_kill(args: Args, log: Logger) -> int:
     sig = parse_signal(args.signal)
     root = root_of(args)
     record, status = _light.load(root, args.container_id)
+    if status == "stopped" and args.all:
+        return 0  # as runc: nothing left to signal (the containerd shim sends it after the exit)
     if status not in ("created", "running", "paused"):
         raise CliError("container not running")
     if not args.all:
@@ -185,9 +187,9 @@ def cmd_delete(args: Args, log: Logger) -> int:
             return 0
         raise CliError("container does not exist") from None
     status = c.status()
-    if status in ("running", "paused") and not args.force:
+    if status in _light.NOT_STOPPED and not args.force:
         raise CliError(f"cannot delete container {c.id} that is not stopped: {status}")
-    # stopped, creating, created (runc deletes a created container: it never ran)
+    # stopped, or creating (a create that failed half-way: nothing runs)
     c.destroy()
     return 0
 

@@ -12,7 +12,10 @@ Decisions, where OCI and Config do not line up one to one:
   ``linux.seccomp`` is no filter, no ``process.capabilities`` is no
   capabilities (not all of them), no ``noNewPrivileges`` is false, no
   ``maskedPaths``/``readonlyPaths`` are none, a namespace not listed is
-  shared with the runtime.  ``process.user.umask`` defaults to 022.
+  shared with the runtime, the mount namespace included: ``root.path`` is
+  then chroot'ed into (as runc does) and nothing may be mounted, masked or
+  made read-only there, nor ``rootfsPropagation`` given (runc would do it
+  in its own mount namespace).  ``process.user.umask`` defaults to 022.
 - ``process.env``: ``"K=V"`` strings; a name given twice keeps its last
   value (as runc, which sets them in order).  An entry without ``=`` is an
   error.
@@ -224,6 +227,12 @@ def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> 
         sysctl = string_map("linux.sysctl", linux.get("sysctl") or {})
     annotations = string_map("annotations", top.get("annotations") or {})
     namespaces = _namespaces(linux.get("namespaces") or [])
+    if namespaces.mount is False and linux.get("rootfsPropagation"):
+        raise fail(
+            "linux.rootfsPropagation",
+            "without a mount namespace (none in linux.namespaces) the root is only chroot'ed into: "
+            "its propagation would be the runtime's own mounts'",
+        )
     if linux.get("timeOffsets") and namespaces.time is not True:
         raise fail("linux.timeOffsets", "clock offsets need a new time namespace (no 'time' in linux.namespaces)")
 
@@ -673,7 +682,8 @@ def _linux_to_oci(config: Config) -> Dict[str, Any]:
         linux["seccomp"] = config.seccomp.to_oci()
     linux["maskedPaths"] = list(config.masked_paths)
     linux["readonlyPaths"] = list(config.readonly_paths)
-    linux["rootfsPropagation"] = config.rootfs.propagation
+    if config.namespaces.mount is not False:
+        linux["rootfsPropagation"] = config.rootfs.propagation
     if config.personality is not None:
         linux["personality"] = {"domain": config.personality}
     if config.time_offsets:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, List, Mapping, Optional, Sequence
 from ..config import Config
 from ..namespaces import CLONE_FLAGS
 from ..process import DEFAULT_PATH
-from .filesystem import DEV_SYMLINKS, SCRATCH_CANDIDATES, choose_scratch, mount_steps, root_steps
+from .filesystem import DEV_SYMLINKS, SCRATCH_CANDIDATES, choose_scratch, chroot_steps, mount_steps, root_steps
 from .namespaces import (
     become_namespace_root,
     default_mappings,
@@ -131,7 +131,9 @@ def build_plan(
         steps.append(Step(Op.LOOPBACK_UP, "bring the loopback interface up", "lo"))
     steps.extend(early_writes(config))
     mounts: List[Step] = []
-    if config.rootfs is not None:
+    if config.rootfs is not None and config.namespaces.mount is False:
+        mounts = chroot_steps(config, host, create_hooks)
+    elif config.rootfs is not None:
         steps.extend(root_steps(config, host, namespace_ids(config, host) if uid_map else None))
         mounts = mount_steps(config, host, create_hooks, cgroup_layout, cgroup_dirs)
     slots = 0

@@ -66,6 +66,7 @@ class Op(enum.IntEnum):
     IOPRIO = 45
     SCHED_SETAFFINITY = 46
     SET_MEMPOLICY = 47
+    CHROOT = 48
 
 
 # Step flags (LC_F_*).
