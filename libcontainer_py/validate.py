@@ -47,9 +47,7 @@ def _check_chroot(config: Config) -> None:
     if rootfs.path is None:
         raise ConfigError("rootfs", f"Rootfs.host() and overlays are mounted: {why}; give a directory")
     if config.namespaces.user is not False:
-        raise ConfigError(
-            "rootfs", f"{why}, which the root of a user namespace can escape; add a mount namespace"
-        )
+        raise ConfigError("rootfs", f"{why}, which the root of a user namespace can escape; add a mount namespace")
     checks = (
         ("rootfs.readonly", rootfs.readonly, "a read-only root is a remount"),
         ("rootfs.propagation", rootfs.propagation != "rslave", "the root's propagation would change the caller's"),

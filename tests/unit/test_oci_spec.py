@@ -1065,3 +1065,35 @@ def configs(draw: Any) -> lc.Config:
 @given(configs())
 def test_roundtrip_property(config: lc.Config) -> None:
     assert roundtrip(config) == config
+
+
+# --- namespaces not listed, namespaces joined ------------------------------------------
+
+
+def test_no_mount_namespace_is_a_chroot_without_mounts() -> None:
+    """runtime-spec config-linux.md: a namespace type not listed is the
+    runtime's; with no mount namespace the root is only chroot'ed into."""
+    config = config_from_oci(minimal(**{"linux.namespaces": [{"type": "pid"}]})).config
+    assert config.namespaces.mount is False and config.rootfs is not None and config.rootfs.path == ROOT
+    assert (len(config.mounts), config.masked_paths, config.readonly_paths) == (0, (), ())
+    assert roundtrip(config) == config
+    assert "rootfsPropagation" not in config_to_oci(config)["linux"]
+    no_mount = {"linux.namespaces": []}
+    refused("linux.rootfsPropagation", minimal(**no_mount, **{"linux.rootfsPropagation": "rprivate"}))
+    refused("mounts", minimal(**no_mount, mounts=[{"destination": "/proc", "type": "proc", "source": "proc"}]))
+    refused("masked_paths", minimal(**no_mount, **{"linux.maskedPaths": ["/proc/kcore"]}))
+    refused("rootfs.readonly", minimal(**no_mount, **{"root.readonly": True}))
+
+
+def test_every_kind_joined_by_path_with_a_hostname() -> None:
+    kinds = {"pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts", "user": "user",
+             "cgroup": "cgroup", "time": "time"}  # fmt: skip
+    listed = [{"type": t, "path": f"/proc/1/ns/{name}"} for t, name in kinds.items()]
+    config = config_from_oci(minimal(**{"linux.namespaces": listed}, hostname="joined")).config
+    assert config.namespaces.joined() == {
+        field: f"/proc/1/ns/{name}"
+        for field, name in zip(("pid", "net", "mount", "ipc", "uts", "user", "cgroup", "time"), kinds.values())
+    }
+    assert config.hostname == "joined" and len(config.mounts) == 0 and config.rootfs is not None
+    assert roundtrip(config) == config
+    refused("hostname", minimal(**{"linux.namespaces": [{"type": "mount"}]}, hostname="x"))
