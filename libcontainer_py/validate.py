@@ -43,11 +43,11 @@ def _check_chroot(config: Config) -> None:
     mounted, since every mount would be made in the caller's namespace."""
     rootfs = config.rootfs
     assert rootfs is not None
-    why = "without a mount namespace (namespaces.mount=False) the root is only chroot'ed into"
+    why = "without one (namespaces.mount=False) the root is only chroot'ed into"
     if rootfs.path is None:
-        raise ConfigError("rootfs", f"Rootfs.host() and overlays are mounted: {why}; give a directory")
+        raise ConfigError("rootfs", f"Rootfs.host() and overlays are mounts, which need a mount namespace: {why}")
     if config.namespaces.user is not False:
-        raise ConfigError("rootfs", f"{why}, which the root of a user namespace can escape; add a mount namespace")
+        raise ConfigError("rootfs", f"a user namespace's root can leave a chroot; {why}: add a mount namespace")
     checks = (
         ("rootfs.readonly", rootfs.readonly, "a read-only root is a remount"),
         ("rootfs.propagation", rootfs.propagation != "rslave", "the root's propagation would change the caller's"),
@@ -57,7 +57,7 @@ def _check_chroot(config: Config) -> None:
     )
     for field, given, what in checks:
         if given:
-            raise ConfigError(field, f"{what}: it needs a mount namespace ({why})")
+            raise ConfigError(field, f"{what}, which needs a mount namespace: {why}")
 
 
 def _check_names(config: Config) -> None:

@@ -806,6 +806,36 @@ def test_kill_all_of_a_stopped_container_succeeds_as_runc(tools: Tools) -> None:
         assert tool("delete", cid).returncode == 0
 
 
+def test_no_mount_namespace_listed_is_a_chroot(tools: Tools, no_leaks: None) -> None:
+    """config-linux.md: a namespace type not listed is the runtime's.  With
+    no mount namespace the container runs in ours, chroot'ed into root.path,
+    and neither it nor an exec'd process mounts anything (no_leaks: our
+    mount table is unchanged).  runc (1.1.5) mounts in its own namespace
+    there and then fails: not compared (docs/decisions.md)."""
+
+    def no_mount_namespace(doc: Dict[str, Any]) -> None:
+        doc["linux"]["namespaces"] = [ns for ns in doc["linux"]["namespaces"] if ns["type"] != "mount"]
+        doc["mounts"] = []
+        for key in ("maskedPaths", "readonlyPaths", "rootfsPropagation"):
+            doc["linux"].pop(key, None)
+        doc["process"]["args"] = ["sleep", "60"]
+        doc["root"]["readonly"] = False
+
+    tools.edit(no_mount_namespace)
+    ours, cid = tools.both("nomnt")[0]
+    assert ours("run", "-d", "-b", tools.bundle, cid).returncode == 0
+    pid = _pid(ours, cid)
+    assert os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt")
+    assert os.readlink(f"/proc/{pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
+    root = os.readlink(f"/proc/{pid}/root")
+    with open(os.path.join(tools.bundle, "config.json")) as f:
+        assert root == json.load(f)["root"]["path"]
+    r = ours("exec", cid, "ls", "/")
+    assert r.returncode == 0 and sorted(r.stdout.split()) == sorted(os.listdir(root)), r
+    assert ours("delete", "--force", cid).returncode == 0
+    assert _gone(pid)
+
+
 def test_ps_of_a_stopped_container_as_runc(tools: Tools) -> None:
     """Nothing runs, which is no error: the table's header, or null."""
     tools.ours.config(["sleep", "60"])
