@@ -492,6 +492,8 @@ class Container:
         pass_fds: Sequence[int] = (),
         text: Optional[bool] = None,
         wait_start: bool = False,
+        ignore_paused: bool = False,
+        sub_cgroups: Optional[Mapping[str, str]] = None,
         **overrides: Any,
     ) -> ContainerProcess:
         """Start ``args`` inside the running container: in every namespace
@@ -499,10 +501,18 @@ class Container:
         its security settings -- ``overrides`` are those of exec_config()
         (env, cwd, user, capabilities, no_new_privileges, seccomp,
         scheduler, io_priority, exec_cpu_affinity).  Returns
-        a Popen-like ContainerProcess (the caller's child)."""
-        self._require("exec", "created", "running")
+        a Popen-like ContainerProcess (the caller's child).
+
+        ``ignore_paused``: exec into a paused container too (the process
+        is frozen with it until resume()).  ``sub_cgroups``: an existing
+        cgroup below the container's to join instead, by controller ("":
+        every hierarchy without an entry of its own), as runc's ``exec
+        --cgroup``."""
+        self._require("exec", "created", "running", *(("paused",) if ignore_paused else ()))
         config = self.exec_config(args, **overrides)
         cgroup = self._cgroup_or_none()
+        if sub_cgroups and cgroup is None:
+            raise ConfigError("sub_cgroups", f"container {self.id} has no cgroup to have sub-cgroups")
         self._execs += 1
         proc = ContainerProcess(
             config,
@@ -513,7 +523,7 @@ class Container:
             pass_fds=pass_fds,
             text=text,
             wait_start=wait_start,
-            join_cgroups=cgroup.dirs() if cgroup is not None else (),
+            join_cgroups=_exec_cgroup_dirs(cgroup, sub_cgroups or {}) if cgroup is not None else (),
             joining=True,
         )
         self._exec_procs.append(weakref.ref(proc))
@@ -563,6 +573,32 @@ class Container:
         import psutil
 
         return [psutil.Process(self.pid)]
+
+
+def _exec_cgroup_dirs(cgroup: Manager, sub: Mapping[str, str]) -> List[str]:
+    """The container's cgroup directory in each hierarchy, or the existing
+    sub-cgroup below it that ``sub`` names for one of the hierarchy's
+    controllers ("" for any)."""
+    layout = detect()
+    hierarchies = [*layout.v1, *([layout.unified] if layout.unified is not None else [])]
+    known = {c for h in hierarchies for c in h.controllers} | {""}
+    for controller in sub:
+        if controller not in known:
+            raise ConfigError("sub_cgroups", f"no cgroup hierarchy has the controller {controller!r}")
+    out = []
+    for directory in cgroup.dirs():
+        owner = next((h for h in hierarchies if directory.startswith(h.mountpoint.rstrip("/") + "/")), None)
+        names = owner.controllers if owner is not None else ()
+        rel = next((sub[c] for c in names if c in sub), sub.get(""))
+        if rel:
+            below = os.path.normpath(os.path.join(directory, rel.lstrip("/")))
+            if not below.startswith(directory + "/"):
+                raise ConfigError("sub_cgroups", f"{rel!r} is not below the container's cgroup")
+            if not os.path.isdir(below):
+                raise ContainerError(f"sub-cgroup {below} does not exist")
+            directory = below
+        out.append(directory)
+    return out
 
 
 def _state_of(

@@ -238,6 +238,117 @@ def test_update_changes_the_cgroup_as_runc(tools: Tools) -> None:
         assert tool("delete", cid).returncode == 0
 
 
+def _cgroup_file(pid: int, controller: str, name: str) -> str:
+    """A cgroup file of PID's cgroup for ``controller`` (v1), else the unified one's."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        paths = {names: path for _, names, path in (line.rstrip("\n").split(":", 2) for line in f)}
+    v1 = [names for names in paths if controller in names.split(",")]
+    path = paths[v1[0] if v1 else ""]
+    mount = next(d for d in os.listdir("/sys/fs/cgroup") if controller in d.split(",")) if v1 else ""
+    with open(os.path.join("/sys/fs/cgroup", mount, path.lstrip("/"), name)) as f:
+        return f.read().strip()
+
+
+def test_update_flags_of_runc_1_1(tools: Tools) -> None:
+    """``update --cpuset-cpus/--cpuset-mems``, the memory reservation and
+    memory+swap, ``--cpu-share`` (runc's spelling): the same cgroup files
+    as runc's.  The realtime flags reach the resources document (which
+    refuses them, naming the key); Intel RDT's are refused."""
+    tools.ours.config(["sleep", "60"])
+    both = tools.both("updf")
+    flags = ["--cpuset-cpus", "1", "--cpuset-mems", "0", "--memory", "64m", "--memory-reservation", "32m"]
+    flags += ["--memory-swap", "128m", "--cpu-share", "512"]
+    files = [("cpuset", "cpuset.cpus"), ("cpuset", "cpuset.mems"), ("memory", "memory.limit_in_bytes")]
+    files += [
+        ("memory", "memory.soft_limit_in_bytes"),
+        ("memory", "memory.memsw.limit_in_bytes"),
+        ("cpu", "cpu.shares"),
+    ]
+    seen = []
+    for tool, cid in both:
+        assert tool("run", "-d", "-b", tools.bundle, cid).returncode == 0
+        r = tool("update", *flags, cid)
+        assert r.returncode == 0, (tool, r)
+        seen.append([_cgroup_file(_pid(tool, cid), c, name) for c, name in files])
+    assert seen[0] == seen[1] == ["1", "0", str(64 << 20), str(32 << 20), str(128 << 20), "512"]
+    ours, cid = both[0]
+    r = ours("update", "--cpu-rt-runtime", "1000", "--cpu-rt-period", "100000", cid)
+    assert r.returncode == 1 and "realtime" in _message(r), r
+    r = ours("update", "--l3-cache-schema", "L3:0=f", cid)
+    assert r.returncode == 1 and "Intel RDT" in _message(r), r
+    assert _cgroup_file(_pid(ours, cid), "memory", "memory.limit_in_bytes") == str(64 << 20)
+    for tool, cid in both:
+        assert tool("delete", "--force", cid).returncode == 0
+
+
+# -- exec flags ------------------------------------------------------------------------
+
+
+def _procs_of(pid: int) -> List[int]:
+    return [int(x) for x in _cgroup_file(pid, "freezer", "cgroup.procs").split()]
+
+
+def test_exec_ignore_paused_as_runc(tools: Tools) -> None:
+    """Without the flag, exec into a paused container fails with runc's
+    message; with it the process joins the frozen cgroup (the kernel shows
+    it there, frozen) and runs once the container is resumed."""
+    tools.ours.config(["sleep", "60"])
+    for tool, cid in tools.both("ignp"):
+        assert tool("run", "-d", "-b", tools.bundle, cid).returncode == 0
+        pid = _pid(tool, cid)
+        assert tool("pause", cid).returncode == 0
+        r = tool("exec", cid, "true")
+        assert (r.returncode, _message(r)) == (
+            255,
+            "exec failed: cannot exec in a paused container (use --ignore-paused to override)",
+        ), (tool, r)
+        with tempfile.TemporaryFile() as out:
+            argv = [*tool.argv(), "exec", "--ignore-paused", cid, "sh", "-c", "echo in-$$"]
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+            try:
+                _wait(lambda pid=pid: len(_procs_of(pid)) == 2, what="the exec'd process in the frozen cgroup")
+                assert _frozen(pid) and tool.state(cid)["status"] == "paused"
+                assert tool("resume", cid).returncode == 0
+                assert proc.wait(timeout=30) == 0
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            out.seek(0)
+            assert out.read().decode().startswith("in-"), tool
+        assert tool("delete", "--force", cid).returncode == 0
+
+
+def test_exec_cgroup_joins_a_sub_cgroup_as_runc(tools: Tools) -> None:
+    """``exec --cgroup memory:sub``: the process is in <container>/sub for
+    memory and in the container's cgroup elsewhere (/proc/self/cgroup);
+    a missing sub-cgroup or one outside the container's is an error.
+    ``delete`` removes the sub-cgroup with the container's, as runc's."""
+    tools.ours.config(["sleep", "60"])
+    for tool, cid in tools.both("excg"):
+        assert tool("run", "-d", "-b", tools.bundle, cid).returncode == 0
+        pid = _pid(tool, cid)
+        with open(f"/proc/{pid}/cgroup") as f:
+            theirs = dict(line.rstrip("\n").split(":", 2)[1:] for line in f)
+        memory = next(k for k in theirs if "memory" in k.split(","))
+        sub = os.path.join("/sys/fs/cgroup", memory, theirs[memory].lstrip("/"), "sub")
+        os.mkdir(sub)
+        try:
+            r = tool("exec", "--cgroup", "memory:sub", cid, "cat", "/proc/self/cgroup")
+            assert r.returncode == 0, (tool, r)
+            seen = dict(line.split(":", 2)[1:] for line in r.stdout.splitlines())
+            assert seen[memory] == theirs[memory] + "/sub"
+            assert {k: v for k, v in seen.items() if k != memory} == {k: v for k, v in theirs.items() if k != memory}
+            for bad in ("nosuch", "/../.."):
+                r = tool("exec", "--cgroup", bad, cid, "true")
+                assert r.returncode == 255, (tool, bad, r)
+        finally:
+            r = tool("delete", "--force", cid)
+            if os.path.isdir(sub):
+                os.rmdir(sub)
+        assert r.returncode == 0 and not os.path.exists(sub), (tool, r)
+
+
 # -- events ----------------------------------------------------------------------------
 
 
