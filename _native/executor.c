@@ -70,7 +70,8 @@
  *                    state is on disk; EOF: the creator died), then for a
  *                    connection from whoever starts the container (any
  *                    process); failures from here on are reported to it too
- *   TTY              open a pty in the container's /dev/ptmx, send the master
+ *   TTY              open a pty in the container's /dev/ptmx, give its
+ *                    terminal to uid n1 (mode 620), send the master
  *                    to the parent, become a session leader with the pty as
  *                    controlling terminal; SETUP_FDS then puts it on 0/1/2
  *   INIT             fork: the new process goes on to exec the program; this
@@ -308,7 +309,7 @@ static void run_step(struct child *c, const struct lc_step *s)
         break;
     }
     case LC_OP_TTY:
-        open_tty(c);
+        open_tty(c, s);
         break;
     case LC_OP_INIT:
         become_init(c);

@@ -527,6 +527,41 @@ def test_run_in_the_foreground_proxies_the_terminal_as_runc(tools: Tools) -> Non
         assert "got:piped\n30 100\n" in out, (tool, p)
 
 
+_TTY_OWNER = 'stat -c "owner=%u:%g mode=%a." $(tty)'
+
+
+@pytest.mark.parametrize("uid", [1000, 0])
+def test_the_terminal_belongs_to_the_process_user_as_runc(tools: Tools, uid: int) -> None:
+    """The pty given to the process, by run and by exec: owned by the
+    process's user, group tty (5: the devpts gid= option), mode 620, as
+    runc leaves it (what stat(2) of the process's own terminal says)."""
+    tools.ours.config(["sh", "-c", _TTY_OWNER], terminal=True, user={"uid": uid, "gid": uid})
+    want = f"owner={uid}:5 mode=620.".encode()
+    seen = []
+    for tool, cid in tools.both(f"ttyown{uid}"):
+        pty = Pty([*tool.argv(), "run", "-b", tools.bundle, cid])
+        try:
+            assert pty.read_until(b"."), (tool, pty.out)
+            assert pty.proc.wait(15) == 0
+        finally:
+            pty.close()
+        seen.append(pty.out.split(b"owner=", 1)[1].split(b".", 1)[0])
+    assert seen == [want[6:-1]] * 2, seen
+    tools.ours.config(["sleep", "60"])
+    seen = []
+    for tool, cid in tools.both(f"ttyexec{uid}"):
+        assert tool("run", "-d", "-b", tools.bundle, cid).returncode == 0
+        pty = Pty([*tool.argv(), "exec", "-t", "-u", f"{uid}:{uid}", cid, "sh", "-c", _TTY_OWNER])
+        try:
+            assert pty.read_until(b"."), (tool, pty.out)
+            assert pty.proc.wait(15) == 0
+        finally:
+            pty.close()
+            assert tool("delete", "--force", cid).returncode == 0
+        seen.append(pty.out.split(b"owner=", 1)[1].split(b".", 1)[0])
+    assert seen == [want[6:-1]] * 2, seen
+
+
 def test_exec_tty_in_the_foreground_as_runc(tools: Tools) -> None:
     tools.ours.config(["sleep", "60"])
     script = "stty size; echo READY; read line; echo got:$line; stty size; exit 6"

@@ -58,7 +58,9 @@ def identity_steps(config: Config, container_id: str, deny_setgroups: bool, step
     if config.domainname is not None:
         steps.append(Step(Op.SETDOMAINNAME, "set the domainname", config.domainname, s1=config.domainname))
     if process.terminal:
-        steps.append(Step(Op.TTY, "open a terminal", "/dev/ptmx"))
+        # The terminal belongs to the process's user, mode 620 (its group is
+        # devpts's gid= option: tty, 5), as runc leaves it.
+        steps.append(Step(Op.TTY, "open a terminal", "/dev/ptmx", n1=process.user.uid))
     steps.append(Step(Op.SETUP_FDS, "set up stdio and close other fds"))
     for limit in process.rlimits:
         steps.append(
