@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Iterator, 
 import attrs
 
 from . import _native
+from ._statedir import no_process_message
 from ._statedir import wait_gone as _wait_gone
 from .capabilities import Capabilities
 from .cgroups import Event, Manager, Resource, Stats, detect, new_manager
@@ -143,12 +144,16 @@ class Container:
         stderr: StdioArg = None,
         pass_fds: Sequence[int] = (),
         callbacks: Optional[Mapping[str, Sequence[Callback]]] = None,
+        no_process: bool = False,
     ) -> Container:
         """Create the container; its process waits for ``start()``.
 
         ``callbacks``: Python hooks by phase ("create_runtime", "poststart"...),
         called with the state document; they run only in this process (the
-        executable ``config.hooks`` run whoever starts or destroys it)."""
+        executable ``config.hooks`` run whoever starts or destroys it).
+        ``no_process``: ``config.process`` is a stand-in (OCI's ``process``
+        is optional at create): its program is not looked for, and start()
+        refuses; the container can be exec'd into, paused, deleted."""
         check_id(container_id)
         fns = check_callbacks(callbacks)
         directory = container_dir(root, container_id)
@@ -174,8 +179,10 @@ class Container:
                 on_hooks=_create_hooks(container_id, config, fns, bundle, annotations or {}),
                 # the record's copy of the config, written while the child sets up
                 meanwhile=lambda: documents.append(config_to_dict(config)),
+                no_process=no_process,
             )
             state = _state_of(container_id, config, process, bundle, dict(annotations or {}), documents[0])
+            state = attrs.evolve(state, no_process=no_process)
             write_state(root, state)
             process.recorded()
         except BaseException:
@@ -278,6 +285,8 @@ class Container:
         start_container hooks run first, in the container; a failing one
         kills the container.  Then the poststart hooks (warnings only)."""
         self._require("start", "created")
+        if self.record.no_process:
+            raise ContainerError(no_process_message(self.id))
         hooks = self.config.hooks if self.config is not None else Hooks()
         try:
             self._run_hooks("start_container", hooks, "created", in_container=True)

@@ -69,6 +69,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         on_hooks: Optional[Callable[[int], None]] = None,
         meanwhile: Optional[Callable[[], None]] = None,
         joining: bool = False,
+        no_process: bool = False,
     ) -> None:
         if not isinstance(config, Config):
             raise ConfigError("config", f"expected Config, got {type(config).__name__}")
@@ -115,6 +116,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             cgroup_layout=host_layout,
             cgroup_dirs=cgroup_dirs,
             joining=joining,
+            no_process=no_process,
         )
         self._on_hooks = on_hooks
         self._meanwhile = meanwhile

@@ -931,6 +931,30 @@ def test_delete_of_a_container_that_is_not_stopped_fails_and_leaves_it(tools: To
     assert _cgroup_dirs(tools.suffix) == []
 
 
+def test_create_without_a_process_and_start_fails_naming_it(tools: Tools) -> None:
+    """config.md: ``process`` is optional at create, required by start.
+    The container is created (its namespaces exist, it is in its cgroup),
+    start fails naming the missing process and leaves it created; exec
+    works; delete needs --force.  runc refuses the create (decisions)."""
+    tools.edit(lambda doc: doc.pop("process"))
+    (ours, cid), (runc, rcid) = tools.both("noproc")
+    theirs = runc("create", "-b", tools.bundle, rcid)
+    assert theirs.returncode == 1 and "process property must not be empty" in _message(theirs), theirs
+    assert ours("create", "-b", tools.bundle, cid).returncode == 0
+    pid = _pid(ours, cid)
+    assert os.readlink(f"/proc/{pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
+    assert pid in _procs_of(pid)
+    r = ours("start", cid)
+    assert r.returncode == 1 and _message(r).endswith("it was created without a process (the config has no 'process')")
+    assert ours.state(cid)["status"] == "created" and _pid(ours, cid) == pid
+    r = ours("exec", cid, "sh", "-c", "echo $$")
+    assert (r.returncode, r.stdout.strip()) == (0, "2"), r  # beside the stand-in, PID 1
+    r = ours("delete", cid)
+    assert r.returncode == 1 and _message(r).endswith("not stopped: created"), r
+    assert ours("delete", "--force", cid).returncode == 0
+    assert _gone(pid) and ours("state", cid).returncode == 1
+
+
 def test_kill_all_of_a_stopped_container_succeeds_as_runc(tools: Tools) -> None:
     """The containerd shim sends ``kill --all`` after the container exited:
     0 and nothing said, as runc.  A single signal to it stays an error, as

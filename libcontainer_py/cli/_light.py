@@ -34,6 +34,7 @@ _FIELDS = _REQUIRED | {
     "cgroup_controllers",
     "namespaces",
     "config",
+    "no_process",
 }
 
 
@@ -51,6 +52,7 @@ class Record:
         self.cgroup_path: Optional[str] = raw.get("cgroup_path")
         self.cgroup_controllers: Optional[Tuple[str, ...]] = raw.get("cgroup_controllers")
         self.config: Optional[Dict[str, Any]] = raw.get("config")
+        self.no_process: bool = raw.get("no_process", False)
 
     def alive(self) -> bool:
         """The first process still runs (and is the same process)."""
@@ -183,6 +185,8 @@ def start(root: str, container_id: str) -> bool:
     if now != "created":
         raise CliError(f"cannot start a container in the {now} state")
     _require(root, record, cgroup, "start", "created")
+    if record.no_process:
+        raise CliError(_statedir.no_process_message(record.id))
     report = _statedir.send_start(os.path.join(_statedir.container_dir(root, record.id), _statedir.START_SOCKET))
     if report is not None:
         raise _statedir.start_error(report[1], report[2])

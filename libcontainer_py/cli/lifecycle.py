@@ -55,6 +55,7 @@ def _create(args: Args, log: Logger, *, detach: bool) -> Any:
             bundle=bundle,
             annotations=dict(oci.annotations),
             pass_fds=pass_fds,
+            no_process=not oci.has_process,
         )
     except ContainerExists:
         raise CliError("container with given ID already exists") from None

@@ -31,6 +31,10 @@ Decisions, where OCI and Config do not line up one to one:
   ``linux.netDevices`` are refused. ``scheduler``, ``ioPriority`` and
   ``execCPUAffinity`` become Process.scheduler, io_priority and
   exec_cpu_affinity; ``linux.memoryPolicy`` Config.memory_policy.
+- ``process`` may be left out (it is optional until ``start``): the Config
+  then has NO_PROCESS, a stand-in, and OciConfig.has_process is False; the
+  command line creates such a container with ``no_process=True`` and its
+  ``start`` fails naming the missing process (runc refuses the create).
 - ``root.path`` relative to the bundle (``bundle`` is needed then); so are
   relative bind mount sources.
 - ``hostname``/``domainname`` empty or absent: None (Config then names the
@@ -79,7 +83,7 @@ from ._json import UINT64_MAX, array, at, boolean, fail, integer, obj, string, s
 from .mounts import mount_to_oci, mounts_from_oci
 from .resources import cgroup_from_oci, cgroup_to_oci
 
-__all__ = ["OCI_VERSION", "OciConfig", "OciWarning", "config_from_oci", "config_to_oci", "load_bundle"]
+__all__ = ["NO_PROCESS", "OCI_VERSION", "OciConfig", "OciWarning", "config_from_oci", "config_to_oci", "load_bundle"]
 
 #: The spec version config_to_oci writes.
 OCI_VERSION = "1.0.2"
@@ -129,11 +133,22 @@ class OciConfig:
     console_size: Optional[Tuple[int, int]] = attrs.field(default=None, converter=_console_size)
     #: The bundle directory it was read from, if any.
     bundle: Optional[str] = attrs.field(default=None)
+    #: False when the document has no ``process`` (optional at create):
+    #: ``config.process`` is then NO_PROCESS, a stand-in never to be started.
+    has_process: bool = attrs.field(default=True)
 
     def to_oci(self) -> Dict[str, Any]:
-        return config_to_oci(
+        doc = config_to_oci(
             self.config, annotations=self.annotations, oci_version=self.oci_version, console_size=self.console_size
         )
+        if not self.has_process:
+            del doc["process"]
+        return doc
+
+
+#: What Config.process is for a document without ``process``: created, the
+#: container is never started (Container.create(..., no_process=True)).
+NO_PROCESS = Process(args=("<no process>",))
 
 
 # -- reading -------------------------------------------------------------------
@@ -200,9 +215,10 @@ def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> 
             raise fail(f"linux.{key}", why)
     _refuse_label("linux.mountLabel", linux.get("mountLabel"))
 
-    if top.get("process") is None:
-        raise fail("process", "is required (Config always has a process)")
-    process, console_size, ambient_dropped = _process(top["process"])
+    has_process = top.get("process") is not None
+    process, console_size, ambient_dropped = (
+        _process(top["process"]) if has_process else (NO_PROCESS, None, frozenset())
+    )
     if ambient_dropped:
         warnings.warn(
             f"process.capabilities.ambient: {sorted(ambient_dropped)} dropped: an ambient capability must be "
@@ -256,7 +272,7 @@ def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> 
         time_offsets=_time_offsets(linux.get("timeOffsets")),
         memory_policy=_memory_policy(linux.get("memoryPolicy")),
     )
-    return OciConfig(config, annotations, version, console_size, bundle)
+    return OciConfig(config, annotations, version, console_size, bundle, has_process)
 
 
 def _memory_policy(value: Any) -> Optional[MemoryPolicy]:

@@ -87,6 +87,7 @@ def build_plan(
     cgroup_layout: Optional[Layout] = None,
     cgroup_dirs: Optional[Mapping[str, str]] = None,
     joining: bool = False,
+    no_process: bool = False,
 ) -> Plan:
     """Turn a validated config into the child's steps.
 
@@ -103,7 +104,8 @@ def build_plan(
     before the spawn; the caller's own cgroup elsewhere) place the binds of
     a ``Mount.cgroup``.  ``joining``: the process joins an existing
     container (exec): ``process.exec_cpu_affinity`` applies, ``initial``
-    before the cgroup is joined and ``final`` after.
+    before the cgroup is joined and ``final`` after.  ``no_process``: the
+    process is a stand-in never started (its program is not looked for).
     """
     host = host or HostFS()
     affinity = config.process.exec_cpu_affinity if joining else None
@@ -149,7 +151,7 @@ def build_plan(
         # No pivot_root to wait before: the hooks run once the namespaces exist.
         steps.append(Step(Op.WAIT_PARENT, "wait for the create hooks", phase="hooks"))
     identity_steps(config, container_id, deny, steps, host)
-    final_steps(config, steps, wait_start, start_socket)
+    final_steps(config, steps, wait_start, start_socket, no_process)
     argv = config.process.args
     env = dict(config.process.env)
     return Plan(

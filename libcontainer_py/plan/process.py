@@ -124,8 +124,12 @@ def identity_steps(config: Config, container_id: str, deny_setgroups: bool, step
         steps.append(Step(Op.AMBIENT, "raise ambient capabilities", n1=mask(caps.ambient) & valid, n2=last))
 
 
-def final_steps(config: Config, steps: List[Step], wait_start: bool, start_socket: Optional[str]) -> None:
-    """umask, no_new_privs; seccomp comes last, right before exec."""
+def final_steps(
+    config: Config, steps: List[Step], wait_start: bool, start_socket: Optional[str], no_process: bool = False
+) -> None:
+    """umask, no_new_privs; seccomp comes last, right before exec.
+    ``no_process``: the process is a stand-in that is never started (OCI's
+    create without ``process``): its program is not looked for."""
     process = config.process
     steps.append(Step(Op.UMASK, "set the umask", n1=process.umask))
     if config.personality is not None:
@@ -133,7 +137,7 @@ def final_steps(config: Config, steps: List[Step], wait_start: bool, start_socke
         steps.append(Step(Op.PERSONALITY, f"set the execution domain {config.personality}", n1=persona))
     if process.no_new_privileges:
         steps.append(Step(Op.NO_NEW_PRIVS, "set no_new_privs"))
-    if wait_start or start_socket is not None:
+    if (wait_start or start_socket is not None) and not no_process:
         # A missing or unexecutable program fails create, not start (runc).
         steps.append(Step(Op.FIND_EXEC, "find the executable", process.args[0]))
     if wait_start:

@@ -20,7 +20,7 @@ from libcontainer_py.limits import INFINITY
 from libcontainer_py.oci import OciConfig, OciWarning, config_from_oci, config_to_oci, load_bundle
 from libcontainer_py.oci.mounts import mount_to_oci
 from libcontainer_py.oci.resources import DEFAULT_ALLOWS
-from libcontainer_py.oci.spec import host_lsms
+from libcontainer_py.oci.spec import NO_PROCESS, host_lsms
 
 ROOT = "/srv/rootfs"
 
@@ -234,10 +234,15 @@ def test_lsm_labels_refused_unless_empty(key: str) -> None:
         assert "no LSM" in err.message
 
 
-def test_process_required() -> None:
+def test_process_is_optional_but_its_parts_are_not() -> None:
+    """config.md: process is optional (required by start): without it the
+    Config has the NO_PROCESS stand-in and has_process is False."""
     doc = minimal()
     del doc["process"]
-    refused("process", doc, match="required")
+    oci = config_from_oci(doc)
+    assert (oci.has_process, oci.config.process) == (False, NO_PROCESS)
+    assert "process" not in oci.to_oci() and config_from_oci(oci.to_oci()) == oci
+    assert config_from_oci(minimal()).has_process
     doc = minimal()
     del doc["process"]["cwd"]
     refused("process.cwd", doc, match="required")
