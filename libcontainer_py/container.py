@@ -461,7 +461,8 @@ class Container:
         """The Config of a process that joins this container: every namespace
         of its first process, its security settings and scheduling
         (overridable; None for ``seccomp``, ``scheduler``, ``io_priority`` or
-        ``exec_cpu_affinity``: none), no rootfs or cgroup of its own."""
+        ``exec_cpu_affinity``: none), no rootfs or cgroup of its own (but a
+        chroot into the container's root when it has no mount namespace)."""
         if self.config is None:
             raise ContainerError(f"container {self.id}: exec needs its config (Container.load(..., config=...))")
         base = self.config.process

@@ -955,6 +955,38 @@ def test_create_without_a_process_and_start_fails_naming_it(tools: Tools) -> Non
     assert _gone(pid) and ours("state", cid).returncode == 1
 
 
+def test_namespaces_joined_by_path_with_a_hostname_as_runc(tools: Tools) -> None:
+    """uts, ipc and network namespaces of a host process joined by path
+    (the same inodes in /proc/<pid>/ns), the others new, and ``hostname``
+    set in the joined uts namespace: what runc does."""
+    holder = subprocess.Popen(["unshare", "--uts", "--ipc", "--net", "sleep", "60"])
+    try:
+        _wait(lambda: os.readlink(f"/proc/{holder.pid}/ns/uts") != os.readlink("/proc/self/ns/uts"))
+        joined = {"uts": "uts", "ipc": "ipc", "network": "net"}
+        paths = {kind: f"/proc/{holder.pid}/ns/{name}" for kind, name in joined.items()}
+
+        def join(doc: Dict[str, Any]) -> None:
+            kept = [ns for ns in doc["linux"]["namespaces"] if ns["type"] not in joined]
+            doc["linux"]["namespaces"] = kept + [{"type": k, "path": p} for k, p in paths.items()]
+            doc["process"]["args"] = ["sleep", "60"]
+
+        tools.edit(join)
+        for n, (tool, cid) in enumerate(tools.both("joinns")):
+            tools.edit(lambda doc, n=n: doc.update(hostname=f"joined-{n}"))
+            assert tool("run", "-d", "-b", tools.bundle, cid).returncode == 0
+            pid = _pid(tool, cid)
+            for name in joined.values():
+                assert os.readlink(f"/proc/{pid}/ns/{name}") == os.readlink(f"/proc/{holder.pid}/ns/{name}"), tool
+            assert os.readlink(f"/proc/{pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
+            r = tool("exec", cid, "hostname")
+            assert (r.returncode, r.stdout.strip()) == (0, f"joined-{n}"), (tool, r)
+            assert tool("delete", "--force", cid).returncode == 0
+        assert os.uname().nodename not in ("joined-0", "joined-1")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def test_kill_all_of_a_stopped_container_succeeds_as_runc(tools: Tools) -> None:
     """The containerd shim sends ``kill --all`` after the container exited:
     0 and nothing said, as runc.  A single signal to it stays an error, as
