@@ -955,6 +955,29 @@ def test_create_without_a_process_and_start_fails_naming_it(tools: Tools) -> Non
     assert _gone(pid) and ours("state", cid).returncode == 1
 
 
+def test_unlisted_namespaces_are_the_runtimes_as_runc(tools: Tools) -> None:
+    """config-linux.md: a namespace type not listed is inherited.  With
+    only mount and pid listed, the uts, ipc, network, cgroup, user and time
+    namespaces of the container are the runtime's (its parent's here: this
+    process's), the same inodes in /proc/<pid>/ns, with runc as with ours."""
+
+    def mount_and_pid_only(doc: Dict[str, Any]) -> None:
+        doc["linux"]["namespaces"] = [{"type": "mount"}, {"type": "pid"}]
+        doc.pop("hostname", None)
+        doc["process"]["args"] = ["sleep", "60"]
+
+    tools.edit(mount_and_pid_only)
+    inherited = ("uts", "ipc", "net", "cgroup", "user", "time")
+    for tool, cid in tools.both("unlisted"):
+        assert tool("run", "-d", "-b", tools.bundle, cid).returncode == 0
+        pid = _pid(tool, cid)
+        for name in inherited:
+            assert os.readlink(f"/proc/{pid}/ns/{name}") == os.readlink(f"/proc/self/ns/{name}"), (tool, name)
+        for name in ("mnt", "pid"):
+            assert os.readlink(f"/proc/{pid}/ns/{name}") != os.readlink(f"/proc/self/ns/{name}"), (tool, name)
+        assert tool("delete", "--force", cid).returncode == 0
+
+
 def test_namespaces_joined_by_path_with_a_hostname_as_runc(tools: Tools) -> None:
     """uts, ipc and network namespaces of a host process joined by path
     (the same inodes in /proc/<pid>/ns), the others new, and ``hostname``
