@@ -135,7 +135,7 @@ class OciConfig:
     bundle: Optional[str] = attrs.field(default=None)
     #: False when the document has no ``process`` (optional at create):
     #: ``config.process`` is then NO_PROCESS, a stand-in never to be started.
-    has_process: bool = attrs.field(default=True)
+    has_process: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
 
     def to_oci(self) -> Dict[str, Any]:
         doc = config_to_oci(
