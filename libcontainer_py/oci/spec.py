@@ -116,6 +116,10 @@ def _version(value: Any) -> str:
     return string("oci_version", value)
 
 
+def _has_process(value: Any) -> bool:
+    return boolean("has_process", value)
+
+
 def _config(value: Any) -> Config:
     if not isinstance(value, Config):
         raise ConfigError("config", f"expected a Config, got {type(value).__name__}")
@@ -135,7 +139,7 @@ class OciConfig:
     bundle: Optional[str] = attrs.field(default=None)
     #: False when the document has no ``process`` (optional at create):
     #: ``config.process`` is then NO_PROCESS, a stand-in never to be started.
-    has_process: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    has_process: bool = attrs.field(default=True, converter=_has_process)
 
     def to_oci(self) -> Dict[str, Any]:
         doc = config_to_oci(
