@@ -137,6 +137,7 @@ void do_mknod(struct child *c, const struct lc_step *s);
 void do_symlink(struct child *c, const struct lc_step *s);
 void detach_old_root(struct child *c, int old_root);
 void do_pivot_root(struct child *c, const struct lc_step *s);
+void do_chroot(struct child *c, const struct lc_step *s);
 void do_remount_root_ro(struct child *c);
 void mask_path(struct child *c, const struct lc_step *s);
 void readonly_path(struct child *c, const struct lc_step *s);
@@ -168,7 +169,7 @@ long next_kept(struct child *c, unsigned int lo);
 void setup_fds(struct child *c);
 void do_exec(struct child *c);
 void find_exec(struct child *c);
-void open_tty(struct child *c);
+void open_tty(struct child *c, const struct lc_step *s);
 __attribute__((noreturn)) void init_loop(pid_t main_pid, const sigset_t *all);
 void become_init(struct child *c, const struct lc_step *s);
 

@@ -230,6 +230,21 @@ done:
     c->root_fd = -1;
 }
 
+/* Without a mount namespace of its own: the root directory becomes this
+ * process's root, and no mount changes (they are the caller's). */
+void do_chroot(struct child *c, const struct lc_step *s)
+{
+    int fd = open(s->s1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0 || fchdir(fd) < 0)
+        fail(c, STAGE_RESOLVE);
+    close(fd);
+    if (chroot(".") < 0)
+        fail(c, STAGE_CALL);
+    if (chdir("/") < 0)
+        fail(c, STAGE_RESOLVE);
+}
+
 void do_remount_root_ro(struct child *c)
 {
     struct lc_mount_attr attr;

@@ -192,7 +192,7 @@ void find_exec(struct child *c)
     fail(c, STAGE_CALL);
 }
 
-void open_tty(struct child *c)
+void open_tty(struct child *c, const struct lc_step *s)
 {
     int master, term, unlock = 0;
 
@@ -205,6 +205,9 @@ void open_tty(struct child *c)
     term = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (term < 0)
         fail(c, STAGE_CALL);
+    /* The process's user owns its terminal; the group stays devpts's. */
+    if (fchown(term, (uid_t)s->n1, (gid_t)-1) < 0 || fchmod(term, 0620) < 0)
+        fail(c, STAGE_ATTR);
     if (send_fd(c, LC_MSG_TTY_FD, master) < 0)
         fail(c, STAGE_ATTR);
     close(master);

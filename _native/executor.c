@@ -39,6 +39,8 @@
  *                    owned by uid n3, gid mflags
  *   SYMLINK          s1 link contents, s2 path inside the root
  *   PIVOT_ROOT       flags LC_F_NO_PIVOT, LC_F_PIVOT_ONLY (no chroot fallback)
+ *   CHROOT           s1 root directory: chroot into it, no mount made or moved
+ *                    (no mount namespace of its own: the mounts are the caller's)
  *   REMOUNT_ROOT_RO  -
  *   SETHOSTNAME      s1
  *   SETDOMAINNAME    s1
@@ -76,7 +78,8 @@
  *                    state is on disk; EOF: the creator died), then for a
  *                    connection from whoever starts the container (any
  *                    process); failures from here on are reported to it too
- *   TTY              open a pty in the container's /dev/ptmx, send the master
+ *   TTY              open a pty in the container's /dev/ptmx, give its
+ *                    terminal to uid n1 (mode 620), send the master
  *                    to the parent, become a session leader with the pty as
  *                    controlling terminal; SETUP_FDS then puts it on 0/1/2
  *   INIT             fork: the new process goes on to exec the program; this
@@ -198,6 +201,9 @@ static void run_step(struct child *c, const struct lc_step *s)
         break;
     case LC_OP_PIVOT_ROOT:
         do_pivot_root(c, s);
+        break;
+    case LC_OP_CHROOT:
+        do_chroot(c, s);
         break;
     case LC_OP_REMOUNT_ROOT_RO:
         do_remount_root_ro(c);
@@ -328,7 +334,7 @@ static void run_step(struct child *c, const struct lc_step *s)
         break;
     }
     case LC_OP_TTY:
-        open_tty(c);
+        open_tty(c, s);
         break;
     case LC_OP_INIT:
         become_init(c, s);

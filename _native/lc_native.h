@@ -53,6 +53,7 @@
 #define LC_OP_SET_MEMPOLICY  47
 #define LC_OP_MOUNT_ATTR     48
 #define LC_OP_PDEATHSIG      49
+#define LC_OP_CHROOT         50
 
 /* Step flags. */
 #define LC_F_FILE        0x1   /* MOUNT: the target is a file, not a directory */

@@ -206,3 +206,8 @@ def start_error(index: int, err: int) -> Exception:
     from .errors import SpawnError
 
     return SpawnError(f"start failed at step {index}: {os.strerror(err)}", err)
+
+
+def no_process_message(container_id: str) -> str:
+    """Container.start()'s refusal for a container created without a process."""
+    return f"container {container_id}: cannot start: it was created without a process (the config has no 'process')"

@@ -116,8 +116,14 @@ def _to_gid_mappings(value: Any) -> Tuple[IDMap, ...]:
     return idmap_tuple("gid_mappings", value)
 
 
+def _mounts_root(config: Config) -> bool:
+    """A root that gets mounts: a rootfs in a mount namespace (new or
+    joined); without one the root is only chroot'ed into."""
+    return config.rootfs is not None and config.namespaces.mount is not False
+
+
 def _default_mounts(config: Config) -> Mounts:
-    return Mounts.default() if config.rootfs is not None else Mounts()
+    return Mounts.default() if _mounts_root(config) else Mounts()
 
 
 def _default_devices(config: Config) -> Tuple[Device, ...]:
@@ -125,11 +131,11 @@ def _default_devices(config: Config) -> Tuple[Device, ...]:
 
 
 def _default_masked(config: Config) -> Tuple[str, ...]:
-    return DEFAULT_MASKED_PATHS if config.rootfs is not None else ()
+    return DEFAULT_MASKED_PATHS if _mounts_root(config) else ()
 
 
 def _default_readonly(config: Config) -> Tuple[str, ...]:
-    return DEFAULT_READONLY_PATHS if config.rootfs is not None else ()
+    return DEFAULT_READONLY_PATHS if _mounts_root(config) else ()
 
 
 def _paths(field: str, value: Any) -> Tuple[str, ...]:
@@ -181,12 +187,15 @@ class Config:
 
     process: Process = attrs.field(factory=lambda: Process(args=("sh",)), validator=_instance("process", Process))
     #: A Rootfs, a directory path, or None to keep the caller's root (no mounts).
+    #: Without a mount namespace (namespaces.mount=False) a directory is
+    #: chroot'ed into, with no mounts (as runc, which mounts nothing there).
     rootfs: Optional[Rootfs] = attrs.field(factory=Rootfs.host, converter=_rootfs)
     #: Defaults to the container id when the uts namespace is new.
     hostname: Optional[str] = attrs.field(default=None, converter=_to_hostname)
     domainname: Optional[str] = attrs.field(default=None, converter=_to_domainname)
     namespaces: Namespaces = attrs.field(factory=Namespaces.default, validator=_instance("namespaces", Namespaces))
-    #: Defaults to Mounts.default(), or to no mounts when rootfs is None.
+    #: Defaults to Mounts.default(), or to no mounts when rootfs is None or
+    #: there is no mount namespace.
     mounts: Mounts = attrs.field(default=attrs.Factory(_default_mounts, takes_self=True), converter=_mounts)
     #: Device nodes made in the /dev mount (which must then exist); defaults
     #: to DEFAULT_DEVICES when there is a /dev mount, else none.
@@ -195,11 +204,13 @@ class Config:
     )
     uid_mappings: Tuple[IDMap, ...] = attrs.field(default=(), converter=_to_uid_mappings)
     gid_mappings: Tuple[IDMap, ...] = attrs.field(default=(), converter=_to_gid_mappings)
-    #: Hidden from the container (DEFAULT_MASKED_PATHS when there is a rootfs).
+    #: Hidden from the container (DEFAULT_MASKED_PATHS when there is a rootfs
+    #: in a mount namespace).
     masked_paths: Tuple[str, ...] = attrs.field(
         default=attrs.Factory(_default_masked, takes_self=True), converter=_to_masked_paths
     )
-    #: Bound read-only (DEFAULT_READONLY_PATHS when there is a rootfs).
+    #: Bound read-only (DEFAULT_READONLY_PATHS when there is a rootfs in a
+    #: mount namespace).
     readonly_paths: Tuple[str, ...] = attrs.field(
         default=attrs.Factory(_default_readonly, takes_self=True), converter=_to_readonly_paths
     )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Iterator, 
 import attrs
 
 from . import _native
+from ._statedir import no_process_message
 from ._statedir import wait_gone as _wait_gone
 from .capabilities import Capabilities
 from .cgroups import CgroupConfig, Event, Manager, Resource, Stats, detect, new_manager
@@ -148,12 +149,16 @@ class Container:
         stderr: StdioArg = None,
         pass_fds: Sequence[int] = (),
         callbacks: Optional[Mapping[str, Sequence[Callback]]] = None,
+        no_process: bool = False,
     ) -> Container:
         """Create the container; its process waits for ``start()``.
 
         ``callbacks``: Python hooks by phase ("create_runtime", "poststart"...),
         called with the state document; they run only in this process (the
-        executable ``config.hooks`` run whoever starts or destroys it)."""
+        executable ``config.hooks`` run whoever starts or destroys it).
+        ``no_process``: ``config.process`` is a stand-in (OCI's ``process``
+        is optional at create): its program is not looked for, and start()
+        refuses; the container can be exec'd into, paused, deleted."""
         check_id(container_id)
         fns = check_callbacks(callbacks)
         directory = container_dir(root, container_id)
@@ -182,8 +187,10 @@ class Container:
                 on_listener=agent_callback(config.seccomp, container_id, "creating", bundle, annotations),
                 # the record's copy of the config, written while the child sets up
                 meanwhile=lambda: documents.append(config_to_dict(config)),
+                no_process=no_process,
             )
             state = _state_of(container_id, config, process, bundle, dict(annotations or {}), documents[0])
+            state = attrs.evolve(state, no_process=no_process)
             write_state(root, state)
             process.recorded()
         except OSError as exc:
@@ -288,6 +295,8 @@ class Container:
         start_container hooks run first, in the container; a failing one
         kills the container.  Then the poststart hooks (warnings only)."""
         self._require("start", "created")
+        if self.record.no_process:
+            raise ContainerError(no_process_message(self.id))
         hooks = self.config.hooks if self.config is not None else Hooks()
         try:
             self._run_hooks("start_container", hooks, "created", in_container=True)
@@ -335,7 +344,10 @@ class Container:
     def kill(self, sig: int = signal.SIGTERM, *, all: bool = False) -> None:
         """Signal the first process, or with ``all`` every process of the
         cgroup; through a pidfd, after checking that the pid is still the
-        container's (never a recycled one)."""
+        container's (never a recycled one).  ``all`` on a stopped container
+        does nothing (as runc); a single signal to it is a StateError."""
+        if all and self.status() == "stopped":
+            return
         self._require("kill", "created", "running", "paused")
         if all and self._cgroup_or_none() is not None:
             for proc in self.processes():
@@ -441,8 +453,9 @@ class Container:
                 process.kill()
 
     def delete(self, *, force: bool = False) -> None:
-        """Remove a stopped container (cgroup, state); ``force`` kills a
-        running one first (as destroy())."""
+        """Remove a stopped container (cgroup, state); StateError for one
+        that is created, running or paused, which stays as it was, unless
+        ``force``: it is killed first (as destroy())."""
         if not force:
             self._require("delete", "stopped", "creating")
         self.destroy()
@@ -474,7 +487,8 @@ class Container:
         """The Config of a process that joins this container: every namespace
         of its first process, its security settings and scheduling
         (overridable; None for ``seccomp``, ``scheduler``, ``io_priority`` or
-        ``exec_cpu_affinity``: none), no rootfs or cgroup of its own."""
+        ``exec_cpu_affinity``: none), no rootfs or cgroup of its own (but a
+        chroot into the container's root when it has no mount namespace)."""
         if self.config is None:
             raise ContainerError(f"container {self.id}: exec needs its config (Container.load(..., config=...))")
         base = self.config.process
@@ -492,8 +506,11 @@ class Container:
             io_priority=base.io_priority if io_priority is _SAME else io_priority,
             exec_cpu_affinity=base.exec_cpu_affinity if exec_cpu_affinity is _SAME else exec_cpu_affinity,
         )
+        # Without a mount namespace of its own the container's root is a
+        # chroot: the exec'd process enters it too.
+        chroot = self.config.rootfs if self.config.namespaces.mount is False else None
         return Config(
-            rootfs=None,
+            rootfs=chroot,
             namespaces=Namespaces(**self.record.namespaces),
             process=process,
             seccomp=self.config.seccomp if seccomp is _SAME else seccomp,
@@ -512,6 +529,8 @@ class Container:
         text: Optional[bool] = None,
         wait_start: bool = False,
         dies_with_owner: bool = True,
+        ignore_paused: bool = False,
+        sub_cgroups: Optional[Mapping[str, str]] = None,
         **overrides: Any,
     ) -> ContainerProcess:
         """Start ``args`` inside the running container: in every namespace
@@ -520,10 +539,18 @@ class Container:
         (env, cwd, user, capabilities, no_new_privileges, seccomp,
         scheduler, io_priority, exec_cpu_affinity).  Returns
         a Popen-like ContainerProcess (the caller's child), killed when
-        this process dies unless ``dies_with_owner`` is False."""
-        self._require("exec", "created", "running")
+        this process dies unless ``dies_with_owner`` is False.
+
+        ``ignore_paused``: exec into a paused container too (the process
+        is frozen with it until resume()).  ``sub_cgroups``: an existing
+        cgroup below the container's to join instead, by controller ("":
+        every hierarchy without an entry of its own), as runc's ``exec
+        --cgroup``."""
+        self._require("exec", "created", "running", *(("paused",) if ignore_paused else ()))
         config = self.exec_config(args, **overrides)
         cgroup = self._cgroup_or_none()
+        if sub_cgroups and cgroup is None:
+            raise ConfigError("sub_cgroups", f"container {self.id} has no cgroup to have sub-cgroups")
         self._execs += 1
         proc = ContainerProcess(
             config,
@@ -534,7 +561,7 @@ class Container:
             pass_fds=pass_fds,
             text=text,
             wait_start=wait_start,
-            join_cgroups=cgroup.dirs() if cgroup is not None else (),
+            join_cgroups=_exec_cgroup_dirs(cgroup, sub_cgroups or {}) if cgroup is not None else (),
             joining=True,
             dies_with_owner=dies_with_owner,
             on_listener=agent_callback(
@@ -588,6 +615,32 @@ class Container:
         import psutil
 
         return [psutil.Process(self.pid)]
+
+
+def _exec_cgroup_dirs(cgroup: Manager, sub: Mapping[str, str]) -> List[str]:
+    """The container's cgroup directory in each hierarchy, or the existing
+    sub-cgroup below it that ``sub`` names for one of the hierarchy's
+    controllers ("" for any)."""
+    layout = detect()
+    hierarchies = [*layout.v1, *([layout.unified] if layout.unified is not None else [])]
+    known = {c for h in hierarchies for c in h.controllers} | {""}
+    for controller in sub:
+        if controller not in known:
+            raise ConfigError("sub_cgroups", f"no cgroup hierarchy has the controller {controller!r}")
+    out = []
+    for directory in cgroup.dirs():
+        owner = next((h for h in hierarchies if directory.startswith(h.mountpoint.rstrip("/") + "/")), None)
+        names = owner.controllers if owner is not None else ()
+        rel = next((sub[c] for c in names if c in sub), sub.get(""))
+        if rel:
+            below = os.path.normpath(os.path.join(directory, rel.lstrip("/")))
+            if not below.startswith(directory + "/"):
+                raise ConfigError("sub_cgroups", f"{rel!r} is not below the container's cgroup")
+            if not os.path.isdir(below):
+                raise ContainerError(f"sub-cgroup {below} does not exist")
+            directory = below
+        out.append(directory)
+    return out
 
 
 def _state_of(

@@ -92,6 +92,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         joining: bool = False,
         dies_with_owner: Optional[bool] = None,
         on_listener: Optional[Callable[[int, int], None]] = None,
+        no_process: bool = False,
     ) -> None:
         began = self._began = time.monotonic()
         config = with_process_args(check_config(config), args, env=env, cwd=cwd, user=user, shell=shell)
@@ -148,6 +149,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             joining=joining,
             # Attached (subprocess-like) unless any process may start it.
             dies_with_owner=start_socket is None if dies_with_owner is None else dies_with_owner,
+            no_process=no_process,
         )
         self._on_hooks = on_hooks
         self._meanwhile = meanwhile

@@ -70,6 +70,9 @@ class State:
     namespaces: Dict[str, str] = attrs.field(factory=dict)
     #: The config as a plain document (serialize.config_to_dict), for exec.
     config: Optional[Dict[str, Any]] = None
+    #: Created without a process (OCI's ``process`` is optional at create):
+    #: its process is a stand-in that start() refuses to start.
+    no_process: bool = False
 
     def alive(self) -> bool:
         """The first process still runs (and is the same process)."""

@@ -30,21 +30,42 @@ def _check_rootfs(config: Config) -> None:
             if len(getattr(config, field)):
                 raise ConfigError(field, f"{field} need a rootfs (rootfs=None keeps the caller's root untouched)")
         return
-    if ns.mount is not True:
-        what = "joins a mount namespace" if isinstance(ns.mount, str) else "has no new mount namespace"
-        raise ConfigError(
-            "rootfs",
-            f"setting up a root filesystem needs a new mount namespace, but the config {what}; "
-            "use namespaces.mount=True or rootfs=None",
-        )
+    if ns.mount is False:
+        _check_chroot(config)
+        return
     if ns.user is True and config.rootfs.no_pivot:
         raise ConfigError("rootfs.no_pivot", "chroot instead of pivot_root is not safe in a user namespace")
 
 
+def _check_chroot(config: Config) -> None:
+    """A rootfs without a mount namespace of its own (the runtime's is
+    inherited): the process chroots into the directory, and nothing is
+    mounted, since every mount would be made in the caller's namespace."""
+    rootfs = config.rootfs
+    assert rootfs is not None
+    why = "without one (namespaces.mount=False) the root is only chroot'ed into"
+    if rootfs.path is None:
+        raise ConfigError("rootfs", f"Rootfs.host() and overlays are mounts, which need a mount namespace: {why}")
+    if config.namespaces.user is not False:
+        raise ConfigError("rootfs", f"a user namespace's root can leave a chroot; {why}: add a mount namespace")
+    checks = (
+        ("rootfs.readonly", rootfs.readonly, "a read-only root is a remount"),
+        ("rootfs.propagation", rootfs.propagation != "rslave", "the root's propagation would change the caller's"),
+        ("mounts", len(config.mounts), "mounts would be made in the caller's mount namespace"),
+        ("masked_paths", config.masked_paths, "masking is done with mounts"),
+        ("readonly_paths", config.readonly_paths, "read-only paths are mounts"),
+    )
+    for field, given, what in checks:
+        if given:
+            raise ConfigError(field, f"{what}, which needs a mount namespace: {why}")
+
+
 def _check_names(config: Config) -> None:
     for field, value in (("hostname", config.hostname), ("domainname", config.domainname)):
-        if value is not None and config.namespaces.uts is not True:
-            raise ConfigError(field, f"setting the {field} needs a new uts namespace (namespaces.uts=True)")
+        if value is not None and config.namespaces.uts is False:
+            raise ConfigError(
+                field, f"setting the {field} needs a uts namespace, new (namespaces.uts=True) or joined (a path)"
+            )
 
 
 def _check_user_namespace(config: Config) -> None:

@@ -261,7 +261,7 @@ def test_kill_unknown_signal(cli: Cli) -> None:
     assert cli("create", "-b", cli.bundle, "cli-badsig").returncode == 0
     r = cli("kill", "cli-badsig", "NOSUCH")
     assert r.returncode == 1 and "unknown signal" in r.stderr
-    assert cli("delete", "cli-badsig").returncode == 0  # created: deleted without --force, as runc
+    assert cli("delete", "--force", "cli-badsig").returncode == 0  # created: only with --force (runtime.md)
 
 
 def test_kill_all(cli: Cli) -> None:
@@ -357,7 +357,7 @@ def test_create_errors(cli: Cli) -> None:
     assert cli("create", "-b", cli.bundle, "cli-dup").returncode == 0
     r = cli("create", "-b", cli.bundle, "cli-dup")
     assert r.returncode == 1 and "container with given ID already exists" in r.stderr
-    assert cli("delete", "cli-dup").returncode == 0
+    assert cli("delete", "--force", "cli-dup").returncode == 0
     r = cli("create", "-b", cli.bundle, "--console-socket", "/nonexistent.sock", "cli-cs")
     assert r.returncode == 1 and "cannot use console socket" in r.stderr
     cli.config(["sh"], terminal=True)

@@ -238,6 +238,117 @@ def test_update_changes_the_cgroup_as_runc(tools: Tools) -> None:
         assert tool("delete", cid).returncode == 0
 
 
+def _cgroup_file(pid: int, controller: str, name: str) -> str:
+    """A cgroup file of PID's cgroup for ``controller`` (v1), else the unified one's."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        paths = {names: path for _, names, path in (line.rstrip("\n").split(":", 2) for line in f)}
+    v1 = [names for names in paths if controller in names.split(",")]
+    path = paths[v1[0] if v1 else ""]
+    mount = next(d for d in os.listdir("/sys/fs/cgroup") if controller in d.split(",")) if v1 else ""
+    with open(os.path.join("/sys/fs/cgroup", mount, path.lstrip("/"), name)) as f:
+        return f.read().strip()
+
+
+def test_update_flags_of_runc_1_1(tools: Tools) -> None:
+    """``update --cpuset-cpus/--cpuset-mems``, the memory reservation and
+    memory+swap, ``--cpu-share`` (runc's spelling): the same cgroup files
+    as runc's.  The realtime flags reach the resources document (which
+    refuses them, naming the key); Intel RDT's are refused."""
+    tools.ours.config(["sleep", "60"])
+    both = tools.both("updf")
+    flags = ["--cpuset-cpus", "1", "--cpuset-mems", "0", "--memory", "64m", "--memory-reservation", "32m"]
+    flags += ["--memory-swap", "128m", "--cpu-share", "512"]
+    files = [("cpuset", "cpuset.cpus"), ("cpuset", "cpuset.mems"), ("memory", "memory.limit_in_bytes")]
+    files += [
+        ("memory", "memory.soft_limit_in_bytes"),
+        ("memory", "memory.memsw.limit_in_bytes"),
+        ("cpu", "cpu.shares"),
+    ]
+    seen = []
+    for tool, cid in both:
+        assert tool("run", "-d", "-b", tools.bundle, cid).returncode == 0
+        r = tool("update", *flags, cid)
+        assert r.returncode == 0, (tool, r)
+        seen.append([_cgroup_file(_pid(tool, cid), c, name) for c, name in files])
+    assert seen[0] == seen[1] == ["1", "0", str(64 << 20), str(32 << 20), str(128 << 20), "512"]
+    ours, cid = both[0]
+    r = ours("update", "--cpu-rt-runtime", "1000", "--cpu-rt-period", "100000", cid)
+    assert r.returncode == 1 and "realtime" in _message(r), r
+    r = ours("update", "--l3-cache-schema", "L3:0=f", cid)
+    assert r.returncode == 1 and "Intel RDT" in _message(r), r
+    assert _cgroup_file(_pid(ours, cid), "memory", "memory.limit_in_bytes") == str(64 << 20)
+    for tool, cid in both:
+        assert tool("delete", "--force", cid).returncode == 0
+
+
+# -- exec flags ------------------------------------------------------------------------
+
+
+def _procs_of(pid: int) -> List[int]:
+    return [int(x) for x in _cgroup_file(pid, "freezer", "cgroup.procs").split()]
+
+
+def test_exec_ignore_paused_as_runc(tools: Tools) -> None:
+    """Without the flag, exec into a paused container fails with runc's
+    message; with it the process joins the frozen cgroup (the kernel shows
+    it there, frozen) and runs once the container is resumed."""
+    tools.ours.config(["sleep", "60"])
+    for tool, cid in tools.both("ignp"):
+        assert tool("run", "-d", "-b", tools.bundle, cid).returncode == 0
+        pid = _pid(tool, cid)
+        assert tool("pause", cid).returncode == 0
+        r = tool("exec", cid, "true")
+        assert (r.returncode, _message(r)) == (
+            255,
+            "exec failed: cannot exec in a paused container (use --ignore-paused to override)",
+        ), (tool, r)
+        with tempfile.TemporaryFile() as out:
+            argv = [*tool.argv(), "exec", "--ignore-paused", cid, "sh", "-c", "echo in-$$"]
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+            try:
+                _wait(lambda pid=pid: len(_procs_of(pid)) == 2, what="the exec'd process in the frozen cgroup")
+                assert _frozen(pid) and tool.state(cid)["status"] == "paused"
+                assert tool("resume", cid).returncode == 0
+                assert proc.wait(timeout=30) == 0
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            out.seek(0)
+            assert out.read().decode().startswith("in-"), tool
+        assert tool("delete", "--force", cid).returncode == 0
+
+
+def test_exec_cgroup_joins_a_sub_cgroup_as_runc(tools: Tools) -> None:
+    """``exec --cgroup memory:sub``: the process is in <container>/sub for
+    memory and in the container's cgroup elsewhere (/proc/self/cgroup);
+    a missing sub-cgroup or one outside the container's is an error.
+    ``delete`` removes the sub-cgroup with the container's, as runc's."""
+    tools.ours.config(["sleep", "60"])
+    for tool, cid in tools.both("excg"):
+        assert tool("run", "-d", "-b", tools.bundle, cid).returncode == 0
+        pid = _pid(tool, cid)
+        with open(f"/proc/{pid}/cgroup") as f:
+            theirs = dict(line.rstrip("\n").split(":", 2)[1:] for line in f)
+        memory = next(k for k in theirs if "memory" in k.split(","))
+        sub = os.path.join("/sys/fs/cgroup", memory, theirs[memory].lstrip("/"), "sub")
+        os.mkdir(sub)
+        try:
+            r = tool("exec", "--cgroup", "memory:sub", cid, "cat", "/proc/self/cgroup")
+            assert r.returncode == 0, (tool, r)
+            seen = dict(line.split(":", 2)[1:] for line in r.stdout.splitlines())
+            assert seen[memory] == theirs[memory] + "/sub"
+            assert {k: v for k, v in seen.items() if k != memory} == {k: v for k, v in theirs.items() if k != memory}
+            for bad in ("nosuch", "/../.."):
+                r = tool("exec", "--cgroup", bad, cid, "true")
+                assert r.returncode == 255, (tool, bad, r)
+        finally:
+            r = tool("delete", "--force", cid)
+            if os.path.isdir(sub):
+                os.rmdir(sub)
+        assert r.returncode == 0 and not os.path.exists(sub), (tool, r)
+
+
 # -- events ----------------------------------------------------------------------------
 
 
@@ -414,6 +525,41 @@ def test_run_in_the_foreground_proxies_the_terminal_as_runc(tools: Tools) -> Non
         lines = [line for line in out.split("\n") if line != "piped"]  # the terminal's echo, whenever it came
         assert (p.returncode, lines[:3]) == (5, ["/dev/pts/0", "30 100", "READY"]), (tool, p)
         assert "got:piped\n30 100\n" in out, (tool, p)
+
+
+_TTY_OWNER = 'stat -c "owner=%u:%g mode=%a." $(tty)'
+
+
+@pytest.mark.parametrize("uid", [1000, 0])
+def test_the_terminal_belongs_to_the_process_user_as_runc(tools: Tools, uid: int) -> None:
+    """The pty given to the process, by run and by exec: owned by the
+    process's user, group tty (5: the devpts gid= option), mode 620, as
+    runc leaves it (what stat(2) of the process's own terminal says)."""
+    tools.ours.config(["sh", "-c", _TTY_OWNER], terminal=True, user={"uid": uid, "gid": uid})
+    want = f"owner={uid}:5 mode=620.".encode()
+    seen = []
+    for tool, cid in tools.both(f"ttyown{uid}"):
+        pty = Pty([*tool.argv(), "run", "-b", tools.bundle, cid])
+        try:
+            assert pty.read_until(b"."), (tool, pty.out)
+            assert pty.proc.wait(15) == 0
+        finally:
+            pty.close()
+        seen.append(pty.out.split(b"owner=", 1)[1].split(b".", 1)[0])
+    assert seen == [want[6:-1]] * 2, seen
+    tools.ours.config(["sleep", "60"])
+    seen = []
+    for tool, cid in tools.both(f"ttyexec{uid}"):
+        assert tool("run", "-d", "-b", tools.bundle, cid).returncode == 0
+        pty = Pty([*tool.argv(), "exec", "-t", "-u", f"{uid}:{uid}", cid, "sh", "-c", _TTY_OWNER])
+        try:
+            assert pty.read_until(b"."), (tool, pty.out)
+            assert pty.proc.wait(15) == 0
+        finally:
+            pty.close()
+            assert tool("delete", "--force", cid).returncode == 0
+        seen.append(pty.out.split(b"owner=", 1)[1].split(b".", 1)[0])
+    assert seen == [want[6:-1]] * 2, seen
 
 
 def test_exec_tty_in_the_foreground_as_runc(tools: Tools) -> None:
@@ -730,6 +876,189 @@ def test_wrong_states_fail_as_runc(tools: Tools) -> None:
             assert got[0][0] in (1, 255), (phase, case, got)
     for tool, cid in both:
         assert tool("delete", cid).returncode == 0
+
+
+def _frozen(pid: int) -> bool:
+    """What the kernel says of the process: state D/S, and its freezer's."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        for line in f:
+            _, names, path = line.rstrip("\n").split(":", 2)
+            if names == "":
+                with open(f"/sys/fs/cgroup/unified{path}/cgroup.events") as ev:
+                    if "frozen 1" in ev.read().splitlines():
+                        return True
+            elif "freezer" in names.split(","):
+                with open(f"/sys/fs/cgroup/freezer{path}/freezer.state") as st:
+                    if st.read().strip() == "FROZEN":
+                        return True
+    return False
+
+
+@pytest.mark.parametrize("status", ["created", "running", "paused"])
+def test_delete_of_a_container_that_is_not_stopped_fails_and_leaves_it(tools: Tools, status: str) -> None:
+    """runtime.md: deleting a container that is not stopped has no effect
+    and is an error; --force kills and removes it.  runc 1.1 deletes a
+    created container without --force (docs/decisions.md)."""
+    tools.ours.config(["sleep", "60"])
+    both = tools.both(f"del{status[:3]}")
+    for tool, cid in both:
+        assert tool("create", "-b", tools.bundle, cid).returncode == 0
+        if status != "created":
+            assert tool("start", cid).returncode == 0
+            _wait(_runs_busybox(_pid(tool, cid)), what="the program to run")
+        if status == "paused":
+            assert tool("pause", cid).returncode == 0
+    (ours, cid), (runc, rcid) = both
+    pid = _pid(ours, cid)
+    r = ours("delete", cid)
+    assert r.returncode == 1 and _message(r) == f"cannot delete container {cid} that is not stopped: {status}", r
+    # as it was: the same process, the same status, the cgroup still there
+    assert ours.state(cid)["status"] == status and _pid(ours, cid) == pid
+    assert os.path.exists(f"/proc/{pid}") and _frozen(pid) == (status == "paused")
+    assert _cgroup_dirs(tools.suffix)
+    theirs = runc("delete", rcid)
+    if status == "created":
+        assert theirs.returncode == 0, theirs  # runc's difference
+    else:
+        assert theirs.returncode == 1 and _message(theirs).endswith(f"not stopped: {status}"), theirs
+        assert runc("delete", "--force", rcid).returncode == 0
+    if status == "created":  # still startable
+        assert ours("start", cid).returncode == 0
+        _wait(_runs_busybox(pid), what="the program to run")
+    assert ours("delete", "--force", cid).returncode == 0
+    assert _gone(pid)
+    assert ours("state", cid).returncode == 1 and runc("state", rcid).returncode == 1
+    assert _cgroup_dirs(tools.suffix) == []
+
+
+def test_create_without_a_process_and_start_fails_naming_it(tools: Tools) -> None:
+    """config.md: ``process`` is optional at create, required by start.
+    The container is created (its namespaces exist, it is in its cgroup),
+    start fails naming the missing process and leaves it created; exec
+    works; delete needs --force.  runc refuses the create (decisions)."""
+    tools.edit(lambda doc: doc.pop("process"))
+    (ours, cid), (runc, rcid) = tools.both("noproc")
+    theirs = runc("create", "-b", tools.bundle, rcid)
+    assert theirs.returncode == 1 and "process property must not be empty" in _message(theirs), theirs
+    assert ours("create", "-b", tools.bundle, cid).returncode == 0
+    pid = _pid(ours, cid)
+    assert os.readlink(f"/proc/{pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
+    assert pid in _procs_of(pid)
+    r = ours("start", cid)
+    assert r.returncode == 1 and _message(r).endswith("it was created without a process (the config has no 'process')")
+    assert ours.state(cid)["status"] == "created" and _pid(ours, cid) == pid
+    r = ours("exec", cid, "sh", "-c", "echo $$")
+    assert (r.returncode, r.stdout.strip()) == (0, "2"), r  # beside the stand-in, PID 1
+    r = ours("delete", cid)
+    assert r.returncode == 1 and _message(r).endswith("not stopped: created"), r
+    assert ours("delete", "--force", cid).returncode == 0
+    assert _gone(pid) and ours("state", cid).returncode == 1
+
+
+def test_unlisted_namespaces_are_the_runtimes_as_runc(tools: Tools) -> None:
+    """config-linux.md: a namespace type not listed is inherited.  With
+    only mount and pid listed, the uts, ipc, network, cgroup, user and time
+    namespaces of the container are the runtime's (its parent's here: this
+    process's), the same inodes in /proc/<pid>/ns, with runc as with ours."""
+
+    def mount_and_pid_only(doc: Dict[str, Any]) -> None:
+        doc["linux"]["namespaces"] = [{"type": "mount"}, {"type": "pid"}]
+        doc.pop("hostname", None)
+        doc["process"]["args"] = ["sleep", "60"]
+
+    tools.edit(mount_and_pid_only)
+    inherited = ("uts", "ipc", "net", "cgroup", "user", "time")
+    for tool, cid in tools.both("unlisted"):
+        assert tool("run", "-d", "-b", tools.bundle, cid).returncode == 0
+        pid = _pid(tool, cid)
+        for name in inherited:
+            assert os.readlink(f"/proc/{pid}/ns/{name}") == os.readlink(f"/proc/self/ns/{name}"), (tool, name)
+        for name in ("mnt", "pid"):
+            assert os.readlink(f"/proc/{pid}/ns/{name}") != os.readlink(f"/proc/self/ns/{name}"), (tool, name)
+        assert tool("delete", "--force", cid).returncode == 0
+
+
+def test_namespaces_joined_by_path_with_a_hostname_as_runc(tools: Tools) -> None:
+    """uts, ipc and network namespaces of a host process joined by path
+    (the same inodes in /proc/<pid>/ns), the others new, and ``hostname``
+    set in the joined uts namespace: what runc does."""
+    holder = subprocess.Popen(["unshare", "--uts", "--ipc", "--net", "sleep", "60"])
+    try:
+        _wait(lambda: os.readlink(f"/proc/{holder.pid}/ns/uts") != os.readlink("/proc/self/ns/uts"))
+        joined = {"uts": "uts", "ipc": "ipc", "network": "net"}
+        paths = {kind: f"/proc/{holder.pid}/ns/{name}" for kind, name in joined.items()}
+
+        def join(doc: Dict[str, Any]) -> None:
+            kept = [ns for ns in doc["linux"]["namespaces"] if ns["type"] not in joined]
+            doc["linux"]["namespaces"] = kept + [{"type": k, "path": p} for k, p in paths.items()]
+            doc["process"]["args"] = ["sleep", "60"]
+
+        tools.edit(join)
+        for n, (tool, cid) in enumerate(tools.both("joinns")):
+            tools.edit(lambda doc, n=n: doc.update(hostname=f"joined-{n}"))
+            assert tool("run", "-d", "-b", tools.bundle, cid).returncode == 0
+            pid = _pid(tool, cid)
+            for name in joined.values():
+                assert os.readlink(f"/proc/{pid}/ns/{name}") == os.readlink(f"/proc/{holder.pid}/ns/{name}"), tool
+            assert os.readlink(f"/proc/{pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
+            r = tool("exec", cid, "hostname")
+            assert (r.returncode, r.stdout.strip()) == (0, f"joined-{n}"), (tool, r)
+            assert tool("delete", "--force", cid).returncode == 0
+        assert os.uname().nodename not in ("joined-0", "joined-1")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_kill_all_of_a_stopped_container_succeeds_as_runc(tools: Tools) -> None:
+    """The containerd shim sends ``kill --all`` after the container exited:
+    0 and nothing said, as runc.  A single signal to it stays an error, as
+    runc's and as runtime.md asks."""
+    tools.ours.config(["sleep", "60"])
+    both = tools.both("kstop")
+    for tool, cid in both:
+        assert tool("run", "-d", "-b", tools.bundle, cid).returncode == 0
+        _stop(tool, cid)
+    for args in (("kill", "--all", "{id}", "KILL"), ("kill", "-a", "{id}"), ("kill", "{id}", "KILL")):
+        got = [tool(*(a.format(id=cid) for a in args)) for tool, cid in both]
+        assert got[0].returncode == got[1].returncode, (args, got)
+        if "KILL" in args and len(args) == 3:
+            assert got[0].returncode == 1 and _message(got[0]) == "container not running", got
+        else:
+            assert (got[0].returncode, got[0].stderr) == (0, ""), got
+    for tool, cid in both:
+        assert tool("state", cid).returncode == 0 and tool.state(cid)["status"] == "stopped"
+        assert tool("delete", cid).returncode == 0
+
+
+def test_no_mount_namespace_listed_is_a_chroot(tools: Tools, no_leaks: None) -> None:
+    """config-linux.md: a namespace type not listed is the runtime's.  With
+    no mount namespace the container runs in ours, chroot'ed into root.path,
+    and neither it nor an exec'd process mounts anything (no_leaks: our
+    mount table is unchanged).  runc (1.1.5) mounts in its own namespace
+    there and then fails: not compared (docs/decisions.md)."""
+
+    def no_mount_namespace(doc: Dict[str, Any]) -> None:
+        doc["linux"]["namespaces"] = [ns for ns in doc["linux"]["namespaces"] if ns["type"] != "mount"]
+        doc["mounts"] = []
+        for key in ("maskedPaths", "readonlyPaths", "rootfsPropagation"):
+            doc["linux"].pop(key, None)
+        doc["process"]["args"] = ["sleep", "60"]
+        doc["root"]["readonly"] = False
+
+    tools.edit(no_mount_namespace)
+    ours, cid = tools.both("nomnt")[0]
+    assert ours("run", "-d", "-b", tools.bundle, cid).returncode == 0
+    pid = _pid(ours, cid)
+    assert os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt")
+    assert os.readlink(f"/proc/{pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
+    root = os.readlink(f"/proc/{pid}/root")
+    with open(os.path.join(tools.bundle, "config.json")) as f:
+        assert root == json.load(f)["root"]["path"]
+    r = ours("exec", cid, "ls", "/")
+    assert r.returncode == 0 and sorted(r.stdout.split()) == sorted(os.listdir(root)), r
+    assert ours("delete", "--force", cid).returncode == 0
+    assert _gone(pid)
 
 
 def test_ps_of_a_stopped_container_as_runc(tools: Tools) -> None:

@@ -20,6 +20,7 @@ import attrs
 import pytest
 
 import libcontainer_py as lc
+from libcontainer_py.oci import NO_PROCESS
 from libcontainer_py.state import State, read_state, write_state
 
 
@@ -295,3 +296,40 @@ def test_delete_needs_a_stopped_container_unless_forced(busybox: str, root: str)
     d.wait(10)
     d.delete()
     assert lc.Container.list(root=root) == []
+
+
+def test_delete_of_a_created_container_leaves_it_startable(busybox: str, root: str, no_leaks: None) -> None:
+    """runtime.md: delete of a container that is not stopped has no effect
+    and is an error; kill(all=True) of a stopped one does nothing (runc)."""
+    config = lc.Config(rootfs=busybox, process=lc.Process(args=["sh", "-c", "echo started; exec sleep 30"]))
+    c = lc.Container.create("lc-del-created", config, root=root, stdout=lc.PIPE)
+    with pytest.raises(lc.StateError) as info:
+        lc.Container.load("lc-del-created", root=root).delete()
+    assert info.value.status == "created"
+    assert c.status() == "created" and c.pid in c.pids()
+    c.start()
+    assert c.process is not None and c.process.stdout is not None
+    assert c.process.stdout.readline() == b"started\n"
+    c.kill(signal.SIGKILL)
+    c.wait(10)
+    c.kill(signal.SIGKILL, all=True)  # stopped: nothing to signal, no error
+    with pytest.raises(lc.StateError):
+        c.kill(signal.SIGKILL)
+    c.delete()
+    assert lc.Container.list(root=root) == []
+
+
+def test_created_without_a_process_start_refuses(busybox: str, root: str, no_leaks: None) -> None:
+    """OCI's create without ``process``: the stand-in is set up and waits;
+    start() fails naming the missing process and the container stays
+    created, in its own pid namespace, until destroyed."""
+    config = lc.Config(rootfs=busybox, process=NO_PROCESS)
+    c = lc.Container.create("lc-noproc", config, root=root, no_process=True)
+    with pytest.raises(lc.ContainerError, match="created without a process"):
+        lc.Container.load("lc-noproc", root=root).start()
+    assert c.status() == "created" and c.pid in c.pids()
+    assert os.readlink(f"/proc/{c.pid}/ns/pid") != os.readlink("/proc/self/ns/pid")
+    c.destroy()
+    assert lc.Container.list(root=root) == []
+    with pytest.raises(lc.ExecError):  # the stand-in is no program: without no_process, create fails
+        lc.Container.create("lc-noproc2", config, root=root)

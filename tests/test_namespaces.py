@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+from typing import Dict, Iterator
 
 import pytest
 from support.observe import inside
@@ -221,3 +223,131 @@ def test_time_offsets_through_create_and_start(busybox: str, tmp_path) -> None:
         assert c.process.stdout.read().split() == [b"monotonic", b"7", b"0", b"1"]
         assert c.wait(timeout=10) == 0
         c.destroy()
+
+
+# -- unlisted namespaces are the caller's; every kind joined by path -----------------
+
+
+def _ns_of(pid: int) -> Dict[str, str]:
+    return {k: os.readlink(f"/proc/{pid}/ns/{PROC_NAMES[k]}") for k in KINDS}
+
+
+@contextlib.contextmanager
+def _running(config: lc.Config) -> Iterator[lc.ContainerProcess]:
+    """``config`` running ``sh``: ready once it printed a line, then sleeping."""
+    proc = lc.ContainerProcess(config.with_args(["sh", "-c", "echo ready; exec sleep 60"]), stdout=lc.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        proc.close()
+
+
+@pytest.mark.parametrize("left_out", KINDS)
+def test_a_kind_left_out_is_the_callers_own(left_out: str, busybox: str, no_leaks: None) -> None:
+    """Every kind but one new: that one is the caller's (the same inode in
+    /proc/<pid>/ns).  Without a mount namespace the root directory is
+    chroot'ed into, and no mount is made: the caller's mount table is
+    unchanged (no_leaks) and the process's root is the directory."""
+    # A new user namespace beside, except where it cannot be: a chroot (no
+    # mount namespace), mqueue and proc (the caller's ipc or pid namespace) refuse it.
+    host_user = left_out in ("mount", "ipc", "pid")
+    new = {k: True for k in KINDS if k != left_out and not (host_user and k == "user")}
+    config = lc.Config(rootfs=busybox, namespaces=lc.Namespaces(**new))
+    if left_out == "mount":
+        assert (len(config.mounts), config.devices, config.masked_paths, config.readonly_paths) == (0, (), (), ())
+    with _running(config) as proc:
+        seen = _ns_of(proc.pid)
+        root = os.readlink(f"/proc/{proc.pid}/root")
+    assert {k for k in KINDS if seen[k] == HOST_NS[k]} == {left_out} | ({"user"} if host_user else set())
+    if left_out == "mount":
+        assert root == os.path.realpath(busybox)
+
+
+def test_no_mount_namespace_refuses_what_would_mount_in_the_callers(busybox: str) -> None:
+    """Mounts, masks, read-only paths, a read-only root, a propagation, a
+    user namespace (which could leave a chroot) and roots that are mounts."""
+    ns = lc.Namespaces(pid=True, uts=True)
+    bad = [
+        ("mounts", dict(mounts=[lc.Mount.proc()])),
+        ("masked_paths", dict(masked_paths=["/proc/kcore"])),
+        ("readonly_paths", dict(readonly_paths=["/proc/sys"])),
+        ("rootfs.readonly", dict(rootfs=lc.Rootfs.directory(busybox, readonly=True))),
+        ("rootfs.propagation", dict(rootfs=lc.Rootfs.directory(busybox, propagation="private"))),
+        ("rootfs", dict(rootfs=lc.Rootfs.host())),
+        ("rootfs", dict(namespaces=lc.Namespaces(user=True, pid=True))),
+    ]
+    for field, kwargs in bad:
+        with pytest.raises(lc.ConfigError) as info:
+            lc.Config(**{"rootfs": busybox, "namespaces": ns, **kwargs})
+        assert info.value.field == field, (field, info.value)
+
+
+def _holder_config(kind: str, busybox: str) -> lc.Config:
+    """A container with a new namespace of ``kind`` only (and a mount
+    namespace with a tmpfs on the busybox root for ``mount``)."""
+    if kind == "mount":
+        return lc.Config(rootfs=busybox, namespaces=lc.Namespaces(mount=True))
+    return lc.Config(rootfs=None, mounts=(), devices=(), namespaces=lc.Namespaces(**{kind: True}))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kind_joined_by_path_alone(kind: str, busybox: str, no_leaks: None) -> None:
+    with _running(_holder_config(kind, busybox)) as holder:
+        path = f"/proc/{holder.pid}/ns/{PROC_NAMES[kind]}"
+        config = lc.Config(rootfs=None, mounts=(), devices=(), namespaces=lc.Namespaces(**{kind: path}))
+        with _running(config) as joiner:
+            seen = _ns_of(joiner.pid)
+        assert seen[kind] == os.readlink(path) != HOST_NS[kind]
+        assert {k: v for k, v in seen.items() if k != kind} == {k: v for k, v in HOST_NS.items() if k != kind}
+
+
+def test_every_kind_joined_by_path_together(busybox: str, no_leaks: None) -> None:
+    holder_config = lc.Config(
+        rootfs=busybox,
+        namespaces=lc.Namespaces.all(),
+        uid_mappings=[lc.IDMap(0, 100000, 65536)],
+        gid_mappings=[lc.IDMap(0, 100000, 65536)],
+    )
+    with _running(holder_config) as holder:
+        paths = {k: f"/proc/{holder.pid}/ns/{PROC_NAMES[k]}" for k in KINDS}
+        config = lc.Config(rootfs=None, mounts=(), devices=(), namespaces=lc.Namespaces(**paths))
+        with _running(config) as joiner:
+            seen = _ns_of(joiner.pid)
+        assert seen == _ns_of(holder.pid)
+        assert all(seen[k] != HOST_NS[k] for k in KINDS)
+
+
+def test_a_root_set_up_in_a_joined_mount_namespace(busybox: str, no_leaks: None) -> None:
+    """As runc: with a joined mount namespace the root is prepared and
+    pivoted into there, so the container's mount table is that namespace's
+    (the holder sees the same table) and the caller's is untouched."""
+    holder_config = lc.Config(rootfs=None, mounts=(), devices=(), namespaces=lc.Namespaces(mount=True))
+    with _running(holder_config) as holder:
+        path = f"/proc/{holder.pid}/ns/mnt"
+        ns = lc.Namespaces(mount=path, uts=True, ipc=True, pid=True, net=True)
+        config = lc.Config(rootfs=busybox, namespaces=ns)
+        with _running(config) as joiner:
+            assert os.readlink(f"/proc/{joiner.pid}/ns/mnt") == os.readlink(path) != HOST_NS["mount"]
+            with open(f"/proc/{joiner.pid}/mountinfo") as f:
+                theirs = f.read()
+            with open(f"/proc/{holder.pid}/mountinfo") as f:
+                assert f.read() == theirs
+        proc_mounts = [line.split()[4] for line in theirs.splitlines() if " - proc " in line]
+        assert "/proc" in proc_mounts
+
+
+def test_hostname_set_in_a_joined_uts_namespace(busybox: str, no_leaks: None) -> None:
+    """As runc: hostname with a joined uts namespace sets it there."""
+    with _running(_holder_config("uts", busybox)) as holder:
+        path = f"/proc/{holder.pid}/ns/uts"
+        ns = lc.Namespaces(mount=True, uts=path, pid=True)
+        out = inside(lc.Config(rootfs=busybox, namespaces=ns, hostname="joined"), "hostname")
+        assert out.strip() == "joined"
+        again = lc.Config(rootfs=None, mounts=(), devices=(), namespaces=lc.Namespaces(uts=path))
+        assert inside(again, "hostname").strip() == "joined"
+    assert os.uname().nodename != "joined"

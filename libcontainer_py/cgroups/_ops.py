@@ -471,7 +471,7 @@ class CgroupOps:
         if leaves and self.pids():
             self.kill(timeout=max(deadline - time.monotonic(), 0.1))
         for d in leaves:
-            self._rmdir_retry(d, deadline)
+            self._rmdir_tree(d, deadline)
         leafset = set(self.dirs())
         self._made = [d for d in self._made if d not in leafset]
         self._remove_made()
@@ -494,6 +494,13 @@ class CgroupOps:
                     if e.errno in (errno_mod.ENOENT, errno_mod.EBUSY, errno_mod.ENOTEMPTY):
                         break
                     raise
+
+    def _rmdir_tree(self, d: str, deadline: float) -> None:
+        """Remove ``d`` with the sub-cgroups made below it (``exec --cgroup``'s),
+        the deepest first, as runc does."""
+        for name in self._fs.subdirs(d):
+            self._rmdir_tree(posixpath.join(d, name), deadline)
+        self._rmdir_retry(d, deadline)
 
     def _rmdir_retry(self, d: str, deadline: float) -> None:
         delay = 0.001

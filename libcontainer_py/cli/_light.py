@@ -35,6 +35,7 @@ _FIELDS = _REQUIRED | {
     "cgroup_joined",
     "namespaces",
     "config",
+    "no_process",
 }
 
 
@@ -53,6 +54,7 @@ class Record:
         self.cgroup_controllers: Optional[Tuple[str, ...]] = raw.get("cgroup_controllers")
         self.cgroup_joined: bool = raw.get("cgroup_joined", False)
         self.config: Optional[Dict[str, Any]] = raw.get("config")
+        self.no_process: bool = raw.get("no_process", False)
 
     def alive(self) -> bool:
         """The first process still runs (and is the same process)."""
@@ -187,6 +189,8 @@ def start(root: str, container_id: str) -> bool:
     if now != "created":
         raise CliError(f"cannot start a container in the {now} state")
     _require(root, record, cgroup, "start", "created")
+    if record.no_process:
+        raise CliError(_statedir.no_process_message(record.id))
     report = _statedir.send_start(os.path.join(_statedir.container_dir(root, record.id), _statedir.START_SOCKET))
     if report is not None:
         raise _statedir.start_error(report[1], report[2])
@@ -197,6 +201,11 @@ def _is_container_error(exc: BaseException) -> bool:
     from ..errors import ContainerError
 
     return isinstance(exc, ContainerError)
+
+
+#: What ``delete`` without --force refuses (runtime.md: deleting a container
+#: that is not stopped is an error; runc 1.1 deletes a created one).
+NOT_STOPPED = ("created", "running", "paused")
 
 
 def delete(root: str, container_id: str, force: bool) -> bool:
@@ -213,7 +222,7 @@ def delete(root: str, container_id: str, force: bool) -> bool:
         return False
     cgroup = _cgroup(record)
     now = _status(root, record, cgroup)
-    if now in ("running", "paused") and not force:
+    if now in NOT_STOPPED and not force:
         raise CliError(f"cannot delete container {record.id} that is not stopped: {now}")
     # Container.destroy() of a container that is not this process's child.
     if record.alive():
@@ -239,6 +248,8 @@ def kill_all(root: str, container_id: str, sig: int) -> bool:
         return False
     cgroup = _cgroup(record)
     assert cgroup is not None
+    if _status(root, record, cgroup) == "stopped":
+        return True  # as runc: nothing left to signal
     _require(root, record, cgroup, "kill", "created", "running", "paused")
     for pid in cgroup.pids():
         _signal_pid(pid, sig)

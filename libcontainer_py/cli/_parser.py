@@ -148,6 +148,13 @@ def _exec_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-new-privs", action="store_true")
     p.add_argument("--cap", "-c", action="append", default=[])
     p.add_argument("--preserve-fds", type=int, default=0)
+    p.add_argument("--ignore-paused", action="store_true", help="allow exec in a paused container")
+    p.add_argument(
+        "--cgroup",
+        action="append",
+        default=[],
+        help="run the process in an (existing) sub-cgroup(s). Format is [<controller>:]<cgroup>.",
+    )
     _id(p)
     p.add_argument("args", nargs=argparse.REMAINDER, metavar="COMMAND")
 
@@ -155,11 +162,20 @@ def _exec_args(p: argparse.ArgumentParser) -> None:
 def _update_args(p: argparse.ArgumentParser) -> None:
     _id(p)
     p.add_argument("-r", "--resources", default="", help="path to a file with the linux resources JSON ('-' for stdin)")
-    p.add_argument("--memory", default="")
+    p.add_argument("--memory", default="", help="memory limit (in bytes; k, m, g suffixes)")
+    p.add_argument("--memory-reservation", default="", help="memory reservation or soft limit (in bytes)")
+    p.add_argument("--memory-swap", default="", help="total memory usage (memory + swap); -1: unlimited swap")
     p.add_argument("--pids-limit", type=int, default=None)
-    p.add_argument("--cpu-shares", type=int, default=None)
+    p.add_argument("--cpu-share", "--cpu-shares", dest="cpu_shares", type=int, default=None, help="CPU shares")
     p.add_argument("--cpu-quota", type=int, default=None)
     p.add_argument("--cpu-period", type=int, default=None)
+    p.add_argument("--cpu-rt-period", type=int, default=None, help="CPU realtime period (in usecs)")
+    p.add_argument("--cpu-rt-runtime", type=int, default=None, help="CPU realtime runtime (in usecs)")
+    p.add_argument("--cpuset-cpus", default="", help="CPU(s) to use")
+    p.add_argument("--cpuset-mems", default="", help="memory node(s) to use")
+    p.add_argument("--blkio-weight", type=int, default=None, help="per cgroup weight, 10 to 1000")
+    p.add_argument("--l3-cache-schema", default="", help="refused: Intel RDT is not supported")
+    p.add_argument("--mem-bw-schema", default="", help="refused: Intel RDT is not supported")
 
 
 #: Commands that take whatever flags an engine passes and refuse clearly.

@@ -48,6 +48,21 @@ def _user(text: str) -> Any:
         raise CliError(f"parsing {text} as uid[:gid]: only numeric ids are supported") from None
 
 
+def _sub_cgroups(values: List[str]) -> Dict[str, str]:
+    """``--cgroup [<controller>[,<controller>]:]<path>``, given once or more:
+    controller ("" for any) -> the sub-cgroup's path below the container's."""
+    out: Dict[str, str] = {}
+    for value in values:
+        names, sep, path = value.rpartition(":")
+        if not path:
+            raise CliError(f"invalid --cgroup argument: {value!r}")
+        for name in names.split(",") if sep else [""]:
+            if name in out:
+                raise CliError(f"--cgroup: duplicate cgroup paths for controller {name!r}")
+            out[name] = path
+    return out
+
+
 def _with_caps(caps: Any, names: List[str]) -> Any:
     """``exec --cap``, as runc: each name added to the bounding, effective
     and permitted sets (and to the ambient one where it is inheritable)."""
@@ -89,9 +104,9 @@ def _exec(args: Args, log: Logger) -> int:
     status = c.status()
     if status == "stopped":
         raise CliError("cannot exec in a stopped container")
-    if status == "paused":
-        raise CliError("cannot exec in a paused container")
-    if status not in ("created", "running"):  # runc lets exec into a created container too
+    if status == "paused" and not args.ignore_paused:
+        raise CliError("cannot exec in a paused container (use --ignore-paused to override)")
+    if status not in ("created", "running", "paused"):  # runc lets exec into a created container too
         raise CliError(f"cannot exec in a {status} container")
     overrides: Dict[str, Any] = {}
     terminal = args.tty
@@ -156,8 +171,16 @@ def _exec(args: Args, log: Logger) -> int:
     pass_fds = tuple(range(3, 3 + args.preserve_fds))
     # With a terminal the process waits before execve until its terminal has
     # its size (and the console socket its master): no program sees 0x0.
-    # As runc's: the process outlives this command if it is killed.
-    proc = c.exec(argv, terminal=terminal, pass_fds=pass_fds, wait_start=terminal, dies_with_owner=False, **overrides)
+    proc = c.exec(
+        argv,
+        terminal=terminal,
+        pass_fds=pass_fds,
+        wait_start=terminal,
+        ignore_paused=args.ignore_paused,
+        sub_cgroups=_sub_cgroups(args.cgroup),
+        dies_with_owner=False,  # as runc's: the process outlives this command if it is killed
+        **overrides,
+    )
     proxy = terminal and proc.tty_fd >= 0 and not args.console_socket
     try:
         if terminal and proc.tty_fd >= 0:

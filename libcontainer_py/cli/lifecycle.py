@@ -59,6 +59,7 @@ def _create(args: Args, log: Logger, *, detach: bool) -> Any:
                 bundle=bundle,
                 annotations=dict(oci.annotations),
                 pass_fds=pass_fds,
+                no_process=not oci.has_process,
             )
     except ContainerExists:
         raise CliError("container with given ID already exists") from None
@@ -141,6 +142,8 @@ def cmd_kill(args: Args, log: Logger) -> int:
     sig = parse_signal(args.signal)
     root = root_of(args)
     record, status = _light.load(root, args.container_id)
+    if status == "stopped" and args.all:
+        return 0  # as runc: nothing left to signal (the containerd shim sends it after the exit)
     if status not in ("created", "running", "paused"):
         raise CliError("container not running")
     if not args.all:
@@ -191,9 +194,9 @@ def cmd_delete(args: Args, log: Logger) -> int:
             return 0
         raise CliError("container does not exist") from None
     status = c.status()
-    if status in ("running", "paused") and not args.force:
+    if status in _light.NOT_STOPPED and not args.force:
         raise CliError(f"cannot delete container {c.id} that is not stopped: {status}")
-    # stopped, creating, created (runc deletes a created container: it never ran)
+    # stopped, or creating (a create that failed half-way: nothing runs)
     c.destroy()
     return 0
 
@@ -204,29 +207,47 @@ def _resources_doc(args: Args) -> Dict[str, Any]:
 
     if args.resources:
         text = sys.stdin.read() if args.resources == "-" else open(args.resources).read()
-        doc: Dict[str, Any] = json.loads(text)
-        return doc
-    doc = {}
-    if args.memory:
-        doc["memory"] = {"limit": _bytes(args.memory)}
+        given: Dict[str, Any] = json.loads(text)
+        return given
+    for flag, value in (("--l3-cache-schema", args.l3_cache_schema), ("--mem-bw-schema", args.mem_bw_schema)):
+        if value:
+            raise CliError(f"{flag}: Intel RDT is not supported")
+    memory = {
+        key: _bytes(text)
+        for key, text in (("limit", args.memory), ("reservation", args.memory_reservation), ("swap", args.memory_swap))
+        if text
+    }
+    cpu: Dict[str, Any] = {
+        key: value
+        for key, value in (
+            ("shares", args.cpu_shares),
+            ("quota", args.cpu_quota),
+            ("period", args.cpu_period),
+            ("realtimePeriod", args.cpu_rt_period),
+            ("realtimeRuntime", args.cpu_rt_runtime),
+            ("cpus", args.cpuset_cpus or None),
+            ("mems", args.cpuset_mems or None),
+        )
+        if value is not None
+    }
+    doc: Dict[str, Any] = {"memory": memory, "cpu": cpu}
     if args.pids_limit is not None:
         doc["pids"] = {"limit": args.pids_limit}
-    cpu = {
-        k: v
-        for k, v in (("shares", args.cpu_shares), ("quota", args.cpu_quota), ("period", args.cpu_period))
-        if v is not None
-    }
-    if cpu:
-        doc["cpu"] = cpu
-    return doc
+    if args.blkio_weight is not None:
+        doc["blockIO"] = {"weight": args.blkio_weight}
+    return {key: value for key, value in doc.items() if value}
 
 
 def _bytes(text: str) -> int:
+    """A size as runc reads it: bytes, or with a k, m, g (b) suffix; -1."""
     units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
     t = text.strip().lower().rstrip("b")
-    if t and t[-1] in units:
-        return int(float(t[:-1]) * units[t[-1]])
-    return int(t)
+    try:
+        if t and t[-1] in units:
+            return int(float(t[:-1]) * units[t[-1]])
+        return int(t)
+    except ValueError:
+        raise CliError(f"invalid size {text!r}") from None
 
 
 def cmd_update(args: Args, log: Logger) -> int:

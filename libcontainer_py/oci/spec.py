@@ -19,7 +19,10 @@ Decisions, where OCI and Config do not line up one to one:
   ``linux.seccomp`` is no filter, no ``process.capabilities`` is no
   capabilities (not all of them), no ``noNewPrivileges`` is false, no
   ``maskedPaths``/``readonlyPaths`` are none, a namespace not listed is
-  shared with the runtime.  ``process.user.umask`` defaults to 022.
+  shared with the runtime, the mount namespace included: ``root.path`` is
+  then chroot'ed into (as runc does) and nothing may be mounted, masked or
+  made read-only there, nor ``rootfsPropagation`` given (runc would do it
+  in its own mount namespace).  ``process.user.umask`` defaults to 022.
 - ``process.env``: ``"K=V"`` strings; a name given twice keeps its last
   value (as runc, which sets them in order).  An entry without ``=`` is an
   error.
@@ -35,6 +38,10 @@ Decisions, where OCI and Config do not line up one to one:
   ``linux.netDevices`` are refused. ``scheduler``, ``ioPriority`` and
   ``execCPUAffinity`` become Process.scheduler, io_priority and
   exec_cpu_affinity; ``linux.memoryPolicy`` Config.memory_policy.
+- ``process`` may be left out (it is optional until ``start``): the Config
+  then has NO_PROCESS, a stand-in, and OciConfig.has_process is False; the
+  command line creates such a container with ``no_process=True`` and its
+  ``start`` fails naming the missing process (runc refuses the create).
 - ``root.path`` relative to the bundle (``bundle`` is needed then); so are
   relative bind mount sources.
 - ``hostname``/``domainname`` empty or absent: None (Config then names the
@@ -84,7 +91,7 @@ from ._json import UINT64_MAX, OciWarning, array, at, boolean, fail, integer, ob
 from .mounts import mount_to_oci, mounts_from_oci
 from .resources import cgroup_from_oci, cgroup_to_oci
 
-__all__ = ["OCI_VERSION", "OciConfig", "OciWarning", "config_from_oci", "config_to_oci", "load_bundle"]
+__all__ = ["NO_PROCESS", "OCI_VERSION", "OciConfig", "OciWarning", "config_from_oci", "config_to_oci", "load_bundle"]
 
 #: The spec version config_to_oci writes.
 OCI_VERSION = "1.0.2"
@@ -113,6 +120,10 @@ def _version(value: Any) -> str:
     return string("oci_version", value)
 
 
+def _has_process(value: Any) -> bool:
+    return boolean("has_process", value)
+
+
 def _config(value: Any) -> Config:
     if not isinstance(value, Config):
         raise ConfigError("config", f"expected a Config, got {type(value).__name__}")
@@ -130,11 +141,22 @@ class OciConfig:
     console_size: Optional[Tuple[int, int]] = attrs.field(default=None, converter=_console_size)
     #: The bundle directory it was read from, if any.
     bundle: Optional[str] = attrs.field(default=None)
+    #: False when the document has no ``process`` (optional at create):
+    #: ``config.process`` is then NO_PROCESS, a stand-in never to be started.
+    has_process: bool = attrs.field(default=True, converter=_has_process)
 
     def to_oci(self) -> Dict[str, Any]:
-        return config_to_oci(
+        doc = config_to_oci(
             self.config, annotations=self.annotations, oci_version=self.oci_version, console_size=self.console_size
         )
+        if not self.has_process:
+            del doc["process"]
+        return doc
+
+
+#: What Config.process is for a document without ``process``: created, the
+#: container is never started (Container.create(..., no_process=True)).
+NO_PROCESS = Process(args=("<no process>",))
 
 
 # -- reading -------------------------------------------------------------------
@@ -208,9 +230,10 @@ def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> 
             raise fail(f"linux.{key}", why)
     _refuse_label("linux.mountLabel", linux.get("mountLabel"))
 
-    if top.get("process") is None:
-        raise fail("process", "is required (Config always has a process)")
-    process, console_size, ambient_dropped = _process(top["process"])
+    has_process = top.get("process") is not None
+    process, console_size, ambient_dropped = (
+        _process(top["process"]) if has_process else (NO_PROCESS, None, frozenset())
+    )
     if ambient_dropped:
         log.warning("process.capabilities.ambient: %s dropped (not permitted and inheritable)", sorted(ambient_dropped))
         warnings.warn(
@@ -239,6 +262,12 @@ def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> 
         sysctl = string_map("linux.sysctl", linux.get("sysctl") or {})
     annotations = string_map("annotations", top.get("annotations") or {})
     namespaces = _namespaces(linux.get("namespaces") or [])
+    if namespaces.mount is False and linux.get("rootfsPropagation"):
+        raise fail(
+            "linux.rootfsPropagation",
+            "without a mount namespace (none in linux.namespaces) the root is only chroot'ed into: "
+            "its propagation would be the runtime's own mounts'",
+        )
     if linux.get("timeOffsets") and namespaces.time is not True:
         raise fail("linux.timeOffsets", "clock offsets need a new time namespace (no 'time' in linux.namespaces)")
 
@@ -262,7 +291,7 @@ def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> 
         time_offsets=_time_offsets(linux.get("timeOffsets")),
         memory_policy=_memory_policy(linux.get("memoryPolicy")),
     )
-    return OciConfig(config, annotations, version, console_size, bundle)
+    return OciConfig(config, annotations, version, console_size, bundle, has_process)
 
 
 def _memory_policy(value: Any) -> Optional[MemoryPolicy]:
@@ -696,7 +725,8 @@ def _linux_to_oci(config: Config) -> Dict[str, Any]:
         linux["seccomp"] = config.seccomp.to_oci()
     linux["maskedPaths"] = list(config.masked_paths)
     linux["readonlyPaths"] = list(config.readonly_paths)
-    linux["rootfsPropagation"] = config.rootfs.propagation
+    if config.namespaces.mount is not False:
+        linux["rootfsPropagation"] = config.rootfs.propagation
     if config.personality is not None:
         linux["personality"] = {"domain": config.personality}
     if config.time_offsets:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, List, Mapping, Optional, Sequence
 from ..config import Config
 from ..namespaces import CLONE_FLAGS
 from ..process import DEFAULT_PATH
-from .filesystem import DEV_SYMLINKS, SCRATCH_CANDIDATES, choose_scratch, mount_steps, root_steps
+from .filesystem import DEV_SYMLINKS, SCRATCH_CANDIDATES, choose_scratch, chroot_steps, mount_steps, root_steps
 from .namespaces import (
     become_namespace_root,
     default_mappings,
@@ -90,6 +90,7 @@ def build_plan(
     cgroup_dirs: Optional[Mapping[str, str]] = None,
     joining: bool = False,
     dies_with_owner: bool = False,
+    no_process: bool = False,
 ) -> Plan:
     """Turn a validated config into the child's steps.
 
@@ -108,7 +109,8 @@ def build_plan(
     container (exec): ``process.exec_cpu_affinity`` applies, ``initial``
     before the cgroup is joined and ``final`` after.  ``dies_with_owner``:
     the process is killed when the thread that clones it exits (an attached
-    process: see _parents.py).
+    process: see _parents.py).  ``no_process``: the process is a stand-in
+    never started (its program is not looked for).
     """
     host = host or HostFS()
     affinity = config.process.exec_cpu_affinity if joining else None
@@ -136,7 +138,9 @@ def build_plan(
         steps.append(Step(Op.LOOPBACK_UP, "bring the loopback interface up", "lo"))
     steps.extend(early_writes(config))
     mounts: List[Step] = []
-    if config.rootfs is not None:
+    if config.rootfs is not None and config.namespaces.mount is False:
+        mounts = chroot_steps(config, host, create_hooks)
+    elif config.rootfs is not None:
         steps.extend(root_steps(config, host, namespace_ids(config, host) if uid_map else None))
         mounts = mount_steps(config, host, create_hooks, cgroup_layout, cgroup_dirs)
     slots = 0
@@ -152,7 +156,7 @@ def build_plan(
         # No pivot_root to wait before: the hooks run once the namespaces exist.
         steps.append(Step(Op.WAIT_PARENT, "wait for the create hooks", phase="hooks"))
     identity_steps(config, container_id, deny, steps, host)
-    final_steps(config, steps, wait_start, start_socket, host, dies_with_owner)
+    final_steps(config, steps, wait_start, start_socket, host, dies_with_owner, no_process)
     argv = config.process.args
     env = dict(config.process.env)
     return Plan(

@@ -317,6 +317,16 @@ def mount_steps(
     return steps
 
 
+def chroot_steps(config: Config, host: HostFS, create_hooks: bool = False) -> List[Step]:
+    """No mount namespace of its own: the root directory is chroot'ed into
+    (as runc does), and nothing is mounted (validate refuses mounts there)."""
+    assert config.rootfs is not None and config.rootfs.path is not None
+    root = host.realpath(config.rootfs.path)
+    steps = [Step(Op.WAIT_PARENT, "wait for the create hooks", phase="hooks")] if create_hooks else []
+    steps.append(Step(Op.CHROOT, "chroot into the root (no mount namespace)", root, s1=root))
+    return steps
+
+
 def dev_steps(config: Config, steps: List[Step]) -> None:
     in_userns = config.namespaces.user is True
     for d in config.devices:

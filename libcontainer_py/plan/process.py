@@ -60,7 +60,9 @@ def identity_steps(config: Config, container_id: str, deny_setgroups: bool, step
     if config.domainname is not None:
         steps.append(Step(Op.SETDOMAINNAME, "set the domainname", config.domainname, s1=config.domainname))
     if process.terminal:
-        steps.append(Step(Op.TTY, "open a terminal", "/dev/ptmx"))
+        # The terminal belongs to the process's user, mode 620 (its group is
+        # devpts's gid= option: tty, 5), as runc leaves it.
+        steps.append(Step(Op.TTY, "open a terminal", "/dev/ptmx", n1=process.user.uid))
     steps.append(Step(Op.SETUP_FDS, "set up stdio and close other fds"))
     for limit in process.rlimits:
         steps.append(
@@ -132,12 +134,15 @@ def final_steps(
     start_socket: Optional[str],
     host: HostFS,
     dies_with_owner: bool = False,
+    no_process: bool = False,
 ) -> None:
     """umask, no_new_privs, dying with the owner (after every change of
     credentials, which would clear it, and before any filter); seccomp comes
     last, right before exec, or, with notify rules, before the wait for
     start (as runc: the listener is handed over while the creator is there
-    to take it)."""
+    to take it).  ``no_process``: the process is a stand-in that is never
+    started (OCI's create without ``process``): its program is not looked
+    for."""
     process = config.process
     steps.append(Step(Op.UMASK, "set the umask", n1=process.umask))
     if config.personality is not None:
@@ -145,7 +150,7 @@ def final_steps(
         steps.append(Step(Op.PERSONALITY, f"set the execution domain {config.personality}", n1=persona))
     if process.no_new_privileges:
         steps.append(Step(Op.NO_NEW_PRIVS, "set no_new_privs"))
-    if wait_start or start_socket is not None:
+    if (wait_start or start_socket is not None) and not no_process:
         # A missing or unexecutable program fails create, not start (runc).
         steps.append(Step(Op.FIND_EXEC, "find the executable", process.args[0]))
     if dies_with_owner:

@@ -69,6 +69,7 @@ class Op(enum.IntEnum):
     SET_MEMPOLICY = 47
     MOUNT_ATTR = 48
     PDEATHSIG = 49
+    CHROOT = 50
 
 
 # Step flags (LC_F_*).

@@ -20,7 +20,7 @@ from libcontainer_py.limits import INFINITY
 from libcontainer_py.oci import OciConfig, OciWarning, config_from_oci, config_to_oci, load_bundle
 from libcontainer_py.oci.mounts import mount_to_oci
 from libcontainer_py.oci.resources import DEFAULT_ALLOWS
-from libcontainer_py.oci.spec import host_lsms
+from libcontainer_py.oci.spec import NO_PROCESS, host_lsms
 
 ROOT = "/srv/rootfs"
 
@@ -229,10 +229,15 @@ def test_lsm_labels_refused_unless_empty(key: str) -> None:
         assert "no LSM" in err.message
 
 
-def test_process_required() -> None:
+def test_process_is_optional_but_its_parts_are_not() -> None:
+    """config.md: process is optional (required by start): without it the
+    Config has the NO_PROCESS stand-in and has_process is False."""
     doc = minimal()
     del doc["process"]
-    refused("process", doc, match="required")
+    oci = config_from_oci(doc)
+    assert (oci.has_process, oci.config.process) == (False, NO_PROCESS)
+    assert "process" not in oci.to_oci() and config_from_oci(oci.to_oci()) == oci
+    assert config_from_oci(minimal()).has_process
     doc = minimal()
     del doc["process"]["cwd"]
     refused("process.cwd", doc, match="required")
@@ -1240,3 +1245,35 @@ def test_kernel_memory_limits() -> None:
     assert cgroup({"memory": {"kernelTCP": -1}}).memory == lc.Memory(kernel_tcp=lc.UNLIMITED)  # type: ignore[union-attr]
     assert cgroup({"memory": {"kernelTCP": 0}}).memory == lc.Memory()  # type: ignore[union-attr]
     refused("linux.resources.memory.kernel", minimal(**{"linux.resources": {"memory": {"kernel": "1g"}}}))
+
+
+# --- namespaces not listed, namespaces joined ------------------------------------------
+
+
+def test_no_mount_namespace_is_a_chroot_without_mounts() -> None:
+    """runtime-spec config-linux.md: a namespace type not listed is the
+    runtime's; with no mount namespace the root is only chroot'ed into."""
+    config = config_from_oci(minimal(**{"linux.namespaces": [{"type": "pid"}]})).config
+    assert config.namespaces.mount is False and config.rootfs is not None and config.rootfs.path == ROOT
+    assert (len(config.mounts), config.masked_paths, config.readonly_paths) == (0, (), ())
+    assert roundtrip(config) == config
+    assert "rootfsPropagation" not in config_to_oci(config)["linux"]
+    no_mount = {"linux.namespaces": []}
+    refused("linux.rootfsPropagation", minimal(**no_mount, **{"linux.rootfsPropagation": "rprivate"}))
+    refused("mounts", minimal(**no_mount, mounts=[{"destination": "/proc", "type": "proc", "source": "proc"}]))
+    refused("masked_paths", minimal(**no_mount, **{"linux.maskedPaths": ["/proc/kcore"]}))
+    refused("rootfs.readonly", minimal(**no_mount, **{"root.readonly": True}))
+
+
+def test_every_kind_joined_by_path_with_a_hostname() -> None:
+    kinds = {"pid": "pid", "network": "net", "mount": "mnt", "ipc": "ipc", "uts": "uts", "user": "user",
+             "cgroup": "cgroup", "time": "time"}  # fmt: skip
+    listed = [{"type": t, "path": f"/proc/1/ns/{name}"} for t, name in kinds.items()]
+    config = config_from_oci(minimal(**{"linux.namespaces": listed}, hostname="joined")).config
+    assert config.namespaces.joined() == {
+        field: f"/proc/1/ns/{name}"
+        for field, name in zip(("pid", "net", "mount", "ipc", "uts", "user", "cgroup", "time"), kinds.values())
+    }
+    assert config.hostname == "joined" and len(config.mounts) == 0 and config.rootfs is not None
+    assert roundtrip(config) == config
+    refused("hostname", minimal(**{"linux.namespaces": [{"type": "mount"}]}, hostname="x"))

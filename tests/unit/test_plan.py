@@ -191,6 +191,20 @@ def test_directory_rootfs_plan_order() -> None:
     assert file_bind.flags & F_FILE
 
 
+def test_no_mount_namespace_plan_is_a_chroot() -> None:
+    """No mount namespace: no propagation, root mount, mount or pivot_root,
+    a CHROOT into the directory's real path (before the identity steps)."""
+    cfg = lc.Config(rootfs=lc.Rootfs.directory("/r"), namespaces=lc.Namespaces(pid=True, uts=True))
+    plan = build_plan(cfg, "x", host=MERGED)
+    o = ops(plan)
+    mounting = {Op.ROOT_PROPAGATION, Op.ROOT_BIND, Op.ROOT_TMPFS, Op.MOUNT, Op.MKNOD, Op.PIVOT_ROOT, Op.MASK_PATH}
+    assert not mounting & set(o)
+    chroot = next(s for s in plan.steps if s.op is Op.CHROOT)
+    assert chroot.s1 == "/r" and o.index(Op.CHROOT) < o.index(Op.SETHOSTNAME) < o.index(Op.CHDIR)
+    hooks = build_plan(cfg, "x", host=MERGED, create_hooks=True)
+    assert ops(hooks)[ops(hooks).index(Op.CHROOT) - 1] is Op.WAIT_PARENT
+
+
 def test_user_namespace_plan() -> None:
     cfg = lc.Config(
         namespaces=lc.Namespaces.all(),
