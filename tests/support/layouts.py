@@ -127,6 +127,19 @@ def sweep(points: Sequence[str], token: str) -> List[str]:
     return sorted(left)
 
 
+def _drop_extra_parents(points: Sequence[str], extra: Sequence[str]) -> None:
+    """A hierarchy the host does not mount (``extra``) lives on after its
+    last unmount for as long as it has a cgroup below its root: remove the
+    shared parent there when it is empty, so that the hierarchy goes with
+    the namespace (another run using it at the same time keeps it: EBUSY)."""
+    for point in points:
+        if os.path.basename(point) in extra:
+            try:
+                os.rmdir(os.path.join(point, PARENT))
+            except OSError:
+                pass
+
+
 def run_in_layout(
     kind: str, argv: Sequence[str], *, extra: Sequence[str] = (), timeout: float = 120
 ) -> Tuple[int, str, List[str]]:
@@ -178,6 +191,7 @@ def main() -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         left = sweep(points, token)
+        _drop_extra_parents(points, [] if extra == "-" else extra.split(";"))
         print("LEFT " + json.dumps(left), flush=True)
     return status
 
