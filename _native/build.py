@@ -39,6 +39,7 @@ ffibuilder.set_source(
             "child_mounts.c",
             "child_copyup.c",
             "child_hostfs.c",
+            "child_ops.c",
             "child_security.c",
             "child_process.c",
             "syscalls.c",

@@ -179,6 +179,42 @@ __attribute__((noreturn)) void fail(struct child *c, int stage);
 void wait_for(struct child *c, int announce, int expect);
 int send_fd(struct child *c, int kind, int fd);
 
+/* child_ops.c: the steps that are one or a few system calls */
+void op_setns(struct child *c, const struct lc_step *s);
+void op_unshare(struct child *c, const struct lc_step *s);
+void op_fork(struct child *c, const struct lc_step *s);
+void op_wait_parent(struct child *c, const struct lc_step *s);
+void op_loopback_up(struct child *c, const struct lc_step *s);
+void op_root_propagation(struct child *c, const struct lc_step *s);
+void op_root_tmpfs(struct child *c, const struct lc_step *s);
+void op_root_bind(struct child *c, const struct lc_step *s);
+void op_root_overlay(struct child *c, const struct lc_step *s);
+void op_remount_root_ro(struct child *c, const struct lc_step *s);
+void op_sethostname(struct child *c, const struct lc_step *s);
+void op_setdomainname(struct child *c, const struct lc_step *s);
+void op_setup_fds(struct child *c, const struct lc_step *s);
+void op_setgroups(struct child *c, const struct lc_step *s);
+void op_setgid(struct child *c, const struct lc_step *s);
+void op_setuid(struct child *c, const struct lc_step *s);
+void op_chdir(struct child *c, const struct lc_step *s);
+void op_umask(struct child *c, const struct lc_step *s);
+void op_wait_start(struct child *c, const struct lc_step *s);
+void op_exec(struct child *c, const struct lc_step *s);
+void op_find_exec(struct child *c, const struct lc_step *s);
+void op_personality(struct child *c, const struct lc_step *s);
+void op_sched_setattr(struct child *c, const struct lc_step *s);
+void op_ioprio(struct child *c, const struct lc_step *s);
+void op_sched_setaffinity(struct child *c, const struct lc_step *s);
+void op_set_mempolicy(struct child *c, const struct lc_step *s);
+void op_keepcaps(struct child *c, const struct lc_step *s);
+void op_pdeathsig(struct child *c, const struct lc_step *s);
+void op_no_new_privs(struct child *c, const struct lc_step *s);
+void op_rlimit(struct child *c, const struct lc_step *s);
+void op_wait_accept(struct child *c, const struct lc_step *s);
+void op_not_dumpable(struct child *c, const struct lc_step *s);
+void op_join_cgroup(struct child *c, const struct lc_step *s);
+void op_preopen(struct child *c, const struct lc_step *s);
+
 #pragma GCC visibility pop
 
 #endif

@@ -1,7 +1,8 @@
 /* The child-side step executor and the clone that starts it.
  *
- * Between clone and execve the child runs only this file: raw syscalls and
- * async-signal-safe libc calls, no malloc, no stdio, no Python.  Everything
+ * Between clone and execve the child runs only this file and the child_*.c
+ * files (one concern each, see child.h): raw syscalls and async-signal-safe
+ * libc calls, no malloc, no stdio, no Python.  Everything
  * it needs (paths, flags, argv, envp, device numbers) was prepared by the
  * parent.  A failing step sends one fixed-size record (step index, errno,
  * stage) on the close-on-exec sync socket and _exits; EOF on that socket
@@ -94,273 +95,68 @@
  */
 #include "child.h"
 
-/* ---- paths -------------------------------------------------------------- */
+/* One function per LC_OP_*: run_step only dispatches. */
+typedef void (*step_fn)(struct child *, const struct lc_step *);
 
-/* ---- steps -------------------------------------------------------------- */
-
-/* ---- security ---------------------------------------------------------- */
+static const step_fn STEPS[] = {
+    [LC_OP_SETNS] = op_setns,
+    [LC_OP_UNSHARE] = op_unshare,
+    [LC_OP_FORK] = op_fork,
+    [LC_OP_WAIT_PARENT] = op_wait_parent,
+    [LC_OP_LOOPBACK_UP] = op_loopback_up,
+    [LC_OP_ROOT_PROPAGATION] = op_root_propagation,
+    [LC_OP_ROOT_TMPFS] = op_root_tmpfs,
+    [LC_OP_ROOT_BIND] = op_root_bind,
+    [LC_OP_ROOT_OVERLAY] = op_root_overlay,
+    [LC_OP_MOUNT] = do_mount,
+    [LC_OP_MOUNT_ATTR] = do_mount_attr,
+    [LC_OP_MKNOD] = do_mknod,
+    [LC_OP_SYMLINK] = do_symlink,
+    [LC_OP_PIVOT_ROOT] = do_pivot_root,
+    [LC_OP_CHROOT] = do_chroot,
+    [LC_OP_REMOUNT_ROOT_RO] = op_remount_root_ro,
+    [LC_OP_SETHOSTNAME] = op_sethostname,
+    [LC_OP_SETDOMAINNAME] = op_setdomainname,
+    [LC_OP_SETUP_FDS] = op_setup_fds,
+    [LC_OP_SETGROUPS] = op_setgroups,
+    [LC_OP_SETGID] = op_setgid,
+    [LC_OP_SETUID] = op_setuid,
+    [LC_OP_CHDIR] = op_chdir,
+    [LC_OP_UMASK] = op_umask,
+    [LC_OP_WAIT_START] = op_wait_start,
+    [LC_OP_EXEC] = op_exec,
+    [LC_OP_FIND_EXEC] = op_find_exec,
+    [LC_OP_PERSONALITY] = op_personality,
+    [LC_OP_SCHED_SETATTR] = op_sched_setattr,
+    [LC_OP_IOPRIO] = op_ioprio,
+    [LC_OP_SCHED_SETAFFINITY] = op_sched_setaffinity,
+    [LC_OP_SET_MEMPOLICY] = op_set_mempolicy,
+    [LC_OP_KEEPCAPS] = op_keepcaps,
+    [LC_OP_DROP_BOUNDING] = drop_bounding,
+    [LC_OP_CAPSET] = do_capset,
+    [LC_OP_AMBIENT] = raise_ambient,
+    [LC_OP_PDEATHSIG] = op_pdeathsig,
+    [LC_OP_NO_NEW_PRIVS] = op_no_new_privs,
+    [LC_OP_RLIMIT] = op_rlimit,
+    [LC_OP_WRITE_FILE] = write_file,
+    [LC_OP_MASK_PATH] = mask_path,
+    [LC_OP_READONLY_PATH] = readonly_path,
+    [LC_OP_SECCOMP] = load_seccomp,
+    [LC_OP_WAIT_ACCEPT] = op_wait_accept,
+    [LC_OP_TTY] = open_tty,
+    [LC_OP_INIT] = become_init,
+    [LC_OP_NOT_DUMPABLE] = op_not_dumpable,
+    [LC_OP_JOIN_CGROUP] = op_join_cgroup,
+    [LC_OP_PREOPEN] = op_preopen,
+};
 
 static void run_step(struct child *c, const struct lc_step *s)
 {
-    switch (s->op) {
-    case LC_OP_SETNS:
-        if (setns((int)s->n1, (int)s->n2) < 0)
-            fail(c, STAGE_CALL);
-        close((int)s->n1);
-        break;
-    case LC_OP_UNSHARE:
-        if (unshare((int)s->n1) < 0)
-            fail(c, STAGE_CALL);
-        break;
-    case LC_OP_FORK: {
-        struct lc_clone_args ca;
-        long pid;
-        int gate[2];
-        char b;
-
-        /* The new child reports only after CHILD_PID is sent: it waits for
-         * EOF on `gate`, which comes when this process has sent it and
-         * exited.  Otherwise, under load, its READY (or seccomp listener)
-         * could reach the parent first, for the wrong pid. */
-        if (pipe2(gate, O_CLOEXEC) < 0)
-            fail(c, STAGE_CALL);
-        memset(&ca, 0, sizeof ca);
-        ca.flags = CLONE_PARENT | (uint64_t)s->n1;
-        pid = syscall(SYS_clone3, &ca, sizeof ca);
-        if (pid < 0 && errno == ENOSYS)
-            pid = syscall(SYS_clone, CLONE_PARENT | (unsigned long)s->n1, 0, NULL, NULL, 0);
-        if (pid < 0)
-            fail(c, STAGE_CALL);
-        if (pid > 0) {
-            send_msg(c->sync_fd, LC_MSG_CHILD_PID, c->step, 0, (int)pid);
-            _exit(0);
-        }
-        close(gate[1]);
-        while (read(gate[0], &b, 1) < 0 && errno == EINTR)
-            ;
-        close(gate[0]);
-        break;
-    }
-    case LC_OP_WAIT_PARENT:
-        wait_for(c, LC_MSG_WAITING, LC_MSG_GO);
-        break;
-    case LC_OP_LOOPBACK_UP:
-        loopback_up(c);
-        break;
-    case LC_OP_ROOT_PROPAGATION:
-        if (mount(NULL, s->s1 ? s->s1 : "/", NULL, (unsigned long)s->n1, NULL) < 0)
-            fail(c, STAGE_PROPAGATION);
-        break;
-    case LC_OP_ROOT_TMPFS:
-        if (mount("tmpfs", s->s1, "tmpfs", s->mflags, s->s2) < 0)
-            fail(c, STAGE_CALL);
-        c->root_fd = open(s->s1, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (c->root_fd < 0)
-            fail(c, STAGE_REOPEN);
-        break;
-    case LC_OP_ROOT_BIND:
-        if (mount(s->s1, s->s1, NULL, MS_BIND | MS_REC, NULL) < 0)
-            fail(c, STAGE_CALL);
-        c->root_fd = open(s->s1, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (c->root_fd < 0)
-            fail(c, STAGE_REOPEN);
-        break;
-    case LC_OP_ROOT_OVERLAY: {
-        const char *target = s->s1;
-
-        if (s->flags & LC_F_THROWAWAY) {
-            int d;
-
-            if (mount("tmpfs", s->s1, "tmpfs", MS_NOSUID | MS_NODEV, s->s3) < 0)
-                fail(c, STAGE_CALL);
-            d = open(s->s1, O_PATH | O_DIRECTORY | O_CLOEXEC);
-            if (d < 0 || mkdirat(d, "upper", 0755) < 0 || mkdirat(d, "work", 0755) < 0 ||
-                mkdirat(d, "root", 0755) < 0)
-                fail(c, STAGE_RESOLVE);
-            close(d);
-            target = s->s4;
-        }
-        if (mount("overlay", target, "overlay", s->mflags, s->s2) < 0)
-            fail(c, STAGE_CALL);
-        c->root_fd = open(target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (c->root_fd < 0)
-            fail(c, STAGE_REOPEN);
-        break;
-    }
-    case LC_OP_MOUNT:
-        do_mount(c, s);
-        break;
-    case LC_OP_MOUNT_ATTR:
-        do_mount_attr(c, s);
-        break;
-    case LC_OP_MKNOD:
-        do_mknod(c, s);
-        break;
-    case LC_OP_SYMLINK:
-        do_symlink(c, s);
-        break;
-    case LC_OP_PIVOT_ROOT:
-        do_pivot_root(c, s);
-        break;
-    case LC_OP_CHROOT:
-        do_chroot(c, s);
-        break;
-    case LC_OP_REMOUNT_ROOT_RO:
-        do_remount_root_ro(c);
-        break;
-    case LC_OP_SETHOSTNAME:
-        if (sethostname(s->s1, strlen(s->s1)) < 0)
-            fail(c, STAGE_CALL);
-        break;
-    case LC_OP_SETDOMAINNAME:
-        if (setdomainname(s->s1, strlen(s->s1)) < 0)
-            fail(c, STAGE_CALL);
-        break;
-    case LC_OP_SETUP_FDS:
-        setup_fds(c);
-        break;
-    /* Raw syscalls: glibc's wrappers would try to sync the (absent) other
-     * threads of the parent. */
-    case LC_OP_SETGROUPS:
-        if (syscall(SYS_setgroups, (size_t)s->n1, s->buf) < 0)
-            fail(c, STAGE_CALL);
-        break;
-    case LC_OP_SETGID:
-        if (syscall(SYS_setresgid, (gid_t)s->n1, (gid_t)s->n1, (gid_t)s->n1) < 0)
-            fail(c, STAGE_CALL);
-        break;
-    case LC_OP_SETUID:
-        if (syscall(SYS_setresuid, (uid_t)s->n1, (uid_t)s->n1, (uid_t)s->n1) < 0)
-            fail(c, STAGE_CALL);
-        break;
-    case LC_OP_CHDIR:
-        enter_cwd(c, s->s1);
-        break;
-    case LC_OP_UMASK:
-        umask((mode_t)s->n1);
-        break;
-    case LC_OP_WAIT_START:
-        wait_for(c, LC_MSG_READY, LC_MSG_START);
-        break;
-    case LC_OP_EXEC:
-        do_exec(c);
-        break;
-    case LC_OP_FIND_EXEC:
-        find_exec(c);
-        break;
-    case LC_OP_PERSONALITY:
-        if (personality((unsigned long)s->n1) < 0)
-            fail(c, STAGE_CALL);
-        break;
-    case LC_OP_SCHED_SETATTR:
-        if (syscall(SYS_sched_setattr, 0, s->buf, 0) < 0)
-            fail(c, STAGE_CALL);
-        break;
-    case LC_OP_IOPRIO:
-        if (syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, (int)s->n1) < 0)
-            fail(c, STAGE_CALL);
-        break;
-    case LC_OP_SCHED_SETAFFINITY:
-        if (syscall(SYS_sched_setaffinity, 0, (size_t)s->buflen, s->buf) < 0)
-            fail(c, STAGE_CALL);
-        break;
-    case LC_OP_SET_MEMPOLICY:
-        /* maxnode counts one more than the mask's bits (the kernel drops one) */
-        if (syscall(SYS_set_mempolicy, (int)s->n1, s->buflen ? s->buf : NULL,
-                    s->buflen ? (unsigned long)s->n2 + 1 : 0UL) < 0)
-            fail(c, STAGE_CALL);
-        break;
-    case LC_OP_KEEPCAPS:
-        if (prctl(PR_SET_KEEPCAPS, s->n1, 0, 0, 0) < 0)
-            fail(c, STAGE_CALL);
-        break;
-    case LC_OP_DROP_BOUNDING:
-        drop_bounding(c, s);
-        break;
-    case LC_OP_CAPSET:
-        do_capset(c, s);
-        break;
-    case LC_OP_AMBIENT:
-        raise_ambient(c, s);
-        break;
-    case LC_OP_PDEATHSIG:
-        die_with_parent(c, (int)s->n1);
-        break;
-    case LC_OP_NO_NEW_PRIVS:
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-            fail(c, STAGE_CALL);
-        break;
-    case LC_OP_RLIMIT: {
-        struct rlimit rl;
-
-        rl.rlim_cur = (rlim_t)(unsigned long)s->n2;
-        rl.rlim_max = (rlim_t)(unsigned long)s->n3;
-        if (setrlimit((int)s->n1, &rl) < 0)
-            fail(c, STAGE_CALL);
-        break;
-    }
-    case LC_OP_WRITE_FILE:
-        write_file(c, s);
-        break;
-    case LC_OP_MASK_PATH:
-        mask_path(c, s);
-        break;
-    case LC_OP_READONLY_PATH:
-        readonly_path(c, s);
-        break;
-    case LC_OP_SECCOMP:
-        load_seccomp(c, s);
-        break;
-    case LC_OP_WAIT_ACCEPT: {
-        char go;
-        int conn;
-        ssize_t n;
-
-        /* READY, then wait until the creator has recorded the state: if it
-         * dies before that, nobody could ever find this process. */
-        wait_for(c, LC_MSG_READY, LC_MSG_GO);
-        do {
-            conn = accept4((int)s->n1, NULL, NULL, SOCK_CLOEXEC);
-        } while (conn < 0 && errno == EINTR);
-        if (conn < 0)
-            fail(c, STAGE_CALL);
-        close((int)s->n1);
-        c->start_fd = conn;
-        do {
-            n = recv(conn, &go, 1, 0);
-        } while (n < 0 && errno == EINTR);
-        if (n != 1)
-            _exit(126); /* the starter went away without starting */
-        break;
-    }
-    case LC_OP_TTY:
-        open_tty(c, s);
-        break;
-    case LC_OP_INIT:
-        become_init(c, s);
-        break;
-    case LC_OP_NOT_DUMPABLE:
-        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-            fail(c, STAGE_CALL);
-        break;
-    case LC_OP_JOIN_CGROUP:
-        if (write((int)s->n1, "0", 1) != 1)
-            fail(c, STAGE_CALL);
-        close((int)s->n1);
-        break;
-    case LC_OP_PREOPEN:
-        if (s->slot < 0 || s->slot >= c->a->nslots) {
-            errno = EINVAL;
-            fail(c, 0);
-        }
-        c->a->slots[s->slot] = open(s->s1, O_PATH | O_CLOEXEC);
-        if (c->a->slots[s->slot] < 0)
-            fail(c, STAGE_CALL);
-        break;
-    default:
+    if (s->op <= 0 || (size_t)s->op >= sizeof STEPS / sizeof STEPS[0] || STEPS[s->op] == NULL) {
         errno = EINVAL;
         fail(c, 0);
     }
+    STEPS[s->op](c, s);
 }
 
 /* Signal handlers of the parent (Python's among them) must never run here. */

@@ -1,0 +1,291 @@
+/* Child executor: the steps that are one or a few system calls (see
+ * executor.c for the dispatch and child.h for what the files share).  Each
+ * op_* function is one LC_OP_*; the longer ones live with their concern
+ * (mounts, security, process...). */
+#include "child.h"
+
+void op_setns(struct child *c, const struct lc_step *s)
+{
+    if (setns((int)s->n1, (int)s->n2) < 0)
+        fail(c, STAGE_CALL);
+    close((int)s->n1);
+}
+
+void op_unshare(struct child *c, const struct lc_step *s)
+{
+    if (unshare((int)s->n1) < 0)
+        fail(c, STAGE_CALL);
+}
+
+/* The new process is a sibling of this one (CLONE_PARENT); this one reports
+ * its pid and exits.  The new one reports only after CHILD_PID is sent: it
+ * waits for EOF on `gate`, which comes when this process has sent it and
+ * exited.  Otherwise, under load, its READY (or seccomp listener) could
+ * reach the parent first, for the wrong pid. */
+void op_fork(struct child *c, const struct lc_step *s)
+{
+    struct lc_clone_args ca;
+    long pid;
+    int gate[2];
+    char b;
+
+    if (pipe2(gate, O_CLOEXEC) < 0)
+        fail(c, STAGE_CALL);
+    memset(&ca, 0, sizeof ca);
+    ca.flags = CLONE_PARENT | (uint64_t)s->n1;
+    pid = syscall(SYS_clone3, &ca, sizeof ca);
+    if (pid < 0 && errno == ENOSYS)
+        pid = syscall(SYS_clone, CLONE_PARENT | (unsigned long)s->n1, 0, NULL, NULL, 0);
+    if (pid < 0)
+        fail(c, STAGE_CALL);
+    if (pid > 0) {
+        send_msg(c->sync_fd, LC_MSG_CHILD_PID, c->step, 0, (int)pid);
+        _exit(0);
+    }
+    close(gate[1]);
+    while (read(gate[0], &b, 1) < 0 && errno == EINTR)
+        ;
+    close(gate[0]);
+}
+
+void op_wait_parent(struct child *c, const struct lc_step *s)
+{
+    (void)s;
+    wait_for(c, LC_MSG_WAITING, LC_MSG_GO);
+}
+
+void op_loopback_up(struct child *c, const struct lc_step *s)
+{
+    (void)s;
+    loopback_up(c);
+}
+
+void op_root_propagation(struct child *c, const struct lc_step *s)
+{
+    if (mount(NULL, s->s1 ? s->s1 : "/", NULL, (unsigned long)s->n1, NULL) < 0)
+        fail(c, STAGE_PROPAGATION);
+}
+
+static void open_root(struct child *c, const char *path)
+{
+    c->root_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (c->root_fd < 0)
+        fail(c, STAGE_REOPEN);
+}
+
+void op_root_tmpfs(struct child *c, const struct lc_step *s)
+{
+    if (mount("tmpfs", s->s1, "tmpfs", s->mflags, s->s2) < 0)
+        fail(c, STAGE_CALL);
+    open_root(c, s->s1);
+}
+
+void op_root_bind(struct child *c, const struct lc_step *s)
+{
+    if (mount(s->s1, s->s1, NULL, MS_BIND | MS_REC, NULL) < 0)
+        fail(c, STAGE_CALL);
+    open_root(c, s->s1);
+}
+
+void op_root_overlay(struct child *c, const struct lc_step *s)
+{
+    const char *target = s->s1;
+
+    if (s->flags & LC_F_THROWAWAY) {
+        int d;
+
+        if (mount("tmpfs", s->s1, "tmpfs", MS_NOSUID | MS_NODEV, s->s3) < 0)
+            fail(c, STAGE_CALL);
+        d = open(s->s1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (d < 0 || mkdirat(d, "upper", 0755) < 0 || mkdirat(d, "work", 0755) < 0 ||
+            mkdirat(d, "root", 0755) < 0)
+            fail(c, STAGE_RESOLVE);
+        close(d);
+        target = s->s4;
+    }
+    if (mount("overlay", target, "overlay", s->mflags, s->s2) < 0)
+        fail(c, STAGE_CALL);
+    open_root(c, target);
+}
+
+void op_remount_root_ro(struct child *c, const struct lc_step *s)
+{
+    (void)s;
+    do_remount_root_ro(c);
+}
+
+void op_sethostname(struct child *c, const struct lc_step *s)
+{
+    if (sethostname(s->s1, strlen(s->s1)) < 0)
+        fail(c, STAGE_CALL);
+}
+
+void op_setdomainname(struct child *c, const struct lc_step *s)
+{
+    if (setdomainname(s->s1, strlen(s->s1)) < 0)
+        fail(c, STAGE_CALL);
+}
+
+void op_setup_fds(struct child *c, const struct lc_step *s)
+{
+    (void)s;
+    setup_fds(c);
+}
+
+/* Raw syscalls: glibc's wrappers would try to sync the (absent) other
+ * threads of the parent. */
+void op_setgroups(struct child *c, const struct lc_step *s)
+{
+    if (syscall(SYS_setgroups, (size_t)s->n1, s->buf) < 0)
+        fail(c, STAGE_CALL);
+}
+
+void op_setgid(struct child *c, const struct lc_step *s)
+{
+    if (syscall(SYS_setresgid, (gid_t)s->n1, (gid_t)s->n1, (gid_t)s->n1) < 0)
+        fail(c, STAGE_CALL);
+}
+
+void op_setuid(struct child *c, const struct lc_step *s)
+{
+    if (syscall(SYS_setresuid, (uid_t)s->n1, (uid_t)s->n1, (uid_t)s->n1) < 0)
+        fail(c, STAGE_CALL);
+}
+
+void op_chdir(struct child *c, const struct lc_step *s)
+{
+    enter_cwd(c, s->s1);
+}
+
+void op_umask(struct child *c, const struct lc_step *s)
+{
+    (void)c;
+    umask((mode_t)s->n1);
+}
+
+void op_wait_start(struct child *c, const struct lc_step *s)
+{
+    (void)s;
+    wait_for(c, LC_MSG_READY, LC_MSG_START);
+}
+
+void op_exec(struct child *c, const struct lc_step *s)
+{
+    (void)s;
+    do_exec(c);
+}
+
+void op_find_exec(struct child *c, const struct lc_step *s)
+{
+    (void)s;
+    find_exec(c);
+}
+
+void op_personality(struct child *c, const struct lc_step *s)
+{
+    if (personality((unsigned long)s->n1) < 0)
+        fail(c, STAGE_CALL);
+}
+
+void op_sched_setattr(struct child *c, const struct lc_step *s)
+{
+    if (syscall(SYS_sched_setattr, 0, s->buf, 0) < 0)
+        fail(c, STAGE_CALL);
+}
+
+void op_ioprio(struct child *c, const struct lc_step *s)
+{
+    if (syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, (int)s->n1) < 0)
+        fail(c, STAGE_CALL);
+}
+
+void op_sched_setaffinity(struct child *c, const struct lc_step *s)
+{
+    if (syscall(SYS_sched_setaffinity, 0, (size_t)s->buflen, s->buf) < 0)
+        fail(c, STAGE_CALL);
+}
+
+void op_set_mempolicy(struct child *c, const struct lc_step *s)
+{
+    /* maxnode counts one more than the mask's bits (the kernel drops one) */
+    if (syscall(SYS_set_mempolicy, (int)s->n1, s->buflen ? s->buf : NULL,
+                s->buflen ? (unsigned long)s->n2 + 1 : 0UL) < 0)
+        fail(c, STAGE_CALL);
+}
+
+void op_keepcaps(struct child *c, const struct lc_step *s)
+{
+    if (prctl(PR_SET_KEEPCAPS, s->n1, 0, 0, 0) < 0)
+        fail(c, STAGE_CALL);
+}
+
+void op_pdeathsig(struct child *c, const struct lc_step *s)
+{
+    die_with_parent(c, (int)s->n1);
+}
+
+void op_no_new_privs(struct child *c, const struct lc_step *s)
+{
+    (void)s;
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        fail(c, STAGE_CALL);
+}
+
+void op_rlimit(struct child *c, const struct lc_step *s)
+{
+    struct rlimit rl;
+
+    rl.rlim_cur = (rlim_t)(unsigned long)s->n2;
+    rl.rlim_max = (rlim_t)(unsigned long)s->n3;
+    if (setrlimit((int)s->n1, &rl) < 0)
+        fail(c, STAGE_CALL);
+}
+
+/* READY, then wait until the creator has recorded the state (if it dies
+ * before that, nobody could ever find this process), then for a
+ * connection from whoever starts the container. */
+void op_wait_accept(struct child *c, const struct lc_step *s)
+{
+    char go;
+    int conn;
+    ssize_t n;
+
+    wait_for(c, LC_MSG_READY, LC_MSG_GO);
+    do {
+        conn = accept4((int)s->n1, NULL, NULL, SOCK_CLOEXEC);
+    } while (conn < 0 && errno == EINTR);
+    if (conn < 0)
+        fail(c, STAGE_CALL);
+    close((int)s->n1);
+    c->start_fd = conn;
+    do {
+        n = recv(conn, &go, 1, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1)
+        _exit(126); /* the starter went away without starting */
+}
+
+void op_not_dumpable(struct child *c, const struct lc_step *s)
+{
+    (void)s;
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        fail(c, STAGE_CALL);
+}
+
+void op_join_cgroup(struct child *c, const struct lc_step *s)
+{
+    if (write((int)s->n1, "0", 1) != 1)
+        fail(c, STAGE_CALL);
+    close((int)s->n1);
+}
+
+void op_preopen(struct child *c, const struct lc_step *s)
+{
+    if (s->slot < 0 || s->slot >= c->a->nslots) {
+        errno = EINVAL;
+        fail(c, 0);
+    }
+    c->a->slots[s->slot] = open(s->s1, O_PATH | O_CLOEXEC);
+    if (c->a->slots[s->slot] < 0)
+        fail(c, STAGE_CALL);
+}
