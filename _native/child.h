@@ -48,12 +48,6 @@
 #ifndef SYS_mount_setattr
 #define SYS_mount_setattr 442
 #endif
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
 #ifndef CLONE_PIDFD
 #define CLONE_PIDFD 0x00001000
 #endif
@@ -69,13 +63,14 @@
 #define LC_RESOLVE_IN_ROOT 0x10
 
 /* Stages reported with a failing step, so the parent can say what failed. */
-#define STAGE_RESOLVE 1
-#define STAGE_CALL 2
-#define STAGE_ATTR 3
-#define STAGE_PROPAGATION 4
-#define STAGE_REOPEN 5
-#define STAGE_DANGLING 6
-#define STAGE_COPY_UP 7
+#define STAGE_RESOLVE LC_STAGE_RESOLVE
+#define STAGE_CALL LC_STAGE_CALL
+#define STAGE_ATTR LC_STAGE_ATTR
+#define STAGE_PROPAGATION LC_STAGE_PROPAGATION
+#define STAGE_REOPEN LC_STAGE_REOPEN
+#define STAGE_DANGLING LC_STAGE_DANGLING
+#define STAGE_COPY_UP LC_STAGE_COPY_UP
+#define STAGE_HANDOFF LC_STAGE_HANDOFF
 
 /* tmpcopyup: how deep a tree is copied (each level costs a getdents64
  * buffer on the 256 KiB child stack); deeper is ELOOP. */

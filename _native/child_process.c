@@ -209,7 +209,7 @@ void open_tty(struct child *c, const struct lc_step *s)
     if (fchown(term, (uid_t)s->n1, (gid_t)-1) < 0 || fchmod(term, 0620) < 0)
         fail(c, STAGE_ATTR);
     if (send_fd(c, LC_MSG_TTY_FD, master) < 0)
-        fail(c, STAGE_ATTR);
+        fail(c, STAGE_HANDOFF);
     close(master);
     if (setsid() < 0 || ioctl(term, TIOCSCTTY, 0) < 0)
         fail(c, STAGE_CALL);

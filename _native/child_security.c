@@ -85,7 +85,7 @@ static void hand_over_listener(struct child *c, int fd)
         n = write(c->sync_fd, &m, sizeof m);
     } while (n < 0 && errno == EINTR);
     if (n != (ssize_t)sizeof m)
-        fail(c, STAGE_ATTR);
+        fail(c, STAGE_HANDOFF);
     do {
         n = recv(c->sync_fd, &m, sizeof m, 0);
     } while (n < 0 && errno == EINTR);
@@ -93,7 +93,7 @@ static void hand_over_listener(struct child *c, int fd)
         _exit(126); /* the parent is gone */
     if (n != (ssize_t)sizeof m || m.kind != LC_MSG_GO) {
         errno = EPROTO;
-        fail(c, STAGE_ATTR);
+        fail(c, STAGE_HANDOFF);
     }
     close(fd);
 }
@@ -116,6 +116,6 @@ void load_seccomp(struct child *c, const struct lc_step *s)
     }
     /* A parent that may not take it (no CAP_SYS_PTRACE): SCM_RIGHTS. */
     if (send_fd(c, LC_MSG_SECCOMP_FD, (int)rc) < 0)
-        fail(c, STAGE_ATTR);
+        fail(c, STAGE_HANDOFF);
     close((int)rc);
 }

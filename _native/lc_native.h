@@ -77,6 +77,17 @@
 #define LC_MSG_SECCOMP_FD 7    /* child -> parent: the seccomp listener's number (value), for pidfd_getfd */
 #define LC_MSG_TTY_FD     8    /* child -> parent: the pty master (SCM_RIGHTS) */
 
+/* What a failing step was doing when it failed: the `value` of an ERROR
+ * record.  0: the step itself (no particular stage). */
+#define LC_STAGE_RESOLVE     1  /* resolving the path in the root */
+#define LC_STAGE_CALL        2  /* the call itself */
+#define LC_STAGE_ATTR        3  /* setting mount attributes */
+#define LC_STAGE_PROPAGATION 4  /* setting propagation */
+#define LC_STAGE_REOPEN      5  /* reopening the mount */
+#define LC_STAGE_DANGLING    6  /* a symlink on the path leads out of the root */
+#define LC_STAGE_COPY_UP     7  /* copying into a new tmpfs (tmpcopyup) */
+#define LC_STAGE_HANDOFF     8  /* handing an fd to the parent */
+
 struct lc_msg {
     int kind;
     int step;

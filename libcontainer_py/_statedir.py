@@ -11,7 +11,6 @@ from the same functions.
 from __future__ import annotations
 
 import os
-import struct
 import time
 
 from . import _jsonlite
@@ -46,12 +45,6 @@ _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 _ID_CHARS = _ALNUM | frozenset("_.-")
 STATE_FILE = "state.json"
 START_SOCKET = "start.sock"
-
-#: The child's fixed-size report on the sync and start sockets (spawn.py):
-#: kind, step index, errno, stage.
-MSG = struct.Struct("4i")
-#: The kind of an error report (spawn.MSG_ERROR).
-MSG_ERROR = 1
 
 
 def is_valid_id(value: object) -> bool:
@@ -183,6 +176,8 @@ def send_start(path: str) -> Optional[Tuple[int, int, int, int]]:
 
             raise SpawnError(f"cannot reach the container at {path}: {exc.strerror}", exc.errno) from exc
         sock.sendall(b"1")
+        from ._contract import MSG, MSG_ERROR  # the C header's (only start pays for loading it)
+
         data = sock.recv(MSG.size)
     finally:
         sock.close()

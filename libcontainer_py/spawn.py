@@ -15,11 +15,22 @@ from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple
 import attrs
 
 from . import _native
-from ._statedir import MSG, _via_dir_fd, send_start, start_error
+from ._contract import (
+    MSG,
+    MSG_CHILD_PID,
+    MSG_ERROR,
+    MSG_GO,
+    MSG_READY,
+    MSG_SECCOMP_FD,
+    MSG_START,
+    MSG_TTY_FD,
+    MSG_WAITING,
+    STAGE_CALL,
+    STAGES,
+)
+from ._statedir import _via_dir_fd, send_start, start_error
 from .errors import SpawnError, StepError, step_error_class
-from .plan import STAGES, Op, Plan
-
-MSG_ERROR, MSG_CHILD_PID, MSG_WAITING, MSG_GO, MSG_READY, MSG_START, MSG_SECCOMP_FD, MSG_TTY_FD = range(1, 9)
+from .plan import Op, Plan
 
 
 @attrs.define
@@ -331,7 +342,7 @@ def _step_error(plan: Plan, index: int, err: int, stage: int) -> StepError:
         path = step.path
         if step.op in (Op.EXEC, Op.FIND_EXEC):
             detail = f"tried {', '.join(plan.exec_paths)}" if len(plan.exec_paths) > 1 else ""
-        elif step.op is Op.MOUNT and step.s2 and stage == 2:
+        elif step.op is Op.MOUNT and step.s2 and stage == STAGE_CALL:
             detail = f"source {step.s2}"
         cls = step_error_class(step.error_class, err)
         exc = cls(step.what, index, err, path, detail, container_id=plan.container_id)
@@ -345,7 +356,7 @@ def _os_error(plan: Plan, index: int, err: int, stage: int, path: Optional[str])
     """The OSError behind a step error; a failed mount names its source too."""
     if 0 <= index < len(plan.steps):
         step = plan.steps[index]
-        if step.op is Op.MOUNT and stage == 2 and step.s2:
+        if step.op is Op.MOUNT and stage == STAGE_CALL and step.s2:
             return OSError(err, os.strerror(err), step.s2, None, step.s1)
         if step.op in (Op.EXEC, Op.FIND_EXEC):
             return OSError(err, os.strerror(err), plan.argv[0])

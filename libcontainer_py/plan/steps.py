@@ -108,18 +108,6 @@ def copy_up_flags(copy_up: bool, data: str) -> int:
     return F_COPY_UP | (F_MODE_SET if any(o.startswith("mode=") for o in data.split(",")) else 0)
 
 
-#: What a failing stage of a step was doing (the C executor's STAGE_*).
-STAGES = {
-    1: "resolving the path in the root",
-    2: "",
-    3: "setting mount attributes",
-    4: "setting propagation",
-    5: "reopening the mount",
-    6: "a symlink on the path leads to nothing inside the root; it is not followed out of it",
-    7: "copying what the directory held into the new tmpfs (tmpcopyup)",
-}
-
-
 _ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
     Op.SETNS: errors.NamespaceError,
     Op.UNSHARE: errors.NamespaceError,
