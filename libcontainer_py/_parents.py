@@ -6,8 +6,9 @@ with PR_SET_PDEATHSIG, whose known trap is that the kernel sends the signal
 when the *thread* that cloned the child exits, not the process: a container
 started from a worker thread that then ends would be killed with it.
 
-So attached containers are cloned from threads kept here for the life of
-the process: each caller borrows an idle one (or a new one when all are
+So attached containers are cloned from the main thread, which lives as
+long as the interpreter, or, from any other thread, by threads kept here
+for the life of the process: each caller borrows an idle one (or a new one when all are
 busy, so that concurrent starts stay concurrent) and gives it back.  They
 are daemon threads, so they never hold up the interpreter's exit, and they
 die only with the process, which is exactly when their children must.  A
@@ -73,6 +74,8 @@ _idle: List[_Parent] = []
 def call_in_parent_thread(fn: Callable[[], T], undo: Callable[[T], None]) -> T:
     """Run ``fn`` (a clone) in a thread that lives as long as this process;
     if the caller is interrupted meanwhile, ``undo`` what it returned."""
+    if threading.current_thread() is threading.main_thread():
+        return fn()  # the main thread lives as long as the interpreter: no hop
     with _lock:
         parent = _idle.pop() if _idle else None
     if parent is None:
