@@ -19,17 +19,12 @@ import signal
 import sys
 import time
 
+from _checks import check, report  # the examples' shared check and report
+
 import libcontainer_py as lc
 from libcontainer_py.cgroups import DEFAULT_PARENT, detect
 
 MiB = 2**20
-failures = []
-
-
-def check(ok, what):
-    print(f"  {'ok' if ok else 'FAILED'}  {what}")
-    if not ok:
-        failures.append(what)
 
 
 def hierarchy_roots():
@@ -125,11 +120,7 @@ def main():
     # libcontainer_py/ itself is removed when the library made it and it is empty.
     stray = [p for p in parents() - existed if not any(os.path.isdir(os.path.join(p, n)) for n in os.listdir(p))]
     check(not left and not stray, f"no cgroup directory left behind {left + stray if left or stray else ''}")
-    if failures:
-        print(f"\nFAILED: {', '.join(failures)}", file=sys.stderr)
-        return 1
-    print("\nall checks passed")
-    return 0
+    return report()
 
 
 if __name__ == "__main__":

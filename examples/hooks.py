@@ -29,6 +29,8 @@ import sys
 import tempfile
 import warnings
 
+from _checks import check, report  # the examples' shared check and report
+
 import libcontainer_py as lc
 from libcontainer_py.cgroups import DEFAULT_PARENT, detect
 
@@ -39,13 +41,6 @@ state=$(cat)
 echo "$1 $(readlink /proc/self/ns/uts) $state" >> "$LOG"
 """
 PHASES = ["prestart", "create_runtime", "create_container", "start_container", "poststart", "poststop"]
-failures = []
-
-
-def check(ok, what):
-    print(f"  {'ok' if ok else 'FAILED'}  {what}")
-    if not ok:
-        failures.append(what)
 
 
 def cgroup_dirs(container_id):
@@ -176,11 +171,7 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     cgroups = [d for i in (cid, cid + "-fail", cid + "-warn") for d in cgroup_dirs(i)]
     check(not left and not cgroups and not os.path.exists(tmp), "nothing left: no state, no cgroup, no temporary file")
-    if failures:
-        print(f"\nFAILED: {', '.join(failures)}", file=sys.stderr)
-        return 1
-    print("\nall checks passed")
-    return 0
+    return report()
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import textwrap
 import time
 
 import psutil
+from _checks import check, report  # the examples' shared check and report
 
 import libcontainer_py as lc
 from libcontainer_py.cgroups import DEFAULT_PARENT, detect
@@ -40,13 +41,6 @@ from libcontainer_py.cgroups import DEFAULT_PARENT, detect
 # reparented to PID 1. The program then becomes `sleep`, which never waits
 # for children: without an init the orphans would stay zombies.
 PROGRAM = "for i in 1 2 3 4 5; do (sleep 0.2 &); done; echo ready; exec sleep 300"
-failures = []
-
-
-def check(ok, what):
-    print(f"  {'ok' if ok else 'FAILED'}  {what}")
-    if not ok:
-        failures.append(what)
 
 
 def second_process(code):
@@ -166,11 +160,7 @@ def main():
         time.sleep(0.05)
     running = [p.pid for p in seen[1:] if p.is_running()]
     check(not left and not cgroup_dirs(cid) and not running, "nothing left: no state, no cgroup, no process")
-    if failures:
-        print(f"\nFAILED: {', '.join(failures)}", file=sys.stderr)
-        return 1
-    print("\nall checks passed")
-    return 0
+    return report()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ no cgroup directory of these containers is left behind.
 import os
 import sys
 
+from _checks import check, report  # the examples' shared check and report
+
 import libcontainer_py as lc
 from libcontainer_py.cgroups import DEFAULT_PARENT, detect
 from libcontainer_py.seccomp import Seccomp
@@ -27,14 +29,7 @@ ATTACKS = (
     "unshare -U true 2>/dev/null && echo unshare=works || echo unshare=blocked; "
     "mount -t tmpfs none /tmp 2>/dev/null && echo mount=works || echo mount=blocked"
 )
-failures = []
 started = []  # container ids: as root each one has a device cgroup, removed when it ends
-
-
-def check(ok, what):
-    print(f"  {'ok' if ok else 'FAILED'}  {what}")
-    if not ok:
-        failures.append(what)
 
 
 def inside(script, config=None):
@@ -107,11 +102,7 @@ def main():
     rlimit()
     left = cgroups_left()
     check(not left, f"the cgroups of all {len(started)} containers are gone {left if left else ''}")
-    if failures:
-        print(f"\nFAILED: {', '.join(failures)}", file=sys.stderr)
-        return 1
-    print("\nall checks passed")
-    return 0
+    return report()
 
 
 if __name__ == "__main__":
