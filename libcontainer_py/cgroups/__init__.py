@@ -43,7 +43,7 @@ _WHERE = {
     "MemoryStats": ".stats",
     "Pids": ".resources",
     "PidsStats": ".stats",
-    "RealFS": ".fsio",
+    "RealFS": "._ops",
     "Resource": ".resources",
     "Stats": ".stats",
     "UNLIMITED": ".resources",
@@ -60,9 +60,10 @@ _WHERE = {
 if TYPE_CHECKING:
     from typing import Any, List
 
+    from ._ops import RealFS
     from .convert import blkio_to_io_weight, io_to_blkio_weight, shares_to_weight, weight_to_shares
     from .errors import CgroupError, CgroupUnsupported, CgroupWarning
-    from .fsio import CgroupFS, RealFS
+    from .fsio import CgroupFS
     from .layout import Hierarchy, Layout, detect, parse_layout
     from .manager import Fs1Manager, Fs2Manager, FsManager, HybridManager, Manager, new_manager
     from .resources import (

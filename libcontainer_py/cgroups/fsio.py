@@ -1,16 +1,16 @@
 """The file system seam: every cgroup read, write, mkdir and rmdir goes through a CgroupFS.
 
-Unit tests replace :class:`RealFS` with a dict-backed fake.
+The real one is ``_ops.RealFS`` (the command line's light path uses it
+without this module); unit tests replace it with a dict-backed fake.
 """
 
 from __future__ import annotations
 
 from typing import List, Protocol
 
-from ._ops import RealFS as RealFS
 from .errors import CgroupError
 
-__all__ = ["CgroupFS", "RealFS", "is_errno"]
+__all__ = ["CgroupFS", "is_errno"]
 
 
 class CgroupFS(Protocol):

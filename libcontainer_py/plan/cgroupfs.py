@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Dict, List, Mapping, Optional
 
 from ..config import Config
 from ..mounts import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, Mount
-from .steps import Op, Step
+from .steps import Op, Step, bind_step
 
 if TYPE_CHECKING:
     from ..cgroups.layout import Hierarchy, Layout
@@ -116,8 +116,6 @@ def cgroup_mount_steps(m: Mount, config: Config, layout: Optional[Layout], dirs:
 
 
 def _bind(m: Mount, source: str, destination: str, what: str) -> Step:
-    from .filesystem import bind_step
-
     return bind_step(
         what,
         source,

@@ -26,9 +26,7 @@ from ..rootfs import HOST_PATHS, Rootfs
 from .cgroupfs import cgroup_mount_steps
 from .namespaces import default_mappings
 from .steps import (
-    F_BIND,
     F_CHOWN,
-    F_FILE,
     F_NO_PIVOT,
     F_PIVOT_ONLY,
     F_RECURSIVE,
@@ -36,6 +34,7 @@ from .steps import (
     HostFS,
     Op,
     Step,
+    bind_step,
     copy_up_flags,
 )
 
@@ -81,36 +80,6 @@ def choose_scratch(config: Config, host: HostFS) -> str:
         "rootfs",
         f"Rootfs.host() needs an existing directory on the host that holds no bind source, "
         f"one of {', '.join(SCRATCH_CANDIDATES)}",
-    )
-
-
-def bind_step(
-    what: str,
-    source: str,
-    destination: str,
-    *,
-    is_file: bool,
-    readonly: bool,
-    recursive: bool = True,
-    attrs_set: int = 0,
-    remount: int = 0,
-    prop: int = 0,
-) -> Step:
-    if readonly:
-        attrs_set |= 0x1
-        remount |= MS_RDONLY
-    flags = F_BIND | (F_FILE if is_file else 0) | (F_RECURSIVE if recursive else 0)
-    return Step(
-        Op.MOUNT,
-        what,
-        destination,
-        flags=flags,
-        mflags=MS_BIND | (MS_REC if recursive else 0),
-        n1=prop,
-        n2=attrs_set,
-        n3=remount,
-        s1=destination,
-        s2=source,
     )
 
 

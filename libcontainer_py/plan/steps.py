@@ -12,6 +12,7 @@ import attrs
 
 from .. import errors
 from ..capabilities import caller_bounding_set
+from ..mounts import MS_BIND, MS_RDONLY, MS_REC
 from ..namespaces import CLONE_FLAGS
 
 if TYPE_CHECKING:
@@ -342,4 +343,38 @@ def _creator_areas(pid: int) -> Tuple[Tuple[int, int], ...]:
         (start, end)
         for start, end in ((arg_start, arg_end), (env_start, env_end))
         if start < end and any(lo <= start and end <= hi for lo, hi in writable)
+    )
+
+
+def bind_step(
+    what: str,
+    source: str,
+    destination: str,
+    *,
+    is_file: bool,
+    readonly: bool,
+    recursive: bool = True,
+    attrs_set: int = 0,
+    remount: int = 0,
+    prop: int = 0,
+) -> Step:
+    """A MOUNT step binding ``source`` (a host path) on ``destination`` in
+    the root: recursive unless told not to; ``readonly`` sets the read-only
+    attribute (mount_setattr) or remount flag (without it); ``attrs_set``,
+    ``remount`` and ``prop`` (a propagation) as MOUNT takes them."""
+    if readonly:
+        attrs_set |= 0x1
+        remount |= MS_RDONLY
+    flags = F_BIND | (F_FILE if is_file else 0) | (F_RECURSIVE if recursive else 0)
+    return Step(
+        Op.MOUNT,
+        what,
+        destination,
+        flags=flags,
+        mflags=MS_BIND | (MS_REC if recursive else 0),
+        n1=prop,
+        n2=attrs_set,
+        n3=remount,
+        s1=destination,
+        s2=source,
     )
