@@ -1,0 +1,269 @@
+"""Sandbox and run(): untrusted programs with limits and an exact verdict."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Mapping, Optional, Sequence, Union
+
+import attrs
+
+from ..cgroups import Layout, Stats, detect
+from ..errors import ConfigError
+from ..popen import PIPE, ContainerProcess
+from ..rootfs import Rootfs
+from ._boxdir import BoxDir
+from ._config import BOX_GID, BOX_UID, box_config, drop, unenforceable
+from ._kernel import CgroupWatch
+from ._monitor import Monitor, Stream
+from .errors import LimitUnsupported, SandboxError
+from .limits import Limits
+from .result import (
+    DISK_LIMIT,
+    MEMORY_LIMIT,
+    OK,
+    RUNTIME_ERROR,
+    SIGNALED,
+    TIME_LIMIT,
+    Result,
+)
+
+Files = Mapping[str, Union[bytes, str]]
+
+
+def _rootfs(rootfs: Union[None, str, os.PathLike[str], Rootfs]) -> Optional[Rootfs]:
+    if rootfs is None or isinstance(rootfs, Rootfs):
+        return rootfs if rootfs is None or rootfs.readonly else attrs.evolve(rootfs, readonly=True)
+    return Rootfs.directory(os.fspath(rootfs), readonly=True)
+
+
+class Sandbox:
+    """A box directory (a tmpfs of ``limits.disk`` bytes) that runs
+    programs one after another, each in a fresh container with the limits:
+    ``put`` files, ``run`` programs (they see the box at /box, their working
+    directory), ``get`` what they wrote.  ``close()`` (or leaving the
+    ``with`` block) removes the box.
+
+    ``rootfs``: the read-only root (default: the host's system
+    directories); ``network=False``: the box's own network namespace with
+    only its loopback.  ``strict=True`` raises LimitUnsupported for a limit
+    this host cannot enforce; ``strict=False`` runs without it
+    (``Result.enforced`` says what was applied).  Root only for now.
+    """
+
+    def __init__(
+        self,
+        *,
+        limits: Optional[Limits] = None,
+        rootfs: Union[None, str, os.PathLike[str], Rootfs] = None,
+        network: bool = False,
+        strict: bool = True,
+        env: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        if network is not False:
+            raise ConfigError("network", "only network=False (the box's own loopback) is supported")
+        if os.geteuid() != 0:
+            raise SandboxError("the sandbox runs as root for now (rootless boxes are not done yet)")
+        self.limits = limits if limits is not None else Limits()
+        if not isinstance(self.limits, Limits):
+            raise ConfigError("limits", f"expected a sandbox.Limits, got {type(self.limits).__name__}")
+        self.rootfs = _rootfs(rootfs)
+        self.strict = strict
+        self.env = env
+        self._layout: Layout = detect()
+        self.enforced = self._enforceable(self.limits)
+        self._box: Optional[BoxDir] = BoxDir(self.limits.disk, BOX_UID, BOX_GID)
+
+    def _enforceable(self, limits: Limits) -> Limits:
+        missing = unenforceable(limits, self._layout)
+        if missing and self.strict:
+            raise LimitUnsupported(*missing[0])
+        return drop(limits, [field for field, _ in missing])
+
+    @property
+    def path(self) -> str:
+        """The box directory on the host (for reading only: use get())."""
+        return self._open_box().path
+
+    def _open_box(self) -> BoxDir:
+        if self._box is None:
+            raise SandboxError("the sandbox is closed")
+        return self._box
+
+    def put(self, files: Files, *, executable: bool = False) -> None:
+        """Write ``files`` ({relative path: bytes or str}) into the box,
+        owned by the box's user (mode 0755 with ``executable``)."""
+        box = self._open_box()
+        for name, content in files.items():
+            data = content.encode() if isinstance(content, str) else bytes(content)
+            mode = 0o755 if executable else 0o644
+            fd = box.open_beneath(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode, make_dirs=True)
+            try:
+                os.fchown(fd, BOX_UID, BOX_GID)
+                os.fchmod(fd, mode)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            except OSError as exc:
+                raise SandboxError(f"cannot write {name!r} into the box: {exc.strerror}") from exc
+            finally:
+                os.close(fd)
+
+    def get(self, name: str) -> bytes:
+        """The content of a file of the box (symlinks are not followed)."""
+        fd = self._open_box().open_beneath(name, os.O_RDONLY)
+        with os.fdopen(fd, "rb") as f:
+            return f.read()
+
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        stdin: Union[bytes, str] = b"",
+        limits: Optional[Limits] = None,
+        env: Optional[Mapping[str, str]] = None,
+    ) -> Result:
+        """Run ``args`` in a fresh container on the box; returns its Result.
+        ``limits`` replaces the sandbox's for this run (its ``disk`` is the
+        box's, fixed when the sandbox was made)."""
+        box = self._open_box()
+        limits = self.limits if limits is None else attrs.evolve(limits, disk=self.limits.disk)
+        enforced = self.enforced if limits is self.limits else self._enforceable(limits)
+        if isinstance(args, str) or not args:
+            raise ConfigError("args", f"expected a non-empty list of strings, got {args!r}")
+        config = box_config(
+            args, enforced, box=box.path, rootfs=self.rootfs, env=self.env if env is None else env, layout=self._layout
+        )
+        full_before = box.full()
+        stdin_fd = _memfd(stdin.encode() if isinstance(stdin, str) else stdin)
+        try:
+            proc = ContainerProcess(
+                config, container_id=f"sbx-{os.urandom(5).hex()}", stdin=stdin_fd, stdout=PIPE, stderr=PIPE,
+                wait_start=True,
+            )
+        finally:
+            os.close(stdin_fd)
+        with proc:
+            return _watch(proc, enforced, self._layout, box, full_before)
+
+    def close(self) -> None:
+        """Remove the box directory; idempotent."""
+        box, self._box = self._box, None
+        if box is not None:
+            box.close()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def _memfd(data: bytes) -> int:
+    fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _watch(proc: ContainerProcess, limits: Limits, layout: Layout, box: BoxDir, full_before: bool) -> Result:
+    """Start the waiting process, watch it to its end and judge it."""
+    manager = proc.cgroup
+    assert manager is not None and proc.stdout is not None and proc.stderr is not None
+    watch = CgroupWatch(layout, manager.path)
+    try:
+        streams = [Stream(proc.stdout.fileno(), limits.output), Stream(proc.stderr.fileno(), limits.output)]
+        monitor = Monitor(proc.pidfd, streams, watch, limits, manager.kill)
+        started = time.monotonic()
+        proc.start()
+        wall = monitor.run(started)
+        returncode = proc.wait()
+        stats = manager.stats()
+    finally:
+        watch.close()
+    return _judge(proc.container_id, returncode, monitor, streams, stats, limits, wall, box, full_before)
+
+
+def _judge(
+    box_id: str,
+    returncode: int,
+    monitor: Monitor,
+    streams: Sequence[Stream],
+    stats: Stats,
+    limits: Limits,
+    wall: float,
+    box: BoxDir,
+    full_before: bool,
+) -> Result:
+    """The verdict from what the kernel reported."""
+    reasons = list(monitor.reasons)
+    cpu = stats.cpu
+    cpu_time = cpu.usage_ns / 1e9 if cpu is not None else 0.0
+    memory = stats.memory
+    if memory is not None and memory.oom_kills and MEMORY_LIMIT not in reasons:
+        reasons.append(MEMORY_LIMIT)
+    if limits.cpu_time is not None and cpu_time > limits.cpu_time and TIME_LIMIT not in reasons:
+        reasons.append(TIME_LIMIT)
+    if not full_before and box.full():
+        reasons.append(DISK_LIMIT)
+    exit_code = returncode if returncode >= 0 else None
+    sig = -returncode if returncode < 0 else None
+    if reasons:
+        status = reasons[0]
+    elif sig is not None:
+        status = SIGNALED
+    elif exit_code:
+        status = RUNTIME_ERROR
+    else:
+        status = OK
+    out, err = streams
+    return Result(
+        status=status,
+        reasons=tuple(reasons),
+        exit_code=exit_code,
+        signal=sig,
+        cpu_time=cpu_time,
+        user_time=(cpu.user_ns or 0) / 1e9 if cpu is not None else 0.0,
+        sys_time=(cpu.system_ns or 0) / 1e9 if cpu is not None else 0.0,
+        wall_time=wall,
+        memory_peak=memory.peak if memory is not None else None,
+        stdout=bytes(out.data),
+        stderr=bytes(err.data),
+        stdout_truncated=out.over,
+        stderr_truncated=err.over,
+        stdout_bytes=out.total,
+        stderr_bytes=err.total,
+        enforced=limits,
+        box_id=box_id,
+    )
+
+
+def run(
+    args: Sequence[str],
+    *,
+    files: Optional[Files] = None,
+    stdin: Union[bytes, str] = b"",
+    limits: Optional[Limits] = None,
+    network: bool = False,
+    rootfs: Union[None, str, os.PathLike[str], Rootfs] = None,
+    strict: bool = True,
+    env: Optional[Mapping[str, str]] = None,
+) -> Result:
+    """Run ``args`` once in a fresh sandbox holding ``files``; see Sandbox."""
+    with Sandbox(limits=limits, rootfs=rootfs, network=network, strict=strict, env=env) as box:
+        if files:
+            box.put(files)
+        return box.run(args, stdin=stdin)
+
