@@ -109,6 +109,7 @@ def box_config(
             user=User(BOX_UID, BOX_GID),
             capabilities=Capabilities.none(),
             rlimits=rlimits,
+            init=True,  # lingering (see box._BoxProcess): the program is not PID 1
         ),
     )
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import select
+import signal
 import time
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
 import attrs
 
 from ..cgroups import Layout, Stats, detect
+from .. import _native
 from ..errors import ConfigError
+from ..plan.steps import Op
 from ..popen import PIPE, ContainerProcess
 from ..rootfs import Rootfs
 from ._boxdir import BoxDir
@@ -137,7 +141,7 @@ class Sandbox:
         full_before = box.full()
         stdin_fd = _memfd(stdin.encode() if isinstance(stdin, str) else stdin)
         try:
-            proc = ContainerProcess(
+            proc = _BoxProcess(
                 config, container_id=f"sbx-{os.urandom(5).hex()}", stdin=stdin_fd, stdout=PIPE, stderr=PIPE,
                 wait_start=True,
             )
@@ -165,6 +169,31 @@ class Sandbox:
             pass
 
 
+class _BoxProcess(ContainerProcess):
+    """The box's container: its init lingers once the program has exited
+    (the INIT step's n1) and never reaps it, so that the program's status
+    is read from its zombie and the processes it left are still there to
+    be counted when the sandbox ends the box."""
+
+    def _execute_child(self, *args: Any) -> None:
+        steps = tuple(attrs.evolve(s, n1=1) if s.op == Op.INIT else s for s in self.plan.steps)
+        self.plan = attrs.evolve(self.plan, steps=steps)
+        super()._execute_child(*args)
+
+    def program(self) -> Tuple[int, int]:
+        """The program's pid and a pidfd of it (the init's only child once started)."""
+        with open(f"/proc/{self.pid}/task/{self.pid}/children", encoding="ascii") as f:
+            [pid] = f.read().split()
+        return int(pid), _native.pidfd_open(int(pid))
+
+
+def _zombie_status(pid: int) -> int:
+    """The wait status of an exited, unreaped process (/proc/<pid>/stat, field 52)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        stat = f.read()
+    return int(stat[stat.rindex(b")") + 2 :].split()[49])
+
+
 def _memfd(data: bytes) -> int:
     fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
     try:
@@ -178,27 +207,50 @@ def _memfd(data: bytes) -> int:
     return fd
 
 
-def _watch(proc: ContainerProcess, limits: Limits, layout: Layout, box: BoxDir, full_before: bool) -> Result:
+def _watch(proc: _BoxProcess, limits: Limits, layout: Layout, box: BoxDir, full_before: bool) -> Result:
     """Start the waiting process, watch it to its end and judge it."""
     manager = proc.cgroup
     assert manager is not None and proc.stdout is not None and proc.stderr is not None
     watch = CgroupWatch(layout, manager.path)
+    pidfd = -1
     try:
         streams = [Stream(proc.stdout.fileno(), limits.output), Stream(proc.stderr.fileno(), limits.output)]
-        monitor = Monitor(proc.pidfd, streams, watch, limits, manager.kill)
+        left: List[int] = []
+        status: List[int] = []
+        program = 0
+
+        def end_box() -> None:
+            # The program has exited (a zombie the init keeps): its status,
+            # and what else is in the box was left behind by it.
+            if program and _exited(pidfd):
+                status.append(_zombie_status(program))
+                left.extend(p for p in manager.pids() if p not in (proc.pid, program))
+            manager.kill()
+
         started = time.monotonic()
         proc.start()
+        program, pidfd = proc.program()
+        monitor = Monitor(pidfd, streams, watch, limits, end_box)
         wall = monitor.run(started)
-        returncode = proc.wait()
+        proc.wait()
         stats = manager.stats()
     finally:
         watch.close()
-    return _judge(proc.container_id, returncode, monitor, streams, stats, limits, wall, box, full_before)
+        if pidfd >= 0:
+            os.close(pidfd)
+    return _judge(proc.container_id, status[0] if status else signal.SIGKILL, len(left), monitor, streams, stats, limits, wall, box, full_before)
+
+
+def _exited(fd: int) -> bool:
+    p = select.poll()
+    p.register(fd, select.POLLIN)
+    return bool(p.poll(0))
 
 
 def _judge(
     box_id: str,
-    returncode: int,
+    status_word: int,
+    daemons: int,
     monitor: Monitor,
     streams: Sequence[Stream],
     stats: Stats,
@@ -218,8 +270,9 @@ def _judge(
         reasons.append(TIME_LIMIT)
     if not full_before and box.full():
         reasons.append(DISK_LIMIT)
-    exit_code = returncode if returncode >= 0 else None
-    sig = -returncode if returncode < 0 else None
+    exit_code = os.waitstatus_to_exitcode(status_word)
+    sig = -exit_code if exit_code < 0 else None
+    exit_code = None if sig is not None else exit_code
     if reasons:
         status = reasons[0]
     elif sig is not None:
@@ -245,6 +298,7 @@ def _judge(
         stderr_truncated=err.over,
         stdout_bytes=out.total,
         stderr_bytes=err.total,
+        daemons_killed=daemons,
         enforced=limits,
         box_id=box_id,
     )

@@ -55,7 +55,8 @@ class Result:
     seconds (``cpu_time`` = user + system of every process of the box, from
     the cgroup), ``memory_peak`` bytes.  ``stdout``/``stderr`` hold at most
     the output cap; ``stdout_bytes``/``stderr_bytes`` count all that was
-    read.  ``enforced``: the limits in force; ``box_id`` the container's id.
+    read.  ``daemons_killed``: processes still in the box when its program
+    ended (killed then).  ``enforced``: the limits in force; ``box_id`` the container's id.
     """
 
     status: str
@@ -73,6 +74,7 @@ class Result:
     stderr_truncated: bool
     stdout_bytes: int
     stderr_bytes: int
+    daemons_killed: int
     enforced: Limits
     box_id: str
     message: str = ""
