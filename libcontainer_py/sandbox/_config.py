@@ -112,5 +112,3 @@ def box_config(
             init=True,  # lingering (see box._BoxProcess): the program is not PID 1
         ),
     )
-
-

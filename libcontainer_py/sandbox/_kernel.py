@@ -115,4 +115,3 @@ class CgroupWatch:
         fds, self._fds = self._fds, []
         for fd in fds:
             os.close(fd)
-

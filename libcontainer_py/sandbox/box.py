@@ -10,8 +10,8 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
 import attrs
 
-from ..cgroups import Layout, Stats, detect
 from .. import _native
+from ..cgroups import Layout, Stats, detect
 from ..errors import ConfigError
 from ..plan.steps import Op
 from ..popen import PIPE, ContainerProcess
@@ -35,7 +35,7 @@ from .result import (
 Files = Mapping[str, Union[bytes, str]]
 
 
-def _rootfs(rootfs: Union[None, str, os.PathLike[str], Rootfs]) -> Optional[Rootfs]:
+def _rootfs(rootfs: Union[str, os.PathLike[str], Rootfs, None]) -> Optional[Rootfs]:
     if rootfs is None or isinstance(rootfs, Rootfs):
         return rootfs if rootfs is None or rootfs.readonly else attrs.evolve(rootfs, readonly=True)
     return Rootfs.directory(os.fspath(rootfs), readonly=True)
@@ -59,7 +59,7 @@ class Sandbox:
         self,
         *,
         limits: Optional[Limits] = None,
-        rootfs: Union[None, str, os.PathLike[str], Rootfs] = None,
+        rootfs: Union[str, os.PathLike[str], Rootfs, None] = None,
         network: bool = False,
         strict: bool = True,
         env: Optional[Mapping[str, str]] = None,
@@ -142,7 +142,11 @@ class Sandbox:
         stdin_fd = _memfd(stdin.encode() if isinstance(stdin, str) else stdin)
         try:
             proc = _BoxProcess(
-                config, container_id=f"sbx-{os.urandom(5).hex()}", stdin=stdin_fd, stdout=PIPE, stderr=PIPE,
+                config,
+                container_id=f"sbx-{os.urandom(5).hex()}",
+                stdin=stdin_fd,
+                stdout=PIPE,
+                stderr=PIPE,
                 wait_start=True,
             )
         finally:
@@ -238,7 +242,18 @@ def _watch(proc: _BoxProcess, limits: Limits, layout: Layout, box: BoxDir, full_
         watch.close()
         if pidfd >= 0:
             os.close(pidfd)
-    return _judge(proc.container_id, status[0] if status else signal.SIGKILL, len(left), monitor, streams, stats, limits, wall, box, full_before)
+    return _judge(
+        proc.container_id,
+        status[0] if status else signal.SIGKILL,
+        len(left),
+        monitor,
+        streams,
+        stats,
+        limits,
+        wall,
+        box,
+        full_before,
+    )
 
 
 def _exited(fd: int) -> bool:
@@ -270,9 +285,9 @@ def _judge(
         reasons.append(TIME_LIMIT)
     if not full_before and box.full():
         reasons.append(DISK_LIMIT)
-    exit_code = os.waitstatus_to_exitcode(status_word)
-    sig = -exit_code if exit_code < 0 else None
-    exit_code = None if sig is not None else exit_code
+    code = os.waitstatus_to_exitcode(status_word)
+    sig = -code if code < 0 else None
+    exit_code = None if sig is not None else code
     if reasons:
         status = reasons[0]
     elif sig is not None:
@@ -311,7 +326,7 @@ def run(
     stdin: Union[bytes, str] = b"",
     limits: Optional[Limits] = None,
     network: bool = False,
-    rootfs: Union[None, str, os.PathLike[str], Rootfs] = None,
+    rootfs: Union[str, os.PathLike[str], Rootfs, None] = None,
     strict: bool = True,
     env: Optional[Mapping[str, str]] = None,
 ) -> Result:
@@ -320,4 +335,3 @@ def run(
         if files:
             box.put(files)
         return box.run(args, stdin=stdin)
-

@@ -100,5 +100,5 @@ class Limits:
     address_space: Optional[int] = attrs.field(default=None, converter=_to_address_space)
     pids: Optional[int] = attrs.field(default=None, converter=_to_pids)
     output: Optional[int] = attrs.field(default=None, converter=_to_output)
-    disk: int = attrs.field(default="64M", converter=_to_disk)
+    disk: int = attrs.field(default=64 << 20, converter=_to_disk)
     open_files: Optional[int] = attrs.field(default=None, converter=_to_open_files)
