@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import sys
 import threading
 from typing import Any, Dict
 
 import pytest
+from support.layouts import run_in_layout
 
 import libcontainer_py as lc
 from libcontainer_py import sandbox
@@ -78,8 +81,17 @@ def test_the_hosts_loopback_is_not_reachable(no_leaks: None) -> None:
         server.listen()
         port = server.getsockname()[1]
         probe = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2)"
-        r = run(["python3", "-c", probe])
-    assert r.status == "RUNTIME_ERROR" and b"ConnectionRefusedError" in r.stderr
+        none = run(["python3", "-c", probe])
+        own = run(["python3", "-c", probe], network="loopback")
+    assert none.status == "RUNTIME_ERROR" and b"Network is unreachable" in none.stderr  # no interface at all
+    assert own.status == "RUNTIME_ERROR" and b"ConnectionRefusedError" in own.stderr  # its own loopback
+
+
+def test_loopback_works_inside_the_box(no_leaks: None) -> None:
+    echo = "import socket; s = socket.create_server(('127.0.0.1', 0)); socket.create_connection(s.getsockname())"
+    assert run(["python3", "-c", echo], network="loopback").status == "OK"
+    with pytest.raises(lc.ConfigError):
+        run(["true"], network=True)
 
 
 def test_a_write_outside_the_box_fails(no_leaks: None) -> None:
@@ -106,8 +118,10 @@ def test_exit_3_is_runtime_error_and_exit_139_is_not_a_signal(no_leaks: None) ->
 
 def test_a_daemon_is_killed_and_counted(no_leaks: None) -> None:
     with sandbox.Sandbox(limits=LIMITS) as box:
+        r = box.run(["sh", "-c", "(sleep 100 &); (sleep 100 &); echo started"])
+        assert (r.status, r.stdout, r.daemons_killed) == ("OK", b"started\n", 2)
         r = box.run(["sh", "-c", "(while :; do date >> log; sleep 0.01; done &) ; sleep 0.1"])
-        assert (r.status, r.daemons_killed) == ("OK", 1)
+        assert r.status == "OK" and r.daemons_killed >= 1
         size = len(box.get("log"))
         r = box.run(["sleep", "0.3"])
         assert len(box.get("log")) == size  # nothing of the first run writes any more
@@ -168,4 +182,40 @@ def test_bad_limits_are_config_errors_before_anything() -> None:
     with pytest.raises(lc.ConfigError):
         sandbox.Limits(cpu_time=-1)
     with pytest.raises(lc.ConfigError):
-        sandbox.run(["true"], network=True)
+        sandbox.Limits(disk=None)
+
+
+def test_every_limit_that_fired_is_a_reason(no_leaks: None) -> None:
+    r = run(["sh", "-c", "dd if=/dev/zero of=big bs=1M count=10; while :; do :; done"])
+    assert (r.status, r.reasons) == ("TIME_LIMIT", ("TIME_LIMIT", "DISK_LIMIT"))
+
+
+LAYOUT_PROBE = """
+import json
+from libcontainer_py import sandbox
+out = {}
+try:
+    sandbox.run(["true"], limits=sandbox.Limits(memory="64M", pids=8))
+except sandbox.LimitUnsupported as e:
+    out["refused"] = [e.limit, e.reason]
+r = sandbox.run(["sh", "-c", "while :; do :; done"], limits=sandbox.Limits(memory="64M", pids=8, cpu_time=0.3),
+                strict=False)
+out["lenient"] = [r.status, r.enforced.memory, r.enforced.pids, round(r.cpu_time, 2)]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("kind", ["v1", "v2"])
+def test_strict_refuses_what_the_layout_cannot_enforce(kind: str) -> None:
+    """cgroup2 alone offers no memory or pids controller here: strict refuses
+    before anything exists, strict=False runs without them (and times the CPU
+    from cgroup2's cpu.stat); v1 alone enforces everything."""
+    status, out, left = run_in_layout(kind, [sys.executable, "-c", LAYOUT_PROBE])
+    assert status == 0 and left == [], (out, left)
+    result = json.loads(out.splitlines()[-1])
+    if kind == "v2":
+        assert result["refused"] == ["memory", "no memory controller (v1 hierarchy or cgroup2)"]
+        assert result["lenient"][:3] == ["TIME_LIMIT", None, None]
+    else:
+        assert "refused" not in result and result["lenient"][:3] == ["TIME_LIMIT", 64 << 20, 8]
+    assert abs(result["lenient"][3] - 0.3) <= 0.02

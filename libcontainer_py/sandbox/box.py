@@ -12,6 +12,7 @@ import attrs
 
 from .. import _native
 from ..cgroups import Layout, Stats, detect
+from ..config import Config
 from ..errors import ConfigError
 from ..plan.steps import Op
 from ..popen import PIPE, ContainerProcess
@@ -24,6 +25,7 @@ from .errors import LimitUnsupported, SandboxError
 from .limits import Limits
 from .result import (
     DISK_LIMIT,
+    INTERNAL_ERROR,
     MEMORY_LIMIT,
     OK,
     RUNTIME_ERROR,
@@ -33,6 +35,19 @@ from .result import (
 )
 
 Files = Mapping[str, Union[bytes, str]]
+#: False or "none": no network at all; "loopback": the box's own loopback.
+Network = Union[bool, str]
+NETWORKS = ("none", "loopback")
+
+
+def _network(value: Network) -> str:
+    if value is False:
+        return "none"
+    if value not in NETWORKS:
+        raise ConfigError(
+            "network", f"expected False, 'none' or 'loopback' (the box never reaches the host's), got {value!r}"
+        )
+    return str(value)
 
 
 def _rootfs(rootfs: Union[str, os.PathLike[str], Rootfs, None]) -> Optional[Rootfs]:
@@ -49,8 +64,9 @@ class Sandbox:
     ``with`` block) removes the box.
 
     ``rootfs``: the read-only root (default: the host's system
-    directories); ``network=False``: the box's own network namespace with
-    only its loopback.  ``strict=True`` raises LimitUnsupported for a limit
+    directories); ``network``: False or "none" (the default), a network
+    namespace of its own with no interface up; "loopback", with its own
+    loopback up (never the host's).  ``strict=True`` raises LimitUnsupported for a limit
     this host cannot enforce; ``strict=False`` runs without it
     (``Result.enforced`` says what was applied).  Root only for now.
     """
@@ -60,12 +76,11 @@ class Sandbox:
         *,
         limits: Optional[Limits] = None,
         rootfs: Union[str, os.PathLike[str], Rootfs, None] = None,
-        network: bool = False,
+        network: Network = False,
         strict: bool = True,
         env: Optional[Mapping[str, str]] = None,
     ) -> None:
-        if network is not False:
-            raise ConfigError("network", "only network=False (the box's own loopback) is supported")
+        self.network = _network(network)
         if os.geteuid() != 0:
             raise SandboxError("the sandbox runs as root for now (rootless boxes are not done yet)")
         self.limits = limits if limits is not None else Limits()
@@ -143,6 +158,7 @@ class Sandbox:
         try:
             proc = _BoxProcess(
                 config,
+                loopback=self.network == "loopback",
                 container_id=f"sbx-{os.urandom(5).hex()}",
                 stdin=stdin_fd,
                 stdout=PIPE,
@@ -179,8 +195,16 @@ class _BoxProcess(ContainerProcess):
     is read from its zombie and the processes it left are still there to
     be counted when the sandbox ends the box."""
 
+    def __init__(self, config: Config, *, loopback: bool, **kwargs: Any) -> None:
+        self._loopback = loopback
+        super().__init__(config, **kwargs)
+
     def _execute_child(self, *args: Any) -> None:
-        steps = tuple(attrs.evolve(s, n1=1) if s.op == Op.INIT else s for s in self.plan.steps)
+        steps = tuple(
+            attrs.evolve(s, n1=1) if s.op == Op.INIT else s
+            for s in self.plan.steps
+            if self._loopback or s.op != Op.LOOPBACK_UP
+        )
         self.plan = attrs.evolve(self.plan, steps=steps)
         super()._execute_child(*args)
 
@@ -244,7 +268,7 @@ def _watch(proc: _BoxProcess, limits: Limits, layout: Layout, box: BoxDir, full_
             os.close(pidfd)
     return _judge(
         proc.container_id,
-        status[0] if status else signal.SIGKILL,
+        status[0] if status else None,
         len(left),
         monitor,
         streams,
@@ -264,7 +288,7 @@ def _exited(fd: int) -> bool:
 
 def _judge(
     box_id: str,
-    status_word: int,
+    status_word: Optional[int],
     daemons: int,
     monitor: Monitor,
     streams: Sequence[Stream],
@@ -285,10 +309,17 @@ def _judge(
         reasons.append(TIME_LIMIT)
     if not full_before and box.full():
         reasons.append(DISK_LIMIT)
+    message = ""
+    if status_word is None:
+        # Killed by the sandbox before it exited (a limit): SIGKILL, ours.
+        status_word = signal.SIGKILL
+        message = "" if reasons else "the program's exit status was lost"
     code = os.waitstatus_to_exitcode(status_word)
     sig = -code if code < 0 else None
     exit_code = None if sig is not None else code
-    if reasons:
+    if message:
+        status = INTERNAL_ERROR
+    elif reasons:
         status = reasons[0]
     elif sig is not None:
         status = SIGNALED
@@ -316,6 +347,7 @@ def _judge(
         daemons_killed=daemons,
         enforced=limits,
         box_id=box_id,
+        message=message,
     )
 
 
@@ -325,7 +357,7 @@ def run(
     files: Optional[Files] = None,
     stdin: Union[bytes, str] = b"",
     limits: Optional[Limits] = None,
-    network: bool = False,
+    network: Network = False,
     rootfs: Union[str, os.PathLike[str], Rootfs, None] = None,
     strict: bool = True,
     env: Optional[Mapping[str, str]] = None,

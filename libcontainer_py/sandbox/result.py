@@ -56,7 +56,8 @@ class Result:
     the cgroup), ``memory_peak`` bytes.  ``stdout``/``stderr`` hold at most
     the output cap; ``stdout_bytes``/``stderr_bytes`` count all that was
     read.  ``daemons_killed``: processes still in the box when its program
-    ended (killed then).  ``enforced``: the limits in force; ``box_id`` the container's id.
+    ended (killed then).  ``enforced``: the limits in force; ``box_id`` the container's id;
+    ``message`` what went wrong with an INTERNAL_ERROR.
     """
 
     status: str
@@ -96,7 +97,8 @@ class Result:
             lines.append(f"exitsig:{self.signal}")
         if self.status in _ISOLATE:
             status, message = _ISOLATE[self.status]
-            lines += ["killed:1", f"status:{status}", f"message:{self.message or message}"]
+            lines += [] if self.status == INTERNAL_ERROR else ["killed:1"]
+            lines += [f"status:{status}", f"message:{self.message or message}"]
         elif self.status == RUNTIME_ERROR:
             lines += ["status:RE", f"message:Exited with error status {self.exit_code}"]
         elif self.status == SIGNALED:
