@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Cost of a sandboxed ``true``: a reused ``sandbox.Sandbox``, a fresh
 ``sandbox.run``, an ``lc.run`` of the same container, ``firejail`` and
-``bwrap`` doing the closest equivalent, in one run, alternating.
+``bwrap`` doing the closest equivalent, in one run, alternating (the order rotates each iteration).
 
     reused     Sandbox(...).run(["true"]) with every limit on (box made once)
     fresh      sandbox.run(["true"]) with every limit on (box made each time)
@@ -75,8 +75,11 @@ def main() -> int:
         rows["firejail"] = lambda: subprocess.run(FIREJAIL, check=True, stdout=subprocess.DEVNULL)
     times: Dict[str, List[float]] = {k: [] for k in rows}
     try:
-        for _ in range(n):
-            for name, fn in rows.items():
+        names = list(rows)
+        for i in range(n):
+            # each row in each position equally often: drift and warm caches hit all alike
+            for name in names[i % len(names) :] + names[: i % len(names)]:
+                fn = rows[name]
                 t = time.perf_counter()
                 fn()
                 times[name].append((time.perf_counter() - t) * 1e3)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import subprocess
 import sys
 import threading
 from typing import Any, Dict
@@ -219,3 +221,21 @@ def test_strict_refuses_what_the_layout_cannot_enforce(kind: str) -> None:
     else:
         assert "refused" not in result and result["lenient"][:3] == ["TIME_LIMIT", 64 << 20, 8]
     assert abs(result["lenient"][3] - 0.3) <= 0.02
+
+
+def test_a_box_left_by_a_killed_owner_is_reclaimed(no_leaks: None) -> None:
+    owner = (
+        "import os, signal\nfrom libcontainer_py import sandbox\n"
+        "box = sandbox.Sandbox()\nbox.put({'f': 'x'})\nprint(box.path, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", owner], capture_output=True, text=True, timeout=60)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    left = r.stdout.strip()
+    with open("/proc/self/mountinfo") as f:
+        assert f" {left} " in f.read()  # the dead owner's box is still mounted
+    with sandbox.Sandbox():
+        pass  # a new box reclaims it first
+    with open("/proc/self/mountinfo") as f:
+        assert f" {left} " not in f.read()
+    assert not os.path.exists(os.path.dirname(left))

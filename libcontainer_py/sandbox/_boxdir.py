@@ -1,6 +1,11 @@
 """The box directory: a size-capped tmpfs, mounted on the host for the
 sandbox's lifetime and bound into each run at /box.
 
+It is mounted at ``<state root>/.sandboxes/<owner>.<random>/box``, where
+``<owner>`` is the creating process's pid and start time: a box whose owner
+died without closing it is unmounted and removed by the next ``BoxDir``
+(as ``_owners`` reclaims the cgroups of dead owners).
+
 Files in it are written by untrusted code: the host reaches them only
 through ``open_beneath`` (no symlink is followed, nothing outside the box
 is reached).
@@ -10,12 +15,17 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import logging
 import os
 import stat
-import tempfile
-from typing import Optional
+from typing import List, Optional
 
+from .._owners import _alive, _me
+from .._statedir import DEFAULT_ROOT
 from .errors import SandboxError
+
+log = logging.getLogger("libcontainer_py")
+_CLAIM = ".claim-"
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _MS_NOSUID, _MS_NODEV = 0x2, 0x4
@@ -32,15 +42,22 @@ class BoxDir:
     """A tmpfs of ``size`` bytes owned by ``uid``:``gid``, at a fresh
     temporary directory of the host; ``close()`` unmounts and removes it."""
 
-    def __init__(self, size: int, uid: int, gid: int) -> None:
-        self.path = tempfile.mkdtemp(prefix="lc-sandbox-")
+    def __init__(self, size: int, uid: int, gid: int, *, root: str = DEFAULT_ROOT) -> None:
+        boxes = os.path.join(root, ".sandboxes")
+        reclaim(boxes)
+        os.makedirs(boxes, mode=0o700, exist_ok=True)
+        self._record = os.path.join(boxes, f"{_me()}.{os.urandom(5).hex()}")
+        self.path = os.path.join(self._record, "box")
         self.uid, self.gid, self.size = uid, gid, size
         data = f"size={size},mode=0755,uid={uid},gid={gid}".encode()
+        os.mkdir(self._record, 0o711)
+        os.mkdir(self.path, 0o700)
         try:
             ret = _libc.mount(b"sandbox", self.path.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, data)
             _check(ret, "mount a tmpfs on", self.path)
         except BaseException:
             os.rmdir(self.path)
+            os.rmdir(self._record)
             raise
         self.fd: Optional[int] = os.open(self.path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         self.dev = os.fstat(self.fd).st_dev
@@ -51,8 +68,7 @@ class BoxDir:
             return
         os.close(self.fd)
         self.fd = None
-        _check(_libc.umount2(self.path.encode(), _MNT_DETACH), "unmount", self.path)
-        os.rmdir(self.path)
+        _remove(self._record)
 
     def full(self) -> bool:
         """No free block left (the tmpfs reached its size)."""
@@ -98,6 +114,38 @@ class BoxDir:
             os.close(nxt)
             raise SandboxError(f"{part!r} leaves the box")
         return nxt
+
+
+def _remove(record: str) -> None:
+    box = os.path.join(record, "box")
+    _check(_libc.umount2(box.encode(), _MNT_DETACH), "unmount", box)
+    os.rmdir(box)
+    os.rmdir(record)
+
+
+def reclaim(boxes: str) -> List[str]:
+    """Unmount and remove the boxes of owners that are gone; returns their paths."""
+    try:
+        names = os.listdir(boxes)
+    except FileNotFoundError:
+        return []
+    gone = []
+    for name in names:
+        if name.startswith(_CLAIM) or _alive(name.partition(".")[0]):
+            continue
+        claim = os.path.join(boxes, f"{_CLAIM}{name}")
+        try:
+            os.rename(os.path.join(boxes, name), claim)  # one reclaimer wins
+        except FileNotFoundError:
+            continue
+        log.warning("sandbox box %s: its owner is gone, removing it", name)
+        try:
+            _remove(claim)
+        except (OSError, SandboxError) as exc:
+            log.warning("sandbox box %s: cannot remove it: %s", name, exc)
+            continue
+        gone.append(os.path.join(boxes, name))
+    return gone
 
 
 def _parts(name: str) -> list[str]:
