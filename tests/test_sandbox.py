@@ -239,3 +239,10 @@ def test_a_box_left_by_a_killed_owner_is_reclaimed(no_leaks: None) -> None:
     with open("/proc/self/mountinfo") as f:
         assert f" {left} " not in f.read()
     assert not os.path.exists(os.path.dirname(left))
+
+
+def test_a_missing_program_is_a_typed_error_and_leaves_nothing(no_leaks: None) -> None:
+    with sandbox.Sandbox(limits=LIMITS) as box:
+        with pytest.raises(lc.ExecNotFound):
+            box.run(["no-such-program"])
+        assert box.run(["true"]).status == "OK"  # the box is still usable
