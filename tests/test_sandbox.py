@@ -246,3 +246,13 @@ def test_a_missing_program_is_a_typed_error_and_leaves_nothing(no_leaks: None) -
         with pytest.raises(lc.ExecNotFound):
             box.run(["no-such-program"])
         assert box.run(["true"]).status == "OK"  # the box is still usable
+
+
+def test_open_files_and_address_space_are_the_processes_rlimits(no_leaks: None) -> None:
+    limits = sandbox.Limits(open_files=32, address_space="256M", wall_time=10)
+    r = run(["sh", "-c", "grep -E 'open files|address space' /proc/self/limits"], limits=limits)
+    lines = [line.split() for line in r.stdout.decode().splitlines()]
+    assert ["Max", "address", "space", str(256 << 20), str(256 << 20), "bytes"] in lines
+    assert ["Max", "open", "files", "32", "32", "files"] in lines
+    r = run(["python3", "-c", "x = bytearray(512 << 20)"], limits=limits)
+    assert r.status == "RUNTIME_ERROR" and b"MemoryError" in r.stderr  # refused, not OOM-killed

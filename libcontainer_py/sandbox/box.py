@@ -253,7 +253,13 @@ def _watch(proc: _BoxProcess, limits: Limits, layout: Layout, box: BoxDir, full_
             if program and _exited(pidfd):
                 status.append(_zombie_status(program))
                 left.extend(p for p in manager.pids() if p not in (proc.pid, program))
-            manager.kill()
+            # SIGKILL to the box's PID 1: the kernel kills every other process
+            # of its pid namespace, forks included, before PID 1 can be
+            # reaped (proc.wait() below); close() then removes the cgroup.
+            try:
+                _native.pidfd_send_signal(proc.pidfd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
         started = time.monotonic()
         proc.start()
