@@ -12,10 +12,12 @@ import threading
 from typing import Any, Dict
 
 import pytest
+from support.images import layer_from_dir, write_oci_layout
 from support.layouts import run_in_layout
 
 import libcontainer_py as lc
 from libcontainer_py import sandbox
+from libcontainer_py.images import ImageStore
 
 LIMITS = sandbox.Limits(cpu_time=1.0, wall_time=3.0, memory="64M", pids=16, output="64k", disk="4M")
 
@@ -256,3 +258,17 @@ def test_open_files_and_address_space_are_the_processes_rlimits(no_leaks: None) 
     assert ["Max", "open", "files", "32", "32", "files"] in lines
     r = run(["python3", "-c", "x = bytearray(512 << 20)"], limits=limits)
     assert r.status == "RUNTIME_ERROR" and b"MemoryError" in r.stderr  # refused, not OOM-killed
+
+
+def test_an_image_is_the_read_only_root(busybox: str, tmp_path: Any, no_leaks: None) -> None:
+    config = {"Env": ["GREETING=hello", "PATH=/bin"], "Cmd": ["/bin/sh"]}
+    write_oci_layout(str(tmp_path / "layout"), [layer_from_dir(busybox)], config=config)
+    store = ImageStore(str(tmp_path / "store"))
+    store.import_layout(str(tmp_path / "layout"))
+    script = "echo $GREETING $HOME; ls /usr/bin/python3 2>&1; touch /etc/x 2>&1; echo in-box > f; cat f"
+    r = sandbox.run(["sh", "-c", script], image=(store, "test"), limits=LIMITS)
+    lines = r.stdout.decode().splitlines()
+    assert r.status == "OK" and lines[0] == "hello /box" and lines[-1] == "in-box"
+    assert "No such file" in lines[1] and "Read-only file system" in lines[2]  # busybox's root, read-only
+    with pytest.raises(lc.ConfigError):
+        sandbox.run(["true"], image=("not", "a store"))

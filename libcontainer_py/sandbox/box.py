@@ -6,7 +6,7 @@ import os
 import select
 import signal
 import time
-from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import attrs
 
@@ -18,7 +18,7 @@ from ..plan.steps import Op
 from ..popen import PIPE, ContainerProcess
 from ..rootfs import Rootfs
 from ._boxdir import BoxDir
-from ._config import BOX_GID, BOX_UID, box_config, drop, unenforceable
+from ._config import BOX_ENV, BOX_GID, BOX_PATH, BOX_UID, box_config, drop, unenforceable
 from ._kernel import CgroupWatch
 from ._monitor import Monitor, Stream
 from .errors import LimitUnsupported, SandboxError
@@ -56,6 +56,18 @@ def _rootfs(rootfs: Union[str, os.PathLike[str], Rootfs, None]) -> Optional[Root
     return Rootfs.directory(os.fspath(rootfs), readonly=True)
 
 
+def _from_image(image: Any) -> Tuple[Rootfs, Dict[str, str]]:
+    """The read-only root and environment of ``image``, a (store, ref)
+    pair of ``lc.images``; the box's HOME and LANG unless the image sets them."""
+    from ..images import ImageStore, config_from_image
+
+    if not isinstance(image, tuple) or len(image) != 2 or not isinstance(image[0], ImageStore):
+        raise ConfigError("image", f"expected (images.ImageStore, reference), got {image!r}")
+    config = config_from_image(image[0], image[1])
+    assert config.rootfs is not None
+    return attrs.evolve(config.rootfs, readonly=True), {**BOX_ENV, **config.process.env, "HOME": BOX_PATH}
+
+
 class Sandbox:
     """A box directory (a tmpfs of ``limits.disk`` bytes) that runs
     programs one after another, each in a fresh container with the limits:
@@ -64,7 +76,8 @@ class Sandbox:
     ``with`` block) removes the box.
 
     ``rootfs``: the read-only root (default: the host's system
-    directories); ``network``: False or "none" (the default), a network
+    directories), or ``image=(store, ref)`` of ``lc.images`` (its layers,
+    read-only, and its environment); ``network``: False or "none" (the default), a network
     namespace of its own with no interface up; "loopback", with its own
     loopback up (never the host's).  ``strict=True`` raises LimitUnsupported for a limit
     this host cannot enforce; ``strict=False`` runs without it
@@ -76,6 +89,7 @@ class Sandbox:
         *,
         limits: Optional[Limits] = None,
         rootfs: Union[str, os.PathLike[str], Rootfs, None] = None,
+        image: Any = None,
         network: Network = False,
         strict: bool = True,
         env: Optional[Mapping[str, str]] = None,
@@ -87,6 +101,11 @@ class Sandbox:
         if not isinstance(self.limits, Limits):
             raise ConfigError("limits", f"expected a sandbox.Limits, got {type(self.limits).__name__}")
         self.rootfs = _rootfs(rootfs)
+        if image is not None:
+            if rootfs is not None:
+                raise ConfigError("image", "give a rootfs or an image, not both")
+            self.rootfs, image_env = _from_image(image)
+            env = image_env if env is None else env
         self.strict = strict
         self.env = env
         self._layout: Layout = detect()
@@ -365,11 +384,12 @@ def run(
     limits: Optional[Limits] = None,
     network: Network = False,
     rootfs: Union[str, os.PathLike[str], Rootfs, None] = None,
+    image: Any = None,
     strict: bool = True,
     env: Optional[Mapping[str, str]] = None,
 ) -> Result:
     """Run ``args`` once in a fresh sandbox holding ``files``; see Sandbox."""
-    with Sandbox(limits=limits, rootfs=rootfs, network=network, strict=strict, env=env) as box:
+    with Sandbox(limits=limits, rootfs=rootfs, image=image, network=network, strict=strict, env=env) as box:
         if files:
             box.put(files)
         return box.run(args, stdin=stdin)
