@@ -228,10 +228,24 @@ class _BoxProcess(ContainerProcess):
         super()._execute_child(*args)
 
     def program(self) -> Tuple[int, int]:
-        """The program's pid and a pidfd of it (the init's only child once started)."""
+        """The program's pid and a pidfd of it: the init's child that is
+        PID 2 of the box (its first fork; orphans reparented to the init
+        may be listed beside it already)."""
         with open(f"/proc/{self.pid}/task/{self.pid}/children", encoding="ascii") as f:
-            [pid] = f.read().split()
-        return int(pid), _native.pidfd_open(int(pid))
+            children = [int(p) for p in f.read().split()]
+        for pid in children:
+            if _ns_pid(pid) == 2:
+                return pid, _native.pidfd_open(pid)
+        raise SandboxError(f"the box's program is not among its init's children {children}")
+
+
+def _ns_pid(pid: int) -> int:
+    """A process's pid in its own pid namespace (the last NSpid of its status)."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("NSpid:"):
+                return int(line.split()[-1])
+    return -1
 
 
 def _zombie_status(pid: int) -> int:
