@@ -91,7 +91,7 @@ _WHERE = {
     "run": "._run",
     "run_async": "._asyncio",
 }
-_SUBMODULES = frozenset({"images", "oci", "cgroups", "seccomp"})
+_SUBMODULES = frozenset({"images", "oci", "cgroups", "seccomp", "sandbox"})
 
 if TYPE_CHECKING:
     from typing import Any, List

@@ -1,0 +1,148 @@
+"""The run's event loop: one epoll over the pidfd, the output pipes and
+the cgroup's event fds; its timeout is the next deadline (wall clock, or
+when the CPU time could next reach its limit), so each limit is acted on
+when it is reached, not at the next tick of a poll."""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from typing import Callable, Dict, List, Optional
+
+from ._kernel import CgroupWatch
+from .limits import Limits
+from .result import MEMORY_LIMIT, OUTPUT_LIMIT, PIDS_LIMIT, TIME_LIMIT, WALL_TIME_LIMIT
+
+#: The shortest wait between two readings of the CPU counter near the limit.
+_CPU_MIN_WAIT = 0.0005
+#: How often pids.events is read where the kernel does not notify it (v1).
+PIDS_POLL = 0.005
+
+
+class Stream:
+    """One output pipe: keeps the first ``cap`` bytes, counts them all."""
+
+    def __init__(self, fd: int, cap: Optional[int]) -> None:
+        os.set_blocking(fd, False)
+        self.fd, self.cap = fd, cap
+        self.data = bytearray()
+        self.total = 0
+        self.open = True
+
+    def read(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                return
+            if not chunk:
+                self.open = False
+                return
+            self.total += len(chunk)
+            room = len(chunk) if self.cap is None else max(0, self.cap - len(self.data))
+            self.data += chunk[:room]
+
+    @property
+    def over(self) -> bool:
+        return self.cap is not None and self.total > self.cap
+
+
+class Monitor:
+    """Watches one run until its first process has exited and its pipes
+    are closed; ``kill()`` ends the box (every process of its cgroup)."""
+
+    def __init__(
+        self,
+        pidfd: int,
+        streams: List[Stream],
+        watch: CgroupWatch,
+        limits: Limits,
+        kill: Callable[[], None],
+    ) -> None:
+        self.pidfd, self.streams, self.watch, self.limits, self._kill = pidfd, streams, watch, limits, kill
+        self.reasons: List[str] = []
+        self.killed = False
+        self.exited_at: Optional[float] = None
+        self._ncpus = max(1, len(os.sched_getaffinity(0)))
+        self._cpu_kill_ns = None if limits.cpu_time is None else int((limits.cpu_time + limits.extra_time) * 1e9)
+
+    def fire(self, reason: str) -> None:
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+        if not self.killed:
+            self.killed = True
+            self._kill()
+
+    def run(self, started: float) -> float:
+        """Wait for the end; returns the wall time of the first process."""
+        ep = select.epoll()
+        try:
+            by_fd: Dict[int, Stream] = {s.fd: s for s in self.streams}
+            ep.register(self.pidfd, select.EPOLLIN)
+            for fd in [*by_fd, *self.watch.wake_fds]:
+                ep.register(fd, select.EPOLLIN)
+            wall_deadline = None if self.limits.wall_time is None else started + self.limits.wall_time
+            next_cpu = started
+            while self.exited_at is None or any(s.open for s in self.streams):
+                now = time.monotonic()
+                if not self.killed:
+                    next_cpu = self._check(now, wall_deadline, next_cpu)
+                timeout = self._timeout(now, wall_deadline, next_cpu)
+                for fd, _ in ep.poll(timeout):
+                    if fd == self.pidfd:
+                        self.exited_at = time.monotonic()
+                        ep.unregister(fd)
+                        self._end_box()
+                    elif fd in by_fd:
+                        self._read(ep, by_fd[fd])
+                    else:
+                        self.watch.drain(fd)
+            assert self.exited_at is not None
+            return self.exited_at - started
+        finally:
+            ep.close()
+
+    def _end_box(self) -> None:
+        """The first process is gone: nothing of the box may outlive it."""
+        if not self.killed:
+            self._check_counters()
+            self.killed = True
+            self._kill()
+
+    def _read(self, ep: select.epoll, stream: Stream) -> None:
+        stream.read()
+        if not stream.open:
+            ep.unregister(stream.fd)
+        if stream.over:
+            self.fire(OUTPUT_LIMIT)
+
+    def _check_counters(self) -> None:
+        if self.watch.oom_kills():
+            self.fire(MEMORY_LIMIT)
+        if self.limits.pids is not None and self.watch.pids_max_hits():
+            self.fire(PIDS_LIMIT)
+
+    def _check(self, now: float, wall_deadline: Optional[float], next_cpu: float) -> float:
+        """Act on every limit reached; returns when to read the CPU time next."""
+        self._check_counters()
+        if wall_deadline is not None and now >= wall_deadline:
+            self.fire(WALL_TIME_LIMIT)
+        if self._cpu_kill_ns is None or now < next_cpu:
+            return next_cpu
+        left = self._cpu_kill_ns - self.watch.cpu_ns()
+        if left <= 0:
+            self.fire(TIME_LIMIT)
+            return next_cpu
+        # The box cannot use more than one CPU second per second per CPU.
+        return now + max(_CPU_MIN_WAIT, left / 1e9 / self._ncpus)
+
+    def _timeout(self, now: float, wall_deadline: Optional[float], next_cpu: float) -> float:
+        if self.killed:
+            return -1
+        waits = [next_cpu - now] if self._cpu_kill_ns is not None else []
+        if wall_deadline is not None:
+            waits.append(wall_deadline - now)
+        if self.limits.pids is not None and self.watch.pids_needs_polling:
+            waits.append(PIDS_POLL)
+        return max(0.0, min(waits)) if waits else -1
