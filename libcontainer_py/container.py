@@ -111,8 +111,8 @@ class Container:
         self.root = root
         #: What is on disk about the container (pid, cgroup, namespaces, config).
         self.record = state
-        #: The config, when this process created the container (or was given it).
-        self.config = config
+        self._config = config
+        self._config_read = config is not None
         #: The first process, when it is this process's child.
         self.process = process
         # The container, not its first process's object, owns the cgroup: it
@@ -205,19 +205,27 @@ class Container:
         container._callbacks = fns
         return container
 
+    @property
+    def config(self) -> Optional[Config]:
+        """The container's config: the one it was created with, or, for a
+        loaded container, the record's copy, read on first use (a list of
+        thousands stays cheap); None when the record has none this version
+        can read (the container stays manageable, without exec)."""
+        if not self._config_read:
+            self._config_read = True
+            if self.record.config is not None:
+                try:
+                    self._config = config_from_dict(self.record.config)
+                except ConfigError:
+                    pass  # written by another version: manageable, but no exec
+        return self._config
+
     @classmethod
     def load(cls, container_id: str, *, root: str = DEFAULT_ROOT) -> Container:
         """The container ``container_id`` as recorded under ``root``, from any
         process (its config comes from the state, so exec works too)."""
         check_id(container_id)
-        state = read_state(root, container_id)
-        config = None
-        if state.config is not None:
-            try:
-                config = config_from_dict(state.config)
-            except ConfigError:
-                pass  # written by another version: manageable, but no exec
-        return cls(state, root, config=config)
+        return cls(read_state(root, container_id), root)
 
     @classmethod
     def list(cls, *, root: str = DEFAULT_ROOT) -> List[Container]:
