@@ -20,7 +20,7 @@ import os
 import re
 import stat
 import tarfile
-from typing import IO, Any, Callable, List, Optional, Protocol, Tuple, Type
+from typing import Any, Callable, List, Optional, Protocol, Tuple, Type
 
 from .errors import ImageError, UnsafeLayerError
 
@@ -39,14 +39,14 @@ def check_digest(value: Any, what: str = "digest") -> str:
     return value
 
 
-class _Readable(Protocol):
+class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
 class _Hashing(io.RawIOBase):
     """Reads through ``raw``, hashing and counting what passes."""
 
-    def __init__(self, raw: _Readable, on_read: Optional[Callable[[int], None]] = None) -> None:
+    def __init__(self, raw: Readable, on_read: Optional[Callable[[int], None]] = None) -> None:
         self.raw = raw
         self.sha = hashlib.sha256()
         self.count = 0
@@ -79,13 +79,13 @@ def zstd_module() -> Any:
         ) from None
 
 
-def decompressed(stream: io.BufferedReader[Any]) -> _Readable:
+def decompressed(stream: io.BufferedReader[Any]) -> Readable:
     """``stream`` decompressed according to its magic bytes (gzip, zstd, or none)."""
     head = stream.peek(4)[:4]
     if head[:2] == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=stream, mode="rb")
     if head == ZSTD_MAGIC:
-        reader: _Readable = zstd_module().ZstdDecompressor().stream_reader(stream, read_across_frames=True)
+        reader: Readable = zstd_module().ZstdDecompressor().stream_reader(stream, read_across_frames=True)
         return reader
     return stream
 
@@ -325,7 +325,7 @@ def _lstat(dir_fd: int, leaf: str) -> Optional[os.stat_result]:
 
 
 def unpack_layer(
-    blob: IO[bytes],
+    blob: Readable,
     dest: str,
     *,
     digest: Optional[str] = None,
