@@ -7,14 +7,14 @@ import concurrent.futures
 import functools
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from .credentials import AuthArg
 from .errors import ImageError
 from .platforms import Platform, choose
 from .progress import Reporter
 from .reference import Reference, parse
-from .registry import RegistryClient
+from .registry import RegistryClient, digest_of
 from .sources import _INDEXES, _MANIFESTS, OCI_LAYER, OCI_MANIFEST, ImageManifest, LayerBlob, _diff_ids, _json
 from .unpack import check_digest
 
@@ -41,7 +41,7 @@ def pull(
     if not isinstance(concurrency, int) or concurrency < 1:
         raise ImageError(f"concurrency: expected an int >= 1, got {concurrency!r}")
     with RegistryClient(reference.domain, reference.path, auth=auth, insecure=insecure) as client:
-        found = _fetch_manifest(client, reference, want)
+        found = _fetch_manifest(store, client, reference, want)
         sink = progress if progress is not None else store.progress
         reporter = Reporter(f"pull {reference.familiar}", sink, sum(b.size or 0 for b in found.layers))
         try:
@@ -58,7 +58,17 @@ def pull(
         return image
 
 
-def _fetch_manifest(client: RegistryClient, reference: Reference, want: Platform) -> ImageManifest:
+def _stored_blob(store: ImageStore, digest: str) -> Optional[bytes]:
+    """A blob the store has (checked again), or None."""
+    try:
+        with open(store._blob_path(digest), "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None
+    return data if digest_of(data) == digest else None
+
+
+def _fetch_manifest(store: ImageStore, client: RegistryClient, reference: Reference, want: Platform) -> ImageManifest:
     """The image manifest for ``want`` (through an index), its config, checked."""
     data, media, digest = client.manifest(reference.digest or reference.tag or "latest")
     for _ in range(3):
@@ -76,7 +86,7 @@ def _fetch_manifest(client: RegistryClient, reference: Reference, want: Platform
     if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list) or not isinstance(doc.get("config"), dict):
         raise ImageError(f"manifest {digest}: expected an image manifest with config and layers")
     config_digest = check_digest(doc["config"].get("digest"), f"manifest {digest} config digest")
-    config = client.blob_bytes(config_digest)
+    config = _stored_blob(store, config_digest) or client.blob_bytes(config_digest)
     layers = tuple(_layer(digest, i, d) for i, d in enumerate(doc["layers"]))
     names = (reference.familiar,)
     return ImageManifest(digest, data, config_digest, config, layers, _diff_ids(config, len(layers)), names)

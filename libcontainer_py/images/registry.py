@@ -56,6 +56,13 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def schemes_for(host: str, insecure: bool = False) -> Tuple[str, ...]:
+    """HTTPS only, unless the registry is insecure (named so, or on the
+    loopback): then HTTPS without verification, and plain HTTP after a
+    failed TLS handshake, as Docker does."""
+    return ("https", "http") if insecure or is_loopback(host) else ("https",)
+
+
 def parse_challenge(header: str) -> Tuple[str, Dict[str, str]]:
     """``Bearer realm="...",service="..."`` -> ("bearer", {realm, service...})."""
     scheme, _, rest = header.strip().partition(" ")
@@ -80,6 +87,7 @@ class RegistryClient:
         self.path = path
         self.actions = actions
         self.insecure = insecure or is_loopback(self.host)
+        self.schemes = schemes_for(self.host, insecure)
         self.credentials: Optional[Credentials] = credentials_for(domain, path, auth)
         verify: Any = False if self.insecure else ssl.create_default_context()
         self.http = httpx.Client(
@@ -91,7 +99,11 @@ class RegistryClient:
         )
         self.base = ""
         self.authorization: Optional[str] = None
-        self._connect()
+        try:
+            self._connect()
+        except BaseException:
+            self.http.close()
+            raise
 
     def close(self) -> None:
         self.http.close()
@@ -108,7 +120,7 @@ class RegistryClient:
         """Probe ``/v2/`` (HTTPS; plain HTTP after a failed TLS handshake on
         an insecure registry) and authenticate from its challenge."""
         httpx = httpx_module()
-        schemes = ("https", "http") if self.insecure else ("https",)
+        schemes = self.schemes
         for i, scheme in enumerate(schemes):
             try:
                 response = self.http.get(f"{scheme}://{self.host}/v2/")
@@ -296,7 +308,7 @@ class BlobReader(io.RawIOBase):
             response.close()
             raise RegistryError(f"blob {self.digest}: the registry resumed at the wrong offset")
         self._response = response
-        self._chunks = response.iter_bytes(1 << 20)
+        self._chunks = response.iter_bytes()  # as received: a break loses nothing already here
         while skip > 0:
             chunk = next(self._chunks, b"")
             if not chunk:

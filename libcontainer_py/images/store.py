@@ -33,7 +33,7 @@ import attrs
 
 from ..rootfs import Rootfs
 from .credentials import AuthArg
-from .errors import ImageError, ImageNotFound
+from .errors import DigestMismatchError, ImageError, ImageNotFound
 from .platforms import Platform
 from .progress import Progress, ProgressCallback
 from .reference import key, name_for, parse_or_none
@@ -183,7 +183,16 @@ class ImageStore:
             os.chmod(tmp, 0o755)
             with open_blob() as blob, os.fdopen(fd, "wb") as out:
                 tee = _Tee(blob, out)
-                unpack_layer(tee, tmp, digest=digest, diff_id=diff_id, on_read=on_read)
+                try:
+                    unpack_layer(tee, tmp, digest=digest, diff_id=diff_id, on_read=on_read)
+                except ImageError as e:  # a changed blob is a digest mismatch, however it broke the unpacking
+                    if digest is None or isinstance(e, DigestMismatchError):
+                        raise
+                    while tee.read(1 << 20):
+                        pass
+                    if tee.digest() != digest:
+                        raise DigestMismatchError("layer", digest, tee.digest()) from e
+                    raise
             os.replace(blob_tmp, self._blob_path(tee.digest()))
             try:
                 os.rename(tmp, self.layer_path(diff_id))

@@ -22,7 +22,7 @@ import stat
 import tarfile
 from typing import Any, Callable, List, Optional, Protocol, Tuple, Type
 
-from .errors import ImageError, UnsafeLayerError
+from .errors import DigestMismatchError, ImageError, UnsafeLayerError
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -362,9 +362,9 @@ def unpack_layer(
     while buffered.read(1 << 20):
         pass
     if digest is not None and compressed.digest() != digest:
-        raise ImageError(f"layer digest mismatch: expected {digest}, got {compressed.digest()}")
+        raise DigestMismatchError("layer", digest, compressed.digest())
     if diff_id is not None and plain.digest() != diff_id:
-        raise ImageError(f"layer diff_id mismatch: expected {diff_id}, got {plain.digest()}")
+        raise DigestMismatchError("layer diff_id", diff_id, plain.digest())
     return plain.digest()
 
 
