@@ -139,13 +139,30 @@ class _Layer:
         self.is_root = os.geteuid() == 0
         #: Directories whose owner, mode and mtime are set last (deepest first).
         self.dirs: List[Tuple[Tuple[str, ...], tarfile.TarInfo]] = []
+        #: The directory opened last (entries come grouped by directory):
+        #: forgotten whenever anything but a regular file is removed.
+        self._last: Optional[Tuple[Tuple[str, ...], int]] = None
 
     def close(self) -> None:
+        self.forget()
         os.close(self.root_fd)
+
+    def forget(self) -> None:
+        if self._last is not None:
+            os.close(self._last[1])
+            self._last = None
 
     def open_dir(self, entry: str, parts: Tuple[str, ...], *, create: bool) -> int:
         """An fd of the directory ``parts`` (made if missing and ``create``);
         refuses to go through a symlink or a non-directory."""
+        if self._last is not None and self._last[0] == parts:
+            return os.dup(self._last[1])
+        fd = self._walk(entry, parts, create=create)
+        self.forget()
+        self._last = (parts, os.dup(fd))
+        return fd
+
+    def _walk(self, entry: str, parts: Tuple[str, ...], *, create: bool) -> int:
         fd = os.dup(self.root_fd)
         try:
             for part in parts:
@@ -176,6 +193,8 @@ class _Layer:
             return False
         if keep_dir and stat.S_ISDIR(st.st_mode):
             return True
+        if not stat.S_ISREG(st.st_mode):
+            self.forget()  # a directory or symlink on the way of the cached one may go
         _rmtree_at(dir_fd, leaf)
         return False
 
@@ -259,16 +278,19 @@ class _Layer:
             self.clear(dir_fd, leaf, keep_dir=False)
             os.mkfifo(leaf, 0o600, dir_fd=dir_fd)
         elif member.isreg():
-            self.clear(dir_fd, leaf, keep_dir=False)
-            fd = os.open(
-                leaf, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd
-            )
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            try:
+                fd = os.open(leaf, flags, 0o600, dir_fd=dir_fd)
+            except FileExistsError:  # a later entry replaces an earlier one
+                self.clear(dir_fd, leaf, keep_dir=False)
+                fd = os.open(leaf, flags, 0o600, dir_fd=dir_fd)
             try:
                 data = tar.extractfile(member)
                 assert data is not None
-                with os.fdopen(os.dup(fd), "wb") as out:
-                    while chunk := data.read(1 << 20):
-                        out.write(chunk)
+                while chunk := data.read(1 << 20):
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view) :]
                 self.own(fd, member)
             finally:
                 os.close(fd)
