@@ -182,17 +182,19 @@ class ImageStore:
         try:
             os.chmod(tmp, 0o755)
             with open_blob() as blob, os.fdopen(fd, "wb") as out:
-                tee = _Tee(blob, out)
+                tee = _Tee(blob, out)  # hashes the blob: unpack_layer checks the diff_id
                 try:
-                    unpack_layer(tee, tmp, digest=digest, diff_id=diff_id, on_read=on_read)
+                    unpack_layer(tee, tmp, diff_id=diff_id, on_read=on_read)
                 except ImageError as e:  # a changed blob is a digest mismatch, however it broke the unpacking
-                    if digest is None or isinstance(e, DigestMismatchError):
+                    if digest is None:
                         raise
                     while tee.read(1 << 20):
                         pass
                     if tee.digest() != digest:
                         raise DigestMismatchError("layer", digest, tee.digest()) from e
                     raise
+            if digest is not None and tee.digest() != digest:
+                raise DigestMismatchError("layer", digest, tee.digest())
             os.replace(blob_tmp, self._blob_path(tee.digest()))
             try:
                 os.rename(tmp, self.layer_path(diff_id))

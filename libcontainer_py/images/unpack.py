@@ -46,9 +46,10 @@ class Readable(Protocol):
 class _Hashing(io.RawIOBase):
     """Reads through ``raw``, hashing and counting what passes."""
 
-    def __init__(self, raw: Readable, on_read: Optional[Callable[[int], None]] = None) -> None:
+    def __init__(self, raw: Readable, on_read: Optional[Callable[[int], None]] = None, *, hashing: bool = True) -> None:
         self.raw = raw
         self.sha = hashlib.sha256()
+        self.hashing = hashing
         self.count = 0
         self.on_read = on_read
 
@@ -59,7 +60,8 @@ class _Hashing(io.RawIOBase):
         data = self.raw.read(len(buffer))
         n = len(data)
         buffer[:n] = data
-        self.sha.update(data)
+        if self.hashing:
+            self.sha.update(data)
         self.count += n
         if self.on_read is not None:
             self.on_read(self.count)
@@ -362,7 +364,7 @@ def unpack_layer(
     UnsafeLayerError.  On error ``dest`` holds a partial layer: the caller
     removes it.  ``on_read(n)`` is told how many blob bytes were read.
     """
-    compressed = _Hashing(blob, on_read)
+    compressed = _Hashing(blob, on_read, hashing=digest is not None)
     buffered = io.BufferedReader(compressed, 1 << 20)
     plain = _Hashing(decompressed(buffered))
     plain_buffered = io.BufferedReader(plain, 1 << 20)
