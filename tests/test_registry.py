@@ -266,6 +266,15 @@ def test_index_of_several_platforms(
         assert motd == want + "\n"
     with pytest.raises(ImageError, match=r"no manifest for linux/s390x \(it has: linux/arm/v6, linux/arm64"):
         store.pull(f"{repo}:1", platform="linux/s390x")
+    # by the index's digest: this platform's image, found again by that name
+    index_digest = (
+        "sha256:"
+        + hashlib.sha256(skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{repo}:1").encode()).hexdigest()
+    )
+    by_digest = store.pull(f"{repo}@{index_digest}")
+    assert by_digest.digest == image.digest
+    assert store.get(f"{repo}@{index_digest}") == by_digest
+    assert f"{repo}@{index_digest}" in by_digest.names
 
 
 # -- credentials --------------------------------------------------------------------
@@ -381,6 +390,24 @@ def test_interrupted_blob_resumed(
     assert [g["range"] for g in gets] == [None, f"bytes={big['size'] // 2}-"]
     assert run_image(store, ref) == "resumed\n"
     assert os.path.getsize(os.path.join(store.root, "blobs/sha256", big["digest"][7:])) == big["size"]
+
+
+def test_layers_download_a_bounded_number_at_once(
+    registry: Registry, base_layer: bytes, tmp_path: Any, store: ImageStore, no_leaks: None
+) -> None:
+    """Five layers, concurrency=2: the front holds each layer download until
+    three are in flight (or a second passed); never more than two are."""
+    layers = [base_layer] + [motd_layer(f"layer {i}\n") for i in range(4)]
+    path = str(tmp_path / "oci")
+    manifest_digest = write_oci_layout(path, layers, config=CMD, ref_name="bb")
+    push_layout(path, "bb", f"{registry.host}/lcpy-concurrent/bb:1")
+    manifest = json.loads(open(os.path.join(path, "blobs/sha256", manifest_digest[7:])).read())
+    with Front(registry) as front:
+        front.gated = {d["digest"] for d in manifest["layers"]}
+        front.gate = 3
+        store.pull(f"{front.host}/lcpy-concurrent/bb:1", concurrency=2)
+    assert front.max_in_flight == 2
+    assert run_image(store, f"{front.host}/lcpy-concurrent/bb:1") == "layer 3\n"
 
 
 # -- push ---------------------------------------------------------------------------

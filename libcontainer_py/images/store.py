@@ -285,6 +285,9 @@ class ImageStore:
             for image in found:
                 if image.digest == wanted.digest and _in_repository(image, wanted.repository):
                     return image
+            for image in found:  # pulled by an index's digest: named so
+                if str(wanted) in {key(n) for n in image.names}:
+                    return image
         elif wanted is not None:
             for image in found:
                 if str(wanted) in {key(n) for n in image.names}:

@@ -119,6 +119,9 @@ class Front:
     - ``redirect``: blob GETs are redirected to ``localhost:<port>/storage/``
       (another origin, like a storage bucket), served without auth.
     - ``cut``: digests whose first download is cut after half its bytes.
+    - ``gated``: digests whose downloads are held until ``gate`` of them are
+      in flight at once (or a second has passed); ``max_in_flight`` is the
+      most there were.
     ``seen`` records (method, path, range, authorization) of each request."""
 
     def __init__(self, upstream: Registry, *, token: Optional[Tuple[str, str]] = None, redirect: bool = False) -> None:
@@ -126,6 +129,11 @@ class Front:
         self.token_user = token
         self.redirect = redirect
         self.cut: Set[str] = set()
+        self.gated: Set[str] = set()
+        self.gate = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._cond = threading.Condition()
         self.seen: List[Dict[str, Any]] = []
         self.tokens: Set[str] = set()
         self.scopes: List[str] = []
@@ -177,6 +185,18 @@ class Front:
             return self.reply(h, 401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', {"WWW-Authenticate": challenge})
         if self.redirect and method == "GET" and "/blobs/sha256:" in path:
             return self.reply(h, 307, b"", {"Location": f"http://localhost:{self.port}/storage/{path[4:]}"})
+        digest = path.rsplit("/", 1)[-1]
+        if method == "GET" and digest in self.gated:
+            with self._cond:
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
+                self._cond.notify_all()
+                self._cond.wait_for(lambda: self.in_flight >= self.gate, timeout=1)
+            try:
+                return self.forward(h, method, path)
+            finally:
+                with self._cond:
+                    self.in_flight -= 1
         return self.forward(h, method, path)
 
     def token(self, h: http.server.BaseHTTPRequestHandler, auth: Optional[str]) -> None:
