@@ -121,7 +121,7 @@ def test_pull_docker_schema2_by_digest(
 
 
 def test_second_pull_downloads_nothing(
-    registry: Registry, layout: Tuple[str, List[bytes]], store: ImageStore, no_leaks: None
+    registry: Registry, layout: Tuple[str, List[bytes]], store: ImageStore, tmp_path: Any, no_leaks: None
 ) -> None:
     path, _ = layout
     push_layout(path, "bb", f"{registry.host}/lcpy-again/bb:1")
@@ -135,6 +135,15 @@ def test_second_pull_downloads_nothing(
     assert registry.blob_gets()[before + len(first) :] == []  # no blob fetched, not even the config
     assert [os.stat(store.layer_path(d)).st_ino for d in image.layers] == inodes
     assert {e.status for e in events} == {"exists"}
+    # another image on the same base: only its own layer and config are fetched
+    other = str(tmp_path / "other")
+    write_oci_layout(other, [layout[1][0], motd_layer("other top\n")], config=CMD, ref_name="bb")
+    push_layout(other, "bb", f"{registry.host}/lcpy-again/other:1")
+    before = len(registry.blob_gets())
+    second = store.pull(f"{registry.host}/lcpy-again/other:1")
+    fetched = registry.blob_gets()[before:]
+    assert len(fetched) == 2 and second.layers[0] == image.layers[0]
+    assert not any(uri.endswith(sha256(compress(layout[1][0], "gzip")[0])) for uri in fetched)
 
 
 def test_pull_missing_from_config(registry: Registry, layout: Tuple[str, List[bytes]], store: ImageStore) -> None:

@@ -135,3 +135,13 @@ def test_credentials_are_not_shown(tmp_path: Any) -> None:
     assert "not-base64" not in str(info.value)
     with pytest.raises(ImageError, match="pair"):
         credentials_for("r.example", "a", ("only-user",))  # type: ignore[arg-type]
+
+
+def test_without_httpx_a_clear_error(monkeypatch: Any) -> None:
+    import sys
+
+    from libcontainer_py.images.registry import httpx_module
+
+    monkeypatch.setitem(sys.modules, "httpx", None)  # import httpx now raises ImportError
+    with pytest.raises(ImageError, match=r"pip install 'libcontainer_py\[registry\]'"):
+        httpx_module()
