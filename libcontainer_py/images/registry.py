@@ -98,6 +98,7 @@ class RegistryClient:
             headers={"User-Agent": "libcontainer_py"},
         )
         self.base = ""
+        self._netloc = b""
         self.authorization: Optional[str] = None
         try:
             self._connect()
@@ -129,6 +130,7 @@ class RegistryClient:
                     continue
                 raise RegistryError(f"{self.host}: cannot reach the registry: {type(e).__name__}: {e}") from None
             self.base = f"{scheme}://{self.host}/v2/{self.path}"
+            self._netloc = httpx.URL(self.base).netloc
             break
         if response.status_code == 401:
             self._authenticate(response)
@@ -182,7 +184,7 @@ class RegistryClient:
         httpx = httpx_module()
         for attempt in (0, 1):
             headers = dict(kwargs.pop("headers", None) or {})
-            if self.authorization:
+            if self.authorization and httpx.URL(url).netloc == self._netloc:  # never to another host
                 headers["Authorization"] = self.authorization
             try:
                 req = self.http.build_request(method, url, headers=headers, **kwargs)
