@@ -145,3 +145,24 @@ def test_without_httpx_a_clear_error(monkeypatch: Any) -> None:
     monkeypatch.setitem(sys.modules, "httpx", None)  # import httpx now raises ImportError
     with pytest.raises(ImageError, match=r"pip install 'libcontainer_py\[registry\]'"):
         httpx_module()
+
+
+def test_progress_sinks(monkeypatch: Any, capsys: Any) -> None:
+    from libcontainer_py.images import PullProgress
+    from libcontainer_py.images import progress as progress_mod
+
+    events: List[PullProgress] = []
+    reporter = progress_mod.Reporter("pull x", events.append, 10)
+    reporter("sha256:" + "a" * 64, "downloading", 4, 10)
+    reporter("sha256:" + "a" * 64, "done", 10, 10)
+    reporter.close()
+    assert [(e.status, e.done, e.total) for e in events] == [("downloading", 4, 10), ("done", 10, 10)]
+    monkeypatch.setattr(progress_mod, "_tqdm", lambda: None)  # tqdm not installed: a line on stderr
+    line = progress_mod.Reporter("pull x", True, 10)
+    line("sha256:" + "b" * 64, "done", 10, 10)
+    line.close()
+    assert "pull x" in capsys.readouterr().err
+    quiet = progress_mod.Reporter("pull x", False, 10)
+    quiet("sha256:" + "b" * 64, "done", 10, 10)
+    quiet.close()
+    assert capsys.readouterr().err == ""
