@@ -24,3 +24,22 @@ class UnsafeLayerError(ImageError):
         super().__init__(f"unsafe layer entry {entry!r}: {reason}")
         self.entry = entry
         self.reason = reason
+
+
+class RegistryError(ImageError):
+    """A registry refused a request, answered something that is not the
+    distribution protocol, or could not be reached."""
+
+
+class RegistryAuthError(RegistryError, PermissionError):
+    """The registry wants credentials that were not given, or refused the
+    ones given.  The message never holds the credentials."""
+
+
+class DigestMismatchError(ImageError):
+    """A manifest or blob is not what its digest names: nothing of it is kept."""
+
+    def __init__(self, what: str, expected: str, got: str) -> None:
+        super().__init__(f"{what}: digest mismatch: expected {expected}, got {got}")
+        self.expected = expected
+        self.got = got

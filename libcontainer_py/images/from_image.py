@@ -14,8 +14,11 @@ import attrs
 from .._fields import fail
 from ..config import Config
 from ..process import DEFAULT_ENV, Process, User
-from .store import ImageRef, ImageStore
+from .errors import ImageNotFound
+from .store import Image, ImageRef, ImageStore
 from .unpack import OPAQUE_XATTR
+
+PULL_POLICIES = ("never", "missing", "always")
 
 
 def _strings(field: str, value: Any) -> Optional[Tuple[str, ...]]:
@@ -167,6 +170,19 @@ def _opaque(path: str) -> bool:
         return False
 
 
+def _pulled(store: ImageStore, ref: ImageRef, pull: str) -> Image:
+    if pull not in PULL_POLICIES:
+        raise fail("pull", f"expected one of {', '.join(PULL_POLICIES)}, got {pull!r}")
+    if pull == "always" and isinstance(ref, str):
+        return store.pull(ref)
+    try:
+        return store.get(ref)
+    except ImageNotFound:
+        if pull == "missing" and isinstance(ref, str):
+            return store.pull(ref)
+        raise
+
+
 def config_from_image(
     store: ImageStore,
     ref: ImageRef,
@@ -178,6 +194,7 @@ def config_from_image(
     user: Union[str, User, None] = None,
     upper: Optional[str] = None,
     work: Optional[str] = None,
+    pull: str = "never",
     **overrides: Any,
 ) -> Config:
     """A Config running the image ``ref`` of ``store``: its rootfs is
@@ -185,8 +202,10 @@ def config_from_image(
     Entrypoint + Cmd, Env, WorkingDir and User, each overridable here
     (``env`` is merged over the image's).  Other keyword arguments go to
     Config (``hostname=``, ``mounts=``...).  The image's labels are not
-    part of a Config: read them with ``store.labels(ref)``."""
-    image = store.get(ref)
+    part of a Config: read them with ``store.labels(ref)``.  ``pull``:
+    ``"never"`` (the default), ``"missing"`` (pull ``ref`` when the store
+    lacks it) or ``"always"``, with the stored credentials."""
+    image = _pulled(store, ref, pull)
     conf = store.image_config(image).get("config") or {}
     if "process" in overrides:
         raise fail("process", "pass entrypoint/cmd/env/cwd/user, or build the Config yourself")

@@ -20,20 +20,25 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
+import hashlib
+import io
 import json
 import os
 import shutil
 import tempfile
-from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Union
+from typing import IO, Any, Callable, ContextManager, Dict, Iterator, List, Optional, Set, Tuple, Union
 
 import attrs
 
 from ..rootfs import Rootfs
-from .errors import ImageError, ImageNotFound
-from .progress import Progress
+from .credentials import AuthArg
+from .errors import DigestMismatchError, ImageError, ImageNotFound
+from .platforms import Platform
+from .progress import Progress, ProgressCallback
 from .reference import key, name_for, parse_or_none
 from .sources import ImageManifest, Source, open_source, read_images
-from .unpack import check_digest, unpack_layer
+from .unpack import Readable, check_digest, unpack_layer
 
 DEFAULT_STORE = "/var/lib/libcontainer_py"
 
@@ -54,6 +59,7 @@ class Image:
 
 
 ImageRef = Union[str, Image]
+ProgressArg = Union[bool, ProgressCallback, None]
 
 
 class ImageStore:
@@ -149,33 +155,57 @@ class ImageStore:
         with self._lock("gc.lock", shared=True):  # no gc until the image is recorded
             for i, (blob, diff_id) in enumerate(zip(image.layers, image.diff_ids)):
                 if not os.path.isdir(self.layer_path(diff_id)):
-                    self._unpack(
-                        source, blob.path, blob.digest, blob.size, diff_id, f"layer {i + 1}/{len(image.layers)}"
-                    )
+                    progress = Progress(f"layer {i + 1}/{len(image.layers)} {diff_id[7:19]}", blob.size, self.progress)
+                    try:
+                        self._unpack(functools.partial(source.open, blob.path), blob.digest, diff_id, progress.update)
+                    except BaseException:
+                        progress.close("failed")
+                        raise
+                    progress.close()
             for digest, data in ((image.digest, image.manifest), (image.config_digest, image.config)):
                 if not os.path.exists(self._blob_path(digest)):
                     self._write_atomic(self._blob_path(digest), data)
             return self._record(image, tag)
 
     def _unpack(
-        self, source: Source, path: str, digest: Optional[str], size: Optional[int], diff_id: str, label: str
+        self,
+        open_blob: Callable[[], ContextManager[Readable]],
+        digest: Optional[str],
+        diff_id: str,
+        on_read: Optional[Callable[[int], None]] = None,
     ) -> None:
-        tmp = tempfile.mkdtemp(dir=os.path.join(self.root, "tmp"), prefix="layer-")
-        progress = Progress(f"{label} {diff_id[7:19]}", size, self.progress)
+        """Unpack a layer blob into layers/ and keep the blob in blobs/ (for
+        push), both only once checked; nothing of a failed one stays."""
+        tmp_root = os.path.join(self.root, "tmp")
+        tmp = tempfile.mkdtemp(dir=tmp_root, prefix="layer-")
+        fd, blob_tmp = tempfile.mkstemp(dir=tmp_root, prefix="blob-")
         try:
             os.chmod(tmp, 0o755)
-            with source.open(path) as blob:
-                unpack_layer(blob, tmp, digest=digest, diff_id=diff_id, on_read=progress.update)
+            with open_blob() as blob, os.fdopen(fd, "wb") as out:
+                tee = _Tee(blob, out)  # hashes the blob: unpack_layer checks the diff_id
+                try:
+                    unpack_layer(tee, tmp, diff_id=diff_id, on_read=on_read)
+                except ImageError as e:  # a changed blob is a digest mismatch, however it broke the unpacking
+                    if digest is None:
+                        raise
+                    while tee.read(1 << 20):
+                        pass
+                    if tee.digest() != digest:
+                        raise DigestMismatchError("layer", digest, tee.digest()) from e
+                    raise
+            if digest is not None and tee.digest() != digest:
+                raise DigestMismatchError("layer", digest, tee.digest())
+            os.replace(blob_tmp, self._blob_path(tee.digest()))
             try:
                 os.rename(tmp, self.layer_path(diff_id))
             except OSError as e:
                 if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                     raise
                 shutil.rmtree(tmp)  # another import made it first: the same content
-            progress.close()
         except BaseException:
-            progress.close("failed")
             shutil.rmtree(tmp, ignore_errors=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(blob_tmp)
             raise
 
     def _record(self, found: ImageManifest, tag: Optional[str]) -> Image:
@@ -185,12 +215,48 @@ class ImageStore:
             entry = images.setdefault(
                 found.digest, {"config": found.config_digest, "layers": list(found.diff_ids), "names": []}
             )
+            entry["blobs"] = [b.digest or d for b, d in zip(found.layers, found.diff_ids)]
             for new in found.names + ((_familiar(tag),) if tag else ()):
                 for other in images.values():  # a name moves to the image imported last
                     other["names"] = [n for n in other["names"] if key(n) != key(new)]
                 entry["names"].append(new)
             self._write_meta(meta)
             return _image(found.digest, entry)
+
+    # -- registries ------------------------------------------------------------
+
+    def pull(
+        self,
+        ref: str,
+        *,
+        auth: AuthArg = None,
+        platform: Union[str, Platform, None] = None,
+        insecure: bool = False,
+        progress: ProgressArg = None,
+        concurrency: int = 3,
+    ) -> Image:
+        """Pull ``ref`` (``alpine``, ``quay.io/a/b:1``, ``name@sha256:...``)
+        from its registry into the store, for this machine's platform (or
+        ``platform="linux/arm64"``); layers already here are not fetched.
+        ``auth``: a ``(user, password)`` pair, else the stored credentials.
+        ``insecure``: plain HTTP or an unverified certificate is accepted
+        (always for registries on the loopback).  ``progress``: a callback
+        given PullProgress events, True for bars, False for none.  Needs
+        the ``registry`` extra (httpx)."""
+        from .distribution import pull
+
+        return pull(
+            self, ref, auth=auth, platform=platform, insecure=insecure, progress=progress, concurrency=concurrency
+        )
+
+    def push(
+        self, ref: ImageRef, dest: str, *, auth: AuthArg = None, insecure: bool = False, progress: ProgressArg = None
+    ) -> str:
+        """Push image ``ref`` of the store to the reference ``dest``; blobs
+        the registry has are not sent.  Returns the manifest digest."""
+        from .distribution import push
+
+        return push(self, ref, dest, auth=auth, insecure=insecure, progress=progress)
 
     # -- queries --------------------------------------------------------------
 
@@ -218,6 +284,9 @@ class ImageStore:
         if wanted is not None and wanted.digest is not None:  # name@sha256:...
             for image in found:
                 if image.digest == wanted.digest and _in_repository(image, wanted.repository):
+                    return image
+            for image in found:  # pulled by an index's digest: named so
+                if str(wanted) in {key(n) for n in image.names}:
                     return image
         elif wanted is not None:
             for image in found:
@@ -287,6 +356,7 @@ class ImageStore:
             images = self._read_meta()["images"]
             layers = {d for e in images.values() for d in e["layers"]}
             blobs = {e["config"] for e in images.values()} | set(images)
+            blobs.update(b for e in images.values() for b in e.get("blobs", ()))
             in_use = _mounted_layers(os.path.join(self.root, "layers", "sha256"))
             layers_dir = os.path.join(self.root, "layers", "sha256")
             for name in sorted(os.listdir(layers_dir)):
@@ -305,6 +375,29 @@ class ImageStore:
             for name in os.listdir(tmp):  # no import runs while gc.lock is exclusive
                 shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
         return removed
+
+
+class _Tee(io.RawIOBase):
+    """Reads through ``raw``, copying what passes to ``out`` and hashing it."""
+
+    def __init__(self, raw: Readable, out: IO[bytes]) -> None:
+        self.raw = raw
+        self.out = out
+        self.sha = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.out.write(data)
+        self.sha.update(data)
+        return n
+
+    def digest(self) -> str:
+        return "sha256:" + self.sha.hexdigest()
 
 
 def _familiar(name: str) -> str:

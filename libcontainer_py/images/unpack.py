@@ -20,9 +20,9 @@ import os
 import re
 import stat
 import tarfile
-from typing import IO, Any, Callable, List, Optional, Protocol, Tuple, Type
+from typing import Any, Callable, List, Optional, Protocol, Tuple, Type
 
-from .errors import ImageError, UnsafeLayerError
+from .errors import DigestMismatchError, ImageError, UnsafeLayerError
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -39,16 +39,17 @@ def check_digest(value: Any, what: str = "digest") -> str:
     return value
 
 
-class _Readable(Protocol):
+class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
 class _Hashing(io.RawIOBase):
     """Reads through ``raw``, hashing and counting what passes."""
 
-    def __init__(self, raw: _Readable, on_read: Optional[Callable[[int], None]] = None) -> None:
+    def __init__(self, raw: Readable, on_read: Optional[Callable[[int], None]] = None, *, hashing: bool = True) -> None:
         self.raw = raw
         self.sha = hashlib.sha256()
+        self.hashing = hashing
         self.count = 0
         self.on_read = on_read
 
@@ -59,7 +60,8 @@ class _Hashing(io.RawIOBase):
         data = self.raw.read(len(buffer))
         n = len(data)
         buffer[:n] = data
-        self.sha.update(data)
+        if self.hashing:
+            self.sha.update(data)
         self.count += n
         if self.on_read is not None:
             self.on_read(self.count)
@@ -79,13 +81,13 @@ def zstd_module() -> Any:
         ) from None
 
 
-def decompressed(stream: io.BufferedReader[Any]) -> _Readable:
+def decompressed(stream: io.BufferedReader[Any]) -> Readable:
     """``stream`` decompressed according to its magic bytes (gzip, zstd, or none)."""
     head = stream.peek(4)[:4]
     if head[:2] == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=stream, mode="rb")
     if head == ZSTD_MAGIC:
-        reader: _Readable = zstd_module().ZstdDecompressor().stream_reader(stream, read_across_frames=True)
+        reader: Readable = zstd_module().ZstdDecompressor().stream_reader(stream, read_across_frames=True)
         return reader
     return stream
 
@@ -139,13 +141,30 @@ class _Layer:
         self.is_root = os.geteuid() == 0
         #: Directories whose owner, mode and mtime are set last (deepest first).
         self.dirs: List[Tuple[Tuple[str, ...], tarfile.TarInfo]] = []
+        #: The directory opened last (entries come grouped by directory):
+        #: forgotten whenever anything but a regular file is removed.
+        self._last: Optional[Tuple[Tuple[str, ...], int]] = None
 
     def close(self) -> None:
+        self.forget()
         os.close(self.root_fd)
+
+    def forget(self) -> None:
+        if self._last is not None:
+            os.close(self._last[1])
+            self._last = None
 
     def open_dir(self, entry: str, parts: Tuple[str, ...], *, create: bool) -> int:
         """An fd of the directory ``parts`` (made if missing and ``create``);
         refuses to go through a symlink or a non-directory."""
+        if self._last is not None and self._last[0] == parts:
+            return os.dup(self._last[1])
+        fd = self._walk(entry, parts, create=create)
+        self.forget()
+        self._last = (parts, os.dup(fd))
+        return fd
+
+    def _walk(self, entry: str, parts: Tuple[str, ...], *, create: bool) -> int:
         fd = os.dup(self.root_fd)
         try:
             for part in parts:
@@ -176,6 +195,8 @@ class _Layer:
             return False
         if keep_dir and stat.S_ISDIR(st.st_mode):
             return True
+        if not stat.S_ISREG(st.st_mode):
+            self.forget()  # a directory or symlink on the way of the cached one may go
         _rmtree_at(dir_fd, leaf)
         return False
 
@@ -259,16 +280,19 @@ class _Layer:
             self.clear(dir_fd, leaf, keep_dir=False)
             os.mkfifo(leaf, 0o600, dir_fd=dir_fd)
         elif member.isreg():
-            self.clear(dir_fd, leaf, keep_dir=False)
-            fd = os.open(
-                leaf, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd
-            )
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            try:
+                fd = os.open(leaf, flags, 0o600, dir_fd=dir_fd)
+            except FileExistsError:  # a later entry replaces an earlier one
+                self.clear(dir_fd, leaf, keep_dir=False)
+                fd = os.open(leaf, flags, 0o600, dir_fd=dir_fd)
             try:
                 data = tar.extractfile(member)
                 assert data is not None
-                with os.fdopen(os.dup(fd), "wb") as out:
-                    while chunk := data.read(1 << 20):
-                        out.write(chunk)
+                while chunk := data.read(1 << 20):
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view) :]
                 self.own(fd, member)
             finally:
                 os.close(fd)
@@ -325,7 +349,7 @@ def _lstat(dir_fd: int, leaf: str) -> Optional[os.stat_result]:
 
 
 def unpack_layer(
-    blob: IO[bytes],
+    blob: Readable,
     dest: str,
     *,
     digest: Optional[str] = None,
@@ -340,7 +364,7 @@ def unpack_layer(
     UnsafeLayerError.  On error ``dest`` holds a partial layer: the caller
     removes it.  ``on_read(n)`` is told how many blob bytes were read.
     """
-    compressed = _Hashing(blob, on_read)
+    compressed = _Hashing(blob, on_read, hashing=digest is not None)
     buffered = io.BufferedReader(compressed, 1 << 20)
     plain = _Hashing(decompressed(buffered))
     plain_buffered = io.BufferedReader(plain, 1 << 20)
@@ -362,9 +386,9 @@ def unpack_layer(
     while buffered.read(1 << 20):
         pass
     if digest is not None and compressed.digest() != digest:
-        raise ImageError(f"layer digest mismatch: expected {digest}, got {compressed.digest()}")
+        raise DigestMismatchError("layer", digest, compressed.digest())
     if diff_id is not None and plain.digest() != diff_id:
-        raise ImageError(f"layer diff_id mismatch: expected {diff_id}, got {plain.digest()}")
+        raise DigestMismatchError("layer diff_id", diff_id, plain.digest())
     return plain.digest()
 
 

@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""Pulling an image of about 50 MB from a registry on the loopback: ours
+(``ImageStore.pull``: download, check, unpack into the store) beside
+``skopeo copy docker://... oci:DIR`` (download and check, no unpacking),
+in one run, alternating, medians.  Target: ours <= 1.2x skopeo.  A third
+row does the same work as ours in two steps: ``skopeo copy`` to an OCI
+directory, then ``ImageStore.import_layout`` of it (the unpacking).
+
+The image (built once, untimed, gzip layers as registries hold them): a
+busybox root; 3000 small text files (about 25 MB before compression); 24
+files of 1 MiB of random bytes (incompressible).  It is written as an OCI
+layout, pushed to Debian's ``docker-registry`` (serving on 127.0.0.1 with
+storage in a temp dir) by skopeo.  Each round pulls into a fresh store and
+copies into a fresh OCI directory; all are removed after the round.
+
+Run as root, from the repository root, with the ``registry`` extra and the
+Debian packages docker-registry, skopeo and busybox-static:
+
+    python3 benchmarks/bench_pull.py
+    python3 benchmarks/bench_pull.py --iterations 5 --concurrency 3
+
+Exit status 1 when something fails to run, 0 otherwise (a missed target
+is reported, not an error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from typing import Dict, List, Tuple
+
+import httpx
+
+from libcontainer_py.images import ImageStore
+
+TARGET = 1.2
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def tar_of(entries: List[Tuple[str, bytes]], dirs: List[str]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for d in dirs:
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        for name, data in entries:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def busybox_layer() -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for d in ("bin", "etc", "proc", "sys", "dev", "tmp"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        tar.add("/bin/busybox", arcname="bin/busybox")
+        applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True, check=True).stdout
+        for applet in applets.split():
+            if applet != "busybox":
+                info = tarfile.TarInfo(f"bin/{applet}")
+                info.type, info.linkname = tarfile.SYMTYPE, "busybox"
+                tar.addfile(info)
+    return buf.getvalue()
+
+
+def build_layers() -> List[bytes]:
+    rng = random.Random(42)
+    words = [bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9))) for _ in range(5000)]
+    text = [(f"usr/share/doc/f{i:04d}.txt", b" ".join(rng.choices(words, k=1500))) for i in range(3000)]
+    binary = [(f"opt/data/blob{i:02d}.bin", rng.randbytes(1 << 20)) for i in range(24)]
+    return [
+        busybox_layer(),
+        tar_of(text, ["usr", "usr/share", "usr/share/doc"]),
+        tar_of(binary, ["opt", "opt/data"]),
+    ]
+
+
+def write_layout(path: str, layers: List[bytes]) -> int:
+    """An OCI layout of gzip layers; returns the compressed size."""
+    blobs = os.path.join(path, "blobs", "sha256")
+    os.makedirs(blobs)
+
+    def put(data: bytes) -> Dict[str, object]:
+        with open(os.path.join(blobs, sha256(data)[7:]), "wb") as f:
+            f.write(data)
+        return {"digest": sha256(data), "size": len(data)}
+
+    gz = [gzip.compress(layer, compresslevel=6, mtime=0) for layer in layers]
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Cmd": ["/bin/sh"]},
+            "rootfs": {"type": "layers", "diff_ids": [sha256(layer) for layer in layers]},
+        }
+    ).encode()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **put(config)},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **put(g)} for g in gz],
+    }
+    desc = put(json.dumps(manifest).encode())
+    index = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                **desc,
+                "annotations": {"org.opencontainers.image.ref.name": "big"},
+            }
+        ],
+    }
+    with open(os.path.join(path, "index.json"), "w") as f:
+        json.dump(index, f)
+    with open(os.path.join(path, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    return sum(len(g) for g in gz)
+
+
+def start_registry(tmp: str) -> Tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        host = f"127.0.0.1:{s.getsockname()[1]}"
+    with open(os.path.join(tmp, "config.yml"), "w") as f:
+        f.write(
+            f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {tmp}/data\n"
+            f"http:\n  addr: {host}\n  secret: bench\n"
+        )
+    proc = subprocess.Popen(
+        ["docker-registry", "serve", os.path.join(tmp, "config.yml")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(600):
+        try:
+            if httpx.get(f"http://{host}/v2/", timeout=5).status_code == 200:
+                return proc, host
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    raise RuntimeError("docker-registry did not start")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=7)
+    parser.add_argument("--concurrency", type=int, default=3, help="layers downloaded at once by ours")
+    parser.add_argument("--tmpdir", default="/var/tmp", help="where stores and OCI copies go (a disk, as in use)")
+    args = parser.parse_args()
+    tmp = tempfile.mkdtemp(prefix="bench-pull-", dir=args.tmpdir)
+    proc = None
+    try:
+        layers = build_layers()
+        size = write_layout(os.path.join(tmp, "layout"), layers)
+        proc, host = start_registry(tmp)
+        ref = f"{host}/bench/big:1"
+        subprocess.run(
+            ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci:{tmp}/layout:big", f"docker://{ref}"],
+            check=True,
+        )
+        print(f"image: {len(layers)} gzip layers, {size / 1e6:.1f} MB compressed, {sum(map(len, layers)) / 1e6:.1f} MB")
+        print(f"registry: docker-registry on {host}; {args.iterations} rounds, alternating; stores in {args.tmpdir}")
+        times: Dict[str, List[float]] = {"ours": [], "skopeo": [], "skopeo+import": []}
+
+        def ours(n: int) -> None:
+            store = ImageStore(os.path.join(tmp, f"store{n}"), progress=False)
+            store.pull(ref, concurrency=args.concurrency)
+
+        def skopeo(n: int) -> None:
+            subprocess.run(
+                ["skopeo", "copy", "--quiet", "--src-tls-verify=false", f"docker://{ref}", f"oci:{tmp}/copy{n}:big"],
+                check=True,
+            )
+
+        def skopeo_import(n: int) -> None:
+            skopeo(n + 1000)
+            ImageStore(os.path.join(tmp, f"store{n + 1000}"), progress=False).import_layout(f"{tmp}/copy{n + 1000}")
+
+        runners = {"ours": ours, "skopeo": skopeo, "skopeo+import": skopeo_import}
+        names = list(runners)
+        for n in range(args.iterations + 1):  # round 0 is a warm-up
+            order = names[n % 3 :] + names[: n % 3]
+            for name in order:
+                t = time.perf_counter()
+                runners[name](n)
+                if n:
+                    times[name].append(time.perf_counter() - t)
+            for sub in (f"store{n}", f"copy{n}", f"store{n + 1000}", f"copy{n + 1000}"):
+                shutil.rmtree(os.path.join(tmp, sub), ignore_errors=True)
+        print(f"{'':14} {'median s':>9} {'min s':>7} {'max s':>7}")
+        for name, samples in times.items():
+            print(f"{name:14} {statistics.median(samples):9.3f} {min(samples):7.3f} {max(samples):7.3f}")
+        median = {name: statistics.median(samples) for name, samples in times.items()}
+        ratio = median["ours"] / median["skopeo"]
+        verdict = "met" if ratio <= TARGET else "NOT met"
+        print(f"ours/skopeo (medians)         {ratio:.2f}  target <= {TARGET}  {verdict}")
+        print(f"ours/skopeo+import (medians)  {median['ours'] / median['skopeo+import']:.2f}  (same work: no target)")
+        return 0
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
