@@ -133,7 +133,7 @@ def userns_config() -> lc.Config:
             device_weights={"/dev/vda": 300, "8:16": 1},
         ),
         hugetlb=lc.Hugetlb({"2MB": 0, "1GB": "max"}),
-        network=lc.Network(class_id=0x100001, priorities={"lo": 5, "eth0": 0}),
+        network=lc.CgroupNetwork(class_id=0x100001, priorities={"lo": 5, "eth0": 0}),
         devices=lc.Devices(
             (lc.DeviceRule(False), lc.DeviceRule.char(1, 3, "rw"), lc.DeviceRule(True, "b", 8, None, "r"))
         ),
