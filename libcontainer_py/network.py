@@ -234,7 +234,7 @@ class Network:
         net = _subnet(subnet)
         ipam: Dict[str, Any] = {"type": "host-local", "ranges": [[{"subnet": str(net)}]]}
         if gateway is not None:
-            ipam["ranges"][0][0]["gateway"] = str(ipaddress.ip_address(gateway))
+            ipam["ranges"][0][0]["gateway"] = _address("gateway", gateway)
         ipam["routes"] = [{"dst": "0.0.0.0/0" if net.version == 4 else "::/0"}]
         if data_dir is not None:
             ipam["dataDir"] = data_dir
@@ -261,7 +261,7 @@ class Network:
             plugins.append({"type": "tuning", "capabilities": {"mac": True}})
         fixed = None
         if ip is not None:
-            fixed = f"{ipaddress.ip_address(ip)}/{net.prefixlen}" if "/" not in ip else ip
+            fixed = ip if "/" in str(ip) else f"{_address('network.ip', ip)}/{net.prefixlen}"
         return cls(
             {"cniVersion": CNI_VERSION, "name": text("name", name), "plugins": plugins},
             ports=ports,
@@ -286,6 +286,13 @@ class Network:
         ``conf_dir`` (a ``.conflist``, or a single-plugin ``.conf``/``.json``)."""
         doc = conflist if isinstance(conflist, Mapping) else load_conflist(conflist, conf_dir)
         return cls(doc, ports=ports, ip=ip, mac=mac, ifname=ifname, args=args or {})
+
+
+def _address(field: str, value: Any) -> str:
+    try:
+        return str(ipaddress.ip_address(text(field, value)))
+    except ValueError:
+        raise fail(field, f"must be an IP address, got {value!r}") from None
 
 
 def _subnet(value: Any) -> Union[ipaddress.IPv4Network, ipaddress.IPv6Network]:
