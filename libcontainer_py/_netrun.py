@@ -2,10 +2,11 @@
 
 Everything lives in one directory: the state directory of a Container, or
 ``<root>/.network/<id>`` for an attached container (``lc.run``,
-ContainerProcess).  It holds ``network.json`` (the attachments and, once
-added, their results: what DEL and CHECK are given), and the container's
-``resolv.conf`` and ``hosts``, bound over ``/etc/resolv.conf`` and
-``/etc/hosts`` in its root.  The record is written before the first ADD,
+ContainerProcess).  It holds ``network.json``: the attachments and, once
+added, their results (what DEL and CHECK are given); and the container's
+``resolv.conf`` and ``hosts``, made empty before the clone (the plan binds
+them over ``/etc/resolv.conf`` and ``/etc/hosts`` in its root) and written
+after ADD, while the child waits.  The record is written before the first ADD,
 so whoever finds it can always DEL.  An attached container's directory also
 names its owner (pid and start time) and the container's process; when
 both are gone, ``reclaim`` DELs what is left (see _owners.py for cgroups).
@@ -63,6 +64,7 @@ class Attachments:
         self.owned = owned
         self.results: List[Optional[Dict[str, Any]]] = [None] * len(self.networks)
         self._netns_fd = -1
+        self._files: Dict[str, int] = {}
         self._made = False
         #: An ADD was started and not deleted since: detach() must DEL.
         self.pending = False
@@ -80,12 +82,11 @@ class Attachments:
         self._write_record(pid=0)
         if not with_files:
             return []
-        _write(os.path.join(self.directory, RESOLV), _host_resolv_conf())
-        _write(os.path.join(self.directory, HOSTS), _LOCALHOST)
-        return [
-            Mount.bind(os.path.join(self.directory, RESOLV), "/etc/resolv.conf"),
-            Mount.bind(os.path.join(self.directory, HOSTS), "/etc/hosts"),
-        ]
+        # Empty until ADD fills them in (the plan binds files that exist).
+        for name in (RESOLV, HOSTS):
+            path = os.path.join(self.directory, name)
+            self._files[name] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        return [Mount.bind(os.path.join(self.directory, name), f"/etc/{name}") for name in (RESOLV, HOSTS)]
 
     # -- while the child waits -------------------------------------------------
 
@@ -96,18 +97,23 @@ class Attachments:
         # the waiting child is unreaped, so its pid is not anyone else's.
         path = f"/proc/{pid}/ns/net"
         self._netns_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # held for DEL
-        self._write_record(pid=pid)
-        self.pending = True
-        for i, net in enumerate(self.networks):
-            try:
+        self.pending = True  # (a record read back is always pending: see from_record)
+        try:
+            for i, net in enumerate(self.networks):
                 self.results[i] = cni.add(net.document, **self._cni_args(net, path))
-            except BaseException:
-                self.delete(self.netns_path)
-                raise
             self._write_record(pid=pid)
-        if os.path.exists(os.path.join(self.directory, HOSTS)):
-            _write(os.path.join(self.directory, RESOLV), self.resolv_conf())
-            _write(os.path.join(self.directory, HOSTS), self.hosts(hostname))
+        except BaseException:
+            self.delete(self.netns_path)
+            raise
+        if self._files:  # not yet bound: the child mounts them after this returns
+            os.pwrite(self._files[RESOLV], self.resolv_conf().encode(), 0)
+            os.pwrite(self._files[HOSTS], self.hosts(hostname).encode(), 0)
+
+    def release_files(self) -> None:
+        """Close the files (written and bound by now, or never to be)."""
+        files, self._files = self._files, {}
+        for fd in files.values():
+            os.close(fd)
 
     @property
     def netns_path(self) -> str:
@@ -192,6 +198,7 @@ class Attachments:
     def detach(self) -> None:
         """DEL everything, release the namespace, remove the files (and the
         directory when this object made it)."""
+        self.release_files()
         if not self._made:
             return
         self._made = False
@@ -236,7 +243,9 @@ def from_record(directory: str, *, owned: bool) -> Optional[Attachments]:
     )
     att.results = [item.get("result") for item in items]
     att._made = True
-    att.pending = doc.get("container") is not None
+    # Written before the first ADD and again after the last: an ADD may have
+    # begun either way (DEL of what was never added is harmless).
+    att.pending = True
     return att
 
 
@@ -315,10 +324,13 @@ def _host_resolv_conf() -> str:
 
 
 def _write(path: str, data: str) -> None:
-    """Replace ``path`` atomically."""
+    """Replace ``path`` (a reader sees the old or the new text)."""
     tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(data)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, data.encode())
+    finally:
+        os.close(fd)
     os.replace(tmp, path)
 
 

@@ -196,8 +196,10 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         except BaseException:
             self._undo()
             raise
-        if self._network is not None and not self._network.owned:
-            self._network.release_netns()  # the Container DELs from its record
+        if self._network is not None:
+            self._network.release_files()  # bound in the container by now
+            if not self._network.owned:
+                self._network.release_netns()  # the Container DELs from its record
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug(
                 "container %s: pid %d, args %s, rootfs %r, new namespaces %s, %d steps, cgroup %s, set up in %.1f ms",
@@ -289,6 +291,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             if network.owned:
                 network.detach()
             else:
+                network.release_files()
                 network.release_netns()
 
     def _undo(self) -> None:
