@@ -34,8 +34,15 @@ _LOCALHOST = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 log = logging.getLogger("libcontainer_py")
 
 
+_ME: Dict[int, str] = {}
+
+
 def _me() -> str:
-    return f"{os.getpid()}-{process_start_time(os.getpid())}"
+    """This process as an owner: pid and start time (read once per process)."""
+    pid = os.getpid()
+    if pid not in _ME:
+        _ME[pid] = f"{pid}-{process_start_time(pid)}"
+    return _ME[pid]
 
 
 def _alive(owner: str) -> bool:
@@ -65,6 +72,7 @@ class Attachments:
         self.results: List[Optional[Dict[str, Any]]] = [None] * len(self.networks)
         self._netns_fd = -1
         self._files: Dict[str, int] = {}
+        self._dumped: Optional[List[Dict[str, Any]]] = None
         self._made = False
         #: An ADD was started and not deleted since: detach() must DEL.
         self.pending = False
@@ -167,13 +175,13 @@ class Attachments:
     def _write_record(self, pid: int) -> None:
         from .serialize import dump_value
 
+        if self._dumped is None:
+            self._dumped = [dump_value(net) for net in self.networks]
         doc = {
             "container_id": self.container_id,
             "owner": _me() if self.owned else None,
             "container": f"{pid}-{process_start_time(pid)}" if pid else None,
-            "attachments": [
-                {"network": dump_value(net), "result": result} for net, result in zip(self.networks, self.results)
-            ],
+            "attachments": [{"network": net, "result": result} for net, result in zip(self._dumped, self.results)],
         }
         _write(os.path.join(self.directory, RECORD), json.dumps(doc, sort_keys=True))
 

@@ -28,6 +28,10 @@ PLUGIN_DIRS: Tuple[str, ...] = ("/usr/lib/cni", "/opt/cni/bin")
 PLUGIN_PACKAGE = "containernetworking-plugins"
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+#: (type, directories) -> the plugin's path, found once per process (a
+#: plugin removed since is a CniError when it is run).
+_FOUND: Dict[Tuple[str, Tuple[str, ...]], str] = {}
+
 #: Seconds spent running plugins in this process (for benchmarks).
 plugin_seconds = 0.0
 
@@ -58,9 +62,14 @@ def find_plugin(plugin_type: str, field: str = "network") -> str:
     if not plugin_type or "/" in plugin_type:
         raise ConfigError(field, f"invalid CNI plugin type {plugin_type!r}")
     dirs = plugin_dirs()
+    key = (plugin_type, tuple(dirs))
+    found = _FOUND.get(key)
+    if found is not None:
+        return found
     for directory in dirs:
         path = os.path.join(directory, plugin_type)
         if os.access(path, os.X_OK):
+            _FOUND[key] = path
             return path
     raise ConfigError(
         field,
