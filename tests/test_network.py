@@ -20,6 +20,7 @@ import urllib.error
 import urllib.request
 from typing import Any, Iterator, List
 
+import attrs
 import pytest
 from support.netns import ORIGINAL, iptables_rules, leases, links, netns_id, private_netns
 
@@ -280,3 +281,56 @@ def test_a_dead_owners_network_is_deleted_by_the_next_start(
 def test_the_fixture_namespace_is_not_the_hosts(netns: str) -> None:
     assert netns != ORIGINAL and netns_id() == netns
     assert links() == ["lo"]
+
+
+def test_an_exec_sees_the_containers_interfaces_and_files(
+    busybox: str, netns: str, leases_dir: str, root: str, no_leaks: None
+) -> None:
+    config = lc.Config(rootfs=busybox, network=bridge(leases_dir), process=lc.Process(args=["sleep", "100"]))
+    with lc.Container.create("lcnet-exec", config, root=root) as c:
+        c.start()
+        proc = c.exec(["sh", "-c", "ip -o -4 addr show eth0; cat /etc/hosts"], stdout=lc.PIPE, text=True)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0
+        assert f"inet {c.ip}/24" in out and f"{c.ip}\tlcnet-exec" in out.splitlines()
+    nothing_left(leases_dir)
+
+
+def test_a_program_that_cannot_start_leaves_no_network(
+    busybox: str, netns: str, leases_dir: str, no_leaks: None
+) -> None:
+    config = lc.Config(rootfs=busybox, network=bridge(leases_dir))
+    with pytest.raises(lc.ExecError):
+        lc.run(["/no/such/program"], config=config, container_id="lcnet-noexec")
+    nothing_left(leases_dir)
+    assert not os.path.exists(_netrun.owned_directory(lc.DEFAULT_ROOT, "lcnet-noexec"))
+
+
+def test_a_failing_create_hook_deletes_the_network(
+    busybox: str, netns: str, leases_dir: str, root: str, no_leaks: None
+) -> None:
+    seen: List[str] = []
+
+    def boom(state: Any) -> None:
+        seen.extend(leases(leases_dir, "lcpyt"))  # added by then
+        raise RuntimeError("no")
+
+    config = lc.Config(rootfs=busybox, network=bridge(leases_dir), process=lc.Process(args=["true"]))
+    with pytest.raises(lc.HookError):
+        lc.Container.create("lcnet-hook", config, root=root, callbacks={"create_runtime": [boom]})
+    assert len(seen) == 1
+    nothing_left(leases_dir)
+
+
+def test_in_a_user_namespace(busybox: str, netns: str, leases_dir: str, no_leaks: None) -> None:
+    config = lc.Config(
+        rootfs=busybox,
+        namespaces=attrs.evolve(lc.Namespaces.default(), user=True),
+        network=bridge(leases_dir),
+    )
+    r = lc.run(["sh", "-c", "ip -o -4 addr show eth0; cat /etc/hosts"], config=config, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    address = r.stdout.split()[3].partition("/")[0]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(SUBNET)
+    assert any(line.startswith(f"{address}\t") for line in r.stdout.splitlines())
+    nothing_left(leases_dir)
