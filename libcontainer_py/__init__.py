@@ -47,6 +47,7 @@ _WHERE = {
     "ExecError": ".errors",
     "ExecNotFound": ".errors",
     "ExecPermissionError": ".errors",
+    "ForeignNetns": "._netrun",
     "Hook": ".hooks",
     "HookError": ".hooks",
     "Hooks": ".hooks",
@@ -101,6 +102,7 @@ if TYPE_CHECKING:
 
     from . import images
     from ._asyncio import AsyncContainerProcess, create_subprocess_exec, run_async
+    from ._netrun import ForeignNetns
     from ._run import CompletedProcess, run
     from .capabilities import Capabilities
     from .cgroups import (
@@ -209,6 +211,7 @@ __all__ = [
     "ExecError",
     "ExecNotFound",
     "ExecPermissionError",
+    "ForeignNetns",
     "Hook",
     "HookError",
     "Hooks",

@@ -14,13 +14,15 @@ both are gone, ``reclaim`` DELs what is left (see _owners.py for cgroups).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from . import cni
 from ._statedir import is_valid_id, process_start_time
+from .errors import ContainerError
 from .mounts import Mount
 from .network import Network
 
@@ -29,6 +31,7 @@ RECORD = "network.json"
 RESOLV = "resolv.conf"
 HOSTS = "hosts"
 _CLAIM = ".claim-"
+CLONE_NEWNET = 0x40000000
 _LOCALHOST = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 log = logging.getLogger("libcontainer_py")
@@ -53,6 +56,40 @@ def _alive(owner: str) -> bool:
         return False
 
 
+def netns_id() -> str:
+    """The network namespace of the calling thread ("net:[inode]")."""
+    return os.readlink("/proc/thread-self/ns/net")
+
+
+def _setns(fd: int) -> None:
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"setns of a network namespace: {os.strerror(err)}")
+
+
+@contextlib.contextmanager
+def _in_netns(fd: int) -> Iterator[None]:
+    """The calling thread in the network namespace of ``fd`` for the block
+    (the plugins it runs are made there), and back."""
+    back = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _setns(fd)
+        try:
+            yield
+        finally:
+            _setns(back)
+    finally:
+        os.close(back)
+
+
+class ForeignNetns(ContainerError):
+    """The container's networks were added from another network namespace:
+    DEL must run there (the plugins undo what they made in their own)."""
+
+
 def check_plugins(networks: Sequence[Network]) -> None:
     """Every plugin exists (ConfigError naming the missing one and the package)."""
     for i, net in enumerate(networks):
@@ -73,6 +110,11 @@ class Attachments:
         self._netns_fd = -1
         self._files: Dict[str, int] = {}
         self._dumped: Optional[List[Dict[str, Any]]] = None
+        #: The namespace the plugins run in (the bridge's, the rules'): ADD's.
+        self.host_netns = netns_id()
+        self._host_fd = -1
+        self._record_fd = -1
+        self._record_len = 0
         self._made = False
         #: An ADD was started and not deleted since: detach() must DEL.
         self.pending = False
@@ -105,6 +147,8 @@ class Attachments:
         # the waiting child is unreaped, so its pid is not anyone else's.
         path = f"/proc/{pid}/ns/net"
         self._netns_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # held for DEL
+        # and ours: DEL from another thread (garbage collection) runs here too
+        self._host_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         self.pending = True  # (a record read back is always pending: see from_record)
         try:
             for i, net in enumerate(self.networks):
@@ -118,8 +162,12 @@ class Attachments:
             os.pwrite(self._files[HOSTS], self.hosts(hostname).encode(), 0)
 
     def release_files(self) -> None:
-        """Close the files (written and bound by now, or never to be)."""
+        """Close the files (written and bound by now, or never to be) and
+        the record."""
         files, self._files = self._files, {}
+        if self._record_fd >= 0:
+            files[RECORD] = self._record_fd
+            self._record_fd = -1
         for fd in files.values():
             os.close(fd)
 
@@ -133,9 +181,11 @@ class Attachments:
         self._netns_fd = fd
 
     def release_netns(self) -> None:
-        if self._netns_fd >= 0:
-            os.close(self._netns_fd)
-            self._netns_fd = -1
+        for name in ("_netns_fd", "_host_fd"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                setattr(self, name, -1)
+                os.close(fd)
 
     def _cni_args(self, net: Network, netns: str) -> Dict[str, Any]:
         assert net.ifname is not None
@@ -180,10 +230,20 @@ class Attachments:
         doc = {
             "container_id": self.container_id,
             "owner": _me() if self.owned else None,
+            "host_netns": self.host_netns,
             "container": f"{pid}-{process_start_time(pid)}" if pid else None,
             "attachments": [{"network": net, "result": result} for net, result in zip(self._dumped, self.results)],
         }
-        _write(os.path.join(self.directory, RECORD), json.dumps(doc, sort_keys=True))
+        data = json.dumps(doc, sort_keys=True).encode()
+        if self._record_fd < 0:  # made once; rewritten in place after ADD
+            path = os.path.join(self.directory, RECORD)
+            self._record_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        # One write: the record with results is longer than the one before,
+        # so a reader sees one or the other whole (even if we die between).
+        os.pwrite(self._record_fd, data, 0)
+        if len(data) < self._record_len:
+            os.ftruncate(self._record_fd, len(data))
+        self._record_len = len(data)
 
     # -- after -------------------------------------------------------------------
 
@@ -195,8 +255,20 @@ class Attachments:
                 cni.check(net.document, result, **self._cni_args(net, f"/proc/{pid}/ns/net"))
 
     def delete(self, netns: str) -> None:
-        """CNI DEL of every network (each plugin, even after a failure); the
-        failures are logged."""
+        """CNI DEL of every network (each plugin, even after a failure), in
+        the network namespace ADD ran in; the failures are logged."""
+        if netns_id() == self.host_netns:
+            self._delete(netns)
+        elif self._host_fd >= 0:
+            with _in_netns(self._host_fd):
+                self._delete(netns)
+        else:
+            raise ForeignNetns(
+                f"container {self.container_id}: its networks were added in network namespace {self.host_netns},"
+                f" this thread is in {netns_id()}: delete them from there"
+            )
+
+    def _delete(self, netns: str) -> None:
         for net, result in zip(reversed(self.networks), reversed(self.results)):
             for exc in cni.delete(net.document, result, **self._cni_args(net, netns)):
                 log.warning("container %s: %s", self.container_id, exc)
@@ -250,11 +322,23 @@ def from_record(directory: str, *, owned: bool) -> Optional[Attachments]:
         [load_value(Network, item["network"]) for item in items], str(doc["container_id"]), directory, owned=owned
     )
     att.results = [item.get("result") for item in items]
+    att.host_netns = str(doc.get("host_netns") or att.host_netns)
     att._made = True
     # Written before the first ADD and again after the last: an ADD may have
     # begun either way (DEL of what was never added is harmless).
     att.pending = True
     return att
+
+
+def check_netns(directory: str) -> None:
+    """ForeignNetns unless this thread is where the record's ADD ran."""
+    doc = read_record(directory)
+    recorded = (doc or {}).get("host_netns")
+    if recorded is not None and recorded != netns_id():
+        raise ForeignNetns(
+            f"container {(doc or {}).get('container_id')}: its networks were added in network namespace"
+            f" {recorded}, this thread is in {netns_id()}: destroy it from there"
+        )
 
 
 def detach_recorded(directory: str, netns_fd: int = -1) -> None:
@@ -279,7 +363,7 @@ def record_path(directory: str) -> str:
 
 
 def remove_files(directory: str, *, rmdir: bool) -> None:
-    for name in (RESOLV, HOSTS, RECORD, RECORD + ".tmp"):
+    for name in (RESOLV, HOSTS, RECORD):
         try:
             os.unlink(os.path.join(directory, name))
         except FileNotFoundError:
@@ -308,6 +392,8 @@ def reclaim(root: str) -> List[str]:
         doc = read_record(path)
         if doc is None or _alive(str(doc.get("owner") or "0-")) or _alive(str(doc.get("container") or "0-")):
             continue
+        if doc.get("host_netns", netns_id()) != netns_id():
+            continue  # for a process in the namespace its plugins ran in
         claim = os.path.join(parent, container_id + _CLAIM + _me())
         try:
             os.rename(path, claim)
@@ -329,17 +415,6 @@ def _host_resolv_conf() -> str:
             return f.read()
     except OSError:
         return ""
-
-
-def _write(path: str, data: str) -> None:
-    """Replace ``path`` (a reader sees the old or the new text)."""
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, data.encode())
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
 
 
 def owned_directory(root: str, container_id: str) -> str:

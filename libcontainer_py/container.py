@@ -440,6 +440,8 @@ class Container:
         # of each veth goes at once (and a recycled pid is never asked).
         directory = container_dir(self.root, self.id)
         networked = os.path.exists(_netrun.record_path(directory))
+        if networked:
+            _netrun.check_netns(directory)  # before anything is killed
         netns = self._open_netns() if networked else -1
         try:
             self._destroy()

@@ -246,9 +246,9 @@ def test_check_finds_a_removed_address(busybox: str, netns: str, leases_dir: str
     nothing_left(leases_dir)
 
 
-def test_a_dead_owners_network_is_deleted_by_the_next_start(
-    busybox: str, netns: str, leases_dir: str, no_leaks: None
-) -> None:
+def _orphaning_owner(busybox: str, leases_dir: str, container_id: str) -> subprocess.Popen[str]:
+    """A process that runs an attached container with a network, SIGKILLed
+    once the container is up (the container dies with it)."""
     owner = subprocess.Popen(
         [
             sys.executable,
@@ -257,7 +257,7 @@ def test_a_dead_owners_network_is_deleted_by_the_next_start(
                 import libcontainer_py as lc
                 net = lc.Network.bridge(name="lcpyt", subnet={SUBNET!r}, data_dir={leases_dir!r})
                 p = lc.ContainerProcess(lc.Config(rootfs={busybox!r}, network=net), args=["sleep", "100"],
-                                        container_id="lcnet-orphan", stdout=lc.DEVNULL)
+                                        container_id={container_id!r}, stdout=lc.DEVNULL)
                 print(p.ip, flush=True)
                 p.wait()
             """),
@@ -271,7 +271,14 @@ def test_a_dead_owners_network_is_deleted_by_the_next_start(
     owner.send_signal(signal.SIGKILL)
     owner.wait()
     owner.stdout.close()
-    assert os.path.isdir(_netrun.owned_directory(lc.DEFAULT_ROOT, "lcnet-orphan"))
+    assert os.path.isdir(_netrun.owned_directory(lc.DEFAULT_ROOT, container_id))
+    return owner
+
+
+def test_a_dead_owners_network_is_deleted_by_the_next_start(
+    busybox: str, netns: str, leases_dir: str, no_leaks: None
+) -> None:
+    _orphaning_owner(busybox, leases_dir, "lcnet-orphan")
     lc.run(["true"], config=lc.Config(rootfs=busybox))  # any start reclaims
     assert not os.path.exists(_netrun.owned_directory(lc.DEFAULT_ROOT, "lcnet-orphan"))
     assert leases(leases_dir, "lcpyt") == []
@@ -334,3 +341,55 @@ def test_in_a_user_namespace(busybox: str, netns: str, leases_dir: str, no_leaks
     assert ipaddress.ip_address(address) in ipaddress.ip_network(SUBNET)
     assert any(line.startswith(f"{address}\t") for line in r.stdout.splitlines())
     nothing_left(leases_dir)
+
+
+def test_close_from_a_thread_in_another_namespace_deletes_where_add_ran(
+    busybox: str, netns: str, leases_dir: str, no_leaks: None
+) -> None:
+    """A ContainerProcess closed (or collected) by a thread elsewhere: DEL
+    still runs in the namespace ADD ran in, where the rules are."""
+    proc = lc.ContainerProcess(
+        lc.Config(rootfs=busybox, network=bridge(leases_dir, ports={8081: 80})), args=["sleep", "100"]
+    )
+    assert "CNI-DN-" in iptables_rules()
+    seen: List[str] = []
+
+    def elsewhere() -> None:
+        with private_netns() as other:
+            seen.append(other)
+            proc.kill()
+            proc.wait()
+            proc.close()
+            seen.append(netns_id())
+
+    t = threading.Thread(target=elsewhere)
+    t.start()
+    t.join()
+    assert seen[0] != netns and seen[1] == seen[0]  # the thread was elsewhere, and is back there
+    nothing_left(leases_dir)
+
+
+def test_a_container_is_destroyed_only_from_the_namespace_add_ran_in(
+    busybox: str, netns: str, leases_dir: str, root: str, no_leaks: None
+) -> None:
+    config = lc.Config(rootfs=busybox, network=bridge(leases_dir), process=lc.Process(args=["sleep", "100"]))
+    with lc.Container.create("lcnet-foreign", config, root=root) as c:
+        c.start()
+        with private_netns():
+            with pytest.raises(lc.ForeignNetns):
+                lc.Container.load("lcnet-foreign", root=root).destroy()
+        assert c.status() == "running" and len(leases(leases_dir, "lcpyt")) == 1
+    nothing_left(leases_dir)
+
+
+def test_a_dead_owners_network_is_left_to_its_namespace(
+    busybox: str, netns: str, leases_dir: str, no_leaks: None
+) -> None:
+    owner = _orphaning_owner(busybox, leases_dir, "lcnet-orphan2")
+    directory = _netrun.owned_directory(lc.DEFAULT_ROOT, "lcnet-orphan2")
+    with private_netns():
+        lc.run(["true"], config=lc.Config(rootfs=busybox))  # starts elsewhere do not touch it
+    assert os.path.isdir(directory) and len(leases(leases_dir, "lcpyt")) == 1
+    lc.run(["true"], config=lc.Config(rootfs=busybox))
+    assert not os.path.exists(directory) and leases(leases_dir, "lcpyt") == []
+    assert owner.returncode == -signal.SIGKILL
