@@ -773,9 +773,19 @@ def _run_hook(config: Config, hook: Hook, document: bytes, **spawn: Any) -> Tupl
 
 def _undo_create(root: str, container_id: str, process: Optional[ContainerProcess]) -> None:
     """What a failed create made goes: its process, cgroup and state."""
-    if process is not None:
-        process.kill()
-        process.close()
-        process.wait()
-    _netrun.detach_recorded(container_dir(root, container_id))
-    remove_state(root, container_id)
+    netns = -1
+    if process is not None and process.poll() is None:
+        try:  # our unreaped child: its pid is its own
+            netns = os.open(f"/proc/{process.pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            pass
+    try:
+        if process is not None:
+            process.kill()
+            process.close()
+            process.wait()
+        _netrun.detach_recorded(container_dir(root, container_id), netns)
+    finally:
+        if netns >= 0:
+            os.close(netns)
+        remove_state(root, container_id)

@@ -142,6 +142,10 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             if not self._at_clone:
                 procs = [os.path.join(d, "cgroup.procs") for d in manager.dirs()]
             cgroup_dirs = container_cgroup_dirs(layout, manager.path)
+        # What attached containers of dead owners left goes first (so their
+        # ids are free again); this one's cgroup is recorded before it exists.
+        _owners.reclaim(DEFAULT_ROOT)
+        _netrun.reclaim(DEFAULT_ROOT)
         plan_config = self._prepare_network(config, network_dir)
         try:
             self.plan: Plan = self._build_plan(
@@ -165,10 +169,6 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
 
             on_listener = agent_callback(config.seccomp, self.container_id, "creating")
         self._on_listener = on_listener
-        # What attached containers of dead owners left goes first (so their
-        # ids are free again); this one's cgroup is recorded before it exists.
-        _owners.reclaim(DEFAULT_ROOT)
-        _netrun.reclaim(DEFAULT_ROOT)
         self._owned: Optional[str] = None
         try:
             self._make_cgroup(manager, config)
@@ -189,12 +189,12 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 universal_newlines=universal_newlines,
             )
         except OSError as exc:
-            self._undo()
+            self._undo(failed=True)
             if isinstance(exc, ContainerError):
                 raise
             raise host_error(f"container {self.container_id}: cannot start it", exc) from exc
         except BaseException:
-            self._undo()
+            self._undo(failed=True)
             raise
         if self._network is not None:
             self._network.release_files()  # bound in the container by now
@@ -285,20 +285,22 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         hostname = config.hostname or (self.container_id if config.namespaces.uts is True else None)
         self._network.add(pid, hostname)
 
-    def _detach_network(self) -> None:
+    def _detach_network(self, failed: bool = True) -> None:
+        """DEL the networks (ours, or anyone's when starting failed); a
+        started Container's are its own to DEL: only let them go."""
         network, self._network = self._network, None
         if network is not None:
-            if network.owned:
+            if network.owned or failed:
                 network.detach()
             else:
                 network.release_files()
                 network.release_netns()
 
-    def _undo(self) -> None:
+    def _undo(self, failed: bool = False) -> None:
         try:
             self._remove_cgroup()
         finally:
-            self._detach_network()
+            self._detach_network(failed)
 
     @property
     def network_status(self) -> List[Dict[str, Any]]:
