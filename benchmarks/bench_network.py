@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import json
 import os
 import shutil
 import statistics
@@ -88,21 +87,9 @@ def time_run(config: lc.Config) -> float:
 
 
 def podman_with_cni(base: str, rootfs: str, conflist: Dict[str, object]) -> engines.Podman:
-    """bench_engines' sandboxed podman, with its CNI backend on ``conflist``
-    (in the sandbox's own config directory) as the default network."""
+    """bench_engines' sandboxed podman, with its CNI backend on ``conflist``."""
     podman = engines.Podman(base, rootfs, engines.our_binary())
-    confdir = os.path.join(base, "cni")
-    os.makedirs(confdir)
-    with open(os.path.join(confdir, "lcbench.conflist"), "w") as f:
-        json.dump(conflist, f)
-    with open(podman.env["CONTAINERS_CONF"], "a") as f:
-        f.write(
-            "[network]\n"
-            'network_backend = "cni"\n'
-            'cni_plugin_dirs = ["/usr/lib/cni"]\n'
-            f'network_config_dir = "{confdir}"\n'
-            'default_network = "lcbench"\n'
-        )
+    podman.use_cni(conflist)
     return podman
 
 

@@ -22,6 +22,7 @@ from typing import Any, Iterator, List
 
 import attrs
 import pytest
+from support import engines
 from support.netns import ORIGINAL, iptables_rules, leases, links, netns_id, private_netns
 
 import libcontainer_py as lc
@@ -393,3 +394,21 @@ def test_a_dead_owners_network_is_left_to_its_namespace(
     lc.run(["true"], config=lc.Config(rootfs=busybox))
     assert not os.path.exists(directory) and leases(leases_dir, "lcpyt") == []
     assert owner.returncode == -signal.SIGKILL
+
+
+def test_under_podman_the_engine_attaches_a_container_of_our_runtime(
+    busybox: str, netns: str, leases_dir: str, tmp_path: Any
+) -> None:
+    """The command line needs nothing new: podman (CNI backend, the same
+    plugins) attaches the container and passes its namespace to our runtime."""
+    podman = engines.Podman(str(tmp_path / "podman"), busybox, engines.our_binary())
+    try:
+        podman.use_cni(lc.Network.bridge(name="lcpodman", subnet="10.91.0.0/24", data_dir=leases_dir).document)
+        flags = list(engines.PODMAN_RUN_FLAGS[2:])  # the ulimits this VM needs, not --network none
+        done = podman("run", "--rm", *flags, "--network", "bridge", engines.IMAGE, "ip", "-o", "-4", "addr", "show")
+        done.check()
+        found = {line.split()[1]: line.split()[3] for line in done.stdout.splitlines()}
+        assert ipaddress.ip_interface(found["eth0"]).network == ipaddress.ip_network("10.91.0.0/24")
+        assert leases(leases_dir, "lcpodman") == []  # podman DELeted it after the run
+    finally:
+        podman.close()
