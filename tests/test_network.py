@@ -161,6 +161,13 @@ def test_a_fixed_ip_and_two_networks(busybox: str, netns: str, leases_dir: str, 
     nothing_left(leases_dir, "lcpyt2")
 
 
+def test_a_mac_address_set_by_tuning(busybox: str, netns: str, leases_dir: str, no_leaks: None) -> None:
+    config = lc.Config(rootfs=busybox, network=bridge(leases_dir, mac="02:42:ac:11:00:07"))
+    r = lc.run(["cat", "/sys/class/net/eth0/address"], config=config, capture_output=True, text=True)
+    assert (r.returncode, r.stdout) == (0, "02:42:ac:11:00:07\n"), r.stderr
+    nothing_left(leases_dir)
+
+
 def test_a_missing_plugin_is_a_config_error_before_anything_exists(busybox: str, netns: str, no_leaks: None) -> None:
     net = lc.Network.cni({"cniVersion": "1.0.0", "name": "lcpyt", "plugins": [{"type": "no-such-plugin"}]})
     with pytest.raises(lc.ConfigError) as info:
