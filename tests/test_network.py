@@ -118,7 +118,9 @@ def test_http_served_from_a_container_through_its_ip_and_a_mapped_port(
 
 
 def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as response:
+    # no proxy from the environment: only this namespace's addresses are asked
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(url, timeout=10) as response:
         return str(response.read().decode())
 
 
@@ -126,17 +128,26 @@ def test_resolv_conf_and_hosts_come_from_the_result(busybox: str, netns: str, le
     dns = {"nameservers": ["10.89.0.53"], "search": ["example.test"], "options": ["ndots:2"]}
     config = lc.Config(rootfs=busybox, hostname="webhost", network=bridge(leases_dir, dns=dns))
     r = lc.run(
-        ["sh", "-c", "cat /etc/resolv.conf; echo --; cat /etc/hosts; echo --; ip -o -4 addr show eth0"],
+        # ping resolves the hostname through /etc/hosts (the nameserver, should it
+        # be asked, is an address of this test's own subnet) and reaches itself
+        [
+            "sh",
+            "-c",
+            "cat /etc/resolv.conf; echo @@; cat /etc/hosts; echo @@; ip -o -4 addr show eth0; echo @@;"
+            " ping -c 1 -W 5 webhost",
+        ],
         config=config,
         capture_output=True,
         text=True,
     )
     assert r.returncode == 0, r.stderr
-    resolv, hosts, addr = r.stdout.split("--\n")
+    resolv, hosts, addr, ping = r.stdout.split("@@\n")
     assert resolv == "nameserver 10.89.0.53\nsearch example.test\noptions ndots:2\n"
     address = addr.split()[3].partition("/")[0]
     assert f"{address}\twebhost" in hosts.splitlines()
     assert "127.0.0.1\tlocalhost" in hosts.splitlines()
+    assert ping.splitlines()[0].startswith(f"PING webhost ({address})")
+    assert f"64 bytes from {address}" in ping
 
 
 def test_without_dns_in_the_result_resolv_conf_is_the_hosts(
