@@ -21,9 +21,11 @@ A real program leaves that step out.
 import ctypes
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 
@@ -51,6 +53,19 @@ def busybox_root(path: str) -> str:
     return path
 
 
+def wait_until_listening(address: str, port: int) -> None:
+    """httpd binds its port a moment after it starts."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection((address, port), timeout=5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def fetch(url: str) -> str:
     # no proxy from the environment: only this namespace's addresses are asked
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -72,6 +87,7 @@ def main() -> int:
             web.start()
             print("web.ip:", web.ip)
             print("interfaces:", [i["name"] for i in web.network_status[0]["interfaces"]])
+            wait_until_listening(web.ip, 80)
             assert fetch(f"http://{web.ip}/") == "hello from a container\n"
             assert fetch("http://127.0.0.1:8080/") == "hello from a container\n"
             client = lc.Config(

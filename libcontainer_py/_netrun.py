@@ -15,19 +15,21 @@ both are gone, ``reclaim`` DELs what is left (see _owners.py for cgroups).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from . import cni
-from ._statedir import is_valid_id, process_start_time
+from ._statedir import DEFAULT_ROOT, is_valid_id, process_start_time
 from .errors import ContainerError
 from .mounts import Mount
 from .network import Network
 
 NETWORK_DIR = ".network"
 RECORD = "network.json"
+LOCK = ".cni.lock"
 RESOLV = "resolv.conf"
 HOSTS = "hosts"
 _CLAIM = ".claim-"
@@ -83,6 +85,24 @@ def _in_netns(fd: int) -> Iterator[None]:
             _setns(back)
     finally:
         os.close(back)
+
+
+@contextlib.contextmanager
+def plugin_lock() -> Iterator[None]:
+    """One CNI operation at a time on this host (a file lock, so across
+    threads and processes): the plugins race when they make their iptables
+    chains (two firewall ADDs: "CNI-ADMIN: File exists")."""
+    path = os.path.join(DEFAULT_ROOT, LOCK)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except FileNotFoundError:
+        os.makedirs(DEFAULT_ROOT, mode=0o711, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 class ForeignNetns(ContainerError):
@@ -150,13 +170,14 @@ class Attachments:
         # and ours: DEL from another thread (garbage collection) runs here too
         self._host_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         self.pending = True  # (a record read back is always pending: see from_record)
-        try:
-            for i, net in enumerate(self.networks):
-                self.results[i] = cni.add(net.document, **self._cni_args(net, path))
-            self._write_record(pid=pid)
-        except BaseException:
-            self.delete(self.netns_path)
-            raise
+        with plugin_lock():
+            try:
+                for i, net in enumerate(self.networks):
+                    self.results[i] = cni.add(net.document, **self._cni_args(net, path))
+                self._write_record(pid=pid)
+            except BaseException:
+                self._delete(self.netns_path)  # here: ADD's thread, under the lock
+                raise
         if self._files:  # not yet bound: the child mounts them after this returns
             os.pwrite(self._files[RESOLV], self.resolv_conf().encode(), 0)
             os.pwrite(self._files[HOSTS], self.hosts(hostname).encode(), 0)
@@ -250,17 +271,19 @@ class Attachments:
     def check(self, pid: int) -> None:
         """CNI CHECK of each network (CniError when one is not as added),
         against the namespace of the container's live process ``pid``."""
-        for net, result in zip(self.networks, self.results):
-            if result is not None:
-                cni.check(net.document, result, **self._cni_args(net, f"/proc/{pid}/ns/net"))
+        with plugin_lock():
+            for net, result in zip(self.networks, self.results):
+                if result is not None:
+                    cni.check(net.document, result, **self._cni_args(net, f"/proc/{pid}/ns/net"))
 
     def delete(self, netns: str) -> None:
         """CNI DEL of every network (each plugin, even after a failure), in
         the network namespace ADD ran in; the failures are logged."""
         if netns_id() == self.host_netns:
-            self._delete(netns)
+            with plugin_lock():
+                self._delete(netns)
         elif self._host_fd >= 0:
-            with _in_netns(self._host_fd):
+            with _in_netns(self._host_fd), plugin_lock():
                 self._delete(netns)
         else:
             raise ForeignNetns(

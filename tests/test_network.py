@@ -12,10 +12,12 @@ import ipaddress
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 import urllib.error
 import urllib.request
 from typing import Any, Iterator, List
@@ -104,6 +106,7 @@ def test_http_served_from_a_container_through_its_ip_and_a_mapped_port(
         assert web.ip is not None and ipaddress.ip_address(web.ip) in ipaddress.ip_network(SUBNET)
         status = web.network_status
         assert [i["name"] for i in status[0]["interfaces"] if i.get("sandbox")] == ["eth0"]
+        _wait_until_listening(web.ip, 80)
         # from this namespace: the container's address, then the mapped port on loopback
         assert _get(f"http://{web.ip}/") == "hello from the container\n"
         assert _get("http://127.0.0.1:8080/") == "hello from the container\n"
@@ -115,6 +118,19 @@ def test_http_served_from_a_container_through_its_ip_and_a_mapped_port(
     with pytest.raises(OSError):
         _get("http://127.0.0.1:8080/")  # the mapping went with the container
     nothing_left(leases_dir)
+
+
+def _wait_until_listening(address: str, port: int) -> None:
+    """The server in the container binds its port a moment after exec."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection((address, port), timeout=5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _get(url: str) -> str:
