@@ -141,6 +141,8 @@ def delete(
             _invoke("DEL", conf, result, container_id, netns, ifname, runtime, args)
         except CniError as exc:
             failures.append(exc)
+        except ConfigError as exc:  # the plugin is gone since ADD
+            failures.append(CniError(str(conf.get("type", "")), "DEL", 999, exc.message))
     return failures
 
 

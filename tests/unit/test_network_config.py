@@ -153,3 +153,18 @@ def test_a_missing_plugin_names_the_package(monkeypatch: Any, tmp_path: Any) -> 
         cni.find_plugin("no-such-plugin")
     assert "no-such-plugin" in str(info.value) and "containernetworking-plugins" in str(info.value)
     assert str(tmp_path) in str(info.value)
+
+
+def test_del_goes_on_past_a_failing_or_missing_plugin(monkeypatch: Any, tmp_path: Any) -> None:
+    """Every plugin's DEL runs, in reverse order; the failures are returned."""
+    log = tmp_path / "log"
+    for name, status in (("first", 0), ("broken", 1)):
+        plugin = tmp_path / name
+        plugin.write_text(f'#!/bin/sh\necho "$CNI_COMMAND {name}" >> {log}\nexit {status}\n')
+        plugin.chmod(0o755)
+    monkeypatch.setenv("CNI_PATH", str(tmp_path))
+    doc = {"cniVersion": "1.0.0", "name": "x", "plugins": [{"type": "first"}, {"type": "gone"}, {"type": "broken"}]}
+    failures = cni.delete(doc, None, container_id="c", netns="", ifname="eth0", runtime={})
+    assert [(f.plugin, f.command) for f in failures] == [("broken", "DEL"), ("gone", "DEL")]
+    assert "not found" in failures[1].msg
+    assert log.read_text() == "DEL broken\nDEL first\n"
