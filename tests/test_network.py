@@ -195,6 +195,21 @@ def test_a_mac_address_set_by_tuning(busybox: str, netns: str, leases_dir: str, 
     nothing_left(leases_dir)
 
 
+def test_an_inline_list_of_other_plugins(busybox: str, netns: str, leases_dir: str, no_leaks: None) -> None:
+    """Network.cni with a document: ptp (a veth without a bridge) and host-local."""
+    ipam = {"type": "host-local", "subnet": "10.92.0.0/24", "dataDir": leases_dir}
+    net = lc.Network.cni({"cniVersion": "1.0.0", "name": "lcptp", "plugins": [{"type": "ptp", "ipam": ipam}]})
+    r = lc.run(
+        ["ip", "-o", "-4", "addr", "show", "eth0"],
+        config=lc.Config(rootfs=busybox, network=net),
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stderr
+    assert ipaddress.ip_interface(r.stdout.split()[3]).network == ipaddress.ip_network("10.92.0.0/24")
+    assert leases(leases_dir, "lcptp") == [] and [n for n in links() if n.startswith("veth")] == []
+
+
 def test_a_missing_plugin_is_a_config_error_before_anything_exists(busybox: str, netns: str, no_leaks: None) -> None:
     net = lc.Network.cni({"cniVersion": "1.0.0", "name": "lcpyt", "plugins": [{"type": "no-such-plugin"}]})
     with pytest.raises(lc.ConfigError) as info:
