@@ -47,6 +47,7 @@ _WHERE = {
     "ExecError": ".errors",
     "ExecNotFound": ".errors",
     "ExecPermissionError": ".errors",
+    "ForeignNetns": "._netrun",
     "Hook": ".hooks",
     "HookError": ".hooks",
     "Hooks": ".hooks",
@@ -62,7 +63,10 @@ _WHERE = {
     "Mounts": ".mounts",
     "NamespaceError": ".errors",
     "Namespaces": ".namespaces",
-    "Network": ".cgroups",
+    "Network": ".network",
+    "CgroupNetwork": ".cgroups:Network",  # lc.Network is the CNI attachment
+    "CniError": ".cni",
+    "PortMapping": ".network",
     "OciConfig": ".oci",
     "OciWarning": ".oci",
     "PIPE": ".popen",
@@ -98,6 +102,7 @@ if TYPE_CHECKING:
 
     from . import images
     from ._asyncio import AsyncContainerProcess, create_subprocess_exec, run_async
+    from ._netrun import ForeignNetns
     from ._run import CompletedProcess, run
     from .capabilities import Capabilities
     from .cgroups import (
@@ -112,10 +117,11 @@ if TYPE_CHECKING:
         Devices,
         Hugetlb,
         Memory,
-        Network,
         Pids,
         Stats,
     )
+    from .cgroups import Network as CgroupNetwork
+    from .cni import CniError
     from .config import DEFAULT_CGROUP, Config
     from .container import Container, ContainerState, StateError
     from .devices import DEFAULT_DEVICES, Device
@@ -143,6 +149,7 @@ if TYPE_CHECKING:
     from .memory_policy import MemoryPolicy
     from .mounts import Mount, Mounts
     from .namespaces import Namespaces
+    from .network import Network, PortMapping
     from .oci import OciConfig, OciWarning, load_bundle
     from .paths import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS
     from .popen import DEVNULL, PIPE, STDOUT, ContainerProcess
@@ -159,7 +166,8 @@ def __getattr__(name: str) -> Any:
     where = _WHERE.get(name)
     if where is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(where, __name__), name)
+    module, _, attr = where.partition(":")
+    value = getattr(importlib.import_module(module, __name__), attr or name)
     globals()[name] = value
     return value
 
@@ -176,8 +184,10 @@ __all__ = [
     "CgroupConfig",
     "CgroupError",
     "CgroupJoinError",
+    "CgroupNetwork",
     "CgroupUnsupported",
     "CgroupWarning",
+    "CniError",
     "CompletedProcess",
     "Config",
     "ConfigError",
@@ -201,6 +211,7 @@ __all__ = [
     "ExecError",
     "ExecNotFound",
     "ExecPermissionError",
+    "ForeignNetns",
     "Hook",
     "HookError",
     "Hooks",
@@ -221,6 +232,7 @@ __all__ = [
     "OciWarning",
     "PIPE",
     "Pids",
+    "PortMapping",
     "Process",
     "ProcessExitError",
     "Rlimit",

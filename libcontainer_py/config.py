@@ -17,6 +17,7 @@ from .idmap import IDMap, idmap_tuple
 from .memory_policy import MemoryPolicy
 from .mounts import Mounts
 from .namespaces import Namespaces
+from .network import Network, network_tuple
 from .paths import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS
 from .process import Process
 from .rootfs import Rootfs
@@ -120,6 +121,10 @@ def _mounts_root(config: Config) -> bool:
     """A root that gets mounts: a rootfs in a mount namespace (new or
     joined); without one the root is only chroot'ed into."""
     return config.rootfs is not None and config.namespaces.mount is not False
+
+
+def _to_network(value: Any) -> Tuple[Network, ...]:
+    return network_tuple(value)
 
 
 def _default_mounts(config: Config) -> Mounts:
@@ -243,6 +248,10 @@ class Config:
     #: NUMA memory policy of the container's processes (set_mempolicy(2));
     #: None keeps the caller's.
     memory_policy: Optional[MemoryPolicy] = attrs.field(default=None, converter=_to_memory_policy)
+    #: CNI networks the container is attached to (one Network or a list),
+    #: added while its first process waits, before its program starts;
+    #: ``()`` (Network.none()): only ``lo``.  Needs a new network namespace.
+    network: Tuple[Network, ...] = attrs.field(default=(), converter=_to_network)
 
     def __attrs_post_init__(self) -> None:
         from .validate import validate

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Iterator, 
 
 import attrs
 
-from . import _native
+from . import _native, _netrun
 from ._statedir import no_process_message
 from ._statedir import wait_gone as _wait_gone
 from .capabilities import Capabilities
@@ -185,6 +185,7 @@ class Container:
                 start_socket=os.path.join(directory, START_SOCKET),
                 on_hooks=_create_hooks(container_id, config, fns, bundle, annotations or {}),
                 on_listener=agent_callback(config.seccomp, container_id, "creating", bundle, annotations),
+                network_dir=directory,
                 # the record's copy of the config, written while the child sets up
                 meanwhile=lambda: documents.append(config_to_dict(config)),
                 no_process=no_process,
@@ -269,6 +270,49 @@ class Container:
             return "stopped"
         cgroup = self._cgroup_or_none()
         return recorded_status(self.root, self.record, cgroup.paused if cgroup is not None else (lambda: False))
+
+    @property
+    def network_status(self) -> List[Dict[str, Any]]:
+        """The CNI results of the container's networks (interfaces, ips,
+        routes, dns) as recorded in its state directory, in the order of
+        ``config.network``; from any process."""
+        doc = _netrun.read_record(container_dir(self.root, self.id)) or {}
+        return [item["result"] for item in doc.get("attachments") or [] if item.get("result") is not None]
+
+    @property
+    def ip(self) -> Optional[str]:
+        """The container's first address on its networks (None without)."""
+        found = _netrun.addresses(self.network_status)
+        return found[0] if found else None
+
+    def check_network(self) -> None:
+        """CNI CHECK of each network against the running container (CniError
+        naming the plugin that finds its part changed)."""
+        self._require("check_network", "created", "running", "paused")
+        att = _netrun.from_record(container_dir(self.root, self.id), owned=False)
+        if att is None:
+            return
+        fd = self._open_netns()  # the pid is the container's while this is open
+        if fd < 0:
+            raise StateError(self.id, "check_network", "stopped")
+        try:
+            att.check(self.pid)
+        finally:
+            os.close(fd)
+
+    def _open_netns(self) -> int:
+        """An fd of the container's network namespace, or -1 when it is gone
+        (opened, then the pid checked: never a recycled pid's)."""
+        if self._destroyed or self.pid <= 0:
+            return -1
+        try:
+            fd = os.open(f"/proc/{self.pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return -1
+        if not self._alive():
+            os.close(fd)
+            return -1
+        return fd
 
     def _require(self, operation: str, *allowed: str) -> str:
         status = self.status()
@@ -412,33 +456,49 @@ class Container:
         from any process."""
         if self._destroyed:
             return
+        # DEL against the namespace, held past the kill: the container's end
+        # of each veth goes at once (and a recycled pid is never asked).
+        directory = container_dir(self.root, self.id)
+        networked = os.path.exists(_netrun.record_path(directory))
+        if networked:
+            _netrun.check_netns(directory)  # before anything is killed
+        netns = self._open_netns() if networked else -1
+        try:
+            self._destroy()
+        finally:
+            try:
+                if networked:
+                    _netrun.detach_recorded(directory, netns)
+            finally:
+                if netns >= 0:
+                    os.close(netns)
+                # Whoever removes the record runs poststop, once: another
+                # process may have destroyed the container already.
+                recorded = os.path.isdir(directory)
+                remove_state(self.root, self.id)
+        if recorded and self.config is not None:
+            self._run_hooks("poststop", self.config.hooks, "stopped")
+
+    def _destroy(self) -> None:
         if self._alive() and self.process is None:
             try:
                 self.kill(signal.SIGKILL)
             except (ContainerError, OSError):
                 pass
         self._destroyed = True
-        try:
-            if self.process is not None and self.process.poll() is None:
-                self.process.kill()
-            cgroup = self._cgroup_or_none()
-            if cgroup is not None:
-                cgroup.destroy()  # kills what is left
-            if self.process is not None:
-                self.process.close()
-                self._wait_reaping_execs(self.process)
-                for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-                    if stream is not None:
-                        stream.close()
-            else:
-                _wait_gone(self.pid, self.record.pid_start)
-        finally:
-            # Whoever removes the record runs poststop, once: another process
-            # may have destroyed the container already.
-            recorded = os.path.isdir(container_dir(self.root, self.id))
-            remove_state(self.root, self.id)
-        if recorded and self.config is not None:
-            self._run_hooks("poststop", self.config.hooks, "stopped")
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+        cgroup = self._cgroup_or_none()
+        if cgroup is not None:
+            cgroup.destroy()  # kills what is left
+        if self.process is not None:
+            self.process.close()
+            self._wait_reaping_execs(self.process)
+            for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+                if stream is not None:
+                    stream.close()
+        else:
+            _wait_gone(self.pid, self.record.pid_start)
 
     def _wait_reaping_execs(self, process: ContainerProcess) -> None:
         """Wait for the (killed) first process, reaping exec'd ones meanwhile;
@@ -774,8 +834,19 @@ def _run_hook(config: Config, hook: Hook, document: bytes, **spawn: Any) -> Tupl
 
 def _undo_create(root: str, container_id: str, process: Optional[ContainerProcess]) -> None:
     """What a failed create made goes: its process, cgroup and state."""
-    if process is not None:
-        process.kill()
-        process.close()
-        process.wait()
-    remove_state(root, container_id)
+    netns = -1
+    if process is not None and process.poll() is None:
+        try:  # our unreaped child: its pid is its own
+            netns = os.open(f"/proc/{process.pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            pass
+    try:
+        if process is not None:
+            process.kill()
+            process.close()
+            process.wait()
+        _netrun.detach_recorded(container_dir(root, container_id), netns)
+    finally:
+        if netns >= 0:
+            os.close(netns)
+        remove_state(root, container_id)

@@ -8,12 +8,13 @@ import os
 import signal
 import subprocess
 import time
-from typing import IO, Any, Callable, List, Mapping, Optional, Sequence, Set, Union
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Union
 
 import attrs
 
-from . import _native, _owners
+from . import _native, _netrun, _owners
 from ._log import log as _log
+from ._netrun import Attachments
 from ._popen_args import UserArg, check_config, check_host_paths, check_pass_fds, with_process_args
 from ._statedir import DEFAULT_ROOT
 from .cgroups import CgroupError, Manager, Stats, detect, new_manager
@@ -63,6 +64,10 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
     ``Seccomp.listener_path``, the seccomp listener goes to that agent
     (``on_listener(fd, pid)``: Container's, with the container's state;
     by default a state naming ``container_id``), not to ``seccomp_fd``.
+    With ``Config.network``, the CNI plugins ADD the networks while the child
+    waits, and ``close()`` DELs them; ``network_dir`` (Container's state
+    directory) keeps their record elsewhere than ``<root>/.network/<id>``,
+    and then the caller DELs them.
     """
 
     def __init__(
@@ -93,6 +98,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         dies_with_owner: Optional[bool] = None,
         on_listener: Optional[Callable[[int, int], None]] = None,
         no_process: bool = False,
+        network_dir: Optional[str] = None,
     ) -> None:
         began = self._began = time.monotonic()
         config = with_process_args(check_config(config), args, env=env, cwd=cwd, user=user, shell=shell)
@@ -113,6 +119,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         self.tty_fd = -1
         self.cgroup: Optional[Manager] = None
         self._spawned: Optional[Spawned] = None
+        self._network: Optional[Attachments] = None
         manager = None
         # join_cgroups: directories of an existing cgroup to join (exec).
         procs: List[str] = [os.path.join(d, "cgroup.procs") for d in join_cgroups]
@@ -136,21 +143,27 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             if not self._at_clone:
                 procs = [os.path.join(d, "cgroup.procs") for d in manager.dirs()]
             cgroup_dirs = container_cgroup_dirs(layout, manager.path)
-        self.plan: Plan = build_plan(
-            config,
-            self.container_id,
-            wait_start=wait_start,
-            start_socket=start_socket,
-            cgroup_procs=procs,
-            cgroup_at_clone=self._at_clone,
-            create_hooks=on_hooks is not None,
-            cgroup_layout=host_layout,
-            cgroup_dirs=cgroup_dirs,
-            joining=joining,
-            # Attached (subprocess-like) unless any process may start it.
-            dies_with_owner=start_socket is None if dies_with_owner is None else dies_with_owner,
-            no_process=no_process,
-        )
+        # What attached containers of dead owners left goes first (so their
+        # ids are free again); this one's cgroup is recorded before it exists.
+        _owners.reclaim(DEFAULT_ROOT)
+        _netrun.reclaim(DEFAULT_ROOT)
+        plan_config = self._prepare_network(config, network_dir)
+        try:
+            self.plan: Plan = self._build_plan(
+                plan_config,
+                wait_start,
+                start_socket,
+                procs,
+                on_hooks,
+                host_layout,
+                cgroup_dirs,
+                joining,
+                dies_with_owner,
+                no_process,
+            )
+        except BaseException:
+            self._detach_network()
+            raise
         self._on_hooks = on_hooks
         self._meanwhile = meanwhile
         if on_listener is None:
@@ -158,24 +171,12 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
 
             on_listener = agent_callback(config.seccomp, self.container_id, "creating")
         self._on_listener = on_listener
-        # What attached containers of dead owners left goes first (so their
-        # ids are free again); this one's cgroup is recorded before it exists.
-        _owners.reclaim(DEFAULT_ROOT)
         self._owned: Optional[str] = None
-        if manager is not None and config.cgroup is not None:
-            if self.plan.dies_with_owner:
-                self._owned = _owners.record(DEFAULT_ROOT, self.container_id, manager.path)
-            try:
-                _create_cgroup(manager, self.container_id)
-            except BaseException:
-                _owners.forget(self._owned)
-                raise
-            self.cgroup = manager
-            try:
-                manager.apply(config.cgroup)
-            except BaseException:
-                self._remove_cgroup()
-                raise
+        try:
+            self._make_cgroup(manager, config)
+        except BaseException:
+            self._detach_network()
+            raise
         try:
             super().__init__(
                 list(config.process.args),
@@ -190,13 +191,17 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 universal_newlines=universal_newlines,
             )
         except OSError as exc:
-            self._remove_cgroup()
+            self._undo(failed=True)
             if isinstance(exc, ContainerError):
                 raise
             raise host_error(f"container {self.container_id}: cannot start it", exc) from exc
         except BaseException:
-            self._remove_cgroup()
+            self._undo(failed=True)
             raise
+        if self._network is not None:
+            self._network.release_files()  # bound in the container by now
+            if not self._network.owned:
+                self._network.release_netns()  # the Container DELs from its record
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug(
                 "container %s: pid %d, args %s, rootfs %r, new namespaces %s, %d steps, cgroup %s, set up in %.1f ms",
@@ -209,6 +214,120 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 self.cgroup.dirs() if self.cgroup is not None else None,
                 (time.monotonic() - began) * 1e3,
             )
+
+    def _build_plan(
+        self,
+        config: Config,
+        wait_start: bool,
+        start_socket: Optional[str],
+        procs: List[str],
+        on_hooks: Optional[Callable[[int, Optional[str]], None]],
+        host_layout: Any,
+        cgroup_dirs: Any,
+        joining: bool,
+        dies_with_owner: Optional[bool],
+        no_process: bool = False,
+    ) -> Plan:
+        return build_plan(
+            config,
+            self.container_id,
+            wait_start=wait_start,
+            start_socket=start_socket,
+            cgroup_procs=procs,
+            cgroup_at_clone=self._at_clone,
+            create_hooks=on_hooks is not None,
+            cgroup_layout=host_layout,
+            cgroup_dirs=cgroup_dirs,
+            joining=joining,
+            # Attached (subprocess-like) unless any process may start it.
+            dies_with_owner=start_socket is None if dies_with_owner is None else dies_with_owner,
+            no_process=no_process,
+        )
+
+    def _make_cgroup(self, manager: Optional[Manager], config: Config) -> None:
+        if manager is not None and config.cgroup is not None:
+            if self.plan.dies_with_owner:
+                self._owned = _owners.record(DEFAULT_ROOT, self.container_id, manager.path)
+            try:
+                _create_cgroup(manager, self.container_id)
+            except BaseException:
+                _owners.forget(self._owned)
+                raise
+            self.cgroup = manager
+            try:
+                manager.apply(config.cgroup)
+            except BaseException:
+                self._remove_cgroup()
+                raise
+
+    def _prepare_network(self, config: Config, network_dir: Optional[str]) -> Config:
+        """The networks' directory, record and files (before the plan, whose
+        binds of resolv.conf and hosts need them); the config to plan."""
+        if not config.network:
+            return config
+        owned = network_dir is None
+        directory = network_dir or _netrun.owned_directory(DEFAULT_ROOT, self.container_id)
+        network = _netrun.Attachments(config.network, self.container_id, directory, owned=owned)
+        try:
+            mounts = network.prepare(with_files=config.rootfs is not None)
+        except FileExistsError:
+            raise ContainerExists(f"container {self.container_id!r} already exists (its {directory} does)") from None
+        except OSError as exc:
+            network.detach()
+            raise host_error(f"container {self.container_id}: cannot record its networks in {directory}", exc) from exc
+        except BaseException:
+            network.detach()
+            raise
+        self._network = network
+        mounts = [m for m in mounts if config.mounts.find(m.destination) is None]  # the caller's own win
+        return attrs.evolve(config, mounts=config.mounts + mounts)
+
+    def _attach_network(self, pid: int) -> None:
+        """While the child waits: CNI ADD of each network (on_parent)."""
+        assert self._network is not None
+        config = self.config
+        hostname = config.hostname or (self.container_id if config.namespaces.uts is True else None)
+        self._network.add(pid, hostname)
+
+    def _detach_network(self, failed: bool = True) -> None:
+        """DEL the networks (ours, or anyone's when starting failed); a
+        started Container's are its own to DEL: only let them go."""
+        network, self._network = self._network, None
+        if network is not None:
+            if network.owned or failed:
+                network.detach()
+            else:
+                network.release_files()
+                network.release_netns()
+
+    def _undo(self, failed: bool = False) -> None:
+        try:
+            self._remove_cgroup()
+        finally:
+            self._detach_network(failed)
+
+    @property
+    def network_status(self) -> List[Dict[str, Any]]:
+        """The CNI results of the container's networks (interfaces, ips,
+        routes, dns), in the order of ``config.network``."""
+        if self._network is None:
+            return []
+        return [dict(r) for r in self._network.results if r is not None]
+
+    @property
+    def ip(self) -> Optional[str]:
+        """The container's first address on its networks (None without)."""
+        found = _netrun.addresses(self.network_status)
+        return found[0] if found else None
+
+    def check_network(self) -> None:
+        """CNI CHECK of each network (CniError naming the plugin when one
+        finds its part changed)."""
+        if self._network is None or not self._network.owned:
+            raise ContainerError(f"container {self.container_id}: no network held by this object")
+        if self.poll() is not None:
+            raise ContainerError(f"container {self.container_id}: its process has exited")
+        self._network.check(self.pid)  # our unreaped child: the pid is its
 
     # Popen calls this with the fds it made for the child's stdio; the
     # positional layout has been stable since Python 3.2.
@@ -244,6 +363,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 on_hooks=self._on_hooks,
                 meanwhile=self._meanwhile,
                 on_listener=self._on_listener,
+                on_parent=self._attach_network if self._network is not None else None,
             )
         except StepError as exc:
             _blame_the_memory_limit(exc, self.cgroup, self.config)
@@ -380,7 +500,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             os.close(self._spawned.sync_fd)  # the waiting child sees EOF and exits
             self._spawned = None
         self._release_fds()
-        self._remove_cgroup()
+        self._undo()
 
     def _release_fds(self) -> None:
         for name in ("pidfd", "seccomp_fd", "tty_fd"):

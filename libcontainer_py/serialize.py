@@ -46,10 +46,10 @@ import attrs
 from .config import Config
 from .errors import ConfigError
 
-__all__ = ["VERSION", "config_from_dict", "config_to_dict"]
+__all__ = ["VERSION", "config_from_dict", "config_to_dict", "dump_value", "load_value"]
 
 #: The version of the document format config_to_dict writes and config_from_dict reads.
-VERSION = 4
+VERSION = 5
 
 #: (class, field) pairs added in each version: a document of an older
 #: version may lack them (they take their default, the old behaviour).
@@ -60,6 +60,7 @@ ADDED: Dict[int, FrozenSet[Tuple[str, str]]] = {
     4: frozenset({("Mount", "recursive_options"), ("Device", "uid"), ("Device", "gid"), ("Memory", "kernel_tcp")})
     | frozenset({("Cpu", "rt_period_us"), ("Cpu", "rt_runtime_us"), ("IO", "device_weights")})
     | frozenset({("CgroupConfig", "network")}),
+    5: frozenset({("Config", "network")}),
 }
 
 _omissible: contextvars.ContextVar[FrozenSet[Tuple[str, str]]] = contextvars.ContextVar(
@@ -102,6 +103,16 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
         _omissible.reset(token)
     assert isinstance(config, Config)
     return config
+
+
+def dump_value(obj: Any) -> Dict[str, Any]:
+    """One attrs object of the Config tree (a Network...) as a document."""
+    return _dump_attrs(obj, "")
+
+
+def load_value(cls: type, raw: Any) -> Any:
+    """The ``cls`` object of a ``dump_value`` document (ConfigError naming the position)."""
+    return _load_attrs(cls, raw, "")
 
 
 # -- types ----------------------------------------------------------------------

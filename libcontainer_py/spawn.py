@@ -104,6 +104,7 @@ def spawn(
     on_hooks: Optional[Callable[[int, Optional[str]], None]] = None,
     meanwhile: Optional[Callable[[], None]] = None,
     on_listener: Optional[Callable[[int, int], None]] = None,
+    on_parent: Optional[Callable[[int], None]] = None,
 ) -> Spawned:
     """Start the plan's child and drive it until it execs (or, for a plan
     with WAIT_START, until it waits for start).  ``on_hooks(pid, root)`` runs
@@ -112,7 +113,9 @@ def spawn(
     clone, while the child sets itself up (joining a v1 cgroup alone waits
     ~10 ms for the kernel); ``on_listener(fd, pid)`` gets the seccomp
     listener as soon as the filter is loaded (the fd is closed after it; without
-    it, the fd is ``Spawned.seccomp_fd``); raising from any fails the spawn."""
+    it, the fd is ``Spawned.seccomp_fd``); ``on_parent(pid)`` runs at the
+    child's first WAIT_PARENT, after the id maps (CNI networks); raising
+    from any fails the spawn."""
     opened = _open_files(plan)
     try:
         parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -134,7 +137,7 @@ def spawn(
             child_fd, opened = -1, {}
         if meanwhile is not None:
             meanwhile()
-        if _drive(plan, parent_fd, child, on_hooks, on_listener):
+        if _drive(plan, parent_fd, child, on_hooks, on_listener, on_parent):
             _check_exec(plan, args, child)
     except BaseException:
         child.abandon()
@@ -241,9 +244,17 @@ def _check_exec(plan: Plan, args: _native.NativeArgs, child: _Child) -> None:
 
 _OnHooks = Optional[Callable[[int, Optional[str]], None]]
 _OnListener = Optional[Callable[[int, int], None]]
+_OnParent = Optional[Callable[[int], None]]
 
 
-def _drive(plan: Plan, fd: int, child: _Child, on_hooks: _OnHooks = None, on_listener: _OnListener = None) -> bool:
+def _drive(
+    plan: Plan,
+    fd: int,
+    child: _Child,
+    on_hooks: _OnHooks = None,
+    on_listener: _OnListener = None,
+    on_parent: _OnParent = None,
+) -> bool:
     """Answer the child's messages until it execs, fails or waits for start;
     True at EOF (the child exec'd or exited), False when it waits."""
     sock = socket.socket(fileno=fd)
@@ -260,7 +271,7 @@ def _drive(plan: Plan, fd: int, child: _Child, on_hooks: _OnHooks = None, on_lis
                 setattr(child, name, fds[0])
             if not data:
                 return True
-            if not _answer(plan, fd, child, data, on_hooks):
+            if not _answer(plan, fd, child, data, on_hooks, on_parent):
                 return False
             if child.seccomp_fd >= 0 and on_listener is not None:
                 _hand_to_agent(child, on_listener)
@@ -268,7 +279,7 @@ def _drive(plan: Plan, fd: int, child: _Child, on_hooks: _OnHooks = None, on_lis
         sock.detach()
 
 
-def _answer(plan: Plan, fd: int, child: _Child, data: bytes, on_hooks: _OnHooks) -> bool:
+def _answer(plan: Plan, fd: int, child: _Child, data: bytes, on_hooks: _OnHooks, on_parent: _OnParent = None) -> bool:
     """Handle one message; False when the child waits for start."""
     kind, index, err, value = MSG.unpack(data)
     if kind == MSG_ERROR:
@@ -282,6 +293,8 @@ def _answer(plan: Plan, fd: int, child: _Child, data: bytes, on_hooks: _OnHooks)
                 on_hooks(child.pid, plan.root_path)
         else:
             _parent_part(plan, child.pid)
+            if on_parent is not None:
+                on_parent(child.pid)
         os.write(fd, MSG.pack(MSG_GO, 0, 0, 0))
     elif kind == MSG_READY:
         return False

@@ -21,6 +21,11 @@ def validate(config: Config) -> None:
     check_sysctl(config.sysctl, config.namespaces)
     if config.time_offsets and config.namespaces.time is not True:
         raise ConfigError("time_offsets", "clock offsets need a new time namespace (namespaces.time=True)")
+    if config.network and config.namespaces.net is not True:
+        what = "joins a network namespace" if isinstance(config.namespaces.net, str) else "has no new one"
+        raise ConfigError(
+            "network", f"CNI networks are attached to a new network namespace (namespaces.net=True); the config {what}"
+        )
 
 
 def _check_rootfs(config: Config) -> None:

@@ -563,7 +563,7 @@ def _hooks(value: Any) -> Hooks:
 _KNOWN_FIELDS = {
     Config: ("process", "rootfs", "hostname", "domainname", "namespaces", "mounts", "devices", "uid_mappings",
              "gid_mappings", "masked_paths", "readonly_paths", "sysctl", "seccomp", "hooks", "cgroup", "personality",
-             "time_offsets", "memory_policy"),
+             "time_offsets", "memory_policy", "network"),
     Process: ("args", "env", "cwd", "user", "umask", "capabilities", "no_new_privileges", "rlimits", "executable",
               "terminal", "init", "oom_score_adj", "scheduler", "io_priority",
               "exec_cpu_affinity"),
@@ -591,6 +591,8 @@ def config_to_oci(
     _check_known_fields()
     if not isinstance(config, Config):
         raise TypeError(f"expected a Config, got {type(config).__name__}")
+    if config.network:
+        raise ConfigError("network", "OCI has no CNI networks: the engine attaches them and passes the namespace")
     doc: Dict[str, Any] = {"ociVersion": oci_version}
     doc["process"] = _process_to_oci(config.process, console_size)
     rootfs = config.rootfs

@@ -174,5 +174,6 @@ def build_plan(
 
 
 def _parent_has_work(config: Config) -> bool:
-    # Later: cgroup placement and hooks also make the child wait.
-    return False
+    """The parent attaches CNI networks while the child waits (after its
+    namespaces exist, before its root is set up: resolv.conf and hosts)."""
+    return bool(config.network)

@@ -135,6 +135,23 @@ class Podman:
     def __call__(self, *args: str, runtime: str = OURS, timeout: float = 60, input: bytes = b"") -> Done:
         return run(["podman", "--runtime", runtime, *args], env=self.env, timeout=timeout, input=input)
 
+    def use_cni(self, conflist: Dict[str, object]) -> None:
+        """podman's CNI backend, with ``conflist`` (in this sandbox's own
+        config directory) as its default network, ``--network bridge``."""
+        confdir = os.path.join(self.base, "cni")
+        name = conflist["name"]
+        os.makedirs(confdir, exist_ok=True)
+        with open(os.path.join(confdir, f"{name}.conflist"), "w") as f:
+            json.dump(conflist, f)
+        with open(self.env["CONTAINERS_CONF"], "a") as f:
+            f.write(
+                "[network]\n"
+                'network_backend = "cni"\n'
+                'cni_plugin_dirs = ["/usr/lib/cni"]\n'
+                f'network_config_dir = "{confdir}"\n'
+                f'default_network = "{name}"\n'
+            )
+
     def close(self) -> None:
         """Remove every container and image, then whatever podman left
         mounted; asserts nothing of it is left."""

@@ -173,7 +173,7 @@ def network(rootfs: str) -> Result:
     the hierarchy the container's process is in."""
     config = lc.Config(
         rootfs=rootfs,
-        cgroup=lc.CgroupConfig(network=lc.Network(class_id=0x100001, priorities={"lo": 7})),
+        cgroup=lc.CgroupConfig(network=lc.CgroupNetwork(class_id=0x100001, priorities={"lo": 7})),
         process=lc.Process(args=["sh", "-c", "grep net_cls /proc/self/cgroup; read x"]),
     )
     with lc.ContainerProcess(config, stdin=lc.PIPE, stdout=lc.PIPE, text=True, container_id=cid("net")) as proc:

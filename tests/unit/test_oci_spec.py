@@ -1029,7 +1029,7 @@ def test_network_realtime_and_device_weights() -> None:
         }
     )
     assert c is not None
-    assert c.network == lc.Network(class_id=0x100001, priorities={"lo": 5, "eth0": 0})
+    assert c.network == lc.CgroupNetwork(class_id=0x100001, priorities={"lo": 5, "eth0": 0})
     assert c.controllers() == ("cpu", "blkio", "devices", "net_cls", "net_prio")
     assert c.cpu == lc.Cpu(rt_period_us=1000000, rt_runtime_us=10000)
     assert c.io == lc.IO(device_weights={"7:0": 300})
@@ -1067,7 +1067,7 @@ def cgroups(draw: Any) -> Optional[lc.CgroupConfig]:
         network=draw(
             st.none()
             | st.builds(
-                lc.Network,
+                lc.CgroupNetwork,
                 class_id=st.none() | st.integers(1, 2**32 - 1),
                 priorities=st.dictionaries(st.sampled_from(["lo", "eth0"]), st.integers(0, 2**32 - 1), min_size=1),
             )

@@ -133,7 +133,7 @@ def userns_config() -> lc.Config:
             device_weights={"/dev/vda": 300, "8:16": 1},
         ),
         hugetlb=lc.Hugetlb({"2MB": 0, "1GB": "max"}),
-        network=lc.Network(class_id=0x100001, priorities={"lo": 5, "eth0": 0}),
+        network=lc.CgroupNetwork(class_id=0x100001, priorities={"lo": 5, "eth0": 0}),
         devices=lc.Devices(
             (lc.DeviceRule(False), lc.DeviceRule.char(1, 3, "rw"), lc.DeviceRule(True, "b", 8, None, "r"))
         ),
@@ -202,6 +202,16 @@ def host_config() -> lc.Config:
             pids=lc.Pids(max="max"),
             devices=None,
         ),
+        network=[
+            lc.Network.bridge(
+                ports=[lc.PortMapping(8053, 53, "udp", "127.0.0.1")], ip="10.89.0.7", mac="02:00:00:00:00:07"
+            ),
+            lc.Network.cni(
+                {"cniVersion": "1.0.0", "name": "m", "plugins": [{"type": "macvlan", "master": "eth0"}]},
+                ifname="net1",
+                args={"IgnoreUnknown": "1"},
+            ),
+        ],
     )
 
 
@@ -321,7 +331,7 @@ def test_document_is_plain_json(name: str) -> None:
     for path, value in _walk_json(doc):
         assert type(value) in (dict, list, str, int, bool, type(None)), (path, type(value))
     json.dumps(doc, allow_nan=False)
-    assert doc["version"] == VERSION == 4
+    assert doc["version"] == VERSION == 5
     assert next(iter(doc)) == "version"
     assert list(doc)[1:] == [a.name for a in attrs.fields(lc.Config)]
 
@@ -677,7 +687,7 @@ def test_a_converter_that_trips_still_gives_a_config_error() -> None:
     assert info.value.field.startswith("cgroup.io.write_iops")
 
 
-@pytest.mark.parametrize("version", [None, 0, 5, "1", 1.0, True, [1]])
+@pytest.mark.parametrize("version", [None, 0, 6, "1", 1.0, True, [1]])
 def test_unknown_versions_are_refused(version: Any) -> None:
     doc = config_to_dict(lc.Config())
     doc["version"] = version
@@ -732,6 +742,22 @@ def test_a_version_3_document_loads_without_recursive_options_and_owners() -> No
         config_from_dict(doc)
     doc["version"] = 3
     assert config_from_dict(doc) == config
+
+
+def test_a_version_4_document_loads_without_networks() -> None:
+    """Config.network came with version 5: a version 4 document lacks it and
+    reads as no network; a version 5 one keeps each attachment."""
+    config = lc.Config(process=lc.Process(args=["true"]))
+    doc = config_to_dict(config)
+    del doc["network"]
+    with pytest.raises(ConfigError):
+        config_from_dict(doc)
+    doc["version"] = 4
+    assert config_from_dict(doc) == config
+    networked = config.evolve(
+        network=[lc.Network.bridge(ports={8080: 80}), lc.Network.bridge(name="b", ip="10.1.0.9/16")]
+    )
+    assert roundtrip(networked) == networked
 
 
 def test_missing_version_is_refused() -> None:
