@@ -63,6 +63,12 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
     ``Seccomp.listener_path``, the seccomp listener goes to that agent
     (``on_listener(fd, pid)``: Container's, with the container's state;
     by default a state naming ``container_id``), not to ``seccomp_fd``.
+
+    Raises ConfigError for a bad config (nothing made yet), a StepError
+    subclass (ExecNotFound, MountError, NamespaceError...) naming the
+    child's failing step and its errno, SpawnError or CgroupError; when the
+    constructor raises, the child, its cgroup, its mounts and every fd made
+    for it are gone: nothing is left behind.
     """
 
     def __init__(

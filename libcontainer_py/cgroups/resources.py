@@ -439,6 +439,7 @@ class DeviceRule:
 
     @classmethod
     def char(cls, major: Optional[int], minor: Optional[int], access: str = "rwm") -> DeviceRule:
+        """A rule allowing the character device ``major:minor`` (None: any)."""
         return cls(True, "c", major, minor, access)
 
     def v1_line(self) -> str:
