@@ -43,6 +43,16 @@ class CompletedProcess(subprocess.CompletedProcess):  # type: ignore[type-arg]
             parts.append(f"stats={self.stats!r}")
         return f"CompletedProcess({', '.join(parts)})"
 
+    def _repr_html_(self) -> str:
+        """args, status, output and the cgroup's figures as a table (for notebooks)."""
+        from ._html import stats_rows, table
+
+        rows = [("args", self.args), ("returncode", str(self.returncode)), ("container_id", str(self.container_id))]
+        rows += [(name, value) for name, value in (("stdout", self.stdout), ("stderr", self.stderr)) if value]
+        if self.stats is not None:
+            rows += [("oom_killed", str(self.oom_killed)), *stats_rows(self.stats)]
+        return table("CompletedProcess", rows)
+
     @property
     def oom_killed(self) -> bool:
         """Killed by SIGKILL while the OOM killer was acting in its cgroup."""

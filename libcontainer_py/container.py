@@ -133,6 +133,22 @@ class Container:
             status = "unknown"
         return f"<Container id={self.id!r} pid={self.record.pid} status={status} root={self.root!r}>"
 
+    def _repr_html_(self) -> str:
+        """id, status, pid, cgroup and where its state is, as a table (for notebooks)."""
+        from ._html import table
+
+        try:
+            status = self.status()
+        except Exception:  # as __repr__: the cgroup may be gone
+            status = "unknown"
+        rows = [("id", self.id), ("status", status), ("pid", str(self.record.pid)), ("root", self.root)]
+        rows += [(name, str(value)) for name, value in self._html_details() if value]
+        return table("Container", rows)
+
+    def _html_details(self) -> List[Tuple[str, Any]]:
+        record = self.record
+        return [("bundle", record.bundle), ("rootfs", record.rootfs), ("cgroup", record.cgroup_path)]
+
     # -- making and finding containers ---------------------------------------
 
     @classmethod

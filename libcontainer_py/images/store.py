@@ -30,7 +30,7 @@ import attrs
 
 from ..rootfs import Rootfs
 from .errors import ImageError, ImageNotFound
-from .progress import Progress
+from .progress import Progress, ProgressCallback
 from .reference import key, name_for, parse_or_none
 from .sources import ImageManifest, Source, open_source, read_images
 from .unpack import check_digest, unpack_layer
@@ -60,8 +60,10 @@ class ImageStore:
     """Images and their unpacked layers under ``root`` (made if missing).
 
     Safe to share between processes: imports, removals and gc of several
-    processes at once leave one consistent store.  ``progress``: a progress
-    line on stderr while importing (None: only when stderr is a terminal).
+    processes at once leave one consistent store.  ``progress``: show the
+    progress of imports (a ``tqdm.auto`` bar when tqdm is installed, else a
+    line on stderr); None: only when stderr is a terminal or in a Jupyter
+    kernel.  A ``progress=`` callback of an import replaces it.
     """
 
     def __init__(self, root: str = DEFAULT_STORE, *, progress: Optional[bool] = None) -> None:
@@ -121,20 +123,49 @@ class ImageStore:
 
     # -- import -------------------------------------------------------------
 
-    def import_archive(self, path: str, *, name: Optional[str] = None, tag: Optional[str] = None) -> Image:
+    def import_archive(
+        self,
+        path: str,
+        *,
+        name: Optional[str] = None,
+        tag: Optional[str] = None,
+        progress: Optional[ProgressCallback] = None,
+    ) -> Image:
         """Import an OCI archive, a docker-archive (tar files) or an OCI
         layout directory.  With several images in it, ``name`` picks one by
-        its ref name; ``tag`` adds a name to the imported image."""
-        with open_source(os.fspath(path)) as source:
-            return self._import(source, name, tag, os.fspath(path))
+        its ref name; ``tag`` adds a name to the imported image.
 
-    def import_layout(self, path: str, *, name: Optional[str] = None, tag: Optional[str] = None) -> Image:
-        """Import from an OCI image layout directory (index.json, blobs/)."""
+        ``progress(label, done, total)`` is called while each layer that is
+        not in the store yet is unpacked (``done`` of ``total`` bytes of its
+        blob, None when unknown; at most ten times a second, and once more
+        when the layer is whole).  Without it the store's ``progress``
+        setting decides: a ``tqdm.auto`` bar when tqdm is installed, else a
+        line on stderr.
+
+        Raises ImageError (UnsafeLayerError for a layer that would write
+        outside its directory, a digest that does not match...) and
+        ImageNotFound; a failed import leaves no partial layer, blob or
+        name in the store.  Two processes importing at once are safe."""
+        with open_source(os.fspath(path)) as source:
+            return self._import(source, name, tag, os.fspath(path), progress)
+
+    def import_layout(
+        self,
+        path: str,
+        *,
+        name: Optional[str] = None,
+        tag: Optional[str] = None,
+        progress: Optional[ProgressCallback] = None,
+    ) -> Image:
+        """Import from an OCI image layout directory (index.json, blobs/), as
+        import_archive()."""
         if not os.path.isdir(path):
             raise ImageError(f"{path}: not a directory (an OCI image layout)")
-        return self.import_archive(path, name=name, tag=tag)
+        return self.import_archive(path, name=name, tag=tag, progress=progress)
 
-    def _import(self, source: Source, name: Optional[str], tag: Optional[str], path: str) -> Image:
+    def _import(
+        self, source: Source, name: Optional[str], tag: Optional[str], path: str, callback: Optional[ProgressCallback]
+    ) -> Image:
         # only an OCI layout's ref.name may be a bare tag; docker's RepoTags are names
         oci = source.exists("index.json")
         found = [attrs.evolve(m, names=tuple(name_for(n, path, oci) for n in m.names)) for m in read_images(source)]
@@ -149,19 +180,25 @@ class ImageStore:
         with self._lock("gc.lock", shared=True):  # no gc until the image is recorded
             for i, (blob, diff_id) in enumerate(zip(image.layers, image.diff_ids)):
                 if not os.path.isdir(self.layer_path(diff_id)):
-                    self._unpack(
-                        source, blob.path, blob.digest, blob.size, diff_id, f"layer {i + 1}/{len(image.layers)}"
-                    )
+                    label = f"layer {i + 1}/{len(image.layers)}"
+                    self._unpack(source, blob.path, blob.digest, blob.size, diff_id, label, callback)
             for digest, data in ((image.digest, image.manifest), (image.config_digest, image.config)):
                 if not os.path.exists(self._blob_path(digest)):
                     self._write_atomic(self._blob_path(digest), data)
             return self._record(image, tag)
 
     def _unpack(
-        self, source: Source, path: str, digest: Optional[str], size: Optional[int], diff_id: str, label: str
+        self,
+        source: Source,
+        path: str,
+        digest: Optional[str],
+        size: Optional[int],
+        diff_id: str,
+        label: str,
+        callback: Optional[ProgressCallback],
     ) -> None:
         tmp = tempfile.mkdtemp(dir=os.path.join(self.root, "tmp"), prefix="layer-")
-        progress = Progress(f"{label} {diff_id[7:19]}", size, self.progress)
+        progress = Progress(f"{label} {diff_id[7:19]}", size, self.progress, callback)
         try:
             os.chmod(tmp, 0o755)
             with source.open(path) as blob:
