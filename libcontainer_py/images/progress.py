@@ -1,9 +1,10 @@
 """Progress of a layer being unpacked: a caller's callback, a ``tqdm.auto``
-bar when tqdm is installed (a widget in a notebook), or a plain line on
-stderr."""
+bar when tqdm is installed (a widget in a notebook that has ipywidgets), or
+a plain line on stderr."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import time
 from typing import Any, Callable, Optional, TextIO
@@ -84,9 +85,12 @@ def _in_notebook() -> bool:
 
 
 def _tqdm(label: str, total: Optional[int]) -> Any:
-    """A ``tqdm.auto`` bar in bytes, or None when tqdm is not installed."""
+    """A ``tqdm.auto`` bar in bytes (a widget in a notebook with ipywidgets,
+    else text), or None when tqdm is not installed."""
     try:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
     except ImportError:
         return None
+    if _in_notebook() and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm  # without ipywidgets it would warn, then draw text as tqdm does
     return tqdm(total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024, leave=True)
