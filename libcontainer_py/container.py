@@ -323,9 +323,10 @@ class Container:
         Raises StateError unless the container is created, ContainerError for
         one made with ``no_process``, ExecError (SpawnError in a process
         other than the creator) when execve fails, HookError for a failing
-        start_container hook; a container whose start failed is stopped
-        (its process exited or was killed) and keeps its cgroup and state
-        until delete() or destroy(), as runc's."""
+        start_container hook.  start() makes nothing, so a failure leaves
+        nothing new behind: the container is stopped (its process exited or
+        was killed) and keeps its cgroup and state until delete() or
+        destroy(), as runc's."""
         self._require("start", "created")
         if self.record.no_process:
             raise ContainerError(no_process_message(self.id))
