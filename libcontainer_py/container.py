@@ -366,9 +366,9 @@ class Container:
 
     def pause(self) -> None:
         """Freeze every process of the container (waits until frozen).
-        StateError unless created or running; CgroupError (a ConfigError
-        without a cgroup) if the freezer fails: the container is not left
-        half-frozen."""
+        StateError unless created or running, ConfigError without a cgroup,
+        CgroupError if the freezer fails (it is thawed again: the container
+        is not left half-frozen)."""
         self._require("pause", "created", "running")
         self._cgroup("pause").freeze()
 
