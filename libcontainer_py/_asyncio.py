@@ -49,10 +49,12 @@ class AsyncContainerProcess:
 
     @property
     def pid(self) -> int:
+        """The process's pid, as this process sees it."""
         return int(self._proc.pid)
 
     @property
     def container_id(self) -> str:
+        """The id of the process's container."""
         return self._proc.container_id
 
     @property
@@ -62,6 +64,7 @@ class AsyncContainerProcess:
 
     @property
     def args(self) -> Any:
+        """The args the process was started with (``Popen.args``)."""
         return self._proc.args
 
     def __repr__(self) -> str:
@@ -122,6 +125,7 @@ class AsyncContainerProcess:
             self.stdin.close()
 
     def send_signal(self, sig: int) -> None:
+        """Signal the process through its pidfd (``ContainerProcess.send_signal``)."""
         self._proc.send_signal(sig)
 
     def terminate(self) -> None:
@@ -129,6 +133,7 @@ class AsyncContainerProcess:
         self._proc.terminate()
 
     def kill(self) -> None:
+        """Send SIGKILL through the pidfd (``ContainerProcess.kill``); nothing once it is reaped."""
         self._proc.kill()
 
     async def __aenter__(self) -> AsyncContainerProcess:

@@ -43,6 +43,16 @@ class CompletedProcess(subprocess.CompletedProcess):  # type: ignore[type-arg]
             parts.append(f"stats={self.stats!r}")
         return f"CompletedProcess({', '.join(parts)})"
 
+    def _repr_html_(self) -> str:
+        """args, status, output and the cgroup's figures as a table (for notebooks)."""
+        from ._html import stats_rows, table
+
+        rows = [("args", self.args), ("returncode", str(self.returncode)), ("container_id", str(self.container_id))]
+        rows += [(name, value) for name, value in (("stdout", self.stdout), ("stderr", self.stderr)) if value]
+        if self.stats is not None:
+            rows += [("oom_killed", str(self.oom_killed)), *stats_rows(self.stats)]
+        return table("CompletedProcess", rows)
+
     @property
     def oom_killed(self) -> bool:
         """Killed by SIGKILL while the OOM killer was acting in its cgroup."""
@@ -62,6 +72,7 @@ class CompletedProcess(subprocess.CompletedProcess):  # type: ignore[type-arg]
         return cpu.usage_ns / 1e9 if cpu else None
 
     def check_returncode(self) -> None:
+        """Raise ProcessExitError if the exit status is non-zero."""
         if self.returncode:
             raise ProcessExitError(self.returncode, self.args, self.stdout, self.stderr, self.container_id)
 
@@ -100,6 +111,12 @@ def run(
     net and cgroup namespaces on ``Rootfs.host()``.  On ``timeout`` the
     container is killed and reaped and TimeoutExpired is raised; ``check``
     raises ProcessExitError for a non-zero status.
+
+    Bad arguments or config raise ConfigError before anything is made; a
+    child that fails before its program runs raises a StepError subclass
+    (ExecNotFound, MountError...) naming the step.  Whatever happens, the
+    container's processes, mounts, cgroup and fds are gone when run()
+    returns or raises: it leaves nothing behind.
     """
     config = check_config(config) if config is not None else Config()
     if container_id is not None and is_valid_id(container_id):

@@ -123,6 +123,7 @@ class Capabilities:
 
     @classmethod
     def none(cls) -> Capabilities:
+        """No capability in any set."""
         return cls()
 
     def add(self, *names: str) -> Capabilities:

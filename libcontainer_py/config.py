@@ -190,6 +190,12 @@ class Config:
 
     __repr__ = short_repr
 
+    def _repr_html_(self) -> str:
+        """A table of the fields that differ from the defaults (for notebooks)."""
+        from ._html import config_rows, table
+
+        return table("Config", config_rows(self) or [("(all defaults)", "Config()")])
+
     process: Process = attrs.field(factory=lambda: Process(args=("sh",)), validator=_instance("process", Process))
     #: A Rootfs, a directory path, or None to keep the caller's root (no mounts).
     #: Without a mount namespace (namespaces.mount=False) a directory is

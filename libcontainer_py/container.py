@@ -133,6 +133,22 @@ class Container:
             status = "unknown"
         return f"<Container id={self.id!r} pid={self.record.pid} status={status} root={self.root!r}>"
 
+    def _repr_html_(self) -> str:
+        """id, status, pid, cgroup and where its state is, as a table (for notebooks)."""
+        from ._html import table
+
+        try:
+            status = self.status()
+        except Exception:  # as __repr__: the cgroup may be gone
+            status = "unknown"
+        rows = [("id", self.id), ("status", status), ("pid", str(self.record.pid)), ("root", self.root)]
+        rows += [(name, str(value)) for name, value in self._html_details() if value]
+        return table("Container", rows)
+
+    def _html_details(self) -> List[Tuple[str, Any]]:
+        record = self.record
+        return [("bundle", record.bundle), ("rootfs", record.rootfs), ("cgroup", record.cgroup_path)]
+
     # -- making and finding containers ---------------------------------------
 
     @classmethod
@@ -158,7 +174,13 @@ class Container:
         executable ``config.hooks`` run whoever starts or destroys it).
         ``no_process``: ``config.process`` is a stand-in (OCI's ``process``
         is optional at create): its program is not looked for, and start()
-        refuses; the container can be exec'd into, paused, deleted."""
+        refuses; the container can be exec'd into, paused, deleted.
+
+        Raises ConfigError for a bad config or id (before anything exists),
+        ContainerExists for an id already recorded, a StepError subclass
+        (MountError, ExecError...) naming the child's failing step, or
+        HookError; on any failure the process, its cgroup and its state
+        directory are gone: nothing is left behind."""
         check_id(container_id)
         fns = check_callbacks(callbacks)
         directory = container_dir(root, container_id)
@@ -224,13 +246,15 @@ class Container:
     @classmethod
     def load(cls, container_id: str, *, root: str = DEFAULT_ROOT) -> Container:
         """The container ``container_id`` as recorded under ``root``, from any
-        process (its config comes from the state, so exec works too)."""
+        process (its config comes from the state, so exec works too).
+        Raises StateNotFound when there is no such container; reads only."""
         check_id(container_id)
         return cls(read_state(root, container_id), root)
 
     @classmethod
     def list(cls, *, root: str = DEFAULT_ROOT) -> List[Container]:
-        """Every container recorded under ``root``."""
+        """Every container recorded under ``root`` (records that cannot be read
+        are skipped); reads only, raises nothing for an empty or missing root."""
         out = []
         for cid in list_ids(root):
             try:
@@ -243,6 +267,7 @@ class Container:
 
     @property
     def pid(self) -> int:
+        """The first process's pid (in this process's pid namespace), from the state."""
         return self.record.pid
 
     def _alive(self) -> bool:
@@ -345,7 +370,15 @@ class Container:
     def start(self) -> None:
         """Let the process exec its program (from any process).  The
         start_container hooks run first, in the container; a failing one
-        kills the container.  Then the poststart hooks (warnings only)."""
+        kills the container.  Then the poststart hooks (warnings only).
+
+        Raises StateError unless the container is created, ContainerError for
+        one made with ``no_process``, ExecError (SpawnError in a process
+        other than the creator) when execve fails, HookError for a failing
+        start_container hook.  start() makes nothing, so a failure leaves
+        nothing new behind: the container is stopped (its process exited or
+        was killed) and keeps its cgroup and state until delete() or
+        destroy(), as runc's."""
         self._require("start", "created")
         if self.record.no_process:
             raise ContainerError(no_process_message(self.id))
@@ -384,12 +417,16 @@ class Container:
         return run
 
     def pause(self) -> None:
-        """Freeze every process of the container (waits until frozen)."""
+        """Freeze every process of the container (waits until frozen).
+        StateError unless created or running, ConfigError without a cgroup,
+        CgroupError if the freezer fails (it is thawed again: the container
+        is not left half-frozen)."""
         self._require("pause", "created", "running")
         self._cgroup("pause").freeze()
 
     def resume(self) -> None:
-        """Thaw a paused container (waits until running)."""
+        """Thaw a paused container (waits until running); StateError unless
+        paused, CgroupError if the freezer fails."""
         self._require("resume", "paused")
         self._cgroup("resume").thaw()
 
@@ -397,7 +434,8 @@ class Container:
         """Signal the first process, or with ``all`` every process of the
         cgroup; through a pidfd, after checking that the pid is still the
         container's (never a recycled one).  ``all`` on a stopped container
-        does nothing (as runc); a single signal to it is a StateError."""
+        does nothing (as runc); a single signal to it is a StateError.
+        Signals only: nothing is created."""
         if all and self.status() == "stopped":
             return
         self._require("kill", "created", "running", "paused")
@@ -423,7 +461,9 @@ class Container:
 
     def wait(self, timeout: Optional[float] = None) -> Optional[int]:
         """Wait for the first process to exit.  Returns its status when it is
-        this process's child, else None (only its parent can know it)."""
+        this process's child, else None (only its parent can know it).
+        Raises TimeoutError after ``timeout`` seconds (the container is left
+        running)."""
         if self.process is not None:
             return int(self.process.wait(timeout))
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -453,7 +493,9 @@ class Container:
 
     def destroy(self) -> None:
         """Kill every process, remove the cgroup and the state; idempotent,
-        from any process."""
+        from any process.  Leaves nothing of the container behind; raises
+        ContainerError when exec'd processes of another owner will not
+        die."""
         if self._destroyed:
             return
         # DEL against the namespace, held past the kill: the container's end
@@ -523,7 +565,8 @@ class Container:
     def delete(self, *, force: bool = False) -> None:
         """Remove a stopped container (cgroup, state); StateError for one
         that is created, running or paused, which stays as it was, unless
-        ``force``: it is killed first (as destroy())."""
+        ``force``: it is killed first (as destroy()).  Afterwards nothing of
+        the container is left."""
         if not force:
             self._require("delete", "stopped", "creating")
         self.destroy()
@@ -613,7 +656,12 @@ class Container:
         is frozen with it until resume()).  ``sub_cgroups``: an existing
         cgroup below the container's to join instead, by controller ("":
         every hierarchy without an entry of its own), as runc's ``exec
-        --cgroup``."""
+        --cgroup``.
+
+        Raises StateError unless the container is created or running (or
+        paused with ``ignore_paused``), ConfigError for bad overrides, a
+        StepError subclass (ExecError, NamespaceError...) naming the failing
+        step; a failed exec leaves no process behind."""
         self._require("exec", "created", "running", *(("paused",) if ignore_paused else ()))
         config = self.exec_config(args, **overrides)
         cgroup = self._cgroup_or_none()
@@ -642,12 +690,14 @@ class Container:
     # -- resources -------------------------------------------------------------
 
     def stats(self) -> Stats:
-        """Typed resource usage now (memory, cpu, pids, io, hugetlb)."""
+        """Typed resource usage now (memory, cpu, pids, io, hugetlb); reads the
+        cgroup files only.  ConfigError without a cgroup."""
         return self._cgroup("stats").stats()
 
     def events(self, interval: float = 0.05, timeout: Optional[float] = None) -> Iterator[Event]:
         """OOM and memory-pressure events as they happen; ends when the
-        container is empty or after ``timeout``."""
+        container is empty or after ``timeout``.  ConfigError without a
+        cgroup; reads only."""
         return self._cgroup("events").events(interval=interval, timeout=timeout)
 
     async def events_async(self, interval: float = 0.05, timeout: Optional[float] = None) -> AsyncIterator[Event]:
@@ -667,11 +717,16 @@ class Container:
             await asyncio.sleep(interval)
 
     def update(self, resource: Resource) -> None:
-        """Change one resource (Memory, Cpu, Pids, IO...) of the running container."""
+        """Change one resource (Memory, Cpu, Pids, IO...) of the running container.
+
+        StateError for a stopped container, ConfigError without a cgroup,
+        CgroupError naming the file the kernel refused; nothing is created
+        (only the cgroup's files are written)."""
         self._require("update", "created", "running", "paused")
         self._cgroup("update").update(resource)
 
     def pids(self) -> List[int]:
+        """The pids of every process in the container's cgroup (the first process alone without a cgroup)."""
         cgroup = self._cgroup_or_none()
         return cgroup.pids() if cgroup is not None else [self.pid]
 

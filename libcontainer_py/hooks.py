@@ -91,6 +91,7 @@ class Hook:
 
     @property
     def argv(self) -> Tuple[str, ...]:
+        """The argv the hook is run with: ``args``, or the path alone."""
         return self.args or (self.path,)
 
 
@@ -130,6 +131,7 @@ class Hooks:
     poststop: Tuple[Hook, ...] = attrs.field(default=(), converter=_to_hooks_poststop)
 
     def of(self, phase: str) -> Tuple[Hook, ...]:
+        """The hooks of ``phase`` (a field name such as ``"poststart"``)."""
         hooks: Tuple[Hook, ...] = getattr(self, phase)
         return hooks
 

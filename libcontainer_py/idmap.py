@@ -34,9 +34,11 @@ class IDMap:
             raise fail("idmap.size", "must be at least 1")
 
     def contains(self, container_id: int) -> bool:
+        """Whether ``container_id`` is inside this range."""
         return self.container_id <= container_id < self.container_id + self.size
 
     def line(self) -> str:
+        """The range as a line of ``/proc/<pid>/uid_map``."""
         return f"{self.container_id} {self.host_id} {self.size}\n"
 
 

@@ -66,4 +66,5 @@ class Rlimit:
 
     @property
     def resource(self) -> int:
+        """The RLIMIT_* number of ``type``."""
         return int(RLIMITS[self.type])

@@ -248,6 +248,7 @@ class Mount:
 
     @property
     def is_bind(self) -> bool:
+        """Whether this is a bind mount."""
         return self.type == "bind"
 
     @property
@@ -258,6 +259,7 @@ class Mount:
 
     @property
     def effective_source(self) -> str:
+        """The source given to mount(2): ``source``, or the type when there is none."""
         return self.source if self.source is not None else self.type
 
     def mount_flags(self) -> int:
@@ -301,6 +303,7 @@ class Mount:
         return set_, clear
 
     def propagation_flags(self) -> int:
+        """The MS_* propagation flags of ``propagation`` (0 when unset)."""
         return propagation_flags(self.propagation) if self.propagation else 0
 
     # -- named constructors ------------------------------------------------
@@ -371,10 +374,12 @@ class Mount:
 
     @classmethod
     def proc(cls, destination: str = "/proc") -> Mount:
+        """A procfs (of the container's pid namespace), nosuid, nodev, noexec."""
         return cls(destination, "proc", "proc", nosuid=True, nodev=True, noexec=True)
 
     @classmethod
     def sysfs(cls, destination: str = "/sys", *, readonly: bool = True) -> Mount:
+        """A sysfs, read-only by default, nosuid, nodev, noexec."""
         return cls(destination, "sysfs", "sysfs", readonly=readonly, nosuid=True, nodev=True, noexec=True)
 
     @classmethod
@@ -391,6 +396,7 @@ class Mount:
 
     @classmethod
     def devpts(cls, destination: str = "/dev/pts") -> Mount:
+        """A devpts for the container's terminals (runc's options: a new instance, ``ptmxmode=0666``)."""
         return cls(
             destination,
             "devpts",
@@ -402,6 +408,7 @@ class Mount:
 
     @classmethod
     def shm(cls, destination: str = "/dev/shm") -> Mount:
+        """A tmpfs for POSIX shared memory (64 MiB, as Docker)."""
         return cls(
             destination,
             "tmpfs",
@@ -452,6 +459,7 @@ class Mount:
 
     @classmethod
     def mqueue(cls, destination: str = "/dev/mqueue") -> Mount:
+        """A POSIX message queue file system (for a new ipc namespace)."""
         return cls(destination, "mqueue", "mqueue", nosuid=True, nodev=True, noexec=True)
 
 

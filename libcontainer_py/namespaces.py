@@ -91,10 +91,12 @@ class Namespaces:
         return cls(**{kind: True for kind in KINDS})
 
     def setting(self, kind: str) -> NamespaceSetting:
+        """The setting of namespace ``kind``: True (new), False (the caller's) or a path to join."""
         value: NamespaceSetting = getattr(self, kind)
         return value
 
     def is_new(self, kind: str) -> bool:
+        """Whether namespace ``kind`` (``"pid"``, ``"net"``...) is a new one."""
         return self.setting(kind) is True
 
     def new(self) -> Tuple[str, ...]:

@@ -68,6 +68,12 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
     waits, and ``close()`` DELs them; ``network_dir`` (Container's state
     directory) keeps their record elsewhere than ``<root>/.network/<id>``,
     and then the caller DELs them.
+
+    Raises ConfigError for a bad config (nothing made yet), a StepError
+    subclass (ExecNotFound, MountError, NamespaceError...) naming the
+    child's failing step and its errno, SpawnError or CgroupError; when the
+    constructor raises, the child, its cgroup, its mounts and every fd made
+    for it are gone: nothing is left behind.
     """
 
     def __init__(

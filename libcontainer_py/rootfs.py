@@ -135,8 +135,10 @@ class Rootfs:
 
     @property
     def is_host(self) -> bool:
+        """Whether this is the host's system directories (``Rootfs.host()``)."""
         return self.path is None and not self.lower
 
     @property
     def is_overlay(self) -> bool:
+        """Whether this is an overlay of read-only layers."""
         return bool(self.lower)

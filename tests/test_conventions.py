@@ -104,3 +104,22 @@ def test_reprs_say_what_they_are(tmp_path: Any, no_leaks: None) -> None:
     with lc.Container.create("reprs", lc.Config(process=lc.Process(args=["true"])), root=str(tmp_path)) as c:
         assert repr(c) == f"<Container id='reprs' pid={c.pid} status=created root={str(tmp_path)!r}>"
     assert "status=stopped" in repr(c)
+
+
+def test_notebooks_show_html_tables(tmp_path: Any, no_leaks: None) -> None:
+    config = lc.Config(cgroup=lc.CgroupConfig(memory=lc.Memory(max=64 << 20), pids=lc.Pids(max=20)))
+    r = lc.run(["sh", "-c", "echo '<i>'"], config=config, capture_output=True)
+    assert r.returncode == 0, r.stderr
+    page = r._repr_html_()
+    assert page.startswith("<table>") and "&lt;i&gt;" in page and "<i>" not in page  # the output is escaped
+    assert f"<code>{r.container_id}</code>" in page and "oom_killed" in page
+    assert r.stats is not None and r.stats.pids is not None
+    stats_page = r.stats._repr_html_()
+    assert "limit 20" in stats_page and "MiB" in stats_page  # the pids limit and the 64 MiB memory limit
+    assert "limit 64.0 MiB" in stats_page, stats_page
+    assert "<th style='text-align:left'>cgroup</th>" in config._repr_html_()
+    assert "<code>CgroupConfig(memory=Memory(max=67108864), pids=Pids(max=20))</code>" in config._repr_html_()
+    assert "(all defaults)" in lc.Config()._repr_html_()
+    with lc.Container.create("html", lc.Config(process=lc.Process(args=["true"])), root=str(tmp_path)) as c:
+        page = c._repr_html_()
+        assert "<code>html</code>" in page and "<code>created</code>" in page and f"<code>{c.pid}</code>" in page

@@ -397,3 +397,22 @@ def test_gc_running_beside_imports_never_breaks_an_image(layers: Any, tmp_path: 
     for diff_id in image.layers:
         assert os.path.isdir(store.layer_path(diff_id))
     assert run(bb(store, "img:1"), "cat /etc/motd") == "top\n"
+
+
+def test_import_reports_progress_to_a_callback(layers: Tuple[bytes, bytes], tmp_path: Any) -> None:
+    layout = str(tmp_path / "layout")
+    write_oci_layout(layout, layers, config=CONFIG)
+    store = ImageStore(str(tmp_path / "store"), progress=False)
+    calls: List[Tuple[str, int, Any]] = []
+    image = store.import_archive(layout, progress=lambda label, done, total: calls.append((label, done, total)))
+    blobs = os.path.join(layout, "blobs", "sha256")
+    manifest = json.loads(open(os.path.join(blobs, image.digest[7:])).read())
+    sizes = [d["size"] for d in manifest["layers"]]
+    for i, size in enumerate(sizes):
+        mine = [c for c in calls if c[0].startswith(f"layer {i + 1}/2 {image.layers[i][7:19]}")]
+        assert mine and mine[-1][1:] == (size, size), calls  # the last call: the whole blob read
+        assert all(total == size and 0 <= done <= size for _, done, total in mine)
+        assert [d for _, d, _ in mine] == sorted(d for _, d, _ in mine)
+    calls.clear()
+    assert store.import_archive(layout, progress=lambda *a: calls.append(a)) == image
+    assert calls == []  # the layers are in the store: nothing unpacked, nothing reported

@@ -15,6 +15,7 @@ from typing import Any, Iterator, Mapping, Optional, Tuple, Type, TypeVar, Union
 import attrs
 
 from .._fields import fail, instance_tuple, text, uint32
+from .._repr import short_repr
 from ..devices import Device
 from ._ops import DEFAULT_PARENT as DEFAULT_PARENT
 from ._ops import normalize_path
@@ -133,6 +134,8 @@ class Memory:
       CgroupWarning, the other limits being applied.
     """
 
+    __repr__ = short_repr
+
     max: Optional[int] = attrs.field(default=None, converter=_to_memory_max)
     swap_max: Optional[int] = attrs.field(default=None, converter=_to_memory_swap_max)
     reservation: Optional[int] = attrs.field(default=None, converter=_to_memory_reservation)
@@ -200,6 +203,8 @@ class Cpu:
     - ``cpus``/``mems``: cpuset lists like ``"0-3,5"``.
     """
 
+    __repr__ = short_repr
+
     weight: Optional[int] = attrs.field(default=None, converter=_to_cpu_weight)
     shares: Optional[int] = attrs.field(default=None, converter=_to_cpu_shares)
     quota_us: Optional[int] = attrs.field(default=None, converter=_to_cpu_quota_us)
@@ -225,6 +230,8 @@ def _to_pids_max(value: Any) -> Optional[int]:
 @attrs.frozen
 class Pids:
     """The number of tasks (processes and threads) the cgroup may hold (``pids.max``)."""
+
+    __repr__ = short_repr
 
     max: Optional[int] = attrs.field(default=None, converter=_to_pids_max)
 
@@ -308,6 +315,8 @@ class IO:
       ``io.bfq.weight``), keyed like the limits; the device must use bfq.
     """
 
+    __repr__ = short_repr
+
     weight: Optional[int] = attrs.field(default=None, converter=_to_io_weight)
     blkio_weight: Optional[int] = attrs.field(default=None, converter=_to_io_blkio_weight)
     read_bps: Mapping[str, int] = attrs.field(factory=dict, converter=_to_io_read_bps)
@@ -355,6 +364,8 @@ class Hugetlb:
     v1 ``hugetlb.<size>.limit_in_bytes``, v2 ``hugetlb.<size>.max``.
     """
 
+    __repr__ = short_repr
+
     limits: Mapping[str, int] = attrs.field(factory=dict, converter=_to_hugetlb_limits)
 
 
@@ -387,6 +398,8 @@ class Network:
       (``net_prio.ifpriomap``).  The kernel resolves the names in the
       network namespace of the writer, the caller's (as with runc).
     """
+
+    __repr__ = short_repr
 
     class_id: Optional[int] = attrs.field(default=None, converter=_to_network_class_id)
     priorities: Mapping[str, int] = attrs.field(factory=dict, converter=_to_network_priorities)
@@ -439,6 +452,7 @@ class DeviceRule:
 
     @classmethod
     def char(cls, major: Optional[int], minor: Optional[int], access: str = "rwm") -> DeviceRule:
+        """A rule allowing the character device ``major:minor`` (None: any)."""
         return cls(True, "c", major, minor, access)
 
     def v1_line(self) -> str:
@@ -482,7 +496,7 @@ class Devices:
     @classmethod
     def default(cls) -> Devices:
         """Deny all but what runc allows by default: mknod of any node; null,
-        zero, full, random, urandom, tty, console, ptmx and /dev/pts/*."""
+        zero, full, random, urandom, tty, console, ptmx and ``/dev/pts/*``."""
         allow = DeviceRule.char
         return cls(
             (
@@ -588,6 +602,8 @@ class CgroupConfig:
     root); None means ``libcontainer_py/<container id>``.  A resource left None
     is not touched (no limit); ``devices`` defaults to the standard rules.
     """
+
+    __repr__ = short_repr
 
     path: Optional[str] = attrs.field(default=None, converter=_to_cgroup_path)
     memory: Optional[Memory] = attrs.field(default=None, converter=_to_cgroup_memory)

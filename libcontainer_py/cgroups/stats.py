@@ -95,6 +95,12 @@ class Stats:
             parts.append(f"hugetlb={sorted(self.hugetlb)}")
         return f"<Stats {' '.join(parts) or 'no accounting'}>"
 
+    def _repr_html_(self) -> str:
+        """The headline figures as a table (for notebooks)."""
+        from .._html import stats_rows, table
+
+        return table("Stats", stats_rows(self))
+
     memory: Optional[MemoryStats] = None
     cpu: Optional[CpuStats] = None
     pids: Optional[PidsStats] = None

@@ -1,9 +1,12 @@
-"""Progress: a plain-text line on stderr (only when stderr is a terminal),
-``tqdm.auto`` bars, or a callback of the caller's."""
+"""Progress: of a layer being unpacked (``Progress``: a caller's callback, a
+``tqdm.auto`` bar when tqdm is installed (a widget in a notebook that has
+ipywidgets), or a plain line on stderr), and of a pull or push (``Reporter``:
+``PullProgress`` events to a callback, bars, or one summed line)."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import threading
 import time
@@ -11,25 +14,50 @@ from typing import Any, Callable, Dict, Optional, TextIO, Union
 
 import attrs
 
+#: ``progress(label, done, total)``: ``done`` bytes of the layer's blob read
+#: so far, of ``total`` (None when the source does not say).
+LayerProgressCallback = Callable[[str, int, Optional[int]], None]
+
 
 class Progress:
-    """``update(done)`` redraws ``label  done/total MB`` at most ten times a
-    second; ``close()`` ends the line.  Silent when ``enabled`` is False
-    (the default: enabled only when stderr is a tty)."""
+    """``update(done)`` reports ``label  done/total`` at most ten times a
+    second; ``close()`` ends the report (a last call with everything read).
 
-    def __init__(self, label: str, total: Optional[int], enabled: Optional[bool] = None) -> None:
+    With ``callback``, it alone is called.  Otherwise, when ``enabled`` (by
+    default: stderr is a terminal, or this runs in a Jupyter kernel), a
+    ``tqdm.auto`` bar if tqdm is installed, else a line on stderr.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        total: Optional[int],
+        enabled: Optional[bool] = None,
+        callback: Optional[LayerProgressCallback] = None,
+    ) -> None:
         self.stream: TextIO = sys.stderr
-        self.enabled = self.stream.isatty() if enabled is None else enabled
+        self.enabled = (self.stream.isatty() or _in_notebook()) if enabled is None else enabled
         self.label = label
         self.total = total
+        self.callback = callback
+        self._done = 0
         self._last = 0.0
-        self._drawn = False
+        self._bar = _tqdm_bar(label, total) if self.enabled and callback is None else None
 
     def update(self, done: int) -> None:
+        self._done = done
         now = time.monotonic()
-        if not self.enabled or now - self._last < 0.1:
+        if now - self._last < 0.1:
             return
         self._last = now
+        if self.callback is not None:
+            self.callback(self.label, done, self.total)
+        elif self._bar is not None:
+            self._bar.update(done - self._bar.n)
+        elif self.enabled:
+            self._line(done)
+
+    def _line(self, done: int) -> None:
         mb = done / 1e6
         if self.total:
             pct = min(100, done * 100 // self.total)
@@ -39,12 +67,38 @@ class Progress:
             text = f"\r{self.label} {mb:.1f} MB"
         self.stream.write(text)
         self.stream.flush()
-        self._drawn = True
 
     def close(self, message: str = "done") -> None:
-        if self.enabled:
+        """End the report: ``message`` is "done" or "failed" (a callback is
+        called a last time only when done)."""
+        if self.callback is not None:
+            if message == "done":
+                self.callback(self.label, self._done, self.total)
+        elif self._bar is not None:
+            self._bar.update(self._done - self._bar.n)
+            self._bar.set_postfix_str(message, refresh=False)
+            self._bar.close()
+        elif self.enabled:
             self.stream.write(f"\r{self.label} {message}\033[K\n")
             self.stream.flush()
+
+
+def _in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (its stderr is not a terminal,
+    but its output is shown)."""
+    return "ipykernel" in sys.modules
+
+
+def _tqdm_bar(label: str, total: Optional[int]) -> Any:
+    """A ``tqdm.auto`` bar in bytes (a widget in a notebook with ipywidgets,
+    else text), or None when tqdm is not installed."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    if _in_notebook() and importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm  # without ipywidgets it would warn, then draw text as tqdm does
+    return tqdm(total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024, leave=True)
 
 
 @attrs.frozen
@@ -102,6 +156,7 @@ class Reporter:
 
 
 def _tqdm() -> Any:
+    """tqdm.auto's bar class, or None when tqdm is not installed."""
     try:
         return importlib.import_module("tqdm.auto").tqdm
     except ImportError:

@@ -35,7 +35,7 @@ from ..rootfs import Rootfs
 from .credentials import AuthArg
 from .errors import DigestMismatchError, ImageError, ImageNotFound
 from .platforms import Platform
-from .progress import Progress, ProgressCallback
+from .progress import LayerProgressCallback, Progress, ProgressCallback
 from .reference import key, name_for, parse_or_none
 from .sources import ImageManifest, Source, open_source, read_images
 from .unpack import Readable, check_digest, unpack_layer
@@ -127,20 +127,54 @@ class ImageStore:
 
     # -- import -------------------------------------------------------------
 
-    def import_archive(self, path: str, *, name: Optional[str] = None, tag: Optional[str] = None) -> Image:
+    def import_archive(
+        self,
+        path: str,
+        *,
+        name: Optional[str] = None,
+        tag: Optional[str] = None,
+        progress: Optional[LayerProgressCallback] = None,
+    ) -> Image:
         """Import an OCI archive, a docker-archive (tar files) or an OCI
         layout directory.  With several images in it, ``name`` picks one by
-        its ref name; ``tag`` adds a name to the imported image."""
-        with open_source(os.fspath(path)) as source:
-            return self._import(source, name, tag, os.fspath(path))
+        its ref name; ``tag`` adds a name to the imported image.
 
-    def import_layout(self, path: str, *, name: Optional[str] = None, tag: Optional[str] = None) -> Image:
-        """Import from an OCI image layout directory (index.json, blobs/)."""
+        ``progress(label, done, total)`` is called while each layer that is
+        not in the store yet is unpacked (``done`` of ``total`` bytes of its
+        blob, None when unknown; at most ten times a second, and once more
+        when the layer is whole).  Without it the store's ``progress``
+        setting decides: a ``tqdm.auto`` bar when tqdm is installed, else a
+        line on stderr.
+
+        Raises ImageError (UnsafeLayerError for a layer that would write
+        outside its directory, a digest that does not match...) and
+        ImageNotFound; a failed import leaves no partial layer, blob or
+        name in the store.  Two processes importing at once are safe."""
+        with open_source(os.fspath(path)) as source:
+            return self._import(source, name, tag, os.fspath(path), progress)
+
+    def import_layout(
+        self,
+        path: str,
+        *,
+        name: Optional[str] = None,
+        tag: Optional[str] = None,
+        progress: Optional[LayerProgressCallback] = None,
+    ) -> Image:
+        """Import from an OCI image layout directory (index.json, blobs/), as
+        import_archive()."""
         if not os.path.isdir(path):
             raise ImageError(f"{path}: not a directory (an OCI image layout)")
-        return self.import_archive(path, name=name, tag=tag)
+        return self.import_archive(path, name=name, tag=tag, progress=progress)
 
-    def _import(self, source: Source, name: Optional[str], tag: Optional[str], path: str) -> Image:
+    def _import(
+        self,
+        source: Source,
+        name: Optional[str],
+        tag: Optional[str],
+        path: str,
+        callback: Optional[LayerProgressCallback],
+    ) -> Image:
         # only an OCI layout's ref.name may be a bare tag; docker's RepoTags are names
         oci = source.exists("index.json")
         found = [attrs.evolve(m, names=tuple(name_for(n, path, oci) for n in m.names)) for m in read_images(source)]
@@ -155,7 +189,8 @@ class ImageStore:
         with self._lock("gc.lock", shared=True):  # no gc until the image is recorded
             for i, (blob, diff_id) in enumerate(zip(image.layers, image.diff_ids)):
                 if not os.path.isdir(self.layer_path(diff_id)):
-                    progress = Progress(f"layer {i + 1}/{len(image.layers)} {diff_id[7:19]}", blob.size, self.progress)
+                    label = f"layer {i + 1}/{len(image.layers)} {diff_id[7:19]}"
+                    progress = Progress(label, blob.size, self.progress, callback)
                     try:
                         self._unpack(functools.partial(source.open, blob.path), blob.digest, diff_id, progress.update)
                     except BaseException:

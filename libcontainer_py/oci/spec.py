@@ -146,6 +146,7 @@ class OciConfig:
     has_process: bool = attrs.field(default=True, converter=_has_process)
 
     def to_oci(self) -> Dict[str, Any]:
+        """The config.json document (a dict), with the annotations, version and console size kept."""
         doc = config_to_oci(
             self.config, annotations=self.annotations, oci_version=self.oci_version, console_size=self.console_size
         )

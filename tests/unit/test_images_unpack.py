@@ -6,7 +6,7 @@ import gzip
 import io
 import os
 import tarfile
-from typing import Any
+from typing import Any, List
 
 import pytest
 from support.images import entry, layer_from_members, sha256, tar_dir, write_docker_archive, write_oci_layout
@@ -152,3 +152,28 @@ def test_progress_is_silent_without_a_terminal(capsys: Any) -> None:
     p.update(50)
     p.close()
     assert "layer" in capsys.readouterr().err
+
+
+def test_progress_goes_to_a_callback_alone(capsys: Any) -> None:
+    calls: List[Any] = []
+    p = Progress("layer 1/1", 100, enabled=True, callback=lambda *a: calls.append(a))
+    p.update(10)
+    p.update(60)  # within a tenth of a second: not reported
+    p.close()
+    assert calls == [("layer 1/1", 10, 100), ("layer 1/1", 60, 100)]
+    assert capsys.readouterr().err == ""
+    p = Progress("layer", None, callback=lambda *a: calls.append(a))
+    p.update(5)
+    p.close("failed")  # a failed layer gets no final call
+    assert calls[2:] == [("layer", 5, None)]
+
+
+def test_progress_is_a_tqdm_bar_when_tqdm_is_installed(capsys: Any) -> None:
+    import tqdm  # noqa: F401  (the notebooks extra, which the test extra includes)
+
+    p = Progress("layer 2/2", 2048, enabled=True)
+    assert type(p._bar).__module__.startswith("tqdm")
+    p.update(1024)
+    p.close()
+    err = capsys.readouterr().err
+    assert "layer 2/2" in err and "2.00k" in err and "done" in err, err
