@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Iterator, 
 import attrs
 
 from . import _native
+from ._statedir import make_root
 from ._statedir import wait_gone as _wait_gone
 from .capabilities import Capabilities
 from .cgroups import CgroupConfig, Event, Manager, Resource, Stats, detect, new_manager
@@ -158,7 +159,7 @@ class Container:
         fns = check_callbacks(callbacks)
         directory = container_dir(root, container_id)
         try:
-            os.makedirs(root, mode=0o711, exist_ok=True)
+            make_root(root)
             os.mkdir(directory, 0o711)
         except FileExistsError:
             raise ContainerExists(f"container {container_id!r} already exists under {root}") from None

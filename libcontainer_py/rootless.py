@@ -1,0 +1,190 @@
+"""Rootless containers: what an unprivileged caller gets, and why it fails.
+
+A caller without CAP_SYS_ADMIN gets a user namespace by default
+(``Namespaces.default()``), mapping root inside to the caller and container
+ids 1 onwards to the caller's subordinate ranges of /etc/subuid and
+/etc/subgid, written by the setuid helpers ``newuidmap``/``newgidmap``
+(Debian package ``uidmap``), as podman does.  Without a range, the map is the
+caller's own id alone, with a warning saying what to add.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+from typing import List, Optional, Sequence, Tuple
+
+import attrs
+
+from .errors import ConfigError, ContainerError
+from .idmap import IDMap
+
+CAP_SYS_ADMIN = 21
+SUBUID = "/etc/subuid"
+SUBGID = "/etc/subgid"
+HELPERS = {"uid": "newuidmap", "gid": "newgidmap"}
+
+
+class RootlessError(ContainerError):
+    """An unprivileged caller cannot have what it asked for; the message
+    names the cause and the fix."""
+
+
+class RootlessConfigError(RootlessError, ConfigError):
+    """A setting an unprivileged caller cannot have (id maps of ids not its own)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        ConfigError.__init__(self, field, message)
+
+
+class RootlessWarning(UserWarning):
+    """A rootless container runs with less than it could (one id only)."""
+
+
+def unprivileged() -> bool:
+    """True when this process lacks CAP_SYS_ADMIN (a non-root user, or root
+    stripped of it): namespaces other than the user's need a user namespace."""
+    if os.geteuid() != 0:
+        return True
+    return not _effective_caps() >> CAP_SYS_ADMIN & 1
+
+
+def _effective_caps() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16)
+    return 0
+
+
+def _user_name(uid: int) -> Optional[str]:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return None
+
+
+def subordinate_ranges(path: str, uid: int) -> Tuple[Tuple[int, int], ...]:
+    """(start, count) of each range ``path`` (/etc/subuid or /etc/subgid)
+    gives the user ``uid`` (by name or number), in file order."""
+    names = {str(uid), _user_name(uid)}
+    ranges: List[Tuple[int, int]] = []
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return ()
+    for line in lines:
+        fields = line.strip().split(":")
+        if len(fields) == 3 and fields[0] in names and fields[1].isdigit() and fields[2].isdigit():
+            if int(fields[2]) > 0:
+                ranges.append((int(fields[1]), int(fields[2])))
+    return tuple(ranges)
+
+
+def _stack(own: int, ranges: Sequence[Tuple[int, int]]) -> Tuple[IDMap, ...]:
+    """Container id 0 is ``own``; the ranges follow from container id 1."""
+    maps = [IDMap(0, own, 1)]
+    next_id = 1
+    for start, count in ranges:
+        maps.append(IDMap(next_id, start, count))
+        next_id += count
+    return tuple(maps)
+
+
+@attrs.frozen
+class AutomaticMaps:
+    """The id maps of a user namespace without explicit ones."""
+
+    uids: Tuple[IDMap, ...]
+    gids: Tuple[IDMap, ...]
+    #: Why the maps hold one id only (None when the ranges are used).
+    shortfall: Optional[str] = None
+
+
+def automatic_maps(uid: int, gid: int) -> AutomaticMaps:
+    """Root inside is ``uid``/``gid``; as non-root the subordinate ranges
+    follow, when there are ranges and the helpers to write them."""
+    single = AutomaticMaps((IDMap(0, uid, 1),), (IDMap(0, gid, 1),))
+    if uid == 0:
+        return single
+    subuids, subgids = subordinate_ranges(SUBUID, uid), subordinate_ranges(SUBGID, uid)
+    who = _user_name(uid) or str(uid)
+    if not subuids or not subgids:
+        missing = " and ".join(p for p, r in ((SUBUID, subuids), (SUBGID, subgids)) if not r)
+        return attrs.evolve(
+            single,
+            shortfall=f"{missing} gives {who} no range: only id 0 exists in the container (chown to any other id "
+            f"fails); add a line such as '{who}:100000:65536' to {SUBUID} and {SUBGID} "
+            f"(usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {who})",
+        )
+    missing_helpers = [h for h in HELPERS.values() if shutil.which(h) is None]
+    if missing_helpers:
+        return attrs.evolve(
+            single,
+            shortfall=f"{' and '.join(missing_helpers)} not found: only id 0 exists in the container; "
+            "install them (Debian/Ubuntu: apt-get install uidmap) to map the subordinate ranges",
+        )
+    return AutomaticMaps(_stack(uid, subuids), _stack(gid, subgids))
+
+
+def needs_helper(maps: Sequence[IDMap], own: int) -> bool:
+    """An unprivileged process writes one line mapping its own id; anything
+    else needs newuidmap/newgidmap."""
+    return not (len(maps) == 1 and maps[0].host_id == own and maps[0].size == 1)
+
+
+def check_maps(kind: str, maps: Sequence[IDMap], own: int) -> None:
+    """RootlessConfigError unless every host id of ``maps`` is ``own`` or in
+    the caller's subordinate ranges, and the helper is installed."""
+    if not needs_helper(maps, own):
+        return
+    field = f"{kind}_mappings"
+    path = SUBUID if kind == "uid" else SUBGID
+    ranges = [(own, 1), *subordinate_ranges(path, own)]
+    who = _user_name(own) or str(own)
+    for m in maps:
+        if not any(start <= m.host_id and m.host_id + m.size <= start + count for start, count in ranges):
+            mine = ", ".join(f"{s}-{s + c - 1}" for s, c in ranges)
+            raise RootlessConfigError(
+                field,
+                f"host ids {m.host_id}-{m.host_id + m.size - 1} are not {who}'s to map (own: {mine}); "
+                f"map ids of {path} (usermod --add-sub{kind}s START-END {who}, as root) or leave {field} empty",
+            )
+    helper = HELPERS[kind]
+    if shutil.which(helper) is None:
+        raise RootlessConfigError(
+            field, f"mapping more than the caller's own id needs {helper} (Debian/Ubuntu: apt-get install uidmap)"
+        )
+
+
+def write_maps(pid: int, uid_map: str, gid_map: str) -> None:
+    """Write the maps of ``pid``'s user namespace with newuidmap/newgidmap."""
+    for kind, lines in (("uid", uid_map), ("gid", gid_map)):
+        helper = HELPERS[kind]
+        argv = [helper, str(pid), *lines.split()]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        except OSError as exc:
+            raise RootlessError(f"cannot run {helper}: {exc.strerror} (apt-get install uidmap)") from exc
+        if done.returncode != 0:
+            raise RootlessError(f"{' '.join(argv)} failed: {done.stderr.strip() or done.returncode}")
+
+
+def userns_disabled_hint() -> str:
+    """Why an unprivileged clone of a user namespace fails here, when it is
+    a setting of the kernel (else the empty string)."""
+    for path, bad in (
+        ("/proc/sys/user/max_user_namespaces", "0"),
+        ("/proc/sys/kernel/unprivileged_userns_clone", "0"),
+        ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1"),
+    ):
+        try:
+            with open(path) as f:
+                if f.read().strip() == bad:
+                    return f"{path} is {bad}: user namespaces are not allowed to unprivileged users here"
+        except OSError:
+            continue
+    return ""
