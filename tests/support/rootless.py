@@ -141,7 +141,22 @@ def create_user() -> RootlessUser:
     try:
         os.chmod(base, 0o755)
         home = os.path.join(base, "home")
-        subprocess.run(["useradd", "--home-dir", home, "--create-home", "--shell", "/bin/sh", USER_NAME], check=True)
+        subprocess.run(
+            [
+                "useradd",
+                "-K",
+                "SUB_UID_COUNT=0",
+                "-K",
+                "SUB_GID_COUNT=0",
+                "--home-dir",
+                home,
+                "--create-home",
+                "--shell",
+                "/bin/sh",
+                USER_NAME,
+            ],
+            check=True,
+        )
         last = SUB_START + SUB_COUNT - 1
         subprocess.run(
             ["usermod", "--add-subuids", f"{SUB_START}-{last}", "--add-subgids", f"{SUB_START}-{last}", USER_NAME],
