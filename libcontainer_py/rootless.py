@@ -160,6 +160,27 @@ def check_maps(kind: str, maps: Sequence[IDMap], own: int) -> None:
         )
 
 
+def check_rootfs(field: str, path: str) -> None:
+    """RootlessConfigError for a root directory (or overlay layer) this
+    caller cannot reach, read and enter: the container's root is the caller."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        return  # the caller says it does not exist
+    except OSError:
+        pass
+    else:
+        if os.access(path, os.R_OK | os.X_OK):
+            return
+    who = _user_name(os.geteuid()) or str(os.geteuid())
+    raise RootlessConfigError(
+        field,
+        f"{path} cannot be read by {who} (the container's root is {who} on the host): "
+        "give the user read and search access to it and to the directories above it, "
+        "or unpack the image as the user (images.ImageStore in a directory of its own)",
+    )
+
+
 def write_maps(pid: int, uid_map: str, gid_map: str) -> None:
     """Write the maps of ``pid``'s user namespace with newuidmap/newgidmap."""
     for kind, lines in (("uid", uid_map), ("gid", gid_map)):

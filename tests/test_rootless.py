@@ -70,3 +70,103 @@ def test_run_maps_root_to_the_user_and_the_rest_to_its_range(rootless_user: Root
     a, b = os.stat(os.path.join(shared, "a")), os.stat(os.path.join(shared, "b"))
     assert (a.st_uid, a.st_gid) == (SUB_START + 999, SUB_START + 999)
     assert (b.st_uid, b.st_gid) == (u, g)
+
+
+def test_container_lifecycle_keeps_state_under_xdg_runtime_dir(rootless_user: RootlessUser) -> None:
+    out = as_user(
+        rootless_user,
+        """
+        import os, subprocess
+        import libcontainer_py as lc
+        c = lc.Container.create("rl-life", lc.Config(process=lc.Process(args=["sleep", "100"])))
+        c.start()
+        seen = {"root": lc.DEFAULT_ROOT, "dirs": sorted(os.listdir(lc.DEFAULT_ROOT))}
+        p = c.exec(["sh", "-c", "id -u; readlink /proc/1/ns/user"], stdout=subprocess.PIPE, text=True)
+        seen["exec"] = p.communicate()[0].split()
+        seen["pid_ns_user"] = os.readlink(f"/proc/{c.pid}/ns/user")
+        seen["list"] = subprocess.run(["libcontainer-py", "list", "-q"], capture_output=True, text=True).stdout.split()
+        seen["state"] = c.state().status
+        c.destroy()
+        seen["after"] = sorted(os.listdir(lc.DEFAULT_ROOT))
+        emit(seen)
+        """,
+    )
+    root = os.path.join(rootless_user.runtime_dir, "libcontainer-py")
+    assert out["root"] == root and "rl-life" in out["dirs"]
+    assert out["exec"][0] == "0" and out["exec"][1] == out["pid_ns_user"]
+    assert out["exec"][1] != os.readlink("/proc/self/ns/user")
+    assert out["list"] == ["rl-life"] and out["state"] == "running"
+    assert "rl-life" not in out["after"]
+    st = os.stat(root)
+    assert st.st_uid == rootless_user.uid and st.st_mode & 0o077 == 0
+
+
+def test_unreadable_rootfs_is_a_config_error_naming_the_fix(rootless_user: RootlessUser, busybox: str) -> None:
+    # the session's busybox lies in a directory only root can enter
+    out = as_user(
+        rootless_user,
+        f"""
+        import libcontainer_py as lc
+        try:
+            lc.run(["true"], config=lc.Config(rootfs={busybox!r}))
+        except lc.ContainerError as exc:
+            emit([type(exc).__name__, getattr(exc, "field", None), str(exc)])
+        """,
+    )
+    name, field, message = out
+    assert name == "RootlessConfigError" and field == "rootfs.path"
+    assert busybox in message and "read and search access" in message
+
+
+def test_maps_of_ids_not_the_users_are_refused_before_anything_exists(rootless_user: RootlessUser) -> None:
+    out = as_user(
+        rootless_user,
+        """
+        import os
+        import libcontainer_py as lc
+        cfg = lc.Config(uid_mappings=[lc.IDMap(0, 100000, 65536)], gid_mappings=[lc.IDMap(0, 100000, 65536)])
+        try:
+            lc.run(["true"], config=cfg)
+        except lc.ConfigError as exc:
+            emit([type(exc).__name__, exc.field, str(exc), os.path.exists(lc.DEFAULT_ROOT)])
+        """,
+    )
+    assert out[:2] == ["RootlessConfigError", "uid_mappings"]
+    assert "100000-165535" in out[2] and f"{SUB_START}-{SUB_START + 65535}" in out[2]
+
+
+def test_without_subordinate_ids_one_id_and_a_warning(rootless_user: RootlessUser) -> None:
+    out = as_user(
+        rootless_user,
+        """
+        import warnings
+        import libcontainer_py as lc
+        from libcontainer_py import rootless
+        rootless.SUBUID = rootless.SUBGID = "/nonexistent"  # a user /etc/subuid has no line for
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = lc.run(["sh", "-c", "cat /proc/self/uid_map; chown 1000 /tmp 2>&1; cat /proc/self/setgroups"],
+                       capture_output=True, text=True)
+        emit([r.stdout.splitlines(), [(w.category.__name__, str(w.message)) for w in caught]])
+        """,
+    )
+    lines, caught = out
+    assert lines[0].split() == ["0", str(rootless_user.uid), "1"]
+    assert "Invalid argument" in lines[1] and lines[2] == "deny"
+    assert [c[0] for c in caught] == ["RootlessWarning"]
+    assert "lcrootless:100000:65536" in caught[0][1] and "usermod --add-subuids" in caught[0][1]
+
+
+def test_namespaces_without_a_user_namespace_say_what_to_do(rootless_user: RootlessUser) -> None:
+    out = as_user(
+        rootless_user,
+        """
+        import libcontainer_py as lc
+        cfg = lc.Config(namespaces=lc.Namespaces(mount=True, pid=True))
+        try:
+            lc.run(["true"], config=cfg)
+        except lc.ContainerError as exc:
+            emit([type(exc).__name__, str(exc)])
+        """,
+    )
+    assert out[0] == "SpawnError" and "namespaces.user=True" in out[1]
