@@ -60,7 +60,7 @@ def default_root(euid: Optional[int] = None, environ: Optional[Mapping[str, str]
     with a per-user fallback where runc has /run/runc)."""
     euid = os.geteuid() if euid is None else euid
     environ = os.environ if environ is None else environ
-    if euid == 0 and (environ.get("USER", "root") == "root" or not _in_user_namespace()):
+    if euid == 0 and (not _in_user_namespace() or environ.get("USER") == "root"):
         return SYSTEM_ROOT
     xdg = environ.get("XDG_RUNTIME_DIR", "")
     if xdg.startswith("/"):

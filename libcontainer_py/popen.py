@@ -12,7 +12,7 @@ from typing import IO, Any, Callable, List, Mapping, Optional, Sequence, Set, Un
 
 import attrs
 
-from . import _native, _owners
+from . import _native, _owners, rootless
 from ._log import log as _log
 from ._popen_args import UserArg, check_config, check_host_paths, check_pass_fds, with_process_args
 from ._statedir import DEFAULT_ROOT
@@ -122,15 +122,22 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         # (made below, after planning and before the spawn).
         host_layout = None
         cgroup_dirs = {}
-        if config.cgroup is not None:
+        cgroup_config = config.cgroup
+        layout = None
+        if cgroup_config is not None:
             layout = host_layout = detect()
-            if not config.cgroup.accounting:
-                layout = layout.only(config.cgroup.controllers())
-            path = config.cgroup.resolved_path(self.container_id)
+            if rootless.cgroups_unprivileged():
+                delegated = rootless.delegated_cgroup(cgroup_config, layout, self.container_id)
+                cgroup_config, layout = delegated if delegated is not None else (None, None)
+                host_layout = layout
+        if cgroup_config is not None and layout is not None:
+            if not cgroup_config.accounting:
+                layout = layout.only(cgroup_config.controllers())
+            path = cgroup_config.resolved_path(self.container_id)
             manager = new_manager(path, layout, container_id=self.container_id)
             # An existing cgroup at a path given explicitly is joined (as
             # runc); at the default path, made of the id, it is a duplicate id.
-            manager.join_existing = config.cgroup.path is not None
+            manager.join_existing = config.cgroup is not None and config.cgroup.path is not None
             self._at_clone = layout.kind == "v2"
             if not self._at_clone:
                 procs = [os.path.join(d, "cgroup.procs") for d in manager.dirs()]
@@ -160,7 +167,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         # ids are free again); this one's cgroup is recorded before it exists.
         _owners.reclaim(DEFAULT_ROOT)
         self._owned: Optional[str] = None
-        if manager is not None and config.cgroup is not None:
+        if manager is not None and cgroup_config is not None:
             if self.plan.dies_with_owner:
                 self._owned = _owners.record(DEFAULT_ROOT, self.container_id, manager.path)
             try:
@@ -170,7 +177,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 raise
             self.cgroup = manager
             try:
-                manager.apply(config.cgroup)
+                manager.apply(cgroup_config)
             except BaseException:
                 self._remove_cgroup()
                 raise

@@ -14,9 +14,13 @@ import os
 import pwd
 import shutil
 import subprocess
-from typing import List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 import attrs
+
+if TYPE_CHECKING:
+    from .cgroups import CgroupConfig
+    from .cgroups.layout import Layout
 
 from .errors import ConfigError, ContainerError
 from .idmap import IDMap
@@ -209,3 +213,50 @@ def userns_disabled_hint() -> str:
         except OSError:
             continue
     return ""
+
+
+def cgroups_unprivileged() -> bool:
+    """The cgroup file systems are not ours to write: a non-root caller, or
+    root in a user namespace (rootless podman runs its runtime so)."""
+    from ._statedir import _in_user_namespace
+
+    return os.geteuid() != 0 or _in_user_namespace()
+
+
+def delegated_cgroup(cgroup: CgroupConfig, layout: Layout, container_id: str) -> Optional[Tuple[CgroupConfig, Layout]]:
+    """Where an unprivileged caller's container gets its cgroup: on the
+    cgroup2 mount, in a directory whose parent the caller may write (a
+    delegated subtree); ``path`` is relative to that mount, by default
+    the id beside the caller's own cgroup.  The device rules are dropped
+    (a user namespace cannot make device nodes, and only root may attach
+    device programs).  None: no delegation and no limit, so no cgroup;
+    CgroupError when limits are set and no delegated cgroup can hold them."""
+    from .cgroups.errors import CgroupError
+
+    cgroup = attrs.evolve(cgroup, devices=None)
+    limits = cgroup.controllers()
+    unified = layout.unified
+    parent = None
+    if unified is not None:
+        path = cgroup.path or os.path.join(os.path.dirname(unified.own.rstrip("/")) or "/", container_id)
+        cgroup = attrs.evolve(cgroup, path=path)
+        candidate = os.path.dirname(unified.dir(path).rstrip("/"))
+        if os.access(candidate, os.W_OK):
+            parent = candidate
+    if parent is None:
+        if not limits:
+            return None
+        raise CgroupError(
+            f"no delegated cgroup is available for the limits of {', '.join(limits)}: an unprivileged caller "
+            "needs a cgroup2 directory it owns holding its own process (systemd: systemd-run --user --scope "
+            "-p Delegate=yes; or as root: chown -R USER /sys/fs/cgroup/<dir>) and CgroupConfig(path=...) "
+            "in it, or no limits",
+        )
+    missing = [c for c in limits if unified is None or c not in unified.controllers]
+    if missing:
+        raise CgroupError(
+            f"no delegated cgroup is available for {', '.join(missing)}: the cgroup2 hierarchy has no such "
+            "controller here (cgroup v1 cannot be delegated); drop those limits",
+            path=parent,
+        )
+    return cgroup, layout.only_v2()

@@ -65,7 +65,7 @@ def choose_scratch(config: Config, host: HostFS) -> str:
     if config.rootfs is not None:
         layers = (*config.rootfs.lower, config.rootfs.upper, config.rootfs.work)
         sources += [host.realpath(p) for p in layers if p]
-    if config.namespaces.user is True:
+    if config.namespaces.user is True or host.in_user_namespace():
         sources += [d.path for d in config.devices]
 
     def overlaps(a: str, b: str) -> bool:
@@ -294,7 +294,7 @@ def mount_steps(
         steps.append(mount_step(m, host))
         steps.extend(mount_attr_steps(m))
     if config.mounts.find("/dev") is not None:
-        dev_steps(config, steps)
+        dev_steps(config, steps, host)
     if create_hooks:
         # As runc: after the mounts and devices, before a read-only /dev,
         # the protected paths (which a hook then cannot undo) and pivot_root.
@@ -307,7 +307,7 @@ def mount_steps(
     # chroot can be escaped by a process with CAP_SYS_CHROOT, which root of a
     # user namespace always has there: no fallback to it in a user namespace.
     pivot_flags = F_NO_PIVOT if rootfs.no_pivot else 0
-    if config.namespaces.user is True:
+    if config.namespaces.user is True or host.in_user_namespace():
         pivot_flags |= F_PIVOT_ONLY
     what = "chroot into the root" if rootfs.no_pivot else "pivot_root into the root"
     steps.append(Step(Op.PIVOT_ROOT, what, rootfs.path or "/", flags=pivot_flags))
@@ -317,8 +317,10 @@ def mount_steps(
     return steps
 
 
-def dev_steps(config: Config, steps: List[Step]) -> None:
-    in_userns = config.namespaces.user is True
+def dev_steps(config: Config, steps: List[Step], host: HostFS) -> None:
+    # a new user namespace, or this process's own (rootless podman runs its
+    # runtime as root of one): no mknod, as runc
+    in_userns = config.namespaces.user is True or host.in_user_namespace()
     for d in config.devices:
         if in_userns and d.type != "p":
             # mknod is not allowed in a user namespace: bind the host's node.

@@ -301,6 +301,12 @@ class HostFS:
     def egid(self) -> int:
         return os.getegid()
 
+    def in_user_namespace(self) -> bool:
+        """This process is in a user namespace other than the initial one."""
+        from .._statedir import _in_user_namespace
+
+        return _in_user_namespace()
+
     def automatic_maps(self) -> AutomaticMaps:
         """The id maps of a user namespace without explicit ones (see rootless.py)."""
         from ..rootless import automatic_maps
