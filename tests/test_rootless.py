@@ -170,3 +170,119 @@ def test_namespaces_without_a_user_namespace_say_what_to_do(rootless_user: Rootl
         """,
     )
     assert out[0] == "SpawnError" and "namespaces.user=True" in out[1]
+
+
+def test_rootless_podman_runs_our_runtime_as_runc_does(rootless_user: RootlessUser, busybox: str) -> None:
+    import shutil
+    import subprocess
+
+    base = os.path.join(rootless_user.home, "podman")
+    os.mkdir(base)
+    archive = os.path.join(base, "bb.tar")
+    subprocess.run(["tar", "-C", busybox, "-cf", archive, "."], check=True)
+    conf = os.path.join(base, "containers.conf")
+    with open(conf, "w") as f:
+        f.write(
+            '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
+            'runtime_supports_json = ["runc", "lcpy"]\n'
+            f'[engine.runtimes]\nlcpy = ["{rootless_user.bin}/libcontainer-py"]\nrunc = ["/usr/sbin/runc"]\n'
+        )
+    subprocess.run(["chown", "-R", f"{rootless_user.uid}:{rootless_user.gid}", base], check=True)
+    env = {"CONTAINERS_CONF": conf}
+    script = "id -u; cat /proc/self/uid_map; touch /tmp/f; chown 1000 /tmp/f && stat -c %u /tmp/f"
+    try:
+        assert rootless_user.run(["podman", "import", archive, "localhost/lcrl"], env=env).returncode == 0
+        outs = {}
+        for runtime in ("lcpy", "runc"):
+            r = rootless_user.run(
+                [
+                    "podman",
+                    "--runtime",
+                    runtime,
+                    "run",
+                    "--rm",
+                    "--network",
+                    "none",
+                    "localhost/lcrl",
+                    "sh",
+                    "-c",
+                    script,
+                ],
+                env=env,
+            )
+            assert r.returncode == 0, r.stderr
+            outs[runtime] = [line.split() for line in r.stdout.splitlines()]
+        assert outs["lcpy"] == outs["runc"]
+        assert outs["lcpy"][:3] == [["0"], ["0", str(rootless_user.uid), "1"], ["1", str(SUB_START), "65536"]]
+        assert outs["lcpy"][3] == ["1000"]
+        # podman ran our runtime under XDG_RUNTIME_DIR; --rm removed its state
+        left = os.listdir(os.path.join(rootless_user.runtime_dir, "libcontainer-py"))
+        assert [n for n in left if not n.startswith(".")] == []
+    finally:
+        rootless_user.run(["podman", "system", "reset", "--force"], env=env)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def delegated(rootless_user: RootlessUser) -> Iterator[str]:
+    """A directory of the cgroup2 mount chowned to the user (delegation),
+    with ``init`` holding the user's process; removed afterwards."""
+    path = f"/sys/fs/cgroup/unified/lcrootless-{os.getpid()}"
+    os.mkdir(path)
+    os.mkdir(os.path.join(path, "init"))
+    import subprocess
+
+    subprocess.run(["chown", "-R", f"{rootless_user.uid}:{rootless_user.gid}", path], check=True)
+    try:
+        yield path
+    finally:
+        for d in sorted((os.path.join(path, n) for n in os.listdir(path)), reverse=True):
+            if os.path.isdir(d):
+                os.rmdir(d)
+        os.rmdir(path)
+
+
+def test_cgroup_in_a_delegated_cgroup2_subtree(rootless_user: RootlessUser, delegated: str) -> None:
+    code = """
+        import os
+        import libcontainer_py as lc
+        cfg = lc.Config(cgroup=lc.CgroupConfig(), process=lc.Process(args=["sleep", "100"]))
+        c = lc.Container.create("rl-cg", cfg)
+        c.start()
+        seen = {"cgroup": open(f"/proc/{c.pid}/cgroup").read().splitlines()}
+        c.pause()
+        seen["frozen"] = open(os.path.join("DELEGATED", "rl-cg", "cgroup.events")).read().split()
+        c.resume()
+        c.destroy()
+        try:
+            lc.run(["true"], config=lc.Config(cgroup=lc.CgroupConfig(memory=lc.Memory(max=64 << 20))))
+        except lc.ContainerError as exc:
+            seen["limit"] = [type(exc).__name__, str(exc)]
+        emit(seen)
+    """.replace("DELEGATED", delegated)
+    # the user's process starts in the delegated subtree (as systemd's user@ service does)
+    wrapper = [
+        "sh",
+        "-c",
+        f"echo $$ > {delegated}/init/cgroup.procs && exec setpriv --reuid {rootless_user.uid} "
+        f'--regid {rootless_user.gid} --clear-groups -- "$@"',
+        "sh",
+    ]
+    import subprocess
+
+    prelude = "import json\ndef emit(x):\n    print('\\n' + json.dumps(x))\n"
+    done = subprocess.run(
+        [*wrapper, rootless_user.python, "-c", prelude + textwrap.dedent(code)],
+        env=rootless_user.env(),
+        cwd=rootless_user.home,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.splitlines()[-1])
+    name = os.path.basename(delegated)
+    assert f"0::/{name}/rl-cg" in out["cgroup"]
+    assert out["frozen"][out["frozen"].index("frozen") + 1] == "1"
+    assert not os.path.exists(os.path.join(delegated, "rl-cg"))
+    assert out["limit"][0] == "CgroupError" and "no delegated cgroup is available for memory" in out["limit"][1]
