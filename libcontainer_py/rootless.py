@@ -10,10 +10,10 @@ caller's own id alone, with a warning saying what to add.
 
 from __future__ import annotations
 
+import functools
 import os
 import pwd
 import shutil
-import subprocess
 from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 import attrs
@@ -109,6 +109,24 @@ class AutomaticMaps:
 
 
 def automatic_maps(uid: int, gid: int) -> AutomaticMaps:
+    """The automatic maps (see _automatic_maps), cached until /etc/subuid,
+    /etc/subgid or PATH change."""
+    return _cached_maps(uid, gid, _mtime(SUBUID), _mtime(SUBGID), SUBUID, SUBGID, os.environ.get("PATH", ""))
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_maps(uid: int, gid: int, *_key: object) -> AutomaticMaps:
+    return _automatic_maps(uid, gid)
+
+
+def _automatic_maps(uid: int, gid: int) -> AutomaticMaps:
     """Root inside is ``uid``/``gid``; as non-root the subordinate ranges
     follow, when there are ranges and the helpers to write them."""
     single = AutomaticMaps((IDMap(0, uid, 1),), (IDMap(0, gid, 1),))
@@ -186,16 +204,58 @@ def check_rootfs(field: str, path: str) -> None:
 
 
 def write_maps(pid: int, uid_map: str, gid_map: str) -> None:
-    """Write the maps of ``pid``'s user namespace with newuidmap/newgidmap."""
-    for kind, lines in (("uid", uid_map), ("gid", gid_map)):
-        helper = HELPERS[kind]
-        argv = [helper, str(pid), *lines.split()]
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, check=False)
-        except OSError as exc:
-            raise RootlessError(f"cannot run {helper}: {exc.strerror} (apt-get install uidmap)") from exc
-        if done.returncode != 0:
-            raise RootlessError(f"{' '.join(argv)} failed: {done.stderr.strip() or done.returncode}")
+    """Write the maps of ``pid``'s user namespace with newuidmap/newgidmap,
+    both at once (each is a setuid program to start while the child waits;
+    posix_spawn, a vfork, is the cheapest way to start them)."""
+    running: List[Tuple[List[str], int, int]] = []
+    try:
+        for kind, lines in (("uid", uid_map), ("gid", gid_map)):
+            argv = [shutil.which(HELPERS[kind]) or HELPERS[kind], str(pid), *lines.split()]
+            running.append((argv, *_spawn_helper(argv)))
+        failures = [_reap_helper(*helper) for helper in running]
+        running = []
+    finally:
+        for _, child, err_fd in running:
+            os.close(err_fd)
+            os.kill(child, 9)
+            os.waitpid(child, 0)
+    failed = [f for f in failures if f]
+    if failed:
+        raise RootlessError(failed[0])
+
+
+def _spawn_helper(argv: List[str]) -> Tuple[int, int]:
+    """Start ``argv`` with stdin and stdout on /dev/null and stderr on a
+    pipe: (pid, read end)."""
+    r, w = os.pipe()
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_DUP2, w, 2),
+    ]
+    try:
+        child = os.posix_spawn(argv[0], argv, {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}, file_actions=actions)
+    except OSError as exc:
+        os.close(r)
+        raise RootlessError(f"cannot run {argv[0]}: {exc.strerror} (apt-get install uidmap)") from exc
+    finally:
+        os.close(w)
+    return child, r
+
+
+def _reap_helper(argv: List[str], child: int, err_fd: int) -> str:
+    """Wait for a helper; what went wrong, or the empty string."""
+    chunks = []
+    try:
+        while chunk := os.read(err_fd, 4096):
+            chunks.append(chunk)
+    finally:
+        os.close(err_fd)
+    _, status = os.waitpid(child, 0)
+    if os.waitstatus_to_exitcode(status) == 0:
+        return ""
+    err = b"".join(chunks).decode(errors="replace").strip()
+    return f"{' '.join(argv)} failed: {err or os.waitstatus_to_exitcode(status)}"
 
 
 def userns_disabled_hint() -> str:
