@@ -286,3 +286,56 @@ def test_cgroup_in_a_delegated_cgroup2_subtree(rootless_user: RootlessUser, dele
     assert out["frozen"][out["frozen"].index("frozen") + 1] == "1"
     assert not os.path.exists(os.path.join(delegated, "rl-cg"))
     assert out["limit"][0] == "CgroupError" and "no delegated cgroup is available for memory" in out["limit"][1]
+
+
+def test_image_unpacked_and_run_by_the_user(rootless_user: RootlessUser, busybox: str, shared: str) -> None:
+    import tarfile
+
+    from support import images
+
+    def owned(info: tarfile.TarInfo, uid: int) -> tarfile.TarInfo:
+        info.uid = info.gid = uid
+        return info
+
+    base = images.layer_from_dir(busybox)
+    lower = images.layer_from_members(
+        [
+            (owned(images.entry("home/u", tarfile.DIRTYPE, mode=0o750), 1000), None),
+            (owned(images.entry("home/u/f"), 1000), b"mine\n"),
+            (images.entry("gone"), b"x"),
+            (images.entry("opq", tarfile.DIRTYPE, mode=0o755), None),
+            (images.entry("opq/old"), b"old"),
+        ]
+    )
+    upper = images.layer_from_members(
+        [
+            (images.entry(".wh.gone"), b""),
+            (images.entry("opq/.wh..wh..opq"), b""),
+            (images.entry("opq/new"), b"new"),
+        ]
+    )
+    layout = os.path.join(shared, "layout")
+    images.write_oci_layout(layout, [base, lower, upper], ref_name="rl:1")
+    archive = images.tar_dir(layout, os.path.join(shared, "rl.tar"))
+    os.chmod(archive, 0o644)
+    out = as_user(
+        rootless_user,
+        f"""
+        import os
+        import libcontainer_py as lc
+        store = lc.images.ImageStore(os.path.expanduser("~/images"))
+        image = store.import_archive({archive!r})
+        cfg = lc.Config.from_image(store, image.digest)
+        script = ("stat -c %u:%g /home/u/f; cat /home/u/f; ls /opq; test -e /gone || echo no-gone;"
+                  "grep ' / ' /proc/self/mountinfo | grep -o 'userxattr'")
+        r = lc.run(["sh", "-c", script], config=cfg, capture_output=True, text=True)
+        layers = [store.layer_path(d) for d in image.layers]
+        store.remove(image.digest)
+        removed = store.gc()
+        emit([r.returncode, r.stdout.split(), r.stderr, len(removed), [os.path.exists(p) for p in layers]])
+        """,
+    )
+    returncode, words, stderr, removed, exist = out
+    assert returncode == 0, stderr
+    assert words == ["1000:1000", "mine", "new", "no-gone", "userxattr"]
+    assert removed == 3 and exist == [False, False, False]

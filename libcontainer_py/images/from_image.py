@@ -15,7 +15,7 @@ from .._fields import fail
 from ..config import Config
 from ..process import DEFAULT_ENV, Process, User
 from .store import ImageRef, ImageStore
-from .unpack import OPAQUE_XATTR
+from .unpack import opaque_xattr
 
 
 def _strings(field: str, value: Any) -> Optional[Tuple[str, ...]]:
@@ -162,7 +162,7 @@ def workdir_layer(store: ImageStore, path: str) -> str:
 
 def _opaque(path: str) -> bool:
     try:
-        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+        return os.getxattr(path, opaque_xattr(), follow_symlinks=False) == b"y"
     except OSError:
         return False
 

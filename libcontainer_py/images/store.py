@@ -29,6 +29,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Union
 import attrs
 
 from ..rootfs import Rootfs
+from . import _userns
 from .errors import ImageError, ImageNotFound
 from .progress import Progress
 from .reference import key, name_for, parse_or_none
@@ -165,17 +166,20 @@ class ImageStore:
         try:
             os.chmod(tmp, 0o755)
             with source.open(path) as blob:
-                unpack_layer(blob, tmp, digest=digest, diff_id=diff_id, on_read=progress.update)
+                if _userns.needed():
+                    _userns.unpack_layer(blob, tmp, digest=digest, diff_id=diff_id)
+                else:
+                    unpack_layer(blob, tmp, digest=digest, diff_id=diff_id, on_read=progress.update)
             try:
                 os.rename(tmp, self.layer_path(diff_id))
             except OSError as e:
                 if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                     raise
-                shutil.rmtree(tmp)  # another import made it first: the same content
+                _rmtree(tmp)  # another import made it first: the same content
             progress.close()
         except BaseException:
             progress.close("failed")
-            shutil.rmtree(tmp, ignore_errors=True)
+            _rmtree(tmp, ignore_errors=True)
             raise
 
     def _record(self, found: ImageManifest, tag: Optional[str]) -> Image:
@@ -295,7 +299,7 @@ class ImageStore:
                     continue
                 doomed = tempfile.mkdtemp(dir=os.path.join(self.root, "tmp"), prefix="gc-")
                 os.rename(os.path.join(layers_dir, name), os.path.join(doomed, "layer"))  # gone at once
-                shutil.rmtree(doomed)
+                _rmtree(doomed)
                 removed.append(digest)
             blobs_dir = os.path.join(self.root, "blobs", "sha256")
             for name in os.listdir(blobs_dir):
@@ -303,8 +307,21 @@ class ImageStore:
                     os.unlink(os.path.join(blobs_dir, name))
             tmp = os.path.join(self.root, "tmp")
             for name in os.listdir(tmp):  # no import runs while gc.lock is exclusive
-                shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+                _rmtree(os.path.join(tmp, name), ignore_errors=True)
         return removed
+
+
+def _rmtree(path: str, *, ignore_errors: bool = False) -> None:
+    """Remove a layer's tree; a non-root caller's layers hold files of its
+    subordinate ids, removed in its user namespace."""
+    if not _userns.needed():
+        shutil.rmtree(path, ignore_errors=ignore_errors)
+        return
+    try:
+        _userns.rmtree(path)
+    except (ImageError, OSError):
+        if not ignore_errors:
+            raise
 
 
 def _familiar(name: str) -> str:

@@ -210,7 +210,9 @@ def root_steps(config: Config, host: HostFS, owner: Optional[Tuple[int, int]]) -
             steps.append(Step(Op.ROOT_PROPAGATION, what, point, s1=point, n1=MS_PRIVATE))
     if rootfs.is_overlay:
         assert scratch is not None
-        steps.append(overlay_step(rootfs, scratch, owner))
+        # in a user namespace of an unprivileged caller, the layers' opaque
+        # marks are user.overlay.* xattrs (images/unpack.py): userxattr
+        steps.append(overlay_step(rootfs, scratch, owner, userxattr=owner is not None and host.euid() != 0))
     elif rootfs.is_host:
         assert scratch is not None
         data = "mode=755" + (f",uid={owner[0]},gid={owner[1]}" if owner else "")
@@ -233,13 +235,14 @@ def root_propagation_after(rootfs: Rootfs) -> List[Step]:
     return [Step(Op.ROOT_PROPAGATION, what, "/", s1="/", n1=propagation_flags(rootfs.propagation))]
 
 
-def overlay_step(rootfs: Rootfs, scratch: str, owner: Optional[Tuple[int, int]]) -> Step:
+def overlay_step(rootfs: Rootfs, scratch: str, owner: Optional[Tuple[int, int]], *, userxattr: bool = False) -> Step:
     """The overlay root; its lowerdir lists the top layer first."""
     lower = ":".join(reversed(rootfs.lower))
+    extra = ",userxattr" if userxattr else ""
     if rootfs.upper is not None:
-        data = f"lowerdir={lower},upperdir={rootfs.upper},workdir={rootfs.work}"
+        data = f"lowerdir={lower},upperdir={rootfs.upper},workdir={rootfs.work}{extra}"
         return Step(Op.ROOT_OVERLAY, "mount the overlay root", scratch, s1=scratch, s2=data)
-    data = f"lowerdir={lower},upperdir={scratch}/upper,workdir={scratch}/work"
+    data = f"lowerdir={lower},upperdir={scratch}/upper,workdir={scratch}/work{extra}"
     tmpfs = "mode=755" + (f",uid={owner[0]},gid={owner[1]}" if owner else "")
     return Step(
         Op.ROOT_OVERLAY,
