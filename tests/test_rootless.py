@@ -339,3 +339,29 @@ def test_image_unpacked_and_run_by_the_user(rootless_user: RootlessUser, busybox
     assert returncode == 0, stderr
     assert words == ["1000:1000", "mine", "new", "no-gone", "userxattr"]
     assert removed == 3 and exist == [False, False, False]
+
+
+def test_layer_owner_outside_the_range_is_an_image_error(rootless_user: RootlessUser, shared: str) -> None:
+
+    from support import images
+
+    info = images.entry("far")
+    info.uid = 70000  # the user's range maps container ids up to 65536
+    layout = os.path.join(shared, "layout")
+    images.write_oci_layout(layout, [images.layer_from_members([(info, b"x")])], ref_name="far:1")
+    archive = images.tar_dir(layout, os.path.join(shared, "far.tar"))
+    os.chmod(archive, 0o644)
+    out = as_user(
+        rootless_user,
+        f"""
+        import os
+        import libcontainer_py as lc
+        store = lc.images.ImageStore(os.path.expanduser("~/images-far"))
+        try:
+            store.import_archive({archive!r})
+        except lc.ContainerError as exc:
+            emit([type(exc).__name__, str(exc), os.listdir(os.path.join(store.root, "tmp"))])
+        """,
+    )
+    name, message, tmp_left = out
+    assert name == "ImageError" and "/etc/subuid" in message and tmp_left == []

@@ -8,6 +8,7 @@ reading the layer on stdin and answering with one JSON line.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -31,7 +32,7 @@ try:
 except UnsafeLayerError as e:
     print(json.dumps({"unsafe": [e.entry, e.reason]}))
 except (ImageError, OSError) as e:
-    print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
+    print(json.dumps({"error": f"{type(e).__name__}: {e}", "errno": getattr(e, "errno", None)}))
 """
 
 
@@ -84,8 +85,11 @@ def unpack_layer(blob: IO[bytes], dest: str, *, digest: Optional[str], diff_id: 
         raise UnsafeLayerError(*answer["unsafe"])
     if "error" in answer:
         message = answer["error"]
-        if "Invalid argument" in message and "chown" in message.lower():
-            message += " (an owner outside the user's subordinate range: give it more ids in /etc/subuid)"
+        if answer.get("errno") == errno.EINVAL:
+            message += (
+                " (an owner the user namespace does not map: the layer needs more ids than "
+                "the user's ranges in /etc/subuid and /etc/subgid give)"
+            )
         raise ImageError(f"layer {digest or diff_id or ''}: {message}")
     return str(answer["ok"])
 
