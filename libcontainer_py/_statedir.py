@@ -160,6 +160,10 @@ def list_ids(root: str) -> List[str]:
         names = sorted(os.listdir(root))
     except FileNotFoundError:
         return []
+    except OSError as exc:
+        from .errors import ContainerError
+
+        raise ContainerError(f"cannot list the containers under {root}: {exc.strerror or exc}") from exc
     # other entries (the command line's .seccomp-cache) are no containers
     return [n for n in names if is_valid_id(n) and os.path.isdir(os.path.join(root, n))]
 

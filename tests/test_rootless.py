@@ -323,7 +323,7 @@ def test_image_unpacked_and_run_by_the_user(rootless_user: RootlessUser, busybox
         f"""
         import os
         import libcontainer_py as lc
-        store = lc.images.ImageStore(os.path.expanduser("~/images"))
+        store = lc.images.ImageStore("~/images")  # the issue's call, in $HOME
         image = store.import_archive({archive!r})
         cfg = lc.Config.from_image(store, image.digest)
         script = ("stat -c %u:%g /home/u/f; cat /home/u/f; ls /opq; test -e /gone || echo no-gone;"
@@ -365,3 +365,30 @@ def test_layer_owner_outside_the_range_is_an_image_error(rootless_user: Rootless
     )
     name, message, tmp_left = out
     assert name == "ImageError" and "/etc/subuid" in message and tmp_left == []
+
+
+def test_what_a_user_may_not_touch_is_a_container_error(rootless_user: RootlessUser) -> None:
+    out = as_user(
+        rootless_user,
+        """
+        import os
+        import libcontainer_py as lc
+        calls = {
+            "store": lambda: lc.images.ImageStore("/root/images"),
+            "list": lambda: lc.Container.list(root="/root/states"),
+            "create": lambda: lc.Container.create("rl-x", lc.Config(), root="/root/states"),
+            "pids": lambda: lc.run(["true"], config=lc.Config(cgroup=lc.CgroupConfig(pids=lc.Pids(max=10)))),
+        }
+        seen = {}
+        for name, call in calls.items():
+            try:
+                call()
+                seen[name] = "no error"
+            except lc.ContainerError as exc:
+                seen[name] = type(exc).__name__
+        seen["default_store"] = lc.images.ImageStore().root
+        emit(seen)
+        """,
+    )
+    assert out.pop("default_store") == os.path.join(rootless_user.home, ".local", "share", "libcontainer_py")
+    assert out == {"store": "ImageError", "list": "ContainerError", "create": "SpawnError", "pids": "CgroupError"}

@@ -36,7 +36,17 @@ from .reference import key, name_for, parse_or_none
 from .sources import ImageManifest, Source, open_source, read_images
 from .unpack import check_digest, unpack_layer
 
+#: Root's store; another user's is $XDG_DATA_HOME/libcontainer_py (by
+#: default ~/.local/share/libcontainer_py), decided when the store is made.
 DEFAULT_STORE = "/var/lib/libcontainer_py"
+
+
+def default_store() -> str:
+    """DEFAULT_STORE for root, a directory of the user's own for anyone else."""
+    if os.geteuid() == 0:
+        return DEFAULT_STORE
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(data, "libcontainer_py")
 
 
 @attrs.frozen
@@ -65,15 +75,18 @@ class ImageStore:
     line on stderr while importing (None: only when stderr is a terminal).
     """
 
-    def __init__(self, root: str = DEFAULT_STORE, *, progress: Optional[bool] = None) -> None:
-        root = os.path.abspath(os.fspath(root))
+    def __init__(self, root: Optional[str] = None, *, progress: Optional[bool] = None) -> None:
+        root = os.path.abspath(os.path.expanduser(os.fspath(root if root is not None else default_store())))
         if ":" in root or "," in root:
             raise ImageError(f"{root}: an overlay cannot use a directory with ':' or ',' in its path")
         self.root = root
         self.progress = progress
-        for sub in ("blobs/sha256", "layers/sha256", "tmp"):
-            os.makedirs(os.path.join(root, sub), mode=0o700, exist_ok=True)
-        os.chmod(os.path.join(root, "layers"), 0o755)
+        try:
+            for sub in ("blobs/sha256", "layers/sha256", "tmp"):
+                os.makedirs(os.path.join(root, sub), mode=0o700, exist_ok=True)
+            os.chmod(os.path.join(root, "layers"), 0o755)
+        except OSError as exc:
+            raise ImageError(f"{root}: cannot make the image store there: {exc.strerror or exc}") from exc
 
     def __repr__(self) -> str:
         return f"ImageStore({self.root!r})"
