@@ -626,6 +626,13 @@ def _state_of(
 def _intent(container_id: str, config: Config) -> State:
     """The state written before anything is made: no process yet (pid 0)."""
     cgroup = config.cgroup
+    if cgroup is not None:
+        from . import rootless
+
+        if rootless.cgroups_unprivileged():
+            # where popen will make it: in the delegated subtree, or nowhere
+            delegated = rootless.delegated_cgroup(cgroup, detect(), container_id)
+            cgroup = delegated[0] if delegated is not None else None
     return State(
         id=container_id,
         pid=0,
