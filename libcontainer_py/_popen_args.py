@@ -115,6 +115,10 @@ def check_host_paths(config: Config) -> None:
     named = [("rootfs.path", rootfs.path)] if rootfs.path else []
     named += [(f"rootfs.lower[{i}]", p) for i, p in enumerate(rootfs.lower)]
     for field, path in named:
+        if os.geteuid() != 0:
+            from .rootless import check_rootfs
+
+            check_rootfs(field, path)  # before "does not exist": it may be only unreachable
         if not os.path.exists(path):
             raise ConfigError(field, f"the directory {path!r} does not exist")
         if not os.path.isdir(path):

@@ -11,13 +11,14 @@ from the same functions.
 from __future__ import annotations
 
 import os
+import stat
 import time
 
 from . import _jsonlite
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs milliseconds at start-up: for the checker only
-    from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
+    from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
     class RecordLike(Protocol):
         """What recorded_status needs of a record (state.State has it)."""
@@ -37,10 +38,59 @@ if TYPE_CHECKING:  # typing costs milliseconds at start-up: for the checker only
         def alive(self) -> bool: ...
 
 
+#: Root's state root.
+SYSTEM_ROOT = "/run/libcontainer-py"
+
+
+def _in_user_namespace() -> bool:
+    """This process is in a user namespace other than the initial one."""
+    try:
+        with open("/proc/self/uid_map") as f:
+            return f.read().split() != ["0", "0", "4294967295"]
+    except OSError:
+        return False
+
+
+def default_root(euid: Optional[int] = None, environ: Optional[Mapping[str, str]] = None) -> str:
+    """The default state root: /run/libcontainer-py for root; for anyone
+    else (and root in a user namespace whose $USER is not root, as rootless
+    podman runs its runtime) $XDG_RUNTIME_DIR/libcontainer-py, or without
+    it /tmp/libcontainer-py-<uid>, which only its user may own (runc's rule,
+    with a per-user fallback where runc has /run/runc)."""
+    euid = os.geteuid() if euid is None else euid
+    environ = os.environ if environ is None else environ
+    if euid == 0 and (not _in_user_namespace() or environ.get("USER") == "root"):
+        return SYSTEM_ROOT
+    xdg = environ.get("XDG_RUNTIME_DIR", "")
+    if xdg.startswith("/"):
+        return os.path.join(xdg, "libcontainer-py")
+    return f"/tmp/libcontainer-py-{euid}"
+
+
 #: The state root of the library and the command line alike (one root, so
 #: `libcontainer-py list` shows containers made from Python, and the reverse);
-#: cli/__init__.py and cli/_argv.py repeat it (tests/unit/test_packaging.py).
-DEFAULT_ROOT = "/run/libcontainer-py"
+#: cli/__init__.py and cli/_argv.py take it from here (tests/unit/test_packaging.py).
+#: Decided once, at import, for the user this process runs as.
+DEFAULT_ROOT = default_root()
+
+
+def make_root(root: str) -> None:
+    """Make the state root if needed; ContainerError when a non-root
+    caller's root belongs to someone else or others can write it (a
+    directory of a shared /tmp someone else made first)."""
+    os.makedirs(root, mode=0o711 if os.geteuid() == 0 else 0o700, exist_ok=True)
+    if os.geteuid() == 0:
+        return
+    st = os.lstat(root)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        from .errors import ContainerError
+
+        raise ContainerError(
+            f"the state root {root} is not a directory of uid {os.geteuid()} that only it can write: "
+            "remove it, set XDG_RUNTIME_DIR, or pass root="
+        )
+
+
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _ID_CHARS = _ALNUM | frozenset("_.-")
 STATE_FILE = "state.json"
@@ -103,6 +153,10 @@ def list_ids(root: str) -> List[str]:
         names = sorted(os.listdir(root))
     except FileNotFoundError:
         return []
+    except OSError as exc:
+        from .errors import ContainerError
+
+        raise ContainerError(f"cannot list the containers under {root}: {exc.strerror or exc}") from exc
     # other entries (the command line's .seccomp-cache) are no containers
     return [n for n in names if is_valid_id(n) and os.path.isdir(os.path.join(root, n))]
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Iterator, 
 import attrs
 
 from . import _native, _netrun
-from ._statedir import no_process_message
+from ._statedir import make_root, no_process_message
 from ._statedir import wait_gone as _wait_gone
 from .capabilities import Capabilities
 from .cgroups import CgroupConfig, Event, Manager, Resource, Stats, detect, new_manager
@@ -185,7 +185,7 @@ class Container:
         fns = check_callbacks(callbacks)
         directory = container_dir(root, container_id)
         try:
-            os.makedirs(root, mode=0o711, exist_ok=True)
+            make_root(root)
             os.mkdir(directory, 0o711)
         except FileExistsError:
             raise ContainerExists(f"container {container_id!r} already exists under {root}") from None
@@ -801,6 +801,13 @@ def _state_of(
 def _intent(container_id: str, config: Config) -> State:
     """The state written before anything is made: no process yet (pid 0)."""
     cgroup = config.cgroup
+    if cgroup is not None:
+        from . import rootless
+
+        if rootless.cgroups_unprivileged():
+            # where popen will make it: in the delegated subtree, or nowhere
+            delegated = rootless.delegated_cgroup(cgroup, detect(), container_id)
+            cgroup = delegated[0] if delegated is not None else None
     return State(
         id=container_id,
         pid=0,

@@ -82,8 +82,12 @@ class Namespaces:
 
     @classmethod
     def default(cls) -> Namespaces:
-        """New mount, uts, ipc, pid, net and cgroup namespaces."""
-        return cls(mount=True, uts=True, ipc=True, pid=True, net=True, cgroup=True)
+        """New mount, uts, ipc, pid, net and cgroup namespaces; for a caller
+        without CAP_SYS_ADMIN (a non-root user) a new user namespace too
+        (see rootless.py)."""
+        from .rootless import unprivileged
+
+        return cls(user=unprivileged(), mount=True, uts=True, ipc=True, pid=True, net=True, cgroup=True)
 
     @classmethod
     def all(cls) -> Namespaces:

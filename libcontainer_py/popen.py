@@ -12,12 +12,12 @@ from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence, S
 
 import attrs
 
-from . import _native, _netrun, _owners
+from . import _native, _netrun, _owners, rootless
 from ._log import log as _log
 from ._netrun import Attachments
 from ._popen_args import UserArg, check_config, check_host_paths, check_pass_fds, with_process_args
 from ._statedir import DEFAULT_ROOT
-from .cgroups import CgroupError, Manager, Stats, detect, new_manager
+from .cgroups import CgroupConfig, CgroupError, Manager, Stats, detect, new_manager
 from .config import Config
 from .errors import ConfigError, ContainerError, ContainerExists, StepError, host_error
 from .plan import Plan, build_plan
@@ -136,15 +136,22 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         # (made below, after planning and before the spawn).
         host_layout = None
         cgroup_dirs = {}
-        if config.cgroup is not None:
+        cgroup_config = config.cgroup
+        layout = None
+        if cgroup_config is not None:
             layout = host_layout = detect()
-            if not config.cgroup.accounting:
-                layout = layout.only(config.cgroup.controllers())
-            path = config.cgroup.resolved_path(self.container_id)
+            if rootless.cgroups_unprivileged():
+                delegated = rootless.delegated_cgroup(cgroup_config, layout, self.container_id)
+                cgroup_config, layout = delegated if delegated is not None else (None, None)
+                host_layout = layout
+        if cgroup_config is not None and layout is not None:
+            if not cgroup_config.accounting:
+                layout = layout.only(cgroup_config.controllers())
+            path = cgroup_config.resolved_path(self.container_id)
             manager = new_manager(path, layout, container_id=self.container_id)
             # An existing cgroup at a path given explicitly is joined (as
             # runc); at the default path, made of the id, it is a duplicate id.
-            manager.join_existing = config.cgroup.path is not None
+            manager.join_existing = config.cgroup is not None and config.cgroup.path is not None
             self._at_clone = layout.kind == "v2"
             if not self._at_clone:
                 procs = [os.path.join(d, "cgroup.procs") for d in manager.dirs()]
@@ -179,7 +186,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         self._on_listener = on_listener
         self._owned: Optional[str] = None
         try:
-            self._make_cgroup(manager, config)
+            self._make_cgroup(manager, cgroup_config)
         except BaseException:
             self._detach_network()
             raise
@@ -250,8 +257,8 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             no_process=no_process,
         )
 
-    def _make_cgroup(self, manager: Optional[Manager], config: Config) -> None:
-        if manager is not None and config.cgroup is not None:
+    def _make_cgroup(self, manager: Optional[Manager], cgroup: Optional[CgroupConfig]) -> None:
+        if manager is not None and cgroup is not None:
             if self.plan.dies_with_owner:
                 self._owned = _owners.record(DEFAULT_ROOT, self.container_id, manager.path)
             try:
@@ -261,7 +268,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 raise
             self.cgroup = manager
             try:
-                manager.apply(config.cgroup)
+                manager.apply(cgroup)
             except BaseException:
                 self._remove_cgroup()
                 raise

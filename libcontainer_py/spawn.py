@@ -131,7 +131,7 @@ def spawn(
         try:
             child.pid, child.pidfd = _native.spawn(args, from_parent_thread=plan.dies_with_owner)
         except OSError as exc:
-            raise SpawnError(f"clone failed: {exc.strerror}", exc.errno) from exc
+            raise SpawnError(f"clone failed: {exc.strerror}{_clone_hint(plan, exc)}", exc.errno) from exc
         finally:
             _close_all([child_fd, *opened.values()])
             child_fd, opened = -1, {}
@@ -150,6 +150,24 @@ def spawn(
     else:
         os.close(parent_fd)
     return spawned
+
+
+def _clone_hint(plan: Plan, exc: OSError) -> str:
+    """What an unprivileged caller can do about a refused clone."""
+    import errno
+
+    from .namespaces import CLONE_FLAGS
+    from .rootless import unprivileged, userns_disabled_hint
+
+    if exc.errno not in (errno.EPERM, errno.ENOSPC) or not unprivileged():
+        return ""
+    if not plan.clone_flags & CLONE_FLAGS["user"] and not any(s.op is Op.SETNS for s in plan.steps):
+        return (
+            " (a caller without CAP_SYS_ADMIN needs a new user namespace for the others: "
+            "namespaces.user=True, as Namespaces.default() has for it)"
+        )
+    why = userns_disabled_hint()
+    return f" ({why}; ask the administrator to allow them)" if why else ""
 
 
 def recorded(spawned: Spawned) -> None:
@@ -330,7 +348,11 @@ def _hand_to_agent(child: _Child, on_listener: Callable[[int, int], None]) -> No
 
 def _parent_part(plan: Plan, pid: int) -> None:
     """What the parent does while the child waits: user namespace maps."""
-    if plan.uid_map or plan.gid_map:
+    if plan.map_helper:
+        from .rootless import write_maps
+
+        write_maps(pid, plan.uid_map, plan.gid_map)
+    elif plan.uid_map or plan.gid_map:
         try:
             if plan.deny_setgroups:
                 _write(f"/proc/{pid}/setgroups", "deny")

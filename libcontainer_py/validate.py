@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Tuple
 
 from .errors import ConfigError
@@ -81,17 +82,21 @@ def _check_user_namespace(config: Config) -> None:
                 raise ConfigError(field, "id mappings need a new user namespace (namespaces.user=True)")
         return
     user = config.process.user
-    _check_mapped("process.user.uid", user.uid, config.uid_mappings)
+    _check_mapped("process.user.uid", user.uid, config.uid_mappings, "uid")
     for field, gid in [("process.user.gid", user.gid)] + [
         (f"process.user.additional_gids[{i}]", g) for i, g in enumerate(user.additional_gids)
     ]:
-        _check_mapped(field, gid, config.gid_mappings)
+        _check_mapped(field, gid, config.gid_mappings, "gid")
 
 
-def _check_mapped(field: str, container_id: int, maps: Tuple[IDMap, ...]) -> None:
+def _check_mapped(field: str, container_id: int, maps: Tuple[IDMap, ...], kind: str) -> None:
     if not maps:
-        # The default mapping (see plan.default_mappings) maps container id 0 only.
-        if container_id != 0:
+        # The default mapping (see plan.default_mappings): container id 0,
+        # and for a non-root caller its subordinate ranges.
+        from .rootless import automatic_maps
+
+        auto = automatic_maps(os.geteuid(), os.getegid())
+        if not any(m.contains(container_id) for m in (auto.uids if kind == "uid" else auto.gids)):
             raise ConfigError(field, f"id {container_id} is not mapped: give uid_mappings/gid_mappings")
         return
     if not any(m.contains(container_id) for m in maps):
@@ -116,5 +121,5 @@ def _check_devices(config: Config) -> None:
         # the host's owner): their owner must exist in the namespace.
         for i, d in enumerate(config.devices):
             if d.type == "p":
-                _check_mapped(f"devices[{i}].uid", d.uid, config.uid_mappings)
-                _check_mapped(f"devices[{i}].gid", d.gid, config.gid_mappings)
+                _check_mapped(f"devices[{i}].uid", d.uid, config.uid_mappings, "uid")
+                _check_mapped(f"devices[{i}].gid", d.gid, config.gid_mappings, "gid")

@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from support.busybox import make_rootfs
 from support.observe import host_snapshot
+from support.rootless import RootlessUser, create_user, remove_user
 
 import libcontainer_py as lc
 
@@ -73,6 +74,17 @@ def _the_run_leaves_no_cgroup_or_state() -> Iterator[None]:
 def busybox(tmp_path_factory: Any) -> str:
     """A busybox root filesystem, built once per session."""
     return make_rootfs(str(tmp_path_factory.mktemp("busybox") / "rootfs"))
+
+
+@pytest.fixture(scope="session")
+def rootless_user() -> Iterator[RootlessUser]:
+    """A real unprivileged user with subordinate id ranges and a venv of this
+    project it can run (support/rootless.py); removed after the session."""
+    user = create_user()
+    try:
+        yield user
+    finally:
+        remove_user(user)
 
 
 @pytest.fixture

@@ -105,9 +105,11 @@ def test_rootless_container(no_leaks: None) -> None:
 def test_rootless_without_user_namespace_fails_cleanly(no_leaks: None) -> None:
     def run() -> str:
         try:
-            lc.run(["true"], config=lc.Config())
+            lc.run(["true"], config=lc.Config(namespaces=lc.Namespaces(mount=True, uts=True)))
         except lc.ContainerError as exc:
-            return type(exc).__name__
+            return f"{type(exc).__name__}: {exc}"
         return "no error"
 
-    assert in_unprivileged_child(run) == "SpawnError"
+    # explicit namespaces without a user namespace (the default has one for this caller)
+    out = in_unprivileged_child(run)
+    assert out.startswith("SpawnError: clone failed") and "namespaces.user=True" in out

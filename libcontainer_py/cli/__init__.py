@@ -11,13 +11,13 @@ from __future__ import annotations
 import os
 import sys
 
+from .._statedir import DEFAULT_ROOT as DEFAULT_ROOT
+
 TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
 if TYPE_CHECKING:
     from typing import List, Optional
 
     from ._argv import Args
-
-DEFAULT_ROOT = "/run/libcontainer-py"
 
 #: command -> (module, function, help)
 COMMANDS = {

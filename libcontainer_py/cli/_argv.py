@@ -12,13 +12,15 @@ None, and argparse then reads the line and answers as it always did.
 
 from __future__ import annotations
 
+from .._statedir import DEFAULT_ROOT
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs milliseconds at start-up: for the checker only
     from typing import Any, Dict, List, Optional, Tuple
 
 #: Global flags that take a value, with argparse's defaults.
 _GLOBAL_VALUED: Dict[str, Tuple[str, str]] = {
-    "--root": ("root", "/run/libcontainer-py"),
+    "--root": ("root", DEFAULT_ROOT),
     "--log": ("log", ""),
     "--log-format": ("log_format", "text"),
     "--rootless": ("rootless", "auto"),

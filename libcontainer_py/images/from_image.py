@@ -16,7 +16,7 @@ from ..config import Config
 from ..process import DEFAULT_ENV, Process, User
 from .errors import ImageNotFound
 from .store import Image, ImageRef, ImageStore
-from .unpack import OPAQUE_XATTR
+from .unpack import opaque_xattr
 
 PULL_POLICIES = ("never", "missing", "always")
 
@@ -165,7 +165,7 @@ def workdir_layer(store: ImageStore, path: str) -> str:
 
 def _opaque(path: str) -> bool:
     try:
-        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+        return os.getxattr(path, opaque_xattr(), follow_symlinks=False) == b"y"
     except OSError:
         return False
 

@@ -27,11 +27,12 @@ import json
 import os
 import shutil
 import tempfile
-from typing import IO, Any, Callable, ContextManager, Dict, Iterator, List, Optional, Set, Tuple, Union
+from typing import IO, Any, Callable, ContextManager, Dict, Iterator, List, Optional, Set, Tuple, Union, cast
 
 import attrs
 
 from ..rootfs import Rootfs
+from . import _userns
 from .credentials import AuthArg
 from .errors import DigestMismatchError, ImageError, ImageNotFound
 from .platforms import Platform
@@ -40,7 +41,17 @@ from .reference import key, name_for, parse_or_none
 from .sources import ImageManifest, Source, open_source, read_images
 from .unpack import Readable, check_digest, unpack_layer
 
+#: Root's store; another user's is $XDG_DATA_HOME/libcontainer_py (by
+#: default ~/.local/share/libcontainer_py), decided when the store is made.
 DEFAULT_STORE = "/var/lib/libcontainer_py"
+
+
+def default_store() -> str:
+    """DEFAULT_STORE for root, a directory of the user's own for anyone else."""
+    if os.geteuid() == 0:
+        return DEFAULT_STORE
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(data, "libcontainer_py")
 
 
 @attrs.frozen
@@ -70,15 +81,18 @@ class ImageStore:
     line on stderr while importing (None: only when stderr is a terminal).
     """
 
-    def __init__(self, root: str = DEFAULT_STORE, *, progress: Optional[bool] = None) -> None:
-        root = os.path.abspath(os.fspath(root))
+    def __init__(self, root: Optional[str] = None, *, progress: Optional[bool] = None) -> None:
+        root = os.path.abspath(os.path.expanduser(os.fspath(root if root is not None else default_store())))
         if ":" in root or "," in root:
             raise ImageError(f"{root}: an overlay cannot use a directory with ':' or ',' in its path")
         self.root = root
         self.progress = progress
-        for sub in ("blobs/sha256", "layers/sha256", "tmp"):
-            os.makedirs(os.path.join(root, sub), mode=0o700, exist_ok=True)
-        os.chmod(os.path.join(root, "layers"), 0o755)
+        try:
+            for sub in ("blobs/sha256", "layers/sha256", "tmp"):
+                os.makedirs(os.path.join(root, sub), mode=0o700, exist_ok=True)
+            os.chmod(os.path.join(root, "layers"), 0o755)
+        except OSError as exc:
+            raise ImageError(f"{root}: cannot make the image store there: {exc.strerror or exc}") from exc
 
     def __repr__(self) -> str:
         return f"ImageStore({self.root!r})"
@@ -219,7 +233,10 @@ class ImageStore:
             with open_blob() as blob, os.fdopen(fd, "wb") as out:
                 tee = _Tee(blob, out)  # hashes the blob: unpack_layer checks the diff_id
                 try:
-                    unpack_layer(tee, tmp, diff_id=diff_id, on_read=on_read)
+                    if _userns.needed():  # a non-root caller: owners through its id ranges
+                        _userns.unpack_layer(cast(IO[bytes], tee), tmp, digest=None, diff_id=diff_id)
+                    else:
+                        unpack_layer(tee, tmp, diff_id=diff_id, on_read=on_read)
                 except ImageError as e:  # a changed blob is a digest mismatch, however it broke the unpacking
                     if digest is None:
                         raise
@@ -236,9 +253,9 @@ class ImageStore:
             except OSError as e:
                 if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                     raise
-                shutil.rmtree(tmp)  # another import made it first: the same content
+                _rmtree(tmp)  # another import made it first: the same content
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _rmtree(tmp, ignore_errors=True)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(blob_tmp)
             raise
@@ -400,7 +417,7 @@ class ImageStore:
                     continue
                 doomed = tempfile.mkdtemp(dir=os.path.join(self.root, "tmp"), prefix="gc-")
                 os.rename(os.path.join(layers_dir, name), os.path.join(doomed, "layer"))  # gone at once
-                shutil.rmtree(doomed)
+                _rmtree(doomed)
                 removed.append(digest)
             blobs_dir = os.path.join(self.root, "blobs", "sha256")
             for name in os.listdir(blobs_dir):
@@ -408,7 +425,7 @@ class ImageStore:
                     os.unlink(os.path.join(blobs_dir, name))
             tmp = os.path.join(self.root, "tmp")
             for name in os.listdir(tmp):  # no import runs while gc.lock is exclusive
-                shutil.rmtree(os.path.join(tmp, name), ignore_errors=True)
+                _rmtree(os.path.join(tmp, name), ignore_errors=True)
         return removed
 
 
@@ -433,6 +450,19 @@ class _Tee(io.RawIOBase):
 
     def digest(self) -> str:
         return "sha256:" + self.sha.hexdigest()
+
+
+def _rmtree(path: str, *, ignore_errors: bool = False) -> None:
+    """Remove a layer's tree; a non-root caller's layers hold files of its
+    subordinate ids, removed in its user namespace."""
+    if not _userns.needed():
+        shutil.rmtree(path, ignore_errors=ignore_errors)
+        return
+    try:
+        _userns.rmtree(path)
+    except (ImageError, OSError):
+        if not ignore_errors:
+            raise
 
 
 def _familiar(name: str) -> str:

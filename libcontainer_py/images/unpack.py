@@ -27,6 +27,20 @@ from .errors import DigestMismatchError, ImageError, UnsafeLayerError
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
+#: What overlayfs reads with the ``userxattr`` option (kernel >= 5.11): the
+#: opaque mark of a layer unpacked without root of the initial user namespace.
+USER_OPAQUE_XATTR = "user.overlay.opaque"
+
+
+def opaque_xattr() -> str:
+    """The opaque xattr this process writes and reads: trusted.* needs
+    CAP_SYS_ADMIN in the initial user namespace; others use user.*, and
+    their overlay roots are mounted with ``userxattr``."""
+    from .._statedir import _in_user_namespace
+
+    return OPAQUE_XATTR if os.geteuid() == 0 and not _in_user_namespace() else USER_OPAQUE_XATTR
+
+
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -139,6 +153,9 @@ class _Layer:
     def __init__(self, root: str) -> None:
         self.root_fd = os.open(root, _DIR_FLAGS)
         self.is_root = os.geteuid() == 0
+        #: mknod of devices (not whiteouts): root of the initial user namespace only
+        self.opaque = opaque_xattr()
+        self.can_mknod = self.opaque == OPAQUE_XATTR
         #: Directories whose owner, mode and mtime are set last (deepest first).
         self.dirs: List[Tuple[Tuple[str, ...], tarfile.TarInfo]] = []
         #: The directory opened last (entries come grouped by directory):
@@ -235,7 +252,7 @@ class _Layer:
         if leaf == OPAQUE_MARKER:
             fd = self.open_dir(name, parts[:-1], create=True)
             try:
-                os.setxattr(fd, OPAQUE_XATTR, b"y")
+                os.setxattr(fd, self.opaque, b"y")
             finally:
                 os.close(fd)
             return
@@ -271,7 +288,7 @@ class _Layer:
             self.hardlink(member, dir_fd, leaf)
             return
         if member.ischr() or member.isblk():
-            if not self.is_root:
+            if not self.can_mknod:
                 raise UnsafeLayerError(name, "device nodes need root")
             kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
             self.clear(dir_fd, leaf, keep_dir=False)

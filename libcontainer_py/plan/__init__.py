@@ -124,7 +124,8 @@ def build_plan(
     if (cgroup_procs or cgroup_at_clone) and clone_flags & CLONE_FLAGS["cgroup"]:
         clone_flags &= ~CLONE_FLAGS["cgroup"]
         steps.append(Step(Op.UNSHARE, "create the cgroup namespace", n1=CLONE_FLAGS["cgroup"]))
-    uid_map, gid_map, deny = id_maps(config, host)
+    maps = id_maps(config, host)
+    uid_map, deny = maps.uid_map, maps.deny_setgroups
     if uid_map or _parent_has_work(config):
         steps.append(Step(Op.WAIT_PARENT, "wait for the parent's set-up"))
     # Until execve the child is a copy of the caller: nothing in the
@@ -167,8 +168,9 @@ def build_plan(
         if config.process.executable
         else exec_candidates(argv[0], env.get("PATH", DEFAULT_PATH)),
         uid_map=uid_map,
-        gid_map=gid_map,
+        gid_map=maps.gid_map,
         deny_setgroups=deny,
+        map_helper=maps.helper,
         slots=slots,
     )
 

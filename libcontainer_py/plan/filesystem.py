@@ -64,7 +64,7 @@ def choose_scratch(config: Config, host: HostFS) -> str:
     if config.rootfs is not None:
         layers = (*config.rootfs.lower, config.rootfs.upper, config.rootfs.work)
         sources += [host.realpath(p) for p in layers if p]
-    if config.namespaces.user is True:
+    if config.namespaces.user is True or host.in_user_namespace():
         sources += [d.path for d in config.devices]
 
     def overlaps(a: str, b: str) -> bool:
@@ -179,7 +179,9 @@ def root_steps(config: Config, host: HostFS, owner: Optional[Tuple[int, int]]) -
             steps.append(Step(Op.ROOT_PROPAGATION, what, point, s1=point, n1=MS_PRIVATE))
     if rootfs.is_overlay:
         assert scratch is not None
-        steps.append(overlay_step(rootfs, scratch, owner))
+        # in a user namespace of an unprivileged caller, the layers' opaque
+        # marks are user.overlay.* xattrs (images/unpack.py): userxattr
+        steps.append(overlay_step(rootfs, scratch, owner, userxattr=owner is not None and host.euid() != 0))
     elif rootfs.is_host:
         assert scratch is not None
         data = "mode=755" + (f",uid={owner[0]},gid={owner[1]}" if owner else "")
@@ -202,13 +204,14 @@ def root_propagation_after(rootfs: Rootfs) -> List[Step]:
     return [Step(Op.ROOT_PROPAGATION, what, "/", s1="/", n1=propagation_flags(rootfs.propagation))]
 
 
-def overlay_step(rootfs: Rootfs, scratch: str, owner: Optional[Tuple[int, int]]) -> Step:
+def overlay_step(rootfs: Rootfs, scratch: str, owner: Optional[Tuple[int, int]], *, userxattr: bool = False) -> Step:
     """The overlay root; its lowerdir lists the top layer first."""
     lower = ":".join(reversed(rootfs.lower))
+    extra = ",userxattr" if userxattr else ""
     if rootfs.upper is not None:
-        data = f"lowerdir={lower},upperdir={rootfs.upper},workdir={rootfs.work}"
+        data = f"lowerdir={lower},upperdir={rootfs.upper},workdir={rootfs.work}{extra}"
         return Step(Op.ROOT_OVERLAY, "mount the overlay root", scratch, s1=scratch, s2=data)
-    data = f"lowerdir={lower},upperdir={scratch}/upper,workdir={scratch}/work"
+    data = f"lowerdir={lower},upperdir={scratch}/upper,workdir={scratch}/work{extra}"
     tmpfs = "mode=755" + (f",uid={owner[0]},gid={owner[1]}" if owner else "")
     return Step(
         Op.ROOT_OVERLAY,
@@ -263,7 +266,7 @@ def mount_steps(
         steps.append(mount_step(m, host))
         steps.extend(mount_attr_steps(m))
     if config.mounts.find("/dev") is not None:
-        dev_steps(config, steps)
+        dev_steps(config, steps, host)
     if create_hooks:
         # As runc: after the mounts and devices, before a read-only /dev,
         # the protected paths (which a hook then cannot undo) and pivot_root.
@@ -276,7 +279,7 @@ def mount_steps(
     # chroot can be escaped by a process with CAP_SYS_CHROOT, which root of a
     # user namespace always has there: no fallback to it in a user namespace.
     pivot_flags = F_NO_PIVOT if rootfs.no_pivot else 0
-    if config.namespaces.user is True:
+    if config.namespaces.user is True or host.in_user_namespace():
         pivot_flags |= F_PIVOT_ONLY
     what = "chroot into the root" if rootfs.no_pivot else "pivot_root into the root"
     steps.append(Step(Op.PIVOT_ROOT, what, rootfs.path or "/", flags=pivot_flags))
@@ -296,8 +299,10 @@ def chroot_steps(config: Config, host: HostFS, create_hooks: bool = False) -> Li
     return steps
 
 
-def dev_steps(config: Config, steps: List[Step]) -> None:
-    in_userns = config.namespaces.user is True
+def dev_steps(config: Config, steps: List[Step], host: HostFS) -> None:
+    # a new user namespace, or this process's own (rootless podman runs its
+    # runtime as root of one): no mknod, as runc
+    in_userns = config.namespaces.user is True or host.in_user_namespace()
     for d in config.devices:
         if in_userns and d.type != "p":
             # mknod is not allowed in a user namespace: bind the host's node.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import List, Tuple
 
 import attrs
@@ -10,6 +11,7 @@ from ..config import Config
 from ..errors import ConfigError
 from ..idmap import IDMap
 from ..namespaces import CLONE_FLAGS
+from ..rootless import RootlessWarning, check_maps, needs_helper
 from .steps import F_BIND, HostFS, Op, Step
 
 
@@ -57,26 +59,50 @@ def _offsets_step(config: Config) -> Step:
 
 
 def default_mappings(host: HostFS) -> Tuple[Tuple[IDMap, ...], Tuple[IDMap, ...]]:
-    """Without explicit maps, container root is the caller's own uid and gid."""
-    return (IDMap(0, host.euid(), 1),), (IDMap(0, host.egid(), 1),)
+    """Without explicit maps, container root is the caller's own uid and gid,
+    and for a non-root caller its subordinate ranges follow (rootless.py)."""
+    maps = host.automatic_maps()
+    return maps.uids, maps.gids
 
 
-def id_maps(config: Config, host: HostFS) -> Tuple[str, str, bool]:
+@attrs.frozen
+class IdMaps:
+    """The lines of uid_map and gid_map and how the parent writes them."""
+
+    uid_map: str = ""
+    gid_map: str = ""
+    #: setgroups is denied first (an unprivileged caller writing gid_map itself).
+    deny_setgroups: bool = False
+    #: newuidmap/newgidmap write them.
+    helper: bool = False
+
+
+def id_maps(config: Config, host: HostFS) -> IdMaps:
     if config.namespaces.user is not True:
-        return "", "", False
+        return IdMaps()
     uids, gids = config.uid_mappings, config.gid_mappings
-    default_uids, default_gids = default_mappings(host)
-    uids = uids or default_uids
-    gids = gids or default_gids
+    if not uids or not gids:
+        auto = host.automatic_maps()
+        if auto.shortfall is not None:
+            warnings.warn(auto.shortfall, RootlessWarning, stacklevel=5)
+        uids = uids or auto.uids
+        gids = gids or auto.gids
+    euid, egid = host.euid(), host.egid()
+    helper = False
+    if euid != 0:
+        check_maps("uid", uids, euid)
+        check_maps("gid", gids, egid)
+        helper = needs_helper(uids, euid) or needs_helper(gids, egid)
     # Without privilege in the parent namespace, gid_map can only be written
-    # after setgroups is denied.
-    deny = host.euid() != 0
+    # after setgroups is denied (newgidmap may write it with setgroups allowed).
+    deny = euid != 0 and not helper
     if deny and config.process.user.additional_gids:
         raise ConfigError(
             "process.user.additional_gids",
-            "a rootless container cannot set supplementary groups (setgroups is denied in its user namespace)",
+            "a rootless container without subordinate ids cannot set supplementary groups "
+            "(setgroups is denied in its user namespace): give the user ranges in /etc/subuid and /etc/subgid",
         )
-    return "".join(m.line() for m in uids), "".join(m.line() for m in gids), deny
+    return IdMaps("".join(m.line() for m in uids), "".join(m.line() for m in gids), deny, helper)
 
 
 def namespace_ids(config: Config, host: HostFS) -> Tuple[int, int]:

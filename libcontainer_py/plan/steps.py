@@ -17,6 +17,7 @@ from ..namespaces import CLONE_FLAGS
 
 if TYPE_CHECKING:
     from ..cgroups.layout import Layout
+    from ..rootless import AutomaticMaps
 
 
 class Op(enum.IntEnum):
@@ -204,6 +205,9 @@ class Plan:
     uid_map: str = ""
     gid_map: str = ""
     deny_setgroups: bool = False
+    #: The maps are written by newuidmap/newgidmap (an unprivileged caller
+    #: mapping more than its own ids).
+    map_helper: bool = False
     #: How many PREOPEN slots the steps use.
     slots: int = 0
 
@@ -286,6 +290,18 @@ class HostFS:
 
     def egid(self) -> int:
         return os.getegid()
+
+    def in_user_namespace(self) -> bool:
+        """This process is in a user namespace other than the initial one."""
+        from .._statedir import _in_user_namespace
+
+        return _in_user_namespace()
+
+    def automatic_maps(self) -> AutomaticMaps:
+        """The id maps of a user namespace without explicit ones (see rootless.py)."""
+        from ..rootless import automatic_maps
+
+        return automatic_maps(self.euid(), self.egid())
 
     def creator_areas(self) -> Tuple[Tuple[int, int], ...]:
         """Where this process's argv and environment strings lie (what

@@ -13,6 +13,7 @@ import types
 import pytest
 
 import libcontainer_py as lc
+from libcontainer_py import _statedir
 from libcontainer_py.images import ImageError
 from libcontainer_py.images.reference import name_for, parse
 
@@ -51,6 +52,15 @@ def test_one_default_state_root_for_library_and_cli() -> None:
     from libcontainer_py.cli import _argv
 
     assert lc.DEFAULT_ROOT == cli.DEFAULT_ROOT == _argv._GLOBAL_VALUED["--root"][1] == "/run/libcontainer-py"
+    assert lc.DEFAULT_ROOT == _statedir.default_root(0, {"USER": "root"})
+
+
+def test_default_state_root_of_other_users() -> None:
+    assert _statedir.default_root(1000, {"XDG_RUNTIME_DIR": "/run/user/1000"}) == "/run/user/1000/libcontainer-py"
+    assert _statedir.default_root(1000, {}) == "/tmp/libcontainer-py-1000"
+    assert _statedir.default_root(1000, {"XDG_RUNTIME_DIR": "relative"}) == "/tmp/libcontainer-py-1000"
+    # root outside any user namespace (this test) keeps the system root whatever $USER says
+    assert _statedir.default_root(0, {"USER": "me", "XDG_RUNTIME_DIR": "/run/user/1000"}) == "/run/libcontainer-py"
     assert lc.Container.create.__kwdefaults__["root"] == lc.DEFAULT_ROOT
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Dict, Optional
 
+import attrs
 import pytest
 
 import libcontainer_py as lc
@@ -25,6 +26,7 @@ from libcontainer_py.plan import (
     choose_scratch,
     exec_candidates,
 )
+from libcontainer_py.rootless import AutomaticMaps, RootlessConfigError, RootlessWarning
 
 
 class FakeHost(HostFS):
@@ -53,6 +55,11 @@ class FakeHost(HostFS):
 
     def egid(self) -> int:
         return self._euid
+
+    def automatic_maps(self) -> AutomaticMaps:
+        # a host whose /etc/subuid gives the caller nothing
+        single = AutomaticMaps((lc.IDMap(0, self._euid, 1),), (lc.IDMap(0, self._euid, 1),))
+        return single if self._euid == 0 else attrs.evolve(single, shortfall="no range")
 
     def cgroup_layout(self) -> None:
         return None  # Mount.cgroup: an empty tmpfs (test_plan_cgroupfs.py has layouts)
@@ -261,13 +268,34 @@ def test_memory_sharing_only_when_the_child_never_waits_or_setns() -> None:
 def test_rootless_supplementary_groups_are_refused() -> None:
     cfg = lc.Config(
         namespaces=lc.Namespaces.all(),
-        gid_mappings=[lc.IDMap(0, 1000, 1), lc.IDMap(10, 1001, 1)],
-        process=lc.Process(args=["x"], user=lc.User(0, 0, [10])),
+        gid_mappings=[lc.IDMap(0, 1000, 1)],
+        process=lc.Process(args=["x"], user=lc.User(0, 0, [0])),
     )
     with pytest.raises(lc.ConfigError) as info:
         build_plan(cfg, "x", host=FakeHost(MERGED.kinds, MERGED.links, euid=1000))
     assert info.value.field == "process.user.additional_gids"
+    assert "/etc/subuid" in str(info.value)
     assert build_plan(cfg, "x", host=MERGED).gid_map  # as root it is fine
+
+
+def test_rootless_maps_of_ids_not_the_callers_are_refused() -> None:
+    cfg = lc.Config(
+        namespaces=lc.Namespaces.all(),
+        gid_mappings=[lc.IDMap(0, 1000, 1), lc.IDMap(10, 1001, 1)],
+        process=lc.Process(args=["x"], user=lc.User(0, 0, [10])),
+    )
+    with pytest.raises(RootlessConfigError) as info:
+        build_plan(cfg, "x", host=FakeHost(MERGED.kinds, MERGED.links, euid=1000))
+    assert info.value.field == "gid_mappings" and "1001-1001" in str(info.value)
+    assert isinstance(info.value, lc.ContainerError)
+
+
+def test_rootless_default_maps_warn_without_subordinate_ids() -> None:
+    with pytest.warns(RootlessWarning, match="no range"):
+        plan = build_plan(
+            lc.Config(namespaces=lc.Namespaces.all()), "x", host=FakeHost(MERGED.kinds, MERGED.links, euid=1000)
+        )
+    assert plan.uid_map == "0 1000 1\n" and plan.deny_setgroups and not plan.map_helper
 
 
 def test_cgroup_join_comes_first_and_the_cgroup_namespace_after_it() -> None:
