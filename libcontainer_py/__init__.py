@@ -16,8 +16,12 @@ TYPE_CHECKING = False  # typing itself costs milliseconds at start-up
 # must not pay for cgroups, seccomp, images... it does not touch.
 _WHERE = {
     "Action": ".seccomp",
-    "AsyncContainerProcess": "._asyncio",
     "ArgCondition": ".seccomp",
+    "AsyncContainerProcess": "._asyncio",
+    "CallError": ".errors",
+    "CallMemoryError": ".errors",
+    "CallStats": "._call",
+    "CallTimeout": ".errors",
     "Capabilities": ".capabilities",
     "CgroupConfig": ".cgroups",
     "CgroupError": ".cgroups",
@@ -55,6 +59,7 @@ _WHERE = {
     "IO": ".cgroups",
     "IOPriority": ".scheduling",
     "IdentityError": ".errors",
+    "InterpreterMismatch": ".errors",
     "Memory": ".cgroups",
     "MemoryPolicy": ".memory_policy",
     "Mount": ".mounts",
@@ -67,8 +72,10 @@ _WHERE = {
     "OciWarning": ".oci",
     "PIPE": ".popen",
     "Pids": ".cgroups",
+    "Pool": ".pool",
     "Process": ".process",
     "ProcessExitError": ".errors",
+    "RemoteError": ".errors",
     "Rlimit": ".limits",
     "Rootfs": ".rootfs",
     "STDOUT": ".popen",
@@ -77,6 +84,7 @@ _WHERE = {
     "SeccompError": ".seccomp",
     "SeccompRule": ".seccomp",
     "SecurityError": ".errors",
+    "SerializationError": ".errors",
     "SpawnError": ".errors",
     "State": ".state",
     "StateError": ".container",
@@ -86,6 +94,8 @@ _WHERE = {
     "TimeoutExpired": ".errors",
     "UNLIMITED": ".cgroups",
     "User": ".process",
+    "WorkerCrashed": ".errors",
+    "call": "._call",
     "create_subprocess_exec": "._asyncio",
     "load_bundle": ".oci",
     "run": "._run",
@@ -98,6 +108,7 @@ if TYPE_CHECKING:
 
     from . import images
     from ._asyncio import AsyncContainerProcess, create_subprocess_exec, run_async
+    from ._call import CallStats, call
     from ._run import CompletedProcess, run
     from .capabilities import Capabilities
     from .cgroups import (
@@ -120,6 +131,9 @@ if TYPE_CHECKING:
     from .container import Container, ContainerState, StateError
     from .devices import DEFAULT_DEVICES, Device
     from .errors import (
+        CallError,
+        CallMemoryError,
+        CallTimeout,
         CgroupJoinError,
         ConfigError,
         ContainerError,
@@ -129,13 +143,17 @@ if TYPE_CHECKING:
         ExecNotFound,
         ExecPermissionError,
         IdentityError,
+        InterpreterMismatch,
         MountError,
         NamespaceError,
         ProcessExitError,
+        RemoteError,
         SecurityError,
+        SerializationError,
         SpawnError,
         StepError,
         TimeoutExpired,
+        WorkerCrashed,
     )
     from .hooks import Hook, HookError, Hooks
     from .idmap import IDMap
@@ -144,6 +162,7 @@ if TYPE_CHECKING:
     from .mounts import Mount, Mounts
     from .namespaces import Namespaces
     from .oci import OciConfig, OciWarning, load_bundle
+    from .pool import Pool
     from .paths import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS
     from .popen import DEVNULL, PIPE, STDOUT, ContainerProcess
     from .process import Process, User
@@ -170,8 +189,12 @@ def __dir__() -> List[str]:
 
 __all__ = [
     "Action",
-    "AsyncContainerProcess",
     "ArgCondition",
+    "AsyncContainerProcess",
+    "CallError",
+    "CallMemoryError",
+    "CallStats",
+    "CallTimeout",
     "Capabilities",
     "CgroupConfig",
     "CgroupError",
@@ -209,6 +232,7 @@ __all__ = [
     "IO",
     "IOPriority",
     "IdentityError",
+    "InterpreterMismatch",
     "Memory",
     "MemoryPolicy",
     "Mount",
@@ -221,8 +245,10 @@ __all__ = [
     "OciWarning",
     "PIPE",
     "Pids",
+    "Pool",
     "Process",
     "ProcessExitError",
+    "RemoteError",
     "Rlimit",
     "Rootfs",
     "STDOUT",
@@ -231,6 +257,7 @@ __all__ = [
     "SeccompError",
     "SeccompRule",
     "SecurityError",
+    "SerializationError",
     "SpawnError",
     "State",
     "StateError",
@@ -240,6 +267,8 @@ __all__ = [
     "TimeoutExpired",
     "UNLIMITED",
     "User",
+    "WorkerCrashed",
+    "call",
     "create_subprocess_exec",
     "images",
     "load_bundle",

@@ -1,0 +1,293 @@
+"""lc.call: run a Python function in a fresh container and get its result.
+
+The function, its arguments and the caller's sys.path are pickled
+(cloudpickle: lambdas, closures and __main__ code by value) and sent over a
+socket to a fresh interpreter -- the caller's own ``sys.executable`` --
+exec'd in the container (libcontainer_py._callee); the container sees the
+caller's interpreter and import paths read-only.  Trusted code only:
+unpickling the result runs code in the caller.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import signal
+import socket
+import sys
+import time
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
+
+import attrs
+
+from . import _callee
+from ._popen_args import check_config
+from .cgroups import Manager, Stats
+from .config import Config
+from .errors import (
+    CallError,
+    CallMemoryError,
+    CallTimeout,
+    ConfigError,
+    RemoteError,
+    SerializationError,
+    WorkerCrashed,
+)
+from .mounts import Mount
+from .rootfs import HOST_PATHS
+
+T = TypeVar("T")
+
+#: Never bound from the caller: the container's own file systems.
+_NOT_BOUND = ("/", "/proc", "/sys", "/dev", "/run")
+
+
+@attrs.frozen
+class CallStats:
+    """A call's resource figures (None where the host does not record one)."""
+
+    cpu_time: Optional[float]
+    peak_memory: Optional[int]
+    wall_time: float
+    oom_kills: int = 0
+
+    @classmethod
+    def of(cls, stats: Optional[Stats], began: float) -> CallStats:
+        memory = stats.memory if stats is not None else None
+        cpu = stats.cpu if stats is not None else None
+        return cls(
+            cpu.usage_ns / 1e9 if cpu is not None else None,
+            memory.peak if memory is not None else None,
+            time.monotonic() - began,
+            memory.oom_kills if memory is not None else 0,
+        )
+
+
+# -- what the container must see ---------------------------------------------
+
+
+def _under(path: str, roots: Iterable[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
+
+
+def _module_roots() -> List[str]:
+    """Where imported top-level modules live (editable installs put packages
+    outside sys.path, behind a finder)."""
+    roots = []
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if "." in name or not isinstance(file, str):
+            continue
+        where = os.path.dirname(os.path.abspath(file))
+        roots.append(os.path.dirname(where) if os.path.basename(file).startswith("__init__.") else where)
+    return roots
+
+
+def caller_paths(executable: str = sys.executable) -> List[str]:
+    """The directories the caller's interpreter and imports need, outside
+    the host directories Rootfs.host() has already, fewest first (nested
+    ones dropped)."""
+    wanted = [sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix]
+    wanted += [os.path.dirname(executable), os.path.dirname(os.path.realpath(executable))]
+    wanted += [os.getcwd() if entry == "" else entry for entry in sys.path]
+    wanted += _module_roots()
+    found = set()
+    for path in wanted:
+        for candidate in {os.path.abspath(path), os.path.realpath(path)}:
+            if os.path.isfile(candidate):  # a zip on sys.path
+                candidate = os.path.dirname(candidate)
+            if os.path.isdir(candidate) and candidate not in _NOT_BOUND and not _under(candidate, HOST_PATHS):
+                found.add(candidate)
+    kept: List[str] = []
+    for path in sorted(found):
+        if not _under(path, kept):
+            kept.append(path)
+    return kept
+
+
+def call_config(config: Optional[Config]) -> Config:
+    """The container of a call: ``config`` (default ``Config()``) with the
+    caller's paths bound read-only and the cgroup accounting every
+    controller (peak memory and CPU time for the figures)."""
+    config = check_config(config) if config is not None else Config()
+    present = {m.destination for m in config.mounts}
+    binds = [Mount.bind(p, p, readonly=True) for p in caller_paths() if p not in present]
+    cgroup = attrs.evolve(config.cgroup, accounting=True) if config.cgroup is not None else None
+    return attrs.evolve(config, mounts=config.mounts + binds, cgroup=cgroup)
+
+
+def callee_args(mode: str, fd: int) -> List[str]:
+    return [sys.executable, "-u", "-B", "-m", "libcontainer_py._callee", mode, str(fd)]
+
+
+# -- the payload ---------------------------------------------------------------
+
+
+def _first_unpicklable(fn: Any, args: Sequence[Any], kwargs: Dict[str, Any]) -> str:
+    import cloudpickle
+
+    named: List[Tuple[str, Any]] = [("the function", fn)]
+    named += [(f"argument {i}", a) for i, a in enumerate(args)]
+    named += [(f"argument {k!r}", v) for k, v in kwargs.items()]
+    for what, value in named:
+        try:
+            cloudpickle.dumps(value)
+        except Exception:
+            return f"{what} ({type(value).__qualname__})"
+    return "the call"
+
+
+def payload(fn: Callable[..., Any], args: Sequence[Any], kwargs: Dict[str, Any]) -> bytes:
+    """The PAYLOAD frame's body; SerializationError naming what cannot be pickled."""
+    import cloudpickle
+
+    try:
+        call = cloudpickle.dumps((fn, tuple(args), dict(kwargs)))
+    except Exception as exc:
+        raise SerializationError(_first_unpicklable(fn, args, kwargs), f"cannot be pickled: {exc}") from exc
+    return pickle.dumps((list(sys.path), call))
+
+
+# -- the outcome ---------------------------------------------------------------
+
+
+class _RemoteTraceback(Exception):
+    """The cause of a re-raised exception: the traceback in the container."""
+
+    def __init__(self, tb: str) -> None:
+        super().__init__(tb)
+        self.tb = tb
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.tb}"""'
+
+
+def _with_figures(exc: CallError, figures: CallStats) -> CallError:
+    exc.cpu_time, exc.peak_memory, exc.wall_time = figures.cpu_time, figures.peak_memory, figures.wall_time
+    return exc
+
+
+def rebuild(tag: bytes, body: bytes, figures: CallStats) -> Any:
+    """The result of a RESULT frame, or raise what the others say."""
+    if tag == _callee.RESULT:
+        try:
+            return pickle.loads(body)
+        except Exception as exc:
+            raise _with_figures(SerializationError("the result", f"cannot be unpickled here: {exc}"), figures) from exc
+    if tag == _callee.UNPICKLABLE:
+        raise _with_figures(SerializationError("the result", f"cannot be pickled: {body.decode()}"), figures)
+    pickled, type_name, message, tb = pickle.loads(body)
+    try:
+        exc = pickle.loads(pickled) if pickled is not None else None
+    except Exception:
+        exc = None
+    if not isinstance(exc, BaseException):
+        exc = _with_figures(RemoteError(type_name, message, tb), figures)
+    raise exc from _RemoteTraceback(tb)
+
+
+def failure(status: int, figures: CallStats, timed_out: Optional[float], what: str) -> CallError:
+    """The error for a call that ended without a result."""
+    if timed_out is not None:
+        return _with_figures(CallTimeout(f"{what} timed out after {timed_out} s; its cgroup was killed"), figures)
+    if figures.oom_kills and status == -signal.SIGKILL:
+        peak = f" (peak {figures.peak_memory} bytes)" if figures.peak_memory is not None else ""
+        return _with_figures(CallMemoryError(f"{what} was killed by the OOM killer{peak}"), figures)
+    if status < 0:
+        name = signal.Signals(-status).name if -status in signal.valid_signals() else str(-status)
+        return _with_figures(WorkerCrashed(f"{what} died of {name}", signal=-status), figures)
+    return _with_figures(WorkerCrashed(f"{what} exited with status {status}", exitcode=status), figures)
+
+
+def wait_frame(sock: socket.socket, deadline: Optional[float]) -> Optional[Tuple[bytes, bytes]]:
+    """The next frame; None at EOF; TimeoutError past ``deadline``."""
+    if deadline is not None:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([sock], [], [], left)[0]:
+            raise TimeoutError
+    return _callee.recv_frame(sock)
+
+
+def check_timeout(timeout: Optional[float]) -> Optional[float]:
+    if timeout is not None and not timeout > 0:
+        raise ConfigError("timeout", f"must be a positive number of seconds, got {timeout!r}")
+    return timeout
+
+
+# -- lc.call ---------------------------------------------------------------------
+
+
+def call(
+    fn: Callable[..., T],
+    /,
+    *args: Any,
+    config: Optional[Config] = None,
+    timeout: Optional[float] = None,
+    **kwargs: Any,
+) -> T:
+    """Run ``fn(*args, **kwargs)`` in a fresh container and return its result.
+
+    The function's exceptions are raised here (the remote traceback as the
+    cause); a call that ends otherwise raises CallTimeout, CallMemoryError
+    or WorkerCrashed.  ``config`` defaults to ``Config()``.  For trusted
+    code: unpickling the result runs code in this process.
+    """
+    value, _ = call_with_stats(fn, args, kwargs, config=config, timeout=timeout)
+    return value  # type: ignore[no-any-return]
+
+
+def call_with_stats(
+    fn: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Dict[str, Any],
+    *,
+    config: Optional[Config] = None,
+    timeout: Optional[float] = None,
+) -> Tuple[Any, CallStats]:
+    """lc.call, also returning the call's figures (errors carry them too)."""
+    from .popen import DEVNULL, ContainerProcess
+
+    began = time.monotonic()
+    timeout = check_timeout(timeout)
+    if not callable(fn):
+        raise ConfigError("fn", f"must be callable, got {type(fn).__qualname__}")
+    body = payload(fn, args, kwargs)
+    config = call_config(config)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        with ContainerProcess(
+            config, args=callee_args("call", theirs.fileno()), stdin=DEVNULL, pass_fds=[theirs.fileno()]
+        ) as proc:
+            theirs.close()
+            deadline = None if timeout is None else began + timeout
+            frame, timed_out = _exchange(ours, body, deadline, proc.cgroup)
+            if timed_out:
+                proc.kill()
+            status = proc.wait()
+            figures = CallStats.of(proc.cgroup.stats() if proc.cgroup is not None else None, began)
+    finally:
+        ours.close()
+        theirs.close()
+    if frame is not None:
+        return rebuild(*frame, figures), figures
+    raise failure(status, figures, timeout if timed_out else None, f"the call of {_name(fn)}")
+
+
+def _exchange(
+    sock: socket.socket, body: bytes, deadline: Optional[float], cgroup: Optional[Manager]
+) -> Tuple[Optional[Tuple[bytes, bytes]], bool]:
+    """Send the call, wait for its outcome: (frame or None at EOF, timed out)."""
+    try:
+        _callee.send_frame(sock, _callee.PAYLOAD, body)
+        return wait_frame(sock, deadline), False
+    except TimeoutError:
+        if cgroup is not None:
+            cgroup.kill()
+        return None, True
+    except (BrokenPipeError, ConnectionResetError):
+        return None, False
+
+
+def _name(fn: Any) -> str:
+    return str(getattr(fn, "__qualname__", None) or type(fn).__qualname__)
