@@ -144,10 +144,10 @@ def _reap_orphans() -> None:
 def main(argv: list[str]) -> None:
     mode, fd = argv[1], int(argv[2])
     sock = socket.socket(fileno=fd)
-    if mode == "zygote":
-        zygote(sock)
-    else:
-        serve_one(sock)
+    try:
+        zygote(sock) if mode == "zygote" else serve_one(sock)
+    except (BrokenPipeError, ConnectionResetError):
+        os._exit(70)  # the caller went away
 
 
 if __name__ == "__main__":

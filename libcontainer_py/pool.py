@@ -1,0 +1,257 @@
+"""lc.Pool: warm interpreters in containers that run functions, a fresh
+process in a fresh cgroup per call.
+
+Each worker is a container whose process is a zygote interpreter
+(libcontainer_py._callee); for a call it forks, the child tells its
+credentials over the socket (the kernel translates its pid into ours), is
+moved into a new cgroup under the worker's, and only then receives the
+call.  A worker whose zygote dies is replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import socket
+import struct
+import threading
+import time
+from concurrent.futures import Future
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+from . import _callee, _owners
+from ._call import CallStats, call_config, callee_args, check_timeout, failure, payload, rebuild, wait_frame
+from ._statedir import DEFAULT_ROOT
+from .cgroups import Manager, detect, new_manager
+from .config import Config
+from .errors import ConfigError, ContainerError, WorkerCrashed
+from .popen import new_container_id
+
+_CREDS = struct.Struct("3i")
+
+
+class _Worker:
+    """One zygote container and its socket; runs one call at a time."""
+
+    def __init__(self, config: Config, number: int) -> None:
+        from .popen import DEVNULL, ContainerProcess
+
+        self._ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self._owned: Optional[str] = None
+        try:
+            self.proc = ContainerProcess(
+                config, args=callee_args("zygote", theirs.fileno()), stdin=DEVNULL, pass_fds=[theirs.fileno()]
+            )
+        except BaseException:
+            self._ours.close()
+            raise
+        finally:
+            theirs.close()
+        self.number = number
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def run(self, body: bytes, config: Config, timeout: Optional[float], what: str) -> Tuple[Any, CallStats]:
+        """One call: fork, place the child in a new cgroup, send, wait."""
+        began = time.monotonic()
+        deadline = None if timeout is None else began + timeout
+        _callee.send_frame(self._ours, _callee.FORK)
+        pid = self._ready_pid()
+        cgroup = self._call_cgroup(config)
+        timed_out = False
+        try:
+            cgroup.add(pid)
+            _callee.send_frame(self._ours, _callee.PAYLOAD, body)
+            try:
+                frame = wait_frame(self._ours, deadline)
+            except TimeoutError:
+                cgroup.kill()
+                frame, timed_out = None, True
+            if frame is not None and frame[0] != _callee.EXITED:
+                outcome: Optional[Tuple[bytes, bytes]] = frame
+                frame = wait_frame(self._ours, None)
+            else:
+                outcome = None
+            if frame is None or frame[0] != _callee.EXITED:
+                raise self._lost()
+            status = int(frame[1])
+            figures = CallStats.of(cgroup.stats(), began)
+        finally:
+            self._drop_cgroup(cgroup)
+        if outcome is not None:
+            return rebuild(*outcome, figures), figures
+        raise failure(status, figures, timeout if timed_out else None, what)
+
+    def _ready_pid(self) -> int:
+        """Our pid of the zygote's new child, from its READY frame's credentials."""
+        size = _callee._HEADER.size
+        data, ancillary, _, _ = self._ours.recvmsg(size, socket.CMSG_SPACE(_CREDS.size))
+        if len(data) < size:
+            data += _callee._recv_exactly(self._ours, size - len(data)) or b""
+        for level, kind, creds in ancillary:
+            if (level, kind) == (socket.SOL_SOCKET, socket.SCM_CREDENTIALS) and data[:1] == _callee.READY:
+                pid, _, _ = _CREDS.unpack(creds[: _CREDS.size])
+                return int(pid)
+        raise self._lost()
+
+    def _call_cgroup(self, config: Config) -> Manager:
+        """A new cgroup for one call, beside the worker's (recorded as the
+        caller's, so that it is reclaimed if the caller dies)."""
+        assert config.cgroup is not None
+        call_id = new_container_id()
+        cgroup = new_manager(config.cgroup.resolved_path(call_id), detect(), container_id=call_id)
+        cgroup.join_existing = False
+        owned = _owners.record(DEFAULT_ROOT, call_id, cgroup.path)
+        try:
+            cgroup.create()
+        except BaseException:
+            _owners.forget(owned)
+            raise
+        self._owned = owned
+        try:
+            cgroup.apply(config.cgroup)
+        except BaseException:
+            self._drop_cgroup(cgroup)
+            raise
+        return cgroup
+
+    def _drop_cgroup(self, cgroup: Manager) -> None:
+        cgroup.destroy()
+        _owners.forget(self._owned)
+        self._owned = None
+
+    def _lost(self) -> WorkerCrashed:
+        status = self.proc.wait()
+        if status < 0:
+            return WorkerCrashed(f"worker {self.number}'s interpreter died of signal {-status}", signal=-status)
+        return WorkerCrashed(f"worker {self.number}'s interpreter exited with status {status}", exitcode=status)
+
+    def close(self) -> None:
+        self._ours.close()  # the zygote sees EOF and exits
+        try:
+            self.proc.wait(timeout=5)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait()
+        finally:
+            self.proc.close()
+
+
+_STOP = object()
+
+
+class Pool:
+    """``workers`` warm interpreters in containers (``config``, default
+    ``Config()``; it needs a cgroup), each running one call at a time in a
+    fresh process and cgroup: ``call``, ``submit`` (a
+    concurrent.futures.Future), ``map``, ``call_async``; ``close()`` or a
+    ``with`` block ends them.  ``timeout`` is each call's default."""
+
+    def __init__(self, workers: int = 2, *, config: Optional[Config] = None, timeout: Optional[float] = None) -> None:
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+            raise ConfigError("workers", f"must be a positive int, got {workers!r}")
+        self.timeout = check_timeout(timeout)
+        self.config = call_config(config)
+        if self.config.cgroup is None:
+            raise ConfigError("config.cgroup", "a Pool runs each call in a cgroup of its own: it needs a cgroup")
+        self._tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._closed = False
+        self._workers: List[_Worker] = []
+        try:
+            for number in range(workers):
+                self._workers.append(_Worker(self.config, number))
+        except BaseException:
+            self._stop_workers()
+            raise
+        self._threads = [
+            threading.Thread(target=self._serve, args=(i,), name=f"lc-pool-{i}", daemon=True) for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Run ``fn(*args, **kwargs)`` in a worker; its Future."""
+        return self._submit(fn, args, kwargs, self.timeout)
+
+    def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """submit() and wait for the result."""
+        return self.submit(fn, *args, **kwargs).result()
+
+    async def call_async(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """submit() for asyncio: await the result."""
+        return await asyncio.wrap_future(self.submit(fn, *args, **kwargs))
+
+    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: Optional[float] = None) -> Iterator[Any]:
+        """``fn`` over the items, concurrently; the results in order (the
+        first exception is raised when its turn comes)."""
+        futures = [self._submit(fn, args, {}, check_timeout(timeout) or self.timeout) for args in zip(*iterables)]
+        return (f.result() for f in futures)
+
+    def _submit(
+        self, fn: Callable[..., Any], args: Sequence[Any], kwargs: Dict[str, Any], timeout: Optional[float]
+    ) -> Future[Any]:
+        if self._closed:
+            raise ContainerError("the pool is closed")
+        if not callable(fn):
+            raise ConfigError("fn", f"must be callable, got {type(fn).__qualname__}")
+        future: Future[Any] = Future()
+        self._tasks.put((future, payload(fn, args, kwargs), timeout, getattr(fn, "__qualname__", "the function")))
+        return future
+
+    def _serve(self, index: int) -> None:
+        """A worker's thread: run tasks until _STOP, replacing a dead zygote."""
+        while True:
+            task = self._tasks.get()
+            if task is _STOP:
+                return
+            future, body, timeout, name = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(self._run_on(index, body, timeout, f"the call of {name}")[0])
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    def _run_on(self, index: int, body: bytes, timeout: Optional[float], what: str) -> Tuple[Any, CallStats]:
+        worker = self._workers[index]
+        if not worker.alive:
+            worker.close()
+            worker = self._workers[index] = _Worker(self.config, index)
+        try:
+            return worker.run(body, self.config, timeout, what)
+        except OSError:
+            if worker.alive:
+                raise
+            raise worker._lost() from None
+
+    def close(self) -> None:
+        """Finish the queued calls, then end every worker."""
+        if self._closed:
+            return
+        self._closed = True
+        for _ in self._threads:
+            self._tasks.put(_STOP)
+        for thread in self._threads:
+            thread.join()
+        self._stop_workers()
+
+    def _stop_workers(self) -> None:
+        for worker in self._workers:
+            worker.close()
+        self._workers = []
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<Pool workers={len(self._threads)} {state}>"
+
+
+__all__ = ["Pool"]
