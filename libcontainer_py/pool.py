@@ -69,12 +69,11 @@ class _Worker:
                 frame = wait_frame(self._ours, deadline)
             except TimeoutError:
                 cgroup.kill()
-                frame, timed_out = None, True
+                timed_out = True
+                frame = wait_frame(self._ours, None)  # the zygote reports the kill
+            outcome: Optional[Tuple[bytes, bytes]] = None
             if frame is not None and frame[0] != _callee.EXITED:
-                outcome: Optional[Tuple[bytes, bytes]] = frame
-                frame = wait_frame(self._ours, None)
-            else:
-                outcome = None
+                outcome, frame = frame, wait_frame(self._ours, None)
             if frame is None or frame[0] != _callee.EXITED:
                 raise self._lost()
             status = int(frame[1])
@@ -124,6 +123,8 @@ class _Worker:
         self._owned = None
 
     def _lost(self) -> WorkerCrashed:
+        """The zygote died or broke the protocol: it is ended (and replaced on the next call)."""
+        self.proc.kill()
         status = self.proc.wait()
         if status < 0:
             return WorkerCrashed(f"worker {self.number}'s interpreter died of signal {-status}", signal=-status)

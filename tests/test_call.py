@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import glob
 import os
 import signal
 import subprocess
@@ -15,27 +14,15 @@ from typing import Any, Iterator, List
 
 import psutil
 import pytest
+from support import calls
 
 import libcontainer_py as lc
 
-#: The cgroups of these tests' containers (ids made by _ids), in every hierarchy.
-CGROUPS = "/sys/fs/cgroup/*/libcontainer_py/lccall-*/"
-
 
 @pytest.fixture
-def nothing_left(no_leaks: None, monkeypatch: Any) -> Iterator[None]:
-    """Containers with recognisable ids (lccall-...); no mount, fd, child or
-    temp dir (no_leaks) and no cgroup of theirs left."""
-    import libcontainer_py.pool
-    import libcontainer_py.popen
-
-    def ids() -> str:
-        return "lccall-" + os.urandom(5).hex()
-
-    monkeypatch.setattr(libcontainer_py.popen, "new_container_id", ids)
-    monkeypatch.setattr(libcontainer_py.pool, "new_container_id", ids)
-    yield
-    assert glob.glob(CGROUPS) == []
+def nothing_left(monkeypatch: Any) -> Iterator[None]:
+    with calls.nothing_left(monkeypatch, "lccall"):
+        yield
 
 
 def _ns(kind: str) -> str:
