@@ -244,8 +244,10 @@ def call_with_stats(
     *,
     config: Optional[Config] = None,
     timeout: Optional[float] = None,
+    on_stats: Optional[Callable[[CallStats], None]] = None,
 ) -> Tuple[Any, CallStats]:
-    """lc.call, also returning the call's figures (errors carry them too)."""
+    """lc.call, also returning the call's figures (errors carry them too;
+    ``on_stats`` sees them however the call ends, once it has run)."""
     from .popen import DEVNULL, ContainerProcess
 
     began = time.monotonic()
@@ -266,6 +268,8 @@ def call_with_stats(
                 proc.kill()
             status = proc.wait()
             figures = CallStats.of(proc.cgroup.stats() if proc.cgroup is not None else None, began)
+            if on_stats is not None:
+                on_stats(figures)
     finally:
         ours.close()
         theirs.close()
