@@ -162,8 +162,8 @@ if TYPE_CHECKING:
     from .mounts import Mount, Mounts
     from .namespaces import Namespaces
     from .oci import OciConfig, OciWarning, load_bundle
-    from .pool import Pool
     from .paths import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS
+    from .pool import Pool
     from .popen import DEVNULL, PIPE, STDOUT, ContainerProcess
     from .process import Process, User
     from .rootfs import Rootfs

@@ -124,8 +124,16 @@ def callee_args(mode: str, fd: int) -> List[str]:
 # -- the payload ---------------------------------------------------------------
 
 
+def _cloudpickle() -> Any:
+    try:
+        import cloudpickle
+    except ImportError as exc:
+        raise ImportError(f"lc.call and lc.Pool need cloudpickle: pip install 'libcontainer_py[call]' ({exc})") from exc
+    return cloudpickle
+
+
 def _first_unpicklable(fn: Any, args: Sequence[Any], kwargs: Dict[str, Any]) -> str:
-    import cloudpickle
+    cloudpickle = _cloudpickle()
 
     named: List[Tuple[str, Any]] = [("the function", fn)]
     named += [(f"argument {i}", a) for i, a in enumerate(args)]
@@ -140,7 +148,7 @@ def _first_unpicklable(fn: Any, args: Sequence[Any], kwargs: Dict[str, Any]) -> 
 
 def payload(fn: Callable[..., Any], args: Sequence[Any], kwargs: Dict[str, Any]) -> bytes:
     """The PAYLOAD frame's body; SerializationError naming what cannot be pickled."""
-    import cloudpickle
+    cloudpickle = _cloudpickle()
 
     try:
         call = cloudpickle.dumps((fn, tuple(args), dict(kwargs)))
@@ -179,12 +187,12 @@ def rebuild(tag: bytes, body: bytes, figures: CallStats) -> Any:
         raise _with_figures(SerializationError("the result", f"cannot be pickled: {body.decode()}"), figures)
     pickled, type_name, message, tb = pickle.loads(body)
     try:
-        exc = pickle.loads(pickled) if pickled is not None else None
+        remote = pickle.loads(pickled) if pickled is not None else None
     except Exception:
-        exc = None
-    if not isinstance(exc, BaseException):
-        exc = _with_figures(RemoteError(type_name, message, tb), figures)
-    raise exc from _RemoteTraceback(tb)
+        remote = None
+    if not isinstance(remote, BaseException):
+        remote = _with_figures(RemoteError(type_name, message, tb), figures)
+    raise remote from _RemoteTraceback(tb)
 
 
 def failure(status: int, figures: CallStats, timed_out: Optional[float], what: str) -> CallError:

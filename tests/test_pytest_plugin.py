@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterator, List
 import pytest
 from support import calls
 
-SUITE = '''
+SUITE = """
 import ctypes
 import os
 import time
@@ -56,9 +56,9 @@ def test_not_marked():
 @pytest.mark.container(timeout=60)
 def test_fixture_value(tmp_path):
     assert str(tmp_path).startswith("/")
-'''
+"""
 
-REPORTER = '''
+REPORTER = """
 import json
 
 
@@ -67,7 +67,7 @@ def pytest_runtest_logreport(report):
         with open({out!r}, "a") as f:
             f.write(json.dumps([report.nodeid.split("::")[-1], report.outcome, dict(report.user_properties),
                                 str(report.longrepr)[-600:] if report.failed else ""]) + "\\n")
-'''
+"""
 
 
 @pytest.fixture
@@ -133,9 +133,8 @@ def test_the_plugin_is_registered_and_changes_nothing_unasked(pytestconfig: Any)
 
 
 def test_bad_marker_options_are_config_errors() -> None:
-    from libcontainer_py.pytest_plugin import container_config
-
     import libcontainer_py as lc
+    from libcontainer_py.pytest_plugin import container_config
 
     with pytest.raises(lc.ConfigError, match="unknown marker options"):
         container_config({"memroy": "1G"})
