@@ -80,7 +80,10 @@ def _module_roots() -> List[str]:
         if "." in name or not isinstance(file, str):
             continue
         where = os.path.dirname(os.path.abspath(file))
-        roots.append(os.path.dirname(where) if os.path.basename(file).startswith("__init__.") else where)
+        if os.path.basename(file).startswith("__init__.") and os.path.basename(where) == name:
+            roots.append(os.path.dirname(where))
+        elif os.path.basename(file).split(".")[0] == name:
+            roots.append(where)
     return roots
 
 
@@ -117,8 +120,22 @@ def call_config(config: Optional[Config]) -> Config:
     return attrs.evolve(config, mounts=config.mounts + binds, cgroup=cgroup)
 
 
+#: The callee's start: without site (its .pth files and editable finders
+#: cost ~10 ms); the caller's sys.path, and where its imported packages
+#: live, come with the call.
+BOOT = "import sys; sys.path[0] = {root!r}; from libcontainer_py._callee import main; main(sys.argv)"
+
+
 def callee_args(mode: str, fd: int) -> List[str]:
-    return [sys.executable, "-u", "-B", "-m", "libcontainer_py._callee", mode, str(fd)]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(_callee.__file__)))
+    return [sys.executable, "-S", "-u", "-B", "-c", BOOT.format(root=root), mode, str(fd)]
+
+
+def import_paths() -> List[str]:
+    """The caller's sys.path, then where its imported top-level packages
+    live when no sys.path entry finds them (editable installs' finders)."""
+    paths = [os.getcwd() if entry == "" else entry for entry in sys.path]
+    return paths + [root for root in dict.fromkeys(_module_roots()) if root not in paths]
 
 
 # -- the payload ---------------------------------------------------------------
@@ -154,7 +171,7 @@ def payload(fn: Callable[..., Any], args: Sequence[Any], kwargs: Dict[str, Any])
         call = cloudpickle.dumps((fn, tuple(args), dict(kwargs)))
     except Exception as exc:
         raise SerializationError(_first_unpicklable(fn, args, kwargs), f"cannot be pickled: {exc}") from exc
-    return pickle.dumps((list(sys.path), call))
+    return pickle.dumps((import_paths(), call))
 
 
 # -- the outcome ---------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The container's side of lc.call and lc.Pool: run in a fresh interpreter
-exec'd inside the container (``python -m libcontainer_py._callee``).
+exec'd inside the container (``python -S``: the caller's sys.path comes with
+the call, see _call.BOOT).
 
 ``call FD``: read one call from the socket FD, run it, send the outcome.
 ``zygote FD``: wait for calls; fork a fresh process for each (after this
@@ -25,6 +26,8 @@ _HEADER = struct.Struct(">cQ")
 
 #: Caller -> callee: the call (sys.path and the pickled function and arguments).
 PAYLOAD = b"P"
+#: Caller -> zygote, first: the caller's import paths (to warm up with).
+PATHS = b"S"
 #: Caller -> zygote: fork for a call.  Zygote's child -> caller: ready (with its credentials).
 FORK = b"F"
 READY = b"R"
@@ -61,21 +64,29 @@ def recv_frame(sock: socket.socket) -> Optional[Tuple[bytes, bytes]]:
     return None if body is None else (tag, body)
 
 
+def _dumps(value: Any) -> bytes:
+    """pickle when it can (cloudpickle costs ~20 ms to import), else cloudpickle."""
+    try:
+        return pickle.dumps(value)
+    except Exception:
+        import cloudpickle
+
+        return bytes(cloudpickle.dumps(value))
+
+
 def _outcome(fn: Callable[..., Any], args: Any, kwargs: Any) -> Tuple[bytes, bytes]:
     """Run the function; (tag, body) of what the caller is told."""
-    import cloudpickle
-
     try:
         result = fn(*args, **kwargs)
     except Exception as exc:
         tb = traceback.format_exc()
         try:
-            pickled: Optional[bytes] = cloudpickle.dumps(exc)
+            pickled: Optional[bytes] = _dumps(exc)
         except Exception:
             pickled = None
         return EXCEPTION, pickle.dumps((pickled, type(exc).__qualname__, str(exc), tb))
     try:
-        return RESULT, cloudpickle.dumps(result)
+        return RESULT, _dumps(result)
     except Exception as exc:
         return UNPICKLABLE, f"{type(result).__qualname__} object: {exc}".encode()
 
@@ -118,7 +129,11 @@ def _forked(sock: socket.socket) -> None:
 
 def zygote(sock: socket.socket) -> None:
     """Fork a fresh process per FORK frame; report each one's exit."""
-    import cloudpickle  # noqa: F401  (warm: every call needs it)
+    frame = recv_frame(sock)
+    if frame is None or frame[0] != PATHS:
+        return
+    sys.path[:] = pickle.loads(frame[1])
+    import cloudpickle  # noqa: F401  (warm: by-value functions need it)
 
     while True:
         frame = recv_frame(sock)

@@ -11,6 +11,7 @@ call.  A worker whose zygote dies is replaced.
 from __future__ import annotations
 
 import asyncio
+import pickle
 import queue
 import socket
 import struct
@@ -20,7 +21,18 @@ from concurrent.futures import Future
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from . import _callee, _owners
-from ._call import CallStats, call_config, callee_args, check_timeout, failure, payload, rebuild, wait_frame
+from ._call import (
+    CallStats,
+    call_config,
+    callee_args,
+    check_timeout,
+    failure,
+    import_paths,
+    payload,
+    rebuild,
+    wait_frame,
+)
+from ._log import log as _log
 from ._statedir import DEFAULT_ROOT
 from .cgroups import Manager, detect, new_manager
 from .config import Config
@@ -38,7 +50,10 @@ class _Worker:
 
         self._ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-        self._owned: Optional[str] = None
+        self._layout = detect()
+        #: The cgroups of finished calls, and the next call's (with their records).
+        self._used: List[Tuple[Manager, Optional[str]]] = []
+        self._spare: Optional[Tuple[Manager, Optional[str]]] = None
         try:
             self.proc = ContainerProcess(
                 config, args=callee_args("zygote", theirs.fileno()), stdin=DEVNULL, pass_fds=[theirs.fileno()]
@@ -49,40 +64,40 @@ class _Worker:
         finally:
             theirs.close()
         self.number = number
+        try:
+            _callee.send_frame(self._ours, _callee.PATHS, pickle.dumps(import_paths()))
+        except OSError:
+            pass  # a zygote dead already: the first call finds out
 
     @property
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def run(self, body: bytes, config: Config, timeout: Optional[float], what: str) -> Tuple[Any, CallStats]:
-        """One call: fork, place the child in a new cgroup, send, wait."""
+        """One call: fork, place the child in a fresh cgroup, send, wait.
+        The cgroup is left for tidy() (after the caller has the outcome)."""
         began = time.monotonic()
         deadline = None if timeout is None else began + timeout
+        cgroup = self._fresh_cgroup(config)
         _callee.send_frame(self._ours, _callee.FORK)
-        pid = self._ready_pid()
-        cgroup = self._call_cgroup(config)
+        cgroup.add(self._ready_pid())
+        _callee.send_frame(self._ours, _callee.PAYLOAD, body)
         timed_out = False
         try:
-            cgroup.add(pid)
-            _callee.send_frame(self._ours, _callee.PAYLOAD, body)
-            try:
-                frame = wait_frame(self._ours, deadline)
-            except TimeoutError:
-                cgroup.kill()
-                timed_out = True
-                frame = wait_frame(self._ours, None)  # the zygote reports the kill
-            outcome: Optional[Tuple[bytes, bytes]] = None
-            if frame is not None and frame[0] != _callee.EXITED:
-                outcome, frame = frame, wait_frame(self._ours, None)
-            if frame is None or frame[0] != _callee.EXITED:
-                raise self._lost()
-            status = int(frame[1])
-            figures = CallStats.of(cgroup.stats(), began)
-        finally:
-            self._drop_cgroup(cgroup)
+            frame = wait_frame(self._ours, deadline)
+        except TimeoutError:
+            cgroup.kill()
+            timed_out = True
+            frame = wait_frame(self._ours, None)  # the zygote reports the kill
+        outcome: Optional[Tuple[bytes, bytes]] = None
+        if frame is not None and frame[0] != _callee.EXITED:
+            outcome, frame = frame, wait_frame(self._ours, None)
+        if frame is None or frame[0] != _callee.EXITED:
+            raise self._lost()
+        figures = CallStats.of(cgroup.stats(), began)
         if outcome is not None:
             return rebuild(*outcome, figures), figures
-        raise failure(status, figures, timeout if timed_out else None, what)
+        raise failure(int(frame[1]), figures, timeout if timed_out else None, what)
 
     def _ready_pid(self) -> int:
         """Our pid of the zygote's new child, from its READY frame's credentials."""
@@ -96,12 +111,20 @@ class _Worker:
                 return int(pid)
         raise self._lost()
 
-    def _call_cgroup(self, config: Config) -> Manager:
-        """A new cgroup for one call, beside the worker's (recorded as the
-        caller's, so that it is reclaimed if the caller dies)."""
+    def _fresh_cgroup(self, config: Config) -> Manager:
+        """The spare cgroup (made by tidy()) or a new one; used by this call."""
+        if self._spare is None:
+            self._spare = self._new_cgroup(config)
+        self._used.append(self._spare)
+        spare, self._spare = self._spare, None
+        return spare[0]
+
+    def _new_cgroup(self, config: Config) -> Tuple[Manager, Optional[str]]:
+        """A new cgroup for one call, beside the worker's, and its record as
+        the caller's (so that it is reclaimed if the caller dies)."""
         assert config.cgroup is not None
         call_id = new_container_id()
-        cgroup = new_manager(config.cgroup.resolved_path(call_id), detect(), container_id=call_id)
+        cgroup = new_manager(config.cgroup.resolved_path(call_id), self._layout, container_id=call_id)
         cgroup.join_existing = False
         owned = _owners.record(DEFAULT_ROOT, call_id, cgroup.path)
         try:
@@ -109,18 +132,21 @@ class _Worker:
         except BaseException:
             _owners.forget(owned)
             raise
-        self._owned = owned
         try:
             cgroup.apply(config.cgroup)
         except BaseException:
-            self._drop_cgroup(cgroup)
+            _drop((cgroup, owned))
             raise
-        return cgroup
+        return cgroup, owned
 
-    def _drop_cgroup(self, cgroup: Manager) -> None:
-        cgroup.destroy()
-        _owners.forget(self._owned)
-        self._owned = None
+    def tidy(self, config: Optional[Config]) -> None:
+        """Remove the cgroups of finished calls (killing what they left);
+        with ``config``, make the next call's cgroup now, off its path."""
+        used, self._used = self._used, []
+        for cgroup in used:
+            _drop(cgroup)
+        if config is not None and self._spare is None and self.alive:
+            self._spare = self._new_cgroup(config)
 
     def _lost(self) -> WorkerCrashed:
         """The zygote died or broke the protocol: it is ended (and replaced on the next call)."""
@@ -132,6 +158,9 @@ class _Worker:
 
     def close(self) -> None:
         self._ours.close()  # the zygote sees EOF and exits
+        if self._spare is not None:
+            self._used.append(self._spare)
+            self._spare = None
         try:
             self.proc.wait(timeout=5)
         except Exception:
@@ -139,6 +168,12 @@ class _Worker:
             self.proc.wait()
         finally:
             self.proc.close()
+            self.tidy(None)
+
+
+def _drop(cgroup: Tuple[Manager, Optional[str]]) -> None:
+    cgroup[0].destroy()
+    _owners.forget(cgroup[1])
 
 
 _STOP = object()
@@ -215,6 +250,10 @@ class Pool:
                 future.set_result(self._run_on(index, body, timeout, f"the call of {name}")[0])
             except BaseException as exc:
                 future.set_exception(exc)
+            try:
+                self._workers[index].tidy(self.config)
+            except Exception:
+                _log.warning("pool worker %d: cannot prepare its next cgroup", index, exc_info=True)
 
     def _run_on(self, index: int, body: bytes, timeout: Optional[float], what: str) -> Tuple[Any, CallStats]:
         worker = self._workers[index]
