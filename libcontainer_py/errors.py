@@ -187,10 +187,6 @@ class SerializationError(CallError, TypeError):
         self.what = what
 
 
-class InterpreterMismatch(ConfigError):
-    """The chosen interpreter's Python version is not the caller's."""
-
-
 def step_error_class(cls: Type[StepError], err: int) -> Type[StepError]:
     """The class of a step's error: for exec, the OSError subclass Python
     users catch (FileNotFoundError, PermissionError) when the errno says so."""
