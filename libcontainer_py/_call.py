@@ -16,6 +16,7 @@ import select
 import signal
 import socket
 import sys
+import sysconfig
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
 
@@ -30,6 +31,7 @@ from .errors import (
     CallMemoryError,
     CallTimeout,
     ConfigError,
+    InterpreterMismatch,
     RemoteError,
     SerializationError,
     WorkerCrashed,
@@ -126,16 +128,47 @@ def call_config(config: Optional[Config]) -> Config:
 BOOT = "import sys; sys.path[0] = {root!r}; from libcontainer_py._callee import main; main(sys.argv)"
 
 
-def callee_args(mode: str, fd: int) -> List[str]:
+def callee_args(mode: str, fd: int, python: Optional[str] = None) -> List[str]:
     root = os.path.dirname(os.path.dirname(os.path.abspath(_callee.__file__)))
-    return [sys.executable, "-S", "-u", "-B", "-c", BOOT.format(root=root), mode, str(fd)]
+    return [python or sys.executable, "-S", "-u", "-B", "-c", BOOT.format(root=root), mode, str(fd)]
 
 
-def import_paths() -> List[str]:
+def import_paths(python: Optional[str] = None) -> Tuple[List[str], bool]:
     """The caller's sys.path, then where its imported top-level packages
-    live when no sys.path entry finds them (editable installs' finders)."""
+    live when no sys.path entry finds them (editable installs' finders);
+    for another interpreter (``python``), without the caller's standard
+    library, and to go after its own sys.path."""
     paths = [os.getcwd() if entry == "" else entry for entry in sys.path]
-    return paths + [root for root in dict.fromkeys(_module_roots()) if root not in paths]
+    paths += [root for root in dict.fromkeys(_module_roots()) if root not in paths]
+    if python is None:
+        return paths, False
+    stdlib = {sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib")}
+    stdlib |= {os.path.join(p, "lib-dynload") for p in list(stdlib)}
+    return [p for p in paths if p not in stdlib and not p.endswith(".zip")], True
+
+
+_VERSION_SCRIPT = "import sys; print('%d.%d' % sys.version_info[:2])"
+
+
+def check_interpreter(config: Config, python: Optional[str]) -> None:
+    """Another interpreter (``python``, a path in the container) must be
+    this Python's version (pickled code is not portable between versions):
+    InterpreterMismatch if not.  It runs once, in a container of ``config``."""
+    from ._run import run
+
+    if python is None:
+        return
+    if not isinstance(python, str) or not python.startswith("/"):
+        raise ConfigError("python", f"must be an absolute path in the container, got {python!r}")
+    done = run([python, "-S", "-c", _VERSION_SCRIPT], config=config, capture_output=True, text=True, timeout=60)
+    ours = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    theirs = done.stdout.strip()
+    if done.returncode != 0 or theirs != ours:
+        said = f"is Python {theirs}" if done.returncode == 0 else f"failed ({done.returncode}: {done.stderr.strip()!r})"
+        raise InterpreterMismatch(
+            "python",
+            f"{python} in the container {said}; this process is Python {ours}, and pickled code needs the same",
+        )
 
 
 # -- the payload ---------------------------------------------------------------
@@ -163,7 +196,7 @@ def _first_unpicklable(fn: Any, args: Sequence[Any], kwargs: Dict[str, Any]) -> 
     return "the call"
 
 
-def payload(fn: Callable[..., Any], args: Sequence[Any], kwargs: Dict[str, Any]) -> bytes:
+def payload(fn: Callable[..., Any], args: Sequence[Any], kwargs: Dict[str, Any], python: Optional[str] = None) -> bytes:
     """The PAYLOAD frame's body; SerializationError naming what cannot be pickled."""
     cloudpickle = _cloudpickle()
 
@@ -171,7 +204,7 @@ def payload(fn: Callable[..., Any], args: Sequence[Any], kwargs: Dict[str, Any])
         call = cloudpickle.dumps((fn, tuple(args), dict(kwargs)))
     except Exception as exc:
         raise SerializationError(_first_unpicklable(fn, args, kwargs), f"cannot be pickled: {exc}") from exc
-    return pickle.dumps((import_paths(), call))
+    return pickle.dumps((import_paths(python), call))
 
 
 # -- the outcome ---------------------------------------------------------------
@@ -249,16 +282,19 @@ def call(
     *args: Any,
     config: Optional[Config] = None,
     timeout: Optional[float] = None,
+    python: Optional[str] = None,
     **kwargs: Any,
 ) -> T:
     """Run ``fn(*args, **kwargs)`` in a fresh container and return its result.
 
     The function's exceptions are raised here (the remote traceback as the
     cause); a call that ends otherwise raises CallTimeout, CallMemoryError
-    or WorkerCrashed.  ``config`` defaults to ``Config()``.  For trusted
-    code: unpickling the result runs code in this process.
+    or WorkerCrashed.  ``config`` defaults to ``Config()``; ``python``
+    names another interpreter in the container (an image's), which must be
+    this Python's version (InterpreterMismatch).  For trusted code:
+    unpickling the result runs code in this process.
     """
-    value, _ = call_with_stats(fn, args, kwargs, config=config, timeout=timeout)
+    value, _ = call_with_stats(fn, args, kwargs, config=config, timeout=timeout, python=python)
     return value  # type: ignore[no-any-return]
 
 
@@ -270,6 +306,7 @@ def call_with_stats(
     config: Optional[Config] = None,
     timeout: Optional[float] = None,
     on_stats: Optional[Callable[[CallStats], None]] = None,
+    python: Optional[str] = None,
 ) -> Tuple[Any, CallStats]:
     """lc.call, also returning the call's figures (errors carry them too;
     ``on_stats`` sees them however the call ends, once it has run)."""
@@ -279,12 +316,13 @@ def call_with_stats(
     timeout = check_timeout(timeout)
     if not callable(fn):
         raise ConfigError("fn", f"must be callable, got {type(fn).__qualname__}")
-    body = payload(fn, args, kwargs)
+    body = payload(fn, args, kwargs, python)
     config = call_config(config)
+    check_interpreter(config, python)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         with ContainerProcess(
-            config, args=callee_args("call", theirs.fileno()), stdin=DEVNULL, pass_fds=[theirs.fileno()]
+            config, args=callee_args("call", theirs.fileno(), python), stdin=DEVNULL, pass_fds=[theirs.fileno()]
         ) as proc:
             theirs.close()
             deadline = None if timeout is None else began + timeout

@@ -20,7 +20,7 @@ import socket
 import struct
 import sys
 import traceback
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 _HEADER = struct.Struct(">cQ")
 
@@ -91,13 +91,23 @@ def _outcome(fn: Callable[..., Any], args: Any, kwargs: Any) -> Tuple[bytes, byt
         return UNPICKLABLE, f"{type(result).__qualname__} object: {exc}".encode()
 
 
+def use_paths(spec: Tuple[List[str], bool]) -> None:
+    """The caller's import paths: instead of ours (the caller's interpreter),
+    or after ours (another interpreter, which keeps its own standard library)."""
+    paths, own = spec
+    if own:
+        sys.path.extend(p for p in paths if p not in sys.path)
+    else:
+        sys.path[:] = paths
+
+
 def serve_one(sock: socket.socket) -> None:
     """Receive one call, run it, send its outcome."""
     frame = recv_frame(sock)
     if frame is None or frame[0] != PAYLOAD:
         os._exit(70)  # the caller went away
     paths, call = pickle.loads(frame[1])
-    sys.path[:] = paths
+    use_paths(paths)
     fn, args, kwargs = pickle.loads(call)
     tag, body = _outcome(fn, args, kwargs)
     for stream in (sys.stdout, sys.stderr):
@@ -132,7 +142,7 @@ def zygote(sock: socket.socket) -> None:
     frame = recv_frame(sock)
     if frame is None or frame[0] != PATHS:
         return
-    sys.path[:] = pickle.loads(frame[1])
+    use_paths(pickle.loads(frame[1]))
     import cloudpickle  # noqa: F401  (warm: by-value functions need it)
 
     while True:

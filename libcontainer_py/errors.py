@@ -187,6 +187,11 @@ class SerializationError(CallError, TypeError):
         self.what = what
 
 
+class InterpreterMismatch(ConfigError):
+    """The interpreter chosen for lc.call or lc.Pool (``python=``) is not
+    this Python's version, or does not run."""
+
+
 def step_error_class(cls: Type[StepError], err: int) -> Type[StepError]:
     """The class of a step's error: for exec, the OSError subclass Python
     users catch (FileNotFoundError, PermissionError) when the errno says so."""

@@ -25,6 +25,7 @@ from ._call import (
     CallStats,
     call_config,
     callee_args,
+    check_interpreter,
     check_timeout,
     failure,
     import_paths,
@@ -45,7 +46,7 @@ _CREDS = struct.Struct("3i")
 class _Worker:
     """One zygote container and its socket; runs one call at a time."""
 
-    def __init__(self, config: Config, number: int) -> None:
+    def __init__(self, config: Config, number: int, python: Optional[str] = None) -> None:
         from .popen import DEVNULL, ContainerProcess
 
         self._ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -56,7 +57,7 @@ class _Worker:
         self._spare: Optional[Tuple[Manager, Optional[str]]] = None
         try:
             self.proc = ContainerProcess(
-                config, args=callee_args("zygote", theirs.fileno()), stdin=DEVNULL, pass_fds=[theirs.fileno()]
+                config, args=callee_args("zygote", theirs.fileno(), python), stdin=DEVNULL, pass_fds=[theirs.fileno()]
             )
         except BaseException:
             self._ours.close()
@@ -65,7 +66,7 @@ class _Worker:
             theirs.close()
         self.number = number
         try:
-            _callee.send_frame(self._ours, _callee.PATHS, pickle.dumps(import_paths()))
+            _callee.send_frame(self._ours, _callee.PATHS, pickle.dumps(import_paths(python)))
         except OSError:
             pass  # a zygote dead already: the first call finds out
 
@@ -184,21 +185,31 @@ class Pool:
     ``Config()``; it needs a cgroup), each running one call at a time in a
     fresh process and cgroup: ``call``, ``submit`` (a
     concurrent.futures.Future), ``map``, ``call_async``; ``close()`` or a
-    ``with`` block ends them.  ``timeout`` is each call's default."""
+    ``with`` block ends them.  ``timeout`` is each call's default;
+    ``python`` another interpreter in the containers, as for lc.call."""
 
-    def __init__(self, workers: int = 2, *, config: Optional[Config] = None, timeout: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        workers: int = 2,
+        *,
+        config: Optional[Config] = None,
+        timeout: Optional[float] = None,
+        python: Optional[str] = None,
+    ) -> None:
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
             raise ConfigError("workers", f"must be a positive int, got {workers!r}")
         self.timeout = check_timeout(timeout)
         self.config = call_config(config)
         if self.config.cgroup is None:
             raise ConfigError("config.cgroup", "a Pool runs each call in a cgroup of its own: it needs a cgroup")
+        check_interpreter(self.config, python)
+        self.python = python
         self._tasks: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._closed = False
         self._workers: List[_Worker] = []
         try:
             for number in range(workers):
-                self._workers.append(_Worker(self.config, number))
+                self._workers.append(_Worker(self.config, number, python))
         except BaseException:
             self._stop_workers()
             raise
@@ -234,7 +245,9 @@ class Pool:
         if not callable(fn):
             raise ConfigError("fn", f"must be callable, got {type(fn).__qualname__}")
         future: Future[Any] = Future()
-        self._tasks.put((future, payload(fn, args, kwargs), timeout, getattr(fn, "__qualname__", "the function")))
+        self._tasks.put(
+            (future, payload(fn, args, kwargs, self.python), timeout, getattr(fn, "__qualname__", "the function"))
+        )
         return future
 
     def _serve(self, index: int) -> None:
@@ -259,7 +272,7 @@ class Pool:
         worker = self._workers[index]
         if not worker.alive:
             worker.close()
-            worker = self._workers[index] = _Worker(self.config, index)
+            worker = self._workers[index] = _Worker(self.config, index, self.python)
         try:
             return worker.run(body, self.config, timeout, what)
         except OSError:

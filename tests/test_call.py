@@ -232,3 +232,24 @@ def test_bad_arguments_are_config_errors(nothing_left: None) -> None:
         lc.call(print, timeout=0)
     with pytest.raises(lc.ConfigError, match="callable"):
         lc.call(42)  # type: ignore[arg-type]
+
+
+def test_another_interpreter_of_the_same_version(nothing_left: None) -> None:
+    debian = "/usr/bin/python3"
+    theirs = subprocess.run([debian, "-c", "import sys; print(sys.version)"], capture_output=True, text=True)
+    assert lc.call(lambda: (sys.executable, sys.version), python=debian) == (debian, theirs.stdout.strip())
+    with lc.Pool(workers=1, python=debian) as pool:
+        assert pool.call(lambda: sys.executable) == debian
+
+
+def test_an_interpreter_of_another_version_is_refused(tmp_path: Any, nothing_left: None) -> None:
+    fake = tmp_path / "python3"
+    fake.write_text("#!/bin/sh\necho 3.7\n")
+    fake.chmod(0o755)
+    config = lc.Config(mounts=lc.Mounts.default() + [lc.Mount.bind(str(fake), "/opt/old/python3", readonly=True)])
+    with pytest.raises(lc.InterpreterMismatch) as info:
+        lc.call(print, config=config, python="/opt/old/python3")
+    assert isinstance(info.value, lc.ConfigError)
+    assert "is Python 3.7" in str(info.value) and f"{sys.version_info[0]}.{sys.version_info[1]}" in str(info.value)
+    with pytest.raises(lc.ConfigError, match="absolute path"):
+        lc.call(print, python="python3")
