@@ -22,7 +22,7 @@ import sys
 import traceback
 from typing import Any, Callable, List, Optional, Tuple
 
-_HEADER = struct.Struct(">cQ")
+HEADER = struct.Struct(">cQ")
 
 #: Caller -> callee: the call (sys.path and the pickled function and arguments).
 PAYLOAD = b"P"
@@ -40,10 +40,10 @@ EXITED = b"X"
 
 
 def send_frame(sock: socket.socket, tag: bytes, body: bytes = b"") -> None:
-    sock.sendall(_HEADER.pack(tag, len(body)) + body)
+    sock.sendall(HEADER.pack(tag, len(body)) + body)
 
 
-def _recv_exactly(sock: socket.socket, size: int) -> Optional[bytes]:
+def recv_exactly(sock: socket.socket, size: int) -> Optional[bytes]:
     chunks = []
     while size:
         chunk = sock.recv(min(size, 1 << 20))
@@ -56,11 +56,11 @@ def _recv_exactly(sock: socket.socket, size: int) -> Optional[bytes]:
 
 def recv_frame(sock: socket.socket) -> Optional[Tuple[bytes, bytes]]:
     """The next (tag, body), or None at EOF."""
-    header = _recv_exactly(sock, _HEADER.size)
+    header = recv_exactly(sock, HEADER.size)
     if header is None:
         return None
-    tag, size = _HEADER.unpack(header)
-    body = _recv_exactly(sock, size) if size else b""
+    tag, size = HEADER.unpack(header)
+    body = recv_exactly(sock, size) if size else b""
     return None if body is None else (tag, body)
 
 
@@ -120,7 +120,7 @@ def _forked(sock: socket.socket) -> None:
     code = 0
     try:
         creds = struct.pack("3i", os.getpid(), os.getuid(), os.getgid())
-        header = _HEADER.pack(READY, 0)
+        header = HEADER.pack(READY, 0)
         sock.sendmsg([header], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, creds)])
         serve_one(sock)
     except SystemExit as exc:

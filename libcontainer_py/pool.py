@@ -94,7 +94,7 @@ class _Worker:
         if frame is not None and frame[0] != _callee.EXITED:
             outcome, frame = frame, wait_frame(self._ours, None)
         if frame is None or frame[0] != _callee.EXITED:
-            raise self._lost()
+            raise self.lost()
         figures = CallStats.of(cgroup.stats(), began)
         if outcome is not None:
             return rebuild(*outcome, figures), figures
@@ -102,15 +102,15 @@ class _Worker:
 
     def _ready_pid(self) -> int:
         """Our pid of the zygote's new child, from its READY frame's credentials."""
-        size = _callee._HEADER.size
+        size = _callee.HEADER.size
         data, ancillary, _, _ = self._ours.recvmsg(size, socket.CMSG_SPACE(_CREDS.size))
         if len(data) < size:
-            data += _callee._recv_exactly(self._ours, size - len(data)) or b""
+            data += _callee.recv_exactly(self._ours, size - len(data)) or b""
         for level, kind, creds in ancillary:
             if (level, kind) == (socket.SOL_SOCKET, socket.SCM_CREDENTIALS) and data[:1] == _callee.READY:
                 pid, _, _ = _CREDS.unpack(creds[: _CREDS.size])
                 return int(pid)
-        raise self._lost()
+        raise self.lost()
 
     def _fresh_cgroup(self, config: Config) -> Manager:
         """The spare cgroup (made by tidy()) or a new one; used by this call."""
@@ -149,7 +149,7 @@ class _Worker:
         if config is not None and self._spare is None and self.alive:
             self._spare = self._new_cgroup(config)
 
-    def _lost(self) -> WorkerCrashed:
+    def lost(self) -> WorkerCrashed:
         """The zygote died or broke the protocol: it is ended (and replaced on the next call)."""
         self.proc.kill()
         status = self.proc.wait()
@@ -278,7 +278,7 @@ class Pool:
         except OSError:
             if worker.alive:
                 raise
-            raise worker._lost() from None
+            raise worker.lost() from None
 
     def close(self) -> None:
         """Finish the queued calls, then end every worker."""
