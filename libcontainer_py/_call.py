@@ -89,10 +89,24 @@ def _module_roots() -> List[str]:
     return roots
 
 
+_paths_cache: Dict[Tuple[Any, ...], List[str]] = {}
+
+
 def caller_paths(executable: str = sys.executable) -> List[str]:
     """The directories the caller's interpreter and imports need, outside
     the host directories Rootfs.host() has already, fewest first (nested
-    ones dropped)."""
+    ones dropped).  Computed again when sys.path, the modules or the
+    working directory change."""
+    key = (executable, tuple(sys.path), len(sys.modules), os.getcwd())
+    found = _paths_cache.get(key)
+    if found is None:
+        found = _paths_cache[key] = _caller_paths(executable)
+        while len(_paths_cache) > 8:
+            del _paths_cache[next(iter(_paths_cache))]
+    return list(found)
+
+
+def _caller_paths(executable: str) -> List[str]:
     wanted = [sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix]
     wanted += [os.path.dirname(executable), os.path.dirname(os.path.realpath(executable))]
     wanted += [os.getcwd() if entry == "" else entry for entry in sys.path]

@@ -19,7 +19,6 @@ import pickle
 import socket
 import struct
 import sys
-import traceback
 from typing import Any, Callable, List, Optional, Tuple
 
 HEADER = struct.Struct(">cQ")
@@ -79,6 +78,8 @@ def _outcome(fn: Callable[..., Any], args: Any, kwargs: Any) -> Tuple[bytes, byt
     try:
         result = fn(*args, **kwargs)
     except Exception as exc:
+        import traceback  # only now: it costs the start ~2 ms
+
         tb = traceback.format_exc()
         try:
             pickled: Optional[bytes] = _dumps(exc)
@@ -126,6 +127,8 @@ def _forked(sock: socket.socket) -> None:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
+        import traceback
+
         traceback.print_exc()
         code = 70
     finally:
