@@ -1,7 +1,7 @@
 """pytest plugin (entry point ``pytest11``): tests run in fresh containers.
 
 Only what is asked for changes: a test marked ``@pytest.mark.container(...)``
-(memory, cpu, pids, network, timeout, image, rootfs), or every test with
+(memory, cpu, pids, network, timeout, image, rootfs, python), or every test with
 ``--lc-isolate``, runs through ``lc.call``: its fixtures are set up here and
 passed to it pickled; a crash or a hang (``timeout``, ``--lc-timeout``) fails
 that test with its reason and the run goes on.  Each isolated test's CPU
@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional
 import pytest
 
 #: What the ``container`` marker takes.
-MARKER_ARGS = ("memory", "cpu", "pids", "network", "timeout", "image", "rootfs")
+MARKER_ARGS = ("memory", "cpu", "pids", "network", "timeout", "image", "rootfs", "python")
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -37,7 +37,8 @@ def pytest_addoption(parser: Any) -> None:
 def pytest_configure(config: Any) -> None:
     config.addinivalue_line(
         "markers",
-        "container(memory=None, cpu=None, pids=None, network=False, timeout=None, image=None, rootfs=None): "
+        "container(memory=None, cpu=None, pids=None, network=False, timeout=None, image=None, rootfs=None, "
+        "python=None): "
         "run the test in a fresh container (libcontainer_py)",
     )
 
@@ -108,6 +109,7 @@ def pytest_pyfunc_call(pyfuncitem: Any) -> Optional[bool]:
         kwargs,
         config=container_config(options),
         timeout=_timeout(pyfuncitem, options),
+        python=options.get("python"),
         on_stats=lambda figures: _record(pyfuncitem, figures),
     )
     return True

@@ -56,6 +56,18 @@ def test_not_marked():
 @pytest.mark.container(timeout=60)
 def test_fixture_value(tmp_path):
     assert str(tmp_path).startswith("/")
+
+
+@pytest.mark.container(python="/usr/bin/python3", timeout=60)
+def test_other_python():
+    import sys
+
+    assert sys.executable == "/usr/bin/python3"
+
+
+@pytest.mark.container(rootfs={busybox!r}, timeout=60)
+def test_rootfs_without_our_interpreter():
+    pass
 """
 
 REPORTER = """
@@ -76,10 +88,10 @@ def nothing_left(monkeypatch: Any) -> Iterator[None]:
         yield
 
 
-def _run(tmp_path: Any, *options: str) -> Dict[str, List[Any]]:
+def _run(tmp_path: Any, busybox: str, *options: str) -> Dict[str, List[Any]]:
     """Run SUITE with pytest in a subprocess; each test's outcome, figures and failure text."""
     out = tmp_path / "reports.jsonl"
-    suite = SUITE.replace("{host_net!r}", repr(os.readlink("/proc/self/ns/net")))
+    suite = SUITE.replace("{host_net!r}", repr(os.readlink("/proc/self/ns/net"))).replace("{busybox!r}", repr(busybox))
     (tmp_path / "test_suite.py").write_text(suite.replace("{host_pid!r}", repr(os.readlink("/proc/self/ns/pid"))))
     (tmp_path / "conftest.py").write_text(textwrap.dedent(REPORTER.format(out=str(out))))
     done = subprocess.run(
@@ -103,7 +115,11 @@ def _check(results: Dict[str, List[Any]]) -> None:
         "test_host_network": "passed",
         "test_not_marked": "passed",
         "test_fixture_value": "passed",
+        "test_other_python": "passed",
+        "test_rootfs_without_our_interpreter": "failed",
     }
+    # a root without the caller's interpreter's libraries: exec fails, named
+    assert "ExecNotFound" in results["test_rootfs_without_our_interpreter"][2]
     assert "WorkerCrashed" in results["test_crashes"][2] and "SIGSEGV" in results["test_crashes"][2]
     assert "CallTimeout" in results["test_hangs"][2] and "timed out after 3.0 s" in results["test_hangs"][2]
     for name in ("test_isolated", "test_crashes", "test_hangs", "test_memory_cap"):
@@ -113,16 +129,16 @@ def _check(results: Dict[str, List[Any]]) -> None:
     assert results["test_not_marked"][1] == {}
 
 
-def test_marked_tests_crash_and_hang_without_stopping_the_run(tmp_path: Any, nothing_left: None) -> None:
-    _check(_run(tmp_path))
+def test_marked_tests_crash_and_hang_without_stopping_the_run(tmp_path: Any, busybox: str, nothing_left: None) -> None:
+    _check(_run(tmp_path, busybox))
 
 
-def test_under_xdist(tmp_path: Any, nothing_left: None) -> None:
-    _check(_run(tmp_path, "-n", "2"))
+def test_under_xdist(tmp_path: Any, busybox: str, nothing_left: None) -> None:
+    _check(_run(tmp_path, busybox, "-n", "2"))
 
 
-def test_lc_isolate_and_lc_timeout(tmp_path: Any, nothing_left: None) -> None:
-    results = _run(tmp_path, "--lc-isolate", "--lc-timeout", "30")
+def test_lc_isolate_and_lc_timeout(tmp_path: Any, busybox: str, nothing_left: None) -> None:
+    results = _run(tmp_path, busybox, "--lc-isolate", "--lc-timeout", "30")
     assert results["test_not_marked"][0] == "failed"  # it now runs in a container: another pid namespace
     assert results["test_not_marked"][1]["lc_wall_time"] > 0
 
@@ -142,3 +158,5 @@ def test_bad_marker_options_are_config_errors() -> None:
         container_config({"cpu": -1})
     with pytest.raises(lc.ConfigError, match="network"):
         container_config({"network": "yes"})
+    with pytest.raises(lc.images.ImageNotFound):
+        container_config({"image": "lcplug-no-such-image:1"})
