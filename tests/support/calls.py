@@ -14,7 +14,7 @@ from support.observe import HostSnapshot, host_snapshot
 #: Mounts that other developers' engines make and remove meanwhile on this
 #: machine (podman, containerd, their network namespaces, sandboxes): never ours, since
 #: lc.call and lc.Pool mount only inside their containers' mount namespaces.
-_OTHERS = ("/podman/", "/containerd/", "/run/netns/", "/lc-bench", "/lc-sandbox", "/.sandboxes/", "overlay-containers")
+_OTHERS = ("podman", "containerd", "/run/netns/", "/lc-bench", "/lc-sandbox", "/.sandboxes/", "overlay-containers")
 
 
 def _own(snapshot: HostSnapshot) -> HostSnapshot:
