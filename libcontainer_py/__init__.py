@@ -16,8 +16,12 @@ TYPE_CHECKING = False  # typing itself costs milliseconds at start-up
 # must not pay for cgroups, seccomp, images... it does not touch.
 _WHERE = {
     "Action": ".seccomp",
-    "AsyncContainerProcess": "._asyncio",
     "ArgCondition": ".seccomp",
+    "AsyncContainerProcess": "._asyncio",
+    "CallError": ".errors",
+    "CallMemoryError": ".errors",
+    "CallStats": "._call",
+    "CallTimeout": ".errors",
     "Capabilities": ".capabilities",
     "CgroupConfig": ".cgroups",
     "CgroupError": ".cgroups",
@@ -56,6 +60,7 @@ _WHERE = {
     "IO": ".cgroups",
     "IOPriority": ".scheduling",
     "IdentityError": ".errors",
+    "InterpreterMismatch": ".errors",
     "Memory": ".cgroups",
     "MemoryPolicy": ".memory_policy",
     "Mount": ".mounts",
@@ -71,8 +76,10 @@ _WHERE = {
     "OciWarning": ".oci",
     "PIPE": ".popen",
     "Pids": ".cgroups",
+    "Pool": ".pool",
     "Process": ".process",
     "ProcessExitError": ".errors",
+    "RemoteError": ".errors",
     "Rlimit": ".limits",
     "Rootfs": ".rootfs",
     "STDOUT": ".popen",
@@ -81,6 +88,7 @@ _WHERE = {
     "SeccompError": ".seccomp",
     "SeccompRule": ".seccomp",
     "SecurityError": ".errors",
+    "SerializationError": ".errors",
     "SpawnError": ".errors",
     "State": ".state",
     "StateError": ".container",
@@ -90,6 +98,8 @@ _WHERE = {
     "TimeoutExpired": ".errors",
     "UNLIMITED": ".cgroups",
     "User": ".process",
+    "WorkerCrashed": ".errors",
+    "call": "._call",
     "create_subprocess_exec": "._asyncio",
     "load_bundle": ".oci",
     "run": "._run",
@@ -102,6 +112,7 @@ if TYPE_CHECKING:
 
     from . import images
     from ._asyncio import AsyncContainerProcess, create_subprocess_exec, run_async
+    from ._call import CallStats, call
     from ._netrun import ForeignNetns
     from ._run import CompletedProcess, run
     from .capabilities import Capabilities
@@ -126,6 +137,9 @@ if TYPE_CHECKING:
     from .container import Container, ContainerState, StateError
     from .devices import DEFAULT_DEVICES, Device
     from .errors import (
+        CallError,
+        CallMemoryError,
+        CallTimeout,
         CgroupJoinError,
         ConfigError,
         ContainerError,
@@ -135,13 +149,17 @@ if TYPE_CHECKING:
         ExecNotFound,
         ExecPermissionError,
         IdentityError,
+        InterpreterMismatch,
         MountError,
         NamespaceError,
         ProcessExitError,
+        RemoteError,
         SecurityError,
+        SerializationError,
         SpawnError,
         StepError,
         TimeoutExpired,
+        WorkerCrashed,
     )
     from .hooks import Hook, HookError, Hooks
     from .idmap import IDMap
@@ -152,6 +170,7 @@ if TYPE_CHECKING:
     from .network import Network, PortMapping
     from .oci import OciConfig, OciWarning, load_bundle
     from .paths import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS
+    from .pool import Pool
     from .popen import DEVNULL, PIPE, STDOUT, ContainerProcess
     from .process import Process, User
     from .rootfs import Rootfs
@@ -178,8 +197,12 @@ def __dir__() -> List[str]:
 
 __all__ = [
     "Action",
-    "AsyncContainerProcess",
     "ArgCondition",
+    "AsyncContainerProcess",
+    "CallError",
+    "CallMemoryError",
+    "CallStats",
+    "CallTimeout",
     "Capabilities",
     "CgroupConfig",
     "CgroupError",
@@ -220,6 +243,7 @@ __all__ = [
     "IO",
     "IOPriority",
     "IdentityError",
+    "InterpreterMismatch",
     "Memory",
     "MemoryPolicy",
     "Mount",
@@ -233,8 +257,10 @@ __all__ = [
     "PIPE",
     "Pids",
     "PortMapping",
+    "Pool",
     "Process",
     "ProcessExitError",
+    "RemoteError",
     "Rlimit",
     "Rootfs",
     "STDOUT",
@@ -243,6 +269,7 @@ __all__ = [
     "SeccompError",
     "SeccompRule",
     "SecurityError",
+    "SerializationError",
     "SpawnError",
     "State",
     "StateError",
@@ -252,6 +279,8 @@ __all__ = [
     "TimeoutExpired",
     "UNLIMITED",
     "User",
+    "WorkerCrashed",
+    "call",
     "create_subprocess_exec",
     "images",
     "load_bundle",

@@ -133,6 +133,65 @@ class ExecPermissionError(ExecError, PermissionError):  # type: ignore[misc]
         return Exception.__str__(self)  # the step's message, not OSError's
 
 
+class CallError(ContainerError):
+    """A function run by ``lc.call`` or an ``lc.Pool`` did not return.
+
+    Carries the call's resource figures: ``cpu_time`` (seconds of CPU used
+    by every process of the call), ``peak_memory`` (bytes; None where the
+    host does not record it) and ``wall_time`` (seconds)."""
+
+    cpu_time: Optional[float] = None
+    peak_memory: Optional[int] = None
+    wall_time: Optional[float] = None
+
+
+class CallTimeout(CallError, TimeoutError):
+    """The call ran out of time; its whole cgroup was killed."""
+
+
+class CallMemoryError(CallError, MemoryError):
+    """The OOM killer ended the call (its cgroup counted an OOM kill)."""
+
+
+class WorkerCrashed(CallError):
+    """The interpreter running the call died without a result: a signal
+    (``signal``: SIGSEGV, SIGKILL...) or an exit (``exitcode``: os._exit,
+    sys.exit); the other is None."""
+
+    def __init__(self, message: str, *, signal: Optional[int] = None, exitcode: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.signal = signal
+        self.exitcode = exitcode
+
+
+class RemoteError(CallError):
+    """An exception of the called function that cannot be rebuilt in the
+    caller: its ``type_name``, ``message`` and remote ``traceback`` text."""
+
+    def __init__(self, type_name: str, message: str, traceback: str) -> None:
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name = type_name
+        self.message = message
+        self.traceback = traceback
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.type_name, self.message, self.traceback))
+
+
+class SerializationError(CallError, TypeError):
+    """An argument or a result could not be pickled or unpickled; the
+    message names the object (``what``: "argument 0", "the result"...)."""
+
+    def __init__(self, what: str, message: str) -> None:
+        super().__init__(f"{what}: {message}")
+        self.what = what
+
+
+class InterpreterMismatch(ConfigError):
+    """The interpreter chosen for lc.call or lc.Pool (``python=``) is not
+    this Python's version, or does not run."""
+
+
 def step_error_class(cls: Type[StepError], err: int) -> Type[StepError]:
     """The class of a step's error: for exec, the OSError subclass Python
     users catch (FileNotFoundError, PermissionError) when the errno says so."""
