@@ -56,6 +56,8 @@ class CallStats:
 
     @classmethod
     def of(cls, stats: Optional[Stats], began: float) -> CallStats:
+        """The figures of a call from its cgroup's ``stats`` (None: not
+        measured) and the ``time.monotonic()`` it began at."""
         memory = stats.memory if stats is not None else None
         cpu = stats.cpu if stats is not None else None
         return cls(

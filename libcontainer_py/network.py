@@ -66,6 +66,7 @@ class PortMapping:
     host_ip: str = attrs.field(default="", converter=_to_host_ip)
 
     def to_cni(self) -> Dict[str, Any]:
+        """This mapping as CNI's ``portMappings`` capability takes it."""
         return {
             "hostPort": self.host_port,
             "containerPort": self.container_port,
@@ -183,6 +184,7 @@ class Network:
 
     @property
     def name(self) -> str:
+        """The network's name (its configuration list's ``name``)."""
         return str(self.document["name"])
 
     def runtime_config(self) -> Dict[str, Any]:
@@ -197,6 +199,7 @@ class Network:
         return out
 
     def cni_args(self) -> str:
+        """``args`` as the ``CNI_ARGS`` variable spells them (``K=V;K=V``)."""
         return ";".join(f"{k}={v}" for k, v in self.args.items())
 
     # -- named constructors ------------------------------------------------
