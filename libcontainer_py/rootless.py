@@ -50,12 +50,16 @@ class RootlessWarning(UserWarning):
 def unprivileged() -> bool:
     """True when this process lacks CAP_SYS_ADMIN (a non-root user, or root
     stripped of it): namespaces other than the user's need a user namespace."""
-    if os.geteuid() != 0:
+    euid = os.geteuid()
+    if euid != 0:
         return True
-    return not _effective_caps() >> CAP_SYS_ADMIN & 1
+    return not _effective_caps(euid) >> CAP_SYS_ADMIN & 1
 
 
-def _effective_caps() -> int:
+@functools.lru_cache(maxsize=4)
+def _effective_caps(euid: int) -> int:
+    """This process's effective set, read once per euid (every Config()
+    asks; a process rarely changes its capabilities otherwise)."""
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith("CapEff:"):
