@@ -436,6 +436,12 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             raise ContainerError("the container's process is not waiting to be recorded")
         spawned, self._spawned = self._spawned, None
         recorded(spawned)
+        # A detached container's process stays this process's child until
+        # reaped, so its pid cannot be recycled meanwhile: signals and wait()
+        # need no pidfd, and thousands of live containers hold no fd each.
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+            self.pidfd = -1
 
     def stats(self) -> Stats:
         """Resource usage from the container's cgroup (needs ``config.cgroup``)."""

@@ -52,6 +52,7 @@ def test_three_hundred_live_containers_then_destroyed(tmp_path: Any, no_leaks: N
     prefix = f"live-{uuid.uuid4().hex[:6]}-"
     config = lc.Config(cgroup=lc.CgroupConfig(pids=lc.Pids(max=4)), process=lc.Process(args=["sleep", "300"]))
     made = []
+    fds = _fds()
     try:
         for i in range(300):
             c = lc.Container.create(f"{prefix}{i}", config, root=root)
@@ -59,6 +60,7 @@ def test_three_hundred_live_containers_then_destroyed(tmp_path: Any, no_leaks: N
             c.start()
         assert [c.status() for c in lc.Container.list(root=root)] == ["running"] * 300
         assert len({c.pid for c in made}) == 300
+        assert _fds() == fds  # a live detached container holds no fd of its owner
     finally:
         for c in made:
             c.destroy()
