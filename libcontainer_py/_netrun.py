@@ -22,7 +22,8 @@ import os
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from . import cni
-from ._statedir import DEFAULT_ROOT, is_valid_id, process_start_time
+from ._owners import alive, claim_dead, me
+from ._statedir import DEFAULT_ROOT, process_start_time
 from .errors import ContainerError
 from .mounts import Mount
 from .network import Network
@@ -32,30 +33,10 @@ RECORD = "network.json"
 LOCK = ".cni.lock"
 RESOLV = "resolv.conf"
 HOSTS = "hosts"
-_CLAIM = ".claim-"
 CLONE_NEWNET = 0x40000000
 _LOCALHOST = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 log = logging.getLogger("libcontainer_py")
-
-
-_ME: Dict[int, str] = {}
-
-
-def _me() -> str:
-    """This process as an owner: pid and start time (read once per process)."""
-    pid = os.getpid()
-    if pid not in _ME:
-        _ME[pid] = f"{pid}-{process_start_time(pid)}"
-    return _ME[pid]
-
-
-def _alive(owner: str) -> bool:
-    pid, _, start = owner.partition("-")
-    try:
-        return pid != "0" and str(process_start_time(int(pid))) == start
-    except ValueError:
-        return False
 
 
 def netns_id() -> str:
@@ -254,7 +235,7 @@ class Attachments:
             self._dumped = [dump_value(net) for net in self.networks]
         doc = {
             "container_id": self.container_id,
-            "owner": _me() if self.owned else None,
+            "owner": me() if self.owned else None,
             "host_netns": self.host_netns,
             "container": f"{pid}-{process_start_time(pid)}" if pid else None,
             "attachments": [{"network": net, "result": result} for net, result in zip(self._dumped, self.results)],
@@ -405,27 +386,15 @@ def remove_files(directory: str, *, rmdir: bool) -> None:
 def reclaim(root: str) -> List[str]:
     """DEL the networks of attached containers whose owner and process are
     both gone; the ids reclaimed."""
-    parent = os.path.join(root, NETWORK_DIR)
-    try:
-        names = os.listdir(parent)
-    except OSError:
-        return []
-    done = []
-    for name in names:
-        container_id, _, claimer = name.partition(_CLAIM)
-        if not is_valid_id(container_id) or (claimer and _alive(claimer)):
-            continue
-        path = os.path.join(parent, name)
+
+    def dead(path: str) -> bool:
         doc = read_record(path)
-        if doc is None or _alive(str(doc.get("owner") or "0-")) or _alive(str(doc.get("container") or "0-")):
-            continue
-        if doc.get("host_netns", netns_id()) != netns_id():
-            continue  # for a process in the namespace its plugins ran in
-        claim = os.path.join(parent, container_id + _CLAIM + _me())
-        try:
-            os.rename(path, claim)
-        except OSError:
-            continue  # another process claimed it first
+        if doc is None or alive(str(doc.get("owner") or "0-")) or alive(str(doc.get("container") or "0-")):
+            return False
+        return bool(doc.get("host_netns", netns_id()) == netns_id())  # else for a process in that namespace
+
+    done = []
+    for container_id, claim in claim_dead(os.path.join(root, NETWORK_DIR), dead):
         att = from_record(claim, owned=True)
         if att is not None:
             att.detach()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from ._statedir import is_valid_id, process_start_time
 
@@ -27,17 +27,47 @@ _CLAIM = ".claim-"
 log = logging.getLogger("libcontainer_py")
 
 
-def _me() -> str:
+_ME: Dict[int, str] = {}
+
+
+def me() -> str:
+    """This process as an owner: pid and start time (read once per process)."""
     pid = os.getpid()
-    return f"{pid}-{process_start_time(pid)}"
+    if pid not in _ME:
+        _ME[pid] = f"{pid}-{process_start_time(pid)}"
+    return _ME[pid]
 
 
-def _alive(owner: str) -> bool:
+def alive(owner: str) -> bool:
+    """Whether the process an owner string names (pid-start time) lives."""
     pid, _, start = owner.partition("-")
     try:
-        return str(process_start_time(int(pid))) == start
+        return pid != "0" and str(process_start_time(int(pid))) == start
     except ValueError:
         return False
+
+
+def claim_dead(directory: str, dead: Callable[[str], bool]) -> Iterator[Tuple[str, str]]:
+    """(container id, claimed path) of each record in ``directory`` that
+    ``dead(path)`` says a dead owner left and that this process claimed
+    first, by renaming it; the claims of dead claimers are taken over."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        container_id, _, claimer = name.partition(_CLAIM)
+        if not is_valid_id(container_id) or (claimer and alive(claimer)):
+            continue
+        path = os.path.join(directory, name)
+        if not dead(path):
+            continue
+        claim = os.path.join(directory, container_id + _CLAIM + me())
+        try:
+            os.rename(path, claim)
+        except OSError:
+            continue  # another process claimed it first
+        yield container_id, claim
 
 
 def record(root: str, container_id: str, cgroup_path: str) -> Optional[str]:
@@ -48,7 +78,7 @@ def record(root: str, container_id: str, cgroup_path: str) -> Optional[str]:
     one call, it is never seen half-written."""
     directory = os.path.join(root, OWNED)
     path = os.path.join(directory, container_id)
-    text = f"{_me()} {cgroup_path}"
+    text = f"{me()} {cgroup_path}"
     for _ in range(2):
         try:
             os.symlink(text, path)
@@ -83,29 +113,19 @@ def _read(path: str) -> Optional[Tuple[str, str]]:
 def reclaim(root: str) -> List[str]:
     """Remove the cgroups (and records) of attached containers whose owner
     died; the ids reclaimed."""
-    directory = os.path.join(root, OWNED)
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return []
-    done = []
-    for name in names:
-        container_id, _, claimer = name.partition(_CLAIM)
-        if not is_valid_id(container_id) or (claimer and _alive(claimer)):
-            continue
-        path = os.path.join(directory, name)
+
+    def dead(path: str) -> bool:
         found = _read(path)
-        if found is None or _alive(found[0]):
-            continue
-        claim = os.path.join(directory, container_id + _CLAIM + _me())
-        try:
-            os.rename(path, claim)
-        except FileNotFoundError:
-            continue  # another process claimed it first
-        _remove_cgroup(container_id, found[1])
+        return found is not None and not alive(found[0])
+
+    done = []
+    for container_id, claim in claim_dead(os.path.join(root, OWNED), dead):
+        found = _read(claim)
+        if found is not None:
+            _remove_cgroup(container_id, found[1])
+            log.warning("reclaimed the cgroup %s of container %s, whose owner died", found[1], container_id)
         os.unlink(claim)
         done.append(container_id)
-        log.warning("reclaimed the cgroup %s of container %s, whose owner died", found[1], container_id)
     return done
 
 

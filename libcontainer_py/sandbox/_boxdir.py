@@ -20,7 +20,7 @@ import os
 import stat
 from typing import List, Optional
 
-from .._owners import _alive, _me
+from .._owners import alive, me
 from .._statedir import DEFAULT_ROOT
 from .errors import SandboxError
 
@@ -46,7 +46,7 @@ class BoxDir:
         boxes = os.path.join(root, ".sandboxes")
         reclaim(boxes)
         os.makedirs(boxes, mode=0o700, exist_ok=True)
-        self._record = os.path.join(boxes, f"{_me()}.{os.urandom(5).hex()}")
+        self._record = os.path.join(boxes, f"{me()}.{os.urandom(5).hex()}")
         self.path = os.path.join(self._record, "box")
         self.uid, self.gid, self.size = uid, gid, size
         data = f"size={size},mode=0755,uid={uid},gid={gid}".encode()
@@ -131,7 +131,7 @@ def reclaim(boxes: str) -> List[str]:
         return []
     gone = []
     for name in names:
-        if name.startswith(_CLAIM) or _alive(name.partition(".")[0]):
+        if name.startswith(_CLAIM) or alive(name.partition(".")[0]):
             continue
         claim = os.path.join(boxes, f"{_CLAIM}{name}")
         try:
