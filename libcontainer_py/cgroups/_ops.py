@@ -541,6 +541,32 @@ class CgroupOps:
             return d
         return None
 
+    def kill_now(self) -> None:
+        if os.getpid() in self.pids():
+            raise CgroupError("refusing to kill a cgroup that holds this process", path=self.dirs()[0])
+        d = self._has_v2_file("cgroup.kill")
+        if d is not None:
+            self._fs.write(self._file(d, "cgroup.kill"), "1")
+        else:
+            self._signal_v1(set())
+
+    def _signal_v1(self, pids: Set[int]) -> Set[int]:
+        """SIGKILL what the v1 hierarchies list (and thaw it); returns those pids."""
+        for v1d in dict.fromkeys(self._v1dirs()):
+            pids |= self._procs(v1d)
+        for pid in pids:
+            if pid <= 0 or pid == os.getpid():
+                raise CgroupError(f"refusing to signal pid {pid} listed in the cgroup", path=self._v1dirs()[0])
+            try:
+                os.kill(pid, _signals.SIGKILL)
+            except ProcessLookupError:
+                pass
+        fz = self._v1dir("freezer")
+        if pids and fz is not None and self._fs.exists(self._file(fz, "freezer.state")):
+            if self._fs.read(self._file(fz, "freezer.state")).strip() != "THAWED":
+                self._fs.write(self._file(fz, "freezer.state"), "THAWED")
+        return pids
+
     def kill(self, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
         if os.getpid() in self.pids():
@@ -551,22 +577,9 @@ class CgroupOps:
             self._wait(lambda: self._v2_events().get("populated", 0) == 0, deadline, "emptying", d)
         delay = 0.001
         while True:
-            pids: Set[int] = set()
-            for v1d in dict.fromkeys(self._v1dirs()):
-                pids |= self._procs(v1d)
+            pids = self._signal_v1(set())
             if not pids:
                 return
-            for pid in pids:
-                if pid <= 0 or pid == os.getpid():
-                    raise CgroupError(f"refusing to signal pid {pid} listed in the cgroup", path=self._v1dirs()[0])
-                try:
-                    os.kill(pid, _signals.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            fz = self._v1dir("freezer")
-            if fz is not None and self._fs.exists(self._file(fz, "freezer.state")):
-                if self._fs.read(self._file(fz, "freezer.state")).strip() != "THAWED":
-                    self._fs.write(self._file(fz, "freezer.state"), "THAWED")
             if time.monotonic() >= deadline:
                 raise CgroupError(
                     f"processes {sorted(pids)} survived SIGKILL", path=self._v1dirs()[0], errno=errno_mod.ETIMEDOUT

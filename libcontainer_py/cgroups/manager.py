@@ -133,6 +133,10 @@ class Manager(abc.ABC):
         """The processes in the cgroup (sorted)."""
 
     @abc.abstractmethod
+    def kill_now(self) -> None:
+        """SIGKILL every process of the cgroup now, without waiting for them to go."""
+
+    @abc.abstractmethod
     def kill(self, timeout: float = 10.0) -> None:
         """SIGKILL every process and wait until the cgroup is empty."""
 

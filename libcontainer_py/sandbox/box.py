@@ -286,9 +286,12 @@ def _watch(proc: _BoxProcess, limits: Limits, layout: Layout, box: BoxDir, full_
             if program and _exited(pidfd):
                 status.append(_zombie_status(program))
                 left.extend(p for p in manager.pids() if p not in (proc.pid, program))
-            # SIGKILL to the box's PID 1: the kernel kills every other process
-            # of its pid namespace, forks included, before PID 1 can be
-            # reaped (proc.wait() below); close() then removes the cgroup.
+            # SIGKILL to every process of the cgroup at once (a limit is
+            # acted on now, not once PID 1 has been scheduled to die), then
+            # to the box's PID 1: the kernel kills every other process of
+            # its pid namespace, forks included, before PID 1 can be reaped
+            # (proc.wait() below); close() then removes the cgroup.
+            manager.kill_now()
             try:
                 _native.pidfd_send_signal(proc.pidfd, signal.SIGKILL)
             except ProcessLookupError:
