@@ -16,9 +16,9 @@ interpreter (see ``_callee``).
 
 from __future__ import annotations
 
+import _io as io
+import _pickle as pickle  # not pickle.py: it imports re (see _callee)
 import builtins
-import io
-import pickle
 import sys
 import types
 
