@@ -105,6 +105,19 @@ def id_maps(config: Config, host: HostFS) -> IdMaps:
     return IdMaps("".join(m.line() for m in uids), "".join(m.line() for m in gids), deny, helper)
 
 
+def own_map_steps(maps: IdMaps) -> List[Step]:
+    """The child writes its own one-id maps: a process may map its own uid
+    and gid into a user namespace it created once setgroups is denied."""
+    return [
+        Step(Op.WRITE_FILE, "deny setgroups in the user namespace", _SETGROUPS, s1=_SETGROUPS, s2="deny"),
+        Step(Op.WRITE_FILE, "write the user namespace's uid map", _UID_MAP, s1=_UID_MAP, s2=maps.uid_map),
+        Step(Op.WRITE_FILE, "write the user namespace's gid map", _GID_MAP, s1=_GID_MAP, s2=maps.gid_map),
+    ]
+
+
+_SETGROUPS, _UID_MAP, _GID_MAP = "/proc/self/setgroups", "/proc/self/uid_map", "/proc/self/gid_map"
+
+
 def namespace_ids(config: Config, host: HostFS) -> Tuple[int, int]:
     """The uid and gid the child takes in a new user namespace while it sets
     up: root where root is mapped, else the process's own ids."""
