@@ -37,7 +37,6 @@ import argparse
 import os
 import platform
 import shutil
-import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -47,6 +46,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import attrs
 import bench_start as bs
+from _common import print_problems, progress, run_reported
 
 import libcontainer_py as lc
 from libcontainer_py.images import Image, ImageStore
@@ -225,13 +225,13 @@ def run_imports(archive: Archive, workdir: Path, args: argparse.Namespace, failu
     total = args.import_warmup + args.import_iterations
     with open(workdir / "import.stderr", "w+b") as log:
         for i in range(total):
-            bs.progress(f"import round {i + 1}/{total}" + (" (warm-up)" if i < args.import_warmup else ""))
+            progress(f"import round {i + 1}/{total}" + (" (warm-up)" if i < args.import_warmup else ""))
             try:
                 import_round(archive, stores, i + 1, log, results, keep=i >= args.import_warmup)
             except Exception as exc:  # an import or a run that fails ends part 1, not the report
                 failures["import"] = str(exc) if isinstance(exc, bs.RuntimeFailure) else f"{type(exc).__name__}: {exc}"
                 break
-    bs.progress("")
+    progress("")
     return results
 
 
@@ -407,16 +407,12 @@ def print_report(report: Dict[str, Any], problems: List[str]) -> None:
         print()
         print(ratio_table(roots["ratios"]))
         print("(no targets are set for these: reported, not judged)")
-    for name, message in report["failures"].items():
-        print(f"\nFAILED {name}: {message}", file=sys.stderr)
-    for note in (imports or {}).get("notes", []):
-        print(f"\nimport: {note}", file=sys.stderr)
-    for name, items in roots["leftovers_cleaned"].items():
-        print(f"\n{name} left {len(items)} thing(s) behind, removed (untimed): {', '.join(items[:5])}", file=sys.stderr)
-    for name, items in roots["written_to_upper"].items():
-        print(f"\n{name}: the runs wrote to the upper (emptied, untimed): {'; '.join(items)}", file=sys.stderr)
-    for problem in problems:
-        print(f"\ncleanup problem: {problem}", file=sys.stderr)
+    notes = [f"import: {note}" for note in (imports or {}).get("notes", [])]
+    notes += [
+        f"{name}: the runs wrote to the upper (emptied, untimed): {'; '.join(items)}"
+        for name, items in roots["written_to_upper"].items()
+    ]
+    print_problems(report["failures"], roots["leftovers_cleaned"], notes, problems)
 
 
 # ---------------------------------------------------------------------------
@@ -452,11 +448,6 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.parts = args.only or list(PARTS)
     return args
-
-
-def _interrupt(_sig: int, _frame: Any) -> None:
-    """SIGTERM handler: unwind like Ctrl-C, so that everything is cleaned up."""
-    raise KeyboardInterrupt
 
 
 def execute(args: argparse.Namespace, problems: List[str]) -> Dict[str, Any]:
@@ -522,26 +513,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if os.geteuid() != 0:
         print("bench_images.py must run as root (namespaces, overlay and trusted.* xattrs need it)", file=sys.stderr)
         return 1
-    signal.signal(signal.SIGTERM, _interrupt)
-    bs.become_subreaper()
-    problems: List[str] = []
-    try:
-        report = execute(args, problems)
-    except KeyboardInterrupt:
-        bs.progress("")
-        print("\ninterrupted; cleaned up", file=sys.stderr)
-        for problem in problems:
-            print(f"cleanup problem: {problem}", file=sys.stderr)
-        return 130
-    except bs.RuntimeFailure as exc:  # the rootfs or the archive could not be made
-        print(f"FAILED set-up: {exc}", file=sys.stderr)
-        for problem in problems:
-            print(f"cleanup problem: {problem}", file=sys.stderr)
-        return 1
-    print_report(report, problems)
-    if args.json:
-        bs.write_json(args.json, report)
-    return 1 if report["failures"] or problems else 0
+    # bs.RuntimeFailure: the rootfs or the archive could not be made
+    return run_reported(args, execute, print_report, set_up_errors=(bs.RuntimeFailure,))
 
 
 if __name__ == "__main__":
