@@ -52,6 +52,19 @@ def write_json(path: str, report: Dict[str, Any]) -> None:
         f.write("\n")
 
 
+def name_list(choices: Sequence[str]) -> Callable[[str], List[str]]:
+    """An argparse type (of --only): comma-separated names, each one of ``choices``."""
+
+    def parse(value: str) -> List[str]:
+        names = [v.strip() for v in value.split(",") if v.strip()]
+        unknown = [n for n in names if n not in choices]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"expected some of {', '.join(choices)}, got {value!r}")
+        return names
+
+    return parse
+
+
 def print_problems(
     failures: Mapping[str, str],
     leftovers: Mapping[str, Sequence[str]],

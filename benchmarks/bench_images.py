@@ -46,7 +46,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import attrs
 import bench_start as bs
-from _common import print_problems, progress, run_reported
+from _common import name_list, print_problems, progress, run_reported
 
 import libcontainer_py as lc
 from libcontainer_py.images import Image, ImageStore
@@ -420,15 +420,6 @@ def print_report(report: Dict[str, Any], problems: List[str]) -> None:
 # ---------------------------------------------------------------------------
 
 
-def part_list(value: str) -> List[str]:
-    """argparse type of --only: comma-separated parts."""
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    unknown = [n for n in names if n not in PARTS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"expected some of {', '.join(PARTS)}, got {value!r}")
-    return names
-
-
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=DESCRIPTION, epilog="See benchmarks/README.md.")
     p.add_argument("--iterations", type=bs.positive, default=200, help="timed runs per root kind, part 2 (default 200)")
@@ -437,7 +428,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--import-warmup", type=bs.non_negative, default=1, help="untimed import rounds first (default 1)")
     p.add_argument(
         "--only",
-        type=part_list,
+        type=name_list(PARTS),
         action="extend",
         metavar="NAME[,NAME]",
         help=f"run only these ({', '.join(PARTS)}; import is all of part 1); may be repeated",

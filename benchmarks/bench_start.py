@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import attrs
-from _common import print_problems, progress, run_reported
+from _common import name_list, print_problems, progress, run_reported
 
 import libcontainer_py as lc
 from libcontainer_py.mounts import OPTION_FLAGS
@@ -1294,15 +1294,6 @@ def header(host: Dict[str, Any], args: argparse.Namespace, workdir: Path, rows: 
 # ---------------------------------------------------------------------------
 
 
-def runtime_list(value: str) -> List[str]:
-    """argparse type of --only: comma-separated runtime names."""
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    unknown = [n for n in names if n not in RUNTIMES]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"expected some of {', '.join(RUNTIMES)}, got {value!r}")
-    return names
-
-
 def positive(value: str) -> int:
     """argparse type: an integer >= 1."""
     n = int(value)
@@ -1326,7 +1317,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--warmup", type=non_negative, default=10, help="untimed rounds first (default 10)")
     p.add_argument(
         "--only",
-        type=runtime_list,
+        type=name_list(RUNTIMES),
         action="extend",
         metavar="NAME[,NAME]",
         help=f"run only these runtimes ({', '.join(RUNTIMES)}); may be repeated",
