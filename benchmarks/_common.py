@@ -52,17 +52,17 @@ def write_json(path: str, report: Dict[str, Any]) -> None:
         f.write("\n")
 
 
-def name_list(choices: Sequence[str]) -> Callable[[str], List[str]]:
-    """An argparse type (of --only): comma-separated names, each one of ``choices``."""
+def add_only_option(parser: argparse.ArgumentParser, choices: Sequence[str], help: str) -> None:
+    """``--only NAME[,NAME]`` (may be repeated): the names, each one of ``choices``, in ``args.only``."""
 
-    def parse(value: str) -> List[str]:
+    def names(value: str) -> List[str]:
         names = [v.strip() for v in value.split(",") if v.strip()]
         unknown = [n for n in names if n not in choices]
         if unknown or not names:
             raise argparse.ArgumentTypeError(f"expected some of {', '.join(choices)}, got {value!r}")
         return names
 
-    return parse
+    parser.add_argument("--only", type=names, action="extend", metavar="NAME[,NAME]", help=help)
 
 
 def print_problems(

@@ -46,7 +46,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import attrs
 import bench_start as bs
-from _common import name_list, print_problems, progress, run_reported
+from _common import add_only_option, print_problems, progress, run_reported
 
 import libcontainer_py as lc
 from libcontainer_py.images import Image, ImageStore
@@ -426,13 +426,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--warmup", type=bs.non_negative, default=10, help="untimed rounds before them (default 10)")
     p.add_argument("--import-iterations", type=bs.positive, default=20, help="timed import rounds, part 1 (default 20)")
     p.add_argument("--import-warmup", type=bs.non_negative, default=1, help="untimed import rounds first (default 1)")
-    p.add_argument(
-        "--only",
-        type=name_list(PARTS),
-        action="extend",
-        metavar="NAME[,NAME]",
-        help=f"run only these ({', '.join(PARTS)}; import is all of part 1); may be repeated",
-    )
+    add_only_option(p, PARTS, f"run only these ({', '.join(PARTS)}; import is all of part 1); may be repeated")
     p.add_argument("--compression", choices=sorted(COMPRESSIONS), default="gzip", help="of the layers (default gzip)")
     p.add_argument("--json", metavar="FILE", help="write raw samples and the summary as JSON")
     p.add_argument("--tmpdir", default=bs.DEFAULT_TMPDIR, help="where the temp dir goes (default /dev/shm)")

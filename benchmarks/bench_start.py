@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import attrs
-from _common import name_list, print_problems, progress, run_reported
+from _common import add_only_option, print_problems, progress, run_reported
 
 import libcontainer_py as lc
 from libcontainer_py.mounts import OPTION_FLAGS
@@ -1315,13 +1315,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=DESCRIPTION, epilog="See benchmarks/README.md.")
     p.add_argument("--iterations", type=positive, default=200, help="timed runs per runtime (default 200)")
     p.add_argument("--warmup", type=non_negative, default=10, help="untimed rounds first (default 10)")
-    p.add_argument(
-        "--only",
-        type=name_list(RUNTIMES),
-        action="extend",
-        metavar="NAME[,NAME]",
-        help=f"run only these runtimes ({', '.join(RUNTIMES)}); may be repeated",
-    )
+    add_only_option(p, RUNTIMES, f"run only these runtimes ({', '.join(RUNTIMES)}); may be repeated")
     p.add_argument("--profile", action="store_true", help="also show where ours spends its time")
     p.add_argument("--json", metavar="FILE", help="write raw samples and the summary as JSON")
     p.add_argument("--runc", default=shutil.which("runc") or "/usr/sbin/runc", help="runc binary")
