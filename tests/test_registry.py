@@ -16,13 +16,12 @@ import tarfile
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
-from support.busybox import make_rootfs
 from support.images import (
     blob_writer,
+    busybox_layer,
     compress,
     entry,
     image_config,
-    layer_from_dir,
     layer_from_members,
     sha256,
     write_layout_index,
@@ -63,9 +62,7 @@ def auth_registry(tmp_path_factory: Any) -> Iterator[Registry]:
 @pytest.fixture(scope="module")
 def base_layer(tmp_path_factory: Any) -> bytes:
     root = tmp_path_factory.mktemp("bb")
-    make_rootfs(str(root / "root"))
-    (root / "root" / "etc" / "motd").write_text("pulled busybox\n")
-    return layer_from_dir(str(root / "root"))
+    return busybox_layer(str(root / "root"), "pulled busybox\n")
 
 
 def motd_layer(text: str) -> bytes:

@@ -11,6 +11,8 @@ import os
 import tarfile
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from .busybox import make_rootfs
+
 
 def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
@@ -28,6 +30,15 @@ def layer_from_dir(path: str) -> bytes:
                 full = os.path.join(root, name)
                 tar.add(full, arcname=os.path.relpath(full, path), recursive=False)
     return buf.getvalue()
+
+
+def busybox_layer(path: str, motd: str) -> bytes:
+    """A layer of a busybox root made at ``path`` (support.busybox), its
+    /etc/motd saying ``motd``."""
+    make_rootfs(path)
+    with open(os.path.join(path, "etc", "motd"), "w") as f:
+        f.write(motd)
+    return layer_from_dir(path)
 
 
 def layer_from_members(members: Sequence[Tuple[tarfile.TarInfo, Optional[bytes]]]) -> bytes:
