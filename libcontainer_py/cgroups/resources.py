@@ -537,6 +537,9 @@ class Devices:
 #: One resource, as update() takes it.
 Resource = Union[Memory, Cpu, Pids, IO, Hugetlb, Network, Devices]
 
+#: Network under the name the package exports it as (``lc.Network`` is a CNI attachment).
+CgroupNetwork = Network
+
 
 def _to_cgroup_path(value: Any) -> Optional[str]:
     if value is None:
