@@ -82,7 +82,7 @@ from ..idmap import IDMap
 from ..limits import INFINITY, Rlimit
 from ..memory_policy import MemoryPolicy
 from ..mounts import Mounts
-from ..namespaces import KINDS, Namespaces
+from ..namespaces import NAMESPACE_KINDS, Namespaces
 from ..process import Process, User
 from ..rootfs import Rootfs
 from ..scheduling import ExecCPUAffinity, IOPriority, Scheduler
@@ -180,9 +180,7 @@ _LINUX_REFUSED = {
 }
 _SCHEDULER_KEYS = ("policy", "nice", "priority", "flags", "runtime", "deadline", "period")
 #: OCI namespace type -> Namespaces field.
-_NS_TYPES = {"pid": "pid", "network": "net", "mount": "mount", "ipc": "ipc", "uts": "uts", "user": "user",
-             "cgroup": "cgroup", "time": "time"}  # fmt: skip
-_NS_NAMES = {v: k for k, v in _NS_TYPES.items()}
+_NS_TYPES = {k.oci_type: k.name for k in NAMESPACE_KINDS}
 _CAP_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
 _HOOK_PHASES = (
     ("prestart", "prestart"),
@@ -691,12 +689,12 @@ def _linux_to_oci(config: Config) -> Dict[str, Any]:
     assert config.rootfs is not None
     linux: Dict[str, Any] = {}
     namespaces: List[Dict[str, Any]] = []
-    for kind in KINDS:
-        setting = config.namespaces.setting(kind)
+    for kind in NAMESPACE_KINDS:
+        setting = config.namespaces.setting(kind.name)
         if setting is True:
-            namespaces.append({"type": _NS_NAMES[kind]})
+            namespaces.append({"type": kind.oci_type})
         elif isinstance(setting, str):
-            namespaces.append({"type": _NS_NAMES[kind], "path": setting})
+            namespaces.append({"type": kind.oci_type, "path": setting})
     linux["namespaces"] = namespaces
     for key, maps in (("uidMappings", config.uid_mappings), ("gidMappings", config.gid_mappings)):
         if maps:
