@@ -39,7 +39,7 @@ Decisions (runc's reading of the spec, unless said otherwise):
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from ..cgroups.resources import IO, UNLIMITED, CgroupConfig, Cpu, DeviceRule, Devices, Hugetlb, Memory, Network, Pids
 from ..errors import ConfigError
@@ -50,7 +50,6 @@ INT64_MAX = 2**63 - 1
 DEFAULT_ALLOWS: Tuple[DeviceRule, ...] = Devices.default().rules[1:]
 _ALLOW_ALL = DeviceRule(True)
 
-_RESOURCE_KEYS = ("devices", "memory", "cpu", "pids", "blockIO", "hugepageLimits", "network", "rdma", "unified")
 _MEMORY_KEYS = (
     "limit", "reservation", "swap", "kernel", "kernelTCP", "swappiness", "disableOOMKiller", "useHierarchy",
     "checkBeforeUpdate",
@@ -93,22 +92,14 @@ def cgroup_from_oci(linux: Mapping[str, Any]) -> Optional[CgroupConfig]:
     if linux.get("resources") is None and linux.get("cgroupsPath") is None:
         return None
     path = _cgroups_path(linux.get("cgroupsPath"))
-    res = obj("linux.resources", linux.get("resources") or {}, _RESOURCE_KEYS)
+    keys = tuple(p.key for p in _PROPERTIES) + ("rdma", "unified")
+    res = obj("linux.resources", linux.get("resources") or {}, keys)
     where = "linux.resources"
     _refuse_set(where, res, "rdma", "rdma limits are not supported", ({},))
     unified = _unified(res.get("unified"))
+    resources = {p.field: p.read(res.get(p.key), unified) for p in _PROPERTIES}
     with at("linux.resources"):
-        return CgroupConfig(
-            path=path,
-            memory=_memory(res.get("memory"), unified.get("memory.high")),
-            cpu=_cpu(res.get("cpu"), unified.get("cpu.weight")),
-            pids=_pids(res.get("pids")),
-            io=_io(res.get("blockIO")),
-            hugetlb=_hugetlb(res.get("hugepageLimits")),
-            network=_network(res.get("network")),
-            devices=_devices(res.get("devices")),
-            accounting=True,
-        )
+        return CgroupConfig(path=path, **resources, accounting=True)
 
 
 def _cgroups_path(value: Any) -> Optional[str]:
@@ -147,7 +138,8 @@ def _digits(path: str, s: str) -> int:
     return int(s)
 
 
-def _memory(value: Any, high: Any) -> Optional[Memory]:
+def _memory(value: Any, unified: Mapping[str, Any]) -> Optional[Memory]:
+    high = unified.get("memory.high")
     if value is None and high is None:
         return None
     path = "linux.resources.memory"
@@ -183,7 +175,8 @@ def _memory(value: Any, high: Any) -> Optional[Memory]:
         )
 
 
-def _cpu(value: Any, weight: Optional[int]) -> Optional[Cpu]:
+def _cpu(value: Any, unified: Mapping[str, Any]) -> Optional[Cpu]:
+    weight = unified.get("cpu.weight")
     if value is None and weight is None:
         return None
     path = "linux.resources.cpu"
@@ -204,7 +197,7 @@ def _cpu(value: Any, weight: Optional[int]) -> Optional[Cpu]:
         )
 
 
-def _pids(value: Any) -> Optional[Pids]:
+def _pids(value: Any, unified: Mapping[str, Any]) -> Optional[Pids]:
     if value is None:
         return None
     doc = obj("linux.resources.pids", value, ("limit",))
@@ -212,7 +205,7 @@ def _pids(value: Any) -> Optional[Pids]:
         return Pids(max=_limit("linux.resources.pids.limit", doc.get("limit")))
 
 
-def _io(value: Any) -> Optional[IO]:
+def _io(value: Any, unified: Mapping[str, Any]) -> Optional[IO]:
     if value is None:
         return None
     path = "linux.resources.blockIO"
@@ -246,7 +239,7 @@ def _weight_devices(path: str, value: Any) -> Dict[str, int]:
     return out
 
 
-def _network(value: Any) -> Optional[Network]:
+def _network(value: Any, unified: Mapping[str, Any]) -> Optional[Network]:
     if value is None:
         return None
     path = "linux.resources.network"
@@ -266,7 +259,7 @@ def _network(value: Any) -> Optional[Network]:
         )
 
 
-def _hugetlb(value: Any) -> Optional[Hugetlb]:
+def _hugetlb(value: Any, unified: Mapping[str, Any]) -> Optional[Hugetlb]:
     if value is None:
         return None
     limits: Dict[str, int] = {}
@@ -278,7 +271,7 @@ def _hugetlb(value: Any) -> Optional[Hugetlb]:
         return Hugetlb(limits)
 
 
-def _devices(value: Any) -> Devices:
+def _devices(value: Any, unified: Mapping[str, Any]) -> Devices:
     if value is None:
         return Devices.default()
     rules: List[DeviceRule] = []
@@ -333,35 +326,34 @@ def cgroup_to_oci(cgroup: Optional[CgroupConfig]) -> Dict[str, Any]:
     out: Dict[str, Any] = {}
     if cgroup.path is not None:
         out["cgroupsPath"] = "/" + cgroup.path
-    res: Dict[str, Any] = {"devices": _devices_to_oci(cgroup.devices)}
+    res: Dict[str, Any] = {}
     unified: Dict[str, str] = {}
-    if cgroup.memory is not None:
-        res["memory"] = _memory_to_oci(cgroup.memory, unified)
-    if cgroup.cpu is not None:
-        res["cpu"] = _cpu_to_oci(cgroup.cpu, unified)
-    if cgroup.pids is not None:
-        m = cgroup.pids.max
-        res["pids"] = {"limit": 0 if m is None else _count(m)}
-        if m == 0:
-            raise ConfigError("cgroup.pids.max", "0 reads back as 'not set' in OCI (runc's reading)")
-    if cgroup.io is not None:
-        res["blockIO"] = _io_to_oci(cgroup.io)
-    if cgroup.hugetlb is not None:
-        pages = []
-        for size, limit in cgroup.hugetlb.limits.items():
-            if limit == UNLIMITED:
-                raise ConfigError(f"cgroup.hugetlb[{size!r}]", "OCI hugepage limits are numbers; 'max' cannot be said")
-            pages.append({"pageSize": size, "limit": limit})
-        res["hugepageLimits"] = pages
-    if cgroup.network is not None:
-        res["network"] = _network_to_oci(cgroup.network)
+    for p in _PROPERTIES:
+        resource = getattr(cgroup, p.field)
+        if resource is not None:
+            res[p.key] = p.write(resource, unified)
     if unified:
         res["unified"] = unified
     out["resources"] = res
     return out
 
 
-def _devices_to_oci(devices: Devices) -> List[Dict[str, Any]]:
+def _pids_to_oci(p: Pids, unified: Dict[str, str]) -> Dict[str, Any]:
+    if p.max == 0:
+        raise ConfigError("cgroup.pids.max", "0 reads back as 'not set' in OCI (runc's reading)")
+    return {"limit": 0 if p.max is None else _count(p.max)}
+
+
+def _hugetlb_to_oci(h: Hugetlb, unified: Dict[str, str]) -> List[Dict[str, Any]]:
+    pages = []
+    for size, limit in h.limits.items():
+        if limit == UNLIMITED:
+            raise ConfigError(f"cgroup.hugetlb[{size!r}]", "OCI hugepage limits are numbers; 'max' cannot be said")
+        pages.append({"pageSize": size, "limit": limit})
+    return pages
+
+
+def _devices_to_oci(devices: Devices, unified: Dict[str, str]) -> List[Dict[str, Any]]:
     rules = devices.rules
     if rules[-len(DEFAULT_ALLOWS) :] != DEFAULT_ALLOWS and not (rules and rules[-1] == _ALLOW_ALL):
         raise ConfigError(
@@ -417,7 +409,7 @@ def _cpu_to_oci(c: Cpu, unified: Dict[str, str]) -> Dict[str, Any]:
     return out
 
 
-def _io_to_oci(io: IO) -> Dict[str, Any]:
+def _io_to_oci(io: IO, unified: Dict[str, str]) -> Dict[str, Any]:
     if io.weight is not None:
         raise ConfigError("cgroup.io.weight", "OCI's blockIO weight is the v1 scale: use blkio_weight")
     out: Dict[str, Any] = {}
@@ -445,9 +437,33 @@ def _io_to_oci(io: IO) -> Dict[str, Any]:
     return out
 
 
-def _network_to_oci(n: Network) -> Dict[str, Any]:
+def _network_to_oci(n: Network, unified: Dict[str, str]) -> Dict[str, Any]:
     out: Dict[str, Any] = {}
     _put(out, "classID", n.class_id, "cgroup.network.class_id")
     if n.priorities:
         out["priorities"] = [{"name": k, "priority": v} for k, v in n.priorities.items()]
     return out
+
+
+class _Property(NamedTuple):
+    """A property of ``linux.resources`` and the CgroupConfig field it is.
+    Both functions see the ``unified`` values (memory.high, cpu.weight):
+    ``read(value, unified)`` gives the resource (None: not set),
+    ``write(resource, unified)`` the property and fills ``unified``."""
+
+    key: str
+    field: str
+    read: Callable[[Any, Mapping[str, Any]], Any]
+    write: Callable[[Any, Dict[str, str]], Any]
+
+
+#: Each resource of CgroupConfig as OCI has it, in the order written.
+_PROPERTIES: Tuple[_Property, ...] = (
+    _Property("devices", "devices", _devices, _devices_to_oci),
+    _Property("memory", "memory", _memory, _memory_to_oci),
+    _Property("cpu", "cpu", _cpu, _cpu_to_oci),
+    _Property("pids", "pids", _pids, _pids_to_oci),
+    _Property("blockIO", "io", _io, _io_to_oci),
+    _Property("hugepageLimits", "hugetlb", _hugetlb, _hugetlb_to_oci),
+    _Property("network", "network", _network, _network_to_oci),
+)
