@@ -138,169 +138,6 @@ def _digits(path: str, s: str) -> int:
     return int(s)
 
 
-def _memory(value: Any, unified: Mapping[str, Any]) -> Optional[Memory]:
-    high = unified.get("memory.high")
-    if value is None and high is None:
-        return None
-    path = "linux.resources.memory"
-    doc = obj(path, value if value is not None else {}, _MEMORY_KEYS)
-    if doc.get("kernel") is not None:
-        integer(f"{path}.kernel", doc["kernel"], -(2**63), INT64_MAX)
-        warn(f"{path}.kernel ignored: kernel memory limits are gone from the kernel (5.16 and later ignore them)")
-    _refuse_set(path, doc, "disableOOMKiller", "disabling the OOM killer is not supported", (None, False))
-    _refuse_set(path, doc, "useHierarchy", "memory.use_hierarchy is always on", (None, True))
-    _refuse_set(path, doc, "checkBeforeUpdate", "only meaningful for an update", (None, False))
-    limit = _limit(f"{path}.limit", doc.get("limit"))
-    swap = _limit(f"{path}.swap", doc.get("swap"))
-    swap_max: Optional[int] = None
-    if swap == UNLIMITED:
-        swap_max = UNLIMITED
-    elif swap is not None:
-        if limit is None or limit == UNLIMITED:
-            raise fail(f"{path}.swap", "memory+swap needs a memory limit to convert to a swap limit")
-        if swap < limit:
-            raise fail(f"{path}.swap", f"memory+swap ({swap}) must be at least the memory limit ({limit})")
-        swap_max = swap - limit
-    swappiness = doc.get("swappiness")
-    if swappiness is not None:
-        swappiness = integer(f"{path}.swappiness", swappiness, 0, 100)
-    with at(path):
-        return Memory(
-            max=limit,
-            swap_max=swap_max,
-            reservation=_limit(f"{path}.reservation", doc.get("reservation")),
-            high=None if high is None else (UNLIMITED if high == "max" else high),
-            swappiness=swappiness,
-            kernel_tcp=_limit(f"{path}.kernelTCP", doc.get("kernelTCP")),
-        )
-
-
-def _cpu(value: Any, unified: Mapping[str, Any]) -> Optional[Cpu]:
-    weight = unified.get("cpu.weight")
-    if value is None and weight is None:
-        return None
-    path = "linux.resources.cpu"
-    doc = obj(path, value if value is not None else {}, _CPU_KEYS)
-    _refuse_set(path, doc, "idle", "SCHED_IDLE cgroups (cpu.idle) are not supported")
-    burst = doc.get("burst")
-    with at(path):
-        return Cpu(
-            weight=weight,
-            shares=_limit(f"{path}.shares", doc.get("shares")),
-            quota_us=_limit(f"{path}.quota", doc.get("quota")),
-            period_us=_limit(f"{path}.period", doc.get("period")),
-            burst_us=None if burst is None else integer(f"{path}.burst", burst, 0),
-            rt_period_us=_limit(f"{path}.realtimePeriod", doc.get("realtimePeriod")),
-            rt_runtime_us=_limit(f"{path}.realtimeRuntime", doc.get("realtimeRuntime")),
-            cpus=doc.get("cpus") or None,
-            mems=doc.get("mems") or None,
-        )
-
-
-def _pids(value: Any, unified: Mapping[str, Any]) -> Optional[Pids]:
-    if value is None:
-        return None
-    doc = obj("linux.resources.pids", value, ("limit",))
-    with at("linux.resources.pids"):
-        return Pids(max=_limit("linux.resources.pids.limit", doc.get("limit")))
-
-
-def _io(value: Any, unified: Mapping[str, Any]) -> Optional[IO]:
-    if value is None:
-        return None
-    path = "linux.resources.blockIO"
-    doc = obj(path, value, _BLKIO_KEYS)
-    _refuse_set(path, doc, "leafWeight", "blkio leaf weights are not supported")
-    maps: Dict[str, Dict[str, int]] = {"device_weights": _weight_devices(path, doc.get("weightDevice"))}
-    for key, name in _THROTTLES:
-        out: Dict[str, int] = {}
-        for i, item in enumerate(array(f"{path}.{key}", doc.get(key) or [])):
-            where = f"{path}.{key}[{i}]"
-            d = obj(where, item, ("major", "minor", "rate"), required=("major", "minor", "rate"))
-            dev = f"{integer(where + '.major', d['major'], 0)}:{integer(where + '.minor', d['minor'], 0)}"
-            out[dev] = integer(where + ".rate", d["rate"], 0, INT64_MAX)
-        maps[name] = out
-    with at(path):
-        return IO(blkio_weight=_limit(f"{path}.weight", doc.get("weight")), **maps)
-
-
-def _weight_devices(path: str, value: Any) -> Dict[str, int]:
-    """blockIO.weightDevice -> {"major:minor": weight}; 0 or no weight is not set."""
-    out: Dict[str, int] = {}
-    for i, item in enumerate(array(f"{path}.weightDevice", value or [])):
-        where = f"{path}.weightDevice[{i}]"
-        d = obj(where, item, ("major", "minor", "weight", "leafWeight"), required=("major", "minor"))
-        _refuse_set(where, d, "leafWeight", "blkio leaf weights are not supported")
-        weight = d.get("weight")
-        if weight is None or weight == 0:
-            continue
-        dev = f"{integer(where + '.major', d['major'], 0)}:{integer(where + '.minor', d['minor'], 0)}"
-        out[dev] = integer(where + ".weight", weight, 1, 1000)
-    return out
-
-
-def _network(value: Any, unified: Mapping[str, Any]) -> Optional[Network]:
-    if value is None:
-        return None
-    path = "linux.resources.network"
-    doc = obj(path, value, ("classID", "priorities"))
-    class_id = doc.get("classID")
-    priorities: Dict[str, int] = {}
-    for i, item in enumerate(array(f"{path}.priorities", doc.get("priorities") or [])):
-        where = f"{path}.priorities[{i}]"
-        d = obj(where, item, ("name", "priority"), required=("name", "priority"))
-        priorities[string(where + ".name", d["name"])] = integer(where + ".priority", d["priority"], 0, 2**32 - 1)
-    if not class_id and not priorities:
-        return None  # runc's reading: a classID of 0 is not set
-    with at(path):
-        return Network(
-            class_id=integer(f"{path}.classID", class_id, 0, 2**32 - 1) if class_id else None,
-            priorities=priorities,
-        )
-
-
-def _hugetlb(value: Any, unified: Mapping[str, Any]) -> Optional[Hugetlb]:
-    if value is None:
-        return None
-    limits: Dict[str, int] = {}
-    for i, item in enumerate(array("linux.resources.hugepageLimits", value)):
-        where = f"linux.resources.hugepageLimits[{i}]"
-        d = obj(where, item, ("pageSize", "limit"), required=("pageSize", "limit"))
-        limits[string(where + ".pageSize", d["pageSize"])] = integer(where + ".limit", d["limit"], 0, INT64_MAX)
-    with at("linux.resources.hugepageLimits"):
-        return Hugetlb(limits)
-
-
-def _devices(value: Any, unified: Mapping[str, Any]) -> Devices:
-    if value is None:
-        return Devices.default()
-    rules: List[DeviceRule] = []
-    for i, item in enumerate(array("linux.resources.devices", value)):
-        where = f"linux.resources.devices[{i}]"
-        d = obj(where, item, ("allow", "type", "major", "minor", "access"), required=("allow",))
-
-        def number(key: str, d: Mapping[str, Any] = d, where: str = where) -> Optional[int]:
-            v = d.get(key)
-            return None if v is None or v == -1 else integer(f"{where}.{key}", v, 0)
-
-        with at(where):
-            rules.append(
-                DeviceRule(
-                    boolean(where + ".allow", d["allow"]),
-                    d.get("type") or "a",
-                    number("major"),
-                    number("minor"),
-                    d.get("access") or "rwm",
-                )
-            )
-    if tuple(rules[-len(DEFAULT_ALLOWS) :]) != DEFAULT_ALLOWS and not (rules and rules[-1] == _ALLOW_ALL):
-        rules.extend(DEFAULT_ALLOWS)
-    return Devices(tuple(rules))
-
-
-# -- to OCI -------------------------------------------------------------------
-
-
 def _count(value: Optional[int]) -> Optional[int]:
     return None if value is None else (-1 if value == UNLIMITED else value)
 
@@ -338,19 +175,34 @@ def cgroup_to_oci(cgroup: Optional[CgroupConfig]) -> Dict[str, Any]:
     return out
 
 
-def _pids_to_oci(p: Pids, unified: Dict[str, str]) -> Dict[str, Any]:
-    if p.max == 0:
-        raise ConfigError("cgroup.pids.max", "0 reads back as 'not set' in OCI (runc's reading)")
-    return {"limit": 0 if p.max is None else _count(p.max)}
+# -- devices -------------------------------------------------------------------
 
 
-def _hugetlb_to_oci(h: Hugetlb, unified: Dict[str, str]) -> List[Dict[str, Any]]:
-    pages = []
-    for size, limit in h.limits.items():
-        if limit == UNLIMITED:
-            raise ConfigError(f"cgroup.hugetlb[{size!r}]", "OCI hugepage limits are numbers; 'max' cannot be said")
-        pages.append({"pageSize": size, "limit": limit})
-    return pages
+def _devices(value: Any, unified: Mapping[str, Any]) -> Devices:
+    if value is None:
+        return Devices.default()
+    rules: List[DeviceRule] = []
+    for i, item in enumerate(array("linux.resources.devices", value)):
+        where = f"linux.resources.devices[{i}]"
+        d = obj(where, item, ("allow", "type", "major", "minor", "access"), required=("allow",))
+
+        def number(key: str, d: Mapping[str, Any] = d, where: str = where) -> Optional[int]:
+            v = d.get(key)
+            return None if v is None or v == -1 else integer(f"{where}.{key}", v, 0)
+
+        with at(where):
+            rules.append(
+                DeviceRule(
+                    boolean(where + ".allow", d["allow"]),
+                    d.get("type") or "a",
+                    number("major"),
+                    number("minor"),
+                    d.get("access") or "rwm",
+                )
+            )
+    if tuple(rules[-len(DEFAULT_ALLOWS) :]) != DEFAULT_ALLOWS and not (rules and rules[-1] == _ALLOW_ALL):
+        rules.extend(DEFAULT_ALLOWS)
+    return Devices(tuple(rules))
 
 
 def _devices_to_oci(devices: Devices, unified: Dict[str, str]) -> List[Dict[str, Any]]:
@@ -373,6 +225,46 @@ def _devices_to_oci(devices: Devices, unified: Dict[str, str]) -> List[Dict[str,
     return out
 
 
+# -- memory --------------------------------------------------------------------
+
+
+def _memory(value: Any, unified: Mapping[str, Any]) -> Optional[Memory]:
+    high = unified.get("memory.high")
+    if value is None and high is None:
+        return None
+    path = "linux.resources.memory"
+    doc = obj(path, value if value is not None else {}, _MEMORY_KEYS)
+    if doc.get("kernel") is not None:
+        integer(f"{path}.kernel", doc["kernel"], -(2**63), INT64_MAX)
+        warn(f"{path}.kernel ignored: kernel memory limits are gone from the kernel (5.16 and later ignore them)")
+    _refuse_set(path, doc, "disableOOMKiller", "disabling the OOM killer is not supported", (None, False))
+    _refuse_set(path, doc, "useHierarchy", "memory.use_hierarchy is always on", (None, True))
+    _refuse_set(path, doc, "checkBeforeUpdate", "only meaningful for an update", (None, False))
+    limit = _limit(f"{path}.limit", doc.get("limit"))
+    swap = _limit(f"{path}.swap", doc.get("swap"))
+    swap_max: Optional[int] = None
+    if swap == UNLIMITED:
+        swap_max = UNLIMITED
+    elif swap is not None:
+        if limit is None or limit == UNLIMITED:
+            raise fail(f"{path}.swap", "memory+swap needs a memory limit to convert to a swap limit")
+        if swap < limit:
+            raise fail(f"{path}.swap", f"memory+swap ({swap}) must be at least the memory limit ({limit})")
+        swap_max = swap - limit
+    swappiness = doc.get("swappiness")
+    if swappiness is not None:
+        swappiness = integer(f"{path}.swappiness", swappiness, 0, 100)
+    with at(path):
+        return Memory(
+            max=limit,
+            swap_max=swap_max,
+            reservation=_limit(f"{path}.reservation", doc.get("reservation")),
+            high=None if high is None else (UNLIMITED if high == "max" else high),
+            swappiness=swappiness,
+            kernel_tcp=_limit(f"{path}.kernelTCP", doc.get("kernelTCP")),
+        )
+
+
 def _memory_to_oci(m: Memory, unified: Dict[str, str]) -> Dict[str, Any]:
     out: Dict[str, Any] = {}
     _put(out, "limit", m.max, "cgroup.memory.max")
@@ -391,6 +283,31 @@ def _memory_to_oci(m: Memory, unified: Dict[str, str]) -> Dict[str, Any]:
     return out
 
 
+# -- cpu -----------------------------------------------------------------------
+
+
+def _cpu(value: Any, unified: Mapping[str, Any]) -> Optional[Cpu]:
+    weight = unified.get("cpu.weight")
+    if value is None and weight is None:
+        return None
+    path = "linux.resources.cpu"
+    doc = obj(path, value if value is not None else {}, _CPU_KEYS)
+    _refuse_set(path, doc, "idle", "SCHED_IDLE cgroups (cpu.idle) are not supported")
+    burst = doc.get("burst")
+    with at(path):
+        return Cpu(
+            weight=weight,
+            shares=_limit(f"{path}.shares", doc.get("shares")),
+            quota_us=_limit(f"{path}.quota", doc.get("quota")),
+            period_us=_limit(f"{path}.period", doc.get("period")),
+            burst_us=None if burst is None else integer(f"{path}.burst", burst, 0),
+            rt_period_us=_limit(f"{path}.realtimePeriod", doc.get("realtimePeriod")),
+            rt_runtime_us=_limit(f"{path}.realtimeRuntime", doc.get("realtimeRuntime")),
+            cpus=doc.get("cpus") or None,
+            mems=doc.get("mems") or None,
+        )
+
+
 def _cpu_to_oci(c: Cpu, unified: Dict[str, str]) -> Dict[str, Any]:
     out: Dict[str, Any] = {}
     _put(out, "shares", c.shares, "cgroup.cpu.shares")
@@ -406,6 +323,60 @@ def _cpu_to_oci(c: Cpu, unified: Dict[str, str]) -> Dict[str, Any]:
         out["mems"] = c.mems
     if c.weight is not None:
         unified["cpu.weight"] = str(c.weight)
+    return out
+
+
+# -- pids ----------------------------------------------------------------------
+
+
+def _pids(value: Any, unified: Mapping[str, Any]) -> Optional[Pids]:
+    if value is None:
+        return None
+    doc = obj("linux.resources.pids", value, ("limit",))
+    with at("linux.resources.pids"):
+        return Pids(max=_limit("linux.resources.pids.limit", doc.get("limit")))
+
+
+def _pids_to_oci(p: Pids, unified: Dict[str, str]) -> Dict[str, Any]:
+    if p.max == 0:
+        raise ConfigError("cgroup.pids.max", "0 reads back as 'not set' in OCI (runc's reading)")
+    return {"limit": 0 if p.max is None else _count(p.max)}
+
+
+# -- blockIO -------------------------------------------------------------------
+
+
+def _io(value: Any, unified: Mapping[str, Any]) -> Optional[IO]:
+    if value is None:
+        return None
+    path = "linux.resources.blockIO"
+    doc = obj(path, value, _BLKIO_KEYS)
+    _refuse_set(path, doc, "leafWeight", "blkio leaf weights are not supported")
+    maps: Dict[str, Dict[str, int]] = {"device_weights": _weight_devices(path, doc.get("weightDevice"))}
+    for key, name in _THROTTLES:
+        out: Dict[str, int] = {}
+        for i, item in enumerate(array(f"{path}.{key}", doc.get(key) or [])):
+            where = f"{path}.{key}[{i}]"
+            d = obj(where, item, ("major", "minor", "rate"), required=("major", "minor", "rate"))
+            dev = f"{integer(where + '.major', d['major'], 0)}:{integer(where + '.minor', d['minor'], 0)}"
+            out[dev] = integer(where + ".rate", d["rate"], 0, INT64_MAX)
+        maps[name] = out
+    with at(path):
+        return IO(blkio_weight=_limit(f"{path}.weight", doc.get("weight")), **maps)
+
+
+def _weight_devices(path: str, value: Any) -> Dict[str, int]:
+    """blockIO.weightDevice -> {"major:minor": weight}; 0 or no weight is not set."""
+    out: Dict[str, int] = {}
+    for i, item in enumerate(array(f"{path}.weightDevice", value or [])):
+        where = f"{path}.weightDevice[{i}]"
+        d = obj(where, item, ("major", "minor", "weight", "leafWeight"), required=("major", "minor"))
+        _refuse_set(where, d, "leafWeight", "blkio leaf weights are not supported")
+        weight = d.get("weight")
+        if weight is None or weight == 0:
+            continue
+        dev = f"{integer(where + '.major', d['major'], 0)}:{integer(where + '.minor', d['minor'], 0)}"
+        out[dev] = integer(where + ".weight", weight, 1, 1000)
     return out
 
 
@@ -435,6 +406,53 @@ def _io_to_oci(io: IO, unified: Dict[str, str]) -> Dict[str, Any]:
         if items:
             out[key] = items
     return out
+
+
+# -- hugepageLimits ------------------------------------------------------------
+
+
+def _hugetlb(value: Any, unified: Mapping[str, Any]) -> Optional[Hugetlb]:
+    if value is None:
+        return None
+    limits: Dict[str, int] = {}
+    for i, item in enumerate(array("linux.resources.hugepageLimits", value)):
+        where = f"linux.resources.hugepageLimits[{i}]"
+        d = obj(where, item, ("pageSize", "limit"), required=("pageSize", "limit"))
+        limits[string(where + ".pageSize", d["pageSize"])] = integer(where + ".limit", d["limit"], 0, INT64_MAX)
+    with at("linux.resources.hugepageLimits"):
+        return Hugetlb(limits)
+
+
+def _hugetlb_to_oci(h: Hugetlb, unified: Dict[str, str]) -> List[Dict[str, Any]]:
+    pages = []
+    for size, limit in h.limits.items():
+        if limit == UNLIMITED:
+            raise ConfigError(f"cgroup.hugetlb[{size!r}]", "OCI hugepage limits are numbers; 'max' cannot be said")
+        pages.append({"pageSize": size, "limit": limit})
+    return pages
+
+
+# -- network -------------------------------------------------------------------
+
+
+def _network(value: Any, unified: Mapping[str, Any]) -> Optional[Network]:
+    if value is None:
+        return None
+    path = "linux.resources.network"
+    doc = obj(path, value, ("classID", "priorities"))
+    class_id = doc.get("classID")
+    priorities: Dict[str, int] = {}
+    for i, item in enumerate(array(f"{path}.priorities", doc.get("priorities") or [])):
+        where = f"{path}.priorities[{i}]"
+        d = obj(where, item, ("name", "priority"), required=("name", "priority"))
+        priorities[string(where + ".name", d["name"])] = integer(where + ".priority", d["priority"], 0, 2**32 - 1)
+    if not class_id and not priorities:
+        return None  # runc's reading: a classID of 0 is not set
+    with at(path):
+        return Network(
+            class_id=integer(f"{path}.classID", class_id, 0, 2**32 - 1) if class_id else None,
+            priorities=priorities,
+        )
 
 
 def _network_to_oci(n: Network, unified: Dict[str, str]) -> Dict[str, Any]:
