@@ -9,7 +9,7 @@ writes (the formats are in :mod:`.fs1` and :mod:`.fs2`); a
 :class:`ResourceKind` ties a resource class to its CgroupConfig field, its
 controllers and its statistics.  The table of them, ``RESOURCE_KINDS``, is
 in :mod:`.resources` beside the classes; CgroupConfig and the manager read
-it, and know no resource by name.
+it, and route no resource by name.
 
 The functions here take the manager (``cgroup``): its layout says where each
 controller is, its file system reads and writes.
@@ -26,13 +26,13 @@ import attrs
 
 from . import fs1, fs2
 from .errors import CgroupError, CgroupUnsupported, CgroupWarning
+from .fs1 import Write
 
 if TYPE_CHECKING:  # the stats classes are imported where used: the CLI's run never needs them
     from .manager import FsManager
     from .resources import IO, Cpu, Devices, Memory
     from .stats import CpuStats, HugetlbStats, IODeviceStats, MemoryStats, PidsStats
 
-Write = Tuple[str, str, str]
 #: The writes of a controller's part of a resource: (cgroup, part) -> writes.
 Writes = Callable[["FsManager", Any], List[Write]]
 
