@@ -68,7 +68,7 @@ import os
 import stat
 import warnings
 from types import MappingProxyType
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import attrs
 
@@ -633,15 +633,22 @@ def _linux_to_oci(config: Config) -> Dict[str, Any]:
 # -- the properties that are one field each -----------------------------------
 
 
-class _Field(NamedTuple):
+class _Field:
     """A property of ``linux`` or ``process`` that is one field of Config or
-    Process: ``read(value)`` gives the field (None or empty: not set),
-    ``write(field)`` the property, which is left out when the field is not set."""
+    Process, and how it is read and written; the property is left out when
+    the field is not set (None or empty)."""
 
+    #: Its key in ``linux`` or ``process``, and the field.
     key: str
     field: str
-    read: Callable[[Any], Any]
-    write: Callable[[Any], Any]
+
+    def read(self, value: Any) -> Any:
+        """The field of the property's ``value`` (absent: None)."""
+        raise NotImplementedError
+
+    def write(self, value: Any) -> Any:
+        """The property for the field's ``value``."""
+        raise NotImplementedError
 
 
 def _write_fields(table: Tuple[_Field, ...], obj: Any) -> Dict[str, Any]:
@@ -650,132 +657,148 @@ def _write_fields(table: Tuple[_Field, ...], obj: Any) -> Dict[str, Any]:
     return {f.key: f.write(value) for f, value in values if value is not None and value != {}}
 
 
-def _personality(value: Any) -> Optional[str]:
+class _Personality(_Field):
     """``linux.personality``: the domain (LINUX or LINUX32); the spec
     defines no flags yet, so any is refused."""
-    if value is None:
-        return None
-    doc = obj("linux.personality", value, ("domain", "flags"), required=("domain",))
-    if doc.get("flags"):
-        raise fail("linux.personality.flags", f"no personality flags are supported, got {doc['flags']!r}")
-    domain = string("linux.personality.domain", doc["domain"])
-    if domain not in PERSONALITIES:
-        raise fail("linux.personality.domain", f"must be one of {', '.join(PERSONALITIES)}, got {domain!r}")
-    return domain
+
+    key = field = "personality"
+
+    def read(self, value: Any) -> Optional[str]:
+        if value is None:
+            return None
+        doc = obj("linux.personality", value, ("domain", "flags"), required=("domain",))
+        if doc.get("flags"):
+            raise fail("linux.personality.flags", f"no personality flags are supported, got {doc['flags']!r}")
+        domain = string("linux.personality.domain", doc["domain"])
+        if domain not in PERSONALITIES:
+            raise fail("linux.personality.domain", f"must be one of {', '.join(PERSONALITIES)}, got {domain!r}")
+        return domain
+
+    def write(self, domain: str) -> Dict[str, Any]:
+        return {"domain": domain}
 
 
-def _personality_to_oci(domain: str) -> Dict[str, Any]:
-    return {"domain": domain}
-
-
-def _time_offsets(value: Any) -> Dict[str, Tuple[int, int]]:
+class _TimeOffsets(_Field):
     """``linux.timeOffsets``: {clock: {secs, nanosecs}} (Config checks the
     clocks and the need for a new time namespace)."""
-    out: Dict[str, Tuple[int, int]] = {}
-    if not isinstance(value or {}, Mapping):
-        raise fail("linux.timeOffsets", f"expected an object, got {value!r}")
-    for clock, offset in (value or {}).items():
-        if clock not in TIME_CLOCKS:  # a key of this map is a value: the clock
-            raise fail(f"linux.timeOffsets.{clock}", f"not a clock with offsets (only {', '.join(TIME_CLOCKS)})")
-        doc = obj(f"linux.timeOffsets.{clock}", offset, ("secs", "nanosecs"))
-        out[clock] = (
-            integer(f"linux.timeOffsets.{clock}.secs", doc.get("secs", 0)),
-            integer(f"linux.timeOffsets.{clock}.nanosecs", doc.get("nanosecs", 0)),
-        )
-    return out
+
+    key = "timeOffsets"
+    field = "time_offsets"
+
+    def read(self, value: Any) -> Dict[str, Tuple[int, int]]:
+        out: Dict[str, Tuple[int, int]] = {}
+        if not isinstance(value or {}, Mapping):
+            raise fail("linux.timeOffsets", f"expected an object, got {value!r}")
+        for clock, offset in (value or {}).items():
+            if clock not in TIME_CLOCKS:  # a key of this map is a value: the clock
+                raise fail(f"linux.timeOffsets.{clock}", f"not a clock with offsets (only {', '.join(TIME_CLOCKS)})")
+            doc = obj(f"linux.timeOffsets.{clock}", offset, ("secs", "nanosecs"))
+            out[clock] = (
+                integer(f"linux.timeOffsets.{clock}.secs", doc.get("secs", 0)),
+                integer(f"linux.timeOffsets.{clock}.nanosecs", doc.get("nanosecs", 0)),
+            )
+        return out
+
+    def write(self, offsets: Mapping[str, Tuple[int, int]]) -> Dict[str, Any]:
+        return {c: {"secs": s, "nanosecs": n} for c, (s, n) in offsets.items()}
 
 
-def _time_offsets_to_oci(offsets: Mapping[str, Tuple[int, int]]) -> Dict[str, Any]:
-    return {c: {"secs": s, "nanosecs": n} for c, (s, n) in offsets.items()}
-
-
-def _memory_policy(value: Any) -> Optional[MemoryPolicy]:
+class _MemoryPolicy(_Field):
     """``linux.memoryPolicy``: a mode, a node list and flags."""
-    if value is None:
-        return None
-    doc = obj("linux.memoryPolicy", value, ("mode", "nodes", "flags"), required=("mode",))
-    nodes = None if doc.get("nodes") is None else string("linux.memoryPolicy.nodes", doc["nodes"])
-    flags = strings("linux.memoryPolicy.flags", doc.get("flags") or [])
-    with at("linux.memoryPolicy"):
-        return MemoryPolicy(string("linux.memoryPolicy.mode", doc["mode"]), nodes, flags)
+
+    key = "memoryPolicy"
+    field = "memory_policy"
+
+    def read(self, value: Any) -> Optional[MemoryPolicy]:
+        if value is None:
+            return None
+        doc = obj("linux.memoryPolicy", value, ("mode", "nodes", "flags"), required=("mode",))
+        nodes = None if doc.get("nodes") is None else string("linux.memoryPolicy.nodes", doc["nodes"])
+        flags = strings("linux.memoryPolicy.flags", doc.get("flags") or [])
+        with at("linux.memoryPolicy"):
+            return MemoryPolicy(string("linux.memoryPolicy.mode", doc["mode"]), nodes, flags)
+
+    def write(self, policy: MemoryPolicy) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"mode": "MPOL_" + policy.mode.upper()}
+        if policy.nodes is not None:
+            out["nodes"] = policy.nodes
+        if policy.flags:
+            out["flags"] = ["MPOL_F_" + f.upper() for f in policy.flags]
+        return out
 
 
-def _memory_policy_to_oci(policy: MemoryPolicy) -> Dict[str, Any]:
-    out: Dict[str, Any] = {"mode": "MPOL_" + policy.mode.upper()}
-    if policy.nodes is not None:
-        out["nodes"] = policy.nodes
-    if policy.flags:
-        out["flags"] = ["MPOL_F_" + f.upper() for f in policy.flags]
-    return out
-
-
-def _scheduler(value: Any) -> Optional[Scheduler]:
+class _Scheduler(_Field):
     """``process.scheduler``: sched_setattr(2)'s fields, policy required."""
-    if value is None:
-        return None
-    doc = obj("process.scheduler", value, _SCHEDULER_KEYS, required=("policy",))
-    kwargs: Dict[str, Any] = {"policy": string("process.scheduler.policy", doc["policy"])}
-    for key in ("nice", "priority", "runtime", "deadline", "period"):
-        if doc.get(key) is not None:
-            kwargs[key] = integer(f"process.scheduler.{key}", doc[key])
-    if doc.get("flags") is not None:
-        kwargs["flags"] = strings("process.scheduler.flags", doc["flags"])
-    with at("process.scheduler"):
-        return Scheduler(**kwargs)
+
+    key = field = "scheduler"
+
+    def read(self, value: Any) -> Optional[Scheduler]:
+        if value is None:
+            return None
+        doc = obj("process.scheduler", value, _SCHEDULER_KEYS, required=("policy",))
+        kwargs: Dict[str, Any] = {"policy": string("process.scheduler.policy", doc["policy"])}
+        for key in ("nice", "priority", "runtime", "deadline", "period"):
+            if doc.get(key) is not None:
+                kwargs[key] = integer(f"process.scheduler.{key}", doc[key])
+        if doc.get("flags") is not None:
+            kwargs["flags"] = strings("process.scheduler.flags", doc["flags"])
+        with at("process.scheduler"):
+            return Scheduler(**kwargs)
+
+    def write(self, s: Scheduler) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"policy": "SCHED_" + s.policy.upper()}
+        for key in ("nice", "priority", "runtime", "deadline", "period"):
+            if getattr(s, key):
+                out[key] = getattr(s, key)
+        if s.flags:
+            out["flags"] = ["SCHED_FLAG_" + f.upper() for f in s.flags]
+        return out
 
 
-def _scheduler_to_oci(s: Scheduler) -> Dict[str, Any]:
-    out: Dict[str, Any] = {"policy": "SCHED_" + s.policy.upper()}
-    for key in ("nice", "priority", "runtime", "deadline", "period"):
-        if getattr(s, key):
-            out[key] = getattr(s, key)
-    if s.flags:
-        out["flags"] = ["SCHED_FLAG_" + f.upper() for f in s.flags]
-    return out
-
-
-def _exec_cpu_affinity(value: Any) -> Optional[ExecCPUAffinity]:
+class _ExecCPUAffinity(_Field):
     """``process.execCPUAffinity``: CPU lists for exec'd processes."""
-    if value is None:
-        return None
-    doc = obj("process.execCPUAffinity", value, ("initial", "final"))
-    lists = {k: string(f"process.execCPUAffinity.{k}", doc[k]) for k in ("initial", "final") if doc.get(k) is not None}
-    with at("process.execCPUAffinity"):
-        return ExecCPUAffinity(**lists)
+
+    key = "execCPUAffinity"
+    field = "exec_cpu_affinity"
+
+    def read(self, value: Any) -> Optional[ExecCPUAffinity]:
+        if value is None:
+            return None
+        doc = obj("process.execCPUAffinity", value, ("initial", "final"))
+        lists = {
+            k: string(f"process.execCPUAffinity.{k}", doc[k]) for k in ("initial", "final") if doc.get(k) is not None
+        }
+        with at("process.execCPUAffinity"):
+            return ExecCPUAffinity(**lists)
+
+    def write(self, affinity: ExecCPUAffinity) -> Dict[str, Any]:
+        return {k: getattr(affinity, k) for k in ("initial", "final") if getattr(affinity, k)}
 
 
-def _exec_cpu_affinity_to_oci(affinity: ExecCPUAffinity) -> Dict[str, Any]:
-    return {k: getattr(affinity, k) for k in ("initial", "final") if getattr(affinity, k)}
-
-
-def _io_priority(value: Any) -> Optional[IOPriority]:
+class _IOPriority(_Field):
     """``process.ioPriority``: a class and a level (0-7)."""
-    if value is None:
-        return None
-    doc = obj("process.ioPriority", value, ("class", "priority"), required=("class",))
-    io_class = string("process.ioPriority.class", doc["class"])
-    level = 0 if doc.get("priority") is None else integer("process.ioPriority.priority", doc["priority"])
-    with at("process.ioPriority"):
-        return IOPriority(io_class, level)
 
+    key = "ioPriority"
+    field = "io_priority"
 
-def _io_priority_to_oci(priority: IOPriority) -> Dict[str, Any]:
-    return {"class": "IOPRIO_CLASS_" + priority.io_class.upper(), "priority": priority.priority}
+    def read(self, value: Any) -> Optional[IOPriority]:
+        if value is None:
+            return None
+        doc = obj("process.ioPriority", value, ("class", "priority"), required=("class",))
+        io_class = string("process.ioPriority.class", doc["class"])
+        level = 0 if doc.get("priority") is None else integer("process.ioPriority.priority", doc["priority"])
+        with at("process.ioPriority"):
+            return IOPriority(io_class, level)
+
+    def write(self, priority: IOPriority) -> Dict[str, Any]:
+        return {"class": "IOPRIO_CLASS_" + priority.io_class.upper(), "priority": priority.priority}
 
 
 #: linux.* properties that are one Config field each, in the order written.
-_LINUX_FIELDS: Tuple[_Field, ...] = (
-    _Field("personality", "personality", _personality, _personality_to_oci),
-    _Field("timeOffsets", "time_offsets", _time_offsets, _time_offsets_to_oci),
-    _Field("memoryPolicy", "memory_policy", _memory_policy, _memory_policy_to_oci),
-)
+_LINUX_FIELDS: Tuple[_Field, ...] = (_Personality(), _TimeOffsets(), _MemoryPolicy())
 
 #: process.* properties that are one Process field each, in the order written.
-_PROCESS_FIELDS: Tuple[_Field, ...] = (
-    _Field("scheduler", "scheduler", _scheduler, _scheduler_to_oci),
-    _Field("execCPUAffinity", "exec_cpu_affinity", _exec_cpu_affinity, _exec_cpu_affinity_to_oci),
-    _Field("ioPriority", "io_priority", _io_priority, _io_priority_to_oci),
-)
+_PROCESS_FIELDS: Tuple[_Field, ...] = (_Scheduler(), _ExecCPUAffinity(), _IOPriority())
 
 
 def load_bundle(path: Union[str, os.PathLike[str]]) -> OciConfig:
