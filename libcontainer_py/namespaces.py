@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Tuple, Union
+from typing import Any, Dict, NamedTuple, Tuple, Union
 
 import attrs
 
@@ -14,8 +14,7 @@ from ._repr import short_repr
 NamespaceSetting = Union[bool, str]
 
 
-@attrs.frozen
-class NamespaceKind:
+class NamespaceKind(NamedTuple):
     """One kind of namespace, as each layer names it."""
 
     #: The Namespaces field ("net").

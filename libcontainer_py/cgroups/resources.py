@@ -552,8 +552,14 @@ RESOURCE_KINDS: Tuple[ResourceKind, ...] = (
         Cpu,
         (
             Controller("cpu", "cpu", pure(fs1.cpu_writes), controllers.fs2_cpu_writes),
-            Controller("cpuset", "cpuset", pure(fs1.cpu_writes), controllers.fs2_cpu_writes, fields=("cpus", "mems"),
-                       optional=True),
+            Controller(
+                "cpuset",
+                "cpuset",
+                pure(fs1.cpu_writes),
+                controllers.fs2_cpu_writes,
+                fields=("cpus", "mems"),
+                optional=True,
+            ),
         ),
         stats=controllers.cpu_stats,
     ),
@@ -592,7 +598,7 @@ RESOURCE_KINDS: Tuple[ResourceKind, ...] = (
         ),
     ),
     ResourceKind("devices", Devices, (Controller("devices", "devices", apply=controllers.apply_devices),)),
-)  # fmt: skip
+)
 
 #: Network under the name the package exports it as (``lc.Network`` is a CNI attachment).
 CgroupNetwork = Network
