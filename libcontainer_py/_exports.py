@@ -1,8 +1,9 @@
 """A package's public names, listed once and imported on first use.
 
 A package ``__init__`` lists what it exports as the imports a type checker
-reads, under ``if TYPE_CHECKING:`` (``from .config import Config as Config``,
-``from .cgroups import Network as CgroupNetwork``); nothing runs them.
+reads, under ``if TYPE_CHECKING:`` (``from .config import Config as Config``:
+the alias marks a re-export; a name exported under another name, such as
+``lc.CgroupNetwork``, gets that name where it is defined); nothing runs them.
 :func:`exports_of` reads those same statements from the file's text, once,
 on the first lookup (plain string handling: ``ast`` would cost ~4 ms), and
 serves each name from its module when it is first asked for (PEP 562).  So
