@@ -449,6 +449,7 @@ class CgroupOps:
         return posixpath.join(d, name)
 
     def exists(self) -> bool:
+        """True if the cgroup directory exists in some hierarchy."""
         return any(self._fs.exists(d) for d in self.dirs())
 
     def _remove_made(self) -> None:
@@ -461,6 +462,7 @@ class CgroupOps:
         self._made = []
 
     def destroy(self, timeout: float = 10.0) -> None:
+        """Kill what is left and remove every directory this cgroup has; idempotent."""
         if self.joined:
             # Someone else's cgroup: its processes and directories stay; only
             # what this manager made on the way (known in its own process) goes.
@@ -525,6 +527,7 @@ class CgroupOps:
             raise
 
     def pids(self) -> List[int]:
+        """The processes in the cgroup (sorted)."""
         out: Set[int] = set()
         for d in dict.fromkeys(self.dirs()):
             out |= self._procs(d)
@@ -542,6 +545,7 @@ class CgroupOps:
         return None
 
     def kill_now(self) -> None:
+        """SIGKILL every process of the cgroup now, without waiting for them to go."""
         if os.getpid() in self.pids():
             raise CgroupError("refusing to kill a cgroup that holds this process", path=self.dirs()[0])
         d = self._has_v2_file("cgroup.kill")
@@ -568,6 +572,7 @@ class CgroupOps:
         return pids
 
     def kill(self, timeout: float = 10.0) -> None:
+        """SIGKILL every process and wait until the cgroup is empty."""
         deadline = time.monotonic() + timeout
         if os.getpid() in self.pids():
             raise CgroupError("refusing to kill a cgroup that holds this process", path=self.dirs()[0])
@@ -637,12 +642,15 @@ class CgroupOps:
             raise
 
     def freeze(self, timeout: float = 5.0) -> None:
+        """Freeze every process and wait until the cgroup is frozen."""
         self._set_frozen(True, timeout)
 
     def thaw(self, timeout: float = 5.0) -> None:
+        """Thaw and wait until the cgroup is running again."""
         self._set_frozen(False, timeout)
 
     def paused(self) -> bool:
+        """True while frozen."""
         kind, d = self._freezer()
         if kind == "v2":
             return self._v2_events().get("frozen") == 1

@@ -12,7 +12,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 from ._ops import parse_flat as parse_flat
 from .convert import io_to_blkio_weight, weight_to_shares
 from .errors import CgroupUnsupported
-from .resources import IO, UNLIMITED, Cpu, Devices, Hugetlb, Memory, Network, Pids
+from .units import UNLIMITED
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # resources.py imports this module for its table of controllers
+    from .resources import IO, Cpu, Devices, Hugetlb, Memory, Network, Pids
 
 Write = Tuple[str, str, str]
 T = TypeVar("T")

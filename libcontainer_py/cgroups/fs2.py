@@ -12,7 +12,11 @@ from typing import Dict, List, Optional, Tuple
 from .convert import blkio_to_io_weight, shares_to_weight
 from .errors import CgroupUnsupported
 from .fs1 import DeviceResolver, Write, cpuset_writes, either, set_writes
-from .resources import IO, UNLIMITED, Cpu, Hugetlb, Memory, Pids
+from .units import UNLIMITED
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # resources.py imports this module for its table of controllers
+    from .resources import IO, Cpu, Hugetlb, Memory, Pids
 
 
 def _max(value: int) -> str:

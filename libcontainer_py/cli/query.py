@@ -219,7 +219,7 @@ def _duration(text: str) -> float:
 
 def cmd_features(args: Args, log: Logger) -> int:
     from ..capabilities import CAPABILITY_NAMES
-    from ..namespaces import KINDS
+    from ..namespaces import NAMESPACE_KINDS
     from ..oci.mounts import _REFUSED, FLAG_NAMES
     from ..seccomp.config import ARCHITECTURES, OPS, Action
 
@@ -229,7 +229,7 @@ def cmd_features(args: Args, log: Logger) -> int:
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": sorted(FLAG_NAMES - set(_REFUSED)),  # refused ones left out
         "linux": {
-            "namespaces": sorted(_oci_ns(k) for k in KINDS),
+            "namespaces": sorted(k.oci_type for k in NAMESPACE_KINDS),
             "capabilities": list(CAPABILITY_NAMES),
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False},
             "seccomp": {
@@ -245,7 +245,3 @@ def cmd_features(args: Args, log: Logger) -> int:
     }
     print(_jsonlite.dumps(doc, indent=4))
     return 0
-
-
-def _oci_ns(kind: str) -> str:
-    return {"net": "network", "mnt": "mount"}.get(kind, kind)

@@ -10,7 +10,7 @@ import attrs
 from ..config import Config
 from ..errors import ConfigError
 from ..idmap import IDMap
-from ..namespaces import CLONE_FLAGS
+from ..namespaces import CLONE_FLAGS, SETNS_ORDER
 from ..rootless import RootlessWarning, check_maps, needs_helper
 from .steps import F_BIND, HostFS, Op, Step
 
@@ -36,7 +36,7 @@ def namespace_steps(config: Config, steps: List[Step]) -> int:
         return new_flags & ~late
     if not joined:
         return new_flags
-    for kind in ("user", "ipc", "uts", "net", "pid", "cgroup", "time", "mount"):
+    for kind in SETNS_ORDER:
         if kind in joined:
             steps.append(
                 Step(Op.SETNS, f"join the {kind} namespace", joined[kind], n2=CLONE_FLAGS[kind], open_path=joined[kind])
