@@ -12,6 +12,8 @@ None, and argparse then reads the line and answers as it always did.
 
 from __future__ import annotations
 
+import os
+
 from .._statedir import DEFAULT_ROOT
 
 TYPE_CHECKING = False
@@ -163,3 +165,8 @@ def parse(argv: List[str]) -> Optional[Args]:
     for n, name in enumerate(positional):
         values[name] = given[n] if n < len(given) else _POSITIONAL_DEFAULTS[name]
     return Args(values)
+
+
+def root_of(args: Args) -> str:
+    """The state root the command line names (--root), absolute."""
+    return os.path.abspath(str(args.root))

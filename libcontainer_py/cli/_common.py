@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 
 from .. import _signals
-from . import CliError, root_of
+from ._argv import root_of
+from ._errors import CliError
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 
 from .. import _signals, _statedir
-from . import CliError
+from ._errors import CliError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs milliseconds at start-up: for the checker only

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from . import COMMANDS, DEFAULT_ROOT
+from .._statedir import DEFAULT_ROOT
+from ._commands import COMMANDS
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
 if TYPE_CHECKING:

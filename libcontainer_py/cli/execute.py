@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Optional
 
-from . import CliError
 from ._common import (
     check_console,
     copy_winsize,
@@ -18,6 +17,7 @@ from ._common import (
     use_seccomp_cache,
     write_pid_file,
 )
+from ._errors import CliError
 from ._log import Logger
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 
-from . import CliError, root_of
+from ._argv import root_of
 from ._common import (
     check_console,
     copy_winsize,
@@ -19,6 +19,7 @@ from ._common import (
     use_seccomp_cache,
     write_pid_file,
 )
+from ._errors import CliError
 from ._log import Logger
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only

@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any, Dict
 
-from . import CliError
+from ._errors import CliError
 from ._log import Logger
 
 TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
