@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 
-TYPE_CHECKING = False  # typing itself costs milliseconds at start-up
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 
 # Names are imported on first use (PEP 562): `python -m libcontainer_py state`
 # must not pay for cgroups, seccomp, images... it does not touch.

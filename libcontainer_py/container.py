@@ -19,6 +19,7 @@ import attrs
 from . import _native, _netrun
 from ._statedir import make_root, no_process_message
 from ._statedir import wait_gone as _wait_gone
+from ._status_rules import ACCEPTS, refusal
 from .capabilities import Capabilities
 from .cgroups import CgroupConfig, Event, Manager, Resource, Stats, detect, new_manager
 from .config import Config
@@ -64,7 +65,7 @@ class StateError(ContainerError):
     stopped container...)."""
 
     def __init__(self, container_id: str, operation: str, status: str) -> None:
-        super().__init__(f"container {container_id}: cannot {operation} while {status}")
+        super().__init__(refusal(container_id, operation, status))
         self.container_id = container_id
         self.operation = operation
         self.status = status
@@ -313,7 +314,7 @@ class Container:
     def check_network(self) -> None:
         """CNI CHECK of each network against the running container (CniError
         naming the plugin that finds its part changed)."""
-        self._require("check_network", "created", "running", "paused")
+        self._require("check_network")
         att = _netrun.from_record(container_dir(self.root, self.id), owned=False)
         if att is None:
             return
@@ -339,9 +340,11 @@ class Container:
             return -1
         return fd
 
-    def _require(self, operation: str, *allowed: str) -> str:
+    def _require(self, operation: str, also: Tuple[str, ...] = ()) -> str:
+        """The status, when ``operation`` accepts it (_status_rules.ACCEPTS, or
+        ``also``); StateError when not."""
         status = self.status()
-        if status not in allowed:
+        if status not in ACCEPTS[operation] + also:
             raise StateError(self.id, operation, status)
         return status
 
@@ -379,7 +382,7 @@ class Container:
         nothing new behind: the container is stopped (its process exited or
         was killed) and keeps its cgroup and state until delete() or
         destroy(), as runc's."""
-        self._require("start", "created")
+        self._require("start")
         if self.record.no_process:
             raise ContainerError(no_process_message(self.id))
         hooks = self.config.hooks if self.config is not None else Hooks()
@@ -421,13 +424,13 @@ class Container:
         StateError unless created or running, ConfigError without a cgroup,
         CgroupError if the freezer fails (it is thawed again: the container
         is not left half-frozen)."""
-        self._require("pause", "created", "running")
+        self._require("pause")
         self._cgroup("pause").freeze()
 
     def resume(self) -> None:
         """Thaw a paused container (waits until running); StateError unless
         paused, CgroupError if the freezer fails."""
-        self._require("resume", "paused")
+        self._require("resume")
         self._cgroup("resume").thaw()
 
     def kill(self, sig: int = signal.SIGTERM, *, all: bool = False) -> None:
@@ -438,7 +441,7 @@ class Container:
         Signals only: nothing is created."""
         if all and self.status() == "stopped":
             return
-        self._require("kill", "created", "running", "paused")
+        self._require("kill")
         if all and self._cgroup_or_none() is not None:
             for proc in self.processes():
                 try:
@@ -568,7 +571,7 @@ class Container:
         ``force``: it is killed first (as destroy()).  Afterwards nothing of
         the container is left."""
         if not force:
-            self._require("delete", "stopped", "creating")
+            self._require("delete")
         self.destroy()
 
     def __enter__(self) -> Container:
@@ -662,7 +665,7 @@ class Container:
         paused with ``ignore_paused``), ConfigError for bad overrides, a
         StepError subclass (ExecError, NamespaceError...) naming the failing
         step; a failed exec leaves no process behind."""
-        self._require("exec", "created", "running", *(("paused",) if ignore_paused else ()))
+        self._require("exec", also=("paused",) if ignore_paused else ())
         config = self.exec_config(args, **overrides)
         cgroup = self._cgroup_or_none()
         if sub_cgroups and cgroup is None:
@@ -722,7 +725,7 @@ class Container:
         StateError for a stopped container, ConfigError without a cgroup,
         CgroupError naming the file the kernel refused; nothing is created
         (only the cgroup's files are written)."""
-        self._require("update", "created", "running", "paused")
+        self._require("update")
         self._cgroup("update").update(resource)
 
     def pids(self) -> List[int]:

@@ -33,6 +33,18 @@ DEVNULL = subprocess.DEVNULL
 STDOUT = subprocess.STDOUT
 
 
+def _require_popen_hooks() -> None:
+    """Popen.__init__ spawns through _execute_child, which ContainerProcess
+    replaces: on a Python without these private hooks the program would run
+    on the host, so this module refuses to load instead."""
+    for hook in ("_execute_child", "_close_pipe_fds"):
+        if not callable(getattr(subprocess.Popen, hook, None)):
+            raise ImportError(f"subprocess.Popen has no {hook} here: ContainerProcess cannot replace its spawning")
+
+
+_require_popen_hooks()
+
+
 def new_container_id() -> str:
     """A random 12-hex-digit id (also the default hostname)."""
     return os.urandom(6).hex()  # secrets.token_hex(6), without importing hashlib
@@ -364,6 +376,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         errwrite: int,
         *_rest: Any,
     ) -> None:
+        self._before_spawn()
         cgroup_fd = -1
         try:
             if self._at_clone and self.cgroup is not None:
@@ -392,6 +405,10 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         self._child_created = True
         if spawned.sync_fd >= 0:
             self._spawned = spawned
+
+    def _before_spawn(self) -> None:
+        """Called with the stdio fds made, just before the spawn: a subclass
+        may change ``self.plan`` here (the sandbox does)."""
 
     @property
     def started(self) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 
-TYPE_CHECKING = False  # typing itself costs milliseconds at start-up
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 
 # Names are imported on first use (PEP 562): the command line's light
 # commands use cgroups._ops without the resources, stats and managers.

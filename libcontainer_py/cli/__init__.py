@@ -15,7 +15,7 @@ from .._statedir import DEFAULT_ROOT as DEFAULT_ROOT
 from ._commands import COMMANDS as COMMANDS
 from ._errors import CliError as CliError
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
     from typing import List, Optional
 

@@ -16,8 +16,8 @@ import os
 
 from .._statedir import DEFAULT_ROOT
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs milliseconds at start-up: for the checker only
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
+if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Tuple
 
 #: Global flags that take a value, with argparse's defaults.

@@ -12,7 +12,7 @@ from ._common import load
 from ._errors import CliError
 from ._log import Logger
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
     from typing import Any, Dict, List
 
