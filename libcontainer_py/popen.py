@@ -69,7 +69,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
     also from a thread that has since exited: see _parents.py) unless
     ``dies_with_owner=False``, or by default with ``start_socket``
     (a detached container, which outlives its creator).
-    ``on_hooks(pid, root)``, ``meanwhile()`` and ``joining`` are Container's: the
+    ``on_hooks(pid, root)``, ``on_cloned()`` and ``joining`` are Container's: the
     create hooks while the child waits for them, work done in this process
     while the child sets itself up, and that the process is exec'd into a
     container (its ``exec_cpu_affinity`` applies).  With a
@@ -111,7 +111,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         start_socket: Optional[str] = None,
         join_cgroups: Sequence[str] = (),
         on_hooks: Optional[Callable[[int, Optional[str]], None]] = None,
-        meanwhile: Optional[Callable[[], None]] = None,
+        on_cloned: Optional[Callable[[], None]] = None,
         joining: bool = False,
         dies_with_owner: Optional[bool] = None,
         on_listener: Optional[Callable[[int, int], None]] = None,
@@ -190,7 +190,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             self._detach_network()
             raise
         self._on_hooks = on_hooks
-        self._meanwhile = meanwhile
+        self._on_cloned = on_cloned
         if on_listener is None:
             from .seccomp.agent import agent_callback
 
@@ -387,7 +387,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 pass_fds=pass_fds,
                 cgroup_fd=cgroup_fd,
                 on_hooks=self._on_hooks,
-                meanwhile=self._meanwhile,
+                on_cloned=self._on_cloned,
                 on_listener=self._on_listener,
                 on_parent=self._attach_network if self._network is not None else None,
             )

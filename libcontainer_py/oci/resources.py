@@ -69,10 +69,6 @@ _THROTTLES = (
 _UNIFIED_KEYS = ("memory.high", "cpu.weight")
 
 
-def _get(doc: Mapping[str, Any], key: str) -> Any:
-    return doc.get(key)
-
-
 def _limit(path: str, value: Any) -> Optional[int]:
     """runc's reading of a limit: absent/0 not set, -1 (any negative) unlimited."""
     if value is None:
