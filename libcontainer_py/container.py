@@ -148,8 +148,8 @@ class Container:
         return table("Container", rows)
 
     def _html_details(self) -> List[Tuple[str, Any]]:
-        record = self.stored_state
-        return [("bundle", record.bundle), ("rootfs", record.rootfs), ("cgroup", record.cgroup_path)]
+        stored = self.stored_state
+        return [("bundle", stored.bundle), ("rootfs", stored.rootfs), ("cgroup", stored.cgroup_path)]
 
     # -- making and finding containers ---------------------------------------
 
