@@ -8,7 +8,7 @@ See docs/ for the guide and the architecture.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing itself costs milliseconds at start-up
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 
 # The public names: the imports below are the one list of them (and __all__).
 # They run for the type checker only; each name is imported on first use

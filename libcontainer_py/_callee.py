@@ -15,17 +15,13 @@ _unpickle cannot do without it).
 
 from __future__ import annotations
 
-# The C halves of pickle, socket and struct: their Python wrappers import
-# re, enum, selectors ... (~6 ms of the callee's start).
-import _pickle as pickle
-import _socket as socket
-import _struct as struct
 import os
 import sys
 
 from . import _unpickle
+from ._shortcuts import pickle, socket, struct  # their C halves: pickle.py & co. cost ~6 ms at start
 
-TYPE_CHECKING = False  # not typing's: importing typing costs a fresh interpreter ~5 ms
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 
 if TYPE_CHECKING:
     from typing import Any, Callable, List, Optional, Tuple

@@ -16,13 +16,13 @@ interpreter (see ``_callee``).
 
 from __future__ import annotations
 
-import _io as io
-import _pickle as pickle  # not pickle.py: it imports re (see _callee)
 import builtins
 import sys
 import types
 
-TYPE_CHECKING = False  # not typing's: importing typing costs a fresh interpreter ~5 ms
+from ._shortcuts import io, pickle  # their C halves: pickle.py imports re
+
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 
 if TYPE_CHECKING:
     from typing import Any, Dict, Optional, Tuple

@@ -8,7 +8,7 @@ and None only, and ``config_from_dict(doc)`` reads it back equal::
 The format is structural, not OCI: one key per attrs field, in field order; a
 nested attrs object is a JSON object, a tuple is a list, a frozenset a sorted
 list, a mapping an object (keys sorted), an enum its value.  The top level has
-``"version": 1`` besides the fields of Config.
+``"version"`` (``VERSION``) besides the fields of Config.
 
 The code knows no field by name: it walks ``attrs.fields()`` and the type
 annotations of each class, so a field added to any class of the Config tree

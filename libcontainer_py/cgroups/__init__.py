@@ -9,7 +9,7 @@ m.stats().memory.usage; m.freeze(); m.thaw(); m.destroy()
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # typing itself costs milliseconds at start-up
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 
 # The public names: the imports below are the one list of them (and __all__).
 # They run for the type checker only; each name is imported on first use

@@ -17,11 +17,11 @@ import os
 import posixpath
 import time
 
-from .. import _signals
+from .._shortcuts import signal
 from .errors import CgroupError, CgroupUnsupported
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs milliseconds at start-up: for the checker only
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
+if TYPE_CHECKING:
     from typing import Callable, Dict, List, Optional, Protocol, Sequence, Set, Tuple
 
     from .fsio import CgroupFS
@@ -562,7 +562,7 @@ class CgroupOps:
             if pid <= 0 or pid == os.getpid():
                 raise CgroupError(f"refusing to signal pid {pid} listed in the cgroup", path=self._v1dirs()[0])
             try:
-                os.kill(pid, _signals.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         fz = self._v1dir("freezer")

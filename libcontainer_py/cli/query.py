@@ -6,11 +6,13 @@ import os
 import sys
 
 from .. import _jsonlite
-from . import CliError, _light, root_of
+from . import _light
+from ._argv import root_of
 from ._common import load
+from ._errors import CliError
 from ._log import Logger
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
     from typing import Any, Dict, List
 

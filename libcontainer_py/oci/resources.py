@@ -41,9 +41,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from .._jsondoc import array, at, boolean, fail, integer, obj, string, warn
 from ..cgroups.resources import IO, UNLIMITED, CgroupConfig, Cpu, DeviceRule, Devices, Hugetlb, Memory, Network, Pids
 from ..errors import ConfigError
-from ._json import array, at, boolean, fail, integer, obj, string, warn
 
 INT64_MAX = 2**63 - 1
 #: What runc allows after the configured rules (Devices.default() minus its deny-all).
@@ -66,10 +66,6 @@ _THROTTLES = (
     ("throttleWriteIOPSDevice", "write_iops"),
 )
 _UNIFIED_KEYS = ("memory.high", "cpu.weight")
-
-
-def _get(doc: Mapping[str, Any], key: str) -> Any:
-    return doc.get(key)
 
 
 def _limit(path: str, value: Any) -> Optional[int]:

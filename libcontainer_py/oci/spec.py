@@ -72,6 +72,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import attrs
 
+from .._jsondoc import UINT64_MAX, OciWarning, array, at, boolean, fail, integer, obj, string, string_map, strings, warn
 from .._log import log
 from ..capabilities import Capabilities
 from ..config import PERSONALITIES, TIME_CLOCKS, Config
@@ -87,7 +88,6 @@ from ..process import Process, User
 from ..rootfs import Rootfs
 from ..scheduling import ExecCPUAffinity, IOPriority, Scheduler
 from ..seccomp import Seccomp
-from ._json import UINT64_MAX, OciWarning, array, at, boolean, fail, integer, obj, string, string_map, strings, warn
 from .mounts import mount_to_oci, mounts_from_oci
 from .resources import cgroup_from_oci, cgroup_to_oci
 

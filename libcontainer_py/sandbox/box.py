@@ -218,14 +218,13 @@ class _BoxProcess(ContainerProcess):
         self._loopback = loopback
         super().__init__(config, **kwargs)
 
-    def _execute_child(self, *args: Any) -> None:
+    def _before_spawn(self) -> None:
         steps = tuple(
             attrs.evolve(s, n1=1) if s.op == Op.INIT else s
             for s in self.plan.steps
             if self._loopback or s.op != Op.LOOPBACK_UP
         )
         self.plan = attrs.evolve(self.plan, steps=steps)
-        super()._execute_child(*args)
 
     def program(self) -> Tuple[int, int]:
         """The program's pid and a pidfd of it: the init's child that is
