@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, FrozenSet, Iterable, Tuple
+from typing import TYPE_CHECKING, Any, FrozenSet, Iterable, Tuple
 
 import attrs
 
-from ._fields import fail
+from ._fields import FieldCheck, fail, named_fields
 
 #: Capability names in kernel order (the index is the capability number).
 CAPABILITY_NAMES: Tuple[str, ...] = (
@@ -56,27 +56,15 @@ def mask(names: Iterable[str]) -> int:
     return out
 
 
-def _to_bounding(value: Any) -> FrozenSet[str]:
-    return _cap_set("capabilities.bounding", value)
+if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
+
+    def _cap_set_field(value: Any) -> FrozenSet[str]: ...
+
+else:
+    _cap_set_field = FieldCheck(_cap_set)
 
 
-def _to_effective(value: Any) -> FrozenSet[str]:
-    return _cap_set("capabilities.effective", value)
-
-
-def _to_permitted(value: Any) -> FrozenSet[str]:
-    return _cap_set("capabilities.permitted", value)
-
-
-def _to_inheritable(value: Any) -> FrozenSet[str]:
-    return _cap_set("capabilities.inheritable", value)
-
-
-def _to_ambient(value: Any) -> FrozenSet[str]:
-    return _cap_set("capabilities.ambient", value)
-
-
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("capabilities"))
 class Capabilities:
     """The bounding, effective, permitted, inheritable and ambient sets.
 
@@ -86,11 +74,11 @@ class Capabilities:
     bounding, effective and permitted sets.
     """
 
-    bounding: FrozenSet[str] = attrs.field(default=frozenset(), converter=_to_bounding)
-    effective: FrozenSet[str] = attrs.field(default=frozenset(), converter=_to_effective)
-    permitted: FrozenSet[str] = attrs.field(default=frozenset(), converter=_to_permitted)
-    inheritable: FrozenSet[str] = attrs.field(default=frozenset(), converter=_to_inheritable)
-    ambient: FrozenSet[str] = attrs.field(default=frozenset(), converter=_to_ambient)
+    bounding: FrozenSet[str] = attrs.field(default=frozenset(), converter=_cap_set_field)
+    effective: FrozenSet[str] = attrs.field(default=frozenset(), converter=_cap_set_field)
+    permitted: FrozenSet[str] = attrs.field(default=frozenset(), converter=_cap_set_field)
+    inheritable: FrozenSet[str] = attrs.field(default=frozenset(), converter=_cap_set_field)
+    ambient: FrozenSet[str] = attrs.field(default=frozenset(), converter=_cap_set_field)
 
     def __attrs_post_init__(self) -> None:
         # The kernel's rules, checked here so that the error names the field.

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import os
 from types import MappingProxyType, SimpleNamespace
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Union
 
 import attrs
 
-from ._fields import absolute_path, fail, freeze_mapping, str_tuple, text
+from ._fields import (
+    FieldCheck,
+    absolute_path,
+    fail,
+    field_options,
+    freeze_mapping_field,
+    instance_of,
+    instance_tuple_field,
+    named_fields,
+    optional_instance_field,
+    str_tuple,
+    text,
+)
 from ._repr import short_repr
 from .cgroups.resources import CgroupConfig, Devices
-from .devices import DEFAULT_DEVICES, Device, device_tuple
+from .devices import DEFAULT_DEVICES, Device
 from .hooks import Hooks
 from .idmap import IDMap, idmap_tuple
 from .memory_policy import MemoryPolicy
@@ -24,12 +36,12 @@ from .rootfs import Rootfs
 from .seccomp import Seccomp
 
 
-def _rootfs(value: Any) -> Optional[Rootfs]:
+def _rootfs(field: str, value: Any) -> Optional[Rootfs]:
     if value is None or isinstance(value, Rootfs):
         return value
     if isinstance(value, (str, os.PathLike)):
         return Rootfs.directory(os.fspath(value))
-    raise fail("rootfs", f"expected a Rootfs, a directory path or None, got {value!r}")
+    raise fail(field, f"expected a Rootfs, a directory path or None, got {value!r}")
 
 
 def _hostname(field: str, value: Any) -> Optional[str]:
@@ -48,37 +60,15 @@ def _mounts(value: Any) -> Mounts:
     return value if isinstance(value, Mounts) else Mounts(value)
 
 
-def _instance(field: str, cls: type) -> Any:
-    def validate(_inst: Any, _attr: Any, value: Any) -> None:
-        if not isinstance(value, cls):
-            raise fail(field, f"expected {cls.__name__}, got {type(value).__name__} {value!r}")
-
-    return validate
-
-
-def _to_hostname(value: Any) -> Optional[str]:
-    return _hostname("hostname", value)
-
-
-def _to_domainname(value: Any) -> Optional[str]:
-    return _hostname("domainname", value)
-
-
 #: Execution domains (personality(2)) a container may ask for, as OCI names them.
 PERSONALITIES: Mapping[str, int] = {"LINUX": 0x0000, "LINUX32": 0x0008}
 
 
-def _to_memory_policy(value: Any) -> Optional[MemoryPolicy]:
-    if value is not None and not isinstance(value, MemoryPolicy):
-        raise fail("memory_policy", f"expected a MemoryPolicy or None, got {type(value).__name__} {value!r}")
-    return value
-
-
-def _to_personality(value: Any) -> Optional[str]:
+def _personality(field: str, value: Any) -> Optional[str]:
     if value is None:
         return None
     if value not in PERSONALITIES:
-        raise fail("personality", f"must be one of {', '.join(PERSONALITIES)} or None, got {value!r}")
+        raise fail(field, f"must be one of {', '.join(PERSONALITIES)} or None, got {value!r}")
     return str(value)
 
 
@@ -86,45 +76,29 @@ def _to_personality(value: Any) -> Optional[str]:
 TIME_CLOCKS = ("monotonic", "boottime")
 
 
-def _to_time_offsets(value: Any) -> Mapping[str, Tuple[int, ...]]:
+def _time_offsets(field: str, value: Any) -> Mapping[str, Tuple[int, ...]]:
     """{clock: (seconds, nanoseconds)}; seconds may be negative."""
     if not isinstance(value, Mapping):
-        raise fail("time_offsets", f"expected a mapping of clock to (seconds, nanoseconds), got {value!r}")
+        raise fail(field, f"expected a mapping of clock to (seconds, nanoseconds), got {value!r}")
     out: Dict[str, Tuple[int, ...]] = {}
     for clock, offset in value.items():
         if clock not in TIME_CLOCKS:
-            raise fail(f"time_offsets[{clock!r}]", f"the clock must be one of {', '.join(TIME_CLOCKS)}")
+            raise fail(f"{field}[{clock!r}]", f"the clock must be one of {', '.join(TIME_CLOCKS)}")
         if (
             not isinstance(offset, (tuple, list))
             or len(offset) != 2
             or not all(type(x) is int for x in offset)
             or not 0 <= offset[1] < 1_000_000_000
         ):
-            raise fail(f"time_offsets[{clock!r}]", f"expected (seconds, nanoseconds 0..999999999), got {offset!r}")
+            raise fail(f"{field}[{clock!r}]", f"expected (seconds, nanoseconds 0..999999999), got {offset!r}")
         out[clock] = (offset[0], offset[1])
     return MappingProxyType(out)
-
-
-def _to_devices(value: Any) -> Tuple[Device, ...]:
-    return device_tuple("devices", value)
-
-
-def _to_uid_mappings(value: Any) -> Tuple[IDMap, ...]:
-    return idmap_tuple("uid_mappings", value)
-
-
-def _to_gid_mappings(value: Any) -> Tuple[IDMap, ...]:
-    return idmap_tuple("gid_mappings", value)
 
 
 def _mounts_root(config: Config) -> bool:
     """A root that gets mounts: a rootfs in a mount namespace (new or
     joined); without one the root is only chroot'ed into."""
     return config.rootfs is not None and config.namespaces.mount is not False
-
-
-def _to_network(value: Any) -> Tuple[Network, ...]:
-    return network_tuple(value)
 
 
 def _default_mounts(config: Config) -> Mounts:
@@ -147,18 +121,6 @@ def _paths(field: str, value: Any) -> Tuple[str, ...]:
     return tuple(absolute_path(f"{field}[{i}]", p) for i, p in enumerate(str_tuple(field, value)))
 
 
-def _to_masked_paths(value: Any) -> Tuple[str, ...]:
-    return _paths("masked_paths", value)
-
-
-def _to_readonly_paths(value: Any) -> Tuple[str, ...]:
-    return _paths("readonly_paths", value)
-
-
-def _to_sysctl(value: Any) -> Mapping[str, str]:
-    return freeze_mapping("sysctl", value)
-
-
 #: The cgroup of a default container: device rules only, no accounting.
 DEFAULT_CGROUP = CgroupConfig(devices=Devices.default(), accounting=False)
 
@@ -171,15 +133,27 @@ def _default_seccomp(config: Config) -> Optional[Seccomp]:
     return Seccomp.default(config.process.capabilities.bounding)
 
 
-def _optional_instance(field: str, cls: type) -> Any:
-    def validate(_inst: Any, _attr: Any, value: Any) -> None:
-        if value is not None and not isinstance(value, cls):
-            raise fail(field, f"expected {cls.__name__} or None, got {type(value).__name__} {value!r}")
+if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
 
-    return validate
+    def _rootfs_field(value: Any) -> Optional[Rootfs]: ...
+    def _hostname_field(value: Any) -> Optional[str]: ...
+    def _idmaps_field(value: Any) -> Tuple[IDMap, ...]: ...
+    def _paths_field(value: Any) -> Tuple[str, ...]: ...
+    def _personality_field(value: Any) -> Optional[str]: ...
+    def _time_offsets_field(value: Any) -> Mapping[str, Tuple[int, ...]]: ...
+    def _networks_field(value: Any) -> Tuple[Network, ...]: ...
+
+else:
+    _rootfs_field = FieldCheck(_rootfs, keeps_none=True)
+    _hostname_field = FieldCheck(_hostname, keeps_none=True)
+    _idmaps_field = FieldCheck(idmap_tuple)
+    _paths_field = FieldCheck(_paths)
+    _personality_field = FieldCheck(_personality, keeps_none=True)
+    _time_offsets_field = FieldCheck(_time_offsets)
+    _networks_field = FieldCheck(network_tuple)
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields())
 class Config:
     """A container: root filesystem, namespaces, mounts, devices, process.
 
@@ -196,68 +170,72 @@ class Config:
 
         return table("Config", config_rows(self) or [("(all defaults)", "Config()")])
 
-    process: Process = attrs.field(factory=lambda: Process(args=("sh",)), validator=_instance("process", Process))
+    process: Process = attrs.field(factory=lambda: Process(args=("sh",)), validator=instance_of(Process))
     #: A Rootfs, a directory path, or None to keep the caller's root (no mounts).
     #: Without a mount namespace (namespaces.mount=False) a directory is
     #: chroot'ed into, with no mounts (as runc, which mounts nothing there).
-    rootfs: Optional[Rootfs] = attrs.field(factory=Rootfs.host, converter=_rootfs)
+    rootfs: Optional[Rootfs] = attrs.field(factory=Rootfs.host, converter=_rootfs_field)
     #: Defaults to the container id when the uts namespace is new.
-    hostname: Optional[str] = attrs.field(default=None, converter=_to_hostname)
-    domainname: Optional[str] = attrs.field(default=None, converter=_to_domainname)
-    namespaces: Namespaces = attrs.field(factory=Namespaces.default, validator=_instance("namespaces", Namespaces))
+    hostname: Optional[str] = attrs.field(default=None, converter=_hostname_field)
+    domainname: Optional[str] = attrs.field(default=None, converter=_hostname_field)
+    namespaces: Namespaces = attrs.field(factory=Namespaces.default, validator=instance_of(Namespaces))
     #: Defaults to Mounts.default(), or to no mounts when rootfs is None or
     #: there is no mount namespace.
     mounts: Mounts = attrs.field(default=attrs.Factory(_default_mounts, takes_self=True), converter=_mounts)
     #: Device nodes made in the /dev mount (which must then exist); defaults
     #: to DEFAULT_DEVICES when there is a /dev mount, else none.
     devices: Tuple[Device, ...] = attrs.field(
-        default=attrs.Factory(_default_devices, takes_self=True), converter=_to_devices
+        default=attrs.Factory(_default_devices, takes_self=True),
+        converter=instance_tuple_field,
+        metadata=field_options(cls=Device),
     )
-    uid_mappings: Tuple[IDMap, ...] = attrs.field(default=(), converter=_to_uid_mappings)
-    gid_mappings: Tuple[IDMap, ...] = attrs.field(default=(), converter=_to_gid_mappings)
+    uid_mappings: Tuple[IDMap, ...] = attrs.field(default=(), converter=_idmaps_field)
+    gid_mappings: Tuple[IDMap, ...] = attrs.field(default=(), converter=_idmaps_field)
     #: Hidden from the container (DEFAULT_MASKED_PATHS when there is a rootfs
     #: in a mount namespace).
     masked_paths: Tuple[str, ...] = attrs.field(
-        default=attrs.Factory(_default_masked, takes_self=True), converter=_to_masked_paths
+        default=attrs.Factory(_default_masked, takes_self=True), converter=_paths_field
     )
     #: Bound read-only (DEFAULT_READONLY_PATHS when there is a rootfs in a
     #: mount namespace).
     readonly_paths: Tuple[str, ...] = attrs.field(
-        default=attrs.Factory(_default_readonly, takes_self=True), converter=_to_readonly_paths
+        default=attrs.Factory(_default_readonly, takes_self=True), converter=_paths_field
     )
     #: Namespaced sysctls only, e.g. {"net.ipv4.ip_forward": "1"}.
-    sysctl: Mapping[str, str] = attrs.field(factory=dict, converter=_to_sysctl)
+    sysctl: Mapping[str, str] = attrs.field(factory=dict, converter=freeze_mapping_field)
     #: The syscall filter, loaded last before execve; defaults to Docker's
     #: profile for the process's capabilities.  None: no filter.
     seccomp: Optional[Seccomp] = attrs.field(
         default=attrs.Factory(_default_seccomp, takes_self=True),
-        validator=_optional_instance("seccomp", Seccomp),
+        validator=instance_of(Seccomp, optional=True),
     )
     #: Executable hooks (OCI phases); Python callables go to Container.create.
-    hooks: Hooks = attrs.field(factory=Hooks, validator=_instance("hooks", Hooks))
+    hooks: Hooks = attrs.field(factory=Hooks, validator=instance_of(Hooks))
     #: Resource limits and accounting; None: the container stays in the caller's cgroups.
     #: Defaults, as root, to DEFAULT_CGROUP: the standard device rules and
     #: nothing else, so a node made with CAP_MKNOD cannot open a host device.
     #: Rootless: None (mknod is not allowed in a user namespace anyway).
     cgroup: Optional[CgroupConfig] = attrs.field(
         default=attrs.Factory(_default_cgroup, takes_self=True),
-        validator=_optional_instance("cgroup", CgroupConfig),
+        validator=instance_of(CgroupConfig, optional=True),
     )
     #: The execution domain of the container's first process (personality(2)):
     #: "LINUX32" makes ``uname -m`` say i686 on x86_64, for 32-bit userlands;
     #: None leaves the caller's.
-    personality: Optional[str] = attrs.field(default=None, converter=_to_personality)
+    personality: Optional[str] = attrs.field(default=None, converter=_personality_field)
     #: Offsets of the clocks of a new time namespace (``namespaces.time=True``),
     #: ``{"monotonic": (seconds, nanoseconds), "boottime": (...)}``: the
     #: container's uptime and CLOCK_MONOTONIC start where you say.
-    time_offsets: Mapping[str, Tuple[int, ...]] = attrs.field(factory=dict, converter=_to_time_offsets)
+    time_offsets: Mapping[str, Tuple[int, ...]] = attrs.field(factory=dict, converter=_time_offsets_field)
     #: NUMA memory policy of the container's processes (set_mempolicy(2));
     #: None keeps the caller's.
-    memory_policy: Optional[MemoryPolicy] = attrs.field(default=None, converter=_to_memory_policy)
+    memory_policy: Optional[MemoryPolicy] = attrs.field(
+        default=None, converter=optional_instance_field, metadata=field_options(cls=MemoryPolicy)
+    )
     #: CNI networks the container is attached to (one Network or a list),
     #: added while its first process waits, before its program starts;
     #: ``()`` (Network.none()): only ``lo``.  Needs a new network namespace.
-    network: Tuple[Network, ...] = attrs.field(default=(), converter=_to_network)
+    network: Tuple[Network, ...] = attrs.field(default=(), converter=_networks_field)
 
     def __attrs_post_init__(self) -> None:
         from .validate import validate

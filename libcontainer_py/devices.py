@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import stat
-from typing import Any, Tuple
+from typing import TYPE_CHECKING, Any, Tuple
 
 import attrs
 
-from ._fields import absolute_path, fail, instance_tuple, uint32
+from ._fields import FieldCheck, absolute_path_field, fail, field_options, named_fields, uint32_field
 
 #: Device.type -> the node's file type bits.
 FILE_TYPES = {"c": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
@@ -19,47 +19,27 @@ def _kind(field: str, value: Any) -> str:
     return str(value)
 
 
-def _to_device_path(value: Any) -> str:
-    return absolute_path("device.path", value)
+if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
+
+    def _kind_field(value: Any) -> str: ...
+
+else:
+    _kind_field = FieldCheck(_kind)
 
 
-def _to_device_type(value: Any) -> str:
-    return _kind("device.type", value)
-
-
-def _to_device_major(value: Any) -> int:
-    return uint32("device.major", value)
-
-
-def _to_device_minor(value: Any) -> int:
-    return uint32("device.minor", value)
-
-
-def _to_device_mode(value: Any) -> int:
-    return uint32("device.mode", value, maximum=0o7777)
-
-
-def _to_device_uid(value: Any) -> int:
-    return uint32("device.uid", value)
-
-
-def _to_device_gid(value: Any) -> int:
-    return uint32("device.gid", value)
-
-
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("device"))
 class Device:
     """A device node: ``path`` inside the container, type ``c`` (character),
     ``b`` (block) or ``p`` (a FIFO: major and minor 0), its permission bits
     ``mode`` and its owner ``uid``/``gid`` (ids inside the container)."""
 
-    path: str = attrs.field(converter=_to_device_path)
-    type: str = attrs.field(converter=_to_device_type)
-    major: int = attrs.field(converter=_to_device_major)
-    minor: int = attrs.field(converter=_to_device_minor)
-    mode: int = attrs.field(default=0o666, converter=_to_device_mode)
-    uid: int = attrs.field(default=0, converter=_to_device_uid)
-    gid: int = attrs.field(default=0, converter=_to_device_gid)
+    path: str = attrs.field(converter=absolute_path_field)
+    type: str = attrs.field(converter=_kind_field)
+    major: int = attrs.field(converter=uint32_field)
+    minor: int = attrs.field(converter=uint32_field)
+    mode: int = attrs.field(default=0o666, converter=uint32_field, metadata=field_options(maximum=0o7777))
+    uid: int = attrs.field(default=0, converter=uint32_field)
+    gid: int = attrs.field(default=0, converter=uint32_field)
 
     def __attrs_post_init__(self) -> None:
         if not self.path.startswith("/dev/"):
@@ -87,7 +67,3 @@ DEFAULT_DEVICES: Tuple[Device, ...] = (
     Device("/dev/urandom", "c", 1, 9),
     Device("/dev/tty", "c", 5, 0),
 )
-
-
-def device_tuple(field: str, value: Any) -> Tuple[Device, ...]:
-    return instance_tuple(field, value, Device)

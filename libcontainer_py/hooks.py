@@ -22,11 +22,20 @@ import json
 import os
 import subprocess
 import warnings
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import attrs
 
-from ._fields import absolute_path, fail, instance_tuple, str_tuple
+from ._fields import (
+    FieldCheck,
+    absolute_path_field,
+    fail,
+    field_options,
+    instance_tuple_field,
+    named_fields,
+    str_tuple,
+    str_tuple_field,
+)
 from ._log import log
 from .errors import ContainerError
 
@@ -55,39 +64,43 @@ class HookError(ContainerError):
         self.hook = hook
 
 
-def _to_hook_path(value: Any) -> str:
-    return absolute_path("hook.path", value)
-
-
-def _to_hook_args(value: Any) -> Tuple[str, ...]:
-    return str_tuple("hook.args", value, allow_empty_items=True)
-
-
-def _to_hook_env(value: Any) -> Tuple[str, ...]:
-    env = str_tuple("hook.env", value)
+def _env(field: str, value: Any) -> Tuple[str, ...]:
+    env = str_tuple(field, value)
     for item in env:
         if "=" not in item:
-            raise fail("hook.env", f"expected KEY=VALUE, got {item!r}")
+            raise fail(field, f"expected KEY=VALUE, got {item!r}")
     return env
 
 
-def _to_hook_timeout(value: Any) -> Optional[int]:
+def _timeout(field: str, value: Any) -> Optional[int]:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise fail("hook.timeout", f"expected a positive number of seconds, got {value!r}")
+        raise fail(field, f"expected a positive number of seconds, got {value!r}")
     return value
 
 
-@attrs.frozen
+if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
+
+    def _env_field(value: Any) -> Tuple[str, ...]: ...
+    def _timeout_field(value: Any) -> Optional[int]: ...
+
+else:
+    _env_field = FieldCheck(_env)
+    _timeout_field = FieldCheck(_timeout, keeps_none=True)
+
+
+@attrs.frozen(field_transformer=named_fields("hook"))
 class Hook:
     """An executable hook: ``path`` run with ``args`` (argv, ``args[0]``
     included as in OCI; empty means just the path) and exactly ``env``."""
 
-    path: str = attrs.field(converter=_to_hook_path)
-    args: Tuple[str, ...] = attrs.field(default=(), converter=_to_hook_args)
-    env: Tuple[str, ...] = attrs.field(default=(), converter=_to_hook_env)
-    timeout: Optional[int] = attrs.field(default=None, converter=_to_hook_timeout)
+    path: str = attrs.field(converter=absolute_path_field)
+    args: Tuple[str, ...] = attrs.field(
+        default=(), converter=str_tuple_field, metadata=field_options(allow_empty_items=True)
+    )
+    env: Tuple[str, ...] = attrs.field(default=(), converter=_env_field)
+    timeout: Optional[int] = attrs.field(default=None, converter=_timeout_field)
 
     @property
     def argv(self) -> Tuple[str, ...]:
@@ -95,40 +108,20 @@ class Hook:
         return self.args or (self.path,)
 
 
-def _to_hooks_prestart(value: Any) -> Tuple[Hook, ...]:
-    return instance_tuple("hooks.prestart", value, Hook)
+#: The metadata of a Hooks field: a sequence of Hook.
+_HOOKS = field_options(cls=Hook)
 
 
-def _to_hooks_create_runtime(value: Any) -> Tuple[Hook, ...]:
-    return instance_tuple("hooks.create_runtime", value, Hook)
-
-
-def _to_hooks_create_container(value: Any) -> Tuple[Hook, ...]:
-    return instance_tuple("hooks.create_container", value, Hook)
-
-
-def _to_hooks_start_container(value: Any) -> Tuple[Hook, ...]:
-    return instance_tuple("hooks.start_container", value, Hook)
-
-
-def _to_hooks_poststart(value: Any) -> Tuple[Hook, ...]:
-    return instance_tuple("hooks.poststart", value, Hook)
-
-
-def _to_hooks_poststop(value: Any) -> Tuple[Hook, ...]:
-    return instance_tuple("hooks.poststop", value, Hook)
-
-
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("hooks"))
 class Hooks:
     """The executable hooks of each phase, in order."""
 
-    prestart: Tuple[Hook, ...] = attrs.field(default=(), converter=_to_hooks_prestart)
-    create_runtime: Tuple[Hook, ...] = attrs.field(default=(), converter=_to_hooks_create_runtime)
-    create_container: Tuple[Hook, ...] = attrs.field(default=(), converter=_to_hooks_create_container)
-    start_container: Tuple[Hook, ...] = attrs.field(default=(), converter=_to_hooks_start_container)
-    poststart: Tuple[Hook, ...] = attrs.field(default=(), converter=_to_hooks_poststart)
-    poststop: Tuple[Hook, ...] = attrs.field(default=(), converter=_to_hooks_poststop)
+    prestart: Tuple[Hook, ...] = attrs.field(default=(), converter=instance_tuple_field, metadata=_HOOKS)
+    create_runtime: Tuple[Hook, ...] = attrs.field(default=(), converter=instance_tuple_field, metadata=_HOOKS)
+    create_container: Tuple[Hook, ...] = attrs.field(default=(), converter=instance_tuple_field, metadata=_HOOKS)
+    start_container: Tuple[Hook, ...] = attrs.field(default=(), converter=instance_tuple_field, metadata=_HOOKS)
+    poststart: Tuple[Hook, ...] = attrs.field(default=(), converter=instance_tuple_field, metadata=_HOOKS)
+    poststop: Tuple[Hook, ...] = attrs.field(default=(), converter=instance_tuple_field, metadata=_HOOKS)
 
     def of(self, phase: str) -> Tuple[Hook, ...]:
         """The hooks of ``phase`` (a field name such as ``"poststart"``)."""

@@ -6,28 +6,16 @@ from typing import Any, Tuple
 
 import attrs
 
-from ._fields import fail, instance_tuple, uint32
+from ._fields import fail, instance_tuple, named_fields, uint32_field
 
 
-def _to_idmap_container_id(value: Any) -> int:
-    return uint32("idmap.container_id", value)
-
-
-def _to_idmap_host_id(value: Any) -> int:
-    return uint32("idmap.host_id", value)
-
-
-def _to_idmap_size(value: Any) -> int:
-    return uint32("idmap.size", value)
-
-
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("idmap"))
 class IDMap:
     """Map ``size`` ids starting at ``container_id`` to ``host_id`` onwards."""
 
-    container_id: int = attrs.field(converter=_to_idmap_container_id)
-    host_id: int = attrs.field(converter=_to_idmap_host_id)
-    size: int = attrs.field(default=1, converter=_to_idmap_size)
+    container_id: int = attrs.field(converter=uint32_field)
+    host_id: int = attrs.field(converter=uint32_field)
+    size: int = attrs.field(default=1, converter=uint32_field)
 
     def __attrs_post_init__(self) -> None:
         if self.size < 1:

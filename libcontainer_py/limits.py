@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import resource
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._fields import fail
+from ._fields import FieldCheck, fail, named_fields
 
 #: Limit names ("nofile" or "RLIMIT_NOFILE") -> resource numbers.
 RLIMITS = {
@@ -16,14 +16,14 @@ RLIMITS = {
 INFINITY = resource.RLIM_INFINITY
 
 
-def _kind(value: Any) -> str:
+def _kind(field: str, value: Any) -> str:
     if not isinstance(value, str):
-        raise fail("rlimit.type", f"expected a limit name like 'nofile', got {value!r}")
+        raise fail(field, f"expected a limit name like 'nofile', got {value!r}")
     name = value.lower()
     if name.startswith("rlimit_"):
         name = name[len("rlimit_") :]
     if name not in RLIMITS:
-        raise fail("rlimit.type", f"unknown limit {value!r} (known: {', '.join(sorted(RLIMITS))})")
+        raise fail(field, f"unknown limit {value!r} (known: {', '.join(sorted(RLIMITS))})")
     return name
 
 
@@ -39,15 +39,17 @@ def _finite(amount: int) -> float:
     return float("inf") if amount == INFINITY else amount
 
 
-def _to_soft(value: Any) -> int:
-    return _amount("rlimit.soft", value)
+if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
+
+    def _kind_field(value: Any) -> str: ...
+    def _amount_field(value: Any) -> int: ...
+
+else:
+    _kind_field = FieldCheck(_kind)
+    _amount_field = FieldCheck(_amount)
 
 
-def _to_hard(value: Any) -> int:
-    return _amount("rlimit.hard", value)
-
-
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("rlimit"))
 class Rlimit:
     """``Rlimit("nofile", soft=1024, hard=1024)``; the hard limit defaults to
     the soft one; None means unlimited (``INFINITY``).
@@ -56,9 +58,9 @@ class Rlimit:
     it the container's start fails with an error naming the limit.
     """
 
-    type: str = attrs.field(converter=_kind)
-    soft: int = attrs.field(converter=_to_soft)
-    hard: int = attrs.field(default=attrs.Factory(lambda self: self.soft, takes_self=True), converter=_to_hard)
+    type: str = attrs.field(converter=_kind_field)
+    soft: int = attrs.field(converter=_amount_field)
+    hard: int = attrs.field(default=attrs.Factory(lambda self: self.soft, takes_self=True), converter=_amount_field)
 
     def __attrs_post_init__(self) -> None:
         if _finite(self.soft) > _finite(self.hard):

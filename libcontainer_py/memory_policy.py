@@ -3,12 +3,12 @@ OCI's ``linux.memoryPolicy``: on which nodes its memory is allocated."""
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 import attrs
 
 from . import _idlist
-from ._fields import fail
+from ._fields import FieldCheck, fail, named_fields
 
 #: Mode names ("bind", or OCI's "MPOL_BIND") -> MPOL_* numbers.
 MODES = {
@@ -29,34 +29,46 @@ FLAGS = {"numa_balancing": 1 << 13, "relative_nodes": 1 << 14, "static_nodes": 1
 MAX_NODES = 1024
 
 
-def _to_mode(value: Any) -> str:
+def _mode(field: str, value: Any) -> str:
     if not isinstance(value, str):
-        raise fail("memory_policy.mode", f"expected a mode name like 'bind', got {value!r}")
+        raise fail(field, f"expected a mode name like 'bind', got {value!r}")
     name = value.lower().removeprefix("mpol_")
     if name not in MODES:
-        raise fail("memory_policy.mode", f"unknown {value!r} (known: {', '.join(MODES)})")
+        raise fail(field, f"unknown {value!r} (known: {', '.join(MODES)})")
     return name
 
 
-def _to_nodes(value: Any) -> Optional[str]:
+def _nodes(field: str, value: Any) -> Optional[str]:
     if value is None or value == "":
         return None
-    return _idlist.format(_idlist.parse("memory_policy.nodes", value, MAX_NODES, "node"))
+    return _idlist.format(_idlist.parse(field, value, MAX_NODES, "node"))
 
 
-def _to_flags(value: Any) -> Tuple[str, ...]:
+def _flags(field: str, value: Any) -> Tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
-        raise fail("memory_policy.flags", f"expected a list of flag names, got {value!r}")
+        raise fail(field, f"expected a list of flag names, got {value!r}")
     names = []
     for item in value:
         name = item.lower().removeprefix("mpol_f_") if isinstance(item, str) else item
         if name not in FLAGS:
-            raise fail("memory_policy.flags", f"unknown {item!r} (known: {', '.join(FLAGS)})")
+            raise fail(field, f"unknown {item!r} (known: {', '.join(FLAGS)})")
         names.append(name)
     return tuple(dict.fromkeys(names))
 
 
-@attrs.frozen
+if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
+
+    def _mode_field(value: Any) -> str: ...
+    def _nodes_field(value: Any) -> Optional[str]: ...
+    def _flags_field(value: Any) -> Tuple[str, ...]: ...
+
+else:
+    _mode_field = FieldCheck(_mode)
+    _nodes_field = FieldCheck(_nodes, keeps_none=True)
+    _flags_field = FieldCheck(_flags)
+
+
+@attrs.frozen(field_transformer=named_fields("memory_policy"))
 class MemoryPolicy:
     """The NUMA memory policy of the container's processes (set_mempolicy(2)).
 
@@ -68,9 +80,9 @@ class MemoryPolicy:
     ``"numa_balancing"`` (with ``"bind"`` only).
     """
 
-    mode: str = attrs.field(converter=_to_mode)
-    nodes: Optional[str] = attrs.field(default=None, converter=_to_nodes)
-    flags: Tuple[str, ...] = attrs.field(default=(), converter=_to_flags)
+    mode: str = attrs.field(converter=_mode_field)
+    nodes: Optional[str] = attrs.field(default=None, converter=_nodes_field)
+    flags: Tuple[str, ...] = attrs.field(default=(), converter=_flags_field)
 
     def __attrs_post_init__(self) -> None:
         if self.mode in NO_NODES and self.nodes is not None:

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Optional, Tuple, Union, overload
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Tuple, Union, overload
 
 import attrs
 
-from ._fields import absolute_path, boolean, fail, instance_tuple, str_tuple, text
+from ._fields import (
+    FieldCheck,
+    absolute_path_field,
+    boolean_field,
+    fail,
+    field_options,
+    instance_tuple,
+    named_fields,
+    optional_text_field,
+    str_tuple,
+    text_field,
+)
 
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
@@ -138,63 +149,19 @@ def _recursive_options(field: str, value: Any) -> Tuple[str, ...]:
     return opts
 
 
-def _optional_text(field: str, value: Any) -> Optional[str]:
-    return None if value is None else text(field, value)
+if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
+
+    def _propagation_field(value: Any) -> Optional[str]: ...
+    def _options_field(value: Any) -> Tuple[str, ...]: ...
+    def _recursive_options_field(value: Any) -> Tuple[str, ...]: ...
+
+else:
+    _propagation_field = FieldCheck(_propagation, keeps_none=True)
+    _options_field = FieldCheck(_options)
+    _recursive_options_field = FieldCheck(_recursive_options)
 
 
-def _to_mount_destination(value: Any) -> str:
-    return absolute_path("mount.destination", value)
-
-
-def _to_mount_type(value: Any) -> str:
-    return text("mount.type", value)
-
-
-def _to_mount_source(value: Any) -> Optional[str]:
-    return _optional_text("mount.source", value)
-
-
-def _to_mount_readonly(value: Any) -> bool:
-    return boolean("mount.readonly", value)
-
-
-def _to_mount_nosuid(value: Any) -> bool:
-    return boolean("mount.nosuid", value)
-
-
-def _to_mount_nodev(value: Any) -> bool:
-    return boolean("mount.nodev", value)
-
-
-def _to_mount_noexec(value: Any) -> bool:
-    return boolean("mount.noexec", value)
-
-
-def _to_mount_recursive(value: Any) -> bool:
-    return boolean("mount.recursive", value)
-
-
-def _to_mount_propagation(value: Any) -> Optional[str]:
-    return _propagation("mount.propagation", value)
-
-
-def _to_mount_options(value: Any) -> Tuple[str, ...]:
-    return _options("mount.options", value)
-
-
-def _to_mount_recursive_options(value: Any) -> Tuple[str, ...]:
-    return _recursive_options("mount.recursive_options", value)
-
-
-def _to_mount_data(value: Any) -> str:
-    return text("mount.data", value, allow_empty=True)
-
-
-def _to_mount_copy_up(value: Any) -> bool:
-    return boolean("mount.copy_up", value)
-
-
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("mount"))
 class Mount:
     """One mount: a filesystem of ``type`` (or ``"bind"``) at ``destination``.
 
@@ -204,32 +171,32 @@ class Mount:
     common cases.
     """
 
-    destination: str = attrs.field(converter=_to_mount_destination)
-    type: str = attrs.field(default="bind", converter=_to_mount_type)
-    source: Optional[str] = attrs.field(default=None, converter=_to_mount_source)
-    readonly: bool = attrs.field(default=False, converter=_to_mount_readonly)
-    nosuid: bool = attrs.field(default=False, converter=_to_mount_nosuid)
-    nodev: bool = attrs.field(default=False, converter=_to_mount_nodev)
-    noexec: bool = attrs.field(default=False, converter=_to_mount_noexec)
+    destination: str = attrs.field(converter=absolute_path_field)
+    type: str = attrs.field(default="bind", converter=text_field)
+    source: Optional[str] = attrs.field(default=None, converter=optional_text_field)
+    readonly: bool = attrs.field(default=False, converter=boolean_field)
+    nosuid: bool = attrs.field(default=False, converter=boolean_field)
+    nodev: bool = attrs.field(default=False, converter=boolean_field)
+    noexec: bool = attrs.field(default=False, converter=boolean_field)
     #: Bind: include submounts (rbind) and apply the flags to them too.
-    recursive: bool = attrs.field(default=True, converter=_to_mount_recursive)
+    recursive: bool = attrs.field(default=True, converter=boolean_field)
     #: Propagation of this mount: private/slave/shared/unbindable, "r" prefix for recursive.
-    propagation: Optional[str] = attrs.field(default=None, converter=_to_mount_propagation)
+    propagation: Optional[str] = attrs.field(default=None, converter=_propagation_field)
     #: Further flags by name: sync, dirsync, noatime, nodiratime, relatime,
     #: strictatime, lazytime, nosymfollow (one atime mode at most).  Like
     #: readonly/nosuid/nodev/noexec they apply to this mount only, not to
     #: the submounts a recursive bind brings along.
-    options: Tuple[str, ...] = attrs.field(default=(), converter=_to_mount_options)
+    options: Tuple[str, ...] = attrs.field(default=(), converter=_options_field)
     #: Attributes for this mount and every mount below it (RECURSIVE_OPTIONS:
     #: rro, rnosuid, rnoatime, ...), applied after the plain flags.
-    recursive_options: Tuple[str, ...] = attrs.field(default=(), converter=_to_mount_recursive_options)
+    recursive_options: Tuple[str, ...] = attrs.field(default=(), converter=_recursive_options_field)
     #: Filesystem-specific data, e.g. "mode=755,size=64m" for tmpfs.
-    data: str = attrs.field(default="", converter=_to_mount_data)
+    data: str = attrs.field(default="", converter=text_field, metadata=field_options(allow_empty=True))
     #: tmpfs only (runc's ``tmpcopyup``): the new tmpfs starts with a copy of
     #: what the destination directory held in the root before it was mounted
     #: (files, directories, symlinks as links, device nodes and fifos, with
     #: their modes, owners and times); a missing destination gives an empty one.
-    copy_up: bool = attrs.field(default=False, converter=_to_mount_copy_up)
+    copy_up: bool = attrs.field(default=False, converter=boolean_field)
 
     def __attrs_post_init__(self) -> None:
         if self.copy_up and self.type != "tmpfs":

@@ -12,11 +12,11 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import attrs
 
-from ._fields import fail, freeze_mapping, text, uint32
+from ._fields import FieldCheck, fail, field_options, freeze_mapping_field, named_fields, text, uint32
 from ._repr import short_repr
 
 #: Where Network.cni(name) looks for network configuration lists.
@@ -32,38 +32,42 @@ def _port(field: str, value: Any) -> int:
     return value
 
 
-def _to_host_port(value: Any) -> int:
-    return _port("ports.host_port", value)
-
-
-def _to_container_port(value: Any) -> int:
-    return _port("ports.container_port", value)
-
-
-def _to_protocol(value: Any) -> str:
+def _protocol(field: str, value: Any) -> str:
     if value not in PROTOCOLS:
-        raise fail("ports.protocol", f"must be one of {', '.join(PROTOCOLS)}, got {value!r}")
+        raise fail(field, f"must be one of {', '.join(PROTOCOLS)}, got {value!r}")
     return str(value)
 
 
-def _to_host_ip(value: Any) -> str:
+def _host_ip(field: str, value: Any) -> str:
     if value == "":
         return ""
     try:
-        return str(ipaddress.ip_address(text("ports.host_ip", value)))
+        return str(ipaddress.ip_address(text(field, value)))
     except ValueError:
-        raise fail("ports.host_ip", f"must be an IP address or '' (every address), got {value!r}") from None
+        raise fail(field, f"must be an IP address or '' (every address), got {value!r}") from None
 
 
-@attrs.frozen
+if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
+
+    def _port_field(value: Any) -> int: ...
+    def _protocol_field(value: Any) -> str: ...
+    def _host_ip_field(value: Any) -> str: ...
+
+else:
+    _port_field = FieldCheck(_port)
+    _protocol_field = FieldCheck(_protocol)
+    _host_ip_field = FieldCheck(_host_ip)
+
+
+@attrs.frozen(field_transformer=named_fields("ports"))
 class PortMapping:
     """``host_ip:host_port`` on the host forwarded to ``container_port``
     (portmap's ``portMappings``); ``host_ip`` "" is every address."""
 
-    host_port: int = attrs.field(converter=_to_host_port)
-    container_port: int = attrs.field(converter=_to_container_port)
-    protocol: str = attrs.field(default="tcp", converter=_to_protocol)
-    host_ip: str = attrs.field(default="", converter=_to_host_ip)
+    host_port: int = attrs.field(converter=_port_field)
+    container_port: int = attrs.field(converter=_port_field)
+    protocol: str = attrs.field(default="tcp", converter=_protocol_field)
+    host_ip: str = attrs.field(default="", converter=_host_ip_field)
 
     def to_cni(self) -> Dict[str, Any]:
         """This mapping as CNI's ``portMappings`` capability takes it."""
@@ -75,7 +79,7 @@ class PortMapping:
         }
 
 
-def _ports(value: Any) -> Tuple[PortMapping, ...]:
+def _ports(field: str, value: Any) -> Tuple[PortMapping, ...]:
     """{host: container} (a key may be "8053/udp"), or PortMappings."""
     if value is None:
         return ()
@@ -86,77 +90,85 @@ def _ports(value: Any) -> Tuple[PortMapping, ...]:
             try:
                 host_port = int(host)
             except ValueError:
-                raise fail("ports", f"a key is a host port, or 'port/protocol', got {key!r}") from None
+                raise fail(field, f"a key is a host port, or 'port/protocol', got {key!r}") from None
             out.append(PortMapping(host_port, container, proto or "tcp"))
         return tuple(out)
     if isinstance(value, PortMapping):
         return (value,)
     if isinstance(value, (list, tuple)) and all(isinstance(p, PortMapping) for p in value):
         return tuple(value)
-    raise fail("ports", f"expected {{host_port: container_port}} or PortMappings, got {value!r}")
+    raise fail(field, f"expected {{host_port: container_port}} or PortMappings, got {value!r}")
 
 
-def _conflist(value: Any) -> str:
+def _conflist(field: str, value: Any) -> str:
     """A network configuration list, checked, as canonical JSON text."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
         except ValueError as exc:
-            raise fail("network.conflist", f"not JSON: {exc}") from None
+            raise fail(field, f"not JSON: {exc}") from None
     if not isinstance(value, Mapping):
-        raise fail("network.conflist", f"expected a CNI network configuration list, got {value!r}")
+        raise fail(field, f"expected a CNI network configuration list, got {value!r}")
     doc = dict(value)
     for key in ("cniVersion", "name"):
         if not isinstance(doc.get(key), str) or not doc[key]:
-            raise fail(f"network.conflist.{key}", f"must be a non-empty string, got {doc.get(key)!r}")
+            raise fail(f"{field}.{key}", f"must be a non-empty string, got {doc.get(key)!r}")
     plugins = doc.get("plugins")
     if not isinstance(plugins, list) or not plugins:
-        raise fail("network.conflist.plugins", f"must be a non-empty list, got {plugins!r}")
+        raise fail(f"{field}.plugins", f"must be a non-empty list, got {plugins!r}")
     for i, plugin in enumerate(plugins):
         if not isinstance(plugin, Mapping) or not isinstance(plugin.get("type"), str) or not plugin["type"]:
-            raise fail(f"network.conflist.plugins[{i}]", f"must be an object with a 'type', got {plugin!r}")
+            raise fail(f"{field}.plugins[{i}]", f"must be an object with a 'type', got {plugin!r}")
         if "/" in plugin["type"]:
-            raise fail(f"network.conflist.plugins[{i}].type", f"must be a plugin name, got {plugin['type']!r}")
+            raise fail(f"{field}.plugins[{i}].type", f"must be a plugin name, got {plugin['type']!r}")
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
 
-def _to_ip(value: Any) -> Optional[str]:
+def _ip(field: str, value: Any) -> Optional[str]:
     if value is None:
         return None
     try:
-        return str(ipaddress.ip_interface(text("network.ip", value)))
+        return str(ipaddress.ip_interface(text(field, value)))
     except ValueError:
-        raise fail("network.ip", f"must be an IP address (with its /prefix), got {value!r}") from None
+        raise fail(field, f"must be an IP address (with its /prefix), got {value!r}") from None
 
 
-def _to_mac(value: Any) -> Optional[str]:
+def _mac(field: str, value: Any) -> Optional[str]:
     if value is None:
         return None
-    mac = text("network.mac", value).lower()
+    mac = text(field, value).lower()
     parts = mac.split(":")
     if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdef" for c in p) for p in parts):
-        raise fail("network.mac", f"must be a MAC address aa:bb:cc:dd:ee:ff, got {value!r}")
+        raise fail(field, f"must be a MAC address aa:bb:cc:dd:ee:ff, got {value!r}")
     return mac
 
 
-def _to_ifname(value: Any) -> Optional[str]:
+def _ifname(field: str, value: Any) -> Optional[str]:
     if value is None:
         return None
-    name = text("network.ifname", value)
+    name = text(field, value)
     if len(name) > 15 or "/" in name or any(c.isspace() for c in name) or name in (".", ".."):
-        raise fail("network.ifname", f"must be an interface name of at most 15 characters, got {value!r}")
+        raise fail(field, f"must be an interface name of at most 15 characters, got {value!r}")
     return name
 
 
-def _to_args(value: Any) -> Mapping[str, str]:
-    return freeze_mapping("network.args", value)
+if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
+
+    def _conflist_field(value: Any) -> str: ...
+    def _ports_field(value: Any) -> Tuple[PortMapping, ...]: ...
+    def _ip_field(value: Any) -> Optional[str]: ...
+    def _mac_field(value: Any) -> Optional[str]: ...
+    def _ifname_field(value: Any) -> Optional[str]: ...
+
+else:
+    _conflist_field = FieldCheck(_conflist)
+    _ports_field = FieldCheck(_ports)
+    _ip_field = FieldCheck(_ip, keeps_none=True)
+    _mac_field = FieldCheck(_mac, keeps_none=True)
+    _ifname_field = FieldCheck(_ifname, keeps_none=True)
 
 
-def _to_ports(value: Any) -> Tuple[PortMapping, ...]:
-    return _ports(value)
-
-
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("network"))
 class Network:
     """One attachment of the container to a CNI network.
 
@@ -169,12 +181,14 @@ class Network:
 
     __repr__ = short_repr
 
-    conflist: str = attrs.field(converter=_conflist)
-    ports: Tuple[PortMapping, ...] = attrs.field(default=(), converter=_to_ports)
-    ip: Optional[str] = attrs.field(default=None, converter=_to_ip)
-    mac: Optional[str] = attrs.field(default=None, converter=_to_mac)
-    ifname: Optional[str] = attrs.field(default=None, converter=_to_ifname)
-    args: Mapping[str, str] = attrs.field(factory=dict, converter=_to_args)
+    conflist: str = attrs.field(converter=_conflist_field)
+    ports: Tuple[PortMapping, ...] = attrs.field(
+        default=(), converter=_ports_field, metadata=field_options(name="ports")
+    )
+    ip: Optional[str] = attrs.field(default=None, converter=_ip_field)
+    mac: Optional[str] = attrs.field(default=None, converter=_mac_field)
+    ifname: Optional[str] = attrs.field(default=None, converter=_ifname_field)
+    args: Mapping[str, str] = attrs.field(factory=dict, converter=freeze_mapping_field)
 
     @property
     def document(self) -> Dict[str, Any]:
@@ -243,7 +257,7 @@ class Network:
             ipam["dataDir"] = data_dir
         main: Dict[str, Any] = {
             "type": "bridge",
-            "bridge": _to_ifname(bridge) or f"lc-{name}"[:15],
+            "bridge": _ifname("network.ifname", bridge) or f"lc-{name}"[:15],
             "isGateway": True,
             "ipMasq": bool(ip_masq),
             "hairpinMode": True,
@@ -329,21 +343,21 @@ def load_conflist(name: str, conf_dir: str = CNI_CONF_DIR) -> Dict[str, Any]:
     raise fail("network", f"no CNI network {name!r} in {conf_dir}")
 
 
-def network_tuple(value: Any) -> Tuple[Network, ...]:
+def network_tuple(field: str, value: Any) -> Tuple[Network, ...]:
     """Config.network: None, one Network or a sequence; interfaces named
     eth0, eth1... by position where not given, and distinct."""
     if value is None:
         return ()
     items = (value,) if isinstance(value, Network) else value
     if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, (list, tuple)):
-        raise fail("network", f"expected a Network, a list of them or None, got {value!r}")
+        raise fail(field, f"expected a Network, a list of them or None, got {value!r}")
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, Network):
-            raise fail(f"network[{i}]", f"expected a Network, got {type(item).__name__} {item!r}")
+            raise fail(f"{field}[{i}]", f"expected a Network, got {type(item).__name__} {item!r}")
         out.append(item if item.ifname is not None else attrs.evolve(item, ifname=f"eth{i}"))
     names = [n.ifname for n in out]
     for i, name in enumerate(names):
         if name in names[:i]:
-            raise fail(f"network[{i}].ifname", f"{name!r} is used by another attachment")
+            raise fail(f"{field}[{i}].ifname", f"{name!r} is used by another attachment")
     return tuple(out)

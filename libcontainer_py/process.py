@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Tuple
 
 import attrs
 
-from ._fields import absolute_path, boolean, fail, freeze_mapping, instance_tuple, str_tuple, uint32
+from ._fields import (
+    FieldCheck,
+    absolute_path_field,
+    boolean_field,
+    fail,
+    field_options,
+    freeze_mapping_field,
+    instance_of,
+    instance_tuple,
+    named_fields,
+    optional_absolute_path_field,
+    optional_instance_field,
+    str_tuple,
+    uint32,
+    uint32_field,
+)
 from ._repr import short_repr
 from .capabilities import Capabilities
 from .limits import Rlimit
@@ -22,45 +37,6 @@ def _gids(field: str, value: Any) -> Tuple[int, ...]:
     return tuple(uint32(f"{field}[{i}]", g) for i, g in enumerate(value))
 
 
-def _to_user_uid(value: Any) -> int:
-    return uint32("user.uid", value)
-
-
-def _to_user_gid(value: Any) -> int:
-    return uint32("user.gid", value)
-
-
-def _to_user_additional_gids(value: Any) -> Tuple[int, ...]:
-    return _gids("user.additional_gids", value)
-
-
-def _to_process_args(value: Any) -> Tuple[str, ...]:
-    return _args("process.args", value)
-
-
-def _to_process_env(value: Any) -> Mapping[str, str]:
-    return freeze_mapping("process.env", value)
-
-
-def _to_process_cwd(value: Any) -> str:
-    return absolute_path("process.cwd", value)
-
-
-def _to_process_umask(value: Any) -> int:
-    return _umask("process.umask", value)
-
-
-@attrs.frozen
-class User:
-    """The uid, gid and supplementary groups the process runs with."""
-
-    __repr__ = short_repr
-
-    uid: int = attrs.field(default=0, converter=_to_user_uid)
-    gid: int = attrs.field(default=0, converter=_to_user_gid)
-    additional_gids: Tuple[int, ...] = attrs.field(default=(), converter=_to_user_additional_gids)
-
-
 def _args(field: str, value: Any) -> Tuple[str, ...]:
     args = str_tuple(field, value, allow_empty_items=True)
     if not args:
@@ -70,64 +46,49 @@ def _args(field: str, value: Any) -> Tuple[str, ...]:
     return args
 
 
-def _umask(field: str, value: Any) -> int:
-    return uint32(field, value, maximum=0o777)
-
-
-def _to_process_no_new_privileges(value: Any) -> bool:
-    return boolean("process.no_new_privileges", value)
-
-
-def _to_process_executable(value: Any) -> Optional[str]:
-    return None if value is None else absolute_path("process.executable", value)
-
-
-def _to_process_terminal(value: Any) -> bool:
-    return boolean("process.terminal", value)
-
-
-def _to_process_init(value: Any) -> bool:
-    return boolean("process.init", value)
-
-
-def _to_process_rlimits(value: Any) -> Tuple[Rlimit, ...]:
-    limits = instance_tuple("process.rlimits", value, Rlimit)
+def _rlimits(field: str, value: Any) -> Tuple[Rlimit, ...]:
+    limits = instance_tuple(field, value, Rlimit)
     kinds = [limit.type for limit in limits]
     dupes = sorted({k for k in kinds if kinds.count(k) > 1})
     if dupes:
-        raise fail("process.rlimits", f"given twice: {dupes}")
+        raise fail(field, f"given twice: {dupes}")
     return limits
 
 
-def _to_process_scheduler(value: Any) -> Optional[Scheduler]:
-    if value is not None and not isinstance(value, Scheduler):
-        raise fail("process.scheduler", f"expected a Scheduler or None, got {type(value).__name__} {value!r}")
-    return value
-
-
-def _to_process_io_priority(value: Any) -> Optional[IOPriority]:
-    if value is not None and not isinstance(value, IOPriority):
-        raise fail("process.io_priority", f"expected an IOPriority or None, got {type(value).__name__} {value!r}")
-    return value
-
-
-def _to_process_exec_cpu_affinity(value: Any) -> Optional[ExecCPUAffinity]:
-    if value is not None and not isinstance(value, ExecCPUAffinity):
-        raise fail(
-            "process.exec_cpu_affinity", f"expected an ExecCPUAffinity or None, got {type(value).__name__} {value!r}"
-        )
-    return value
-
-
-def _to_process_oom_score_adj(value: Any) -> Optional[int]:
+def _oom_score_adj(field: str, value: Any) -> Optional[int]:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not -1000 <= value <= 1000:
-        raise fail("process.oom_score_adj", f"must be an int from -1000 to 1000, got {value!r}")
+        raise fail(field, f"must be an int from -1000 to 1000, got {value!r}")
     return value
 
 
-@attrs.frozen
+if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
+
+    def _gids_field(value: Any) -> Tuple[int, ...]: ...
+    def _args_field(value: Any) -> Tuple[str, ...]: ...
+    def _rlimits_field(value: Any) -> Tuple[Rlimit, ...]: ...
+    def _oom_score_adj_field(value: Any) -> Optional[int]: ...
+
+else:
+    _gids_field = FieldCheck(_gids)
+    _args_field = FieldCheck(_args)
+    _rlimits_field = FieldCheck(_rlimits)
+    _oom_score_adj_field = FieldCheck(_oom_score_adj, keeps_none=True)
+
+
+@attrs.frozen(field_transformer=named_fields("user"))
+class User:
+    """The uid, gid and supplementary groups the process runs with."""
+
+    __repr__ = short_repr
+
+    uid: int = attrs.field(default=0, converter=uint32_field)
+    gid: int = attrs.field(default=0, converter=uint32_field)
+    additional_gids: Tuple[int, ...] = attrs.field(default=(), converter=_gids_field)
+
+
+@attrs.frozen(field_transformer=named_fields("process"))
 class Process:
     """The container's process: its argv, environment, cwd, user and umask.
 
@@ -137,40 +98,36 @@ class Process:
 
     __repr__ = short_repr
 
-    args: Tuple[str, ...] = attrs.field(converter=_to_process_args)
-    env: Mapping[str, str] = attrs.field(factory=lambda: dict(DEFAULT_ENV), converter=_to_process_env)
-    cwd: str = attrs.field(default="/", converter=_to_process_cwd)
-    user: User = attrs.field(factory=User)
-    umask: int = attrs.field(default=0o022, converter=_to_process_umask)
+    args: Tuple[str, ...] = attrs.field(converter=_args_field)
+    env: Mapping[str, str] = attrs.field(factory=lambda: dict(DEFAULT_ENV), converter=freeze_mapping_field)
+    cwd: str = attrs.field(default="/", converter=absolute_path_field)
+    user: User = attrs.field(factory=User, validator=instance_of(User))
+    umask: int = attrs.field(default=0o022, converter=uint32_field, metadata=field_options(maximum=0o777))
     #: Defaults to the usual container set; Capabilities.all() for a privileged one.
-    capabilities: Capabilities = attrs.field(factory=Capabilities.default)
+    capabilities: Capabilities = attrs.field(factory=Capabilities.default, validator=instance_of(Capabilities))
     #: prctl(PR_SET_NO_NEW_PRIVS): setuid binaries and file caps grant nothing.
-    no_new_privileges: bool = attrs.field(default=True, converter=_to_process_no_new_privileges)
-    rlimits: Tuple[Rlimit, ...] = attrs.field(default=(), converter=_to_process_rlimits)
+    no_new_privileges: bool = attrs.field(default=True, converter=boolean_field)
+    rlimits: Tuple[Rlimit, ...] = attrs.field(default=(), converter=_rlimits_field)
     #: The program to execute, when it is not args[0] (which is then only
     #: argv[0]), like subprocess's ``executable``; None: args[0] in PATH.
-    executable: Optional[str] = attrs.field(default=None, converter=_to_process_executable)
+    executable: Optional[str] = attrs.field(default=None, converter=optional_absolute_path_field)
     #: A pseudo-terminal on 0/1/2 (from the container's /dev/ptmx); its
     #: master end is handed to the caller (ContainerProcess.tty_fd).
-    terminal: bool = attrs.field(default=False, converter=_to_process_terminal)
+    terminal: bool = attrs.field(default=False, converter=boolean_field)
     #: Run a tiny init as PID 1 that reaps zombies, forwards signals to the
     #: program and exits with its status (for programs not written to be PID 1).
-    init: bool = attrs.field(default=False, converter=_to_process_init)
+    init: bool = attrs.field(default=False, converter=boolean_field)
     #: -1000..1000; lowering it below the caller's needs CAP_SYS_RESOURCE.
-    oom_score_adj: Optional[int] = attrs.field(default=None, converter=_to_process_oom_score_adj)
+    oom_score_adj: Optional[int] = attrs.field(default=None, converter=_oom_score_adj_field)
     #: CPU scheduling policy (sched_setattr(2)); None keeps the caller's.
-    scheduler: Optional[Scheduler] = attrs.field(default=None, converter=_to_process_scheduler)
+    scheduler: Optional[Scheduler] = attrs.field(
+        default=None, converter=optional_instance_field, metadata=field_options(cls=Scheduler)
+    )
     #: I/O priority (ioprio_set(2)); None keeps the caller's.
-    io_priority: Optional[IOPriority] = attrs.field(default=None, converter=_to_process_io_priority)
+    io_priority: Optional[IOPriority] = attrs.field(
+        default=None, converter=optional_instance_field, metadata=field_options(cls=IOPriority)
+    )
     #: The CPUs of processes exec'd into the container (not of this one).
-    exec_cpu_affinity: Optional[ExecCPUAffinity] = attrs.field(default=None, converter=_to_process_exec_cpu_affinity)
-
-    @capabilities.validator
-    def _check_capabilities(self, _attr: attrs.Attribute[Capabilities], value: Any) -> None:
-        if not isinstance(value, Capabilities):
-            raise fail("process.capabilities", f"expected Capabilities, got {type(value).__name__} {value!r}")
-
-    @user.validator
-    def _check_user(self, _attr: attrs.Attribute[User], value: Any) -> None:
-        if not isinstance(value, User):
-            raise fail("process.user", f"expected User, got {type(value).__name__} {value!r}")
+    exec_cpu_affinity: Optional[ExecCPUAffinity] = attrs.field(
+        default=None, converter=optional_instance_field, metadata=field_options(cls=ExecCPUAffinity)
+    )

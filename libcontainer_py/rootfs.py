@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
 
 import attrs
 
-from ._fields import boolean, fail, str_tuple, text
+from ._fields import FieldCheck, boolean_field, fail, named_fields, str_tuple, text
 from ._repr import short_repr
 from .mounts import PROPAGATIONS
 
@@ -30,22 +30,6 @@ def _root_propagation(field: str, value: Any) -> str:
     return str(value)
 
 
-def _to_rootfs_path(value: Any) -> Optional[str]:
-    return _directory("rootfs.path", value)
-
-
-def _to_rootfs_readonly(value: Any) -> bool:
-    return boolean("rootfs.readonly", value)
-
-
-def _to_rootfs_propagation(value: Any) -> str:
-    return _root_propagation("rootfs.propagation", value)
-
-
-def _to_rootfs_no_pivot(value: Any) -> bool:
-    return boolean("rootfs.no_pivot", value)
-
-
 def _overlay_dir(field: str, value: Any) -> str:
     path = _directory(field, value)
     assert path is not None
@@ -54,19 +38,25 @@ def _overlay_dir(field: str, value: Any) -> str:
     return path
 
 
-def _to_rootfs_lower(value: Any) -> Tuple[str, ...]:
-    return tuple(_overlay_dir(f"rootfs.lower[{i}]", v) for i, v in enumerate(str_tuple("rootfs.lower", value)))
+def _overlay_dirs(field: str, value: Any) -> Tuple[str, ...]:
+    return tuple(_overlay_dir(f"{field}[{i}]", v) for i, v in enumerate(str_tuple(field, value)))
 
 
-def _to_rootfs_upper(value: Any) -> Optional[str]:
-    return None if value is None else _overlay_dir("rootfs.upper", value)
+if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
+
+    def _directory_field(value: Any) -> Optional[str]: ...
+    def _root_propagation_field(value: Any) -> str: ...
+    def _overlay_dirs_field(value: Any) -> Tuple[str, ...]: ...
+    def _optional_overlay_dir_field(value: Any) -> Optional[str]: ...
+
+else:
+    _directory_field = FieldCheck(_directory, keeps_none=True)
+    _root_propagation_field = FieldCheck(_root_propagation)
+    _overlay_dirs_field = FieldCheck(_overlay_dirs)
+    _optional_overlay_dir_field = FieldCheck(_overlay_dir, keeps_none=True)
 
 
-def _to_rootfs_work(value: Any) -> Optional[str]:
-    return None if value is None else _overlay_dir("rootfs.work", value)
-
-
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("rootfs"))
 class Rootfs:
     """A directory on the host; an overlay of layers (``Rootfs.overlay()``);
     or (``Rootfs.host()``) a fresh tmpfs with the host's /usr, /bin, /sbin,
@@ -81,17 +71,17 @@ class Rootfs:
     __repr__ = short_repr
 
     #: The root directory; None means Rootfs.host().
-    path: Optional[str] = attrs.field(default=None, converter=_to_rootfs_path)
-    readonly: bool = attrs.field(default=False, converter=_to_rootfs_readonly)
+    path: Optional[str] = attrs.field(default=None, converter=_directory_field)
+    readonly: bool = attrs.field(default=False, converter=boolean_field)
     #: Propagation applied to every mount of the new mount namespace first.
-    propagation: str = attrs.field(default="rslave", converter=_to_rootfs_propagation)
-    no_pivot: bool = attrs.field(default=False, converter=_to_rootfs_no_pivot)
+    propagation: str = attrs.field(default="rslave", converter=_root_propagation_field)
+    no_pivot: bool = attrs.field(default=False, converter=boolean_field)
     #: Overlay: the read-only layers, lowest (the base) first.
-    lower: Tuple[str, ...] = attrs.field(default=(), converter=_to_rootfs_lower)
+    lower: Tuple[str, ...] = attrs.field(default=(), converter=_overlay_dirs_field)
     #: Overlay: where writes go (with ``work``, on the same file system); None:
     #: a throwaway tmpfs, gone with the container.
-    upper: Optional[str] = attrs.field(default=None, converter=_to_rootfs_upper)
-    work: Optional[str] = attrs.field(default=None, converter=_to_rootfs_work)
+    upper: Optional[str] = attrs.field(default=None, converter=_optional_overlay_dir_field)
+    work: Optional[str] = attrs.field(default=None, converter=_optional_overlay_dir_field)
 
     def __attrs_post_init__(self) -> None:
         if self.lower and self.path is not None:

@@ -11,12 +11,12 @@ and are inherited by whatever the program starts.  They are OCI's
 from __future__ import annotations
 
 import struct
-from typing import Any, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Optional, Tuple
 
 import attrs
 
 from . import _idlist
-from ._fields import fail
+from ._fields import FieldCheck, fail, field_options, named_fields
 
 #: Policy names ("fifo", or OCI's "SCHED_FIFO") -> SCHED_* numbers.
 POLICIES = {"other": 0, "fifo": 1, "rr": 2, "batch": 3, "idle": 5, "deadline": 6}
@@ -49,18 +49,14 @@ def _name(field: str, value: Any, prefix: str, known: Any) -> str:
     return name
 
 
-def _to_policy(value: Any) -> str:
-    return _name("scheduler.policy", value, "sched_", POLICIES)
-
-
-def _to_flags(value: Any) -> Tuple[str, ...]:
+def _flags(field: str, value: Any) -> Tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, (list, tuple)):
-        raise fail("scheduler.flags", f"expected a list of flag names, got {value!r}")
+        raise fail(field, f"expected a list of flag names, got {value!r}")
     names = []
     for item in value:
         if isinstance(item, str) and item.lower().removeprefix("sched_flag_").startswith("util_clamp"):
-            raise fail("scheduler.flags", f"{item} is not supported: the OCI spec gives no clamp values to set")
-        names.append(_name("scheduler.flags", item, "sched_flag_", SCHED_FLAGS))
+            raise fail(field, f"{item} is not supported: the OCI spec gives no clamp values to set")
+        names.append(_name(field, item, "sched_flag_", SCHED_FLAGS))
     return tuple(dict.fromkeys(names))
 
 
@@ -70,27 +66,28 @@ def _integer(field: str, value: Any, low: int, high: int) -> int:
     return value
 
 
-def _to_nice(value: Any) -> int:
-    return _integer("scheduler.nice", value, -20, 19)
+def _cpus(field: str, value: Any) -> Optional[str]:
+    return None if value is None else format_cpu_list(parse_cpu_list(field, value))
 
 
-def _to_priority(value: Any) -> int:
-    return _integer("scheduler.priority", value, 0, 99)
+if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
+
+    def _name_field(value: Any) -> str: ...
+    def _flags_field(value: Any) -> Tuple[str, ...]: ...
+    def _integer_field(value: Any) -> int: ...
+    def _cpus_field(value: Any) -> Optional[str]: ...
+
+else:
+    _name_field = FieldCheck(_name)
+    _flags_field = FieldCheck(_flags)
+    _integer_field = FieldCheck(_integer)
+    _cpus_field = FieldCheck(_cpus, keeps_none=True)
+
+#: The range of the deadline policy's runtime, deadline and period (nanoseconds).
+_NANOSECONDS = field_options(low=0, high=2**63 - 1)
 
 
-def _to_runtime(value: Any) -> int:
-    return _integer("scheduler.runtime", value, 0, 2**63 - 1)
-
-
-def _to_deadline(value: Any) -> int:
-    return _integer("scheduler.deadline", value, 0, 2**63 - 1)
-
-
-def _to_period(value: Any) -> int:
-    return _integer("scheduler.period", value, 0, 2**63 - 1)
-
-
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("scheduler"))
 class Scheduler:
     """The process's CPU scheduling, as sched_setattr(2) sets it.
 
@@ -108,13 +105,13 @@ class Scheduler:
     not fork unless ``"reset_on_fork"`` is set.
     """
 
-    policy: str = attrs.field(converter=_to_policy)
-    nice: int = attrs.field(default=0, converter=_to_nice)
-    priority: int = attrs.field(default=0, converter=_to_priority)
-    flags: Tuple[str, ...] = attrs.field(default=(), converter=_to_flags)
-    runtime: int = attrs.field(default=0, converter=_to_runtime)
-    deadline: int = attrs.field(default=0, converter=_to_deadline)
-    period: int = attrs.field(default=0, converter=_to_period)
+    policy: str = attrs.field(converter=_name_field, metadata=field_options(prefix="sched_", known=POLICIES))
+    nice: int = attrs.field(default=0, converter=_integer_field, metadata=field_options(low=-20, high=19))
+    priority: int = attrs.field(default=0, converter=_integer_field, metadata=field_options(low=0, high=99))
+    flags: Tuple[str, ...] = attrs.field(default=(), converter=_flags_field)
+    runtime: int = attrs.field(default=0, converter=_integer_field, metadata=_NANOSECONDS)
+    deadline: int = attrs.field(default=0, converter=_integer_field, metadata=_NANOSECONDS)
+    period: int = attrs.field(default=0, converter=_integer_field, metadata=_NANOSECONDS)
 
     def __attrs_post_init__(self) -> None:
         if self.policy in REALTIME:
@@ -149,15 +146,7 @@ class Scheduler:
         )
 
 
-def _to_io_class(value: Any) -> str:
-    return _name("io_priority.io_class", value, "ioprio_class_", IO_CLASSES)
-
-
-def _to_io_level(value: Any) -> int:
-    return _integer("io_priority.priority", value, 0, 7)
-
-
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("io_priority"))
 class IOPriority:
     """The process's I/O priority, as ioprio_set(2) sets it.
 
@@ -167,8 +156,8 @@ class IOPriority:
     that have priorities (BFQ, CFQ) act on it.
     """
 
-    io_class: str = attrs.field(converter=_to_io_class)
-    priority: int = attrs.field(default=0, converter=_to_io_level)
+    io_class: str = attrs.field(converter=_name_field, metadata=field_options(prefix="ioprio_class_", known=IO_CLASSES))
+    priority: int = attrs.field(default=0, converter=_integer_field, metadata=field_options(low=0, high=7))
 
     @property
     def value(self) -> int:
@@ -191,15 +180,7 @@ def cpu_mask(cpus: Tuple[int, ...]) -> bytes:
     return _idlist.bitmask(cpus, MAX_CPUS)
 
 
-def _to_initial(value: Any) -> Optional[str]:
-    return None if value is None else format_cpu_list(parse_cpu_list("exec_cpu_affinity.initial", value))
-
-
-def _to_final(value: Any) -> Optional[str]:
-    return None if value is None else format_cpu_list(parse_cpu_list("exec_cpu_affinity.final", value))
-
-
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("exec_cpu_affinity"))
 class ExecCPUAffinity:
     """Where processes exec'd into the container run (OCI's
     ``process.execCPUAffinity``; not the container's first process).
@@ -209,5 +190,5 @@ class ExecCPUAffinity:
     program inherits them).  CPU lists as cpuset writes them: ``"0-3,7"``.
     """
 
-    initial: Optional[str] = attrs.field(default=None, converter=_to_initial)
-    final: Optional[str] = attrs.field(default=None, converter=_to_final)
+    initial: Optional[str] = attrs.field(default=None, converter=_cpus_field)
+    final: Optional[str] = attrs.field(default=None, converter=_cpus_field)

@@ -10,11 +10,21 @@ from __future__ import annotations
 import posixpath
 import re
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping, Optional, Tuple, Type, TypeVar
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Tuple
 
 import attrs
 
-from .._fields import fail, instance_tuple, text, uint32
+from .._fields import (
+    FieldCheck,
+    boolean_field,
+    fail,
+    field_options,
+    instance_tuple_field,
+    named_fields,
+    optional_instance_field,
+    text,
+    uint32,
+)
 from .._repr import short_repr
 from ..devices import Device
 from . import controllers, fs1, fs2
@@ -92,38 +102,43 @@ class Resource:
 MEMORY_FLOOR = 1 << 20
 
 
-def _to_memory_max(value: Any) -> Optional[int]:
-    n = _bytes_limit("memory.max", value)
+def _memory_max(field: str, value: Any) -> Optional[int]:
+    n = _bytes_limit(field, value)
     if n is not None and n != UNLIMITED and n < MEMORY_FLOOR:
         raise fail(
-            "memory.max",
+            field,
             f"{n} bytes is below the {MEMORY_FLOOR} bytes (1M) a container needs to start;"
             f" sizes are in bytes unless a unit is given ('{n}M' is {n} MiB)",
         )
     return n
 
 
-def _to_memory_swap_max(value: Any) -> Optional[int]:
-    return _bytes_limit("memory.swap_max", value)
+def _cpu_quota(field: str, value: Any) -> Optional[int]:
+    n = _count_limit(field, value)
+    if n is not None and n != UNLIMITED and n < 1000:
+        raise fail(field, f"must be at least 1000 (1ms) or 'max', got {n}")
+    return n
 
 
-def _to_memory_reservation(value: Any) -> Optional[int]:
-    return _bytes_limit("memory.reservation", value)
+if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
+
+    def _bytes_limit_field(value: Any) -> Optional[int]: ...
+    def _count_limit_field(value: Any) -> Optional[int]: ...
+    def _ranged_field(value: Any) -> Optional[int]: ...
+    def _cpu_list_field(value: Any) -> Optional[str]: ...
+    def _memory_max_field(value: Any) -> Optional[int]: ...
+    def _cpu_quota_field(value: Any) -> Optional[int]: ...
+
+else:
+    _bytes_limit_field = FieldCheck(_bytes_limit, keeps_none=True)
+    _count_limit_field = FieldCheck(_count_limit, keeps_none=True)
+    _ranged_field = FieldCheck(_ranged, keeps_none=True)
+    _cpu_list_field = FieldCheck(_cpu_list, keeps_none=True)
+    _memory_max_field = FieldCheck(_memory_max, keeps_none=True)
+    _cpu_quota_field = FieldCheck(_cpu_quota, keeps_none=True)
 
 
-def _to_memory_high(value: Any) -> Optional[int]:
-    return _bytes_limit("memory.high", value)
-
-
-def _to_memory_swappiness(value: Any) -> Optional[int]:
-    return _ranged("memory.swappiness", value, 0, 100)
-
-
-def _to_memory_kernel_tcp(value: Any) -> Optional[int]:
-    return _bytes_limit("memory.kernel_tcp", value)
-
-
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("memory"))
 class Memory(Resource):
     """Memory limits.
 
@@ -144,57 +159,18 @@ class Memory(Resource):
 
     __repr__ = short_repr
 
-    max: Optional[int] = attrs.field(default=None, converter=_to_memory_max)
-    swap_max: Optional[int] = attrs.field(default=None, converter=_to_memory_swap_max)
-    reservation: Optional[int] = attrs.field(default=None, converter=_to_memory_reservation)
-    high: Optional[int] = attrs.field(default=None, converter=_to_memory_high)
-    swappiness: Optional[int] = attrs.field(default=None, converter=_to_memory_swappiness)
-    kernel_tcp: Optional[int] = attrs.field(default=None, converter=_to_memory_kernel_tcp)
+    max: Optional[int] = attrs.field(default=None, converter=_memory_max_field)
+    swap_max: Optional[int] = attrs.field(default=None, converter=_bytes_limit_field)
+    reservation: Optional[int] = attrs.field(default=None, converter=_bytes_limit_field)
+    high: Optional[int] = attrs.field(default=None, converter=_bytes_limit_field)
+    swappiness: Optional[int] = attrs.field(default=None, converter=_ranged_field, metadata=field_options(lo=0, hi=100))
+    kernel_tcp: Optional[int] = attrs.field(default=None, converter=_bytes_limit_field)
 
 
 # -- cpu --------------------------------------------------------------------
 
 
-def _to_cpu_weight(value: Any) -> Optional[int]:
-    return _ranged("cpu.weight", value, 1, 10000)
-
-
-def _to_cpu_shares(value: Any) -> Optional[int]:
-    return _ranged("cpu.shares", value, 2, 262144)
-
-
-def _to_cpu_quota_us(value: Any) -> Optional[int]:
-    n = _count_limit("cpu.quota_us", value)
-    if n is not None and n != UNLIMITED and n < 1000:
-        raise fail("cpu.quota_us", f"must be at least 1000 (1ms) or 'max', got {n}")
-    return n
-
-
-def _to_cpu_period_us(value: Any) -> Optional[int]:
-    return _ranged("cpu.period_us", value, 1000, 1_000_000)
-
-
-def _to_cpu_burst_us(value: Any) -> Optional[int]:
-    return _ranged("cpu.burst_us", value, 0, 2**44)
-
-
-def _to_cpu_rt_period_us(value: Any) -> Optional[int]:
-    return _ranged("cpu.rt_period_us", value, 1, 2**31 - 1)
-
-
-def _to_cpu_rt_runtime_us(value: Any) -> Optional[int]:
-    return _count_limit("cpu.rt_runtime_us", value, maximum=2**31 - 1)
-
-
-def _to_cpu_cpus(value: Any) -> Optional[str]:
-    return _cpu_list("cpu.cpus", value)
-
-
-def _to_cpu_mems(value: Any) -> Optional[str]:
-    return _cpu_list("cpu.mems", value)
-
-
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("cpu"))
 class Cpu(Resource):
     """CPU time and placement.
 
@@ -213,15 +189,21 @@ class Cpu(Resource):
 
     __repr__ = short_repr
 
-    weight: Optional[int] = attrs.field(default=None, converter=_to_cpu_weight)
-    shares: Optional[int] = attrs.field(default=None, converter=_to_cpu_shares)
-    quota_us: Optional[int] = attrs.field(default=None, converter=_to_cpu_quota_us)
-    period_us: Optional[int] = attrs.field(default=None, converter=_to_cpu_period_us)
-    burst_us: Optional[int] = attrs.field(default=None, converter=_to_cpu_burst_us)
-    rt_period_us: Optional[int] = attrs.field(default=None, converter=_to_cpu_rt_period_us)
-    rt_runtime_us: Optional[int] = attrs.field(default=None, converter=_to_cpu_rt_runtime_us)
-    cpus: Optional[str] = attrs.field(default=None, converter=_to_cpu_cpus)
-    mems: Optional[str] = attrs.field(default=None, converter=_to_cpu_mems)
+    weight: Optional[int] = attrs.field(default=None, converter=_ranged_field, metadata=field_options(lo=1, hi=10000))
+    shares: Optional[int] = attrs.field(default=None, converter=_ranged_field, metadata=field_options(lo=2, hi=262144))
+    quota_us: Optional[int] = attrs.field(default=None, converter=_cpu_quota_field)
+    period_us: Optional[int] = attrs.field(
+        default=None, converter=_ranged_field, metadata=field_options(lo=1000, hi=1_000_000)
+    )
+    burst_us: Optional[int] = attrs.field(default=None, converter=_ranged_field, metadata=field_options(lo=0, hi=2**44))
+    rt_period_us: Optional[int] = attrs.field(
+        default=None, converter=_ranged_field, metadata=field_options(lo=1, hi=2**31 - 1)
+    )
+    rt_runtime_us: Optional[int] = attrs.field(
+        default=None, converter=_count_limit_field, metadata=field_options(maximum=2**31 - 1)
+    )
+    cpus: Optional[str] = attrs.field(default=None, converter=_cpu_list_field)
+    mems: Optional[str] = attrs.field(default=None, converter=_cpu_list_field)
 
     def __attrs_post_init__(self) -> None:
         if self.weight is not None and self.shares is not None:
@@ -231,17 +213,15 @@ class Cpu(Resource):
 # -- pids -------------------------------------------------------------------
 
 
-def _to_pids_max(value: Any) -> Optional[int]:
-    return _count_limit("pids.max", value, maximum=2**31 - 1)
-
-
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("pids"))
 class Pids(Resource):
     """The number of tasks (processes and threads) the cgroup may hold (``pids.max``)."""
 
     __repr__ = short_repr
 
-    max: Optional[int] = attrs.field(default=None, converter=_to_pids_max)
+    max: Optional[int] = attrs.field(
+        default=None, converter=_count_limit_field, metadata=field_options(maximum=2**31 - 1)
+    )
 
 
 # -- io ---------------------------------------------------------------------
@@ -271,44 +251,30 @@ def _device_map(field: str, value: Any, *, sizes: bool) -> Mapping[str, int]:
     return MappingProxyType(out)
 
 
-def _to_io_weight(value: Any) -> Optional[int]:
-    return _ranged("io.weight", value, 1, 10000)
-
-
-def _to_io_blkio_weight(value: Any) -> Optional[int]:
-    return _ranged("io.blkio_weight", value, 10, 1000)
-
-
-def _to_io_device_weights(value: Any) -> Mapping[str, int]:
+def _device_weights(field: str, value: Any) -> Mapping[str, int]:
     if not isinstance(value, Mapping):
-        raise fail("io.device_weights", f"expected a mapping of device -> weight, got {type(value).__name__} {value!r}")
+        raise fail(field, f"expected a mapping of device -> weight, got {type(value).__name__} {value!r}")
     out = {}
     for key, val in value.items():
-        k = _device_key("io.device_weights key", key)
-        w = _ranged(f"io.device_weights[{k!r}]", val, 1, 1000)
+        k = _device_key(f"{field} key", key)
+        w = _ranged(f"{field}[{k!r}]", val, 1, 1000)
         if w is None:
-            raise fail(f"io.device_weights[{k!r}]", "expected a weight (1..1000), got None")
+            raise fail(f"{field}[{k!r}]", "expected a weight (1..1000), got None")
         out[k] = w
     return MappingProxyType(out)
 
 
-def _to_io_read_bps(value: Any) -> Mapping[str, int]:
-    return _device_map("io.read_bps", value, sizes=True)
+if TYPE_CHECKING:
+
+    def _device_map_field(value: Any) -> Mapping[str, int]: ...
+    def _device_weights_field(value: Any) -> Mapping[str, int]: ...
+
+else:
+    _device_map_field = FieldCheck(_device_map)
+    _device_weights_field = FieldCheck(_device_weights)
 
 
-def _to_io_write_bps(value: Any) -> Mapping[str, int]:
-    return _device_map("io.write_bps", value, sizes=True)
-
-
-def _to_io_read_iops(value: Any) -> Mapping[str, int]:
-    return _device_map("io.read_iops", value, sizes=False)
-
-
-def _to_io_write_iops(value: Any) -> Mapping[str, int]:
-    return _device_map("io.write_iops", value, sizes=False)
-
-
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("io"))
 class IO(Resource):
     """Block I/O weight and throttling.
 
@@ -325,13 +291,23 @@ class IO(Resource):
 
     __repr__ = short_repr
 
-    weight: Optional[int] = attrs.field(default=None, converter=_to_io_weight)
-    blkio_weight: Optional[int] = attrs.field(default=None, converter=_to_io_blkio_weight)
-    read_bps: Mapping[str, int] = attrs.field(factory=dict, converter=_to_io_read_bps)
-    write_bps: Mapping[str, int] = attrs.field(factory=dict, converter=_to_io_write_bps)
-    read_iops: Mapping[str, int] = attrs.field(factory=dict, converter=_to_io_read_iops)
-    write_iops: Mapping[str, int] = attrs.field(factory=dict, converter=_to_io_write_iops)
-    device_weights: Mapping[str, int] = attrs.field(factory=dict, converter=_to_io_device_weights)
+    weight: Optional[int] = attrs.field(default=None, converter=_ranged_field, metadata=field_options(lo=1, hi=10000))
+    blkio_weight: Optional[int] = attrs.field(
+        default=None, converter=_ranged_field, metadata=field_options(lo=10, hi=1000)
+    )
+    read_bps: Mapping[str, int] = attrs.field(
+        factory=dict, converter=_device_map_field, metadata=field_options(sizes=True)
+    )
+    write_bps: Mapping[str, int] = attrs.field(
+        factory=dict, converter=_device_map_field, metadata=field_options(sizes=True)
+    )
+    read_iops: Mapping[str, int] = attrs.field(
+        factory=dict, converter=_device_map_field, metadata=field_options(sizes=False)
+    )
+    write_iops: Mapping[str, int] = attrs.field(
+        factory=dict, converter=_device_map_field, metadata=field_options(sizes=False)
+    )
+    device_weights: Mapping[str, int] = attrs.field(factory=dict, converter=_device_weights_field)
 
     def __attrs_post_init__(self) -> None:
         if self.weight is not None and self.blkio_weight is not None:
@@ -352,20 +328,28 @@ def page_size_name(field: str, key: Any) -> str:
     return format_page_size(size)
 
 
-def _to_hugetlb_limits(value: Any) -> Mapping[str, int]:
+def _page_limits(field: str, value: Any) -> Mapping[str, int]:
     if not isinstance(value, Mapping):
-        raise fail("hugetlb", f"expected a mapping of page size -> limit, got {type(value).__name__} {value!r}")
+        raise fail(field, f"expected a mapping of page size -> limit, got {type(value).__name__} {value!r}")
     out = {}
     for key, val in value.items():
-        name = page_size_name("hugetlb key", key)
-        limit = _bytes_limit(f"hugetlb[{name!r}]", val)
+        name = page_size_name(f"{field} key", key)
+        limit = _bytes_limit(f"{field}[{name!r}]", val)
         if limit is None:
-            raise fail(f"hugetlb[{name!r}]", "a limit is required (a size or 'max')")
+            raise fail(f"{field}[{name!r}]", "a limit is required (a size or 'max')")
         out[name] = limit
     return MappingProxyType(out)
 
 
-@attrs.frozen
+if TYPE_CHECKING:
+
+    def _page_limits_field(value: Any) -> Mapping[str, int]: ...
+
+else:
+    _page_limits_field = FieldCheck(_page_limits)
+
+
+@attrs.frozen(field_transformer=named_fields("hugetlb"))
 class Hugetlb(Resource):
     """Huge page limits in bytes, keyed by page size (``{"2MB": 0}`` forbids 2MB pages).
 
@@ -374,29 +358,37 @@ class Hugetlb(Resource):
 
     __repr__ = short_repr
 
-    limits: Mapping[str, int] = attrs.field(factory=dict, converter=_to_hugetlb_limits)
+    limits: Mapping[str, int] = attrs.field(
+        factory=dict, converter=_page_limits_field, metadata=field_options(name="hugetlb")
+    )
 
 
 # -- network ----------------------------------------------------------------
 
 
-def _to_network_class_id(value: Any) -> Optional[int]:
-    return None if value is None else uint32("network.class_id", value, maximum=2**32 - 1)
-
-
-def _to_network_priorities(value: Any) -> Mapping[str, int]:
+def _priorities(field: str, value: Any) -> Mapping[str, int]:
     if not isinstance(value, Mapping):
-        raise fail("network.priorities", f"expected a mapping of interface -> priority, got {value!r}")
+        raise fail(field, f"expected a mapping of interface -> priority, got {value!r}")
     out = {}
     for key, val in value.items():
-        name = text("network.priorities key", key)
+        name = text(f"{field} key", key)
         if len(name) > 15 or any(c in name for c in "/ \t\n:"):
-            raise fail("network.priorities key", f"not a network interface name: {name!r}")
-        out[name] = uint32(f"network.priorities[{name!r}]", val, maximum=2**32 - 1)
+            raise fail(f"{field} key", f"not a network interface name: {name!r}")
+        out[name] = uint32(f"{field}[{name!r}]", val, maximum=2**32 - 1)
     return MappingProxyType(out)
 
 
-@attrs.frozen
+if TYPE_CHECKING:
+
+    def _optional_uint32_field(value: Any) -> Optional[int]: ...
+    def _priorities_field(value: Any) -> Mapping[str, int]: ...
+
+else:
+    _optional_uint32_field = FieldCheck(uint32, keeps_none=True)
+    _priorities_field = FieldCheck(_priorities)
+
+
+@attrs.frozen(field_transformer=named_fields("network"))
 class Network(Resource):
     """Network classification, cgroup v1 only (cgroup v2 has no such controllers).
 
@@ -409,50 +401,58 @@ class Network(Resource):
 
     __repr__ = short_repr
 
-    class_id: Optional[int] = attrs.field(default=None, converter=_to_network_class_id)
-    priorities: Mapping[str, int] = attrs.field(factory=dict, converter=_to_network_priorities)
+    class_id: Optional[int] = attrs.field(
+        default=None, converter=_optional_uint32_field, metadata=field_options(maximum=2**32 - 1)
+    )
+    priorities: Mapping[str, int] = attrs.field(factory=dict, converter=_priorities_field)
 
 
 # -- devices ----------------------------------------------------------------
 
 
-def _to_rule_type(value: Any) -> str:
+def _rule_type(field: str, value: Any) -> str:
     if value not in ("a", "c", "b"):
-        raise fail("device_rule.type", f"must be 'a' (all), 'c' (char) or 'b' (block), got {value!r}")
+        raise fail(field, f"must be 'a' (all), 'c' (char) or 'b' (block), got {value!r}")
     return str(value)
 
 
-def _to_rule_major(value: Any) -> Optional[int]:
-    return None if value is None or value == "*" else uint32("device_rule.major", value, maximum=4095)
+def _device_number(field: str, value: Any, maximum: int) -> Optional[int]:
+    return None if value is None or value == "*" else uint32(field, value, maximum=maximum)
 
 
-def _to_rule_minor(value: Any) -> Optional[int]:
-    return None if value is None or value == "*" else uint32("device_rule.minor", value, maximum=2**20 - 1)
-
-
-def _to_rule_access(value: Any) -> str:
-    s = text("device_rule.access", value)
+def _access(field: str, value: Any) -> str:
+    s = text(field, value)
     if set(s) - set("rwm") or len(set(s)) != len(s):
-        raise fail("device_rule.access", f"must be a combination of r, w and m, got {value!r}")
+        raise fail(field, f"must be a combination of r, w and m, got {value!r}")
     return "".join(c for c in "rwm" if c in s)
 
 
-def _to_rule_allow(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise fail("device_rule.allow", f"expected bool, got {type(value).__name__} {value!r}")
-    return value
+if TYPE_CHECKING:
+
+    def _rule_type_field(value: Any) -> str: ...
+    def _device_number_field(value: Any) -> Optional[int]: ...
+    def _access_field(value: Any) -> str: ...
+
+else:
+    _rule_type_field = FieldCheck(_rule_type)
+    _device_number_field = FieldCheck(_device_number, keeps_none=True)
+    _access_field = FieldCheck(_access)
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("device_rule"))
 class DeviceRule:
     """Allow or deny ``access`` (r, w, m = mknod) to devices of ``type``
     (``a`` all, ``c`` char, ``b`` block) with ``major``:``minor`` (None = any)."""
 
-    allow: bool = attrs.field(converter=_to_rule_allow)
-    type: str = attrs.field(default="a", converter=_to_rule_type)
-    major: Optional[int] = attrs.field(default=None, converter=_to_rule_major)
-    minor: Optional[int] = attrs.field(default=None, converter=_to_rule_minor)
-    access: str = attrs.field(default="rwm", converter=_to_rule_access)
+    allow: bool = attrs.field(converter=boolean_field)
+    type: str = attrs.field(default="a", converter=_rule_type_field)
+    major: Optional[int] = attrs.field(
+        default=None, converter=_device_number_field, metadata=field_options(maximum=4095)
+    )
+    minor: Optional[int] = attrs.field(
+        default=None, converter=_device_number_field, metadata=field_options(maximum=2**20 - 1)
+    )
+    access: str = attrs.field(default="rwm", converter=_access_field)
 
     def __attrs_post_init__(self) -> None:
         if self.type == "a" and (self.major is not None or self.minor is not None):
@@ -476,11 +476,7 @@ class DeviceRule:
         return self.type == "a" and self.access == "rwm"
 
 
-def _to_devices_rules(value: Any) -> Tuple[DeviceRule, ...]:
-    return instance_tuple("devices", value, DeviceRule)
-
-
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("devices"))
 class Devices(Resource):
     """Ordered device access rules.
 
@@ -493,7 +489,9 @@ class Devices(Resource):
     eBPF device program.
     """
 
-    rules: Tuple[DeviceRule, ...] = attrs.field(default=(), converter=_to_devices_rules)
+    rules: Tuple[DeviceRule, ...] = attrs.field(
+        default=(), converter=instance_tuple_field, metadata=field_options(cls=DeviceRule, name="devices")
+    )
 
     def __iter__(self) -> Iterator[DeviceRule]:
         return iter(self.rules)
@@ -604,63 +602,27 @@ RESOURCE_KINDS: Tuple[ResourceKind, ...] = (
 CgroupNetwork = Network
 
 
-def _to_cgroup_path(value: Any) -> Optional[str]:
-    if value is None:
-        return None
-    return normalize_path(text("cgroup.path", value))
+def _cgroup_path(field: str, value: Any) -> Optional[str]:
+    return None if value is None else normalize_path(text(field, value))
 
 
-_T = TypeVar("_T")
-
-
-def _instance_or_none(field: str, cls: Type[_T], value: Any) -> Optional[_T]:
-    if value is None:
-        return None
-    if isinstance(value, cls):
-        return value
-    raise fail(field, f"expected {cls.__name__} or None, got {type(value).__name__} {value!r}")
-
-
-def _to_cgroup_hugetlb(value: Any) -> Optional[Hugetlb]:
+def _hugetlb(field: str, value: Any) -> Optional[Hugetlb]:
     if value is None or isinstance(value, Hugetlb):
         return value
     return Hugetlb(value)
 
 
-def _to_cgroup_memory(value: Any) -> Optional[Memory]:
-    return _instance_or_none("cgroup.memory", Memory, value)
+if TYPE_CHECKING:
+
+    def _cgroup_path_field(value: Any) -> Optional[str]: ...
+    def _hugetlb_field(value: Any) -> Optional[Hugetlb]: ...
+
+else:
+    _cgroup_path_field = FieldCheck(_cgroup_path, keeps_none=True)
+    _hugetlb_field = FieldCheck(_hugetlb, keeps_none=True)
 
 
-def _to_cgroup_cpu(value: Any) -> Optional[Cpu]:
-    return _instance_or_none("cgroup.cpu", Cpu, value)
-
-
-def _to_cgroup_pids(value: Any) -> Optional[Pids]:
-    return _instance_or_none("cgroup.pids", Pids, value)
-
-
-def _to_cgroup_io(value: Any) -> Optional[IO]:
-    return _instance_or_none("cgroup.io", IO, value)
-
-
-def _to_cgroup_network(value: Any) -> Optional[Network]:
-    return _instance_or_none("cgroup.network", Network, value)
-
-
-def _to_cgroup_devices(value: Any) -> Optional[Devices]:
-    return _instance_or_none("cgroup.devices", Devices, value)
-
-
-#: The parent of the default cgroup path, beside the host's own cgroups.
-
-
-def _to_cgroup_accounting(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise fail("cgroup.accounting", f"expected bool, got {value!r}")
-    return value
-
-
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("cgroup"))
 class CgroupConfig:
     """The container's cgroup: where it is and which limits it has.
 
@@ -671,22 +633,30 @@ class CgroupConfig:
 
     __repr__ = short_repr
 
-    path: Optional[str] = attrs.field(default=None, converter=_to_cgroup_path)
-    memory: Optional[Memory] = attrs.field(default=None, converter=_to_cgroup_memory)
-    cpu: Optional[Cpu] = attrs.field(default=None, converter=_to_cgroup_cpu)
-    pids: Optional[Pids] = attrs.field(default=None, converter=_to_cgroup_pids)
-    io: Optional[IO] = attrs.field(default=None, converter=_to_cgroup_io)
-    hugetlb: Optional[Hugetlb] = attrs.field(default=None, converter=_to_cgroup_hugetlb)
-    network: Optional[Network] = attrs.field(default=None, converter=_to_cgroup_network)
+    path: Optional[str] = attrs.field(default=None, converter=_cgroup_path_field)
+    memory: Optional[Memory] = attrs.field(
+        default=None, converter=optional_instance_field, metadata=field_options(cls=Memory)
+    )
+    cpu: Optional[Cpu] = attrs.field(default=None, converter=optional_instance_field, metadata=field_options(cls=Cpu))
+    pids: Optional[Pids] = attrs.field(
+        default=None, converter=optional_instance_field, metadata=field_options(cls=Pids)
+    )
+    io: Optional[IO] = attrs.field(default=None, converter=optional_instance_field, metadata=field_options(cls=IO))
+    hugetlb: Optional[Hugetlb] = attrs.field(default=None, converter=_hugetlb_field)
+    network: Optional[Network] = attrs.field(
+        default=None, converter=optional_instance_field, metadata=field_options(cls=Network)
+    )
     #: Defaults to Devices.default() (deny all but the standard nodes), so that
     #: a cgroup given for its limits does not lift the device filter; None
     #: leaves the device controller alone.
-    devices: Optional[Devices] = attrs.field(factory=lambda: Devices.default(), converter=_to_cgroup_devices)
+    devices: Optional[Devices] = attrs.field(
+        factory=lambda: Devices.default(), converter=optional_instance_field, metadata=field_options(cls=Devices)
+    )
     #: Join every hierarchy, so that stats() cover memory, cpu, pids and io
     #: even where no limit is set.  False: only the hierarchies of the
     #: resources that are set (and the cgroup2 mount, which tracks and kills
     #: the processes) -- cheaper to create, as for the default device filter.
-    accounting: bool = attrs.field(default=True, converter=_to_cgroup_accounting)
+    accounting: bool = attrs.field(default=True, converter=boolean_field)
 
     def controllers(self) -> Tuple[str, ...]:
         """The v1 controllers the set resources need: those each one always

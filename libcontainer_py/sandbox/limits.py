@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import attrs
 
-from .._fields import fail
+from .._fields import FieldCheck, fail, field_options, named_fields
 from ..cgroups.units import parse_bytes
+
+#: The smallest memory and address space limit.
+_MEMORY_FLOOR = 4 << 20
 
 
 def _seconds(field: str, value: Any) -> Optional[float]:
@@ -36,50 +39,36 @@ def _count(field: str, value: Any) -> Optional[int]:
     return value
 
 
-def _to_cpu_time(value: Any) -> Optional[float]:
-    return _seconds("limits.cpu_time", value)
-
-
-def _to_extra_time(value: Any) -> float:
-    if value == 0:
-        return 0.0
-    seconds = _seconds("limits.extra_time", value)
+def _seconds_or_zero(field: str, value: Any) -> float:
+    seconds = 0.0 if value == 0 else _seconds(field, value)
     assert seconds is not None
     return seconds
 
 
-def _to_wall_time(value: Any) -> Optional[float]:
-    return _seconds("limits.wall_time", value)
-
-
-def _to_memory(value: Any) -> Optional[int]:
-    return _size("limits.memory", value, 4 << 20)
-
-
-def _to_address_space(value: Any) -> Optional[int]:
-    return _size("limits.address_space", value, 4 << 20)
-
-
-def _to_pids(value: Any) -> Optional[int]:
-    return _count("limits.pids", value)
-
-
-def _to_output(value: Any) -> Optional[int]:
-    return _size("limits.output", value, 0)
-
-
-def _to_disk(value: Any) -> int:
-    size = _size("limits.disk", value, 4096)
+def _box_size(field: str, value: Any) -> int:
+    size = _size(field, value, 4096)
     if size is None:
-        raise fail("limits.disk", "the box directory always has a size; give one")
+        raise fail(field, "the box directory always has a size; give one")
     return size
 
 
-def _to_open_files(value: Any) -> Optional[int]:
-    return _count("limits.open_files", value)
+if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
+
+    def _seconds_field(value: Any) -> Optional[float]: ...
+    def _seconds_or_zero_field(value: Any) -> float: ...
+    def _size_field(value: Any) -> Optional[int]: ...
+    def _box_size_field(value: Any) -> int: ...
+    def _count_field(value: Any) -> Optional[int]: ...
+
+else:
+    _seconds_field = FieldCheck(_seconds, keeps_none=True)
+    _seconds_or_zero_field = FieldCheck(_seconds_or_zero)
+    _size_field = FieldCheck(_size, keeps_none=True)
+    _box_size_field = FieldCheck(_box_size)
+    _count_field = FieldCheck(_count, keeps_none=True)
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("limits"))
 class Limits:
     """The limits of one sandboxed run; ``None`` is "no limit".
 
@@ -93,12 +82,16 @@ class Limits:
     /dev/shm).  ``open_files`` is RLIMIT_NOFILE.
     """
 
-    cpu_time: Optional[float] = attrs.field(default=None, converter=_to_cpu_time)
-    extra_time: float = attrs.field(default=0.0, converter=_to_extra_time)
-    wall_time: Optional[float] = attrs.field(default=None, converter=_to_wall_time)
-    memory: Optional[int] = attrs.field(default=None, converter=_to_memory)
-    address_space: Optional[int] = attrs.field(default=None, converter=_to_address_space)
-    pids: Optional[int] = attrs.field(default=None, converter=_to_pids)
-    output: Optional[int] = attrs.field(default=None, converter=_to_output)
-    disk: int = attrs.field(default=64 << 20, converter=_to_disk)
-    open_files: Optional[int] = attrs.field(default=None, converter=_to_open_files)
+    cpu_time: Optional[float] = attrs.field(default=None, converter=_seconds_field)
+    extra_time: float = attrs.field(default=0.0, converter=_seconds_or_zero_field)
+    wall_time: Optional[float] = attrs.field(default=None, converter=_seconds_field)
+    memory: Optional[int] = attrs.field(
+        default=None, converter=_size_field, metadata=field_options(floor=_MEMORY_FLOOR)
+    )
+    address_space: Optional[int] = attrs.field(
+        default=None, converter=_size_field, metadata=field_options(floor=_MEMORY_FLOOR)
+    )
+    pids: Optional[int] = attrs.field(default=None, converter=_count_field)
+    output: Optional[int] = attrs.field(default=None, converter=_size_field, metadata=field_options(floor=0))
+    disk: int = attrs.field(default=64 << 20, converter=_box_size_field)
+    open_files: Optional[int] = attrs.field(default=None, converter=_count_field)

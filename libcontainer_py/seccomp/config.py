@@ -11,11 +11,22 @@ import enum
 import errno as errno_mod
 import functools
 import re
-from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 
 import attrs
 
-from .._fields import absolute_path, fail, instance_tuple, text, uint32
+from .._fields import (
+    FieldCheck,
+    fail,
+    field_options,
+    instance_tuple_field,
+    named_fields,
+    optional_absolute_path_field,
+    text,
+    text_field,
+    uint32,
+    uint32_field,
+)
 from .._jsondoc import obj
 from ..errors import ConfigError
 from . import profile
@@ -124,40 +135,6 @@ def _default_errno_for(action: Action) -> Optional[int]:
     return errno_mod.EPERM if action in ACTIONS_WITH_ERRNO else None
 
 
-def _to_arg_index(value: Any) -> int:
-    return uint32("seccomp.arg.index", value, maximum=5)
-
-
-def _to_arg_op(value: Any) -> str:
-    op = text("seccomp.arg.op", value)
-    if op not in OPS:
-        raise fail("seccomp.arg.op", f"must be one of {', '.join(OPS)}, got {op!r}")
-    return op
-
-
-def _to_arg_value(value: Any) -> int:
-    return uint32("seccomp.arg.value", value, maximum=_UINT64_MAX)
-
-
-def _to_arg_value2(value: Any) -> int:
-    return uint32("seccomp.arg.value2", value, maximum=_UINT64_MAX)
-
-
-@attrs.frozen
-class ArgCondition:
-    """A test on syscall argument ``index`` (0..5), as in OCI and libseccomp.
-
-    ``op`` is one of ne, lt, le, eq, ge, gt (``arg OP value``) or masked_eq,
-    which is ``(arg & value) == value2``: ``value`` is the mask, as in the
-    OCI spec and Docker's profile.  Values are unsigned 64-bit.
-    """
-
-    index: int = attrs.field(converter=_to_arg_index)
-    op: str = attrs.field(converter=_to_arg_op)
-    value: int = attrs.field(converter=_to_arg_value)
-    value2: int = attrs.field(default=0, converter=_to_arg_value2)
-
-
 def syscall_name(field: str, value: Any) -> str:
     """A syscall name as libseccomp spells them (lower case, digits, '_')."""
     name = text(field, value)
@@ -166,32 +143,104 @@ def syscall_name(field: str, value: Any) -> str:
     return name
 
 
-def _to_rule_action(value: Any) -> Action:
-    return _action("seccomp.rule.action", value)
+def _architecture(field: str, value: Any) -> str:
+    name = text(field, value)
+    if name.startswith("SCMP_ARCH_"):
+        name = name[len("SCMP_ARCH_") :].lower()
+    if name not in ARCHITECTURES:
+        raise fail(field, f"unknown architecture {value!r} (known: {', '.join(ARCHITECTURES)})")
+    return name
 
 
-def _to_rule_syscalls(value: Any) -> Tuple[str, ...]:
+def _unique(field: str, values: Tuple[str, ...]) -> Tuple[str, ...]:
+    for i, v in enumerate(values):
+        if v in values[:i]:
+            raise fail(f"{field}[{i}]", f"{v!r} is listed twice")
+    return values
+
+
+def _flag(field: str, value: Any) -> str:
+    name = text(field, value)
+    if name not in FLAGS:
+        raise fail(field, f"unknown seccomp flag {name!r} (known: {', '.join(FLAGS)})")
+    return name
+
+
+def _op(field: str, value: Any) -> str:
+    op = text(field, value)
+    if op not in OPS:
+        raise fail(field, f"must be one of {', '.join(OPS)}, got {op!r}")
+    return op
+
+
+def _default_action(field: str, value: Any) -> Action:
+    action = _action(field, value)
+    if action is Action.NOTIFY:
+        raise fail(field, "notify cannot be the default action (as in runc and libseccomp)")
+    return action
+
+
+def _syscalls(field: str, value: Any) -> Tuple[str, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise fail("seccomp.rule.syscalls", f"expected a sequence of syscall names, got {value!r}")
-    names = tuple(syscall_name(f"seccomp.rule.syscalls[{i}]", v) for i, v in enumerate(value))
+        raise fail(field, f"expected a sequence of syscall names, got {value!r}")
+    names = tuple(syscall_name(f"{field}[{i}]", v) for i, v in enumerate(value))
     if not names:
-        raise fail("seccomp.rule.syscalls", "must name at least one syscall")
+        raise fail(field, "must name at least one syscall")
     return names
 
 
-def _to_rule_args(value: Any) -> Tuple[ArgCondition, ...]:
-    return instance_tuple("seccomp.rule.args", value, ArgCondition)
+def _architectures(field: str, value: Any) -> Tuple[str, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise fail(field, f"expected a sequence of architecture names, got {value!r}")
+    return _unique(field, tuple(_architecture(f"{field}[{i}]", v) for i, v in enumerate(value)))
 
 
-def _to_rule_errno(value: Any) -> Optional[int]:
-    return _errno("seccomp.rule.errno", value)
+def _flags(field: str, value: Any) -> Tuple[str, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise fail(field, f"expected a sequence of flag names, got {value!r}")
+    return _unique(field, tuple(_flag(f"{field}[{i}]", v) for i, v in enumerate(value)))
+
+
+if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
+
+    def _op_field(value: Any) -> str: ...
+    def _action_field(value: Any) -> Action: ...
+    def _default_action_field(value: Any) -> Action: ...
+    def _syscalls_field(value: Any) -> Tuple[str, ...]: ...
+    def _errno_field(value: Any) -> Optional[int]: ...
+    def _architectures_field(value: Any) -> Tuple[str, ...]: ...
+    def _flags_field(value: Any) -> Tuple[str, ...]: ...
+
+else:
+    _op_field = FieldCheck(_op)
+    _action_field = FieldCheck(_action)
+    _default_action_field = FieldCheck(_default_action)
+    _syscalls_field = FieldCheck(_syscalls)
+    _errno_field = FieldCheck(_errno, keeps_none=True)
+    _architectures_field = FieldCheck(_architectures)
+    _flags_field = FieldCheck(_flags)
+
+
+@attrs.frozen(field_transformer=named_fields("seccomp.arg"))
+class ArgCondition:
+    """A test on syscall argument ``index`` (0..5), as in OCI and libseccomp.
+
+    ``op`` is one of ne, lt, le, eq, ge, gt (``arg OP value``) or masked_eq,
+    which is ``(arg & value) == value2``: ``value`` is the mask, as in the
+    OCI spec and Docker's profile.  Values are unsigned 64-bit.
+    """
+
+    index: int = attrs.field(converter=uint32_field, metadata=field_options(maximum=5))
+    op: str = attrs.field(converter=_op_field)
+    value: int = attrs.field(converter=uint32_field, metadata=field_options(maximum=_UINT64_MAX))
+    value2: int = attrs.field(default=0, converter=uint32_field, metadata=field_options(maximum=_UINT64_MAX))
 
 
 def _rule_default_errno(rule: SeccompRule) -> Optional[int]:
     return _default_errno_for(rule.action)
 
 
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("seccomp.rule"))
 class SeccompRule:
     """``action`` for the named ``syscalls`` when all ``args`` conditions hold.
 
@@ -203,11 +252,13 @@ class SeccompRule:
     ArgCondition(0, "eq", 8)])`` allows both personalities.
     """
 
-    action: Action = attrs.field(converter=_to_rule_action)
-    syscalls: Tuple[str, ...] = attrs.field(converter=_to_rule_syscalls)
-    args: Tuple[ArgCondition, ...] = attrs.field(default=(), converter=_to_rule_args)
+    action: Action = attrs.field(converter=_action_field)
+    syscalls: Tuple[str, ...] = attrs.field(converter=_syscalls_field)
+    args: Tuple[ArgCondition, ...] = attrs.field(
+        default=(), converter=instance_tuple_field, metadata=field_options(cls=ArgCondition)
+    )
     errno: Optional[int] = attrs.field(
-        default=attrs.Factory(_rule_default_errno, takes_self=True), converter=_to_rule_errno
+        default=attrs.Factory(_rule_default_errno, takes_self=True), converter=_errno_field
     )
 
     def __attrs_post_init__(self) -> None:
@@ -228,76 +279,11 @@ class SeccompRule:
         return out
 
 
-def _to_seccomp_default_action(value: Any) -> Action:
-    action = _action("seccomp.default_action", value)
-    if action is Action.NOTIFY:
-        raise fail("seccomp.default_action", "notify cannot be the default action (as in runc and libseccomp)")
-    return action
-
-
-def _to_seccomp_rules(value: Any) -> Tuple[SeccompRule, ...]:
-    if isinstance(value, (str, bytes, SeccompRule)) or not isinstance(value, Iterable):
-        raise fail("seccomp.rules", f"expected a sequence of SeccompRule, got {value!r}")
-    rules = tuple(value)
-    for i, r in enumerate(rules):
-        if not isinstance(r, SeccompRule):
-            raise fail(f"seccomp.rules[{i}]", f"expected SeccompRule, got {type(r).__name__} {r!r}")
-    return rules
-
-
-def _architecture(field: str, value: Any) -> str:
-    name = text(field, value)
-    if name.startswith("SCMP_ARCH_"):
-        name = name[len("SCMP_ARCH_") :].lower()
-    if name not in ARCHITECTURES:
-        raise fail(field, f"unknown architecture {value!r} (known: {', '.join(ARCHITECTURES)})")
-    return name
-
-
-def _unique(field: str, values: Tuple[str, ...]) -> Tuple[str, ...]:
-    for i, v in enumerate(values):
-        if v in values[:i]:
-            raise fail(f"{field}[{i}]", f"{v!r} is listed twice")
-    return values
-
-
-def _to_seccomp_architectures(value: Any) -> Tuple[str, ...]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise fail("seccomp.architectures", f"expected a sequence of architecture names, got {value!r}")
-    names = tuple(_architecture(f"seccomp.architectures[{i}]", v) for i, v in enumerate(value))
-    return _unique("seccomp.architectures", names)
-
-
-def _flag(field: str, value: Any) -> str:
-    name = text(field, value)
-    if name not in FLAGS:
-        raise fail(field, f"unknown seccomp flag {name!r} (known: {', '.join(FLAGS)})")
-    return name
-
-
-def _to_seccomp_flags(value: Any) -> Tuple[str, ...]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise fail("seccomp.flags", f"expected a sequence of flag names, got {value!r}")
-    return _unique("seccomp.flags", tuple(_flag(f"seccomp.flags[{i}]", v) for i, v in enumerate(value)))
-
-
-def _to_seccomp_default_errno(value: Any) -> Optional[int]:
-    return _errno("seccomp.default_errno", value)
-
-
 def _seccomp_default_errno(seccomp: Seccomp) -> Optional[int]:
     return _default_errno_for(seccomp.default_action)
 
 
-def _to_seccomp_listener_path(value: Any) -> Optional[str]:
-    return None if value is None else absolute_path("seccomp.listener_path", value)
-
-
-def _to_seccomp_listener_metadata(value: Any) -> str:
-    return text("seccomp.listener_metadata", value, allow_empty=True)
-
-
-@attrs.frozen
+@attrs.frozen(field_transformer=named_fields("seccomp"))
 class Seccomp:
     """A seccomp filter: ``default_action`` for every syscall no rule matches.
 
@@ -319,15 +305,17 @@ class Seccomp:
     them instead, and ``CompiledFilter.skipped`` lists them either way.
     """
 
-    default_action: Action = attrs.field(converter=_to_seccomp_default_action)
-    rules: Tuple[SeccompRule, ...] = attrs.field(default=(), converter=_to_seccomp_rules)
-    architectures: Tuple[str, ...] = attrs.field(default=(), converter=_to_seccomp_architectures)
-    flags: Tuple[str, ...] = attrs.field(default=(), converter=_to_seccomp_flags)
-    default_errno: Optional[int] = attrs.field(
-        default=attrs.Factory(_seccomp_default_errno, takes_self=True), converter=_to_seccomp_default_errno
+    default_action: Action = attrs.field(converter=_default_action_field)
+    rules: Tuple[SeccompRule, ...] = attrs.field(
+        default=(), converter=instance_tuple_field, metadata=field_options(cls=SeccompRule)
     )
-    listener_path: Optional[str] = attrs.field(default=None, converter=_to_seccomp_listener_path)
-    listener_metadata: str = attrs.field(default="", converter=_to_seccomp_listener_metadata)
+    architectures: Tuple[str, ...] = attrs.field(default=(), converter=_architectures_field)
+    flags: Tuple[str, ...] = attrs.field(default=(), converter=_flags_field)
+    default_errno: Optional[int] = attrs.field(
+        default=attrs.Factory(_seccomp_default_errno, takes_self=True), converter=_errno_field
+    )
+    listener_path: Optional[str] = attrs.field(default=None, converter=optional_absolute_path_field)
+    listener_metadata: str = attrs.field(default="", converter=text_field, metadata=field_options(allow_empty=True))
 
     def __attrs_post_init__(self) -> None:
         _check_errno("seccomp.default_errno", self.default_action, self.default_errno)
