@@ -33,13 +33,14 @@ import attrs
 
 from ..rootfs import Rootfs
 from . import _userns
+from .blobpipe import Readable
 from .credentials import AuthArg
 from .errors import DigestMismatchError, ImageError, ImageNotFound
 from .platforms import Platform
 from .progress import LayerProgressCallback, Progress, ProgressCallback
 from .reference import key, name_for, parse_or_none
 from .sources import ImageManifest, Source, open_source, read_images
-from .unpack import Readable, check_digest, unpack_layer
+from .unpack import check_digest, unpack_blob
 
 #: Root's store; another user's is $XDG_DATA_HOME/libcontainer_py (by
 #: default ~/.local/share/libcontainer_py), decided when the store is made.
@@ -229,25 +230,16 @@ class ImageStore:
         tmp = tempfile.mkdtemp(dir=tmp_root, prefix="layer-")
         fd, blob_tmp = tempfile.mkstemp(dir=tmp_root, prefix="blob-")
         try:
-            os.chmod(tmp, 0o755)
-            with open_blob() as blob, os.fdopen(fd, "wb") as out:
-                tee = _Tee(blob, out)  # hashes the blob: unpack_layer checks the diff_id
-                try:
+            try:
+                os.chmod(tmp, 0o755)
+                with open_blob() as blob:
                     if _userns.needed():  # a non-root caller: owners through its id ranges
-                        _userns.unpack_layer(cast(IO[bytes], tee), tmp, digest=None, diff_id=diff_id)
+                        got = _unpack_in_userns(blob, fd, tmp, digest, diff_id)
                     else:
-                        unpack_layer(tee, tmp, diff_id=diff_id, on_read=on_read)
-                except ImageError as e:  # a changed blob is a digest mismatch, however it broke the unpacking
-                    if digest is None:
-                        raise
-                    while tee.read(1 << 20):
-                        pass
-                    if tee.digest() != digest:
-                        raise DigestMismatchError("layer", digest, tee.digest()) from e
-                    raise
-            if digest is not None and tee.digest() != digest:
-                raise DigestMismatchError("layer", digest, tee.digest())
-            os.replace(blob_tmp, self._blob_path(tee.digest()))
+                        got, _ = unpack_blob(blob, tmp, digest=digest, diff_id=diff_id, on_read=on_read, copy_fd=fd)
+            finally:
+                os.close(fd)
+            os.replace(blob_tmp, self._blob_path(got))
             try:
                 os.rename(tmp, self.layer_path(diff_id))
             except OSError as e:
@@ -427,6 +419,26 @@ class ImageStore:
             for name in os.listdir(tmp):  # no import runs while gc.lock is exclusive
                 _rmtree(os.path.join(tmp, name), ignore_errors=True)
         return removed
+
+
+def _unpack_in_userns(blob: Readable, fd: int, dest: str, digest: Optional[str], diff_id: str) -> str:
+    """Unpack in the caller's user namespace (_userns), the blob copied to
+    ``fd`` and checked here; returns its digest."""
+    with os.fdopen(os.dup(fd), "wb") as out:
+        tee = _Tee(blob, out)
+        try:
+            _userns.unpack_layer(cast(IO[bytes], tee), dest, digest=None, diff_id=diff_id)
+        except ImageError as e:  # a changed blob is a digest mismatch, however it broke the unpacking
+            if digest is None:
+                raise
+            while tee.read(1 << 20):
+                pass
+            if tee.digest() != digest:
+                raise DigestMismatchError("layer", digest, tee.digest()) from e
+            raise
+    if digest is not None and tee.digest() != digest:
+        raise DigestMismatchError("layer", digest, tee.digest())
+    return tee.digest()
 
 
 class _Tee(io.RawIOBase):
