@@ -237,6 +237,7 @@ class ImageStore:
                         got = _unpack_in_userns(blob, fd, tmp, digest, diff_id)
                     else:
                         got, _ = unpack_blob(blob, tmp, digest=digest, diff_id=diff_id, on_read=on_read, copy_fd=fd)
+                _syncfs(fd)  # the layer and its blob on disk before either is renamed into place
             finally:
                 os.close(fd)
             os.replace(blob_tmp, self._blob_path(got))
@@ -419,6 +420,17 @@ class ImageStore:
             for name in os.listdir(tmp):  # no import runs while gc.lock is exclusive
                 _rmtree(os.path.join(tmp, name), ignore_errors=True)
         return removed
+
+
+def _syncfs(fd: int) -> None:
+    """syncfs(2) of the file system holding ``fd``: every file a layer
+    unpacked on disk at once, where an fsync of each would wait for each."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syncfs(fd) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"syncfs: {os.strerror(err)}")
 
 
 def _unpack_in_userns(blob: Readable, fd: int, dest: str, digest: Optional[str], diff_id: str) -> str:
