@@ -3,9 +3,9 @@ the blob is hashed (and copied to a file, for push) as it arrives,
 decompressed (gzip, zstd or none, by its magic bytes), the tar hashed,
 and the tar's bytes handed over in chunks through a bounded queue.
 
-Downloading, hashing and zlib run outside the GIL, so they overlap the
-unpacking thread's work (its Python and its file-creating system calls):
-on two CPUs a layer is unpacked in about the time its files take to make.
+Downloading, hashing and inflating mostly run outside the GIL, so they
+overlap the unpacking thread's work (its Python and its file-creating
+system calls).
 """
 
 from __future__ import annotations
