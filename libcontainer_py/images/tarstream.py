@@ -51,6 +51,14 @@ class _NoHeader(Exception):
         self.end = end
 
 
+class _ZeroBlock(_NoHeader):
+    """A block of zeros where a header was expected: the end of the
+    archive, even before its first entry (an empty layer)."""
+
+    def __init__(self) -> None:
+        super().__init__("end of file header", True)
+
+
 class Entry:
     """One member: its header fields after pax and GNU extensions.  ``size``
     is the size of the file (a sparse one's with its holes); ``sparse`` the
@@ -168,7 +176,7 @@ class TarReader:
         try:
             entry = self._member()
         except _NoHeader as e:
-            if e.end and start > 0:
+            if isinstance(e, _ZeroBlock) or (e.end and start > 0):
                 return None
             raise TarFormatError(str(e)) from None
         self._current = entry
@@ -251,7 +259,7 @@ class TarReader:
         if len(buf) != BLOCK:
             raise _NoHeader("empty header" if not buf else "truncated header", True)
         if buf.count(0) == BLOCK:
-            raise _NoHeader("end of file header", True)
+            raise _ZeroBlock()
         name, mode, uid, gid, size, mtime, chksum, kind, link, _un, _gn, major, minor, prefix = _HEADER.unpack(buf)
         checksum = _number(chksum)
         if checksum != 256 + sum(buf) - sum(buf[148:156]) and checksum != 256 + sum(_SIGNED.unpack(buf)):

@@ -107,9 +107,11 @@ class _Layer:
         self.can_mknod = self.opaque == OPAQUE_XATTR
         #: Directories whose owner, mode and mtime are set last (deepest first).
         self.dirs: List[Tuple[Tuple[str, ...], Entry]] = []
-        #: The directory opened last (entries come grouped by directory): its
-        #: fd is lent to the entry being made, and retired (closed once that
-        #: entry is done) whenever anything but a regular file is removed.
+        #: The directory opened last (entries come grouped by directory). Its
+        #: fd is lent to the entry being made; when another directory is
+        #: opened, or anything but a regular file is removed (a directory or
+        #: symlink on its way may go), it is retired: closed once the next
+        #: entry starts, never while an fd of it may still be in use.
         self._last: Optional[Tuple[Tuple[str, ...], int]] = None
         self._retired: List[int] = []
 

@@ -186,3 +186,14 @@ def test_deflate_errors_are_known(gzip_reader: str) -> None:
         from isal import isal_zlib
 
         assert isal_zlib.error in blobpipe.decompression_errors()
+
+
+def test_an_empty_layer(gzip_reader: str, tmp_path: Any) -> None:
+    """1024 zero bytes, gzipped: the empty layer of Docker's ENV and WORKDIR steps."""
+    layer = bytes(1024)
+    blob = gzip.compress(layer)
+    assert unpack_blob(io.BytesIO(blob), str(tmp_path), digest=sha256(blob), diff_id=sha256(layer)) == (
+        sha256(blob),
+        sha256(layer),
+    )
+    assert os.listdir(tmp_path) == []

@@ -13,6 +13,8 @@ import tarfile
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from libcontainer_py.images.tarstream import BLOCK, TarFormatError, TarReader
 
@@ -137,6 +139,12 @@ def test_pax_records_replace_fields(tmp_path: Any) -> None:
     assert (read[0]["name"], read[0]["linkname"], read[0]["uid"], read[0]["mtime"]) == ("from/pax", "target", 0, 12.5)
 
 
+def test_an_empty_archive_is_no_error(tmp_path: Any) -> None:
+    """Zeros from the start: an empty layer (Docker's for ENV, WORKDIR...)."""
+    for data in (bytes(2 * BLOCK), bytes(20 * BLOCK), bytes(BLOCK)):
+        assert same_as_tarfile(data, tmp_path) == []
+
+
 def test_end_of_archive(tmp_path: Any) -> None:
     data = archive(tarfile.USTAR_FORMAT, [(info("a"), b"1")])
     assert len(same_as_tarfile(data + b"trailing garbage after the end", tmp_path)) == 1
@@ -230,3 +238,37 @@ def test_gnu_tar_archives_read_as_tarfile_reads_them(options: Tuple[str, ...], t
             assert sparse[0]["data"] == f.read()
         if "--sparse" in options:
             assert sparse[0]["sparse"]
+
+
+_NAME_PART = st.text(alphabet="abcé._-", min_size=1, max_size=40).filter(lambda p: p not in (".", ".."))
+_MEMBER = st.tuples(
+    st.lists(_NAME_PART, min_size=1, max_size=6).map("/".join),
+    st.sampled_from([tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.FIFOTYPE]),
+    st.binary(max_size=2000),
+    st.integers(0, 2**21 - 1),  # uid and gid (7 octal digits: any format)
+    st.integers(0, 2**33 - 1),  # mtime (11 octal digits)
+    st.integers(0, 0o7777),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    fmt=st.sampled_from([tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT]),
+    specs=st.lists(_MEMBER, max_size=12),
+    chunk=st.integers(1, 2000),
+)
+def test_any_archive_reads_as_tarfile_reads_it(fmt: int, specs: List[Any], chunk: int, tmp_path: Any) -> None:
+    entries: List[Tuple[tarfile.TarInfo, Optional[bytes]]] = []
+    for name, kind, data, owner, mtime, mode in specs:
+        if fmt == tarfile.USTAR_FORMAT and (len(name.encode()) > 100 or not name.isascii()):
+            name = name.encode("ascii", "replace").decode()[:100]
+        member = info(
+            name, kind, uid=owner, gid=owner, mtime=mtime, mode=mode, linkname="t" if kind in (b"1", b"2") else ""
+        )
+        entries.append((member, data if kind == tarfile.REGTYPE else None))
+    try:
+        data = archive(fmt, entries)
+    except ValueError:  # a name ustar cannot hold
+        return
+    expected = with_tarfile(data)
+    assert with_reader(data, chunk, tmp_path) == expected
