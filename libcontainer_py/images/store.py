@@ -21,6 +21,8 @@ import contextlib
 import errno
 import fcntl
 import functools
+import hashlib
+import io
 import json
 import os
 import shutil
@@ -31,13 +33,14 @@ import attrs
 
 from ..rootfs import Rootfs
 from . import _userns
+from .blobpipe import Readable
 from .credentials import AuthArg
 from .errors import DigestMismatchError, ImageError, ImageNotFound
 from .platforms import Platform
 from .progress import LayerProgressCallback, Progress, ProgressCallback
 from .reference import key, name_for, parse_or_none
 from .sources import ImageManifest, Source, open_source, read_images
-from .unpack import HashingReader, Readable, check_digest, unpack_layer
+from .unpack import check_digest, unpack_blob
 
 #: Root's store; another user's is $XDG_DATA_HOME/libcontainer_py (by
 #: default ~/.local/share/libcontainer_py), decided when the store is made.
@@ -227,25 +230,17 @@ class ImageStore:
         tmp = tempfile.mkdtemp(dir=tmp_root, prefix="layer-")
         fd, blob_tmp = tempfile.mkstemp(dir=tmp_root, prefix="blob-")
         try:
-            os.chmod(tmp, 0o755)
-            with open_blob() as blob, os.fdopen(fd, "wb") as out:
-                tee = _Tee(blob, out)  # hashes the blob: unpack_layer checks the diff_id
-                try:
+            try:
+                os.chmod(tmp, 0o755)
+                with open_blob() as blob:
                     if _userns.needed():  # a non-root caller: owners through its id ranges
-                        _userns.unpack_layer(cast(IO[bytes], tee), tmp, digest=None, diff_id=diff_id)
+                        got = _unpack_in_userns(blob, fd, tmp, digest, diff_id)
                     else:
-                        unpack_layer(tee, tmp, diff_id=diff_id, on_read=on_read)
-                except ImageError as e:  # a changed blob is a digest mismatch, however it broke the unpacking
-                    if digest is None:
-                        raise
-                    while tee.read(1 << 20):
-                        pass
-                    if tee.digest() != digest:
-                        raise DigestMismatchError("layer", digest, tee.digest()) from e
-                    raise
-            if digest is not None and tee.digest() != digest:
-                raise DigestMismatchError("layer", digest, tee.digest())
-            os.replace(blob_tmp, self._blob_path(tee.digest()))
+                        got, _ = unpack_blob(blob, tmp, digest=digest, diff_id=diff_id, on_read=on_read, copy_fd=fd)
+                _syncfs(fd)  # the layer and its blob on disk before either is renamed into place
+            finally:
+                os.close(fd)
+            os.replace(blob_tmp, self._blob_path(got))
             try:
                 os.rename(tmp, self.layer_path(diff_id))
             except OSError as e:
@@ -427,16 +422,58 @@ class ImageStore:
         return removed
 
 
-class _Tee(HashingReader):
+def _syncfs(fd: int) -> None:
+    """syncfs(2) of the file system holding ``fd``: every file a layer
+    unpacked on disk at once, where an fsync of each would wait for each."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syncfs(fd) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"syncfs: {os.strerror(err)}")
+
+
+def _unpack_in_userns(blob: Readable, fd: int, dest: str, digest: Optional[str], diff_id: str) -> str:
+    """Unpack in the caller's user namespace (_userns), the blob copied to
+    ``fd`` and checked here; returns its digest."""
+    with os.fdopen(os.dup(fd), "wb") as out:
+        tee = _Tee(blob, out)
+        try:
+            _userns.unpack_layer(cast(IO[bytes], tee), dest, digest=None, diff_id=diff_id)
+        except ImageError as e:  # a changed blob is a digest mismatch, however it broke the unpacking
+            if digest is None:
+                raise
+            while tee.read(1 << 20):
+                pass
+            if tee.digest() != digest:
+                raise DigestMismatchError("layer", digest, tee.digest()) from e
+            raise
+    if digest is not None and tee.digest() != digest:
+        raise DigestMismatchError("layer", digest, tee.digest())
+    return tee.digest()
+
+
+class _Tee(io.RawIOBase):
     """Reads through ``raw``, copying what passes to ``out`` and hashing it."""
 
     def __init__(self, raw: Readable, out: IO[bytes]) -> None:
-        super().__init__(raw)
+        self.raw = raw
         self.out = out
+        self.sha = hashlib.sha256()
 
-    def _passed(self, data: bytes) -> None:
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
         self.out.write(data)
-        super()._passed(data)
+        self.sha.update(data)
+        return n
+
+    def digest(self) -> str:
+        return "sha256:" + self.sha.hexdigest()
 
 
 def _rmtree(path: str, *, ignore_errors: bool = False) -> None:

@@ -12,18 +12,17 @@ become what overlayfs reads: ``.wh.NAME`` a character device 0:0 named NAME,
 from __future__ import annotations
 
 import errno
-import gzip
-import hashlib
 import importlib
-import io
 import os
 import re
 import stat
-import tarfile
-from typing import Any, Callable, List, Optional, Protocol, Tuple, Type
+from typing import Any, Callable, List, Optional, Tuple, Type
 
-from ._optional import optional_module
+from . import tarstream as tar
+from .blobpipe import ZSTD_MAGIC as ZSTD_MAGIC  # where it was
+from .blobpipe import BlobPipe, Readable, decompression_errors
 from .errors import DigestMismatchError, ImageError, UnsafeLayerError
+from .tarstream import Entry, TarFormatError, TarReader
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -42,7 +41,6 @@ def opaque_xattr() -> str:
     return OPAQUE_XATTR if os.geteuid() == 0 and not _in_user_namespace() else USER_OPAQUE_XATTR
 
 
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -54,66 +52,16 @@ def check_digest(value: Any, what: str = "digest") -> str:
     return value
 
 
-class Readable(Protocol):
-    def read(self, size: int = -1, /) -> bytes: ...
-
-
-class HashingReader(io.RawIOBase):
-    """Reads through ``raw``, hashing and counting what passes."""
-
-    def __init__(self, raw: Readable, on_read: Optional[Callable[[int], None]] = None, *, hashing: bool = True) -> None:
-        self.raw = raw
-        self.sha = hashlib.sha256()
-        self.hashing = hashing
-        self.count = 0
-        self.on_read = on_read
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        self._passed(data)
-        return n
-
-    def _passed(self, data: bytes) -> None:
-        if self.hashing:
-            self.sha.update(data)
-        self.count += len(data)
-        if self.on_read is not None:
-            self.on_read(self.count)
-
-    def digest(self) -> str:
-        return "sha256:" + self.sha.hexdigest()
-
-
-def zstd_module() -> Any:
-    """The ``zstandard`` module, or an ImageError saying how to install it."""
-    missing = "this layer is zstd-compressed: install the 'zstandard' package (pip install 'libcontainer_py[zstd]')"
-    return optional_module("zstandard", missing)
-
-
-def decompressed(stream: io.BufferedReader[Any]) -> Readable:
-    """``stream`` decompressed according to its magic bytes (gzip, zstd, or none)."""
-    head = stream.peek(4)[:4]
-    if head[:2] == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=stream, mode="rb")
-    if head == ZSTD_MAGIC:
-        reader: Readable = zstd_module().ZstdDecompressor().stream_reader(stream, read_across_frames=True)
-        return reader
-    return stream
-
-
 def entry_parts(name: str) -> Tuple[str, ...]:
     """The path components of a tar entry name; refuses absolute names and ``..``."""
     if name.startswith("/"):
         raise UnsafeLayerError(name, "absolute path")
-    parts = tuple(p for p in name.split("/") if p not in ("", "."))
+    parts = name.split("/")
+    if "" in parts or "." in parts:
+        parts = [p for p in parts if p not in ("", ".")]
     if ".." in parts:
         raise UnsafeLayerError(name, "'..' in the path")
-    return parts
+    return tuple(parts)
 
 
 def symlink_stays_inside(parts: Tuple[str, ...], target: str) -> bool:
@@ -150,35 +98,46 @@ def _rmtree_at(dir_fd: int, name: str) -> None:
 class _Layer:
     """The layer directory being filled, reached only through fds."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, reader: TarReader) -> None:
+        self.reader = reader
         self.root_fd = os.open(root, _DIR_FLAGS)
         self.is_root = os.geteuid() == 0
         #: mknod of devices (not whiteouts): root of the initial user namespace only
         self.opaque = opaque_xattr()
         self.can_mknod = self.opaque == OPAQUE_XATTR
         #: Directories whose owner, mode and mtime are set last (deepest first).
-        self.dirs: List[Tuple[Tuple[str, ...], tarfile.TarInfo]] = []
-        #: The directory opened last (entries come grouped by directory):
-        #: forgotten whenever anything but a regular file is removed.
+        self.dirs: List[Tuple[Tuple[str, ...], Entry]] = []
+        #: The directory opened last (entries come grouped by directory). Its
+        #: fd is lent to the entry being made; when another directory is
+        #: opened, or anything but a regular file is removed (a directory or
+        #: symlink on its way may go), it is retired: closed once the next
+        #: entry starts, never while an fd of it may still be in use.
         self._last: Optional[Tuple[Tuple[str, ...], int]] = None
+        self._retired: List[int] = []
 
     def close(self) -> None:
         self.forget()
+        self._close_retired()
         os.close(self.root_fd)
 
     def forget(self) -> None:
         if self._last is not None:
-            os.close(self._last[1])
+            self._retired.append(self._last[1])
             self._last = None
 
+    def _close_retired(self) -> None:
+        while self._retired:
+            os.close(self._retired.pop())
+
     def open_dir(self, entry: str, parts: Tuple[str, ...], *, create: bool) -> int:
-        """An fd of the directory ``parts`` (made if missing and ``create``);
-        refuses to go through a symlink or a non-directory."""
+        """An fd of the directory ``parts`` (made if missing and ``create``),
+        lent until the current entry is done; refuses to go through a
+        symlink or a non-directory."""
         if self._last is not None and self._last[0] == parts:
-            return os.dup(self._last[1])
+            return self._last[1]
         fd = self._walk(entry, parts, create=create)
         self.forget()
-        self._last = (parts, os.dup(fd))
+        self._last = (parts, fd)
         return fd
 
     def _walk(self, entry: str, parts: Tuple[str, ...], *, create: bool) -> int:
@@ -217,145 +176,127 @@ class _Layer:
         _rmtree_at(dir_fd, leaf)
         return False
 
-    def own(self, fd: int, member: tarfile.TarInfo) -> None:
+    def own(self, fd: int, entry: Entry) -> None:
         if self.is_root:
-            os.fchown(fd, member.uid, member.gid)
-        os.fchmod(fd, member.mode & 0o7777)
-        for key, value in member.pax_headers.items():
-            if key.startswith("SCHILY.xattr.") and not key[13:].startswith("trusted."):
-                try:
-                    os.setxattr(fd, key[13:], value.encode("utf-8", "surrogateescape"))
-                except OSError as e:
-                    if e.errno not in (errno.ENOTSUP, errno.EPERM):
-                        raise
-        os.utime(fd, (member.mtime, member.mtime))
+            os.fchown(fd, entry.uid, entry.gid)
+        os.fchmod(fd, entry.mode & 0o7777)
+        if entry.pax:
+            for key, value in entry.pax.items():
+                if key.startswith("SCHILY.xattr.") and not key[13:].startswith("trusted."):
+                    try:
+                        os.setxattr(fd, key[13:], value.encode("utf-8", "surrogateescape"))
+                    except OSError as e:
+                        if e.errno not in (errno.ENOTSUP, errno.EPERM):
+                            raise
+        os.utime(fd, (entry.mtime, entry.mtime))
 
-    def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
-        name = member.name
+    def add(self, entry: Entry) -> None:
+        self._close_retired()  # no fd is lent out between entries
+        name = entry.name
         parts = entry_parts(name)
         if not parts:  # the layer's root itself
-            if member.isdir():
-                self.dirs.append(((), member))
+            if entry.type == tar.DIRTYPE:
+                self.dirs.append(((), entry))
             return
         leaf = parts[-1]
         if leaf.startswith(WHITEOUT_PREFIX):
             self.whiteout(name, parts)
             return
-        dir_fd = self.open_dir(name, parts[:-1], create=True)
-        try:
-            self.make(tar, member, parts, dir_fd, leaf)
-        finally:
-            os.close(dir_fd)
+        self.make(entry, parts, self.open_dir(name, parts[:-1], create=True), leaf)
 
     def whiteout(self, name: str, parts: Tuple[str, ...]) -> None:
         leaf = parts[-1]
         if leaf == OPAQUE_MARKER:
-            fd = self.open_dir(name, parts[:-1], create=True)
-            try:
-                os.setxattr(fd, self.opaque, b"y")
-            finally:
-                os.close(fd)
+            os.setxattr(self.open_dir(name, parts[:-1], create=True), self.opaque, b"y")
             return
         if leaf.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
             return  # aufs bookkeeping (.wh..wh.plnk...): not part of the tree
         target = leaf[len(WHITEOUT_PREFIX) :]
         dir_fd = self.open_dir(name, parts[:-1], create=True)
-        try:
-            self.clear(dir_fd, target, keep_dir=False)
-            os.mknod(target, stat.S_IFCHR, os.makedev(0, 0), dir_fd=dir_fd)
-        finally:
-            os.close(dir_fd)
+        self.clear(dir_fd, target, keep_dir=False)
+        os.mknod(target, stat.S_IFCHR, os.makedev(0, 0), dir_fd=dir_fd)
 
-    def make(
-        self, tar: tarfile.TarFile, member: tarfile.TarInfo, parts: Tuple[str, ...], dir_fd: int, leaf: str
-    ) -> None:
-        name = member.name
-        if member.isdir():
+    def make(self, entry: Entry, parts: Tuple[str, ...], dir_fd: int, leaf: str) -> None:
+        name = entry.name
+        kind = entry.type
+        if kind in tar.REGULAR_TYPES:
+            self.write_file(entry, dir_fd, leaf)
+            return
+        if kind == tar.DIRTYPE:
             if not self.clear(dir_fd, leaf, keep_dir=True):
                 os.mkdir(leaf, 0o700, dir_fd=dir_fd)
-            self.dirs.append((parts, member))
+            self.dirs.append((parts, entry))
             return
-        if member.issym():
-            if not symlink_stays_inside(parts, member.linkname):
-                raise UnsafeLayerError(name, f"symlink target {member.linkname!r} leaves the layer")
+        if kind == tar.SYMTYPE:
+            if not symlink_stays_inside(parts, entry.linkname):
+                raise UnsafeLayerError(name, f"symlink target {entry.linkname!r} leaves the layer")
             self.clear(dir_fd, leaf, keep_dir=False)
-            os.symlink(member.linkname, leaf, dir_fd=dir_fd)
+            os.symlink(entry.linkname, leaf, dir_fd=dir_fd)
             if self.is_root:
-                os.chown(leaf, member.uid, member.gid, dir_fd=dir_fd, follow_symlinks=False)
-            os.utime(leaf, (member.mtime, member.mtime), dir_fd=dir_fd, follow_symlinks=False)
+                os.chown(leaf, entry.uid, entry.gid, dir_fd=dir_fd, follow_symlinks=False)
+            os.utime(leaf, (entry.mtime, entry.mtime), dir_fd=dir_fd, follow_symlinks=False)
             return
-        if member.islnk():
-            self.hardlink(member, dir_fd, leaf)
+        if kind == tar.LNKTYPE:
+            self.hardlink(entry, dir_fd, leaf)
             return
-        if member.ischr() or member.isblk():
+        if kind == tar.CHRTYPE or kind == tar.BLKTYPE:
             if not self.can_mknod:
                 raise UnsafeLayerError(name, "device nodes need root")
-            kind = stat.S_IFCHR if member.ischr() else stat.S_IFBLK
+            node = stat.S_IFCHR if kind == tar.CHRTYPE else stat.S_IFBLK
             self.clear(dir_fd, leaf, keep_dir=False)
-            os.mknod(leaf, kind | 0o600, os.makedev(member.devmajor, member.devminor), dir_fd=dir_fd)
-        elif member.isfifo():
+            os.mknod(leaf, node | 0o600, os.makedev(entry.devmajor, entry.devminor), dir_fd=dir_fd)
+        elif kind == tar.FIFOTYPE:
             self.clear(dir_fd, leaf, keep_dir=False)
             os.mkfifo(leaf, 0o600, dir_fd=dir_fd)
-        elif member.isreg():
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-            try:
-                fd = os.open(leaf, flags, 0o600, dir_fd=dir_fd)
-            except FileExistsError:  # a later entry replaces an earlier one
-                self.clear(dir_fd, leaf, keep_dir=False)
-                fd = os.open(leaf, flags, 0o600, dir_fd=dir_fd)
-            try:
-                data = tar.extractfile(member)
-                assert data is not None
-                while chunk := data.read(1 << 20):
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(fd, view) :]
-                self.own(fd, member)
-            finally:
-                os.close(fd)
-            return
         else:
-            raise UnsafeLayerError(name, f"unsupported entry type {member.type!r}")
+            raise UnsafeLayerError(name, f"unsupported entry type {kind!r}")
         fd = os.open(leaf, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
         try:  # a device or fifo: set its owner and mode without opening it
             if self.is_root:
-                os.chown(leaf, member.uid, member.gid, dir_fd=dir_fd, follow_symlinks=False)
-            os.chmod(f"/proc/self/fd/{fd}", member.mode & 0o7777)
+                os.chown(leaf, entry.uid, entry.gid, dir_fd=dir_fd, follow_symlinks=False)
+            os.chmod(f"/proc/self/fd/{fd}", entry.mode & 0o7777)
         finally:
             os.close(fd)
 
-    def hardlink(self, member: tarfile.TarInfo, dir_fd: int, leaf: str) -> None:
-        name = member.name
+    def write_file(self, entry: Entry, dir_fd: int, leaf: str) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
-            target = entry_parts(member.linkname)
+            fd = os.open(leaf, flags, 0o600, dir_fd=dir_fd)
+        except FileExistsError:  # a later entry replaces an earlier one
+            self.clear(dir_fd, leaf, keep_dir=False)
+            fd = os.open(leaf, flags, 0o600, dir_fd=dir_fd)
+        try:
+            self.reader.copy_to(fd)
+            self.own(fd, entry)
+        finally:
+            os.close(fd)
+
+    def hardlink(self, entry: Entry, dir_fd: int, leaf: str) -> None:
+        name = entry.name
+        try:
+            target = entry_parts(entry.linkname)
         except UnsafeLayerError as e:
-            raise UnsafeLayerError(name, f"hard link to {member.linkname!r}: {e.reason}") from None
+            raise UnsafeLayerError(name, f"hard link to {entry.linkname!r}: {e.reason}") from None
         if not target:
             raise UnsafeLayerError(name, "hard link to the layer's root")
         src_fd = self.open_dir(name, target[:-1], create=False)
         try:
-            try:
-                st = os.stat(target[-1], dir_fd=src_fd, follow_symlinks=False)
-            except FileNotFoundError:
-                raise UnsafeLayerError(name, f"hard link to {member.linkname!r}, not in the layer") from None
-            if stat.S_ISDIR(st.st_mode):
-                raise UnsafeLayerError(name, f"hard link to a directory {member.linkname!r}")
-            existing = _lstat(dir_fd, leaf)
-            if existing is not None and os.path.samestat(existing, st):
-                return  # already that file
-            self.clear(dir_fd, leaf, keep_dir=False)
-            os.link(target[-1], leaf, src_dir_fd=src_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
-        finally:
-            os.close(src_fd)
+            st = os.stat(target[-1], dir_fd=src_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            raise UnsafeLayerError(name, f"hard link to {entry.linkname!r}, not in the layer") from None
+        if stat.S_ISDIR(st.st_mode):
+            raise UnsafeLayerError(name, f"hard link to a directory {entry.linkname!r}")
+        existing = _lstat(dir_fd, leaf)
+        if existing is not None and os.path.samestat(existing, st):
+            return  # already that file
+        self.clear(dir_fd, leaf, keep_dir=False)
+        os.link(target[-1], leaf, src_dir_fd=src_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
 
     def finish(self) -> None:
         """Owners, modes and times of the directories, deepest first."""
-        for parts, member in sorted(self.dirs, key=lambda d: -len(d[0])):
-            fd = self.open_dir(member.name, parts, create=False)
-            try:
-                self.own(fd, member)
-            finally:
-                os.close(fd)
+        for parts, entry in sorted(self.dirs, key=lambda d: -len(d[0])):
+            self._close_retired()
+            self.own(self.open_dir(entry.name, parts, create=False), entry)
 
 
 def _lstat(dir_fd: int, leaf: str) -> Optional[os.stat_result]:
@@ -381,32 +322,63 @@ def unpack_layer(
     UnsafeLayerError.  On error ``dest`` holds a partial layer: the caller
     removes it.  ``on_read(n)`` is told how many blob bytes were read.
     """
-    compressed = HashingReader(blob, on_read, hashing=digest is not None)
-    buffered = io.BufferedReader(compressed, 1 << 20)
-    plain = HashingReader(decompressed(buffered))
-    plain_buffered = io.BufferedReader(plain, 1 << 20)
-    layer = _Layer(dest)
+    return unpack_blob(blob, dest, digest=digest, diff_id=diff_id, on_read=on_read)[1]
+
+
+def unpack_blob(
+    blob: Readable,
+    dest: str,
+    *,
+    digest: Optional[str] = None,
+    diff_id: Optional[str] = None,
+    on_read: Optional[Callable[[int], None]] = None,
+    copy_fd: Optional[int] = None,
+) -> Tuple[str, str]:
+    """unpack_layer(), the blob also written to ``copy_fd`` as it is read;
+    returns (the blob's digest, the diff_id).  The blob is read,
+    decompressed and hashed in a thread while this one makes the files.
+    A layer that fails to unpack is read to its end when its digest is
+    known: a blob that is not what its digest says raises
+    DigestMismatchError (the failure chained), however it broke."""
+    what = digest or diff_id or ""
+    pipe = BlobPipe(blob, on_read=on_read, copy_fd=copy_fd)
     try:
         try:
-            with tarfile.open(fileobj=plain_buffered, mode="r|") as tar:
-                for member in tar:
-                    layer.add(tar, member)
-            while plain_buffered.read(1 << 20):
-                pass  # the end-of-archive padding counts in the digest
-        except (tarfile.TarError, EOFError, gzip.BadGzipFile) as e:
-            raise ImageError(f"layer {digest or diff_id or ''}: not a valid tar stream: {e}") from e
+            _extract(pipe.read_chunk, dest)
+            blob_digest, tar_digest = pipe.finish()
+        except TarFormatError as e:
+            raise ImageError(f"layer {what}: not a valid tar stream: {e}") from e
         except zstd_errors() as e:
-            raise ImageError(f"layer {digest or diff_id or ''}: bad zstd data: {e}") from e
+            raise ImageError(f"layer {what}: bad zstd data: {e}") from e
+        except decompression_errors() as e:
+            raise ImageError(f"layer {what}: not a valid tar stream: {e}") from e
+    except ImageError as e:
+        pipe.abort()
+        got = pipe.rest_digest() if digest is not None else None
+        if digest is not None and got is not None and got != digest:
+            raise DigestMismatchError("layer", digest, got) from e
+        raise
+    except BaseException:
+        pipe.abort()
+        raise
+    if digest is not None and blob_digest != digest:
+        raise DigestMismatchError("layer", digest, blob_digest)
+    if diff_id is not None and tar_digest != diff_id:
+        raise DigestMismatchError("layer diff_id", diff_id, tar_digest)
+    return blob_digest, tar_digest
+
+
+def _extract(read_chunk: Callable[[], bytes], dest: str) -> None:
+    """The tar's entries made under ``dest``, then the directories' owners,
+    modes and times."""
+    reader = TarReader(read_chunk)
+    layer = _Layer(dest, reader)
+    try:
+        for entry in reader:
+            layer.add(entry)
         layer.finish()
     finally:
         layer.close()
-    while buffered.read(1 << 20):
-        pass
-    if digest is not None and compressed.digest() != digest:
-        raise DigestMismatchError("layer", digest, compressed.digest())
-    if diff_id is not None and plain.digest() != diff_id:
-        raise DigestMismatchError("layer diff_id", diff_id, plain.digest())
-    return plain.digest()
 
 
 def zstd_errors() -> Tuple[Type[BaseException], ...]:
