@@ -268,7 +268,7 @@ __attribute__((noreturn)) void init_loop(pid_t main_pid, const sigset_t *all, in
 
 /* PID 1 is a copy of the caller that never execs: blank the caller's argv
  * and environment (the parent checked that each area is writable memory). */
-static void blank_creator(const struct lc_step *s)
+void blank_creator(const struct lc_step *s)
 {
     const uint64_t *area = s->buf;
 

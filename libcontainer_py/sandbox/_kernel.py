@@ -1,18 +1,32 @@
-"""What the kernel reports about a box's cgroup, read through open fds:
-its CPU time, its OOM kills and pids-limit hits, and the fds to wait on
-for them (an eventfd on v1's memory.oom_control, inotify on v2's event
-files)."""
+"""What the kernel reports about a run's cgroup, read through open fds:
+its CPU time, its OOM kills and pids-limit hits, its memory high-water
+mark, and the fds to wait on for them (an eventfd on v1's
+memory.oom_control, inotify on v2's event files)."""
 
 from __future__ import annotations
 
 import ctypes
 import os
-from typing import List
+from typing import List, Optional, Tuple
+
+import attrs
 
 from ..cgroups import Layout
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _IN_MODIFY = 0x2
+
+
+@attrs.frozen
+class Usage:
+    """What a run used: CPU time (ns; all of it, then user and system), the
+    memory high-water mark (None: not counted) and the OOM kills."""
+
+    cpu_ns: int
+    user_ns: int
+    sys_ns: int
+    memory_peak: Optional[int] = None
+    oom_kills: int = 0
 
 
 def _flat(raw: bytes) -> dict[str, int]:
@@ -36,37 +50,53 @@ class CgroupWatch:
     def __init__(self, layout: Layout, path: str) -> None:
         self._fds: List[int] = []
         self.wake_fds: List[int] = []
-        self._cpu_fd, self._cpu_v2 = self._cpu_file(layout, path)
-        self._oom_fd, self._pids_fd = -1, -1
+        self._oom_fd, self._pids_fd, self._peak_fd = -1, -1, -1
+        self._user_sys_fds: Tuple[int, int] = (-1, -1)
         self.pids_needs_polling = False
         self._inotify = -1
+        try:
+            self._cpu_fd, self._cpu_v2 = self._cpu_files(layout, path)
+            self._memory_files(layout, path)
+            pids = layout.v1_for("pids")
+            if pids is not None:
+                self._pids_fd = self._open(os.path.join(pids.dir(path), "pids.events"))
+                self.pids_needs_polling = True  # v1 pids.events is never notified (measured)
+            elif layout.v2_has("pids"):
+                self._pids_fd = self._watched(os.path.join(self._v2(layout, path), "pids.events"))
+        except BaseException:
+            self.close()
+            raise
+
+    def _memory_files(self, layout: Layout, path: str) -> None:
         memory = layout.v1_for("memory")
         if memory is not None:
             d = memory.dir(path)
             self._oom_fd = self._open(os.path.join(d, "memory.oom_control"))
+            self._peak_fd = self._open(os.path.join(d, "memory.max_usage_in_bytes"))
             efd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
             self._fds.append(efd)
             with open(os.path.join(d, "cgroup.event_control"), "w") as f:
                 f.write(f"{efd} {self._oom_fd}")
             self.wake_fds.append(efd)
         elif layout.v2_has("memory"):
-            self._oom_fd = self._watched(os.path.join(self._v2(layout, path), "memory.events"))
-        pids = layout.v1_for("pids")
-        if pids is not None:
-            self._pids_fd = self._open(os.path.join(pids.dir(path), "pids.events"))
-            self.pids_needs_polling = True  # v1 pids.events is never notified (measured)
-        elif layout.v2_has("pids"):
-            self._pids_fd = self._watched(os.path.join(self._v2(layout, path), "pids.events"))
+            d = self._v2(layout, path)
+            self._oom_fd = self._watched(os.path.join(d, "memory.events"))
+            if os.path.exists(os.path.join(d, "memory.peak")):
+                self._peak_fd = self._open(os.path.join(d, "memory.peak"))
 
     @staticmethod
     def _v2(layout: Layout, path: str) -> str:
         assert layout.unified is not None
         return layout.unified.dir(path)
 
-    def _cpu_file(self, layout: Layout, path: str) -> tuple[int, bool]:
+    def _cpu_files(self, layout: Layout, path: str) -> Tuple[int, bool]:
         acct = layout.v1_for("cpuacct")
         if acct is not None:
-            return self._open(os.path.join(acct.dir(path), "cpuacct.usage")), False
+            d = acct.dir(path)
+            user, system = (os.path.join(d, f"cpuacct.usage_{k}") for k in ("user", "sys"))
+            if os.path.exists(user) and os.path.exists(system):
+                self._user_sys_fds = (self._open(user), self._open(system))
+            return self._open(os.path.join(d, "cpuacct.usage")), False
         return self._open(os.path.join(self._v2(layout, path), "cpu.stat")), True
 
     def _open(self, path: str) -> int:
@@ -110,6 +140,19 @@ class CgroupWatch:
         if self._pids_fd < 0:
             return 0
         return _flat(_pread(self._pids_fd)).get("max", 0)
+
+    def usage(self) -> Usage:
+        """Everything the run used, once it is over."""
+        cpu = self.cpu_ns()
+        if self._cpu_v2:
+            stat = _flat(_pread(self._cpu_fd))
+            user, system = stat.get("user_usec", 0) * 1000, stat.get("system_usec", 0) * 1000
+        elif self._user_sys_fds[0] >= 0:
+            user, system = (int(_pread(fd)) for fd in self._user_sys_fds)
+        else:
+            user, system = 0, 0
+        peak = int(_pread(self._peak_fd)) if self._peak_fd >= 0 else None
+        return Usage(cpu, user, system, peak, self.oom_kills())
 
     def close(self) -> None:
         fds, self._fds = self._fds, []
