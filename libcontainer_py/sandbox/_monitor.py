@@ -69,10 +69,12 @@ class Monitor:
         self._cpu_ns, self._kill = cpu_ns, kill
         self.reasons: List[str] = []
         self.killed = False
-        #: The program's wait status, when it exited; what the run left.
+        #: The program's wait status, when it exited; the processes it left
+        #: (killed when it ended).
         self.status: Optional[int] = None
         self.daemons = 0
         self.exited_at: Optional[float] = None
+        self._on_its_own = False
         self.done = False
         self._ncpus = max(1, len(os.sched_getaffinity(0)))
         self._cpu_kill_ns = None if limits.cpu_time is None else int((limits.cpu_time + limits.extra_time) * 1e9)
@@ -118,11 +120,14 @@ class Monitor:
         if kind == MSG_EXITED:
             self.exited_at = time.monotonic()
             self.status = value
+            self._on_its_own = not self.killed
             if not self.killed:
                 self._check_counters()
             self.server.end()  # nothing of the run may outlive its program
         elif kind == MSG_DONE:
-            self.daemons = max(value, 0)
+            # What a program that ended on its own left; after a limit's kill
+            # the box's processes are dying, not left.
+            self.daemons = max(value, 0) if self._on_its_own else 0
             self.done = True
             ep.unregister(server)
         else:

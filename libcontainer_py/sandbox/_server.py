@@ -82,6 +82,8 @@ class BoxServer:
         self.container_id = self._proc.container_id
         self.plan: Plan = self._proc.full_plan
         self._preparing = False
+        #: Why the last PREPARE failed, read before its run came.
+        self._unprepared = ""
 
     @property
     def config(self) -> Config:
@@ -136,6 +138,18 @@ class BoxServer:
         self._send(MSG_PREPARE, cgroup_files)
         self._preparing = True
 
+    def _prepared(self) -> str:
+        """Read the answer to a PREPARE not waited for; why it failed, or ""."""
+        if not self._preparing:
+            return ""
+        self._preparing = False
+        kind, _step, err, _value, fd = self.receive()
+        if fd is not None:
+            os.close(fd)
+        if kind == MSG_PREPARED:
+            return ""
+        return f": its process could not join the run's cgroup ({os.strerror(err)})"
+
     def start(
         self,
         steps: Tuple[Step, ...],
@@ -149,14 +163,7 @@ class BoxServer:
         step raises its StepError (ExecNotFound...)."""
         self.region.write_run(steps, argv, envp, paths)
         self._send(MSG_RUN, stdio)
-        unprepared = ""
-        if self._preparing:
-            self._preparing = False
-            kind, _step, err, _value, fd = self.receive()
-            if fd is not None:
-                os.close(fd)
-            if kind != MSG_PREPARED:
-                unprepared = f": its process could not join the run's cgroup ({os.strerror(err)})"
+        unprepared, self._unprepared = self._prepared() or self._unprepared, ""
         kind, step, err, value, fd = self.receive()
         if fd is not None:
             os.close(fd)
@@ -182,6 +189,7 @@ class BoxServer:
         """An fd of ``path`` in the box, opened by the server (OSError)."""
         self.region.write_open(path, flags, mode, owner, make_dirs)
         self._send(MSG_OPEN)
+        self._unprepared = self._prepared() or self._unprepared
         _value, fd = self._answer(MSG_OPENED)
         if fd is None:
             raise SandboxError(f"the box {self.container_id} sent no file")

@@ -72,11 +72,10 @@ def _strings(field: str, values: Sequence[str]) -> None:
             raise ConfigError(field, f"expected strings without NUL, got {v!r}")
 
 
-def _runs_layout(box_id: str) -> Tuple[Optional[Layout], bool]:
+def _runs_layout(layout: Layout, box_id: str) -> Tuple[Optional[Layout], bool]:
     """Where the runs' cgroups are made (None: nowhere), and whether the
-    caller is unprivileged: the host's layout for root; for another user a
-    delegated cgroup2 directory (cgroup2 only), if it has one."""
-    layout = detect()
+    caller is unprivileged: the host's ``layout`` for root; for another
+    user a delegated cgroup2 directory (cgroup2 only), if it has one."""
     if not rootless.cgroups_unprivileged():
         return layout, False
     from ..cgroups import CgroupError
@@ -135,7 +134,8 @@ class Sandbox:
         self.strict = strict
         self.env = dict(env) if env is not None else None
         self._identity = box_identity()
-        self._layout, self._rootless = _runs_layout("sbx")
+        self._host_layout = detect()
+        self._layout, self._rootless = _runs_layout(self._host_layout, "sbx")
         self.enforced = self._enforceable(self.limits)
         self._lock = threading.Lock()
         self._runs = 0
@@ -148,7 +148,7 @@ class Sandbox:
                 box=host_box.path if host_box is not None else None,
                 rootfs=self.rootfs,
                 env=self.env,
-                layout=self._layout or detect(),
+                layout=self._host_layout,
                 identity=self._identity,
             )
             config = server_config(config)
@@ -254,6 +254,19 @@ class Sandbox:
         """Run ``args`` in a fresh process in the box; returns its Result.
         ``limits`` replaces the sandbox's for this run (its ``disk`` is the
         box's, fixed when the sandbox was made)."""
+        return self._run_checked(args, stdin, limits, env, prepare_next=True)
+
+    def _run_checked(
+        self,
+        args: Sequence[str],
+        stdin: Union[bytes, str],
+        limits: Optional[Limits],
+        env: Optional[Mapping[str, str]],
+        *,
+        prepare_next: bool,
+    ) -> Result:
+        """run(); ``prepare_next=False``: the sandbox is closed right after
+        (sandbox.run), no next run is prepared."""
         limits = self.limits if limits is None else attrs.evolve(limits, disk=self.limits.disk)
         enforced = self.enforced if limits is self.limits else self._enforceable(limits)
         if isinstance(args, str) or not args:
@@ -267,7 +280,7 @@ class Sandbox:
             steps = self._run_steps(enforced)
             paths = exec_candidates(args[0], environment.get("PATH", DEFAULT_PATH))
             data = stdin.encode() if isinstance(stdin, str) else bytes(stdin)
-            return self._run(server, files, steps, list(args), envp, paths, data, enforced)
+            return self._run(server, files, steps, list(args), envp, paths, data, enforced, prepare_next)
 
     def _run(
         self,
@@ -279,6 +292,7 @@ class Sandbox:
         paths: Sequence[str],
         stdin: bytes,
         limits: Limits,
+        prepare_next: bool,
     ) -> Result:
         if not self._prepared:
             self._prepare()
@@ -291,7 +305,7 @@ class Sandbox:
         finally:
             if cgroup is not None:
                 cgroup.remove()
-        if self._server is not None:
+        if self._server is not None and prepare_next:
             try:
                 self._prepare()
             except (OSError, SandboxError) as exc:
@@ -418,4 +432,4 @@ def run(
     with Sandbox(limits=limits, rootfs=rootfs, image=image, network=network, strict=strict, env=env) as box:
         if files:
             box.put(files)
-        return box.run(args, stdin=stdin)
+        return box._run_checked(args, stdin, None, None, prepare_next=False)
