@@ -165,7 +165,7 @@ void setup_fds(struct child *c);
 void do_exec(struct child *c);
 void find_exec(struct child *c);
 void open_tty(struct child *c, const struct lc_step *s);
-__attribute__((noreturn)) void init_loop(pid_t main_pid, const sigset_t *all, int linger);
+__attribute__((noreturn)) void init_loop(pid_t main_pid, const sigset_t *all);
 void become_init(struct child *c, const struct lc_step *s);
 void blank_creator(const struct lc_step *s);
 

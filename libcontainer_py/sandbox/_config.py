@@ -160,7 +160,9 @@ def box_config(
 
 def server_config(config: Config) -> Config:
     """The box's own container, which stays for every run: ``config``
-    (one run's) with a cgroup that holds its device rules only; each run's
-    memory and pids limits go on the run's own cgroup below it."""
+    (one run's) with a cgroup that holds its device rules only, in the
+    devices hierarchy and cgroup2 (not in every hierarchy: each run's
+    cgroup goes below it where the run is limited and counted, see
+    _runcgroup.box_parents)."""
     assert config.cgroup is not None
-    return attrs.evolve(config, cgroup=CgroupConfig(devices=config.cgroup.devices, accounting=True))
+    return attrs.evolve(config, cgroup=CgroupConfig(devices=config.cgroup.devices, accounting=False))

@@ -13,6 +13,7 @@ from typing import Optional, Sequence, Tuple
 import attrs
 
 from .._lcnative import lib
+from ..namespaces import CLONE_FLAGS
 from ..plan import Op, Plan, Step
 
 #: Where a run's stdin, stdout and stderr land in its process (serve.c).
@@ -35,14 +36,22 @@ def _process_start(steps: Sequence[Step]) -> int:
     raise ValueError("the plan has no SETUP_FDS step")
 
 
+def _joins_cgroup(step: Step) -> bool:
+    return step.op is Op.JOIN_CGROUP or (step.op is Op.UNSHARE and step.n1 == CLONE_FLAGS["cgroup"])
+
+
 def server_plan(plan: Plan, *, region: int, box: Optional[str], creator_areas: bytes, loopback: bool) -> Plan:
-    """The box's own steps: the set-up, its stdio, dying with the owner,
-    no_new_privs and the seccomp filter (which every run inherits), then
-    SERVE on the shared ``region``.  ``box``: the box directory the server
+    """The box's own steps: the set-up, joining its cgroup (last: moving
+    into a cgroup can wait for an RCU grace period, which the first run's
+    process, moving right after, then shares; the set-up has no limit to
+    count against), its stdio, dying with the owner, no_new_privs and the
+    seccomp filter (which every run inherits), then SERVE on the shared
+    ``region``.  ``box``: the box directory the server
     opens files in for the parent (None: the parent opens them itself);
     ``loopback``: bring the box's loopback up."""
     k = _process_start(plan.steps)
-    setup = tuple(s for s in plan.steps[:k] if loopback or s.op is not Op.LOOPBACK_UP)
+    join = tuple(s for s in plan.steps[:k] if _joins_cgroup(s))
+    setup = tuple(s for s in plan.steps[:k] if not _joins_cgroup(s) and (loopback or s.op is not Op.LOOPBACK_UP))
     process = plan.steps[k:]
     serve = Step(
         Op.SERVE,
@@ -55,6 +64,7 @@ def server_plan(plan: Plan, *, region: int, box: Optional[str], creator_areas: b
     )
     steps = (
         *setup,
+        *join,
         plan.steps[k],
         *(s for s in process if s.op is Op.PDEATHSIG),
         Step(Op.NO_NEW_PRIVS, "set no_new_privs"),

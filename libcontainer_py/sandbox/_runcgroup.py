@@ -5,8 +5,8 @@ v1; the cgroup2 mount), with the run's memory and pids limits.
 Fresh rather than reused: a cgroup keeps the charge of the pages its
 processes left (tmpfs files in the box, page cache), which would count
 against the next run's memory limit; making and removing one costs about
-0.2 ms here (benchmarks/README.md).  The run's process joins it itself,
-first thing (the cgroup.procs files are handed to the server ahead of the run: see
+0.3 ms.  The run's process joins it itself, before the run (the
+cgroup.procs files are handed to the box's server ahead: see
 _server.BoxServer.prepare).
 """
 
@@ -17,22 +17,46 @@ import os
 import time
 from typing import List, Optional
 
-from ..cgroups import Layout
 from ._kernel import CgroupWatch, Usage
+from ._places import Places
 from .errors import SandboxError
 from .limits import Limits
 
-#: The v1 controllers a run's cgroup is made in (where the host has them).
-_V1 = ("memory", "pids", "cpuacct")
+
+def box_parents(places: Places) -> List[str]:
+    """Make the box's cgroup (``places``) where its runs' cgroups go and
+    the box's container did not make it (its own is in the devices
+    hierarchy and cgroup2 only); the directories made, for
+    remove_parents().  A dead owner's are removed with the box's cgroup
+    (_owners records its path, and destroying it covers every hierarchy)."""
+    made: List[str] = []
+    try:
+        for d in places.dirs:
+            for parent in (os.path.dirname(d), d):
+                try:
+                    os.mkdir(parent, 0o755)
+                    made.append(parent)
+                except FileExistsError:
+                    pass
+    except OSError as exc:
+        remove_parents(made)
+        raise SandboxError(f"cannot make the box's cgroup {places.dirs}: {exc}") from exc
+    return made
 
 
-def directories(layout: Layout, path: str) -> List[str]:
-    """Where cgroup ``path`` of a run is, one directory per hierarchy it is in."""
-    v1 = {h.mountpoint: h for h in (layout.v1_for(c) for c in _V1) if h is not None}
-    dirs = [h.dir(path) for h in v1.values()]
-    if layout.unified is not None:
-        dirs.append(layout.unified.dir(path))
-    return dirs
+def remove_parents(made: List[str]) -> None:
+    """Remove what box_parents() made, deepest first; a shared parent
+    (libcontainer_py/) that another container uses meanwhile stays."""
+    depth = max((p.count("/") for p in made), default=0)
+    for d in sorted(made, key=lambda p: -p.count("/")):
+        if d.count("/") == depth:
+            _rmdir(d)
+            continue
+        try:
+            os.rmdir(d)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.ENOTEMPTY, errno.EBUSY):
+                raise SandboxError(f"cannot remove the cgroup {d}: {exc.strerror}") from exc
 
 
 def _write(path: str, value: str) -> None:
@@ -44,55 +68,44 @@ def _write(path: str, value: str) -> None:
 
 
 class RunCgroup:
-    """A run's cgroup below ``box`` (the box's cgroup path) in ``layout``:
-    made and watched by the constructor, before the run; ``procs_fds`` are
-    the cgroup.procs files the run's process writes itself into; its
-    limits are set by limit(), when the run comes."""
+    """A run's cgroup at ``places``: made and watched by the constructor,
+    before the run; ``procs_fds`` are the cgroup.procs files the run's
+    process writes itself into; its limits are set by limit(), when the
+    run comes."""
 
-    def __init__(self, layout: Layout, box: str, number: int) -> None:
-        self.path = f"{box}/run-{number}"
-        self.layout = layout
+    def __init__(self, places: Places) -> None:
+        self.places = places
         self._made: List[str] = []
         self.procs_fds: List[int] = []
         self.watch: Optional[CgroupWatch] = None
-        dirs = directories(layout, self.path)
         try:
-            for d in dirs:
+            for d in places.dirs:
                 os.mkdir(d, 0o755)
                 self._made.append(d)
-            self.procs_fds = [os.open(os.path.join(d, "cgroup.procs"), os.O_WRONLY | os.O_CLOEXEC) for d in dirs]
-            self.watch = CgroupWatch(layout, self.path)
+            self.procs_fds = [os.open(f"{d}/cgroup.procs", os.O_WRONLY | os.O_CLOEXEC) for d in places.dirs]
+            self.watch = CgroupWatch(places)
         except OSError as exc:
             self.remove()
-            raise SandboxError(f"cannot make the run's cgroup {self.path}: {exc}") from exc
+            raise SandboxError(f"cannot make the run's cgroup {places.dirs}: {exc}") from exc
         except BaseException:
             self.remove()
             raise
 
     def limit(self, limits: Limits) -> None:
         """Set the run's memory and pids limits (its process is in, waiting)."""
-        layout = self.layout
-        memory = layout.v1_for("memory")
-        if limits.memory is not None and memory is not None:
-            d = memory.dir(self.path)
-            _write(os.path.join(d, "memory.limit_in_bytes"), str(limits.memory))
-            memsw = os.path.join(d, "memory.memsw.limit_in_bytes")
-            if os.path.exists(memsw):  # swap off: memory+swap = memory
-                _write(memsw, str(limits.memory))
-        elif limits.memory is not None and layout.v2_has("memory"):
-            d = self._v2dir()
-            _write(os.path.join(d, "memory.max"), str(limits.memory))
-            if os.path.exists(os.path.join(d, "memory.swap.max")):
-                _write(os.path.join(d, "memory.swap.max"), "0")
-        pids = layout.v1_for("pids")
-        if limits.pids is not None and pids is not None:
-            _write(os.path.join(pids.dir(self.path), "pids.max"), str(limits.pids))
-        elif limits.pids is not None and layout.v2_has("pids"):
-            _write(os.path.join(self._v2dir(), "pids.max"), str(limits.pids))
-
-    def _v2dir(self) -> str:
-        assert self.layout.unified is not None
-        return self.layout.unified.dir(self.path)
+        places = self.places
+        if limits.memory is not None and places.memory is not None:
+            memory = str(limits.memory)
+            if places.memory_v1:
+                _write(f"{places.memory}/memory.limit_in_bytes", memory)
+                if os.path.exists(f"{places.memory}/memory.memsw.limit_in_bytes"):  # swap off: memory+swap = memory
+                    _write(f"{places.memory}/memory.memsw.limit_in_bytes", memory)
+            else:
+                _write(f"{places.memory}/memory.max", memory)
+                if os.path.exists(f"{places.memory}/memory.swap.max"):
+                    _write(f"{places.memory}/memory.swap.max", "0")
+        if limits.pids is not None and places.pids is not None:
+            _write(f"{places.pids}/pids.max", str(limits.pids))
 
     def close_procs_fds(self) -> None:
         fds, self.procs_fds = self.procs_fds, []
@@ -102,10 +115,10 @@ class RunCgroup:
     def kill_now(self) -> bool:
         """SIGKILL every process of the cgroup at once (cgroup.kill); False
         where there is none (the server then kills them)."""
-        if self.layout.unified is None:
+        if self.places.unified is None:
             return False
         try:
-            _write(os.path.join(self._v2dir(), "cgroup.kill"), "1")
+            _write(f"{self.places.unified}/cgroup.kill", "1")
         except FileNotFoundError:
             return False
         return True
@@ -137,6 +150,6 @@ def _rmdir(d: str) -> None:
             return
         except OSError as exc:
             if exc.errno != errno.EBUSY or time.monotonic() > deadline:
-                raise SandboxError(f"cannot remove the run's cgroup {d}: {exc.strerror}") from exc
+                raise SandboxError(f"cannot remove the cgroup {d}: {exc.strerror}") from exc
         time.sleep(delay)
         delay = min(delay * 2, 0.05)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, ContextManager, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import attrs
 
 from .. import rootless
 from ..cgroups import CgroupConfig, Layout, detect
-from ..errors import ConfigError
+from ..errors import ConfigError, StepError
 from ..plan import Step, build_plan
 from ..plan.process import exec_candidates
 from ..process import DEFAULT_PATH
@@ -22,9 +23,10 @@ from ._boxfiles import BoxFiles, HostFiles, ServedFiles
 from ._config import BOX_ENV, BOX_PATH, box_config, box_identity, drop, rlimits, server_config, unenforceable
 from ._judge import judge
 from ._monitor import Monitor, Stream
+from ._places import Places
 from ._plan import run_steps
 from ._proctime import TreeClock
-from ._runcgroup import RunCgroup
+from ._runcgroup import RunCgroup, box_parents, remove_parents
 from ._server import BoxServer
 from .errors import LimitUnsupported, SandboxError
 from .limits import Limits
@@ -159,9 +161,19 @@ class Sandbox:
             if host_box is not None:
                 host_box.close()
             raise
-        self._box_cgroup = self._server.cgroup
-        if self._box_cgroup is None:
-            self._layout = None  # a rootless box without delegation: no cgroups
+        box_cgroup = self._server.cgroup
+        self._parents: List[str] = []
+        #: Where the runs' cgroups go (None: a rootless box without delegation has none).
+        self._places: Optional[Places] = None
+        if box_cgroup is None:
+            self._layout = None
+        elif self._layout is not None:
+            self._places = Places.of(self._layout, box_cgroup.path)
+            try:
+                self._parents = box_parents(self._places)
+            except BaseException:
+                self.close()
+                raise
         self._steps[self._rlimit_key(self.enforced)] = run_steps(self._server.plan)
         self._next: Optional[RunCgroup] = None
         self._prepared = False
@@ -177,8 +189,8 @@ class Sandbox:
         a grace period of the kernel's then, not in the run)."""
         server, _ = self._open()
         self._runs += 1
-        box = self._box_cgroup
-        cgroup = None if box is None else RunCgroup(box.layout, box.path, self._runs)
+        places = self._places
+        cgroup = None if places is None else RunCgroup(places.below(f"run-{self._runs}"))
         try:
             server.prepare(cgroup.procs_fds if cgroup is not None else ())
         except BaseException:
@@ -206,9 +218,18 @@ class Sandbox:
             raise SandboxError("the sandbox is closed")
         return self._server, self._files
 
+    def _files_lock(self) -> ContextManager[Any]:
+        """Files of a rootless box go through its server, one request at a
+        time: put() and get() wait for a run in progress."""
+        return self._lock if isinstance(self._files, ServedFiles) else contextlib.nullcontext()
+
     def put(self, files: Files, *, executable: bool = False) -> None:
         """Write ``files`` ({relative path: bytes or str}) into the box,
         owned by the box's user (mode 0755 with ``executable``)."""
+        with self._files_lock():
+            self._put(files, executable)
+
+    def _put(self, files: Files, executable: bool) -> None:
         _, box = self._open()
         for name, content in files.items():
             data = content.encode() if isinstance(content, str) else bytes(content)
@@ -224,7 +245,8 @@ class Sandbox:
 
     def get(self, name: str) -> bytes:
         """The content of a file of the box (symlinks are not followed)."""
-        fd = self._open()[1].open_read(name)
+        with self._files_lock():
+            fd = self._open()[1].open_read(name)
         with os.fdopen(fd, "rb") as f:
             return f.read()
 
@@ -336,12 +358,6 @@ class Sandbox:
             out_r, out_w = os.pipe2(os.O_CLOEXEC)
             err_r, err_w = os.pipe2(os.O_CLOEXEC)
             clock = TreeClock(server.pid, server.region) if cgroup is None else None
-            started = time.monotonic()
-            try:
-                server.start(steps, argv, envp, paths, [stdin_fd, out_w, err_w])
-            finally:
-                _close([stdin_fd, out_w, err_w])
-                stdin_fd = out_w = err_w = -1
             streams = [Stream(out_r, limits.output), Stream(err_r, limits.output)]
             watch = cgroup.watch if cgroup is not None else None
             cpu_ns = watch.cpu_ns if watch is not None else clock.cpu_ns  # type: ignore[union-attr]
@@ -352,8 +368,16 @@ class Sandbox:
                 server.kill()
 
             monitor = Monitor(server, streams, watch, cpu_ns, limits, kill)
+            started = time.monotonic()
             try:
+                try:
+                    server.start(steps, argv, envp, paths, [stdin_fd, out_w, err_w])
+                finally:
+                    _close([stdin_fd, out_w, err_w])
+                    stdin_fd = out_w = err_w = -1
                 wall = monitor.run(started)
+            except StepError:
+                raise  # the program could not be started: nothing runs
             except BaseException:
                 self.close()  # a run cut short (an interrupt, a box gone): nothing of it may go on
                 raise
@@ -375,14 +399,18 @@ class Sandbox:
         server, self._server = self._server, None
         files, self._files = self._files, None
         cgroup, self._next = getattr(self, "_next", None), None
+        parents, self._parents = getattr(self, "_parents", []), []
         try:
             if server is not None:
                 server.close()
         finally:
-            if cgroup is not None:
-                cgroup.remove()
-            if files is not None:
-                files.close()
+            try:
+                if cgroup is not None:
+                    cgroup.remove()
+                remove_parents(parents)
+            finally:
+                if files is not None:
+                    files.close()
 
     def __enter__(self) -> Sandbox:
         return self
