@@ -93,19 +93,18 @@
  * socket.  A failed PREPARE, RUN or OPEN is answered with LC_MSG_ERROR. */
 #define LC_MSG_PREPARE    9    /* parent -> server: make the next run's process, which joins
                                   the cgroups of the cgroup.procs files attached (SCM_RIGHTS)
-                                  and waits; then PREPARED */
+                                  and waits; during a run, once it is over; then PREPARED */
 #define LC_MSG_PREPARED  10    /* server -> parent: it waits in its cgroups (value: its pid) */
 #define LC_MSG_RUN       11    /* parent -> server: the prepared process runs the region's
                                   steps and execs; SCM_RIGHTS: stdin, stdout, stderr */
 #define LC_MSG_STARTED   12    /* server -> parent: it exec'd (value: its pid in the box) */
-#define LC_MSG_EXITED    13    /* server -> parent: it ended (value: its wait status) */
+#define LC_MSG_EXITED    13    /* server -> parent: it ended (value: its wait status; the
+                                  region's exited_ns: when) */
 #define LC_MSG_KILL      14    /* parent -> server: SIGKILL every process of the box but itself */
-#define LC_MSG_END       15    /* parent -> server: count, kill and reap what the run left,
-                                  empty the scratch directories, then DONE */
-#define LC_MSG_DONE      16    /* server -> parent: the box holds no process of the run any
-                                  more (value: how many were left when END came) */
-#define LC_MSG_OPEN      17    /* parent -> server: open the region's open_path in the box */
-#define LC_MSG_OPENED    18    /* server -> parent: the file (SCM_RIGHTS) */
+#define LC_MSG_DONE      15    /* server -> parent: after EXITED, what the run left was counted
+                                  (value), killed and reaped, the scratch directories emptied */
+#define LC_MSG_OPEN      16    /* parent -> server: open the region's open_path in the box */
+#define LC_MSG_OPENED    17    /* server -> parent: the file (SCM_RIGHTS) */
 
 /* A run's stdio lands on LC_SERVE_FD_BASE + 0, 1, 2 in its process, which
  * the run's SETUP_FDS puts on 0, 1, 2. */
@@ -152,7 +151,8 @@ struct lc_serve_region {
     int open_uid;                  /* OPEN: the owner of what it makes */
     int open_gid;
     int open_make_dirs;            /* OPEN: make the directories on the way */
-    int scratch_errno;             /* END: why a scratch directory is not empty, or 0 */
+    int scratch_errno;             /* DONE: why a scratch directory is not empty, or 0 */
+    long long exited_ns;           /* EXITED: when (CLOCK_MONOTONIC) */
     long long reaped_user_usec;    /* CPU time of every process the server reaped */
     long long reaped_sys_usec;     /* (with what they reaped), since it started */
 };

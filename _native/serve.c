@@ -5,8 +5,8 @@
  * (several ms), which is so spent between runs, not in one.  At RUN that
  * process takes the run's stdio, walks the run's steps (stdio, rlimits,
  * credentials) and execs the program.  The server reaps every process of
- * the box, tells the parent when the program has ended, and at END kills
- * and reaps what the run left and empties the scratch directories, so that
+ * the box; when the program has ended it says so, then counts, kills and
+ * reaps what the run left and empties the scratch directories, so that
  * the next run finds the box as the first one did.
  *
  * Like the rest of the child executor (child.h): system calls and
@@ -33,6 +33,9 @@ struct server {
     pid_t prepared;               /* the next run's process, waiting, or 0 */
     int prepared_fd;              /* a socket to it, or -1 */
     pid_t program;                /* the running program, or 0 */
+    int ended;                    /* the program has ended: end the run */
+    int pending[LC_SERVE_MAX_FDS];/* a PREPARE that came during a run */
+    int npending;                 /* (-1: none) */
 };
 
 /* What the prepared process starts with (copied to its own stack). */
@@ -157,11 +160,12 @@ static long long usec(struct timeval tv)
 }
 
 /* Reap every exited child (with `block`, until none is left): its CPU
- * time goes to the region; the program's end is reported. */
+ * time goes to the region; the program's end is reported at once. */
 static void reap(struct server *sv, int block)
 {
     for (;;) {
         struct rusage ru;
+        struct timespec now;
         int status;
         pid_t p = wait4(-1, &status, __WALL | (block ? 0 : WNOHANG), &ru);
 
@@ -174,7 +178,10 @@ static void reap(struct server *sv, int block)
         if (p == sv->prepared)
             forget_prepared(sv);
         if (p == sv->program) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            sv->r->exited_ns = (long long)now.tv_sec * 1000000000 + now.tv_nsec;
             sv->program = 0;
+            sv->ended = 1;
             reply(sv, LC_MSG_EXITED, 0, 0, status);
         }
     }
@@ -240,6 +247,11 @@ static void prepare(struct server *sv, const int *fds, int nfds)
     long pid;
     int err = 0;
 
+    if (sv->program != 0 && sv->npending < 0) { /* during a run: once it is over */
+        memcpy(sv->pending, fds, (size_t)nfds * sizeof(int));
+        sv->npending = nfds;
+        return;
+    }
     if (sv->prepared != 0)
         err = EBUSY;
     else if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
@@ -343,12 +355,14 @@ static int count_others(struct server *sv)
     return n < 0 ? -1 : count;
 }
 
-/* The run is over: count what it left, kill and reap all of it, empty the
- * scratch directories and the ipc namespace. */
+/* The program has ended: count what the run left, kill and reap all of
+ * it, empty the scratch directories and the ipc namespace; then make the
+ * next run's process if it was asked for meanwhile. */
 static void end_run(struct server *sv)
 {
     int left;
 
+    sv->ended = 0;
     reap(sv, 0);
     left = count_others(sv);
     kill(-1, SIGKILL); /* from PID 1: every other process of the box, at once */
@@ -359,6 +373,12 @@ static void end_run(struct server *sv)
             sv->r->scratch_errno = errno;
     remove_ipc_objects();
     reply(sv, LC_MSG_DONE, 0, 0, left);
+    if (sv->npending >= 0) {
+        int n = sv->npending;
+
+        sv->npending = -1;
+        prepare(sv, sv->pending, n);
+    }
 }
 
 static void open_for_parent(struct server *sv)
@@ -400,10 +420,10 @@ static void handle_message(struct server *sv)
         return;
     }
     close_fds(fds, nfds);
-    if (m.kind == LC_MSG_KILL)
-        kill(-1, SIGKILL);
-    else if (m.kind == LC_MSG_END)
-        end_run(sv);
+    if (m.kind == LC_MSG_KILL) {
+        if (sv->program != 0) /* late (the run is over): the next run's process stays */
+            kill(-1, SIGKILL);
+    }
     else if (m.kind == LC_MSG_OPEN)
         open_for_parent(sv);
     else
@@ -430,6 +450,8 @@ __attribute__((noreturn)) static void serve_loop(struct server *sv)
             while (read(sv->signal_fd, &info, sizeof info) > 0)
                 ;
             reap(sv, 0);
+            if (sv->ended)
+                end_run(sv);
         }
         if (p[0].revents)
             handle_message(sv);
@@ -455,6 +477,7 @@ __attribute__((noreturn)) void op_serve(struct child *c, const struct lc_step *s
 
     memset(&sv, 0, sizeof sv);
     sv.prepared_fd = -1;
+    sv.npending = -1;
     sv.c = c;
     sv.r = (struct lc_serve_region *)(uintptr_t)s->n1;
     /* Signals wait in the signalfd (SIGCHLD) or stay pending: PID 1 has no

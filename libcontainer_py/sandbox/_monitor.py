@@ -13,7 +13,6 @@ from typing import Callable, Dict, List, Optional
 
 from ._kernel import CgroupWatch
 from ._server import MSG_DONE, MSG_EXITED, BoxServer
-from .errors import SandboxError
 from .limits import Limits
 from .result import MEMORY_LIMIT, OUTPUT_LIMIT, PIDS_LIMIT, TIME_LIMIT, WALL_TIME_LIMIT
 
@@ -52,9 +51,9 @@ class Stream:
 
 
 class Monitor:
-    """Watches one run until its program has exited, the box has killed
-    and reaped what it left (DONE) and the pipes are closed.  ``kill()``
-    ends every process of the run at once (a limit fired)."""
+    """Watches one run from its start until its program has exited, the
+    box has killed and reaped what it left (DONE) and the pipes are closed.
+    ``kill()`` ends every process of the run at once (a limit fired)."""
 
     def __init__(
         self,
@@ -87,7 +86,8 @@ class Monitor:
             self._kill()
 
     def run(self, started: float) -> float:
-        """Wait for the end; returns the wall time of the program."""
+        """Wait for the end; returns the wall time of the program (from
+        ``started``, time.monotonic before the start was asked for)."""
         ep = select.epoll()
         try:
             by_fd: Dict[int, Stream] = {s.fd: s for s in self.streams}
@@ -114,24 +114,19 @@ class Monitor:
             ep.close()
 
     def _from_server(self, ep: select.epoll, server: int) -> None:
-        kind, _step, err, value, fd = self.server.receive()
-        if fd is not None:
-            os.close(fd)
+        kind, value = self.server.next_event()  # a failed start raises its StepError
         if kind == MSG_EXITED:
-            self.exited_at = time.monotonic()
+            self.exited_at = self.server.exited_at()
             self.status = value
             self._on_its_own = not self.killed
             if not self.killed:
                 self._check_counters()
-            self.server.end()  # nothing of the run may outlive its program
         elif kind == MSG_DONE:
             # What a program that ended on its own left; after a limit's kill
             # the box's processes are dying, not left.
             self.daemons = max(value, 0) if self._on_its_own else 0
             self.done = True
             ep.unregister(server)
-        else:
-            raise SandboxError(f"the box answered {kind} during a run ({os.strerror(err) if err else 'no error'})")
 
     def _read(self, ep: select.epoll, stream: Stream) -> None:
         stream.read()

@@ -106,7 +106,13 @@ class Region:
     def scratch_errno(self) -> int:
         return int(self.header.scratch_errno)
 
+    @property
+    def closed(self) -> bool:
+        return self._map.closed
+
     def close(self) -> None:
+        if self._map.closed:
+            return
         self.header = None
         self._base = None
         self._buffer = None

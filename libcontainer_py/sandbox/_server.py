@@ -5,19 +5,21 @@ A run's process is made ahead (PREPARE, with the run's cgroup.procs
 files): it moves itself into the run's cgroups and waits.  RUN (its stdio
 attached with SCM_RIGHTS, its steps and argv in the shared ``Region``)
 makes it walk the steps and exec; the server answers STARTED (or the
-failed step).  EXITED comes when the program ends; END
-makes the server count, kill and reap what the run left, and DONE says
-the box is as the run found it.  KILL ends every process of the run at
-once.  OPEN opens a file of the box for this process (a rootless box:
-only the box's own root may).
+failed step).  EXITED comes when the program ends; the server then
+counts, kills and reaps what the run left, and DONE says the box is as
+the run found it.  KILL ends every process of the run at once.  Answers
+come in the order of the requests; nothing waits for a PREPARE's.  OPEN
+opens a file of the box for this process (a rootless box: only the box's
+own root may).
 """
 
 from __future__ import annotations
 
+import collections
 import os
 import socket
 import struct
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Deque, Optional, Sequence, Tuple
 
 from .._contract import MSG, MSG_ERROR
 from .._lcnative import lib
@@ -37,7 +39,6 @@ MSG_RUN: int = lib.LC_MSG_RUN
 MSG_STARTED: int = lib.LC_MSG_STARTED
 MSG_EXITED: int = lib.LC_MSG_EXITED
 MSG_KILL: int = lib.LC_MSG_KILL
-MSG_END: int = lib.LC_MSG_END
 MSG_DONE: int = lib.LC_MSG_DONE
 MSG_OPEN: int = lib.LC_MSG_OPEN
 MSG_OPENED: int = lib.LC_MSG_OPENED
@@ -81,9 +82,11 @@ class BoxServer:
         self.pid: int = self._proc.pid
         self.container_id = self._proc.container_id
         self.plan: Plan = self._proc.full_plan
-        self._preparing = False
-        #: Why the last PREPARE failed, read before its run came.
+        #: The requests whose answers are to come, in order.
+        self._waiting: Deque[str] = collections.deque()
+        #: Why the last PREPARE failed ("" if it did not).
         self._unprepared = ""
+        self._run: Optional[Plan] = None
 
     @property
     def config(self) -> Config:
@@ -121,34 +124,16 @@ class BoxServer:
         kind, step, err, value = MSG.unpack(data)
         return kind, step, err, value, (fds[0] if fds else None)
 
-    def _answer(self, expected: int) -> Tuple[int, Optional[int]]:
-        kind, _step, err, value, fd = self.receive()
-        if kind == expected:
-            return value, fd
-        if fd is not None:
-            os.close(fd)
-        if kind == MSG_ERROR:
-            raise OSError(err, os.strerror(err))
-        raise SandboxError(f"the box {self.container_id} answered {kind}, not {expected}")
+    def _request(self, kind: int, answer: str, fds: Sequence[int] = ()) -> None:
+        """Send a request; its answer is read, in order, by next_event()."""
+        self._send(kind, fds)
+        self._waiting.append(answer)
 
     def prepare(self, cgroup_files: Sequence[int]) -> None:
         """Have the next run's process made: it moves itself into the
-        cgroups of ``cgroup_files`` (cgroup.procs files) and waits.  Not
-        waited for: the answer is read by the next start()."""
-        self._send(MSG_PREPARE, cgroup_files)
-        self._preparing = True
-
-    def _prepared(self) -> str:
-        """Read the answer to a PREPARE not waited for; why it failed, or ""."""
-        if not self._preparing:
-            return ""
-        self._preparing = False
-        kind, _step, err, _value, fd = self.receive()
-        if fd is not None:
-            os.close(fd)
-        if kind == MSG_PREPARED:
-            return ""
-        return f": its process could not join the run's cgroup ({os.strerror(err)})"
+        cgroups of ``cgroup_files`` (cgroup.procs files) and waits.  During
+        a run the server makes it once the run is over.  Not waited for."""
+        self._request(MSG_PREPARE, "prepare", cgroup_files)
 
     def start(
         self,
@@ -157,52 +142,82 @@ class BoxServer:
         envp: Sequence[str],
         paths: Sequence[str],
         stdio: Sequence[int],
-    ) -> int:
+    ) -> None:
         """Start a run: the prepared process walks ``steps`` with ``stdio``
-        (stdin, stdout, stderr) and execs; its pid in the box.  A failed
-        step raises its StepError (ExecNotFound...)."""
+        (stdin, stdout, stderr) and execs.  Not waited for: next_event()
+        gives STARTED, or raises the failed step's StepError (ExecNotFound...)."""
         self.region.write_run(steps, argv, envp, paths)
-        self._send(MSG_RUN, stdio)
-        unprepared, self._unprepared = self._prepared() or self._unprepared, ""
-        kind, step, err, value, fd = self.receive()
-        if fd is not None:
-            os.close(fd)
-        if kind == MSG_STARTED:
-            return value
-        if kind == MSG_ERROR and step >= 0:
-            plan = Plan(self.container_id, 0, steps, tuple(argv), tuple(envp), tuple(paths))
-            raise _step_error(plan, step, err, value)
-        if kind == MSG_ERROR:
-            why = unprepared or f": {os.strerror(err)}"
-            raise SandboxError(f"the box {self.container_id} cannot start a process{why}")
-        raise SandboxError(f"the box {self.container_id} answered {kind} to a run")
+        self._run = Plan(self.container_id, 0, steps, tuple(argv), tuple(envp), tuple(paths))
+        self._request(MSG_RUN, "run", stdio)
+
+    def next_event(self) -> Tuple[int, int]:
+        """The next event of the run: (STARTED, pid), (EXITED, wait status)
+        or (DONE, processes it left); answers to PREPARE are taken in
+        passing."""
+        while True:
+            kind, step, err, value, fd = self.receive()
+            if fd is not None:
+                os.close(fd)
+            if kind in (MSG_EXITED, MSG_DONE):
+                return kind, value
+            what = self._waiting.popleft() if self._waiting else "nothing"
+            if what == "prepare":
+                self._unprepared = (
+                    "" if kind == MSG_PREPARED else f"; its process could not be made: {os.strerror(err)}"
+                )
+            elif what == "run" and kind == MSG_STARTED:
+                return kind, value
+            elif what == "run" and kind == MSG_ERROR:
+                raise self._run_error(step, err, value)
+            else:
+                raise SandboxError(f"the box {self.container_id} answered {kind} to {what}")
+
+    def _run_error(self, step: int, err: int, stage: int) -> Exception:
+        if step >= 0 and self._run is not None:
+            return _step_error(self._run, step, err, stage)
+        return SandboxError(f"the box {self.container_id} cannot start a process: {os.strerror(err)}{self._unprepared}")
+
+    def exited_at(self) -> float:
+        """When the program ended (time.monotonic's clock), as the server saw it."""
+        return int(self.region.header.exited_ns) / 1e9
 
     def kill(self) -> None:
         """SIGKILL every process of the run now (the server, from PID 1)."""
         self._send(MSG_KILL)
 
-    def end(self) -> None:
-        """Ask for the run's end; DONE comes (through receive) when it is over."""
-        self._send(MSG_END)
-
     def open(self, path: str, flags: int, mode: int, owner: Tuple[int, int], make_dirs: bool) -> int:
         """An fd of ``path`` in the box, opened by the server (OSError)."""
         self.region.write_open(path, flags, mode, owner, make_dirs)
-        self._send(MSG_OPEN)
-        self._unprepared = self._prepared() or self._unprepared
-        _value, fd = self._answer(MSG_OPENED)
-        if fd is None:
-            raise SandboxError(f"the box {self.container_id} sent no file")
-        return fd
+        self._request(MSG_OPEN, "open")
+        while True:
+            kind, _step, err, _value, fd = self.receive()
+            what = self._waiting.popleft() if self._waiting else "nothing"
+            if what == "prepare":
+                self._unprepared = (
+                    "" if kind == MSG_PREPARED else f"; its process could not be made: {os.strerror(err)}"
+                )
+                continue
+            if what == "open" and kind == MSG_OPENED and fd is not None:
+                return fd
+            if fd is not None:
+                os.close(fd)
+            if what == "open" and kind == MSG_ERROR:
+                raise OSError(err, os.strerror(err))
+            raise SandboxError(f"the box {self.container_id} answered {kind} to {what}")
+
+    def stop(self) -> None:
+        """SIGKILL the box's PID 1 (the kernel then kills every process in
+        it) without waiting; close() waits.  Idempotent."""
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            self._proc.kill()
+            sock.close()
 
     def close(self) -> None:
-        """End the box (its PID 1, so every process in it) and remove its
-        cgroup; idempotent."""
-        sock, self._sock = self._sock, None
-        if sock is None:
+        """End the box and remove its cgroup; idempotent."""
+        self.stop()
+        if self.region.closed:
             return
-        self._proc.kill()
-        sock.close()
         try:
             self._proc.wait()
         finally:

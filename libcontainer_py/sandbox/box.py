@@ -176,6 +176,8 @@ class Sandbox:
                 raise
         self._steps[self._rlimit_key(self.enforced)] = run_steps(self._server.plan)
         self._next: Optional[RunCgroup] = None
+        #: The cgroups of the runs before, empty, to remove.
+        self._ran: List[RunCgroup] = []
         self._prepared = False
         try:
             self._prepare()
@@ -323,20 +325,26 @@ class Sandbox:
             full_before = files.full()
             if cgroup is not None:
                 cgroup.limit(limits)
-            result = self._watch(server, files, cgroup, steps, argv, envp, paths, stdin, limits, full_before)
+            return self._watch(
+                server, files, cgroup, steps, argv, envp, paths, stdin, limits, full_before, prepare_next
+            )
         finally:
             if cgroup is not None:
-                cgroup.remove()
-        if self._server is not None and prepare_next:
-            try:
-                self._prepare()
-            except (OSError, SandboxError) as exc:
-                log.warning(
-                    "sandbox %s: cannot prepare the next run now (%s); the next run tries again",
-                    server.container_id,
-                    exc,
-                )
-        return result
+                self._ran.append(cgroup)  # its counters are read: removed by the next run, or close()
+
+    def _meanwhile(self, prepare_next: bool) -> None:
+        """While a run starts: remove the cgroups of the runs before (empty
+        since their DONE), make the next run's (the box makes its process
+        once this run is over)."""
+        done, self._ran = self._ran[:-1], self._ran[-1:]
+        for cgroup in done:
+            cgroup.remove()
+        if not prepare_next:
+            return
+        try:
+            self._prepare()
+        except (OSError, SandboxError) as exc:
+            log.warning("sandbox: cannot prepare the next run now (%s); the next run tries again", exc)
 
     def _watch(
         self,
@@ -350,6 +358,7 @@ class Sandbox:
         stdin: bytes,
         limits: Limits,
         full_before: bool,
+        prepare_next: bool,
     ) -> Result:
         """Start the prepared process, watch the run to its end, judge it."""
         out_r = out_w = err_r = err_w = stdin_fd = -1
@@ -375,6 +384,7 @@ class Sandbox:
                 finally:
                     _close([stdin_fd, out_w, err_w])
                     stdin_fd = out_w = err_w = -1
+                self._meanwhile(prepare_next)
                 wall = monitor.run(started)
             except StepError:
                 raise  # the program could not be started: nothing runs
@@ -398,19 +408,23 @@ class Sandbox:
         """End the box and remove its directory; idempotent."""
         server, self._server = self._server, None
         files, self._files = self._files, None
-        cgroup, self._next = getattr(self, "_next", None), None
+        cgroups = [getattr(self, "_next", None), *getattr(self, "_ran", [])]
+        self._next, self._ran = None, []
         parents, self._parents = getattr(self, "_parents", []), []
         try:
             if server is not None:
-                server.close()
+                server.stop()  # the kernel ends the box meanwhile
+            if files is not None:
+                files.close()
         finally:
             try:
-                if cgroup is not None:
-                    cgroup.remove()
-                remove_parents(parents)
+                if server is not None:
+                    server.close()
             finally:
-                if files is not None:
-                    files.close()
+                for cgroup in cgroups:
+                    if cgroup is not None:
+                        cgroup.remove()
+                remove_parents(parents)
 
     def __enter__(self) -> Sandbox:
         return self
