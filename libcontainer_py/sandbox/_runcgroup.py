@@ -59,6 +59,24 @@ def remove_parents(made: List[str]) -> None:
                 raise SandboxError(f"cannot remove the cgroup {d}: {exc.strerror}") from exc
 
 
+def v2_controllers(places: Places, server: int) -> None:
+    """Where memory or pids are cgroup2 controllers, the runs' cgroups
+    need them enabled in the box's (its cgroup.subtree_control), which
+    cgroup2 allows only once no process is in it: the box's PID 1
+    (``server``) moves to a leaf, ``<box>/server``, first.  Nothing to do
+    on v1 and hybrid hosts (this one)."""
+    wanted = [name for name, v1 in (("memory", places.memory_v1), ("pids", places.pids_v1)) if not v1]
+    wanted = [name for name in wanted if getattr(places, name) is not None]
+    if not wanted or places.unified is None:
+        return
+    try:
+        os.mkdir(f"{places.unified}/server", 0o755)
+        _write(f"{places.unified}/server/cgroup.procs", str(server))
+        _write(f"{places.unified}/cgroup.subtree_control", " ".join(f"+{name}" for name in wanted))
+    except OSError as exc:
+        raise SandboxError(f"cannot give the runs of the box {places.unified} their {wanted}: {exc}") from exc
+
+
 def _write(path: str, value: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
     try:

@@ -26,7 +26,7 @@ from ._monitor import Monitor, Stream
 from ._places import Places
 from ._plan import run_steps
 from ._proctime import TreeClock
-from ._runcgroup import RunCgroup, box_parents, remove_parents
+from ._runcgroup import RunCgroup, box_parents, remove_parents, v2_controllers
 from ._server import BoxServer
 from .errors import LimitUnsupported, SandboxError
 from .limits import Limits
@@ -171,6 +171,7 @@ class Sandbox:
             self._places = Places.of(self._layout, box_cgroup.path)
             try:
                 self._parents = box_parents(self._places)
+                v2_controllers(self._places, self._server.pid)
             except BaseException:
                 self.close()
                 raise
