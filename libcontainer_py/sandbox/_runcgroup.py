@@ -145,12 +145,16 @@ class RunCgroup:
         assert self.watch is not None
         return self.watch.usage()
 
-    def remove(self) -> None:
-        """Remove the (empty) cgroup; idempotent."""
+    def close_fds(self) -> None:
+        """Close what is open of it (its counters are read); idempotent."""
         self.close_procs_fds()
         if self.watch is not None:
             self.watch.close()
             self.watch = None
+
+    def remove(self) -> None:
+        """Remove the (empty) cgroup; idempotent."""
+        self.close_fds()
         made, self._made = self._made, []
         for d in reversed(made):
             _rmdir(d)

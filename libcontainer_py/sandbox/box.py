@@ -123,6 +123,15 @@ class Sandbox:
     ) -> None:
         self._server: Optional[BoxServer] = None
         self._files: Optional[BoxFiles] = None
+        #: Where the runs' cgroups go (None: a rootless box without delegation has none).
+        self._places: Optional[Places] = None
+        self._parents: List[str] = []
+        #: The next run's cgroup (its process waits in it), and the runs' before, to remove.
+        self._next: Optional[RunCgroup] = None
+        self._ran: List[RunCgroup] = []
+        self._prepared = False
+        self._runs = 0
+        self._lock = threading.Lock()
         self.network = _network(network)
         self.limits = limits if limits is not None else Limits()
         if not isinstance(self.limits, Limits):
@@ -139,9 +148,19 @@ class Sandbox:
         self._host_layout = detect()
         self._layout, self._rootless = _runs_layout(self._host_layout, "sbx")
         self.enforced = self._enforceable(self.limits)
-        self._lock = threading.Lock()
-        self._runs = 0
-        self._steps: Dict[Tuple[Optional[int], Optional[int]], Tuple[Step, ...]] = {}
+        try:
+            server = self._make_box()
+            self._steps: Dict[Tuple[Optional[int], Optional[int]], Tuple[Step, ...]] = {
+                self._rlimit_key(self.enforced): run_steps(server.plan)
+            }
+            self._make_cgroups(server)
+            self._prepare()
+        except BaseException:
+            self.close()
+            raise
+
+    def _make_box(self) -> BoxServer:
+        """The box's directory and container."""
         host_box = None if self._rootless else BoxDir(self.limits.disk, *self._identity)
         try:
             config = box_config(
@@ -153,38 +172,27 @@ class Sandbox:
                 layout=self._host_layout,
                 identity=self._identity,
             )
-            config = server_config(config)
-            self._server = BoxServer(config, box=None if host_box else BOX_PATH, loopback=self.network == "loopback")
-            self._files = HostFiles(host_box) if host_box is not None else ServedFiles(self._server, self._identity)
+            server = BoxServer(
+                server_config(config), box=None if host_box else BOX_PATH, loopback=self.network == "loopback"
+            )
         except BaseException:
-            self.close()
             if host_box is not None:
                 host_box.close()
             raise
-        box_cgroup = self._server.cgroup
-        self._parents: List[str] = []
-        #: Where the runs' cgroups go (None: a rootless box without delegation has none).
-        self._places: Optional[Places] = None
+        self._server = server
+        self._files = HostFiles(host_box) if host_box is not None else ServedFiles(server, self._identity)
+        return server
+
+    def _make_cgroups(self, server: BoxServer) -> None:
+        """The box's cgroup where its runs' go (they go below it)."""
+        box_cgroup = server.cgroup
         if box_cgroup is None:
             self._layout = None
-        elif self._layout is not None:
+            return
+        if self._layout is not None:
             self._places = Places.of(self._layout, box_cgroup.path)
-            try:
-                self._parents = box_parents(self._places)
-                v2_controllers(self._places, self._server.pid)
-            except BaseException:
-                self.close()
-                raise
-        self._steps[self._rlimit_key(self.enforced)] = run_steps(self._server.plan)
-        self._next: Optional[RunCgroup] = None
-        #: The cgroups of the runs before, empty, to remove.
-        self._ran: List[RunCgroup] = []
-        self._prepared = False
-        try:
-            self._prepare()
-        except BaseException:
-            self.close()
-            raise
+            self._parents = box_parents(self._places)
+            v2_controllers(self._places, server.pid)
 
     def _prepare(self) -> None:
         """Make the next run's cgroup and have the box make its process,
@@ -331,7 +339,8 @@ class Sandbox:
             )
         finally:
             if cgroup is not None:
-                self._ran.append(cgroup)  # its counters are read: removed by the next run, or close()
+                cgroup.close_fds()
+                self._ran.append(cgroup)  # removed while the next run starts, or by close()
 
     def _meanwhile(self, prepare_next: bool) -> None:
         """While a run starts: remove the cgroups of the runs before (empty
@@ -409,9 +418,9 @@ class Sandbox:
         """End the box and remove its directory; idempotent."""
         server, self._server = self._server, None
         files, self._files = self._files, None
-        cgroups = [getattr(self, "_next", None), *getattr(self, "_ran", [])]
+        cgroups = [self._next, *self._ran]
         self._next, self._ran = None, []
-        parents, self._parents = getattr(self, "_parents", []), []
+        parents, self._parents = self._parents, []
         try:
             if server is not None:
                 server.stop()  # the kernel ends the box meanwhile
