@@ -167,7 +167,7 @@ void find_exec(struct child *c);
 void open_tty(struct child *c, const struct lc_step *s);
 __attribute__((noreturn)) void init_loop(pid_t main_pid, const sigset_t *all);
 void become_init(struct child *c, const struct lc_step *s);
-void blank_creator(const struct lc_step *s);
+void blank_creator(const struct lc_step *s, const char *name);
 
 /* executor.c: the steps of c->a, from the first; never returns */
 __attribute__((noreturn)) void run_steps(struct child *c);

@@ -246,16 +246,18 @@ __attribute__((noreturn)) void init_loop(pid_t main_pid, const sigset_t *all)
 }
 
 /* PID 1 is a copy of the caller that never execs: blank the caller's argv
- * and environment (the parent checked that each area is writable memory). */
-void blank_creator(const struct lc_step *s)
+ * and environment (the parent checked that each area is writable memory),
+ * and call it `name` there. */
+void blank_creator(const struct lc_step *s, const char *name)
 {
     const uint64_t *area = s->buf;
+    size_t len = strlen(name) + 1;
 
     for (long i = 0; i + 2 <= s->buflen / (long)sizeof *area; i += 2)
         memset((void *)(uintptr_t)area[i], 0, (size_t)(area[i + 1] - area[i]));
     /* ps then shows PID 1 as what it is: the argv area comes first */
-    if (s->buflen >= (long)(2 * sizeof *area) && area[1] - area[0] > sizeof "init")
-        memcpy((void *)(uintptr_t)area[0], "init", sizeof "init");
+    if (s->buflen >= (long)(2 * sizeof *area) && area[1] - area[0] > len)
+        memcpy((void *)(uintptr_t)area[0], name, len);
 }
 
 void become_init(struct child *c, const struct lc_step *s)
@@ -282,7 +284,7 @@ void become_init(struct child *c, const struct lc_step *s)
     if (c->start_fd >= 0)
         close(c->start_fd);
     prctl(PR_SET_NAME, "init", 0, 0, 0);
-    blank_creator(s);
+    blank_creator(s, "init");
     init_loop((pid_t)pid, &all);
 }
 

@@ -497,7 +497,7 @@ __attribute__((noreturn)) void op_serve(struct child *c, const struct lc_step *s
     sv.scratch[0] = open_dir(c, s->s2, O_RDONLY);
     sv.scratch[1] = open_dir(c, s->s3, O_RDONLY);
     prctl(PR_SET_NAME, "box", 0, 0, 0);
-    blank_creator(s);
+    blank_creator(s, "box");
     send_msg(c->sync_fd, LC_MSG_READY, c->step, 0, 0);
     serve_loop(&sv);
 }
