@@ -23,10 +23,12 @@ MAX_FDS: int = lib.LC_SERVE_MAX_FDS
 #: The directories the server empties after each run.
 SCRATCH = ("/tmp", "/dev/shm")
 
-#: What a run's process does not do: the server has done it once
-#: (seccomp, dying with the owner), or it has no use in a box (waiting to be
-#: started, an init: the server is PID 1).
-_NOT_PER_RUN = frozenset({Op.SECCOMP, Op.PDEATHSIG, Op.FIND_EXEC, Op.WAIT_START, Op.WAIT_ACCEPT, Op.INIT})
+#: What the server does once for every run's process, which inherits it:
+#: dropping the bounding set, dying with the owner, the seccomp filter.
+_ONCE = (Op.DROP_BOUNDING, Op.PDEATHSIG, Op.SECCOMP)
+#: What a run's process does not do: the server has done it, or it has no
+#: use in a box (waiting to be started, an init: the server is PID 1).
+_NOT_PER_RUN = frozenset({*_ONCE, Op.FIND_EXEC, Op.WAIT_START, Op.WAIT_ACCEPT, Op.INIT})
 
 
 def _process_start(steps: Sequence[Step]) -> int:
@@ -44,9 +46,9 @@ def server_plan(plan: Plan, *, region: int, box: Optional[str], creator_areas: b
     """The box's own steps: the set-up, joining its cgroup (last: moving
     into a cgroup can wait for an RCU grace period, which the first run's
     process, moving right after, then shares; the set-up has no limit to
-    count against), its stdio, dying with the owner, no_new_privs and the
-    seccomp filter (which every run inherits), then SERVE on the shared
-    ``region``.  ``box``: the box directory the server
+    count against), its stdio, what every run inherits (the bounding set
+    dropped, dying with the owner, no_new_privs, the seccomp filter), then
+    SERVE on the shared ``region``.  ``box``: the box directory the server
     opens files in for the parent (None: the parent opens them itself);
     ``loopback``: bring the box's loopback up."""
     k = _process_start(plan.steps)
@@ -66,7 +68,7 @@ def server_plan(plan: Plan, *, region: int, box: Optional[str], creator_areas: b
         *setup,
         *join,
         plan.steps[k],
-        *(s for s in process if s.op is Op.PDEATHSIG),
+        *(s for s in process if s.op in (Op.DROP_BOUNDING, Op.PDEATHSIG)),
         Step(Op.NO_NEW_PRIVS, "set no_new_privs"),
         *(s for s in process if s.op is Op.SECCOMP),
         serve,

@@ -27,6 +27,7 @@ def test_the_server_sets_the_box_up_loads_the_filter_and_serves() -> None:
     # the filter comes last, after no_new_privs: every run inherits it, none compiles it again
     assert ops[-3:-1] == [Op.NO_NEW_PRIVS, Op.SECCOMP]
     assert Op.LOOPBACK_UP not in ops and Op.PIVOT_ROOT in ops and Op.SETUID not in ops
+    assert ops.index(Op.DROP_BOUNDING) < ops.index(Op.SECCOMP)  # once, for every run's process
     assert served.shares_memory is False and served.waits_for_start  # it stays, on its sync socket
     looped = server_plan(full, region=1, box=None, creator_areas=b"", loopback=True)
     assert Op.LOOPBACK_UP in [s.op for s in looped.steps] and looped.steps[-1].s1 is None
@@ -36,7 +37,8 @@ def test_a_run_is_the_process_part_down_to_exec() -> None:
     steps = run_steps(plan())
     ops = [s.op for s in steps]
     assert ops[0] is Op.SETUP_FDS and ops[-1] is Op.EXEC
-    for absent in (Op.SECCOMP, Op.INIT, Op.WAIT_START, Op.FIND_EXEC, Op.PDEATHSIG, Op.MOUNT, Op.JOIN_CGROUP):
+    once = (Op.SECCOMP, Op.DROP_BOUNDING, Op.PDEATHSIG)
+    for absent in (*once, Op.INIT, Op.WAIT_START, Op.FIND_EXEC, Op.MOUNT, Op.JOIN_CGROUP):
         assert absent not in ops
     assert [s.n1 for s in steps if s.op is Op.SETUID] == [65534]
     assert {(s.path, s.n2) for s in steps if s.op is Op.RLIMIT} == {("core", 0), ("nofile", 16), ("as", 1 << 30)}
