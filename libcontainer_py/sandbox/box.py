@@ -6,14 +6,13 @@ import contextlib
 import logging
 import os
 import threading
-import time
 from typing import Any, ContextManager, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import attrs
 
 from .. import rootless
 from ..cgroups import CgroupConfig, Layout, detect
-from ..errors import ConfigError, StepError
+from ..errors import ConfigError
 from ..plan import Step, build_plan
 from ..plan.process import exec_candidates
 from ..process import DEFAULT_PATH
@@ -21,12 +20,10 @@ from ..rootfs import Rootfs
 from ._boxdir import BoxDir
 from ._boxfiles import BoxFiles, HostFiles, ServedFiles
 from ._config import BOX_ENV, BOX_PATH, box_config, box_identity, drop, rlimits, server_config, unenforceable
-from ._judge import judge
-from ._monitor import Monitor, Stream
 from ._places import Places
 from ._plan import run_steps
-from ._proctime import TreeClock
 from ._runcgroup import RunCgroup, box_parents, remove_parents, v2_controllers
+from ._runner import Request, run_once
 from ._server import BoxServer
 from .errors import LimitUnsupported, SandboxError
 from .limits import Limits
@@ -331,11 +328,17 @@ class Sandbox:
             self._prepare()
         cgroup, self._next, self._prepared = self._next, None, False
         try:
-            full_before = files.full()
             if cgroup is not None:
                 cgroup.limit(limits)
-            return self._watch(
-                server, files, cgroup, steps, argv, envp, paths, stdin, limits, full_before, prepare_next
+            request = Request(steps, tuple(argv), tuple(envp), tuple(paths), stdin)
+            return run_once(
+                server,
+                files,
+                cgroup,
+                request,
+                limits,
+                meanwhile=lambda: self._meanwhile(prepare_next),
+                abort=self.close,
             )
         finally:
             if cgroup is not None:
@@ -355,64 +358,6 @@ class Sandbox:
             self._prepare()
         except (OSError, SandboxError) as exc:
             log.warning("sandbox: cannot prepare the next run now (%s); the next run tries again", exc)
-
-    def _watch(
-        self,
-        server: BoxServer,
-        files: BoxFiles,
-        cgroup: Optional[RunCgroup],
-        steps: Tuple[Step, ...],
-        argv: List[str],
-        envp: List[str],
-        paths: Sequence[str],
-        stdin: bytes,
-        limits: Limits,
-        full_before: bool,
-        prepare_next: bool,
-    ) -> Result:
-        """Start the prepared process, watch the run to its end, judge it."""
-        out_r = out_w = err_r = err_w = stdin_fd = -1
-        try:
-            stdin_fd = _memfd(stdin)
-            out_r, out_w = os.pipe2(os.O_CLOEXEC)
-            err_r, err_w = os.pipe2(os.O_CLOEXEC)
-            clock = TreeClock(server.pid, server.region) if cgroup is None else None
-            streams = [Stream(out_r, limits.output), Stream(err_r, limits.output)]
-            watch = cgroup.watch if cgroup is not None else None
-            cpu_ns = watch.cpu_ns if watch is not None else clock.cpu_ns  # type: ignore[union-attr]
-
-            def kill() -> None:
-                if cgroup is not None:
-                    cgroup.kill_now()
-                server.kill()
-
-            monitor = Monitor(server, streams, watch, cpu_ns, limits, kill)
-            started = time.monotonic()
-            try:
-                try:
-                    server.start(steps, argv, envp, paths, [stdin_fd, out_w, err_w])
-                finally:
-                    _close([stdin_fd, out_w, err_w])
-                    stdin_fd = out_w = err_w = -1
-                self._meanwhile(prepare_next)
-                wall = monitor.run(started)
-            except StepError:
-                raise  # the program could not be started: nothing runs
-            except BaseException:
-                self.close()  # a run cut short (an interrupt, a box gone): nothing of it may go on
-                raise
-            usage = cgroup.usage() if cgroup is not None else clock.usage()  # type: ignore[union-attr]
-            if server.region.scratch_errno:
-                raise SandboxError(
-                    f"the box's /tmp or /dev/shm could not be emptied after a run: "
-                    f"{os.strerror(server.region.scratch_errno)}"
-                )
-        finally:
-            _close([stdin_fd, out_w, err_w, out_r, err_r])
-        filled = not full_before and files.full()
-        return judge(
-            server.container_id, monitor.status, monitor.daemons, monitor.reasons, streams, usage, limits, wall, filled
-        )
 
     def close(self) -> None:
         """End the box and remove its directory; idempotent."""
@@ -447,25 +392,6 @@ class Sandbox:
             self.close()
         except Exception:
             pass
-
-
-def _close(fds: Sequence[int]) -> None:
-    for fd in fds:
-        if fd >= 0:
-            os.close(fd)
-
-
-def _memfd(data: bytes) -> int:
-    fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.lseek(fd, 0, os.SEEK_SET)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
 
 
 def run(
