@@ -172,3 +172,31 @@ def test_a_delegated_cgroup2_directory_holds_the_runs(rootless_user: RootlessUse
     assert out["daemon"] == ["OK", 1]
     assert "in the user's delegated cgroup2 directory" in out["refused"]
     assert [n for n in os.listdir(delegated) if os.path.isdir(os.path.join(delegated, n))] == ["init"]
+
+
+ONE_ID = """
+    import warnings
+    from libcontainer_py import rootless, sandbox
+
+    rootless.SUBUID = rootless.SUBGID = "/nonexistent"  # a user /etc/subuid has no line for
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the RootlessWarning that says to add a range
+        with sandbox.Sandbox(limits=sandbox.Limits(wall_time=10)) as box:
+            box.put({"f": "given\\n"})
+            r = box.run(["sh", "-c", "id -u; grep CapEff /proc/self/status; cat f; echo made > g; kill -9 1"])
+            made = box.get("g").decode()
+            after = box.run(["true"]).status
+    emit([r.status, r.stdout.decode().split(), made, after])
+"""
+
+
+def test_without_subordinate_ids_the_box_user_is_root_of_the_box_without_capabilities(
+    rootless_user: RootlessUser,
+) -> None:
+    """Only the user's own id is mapped: the programs run as root of the
+    box's user namespace, with no capability (nobody is not mapped); the
+    box's PID 1, the same id, ignores even SIGKILL from inside (the kernel
+    keeps a namespace's init from its own processes' signals)."""
+    status, out, made, after = as_user(rootless_user, ONE_ID)
+    assert (status, made, after) == ("OK", "made\n", "OK")
+    assert out == ["0", "CapEff:", "0000000000000000", "given"]
