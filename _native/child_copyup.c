@@ -87,12 +87,23 @@ static int copy_attrs(int fd, int dir, const char *name, const struct stat *st)
     return utimensat(dir, name, times, AT_SYMLINK_NOFOLLOW);
 }
 
+/* The end of a directory's or a file's copy whose contents gave rc:
+ * its attributes (when the contents were copied), then both fds closed. */
+static int finish_copy(int rc, int src, int dst, const struct stat *st)
+{
+    if (rc == 0)
+        rc = copy_attrs(dst, -1, NULL, st);
+    close(src);
+    close(dst);
+    return rc;
+}
+
 static int copy_dir(struct copy_ctx *x, int from, int to, int depth);
 
 static int copy_entry(struct copy_ctx *x, int from, int to, const char *name, int depth)
 {
     struct stat st;
-    int src, dst, rc;
+    int src, dst;
     ssize_t n;
 
     if (fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -113,12 +124,7 @@ static int copy_entry(struct copy_ctx *x, int from, int to, const char *name, in
             close(src);
             return -1;
         }
-        rc = copy_dir(x, src, dst, depth + 1);
-        if (rc == 0)
-            rc = copy_attrs(dst, -1, NULL, &st);
-        close(src);
-        close(dst);
-        return rc;
+        return finish_copy(copy_dir(x, src, dst, depth + 1), src, dst, &st);
     case S_IFREG:
         /* O_NONBLOCK: should it have become a fifo since the fstatat, the
          * open does not wait for a writer (and fstat below refuses it). */
@@ -139,12 +145,7 @@ static int copy_entry(struct copy_ctx *x, int from, int to, const char *name, in
             close(src);
             return -1;
         }
-        rc = copy_contents(x, src, dst);
-        if (rc == 0)
-            rc = copy_attrs(dst, -1, NULL, &st);
-        close(src);
-        close(dst);
-        return rc;
+        return finish_copy(copy_contents(x, src, dst), src, dst, &st);
     case S_IFLNK:
         n = readlinkat(from, name, x->link, sizeof x->link);
         if (n < 0)

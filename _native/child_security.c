@@ -51,10 +51,7 @@ void write_file(struct child *c, const struct lc_step *s)
     ssize_t n;
     int fd;
 
-    if (s->flags & LC_F_IN_ROOT)
-        fd = open_in_root(c->root_fd, s->s1, O_WRONLY);
-    else
-        fd = open(s->s1, O_WRONLY | O_CLOEXEC);
+    fd = open(s->s1, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         fail(c, STAGE_RESOLVE);
     do {

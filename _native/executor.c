@@ -2,9 +2,8 @@
  *
  * Between clone and execve the child runs only this file and the child_*.c
  * files (one concern each, see child.h): raw syscalls and async-signal-safe
- * libc calls, no malloc, no stdio, no Python.  Everything
- * it needs (paths, flags, argv, envp, device numbers) was prepared by the
- * parent.  A failing step sends one fixed-size record (step index, errno,
+ * libc calls, no malloc, no stdio, no Python.  Everything it needs (paths,
+ * flags, argv, envp, device numbers) was prepared by the parent.  A failing step sends one fixed-size record (step index, errno,
  * stage) on the close-on-exec sync socket and _exits; EOF on that socket
  * without a record means execve succeeded.
  *
@@ -67,7 +66,7 @@
  *   AMBIENT          n1 mask to raise, n2 last capability
  *   NO_NEW_PRIVS     -
  *   RLIMIT           n1 resource, n2 soft, n3 hard
- *   WRITE_FILE       s1 path (inside the root with LC_F_IN_ROOT), s2 data
+ *   WRITE_FILE       s1 path, opened as it is (/proc/sys/..., /proc/self/...), s2 data
  *   MASK_PATH        s1 path inside the root: a read-only tmpfs over a
  *                    directory, /dev/null over anything else; absent: skip
  *   READONLY_PATH    s1 path inside the root, bound read-only; absent: skip
@@ -196,7 +195,7 @@ static void close_foreign_fds(struct child *c)
     unsigned int lo = 0;
     int i;
 
-    for (i = 0; i < a->nearly; i++) {
+    for (i = 0; i < a->n_early_keep; i++) {
         unsigned int fd = (unsigned int)a->early_keep[i];
 
         if (fd > lo && close_between(a, lo, fd - 1) < 0)

@@ -62,7 +62,6 @@
 #define LC_F_NO_PIVOT    0x4   /* PIVOT_ROOT: use MS_MOVE + chroot instead */
 #define LC_F_BIND        0x8   /* MOUNT: bind mount (attributes set afterwards) */
 #define LC_F_PIVOT_ONLY  0x10  /* PIVOT_ROOT: never fall back to chroot */
-#define LC_F_IN_ROOT     0x20  /* WRITE_FILE: resolve the path inside the root */
 #define LC_F_THROWAWAY   0x40  /* ROOT_OVERLAY: upper and work on a fresh tmpfs */
 #define LC_F_COPY_UP     0x80  /* MOUNT: copy what the target held into the new tmpfs */
 #define LC_F_CHOWN       0x200 /* MKNOD: chown the node to n3:mflags */
@@ -175,8 +174,9 @@ struct lc_spawn_args {
     int max_fd;                 /* for the close fallback without close_range */
     int *slots;                 /* fds opened by PREOPEN steps (child's copy) */
     int nslots;
-    const int *early_keep;      /* sorted fds the child needs; all others are */
-    int nearly;                 /* closed first thing (other threads' fds)    */
+    const int *early_keep;      /* sorted fds the child needs: it closes all
+                                   others first thing (other threads' fds) */
+    int n_early_keep;
     struct lc_msg *report;      /* shared memory the parent touched: a failed
                                    step is written here too, for when the
                                    socket cannot take it (a memory limit too

@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_start as bs
+from _common import interrupt_on_sigterm, leftover_status
 
 COMMANDS = ("run", "create", "state", "start", "delete")
 
@@ -124,14 +124,9 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _interrupt(_sig: int, _frame: object) -> None:
-    """SIGTERM unwinds like Ctrl-C, so that created containers are deleted."""
-    raise KeyboardInterrupt
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
+    interrupt_on_sigterm()  # so that created containers are deleted
     prefixes = runtimes(args.runc)
     samples = {name: {c: [] for c in COMMANDS} for name in prefixes}  # type: Dict[str, Dict[str, List[int]]]
     left: List[str] = []
@@ -162,10 +157,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"{command:8} {cells[0]:>22} {cells[1]:>22} {ours.median_ms / runc.median_ms:10.2f}")
     floor_ms = bs.Summary.of(floor).median_ms
     print(f"{' '.join(floor_argv)}: {floor_ms:.1f} ms (the interpreter's start, in every command of ours)")
-    if left:
-        print(f"left behind and removed: {', '.join(left)}", file=sys.stderr)
-        return 1
-    return 0
+    return leftover_status(left)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from typing import Dict, List, Optional, Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import bench_start as bs
+from _common import interrupt_on_sigterm
 from support import engines
 from support.busybox import make_rootfs
 
@@ -50,10 +50,6 @@ def timed(argv: List[str], env: Optional[Dict[str, str]] = None) -> int:
     return elapsed
 
 
-def _interrupt(_sig: int, _frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=20)
@@ -63,7 +59,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
+    interrupt_on_sigterm()
     binary = engines.our_binary()
     samples: Dict[str, Dict[str, List[int]]] = {e: {r: [] for r in RUNTIMES} for e in ("podman", "ctr")}
     work = tempfile.mkdtemp(prefix="bench-engines-")

@@ -32,6 +32,7 @@ from typing import Dict, List, Optional, Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_cli
 import bench_start as bs
+from _common import leftover_status
 
 #: The runtime calls an engine makes per ``run --rm`` of a container (see bench_engines.py).
 ENGINE_CALLS = {"podman": ("create", "start", "delete"), "ctr": ("create", "start", "state", "delete")}
@@ -98,10 +99,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         total = float(ms)
         extra = sum(extra_ms(c, python_ms, go_ms) for c in calls)
         print(f"{engine} ({', '.join(calls)}; {total:.0f} ms with runc): ours at best {1 + extra / total:.2f}x")
-    if left:
-        print(f"left behind and removed: {', '.join(left)}", file=sys.stderr)
-        return 1
-    return 0
+    return leftover_status(left)
 
 
 if __name__ == "__main__":

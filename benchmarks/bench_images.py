@@ -37,7 +37,6 @@ import argparse
 import os
 import platform
 import shutil
-import signal
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -47,6 +46,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import attrs
 import bench_start as bs
+from _common import add_only_option, print_problems, progress, run_reported
 
 import libcontainer_py as lc
 from libcontainer_py.images import Image, ImageStore
@@ -225,13 +225,13 @@ def run_imports(archive: Archive, workdir: Path, args: argparse.Namespace, failu
     total = args.import_warmup + args.import_iterations
     with open(workdir / "import.stderr", "w+b") as log:
         for i in range(total):
-            bs.progress(f"import round {i + 1}/{total}" + (" (warm-up)" if i < args.import_warmup else ""))
+            progress(f"import round {i + 1}/{total}" + (" (warm-up)" if i < args.import_warmup else ""))
             try:
                 import_round(archive, stores, i + 1, log, results, keep=i >= args.import_warmup)
             except Exception as exc:  # an import or a run that fails ends part 1, not the report
                 failures["import"] = str(exc) if isinstance(exc, bs.RuntimeFailure) else f"{type(exc).__name__}: {exc}"
                 break
-    bs.progress("")
+    progress("")
     return results
 
 
@@ -407,30 +407,17 @@ def print_report(report: Dict[str, Any], problems: List[str]) -> None:
         print()
         print(ratio_table(roots["ratios"]))
         print("(no targets are set for these: reported, not judged)")
-    for name, message in report["failures"].items():
-        print(f"\nFAILED {name}: {message}", file=sys.stderr)
-    for note in (imports or {}).get("notes", []):
-        print(f"\nimport: {note}", file=sys.stderr)
-    for name, items in roots["leftovers_cleaned"].items():
-        print(f"\n{name} left {len(items)} thing(s) behind, removed (untimed): {', '.join(items[:5])}", file=sys.stderr)
-    for name, items in roots["written_to_upper"].items():
-        print(f"\n{name}: the runs wrote to the upper (emptied, untimed): {'; '.join(items)}", file=sys.stderr)
-    for problem in problems:
-        print(f"\ncleanup problem: {problem}", file=sys.stderr)
+    notes = [f"import: {note}" for note in (imports or {}).get("notes", [])]
+    notes += [
+        f"{name}: the runs wrote to the upper (emptied, untimed): {'; '.join(items)}"
+        for name, items in roots["written_to_upper"].items()
+    ]
+    print_problems(report["failures"], roots["leftovers_cleaned"], notes, problems)
 
 
 # ---------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------
-
-
-def part_list(value: str) -> List[str]:
-    """argparse type of --only: comma-separated parts."""
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    unknown = [n for n in names if n not in PARTS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"expected some of {', '.join(PARTS)}, got {value!r}")
-    return names
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
@@ -439,24 +426,13 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--warmup", type=bs.non_negative, default=10, help="untimed rounds before them (default 10)")
     p.add_argument("--import-iterations", type=bs.positive, default=20, help="timed import rounds, part 1 (default 20)")
     p.add_argument("--import-warmup", type=bs.non_negative, default=1, help="untimed import rounds first (default 1)")
-    p.add_argument(
-        "--only",
-        type=part_list,
-        action="extend",
-        metavar="NAME[,NAME]",
-        help=f"run only these ({', '.join(PARTS)}; import is all of part 1); may be repeated",
-    )
+    add_only_option(p, PARTS, f"run only these ({', '.join(PARTS)}; import is all of part 1); may be repeated")
     p.add_argument("--compression", choices=sorted(COMPRESSIONS), default="gzip", help="of the layers (default gzip)")
     p.add_argument("--json", metavar="FILE", help="write raw samples and the summary as JSON")
     p.add_argument("--tmpdir", default=bs.DEFAULT_TMPDIR, help="where the temp dir goes (default /dev/shm)")
     args = p.parse_args(argv)
     args.parts = args.only or list(PARTS)
     return args
-
-
-def _interrupt(_sig: int, _frame: Any) -> None:
-    """SIGTERM handler: unwind like Ctrl-C, so that everything is cleaned up."""
-    raise KeyboardInterrupt
 
 
 def execute(args: argparse.Namespace, problems: List[str]) -> Dict[str, Any]:
@@ -522,26 +498,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if os.geteuid() != 0:
         print("bench_images.py must run as root (namespaces, overlay and trusted.* xattrs need it)", file=sys.stderr)
         return 1
-    signal.signal(signal.SIGTERM, _interrupt)
-    bs.become_subreaper()
-    problems: List[str] = []
-    try:
-        report = execute(args, problems)
-    except KeyboardInterrupt:
-        bs.progress("")
-        print("\ninterrupted; cleaned up", file=sys.stderr)
-        for problem in problems:
-            print(f"cleanup problem: {problem}", file=sys.stderr)
-        return 130
-    except bs.RuntimeFailure as exc:  # the rootfs or the archive could not be made
-        print(f"FAILED set-up: {exc}", file=sys.stderr)
-        for problem in problems:
-            print(f"cleanup problem: {problem}", file=sys.stderr)
-        return 1
-    print_report(report, problems)
-    if args.json:
-        bs.write_json(args.json, report)
-    return 1 if report["failures"] or problems else 0
+    # bs.RuntimeFailure: the rootfs or the archive could not be made
+    return run_reported(args, execute, print_report, set_up_errors=(bs.RuntimeFailure,))
 
 
 if __name__ == "__main__":

@@ -27,30 +27,27 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import io
 import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
+from pathlib import Path
 from typing import Dict, List, Tuple
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from support.images import blob_writer, image_config, write_layout_index
+from support.registry import Registry
 
 from libcontainer_py.images import ImageStore
 
 TARGET = 1.2
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def tar_of(entries: List[Tuple[str, bytes]], dirs: List[str]) -> bytes:
@@ -98,70 +95,20 @@ def build_layers() -> List[bytes]:
 
 def write_layout(path: str, layers: List[bytes]) -> int:
     """An OCI layout of gzip layers; returns the compressed size."""
-    blobs = os.path.join(path, "blobs", "sha256")
-    os.makedirs(blobs)
-
-    def put(data: bytes) -> Dict[str, object]:
-        with open(os.path.join(blobs, sha256(data)[7:]), "wb") as f:
-            f.write(data)
-        return {"digest": sha256(data), "size": len(data)}
-
+    put = blob_writer(path)
     gz = [gzip.compress(layer, compresslevel=6, mtime=0) for layer in layers]
-    config = json.dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {"Cmd": ["/bin/sh"]},
-            "rootfs": {"type": "layers", "diff_ids": [sha256(layer) for layer in layers]},
-        }
-    ).encode()
     manifest = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **put(config)},
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **put(image_config(layers))},
         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", **put(g)} for g in gz],
     }
     desc = put(json.dumps(manifest).encode())
-    index = {
-        "schemaVersion": 2,
-        "manifests": [
-            {
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                **desc,
-                "annotations": {"org.opencontainers.image.ref.name": "big"},
-            }
-        ],
-    }
-    with open(os.path.join(path, "index.json"), "w") as f:
-        json.dump(index, f)
-    with open(os.path.join(path, "oci-layout"), "w") as f:
-        json.dump({"imageLayoutVersion": "1.0.0"}, f)
-    return sum(len(g) for g in gz)
-
-
-def start_registry(tmp: str) -> Tuple[subprocess.Popen[bytes], str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        host = f"127.0.0.1:{s.getsockname()[1]}"
-    with open(os.path.join(tmp, "config.yml"), "w") as f:
-        f.write(
-            f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {tmp}/data\n"
-            f"http:\n  addr: {host}\n  secret: bench\n"
-        )
-    proc = subprocess.Popen(
-        ["docker-registry", "serve", os.path.join(tmp, "config.yml")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    annotations = {"org.opencontainers.image.ref.name": "big"}
+    write_layout_index(
+        path, [{"mediaType": "application/vnd.oci.image.manifest.v1+json", **desc, "annotations": annotations}]
     )
-    for _ in range(600):
-        try:
-            if httpx.get(f"http://{host}/v2/", timeout=5).status_code == 200:
-                return proc, host
-        except httpx.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    proc.wait()
-    raise RuntimeError("docker-registry did not start")
+    return sum(len(g) for g in gz)
 
 
 def main() -> int:
@@ -171,11 +118,12 @@ def main() -> int:
     parser.add_argument("--tmpdir", default="/var/tmp", help="where stores and OCI copies go (a disk, as in use)")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="bench-pull-", dir=args.tmpdir)
-    proc = None
+    registry = None
     try:
         layers = build_layers()
         size = write_layout(os.path.join(tmp, "layout"), layers)
-        proc, host = start_registry(tmp)
+        registry = Registry(os.path.join(tmp, "registry")).start()
+        host = registry.host
         ref = f"{host}/bench/big:1"
         subprocess.run(
             ["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci:{tmp}/layout:big", f"docker://{ref}"],
@@ -220,9 +168,8 @@ def main() -> int:
         print(f"ours/skopeo+import (medians)  {median['ours'] / median['skopeo+import']:.2f}  (same work: no target)")
         return 0
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait()
+        if registry is not None:
+            registry.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import errno
 import itertools
 import json
@@ -48,6 +47,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import attrs
+from _common import add_only_option, print_problems, progress, run_reported
 
 import libcontainer_py as lc
 from libcontainer_py.mounts import OPTION_FLAGS
@@ -79,7 +79,6 @@ BWRAP_LIKE: Mapping[str, Any] = {"masked_paths": (), "readonly_paths": (), "secc
 #: just the hierarchies it needs (where the library can do that).
 DEVICE_CGROUP: Mapping[str, Any] = {"accounting": False} if "accounting" in attrs.fields_dict(lc.CgroupConfig) else {}
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-PR_SET_CHILD_SUBREAPER = 36
 #: How long after a run its orphans may take to exit (untimed).
 ORPHAN_WAIT_S = 2.0
 
@@ -298,14 +297,6 @@ def _kill_cgroup_members(path: Path) -> None:
 def unescape_mountinfo(field: str) -> str:
     """Undo the octal escapes (space, tab, newline, backslash) of a /proc/self/mountinfo field."""
     return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
-
-
-def become_subreaper() -> None:
-    """Have orphans of our children reparented to us rather than to PID 1 (which may reap them late)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"prctl(PR_SET_CHILD_SUBREAPER): {os.strerror(err)}")
 
 
 def reap_orphans(deadline_s: float) -> Tuple[int, bool]:
@@ -1074,13 +1065,6 @@ def benchmark(runners: Sequence[Runner], iterations: int, warmup: int, results: 
     return results
 
 
-def progress(message: str) -> None:
-    """A one-line progress indicator on a terminal's stderr."""
-    if sys.stderr.isatty():
-        sys.stderr.write(f"\r\033[K{message}")
-        sys.stderr.flush()
-
-
 # ---------------------------------------------------------------------------
 # --profile: where our time goes
 # ---------------------------------------------------------------------------
@@ -1305,25 +1289,9 @@ def header(host: Dict[str, Any], args: argparse.Namespace, workdir: Path, rows: 
     )
 
 
-def write_json(path: str, report: Dict[str, Any]) -> None:
-    """The raw samples and the summary, for later comparison."""
-    with open(path, "w") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
-
-
 # ---------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------
-
-
-def runtime_list(value: str) -> List[str]:
-    """argparse type of --only: comma-separated runtime names."""
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    unknown = [n for n in names if n not in RUNTIMES]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"expected some of {', '.join(RUNTIMES)}, got {value!r}")
-    return names
 
 
 def positive(value: str) -> int:
@@ -1347,13 +1315,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=DESCRIPTION, epilog="See benchmarks/README.md.")
     p.add_argument("--iterations", type=positive, default=200, help="timed runs per runtime (default 200)")
     p.add_argument("--warmup", type=non_negative, default=10, help="untimed rounds first (default 10)")
-    p.add_argument(
-        "--only",
-        type=runtime_list,
-        action="extend",
-        metavar="NAME[,NAME]",
-        help=f"run only these runtimes ({', '.join(RUNTIMES)}); may be repeated",
-    )
+    add_only_option(p, RUNTIMES, f"run only these runtimes ({', '.join(RUNTIMES)}); may be repeated")
     p.add_argument("--profile", action="store_true", help="also show where ours spends its time")
     p.add_argument("--json", metavar="FILE", help="write raw samples and the summary as JSON")
     p.add_argument("--runc", default=shutil.which("runc") or "/usr/sbin/runc", help="runc binary")
@@ -1364,11 +1326,6 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         help="where the temp dir goes (default /dev/shm: runc wants its state on tmpfs)",
     )
     return p.parse_args(argv)
-
-
-def _interrupt(_sig: int, _frame: Any) -> None:
-    """SIGTERM handler: unwind like Ctrl-C, so that everything is cleaned up."""
-    raise KeyboardInterrupt
 
 
 def execute(args: argparse.Namespace, problems: List[str]) -> Dict[str, Any]:
@@ -1429,14 +1386,10 @@ def print_report(report: Dict[str, Any], problems: List[str]) -> None:
         print()
         print(profile_table(report["profile"]["samples_ns"]))
         print(f"(this process's RSS: {report['profile']['rss_mib']:.1f} MiB)")
-    for name, message in report["failures"].items():
-        print(f"\nFAILED {name}: {message}", file=sys.stderr)
-    for name, items in report["leftovers_cleaned"].items():
-        print(f"\n{name} left {len(items)} thing(s) behind, removed (untimed): {', '.join(items[:5])}", file=sys.stderr)
-    for name, count in report["orphans_reaped"].items():
-        print(f"\n{name}: {count} orphaned process(es) of its runs reaped (untimed)", file=sys.stderr)
-    for problem in problems:
-        print(f"\ncleanup problem: {problem}", file=sys.stderr)
+    orphans = [
+        f"{name}: {n} orphaned process(es) of its runs reaped (untimed)" for name, n in report["orphans_reaped"].items()
+    ]
+    print_problems(report["failures"], report["leftovers_cleaned"], orphans, problems)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -1445,21 +1398,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if os.geteuid() != 0:
         print("bench_start.py must run as root (runc and the namespaces need it)", file=sys.stderr)
         return 1
-    signal.signal(signal.SIGTERM, _interrupt)
-    become_subreaper()
-    problems: List[str] = []
-    try:
-        report = execute(args, problems)
-    except KeyboardInterrupt:
-        progress("")
-        print("\ninterrupted; cleaned up", file=sys.stderr)
-        for problem in problems:
-            print(f"cleanup problem: {problem}", file=sys.stderr)
-        return 130
-    print_report(report, problems)
-    if args.json:
-        write_json(args.json, report)
-    return 1 if report["failures"] or problems else 0
+    return run_reported(args, execute, print_report)
 
 
 if __name__ == "__main__":

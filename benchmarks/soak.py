@@ -30,6 +30,7 @@ went wrong.  Run as root:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import os
 import random
@@ -40,7 +41,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Dict, List
+from typing import Dict, Iterator, List
 
 import libcontainer_py as lc
 
@@ -87,16 +88,21 @@ class Soak:
         self.containers += 1
         self._check((r.returncode, r.stdout) == (0, b"1\n"), f"run {i}: {r}")
 
-    def do_lifecycle(self, i: int) -> None:
+    @contextlib.contextmanager
+    def _sleeper(self, cid: str) -> Iterator[lc.Container]:
+        """A started container of ``sleep 30``, destroyed at the end."""
         config = lc.Config(cgroup=self.cgroup, process=lc.Process(args=["sleep", "30"]))
-        c = lc.Container.create(f"soak-life-{i}", config, root=self.root)
+        c = lc.Container.create(cid, config, root=self.root)
         self.containers += 1
         try:
             c.start()
-            with c.exec(["true"]) as proc:
-                self._check(proc.wait(10) == 0, f"lifecycle {i}: exec")
+            yield c
         finally:
             self._destroy(c)
+
+    def do_lifecycle(self, i: int) -> None:
+        with self._sleeper(f"soak-life-{i}") as c, c.exec(["true"]) as proc:
+            self._check(proc.wait(10) == 0, f"lifecycle {i}: exec")
 
     def do_threads(self, i: int) -> None:
         bad: List[str] = []
@@ -141,11 +147,7 @@ class Soak:
         self._check(r.returncode == 0, f"owner {i}: the id was not free again")
 
     def do_execkill(self, i: int) -> None:
-        config = lc.Config(cgroup=self.cgroup, process=lc.Process(args=["sleep", "30"]))
-        c = lc.Container.create(f"soak-execkill-{i}", config, root=self.root)
-        self.containers += 1
-        try:
-            c.start()
+        with self._sleeper(f"soak-execkill-{i}") as c:
             os.kill(c.pid, signal.SIGKILL)
             self.faults += 1
             try:
@@ -153,8 +155,6 @@ class Soak:
                     proc.wait(10)
             except lc.ContainerError:
                 pass  # typed: what is expected
-        finally:
-            self._destroy(c)
 
     def do_destroy(self, i: int) -> None:
         busy = "while true; do sh -c 'true' 2>/dev/null & done 2>/dev/null"

@@ -7,14 +7,12 @@ Everything is made in a temporary directory that is removed at the end.
 """
 
 import os
-import shutil
-import subprocess
 import sys
 import tempfile
 
-import libcontainer_py as lc
+from _checks import BUSYBOX, check, make_busybox_rootfs, report  # the examples' shared checks and busybox root
 
-BUSYBOX = "/bin/busybox"  # Debian's busybox-static: one static binary
+import libcontainer_py as lc
 
 SCRIPT = """
 echo "id:       $(id)"
@@ -30,20 +28,14 @@ ps -o pid,user,comm
 
 
 def make_rootfs(path):
-    """busybox in /bin with a symlink per applet, and a minimal /etc."""
-    for d in ("bin", "etc", "proc", "sys", "dev", "tmp", "home/user"):
-        os.makedirs(os.path.join(path, d), exist_ok=True)
-    os.chmod(os.path.join(path, "tmp"), 0o1777)
+    """busybox in /bin with a symlink per applet, a minimal /etc and the
+    home directory of user 1000."""
+    etc = {
+        "passwd": "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
+        "group": "root:x:0:\nwheel:x:10:user\nuser:x:1000:\n",
+    }
+    make_busybox_rootfs(path, ("bin", "etc", "proc", "sys", "dev", "tmp", "home/user"), etc)
     os.chown(os.path.join(path, "home/user"), 1000, 1000)
-    shutil.copy2(BUSYBOX, os.path.join(path, "bin", "busybox"))
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
-    for applet in applets:
-        if applet != "busybox":
-            os.symlink("busybox", os.path.join(path, "bin", applet))
-    with open(os.path.join(path, "etc", "passwd"), "w") as f:
-        f.write("root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n")
-    with open(os.path.join(path, "etc", "group"), "w") as f:
-        f.write("root:x:0:\nwheel:x:10:user\nuser:x:1000:\n")
 
 
 def main():
@@ -77,13 +69,12 @@ def main():
             "hello from the host",
             "/data ro,",
         ]
-        missing = [e for e in expected if e not in result.stdout]
-        if result.returncode != 0 or missing:
-            print(f"exit status {result.returncode}, missing {missing}\n{result.stderr}", file=sys.stderr)
-            return 1
+        check(result.returncode == 0, f"exit status 0 (was {result.returncode}; stderr {result.stderr!r})")
+        for line in expected:
+            check(line in result.stdout, f"the output holds {line!r}")
         # Mount points missing in a directory rootfs are created in it (here /data).
         print(f"\nrootfs on the host now holds: {' '.join(sorted(os.listdir(rootfs)))}")
-    return 0
+    return report()
 
 
 if __name__ == "__main__":

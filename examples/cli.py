@@ -27,25 +27,9 @@ import sys
 import tempfile
 import time
 
+from _checks import make_busybox_rootfs  # the examples' shared busybox root
+
 CID = f"cli-example-{os.getpid()}"
-
-
-def make_rootfs(path: str) -> str:
-    """A busybox root filesystem in ``path`` (Debian's busybox-static): the
-    binary, a symlink per applet in /bin, and a minimal /etc."""
-    for d in ("bin", "etc", "proc", "sys", "dev", "tmp", "root"):
-        os.makedirs(os.path.join(path, d), exist_ok=True)
-    os.chmod(os.path.join(path, "tmp"), 0o1777)
-    shutil.copy2("/bin/busybox", os.path.join(path, "bin", "busybox"))
-    applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True, check=True).stdout.split()
-    for applet in applets:
-        if applet != "busybox":
-            os.symlink("busybox", os.path.join(path, "bin", applet))
-    with open(os.path.join(path, "etc", "passwd"), "w") as f:
-        f.write("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
-    with open(os.path.join(path, "etc", "group"), "w") as f:
-        f.write("root:x:0:\nnogroup:x:65534:\n")
-    return path
 
 
 def cli(root: str, *args: str, cwd: str = "/", check: bool = True) -> subprocess.CompletedProcess:
@@ -83,7 +67,7 @@ def main() -> None:
     bundle = os.path.join(tmp, "bundle")
     os.mkdir(bundle)
     try:
-        make_rootfs(os.path.join(bundle, "rootfs"))
+        make_busybox_rootfs(os.path.join(bundle, "rootfs"))
         cli(root, "spec", cwd=bundle)
         with open(os.path.join(bundle, "config.json")) as f:
             spec = json.load(f)

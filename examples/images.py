@@ -15,30 +15,20 @@ import io
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
 
+from _checks import BUSYBOX, make_busybox_rootfs  # the examples' shared busybox root
+
 import libcontainer_py as lc
 from libcontainer_py.images import ImageStore, config_from_image
-
-BUSYBOX = "/bin/busybox"
 
 
 def make_rootfs(path):
     """Layer 1's tree: busybox in /bin with a symlink per applet, a minimal /etc."""
-    for d in ("bin", "etc", "proc", "sys", "dev", "tmp"):
-        os.makedirs(os.path.join(path, d))
-    shutil.copy2(BUSYBOX, os.path.join(path, "bin", "busybox"))
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True, check=True).stdout.split()
-    for applet in applets:
-        if applet != "busybox":
-            os.symlink("busybox", os.path.join(path, "bin", applet))
     files = {"passwd": "root:x:0:0:root:/root:/bin/sh\n", "group": "root:x:0:\n", "motd": "from layer 1\n"}
-    for name, text in files.items():
-        with open(os.path.join(path, "etc", name), "w") as f:
-            f.write(text)
+    make_busybox_rootfs(path, ("bin", "etc", "proc", "sys", "dev", "tmp"), files)
 
 
 def tar_of(path):

@@ -24,26 +24,10 @@ import sys
 import tarfile
 import tempfile
 
+from _checks import make_busybox_rootfs  # the examples' shared busybox root
+
 #: root lacks CAP_SYS_RESOURCE on some VMs: podman's default ulimits would fail.
 RUN = ["--network", "none", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
-
-
-def make_rootfs(path: str) -> str:
-    """A busybox root filesystem in ``path`` (Debian's busybox-static): the
-    binary, a symlink per applet in /bin, and a minimal /etc."""
-    for d in ("bin", "etc", "proc", "sys", "dev", "tmp", "root"):
-        os.makedirs(os.path.join(path, d), exist_ok=True)
-    os.chmod(os.path.join(path, "tmp"), 0o1777)
-    shutil.copy2("/bin/busybox", os.path.join(path, "bin", "busybox"))
-    applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True, check=True).stdout.split()
-    for applet in applets:
-        if applet != "busybox":
-            os.symlink("busybox", os.path.join(path, "bin", applet))
-    with open(os.path.join(path, "etc", "passwd"), "w") as f:
-        f.write("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
-    with open(os.path.join(path, "etc", "group"), "w") as f:
-        f.write("root:x:0:\nnogroup:x:65534:\n")
-    return path
 
 
 def runtime() -> str:
@@ -71,7 +55,7 @@ def main() -> int:
         return done
 
     try:
-        rootfs = make_rootfs(os.path.join(work, "rootfs"))
+        rootfs = make_busybox_rootfs(os.path.join(work, "rootfs"))
         with tarfile.open(os.path.join(work, "rootfs.tar"), "w") as tar:
             tar.add(rootfs, arcname=".")
         podman("import", os.path.join(work, "rootfs.tar"), "localhost/example-busybox")

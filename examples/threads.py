@@ -11,6 +11,8 @@ moment of the clone.
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+from _checks import check, report  # the examples' shared check and report
+
 import libcontainer_py as lc
 
 WORKERS = 8
@@ -33,11 +35,8 @@ def main():
         results = list(pool.map(one, range(WORKERS)))
     for i, r in enumerate(results):
         print(f"container {r.container_id}: {r.stdout.strip()}")
-        if r.stdout != f"pid 1 on worker-{i}\n":
-            print(f"unexpected output from worker {i}: {r.stdout!r}", file=sys.stderr)
-            return 1
-    print(f"{WORKERS} containers, each its own PID 1")
-    return 0
+        check(r.stdout == f"pid 1 on worker-{i}\n", f"worker {i} is PID 1 of its own container")
+    return report()
 
 
 if __name__ == "__main__":

@@ -15,11 +15,11 @@ import os
 from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
 from ._popen_args import UserArg, check_config, with_process_args
-from ._run import CompletedProcess
+from ._run import CompletedProcess, run_stdio
 from .cgroups import Stats
 from .config import Config
 from .errors import ConfigError, TimeoutExpired
-from .popen import PIPE, ContainerProcess, StdioArg
+from .popen import ContainerProcess, StdioArg
 
 __all__ = ["AsyncContainerProcess", "create_subprocess_exec", "run_async"]
 
@@ -224,14 +224,7 @@ async def run_async(
 ) -> CompletedProcess:
     """``await run_async(...)``: run() for asyncio, with the same arguments
     and result; other tasks run while the container does."""
-    if input is not None:
-        if stdin is not None:
-            raise ConfigError("stdin", "stdin and input cannot both be given")
-        stdin = PIPE
-    if capture_output:
-        if stdout is not None or stderr is not None:
-            raise ConfigError("capture_output", "cannot be combined with stdout or stderr")
-        stdout = stderr = PIPE
+    stdin, stdout, stderr = run_stdio(stdin, stdout, stderr, input=input, capture_output=capture_output)
     decode = bool(text or encoding or errors or universal_newlines)
     enc = encoding or locale.getpreferredencoding(False)
     data = input.encode(enc, errors or "strict") if decode and isinstance(input, str) else input

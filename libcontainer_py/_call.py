@@ -22,7 +22,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 import attrs
 
-from . import _callee
+from . import _callee, _unpickle
 from ._popen_args import check_config
 from .cgroups import Manager, Stats
 from .config import Config
@@ -149,13 +149,21 @@ def callee_args(mode: str, fd: int, python: Optional[str] = None) -> List[str]:
     return [python or sys.executable, "-S", "-u", "-B", "-c", BOOT.format(root=root), mode, str(fd)]
 
 
+_import_paths_cache: Dict[Tuple[Any, ...], List[str]] = {}
+
+
 def import_paths(python: Optional[str] = None) -> Tuple[List[str], bool]:
     """The caller's sys.path, then where its imported top-level packages
     live when no sys.path entry finds them (editable installs' finders);
     for another interpreter (``python``), without the caller's standard
     library, and to go after its own sys.path."""
-    paths = [os.getcwd() if entry == "" else entry for entry in sys.path]
-    paths += [root for root in dict.fromkeys(_module_roots()) if root not in paths]
+    key = (tuple(sys.path), len(sys.modules), os.getcwd())
+    if _import_paths_cache.get(key) is None:
+        _import_paths_cache.clear()  # one entry: the caller's paths change rarely
+        found = [os.getcwd() if entry == "" else entry for entry in sys.path]
+        found += [root for root in dict.fromkeys(_module_roots()) if root not in found]
+        _import_paths_cache[key] = found
+    paths = list(_import_paths_cache[key])
     if python is None:
         return paths, False
     stdlib = {sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib")}
@@ -220,7 +228,8 @@ def payload(fn: Callable[..., Any], args: Sequence[Any], kwargs: Dict[str, Any],
         call = cloudpickle.dumps((fn, tuple(args), dict(kwargs)))
     except Exception as exc:
         raise SerializationError(_first_unpicklable(fn, args, kwargs), f"cannot be pickled: {exc}") from exc
-    return pickle.dumps((import_paths(python), call))
+    light = _unpickle.light_for(getattr(cloudpickle, "__version__", None))
+    return pickle.dumps((import_paths(python), call, light))
 
 
 # -- the outcome ---------------------------------------------------------------

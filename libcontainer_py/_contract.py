@@ -12,7 +12,7 @@ import struct
 
 from ._lcnative import ffi, lib
 
-TYPE_CHECKING = False  # typing costs milliseconds: the command line's start loads this module
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
     from typing import Dict
 

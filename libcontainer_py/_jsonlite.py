@@ -2,7 +2,7 @@
 
 ``import json`` costs ~8 ms in a fresh interpreter (json imports re, re
 imports enum), more than the rest of ``state`` or ``start`` put together.
-CPython's ``_json`` accelerator parses and escapes without them: ``loads``
+CPython's ``_json`` accelerator (see _shortcuts.py) parses and escapes without them: ``loads``
 uses its scanner and ``dumps`` its string encoder, and both give what
 ``json.loads`` / ``json.dumps`` give (tests/unit/test_jsonlite.py checks
 that on generated documents).  Anything the fast path does not take (an
@@ -12,15 +12,11 @@ JSON ones) goes to the json package, so its errors are json's own.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs milliseconds at start-up: for the checker only
+from ._shortcuts import json_accelerator as _json
+
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
+if TYPE_CHECKING:
     from typing import Any, Callable, List, Optional
-
-try:
-    import _json
-except ImportError:  # another interpreter: the json package does it all
-    _json = None  # type: ignore[assignment]
-
 
 _WHITESPACE = " \t\n\r"  # json's whitespace, which loads() allows around a document
 
@@ -40,7 +36,7 @@ class _Decoder:
     parse_constant = staticmethod(_constant)
 
 
-_scan: Optional[Callable[[str, int], Any]] = None if _json is None else _json.make_scanner(_Decoder())  # type: ignore[arg-type]
+_scan: Optional[Callable[[str, int], Any]] = None if _json is None else _json.make_scanner(_Decoder())
 _encode_str: Callable[[str], str] = (lambda s: s) if _json is None else _json.encode_basestring_ascii
 
 

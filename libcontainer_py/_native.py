@@ -71,7 +71,7 @@ class NativeArgs:
             a.slots = self._own(ffi.new("int[]", [-1] * plan.slots))
         a.nslots = plan.slots
         a.early_keep = self._own(ffi.new("int[]", early))
-        a.nearly = len(early)
+        a.n_early_keep = len(early)
         # MAP_SHARED and written once here, so that the child's copy is the
         # same page and writing it costs the child no memory.
         self._report_page = mmap.mmap(-1, mmap.PAGESIZE)

@@ -8,6 +8,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import attrs
 
+from ._passwd import resolve_user
 from .config import Config
 from .errors import ConfigError
 from .process import User
@@ -68,8 +69,6 @@ def with_process_args(
 def resolve_user_arg(config: Config, user: UserArg) -> User:
     """``user=`` as a User: names are looked up in the container's
     /etc/passwd and /etc/group (as docker's ``--user`` does)."""
-    from .images.from_image import resolve_user
-
     if isinstance(user, User):
         return user
     if isinstance(user, bool) or not isinstance(user, (int, str)):

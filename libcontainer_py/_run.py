@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
 from ._popen_args import UserArg, check_config
 from ._statedir import DEFAULT_ROOT, container_dir, is_valid_id
@@ -77,6 +77,22 @@ class CompletedProcess(subprocess.CompletedProcess):  # type: ignore[type-arg]
             raise ProcessExitError(self.returncode, self.args, self.stdout, self.stderr, self.container_id)
 
 
+def run_stdio(
+    stdin: StdioArg, stdout: StdioArg, stderr: StdioArg, *, input: Any, capture_output: bool
+) -> Tuple[StdioArg, StdioArg, StdioArg]:
+    """run()'s stdin, stdout and stderr: a pipe for ``input``, pipes for
+    ``capture_output``; a ConfigError when they are combined with their own."""
+    if input is not None:
+        if stdin is not None:
+            raise ConfigError("stdin", "stdin and input cannot both be given")
+        stdin = PIPE
+    if capture_output:
+        if stdout is not None or stderr is not None:
+            raise ConfigError("capture_output", "cannot be combined with stdout or stderr")
+        stdout = stderr = PIPE
+    return stdin, stdout, stderr
+
+
 def run(
     args: Union[str, Sequence[str], None] = None,
     *,
@@ -123,14 +139,7 @@ def run(
         # a recorded container's id (a running one's is refused by its cgroup)
         if os.path.lexists(container_dir(DEFAULT_ROOT, container_id)):
             raise ContainerExists(f"container {container_id!r} already exists under {DEFAULT_ROOT}")
-    if input is not None:
-        if stdin is not None:
-            raise ConfigError("stdin", "stdin and input cannot both be given")
-        stdin = PIPE
-    if capture_output:
-        if stdout is not None or stderr is not None:
-            raise ConfigError("capture_output", "cannot be combined with stdout or stderr")
-        stdout = stderr = PIPE
+    stdin, stdout, stderr = run_stdio(stdin, stdout, stderr, input=input, capture_output=capture_output)
     with ContainerProcess(
         config,
         args=args,

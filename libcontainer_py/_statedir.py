@@ -16,8 +16,8 @@ import time
 
 from . import _jsonlite
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs milliseconds at start-up: for the checker only
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
+if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Mapping, Optional, Protocol, Tuple
 
     class RecordLike(Protocol):
@@ -219,9 +219,9 @@ def send_start(path: str) -> Optional[Tuple[int, int, int, int]]:
     """Tell the child waiting on the start socket ``path`` to go on, and wait
     until it has exec'd (None) or failed (its error report: kind, step
     index, errno, stage).  The socket file is removed either way."""
-    import _socket  # socket.py builds enums at import: its C half does here
+    from ._shortcuts import socket  # socket.py builds enums at import: its C half does not
 
-    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     try:
         try:
             _via_dir_fd(sock, path, "connect")

@@ -264,6 +264,9 @@ class Config:
 
         validate(self)
 
+    # from_oci, to_oci and from_image import their adapter when called: the
+    # model imports no adapter (docs/decisions.md, tests/unit/test_import_graph.py).
+
     @classmethod
     def from_oci(
         cls, source: Union[str, os.PathLike[str], Mapping[str, Any]], *, bundle: Optional[str] = None

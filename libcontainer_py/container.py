@@ -19,6 +19,7 @@ import attrs
 from . import _native, _netrun
 from ._statedir import make_root, no_process_message
 from ._statedir import wait_gone as _wait_gone
+from ._status_rules import ACCEPTS, refusal
 from .capabilities import Capabilities
 from .cgroups import CgroupConfig, Event, Manager, Resource, Stats, detect, new_manager
 from .config import Config
@@ -64,7 +65,7 @@ class StateError(ContainerError):
     stopped container...)."""
 
     def __init__(self, container_id: str, operation: str, status: str) -> None:
-        super().__init__(f"container {container_id}: cannot {operation} while {status}")
+        super().__init__(refusal(container_id, operation, status))
         self.container_id = container_id
         self.operation = operation
         self.status = status
@@ -109,8 +110,9 @@ class Container:
     ) -> None:
         self.id = state.id
         self.root = root
-        #: What is on disk about the container (pid, cgroup, namespaces, config).
-        self.record = state
+        #: The container's State as stored in its state directory (pid, cgroup,
+        #: namespaces, config): what another process needs to manage it.
+        self.stored_state = state
         self._config = config
         self._config_read = config is not None
         #: The first process, when it is this process's child.
@@ -131,7 +133,7 @@ class Container:
             status = self.status()
         except Exception:  # a repr must not fail (the cgroup may be gone)
             status = "unknown"
-        return f"<Container id={self.id!r} pid={self.record.pid} status={status} root={self.root!r}>"
+        return f"<Container id={self.id!r} pid={self.stored_state.pid} status={status} root={self.root!r}>"
 
     def _repr_html_(self) -> str:
         """id, status, pid, cgroup and where its state is, as a table (for notebooks)."""
@@ -141,13 +143,13 @@ class Container:
             status = self.status()
         except Exception:  # as __repr__: the cgroup may be gone
             status = "unknown"
-        rows = [("id", self.id), ("status", status), ("pid", str(self.record.pid)), ("root", self.root)]
+        rows = [("id", self.id), ("status", status), ("pid", str(self.stored_state.pid)), ("root", self.root)]
         rows += [(name, str(value)) for name, value in self._html_details() if value]
         return table("Container", rows)
 
     def _html_details(self) -> List[Tuple[str, Any]]:
-        record = self.record
-        return [("bundle", record.bundle), ("rootfs", record.rootfs), ("cgroup", record.cgroup_path)]
+        stored = self.stored_state
+        return [("bundle", stored.bundle), ("rootfs", stored.rootfs), ("cgroup", stored.cgroup_path)]
 
     # -- making and finding containers ---------------------------------------
 
@@ -209,7 +211,7 @@ class Container:
                 on_listener=agent_callback(config.seccomp, container_id, "creating", bundle, annotations),
                 network_dir=directory,
                 # the record's copy of the config, written while the child sets up
-                meanwhile=lambda: documents.append(config_to_dict(config)),
+                on_cloned=lambda: documents.append(config_to_dict(config)),
                 no_process=no_process,
             )
             state = _state_of(container_id, config, process, bundle, dict(annotations or {}), documents[0])
@@ -236,9 +238,9 @@ class Container:
         can read (the container stays manageable, without exec)."""
         if not self._config_read:
             self._config_read = True
-            if self.record.config is not None:
+            if self.stored_state.config is not None:
                 try:
-                    self._config = config_from_dict(self.record.config)
+                    self._config = config_from_dict(self.stored_state.config)
                 except ConfigError:
                     pass  # written by another version: manageable, but no exec
         return self._config
@@ -266,16 +268,21 @@ class Container:
     # -- state ---------------------------------------------------------------
 
     @property
+    def record(self) -> State:
+        """``stored_state``'s former name."""
+        return self.stored_state
+
+    @property
     def pid(self) -> int:
         """The first process's pid (in this process's pid namespace), from the state."""
-        return self.record.pid
+        return self.stored_state.pid
 
     def _alive(self) -> bool:
         if self._destroyed:
             return False
         if self.process is not None and self.process.poll() is not None:
             return False
-        return process_start_time(self.pid) == self.record.pid_start
+        return process_start_time(self.pid) == self.stored_state.pid_start
 
     def state(self) -> ContainerState:
         """The container's state now, with runc's fields."""
@@ -283,10 +290,10 @@ class Container:
             id=self.id,
             status=self.status(),
             pid=self.pid,
-            created=self.record.created,
-            bundle=self.record.bundle,
-            rootfs=self.record.rootfs,
-            annotations=dict(self.record.annotations),
+            created=self.stored_state.created,
+            bundle=self.stored_state.bundle,
+            rootfs=self.stored_state.rootfs,
+            annotations=dict(self.stored_state.annotations),
         )
 
     def status(self) -> str:
@@ -294,7 +301,7 @@ class Container:
         if self._destroyed or (self.process is not None and self.process.poll() is not None):
             return "stopped"
         cgroup = self._cgroup_or_none()
-        return recorded_status(self.root, self.record, cgroup.paused if cgroup is not None else (lambda: False))
+        return recorded_status(self.root, self.stored_state, cgroup.paused if cgroup is not None else (lambda: False))
 
     @property
     def network_status(self) -> List[Dict[str, Any]]:
@@ -313,7 +320,7 @@ class Container:
     def check_network(self) -> None:
         """CNI CHECK of each network against the running container (CniError
         naming the plugin that finds its part changed)."""
-        self._require("check_network", "created", "running", "paused")
+        self._require("check_network")
         att = _netrun.from_record(container_dir(self.root, self.id), owned=False)
         if att is None:
             return
@@ -339,19 +346,21 @@ class Container:
             return -1
         return fd
 
-    def _require(self, operation: str, *allowed: str) -> str:
+    def _require(self, operation: str, also: Tuple[str, ...] = ()) -> str:
+        """The status, when ``operation`` accepts it (_status_rules.ACCEPTS, or
+        ``also``); StateError when not."""
         status = self.status()
-        if status not in allowed:
+        if status not in ACCEPTS[operation] + also:
             raise StateError(self.id, operation, status)
         return status
 
     def _cgroup_or_none(self) -> Optional[Manager]:
-        if self._manager is None and self.record.cgroup_path is not None:
+        if self._manager is None and self.stored_state.cgroup_path is not None:
             layout = detect()
-            if self.record.cgroup_controllers is not None:
-                layout = layout.only(self.record.cgroup_controllers)
-            self._manager = new_manager(self.record.cgroup_path, layout, container_id=self.id)
-            self._manager.joined = self.record.cgroup_joined
+            if self.stored_state.cgroup_controllers is not None:
+                layout = layout.only(self.stored_state.cgroup_controllers)
+            self._manager = new_manager(self.stored_state.cgroup_path, layout, container_id=self.id)
+            self._manager.joined = self.stored_state.cgroup_joined
         return self._manager
 
     @property
@@ -379,8 +388,8 @@ class Container:
         nothing new behind: the container is stopped (its process exited or
         was killed) and keeps its cgroup and state until delete() or
         destroy(), as runc's."""
-        self._require("start", "created")
-        if self.record.no_process:
+        self._require("start")
+        if self.stored_state.no_process:
             raise ContainerError(no_process_message(self.id))
         hooks = self.config.hooks if self.config is not None else Hooks()
         try:
@@ -396,7 +405,7 @@ class Container:
         executables, fns = hooks.of(phase), self._callbacks.get(phase, ())
         if not executables and not fns:
             return
-        state = oci_state(self.id, status, self.pid, self.record.bundle, self.record.annotations)
+        state = oci_state(self.id, status, self.pid, self.stored_state.bundle, self.stored_state.annotations)
         runner = self._as_the_process() if in_container else None
         run_phase(phase, executables, fns, state, in_container=runner)
 
@@ -421,13 +430,13 @@ class Container:
         StateError unless created or running, ConfigError without a cgroup,
         CgroupError if the freezer fails (it is thawed again: the container
         is not left half-frozen)."""
-        self._require("pause", "created", "running")
+        self._require("pause")
         self._cgroup("pause").freeze()
 
     def resume(self) -> None:
         """Thaw a paused container (waits until running); StateError unless
         paused, CgroupError if the freezer fails."""
-        self._require("resume", "paused")
+        self._require("resume")
         self._cgroup("resume").thaw()
 
     def kill(self, sig: int = signal.SIGTERM, *, all: bool = False) -> None:
@@ -438,7 +447,7 @@ class Container:
         Signals only: nothing is created."""
         if all and self.status() == "stopped":
             return
-        self._require("kill", "created", "running", "paused")
+        self._require("kill")
         if all and self._cgroup_or_none() is not None:
             for proc in self.processes():
                 try:
@@ -451,7 +460,7 @@ class Container:
             return
         pidfd = _native.pidfd_open(self.pid)
         try:
-            if process_start_time(self.pid) != self.record.pid_start:
+            if process_start_time(self.pid) != self.stored_state.pid_start:
                 return  # it exited and the pid was reused: nothing of ours to signal
             _native.pidfd_send_signal(pidfd, sig)
         except ProcessLookupError:
@@ -472,7 +481,7 @@ class Container:
         except ProcessLookupError:
             return None
         try:
-            while process_start_time(self.pid) == self.record.pid_start:
+            while process_start_time(self.pid) == self.stored_state.pid_start:
                 left = None if deadline is None else max(0.0, deadline - time.monotonic())
                 if left == 0.0:
                     raise TimeoutError(f"container {self.id} still runs after {timeout}s")
@@ -540,7 +549,7 @@ class Container:
                 if stream is not None:
                     stream.close()
         else:
-            _wait_gone(self.pid, self.record.pid_start)
+            _wait_gone(self.pid, self.stored_state.pid_start)
 
     def _wait_reaping_execs(self, process: ContainerProcess) -> None:
         """Wait for the (killed) first process, reaping exec'd ones meanwhile;
@@ -568,7 +577,7 @@ class Container:
         ``force``: it is killed first (as destroy()).  Afterwards nothing of
         the container is left."""
         if not force:
-            self._require("delete", "stopped", "creating")
+            self._require("delete")
         self.destroy()
 
     def __enter__(self) -> Container:
@@ -622,7 +631,7 @@ class Container:
         chroot = self.config.rootfs if self.config.namespaces.mount is False else None
         return Config(
             rootfs=chroot,
-            namespaces=Namespaces(**self.record.namespaces),
+            namespaces=Namespaces(**self.stored_state.namespaces),
             process=process,
             seccomp=self.config.seccomp if seccomp is _SAME else seccomp,
             cgroup=None,
@@ -662,7 +671,7 @@ class Container:
         paused with ``ignore_paused``), ConfigError for bad overrides, a
         StepError subclass (ExecError, NamespaceError...) naming the failing
         step; a failed exec leaves no process behind."""
-        self._require("exec", "created", "running", *(("paused",) if ignore_paused else ()))
+        self._require("exec", also=("paused",) if ignore_paused else ())
         config = self.exec_config(args, **overrides)
         cgroup = self._cgroup_or_none()
         if sub_cgroups and cgroup is None:
@@ -681,7 +690,12 @@ class Container:
             joining=True,
             dies_with_owner=dies_with_owner,
             on_listener=agent_callback(
-                config.seccomp, self.id, "running", self.record.bundle, self.record.annotations, init_pid=self.pid
+                config.seccomp,
+                self.id,
+                "running",
+                self.stored_state.bundle,
+                self.stored_state.annotations,
+                init_pid=self.pid,
             ),
         )
         self._exec_procs.append(weakref.ref(proc))
@@ -722,7 +736,7 @@ class Container:
         StateError for a stopped container, ConfigError without a cgroup,
         CgroupError naming the file the kernel refused; nothing is created
         (only the cgroup's files are written)."""
-        self._require("update", "created", "running", "paused")
+        self._require("update")
         self._cgroup("update").update(resource)
 
     def pids(self) -> List[int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno as errno_mod
 import os
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
     from typing import Any, List, Optional, Type
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Tuple, Union
+from typing import Any, Dict, NamedTuple, Tuple, Union
 
 import attrs
 
@@ -13,30 +13,42 @@ from ._repr import short_repr
 #: True creates a new namespace, False stays in the caller's, a path joins one.
 NamespaceSetting = Union[bool, str]
 
-KINDS: Tuple[str, ...] = ("user", "mount", "uts", "ipc", "pid", "net", "cgroup", "time")
 
-CLONE_FLAGS: Dict[str, int] = {
-    "time": 0x00000080,
-    "mount": 0x00020000,
-    "cgroup": 0x02000000,
-    "uts": 0x04000000,
-    "ipc": 0x08000000,
-    "user": 0x10000000,
-    "pid": 0x20000000,
-    "net": 0x40000000,
-}
+class NamespaceKind(NamedTuple):
+    """One kind of namespace, as each layer names it."""
 
+    #: The Namespaces field ("net").
+    name: str
+    #: Its type in OCI's linux.namespaces ("network").
+    oci_type: str
+    #: Its CLONE_NEW* flag, for clone, unshare and setns.
+    clone_flag: int
+    #: Its name under /proc/<pid>/ns/ ("mnt").
+    proc_name: str
+    #: Its place among the kinds a child joins with setns: user first (its
+    #: capabilities then cover joining the others), mount last (as runc).
+    setns_order: int
+
+
+#: Every kind, in the order of the Namespaces fields: the one table the
+#: rest reads (a new kind is a row here and a field of Namespaces).
+NAMESPACE_KINDS: Tuple[NamespaceKind, ...] = (
+    NamespaceKind("user", "user", 0x10000000, "user", setns_order=0),
+    NamespaceKind("mount", "mount", 0x00020000, "mnt", setns_order=7),
+    NamespaceKind("uts", "uts", 0x04000000, "uts", setns_order=2),
+    NamespaceKind("ipc", "ipc", 0x08000000, "ipc", setns_order=1),
+    NamespaceKind("pid", "pid", 0x20000000, "pid", setns_order=4),
+    NamespaceKind("net", "network", 0x40000000, "net", setns_order=3),
+    NamespaceKind("cgroup", "cgroup", 0x02000000, "cgroup", setns_order=5),
+    NamespaceKind("time", "time", 0x00000080, "time", setns_order=6),
+)
+
+KINDS: Tuple[str, ...] = tuple(k.name for k in NAMESPACE_KINDS)
+CLONE_FLAGS: Dict[str, int] = {k.name: k.clone_flag for k in NAMESPACE_KINDS}
 #: The name of each kind under /proc/<pid>/ns/.
-PROC_NAMES: Dict[str, str] = {
-    "user": "user",
-    "mount": "mnt",
-    "uts": "uts",
-    "ipc": "ipc",
-    "pid": "pid",
-    "net": "net",
-    "cgroup": "cgroup",
-    "time": "time",
-}
+PROC_NAMES: Dict[str, str] = {k.name: k.proc_name for k in NAMESPACE_KINDS}
+#: The kinds in the order a child joins them.
+SETNS_ORDER: Tuple[str, ...] = tuple(k.name for k in sorted(NAMESPACE_KINDS, key=lambda k: k.setns_order))
 
 
 def _setting(kind: str) -> Any:

@@ -33,6 +33,18 @@ DEVNULL = subprocess.DEVNULL
 STDOUT = subprocess.STDOUT
 
 
+def _require_popen_hooks() -> None:
+    """Popen.__init__ spawns through _execute_child, which ContainerProcess
+    replaces: on a Python without these private hooks the program would run
+    on the host, so this module refuses to load instead."""
+    for hook in ("_execute_child", "_close_pipe_fds"):
+        if not callable(getattr(subprocess.Popen, hook, None)):
+            raise ImportError(f"subprocess.Popen has no {hook} here: ContainerProcess cannot replace its spawning")
+
+
+_require_popen_hooks()
+
+
 def new_container_id() -> str:
     """A random 12-hex-digit id (also the default hostname)."""
     return os.urandom(6).hex()  # secrets.token_hex(6), without importing hashlib
@@ -57,7 +69,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
     also from a thread that has since exited: see _parents.py) unless
     ``dies_with_owner=False``, or by default with ``start_socket``
     (a detached container, which outlives its creator).
-    ``on_hooks(pid, root)``, ``meanwhile()`` and ``joining`` are Container's: the
+    ``on_hooks(pid, root)``, ``on_cloned()`` and ``joining`` are Container's: the
     create hooks while the child waits for them, work done in this process
     while the child sets itself up, and that the process is exec'd into a
     container (its ``exec_cpu_affinity`` applies).  With a
@@ -99,7 +111,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         start_socket: Optional[str] = None,
         join_cgroups: Sequence[str] = (),
         on_hooks: Optional[Callable[[int, Optional[str]], None]] = None,
-        meanwhile: Optional[Callable[[], None]] = None,
+        on_cloned: Optional[Callable[[], None]] = None,
         joining: bool = False,
         dies_with_owner: Optional[bool] = None,
         on_listener: Optional[Callable[[int, int], None]] = None,
@@ -178,7 +190,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             self._detach_network()
             raise
         self._on_hooks = on_hooks
-        self._meanwhile = meanwhile
+        self._on_cloned = on_cloned
         if on_listener is None:
             from .seccomp.agent import agent_callback
 
@@ -364,6 +376,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         errwrite: int,
         *_rest: Any,
     ) -> None:
+        self._before_spawn()
         cgroup_fd = -1
         try:
             if self._at_clone and self.cgroup is not None:
@@ -374,7 +387,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 pass_fds=pass_fds,
                 cgroup_fd=cgroup_fd,
                 on_hooks=self._on_hooks,
-                meanwhile=self._meanwhile,
+                on_cloned=self._on_cloned,
                 on_listener=self._on_listener,
                 on_parent=self._attach_network if self._network is not None else None,
             )
@@ -392,6 +405,10 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         self._child_created = True
         if spawned.sync_fd >= 0:
             self._spawned = spawned
+
+    def _before_spawn(self) -> None:
+        """Called with the stdio fds made, just before the spawn: a subclass
+        may change ``self.plan`` here (the sandbox does)."""
 
     @property
     def started(self) -> bool:

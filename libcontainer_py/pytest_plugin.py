@@ -47,43 +47,48 @@ def container_config(options: Dict[str, Any]) -> Any:
     """The Config of a ``container`` marker's options (ConfigError for bad ones)."""
     import attrs
 
-    import libcontainer_py as lc
+    from .cgroups import CgroupConfig, Memory, Pids
+    from .config import Config
+    from .errors import ConfigError
+    from .images import ImageStore
+    from .rootfs import Rootfs
 
     unknown = sorted(set(options) - set(MARKER_ARGS))
     if unknown:
-        raise lc.ConfigError("container", f"unknown marker options {unknown}; known: {', '.join(MARKER_ARGS)}")
+        raise ConfigError("container", f"unknown marker options {unknown}; known: {', '.join(MARKER_ARGS)}")
     if options.get("image") is not None and options.get("rootfs") is not None:
-        raise lc.ConfigError("container", "image and rootfs are exclusive")
+        raise ConfigError("container", "image and rootfs are exclusive")
     if options.get("image") is not None:
-        config = lc.Config.from_image(lc.images.ImageStore(), options["image"])
+        config = Config.from_image(ImageStore(), options["image"])
     elif options.get("rootfs") is not None:
-        config = lc.Config(rootfs=lc.Rootfs.directory(str(options["rootfs"])))
+        config = Config(rootfs=Rootfs.directory(str(options["rootfs"])))
     else:
-        config = lc.Config()
-    cgroup = config.cgroup or lc.CgroupConfig()
+        config = Config()
+    cgroup = config.cgroup or CgroupConfig()
     changes: Dict[str, Any] = {}
     if options.get("memory") is not None:
-        changes["memory"] = lc.Memory(max=options["memory"])
+        changes["memory"] = Memory(max=options["memory"])
     if options.get("pids") is not None:
-        changes["pids"] = lc.Pids(max=options["pids"])
+        changes["pids"] = Pids(max=options["pids"])
     if options.get("cpu") is not None:
         changes["cpu"] = _cpu(options["cpu"])
     config = config.evolve(cgroup=attrs.evolve(cgroup, **changes))
     network = options.get("network", False)
     if not isinstance(network, bool):
-        raise lc.ConfigError("container.network", f"must be True (the host's network) or False, got {network!r}")
+        raise ConfigError("container.network", f"must be True (the host's network) or False, got {network!r}")
     if network:
         config = config.evolve(namespaces=attrs.evolve(config.namespaces, net=False))
     return config
 
 
 def _cpu(cpus: Any) -> Any:
-    import libcontainer_py as lc
+    from .cgroups import Cpu
+    from .errors import ConfigError
 
     if isinstance(cpus, bool) or not isinstance(cpus, (int, float)) or cpus <= 0:
-        raise lc.ConfigError("container.cpu", f"must be a positive number of CPUs, got {cpus!r}")
+        raise ConfigError("container.cpu", f"must be a positive number of CPUs, got {cpus!r}")
     period = 100_000
-    return lc.Cpu(quota_us=int(cpus * period), period_us=period)
+    return Cpu(quota_us=int(cpus * period), period_us=period)
 
 
 def _timeout(item: Any, options: Dict[str, Any]) -> Optional[float]:
@@ -96,7 +101,7 @@ def pytest_pyfunc_call(pyfuncitem: Any) -> Optional[bool]:
     marker = pyfuncitem.get_closest_marker("container")
     if marker is None and not pyfuncitem.config.getoption("lc_isolate"):
         return None
-    from libcontainer_py._call import call_with_stats
+    from ._call import call_with_stats
 
     options = dict(marker.kwargs) if marker is not None else {}
     function = pyfuncitem.obj

@@ -8,7 +8,7 @@ and None only, and ``config_from_dict(doc)`` reads it back equal::
 The format is structural, not OCI: one key per attrs field, in field order; a
 nested attrs object is a JSON object, a tuple is a list, a frozenset a sorted
 list, a mapping an object (keys sorted), an enum its value.  The top level has
-``"version": 1`` besides the fields of Config.
+``"version"`` (``VERSION``) besides the fields of Config.
 
 The code knows no field by name: it walks ``attrs.fields()`` and the type
 annotations of each class, so a field added to any class of the Config tree
@@ -48,11 +48,9 @@ from .errors import ConfigError
 
 __all__ = ["VERSION", "config_from_dict", "config_to_dict", "dump_value", "load_value"]
 
-#: The version of the document format config_to_dict writes and config_from_dict reads.
-VERSION = 5
-
 #: (class, field) pairs added in each version: a document of an older
 #: version may lack them (they take their default, the old behaviour).
+#: A field added to the Config tree is a new entry here (and so a new VERSION).
 ADDED: Dict[int, FrozenSet[Tuple[str, str]]] = {
     2: frozenset({("Mount", "copy_up"), ("Config", "personality"), ("Config", "time_offsets")}),
     3: frozenset({("Process", "scheduler"), ("Process", "io_priority"), ("Process", "exec_cpu_affinity")})
@@ -62,6 +60,9 @@ ADDED: Dict[int, FrozenSet[Tuple[str, str]]] = {
     | frozenset({("CgroupConfig", "network")}),
     5: frozenset({("Config", "network")}),
 }
+
+#: The version of the document format config_to_dict writes and config_from_dict reads.
+VERSION = max(ADDED)
 
 _omissible: contextvars.ContextVar[FrozenSet[Tuple[str, str]]] = contextvars.ContextVar(
     "_omissible", default=frozenset()

@@ -1,8 +1,9 @@
 """On-disk state of a container, so that any process can find and manage it.
 
-``<root>/<id>/state.json`` is written atomically (a temp file, fsync,
-rename, fsync of the directory): a reader sees the old or the new state,
-never a torn one, even when the writer is killed half-way.  The pid is
+``<root>/<id>/state.json`` is written atomically (a temp file renamed
+over it): a reader sees the old or the new state, never a torn one, even
+when the writer is killed half-way.  Nothing is fsynced: the records
+describe processes, which a power loss ends too (see docs/decisions.md).  The pid is
 stored with the process's start time, so a recycled pid is never mistaken
 for the container.
 """
@@ -92,15 +93,9 @@ def write_state(root: str, state: State) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, data)
-        os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, final)
-    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 def read_state(root: str, container_id: str) -> State:

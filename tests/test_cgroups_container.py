@@ -9,6 +9,7 @@ import time
 
 import attrs
 import pytest
+from support.configs import MAPPED_IDS
 
 import libcontainer_py as lc
 
@@ -330,7 +331,7 @@ CGROUP_VIEW = (
 def _cgroup_view(busybox: str, namespaces: lc.Namespaces, mount: lc.Mount, **kw) -> tuple:
     ids = {}
     if namespaces.user:
-        ids = dict(uid_mappings=[lc.IDMap(0, 100000, 65536)], gid_mappings=[lc.IDMap(0, 100000, 65536)])
+        ids = MAPPED_IDS
     config = lc.Config(
         rootfs=busybox,
         namespaces=namespaces,
@@ -408,7 +409,7 @@ def test_cgroup_mount_on_a_cgroup2_only_layout(
         ns = attrs.evolve(lc.Namespaces.default(), user=userns, cgroup=cgroupns)
         ids = {}
         if userns:
-            ids = dict(uid_mappings=[lc.IDMap(0, 100000, 65536)], gid_mappings=[lc.IDMap(0, 100000, 65536)])
+            ids = MAPPED_IDS
         config = lc.Config(
             rootfs=busybox,
             namespaces=ns,

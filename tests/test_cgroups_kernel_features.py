@@ -234,7 +234,7 @@ def test_a_joined_cgroup_outlives_a_recorded_container(
     try:
         c.start()
         loaded = lc.Container.load("joiner", root=root)
-        assert loaded.record.cgroup_joined
+        assert loaded.stored_state.cgroup_joined
         loaded.destroy()
         assert c.wait(10) == -9
     finally:

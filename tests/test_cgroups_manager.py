@@ -6,6 +6,7 @@ of a real open) and that no libcontainer_py/<id> directory is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -15,12 +16,12 @@ import sys
 import tempfile
 import time
 import uuid
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Optional
 
 import pytest
+from support.configs import issue_example_cgroup
 
 from libcontainer_py.cgroups import (
-    IO,
     CgroupConfig,
     Cpu,
     DeviceRule,
@@ -28,6 +29,7 @@ from libcontainer_py.cgroups import (
     Fs1Manager,
     Fs2Manager,
     HybridManager,
+    Manager,
     Memory,
     Pids,
     detect,
@@ -36,6 +38,19 @@ from libcontainer_py.cgroups import (
 
 LAYOUT = detect()
 PARENT = "libcontainer_py"
+
+
+@contextlib.contextmanager
+def created(path: str, config: Optional[CgroupConfig] = None) -> Iterator[Manager]:
+    """A new cgroup manager of ``path``, created (with ``config`` applied), destroyed at the end."""
+    m = new_manager(path)
+    m.create()
+    try:
+        if config is not None:
+            m.apply(config)
+        yield m
+    finally:
+        m.destroy()
 
 
 def hierarchy_roots() -> List[str]:
@@ -129,18 +144,8 @@ def test_this_host_is_hybrid_and_we_stay_beside_our_memory_cgroup() -> None:
 
 
 def test_hybrid_lifecycle(cid: str) -> None:
-    cfg = CgroupConfig(
-        memory=Memory(max="64M", swap_max="64M", reservation="32M"),
-        cpu=Cpu(weight=50, quota_us=50_000, period_us=100_000, cpus="0", mems="0"),
-        pids=Pids(max=32),
-        io=IO(weight=100, read_bps={"/dev/vda": "10M"}),
-        hugetlb={"2MB": 0},
-        devices=Devices.default(),
-    )
-    m = new_manager(cfg.resolved_path(cid))
-    m.create()
-    try:
-        m.apply(cfg)
+    cfg = issue_example_cgroup()
+    with created(cfg.resolved_path(cid), cfg) as m:
         mem = f"/sys/fs/cgroup/memory/{PARENT}/{cid}"
         assert int(read(f"{mem}/memory.limit_in_bytes")) == 64 << 20
         assert int(read(f"{mem}/memory.memsw.limit_in_bytes")) == 128 << 20
@@ -200,8 +205,6 @@ def test_hybrid_lifecycle(cid: str) -> None:
             p.stdout.close()  # type: ignore[union-attr]
             p.stderr.close()  # type: ignore[union-attr]
             os.unlink(counter.name)
-    finally:
-        m.destroy()
     assert not m.exists()
 
 
@@ -304,21 +307,14 @@ def test_ebpf_device_program(cid: str, nodes: Dict[str, str]) -> None:
 
 
 def test_v1_device_rules(cid: str, nodes: Dict[str, str]) -> None:
-    m = new_manager(f"{PARENT}/{cid}")
-    m.create()
-    try:
+    with created(f"{PARENT}/{cid}") as m:
         m.update(Devices.default())
         r = open_results(m, [nodes["mynull"], nodes["mykmsg"]])
         assert r == {nodes["mynull"]: 0, nodes["mykmsg"]: errno.EPERM}
-    finally:
-        m.destroy()
 
 
 def test_memory_limit_oom_kills_a_hog(cid: str) -> None:
-    m = new_manager(f"{PARENT}/{cid}")
-    m.create()
-    try:
-        m.apply(CgroupConfig(memory=Memory(max="64M", swap_max=0)))
+    with created(f"{PARENT}/{cid}", CgroupConfig(memory=Memory(max="64M", swap_max=0))) as m:
         m.poll_events()
         p = gated("b = b'x' * (200 * 2**20)\nprint('survived')\n")
         m.add(p.pid)
@@ -329,27 +325,22 @@ def test_memory_limit_oom_kills_a_hog(cid: str) -> None:
         # The peak reached the limit and no further (this kernel keeps v1 failcnt at 0).
         assert st is not None and st.peak == 64 << 20 and st.oom_kills == m.oom_kills()
         assert next(e for e in m.poll_events() if e.kind == "oom_kill").count >= 1
-    finally:
-        m.destroy()
 
 
 def test_events_stream_reports_an_oom_as_it_happens(cid: str) -> None:
-    m = new_manager(f"{PARENT}/{cid}")
-    m.create()
-    try:
-        m.apply(CgroupConfig(memory=Memory(max="32M", swap_max=0)))
+    with created(f"{PARENT}/{cid}", CgroupConfig(memory=Memory(max="32M", swap_max=0))) as m:
         p = gated("import time\ntime.sleep(0.3)\nb = b'x' * (100 * 2**20)\n")
-        m.add(p.pid)
-        assert p.stdin is not None
-        p.stdin.write("go\n")
-        p.stdin.flush()
-        events = list(m.events(interval=0.02, timeout=30))
-        p.wait(timeout=30)
-        assert any(e.kind == "oom_kill" and e.count >= 1 for e in events), events
-    finally:
-        p.kill()
-        p.communicate()
-        m.destroy()
+        try:
+            m.add(p.pid)
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+            events = list(m.events(interval=0.02, timeout=30))
+            p.wait(timeout=30)
+            assert any(e.kind == "oom_kill" and e.count >= 1 for e in events), events
+        finally:
+            p.kill()
+            p.communicate()
 
 
 FORKS = """
@@ -371,29 +362,26 @@ time.sleep(30)
 
 
 def test_pids_max_stops_a_fork_storm(cid: str) -> None:
-    m = new_manager(f"{PARENT}/{cid}")
-    m.create()
-    try:
-        m.apply(CgroupConfig(pids=Pids(max=32)))
+    with created(f"{PARENT}/{cid}", CgroupConfig(pids=Pids(max=32))) as m:
         m.poll_events()
         p = gated(FORKS)
-        m.add(p.pid)
-        assert p.stdout is not None and p.stdin is not None
-        p.stdin.write("go\n")
-        p.stdin.flush()
-        ok, failed = (int(x) for x in p.stdout.readline().split())
-        assert (ok, failed) == (31, 69)  # 32 tasks: the parent and 31 children
-        st = m.stats().pids
-        assert st is not None and st.current == 32 and st.limit == 32
-        assert len(m.pids()) == 32
-        assert next(e for e in m.poll_events() if e.kind == "pids_max").count >= 69
-        m.kill()
-        p.wait(timeout=10)
-        assert m.pids() == []
-    finally:
-        p.kill()
-        p.communicate()
-        m.destroy()
+        try:
+            m.add(p.pid)
+            assert p.stdout is not None and p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+            ok, failed = (int(x) for x in p.stdout.readline().split())
+            assert (ok, failed) == (31, 69)  # 32 tasks: the parent and 31 children
+            st = m.stats().pids
+            assert st is not None and st.current == 32 and st.limit == 32
+            assert len(m.pids()) == 32
+            assert next(e for e in m.poll_events() if e.kind == "pids_max").count >= 69
+            m.kill()
+            p.wait(timeout=10)
+            assert m.pids() == []
+        finally:
+            p.kill()
+            p.communicate()
 
 
 def test_200_create_destroy_cycles_leave_nothing() -> None:

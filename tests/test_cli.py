@@ -370,11 +370,33 @@ def test_create_errors(cli: Cli) -> None:
 # -- terminal ------------------------------------------------------------------------
 
 
-def _receive_fd(server: socket.socket, box: List[Tuple[bytes, List[int]]]) -> None:
-    conn, _ = server.accept()
-    with conn:
-        msg, fds, _, _ = socket.recv_fds(conn, 4096, 1)
-        box.append((msg, fds))
+class ConsoleSocket:
+    """A --console-socket listening at ``path``: a thread accepts one
+    connection and receives the terminal's (name, [master fd])."""
+
+    def __init__(self, path: str) -> None:
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(path)
+        self.server.listen(1)
+        self.box: List[Tuple[bytes, List[int]]] = []
+        self.thread = threading.Thread(target=self._receive)
+        self.thread.start()
+
+    def _receive(self) -> None:
+        conn, _ = self.server.accept()
+        with conn:
+            msg, fds, _, _ = socket.recv_fds(conn, 4096, 1)
+            self.box.append((msg, fds))
+
+    def received(self) -> Tuple[bytes, int]:
+        """The terminal's name and master fd, once sent (within 10 s)."""
+        self.thread.join(10)
+        [(name, [master])] = self.box
+        return name, master
+
+    def close(self) -> None:
+        self.server.close()
+        self.thread.join(10)
 
 
 def _read_all(fd: int, timeout: float = 10) -> bytes:
@@ -398,17 +420,11 @@ def _read_all(fd: int, timeout: float = 10) -> bytes:
 def test_console_socket(cli: Cli, tmp_path: Any) -> None:
     cli.config(["sh", "-c", "echo tty-ok; tty; stty size"], terminal=True)
     sock_path = str(tmp_path / "console.sock")
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(sock_path)
-    server.listen(1)
-    box: List[Tuple[bytes, List[int]]] = []
-    t = threading.Thread(target=_receive_fd, args=(server, box))
-    t.start()
+    console = ConsoleSocket(sock_path)
     try:
         r = cli("create", "-b", cli.bundle, "--console-socket", sock_path, "cli-tty")
         assert r.returncode == 0, r
-        t.join(10)
-        [(name, [master])] = box
+        name, master = console.received()
         assert name.startswith(b"/dev/")
         assert cli("start", "cli-tty").returncode == 0
         out = _read_all(master)
@@ -416,7 +432,7 @@ def test_console_socket(cli: Cli, tmp_path: Any) -> None:
         lines = out.decode().replace("\r", "").splitlines()
         assert lines[0] == "tty-ok" and lines[1] == "/dev/pts/0", lines
     finally:
-        server.close()
+        console.close()
         cli("delete", "-f", "cli-tty")
 
 

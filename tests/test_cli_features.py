@@ -18,19 +18,17 @@ import re
 import select
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import termios
-import threading
 import time
 import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pytest
-from test_cli import RUNC, Cli, Result, _gone, _read_all, _receive_fd, _run, rootfs
+from test_cli import RUNC, Cli, ConsoleSocket, Result, _gone, _read_all, _run, rootfs
 
 __all__ = ["rootfs"]  # the module-scoped busybox rootfs fixture, shared with test_cli.py
 
@@ -78,6 +76,17 @@ class Tools:
     def both(self, name: str) -> List[Tuple[Tool, str]]:
         """(tool, container id) for ours, then runc."""
         return [(self.ours, f"lcf-{name}-{self.suffix}"), (self.runc, f"rcf-{name}-{self.suffix}")]
+
+    def outputs(self, name: str) -> List[str]:
+        """The bundle run (and deleted) by ours, then runc: the stdout of
+        each, which must exit 0."""
+        outputs = []
+        for tool, cid in self.both(name):
+            r = tool("run", "-b", self.bundle, cid)
+            tool("delete", "--force", cid)
+            assert r.returncode == 0, r
+            outputs.append(r.stdout)
+        return outputs
 
     def edit(self, change: Callable[[Dict[str, Any]], Any]) -> None:
         path = os.path.join(self.bundle, "config.json")
@@ -774,18 +783,12 @@ def test_exec_tty_console_socket_detach_as_runc(tools: Tools, tmp_path: Any, sub
         assert tool("run", "-d", "-b", tools.bundle, cid).returncode == 0
         short = tempfile.mkdtemp(prefix="lcf")  # tmp_path is too long for a socket's address
         sock_path = os.path.join(short, "c.sock")
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        server.bind(sock_path)
-        server.listen(1)
-        box: List[Tuple[bytes, List[int]]] = []
-        t = threading.Thread(target=_receive_fd, args=(server, box))
-        t.start()
+        console = ConsoleSocket(sock_path)
         pidfile = str(tmp_path / f"{cid}.pid")
         try:
             r = tool("exec", "-t", "--console-socket", sock_path, "-d", "--pid-file", pidfile, cid, "sh")
             assert r.returncode == 0, (tool, r)
-            t.join(10)
-            [(_, [master])] = box
+            _, master = console.received()
             pid = int(open(pidfile).read())
             try:
                 os.write(master, b"echo answer=$((6*7)); tty; stty size; exit 3\n")
@@ -796,8 +799,7 @@ def test_exec_tty_console_socket_detach_as_runc(tools: Tools, tmp_path: Any, sub
             status = _reap(pid)  # the command left it to us, its subreaper
             assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 3, (tool, status)
         finally:
-            server.close()
-            t.join(10)
+            console.close()
             shutil.rmtree(short)
         assert tool("delete", "--force", cid).returncode == 0
 

@@ -10,6 +10,7 @@ kernel and the container show: our state record for the container, its
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import select
@@ -27,20 +28,14 @@ DEFAULT_ROOT = "/run/libcontainer-py"
 
 @pytest.fixture(scope="module")
 def podman(tmp_path_factory: Any, busybox: str) -> Iterator[Podman]:
-    p = Podman(str(tmp_path_factory.mktemp("podman")), busybox, engines.our_binary())
-    try:
+    with contextlib.closing(Podman(str(tmp_path_factory.mktemp("podman")), busybox, engines.our_binary())) as p:
         yield p
-    finally:
-        p.close()
 
 
 @pytest.fixture(scope="module")
 def ctr(tmp_path_factory: Any, busybox: str) -> Iterator[Containerd]:
-    c = Containerd(str(tmp_path_factory.mktemp("ctrd")), busybox, engines.our_binary())
-    try:
+    with contextlib.closing(Containerd(str(tmp_path_factory.mktemp("ctrd")), busybox, engines.our_binary())) as c:
         yield c
-    finally:
-        c.close()
 
 
 def on_a_terminal(argv: List[str], env: Optional[Dict[str, str]] = None, timeout: float = 30) -> str:

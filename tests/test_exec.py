@@ -9,6 +9,7 @@ import time
 
 import attrs
 import pytest
+from support.configs import userns_config
 
 import libcontainer_py as lc
 from libcontainer_py.plan import Op, build_plan
@@ -87,13 +88,7 @@ def test_exec_into_a_created_container_works_and_into_a_stopped_one_is_an_error(
 
 
 def test_exec_in_a_user_namespace(busybox: str) -> None:
-    config = lc.Config(
-        rootfs=busybox,
-        namespaces=lc.Namespaces.all(),
-        uid_mappings=[lc.IDMap(0, 100000, 65536)],
-        gid_mappings=[lc.IDMap(0, 100000, 65536)],
-        process=lc.Process(args=["sleep", "60"]),
-    )
+    config = userns_config(busybox, process=lc.Process(args=["sleep", "60"]))
     with lc.Container.create("exec-userns-" + os.urandom(3).hex(), config) as c:
         c.start()
         proc = c.exec(

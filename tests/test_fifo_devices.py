@@ -7,6 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from support.configs import userns_config
 from support.observe import inside
 from support.oci import spec_bundle
 
@@ -29,12 +30,8 @@ def test_fifo_with_mode_and_owner(busybox: str, no_leaks: None) -> None:
 def test_fifo_in_a_user_namespace(busybox: str, no_leaks: None) -> None:
     """mknod of a FIFO needs no privilege: it is made (not bound from the
     host as device nodes are there), owned by a mapped id."""
-    config = lc.Config(
-        rootfs=busybox,
-        namespaces=lc.Namespaces.all(),
-        uid_mappings=[lc.IDMap(0, 100000, 65536)],
-        gid_mappings=[lc.IDMap(0, 100000, 65536)],
-        devices=lc.DEFAULT_DEVICES + (lc.Device.fifo("/dev/pipe", mode=0o600, uid=1000, gid=1000),),
+    config = userns_config(
+        busybox, devices=lc.DEFAULT_DEVICES + (lc.Device.fifo("/dev/pipe", mode=0o600, uid=1000, gid=1000),)
     )
     assert inside(config, "stat -c '%F %a %u:%g' /dev/pipe") == "fifo 600 1000:1000\n"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from typing import Any
 
 import pytest
 
@@ -41,6 +42,18 @@ def entry(path: str, phase: str, log: str, status: int = 0, timeout=None) -> lc.
 def read_log(log: str) -> list:
     with open(log) as f:
         return [line.split(" ", 1)[0] for line in f]
+
+
+def sleeping(busybox: str, **hooks: Any) -> lc.Config:
+    """``sleep 30`` in busybox, with ``hooks`` (lc.Hooks' arguments)."""
+    return lc.Config(rootfs=busybox, process=lc.Process(args=["sleep", "30"]), hooks=lc.Hooks(**hooks))
+
+
+def assert_create_fails(cid: str, config: lc.Config, root: str, match: str, **create: Any) -> None:
+    """Container.create raises a HookError matching ``match`` and leaves no container."""
+    with pytest.raises(lc.HookError, match=match):
+        lc.Container.create(cid, config, root=root, **create)
+    assert lc.Container.list(root=root) == []
 
 
 def test_phases_in_order_with_the_state(busybox: str, hook: str, root: str, tmp_path) -> None:
@@ -113,30 +126,17 @@ def test_a_failing_callback_rolls_back(busybox: str, root: str, no_leaks: None) 
     def boom(state: dict) -> None:
         raise RuntimeError("no")
 
-    config = lc.Config(rootfs=busybox, process=lc.Process(args=["sleep", "30"]))
-    with pytest.raises(lc.HookError, match="RuntimeError"):
-        lc.Container.create("hooks-cb", config, root=root, callbacks={"create_runtime": [boom]})
-    assert lc.Container.list(root=root) == []
+    assert_create_fails("hooks-cb", sleeping(busybox), root, "RuntimeError", callbacks={"create_runtime": [boom]})
 
 
 def test_a_hook_that_hangs_times_out(busybox: str, root: str, no_leaks: None) -> None:
-    config = lc.Config(
-        rootfs=busybox,
-        process=lc.Process(args=["sleep", "30"]),
-        hooks=lc.Hooks(prestart=[lc.Hook("/bin/sleep", args=["sleep", "30"], timeout=1)]),
-    )
-    with pytest.raises(lc.HookError, match="timed out"):
-        lc.Container.create("hooks-hang", config, root=root)
-    assert lc.Container.list(root=root) == []
+    config = sleeping(busybox, prestart=[lc.Hook("/bin/sleep", args=["sleep", "30"], timeout=1)])
+    assert_create_fails("hooks-hang", config, root, "timed out")
 
 
 def test_poststart_and_poststop_failures_only_warn(busybox: str, hook: str, root: str, tmp_path) -> None:
     log = str(tmp_path / "log")
-    config = lc.Config(
-        rootfs=busybox,
-        process=lc.Process(args=["sleep", "30"]),
-        hooks=lc.Hooks(poststart=[entry(hook, "poststart", log, 1)], poststop=[entry(hook, "poststop", log, 1)]),
-    )
+    config = sleeping(busybox, poststart=[entry(hook, "poststart", log, 1)], poststop=[entry(hook, "poststop", log, 1)])
     c = lc.Container.create("hooks-warn", config, root=root)
     with pytest.warns(RuntimeWarning, match="poststart"):
         c.start()
@@ -147,11 +147,7 @@ def test_poststart_and_poststop_failures_only_warn(busybox: str, hook: str, root
 
 
 def test_a_failing_start_container_hook_stops_the_container(busybox: str, root: str) -> None:
-    config = lc.Config(
-        rootfs=busybox,
-        process=lc.Process(args=["sleep", "30"]),
-        hooks=lc.Hooks(start_container=[lc.Hook("/bin/false")]),
-    )
+    config = sleeping(busybox, start_container=[lc.Hook("/bin/false")])
     with lc.Container.create("hooks-start", config, root=root) as c:
         with pytest.raises(lc.HookError):
             c.start()
@@ -163,11 +159,7 @@ def test_executable_hooks_run_from_another_process(busybox: str, hook: str, root
     import sys
 
     log = str(tmp_path / "log")
-    config = lc.Config(
-        rootfs=busybox,
-        process=lc.Process(args=["sleep", "30"]),
-        hooks=lc.Hooks(poststart=[entry(hook, "poststart", log)], poststop=[entry(hook, "poststop", log)]),
-    )
+    config = sleeping(busybox, poststart=[entry(hook, "poststart", log)], poststop=[entry(hook, "poststop", log)])
     c = lc.Container.create("hooks-other", config, root=root)
     code = f"import libcontainer_py as lc; c = lc.Container.load('hooks-other', root={root!r}); c.start(); c.destroy()"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
@@ -187,19 +179,12 @@ def test_create_hooks_run_without_a_rootfs_and_argv0_is_kept(root: str, phase: s
         hooks=lc.Hooks(**{phase: [hook]}),
         process=lc.Process(args=["sleep", "30"]),
     )
-    with pytest.raises(lc.HookError, match="exited with 1"):
-        lc.Container.create("hooks-norootfs", config, root=root)
-    assert lc.Container.list(root=root) == []
+    assert_create_fails("hooks-norootfs", config, root, "exited with 1")
 
 
 def test_poststop_runs_once_when_another_process_destroyed_it(busybox: str, hook: str, root: str, tmp_path) -> None:
     log = str(tmp_path / "log")
-    config = lc.Config(
-        rootfs=busybox,
-        process=lc.Process(args=["sleep", "30"]),
-        hooks=lc.Hooks(poststop=[entry(hook, "poststop", log)]),
-    )
-    c = lc.Container.create("hooks-once", config, root=root)
+    c = lc.Container.create("hooks-once", sleeping(busybox, poststop=[entry(hook, "poststop", log)]), root=root)
     c.start()
     lc.Container.load("hooks-once", root=root).destroy()
     c.destroy()  # reaps its child; the record is gone already

@@ -7,8 +7,7 @@ import os
 from typing import Any
 
 import pytest
-from support.busybox import make_rootfs
-from support.images import layer_from_dir, write_docker_archive, write_oci_layout
+from support.images import busybox_layer, write_docker_archive, write_oci_layout
 
 import libcontainer_py as lc
 from libcontainer_py.images import ImageNotFound, ImageStore
@@ -17,9 +16,7 @@ from libcontainer_py.images import ImageNotFound, ImageStore
 @pytest.fixture(scope="module")
 def layer(tmp_path_factory: Any) -> bytes:
     tmp = tmp_path_factory.mktemp("reflayer")
-    make_rootfs(str(tmp / "root"))
-    (tmp / "root" / "etc" / "motd").write_text("from the layer\n")
-    return layer_from_dir(str(tmp / "root"))
+    return busybox_layer(str(tmp / "root"), "from the layer\n")
 
 
 def motd(store: ImageStore, ref: str) -> str:

@@ -9,11 +9,10 @@ import subprocess
 from pathlib import Path
 
 from support.observe import inside
-from support.oci import spec_bundle
+from support.oci import run_beside_runc, spec_bundle
 
 import libcontainer_py as lc
 
-RUNC = "/usr/sbin/runc"
 MB = 1 << 20
 READ = (
     "cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes memory/memory.kmem.tcp.limit_in_bytes"
@@ -41,13 +40,7 @@ def test_kernel_and_kernel_tcp_through_the_cli_beside_runc(tmp_path: Path) -> No
     doc = json.loads((bundle / "config.json").read_text())
     doc["root"]["path"] = str(bundle / "rootfs")
     (bundle / "config.json").write_text(json.dumps(doc))
-    runs = {}
-    for name, argv in (("ours", [*cli, "run"]), ("runc", [RUNC, "--root", str(tmp_path / "runc"), "run"])):
-        r = subprocess.run(
-            [*argv, "--bundle", str(bundle), f"km-{name}"], capture_output=True, text=True, stdin=subprocess.DEVNULL
-        )
-        assert r.returncode == 0, (name, r.stderr)
-        runs[name] = r
+    runs = run_beside_runc(bundle, cli, tmp_path, "km")
     assert runs["ours"].stdout.split() == [str(64 * MB), str(16 * MB), UNLIMITED, "50"]
     assert runs["runc"].stdout.split() == [str(64 * MB), UNLIMITED, UNLIMITED, "50"]
     assert "level=warning" in runs["ours"].stderr and "linux.resources.memory.kernel ignored" in runs["ours"].stderr

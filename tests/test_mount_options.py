@@ -16,6 +16,7 @@ from typing import Any, Dict, Iterator, List, Set, Tuple
 import attrs
 import pytest
 from support.busybox import make_rootfs
+from support.configs import userns_config
 from support.observe import inside
 
 import libcontainer_py as lc
@@ -363,12 +364,8 @@ def test_a_refused_recursive_option_is_a_mount_error_and_leaves_nothing(
     locked.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "locked", str(locked)], check=True)
     try:
-        config = lc.Config(
-            rootfs=busybox,
-            namespaces=lc.Namespaces.all(),
-            uid_mappings=[lc.IDMap(0, 100000, 65536)],
-            gid_mappings=[lc.IDMap(0, 100000, 65536)],
-            mounts=lc.Mounts.default() + [lc.Mount("/tmp", "bind", str(locked), recursive_options=("rrw",))],
+        config = userns_config(
+            busybox, mounts=lc.Mounts.default() + [lc.Mount("/tmp", "bind", str(locked), recursive_options=("rrw",))]
         )
         with pytest.raises(lc.MountError) as info:
             lc.run(["true"], config=config, timeout=30)

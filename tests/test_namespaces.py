@@ -8,6 +8,7 @@ import subprocess
 from typing import Dict, Iterator
 
 import pytest
+from support.configs import userns_config
 from support.observe import inside
 
 import libcontainer_py as lc
@@ -146,13 +147,7 @@ def test_join_a_namespace_made_by_unshare(tmp_path) -> None:
 
 
 def test_join_a_user_namespace_and_a_time_namespace(busybox: str) -> None:
-    owner = lc.Config(
-        rootfs=busybox,
-        namespaces=lc.Namespaces.all(),
-        uid_mappings=[lc.IDMap(0, 100000, 65536)],
-        gid_mappings=[lc.IDMap(0, 100000, 65536)],
-        process=lc.Process(args=["sh", "-c", "echo ready; exec sleep 60"]),
-    )
+    owner = userns_config(busybox, process=lc.Process(args=["sh", "-c", "echo ready; exec sleep 60"]))
     with lc.ContainerProcess(owner, stdout=lc.PIPE) as proc:
         try:
             assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
@@ -307,12 +302,7 @@ def test_each_kind_joined_by_path_alone(kind: str, busybox: str, no_leaks: None)
 
 
 def test_every_kind_joined_by_path_together(busybox: str, no_leaks: None) -> None:
-    holder_config = lc.Config(
-        rootfs=busybox,
-        namespaces=lc.Namespaces.all(),
-        uid_mappings=[lc.IDMap(0, 100000, 65536)],
-        gid_mappings=[lc.IDMap(0, 100000, 65536)],
-    )
+    holder_config = userns_config(busybox)
     with _running(holder_config) as holder:
         paths = {k: f"/proc/{holder.pid}/ns/{PROC_NAMES[k]}" for k in KINDS}
         config = lc.Config(rootfs=None, mounts=(), devices=(), namespaces=lc.Namespaces(**paths))

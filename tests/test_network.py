@@ -8,6 +8,7 @@ and its containers'.  host-local keeps its leases in the test's tmp_path.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -55,6 +56,15 @@ def root(tmp_path: Any) -> Iterator[str]:
 
 def bridge(leases_dir: str, name: str = "lcpyt", **kwargs: Any) -> lc.Network:
     return lc.Network.bridge(name=name, subnet=SUBNET, data_dir=leases_dir, **kwargs)
+
+
+@contextlib.contextmanager
+def sleeping_on_the_bridge(container_id: str, busybox: str, leases_dir: str, root: str) -> Iterator[lc.Container]:
+    """A started container of ``sleep 100`` on bridge(leases_dir), destroyed at the end."""
+    config = lc.Config(rootfs=busybox, network=bridge(leases_dir), process=lc.Process(args=["sleep", "100"]))
+    with lc.Container.create(container_id, config, root=root) as c:
+        c.start()
+        yield c
 
 
 def nothing_left(leases_dir: str, name: str = "lcpyt") -> None:
@@ -285,9 +295,7 @@ def test_a_container_made_here_is_reached_and_destroyed_from_another_process(
 
 
 def test_check_finds_a_removed_address(busybox: str, netns: str, leases_dir: str, root: str, no_leaks: None) -> None:
-    config = lc.Config(rootfs=busybox, network=bridge(leases_dir), process=lc.Process(args=["sleep", "100"]))
-    with lc.Container.create("lcnet-check", config, root=root) as c:
-        c.start()
+    with sleeping_on_the_bridge("lcnet-check", busybox, leases_dir, root) as c:
         c.check_network()
         subprocess.run(["nsenter", f"--net=/proc/{c.pid}/ns/net", "ip", "addr", "flush", "dev", "eth0"], check=True)
         with pytest.raises(lc.CniError) as info:
@@ -343,9 +351,7 @@ def test_the_fixture_namespace_is_not_the_hosts(netns: str) -> None:
 def test_an_exec_sees_the_containers_interfaces_and_files(
     busybox: str, netns: str, leases_dir: str, root: str, no_leaks: None
 ) -> None:
-    config = lc.Config(rootfs=busybox, network=bridge(leases_dir), process=lc.Process(args=["sleep", "100"]))
-    with lc.Container.create("lcnet-exec", config, root=root) as c:
-        c.start()
+    with sleeping_on_the_bridge("lcnet-exec", busybox, leases_dir, root) as c:
         proc = c.exec(["sh", "-c", "ip -o -4 addr show eth0; cat /etc/hosts"], stdout=lc.PIPE, text=True)
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 0
@@ -422,9 +428,7 @@ def test_close_from_a_thread_in_another_namespace_deletes_where_add_ran(
 def test_a_container_is_destroyed_only_from_the_namespace_add_ran_in(
     busybox: str, netns: str, leases_dir: str, root: str, no_leaks: None
 ) -> None:
-    config = lc.Config(rootfs=busybox, network=bridge(leases_dir), process=lc.Process(args=["sleep", "100"]))
-    with lc.Container.create("lcnet-foreign", config, root=root) as c:
-        c.start()
+    with sleeping_on_the_bridge("lcnet-foreign", busybox, leases_dir, root) as c:
         with private_netns():
             with pytest.raises(lc.ForeignNetns):
                 lc.Container.load("lcnet-foreign", root=root).destroy()

@@ -8,9 +8,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from support.oci import call, spec_bundle
-
-RUNC = "/usr/sbin/runc"
+from support.oci import RUNC, call, run_beside_runc, spec_bundle
 
 
 def test_unknown_properties_run_beside_runc(tmp_path: Path) -> None:
@@ -26,13 +24,7 @@ def test_unknown_properties_run_beside_runc(tmp_path: Path) -> None:
     doc["linux"]["resources"]["memory"] = {"limit": 64 << 20, "futureMemory": 1}
     doc["linux"]["namespaces"][0]["futureNs"] = 1
     (bundle / "config.json").write_text(json.dumps(doc))
-    runs = {}
-    for name, argv in (("ours", [*cli, "run"]), ("runc", [RUNC, "--root", str(tmp_path / "runc"), "run"])):
-        r = subprocess.run(
-            [*argv, "--bundle", str(bundle), f"unk-{name}"], capture_output=True, text=True, stdin=subprocess.DEVNULL
-        )
-        assert r.returncode == 0, (name, r.stderr)
-        runs[name] = r
+    runs = run_beside_runc(bundle, cli, tmp_path, "unk")
     assert runs["ours"].stdout == runs["runc"].stdout == "NoNewPrivs:\t1\nok\n"
     warned = runs["ours"].stderr
     for path in (

@@ -9,17 +9,13 @@ import time
 
 import psutil
 import pytest
-from support.observe import inside
+from support.observe import inside, proc_status
 
 import libcontainer_py as lc
 
 
 def status_fields(config: lc.Config) -> dict:
-    out = {}
-    for line in inside(config, "cat /proc/self/status").splitlines():
-        key, _, value = line.partition(":")
-        out[key] = value.split()
-    return out
+    return {key: value.split() for key, value in proc_status(config).items()}
 
 
 def test_user_group_and_supplementary_groups(busybox: str) -> None:

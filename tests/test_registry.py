@@ -16,8 +16,17 @@ import tarfile
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
-from support.busybox import make_rootfs
-from support.images import compress, entry, image_config, layer_from_dir, layer_from_members, sha256, write_oci_layout
+from support.images import (
+    blob_writer,
+    busybox_layer,
+    compress,
+    entry,
+    image_config,
+    layer_from_members,
+    sha256,
+    write_layout_index,
+    write_oci_layout,
+)
 from support.registry import Front, Registry, push_layout, skopeo
 
 import libcontainer_py as lc
@@ -53,9 +62,7 @@ def auth_registry(tmp_path_factory: Any) -> Iterator[Registry]:
 @pytest.fixture(scope="module")
 def base_layer(tmp_path_factory: Any) -> bytes:
     root = tmp_path_factory.mktemp("bb")
-    make_rootfs(str(root / "root"))
-    (root / "root" / "etc" / "motd").write_text("pulled busybox\n")
-    return layer_from_dir(str(root / "root"))
+    return busybox_layer(str(root / "root"), "pulled busybox\n")
 
 
 def motd_layer(text: str) -> bytes:
@@ -210,14 +217,7 @@ def test_tampered_blob_refused(
 
 def write_index(path: str, images: List[Tuple[Dict[str, str], List[bytes], Dict[str, Any]]]) -> None:
     """An OCI layout whose index lists one manifest per platform."""
-    blobs = os.path.join(path, "blobs", "sha256")
-    os.makedirs(blobs)
-
-    def put(data: bytes) -> Dict[str, Any]:
-        with open(os.path.join(blobs, sha256(data)[7:]), "wb") as f:
-            f.write(data)
-        return {"digest": sha256(data), "size": len(data)}
-
+    put = blob_writer(path)
     entries = []
     for plat, layers, config in images:
         cfg = json.loads(image_config(layers, config, plat["architecture"]))
@@ -236,14 +236,9 @@ def write_index(path: str, images: List[Tuple[Dict[str, str], List[bytes], Dict[
         entries.append({"mediaType": OCI_MANIFEST, **put(json.dumps(manifest).encode()), "platform": plat})
     index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
     idx = put(json.dumps(index).encode())
-    top = {
-        "schemaVersion": 2,
-        "manifests": [{"mediaType": OCI_INDEX, **idx, "annotations": {"org.opencontainers.image.ref.name": "multi"}}],
-    }
-    with open(os.path.join(path, "index.json"), "w") as f:
-        json.dump(top, f)
-    with open(os.path.join(path, "oci-layout"), "w") as f:
-        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    write_layout_index(
+        path, [{"mediaType": OCI_INDEX, **idx, "annotations": {"org.opencontainers.image.ref.name": "multi"}}]
+    )
 
 
 def test_index_of_several_platforms(

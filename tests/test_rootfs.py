@@ -6,6 +6,7 @@ import os
 import stat
 
 import pytest
+from support.configs import DEFAULT_MOUNT_POINTS
 from support.observe import inside
 
 import libcontainer_py as lc
@@ -25,16 +26,7 @@ def mountinfo(config: lc.Config) -> dict:
 def test_default_mounts_and_nothing_of_the_host(busybox: str) -> None:
     seen = mountinfo(lc.Config(rootfs=busybox, masked_paths=(), readonly_paths=()))
     cgroups = {m for m in seen if m.startswith("/sys/fs/cgroup/")}
-    assert set(seen) - cgroups == {
-        "/",
-        "/proc",
-        "/dev",
-        "/dev/pts",
-        "/dev/shm",
-        "/dev/mqueue",
-        "/sys",
-        "/sys/fs/cgroup",
-    }
+    assert set(seen) - cgroups == {"/", *DEFAULT_MOUNT_POINTS}
     # Mount.cgroup: the container's hierarchies in a read-only tmpfs
     assert seen["/sys/fs/cgroup"][1] == "tmpfs" and {"ro", "nosuid", "nodev", "noexec"} <= seen["/sys/fs/cgroup"][0]
     assert cgroups and all(seen[m][1] in ("cgroup", "cgroup2") and "ro" in seen[m][0] for m in cgroups)
@@ -67,12 +59,7 @@ def test_host_rootfs_binds_system_dirs_read_only() -> None:
         "/lib64",
         "/libx32",
         "/tmp",
-        "/proc",
-        "/dev",
-        "/dev/pts",
-        "/dev/shm",
-        "/dev/mqueue",
-        "/sys",
+        *DEFAULT_MOUNT_POINTS,
     }
     assert not unexpected
     # The host's (read-write) cgroup mounts are not there; /sys/fs/cgroup holds

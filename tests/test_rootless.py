@@ -40,6 +40,31 @@ def shared(rootless_user: RootlessUser) -> Iterator[str]:
         shutil.rmtree(path)
 
 
+def test_one_id_maps_are_written_by_the_child_itself(rootless_user: RootlessUser) -> None:
+    """With a map of the user's own ids only, the child writes its maps (as
+    bwrap does): root inside is the user, setgroups is denied, and a file the
+    container makes belongs to the user on the host."""
+    out = as_user(
+        rootless_user,
+        f"""
+        import os
+        import libcontainer_py as lc
+        cfg = lc.Config(uid_mappings=[lc.IDMap(0, os.getuid(), 1)], gid_mappings=[lc.IDMap(0, os.getgid(), 1)],
+                        mounts=lc.Mounts.default() + [lc.Mount.bind({rootless_user.home!r}, "/home/u")])
+        r = lc.run(["sh", "-c", "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map /proc/self/setgroups;"
+                    "touch /home/u/own-maps"], config=cfg, capture_output=True, text=True)
+        made = os.stat({rootless_user.home!r} + "/own-maps")
+        os.unlink({rootless_user.home!r} + "/own-maps")
+        emit([r.returncode, r.stdout.split(), r.stderr, made.st_uid, made.st_gid])
+        """,
+    )
+    returncode, words, stderr, uid, gid = out
+    u, g = rootless_user.uid, rootless_user.gid
+    assert returncode == 0, stderr
+    assert words == ["0", "0", "0", str(u), "1", "0", str(g), "1", "deny"]
+    assert (uid, gid) == (u, g)
+
+
 def test_run_maps_root_to_the_user_and_the_rest_to_its_range(rootless_user: RootlessUser, shared: str) -> None:
     out = as_user(
         rootless_user,

@@ -35,12 +35,7 @@ def test_a_cwd_only_the_runtime_can_enter_works_as_runc(tools: Tools, rootfs: st
     tools.ours.config(
         ["sh", "-c", "pwd; id -u; ls . >/dev/null 2>&1 || echo cannot-list"], user={"uid": 1000, "gid": 1000}, cwd=cwd
     )
-    outputs = []
-    for tool, cid in tools.both("cwd"):
-        r = tool("run", "-b", tools.bundle, cid)
-        tool("delete", "--force", cid)
-        assert r.returncode == 0, r
-        outputs.append(r.stdout)
+    outputs = tools.outputs("cwd")
     assert outputs[0] == outputs[1] == f"{cwd}\n1000\ncannot-list\n"
 
 
@@ -67,12 +62,7 @@ def test_create_container_hooks_change_what_the_container_sees(tools: Tools) -> 
     tools.ours.config(["sh", "-c", "cat /tmp/hook-file; grep -c ' /tmp .* hooktmp ' /proc/self/mountinfo"])
     hook = {"path": "/bin/sh", "args": ["sh", "-c", HOOK_MOUNT], "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]}
     tools.edit(lambda doc: doc.update(hooks={"createContainer": [hook]}))
-    outputs = []
-    for tool, cid in tools.both("cchook"):
-        r = tool("run", "-b", tools.bundle, cid)
-        tool("delete", "--force", cid)
-        assert r.returncode == 0, r
-        outputs.append(r.stdout)
+    outputs = tools.outputs("cchook")
     assert outputs[0] == outputs[1] == "made-by-hook\n1\n"
 
 

@@ -145,7 +145,9 @@ def test_the_key_is_sha256_without_hashlib() -> None:
 
     from libcontainer_py.seccomp import cache
 
-    assert cache._sha256(b"abc") == hashlib.sha256(b"abc").hexdigest()
-    code = "import sys; from libcontainer_py.seccomp import cache; cache._sha256(b'x'); print('hashlib' in sys.modules)"
+    assert cache.sha256_hex(b"abc") == hashlib.sha256(b"abc").hexdigest()
+    code = (
+        "import sys; from libcontainer_py.seccomp import cache; cache.sha256_hex(b'x'); print('hashlib' in sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"

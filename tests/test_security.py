@@ -7,18 +7,10 @@ import os
 import subprocess
 
 import pytest
-from support.observe import inside
+from support.observe import inside, proc_status
 
 import libcontainer_py as lc
 from libcontainer_py.capabilities import DEFAULT_CAPABILITIES, mask
-
-
-def status(config: lc.Config) -> dict:
-    out = {}
-    for line in inside(config, "cat /proc/self/status").splitlines():
-        key, _, value = line.partition(":")
-        out[key] = value.strip()
-    return out
 
 
 def caps(st: dict, which: str) -> int:
@@ -26,7 +18,7 @@ def caps(st: dict, which: str) -> int:
 
 
 def test_default_capabilities_and_no_new_privs(busybox: str) -> None:
-    st = status(lc.Config(rootfs=busybox))
+    st = proc_status(lc.Config(rootfs=busybox))
     want = mask(DEFAULT_CAPABILITIES)
     for which in ("CapBnd", "CapPrm", "CapEff"):
         assert caps(st, which) == want, which
@@ -42,7 +34,9 @@ def test_explicit_sets_by_any_spelling(busybox: str) -> None:
         inheritable={"net_bind_service"},
         ambient={"net_bind_service"},
     )
-    st = status(lc.Config(rootfs=busybox, process=lc.Process(args=["true"], capabilities=c, user=lc.User(1000, 1000))))
+    st = proc_status(
+        lc.Config(rootfs=busybox, process=lc.Process(args=["true"], capabilities=c, user=lc.User(1000, 1000)))
+    )
     # After exec as a non-root user, permitted and effective are the ambient set.
     assert caps(st, "CapBnd") == mask({"CAP_NET_RAW", "CAP_CHOWN", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE"})
     assert caps(st, "CapAmb") == mask({"CAP_NET_BIND_SERVICE"})
@@ -51,7 +45,7 @@ def test_explicit_sets_by_any_spelling(busybox: str) -> None:
 
 
 def test_non_root_user_keeps_no_capabilities_by_default(busybox: str) -> None:
-    st = status(lc.Config(rootfs=busybox, process=lc.Process(args=["true"], user=lc.User(1000, 1000))))
+    st = proc_status(lc.Config(rootfs=busybox, process=lc.Process(args=["true"], user=lc.User(1000, 1000))))
     assert caps(st, "CapEff") == caps(st, "CapPrm") == 0
     assert caps(st, "CapBnd") == mask(DEFAULT_CAPABILITIES)
 
@@ -76,7 +70,7 @@ def test_a_capability_the_caller_lacks_is_refused() -> None:
 
 
 def test_no_new_privileges_off(busybox: str) -> None:
-    st = status(lc.Config(rootfs=busybox, process=lc.Process(args=["true"], no_new_privileges=False)))
+    st = proc_status(lc.Config(rootfs=busybox, process=lc.Process(args=["true"], no_new_privileges=False)))
     assert st["NoNewPrivs"] == "0"
 
 

@@ -7,6 +7,7 @@ import json
 import os
 from typing import Any, Callable
 
+from support.configs import userns_config
 from support.observe import inside
 
 import libcontainer_py as lc
@@ -16,11 +17,8 @@ PR_SET_DUMPABLE = 4
 
 
 def test_mapped_ids_as_root(busybox: str, no_leaks: None) -> None:
-    config = lc.Config(
-        rootfs=busybox,
-        namespaces=lc.Namespaces.all(),
-        uid_mappings=[lc.IDMap(0, 100000, 65536)],
-        gid_mappings=[lc.IDMap(0, 100000, 65536)],
+    config = userns_config(
+        busybox,
         mounts=lc.Mounts.default() + [lc.Mount.tmpfs("/tmp")],
         process=lc.Process(args=["true"], user=lc.User(1000, 1000, [5, 10])),
     )
@@ -42,13 +40,7 @@ def test_root_in_user_namespace_is_not_root_outside(busybox: str, tmp_path) -> N
     shared.mkdir()
     (shared / "rootonly").write_text("secret\n")
     os.chmod(shared / "rootonly", 0o600)
-    config = lc.Config(
-        rootfs=busybox,
-        namespaces=lc.Namespaces.all(),
-        uid_mappings=[lc.IDMap(0, 100000, 65536)],
-        gid_mappings=[lc.IDMap(0, 100000, 65536)],
-        mounts=lc.Mounts.default() + [lc.Mount.bind(str(shared), "/root")],
-    )
+    config = userns_config(busybox, mounts=lc.Mounts.default() + [lc.Mount.bind(str(shared), "/root")])
     out = inside(config, "id -u; (cat /root/rootonly) 2>&1; grep CapEff /proc/self/status")
     assert out.splitlines()[0] == "0"
     assert "Permission denied" in out  # host root's file; container root is uid 100000 outside

@@ -17,11 +17,11 @@ import os
 import posixpath
 import time
 
-from .. import _signals
+from .._shortcuts import signal
 from .errors import CgroupError, CgroupUnsupported
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs milliseconds at start-up: for the checker only
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
+if TYPE_CHECKING:
     from typing import Callable, Dict, List, Optional, Protocol, Sequence, Set, Tuple
 
     from .fsio import CgroupFS
@@ -449,6 +449,7 @@ class CgroupOps:
         return posixpath.join(d, name)
 
     def exists(self) -> bool:
+        """True if the cgroup directory exists in some hierarchy."""
         return any(self._fs.exists(d) for d in self.dirs())
 
     def _remove_made(self) -> None:
@@ -461,6 +462,7 @@ class CgroupOps:
         self._made = []
 
     def destroy(self, timeout: float = 10.0) -> None:
+        """Kill what is left and remove every directory this cgroup has; idempotent."""
         if self.joined:
             # Someone else's cgroup: its processes and directories stay; only
             # what this manager made on the way (known in its own process) goes.
@@ -525,6 +527,7 @@ class CgroupOps:
             raise
 
     def pids(self) -> List[int]:
+        """The processes in the cgroup (sorted)."""
         out: Set[int] = set()
         for d in dict.fromkeys(self.dirs()):
             out |= self._procs(d)
@@ -542,6 +545,7 @@ class CgroupOps:
         return None
 
     def kill_now(self) -> None:
+        """SIGKILL every process of the cgroup now, without waiting for them to go."""
         if os.getpid() in self.pids():
             raise CgroupError("refusing to kill a cgroup that holds this process", path=self.dirs()[0])
         d = self._has_v2_file("cgroup.kill")
@@ -558,7 +562,7 @@ class CgroupOps:
             if pid <= 0 or pid == os.getpid():
                 raise CgroupError(f"refusing to signal pid {pid} listed in the cgroup", path=self._v1dirs()[0])
             try:
-                os.kill(pid, _signals.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         fz = self._v1dir("freezer")
@@ -568,6 +572,7 @@ class CgroupOps:
         return pids
 
     def kill(self, timeout: float = 10.0) -> None:
+        """SIGKILL every process and wait until the cgroup is empty."""
         deadline = time.monotonic() + timeout
         if os.getpid() in self.pids():
             raise CgroupError("refusing to kill a cgroup that holds this process", path=self.dirs()[0])
@@ -637,12 +642,15 @@ class CgroupOps:
             raise
 
     def freeze(self, timeout: float = 5.0) -> None:
+        """Freeze every process and wait until the cgroup is frozen."""
         self._set_frozen(True, timeout)
 
     def thaw(self, timeout: float = 5.0) -> None:
+        """Thaw and wait until the cgroup is running again."""
         self._set_frozen(False, timeout)
 
     def paused(self) -> bool:
+        """True while frozen."""
         kind, d = self._freezer()
         if kind == "v2":
             return self._v2_events().get("frozen") == 1

@@ -7,7 +7,7 @@ import os
 
 from ..errors import ContainerError
 
-TYPE_CHECKING = False
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
     from typing import Optional
 

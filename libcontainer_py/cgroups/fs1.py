@@ -7,14 +7,19 @@ value)``; the controller selects the hierarchy directory.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from ._ops import parse_flat as parse_flat
 from .convert import io_to_blkio_weight, weight_to_shares
 from .errors import CgroupUnsupported
-from .resources import IO, UNLIMITED, Cpu, Devices, Hugetlb, Memory, Network, Pids
+from .units import UNLIMITED
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # resources.py imports this module for its table of controllers
+    from .resources import IO, Cpu, Devices, Hugetlb, Memory, Network, Pids
 
 Write = Tuple[str, str, str]
+T = TypeVar("T")
 
 #: The v1 file of Memory.kernel_tcp (kernels built with it only).
 KMEM_TCP = "memory.kmem.tcp.limit_in_bytes"
@@ -88,30 +93,38 @@ def memory_writes(
     return writes
 
 
+def set_writes(controller: str, files: Sequence[Tuple[str, Optional[T], Callable[[T], str]]]) -> List[Write]:
+    """A write of each (file, value, format) in ``files`` whose value is set, in order."""
+    return [(controller, name, fmt(value)) for name, value, fmt in files if value is not None]
+
+
+def either(value: Optional[int], other: Optional[int], convert: Callable[[int], int]) -> Optional[int]:
+    """A setting given in one of two units: ``value``, else ``other``
+    converted, else None."""
+    if value is not None:
+        return value
+    return None if other is None else convert(other)
+
+
+def cpuset_writes(c: Cpu) -> List[Write]:
+    """cpuset.cpus and cpuset.mems (the same files on v1 and v2)."""
+    return set_writes("cpuset", [("cpuset.cpus", c.cpus, str), ("cpuset.mems", c.mems, str)])
+
+
 def cpu_writes(c: Cpu) -> List[Write]:
     """cpu.shares (converted from weight when that is what is set), CFS period,
     quota and burst, RT period and runtime, cpuset cpus and mems.  Period
     goes before quota (the manager retries an RT period the kernel refuses
     before the runtime, as runc does)."""
-    w: List[Write] = []
-    shares = c.shares if c.shares is not None else (weight_to_shares(c.weight) if c.weight is not None else None)
-    if shares is not None:
-        w.append(("cpu", "cpu.shares", str(shares)))
-    if c.period_us is not None:
-        w.append(("cpu", "cpu.cfs_period_us", str(c.period_us)))
-    if c.quota_us is not None:
-        w.append(("cpu", "cpu.cfs_quota_us", _num(c.quota_us)))
-    if c.burst_us is not None:
-        w.append(("cpu", "cpu.cfs_burst_us", str(c.burst_us)))
-    if c.rt_period_us is not None:
-        w.append(("cpu", "cpu.rt_period_us", str(c.rt_period_us)))
-    if c.rt_runtime_us is not None:
-        w.append(("cpu", "cpu.rt_runtime_us", _num(c.rt_runtime_us)))
-    if c.cpus is not None:
-        w.append(("cpuset", "cpuset.cpus", c.cpus))
-    if c.mems is not None:
-        w.append(("cpuset", "cpuset.mems", c.mems))
-    return w
+    files: List[Tuple[str, Optional[int], Callable[[int], str]]] = [
+        ("cpu.shares", either(c.shares, c.weight, weight_to_shares), str),
+        ("cpu.cfs_period_us", c.period_us, str),
+        ("cpu.cfs_quota_us", c.quota_us, _num),
+        ("cpu.cfs_burst_us", c.burst_us, str),
+        ("cpu.rt_period_us", c.rt_period_us, str),
+        ("cpu.rt_runtime_us", c.rt_runtime_us, _num),
+    ]
+    return set_writes("cpu", files) + cpuset_writes(c)
 
 
 def pids_writes(p: Pids) -> List[Write]:
@@ -132,11 +145,7 @@ def io_writes(
     or ``blkio.bfq.weight_device``) and one throttle line per device
     ("major:minor value"; 0 removes a limit)."""
     w: List[Write] = []
-    weight = (
-        io.blkio_weight
-        if io.blkio_weight is not None
-        else (io_to_blkio_weight(io.weight) if io.weight is not None else None)
-    )
+    weight = either(io.blkio_weight, io.weight, io_to_blkio_weight)
     if weight is not None:
         if weight_file is None:
             raise CgroupUnsupported("io weight: neither blkio.weight nor blkio.bfq.weight exists on this host")

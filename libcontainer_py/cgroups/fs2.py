@@ -11,8 +11,12 @@ from typing import Dict, List, Optional, Tuple
 
 from .convert import blkio_to_io_weight, shares_to_weight
 from .errors import CgroupUnsupported
-from .fs1 import DeviceResolver, Write
-from .resources import IO, UNLIMITED, Cpu, Hugetlb, Memory, Pids
+from .fs1 import DeviceResolver, Write, cpuset_writes, either, set_writes
+from .units import UNLIMITED
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # resources.py imports this module for its table of controllers
+    from .resources import IO, Cpu, Hugetlb, Memory, Pids
 
 
 def _max(value: int) -> str:
@@ -24,16 +28,13 @@ def memory_writes(m: Memory) -> List[Write]:
     (from ``reservation``) and memory.high.  swappiness has no v2 file: error."""
     if m.swappiness is not None:
         raise CgroupUnsupported("memory.swappiness has no cgroup v2 equivalent")
-    w: List[Write] = []
-    if m.max is not None:
-        w.append(("memory", "memory.max", _max(m.max)))
-    if m.swap_max is not None:
-        w.append(("memory", "memory.swap.max", _max(m.swap_max)))
-    if m.reservation is not None:
-        w.append(("memory", "memory.low", _max(m.reservation)))
-    if m.high is not None:
-        w.append(("memory", "memory.high", _max(m.high)))
-    return w
+    files = [
+        ("memory.max", m.max, _max),
+        ("memory.swap.max", m.swap_max, _max),
+        ("memory.low", m.reservation, _max),
+        ("memory.high", m.high, _max),
+    ]
+    return set_writes("memory", files)
 
 
 def cpu_writes(c: Cpu, *, current_max: Optional[str] = None) -> List[Write]:
@@ -46,7 +47,7 @@ def cpu_writes(c: Cpu, *, current_max: Optional[str] = None) -> List[Write]:
             " (real-time group scheduling is cgroup v1 only; the cpu controller is on cgroup v2)"
         )
     w: List[Write] = []
-    weight = c.weight if c.weight is not None else (shares_to_weight(c.shares) if c.shares is not None else None)
+    weight = either(c.weight, c.shares, shares_to_weight)
     if weight is not None:
         w.append(("cpu", "cpu.weight", str(weight)))
     if c.quota_us is not None and c.period_us is not None:
@@ -58,11 +59,7 @@ def cpu_writes(c: Cpu, *, current_max: Optional[str] = None) -> List[Write]:
         w.append(("cpu", "cpu.max", f"{quota} {c.period_us}"))
     if c.burst_us is not None:
         w.append(("cpu", "cpu.max.burst", str(c.burst_us)))
-    if c.cpus is not None:
-        w.append(("cpuset", "cpuset.cpus", c.cpus))
-    if c.mems is not None:
-        w.append(("cpuset", "cpuset.mems", c.mems))
-    return w
+    return w + cpuset_writes(c)
 
 
 def pids_writes(p: Pids) -> List[Write]:
@@ -74,11 +71,7 @@ def io_writes(io: IO, *, resolve: DeviceResolver) -> List[Write]:
     line per device weight ("8:0 N") and one io.max line per device with
     every key set for it ("8:0 rbps=N wbps=max ...")."""
     w: List[Write] = []
-    weight = (
-        io.weight
-        if io.weight is not None
-        else (blkio_to_io_weight(io.blkio_weight) if io.blkio_weight is not None else None)
-    )
+    weight = either(io.weight, io.blkio_weight, blkio_to_io_weight)
     if weight is not None:
         w.append(("io", "io.weight", f"default {weight}"))
     for dev, dev_weight in io.device_weights.items():

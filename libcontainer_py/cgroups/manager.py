@@ -1,40 +1,37 @@
-"""Cgroup managers: one interface, three layouts (v1 "fs", v2 "fs2", hybrid).
+"""Cgroup managers: one implementation, three layouts (v1 "fs", v2 "fs2", hybrid).
 
-The three classes share one implementation that routes every controller to
-where the host has it: a v1 hierarchy if the controller is bound to one,
-else the cgroup2 mount if the controller is enabled there, else the
-setting is refused with :class:`CgroupUnsupported`.  ``Fs1Manager`` sees
-only the v1 hierarchies, ``Fs2Manager`` only the cgroup2 mount,
-``HybridManager`` both (cgroup2 for procs, freeze, kill, events and
-whatever controllers it offers; v1 for the rest).  The v1/v2 file formats
-live in :mod:`.fs1` and :mod:`.fs2`.
+:class:`FsManager` routes every controller to where the host has it: a v1
+hierarchy if the controller is bound to one, else the cgroup2 mount if the
+controller is enabled there, else the setting is refused with
+:class:`CgroupUnsupported`.  ``Fs1Manager`` sees only the v1 hierarchies,
+``Fs2Manager`` only the cgroup2 mount, ``HybridManager`` both (cgroup2 for
+procs, freeze, kill, events and whatever controllers it offers; v1 for the
+rest).  Which controllers a resource goes to, and how each is written and
+read, is the table RESOURCE_KINDS (:mod:`.resources`, :mod:`.controllers`);
+the v1/v2 file formats live in :mod:`.fs1` and :mod:`.fs2`.
 """
 
 from __future__ import annotations
 
-import abc
 import errno as errno_mod
 import os
 import posixpath
-import stat as stat_mod
 import time
 import warnings
-from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-import attrs
-
-from . import fs1, fs2
 from ._ops import CgroupOps, RealFS
+from .controllers import Controller
 from .errors import CgroupError, CgroupUnsupported, CgroupWarning
 from .fsio import CgroupFS
 from .layout import Hierarchy, Layout, detect
-from .resources import IO, CgroupConfig, Cpu, Devices, Hugetlb, Memory, Network, Pids, Resource
+from .resources import RESOURCE_KINDS, CgroupConfig, Devices, Resource
 from .units import format_page_size
 
 if TYPE_CHECKING:  # psutil and the stats classes are imported where used: the CLI's run never needs them
     import psutil
 
-    from .stats import CpuStats, Event, HugetlbStats, IODeviceStats, MemoryStats, PidsStats, Stats
+    from .stats import Event, Stats
 
 Write = Tuple[str, str, str]
 
@@ -52,19 +49,6 @@ def host_page_sizes() -> List[str]:
     return out
 
 
-def resolve_device(key: str) -> str:
-    """ "major:minor" for a device key of IO (a block device path or "major:minor")."""
-    if not key.startswith("/"):
-        return key
-    try:
-        st = os.stat(key)
-    except OSError as e:
-        raise CgroupError("cannot find the block device", path=key, errno=e.errno) from e
-    if not stat_mod.S_ISBLK(st.st_mode):
-        raise CgroupError("not a block device", path=key)
-    return f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
-
-
 def _install_bpf_program(path: str, devices: Devices) -> None:
     """bpf_devices.install, imported on first use."""
     from . import bpf_devices
@@ -72,8 +56,21 @@ def _install_bpf_program(path: str, devices: Devices) -> None:
     bpf_devices.install(path, devices)
 
 
-class Manager(abc.ABC):
-    """A container's cgroup on this host (one directory per hierarchy).
+#: Each resource class's row of RESOURCE_KINDS.
+_KIND_OF = {kind.cls: kind for kind in RESOURCE_KINDS}
+#: The v1 name of each cgroup2 controller that has another one ("io": "blkio").
+_V1_NAMES = {c.v2: c.v1 for kind in RESOURCE_KINDS for c in kind.controllers}
+
+#: The files of per-device BFQ weights (EOPNOTSUPP: the device's scheduler is not bfq).
+_DEVICE_WEIGHT_FILES = ("blkio.weight_device", "blkio.bfq.weight_device", "io.bfq.weight")
+
+#: How often creating a cgroup starts again when a shared parent vanishes.
+_PARENT_RETRIES = 5
+
+
+class FsManager(CgroupOps):
+    """A container's cgroup on this host (one directory per hierarchy); the
+    implementation shared by the three layouts (see the module docstring).
 
     Lifecycle: ``create()`` makes the directories, ``apply(config)`` writes
     the limits, the process is placed with ``clone_fd()`` (CLONE_INTO_CGROUP)
@@ -83,6 +80,7 @@ class Manager(abc.ABC):
 
     #: The cgroup path, relative to each hierarchy's root ("libcontainer_py/<id>").
     path: str
+    layout: Layout
 
     #: True when create() found the cgroup made already (by someone else) and
     #: joined it: destroy() then neither kills its processes nor removes it.
@@ -91,121 +89,6 @@ class Manager(abc.ABC):
     #: instead of joining it -- for a path made of the container's id, where
     #: an existing cgroup is another container of that id.
     join_existing: bool = True
-
-    @abc.abstractmethod
-    def create(self) -> None:
-        """Make the cgroup in every hierarchy; where it exists already, join
-        it with a CgroupWarning (and set ``joined``).  On failure, whatever
-        was made is removed again."""
-
-    @abc.abstractmethod
-    def apply(self, config: CgroupConfig) -> None:
-        """Write every resource of ``config``; CgroupUnsupported for a setting the host cannot honour."""
-
-    @abc.abstractmethod
-    def update(self, resource: Resource) -> None:
-        """Change one resource of a (possibly running) cgroup; unset fields are left alone."""
-
-    @abc.abstractmethod
-    def add(self, pid: int) -> None:
-        """Move process ``pid`` into the cgroup in every hierarchy."""
-
-    @abc.abstractmethod
-    def clone_fd(self) -> Optional[int]:
-        """A new directory fd of the cgroup2 directory for clone3's
-        CLONE_INTO_CGROUP (the caller closes it), or None when placement
-        needs writes to v1 hierarchies (then call ``add(pid)``)."""
-
-    @abc.abstractmethod
-    def freeze(self, timeout: float = 5.0) -> None:
-        """Freeze every process and wait until the cgroup is frozen."""
-
-    @abc.abstractmethod
-    def thaw(self, timeout: float = 5.0) -> None:
-        """Thaw and wait until the cgroup is running again."""
-
-    @abc.abstractmethod
-    def paused(self) -> bool:
-        """True while frozen."""
-
-    @abc.abstractmethod
-    def pids(self) -> List[int]:
-        """The processes in the cgroup (sorted)."""
-
-    @abc.abstractmethod
-    def kill_now(self) -> None:
-        """SIGKILL every process of the cgroup now, without waiting for them to go."""
-
-    @abc.abstractmethod
-    def kill(self, timeout: float = 10.0) -> None:
-        """SIGKILL every process and wait until the cgroup is empty."""
-
-    @abc.abstractmethod
-    def destroy(self, timeout: float = 10.0) -> None:
-        """Kill what is left and remove every directory this cgroup has; idempotent."""
-
-    @abc.abstractmethod
-    def stats(self) -> Stats:
-        """Accounting and limits now."""
-
-    @abc.abstractmethod
-    def poll_events(self) -> List[Event]:
-        """The events since the previous call (the first call sets the baseline)."""
-
-    @abc.abstractmethod
-    def dirs(self) -> List[str]:
-        """The cgroup's directory in every hierarchy it uses."""
-
-    @abc.abstractmethod
-    def exists(self) -> bool:
-        """True if the cgroup directory exists in some hierarchy."""
-
-    def processes(self) -> List[psutil.Process]:
-        """The processes in the cgroup as psutil.Process objects."""
-        import psutil
-
-        out = []
-        for pid in self.pids():
-            try:
-                out.append(psutil.Process(pid))
-            except psutil.NoSuchProcess:
-                continue
-        return out
-
-    def oom_kills(self) -> int:
-        """How many processes of the cgroup the OOM killer killed."""
-        mem = self.stats().memory
-        if mem is None:
-            raise CgroupUnsupported("no memory controller: OOM kills are not counted on this host")
-        return mem.oom_kills
-
-    def events(self, interval: float = 0.05, timeout: Optional[float] = None) -> Iterator[Event]:
-        """OOM and memory-pressure events as they happen, by polling the
-        counters every ``interval`` seconds; ends when the cgroup is empty
-        (after a last reading), is removed, or after ``timeout`` seconds."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        self.poll_events()
-        while True:
-            if not self.exists():
-                return
-            empty = not self.pids()
-            yield from self.poll_events()
-            if empty or (deadline is not None and time.monotonic() >= deadline):
-                return
-            time.sleep(interval)
-
-
-#: The files of per-device BFQ weights (EOPNOTSUPP: the device's scheduler is not bfq).
-_DEVICE_WEIGHT_FILES = ("blkio.weight_device", "blkio.bfq.weight_device", "io.bfq.weight")
-
-#: How often creating a cgroup starts again when a shared parent vanishes.
-_PARENT_RETRIES = 5
-
-
-class FsManager(CgroupOps, Manager):
-    """The implementation shared by the three layouts (see the module docstring)."""
-
-    layout: Layout
 
     def __init__(
         self,
@@ -240,6 +123,9 @@ class FsManager(CgroupOps, Manager):
     # -- create / destroy ------------------------------------------------------
 
     def create(self) -> None:
+        """Make the cgroup in every hierarchy; where it exists already, join
+        it with a CgroupWarning (and set ``joined``).  On failure, whatever
+        was made is removed again."""
         self._found = []
         try:
             for h in self.layout.v1:
@@ -269,9 +155,10 @@ class FsManager(CgroupOps, Manager):
         )
 
     def _v2_wanted(self) -> List[str]:
+        """The cgroup2 controllers to enable: those no v1 hierarchy has."""
         u = self.layout.unified
         assert u is not None
-        return [c for c in u.controllers if self.layout.v1_for("blkio" if c == "io" else c) is None]
+        return [c for c in u.controllers if self.layout.v1_for(_V1_NAMES.get(c, c)) is None]
 
     def _mkdirs(self, h: Hierarchy, *, cpuset: bool = False, enable: Optional[List[str]] = None) -> None:
         """Make the path's directories in ``h``.  Another container's
@@ -343,70 +230,35 @@ class FsManager(CgroupOps, Manager):
     # -- limits ----------------------------------------------------------------
 
     def apply(self, config: CgroupConfig) -> None:
+        """Write every resource of ``config``; CgroupUnsupported for a setting the host cannot honour."""
         for resource in config.resources():
             self.update(resource)
 
     def update(self, resource: Resource) -> None:
-        if isinstance(resource, Memory):
-            self._memory(resource)
-        elif isinstance(resource, Cpu):
-            bw = attrs.evolve(resource, cpus=None, mems=None)
-            cs = Cpu(cpus=resource.cpus, mems=resource.mems)
-            self._simple("cpu", "cpu", bw, fs1.cpu_writes, self._fs2_cpu)
-            self._simple("cpuset", "cpuset", cs, fs1.cpu_writes, self._fs2_cpu)
-        elif isinstance(resource, Pids):
-            self._simple("pids", "pids", resource, fs1.pids_writes, fs2.pids_writes)
-        elif isinstance(resource, IO):
-            self._simple("blkio", "io", resource, self._fs1_io, lambda io: fs2.io_writes(io, resolve=resolve_device))
-        elif isinstance(resource, Hugetlb):
-            self._simple("hugetlb", "hugetlb", resource, fs1.hugetlb_writes, fs2.hugetlb_writes)
-        elif isinstance(resource, Network):
-            classid = Network(class_id=resource.class_id)
-            prio = Network(priorities=resource.priorities)
-            self._simple("net_cls", "net_cls", classid, fs1.network_writes, fs1.network_writes)
-            self._simple("net_prio", "net_prio", prio, fs1.network_writes, fs1.network_writes)
-        elif isinstance(resource, Devices):
-            self._devices(resource)
-        else:
+        """Change one resource of a (possibly running) cgroup; unset fields are left alone."""
+        kind = _KIND_OF.get(type(resource))
+        if kind is None:
             raise CgroupError(f"not a cgroup resource: {resource!r}")
+        for controller, part in kind.parts(resource):
+            if controller.apply is not None:
+                controller.apply(self, part)
+            else:
+                self._route(controller, part)
 
-    def _fs2_cpu(self, c: Cpu) -> List[Write]:
-        current = None
-        if c.period_us is not None and c.quota_us is None:
-            d = self._v2dir()
-            assert d is not None
-            current = self._fs.read(self._file(d, "cpu.max"))
-        return fs2.cpu_writes(c, current_max=current)
-
-    def _fs1_io(self, io: IO) -> List[Write]:
-        d = self._v1dir("blkio")
-        assert d is not None
-
-        def first(*names: str) -> Optional[str]:
-            return next((f for f in names if self._fs.exists(self._file(d, f))), None)
-
-        return fs1.io_writes(
-            io,
-            weight_file=first("blkio.weight", "blkio.bfq.weight"),
-            weight_device_file=first("blkio.weight_device", "blkio.bfq.weight_device"),
-            resolve=resolve_device,
-        )
-
-    def _simple(
-        self,
-        v1name: str,
-        v2name: str,
-        resource: object,
-        v1writes: Callable[..., List[Write]],
-        v2writes: Callable[..., List[Write]],
-    ) -> None:
+    def _route(self, controller: Controller, part: Any) -> None:
+        """Write ``part`` where the host has the controller: its v1
+        hierarchy, else the cgroup2 mount, else refuse it if it sets anything."""
+        v1writes = controller.v1_writes
+        assert v1writes is not None, f"{controller.v1}: neither writes nor apply"
+        v2writes = controller.v2_writes or v1writes  # no cgroup2 controller: v1's writes name what is refused
+        v1name, v2name = controller.v1, controller.v2
         side = self._side(v1name, v2name)
         if side == "v1":
-            self._write_all(v1writes(resource), v1=True)
+            self._write_all(v1writes(self, part), v1=True)
         elif side == "v2":
-            self._write_all(v2writes(resource), v1=False)
+            self._write_all(v2writes(self, part), v1=False)
         else:
-            writes = v2writes(resource) if self.layout.unified is not None else v1writes(resource)
+            writes = v2writes(self, part) if self.layout.unified is not None else v1writes(self, part)
             if writes:
                 raise CgroupUnsupported(
                     f"the {v1name if v1name == v2name else v1name + '/' + v2name} controller is not available on"
@@ -443,56 +295,17 @@ class FsManager(CgroupOps, Manager):
         if rt_period is not None:
             self._fs.write(*rt_period)
 
-    def _memory(self, m: Memory) -> None:
-        side = self._side("memory", "memory")
-        if side == "v2":
-            if m.swap_max is not None:
-                d = self._v2dir()
-                assert d is not None
-                if not self._fs.exists(self._file(d, "memory.swap.max")):
-                    raise CgroupUnsupported("memory.swap_max needs swap accounting (no memory.swap.max)")
-            self._write_all(fs2.memory_writes(m), v1=False)
-            self._kernel_tcp_ignored(m, "cgroup v2 counts TCP buffers in memory.max")
-            return
-        if side is None:
-            if attrs.asdict(m) != attrs.asdict(Memory()):
-                raise CgroupUnsupported(f"the memory controller is not available on this host ({self.layout.kind})")
-            return
-        d = self._v1dir("memory")
-        assert d is not None
-        memsw = self._file(d, "memory.memsw.limit_in_bytes")
-        has_memsw = self._fs.exists(memsw)
-        cur_limit = fs1.parse_limit(self._fs.read(self._file(d, "memory.limit_in_bytes")))
-        cur_memsw = fs1.parse_limit(self._fs.read(memsw)) if has_memsw else None
-        has_tcp = self._fs.exists(self._file(d, fs1.KMEM_TCP))
-        writes = fs1.memory_writes(
-            m, current_limit=cur_limit, current_memsw=cur_memsw, has_memsw=has_memsw, has_kmem_tcp=has_tcp
-        )
-        self._write_all(writes, v1=True)
-        if not has_tcp:
-            self._kernel_tcp_ignored(m, f"this kernel's memory cgroup has no {fs1.KMEM_TCP}")
-
-    @staticmethod
-    def _kernel_tcp_ignored(m: Memory, why: str) -> None:
-        if m.kernel_tcp is not None:
-            warnings.warn(f"memory.kernel_tcp ignored: {why}", CgroupWarning, stacklevel=4)
-
-    def _devices(self, devices: Devices) -> None:
-        if self.layout.v1_for("devices") is not None:
-            self._write_all(fs1.devices_writes(devices), v1=True)
-            return
-        d = self._v2dir()
-        if d is None:
-            raise CgroupUnsupported("no devices controller and no cgroup2 mount for a device program")
-        self._install_device_program(d, devices)
-
     # -- processes -------------------------------------------------------------
 
     def add(self, pid: int) -> None:
+        """Move process ``pid`` into the cgroup in every hierarchy."""
         for d in dict.fromkeys(self.dirs()):
             self._fs.write(self._file(d, "cgroup.procs"), str(pid))
 
     def clone_fd(self) -> Optional[int]:
+        """A new directory fd of the cgroup2 directory for clone3's
+        CLONE_INTO_CGROUP (the caller closes it), or None when placement
+        needs writes to v1 hierarchies (then call ``add(pid)``)."""
         d = self._v2dir()
         if self.layout.v1 or d is None:
             return None
@@ -511,177 +324,22 @@ class FsManager(CgroupOps, Manager):
         return self._fs.read(path) if self._fs.exists(path) else None
 
     def stats(self) -> Stats:
+        """Accounting and limits now."""
         from .stats import Stats
 
-        return Stats(
-            memory=self._memory_stats(),
-            cpu=self._cpu_stats(),
-            pids=self._pids_stats(),
-            io=self._io_stats(),
-            hugetlb=self._hugetlb_stats(),
-        )
-
-    def _memory_stats(self) -> Optional[MemoryStats]:
-        from .stats import MemoryStats
-
-        side = self._side("memory", "memory")
-        if side == "v1":
-            d = self._v1dir("memory")
-            assert d is not None
-            usage = int(self._read(d, "memory.usage_in_bytes"))
-            memsw = self._read_opt(d, "memory.memsw.usage_in_bytes")
-            return MemoryStats(
-                usage=usage,
-                peak=int(self._read(d, "memory.max_usage_in_bytes")),
-                limit=fs1.parse_limit(self._read(d, "memory.limit_in_bytes")),
-                failcnt=self._v1_failcnt(d),
-                oom_kills=fs1.parse_flat(self._read(d, "memory.oom_control")).get("oom_kill", 0),
-                oom_events=None,
-                swap_usage=None if memsw is None else max(int(memsw) - usage, 0),
-                stat=fs1.parse_flat(self._read(d, "memory.stat")),
-            )
-        if side == "v2":
-            d = self._v2dir()
-            assert d is not None
-            events = fs1.parse_flat(self._read(d, "memory.events"))
-            peak = self._read_opt(d, "memory.peak")
-            swap = self._read_opt(d, "memory.swap.current")
-            return MemoryStats(
-                usage=int(self._read(d, "memory.current")),
-                peak=None if peak is None else int(peak),
-                limit=fs2.parse_max(self._read(d, "memory.max")),
-                failcnt=events.get("max", 0),
-                oom_kills=events.get("oom_kill", 0),
-                oom_events=events.get("oom", 0),
-                swap_usage=None if swap is None else int(swap),
-                stat=fs1.parse_flat(self._read(d, "memory.stat")),
-            )
-        return None
-
-    def _v1_failcnt(self, d: str) -> int:
-        # A failed charge counts at memsw (memory+swap) or at memory, never both.
-        memsw = self._read_opt(d, "memory.memsw.failcnt")
-        return int(self._read(d, "memory.failcnt")) + (int(memsw) if memsw is not None else 0)
-
-    def _cpu_stats(self) -> Optional[CpuStats]:
-        from .stats import CpuStats
-
-        acct = self._v1dir("cpuacct")
-        cpu = self._v1dir("cpu")
-        throttle: Dict[str, int] = {}
-        if cpu is not None:
-            throttle = fs1.parse_flat(self._read_opt(cpu, "cpu.stat") or "")
-        if acct is not None:
-            user = self._read_opt(acct, "cpuacct.usage_user")
-            system = self._read_opt(acct, "cpuacct.usage_sys")
-            return CpuStats(
-                usage_ns=int(self._read(acct, "cpuacct.usage")),
-                user_ns=None if user is None else int(user),
-                system_ns=None if system is None else int(system),
-                per_cpu_ns=fs1.parse_percpu(self._read(acct, "cpuacct.usage_percpu")),
-                periods=throttle.get("nr_periods", 0),
-                throttled_periods=throttle.get("nr_throttled", 0),
-                throttled_ns=throttle.get("throttled_time", 0),
-            )
-        d = self._has_v2_file("cpu.stat")
-        if d is None:
-            return None
-        st = fs1.parse_flat(self._read(d, "cpu.stat"))
-        if cpu is None:
-            throttle = {
-                "nr_periods": st.get("nr_periods", 0),
-                "nr_throttled": st.get("nr_throttled", 0),
-                "throttled_time": st.get("throttled_usec", 0) * 1000,
-            }
-        return CpuStats(
-            usage_ns=st.get("usage_usec", 0) * 1000,
-            user_ns=st.get("user_usec", 0) * 1000,
-            system_ns=st.get("system_usec", 0) * 1000,
-            per_cpu_ns=None,
-            periods=throttle.get("nr_periods", 0),
-            throttled_periods=throttle.get("nr_throttled", 0),
-            throttled_ns=throttle.get("throttled_time", 0),
-        )
-
-    def _pids_stats(self) -> Optional[PidsStats]:
-        from .stats import PidsStats
-
-        side = self._side("pids", "pids")
-        d = self._v1dir("pids") if side == "v1" else self._v2dir() if side == "v2" else None
-        if d is None:
-            return None
-        return PidsStats(current=int(self._read(d, "pids.current")), limit=fs2.parse_max(self._read(d, "pids.max")))
-
-    def _io_stats(self) -> Tuple[IODeviceStats, ...]:
-        from .stats import IODeviceStats
-
-        side = self._side("blkio", "io")
-        if side == "v1":
-            d = self._v1dir("blkio")
-            assert d is not None
-            rows = fs1.parse_blkio(
-                self._read(d, "blkio.throttle.io_service_bytes_recursive"),
-                self._read(d, "blkio.throttle.io_serviced_recursive"),
-            )
-        elif side == "v2":
-            d = self._v2dir()
-            assert d is not None
-            rows = fs2.parse_io_stat(self._read(d, "io.stat"))
-        else:
-            return ()
-        return tuple(IODeviceStats(*row) for row in rows)
-
-    def _hugetlb_stats(self) -> Dict[str, HugetlbStats]:
-        from .stats import HugetlbStats
-
-        side = self._side("hugetlb", "hugetlb")
-        out: Dict[str, HugetlbStats] = {}
-        for size in self._page_sizes():
-            if side == "v1":
-                d = self._v1dir("hugetlb")
-                assert d is not None
-                out[size] = HugetlbStats(
-                    usage=int(self._read(d, f"hugetlb.{size}.usage_in_bytes")),
-                    peak=int(self._read(d, f"hugetlb.{size}.max_usage_in_bytes")),
-                    limit=fs1.parse_limit(self._read(d, f"hugetlb.{size}.limit_in_bytes")),
-                    failcnt=int(self._read(d, f"hugetlb.{size}.failcnt")),
-                )
-            elif side == "v2":
-                d = self._v2dir()
-                assert d is not None
-                out[size] = HugetlbStats(
-                    usage=int(self._read(d, f"hugetlb.{size}.current")),
-                    peak=None,
-                    limit=fs2.parse_max(self._read(d, f"hugetlb.{size}.max")),
-                    failcnt=fs1.parse_flat(self._read(d, f"hugetlb.{size}.events")).get("max", 0),
-                )
-        return out
+        return Stats(**{kind.field: kind.stats(self) for kind in RESOURCE_KINDS if kind.stats is not None})
 
     # -- events ------------------------------------------------------------------
 
     def _event_counters(self) -> Dict[str, int]:
-        c: Dict[str, int] = {}
-        side = self._side("memory", "memory")
-        if side == "v1":
-            d = self._v1dir("memory")
-            assert d is not None
-            c["oom_kill"] = fs1.parse_flat(self._read(d, "memory.oom_control")).get("oom_kill", 0)
-            c["max"] = self._v1_failcnt(d)
-        elif side == "v2":
-            d = self._v2dir()
-            assert d is not None
-            ev = fs1.parse_flat(self._read(d, "memory.events"))
-            for k in ("oom_kill", "oom", "max", "high"):
-                c[k] = ev.get(k, 0)
-        pside = self._side("pids", "pids")
-        pd = self._v1dir("pids") if pside == "v1" else self._v2dir() if pside == "v2" else None
-        if pd is not None:
-            raw = self._read_opt(pd, "pids.events")
-            if raw is not None:
-                c["pids_max"] = fs1.parse_flat(raw).get("max", 0)
-        return c
+        counters: Dict[str, int] = {}
+        for kind in RESOURCE_KINDS:
+            if kind.events is not None:
+                counters.update(kind.events(self))
+        return counters
 
     def poll_events(self) -> List[Event]:
+        """The events since the previous call (the first call sets the baseline)."""
         try:
             now = self._event_counters()
         except CgroupError as e:
@@ -694,6 +352,40 @@ class FsManager(CgroupOps, Manager):
         from .stats import Event
 
         return [Event(k, v - before.get(k, 0)) for k, v in now.items() if v > before.get(k, 0)]
+
+    def processes(self) -> List[psutil.Process]:
+        """The processes in the cgroup as psutil.Process objects."""
+        import psutil
+
+        out = []
+        for pid in self.pids():
+            try:
+                out.append(psutil.Process(pid))
+            except psutil.NoSuchProcess:
+                continue
+        return out
+
+    def oom_kills(self) -> int:
+        """How many processes of the cgroup the OOM killer killed."""
+        mem = self.stats().memory
+        if mem is None:
+            raise CgroupUnsupported("no memory controller: OOM kills are not counted on this host")
+        return mem.oom_kills
+
+    def events(self, interval: float = 0.05, timeout: Optional[float] = None) -> Iterator[Event]:
+        """OOM and memory-pressure events as they happen, by polling the
+        counters every ``interval`` seconds; ends when the cgroup is empty
+        (after a last reading), is removed, or after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self.poll_events()
+        while True:
+            if not self.exists():
+                return
+            empty = not self.pids()
+            yield from self.poll_events()
+            if empty or (deadline is not None and time.monotonic() >= deadline):
+                return
+            time.sleep(interval)
 
 
 class Fs1Manager(FsManager):
@@ -742,7 +434,11 @@ class HybridManager(FsManager):
     offers; the v1 hierarchies for every other controller."""
 
 
-def new_manager(path: str, layout: Optional[Layout] = None, *, container_id: Optional[str] = None) -> Manager:
+#: The manager type: FsManager, by the name the library had for its interface.
+Manager = FsManager
+
+
+def new_manager(path: str, layout: Optional[Layout] = None, *, container_id: Optional[str] = None) -> FsManager:
     """The manager for this host's layout (detected when ``layout`` is None)."""
     layout = layout or detect()
     kind = layout.kind

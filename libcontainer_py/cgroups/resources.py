@@ -10,19 +10,19 @@ from __future__ import annotations
 import posixpath
 import re
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping, Optional, Tuple, Type, TypeVar, Union
+from typing import Any, Iterator, Mapping, Optional, Tuple, Type, TypeVar
 
 import attrs
 
 from .._fields import fail, instance_tuple, text, uint32
 from .._repr import short_repr
 from ..devices import Device
+from . import controllers, fs1, fs2
 from ._ops import DEFAULT_PARENT as DEFAULT_PARENT
 from ._ops import normalize_path
+from .controllers import Controller, ResourceKind, pure
+from .units import UNLIMITED as UNLIMITED
 from .units import format_page_size, parse_bytes
-
-#: The value of a limit field that means "no limit" (written as "max" / -1).
-UNLIMITED = -1
 
 _CPU_LIST = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
 _DEVNUM = re.compile(r"^(\d+):(\d+)$")
@@ -76,6 +76,14 @@ def _cpu_list(field: str, value: Any) -> Optional[str]:
     return s
 
 
+class Resource:
+    """A resource of CgroupConfig (Memory, Cpu, Pids, IO, Hugetlb, Network,
+    Devices): what ``update()`` takes.  Each is written to the controllers
+    its row of RESOURCE_KINDS names."""
+
+    __slots__ = ()
+
+
 # -- memory -----------------------------------------------------------------
 
 
@@ -116,7 +124,7 @@ def _to_memory_kernel_tcp(value: Any) -> Optional[int]:
 
 
 @attrs.frozen
-class Memory:
+class Memory(Resource):
     """Memory limits.
 
     - ``max``: the hard limit (v1 ``memory.limit_in_bytes``, v2 ``memory.max``).
@@ -187,7 +195,7 @@ def _to_cpu_mems(value: Any) -> Optional[str]:
 
 
 @attrs.frozen
-class Cpu:
+class Cpu(Resource):
     """CPU time and placement.
 
     - ``weight`` (1..10000, v2 ``cpu.weight``) or ``shares`` (2..262144, v1
@@ -228,7 +236,7 @@ def _to_pids_max(value: Any) -> Optional[int]:
 
 
 @attrs.frozen
-class Pids:
+class Pids(Resource):
     """The number of tasks (processes and threads) the cgroup may hold (``pids.max``)."""
 
     __repr__ = short_repr
@@ -301,7 +309,7 @@ def _to_io_write_iops(value: Any) -> Mapping[str, int]:
 
 
 @attrs.frozen
-class IO:
+class IO(Resource):
     """Block I/O weight and throttling.
 
     - ``weight`` (1..10000, v2 ``io.weight``) or ``blkio_weight`` (10..1000, v1
@@ -358,7 +366,7 @@ def _to_hugetlb_limits(value: Any) -> Mapping[str, int]:
 
 
 @attrs.frozen
-class Hugetlb:
+class Hugetlb(Resource):
     """Huge page limits in bytes, keyed by page size (``{"2MB": 0}`` forbids 2MB pages).
 
     v1 ``hugetlb.<size>.limit_in_bytes``, v2 ``hugetlb.<size>.max``.
@@ -389,7 +397,7 @@ def _to_network_priorities(value: Any) -> Mapping[str, int]:
 
 
 @attrs.frozen
-class Network:
+class Network(Resource):
     """Network classification, cgroup v1 only (cgroup v2 has no such controllers).
 
     - ``class_id``: the traffic control class of the cgroup's packets
@@ -473,7 +481,7 @@ def _to_devices_rules(value: Any) -> Tuple[DeviceRule, ...]:
 
 
 @attrs.frozen
-class Devices:
+class Devices(Resource):
     """Ordered device access rules.
 
     Semantics (both versions): access is denied unless a rule allows it; rules
@@ -534,8 +542,66 @@ class Devices:
 
 # -- the whole cgroup ---------------------------------------------------------
 
-#: One resource, as update() takes it.
-Resource = Union[Memory, Cpu, Pids, IO, Hugetlb, Network, Devices]
+#: Each resource of CgroupConfig, in the order the manager writes them:
+#: the one table of which controllers it goes to, how each one's part is
+#: written on v1 and on cgroup2 (fs1.py, fs2.py, controllers.py) and how
+#: its statistics are read (the Stats field of the same name).
+RESOURCE_KINDS: Tuple[ResourceKind, ...] = (
+    ResourceKind(
+        "cpu",
+        Cpu,
+        (
+            Controller("cpu", "cpu", pure(fs1.cpu_writes), controllers.fs2_cpu_writes),
+            Controller(
+                "cpuset",
+                "cpuset",
+                pure(fs1.cpu_writes),
+                controllers.fs2_cpu_writes,
+                fields=("cpus", "mems"),
+                optional=True,
+            ),
+        ),
+        stats=controllers.cpu_stats,
+    ),
+    ResourceKind(
+        "memory",
+        Memory,
+        (Controller("memory", "memory", apply=controllers.apply_memory),),
+        stats=controllers.memory_stats,
+        events=controllers.memory_events,
+    ),
+    ResourceKind(
+        "pids",
+        Pids,
+        (Controller("pids", "pids", pure(fs1.pids_writes), pure(fs2.pids_writes)),),
+        stats=controllers.pids_stats,
+        events=controllers.pids_events,
+    ),
+    ResourceKind(
+        "io",
+        IO,
+        (Controller("blkio", "io", controllers.fs1_io_writes, controllers.fs2_io_writes),),
+        stats=controllers.io_stats,
+    ),
+    ResourceKind(
+        "hugetlb",
+        Hugetlb,
+        (Controller("hugetlb", "hugetlb", pure(fs1.hugetlb_writes), pure(fs2.hugetlb_writes)),),
+        stats=controllers.hugetlb_stats,
+    ),
+    ResourceKind(
+        "network",
+        Network,
+        (
+            Controller("net_cls", "net_cls", pure(fs1.network_writes), fields=("class_id",), optional=True),
+            Controller("net_prio", "net_prio", pure(fs1.network_writes), fields=("priorities",), optional=True),
+        ),
+    ),
+    ResourceKind("devices", Devices, (Controller("devices", "devices", apply=controllers.apply_devices),)),
+)
+
+#: Network under the name the package exports it as (``lc.Network`` is a CNI attachment).
+CgroupNetwork = Network
 
 
 def _to_cgroup_path(value: Any) -> Optional[str]:
@@ -623,22 +689,17 @@ class CgroupConfig:
     accounting: bool = attrs.field(default=True, converter=_to_cgroup_accounting)
 
     def controllers(self) -> Tuple[str, ...]:
-        """The v1 controllers the set resources need."""
-        wanted = {
-            "cpu": self.cpu,
-            "memory": self.memory,
-            "pids": self.pids,
-            "blkio": self.io,
-            "hugetlb": self.hugetlb,
-            "devices": self.devices,
-        }
-        out = [name for name, value in wanted.items() if value is not None]
-        if self.cpu is not None and (self.cpu.cpus is not None or self.cpu.mems is not None):
-            out.append("cpuset")
-        if self.network is not None:
-            out += ["net_cls"] if self.network.class_id is not None else []
-            out += ["net_prio"] if self.network.priorities else []
-        return tuple(out)
+        """The v1 controllers the set resources need: those each one always
+        needs, then those it needs for some of its fields only (cpuset...)."""
+        always, when_set = [], []
+        for kind in RESOURCE_KINDS:
+            resource = getattr(self, kind.field)
+            for controller, part in kind.parts(resource) if resource is not None else ():
+                if not controller.optional:
+                    always.append(controller.v1)
+                elif part != kind.cls():
+                    when_set.append(controller.v1)
+        return tuple(always + when_set)
 
     def resolved_path(self, container_id: str) -> str:
         """``path``, or ``libcontainer_py/<container_id>``."""
@@ -651,5 +712,5 @@ class CgroupConfig:
 
     def resources(self) -> Tuple[Resource, ...]:
         """The resources that are set, in the order the manager writes them."""
-        items = (self.cpu, self.memory, self.pids, self.io, self.hugetlb, self.network, self.devices)
+        items = (getattr(self, kind.field) for kind in RESOURCE_KINDS)
         return tuple(r for r in items if r is not None)

@@ -14,6 +14,9 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECAS
 #: The largest value a cgroup byte limit can hold.
 MAX_BYTES = 2**63 - 1
 
+#: The value of a limit field that means "no limit" (written as "max" / -1).
+UNLIMITED = -1
+
 
 def parse_bytes(value: Any, field: str = "size") -> Optional[int]:
     """A byte count from an int or a human size; None for "max" (no limit).

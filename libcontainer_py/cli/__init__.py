@@ -12,49 +12,14 @@ import os
 import sys
 
 from .._statedir import DEFAULT_ROOT as DEFAULT_ROOT
+from ._commands import COMMANDS as COMMANDS
+from ._errors import CliError as CliError
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
     from typing import List, Optional
 
     from ._argv import Args
-
-#: command -> (module, function, help)
-COMMANDS = {
-    "spec": ("spec", "cmd_spec", "create a new specification file (config.json)"),
-    "create": ("lifecycle", "cmd_create", "create a container"),
-    "start": ("lifecycle", "cmd_start", "execute the user defined process in a created container"),
-    "run": ("lifecycle", "cmd_run", "create and run a container"),
-    "kill": (
-        "lifecycle",
-        "cmd_kill",
-        "kill sends the specified signal (default: SIGTERM) to the container's init process",
-    ),
-    "pause": ("lifecycle", "cmd_pause", "pause suspends all processes inside the container"),
-    "resume": ("lifecycle", "cmd_resume", "resumes all processes that have been previously paused"),
-    "delete": ("lifecycle", "cmd_delete", "delete any resources held by the container"),
-    "state": ("query", "cmd_state", "output the state of a container"),
-    "list": ("query", "cmd_list", "lists containers started by libcontainer-py with the given root"),
-    "ps": ("query", "cmd_ps", "ps displays the processes running inside a container"),
-    "events": (
-        "query",
-        "cmd_events",
-        "display container events such as OOM notifications and cpu, memory, and IO usage statistics",
-    ),
-    "features": ("query", "cmd_features", "show the enabled features"),
-    "exec": ("execute", "cmd_exec", "execute new process inside the container"),
-    "update": ("lifecycle", "cmd_update", "update container resource constraints"),
-    "checkpoint": ("lifecycle", "cmd_unsupported", "not supported: checkpointing needs CRIU"),
-    "restore": ("lifecycle", "cmd_unsupported", "not supported: restoring needs CRIU"),
-}
-
-
-class CliError(Exception):
-    """An error reported to the user with exit status ``code``."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def parse_args(argv: List[str]) -> Args | int:
@@ -143,7 +108,3 @@ def run_main() -> None:
     except OSError:
         pass
     os._exit(status)
-
-
-def root_of(args: Args) -> str:
-    return os.path.abspath(str(args.root))

@@ -12,10 +12,12 @@ None, and argparse then reads the line and answers as it always did.
 
 from __future__ import annotations
 
+import os
+
 from .._statedir import DEFAULT_ROOT
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs milliseconds at start-up: for the checker only
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
+if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Tuple
 
 #: Global flags that take a value, with argparse's defaults.
@@ -163,3 +165,8 @@ def parse(argv: List[str]) -> Optional[Args]:
     for n, name in enumerate(positional):
         values[name] = given[n] if n < len(given) else _POSITIONAL_DEFAULTS[name]
     return Args(values)
+
+
+def root_of(args: Args) -> str:
+    """The state root the command line names (--root), absolute."""
+    return os.path.abspath(str(args.root))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 
-from .. import _signals
-from . import CliError, root_of
+from .._shortcuts import signal, signal_number
+from ._argv import root_of
+from ._errors import CliError
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
     from typing import Any
 
@@ -58,13 +59,13 @@ def parse_signal(text: str) -> int:
     name = text.upper()
     if not name.startswith("SIG"):
         name = "SIG" + name
-    number = _signals.number(name)
+    number = signal_number(name)
     if number is not None:
         return number
     if name.startswith("SIGRTMIN+") and name[9:].isdigit():
-        return _signals.SIGRTMIN + int(name[9:])
+        return signal.SIGRTMIN + int(name[9:])
     if name.startswith("SIGRTMAX-") and name[9:].isdigit():
-        return _signals.SIGRTMAX - int(name[9:])
+        return signal.SIGRTMAX - int(name[9:])
     raise CliError(f"unknown signal {text!r}")
 
 

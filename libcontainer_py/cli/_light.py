@@ -4,21 +4,24 @@
 They read ``state.json`` as the plain document it is, /proc, and the
 container's cgroup through cgroups._ops: no config model, no attrs, no
 psutil (an engine calls these several times per container, each in a new
-process).  The rules are those of ``Container`` (state.recorded_status,
-Container.start/destroy/kill/pause), with the same messages.  Whatever is
-unusual -- an invalid id, executable hooks to run, no cgroup where one is
-needed -- returns False, and the command then takes the library's path.
+process).  The status is state.recorded_status's and what each operation
+accepts is _status_rules's, as for ``Container``, with the same messages.
+Whatever is unusual -- an invalid id, executable hooks to run, no cgroup
+where one is needed -- returns False, and the command then takes the
+library's path.
 """
 
 from __future__ import annotations
 
 import os
 
-from .. import _signals, _statedir
-from . import CliError
+from .. import _statedir
+from .._shortcuts import signal
+from .._status_rules import ACCEPTS, refusal, runc_refusal
+from ._errors import CliError
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:  # typing costs milliseconds at start-up: for the checker only
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
+if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Optional, Tuple
 
     from ..cgroups._ops import CgroupOps
@@ -131,12 +134,20 @@ def _status(root: str, record: Record, cgroup: Optional[CgroupOps]) -> str:
     return _statedir.recorded_status(root, record, paused)
 
 
-def _require(root: str, record: Record, cgroup: Optional[CgroupOps], operation: str, *allowed: str) -> str:
-    """Container._require: StateError's message when not allowed."""
+def _require(root: str, record: Record, cgroup: Optional[CgroupOps], operation: str) -> str:
+    """Container._require: StateError's message when not accepted."""
     now = _status(root, record, cgroup)
-    if now not in allowed:
-        raise CliError(f"container {record.id}: cannot {operation} while {now}")
+    if now not in ACCEPTS[operation]:
+        raise CliError(refusal(record.id, operation, now))
     return now
+
+
+def refuse_as_runc(operation: str, container_id: str, status: str) -> None:
+    """The command line's refusal of ``operation`` in ``status`` (runc's
+    words), checked before the library's own."""
+    message = runc_refusal(operation, container_id, status)
+    if message is not None:
+        raise CliError(message)
 
 
 def signal_first(record: Record, sig: int) -> None:
@@ -149,7 +160,7 @@ def signal_first(record: Record, sig: int) -> None:
     try:
         if _statedir.process_start_time(record.pid) != record.pid_start:
             return
-        _signals.pidfd_send_signal(pidfd, sig)
+        signal.pidfd_send_signal(pidfd, sig)
     except ProcessLookupError:
         pass
     finally:
@@ -168,7 +179,7 @@ def _signal_pid(pid: int, sig: int) -> None:
         return
     try:
         if _statedir.process_start_time(pid) == start:
-            _signals.pidfd_send_signal(pidfd, sig)
+            signal.pidfd_send_signal(pidfd, sig)
     except ProcessLookupError:
         pass
     finally:
@@ -181,14 +192,8 @@ def start(root: str, container_id: str) -> bool:
     if record is None or record.runs_hooks("start_container", "poststart"):
         return False
     cgroup = _cgroup(record)
-    now = _status(root, record, cgroup)
-    if now == "stopped":
-        raise CliError("cannot start a container that has stopped")
-    if now == "running":
-        raise CliError("cannot start an already running container")
-    if now != "created":
-        raise CliError(f"cannot start a container in the {now} state")
-    _require(root, record, cgroup, "start", "created")
+    refuse_as_runc("start", record.id, _status(root, record, cgroup))
+    _require(root, record, cgroup, "start")
     if record.no_process:
         raise CliError(_statedir.no_process_message(record.id))
     report = _statedir.send_start(os.path.join(_statedir.container_dir(root, record.id), _statedir.START_SOCKET))
@@ -201,11 +206,6 @@ def _is_container_error(exc: BaseException) -> bool:
     from ..errors import ContainerError
 
     return isinstance(exc, ContainerError)
-
-
-#: What ``delete`` without --force refuses (runtime.md: deleting a container
-#: that is not stopped is an error; runc 1.1 deletes a created one).
-NOT_STOPPED = ("created", "running", "paused")
 
 
 def delete(root: str, container_id: str, force: bool) -> bool:
@@ -222,12 +222,12 @@ def delete(root: str, container_id: str, force: bool) -> bool:
         return False
     cgroup = _cgroup(record)
     now = _status(root, record, cgroup)
-    if now in NOT_STOPPED and not force:
-        raise CliError(f"cannot delete container {record.id} that is not stopped: {now}")
+    if not force:
+        refuse_as_runc("delete", record.id, now)
     # Container.destroy() of a container that is not this process's child.
     if record.alive():
         try:
-            if _status(root, record, cgroup) in ("created", "running", "paused"):
+            if _status(root, record, cgroup) in ACCEPTS["kill"]:
                 signal_first(record, 9)  # SIGKILL
         except Exception as exc:  # as destroy(): ContainerError and OSError are ignored
             if not isinstance(exc, OSError) and not _is_container_error(exc):
@@ -250,7 +250,7 @@ def kill_all(root: str, container_id: str, sig: int) -> bool:
     assert cgroup is not None
     if _status(root, record, cgroup) == "stopped":
         return True  # as runc: nothing left to signal
-    _require(root, record, cgroup, "kill", "created", "running", "paused")
+    _require(root, record, cgroup, "kill")
     for pid in cgroup.pids():
         _signal_pid(pid, sig)
     return True
@@ -263,15 +263,9 @@ def freeze(root: str, container_id: str, *, frozen: bool) -> bool:
         return False
     cgroup = _cgroup(record)
     assert cgroup is not None
-    # As Container.pause/resume: a created container can be paused too.
-    wanted, message, operation = (
-        (("created", "running"), "container not running", "pause")
-        if frozen
-        else (("paused",), "container not paused", "resume")
-    )
-    if _status(root, record, cgroup) not in wanted:
-        raise CliError(message)
-    _require(root, record, cgroup, operation, *wanted)
+    operation = "pause" if frozen else "resume"
+    refuse_as_runc(operation, record.id, _status(root, record, cgroup))
+    _require(root, record, cgroup, operation)
     if frozen:
         cgroup.freeze()
     else:

@@ -8,7 +8,7 @@ import time
 
 from .. import _jsonlite
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
     from typing import Optional, TextIO
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 
-from . import COMMANDS, DEFAULT_ROOT
+from .._statedir import DEFAULT_ROOT
+from ._commands import COMMANDS
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
     from typing import List, Optional
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Optional
 
-from . import CliError
 from ._common import (
     check_console,
     copy_winsize,
@@ -18,9 +17,10 @@ from ._common import (
     use_seccomp_cache,
     write_pid_file,
 )
+from ._errors import CliError
 from ._log import Logger
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
     from ._argv import Args
 

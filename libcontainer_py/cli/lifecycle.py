@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 
-from . import CliError, root_of
+from ._argv import root_of
 from ._common import (
     check_console,
     copy_winsize,
@@ -19,9 +19,10 @@ from ._common import (
     use_seccomp_cache,
     write_pid_file,
 )
+from ._errors import CliError
 from ._log import Logger
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
     from typing import Any, Dict, List
 
@@ -97,13 +98,7 @@ def cmd_start(args: Args, log: Logger) -> int:
     if _light.start(root_of(args), args.container_id):
         return 0
     c = load(args)
-    status = c.status()
-    if status == "stopped":
-        raise CliError("cannot start a container that has stopped")
-    if status == "running":
-        raise CliError("cannot start an already running container")
-    if status != "created":
-        raise CliError(f"cannot start a container in the {status} state")
+    _light.refuse_as_runc("start", c.id, c.status())
     c.start()
     return 0
 
@@ -144,8 +139,7 @@ def cmd_kill(args: Args, log: Logger) -> int:
     record, status = _light.load(root, args.container_id)
     if status == "stopped" and args.all:
         return 0  # as runc: nothing left to signal (the containerd shim sends it after the exit)
-    if status not in ("created", "running", "paused"):
-        raise CliError("container not running")
+    _light.refuse_as_runc("kill", record.id, status)
     if not args.all:
         _light.signal_first(record, sig)  # the fast path: no cgroup, no config
         return 0
@@ -161,8 +155,7 @@ def cmd_pause(args: Args, log: Logger) -> int:
     if _light.freeze(root_of(args), args.container_id, frozen=True):
         return 0
     c = load(args)
-    if c.status() not in ("created", "running"):
-        raise CliError("container not running")
+    _light.refuse_as_runc("pause", c.id, c.status())
     c.pause()
     return 0
 
@@ -173,8 +166,7 @@ def cmd_resume(args: Args, log: Logger) -> int:
     if _light.freeze(root_of(args), args.container_id, frozen=False):
         return 0
     c = load(args)
-    if c.status() != "paused":
-        raise CliError("container not paused")
+    _light.refuse_as_runc("resume", c.id, c.status())
     c.resume()
     return 0
 
@@ -193,9 +185,8 @@ def cmd_delete(args: Args, log: Logger) -> int:
         if args.force:
             return 0
         raise CliError("container does not exist") from None
-    status = c.status()
-    if status in _light.NOT_STOPPED and not args.force:
-        raise CliError(f"cannot delete container {c.id} that is not stopped: {status}")
+    if not args.force:
+        _light.refuse_as_runc("delete", c.id, c.status())
     # stopped, or creating (a create that failed half-way: nothing runs)
     c.destroy()
     return 0

@@ -6,11 +6,13 @@ import os
 import sys
 
 from .. import _jsonlite
-from . import CliError, _light, root_of
+from . import _light
+from ._argv import root_of
 from ._common import load
+from ._errors import CliError
 from ._log import Logger
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
     from typing import Any, Dict, List
 
@@ -219,7 +221,7 @@ def _duration(text: str) -> float:
 
 def cmd_features(args: Args, log: Logger) -> int:
     from ..capabilities import CAPABILITY_NAMES
-    from ..namespaces import KINDS
+    from ..namespaces import NAMESPACE_KINDS
     from ..oci.mounts import _REFUSED, FLAG_NAMES
     from ..seccomp.config import ARCHITECTURES, OPS, Action
 
@@ -229,7 +231,7 @@ def cmd_features(args: Args, log: Logger) -> int:
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": sorted(FLAG_NAMES - set(_REFUSED)),  # refused ones left out
         "linux": {
-            "namespaces": sorted(_oci_ns(k) for k in KINDS),
+            "namespaces": sorted(k.oci_type for k in NAMESPACE_KINDS),
             "capabilities": list(CAPABILITY_NAMES),
             "cgroup": {"v1": True, "v2": True, "systemd": False, "systemdUser": False},
             "seccomp": {
@@ -245,7 +247,3 @@ def cmd_features(args: Args, log: Logger) -> int:
     }
     print(_jsonlite.dumps(doc, indent=4))
     return 0
-
-
-def _oci_ns(kind: str) -> str:
-    return {"net": "network", "mnt": "mount"}.get(kind, kind)

@@ -12,10 +12,10 @@ import json
 import os
 from typing import Any, Dict
 
-from . import CliError
+from ._errors import CliError
 from ._log import Logger
 
-TYPE_CHECKING = False  # typing costs milliseconds at start-up: for the checker only
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
     from ._argv import Args
 

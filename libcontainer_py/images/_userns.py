@@ -45,19 +45,22 @@ def needed() -> bool:
 
 
 def _run(args: List[str], blob: Optional[IO[bytes]]) -> Dict[str, Any]:
-    import libcontainer_py as lc
+    from ..config import Config
+    from ..namespaces import Namespaces
+    from ..popen import PIPE, ContainerProcess
+    from ..process import Process
 
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    config = lc.Config(
+    config = Config(
         rootfs=None,
-        namespaces=lc.Namespaces(user=True),
-        process=lc.Process(
+        namespaces=Namespaces(user=True),
+        process=Process(
             args=[sys.executable, "-c", _PROGRAM, *args],
             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": package_parent, "PYTHONDONTWRITEBYTECODE": "1"},
             cwd="/",
         ),
     )
-    with lc.ContainerProcess(config=config, stdin=lc.PIPE, stdout=lc.PIPE, stderr=lc.PIPE) as proc:
+    with ContainerProcess(config=config, stdin=PIPE, stdout=PIPE, stderr=PIPE) as proc:
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         try:
             if blob is not None:

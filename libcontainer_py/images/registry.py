@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib
 import io
 import ipaddress
 import logging
@@ -17,8 +16,9 @@ import re
 import ssl
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+from ._optional import optional_module
 from .credentials import AuthArg, Credentials, credentials_for
-from .errors import DigestMismatchError, ImageError, ImageNotFound, RegistryAuthError, RegistryError
+from .errors import DigestMismatchError, ImageNotFound, RegistryAuthError, RegistryError
 from .sources import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
 
 log = logging.getLogger("libcontainer_py.images")
@@ -32,12 +32,8 @@ _CHALLENGE = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]+))')
 
 def httpx_module() -> Any:
     """The ``httpx`` module, or an ImageError saying how to install it."""
-    try:
-        return importlib.import_module("httpx")
-    except ImportError:
-        raise ImageError(
-            "pulling and pushing need the 'httpx' package: pip install 'libcontainer_py[registry]'"
-        ) from None
+    missing = "pulling and pushing need the 'httpx' package: pip install 'libcontainer_py[registry]'"
+    return optional_module("httpx", missing)
 
 
 def api_host(domain: str) -> str:

@@ -21,8 +21,6 @@ import contextlib
 import errno
 import fcntl
 import functools
-import hashlib
-import io
 import json
 import os
 import shutil
@@ -39,7 +37,7 @@ from .platforms import Platform
 from .progress import LayerProgressCallback, Progress, ProgressCallback
 from .reference import key, name_for, parse_or_none
 from .sources import ImageManifest, Source, open_source, read_images
-from .unpack import Readable, check_digest, unpack_layer
+from .unpack import HashingReader, Readable, check_digest, unpack_layer
 
 #: Root's store; another user's is $XDG_DATA_HOME/libcontainer_py (by
 #: default ~/.local/share/libcontainer_py), decided when the store is made.
@@ -429,27 +427,16 @@ class ImageStore:
         return removed
 
 
-class _Tee(io.RawIOBase):
+class _Tee(HashingReader):
     """Reads through ``raw``, copying what passes to ``out`` and hashing it."""
 
     def __init__(self, raw: Readable, out: IO[bytes]) -> None:
-        self.raw = raw
+        super().__init__(raw)
         self.out = out
-        self.sha = hashlib.sha256()
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
+    def _passed(self, data: bytes) -> None:
         self.out.write(data)
-        self.sha.update(data)
-        return n
-
-    def digest(self) -> str:
-        return "sha256:" + self.sha.hexdigest()
+        super()._passed(data)
 
 
 def _rmtree(path: str, *, ignore_errors: bool = False) -> None:

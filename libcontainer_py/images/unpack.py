@@ -22,6 +22,7 @@ import stat
 import tarfile
 from typing import Any, Callable, List, Optional, Protocol, Tuple, Type
 
+from ._optional import optional_module
 from .errors import DigestMismatchError, ImageError, UnsafeLayerError
 
 WHITEOUT_PREFIX = ".wh."
@@ -57,7 +58,7 @@ class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-class _Hashing(io.RawIOBase):
+class HashingReader(io.RawIOBase):
     """Reads through ``raw``, hashing and counting what passes."""
 
     def __init__(self, raw: Readable, on_read: Optional[Callable[[int], None]] = None, *, hashing: bool = True) -> None:
@@ -74,12 +75,15 @@ class _Hashing(io.RawIOBase):
         data = self.raw.read(len(buffer))
         n = len(data)
         buffer[:n] = data
+        self._passed(data)
+        return n
+
+    def _passed(self, data: bytes) -> None:
         if self.hashing:
             self.sha.update(data)
-        self.count += n
+        self.count += len(data)
         if self.on_read is not None:
             self.on_read(self.count)
-        return n
 
     def digest(self) -> str:
         return "sha256:" + self.sha.hexdigest()
@@ -87,12 +91,8 @@ class _Hashing(io.RawIOBase):
 
 def zstd_module() -> Any:
     """The ``zstandard`` module, or an ImageError saying how to install it."""
-    try:
-        return importlib.import_module("zstandard")
-    except ImportError:
-        raise ImageError(
-            "this layer is zstd-compressed: install the 'zstandard' package (pip install 'libcontainer_py[zstd]')"
-        ) from None
+    missing = "this layer is zstd-compressed: install the 'zstandard' package (pip install 'libcontainer_py[zstd]')"
+    return optional_module("zstandard", missing)
 
 
 def decompressed(stream: io.BufferedReader[Any]) -> Readable:
@@ -381,9 +381,9 @@ def unpack_layer(
     UnsafeLayerError.  On error ``dest`` holds a partial layer: the caller
     removes it.  ``on_read(n)`` is told how many blob bytes were read.
     """
-    compressed = _Hashing(blob, on_read, hashing=digest is not None)
+    compressed = HashingReader(blob, on_read, hashing=digest is not None)
     buffered = io.BufferedReader(compressed, 1 << 20)
-    plain = _Hashing(decompressed(buffered))
+    plain = HashingReader(decompressed(buffered))
     plain_buffered = io.BufferedReader(plain, 1 << 20)
     layer = _Layer(dest)
     try:

@@ -48,9 +48,9 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Optional
 
+from .._jsondoc import array, at, fail, obj, string, strings
 from ..errors import ConfigError
 from ..mounts import ATIME_MODES, OPTION_FLAGS, PROPAGATIONS, RECURSIVE_OPTIONS, Mount, recursive_group
-from ._json import array, at, fail, obj, string, strings
 
 _BOOL_OPTIONS = {
     "ro": ("readonly", True),

@@ -41,16 +41,15 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from .._jsondoc import array, at, boolean, fail, integer, obj, string, warn
 from ..cgroups.resources import IO, UNLIMITED, CgroupConfig, Cpu, DeviceRule, Devices, Hugetlb, Memory, Network, Pids
 from ..errors import ConfigError
-from ._json import array, at, boolean, fail, integer, obj, string, warn
 
 INT64_MAX = 2**63 - 1
 #: What runc allows after the configured rules (Devices.default() minus its deny-all).
 DEFAULT_ALLOWS: Tuple[DeviceRule, ...] = Devices.default().rules[1:]
 _ALLOW_ALL = DeviceRule(True)
 
-_RESOURCE_KEYS = ("devices", "memory", "cpu", "pids", "blockIO", "hugepageLimits", "network", "rdma", "unified")
 _MEMORY_KEYS = (
     "limit", "reservation", "swap", "kernel", "kernelTCP", "swappiness", "disableOOMKiller", "useHierarchy",
     "checkBeforeUpdate",
@@ -67,10 +66,6 @@ _THROTTLES = (
     ("throttleWriteIOPSDevice", "write_iops"),
 )
 _UNIFIED_KEYS = ("memory.high", "cpu.weight")
-
-
-def _get(doc: Mapping[str, Any], key: str) -> Any:
-    return doc.get(key)
 
 
 def _limit(path: str, value: Any) -> Optional[int]:
@@ -93,22 +88,14 @@ def cgroup_from_oci(linux: Mapping[str, Any]) -> Optional[CgroupConfig]:
     if linux.get("resources") is None and linux.get("cgroupsPath") is None:
         return None
     path = _cgroups_path(linux.get("cgroupsPath"))
-    res = obj("linux.resources", linux.get("resources") or {}, _RESOURCE_KEYS)
+    keys = tuple(p.key for p in _PROPERTIES) + ("rdma", "unified")
+    res = obj("linux.resources", linux.get("resources") or {}, keys)
     where = "linux.resources"
     _refuse_set(where, res, "rdma", "rdma limits are not supported", ({},))
     unified = _unified(res.get("unified"))
+    resources = {p.field: p.read(res.get(p.key), unified) for p in _PROPERTIES}
     with at("linux.resources"):
-        return CgroupConfig(
-            path=path,
-            memory=_memory(res.get("memory"), unified.get("memory.high")),
-            cpu=_cpu(res.get("cpu"), unified.get("cpu.weight")),
-            pids=_pids(res.get("pids")),
-            io=_io(res.get("blockIO")),
-            hugetlb=_hugetlb(res.get("hugepageLimits")),
-            network=_network(res.get("network")),
-            devices=_devices(res.get("devices")),
-            accounting=True,
-        )
+        return CgroupConfig(path=path, **resources, accounting=True)
 
 
 def _cgroups_path(value: Any) -> Optional[str]:
@@ -147,167 +134,6 @@ def _digits(path: str, s: str) -> int:
     return int(s)
 
 
-def _memory(value: Any, high: Any) -> Optional[Memory]:
-    if value is None and high is None:
-        return None
-    path = "linux.resources.memory"
-    doc = obj(path, value if value is not None else {}, _MEMORY_KEYS)
-    if doc.get("kernel") is not None:
-        integer(f"{path}.kernel", doc["kernel"], -(2**63), INT64_MAX)
-        warn(f"{path}.kernel ignored: kernel memory limits are gone from the kernel (5.16 and later ignore them)")
-    _refuse_set(path, doc, "disableOOMKiller", "disabling the OOM killer is not supported", (None, False))
-    _refuse_set(path, doc, "useHierarchy", "memory.use_hierarchy is always on", (None, True))
-    _refuse_set(path, doc, "checkBeforeUpdate", "only meaningful for an update", (None, False))
-    limit = _limit(f"{path}.limit", doc.get("limit"))
-    swap = _limit(f"{path}.swap", doc.get("swap"))
-    swap_max: Optional[int] = None
-    if swap == UNLIMITED:
-        swap_max = UNLIMITED
-    elif swap is not None:
-        if limit is None or limit == UNLIMITED:
-            raise fail(f"{path}.swap", "memory+swap needs a memory limit to convert to a swap limit")
-        if swap < limit:
-            raise fail(f"{path}.swap", f"memory+swap ({swap}) must be at least the memory limit ({limit})")
-        swap_max = swap - limit
-    swappiness = doc.get("swappiness")
-    if swappiness is not None:
-        swappiness = integer(f"{path}.swappiness", swappiness, 0, 100)
-    with at(path):
-        return Memory(
-            max=limit,
-            swap_max=swap_max,
-            reservation=_limit(f"{path}.reservation", doc.get("reservation")),
-            high=None if high is None else (UNLIMITED if high == "max" else high),
-            swappiness=swappiness,
-            kernel_tcp=_limit(f"{path}.kernelTCP", doc.get("kernelTCP")),
-        )
-
-
-def _cpu(value: Any, weight: Optional[int]) -> Optional[Cpu]:
-    if value is None and weight is None:
-        return None
-    path = "linux.resources.cpu"
-    doc = obj(path, value if value is not None else {}, _CPU_KEYS)
-    _refuse_set(path, doc, "idle", "SCHED_IDLE cgroups (cpu.idle) are not supported")
-    burst = doc.get("burst")
-    with at(path):
-        return Cpu(
-            weight=weight,
-            shares=_limit(f"{path}.shares", doc.get("shares")),
-            quota_us=_limit(f"{path}.quota", doc.get("quota")),
-            period_us=_limit(f"{path}.period", doc.get("period")),
-            burst_us=None if burst is None else integer(f"{path}.burst", burst, 0),
-            rt_period_us=_limit(f"{path}.realtimePeriod", doc.get("realtimePeriod")),
-            rt_runtime_us=_limit(f"{path}.realtimeRuntime", doc.get("realtimeRuntime")),
-            cpus=doc.get("cpus") or None,
-            mems=doc.get("mems") or None,
-        )
-
-
-def _pids(value: Any) -> Optional[Pids]:
-    if value is None:
-        return None
-    doc = obj("linux.resources.pids", value, ("limit",))
-    with at("linux.resources.pids"):
-        return Pids(max=_limit("linux.resources.pids.limit", doc.get("limit")))
-
-
-def _io(value: Any) -> Optional[IO]:
-    if value is None:
-        return None
-    path = "linux.resources.blockIO"
-    doc = obj(path, value, _BLKIO_KEYS)
-    _refuse_set(path, doc, "leafWeight", "blkio leaf weights are not supported")
-    maps: Dict[str, Dict[str, int]] = {"device_weights": _weight_devices(path, doc.get("weightDevice"))}
-    for key, name in _THROTTLES:
-        out: Dict[str, int] = {}
-        for i, item in enumerate(array(f"{path}.{key}", doc.get(key) or [])):
-            where = f"{path}.{key}[{i}]"
-            d = obj(where, item, ("major", "minor", "rate"), required=("major", "minor", "rate"))
-            dev = f"{integer(where + '.major', d['major'], 0)}:{integer(where + '.minor', d['minor'], 0)}"
-            out[dev] = integer(where + ".rate", d["rate"], 0, INT64_MAX)
-        maps[name] = out
-    with at(path):
-        return IO(blkio_weight=_limit(f"{path}.weight", doc.get("weight")), **maps)
-
-
-def _weight_devices(path: str, value: Any) -> Dict[str, int]:
-    """blockIO.weightDevice -> {"major:minor": weight}; 0 or no weight is not set."""
-    out: Dict[str, int] = {}
-    for i, item in enumerate(array(f"{path}.weightDevice", value or [])):
-        where = f"{path}.weightDevice[{i}]"
-        d = obj(where, item, ("major", "minor", "weight", "leafWeight"), required=("major", "minor"))
-        _refuse_set(where, d, "leafWeight", "blkio leaf weights are not supported")
-        weight = d.get("weight")
-        if weight is None or weight == 0:
-            continue
-        dev = f"{integer(where + '.major', d['major'], 0)}:{integer(where + '.minor', d['minor'], 0)}"
-        out[dev] = integer(where + ".weight", weight, 1, 1000)
-    return out
-
-
-def _network(value: Any) -> Optional[Network]:
-    if value is None:
-        return None
-    path = "linux.resources.network"
-    doc = obj(path, value, ("classID", "priorities"))
-    class_id = doc.get("classID")
-    priorities: Dict[str, int] = {}
-    for i, item in enumerate(array(f"{path}.priorities", doc.get("priorities") or [])):
-        where = f"{path}.priorities[{i}]"
-        d = obj(where, item, ("name", "priority"), required=("name", "priority"))
-        priorities[string(where + ".name", d["name"])] = integer(where + ".priority", d["priority"], 0, 2**32 - 1)
-    if not class_id and not priorities:
-        return None  # runc's reading: a classID of 0 is not set
-    with at(path):
-        return Network(
-            class_id=integer(f"{path}.classID", class_id, 0, 2**32 - 1) if class_id else None,
-            priorities=priorities,
-        )
-
-
-def _hugetlb(value: Any) -> Optional[Hugetlb]:
-    if value is None:
-        return None
-    limits: Dict[str, int] = {}
-    for i, item in enumerate(array("linux.resources.hugepageLimits", value)):
-        where = f"linux.resources.hugepageLimits[{i}]"
-        d = obj(where, item, ("pageSize", "limit"), required=("pageSize", "limit"))
-        limits[string(where + ".pageSize", d["pageSize"])] = integer(where + ".limit", d["limit"], 0, INT64_MAX)
-    with at("linux.resources.hugepageLimits"):
-        return Hugetlb(limits)
-
-
-def _devices(value: Any) -> Devices:
-    if value is None:
-        return Devices.default()
-    rules: List[DeviceRule] = []
-    for i, item in enumerate(array("linux.resources.devices", value)):
-        where = f"linux.resources.devices[{i}]"
-        d = obj(where, item, ("allow", "type", "major", "minor", "access"), required=("allow",))
-
-        def number(key: str, d: Mapping[str, Any] = d, where: str = where) -> Optional[int]:
-            v = d.get(key)
-            return None if v is None or v == -1 else integer(f"{where}.{key}", v, 0)
-
-        with at(where):
-            rules.append(
-                DeviceRule(
-                    boolean(where + ".allow", d["allow"]),
-                    d.get("type") or "a",
-                    number("major"),
-                    number("minor"),
-                    d.get("access") or "rwm",
-                )
-            )
-    if tuple(rules[-len(DEFAULT_ALLOWS) :]) != DEFAULT_ALLOWS and not (rules and rules[-1] == _ALLOW_ALL):
-        rules.extend(DEFAULT_ALLOWS)
-    return Devices(tuple(rules))
-
-
-# -- to OCI -------------------------------------------------------------------
-
-
 def _count(value: Optional[int]) -> Optional[int]:
     return None if value is None else (-1 if value == UNLIMITED else value)
 
@@ -333,121 +159,333 @@ def cgroup_to_oci(cgroup: Optional[CgroupConfig]) -> Dict[str, Any]:
     out: Dict[str, Any] = {}
     if cgroup.path is not None:
         out["cgroupsPath"] = "/" + cgroup.path
-    res: Dict[str, Any] = {"devices": _devices_to_oci(cgroup.devices)}
+    res: Dict[str, Any] = {}
     unified: Dict[str, str] = {}
-    if cgroup.memory is not None:
-        res["memory"] = _memory_to_oci(cgroup.memory, unified)
-    if cgroup.cpu is not None:
-        res["cpu"] = _cpu_to_oci(cgroup.cpu, unified)
-    if cgroup.pids is not None:
-        m = cgroup.pids.max
-        res["pids"] = {"limit": 0 if m is None else _count(m)}
-        if m == 0:
-            raise ConfigError("cgroup.pids.max", "0 reads back as 'not set' in OCI (runc's reading)")
-    if cgroup.io is not None:
-        res["blockIO"] = _io_to_oci(cgroup.io)
-    if cgroup.hugetlb is not None:
-        pages = []
-        for size, limit in cgroup.hugetlb.limits.items():
-            if limit == UNLIMITED:
-                raise ConfigError(f"cgroup.hugetlb[{size!r}]", "OCI hugepage limits are numbers; 'max' cannot be said")
-            pages.append({"pageSize": size, "limit": limit})
-        res["hugepageLimits"] = pages
-    if cgroup.network is not None:
-        res["network"] = _network_to_oci(cgroup.network)
+    for p in _PROPERTIES:
+        resource = getattr(cgroup, p.field)
+        if resource is not None:
+            res[p.key] = p.write(resource, unified)
     if unified:
         res["unified"] = unified
     out["resources"] = res
     return out
 
 
-def _devices_to_oci(devices: Devices) -> List[Dict[str, Any]]:
-    rules = devices.rules
-    if rules[-len(DEFAULT_ALLOWS) :] != DEFAULT_ALLOWS and not (rules and rules[-1] == _ALLOW_ALL):
-        raise ConfigError(
-            "cgroup.devices",
-            "OCI runtimes allow the standard devices after the given rules; the rules must end with them "
-            "(as Devices.default() does) or with an allow-all rule",
-        )
-    out = []
-    for r in rules:
-        item: Dict[str, Any] = {"allow": r.allow, "type": r.type}
-        if r.major is not None:
-            item["major"] = r.major
-        if r.minor is not None:
-            item["minor"] = r.minor
-        item["access"] = r.access
-        out.append(item)
+class _Property:
+    """A property of ``linux.resources``, the CgroupConfig field it is, and
+    how it is read and written; both see the ``unified`` values
+    (memory.high, cpu.weight)."""
+
+    #: Its key in ``linux.resources`` and the CgroupConfig field.
+    key: str
+    field: str
+
+    def read(self, value: Any, unified: Mapping[str, Any]) -> Any:
+        """The resource of the property's ``value`` (None: not set)."""
+        raise NotImplementedError
+
+    def write(self, resource: Any, unified: Dict[str, str]) -> Any:
+        """The property for ``resource``, adding what goes to ``unified``."""
+        raise NotImplementedError
+
+
+class _Devices(_Property):
+    """``devices``: the rules as given, then runc's standard allows unless the list
+    ends with them or with an allow-all rule; absent: Devices.default()."""
+
+    key = field = "devices"
+
+    def read(self, value: Any, unified: Mapping[str, Any]) -> Devices:
+        if value is None:
+            return Devices.default()
+        rules: List[DeviceRule] = []
+        for i, item in enumerate(array("linux.resources.devices", value)):
+            where = f"linux.resources.devices[{i}]"
+            d = obj(where, item, ("allow", "type", "major", "minor", "access"), required=("allow",))
+
+            def number(key: str, d: Mapping[str, Any] = d, where: str = where) -> Optional[int]:
+                v = d.get(key)
+                return None if v is None or v == -1 else integer(f"{where}.{key}", v, 0)
+
+            with at(where):
+                rules.append(
+                    DeviceRule(
+                        boolean(where + ".allow", d["allow"]),
+                        d.get("type") or "a",
+                        number("major"),
+                        number("minor"),
+                        d.get("access") or "rwm",
+                    )
+                )
+        if tuple(rules[-len(DEFAULT_ALLOWS) :]) != DEFAULT_ALLOWS and not (rules and rules[-1] == _ALLOW_ALL):
+            rules.extend(DEFAULT_ALLOWS)
+        return Devices(tuple(rules))
+
+    def write(self, devices: Devices, unified: Dict[str, str]) -> List[Dict[str, Any]]:
+        rules = devices.rules
+        if rules[-len(DEFAULT_ALLOWS) :] != DEFAULT_ALLOWS and not (rules and rules[-1] == _ALLOW_ALL):
+            raise ConfigError(
+                "cgroup.devices",
+                "OCI runtimes allow the standard devices after the given rules; the rules must end with them "
+                "(as Devices.default() does) or with an allow-all rule",
+            )
+        out = []
+        for r in rules:
+            item: Dict[str, Any] = {"allow": r.allow, "type": r.type}
+            if r.major is not None:
+                item["major"] = r.major
+            if r.minor is not None:
+                item["minor"] = r.minor
+            item["access"] = r.access
+            out.append(item)
+        return out
+
+
+class _Memory(_Property):
+    """``memory`` (and ``unified`` memory.high): ``swap`` is memory+swap."""
+
+    key = field = "memory"
+
+    def read(self, value: Any, unified: Mapping[str, Any]) -> Optional[Memory]:
+        high = unified.get("memory.high")
+        if value is None and high is None:
+            return None
+        path = "linux.resources.memory"
+        doc = obj(path, value if value is not None else {}, _MEMORY_KEYS)
+        if doc.get("kernel") is not None:
+            integer(f"{path}.kernel", doc["kernel"], -(2**63), INT64_MAX)
+            warn(f"{path}.kernel ignored: kernel memory limits are gone from the kernel (5.16 and later ignore them)")
+        _refuse_set(path, doc, "disableOOMKiller", "disabling the OOM killer is not supported", (None, False))
+        _refuse_set(path, doc, "useHierarchy", "memory.use_hierarchy is always on", (None, True))
+        _refuse_set(path, doc, "checkBeforeUpdate", "only meaningful for an update", (None, False))
+        limit = _limit(f"{path}.limit", doc.get("limit"))
+        swap = _limit(f"{path}.swap", doc.get("swap"))
+        swap_max: Optional[int] = None
+        if swap == UNLIMITED:
+            swap_max = UNLIMITED
+        elif swap is not None:
+            if limit is None or limit == UNLIMITED:
+                raise fail(f"{path}.swap", "memory+swap needs a memory limit to convert to a swap limit")
+            if swap < limit:
+                raise fail(f"{path}.swap", f"memory+swap ({swap}) must be at least the memory limit ({limit})")
+            swap_max = swap - limit
+        swappiness = doc.get("swappiness")
+        if swappiness is not None:
+            swappiness = integer(f"{path}.swappiness", swappiness, 0, 100)
+        with at(path):
+            return Memory(
+                max=limit,
+                swap_max=swap_max,
+                reservation=_limit(f"{path}.reservation", doc.get("reservation")),
+                high=None if high is None else (UNLIMITED if high == "max" else high),
+                swappiness=swappiness,
+                kernel_tcp=_limit(f"{path}.kernelTCP", doc.get("kernelTCP")),
+            )
+
+    def write(self, m: Memory, unified: Dict[str, str]) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        _put(out, "limit", m.max, "cgroup.memory.max")
+        _put(out, "reservation", m.reservation, "cgroup.memory.reservation")
+        if m.swap_max == UNLIMITED:
+            out["swap"] = -1
+        elif m.swap_max is not None:
+            if m.max is None or m.max == UNLIMITED:
+                raise ConfigError("cgroup.memory.swap_max", "OCI's memory+swap needs a numeric memory limit (max)")
+            out["swap"] = m.max + m.swap_max
+        if m.swappiness is not None:
+            out["swappiness"] = m.swappiness
+        _put(out, "kernelTCP", m.kernel_tcp, "cgroup.memory.kernel_tcp")
+        if m.high is not None:
+            unified["memory.high"] = "max" if m.high == UNLIMITED else str(m.high)
+        return out
+
+
+class _Cpu(_Property):
+    """``cpu`` (and ``unified`` cpu.weight)."""
+
+    key = field = "cpu"
+
+    def read(self, value: Any, unified: Mapping[str, Any]) -> Optional[Cpu]:
+        weight = unified.get("cpu.weight")
+        if value is None and weight is None:
+            return None
+        path = "linux.resources.cpu"
+        doc = obj(path, value if value is not None else {}, _CPU_KEYS)
+        _refuse_set(path, doc, "idle", "SCHED_IDLE cgroups (cpu.idle) are not supported")
+        burst = doc.get("burst")
+        with at(path):
+            return Cpu(
+                weight=weight,
+                shares=_limit(f"{path}.shares", doc.get("shares")),
+                quota_us=_limit(f"{path}.quota", doc.get("quota")),
+                period_us=_limit(f"{path}.period", doc.get("period")),
+                burst_us=None if burst is None else integer(f"{path}.burst", burst, 0),
+                rt_period_us=_limit(f"{path}.realtimePeriod", doc.get("realtimePeriod")),
+                rt_runtime_us=_limit(f"{path}.realtimeRuntime", doc.get("realtimeRuntime")),
+                cpus=doc.get("cpus") or None,
+                mems=doc.get("mems") or None,
+            )
+
+    def write(self, c: Cpu, unified: Dict[str, str]) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        _put(out, "shares", c.shares, "cgroup.cpu.shares")
+        _put(out, "quota", c.quota_us, "cgroup.cpu.quota_us")
+        _put(out, "period", c.period_us, "cgroup.cpu.period_us")
+        if c.burst_us is not None:
+            out["burst"] = c.burst_us
+        _put(out, "realtimePeriod", c.rt_period_us, "cgroup.cpu.rt_period_us")
+        _put(out, "realtimeRuntime", c.rt_runtime_us, "cgroup.cpu.rt_runtime_us")
+        if c.cpus is not None:
+            out["cpus"] = c.cpus
+        if c.mems is not None:
+            out["mems"] = c.mems
+        if c.weight is not None:
+            unified["cpu.weight"] = str(c.weight)
+        return out
+
+
+class _Pids(_Property):
+    """``pids``: the limit."""
+
+    key = field = "pids"
+
+    def read(self, value: Any, unified: Mapping[str, Any]) -> Optional[Pids]:
+        if value is None:
+            return None
+        doc = obj("linux.resources.pids", value, ("limit",))
+        with at("linux.resources.pids"):
+            return Pids(max=_limit("linux.resources.pids.limit", doc.get("limit")))
+
+    def write(self, p: Pids, unified: Dict[str, str]) -> Dict[str, Any]:
+        if p.max == 0:
+            raise ConfigError("cgroup.pids.max", "0 reads back as 'not set' in OCI (runc's reading)")
+        return {"limit": 0 if p.max is None else _count(p.max)}
+
+
+def _weight_devices(path: str, value: Any) -> Dict[str, int]:
+    """blockIO.weightDevice -> {"major:minor": weight}; 0 or no weight is not set."""
+    out: Dict[str, int] = {}
+    for i, item in enumerate(array(f"{path}.weightDevice", value or [])):
+        where = f"{path}.weightDevice[{i}]"
+        d = obj(where, item, ("major", "minor", "weight", "leafWeight"), required=("major", "minor"))
+        _refuse_set(where, d, "leafWeight", "blkio leaf weights are not supported")
+        weight = d.get("weight")
+        if weight is None or weight == 0:
+            continue
+        dev = f"{integer(where + '.major', d['major'], 0)}:{integer(where + '.minor', d['minor'], 0)}"
+        out[dev] = integer(where + ".weight", weight, 1, 1000)
     return out
 
 
-def _memory_to_oci(m: Memory, unified: Dict[str, str]) -> Dict[str, Any]:
-    out: Dict[str, Any] = {}
-    _put(out, "limit", m.max, "cgroup.memory.max")
-    _put(out, "reservation", m.reservation, "cgroup.memory.reservation")
-    if m.swap_max == UNLIMITED:
-        out["swap"] = -1
-    elif m.swap_max is not None:
-        if m.max is None or m.max == UNLIMITED:
-            raise ConfigError("cgroup.memory.swap_max", "OCI's memory+swap needs a numeric memory limit (max)")
-        out["swap"] = m.max + m.swap_max
-    if m.swappiness is not None:
-        out["swappiness"] = m.swappiness
-    _put(out, "kernelTCP", m.kernel_tcp, "cgroup.memory.kernel_tcp")
-    if m.high is not None:
-        unified["memory.high"] = "max" if m.high == UNLIMITED else str(m.high)
-    return out
+class _BlockIO(_Property):
+    """``blockIO``: the v1 weight, per-device weights and throttles."""
 
+    key = "blockIO"
+    field = "io"
 
-def _cpu_to_oci(c: Cpu, unified: Dict[str, str]) -> Dict[str, Any]:
-    out: Dict[str, Any] = {}
-    _put(out, "shares", c.shares, "cgroup.cpu.shares")
-    _put(out, "quota", c.quota_us, "cgroup.cpu.quota_us")
-    _put(out, "period", c.period_us, "cgroup.cpu.period_us")
-    if c.burst_us is not None:
-        out["burst"] = c.burst_us
-    _put(out, "realtimePeriod", c.rt_period_us, "cgroup.cpu.rt_period_us")
-    _put(out, "realtimeRuntime", c.rt_runtime_us, "cgroup.cpu.rt_runtime_us")
-    if c.cpus is not None:
-        out["cpus"] = c.cpus
-    if c.mems is not None:
-        out["mems"] = c.mems
-    if c.weight is not None:
-        unified["cpu.weight"] = str(c.weight)
-    return out
+    def read(self, value: Any, unified: Mapping[str, Any]) -> Optional[IO]:
+        if value is None:
+            return None
+        path = "linux.resources.blockIO"
+        doc = obj(path, value, _BLKIO_KEYS)
+        _refuse_set(path, doc, "leafWeight", "blkio leaf weights are not supported")
+        maps: Dict[str, Dict[str, int]] = {"device_weights": _weight_devices(path, doc.get("weightDevice"))}
+        for key, name in _THROTTLES:
+            out: Dict[str, int] = {}
+            for i, item in enumerate(array(f"{path}.{key}", doc.get(key) or [])):
+                where = f"{path}.{key}[{i}]"
+                d = obj(where, item, ("major", "minor", "rate"), required=("major", "minor", "rate"))
+                dev = f"{integer(where + '.major', d['major'], 0)}:{integer(where + '.minor', d['minor'], 0)}"
+                out[dev] = integer(where + ".rate", d["rate"], 0, INT64_MAX)
+            maps[name] = out
+        with at(path):
+            return IO(blkio_weight=_limit(f"{path}.weight", doc.get("weight")), **maps)
 
-
-def _io_to_oci(io: IO) -> Dict[str, Any]:
-    if io.weight is not None:
-        raise ConfigError("cgroup.io.weight", "OCI's blockIO weight is the v1 scale: use blkio_weight")
-    out: Dict[str, Any] = {}
-    _put(out, "weight", io.blkio_weight, "cgroup.io.blkio_weight")
-    weights = []
-    for dev, weight in io.device_weights.items():
-        if ":" not in dev:
-            raise ConfigError(f"cgroup.io.device_weights[{dev!r}]", "OCI names devices by major:minor, not by path")
-        major, minor = dev.split(":")
-        weights.append({"major": int(major), "minor": int(minor), "weight": weight})
-    if weights:
-        out["weightDevice"] = weights
-    for key, name in _THROTTLES:
-        items = []
-        for dev, rate in getattr(io, name).items():
-            field = f"cgroup.io.{name}[{dev!r}]"
+    def write(self, io: IO, unified: Dict[str, str]) -> Dict[str, Any]:
+        if io.weight is not None:
+            raise ConfigError("cgroup.io.weight", "OCI's blockIO weight is the v1 scale: use blkio_weight")
+        out: Dict[str, Any] = {}
+        _put(out, "weight", io.blkio_weight, "cgroup.io.blkio_weight")
+        weights = []
+        for dev, weight in io.device_weights.items():
             if ":" not in dev:
-                raise ConfigError(field, "OCI names devices by major:minor, not by path")
-            if rate == UNLIMITED:
-                raise ConfigError(field, "OCI throttles are numbers; 'max' cannot be said")
+                raise ConfigError(f"cgroup.io.device_weights[{dev!r}]", "OCI names devices by major:minor, not by path")
             major, minor = dev.split(":")
-            items.append({"major": int(major), "minor": int(minor), "rate": rate})
-        if items:
-            out[key] = items
-    return out
+            weights.append({"major": int(major), "minor": int(minor), "weight": weight})
+        if weights:
+            out["weightDevice"] = weights
+        for key, name in _THROTTLES:
+            items = []
+            for dev, rate in getattr(io, name).items():
+                field = f"cgroup.io.{name}[{dev!r}]"
+                if ":" not in dev:
+                    raise ConfigError(field, "OCI names devices by major:minor, not by path")
+                if rate == UNLIMITED:
+                    raise ConfigError(field, "OCI throttles are numbers; 'max' cannot be said")
+                major, minor = dev.split(":")
+                items.append({"major": int(major), "minor": int(minor), "rate": rate})
+            if items:
+                out[key] = items
+        return out
 
 
-def _network_to_oci(n: Network) -> Dict[str, Any]:
-    out: Dict[str, Any] = {}
-    _put(out, "classID", n.class_id, "cgroup.network.class_id")
-    if n.priorities:
-        out["priorities"] = [{"name": k, "priority": v} for k, v in n.priorities.items()]
-    return out
+class _HugepageLimits(_Property):
+    """``hugepageLimits``: a limit per page size."""
+
+    key = "hugepageLimits"
+    field = "hugetlb"
+
+    def read(self, value: Any, unified: Mapping[str, Any]) -> Optional[Hugetlb]:
+        if value is None:
+            return None
+        limits: Dict[str, int] = {}
+        for i, item in enumerate(array("linux.resources.hugepageLimits", value)):
+            where = f"linux.resources.hugepageLimits[{i}]"
+            d = obj(where, item, ("pageSize", "limit"), required=("pageSize", "limit"))
+            limits[string(where + ".pageSize", d["pageSize"])] = integer(where + ".limit", d["limit"], 0, INT64_MAX)
+        with at("linux.resources.hugepageLimits"):
+            return Hugetlb(limits)
+
+    def write(self, h: Hugetlb, unified: Dict[str, str]) -> List[Dict[str, Any]]:
+        pages = []
+        for size, limit in h.limits.items():
+            if limit == UNLIMITED:
+                raise ConfigError(f"cgroup.hugetlb[{size!r}]", "OCI hugepage limits are numbers; 'max' cannot be said")
+            pages.append({"pageSize": size, "limit": limit})
+        return pages
+
+
+class _Network(_Property):
+    """``network``: classID and priorities (cgroup v1's net_cls and net_prio)."""
+
+    key = field = "network"
+
+    def read(self, value: Any, unified: Mapping[str, Any]) -> Optional[Network]:
+        if value is None:
+            return None
+        path = "linux.resources.network"
+        doc = obj(path, value, ("classID", "priorities"))
+        class_id = doc.get("classID")
+        priorities: Dict[str, int] = {}
+        for i, item in enumerate(array(f"{path}.priorities", doc.get("priorities") or [])):
+            where = f"{path}.priorities[{i}]"
+            d = obj(where, item, ("name", "priority"), required=("name", "priority"))
+            priorities[string(where + ".name", d["name"])] = integer(where + ".priority", d["priority"], 0, 2**32 - 1)
+        if not class_id and not priorities:
+            return None  # runc's reading: a classID of 0 is not set
+        with at(path):
+            return Network(
+                class_id=integer(f"{path}.classID", class_id, 0, 2**32 - 1) if class_id else None,
+                priorities=priorities,
+            )
+
+    def write(self, n: Network, unified: Dict[str, str]) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        _put(out, "classID", n.class_id, "cgroup.network.class_id")
+        if n.priorities:
+            out["priorities"] = [{"name": k, "priority": v} for k, v in n.priorities.items()]
+        return out
+
+
+#: Each resource of CgroupConfig as OCI has it, in the order written.
+_PROPERTIES: Tuple[_Property, ...] = (_Devices(), _Memory(), _Cpu(), _Pids(), _BlockIO(), _HugepageLimits(), _Network())

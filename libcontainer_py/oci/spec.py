@@ -72,6 +72,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import attrs
 
+from .._jsondoc import UINT64_MAX, OciWarning, array, at, boolean, fail, integer, obj, string, string_map, strings, warn
 from .._log import log
 from ..capabilities import Capabilities
 from ..config import PERSONALITIES, TIME_CLOCKS, Config
@@ -82,12 +83,11 @@ from ..idmap import IDMap
 from ..limits import INFINITY, Rlimit
 from ..memory_policy import MemoryPolicy
 from ..mounts import Mounts
-from ..namespaces import KINDS, Namespaces
+from ..namespaces import NAMESPACE_KINDS, Namespaces
 from ..process import Process, User
 from ..rootfs import Rootfs
 from ..scheduling import ExecCPUAffinity, IOPriority, Scheduler
 from ..seccomp import Seccomp
-from ._json import UINT64_MAX, OciWarning, array, at, boolean, fail, integer, obj, string, string_map, strings, warn
 from .mounts import mount_to_oci, mounts_from_oci
 from .resources import cgroup_from_oci, cgroup_to_oci
 
@@ -165,14 +165,14 @@ NO_PROCESS = Process(args=("<no process>",))
 _TOP_KEYS = ("ociVersion", "process", "root", "hostname", "domainname", "mounts", "hooks", "annotations", "linux")
 #: The spec's sections for other platforms: ignored here, with a warning.
 _OTHER_PLATFORMS = ("solaris", "windows", "vm", "zos")
+#: The keys read here; those of one field each are in _PROCESS_FIELDS and _LINUX_FIELDS.
 _PROCESS_KEYS = (
     "terminal", "consoleSize", "user", "args", "env", "cwd", "capabilities", "rlimits", "noNewPrivileges",
-    "oomScoreAdj", "apparmorProfile", "selinuxLabel", "ioPriority", "scheduler", "execCPUAffinity",
+    "oomScoreAdj", "apparmorProfile", "selinuxLabel",
 )  # fmt: skip
 _LINUX_KEYS = (
     "namespaces", "uidMappings", "gidMappings", "devices", "cgroupsPath", "resources", "sysctl", "seccomp",
-    "maskedPaths", "readonlyPaths", "rootfsPropagation", "mountLabel", "intelRdt", "timeOffsets", "personality",
-    "memoryPolicy", "netDevices",
+    "maskedPaths", "readonlyPaths", "rootfsPropagation", "mountLabel", "intelRdt", "netDevices",
 )  # fmt: skip
 _LINUX_REFUSED = {
     "intelRdt": "Intel RDT (resctrl) is not supported",
@@ -180,9 +180,7 @@ _LINUX_REFUSED = {
 }
 _SCHEDULER_KEYS = ("policy", "nice", "priority", "flags", "runtime", "deadline", "period")
 #: OCI namespace type -> Namespaces field.
-_NS_TYPES = {"pid": "pid", "network": "net", "mount": "mount", "ipc": "ipc", "uts": "uts", "user": "user",
-             "cgroup": "cgroup", "time": "time"}  # fmt: skip
-_NS_NAMES = {v: k for k, v in _NS_TYPES.items()}
+_NS_TYPES = {k.oci_type: k.name for k in NAMESPACE_KINDS}
 _CAP_SETS = ("bounding", "effective", "permitted", "inheritable", "ambient")
 _HOOK_PHASES = (
     ("prestart", "prestart"),
@@ -225,7 +223,7 @@ def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> 
         raise fail("ociVersion", f"only version 1.x of the runtime spec is supported, got {version!r}")
     if bundle is not None:
         bundle = os.path.abspath(bundle)
-    linux = obj("linux", top.get("linux") or {}, _LINUX_KEYS)
+    linux = obj("linux", top.get("linux") or {}, _LINUX_KEYS + tuple(f.key for f in _LINUX_FIELDS))
     for key, why in _LINUX_REFUSED.items():
         if linux.get(key) not in (None, {}, []):
             raise fail(f"linux.{key}", why)
@@ -288,53 +286,9 @@ def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> 
         seccomp=seccomp,
         hooks=_hooks(top.get("hooks")),
         cgroup=cgroup_from_oci(linux),
-        personality=_personality(linux.get("personality")),
-        time_offsets=_time_offsets(linux.get("timeOffsets")),
-        memory_policy=_memory_policy(linux.get("memoryPolicy")),
+        **{f.field: f.read(linux.get(f.key)) for f in _LINUX_FIELDS},
     )
     return OciConfig(config, annotations, version, console_size, bundle, has_process)
-
-
-def _memory_policy(value: Any) -> Optional[MemoryPolicy]:
-    """``linux.memoryPolicy``: a mode, a node list and flags."""
-    if value is None:
-        return None
-    doc = obj("linux.memoryPolicy", value, ("mode", "nodes", "flags"), required=("mode",))
-    nodes = None if doc.get("nodes") is None else string("linux.memoryPolicy.nodes", doc["nodes"])
-    flags = strings("linux.memoryPolicy.flags", doc.get("flags") or [])
-    with at("linux.memoryPolicy"):
-        return MemoryPolicy(string("linux.memoryPolicy.mode", doc["mode"]), nodes, flags)
-
-
-def _time_offsets(value: Any) -> Dict[str, Tuple[int, int]]:
-    """``linux.timeOffsets``: {clock: {secs, nanosecs}} (Config checks the
-    clocks and the need for a new time namespace)."""
-    out: Dict[str, Tuple[int, int]] = {}
-    if not isinstance(value or {}, Mapping):
-        raise fail("linux.timeOffsets", f"expected an object, got {value!r}")
-    for clock, offset in (value or {}).items():
-        if clock not in TIME_CLOCKS:  # a key of this map is a value: the clock
-            raise fail(f"linux.timeOffsets.{clock}", f"not a clock with offsets (only {', '.join(TIME_CLOCKS)})")
-        doc = obj(f"linux.timeOffsets.{clock}", offset, ("secs", "nanosecs"))
-        out[clock] = (
-            integer(f"linux.timeOffsets.{clock}.secs", doc.get("secs", 0)),
-            integer(f"linux.timeOffsets.{clock}.nanosecs", doc.get("nanosecs", 0)),
-        )
-    return out
-
-
-def _personality(value: Any) -> Optional[str]:
-    """``linux.personality``: the domain (LINUX or LINUX32); the spec
-    defines no flags yet, so any is refused."""
-    if value is None:
-        return None
-    doc = obj("linux.personality", value, ("domain", "flags"), required=("domain",))
-    if doc.get("flags"):
-        raise fail("linux.personality.flags", f"no personality flags are supported, got {doc['flags']!r}")
-    domain = string("linux.personality.domain", doc["domain"])
-    if domain not in PERSONALITIES:
-        raise fail("linux.personality.domain", f"must be one of {', '.join(PERSONALITIES)}, got {domain!r}")
-    return domain
 
 
 def _name(path: str, value: Any) -> Optional[str]:
@@ -351,7 +305,7 @@ def _paths(path: str, value: Any) -> Tuple[str, ...]:
 
 
 def _process(value: Any) -> Tuple[Process, Optional[Tuple[int, int]], frozenset[str]]:
-    doc = obj("process", value, _PROCESS_KEYS, required=("args", "cwd"))
+    doc = obj("process", value, _PROCESS_KEYS + tuple(f.key for f in _PROCESS_FIELDS), required=("args", "cwd"))
     _refuse_label("process.apparmorProfile", doc.get("apparmorProfile"))
     _refuse_label("process.selinuxLabel", doc.get("selinuxLabel"))
     console_size = None
@@ -386,9 +340,7 @@ def _process(value: Any) -> Tuple[Process, Optional[Tuple[int, int]], frozenset[
             )
     nnp = doc.get("noNewPrivileges")
     terminal = doc.get("terminal")
-    scheduler = _scheduler(doc.get("scheduler"))
-    io_priority = _io_priority(doc.get("ioPriority"))
-    exec_cpu_affinity = _exec_cpu_affinity(doc.get("execCPUAffinity"))
+    fields = {f.field: f.read(doc.get(f.key)) for f in _PROCESS_FIELDS}
     with at("process"):
         process = Process(
             args=strings("process.args", doc["args"]),
@@ -401,47 +353,9 @@ def _process(value: Any) -> Tuple[Process, Optional[Tuple[int, int]], frozenset[
             rlimits=tuple(rlimits),
             terminal=False if terminal is None else boolean("process.terminal", terminal),
             oom_score_adj=doc.get("oomScoreAdj"),
-            scheduler=scheduler,
-            io_priority=io_priority,
-            exec_cpu_affinity=exec_cpu_affinity,
+            **fields,
         )
     return process, console_size, dropped
-
-
-def _exec_cpu_affinity(value: Any) -> Optional[ExecCPUAffinity]:
-    """``process.execCPUAffinity``: CPU lists for exec'd processes."""
-    if value is None:
-        return None
-    doc = obj("process.execCPUAffinity", value, ("initial", "final"))
-    lists = {k: string(f"process.execCPUAffinity.{k}", doc[k]) for k in ("initial", "final") if doc.get(k) is not None}
-    with at("process.execCPUAffinity"):
-        return ExecCPUAffinity(**lists)
-
-
-def _scheduler(value: Any) -> Optional[Scheduler]:
-    """``process.scheduler``: sched_setattr(2)'s fields, policy required."""
-    if value is None:
-        return None
-    doc = obj("process.scheduler", value, _SCHEDULER_KEYS, required=("policy",))
-    kwargs: Dict[str, Any] = {"policy": string("process.scheduler.policy", doc["policy"])}
-    for key in ("nice", "priority", "runtime", "deadline", "period"):
-        if doc.get(key) is not None:
-            kwargs[key] = integer(f"process.scheduler.{key}", doc[key])
-    if doc.get("flags") is not None:
-        kwargs["flags"] = strings("process.scheduler.flags", doc["flags"])
-    with at("process.scheduler"):
-        return Scheduler(**kwargs)
-
-
-def _io_priority(value: Any) -> Optional[IOPriority]:
-    """``process.ioPriority``: a class and a level (0-7)."""
-    if value is None:
-        return None
-    doc = obj("process.ioPriority", value, ("class", "priority"), required=("class",))
-    io_class = string("process.ioPriority.class", doc["class"])
-    level = 0 if doc.get("priority") is None else integer("process.ioPriority.priority", doc["priority"])
-    with at("process.ioPriority"):
-        return IOPriority(io_class, level)
 
 
 def _user(value: Any) -> Tuple[User, int]:
@@ -561,23 +475,24 @@ def _hooks(value: Any) -> Hooks:
 
 # -- writing -------------------------------------------------------------------
 
+#: The fields handled by name here; those of one key each are in _LINUX_FIELDS and _PROCESS_FIELDS.
 _KNOWN_FIELDS = {
     Config: ("process", "rootfs", "hostname", "domainname", "namespaces", "mounts", "devices", "uid_mappings",
-             "gid_mappings", "masked_paths", "readonly_paths", "sysctl", "seccomp", "hooks", "cgroup", "personality",
-             "time_offsets", "memory_policy", "network"),
+             "gid_mappings", "masked_paths", "readonly_paths", "sysctl", "seccomp", "hooks", "cgroup", "network"),
     Process: ("args", "env", "cwd", "user", "umask", "capabilities", "no_new_privileges", "rlimits", "executable",
-              "terminal", "init", "oom_score_adj", "scheduler", "io_priority",
-              "exec_cpu_affinity"),
+              "terminal", "init", "oom_score_adj"),
     Rootfs: ("path", "readonly", "propagation", "no_pivot", "lower", "upper", "work"),
 }  # fmt: skip
 
 
 def _check_known_fields() -> None:
     """A field added to Config must be taught to this module, not dropped."""
+    tables = {Config: _LINUX_FIELDS, Process: _PROCESS_FIELDS}
     for cls, known in _KNOWN_FIELDS.items():
         names = tuple(a.name for a in attrs.fields(cls))
-        if set(names) != set(known):
-            raise NotImplementedError(f"oci.spec does not know {cls.__name__} fields {sorted(set(names) - set(known))}")
+        if set(names) != set(known) | {f.field for f in tables.get(cls, ())}:
+            missing = sorted(set(names) - set(known) - {f.field for f in tables.get(cls, ())})
+            raise NotImplementedError(f"oci.spec does not know {cls.__name__} fields {missing}")
 
 
 def config_to_oci(
@@ -653,26 +568,7 @@ def _process_to_oci(p: Process, console_size: Optional[Tuple[int, int]]) -> Dict
         ]
     if p.oom_score_adj is not None:
         out["oomScoreAdj"] = p.oom_score_adj
-    if p.scheduler is not None:
-        out["scheduler"] = _scheduler_to_oci(p.scheduler)
-    if p.exec_cpu_affinity is not None:
-        affinity = p.exec_cpu_affinity
-        out["execCPUAffinity"] = {k: getattr(affinity, k) for k in ("initial", "final") if getattr(affinity, k)}
-    if p.io_priority is not None:
-        out["ioPriority"] = {
-            "class": "IOPRIO_CLASS_" + p.io_priority.io_class.upper(),
-            "priority": p.io_priority.priority,
-        }
-    return out
-
-
-def _scheduler_to_oci(s: Scheduler) -> Dict[str, Any]:
-    out: Dict[str, Any] = {"policy": "SCHED_" + s.policy.upper()}
-    for key in ("nice", "priority", "runtime", "deadline", "period"):
-        if getattr(s, key):
-            out[key] = getattr(s, key)
-    if s.flags:
-        out["flags"] = ["SCHED_FLAG_" + f.upper() for f in s.flags]
+    out.update(_write_fields(_PROCESS_FIELDS, p))
     return out
 
 
@@ -691,12 +587,12 @@ def _linux_to_oci(config: Config) -> Dict[str, Any]:
     assert config.rootfs is not None
     linux: Dict[str, Any] = {}
     namespaces: List[Dict[str, Any]] = []
-    for kind in KINDS:
-        setting = config.namespaces.setting(kind)
+    for kind in NAMESPACE_KINDS:
+        setting = config.namespaces.setting(kind.name)
         if setting is True:
-            namespaces.append({"type": _NS_NAMES[kind]})
+            namespaces.append({"type": kind.oci_type})
         elif isinstance(setting, str):
-            namespaces.append({"type": _NS_NAMES[kind], "path": setting})
+            namespaces.append({"type": kind.oci_type, "path": setting})
     linux["namespaces"] = namespaces
     for key, maps in (("uidMappings", config.uid_mappings), ("gidMappings", config.gid_mappings)):
         if maps:
@@ -730,18 +626,179 @@ def _linux_to_oci(config: Config) -> Dict[str, Any]:
     linux["readonlyPaths"] = list(config.readonly_paths)
     if config.namespaces.mount is not False:
         linux["rootfsPropagation"] = config.rootfs.propagation
-    if config.personality is not None:
-        linux["personality"] = {"domain": config.personality}
-    if config.time_offsets:
-        linux["timeOffsets"] = {c: {"secs": s, "nanosecs": n} for c, (s, n) in config.time_offsets.items()}
-    policy = config.memory_policy
-    if policy is not None:
-        linux["memoryPolicy"] = {"mode": "MPOL_" + policy.mode.upper()}
-        if policy.nodes is not None:
-            linux["memoryPolicy"]["nodes"] = policy.nodes
-        if policy.flags:
-            linux["memoryPolicy"]["flags"] = ["MPOL_F_" + f.upper() for f in policy.flags]
+    linux.update(_write_fields(_LINUX_FIELDS, config))
     return linux
+
+
+# -- the properties that are one field each -----------------------------------
+
+
+class _Field:
+    """A property of ``linux`` or ``process`` that is one field of Config or
+    Process, and how it is read and written; the property is left out when
+    the field is not set (None or empty)."""
+
+    #: Its key in ``linux`` or ``process``, and the field.
+    key: str
+    field: str
+
+    def read(self, value: Any) -> Any:
+        """The field of the property's ``value`` (absent: None)."""
+        raise NotImplementedError
+
+    def write(self, value: Any) -> Any:
+        """The property for the field's ``value``."""
+        raise NotImplementedError
+
+
+def _write_fields(table: Tuple[_Field, ...], obj: Any) -> Dict[str, Any]:
+    """The properties of ``table`` for the fields of ``obj`` that are set."""
+    values = ((f, getattr(obj, f.field)) for f in table)
+    return {f.key: f.write(value) for f, value in values if value is not None and value != {}}
+
+
+class _Personality(_Field):
+    """``linux.personality``: the domain (LINUX or LINUX32); the spec
+    defines no flags yet, so any is refused."""
+
+    key = field = "personality"
+
+    def read(self, value: Any) -> Optional[str]:
+        if value is None:
+            return None
+        doc = obj("linux.personality", value, ("domain", "flags"), required=("domain",))
+        if doc.get("flags"):
+            raise fail("linux.personality.flags", f"no personality flags are supported, got {doc['flags']!r}")
+        domain = string("linux.personality.domain", doc["domain"])
+        if domain not in PERSONALITIES:
+            raise fail("linux.personality.domain", f"must be one of {', '.join(PERSONALITIES)}, got {domain!r}")
+        return domain
+
+    def write(self, domain: str) -> Dict[str, Any]:
+        return {"domain": domain}
+
+
+class _TimeOffsets(_Field):
+    """``linux.timeOffsets``: {clock: {secs, nanosecs}} (Config checks the
+    clocks and the need for a new time namespace)."""
+
+    key = "timeOffsets"
+    field = "time_offsets"
+
+    def read(self, value: Any) -> Dict[str, Tuple[int, int]]:
+        out: Dict[str, Tuple[int, int]] = {}
+        if not isinstance(value or {}, Mapping):
+            raise fail("linux.timeOffsets", f"expected an object, got {value!r}")
+        for clock, offset in (value or {}).items():
+            if clock not in TIME_CLOCKS:  # a key of this map is a value: the clock
+                raise fail(f"linux.timeOffsets.{clock}", f"not a clock with offsets (only {', '.join(TIME_CLOCKS)})")
+            doc = obj(f"linux.timeOffsets.{clock}", offset, ("secs", "nanosecs"))
+            out[clock] = (
+                integer(f"linux.timeOffsets.{clock}.secs", doc.get("secs", 0)),
+                integer(f"linux.timeOffsets.{clock}.nanosecs", doc.get("nanosecs", 0)),
+            )
+        return out
+
+    def write(self, offsets: Mapping[str, Tuple[int, int]]) -> Dict[str, Any]:
+        return {c: {"secs": s, "nanosecs": n} for c, (s, n) in offsets.items()}
+
+
+class _MemoryPolicy(_Field):
+    """``linux.memoryPolicy``: a mode, a node list and flags."""
+
+    key = "memoryPolicy"
+    field = "memory_policy"
+
+    def read(self, value: Any) -> Optional[MemoryPolicy]:
+        if value is None:
+            return None
+        doc = obj("linux.memoryPolicy", value, ("mode", "nodes", "flags"), required=("mode",))
+        nodes = None if doc.get("nodes") is None else string("linux.memoryPolicy.nodes", doc["nodes"])
+        flags = strings("linux.memoryPolicy.flags", doc.get("flags") or [])
+        with at("linux.memoryPolicy"):
+            return MemoryPolicy(string("linux.memoryPolicy.mode", doc["mode"]), nodes, flags)
+
+    def write(self, policy: MemoryPolicy) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"mode": "MPOL_" + policy.mode.upper()}
+        if policy.nodes is not None:
+            out["nodes"] = policy.nodes
+        if policy.flags:
+            out["flags"] = ["MPOL_F_" + f.upper() for f in policy.flags]
+        return out
+
+
+class _Scheduler(_Field):
+    """``process.scheduler``: sched_setattr(2)'s fields, policy required."""
+
+    key = field = "scheduler"
+
+    def read(self, value: Any) -> Optional[Scheduler]:
+        if value is None:
+            return None
+        doc = obj("process.scheduler", value, _SCHEDULER_KEYS, required=("policy",))
+        kwargs: Dict[str, Any] = {"policy": string("process.scheduler.policy", doc["policy"])}
+        for key in ("nice", "priority", "runtime", "deadline", "period"):
+            if doc.get(key) is not None:
+                kwargs[key] = integer(f"process.scheduler.{key}", doc[key])
+        if doc.get("flags") is not None:
+            kwargs["flags"] = strings("process.scheduler.flags", doc["flags"])
+        with at("process.scheduler"):
+            return Scheduler(**kwargs)
+
+    def write(self, s: Scheduler) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"policy": "SCHED_" + s.policy.upper()}
+        for key in ("nice", "priority", "runtime", "deadline", "period"):
+            if getattr(s, key):
+                out[key] = getattr(s, key)
+        if s.flags:
+            out["flags"] = ["SCHED_FLAG_" + f.upper() for f in s.flags]
+        return out
+
+
+class _ExecCPUAffinity(_Field):
+    """``process.execCPUAffinity``: CPU lists for exec'd processes."""
+
+    key = "execCPUAffinity"
+    field = "exec_cpu_affinity"
+
+    def read(self, value: Any) -> Optional[ExecCPUAffinity]:
+        if value is None:
+            return None
+        doc = obj("process.execCPUAffinity", value, ("initial", "final"))
+        lists = {
+            k: string(f"process.execCPUAffinity.{k}", doc[k]) for k in ("initial", "final") if doc.get(k) is not None
+        }
+        with at("process.execCPUAffinity"):
+            return ExecCPUAffinity(**lists)
+
+    def write(self, affinity: ExecCPUAffinity) -> Dict[str, Any]:
+        return {k: getattr(affinity, k) for k in ("initial", "final") if getattr(affinity, k)}
+
+
+class _IOPriority(_Field):
+    """``process.ioPriority``: a class and a level (0-7)."""
+
+    key = "ioPriority"
+    field = "io_priority"
+
+    def read(self, value: Any) -> Optional[IOPriority]:
+        if value is None:
+            return None
+        doc = obj("process.ioPriority", value, ("class", "priority"), required=("class",))
+        io_class = string("process.ioPriority.class", doc["class"])
+        level = 0 if doc.get("priority") is None else integer("process.ioPriority.priority", doc["priority"])
+        with at("process.ioPriority"):
+            return IOPriority(io_class, level)
+
+    def write(self, priority: IOPriority) -> Dict[str, Any]:
+        return {"class": "IOPRIO_CLASS_" + priority.io_class.upper(), "priority": priority.priority}
+
+
+#: linux.* properties that are one Config field each, in the order written.
+_LINUX_FIELDS: Tuple[_Field, ...] = (_Personality(), _TimeOffsets(), _MemoryPolicy())
+
+#: process.* properties that are one Process field each, in the order written.
+_PROCESS_FIELDS: Tuple[_Field, ...] = (_Scheduler(), _ExecCPUAffinity(), _IOPriority())
 
 
 def load_bundle(path: Union[str, os.PathLike[str]]) -> OciConfig:

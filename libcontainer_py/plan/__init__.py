@@ -20,6 +20,7 @@ from .namespaces import (
     id_maps,
     namespace_ids,
     namespace_steps,
+    own_map_steps,
     preopen_bind_sources,
 )
 from .process import (
@@ -126,7 +127,13 @@ def build_plan(
         steps.append(Step(Op.UNSHARE, "create the cgroup namespace", n1=CLONE_FLAGS["cgroup"]))
     maps = id_maps(config, host)
     uid_map, deny = maps.uid_map, maps.deny_setgroups
-    if uid_map or _parent_has_work(config):
+    parent_work = _parent_has_work(config)
+    # An unprivileged caller's one-id maps are the child's to write itself
+    # (as bwrap does): no round trip to the parent while the child waits.
+    own_maps = deny and not maps.helper and not parent_work
+    if own_maps:
+        steps.extend(own_map_steps(maps))
+    elif uid_map or parent_work:
         steps.append(Step(Op.WAIT_PARENT, "wait for the parent's set-up"))
     # Until execve the child is a copy of the caller: nothing in the
     # container may ptrace it or read its memory, fds or exe.  (After the
@@ -167,9 +174,9 @@ def build_plan(
         exec_paths=(config.process.executable,)
         if config.process.executable
         else exec_candidates(argv[0], env.get("PATH", DEFAULT_PATH)),
-        uid_map=uid_map,
-        gid_map=maps.gid_map,
-        deny_setgroups=deny,
+        uid_map="" if own_maps else uid_map,
+        gid_map="" if own_maps else maps.gid_map,
+        deny_setgroups=deny and not own_maps,
         map_helper=maps.helper,
         slots=slots,
     )

@@ -85,7 +85,8 @@ def choose_scratch(config: Config, host: HostFS) -> str:
 
 def mount_step(m: Mount, host: HostFS) -> Step:
     """The mount itself: a bind (its flags come in mount_attr_steps) or a new
-    file system with its flags."""
+    file system with its flags (MOUNT: s1 the target, s2 the source, s3 the
+    type, s4 the data, mflags, n1 the propagation)."""
     if m.is_bind:
         source = m.source or ""
         is_file = host.exists(source) and not host.is_dir(source)
@@ -114,7 +115,8 @@ def mount_step(m: Mount, host: HostFS) -> Step:
 
 def attr_step(what: str, destination: str, set_: int, clear: int, *, recursive: bool, remount: int = 0) -> Step:
     """mount_setattr on the mount at ``destination`` (inside the root);
-    ``remount``: the flags of a plain remount where the syscall is missing."""
+    ``remount``: the flags of a plain remount where the syscall is missing
+    (MOUNT_ATTR: s1 the mount, n1 set, n2 clear, n3 remount)."""
     flags = F_RECURSIVE if recursive else 0
     return Step(Op.MOUNT_ATTR, what, destination, flags=flags, n1=set_, n2=clear, n3=remount, s1=destination)
 
@@ -205,7 +207,9 @@ def root_propagation_after(rootfs: Rootfs) -> List[Step]:
 
 
 def overlay_step(rootfs: Rootfs, scratch: str, owner: Optional[Tuple[int, int]], *, userxattr: bool = False) -> Step:
-    """The overlay root; its lowerdir lists the top layer first."""
+    """The overlay root; its lowerdir lists the top layer first (ROOT_OVERLAY:
+    s1 the mount point, s2 the overlay's data; with F_THROWAWAY s3 the data
+    of the tmpfs holding upper and work, s4 where the overlay goes)."""
     lower = ":".join(reversed(rootfs.lower))
     extra = ",userxattr" if userxattr else ""
     if rootfs.upper is not None:
@@ -318,7 +322,9 @@ def dev_steps(config: Config, steps: List[Step], host: HostFS) -> None:
 
 
 def device_step(d: Device) -> Step:
-    """mknod of a device node or FIFO, then its owner where it is not root."""
+    """mknod of a device node or FIFO, then its owner where it is not root
+    (MKNOD: s1 the path, n1 type and mode, n2 the device number; with
+    F_CHOWN n3 the uid, mflags the gid)."""
     chown = d.uid != 0 or d.gid != 0
     return Step(
         Op.MKNOD,

@@ -10,7 +10,7 @@ import attrs
 from ..config import Config
 from ..errors import ConfigError
 from ..idmap import IDMap
-from ..namespaces import CLONE_FLAGS
+from ..namespaces import CLONE_FLAGS, SETNS_ORDER
 from ..rootless import RootlessWarning, check_maps, needs_helper
 from .steps import F_BIND, HostFS, Op, Step
 
@@ -36,7 +36,7 @@ def namespace_steps(config: Config, steps: List[Step]) -> int:
         return new_flags & ~late
     if not joined:
         return new_flags
-    for kind in ("user", "ipc", "uts", "net", "pid", "cgroup", "time", "mount"):
+    for kind in SETNS_ORDER:
         if kind in joined:
             steps.append(
                 Step(Op.SETNS, f"join the {kind} namespace", joined[kind], n2=CLONE_FLAGS[kind], open_path=joined[kind])
@@ -103,6 +103,19 @@ def id_maps(config: Config, host: HostFS) -> IdMaps:
             "(setgroups is denied in its user namespace): give the user ranges in /etc/subuid and /etc/subgid",
         )
     return IdMaps("".join(m.line() for m in uids), "".join(m.line() for m in gids), deny, helper)
+
+
+def own_map_steps(maps: IdMaps) -> List[Step]:
+    """The child writes its own one-id maps: a process may map its own uid
+    and gid into a user namespace it created once setgroups is denied."""
+    return [
+        Step(Op.WRITE_FILE, "deny setgroups in the user namespace", _SETGROUPS, s1=_SETGROUPS, s2="deny"),
+        Step(Op.WRITE_FILE, "write the user namespace's uid map", _UID_MAP, s1=_UID_MAP, s2=maps.uid_map),
+        Step(Op.WRITE_FILE, "write the user namespace's gid map", _GID_MAP, s1=_GID_MAP, s2=maps.gid_map),
+    ]
+
+
+_SETGROUPS, _UID_MAP, _GID_MAP = "/proc/self/setgroups", "/proc/self/uid_map", "/proc/self/gid_map"
 
 
 def namespace_ids(config: Config, host: HostFS) -> Tuple[int, int]:

@@ -196,7 +196,9 @@ def seccomp_step(config: Config, host: HostFS, *, early: bool = False) -> Step:
     A listener (notify rules) is handed to the parent by number, as runc
     does: the child writes it (so ``write`` may not notify, runc's rule) and
     the parent copies it with pidfd_getfd; a parent without CAP_SYS_PTRACE
-    gets it with SCM_RIGHTS (then ``sendmsg`` may not notify either)."""
+    gets it with SCM_RIGHTS (then ``sendmsg`` may not notify either).
+    SECCOMP: data the program, n1 its length in instructions, n2 seccomp(2)
+    flags, n3 1 to hand the listener over by number."""
     seccomp = config.seccomp
     assert seccomp is not None
     compiled = compile_seccomp(seccomp)

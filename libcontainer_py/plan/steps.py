@@ -75,31 +75,16 @@ class Op(enum.IntEnum):
     SERVE = 51
 
 
-# Step flags (LC_F_*).
+# Step flags: the LC_F_* of _native/lc_native.h, which says what each means
+# (tests/unit/test_plan.py checks the values against it).
 F_FILE = 0x1
-
-
 F_RECURSIVE = 0x2
-
-
 F_NO_PIVOT = 0x4
-
-
 F_BIND = 0x8
-
-
 F_PIVOT_ONLY = 0x10
-
-
 F_THROWAWAY = 0x40
-
-
 F_COPY_UP = 0x80
-
-
 F_MODE_SET = 0x100
-
-
 F_CHOWN = 0x200
 
 
@@ -159,7 +144,16 @@ _UNSHARE_NEEDS_OWN_MEMORY = CLONE_FLAGS["user"] | CLONE_FLAGS["time"] | CLONE_FL
 
 @attrs.frozen
 class Step:
-    """One child-side step; numbers and strings as the C struct lc_step has them."""
+    """One child-side step, as C's struct lc_step has it.
+
+    ``n1``..``n3`` (numbers) and ``s1``..``s4`` (strings) are slots whose
+    meaning depends on ``op``: the header comment of _native/executor.c
+    lists them per op, and the typed constructors (bind_step below;
+    mount_step, attr_step, overlay_step, device_step in filesystem.py;
+    seccomp_step in process.py) say which slot carries what.  They keep the
+    C struct's names: a name per meaning would take a field per op, or a
+    union, on both sides of the contract.
+    """
 
     op: Op
     what: str
@@ -380,7 +374,9 @@ def bind_step(
     """A MOUNT step binding ``source`` (a host path) on ``destination`` in
     the root: recursive unless told not to; ``readonly`` sets the read-only
     attribute (mount_setattr) or remount flag (without it); ``attrs_set``,
-    ``remount`` and ``prop`` (a propagation) as MOUNT takes them."""
+    ``remount`` and ``prop`` (a propagation) as MOUNT takes them.  Slots:
+    s1 the destination, s2 the source, n1 the propagation, n2 the
+    mount_setattr attributes, n3 the remount flags without mount_setattr."""
     if readonly:
         attrs_set |= 0x1
         remount |= MS_RDONLY

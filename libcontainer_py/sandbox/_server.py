@@ -57,13 +57,12 @@ class _BoxProcess(ContainerProcess):
         assert spawned is not None
         self.server_fd = spawned.sync_fd
 
-    def _execute_child(self, *args: Any) -> None:
+    def _before_spawn(self) -> None:
         self.full_plan = self.plan
         areas = b"".join(struct.pack("QQ", start, end) for start, end in HostFS().creator_areas())
         self.plan = server_plan(
             self.plan, region=self._region.address, box=self._box, creator_areas=areas, loopback=self._loopback
         )
-        super()._execute_child(*args)
 
 
 class BoxServer:

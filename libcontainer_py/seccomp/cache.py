@@ -15,12 +15,12 @@ the least recently written dropped first.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import stat
 from typing import Any, Optional, Tuple
 
+from .._shortcuts import sha256_hex
 from .config import Seccomp
 
 #: Bumped when the file layout or the key's content changes.
@@ -32,19 +32,7 @@ def filter_key(seccomp: Seccomp, strict: bool, library: Tuple[int, ...]) -> str:
     """The name of the program of ``seccomp`` compiled by the libseccomp
     described by ``library`` (version, API level, native architecture)."""
     doc = {"format": FORMAT, "strict": strict, "library": list(library), "filter": seccomp.to_oci()}
-    return _sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode())
-
-
-def _sha256(data: bytes) -> str:
-    """hashlib.sha256(data).hexdigest() without importing hashlib, which
-    loads OpenSSL (~3 ms of every ``create``): CPython's own SHA-256."""
-    for module in ("_sha2", "_sha256", "hashlib"):  # 3.12+, before 3.12, elsewhere
-        try:
-            sha256: Any = importlib.import_module(module).sha256
-        except (ImportError, AttributeError):
-            continue
-        return str(sha256(data).hexdigest())
-    raise ImportError("no SHA-256 implementation")
+    return sha256_hex(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode())
 
 
 class FilterCache:

@@ -16,7 +16,9 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tupl
 import attrs
 
 from .._fields import absolute_path, fail, instance_tuple, text, uint32
+from .._jsondoc import obj
 from ..errors import ConfigError
+from . import profile
 
 
 class Action(str, enum.Enum):
@@ -344,11 +346,9 @@ class Seccomp:
         An allow list; everything else fails with EPERM.  ``capabilities``
         (``"CAP_SYS_ADMIN"`` or ``"sys_admin"``) add the syscalls Docker allows
         with them; ``arch`` (default: this machine) picks the
-        architecture-specific ones.  See ``libcontainer_py.seccomp.profile``.
+        architecture-specific ones.  The data is ``libcontainer_py.seccomp.profile``.
         """
         if isinstance(capabilities, (str, bytes)):
-            from .profile import default_profile
-
             return default_profile(capabilities, arch=arch)  # refuses it with a clear error
         return _cached_default(frozenset(capabilities), arch)
 
@@ -415,8 +415,6 @@ def _mapping(field: str, value: Any, keys: Tuple[str, ...], required: Tuple[str,
     for key in _DOCKER_ONLY:
         if key in value:
             raise fail(f"{field}.{key}", "Docker's profile format is not OCI's: resolve includes/excludes first")
-    from ..oci._json import obj
-
     try:
         return obj(field, value, keys, required)
     except ConfigError as exc:
@@ -504,8 +502,25 @@ def _from_oci(value: Mapping[str, Any]) -> Seccomp:
         raise _rewrap(field, err) from err
 
 
+def default_profile(capabilities: Iterable[str] = (), *, arch: Optional[str] = None) -> Seccomp:
+    """Docker's default profile for a container holding ``capabilities`` on
+    ``arch`` (the data is profile.py's)."""
+    caps = profile.capability_names(capabilities)
+    native = profile.native_architecture() if arch is None else arch
+    if native not in ARCHITECTURES:
+        raise fail("arch", f"unknown architecture {native!r} (known: {', '.join(ARCHITECTURES)})")
+    rules: List[SeccompRule] = [SeccompRule(Action.ALLOW, profile.allowed_syscalls(caps, native))]
+    rules.append(SeccompRule(Action.ALLOW, ["socket"], [ArgCondition(0, "ne", profile.AF_VSOCK)]))
+    personalities = [ArgCondition(0, "eq", p) for p in profile.PERSONALITIES]
+    rules.append(SeccompRule(Action.ALLOW, ["personality"], personalities))
+    if "CAP_SYS_ADMIN" not in caps:
+        flags_arg = 1 if native in ("s390", "s390x") else 0
+        clone_flags = ArgCondition(flags_arg, "masked_eq", profile.CLONE_NAMESPACE_MASK)
+        rules.append(SeccompRule(Action.ALLOW, ["clone"], [clone_flags]))
+        rules.append(SeccompRule(Action.ERRNO, ["clone3"], errno=errno_mod.ENOSYS))
+    return Seccomp(Action.ERRNO, rules, profile.ARCH_MAP.get(native, (native,)), default_errno=errno_mod.EPERM)
+
+
 @functools.lru_cache(maxsize=32)
 def _cached_default(capabilities: FrozenSet[str], arch: Optional[str]) -> Seccomp:
-    from .profile import default_profile
-
     return default_profile(capabilities, arch=arch)

@@ -1,4 +1,6 @@
-"""The default profile: Docker's default seccomp profile, as Python data.
+"""The default profile: Docker's default seccomp profile, as Python data
+(config.default_profile builds the Seccomp from it: this module is below
+the model and imports none of it).
 
 Facts from moby's ``profiles/seccomp/default.json`` and its generator
 ``profiles/seccomp/default_linux.go`` (github.com/moby/moby) as of moby
@@ -44,12 +46,10 @@ lists where it differs from Docker's and why.  What it does:
 
 from __future__ import annotations
 
-import errno as errno_mod
 import platform
-from typing import Iterable, List, Mapping, Optional, Tuple
+from typing import Iterable, List, Mapping, Set, Tuple
 
 from .._fields import fail, text
-from .config import ARCHITECTURES, Action, ArgCondition, Seccomp, SeccompRule
 
 BASE_SYSCALLS: Tuple[str, ...] = tuple(
     """
@@ -193,34 +193,27 @@ def native_architecture() -> str:
     return _MACHINES.get(machine, machine)
 
 
+def capability_names(capabilities: Iterable[str]) -> Set[str]:
+    """``capabilities`` (``"CAP_SYS_ADMIN"`` or ``"sys_admin"``) as
+    ``CAPABILITY_SYSCALLS`` names them."""
+    if isinstance(capabilities, (str, bytes)):
+        raise fail("capabilities", f"expected a sequence of capability names, got {capabilities!r}")
+    return {_capability(f"capabilities[{i}]", c) for i, c in enumerate(capabilities)}
+
+
 def _capability(field: str, value: object) -> str:
     name = text(field, value).upper()
     return name if name.startswith("CAP_") else "CAP_" + name
 
 
-def default_profile(capabilities: Iterable[str] = (), *, arch: Optional[str] = None) -> Seccomp:
-    """Docker's default profile for a container holding ``capabilities`` on ``arch``."""
-    if isinstance(capabilities, (str, bytes)):
-        raise fail("capabilities", f"expected a sequence of capability names, got {capabilities!r}")
-    caps = {_capability(f"capabilities[{i}]", c) for i, c in enumerate(capabilities)}
-    native = native_architecture() if arch is None else arch
-    if native not in ARCHITECTURES:
-        raise fail("arch", f"unknown architecture {native!r} (known: {', '.join(ARCHITECTURES)})")
-
+def allowed_syscalls(capabilities: Set[str], native: str) -> List[str]:
+    """The syscalls allowed unconditionally on ``native`` with ``capabilities``,
+    each once, in first-seen order."""
     allowed: List[str] = list(BASE_SYSCALLS) + list(PTRACE_SYSCALLS)
     for arches, names in ARCH_SYSCALLS:
         if native in arches:
             allowed += names
     for cap, names in CAPABILITY_SYSCALLS.items():
-        if cap in caps:
+        if cap in capabilities:
             allowed += names
-    allowed = list(dict.fromkeys(allowed))  # one rule per syscall, first-seen order
-
-    rules: List[SeccompRule] = [SeccompRule(Action.ALLOW, allowed)]
-    rules.append(SeccompRule(Action.ALLOW, ["socket"], [ArgCondition(0, "ne", AF_VSOCK)]))
-    rules.append(SeccompRule(Action.ALLOW, ["personality"], [ArgCondition(0, "eq", p) for p in PERSONALITIES]))
-    if "CAP_SYS_ADMIN" not in caps:
-        flags_arg = 1 if native in ("s390", "s390x") else 0
-        rules.append(SeccompRule(Action.ALLOW, ["clone"], [ArgCondition(flags_arg, "masked_eq", CLONE_NAMESPACE_MASK)]))
-        rules.append(SeccompRule(Action.ERRNO, ["clone3"], errno=errno_mod.ENOSYS))
-    return Seccomp(Action.ERRNO, rules, ARCH_MAP.get(native, (native,)), default_errno=errno_mod.EPERM)
+    return list(dict.fromkeys(allowed))

@@ -28,6 +28,16 @@ static int result(int ok)
     return 0;
 }
 
+/* Open ``path`` with ``flags`` into *fd and read up to ``size`` bytes of it:
+ * the count read, or -1 (errno set) when the open or the read failed. */
+static ssize_t open_and_read(const char *path, int flags, int *fd, char *buf, size_t size)
+{
+    *fd = open(path, flags);
+    if (*fd < 0)
+        return -1;
+    return read(*fd, buf, size);
+}
+
 int main(int argc, char **argv)
 {
     const char *what = argc > 1 ? argv[1] : "";
@@ -43,11 +53,8 @@ int main(int argc, char **argv)
     if (!strcmp(what, "write")) {
         /* Write a file's own content back: proves the write, changes nothing. */
         char buf[4096];
-        int fd = open(arg, O_RDWR);
-        ssize_t n;
-        if (fd < 0)
-            return result(0);
-        n = read(fd, buf, sizeof buf);
+        int fd;
+        ssize_t n = open_and_read(arg, O_RDWR, &fd, buf, sizeof buf);
         if (n < 0)
             return result(0);
         lseek(fd, 0, SEEK_SET);
@@ -55,11 +62,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(what, "read")) {
         char buf[256];
-        int fd = open(arg, O_RDONLY);
-        ssize_t n;
-        if (fd < 0)
-            return result(0);
-        n = read(fd, buf, sizeof buf);
+        int fd;
+        ssize_t n = open_and_read(arg, O_RDONLY, &fd, buf, sizeof buf);
         if (n <= 0) {
             errno = n == 0 ? ENODATA : errno;
             return result(0);

@@ -21,6 +21,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from support import images
+from support.processes import terminate
 
 #: podman here needs these: root lacks CAP_SYS_RESOURCE in this VM, so the
 #: default ulimits (raised above the hard limit) cannot be set.
@@ -236,12 +237,7 @@ class Containerd:
         if self.daemon.poll() is None:
             for cid in self.ids():
                 self.remove(cid)
-            self.daemon.send_signal(signal.SIGTERM)
-            try:
-                self.daemon.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.daemon.kill()
-                self.daemon.wait()
+            terminate(self.daemon, 20)
         self.log.close()
         left = processes_mentioning(self.address)
         for pid in left:

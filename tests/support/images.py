@@ -9,7 +9,9 @@ import io
 import json
 import os
 import tarfile
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from .busybox import make_rootfs
 
 
 def sha256(data: bytes) -> str:
@@ -28,6 +30,15 @@ def layer_from_dir(path: str) -> bytes:
                 full = os.path.join(root, name)
                 tar.add(full, arcname=os.path.relpath(full, path), recursive=False)
     return buf.getvalue()
+
+
+def busybox_layer(path: str, motd: str) -> bytes:
+    """A layer of a busybox root made at ``path`` (support.busybox), its
+    /etc/motd saying ``motd``."""
+    make_rootfs(path)
+    with open(os.path.join(path, "etc", "motd"), "w") as f:
+        f.write(motd)
+    return layer_from_dir(path)
 
 
 def layer_from_members(members: Sequence[Tuple[tarfile.TarInfo, Optional[bytes]]]) -> bytes:
@@ -72,6 +83,28 @@ def image_config(
     return json.dumps(doc, sort_keys=True).encode()
 
 
+def blob_writer(path: str) -> Callable[[bytes], Dict[str, Any]]:
+    """``put(data)`` writing blobs into the OCI layout at ``path`` (made
+    here); it returns the blob's descriptor fields (digest, size)."""
+    blobs = os.path.join(path, "blobs", "sha256")
+    os.makedirs(blobs, exist_ok=True)
+
+    def put(data: bytes) -> Dict[str, Any]:
+        with open(os.path.join(blobs, sha256(data)[7:]), "wb") as f:
+            f.write(data)
+        return {"digest": sha256(data), "size": len(data)}
+
+    return put
+
+
+def write_layout_index(path: str, manifests: Sequence[Dict[str, Any]]) -> None:
+    """The layout's index.json (listing ``manifests``) and oci-layout files."""
+    with open(os.path.join(path, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": list(manifests)}, f)
+    with open(os.path.join(path, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+
+
 def write_oci_layout(
     path: str,
     layers: Sequence[bytes],
@@ -82,45 +115,26 @@ def write_oci_layout(
     architecture: str = "amd64",
 ) -> str:
     """An OCI image layout directory at ``path``; returns the manifest digest."""
-    blobs = os.path.join(path, "blobs", "sha256")
-    os.makedirs(blobs, exist_ok=True)
-
-    def put(data: bytes) -> str:
-        digest = sha256(data)
-        with open(os.path.join(blobs, digest[7:]), "wb") as f:
-            f.write(data)
-        return digest
-
+    put = blob_writer(path)
     cfg = image_config(layers, config, architecture)
     descriptors: List[Dict[str, Any]] = []
     for layer in layers:
         blob, media = compress(layer, compression)
-        descriptors.append({"mediaType": media, "digest": put(blob), "size": len(blob)})
+        descriptors.append({"mediaType": media, **put(blob)})
     manifest = json.dumps(
         {
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": put(cfg), "size": len(cfg)},
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **put(cfg)},
             "layers": descriptors,
         }
     ).encode()
-    digest = put(manifest)
-    index = {
-        "schemaVersion": 2,
-        "manifests": [
-            {
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "digest": digest,
-                "size": len(manifest),
-                "annotations": {"org.opencontainers.image.ref.name": ref_name},
-            }
-        ],
-    }
-    with open(os.path.join(path, "index.json"), "w") as f:
-        json.dump(index, f)
-    with open(os.path.join(path, "oci-layout"), "w") as f:
-        json.dump({"imageLayoutVersion": "1.0.0"}, f)
-    return digest
+    desc = put(manifest)
+    annotations = {"org.opencontainers.image.ref.name": ref_name}
+    write_layout_index(
+        path, [{"mediaType": "application/vnd.oci.image.manifest.v1+json", **desc, "annotations": annotations}]
+    )
+    return str(desc["digest"])
 
 
 def tar_dir(path: str, archive: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, FrozenSet, Tuple
+from typing import Any, Dict, FrozenSet, Tuple
 
 import attrs
 import psutil
@@ -58,3 +58,9 @@ def inside(config: lc.Config, script: str, **kwargs: Any) -> str:
     r = lc.run(["sh", "-c", script], config=config, capture_output=True, text=True, timeout=30, **kwargs)
     assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
     return r.stdout
+
+
+def proc_status(config: lc.Config) -> Dict[str, str]:
+    """/proc/self/status of a container made from config: field -> value (stripped)."""
+    fields = (line.partition(":") for line in inside(config, "cat /proc/self/status").splitlines())
+    return {key: value.strip() for key, _, value in fields}

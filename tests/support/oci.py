@@ -8,9 +8,11 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from .busybox import make_rootfs
+
+RUNC = "/usr/sbin/runc"
 
 
 def spec_bundle(
@@ -29,6 +31,25 @@ def spec_bundle(
     doc["linux"].update(linux or {})
     (bundle / "config.json").write_text(json.dumps(doc))
     return bundle, cli
+
+
+def run_beside_runc(
+    bundle: Path, cli: List[str], tmp_path: Path, prefix: str
+) -> Dict[str, subprocess.CompletedProcess[str]]:
+    """``run`` the bundle with ours (``cli``) and with runc (its state under
+    ``tmp_path``/runc), as containers ``<prefix>-ours`` and ``<prefix>-runc``;
+    both must exit 0.  Their results, by name."""
+    runs = {}
+    for name, argv in (("ours", [*cli, "run"]), ("runc", [RUNC, "--root", str(tmp_path / "runc"), "run"])):
+        r = subprocess.run(
+            [*argv, "--bundle", str(bundle), f"{prefix}-{name}"],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        assert r.returncode == 0, (name, r.stderr)
+        runs[name] = r
+    return runs
 
 
 def call(argv: List[str]) -> Tuple[int, str]:

@@ -11,7 +11,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -19,6 +18,8 @@ import time
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 import httpx
+
+from .processes import terminate
 
 REGISTRY = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 _ACCESS = re.compile(r'http\.request\.method=(\w+).*?http\.request\.uri="?([^" ]+)"?.*?http\.response\.status=(\d+)')
@@ -78,12 +79,7 @@ class Registry:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            terminate(self.proc, 30)
         self.proc = None
 
     def requests(self) -> List[Tuple[str, str, int]]:

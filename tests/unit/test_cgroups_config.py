@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import attrs
 import pytest
+from support.configs import issue_example_cgroup
 
 from libcontainer_py import ConfigError
 from libcontainer_py.cgroups import IO, UNLIMITED, CgroupConfig, Cpu, DeviceRule, Devices, Hugetlb, Memory, Pids
 
 
 def test_the_issue_example_builds() -> None:
-    cfg = CgroupConfig(
-        memory=Memory(max="64M", swap_max="64M", reservation="32M"),
-        cpu=Cpu(weight=50, quota_us=50_000, period_us=100_000, cpus="0", mems="0"),
-        pids=Pids(max=32),
-        io=IO(weight=100, read_bps={"/dev/vda": "10M"}),
-        hugetlb={"2MB": 0},
-        devices=Devices.default(),
-    )
+    cfg = issue_example_cgroup()
     assert cfg.memory == Memory(max=64 << 20, swap_max=64 << 20, reservation=32 << 20)
     assert cfg.io is not None and dict(cfg.io.read_bps) == {"/dev/vda": 10 << 20}
     assert cfg.hugetlb == Hugetlb({"2MB": 0})

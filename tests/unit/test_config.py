@@ -6,6 +6,7 @@ import stat
 
 import attrs
 import pytest
+from support.configs import DEFAULT_MOUNT_POINTS
 
 import libcontainer_py as lc
 from libcontainer_py.namespaces import CLONE_FLAGS
@@ -15,15 +16,7 @@ def test_defaults_are_a_working_isolated_container() -> None:
     c = lc.Config()
     assert c.rootfs == lc.Rootfs.host()
     assert c.namespaces.new() == ("mount", "uts", "ipc", "pid", "net", "cgroup")
-    assert [m.destination for m in c.mounts] == [
-        "/proc",
-        "/dev",
-        "/dev/pts",
-        "/dev/shm",
-        "/dev/mqueue",
-        "/sys",
-        "/sys/fs/cgroup",
-    ]
+    assert tuple(m.destination for m in c.mounts) == DEFAULT_MOUNT_POINTS
     assert c.mounts[-1] == lc.Mount.cgroup() and c.mounts[-1].is_cgroup
     assert [d.path for d in c.devices] == [
         "/dev/null",

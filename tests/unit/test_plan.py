@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import attrs
 import pytest
@@ -22,6 +22,7 @@ from libcontainer_py.plan import (
     F_THROWAWAY,
     HostFS,
     Op,
+    Plan,
     build_plan,
     choose_scratch,
     exec_candidates,
@@ -236,7 +237,7 @@ def test_user_namespace_plan() -> None:
     rootless = build_plan(
         lc.Config(namespaces=lc.Namespaces.all()), "x", host=FakeHost(MERGED.kinds, MERGED.links, euid=1000)
     )
-    assert rootless.uid_map == "0 1000 1\n" and rootless.deny_setgroups
+    assert _own_maps(rootless) == ["deny", "0 1000 1\n", "0 1000 1\n"]
     pivot = next(s for s in rootless.steps if s.op is Op.PIVOT_ROOT)
     assert pivot.flags & F_PIVOT_ONLY  # never chroot in a user namespace
     assert Op.SETGROUPS not in ops(rootless)
@@ -295,7 +296,18 @@ def test_rootless_default_maps_warn_without_subordinate_ids() -> None:
         plan = build_plan(
             lc.Config(namespaces=lc.Namespaces.all()), "x", host=FakeHost(MERGED.kinds, MERGED.links, euid=1000)
         )
-    assert plan.uid_map == "0 1000 1\n" and plan.deny_setgroups and not plan.map_helper
+    assert _own_maps(plan) == ["deny", "0 1000 1\n", "0 1000 1\n"] and not plan.map_helper
+
+
+def _own_maps(plan: Plan) -> List[str]:
+    """The one-id maps a rootless child writes itself, first thing (the
+    parent writes none and the child does not wait for it)."""
+    assert plan.uid_map == plan.gid_map == "" and not plan.deny_setgroups
+    assert Op.WAIT_PARENT not in ops(plan)
+    writes = plan.steps[:3]
+    assert [s.op for s in writes] == [Op.WRITE_FILE] * 3
+    assert [s.s1 for s in writes] == ["/proc/self/setgroups", "/proc/self/uid_map", "/proc/self/gid_map"]
+    return [s.s2 for s in writes]
 
 
 def test_cgroup_join_comes_first_and_the_cgroup_namespace_after_it() -> None:

@@ -1,4 +1,5 @@
-"""Strict readers of a parsed JSON document: each error names its JSON path."""
+"""Strict readers of a parsed JSON document (an OCI config.json, a seccomp
+profile): each error names its JSON path."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import contextlib
 import warnings
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 #: The largest uint64, how OCI writes "unlimited" rlimits.
 UINT64_MAX = 2**64 - 1
