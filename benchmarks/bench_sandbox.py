@@ -13,6 +13,13 @@ iteration).
                --tmpfs /box --chdir /box true
     spawn      os.posix_spawn of /usr/bin/true and waitpid: no namespace, no cgroup, no limit
 
+Each row starts after ``--settle`` seconds of idle time (default 0.03):
+moving a process into a cgroup waits for an RCU grace period unless one
+moved just before (5-13 ms here), and the rows rotate in one cyclic order,
+so without it a row would always find that kernel state as the same row
+before it left it (``lc.run`` always ran right after ``fresh``'s last
+move, and skipped the wait that ``fresh`` paid).
+
 Medians in ms and the ratios the issue sets targets for (reused <= 5 ms,
 fresh <= 1.5 x lc.run).  Run as root:  python3 benchmarks/bench_sandbox.py -n 40
 """
@@ -70,7 +77,9 @@ def spawn_true() -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--iterations", type=int, default=30)
-    n = parser.parse_args().iterations
+    parser.add_argument("--settle", type=float, default=0.03, help="idle seconds before each row (0: none)")
+    opts = parser.parse_args()
+    n = opts.iterations
     box = sandbox.Sandbox(limits=LIMITS)
     plain_box = tempfile.mkdtemp(prefix="bench-sandbox-")
     config = box_config(["true"], LIMITS, box=plain_box, rootfs=None, env=None, layout=detect())
@@ -90,6 +99,7 @@ def main() -> int:
             # each row in each position equally often: drift and warm caches hit all alike
             for name in names[i % len(names) :] + names[: i % len(names)]:
                 fn = rows[name]
+                time.sleep(opts.settle)
                 t = time.perf_counter()
                 fn()
                 times[name].append((time.perf_counter() - t) * 1e3)

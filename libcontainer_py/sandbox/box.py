@@ -327,6 +327,8 @@ class Sandbox:
         if not self._prepared:
             self._prepare()
         cgroup, self._next, self._prepared = self._next, None, False
+        if cgroup is not None:
+            self._ran.append(cgroup)  # removed while the next run starts, or by close()
         try:
             if cgroup is not None:
                 cgroup.limit(limits)
@@ -342,8 +344,7 @@ class Sandbox:
             )
         finally:
             if cgroup is not None:
-                cgroup.close_fds()
-                self._ran.append(cgroup)  # removed while the next run starts, or by close()
+                cgroup.close_fds()  # its counters are read
 
     def _meanwhile(self, prepare_next: bool) -> None:
         """While a run starts: remove the cgroups of the runs before (empty
@@ -363,7 +364,7 @@ class Sandbox:
         """End the box and remove its directory; idempotent."""
         server, self._server = self._server, None
         files, self._files = self._files, None
-        cgroups = [self._next, *self._ran]
+        prepared, ran = self._next, self._ran
         self._next, self._ran = None, []
         parents, self._parents = self._parents, []
         try:
@@ -371,14 +372,15 @@ class Sandbox:
                 server.stop()  # the kernel ends the box meanwhile
             if files is not None:
                 files.close()
+            for cgroup in ran:
+                cgroup.remove()  # empty since their run's DONE (a run cut short: emptied by the stop)
         finally:
             try:
                 if server is not None:
                     server.close()
             finally:
-                for cgroup in cgroups:
-                    if cgroup is not None:
-                        cgroup.remove()
+                if prepared is not None:
+                    prepared.remove()  # its waiting process died with the box
                 remove_parents(parents)
 
     def __enter__(self) -> Sandbox:
