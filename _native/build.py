@@ -42,6 +42,8 @@ ffibuilder.set_source(
             "child_ops.c",
             "child_security.c",
             "child_process.c",
+            "serve.c",
+            "serve_files.c",
             "syscalls.c",
         )
     ],

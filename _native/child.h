@@ -165,8 +165,18 @@ void setup_fds(struct child *c);
 void do_exec(struct child *c);
 void find_exec(struct child *c);
 void open_tty(struct child *c, const struct lc_step *s);
-__attribute__((noreturn)) void init_loop(pid_t main_pid, const sigset_t *all, int linger);
+__attribute__((noreturn)) void init_loop(pid_t main_pid, const sigset_t *all);
 void become_init(struct child *c, const struct lc_step *s);
+void blank_creator(const struct lc_step *s, const char *name);
+
+/* executor.c: the steps of c->a, from the first; never returns */
+__attribute__((noreturn)) void run_steps(struct child *c);
+
+/* serve.c: a box's server; serve_files.c: what it does to the box's files */
+__attribute__((noreturn)) void op_serve(struct child *c, const struct lc_step *s);
+int open_beneath(int dir, const char *path, const struct lc_serve_region *r);
+int empty_dir(int dir);
+void remove_ipc_objects(void);
 
 /* child_report.c: the sync socket */
 void send_msg(int fd, int kind, int step, int err, int value);

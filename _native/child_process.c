@@ -216,26 +216,9 @@ void open_tty(struct child *c, const struct lc_step *s)
     c->tty_fd = term;
 }
 
-/* Reap every exited child but the program (left a zombie: whoever
- * watches it reads its status, and the box's other processes are still
- * there to be counted).  Returns once only the program is left to reap. */
-static void reap_all_but(pid_t main_pid)
-{
-    for (;;) {
-        siginfo_t si;
-
-        si.si_pid = 0;
-        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 || si.si_pid == 0 || si.si_pid == main_pid)
-            return;
-        waitpid(si.si_pid, NULL, WNOHANG);
-    }
-}
-
-/* PID 1 for a program that was not written to be one.  With `linger`
- * (n1 of the INIT step, the sandbox's) it outlives the program and never
- * reaps it: the parent reads the program's status from its zombie and
- * ends the box itself. */
-__attribute__((noreturn)) void init_loop(pid_t main_pid, const sigset_t *all, int linger)
+/* PID 1 for a program that was not written to be one: it forwards signals
+ * to the program, reaps every child and exits with the program's status. */
+__attribute__((noreturn)) void init_loop(pid_t main_pid, const sigset_t *all)
 {
     for (;;) {
         siginfo_t si;
@@ -245,10 +228,6 @@ __attribute__((noreturn)) void init_loop(pid_t main_pid, const sigset_t *all, in
             continue;
         if (sig != SIGCHLD) {
             kill(main_pid, sig);
-            continue;
-        }
-        if (linger) {
-            reap_all_but(main_pid);
             continue;
         }
         for (;;) {
@@ -267,16 +246,18 @@ __attribute__((noreturn)) void init_loop(pid_t main_pid, const sigset_t *all, in
 }
 
 /* PID 1 is a copy of the caller that never execs: blank the caller's argv
- * and environment (the parent checked that each area is writable memory). */
-static void blank_creator(const struct lc_step *s)
+ * and environment (the parent checked that each area is writable memory),
+ * and call it `name` there. */
+void blank_creator(const struct lc_step *s, const char *name)
 {
     const uint64_t *area = s->buf;
+    size_t len = strlen(name) + 1;
 
     for (long i = 0; i + 2 <= s->buflen / (long)sizeof *area; i += 2)
         memset((void *)(uintptr_t)area[i], 0, (size_t)(area[i + 1] - area[i]));
     /* ps then shows PID 1 as what it is: the argv area comes first */
-    if (s->buflen >= (long)(2 * sizeof *area) && area[1] - area[0] > sizeof "init")
-        memcpy((void *)(uintptr_t)area[0], "init", sizeof "init");
+    if (s->buflen >= (long)(2 * sizeof *area) && area[1] - area[0] > len)
+        memcpy((void *)(uintptr_t)area[0], name, len);
 }
 
 void become_init(struct child *c, const struct lc_step *s)
@@ -303,8 +284,8 @@ void become_init(struct child *c, const struct lc_step *s)
     if (c->start_fd >= 0)
         close(c->start_fd);
     prctl(PR_SET_NAME, "init", 0, 0, 0);
-    blank_creator(s);
-    init_loop((pid_t)pid, &all, s->n1 != 0);
+    blank_creator(s, "init");
+    init_loop((pid_t)pid, &all);
 }
 
 /* PR_SET_PDEATHSIG: the kernel sends `sig` when the thread that cloned us

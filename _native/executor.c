@@ -91,6 +91,12 @@
  *   PREOPEN          s1 host path opened O_PATH into args->slots[slot]
  *                    (a MOUNT with slot >= 0 binds from that fd: the
  *                    lookup was done before the credentials changed)
+ *   SERVE            become a box's server (serve.c): n1 the address of the
+ *                    struct lc_serve_region shared with the parent, s1 the
+ *                    box directory (OPEN), s2 and s3 scratch directories
+ *                    emptied after each run (or NULL), buf the creator's
+ *                    argv and environment areas to blank (as INIT); reports
+ *                    READY, then serves the parent's requests for good
  */
 #include "child.h"
 
@@ -147,6 +153,7 @@ static const step_fn STEPS[] = {
     [LC_OP_NOT_DUMPABLE] = op_not_dumpable,
     [LC_OP_JOIN_CGROUP] = op_join_cgroup,
     [LC_OP_PREOPEN] = op_preopen,
+    [LC_OP_SERVE] = op_serve,
 };
 
 static void run_step(struct child *c, const struct lc_step *s)
@@ -237,13 +244,20 @@ __attribute__((noreturn)) static void child_main(const struct lc_spawn_args *a)
     umask(0);
     close_foreign_fds(&c);
     relocate_sync_fd(&c);
-    for (c.step = 0; c.step < a->nsteps; c.step++) {
+    run_steps(&c);
+}
+
+__attribute__((noreturn)) void run_steps(struct child *c)
+{
+    const struct lc_spawn_args *a = c->a;
+
+    for (c->step = 0; c->step < a->nsteps; c->step++) {
         errno = 0;
-        run_step(&c, &a->steps[c.step]);
+        run_step(c, &a->steps[c->step]);
     }
-    /* A plan always ends in EXEC; reaching here is a planning bug. */
+    /* A plan always ends in EXEC (or SERVE); reaching here is a planning bug. */
     errno = EINVAL;
-    fail(&c, 0);
+    fail(c, 0);
 }
 
 /* ---- parent side -------------------------------------------------------- */

@@ -54,6 +54,7 @@
 #define LC_OP_MOUNT_ATTR     48
 #define LC_OP_PDEATHSIG      49
 #define LC_OP_CHROOT         50
+#define LC_OP_SERVE          51
 
 /* Step flags. */
 #define LC_F_FILE        0x1   /* MOUNT: the target is a file, not a directory */
@@ -87,6 +88,28 @@
 #define LC_STAGE_COPY_UP     7  /* copying into a new tmpfs (tmpcopyup) */
 #define LC_STAGE_HANDOFF     8  /* handing an fd to the parent */
 
+/* Messages between the parent and a box's server (SERVE), on the sync
+ * socket.  A failed PREPARE, RUN or OPEN is answered with LC_MSG_ERROR. */
+#define LC_MSG_PREPARE    9    /* parent -> server: make the next run's process, which joins
+                                  the cgroups of the cgroup.procs files attached (SCM_RIGHTS)
+                                  and waits; during a run, once it is over; then PREPARED */
+#define LC_MSG_PREPARED  10    /* server -> parent: it waits in its cgroups (value: its pid) */
+#define LC_MSG_RUN       11    /* parent -> server: the prepared process runs the region's
+                                  steps and execs; SCM_RIGHTS: stdin, stdout, stderr */
+#define LC_MSG_STARTED   12    /* server -> parent: it exec'd (value: its pid in the box) */
+#define LC_MSG_EXITED    13    /* server -> parent: it ended (value: its wait status; the
+                                  region's exited_ns: when) */
+#define LC_MSG_KILL      14    /* parent -> server: SIGKILL every process of the box but itself */
+#define LC_MSG_DONE      15    /* server -> parent: after EXITED, what the run left was counted
+                                  (value), killed and reaped, the scratch directories emptied */
+#define LC_MSG_OPEN      16    /* parent -> server: open the region's open_path in the box */
+#define LC_MSG_OPENED    17    /* server -> parent: the file (SCM_RIGHTS) */
+
+/* A run's stdio lands on LC_SERVE_FD_BASE + 0, 1, 2 in its process, which
+ * the run's SETUP_FDS puts on 0, 1, 2. */
+#define LC_SERVE_FD_BASE 64
+#define LC_SERVE_MAX_FDS 16
+
 struct lc_msg {
     int kind;
     int step;
@@ -108,6 +131,29 @@ struct lc_step {
     const void *buf;        /* op-specific buffer */
     long buflen;
     int slot;               /* PREOPEN: slot to fill; MOUNT: source fd slot; or -1 */
+};
+
+/* Memory shared by the parent and a box's server (MAP_SHARED, made before
+ * the box's clone): the parent writes a request here before its message, the
+ * server its results before its answer. */
+struct lc_serve_region {
+    const struct lc_step *steps;   /* RUN: the program's steps, ending in EXEC */
+    char *const *argv;             /* RUN: its argv, environment and the paths */
+    char *const *envp;             /*      execve tries in order */
+    char *const *exec_paths;
+    int nsteps;
+    int nexec;
+    struct lc_msg report;          /* RUN: the step its process failed, if any */
+    const char *open_path;         /* OPEN: relative to the box directory */
+    int open_flags;                /* OPEN: O_RDONLY, or O_WRONLY|O_CREAT|O_TRUNC */
+    int open_mode;                 /* OPEN: the mode of the file it makes */
+    int open_uid;                  /* OPEN: the owner of what it makes */
+    int open_gid;
+    int open_make_dirs;            /* OPEN: make the directories on the way */
+    int scratch_errno;             /* DONE: why a scratch directory is not empty, or 0 */
+    long long exited_ns;           /* EXITED: when (CLOCK_MONOTONIC) */
+    long long reaped_user_usec;    /* CPU time of every process the server reaped */
+    long long reaped_sys_usec;     /* (with what they reaped), since it started */
 };
 
 struct lc_spawn_args {

@@ -72,6 +72,7 @@ class Op(enum.IntEnum):
     MOUNT_ATTR = 48
     PDEATHSIG = 49
     CHROOT = 50
+    SERVE = 51
 
 
 # Step flags: the LC_F_* of _native/lc_native.h, which says what each means
@@ -129,12 +130,13 @@ _ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
     Op.WAIT_START: errors.StepError,
     Op.WAIT_ACCEPT: errors.StepError,
     Op.INIT: errors.StepError,
+    Op.SERVE: errors.StepError,
     Op.TTY: errors.StepError,
 }
 
 
-# INIT: PID 1 stays in the child's memory for good, it never execs.
-_NEEDS_OWN_MEMORY = frozenset({Op.WAIT_PARENT, Op.WAIT_START, Op.WAIT_ACCEPT, Op.SETNS, Op.FORK, Op.INIT})
+# INIT, SERVE: PID 1 stays in the child's memory for good, it never execs.
+_NEEDS_OWN_MEMORY = frozenset({Op.WAIT_PARENT, Op.WAIT_START, Op.WAIT_ACCEPT, Op.SETNS, Op.FORK, Op.INIT, Op.SERVE})
 
 
 _UNSHARE_NEEDS_OWN_MEMORY = CLONE_FLAGS["user"] | CLONE_FLAGS["time"] | CLONE_FLAGS["pid"]
@@ -233,8 +235,9 @@ class Plan:
 
     @property
     def waits_for_start(self) -> bool:
-        """The child waits for start() on the sync socket (this process only)."""
-        return any(s.op is Op.WAIT_START for s in self.steps)
+        """The child waits for start() on the sync socket (this process
+        only), or serves this process's requests on it (SERVE: a box)."""
+        return any(s.op in (Op.WAIT_START, Op.SERVE) for s in self.steps)
 
     @property
     def start_socket(self) -> Optional[str]:

@@ -2,37 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-import select
-import signal
-import time
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+import threading
+from typing import Any, ContextManager, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import attrs
 
-from .. import _native
-from ..cgroups import Layout, Stats, detect
-from ..config import Config
+from .. import rootless
+from ..cgroups import CgroupConfig, Layout, detect
 from ..errors import ConfigError
-from ..plan.steps import Op
-from ..popen import PIPE, ContainerProcess
+from ..plan import Step, build_plan
+from ..plan.process import exec_candidates
+from ..process import DEFAULT_PATH
 from ..rootfs import Rootfs
 from ._boxdir import BoxDir
-from ._config import BOX_ENV, BOX_GID, BOX_PATH, BOX_UID, box_config, drop, unenforceable
-from ._kernel import CgroupWatch
-from ._monitor import Monitor, Stream
+from ._boxfiles import BoxFiles, HostFiles, ServedFiles
+from ._config import BOX_ENV, BOX_PATH, box_config, box_identity, drop, rlimits, server_config, unenforceable
+from ._places import Places
+from ._plan import run_steps
+from ._runcgroup import RunCgroup, box_parents, remove_parents, v2_controllers
+from ._runner import Request, run_once
+from ._server import BoxServer
 from .errors import LimitUnsupported, SandboxError
 from .limits import Limits
-from .result import (
-    DISK_LIMIT,
-    INTERNAL_ERROR,
-    MEMORY_LIMIT,
-    OK,
-    RUNTIME_ERROR,
-    SIGNALED,
-    TIME_LIMIT,
-    Result,
-)
+from .result import Result
+
+log = logging.getLogger("libcontainer_py")
 
 Files = Mapping[str, Union[bytes, str]]
 #: False or "none": no network at all; "loopback": the box's own loopback.
@@ -68,12 +65,38 @@ def _from_image(image: Any) -> Tuple[Rootfs, Dict[str, str]]:
     return attrs.evolve(config.rootfs, readonly=True), {**BOX_ENV, **config.process.env, "HOME": BOX_PATH}
 
 
+def _strings(field: str, values: Sequence[str]) -> None:
+    for v in values:
+        if not isinstance(v, str) or "\0" in v:
+            raise ConfigError(field, f"expected strings without NUL, got {v!r}")
+
+
+def _runs_layout(layout: Layout, box_id: str) -> Tuple[Optional[Layout], bool]:
+    """Where the runs' cgroups are made (None: nowhere), and whether the
+    caller is unprivileged: the host's ``layout`` for root; for another
+    user a delegated cgroup2 directory (cgroup2 only), if it has one."""
+    if not rootless.cgroups_unprivileged():
+        return layout, False
+    from ..cgroups import CgroupError
+
+    try:
+        delegated = rootless.delegated_cgroup(CgroupConfig(accounting=True), layout, box_id)
+    except CgroupError:
+        delegated = None
+    return (delegated[1] if delegated is not None else None), True
+
+
 class Sandbox:
-    """A box directory (a tmpfs of ``limits.disk`` bytes) that runs
-    programs one after another, each in a fresh container with the limits:
-    ``put`` files, ``run`` programs (they see the box at /box, their working
-    directory), ``get`` what they wrote.  ``close()`` (or leaving the
-    ``with`` block) removes the box.
+    """A box that runs programs one after another, each a fresh process
+    with the limits: ``put`` files into its directory (a tmpfs of
+    ``limits.disk`` bytes), ``run`` programs (they see it at /box, their
+    working directory), ``get`` what they wrote.  ``close()`` (or leaving
+    the ``with`` block) ends the box.
+
+    The box is one container made here (namespaces, mounts, the seccomp
+    filter), kept between runs: each run is a process its PID 1 forks,
+    in a cgroup of its own with the run's limits, and nothing of a run
+    survives into the next.  Runs of one Sandbox take turns (a lock).
 
     ``rootfs``: the read-only root (default: the host's system
     directories), or ``image=(store, ref)`` of ``lc.images`` (its layers,
@@ -81,7 +104,8 @@ class Sandbox:
     namespace of its own with no interface up; "loopback", with its own
     loopback up (never the host's).  ``strict=True`` raises LimitUnsupported for a limit
     this host cannot enforce; ``strict=False`` runs without it
-    (``Result.enforced`` says what was applied).  Root only for now.
+    (``Result.enforced`` says what was applied).  An unprivileged user
+    gets a rootless box (docs/sandbox.md).
     """
 
     def __init__(
@@ -94,9 +118,18 @@ class Sandbox:
         strict: bool = True,
         env: Optional[Mapping[str, str]] = None,
     ) -> None:
+        self._server: Optional[BoxServer] = None
+        self._files: Optional[BoxFiles] = None
+        #: Where the runs' cgroups go (None: a rootless box without delegation has none).
+        self._places: Optional[Places] = None
+        self._parents: List[str] = []
+        #: The next run's cgroup (its process waits in it), and the runs' before, to remove.
+        self._next: Optional[RunCgroup] = None
+        self._ran: List[RunCgroup] = []
+        self._prepared = False
+        self._runs = 0
+        self._lock = threading.Lock()
         self.network = _network(network)
-        if os.geteuid() != 0:
-            raise SandboxError("the sandbox runs as root for now (rootless boxes are not done yet)")
         self.limits = limits if limits is not None else Limits()
         if not isinstance(self.limits, Limits):
             raise ConfigError("limits", f"expected a sandbox.Limits, got {type(self.limits).__name__}")
@@ -107,38 +140,109 @@ class Sandbox:
             self.rootfs, image_env = _from_image(image)
             env = image_env if env is None else env
         self.strict = strict
-        self.env = env
-        self._layout: Layout = detect()
+        self.env = dict(env) if env is not None else None
+        self._identity = box_identity()
+        self._host_layout = detect()
+        self._layout, self._rootless = _runs_layout(self._host_layout, "sbx")
         self.enforced = self._enforceable(self.limits)
-        self._box: Optional[BoxDir] = BoxDir(self.limits.disk, BOX_UID, BOX_GID)
+        try:
+            server = self._make_box()
+            self._steps: Dict[Tuple[Optional[int], Optional[int]], Tuple[Step, ...]] = {
+                self._rlimit_key(self.enforced): run_steps(server.plan)
+            }
+            self._make_cgroups(server)
+            self._prepare()
+        except BaseException:
+            self.close()
+            raise
+
+    def _make_box(self) -> BoxServer:
+        """The box's directory and container."""
+        host_box = None if self._rootless else BoxDir(self.limits.disk, *self._identity)
+        try:
+            config = box_config(
+                ("true",),
+                self.enforced,
+                box=host_box.path if host_box is not None else None,
+                rootfs=self.rootfs,
+                env=self.env,
+                layout=self._host_layout,
+                identity=self._identity,
+            )
+            server = BoxServer(
+                server_config(config), box=None if host_box else BOX_PATH, loopback=self.network == "loopback"
+            )
+        except BaseException:
+            if host_box is not None:
+                host_box.close()
+            raise
+        self._server = server
+        self._files = HostFiles(host_box) if host_box is not None else ServedFiles(server, self._identity)
+        return server
+
+    def _make_cgroups(self, server: BoxServer) -> None:
+        """The box's cgroup where its runs' go (they go below it)."""
+        box_cgroup = server.cgroup
+        if box_cgroup is None:
+            self._layout = None
+            return
+        if self._layout is not None:
+            self._places = Places.of(self._layout, box_cgroup.path)
+            self._parents = box_parents(self._places)
+            v2_controllers(self._places, server.pid)
+
+    def _prepare(self) -> None:
+        """Make the next run's cgroup and have the box make its process,
+        which moves in and waits (while nothing else happens: moving costs
+        a grace period of the kernel's then, not in the run)."""
+        server, _ = self._open()
+        self._runs += 1
+        places = self._places
+        cgroup = None if places is None else RunCgroup(places.below(f"run-{self._runs}"))
+        try:
+            server.prepare(cgroup.procs_fds if cgroup is not None else ())
+        except BaseException:
+            if cgroup is not None:
+                cgroup.remove()
+            raise
+        if cgroup is not None:
+            cgroup.close_procs_fds()
+        self._next, self._prepared = cgroup, True
 
     def _enforceable(self, limits: Limits) -> Limits:
-        missing = unenforceable(limits, self._layout)
+        missing = unenforceable(limits, self._layout, rootless=self._rootless)
         if missing and self.strict:
             raise LimitUnsupported(*missing[0])
         return drop(limits, [field for field, _ in missing])
 
     @property
     def path(self) -> str:
-        """The box directory on the host (for reading only: use get())."""
-        return self._open_box().path
+        """The box directory on the host (for reading only: use get()); a
+        rootless box has none (SandboxError)."""
+        return self._open()[1].path
 
-    def _open_box(self) -> BoxDir:
-        if self._box is None:
+    def _open(self) -> Tuple[BoxServer, BoxFiles]:
+        if self._server is None or self._files is None:
             raise SandboxError("the sandbox is closed")
-        return self._box
+        return self._server, self._files
+
+    def _files_lock(self) -> ContextManager[Any]:
+        """Files of a rootless box go through its server, one request at a
+        time: put() and get() wait for a run in progress."""
+        return self._lock if isinstance(self._files, ServedFiles) else contextlib.nullcontext()
 
     def put(self, files: Files, *, executable: bool = False) -> None:
         """Write ``files`` ({relative path: bytes or str}) into the box,
         owned by the box's user (mode 0755 with ``executable``)."""
-        box = self._open_box()
+        with self._files_lock():
+            self._put(files, executable)
+
+    def _put(self, files: Files, executable: bool) -> None:
+        _, box = self._open()
         for name, content in files.items():
             data = content.encode() if isinstance(content, str) else bytes(content)
-            mode = 0o755 if executable else 0o644
-            fd = box.open_beneath(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode, make_dirs=True)
+            fd = box.create(name, 0o755 if executable else 0o644)
             try:
-                os.fchown(fd, BOX_UID, BOX_GID)
-                os.fchmod(fd, mode)
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]
@@ -149,9 +253,25 @@ class Sandbox:
 
     def get(self, name: str) -> bytes:
         """The content of a file of the box (symlinks are not followed)."""
-        fd = self._open_box().open_beneath(name, os.O_RDONLY)
+        with self._files_lock():
+            fd = self._open()[1].open_read(name)
         with os.fdopen(fd, "rb") as f:
             return f.read()
+
+    # -- a run -------------------------------------------------------------------
+
+    @staticmethod
+    def _rlimit_key(limits: Limits) -> Tuple[Optional[int], Optional[int]]:
+        return limits.open_files, limits.address_space
+
+    def _run_steps(self, limits: Limits) -> Tuple[Step, ...]:
+        """The steps of a run's process for ``limits`` (its rlimits), planned once."""
+        key = self._rlimit_key(limits)
+        if key not in self._steps:
+            server, _ = self._open()
+            config = attrs.evolve(server.config, process=attrs.evolve(server.config.process, rlimits=rlimits(limits)))
+            self._steps[key] = run_steps(build_plan(config, server.container_id))
+        return self._steps[key]
 
     def run(
         self,
@@ -161,39 +281,107 @@ class Sandbox:
         limits: Optional[Limits] = None,
         env: Optional[Mapping[str, str]] = None,
     ) -> Result:
-        """Run ``args`` in a fresh container on the box; returns its Result.
+        """Run ``args`` in a fresh process in the box; returns its Result.
         ``limits`` replaces the sandbox's for this run (its ``disk`` is the
         box's, fixed when the sandbox was made)."""
-        box = self._open_box()
+        return self._run_checked(args, stdin, limits, env, prepare_next=True)
+
+    def _run_checked(
+        self,
+        args: Sequence[str],
+        stdin: Union[bytes, str],
+        limits: Optional[Limits],
+        env: Optional[Mapping[str, str]],
+        *,
+        prepare_next: bool,
+    ) -> Result:
+        """run(); ``prepare_next=False``: the sandbox is closed right after
+        (sandbox.run), no next run is prepared."""
         limits = self.limits if limits is None else attrs.evolve(limits, disk=self.limits.disk)
         enforced = self.enforced if limits is self.limits else self._enforceable(limits)
         if isinstance(args, str) or not args:
             raise ConfigError("args", f"expected a non-empty list of strings, got {args!r}")
-        config = box_config(
-            args, enforced, box=box.path, rootfs=self.rootfs, env=self.env if env is None else env, layout=self._layout
-        )
-        full_before = box.full()
-        stdin_fd = _memfd(stdin.encode() if isinstance(stdin, str) else stdin)
+        _strings("args", args)
+        environment = dict(env if env is not None else self.env if self.env is not None else BOX_ENV)
+        envp = [f"{k}={v}" for k, v in environment.items()]
+        _strings("env", envp)
+        with self._lock:
+            server, files = self._open()
+            steps = self._run_steps(enforced)
+            paths = exec_candidates(args[0], environment.get("PATH", DEFAULT_PATH))
+            data = stdin.encode() if isinstance(stdin, str) else bytes(stdin)
+            return self._run(server, files, steps, list(args), envp, paths, data, enforced, prepare_next)
+
+    def _run(
+        self,
+        server: BoxServer,
+        files: BoxFiles,
+        steps: Tuple[Step, ...],
+        argv: List[str],
+        envp: List[str],
+        paths: Sequence[str],
+        stdin: bytes,
+        limits: Limits,
+        prepare_next: bool,
+    ) -> Result:
+        if not self._prepared:
+            self._prepare()
+        cgroup, self._next, self._prepared = self._next, None, False
+        if cgroup is not None:
+            self._ran.append(cgroup)  # removed while the next run starts, or by close()
         try:
-            proc = _BoxProcess(
-                config,
-                loopback=self.network == "loopback",
-                container_id=f"sbx-{os.urandom(5).hex()}",
-                stdin=stdin_fd,
-                stdout=PIPE,
-                stderr=PIPE,
-                wait_start=True,
+            if cgroup is not None:
+                cgroup.limit(limits)
+            request = Request(steps, tuple(argv), tuple(envp), tuple(paths), stdin)
+            return run_once(
+                server,
+                files,
+                cgroup,
+                request,
+                limits,
+                meanwhile=lambda: self._meanwhile(prepare_next),
+                abort=self.close,
             )
         finally:
-            os.close(stdin_fd)
-        with proc:
-            return _watch(proc, enforced, self._layout, box, full_before)
+            if cgroup is not None:
+                cgroup.close_fds()  # its counters are read
+
+    def _meanwhile(self, prepare_next: bool) -> None:
+        """While a run starts: remove the cgroups of the runs before (empty
+        since their DONE), make the next run's (the box makes its process
+        once this run is over)."""
+        done, self._ran = self._ran[:-1], self._ran[-1:]
+        for cgroup in done:
+            cgroup.remove()
+        if not prepare_next:
+            return
+        try:
+            self._prepare()
+        except (OSError, SandboxError) as exc:
+            log.warning("sandbox: cannot prepare the next run now (%s); the next run tries again", exc)
 
     def close(self) -> None:
-        """Remove the box directory; idempotent."""
-        box, self._box = self._box, None
-        if box is not None:
-            box.close()
+        """End the box and remove its directory; idempotent."""
+        server, self._server = self._server, None
+        files, self._files = self._files, None
+        prepared, ran = self._next, self._ran
+        self._next, self._ran = None, []
+        parents, self._parents = self._parents, []
+        try:
+            if server is not None:
+                server.stop()  # the kernel ends the box meanwhile
+            if files is not None:
+                files.close()
+            for cgroup in ran:
+                cgroup.remove()  # empty since their run's DONE (a run cut short: emptied by the stop)
+        finally:
+            try:
+                if server is not None:
+                    server.close()
+            finally:
+                if prepared is not None:
+                    prepared.remove()  # its waiting process died with the box
+                remove_parents(parents)
 
     def __enter__(self) -> Sandbox:
         return self
@@ -206,190 +394,6 @@ class Sandbox:
             self.close()
         except Exception:
             pass
-
-
-class _BoxProcess(ContainerProcess):
-    """The box's container: its init lingers once the program has exited
-    (the INIT step's n1) and never reaps it, so that the program's status
-    is read from its zombie and the processes it left are still there to
-    be counted when the sandbox ends the box."""
-
-    def __init__(self, config: Config, *, loopback: bool, **kwargs: Any) -> None:
-        self._loopback = loopback
-        super().__init__(config, **kwargs)
-
-    def _before_spawn(self) -> None:
-        steps = tuple(
-            attrs.evolve(s, n1=1) if s.op == Op.INIT else s
-            for s in self.plan.steps
-            if self._loopback or s.op != Op.LOOPBACK_UP
-        )
-        self.plan = attrs.evolve(self.plan, steps=steps)
-
-    def program(self) -> Tuple[int, int]:
-        """The program's pid and a pidfd of it: the init's child that is
-        PID 2 of the box (its first fork; orphans reparented to the init
-        may be listed beside it already)."""
-        with open(f"/proc/{self.pid}/task/{self.pid}/children", encoding="ascii") as f:
-            children = [int(p) for p in f.read().split()]
-        for pid in children:
-            if _ns_pid(pid) == 2:
-                return pid, _native.pidfd_open(pid)
-        raise SandboxError(f"the box's program is not among its init's children {children}")
-
-
-def _ns_pid(pid: int) -> int:
-    """A process's pid in its own pid namespace (the last NSpid of its status)."""
-    with open(f"/proc/{pid}/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("NSpid:"):
-                return int(line.split()[-1])
-    return -1
-
-
-def _zombie_status(pid: int) -> int:
-    """The wait status of an exited, unreaped process (/proc/<pid>/stat, field 52)."""
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        stat = f.read()
-    return int(stat[stat.rindex(b")") + 2 :].split()[49])
-
-
-def _memfd(data: bytes) -> int:
-    fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.lseek(fd, 0, os.SEEK_SET)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _watch(proc: _BoxProcess, limits: Limits, layout: Layout, box: BoxDir, full_before: bool) -> Result:
-    """Start the waiting process, watch it to its end and judge it."""
-    manager = proc.cgroup
-    assert manager is not None and proc.stdout is not None and proc.stderr is not None
-    watch = CgroupWatch(layout, manager.path)
-    pidfd = -1
-    try:
-        streams = [Stream(proc.stdout.fileno(), limits.output), Stream(proc.stderr.fileno(), limits.output)]
-        left: List[int] = []
-        status: List[int] = []
-        program = 0
-
-        def end_box() -> None:
-            # The program has exited (a zombie the init keeps): its status,
-            # and what else is in the box was left behind by it.
-            if program and _exited(pidfd):
-                status.append(_zombie_status(program))
-                left.extend(p for p in manager.pids() if p not in (proc.pid, program))
-            # SIGKILL to every process of the cgroup at once (a limit is
-            # acted on now, not once PID 1 has been scheduled to die), then
-            # to the box's PID 1: the kernel kills every other process of
-            # its pid namespace, forks included, before PID 1 can be reaped
-            # (proc.wait() below); close() then removes the cgroup.
-            manager.kill_now()
-            try:
-                _native.pidfd_send_signal(proc.pidfd, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-
-        started = time.monotonic()
-        proc.start()
-        program, pidfd = proc.program()
-        monitor = Monitor(pidfd, streams, watch, limits, end_box)
-        wall = monitor.run(started)
-        proc.wait()
-        stats = manager.stats()
-    finally:
-        watch.close()
-        if pidfd >= 0:
-            os.close(pidfd)
-    return _judge(
-        proc.container_id,
-        status[0] if status else None,
-        len(left),
-        monitor,
-        streams,
-        stats,
-        limits,
-        wall,
-        box,
-        full_before,
-    )
-
-
-def _exited(fd: int) -> bool:
-    p = select.poll()
-    p.register(fd, select.POLLIN)
-    return bool(p.poll(0))
-
-
-def _judge(
-    box_id: str,
-    status_word: Optional[int],
-    daemons: int,
-    monitor: Monitor,
-    streams: Sequence[Stream],
-    stats: Stats,
-    limits: Limits,
-    wall: float,
-    box: BoxDir,
-    full_before: bool,
-) -> Result:
-    """The verdict from what the kernel reported."""
-    reasons = list(monitor.reasons)
-    cpu = stats.cpu
-    cpu_time = cpu.usage_ns / 1e9 if cpu is not None else 0.0
-    memory = stats.memory
-    if memory is not None and memory.oom_kills and MEMORY_LIMIT not in reasons:
-        reasons.append(MEMORY_LIMIT)
-    if limits.cpu_time is not None and cpu_time > limits.cpu_time and TIME_LIMIT not in reasons:
-        reasons.append(TIME_LIMIT)
-    if not full_before and box.full():
-        reasons.append(DISK_LIMIT)
-    message = ""
-    if status_word is None:
-        # Killed by the sandbox before it exited (a limit): SIGKILL, ours.
-        status_word = signal.SIGKILL
-        message = "" if reasons else "the program's exit status was lost"
-    code = os.waitstatus_to_exitcode(status_word)
-    sig = -code if code < 0 else None
-    exit_code = None if sig is not None else code
-    if message:
-        status = INTERNAL_ERROR
-    elif reasons:
-        status = reasons[0]
-    elif sig is not None:
-        status = SIGNALED
-    elif exit_code:
-        status = RUNTIME_ERROR
-    else:
-        status = OK
-    out, err = streams
-    return Result(
-        status=status,
-        reasons=tuple(reasons),
-        exit_code=exit_code,
-        signal=sig,
-        cpu_time=cpu_time,
-        user_time=(cpu.user_ns or 0) / 1e9 if cpu is not None else 0.0,
-        sys_time=(cpu.system_ns or 0) / 1e9 if cpu is not None else 0.0,
-        wall_time=wall,
-        memory_peak=memory.peak if memory is not None else None,
-        stdout=bytes(out.data),
-        stderr=bytes(err.data),
-        stdout_truncated=out.over,
-        stderr_truncated=err.over,
-        stdout_bytes=out.total,
-        stderr_bytes=err.total,
-        daemons_killed=daemons,
-        enforced=limits,
-        box_id=box_id,
-        message=message,
-    )
 
 
 def run(
@@ -408,4 +412,4 @@ def run(
     with Sandbox(limits=limits, rootfs=rootfs, image=image, network=network, strict=strict, env=env) as box:
         if files:
             box.put(files)
-        return box.run(args, stdin=stdin)
+        return box._run_checked(args, stdin, None, None, prepare_next=False)
