@@ -182,6 +182,7 @@ void remove_ipc_objects(void);
 void send_msg(int fd, int kind, int step, int err, int value);
 __attribute__((noreturn)) void fail(struct child *c, int stage);
 void wait_for(struct child *c, int announce, int expect);
+int send_record_fds(int sock, int kind, int step, const int *fds, int n);
 int send_fd(struct child *c, int kind, int fd);
 
 /* child_ops.c: the steps that are one or a few system calls */

@@ -48,21 +48,26 @@ void wait_for(struct child *c, int announce, int expect)
     }
 }
 
-/* Hand an fd to the parent with SCM_RIGHTS, inside a sync record. */
-int send_fd(struct child *c, int kind, int fd)
+/* A sync record of `kind` and `n` fds (SCM_RIGHTS, at most
+ * LC_SERVE_MAX_FDS) on `sock`, in one sendmsg. */
+int send_record_fds(int sock, int kind, int step, const int *fds, int n)
 {
+    union {
+        char buf[CMSG_SPACE(LC_SERVE_MAX_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } u;
     struct lc_msg m;
     struct iovec iov;
     struct msghdr mh;
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
     struct cmsghdr *cm;
 
+    if (n < 1 || n > LC_SERVE_MAX_FDS) {
+        errno = EINVAL;
+        return -1;
+    }
     memset(&m, 0, sizeof m);
     m.kind = kind;
-    m.step = c->step;
+    m.step = step;
     iov.iov_base = &m;
     iov.iov_len = sizeof m;
     memset(&mh, 0, sizeof mh);
@@ -70,11 +75,17 @@ int send_fd(struct child *c, int kind, int fd)
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
     mh.msg_control = u.buf;
-    mh.msg_controllen = sizeof u.buf;
+    mh.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
     cm = CMSG_FIRSTHDR(&mh);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    return sendmsg(c->sync_fd, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof m ? 0 : -1;
+    cm->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+    memcpy(CMSG_DATA(cm), fds, (size_t)n * sizeof(int));
+    return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof m ? 0 : -1;
+}
+
+/* Hand an fd to the parent with SCM_RIGHTS, inside a sync record. */
+int send_fd(struct child *c, int kind, int fd)
+{
+    return send_record_fds(c->sync_fd, kind, c->step, &fd, 1);
 }

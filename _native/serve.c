@@ -105,36 +105,6 @@ static ssize_t receive(int sock, struct lc_msg *m, int *fds, int max, int *nfds)
     return n;
 }
 
-/* A record and `n` fds (SCM_RIGHTS) on `sock`. */
-static int send_fds(int sock, int kind, const int *fds, int n)
-{
-    union {
-        char buf[CMSG_SPACE(LC_SERVE_MAX_FDS * sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct lc_msg m;
-    struct iovec iov;
-    struct msghdr mh;
-    struct cmsghdr *cm;
-
-    memset(&m, 0, sizeof m);
-    m.kind = kind;
-    iov.iov_base = &m;
-    iov.iov_len = sizeof m;
-    memset(&mh, 0, sizeof mh);
-    memset(&u, 0, sizeof u);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = u.buf;
-    mh.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int));
-    cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
-    memcpy(CMSG_DATA(cm), fds, (size_t)n * sizeof(int));
-    return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof m ? 0 : -1;
-}
-
 /* The answer of the prepared process on `sock`: a record, or 0 at EOF. */
 static ssize_t answer_of(int sock, struct lc_msg *m)
 {
@@ -307,7 +277,7 @@ static void start_program(struct server *sv, const int *fds, int nfds)
     else if (nfds != 3)
         err = EINVAL;
     memset(&r->report, 0, sizeof r->report);
-    if (err == 0 && send_fds(sv->prepared_fd, LC_MSG_RUN, fds, nfds) < 0)
+    if (err == 0 && send_record_fds(sv->prepared_fd, LC_MSG_RUN, 0, fds, nfds) < 0)
         err = errno;
     close_fds(fds, nfds);
     if (err != 0) {

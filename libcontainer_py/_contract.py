@@ -29,6 +29,16 @@ MSG_READY: int = lib.LC_MSG_READY
 MSG_START: int = lib.LC_MSG_START
 MSG_SECCOMP_FD: int = lib.LC_MSG_SECCOMP_FD
 MSG_TTY_FD: int = lib.LC_MSG_TTY_FD
+# The sandbox's box server (_native/serve.c, sandbox/_server.py).
+MSG_PREPARE: int = lib.LC_MSG_PREPARE
+MSG_PREPARED: int = lib.LC_MSG_PREPARED
+MSG_RUN: int = lib.LC_MSG_RUN
+MSG_STARTED: int = lib.LC_MSG_STARTED
+MSG_EXITED: int = lib.LC_MSG_EXITED
+MSG_KILL: int = lib.LC_MSG_KILL
+MSG_DONE: int = lib.LC_MSG_DONE
+MSG_OPEN: int = lib.LC_MSG_OPEN
+MSG_OPENED: int = lib.LC_MSG_OPENED
 
 STAGE_CALL: int = lib.LC_STAGE_CALL
 

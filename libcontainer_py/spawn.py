@@ -194,7 +194,7 @@ def start(plan: Plan, spawned: Spawned) -> None:
         kind, index, err, stage = MSG.unpack(data)
         if kind != MSG_ERROR:
             raise SpawnError(f"unexpected message {kind} from the child")
-        raise _step_error(plan, index, err, stage)
+        raise step_error(plan, index, err, stage)
 
 
 def _open_files(plan: Plan) -> Dict[int, int]:
@@ -246,7 +246,7 @@ def start_through_socket(path: str, plan: Optional[Plan] = None) -> None:
     if report is not None:
         _, index, err, stage = report
         if plan is not None:
-            raise _step_error(plan, index, err, stage)
+            raise step_error(plan, index, err, stage)
         raise start_error(index, err)
 
 
@@ -257,7 +257,7 @@ def _check_exec(plan: Plan, args: _native.NativeArgs, child: _Child) -> None:
     failed = args.failed_step()
     if failed is not None:
         child.reap()
-        raise _step_error(plan, *failed)
+        raise step_error(plan, *failed)
 
 
 _OnHooks = Optional[Callable[[int, Optional[str]], None]]
@@ -302,7 +302,7 @@ def _answer(plan: Plan, fd: int, child: _Child, data: bytes, on_hooks: _OnHooks,
     kind, index, err, value = MSG.unpack(data)
     if kind == MSG_ERROR:
         child.reap()
-        raise _step_error(plan, index, err, value)
+        raise step_error(plan, index, err, value)
     if kind == MSG_CHILD_PID:
         child.replace(value)
     elif kind == MSG_WAITING:
@@ -370,7 +370,7 @@ def _write(path: str, data: str) -> None:
         os.close(fd)
 
 
-def _step_error(plan: Plan, index: int, err: int, stage: int) -> StepError:
+def step_error(plan: Plan, index: int, err: int, stage: int) -> StepError:
     if 0 <= index < len(plan.steps):
         step = plan.steps[index]
         detail = STAGES.get(stage, "")

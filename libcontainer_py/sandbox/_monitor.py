@@ -11,8 +11,9 @@ import select
 import time
 from typing import Callable, Dict, List, Optional
 
+from .._contract import MSG_DONE, MSG_EXITED
 from ._kernel import CgroupWatch
-from ._server import MSG_DONE, MSG_EXITED, BoxServer
+from ._server import BoxServer
 from .limits import Limits
 from .result import MEMORY_LIMIT, OUTPUT_LIMIT, PIDS_LIMIT, TIME_LIMIT, WALL_TIME_LIMIT
 

@@ -21,27 +21,28 @@ import socket
 import struct
 from typing import Any, Deque, Optional, Sequence, Tuple
 
-from .._contract import MSG, MSG_ERROR
-from .._lcnative import lib
+from .._contract import (
+    MSG,
+    MSG_DONE,
+    MSG_ERROR,
+    MSG_EXITED,
+    MSG_KILL,
+    MSG_OPEN,
+    MSG_OPENED,
+    MSG_PREPARE,
+    MSG_PREPARED,
+    MSG_RUN,
+    MSG_STARTED,
+)
 from ..cgroups import FsManager
 from ..config import Config
 from ..plan import Plan, Step
 from ..plan.steps import HostFS
 from ..popen import DEVNULL, ContainerProcess
-from ..spawn import _step_error
+from ..spawn import step_error
 from ._plan import server_plan
 from ._region import Region
 from .errors import SandboxError
-
-MSG_PREPARE: int = lib.LC_MSG_PREPARE
-MSG_PREPARED: int = lib.LC_MSG_PREPARED
-MSG_RUN: int = lib.LC_MSG_RUN
-MSG_STARTED: int = lib.LC_MSG_STARTED
-MSG_EXITED: int = lib.LC_MSG_EXITED
-MSG_KILL: int = lib.LC_MSG_KILL
-MSG_DONE: int = lib.LC_MSG_DONE
-MSG_OPEN: int = lib.LC_MSG_OPEN
-MSG_OPENED: int = lib.LC_MSG_OPENED
 
 
 class _BoxProcess(ContainerProcess):
@@ -173,7 +174,7 @@ class BoxServer:
 
     def _run_error(self, step: int, err: int, stage: int) -> Exception:
         if step >= 0 and self._run is not None:
-            return _step_error(self._run, step, err, stage)
+            return step_error(self._run, step, err, stage)
         return SandboxError(f"the box {self.container_id} cannot start a process: {os.strerror(err)}{self._unprepared}")
 
     def exited_at(self) -> float:
