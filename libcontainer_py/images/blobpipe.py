@@ -1,11 +1,13 @@
 """A layer blob read in a thread of its own while the caller unpacks it:
-the blob is hashed (and copied to a file, for push) as it arrives,
-decompressed (gzip, zstd or none, by its magic bytes), the tar hashed,
-and the tar's bytes handed over in chunks through a bounded queue.
+the blob is hashed (and copied to a file, for push) chunk by chunk as it
+arrives, decompressed (gzip, zstd or none, by its magic bytes), the tar
+hashed, and the tar's bytes handed over in chunks through a bounded queue.
 
 Downloading, hashing and inflating mostly run outside the GIL, so they
 overlap the unpacking thread's work (its Python and its file-creating
-system calls).
+system calls).  Each chunk passes through once, without copies between
+file-object layers: a gzip stream is inflated by a decompression object
+fed the chunks as read (ISA-L's when installed).
 """
 
 from __future__ import annotations
@@ -17,54 +19,17 @@ import io
 import os
 import queue
 import threading
-from typing import Any, Callable, Optional, Protocol, Tuple, Type, Union
+from typing import Any, Callable, Iterator, List, Optional, Protocol, Tuple, Type, Union
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 20
-#: Chunks (of at most CHUNK bytes) decompressed ahead of the unpacking.
+#: Chunks (of about CHUNK bytes) decompressed ahead of the unpacking.
 DEPTH = 8
 
 
 class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
-
-
-class _Hashing(io.RawIOBase):
-    """Reads through ``raw``, hashing what passes, copying it to ``copy_fd``
-    and telling ``on_read`` the count so far.  ``failed``: one of those
-    raised (the download broke, the copy failed, a callback stopped it)."""
-
-    def __init__(self, raw: Readable, on_read: Optional[Callable[[int], None]], copy_fd: Optional[int]) -> None:
-        self.raw = raw
-        self.sha = hashlib.sha256()
-        self.count = 0
-        self.on_read = on_read
-        self.copy_fd = copy_fd
-        self.failed = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        try:
-            data = self.raw.read(len(buffer))
-            n = len(data)
-            self.sha.update(data)
-            if self.copy_fd is not None:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(self.copy_fd, view) :]
-            self.count += n
-            if self.on_read is not None:
-                self.on_read(self.count)
-        except BaseException:
-            self.failed = True
-            raise
-        buffer[:n] = data
-        return n
-
-    def digest(self) -> str:
-        return "sha256:" + self.sha.hexdigest()
 
 
 def zstd_module() -> Any:
@@ -79,26 +44,93 @@ def zstd_module() -> Any:
         ) from None
 
 
-def gzip_reader(stream: io.BufferedReader[Any]) -> Readable:
-    """A gzip stream's reader: ISA-L's (the ``isal`` package, about three
-    times faster than zlib) when installed, else the standard library's."""
+def zlib_module() -> Any:
+    """ISA-L's zlib (the ``isal`` package, about three times faster) when
+    installed, else the standard library's."""
     try:
-        igzip = importlib.import_module("isal.igzip")
+        return importlib.import_module("isal.isal_zlib")
     except ImportError:
-        return gzip.GzipFile(fileobj=stream, mode="rb")
-    reader: Readable = igzip.IGzipFile(fileobj=stream, mode="rb")
-    return reader
+        import zlib
+
+        return zlib
 
 
-def decompressed(stream: io.BufferedReader[Any]) -> Readable:
-    """``stream`` decompressed according to its magic bytes (gzip, zstd, or none)."""
-    head = stream.peek(4)[:4]
-    if head[:2] == b"\x1f\x8b":
-        return gzip_reader(stream)
-    if head == ZSTD_MAGIC:
-        reader: Readable = zstd_module().ZstdDecompressor().stream_reader(stream, read_across_frames=True)
-        return reader
-    return stream
+def gunzip(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The gzip stream in ``chunks`` inflated, in pieces of at most CHUNK
+    bytes; several members follow one another, zero bytes may pad them.
+    Raises what the inflater raises for corrupt data (a bad CRC too), or
+    EOFError for a stream cut short."""
+    zlib = zlib_module()
+    inflater: Any = None  # None: between members
+    for data in chunks:
+        while data:
+            if inflater is None:
+                data = data.lstrip(b"\0")
+                if not data:
+                    break
+                inflater = zlib.decompressobj(31)
+            piece = inflater.decompress(data, CHUNK)
+            if piece:
+                yield piece
+            if inflater.eof:
+                data, inflater = inflater.unused_data, None
+            else:
+                data = inflater.unconsumed_tail
+    if inflater is not None:
+        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+
+
+class _ChunkFile(io.RawIOBase):
+    """``chunks`` as a file object (for zstandard's stream reader)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.pending or next(self.chunks, b"")
+        n = min(len(buffer), len(data))
+        buffer[:n] = data[:n]
+        self.pending = data[n:]
+        return n
+
+
+def unzstd(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The zstd stream in ``chunks`` decompressed (all its frames)."""
+    reader = zstd_module().ZstdDecompressor().stream_reader(_ChunkFile(chunks), read_across_frames=True)
+    while piece := reader.read(CHUNK):
+        yield piece
+    for _ in chunks:
+        pass  # what follows the compressed stream counts in the blob's digest
+
+
+def decompressed(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The blob in ``chunks`` decompressed according to its magic bytes
+    (gzip, zstd, or none)."""
+    first = b""
+    for first in chunks:
+        if len(first) >= 4:
+            break
+        more = next(chunks, b"")
+        if not more:
+            break
+        first += more  # a tiny first read: the magic may need more bytes
+    if not first:
+        return iter(())
+    rest = _chained(first, chunks)
+    if first[:2] == GZIP_MAGIC:
+        return gunzip(rest)
+    if first[:4] == ZSTD_MAGIC:
+        return unzstd(rest)
+    return rest
+
+
+def _chained(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from chunks
 
 
 def decompression_errors() -> Tuple[Type[BaseException], ...]:
@@ -131,7 +163,13 @@ class BlobPipe:
     def __init__(
         self, blob: Readable, *, on_read: Optional[Callable[[int], None]] = None, copy_fd: Optional[int] = None
     ) -> None:
-        self._raw = _Hashing(blob, on_read, copy_fd)
+        self._blob = blob
+        self._on_read = on_read
+        self._copy_fd = copy_fd
+        self._blob_sha = hashlib.sha256()
+        self._count = 0
+        #: Reading the blob, copying it or the callback raised.
+        self._failed = False
         self._tar_sha = hashlib.sha256()
         self._queue: queue.Queue[Union[bytes, object]] = queue.Queue(DEPTH)
         self._stop = False
@@ -140,22 +178,55 @@ class BlobPipe:
         self._thread = threading.Thread(target=self._run, name="lcpy-layer-read", daemon=True)
         self._thread.start()
 
+    def _chunks(self) -> Iterator[bytes]:
+        """The blob's chunks as read, hashed, copied and counted, until its
+        end or until stopped."""
+        read, on_read, copy_fd = self._blob.read, self._on_read, self._copy_fd
+        while not self._stop:
+            try:
+                data = read(CHUNK)
+                if not data:
+                    return
+                if len(data) < CHUNK // 2:  # a download's small pieces: hashed, copied and inflated together
+                    pieces, size = [data], len(data)
+                    while size < CHUNK // 2 and (more := read(CHUNK)):
+                        pieces.append(more)
+                        size += len(more)
+                    data = b"".join(pieces)
+                self._blob_sha.update(data)
+                if copy_fd is not None:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(copy_fd, view) :]
+                self._count += len(data)
+                if on_read is not None:
+                    on_read(self._count)
+            except BaseException:
+                self._failed = True
+                raise
+            yield data
+
     def _run(self) -> None:
         try:
-            buffered = io.BufferedReader(self._raw, CHUNK)
-            plain = decompressed(buffered)
-            while not self._stop:
-                chunk = plain.read(CHUNK)
-                if not chunk:
-                    while not self._stop and buffered.read(CHUNK):
-                        pass  # what follows the compressed stream counts in the blob's digest
-                    break
-                self._tar_sha.update(chunk)
-                self._queue.put(chunk)
+            pieces: List[bytes] = []
+            size = 0
+            for piece in decompressed(self._chunks()):
+                pieces.append(piece)
+                size += len(piece)
+                if size >= CHUNK // 2:  # fewer, bigger hand-overs
+                    self._hand_over(pieces)
+                    pieces, size = [], 0
+            if pieces:
+                self._hand_over(pieces)
         except BaseException as e:
             self._error = e
         finally:
             self._queue.put(_END)
+
+    def _hand_over(self, pieces: List[bytes]) -> None:
+        chunk = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        self._tar_sha.update(chunk)
+        self._queue.put(chunk)
 
     def read_chunk(self) -> bytes:
         """The tar's next bytes; ``b""`` at its end."""
@@ -177,7 +248,7 @@ class BlobPipe:
         its digest) and of the blob; (blob digest, tar digest)."""
         while self.read_chunk():
             pass
-        return self._raw.digest(), "sha256:" + self._tar_sha.hexdigest()
+        return "sha256:" + self._blob_sha.hexdigest(), "sha256:" + self._tar_sha.hexdigest()
 
     def abort(self) -> None:
         """Stop reading and wait for the thread (nothing is raised)."""
@@ -191,8 +262,8 @@ class BlobPipe:
     def rest_digest(self) -> Optional[str]:
         """After abort(): the blob's digest, the rest of it read (None when
         reading it is what failed)."""
-        if self._raw.failed:
+        if self._failed:
             return None
-        while self._raw.read(CHUNK):
-            pass
-        return self._raw.digest()
+        while data := self._blob.read(CHUNK):
+            self._blob_sha.update(data)
+        return "sha256:" + self._blob_sha.hexdigest()

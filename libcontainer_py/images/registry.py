@@ -337,15 +337,22 @@ class BlobReader(io.RawIOBase):
                 chunk, self._pending = self._pending, b""
                 return chunk
 
-    def readinto(self, buffer: Any) -> int:
+    def read(self, size: int = -1, /) -> bytes:
+        """The next bytes as received (at most ``size``), without copying them."""
         data = self._pending or self._next_chunk()
-        n = min(len(buffer), len(data))
-        buffer[:n] = data[:n]
-        self._pending = data[n:]
-        self.offset += n
+        if 0 <= size < len(data):
+            data, self._pending = data[:size], data[size:]
+        else:
+            self._pending = b""
+        self.offset += len(data)
         if self.size is not None and self.offset > self.size:
             raise RegistryError(f"blob {self.digest}: more than the {self.size} bytes its descriptor says")
-        return n
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
 
     def _close_response(self) -> None:
         if self._response is not None:
