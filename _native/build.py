@@ -10,9 +10,9 @@ from cffi import FFI
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _cdef_from_header() -> str:
+def _cdef_from_header(name: str = "lc_native.h") -> str:
     """The header without include guards or preprocessor lines but its #defines."""
-    with open(os.path.join(HERE, "lc_native.h"), encoding="utf-8") as f:
+    with open(os.path.join(HERE, name), encoding="utf-8") as f:
         text = f.read()
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     lines = []
@@ -27,9 +27,10 @@ def _cdef_from_header() -> str:
 
 ffibuilder = FFI()
 ffibuilder.cdef(_cdef_from_header())
+ffibuilder.cdef(_cdef_from_header("unpack_files.h"))  # the image store's, not the executor's
 ffibuilder.set_source(
     "libcontainer_py._lcnative",
-    '#include "lc_native.h"',
+    '#include "lc_native.h"\n#include "unpack_files.h"',
     sources=[
         os.path.relpath(os.path.join(HERE, name))
         for name in (
@@ -45,6 +46,7 @@ ffibuilder.set_source(
             "serve.c",
             "serve_files.c",
             "syscalls.c",
+            "unpack_files.c",
         )
     ],
     include_dirs=[os.path.relpath(HERE)],

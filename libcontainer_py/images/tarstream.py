@@ -232,6 +232,23 @@ class TarReader:
             self._offset += k
             n -= k
 
+    def data_view(self, limit: int) -> Optional[memoryview]:
+        """The current entry's whole data, read in (as copy_to() would),
+        when it is a plain (not sparse) file of at most ``limit`` bytes;
+        else None, and nothing read."""
+        entry = self._current
+        if entry is None or entry.sparse is not None or entry.size > limit or not entry.has_data():
+            return None
+        n = min(entry.size, self._left)
+        while len(self._buf) - self._pos < n:
+            if not self._refill():
+                raise TarFormatError("unexpected end of data")
+        view = memoryview(self._buf)[self._pos : self._pos + n]
+        self._pos += n
+        self._offset += n
+        self._left -= n
+        return view
+
     def copy_to(self, fd: int) -> None:
         """Write the current entry's data to ``fd`` (at its offset 0)."""
         entry = self._current

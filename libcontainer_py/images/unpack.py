@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import errno
 import importlib
+import math
 import os
 import re
 import stat
 from typing import Any, Callable, List, Optional, Tuple, Type
 
+from .._lcnative import ffi, lib
 from . import tarstream as tar
 from .blobpipe import ZSTD_MAGIC as ZSTD_MAGIC  # where it was
 from .blobpipe import BlobPipe, Readable, decompression_errors
@@ -259,6 +261,11 @@ class _Layer:
             os.close(fd)
 
     def write_file(self, entry: Entry, dir_fd: int, leaf: str) -> None:
+        if _fits_native(entry, leaf):
+            data = self.reader.data_view(SMALL_FILE)
+            if data is not None:
+                self.write_small(entry, dir_fd, leaf, data)
+                return
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
             fd = os.open(leaf, flags, 0o600, dir_fd=dir_fd)
@@ -270,6 +277,19 @@ class _Layer:
             self.own(fd, entry)
         finally:
             os.close(fd)
+
+    def write_small(self, entry: Entry, dir_fd: int, leaf: str, data: memoryview) -> None:
+        """write_file() of a small file in one native call (the GIL released
+        once, not once per system call): made, written, owned, dated."""
+        sec, nsec = _timespec(entry.mtime)
+        name = os.fsencode(leaf)
+        args = (dir_fd, name, ffi.from_buffer(data), len(data), entry.mode, self.is_root, entry.uid, entry.gid)
+        rc = lib.lc_unpack_file(*args, sec, nsec)
+        if rc == -errno.EEXIST:  # a later entry replaces an earlier one
+            self.clear(dir_fd, leaf, keep_dir=False)
+            rc = lib.lc_unpack_file(*args, sec, nsec)
+        if rc < 0:
+            raise OSError(-rc, os.strerror(-rc), entry.name)
 
     def hardlink(self, entry: Entry, dir_fd: int, leaf: str) -> None:
         name = entry.name
@@ -297,6 +317,38 @@ class _Layer:
         for parts, entry in sorted(self.dirs, key=lambda d: -len(d[0])):
             self._close_retired()
             self.own(self.open_dir(entry.name, parts, create=False), entry)
+
+
+#: Regular files up to this size are made by one native call (lc_unpack_file).
+SMALL_FILE = 256 << 10
+_ID_MAX = 2**32 - 2  # (uid_t)-1 means "unchanged" to fchown
+_TIME_MAX = 2**62
+
+
+def _fits_native(entry: Entry, leaf: str) -> bool:
+    """Whether lc_unpack_file can make this file as write_file() would:
+    no xattrs to set, ids and time in the C types, no NUL in the name."""
+    if entry.pax and any(key.startswith("SCHILY.xattr.") for key in entry.pax):
+        return False
+    return (
+        0 <= entry.uid <= _ID_MAX
+        and 0 <= entry.gid <= _ID_MAX
+        and -_TIME_MAX < entry.mtime < _TIME_MAX
+        and "\0" not in leaf
+    )
+
+
+def _timespec(mtime: float) -> Tuple[int, int]:
+    """(seconds, nanoseconds) of a time, rounded as os.utime() does (down)."""
+    if isinstance(mtime, int):
+        return mtime, 0
+    frac, whole = math.modf(mtime)
+    sec, nsec = int(whole), math.floor(frac * 1e9)
+    if nsec >= 1_000_000_000:
+        sec, nsec = sec + 1, nsec - 1_000_000_000
+    elif nsec < 0:
+        sec, nsec = sec - 1, nsec + 1_000_000_000
+    return sec, nsec
 
 
 def _lstat(dir_fd: int, leaf: str) -> Optional[os.stat_result]:
