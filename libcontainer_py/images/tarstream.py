@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+import zlib
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 BLOCK = 512
@@ -132,6 +133,12 @@ def _parse_number(field: bytes) -> int:
         return int((field if end < 0 else field[:end]).decode("ascii").strip() or "0", 8)
     except ValueError:
         raise _NoHeader("invalid header", True) from None
+
+
+def _byte_sum(data: bytes) -> int:
+    """The sum of the bytes of ``data`` (256 at most): the low half of its
+    adler32 is 1 + that sum modulo 65521, which 256 * 255 stays below."""
+    return (zlib.adler32(data) & 0xFFFF) - 1
 
 
 def _padded(size: int) -> int:
@@ -279,7 +286,8 @@ class TarReader:
             raise _ZeroBlock()
         name, mode, uid, gid, size, mtime, chksum, kind, link, _un, _gn, major, minor, prefix = _HEADER.unpack(buf)
         checksum = _number(chksum)
-        if checksum != 256 + sum(buf) - sum(buf[148:156]) and checksum != 256 + sum(_SIGNED.unpack(buf)):
+        unsigned = 256 + _byte_sum(buf[:256]) + _byte_sum(buf[256:]) - _byte_sum(buf[148:156])
+        if checksum != unsigned and checksum != 256 + sum(_SIGNED.unpack(buf)):
             raise _NoHeader("bad checksum", True)
         entry = Entry()
         entry.name = _text(name)
