@@ -177,3 +177,58 @@ def test_progress_is_a_tqdm_bar_when_tqdm_is_installed(capsys: Any) -> None:
     p.close()
     err = capsys.readouterr().err
     assert "layer 2/2" in err and "2.00k" in err and "done" in err, err
+
+
+def unpacked_tree(path: Any) -> dict:
+    """name -> (mode, uid, gid, mtime_ns, content) of every entry under path."""
+    out = {}
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            full = os.path.join(root, name)
+            st = os.lstat(full)
+            content = b""
+            if os.path.isfile(full):
+                with open(full, "rb") as f:
+                    content = f.read()
+            out[os.path.relpath(full, path)] = (st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns, content)
+    return out
+
+
+def test_small_files_made_natively_as_by_the_python_path(tmp_path: Any, monkeypatch: Any) -> None:
+    """lc_unpack_file (one native call per small file) leaves what the
+    per-system-call path leaves: modes with set-id bits, owners, times (a
+    pax fraction rounded the same way), a replaced file's last content."""
+    owned = entry("d/setuid", mode=0o4755)
+    owned.uid = owned.gid = 1000
+    frac = entry("d/frac", mode=0o640)
+    frac.mtime = 1700000000.123456789
+    old = entry("d/old", mode=0o444)
+    old.mtime = 5
+    with_xattr = entry("d/xattr")
+    with_xattr.pax_headers = {"SCHILY.xattr.user.test": "v"}
+    layer = layer_from_members(
+        [
+            (entry("d", tarfile.DIRTYPE, mode=0o755), None),
+            (owned, b"#!/bin/sh\n"),
+            (frac, b"fraction"),
+            (old, b"old"),
+            (with_xattr, b"x"),
+            (entry("d/replaced"), b"first"),
+            (entry("d/replaced", mode=0o600), b"second"),
+            (entry("d/big"), os.urandom(unpack_mod.SMALL_FILE + 1000)),
+        ]
+    )
+    native, python = tmp_path / "native", tmp_path / "python"
+    native.mkdir()
+    python.mkdir()
+    unpack_layer(io.BytesIO(layer), str(native))
+    monkeypatch.setattr(unpack_mod, "SMALL_FILE", -1)  # every file through os.open/os.write/os.fchown...
+    unpack_layer(io.BytesIO(layer), str(python))
+    got = unpacked_tree(native)
+    assert got == unpacked_tree(python)
+    mode, uid, gid, _mtime_ns, content = got["d/setuid"]
+    assert mode == 0o104755 and content == b"#!/bin/sh\n"
+    assert (uid, gid) == ((1000, 1000) if os.geteuid() == 0 else (os.geteuid(), os.getegid()))
+    assert got["d/frac"][3] // 10**9 == 1700000000 and got["d/frac"][3] % 10**9 > 123000000
+    assert got["d/old"][0] == 0o100444 and got["d/old"][3] == 5 * 10**9
+    assert got["d/replaced"][0] == 0o100600 and got["d/replaced"][4] == b"second"
