@@ -19,7 +19,7 @@ from .sources import _INDEXES, _MANIFESTS, OCI_LAYER, OCI_MANIFEST, ImageManifes
 from .unpack import check_digest
 
 if TYPE_CHECKING:
-    from .store import Image, ImageRef, ImageStore, ProgressArg, Unpacked
+    from .store import Image, ImageRef, ImageStore, ProgressArg
 
 DEFAULT_CONCURRENCY = 3
 
@@ -46,8 +46,7 @@ def pull(
         reporter = Reporter(f"pull {reference.familiar}", sink, sum(b.size or 0 for b in found.layers))
         try:
             with store._lock("gc.lock", shared=True):  # no gc until the image is recorded
-                with store._keeping() as whole:
-                    _fetch_layers(store, client, found, reporter, concurrency, whole)
+                _fetch_layers(store, client, found, reporter, concurrency)
                 for digest, data in ((found.digest, found.manifest), (found.config_digest, found.config)):
                     if not os.path.exists(store._blob_path(digest)):
                         store._write_atomic(store._blob_path(digest), data)
@@ -104,16 +103,10 @@ def _layer(manifest: str, i: int, desc: Any) -> LayerBlob:
 
 
 def _fetch_layers(
-    store: ImageStore,
-    client: RegistryClient,
-    found: ImageManifest,
-    reporter: Reporter,
-    concurrency: int,
-    whole: List[Unpacked],
+    store: ImageStore, client: RegistryClient, found: ImageManifest, reporter: Reporter, concurrency: int
 ) -> None:
     """Download and unpack the layers the store lacks, ``concurrency`` at
-    once, into ``whole`` (store._keeping()); the first failure cancels the
-    rest (each cleans up its own)."""
+    once; the first failure cancels the rest (each cleans up its own)."""
     missing: Dict[str, LayerBlob] = {}
     for blob, diff_id in zip(found.layers, found.diff_ids):
         if os.path.isdir(store.layer_path(diff_id)):
@@ -124,7 +117,7 @@ def _fetch_layers(
         return
     stop = threading.Event()
     with concurrent.futures.ThreadPoolExecutor(min(concurrency, len(missing)), "lcpy-pull") as pool:
-        futures = [pool.submit(_fetch_layer, store, client, b, d, reporter, stop, whole) for d, b in missing.items()]
+        futures = [pool.submit(_fetch_layer, store, client, b, d, reporter, stop) for d, b in missing.items()]
         try:
             concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
         finally:
@@ -139,13 +132,7 @@ def _fetch_layers(
 
 
 def _fetch_layer(
-    store: ImageStore,
-    client: RegistryClient,
-    blob: LayerBlob,
-    diff_id: str,
-    reporter: Reporter,
-    stop: threading.Event,
-    whole: List[Unpacked],
+    store: ImageStore, client: RegistryClient, blob: LayerBlob, diff_id: str, reporter: Reporter, stop: threading.Event
 ) -> None:
     digest = blob.digest or diff_id
 
@@ -154,7 +141,7 @@ def _fetch_layer(
             raise ImageError(f"layer {digest}: download stopped (another layer failed)")
         reporter(digest, "downloading", n, blob.size)
 
-    store._unpack(functools.partial(client.open_blob, digest, blob.size), digest, diff_id, whole, on_read)
+    store._unpack(functools.partial(client.open_blob, digest, blob.size), digest, diff_id, on_read)
     reporter(digest, "done", blob.size or 0, blob.size)
 
 

@@ -202,18 +202,16 @@ class ImageStore:
             raise ImageError(f"{what} in the source ({', '.join(names)}): pass name= to pick one")
         image = found[0]
         with self._lock("gc.lock", shared=True):  # no gc until the image is recorded
-            with self._keeping() as whole:
-                for i, (blob, diff_id) in enumerate(zip(image.layers, image.diff_ids)):
-                    if not os.path.isdir(self.layer_path(diff_id)) and diff_id not in {w.diff_id for w in whole}:
-                        label = f"layer {i + 1}/{len(image.layers)} {diff_id[7:19]}"
-                        progress = Progress(label, blob.size, self.progress, callback)
-                        opener = functools.partial(source.open, blob.path)
-                        try:
-                            self._unpack(opener, blob.digest, diff_id, whole, progress.update)
-                        except BaseException:
-                            progress.close("failed")
-                            raise
-                        progress.close()
+            for i, (blob, diff_id) in enumerate(zip(image.layers, image.diff_ids)):
+                if not os.path.isdir(self.layer_path(diff_id)):
+                    label = f"layer {i + 1}/{len(image.layers)} {diff_id[7:19]}"
+                    progress = Progress(label, blob.size, self.progress, callback)
+                    try:
+                        self._unpack(functools.partial(source.open, blob.path), blob.digest, diff_id, progress.update)
+                    except BaseException:
+                        progress.close("failed")
+                        raise
+                    progress.close()
             for digest, data in ((image.digest, image.manifest), (image.config_digest, image.config)):
                 if not os.path.exists(self._blob_path(digest)):
                     self._write_atomic(self._blob_path(digest), data)
@@ -224,12 +222,10 @@ class ImageStore:
         open_blob: Callable[[], ContextManager[Readable]],
         digest: Optional[str],
         diff_id: str,
-        whole: List[Unpacked],
         on_read: Optional[Callable[[int], None]] = None,
     ) -> None:
-        """Unpack a layer blob into a fresh directory under tmp/ and keep the
-        blob beside it (for push), both checked; appended to ``whole`` for
-        _keeping() to put in place.  Nothing of a failed one stays."""
+        """Unpack a layer blob into layers/ and keep the blob in blobs/ (for
+        push), both only once checked; nothing of a failed one stays."""
         tmp_root = os.path.join(self.root, "tmp")
         tmp = tempfile.mkdtemp(dir=tmp_root, prefix="layer-")
         fd, blob_tmp = tempfile.mkstemp(dir=tmp_root, prefix="blob-")
@@ -241,49 +237,21 @@ class ImageStore:
                         got = _unpack_in_userns(blob, fd, tmp, digest, diff_id)
                     else:
                         got, _ = unpack_blob(blob, tmp, digest=digest, diff_id=diff_id, on_read=on_read, copy_fd=fd)
+                _syncfs(fd)  # the layer and its blob on disk before either is renamed into place
             finally:
                 os.close(fd)
+            os.replace(blob_tmp, self._blob_path(got))
+            try:
+                os.rename(tmp, self.layer_path(diff_id))
+            except OSError as e:
+                if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                    raise
+                _rmtree(tmp)  # another import made it first: the same content
         except BaseException:
             _rmtree(tmp, ignore_errors=True)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(blob_tmp)
             raise
-        whole.append(Unpacked(tmp, blob_tmp, got, diff_id))
-
-    @contextlib.contextmanager
-    def _keeping(self) -> Iterator[List[Unpacked]]:
-        """A list for _unpack() to fill; at the end, failure or not, what is
-        in it is written to disk (one syncfs for all the layers, rather than
-        one per layer while others still unpack) and only then renamed into
-        blobs/ and layers/: a layer in layers/ is always whole on disk."""
-        whole: List[Unpacked] = []
-        try:
-            yield whole
-        finally:
-            try:
-                if whole:
-                    tmp_fd = os.open(os.path.join(self.root, "tmp"), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-                    try:
-                        _syncfs(tmp_fd)
-                    finally:
-                        os.close(tmp_fd)
-                while whole:
-                    self._put_in_place(whole[0])
-                    whole.pop(0)
-            finally:
-                for layer in whole:  # not kept: syncfs or a rename failed
-                    _rmtree(layer.tmp, ignore_errors=True)
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(layer.blob_tmp)
-
-    def _put_in_place(self, layer: Unpacked) -> None:
-        os.replace(layer.blob_tmp, self._blob_path(layer.digest))
-        try:
-            os.rename(layer.tmp, self.layer_path(layer.diff_id))
-        except OSError as e:
-            if e.errno not in (errno.EEXIST, errno.ENOTEMPTY):
-                raise
-            _rmtree(layer.tmp)  # another import made it first: the same content
 
     def _record(self, found: ImageManifest, tag: Optional[str]) -> Image:
         with self._lock("images.lock"):
@@ -454,20 +422,9 @@ class ImageStore:
         return removed
 
 
-@attrs.frozen
-class Unpacked:
-    """A layer unpacked and checked under tmp/ (``tmp``), its blob beside
-    it (``blob_tmp``, of digest ``digest``), not yet in place."""
-
-    tmp: str
-    blob_tmp: str
-    digest: str
-    diff_id: str
-
-
 def _syncfs(fd: int) -> None:
-    """syncfs(2) of the file system holding ``fd``: every file of the
-    layers unpacked on disk at once, where an fsync of each would wait for each."""
+    """syncfs(2) of the file system holding ``fd``: every file a layer
+    unpacked on disk at once, where an fsync of each would wait for each."""
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
