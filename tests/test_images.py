@@ -167,29 +167,6 @@ def test_second_import_unpacks_nothing(layers: Any, tmp_path: Any) -> None:
     assert [i.names for i in store.list()] == [("a:1",), ("b:1",)]
 
 
-def test_layers_go_in_place_only_after_one_syncfs(layers: Any, tmp_path: Any, monkeypatch: Any) -> None:
-    """Both layers are unpacked under tmp/ and written to disk by one
-    syncfs before either is renamed into layers/ (and read as whole again)."""
-    from libcontainer_py.images import store as store_mod
-
-    archive = str(tmp_path / "a.tar")
-    write_docker_archive(archive, layers, tags=["a:1"])
-    store = ImageStore(str(tmp_path / "store"))
-    placed, pending = os.path.join(store.root, "layers", "sha256"), os.path.join(store.root, "tmp")
-    seen = []
-    real = store_mod._syncfs
-
-    def syncfs(fd: int) -> None:
-        seen.append((os.listdir(placed), sorted(n.split("-")[0] for n in os.listdir(pending))))
-        real(fd)
-
-    monkeypatch.setattr(store_mod, "_syncfs", syncfs)
-    image = store.import_archive(archive)
-    assert seen == [([], ["blob", "blob", "layer", "layer"])]
-    assert sorted(os.listdir(placed)) == sorted(d[7:] for d in image.layers)
-    assert os.listdir(pending) == []
-
-
 def test_writes_are_invisible_to_the_image_and_other_containers(layers: Any, tmp_path: Any) -> None:
     write_oci_layout(str(tmp_path / "layout"), layers)
     store = ImageStore(str(tmp_path / "store"))
