@@ -7,18 +7,16 @@
 
 #include "unpack_files.h"
 
-/* Create `name` under `dir_fd` (O_EXCL, never through a symlink) holding
- * the `len` bytes of `data`; then its owner (when `set_owner`: before the
- * mode, as chown clears set-id bits), its mode and its times.  0, or
- * -errno (-EEXIST with nothing done when `name` exists; after another
- * failure the file may stay, partly written: the caller drops the layer). */
-int lc_unpack_file(int dir_fd, const char *name, const void *data, size_t len, unsigned int mode,
-                   int set_owner, unsigned int uid, unsigned int gid, long long mtime_sec, long mtime_nsec)
+/* One file: created under its dir_fd (O_EXCL, never through a symlink),
+ * written, then its owner (when set_owner: before the mode, as chown
+ * clears set-id bits), its mode and its times.  0 or an errno. */
+static int make_file(const struct lc_unpack_file *f, int set_owner)
 {
-    int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = openat(f->dir_fd, f->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
-        return -errno;
-    const char *p = data;
+        return errno;
+    const char *p = f->data;
+    size_t len = f->len;
     while (len > 0) {
         ssize_t n = write(fd, p, len);
         if (n < 0) {
@@ -29,18 +27,32 @@ int lc_unpack_file(int dir_fd, const char *name, const void *data, size_t len, u
         p += n;
         len -= (size_t)n;
     }
-    if (set_owner && fchown(fd, uid, gid) < 0)
+    if (set_owner && fchown(fd, f->uid, f->gid) < 0)
         goto fail;
-    if (fchmod(fd, mode & 07777) < 0)
+    if (fchmod(fd, f->mode & 07777) < 0)
         goto fail;
-    struct timespec times[2] = {{mtime_sec, mtime_nsec}, {mtime_sec, mtime_nsec}};
+    struct timespec times[2] = {{f->mtime_sec, f->mtime_nsec}, {f->mtime_sec, f->mtime_nsec}};
     if (futimens(fd, times) < 0)
         goto fail;
-    if (close(fd) < 0)
-        return -errno;
-    return 0;
+    return close(fd) < 0 ? errno : 0;
 fail:;
     int err = errno;
     close(fd);
-    return -err;
+    return err;
+}
+
+/* files[0..count) made in order.  Returns count, or the index of the
+ * first that failed with its errno in *err (EEXIST: nothing was done for
+ * it; after another error it may stay, partly written: the caller drops
+ * the layer). */
+long lc_unpack_files(const struct lc_unpack_file *files, size_t count, int set_owner, int *err)
+{
+    for (size_t i = 0; i < count; i++) {
+        int e = make_file(&files[i], set_owner);
+        if (e != 0) {
+            *err = e;
+            return (long)i;
+        }
+    }
+    return (long)count;
 }

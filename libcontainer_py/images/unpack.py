@@ -116,6 +116,11 @@ class _Layer:
         #: entry starts, never while an fd of it may still be in use.
         self._last: Optional[Tuple[Tuple[str, ...], int]] = None
         self._retired: List[int] = []
+        #: Small files not made yet (flush()): (dir fd, name, data, entry).
+        #: Anything else that touches the layer flushes them first, and no
+        #: fd they use is closed before.
+        self.batch: List[Tuple[int, bytes, memoryview, Entry]] = []
+        self._batch_bytes = 0
 
     def close(self) -> None:
         self.forget()
@@ -137,6 +142,7 @@ class _Layer:
         symlink or a non-directory."""
         if self._last is not None and self._last[0] == parts:
             return self._last[1]
+        self.flush()  # the walk sees (and may not make) what the batch makes
         fd = self._walk(entry, parts, create=create)
         self.forget()
         self._last = (parts, fd)
@@ -193,7 +199,8 @@ class _Layer:
         os.utime(fd, (entry.mtime, entry.mtime))
 
     def add(self, entry: Entry) -> None:
-        self._close_retired()  # no fd is lent out between entries
+        if not self.batch:
+            self._close_retired()  # no fd is lent out between entries, nor held by the batch
         name = entry.name
         parts = entry_parts(name)
         if not parts:  # the layer's root itself
@@ -202,6 +209,7 @@ class _Layer:
             return
         leaf = parts[-1]
         if leaf.startswith(WHITEOUT_PREFIX):
+            self.flush()
             self.whiteout(name, parts)
             return
         self.make(entry, parts, self.open_dir(name, parts[:-1], create=True), leaf)
@@ -224,6 +232,7 @@ class _Layer:
         if kind in tar.REGULAR_TYPES:
             self.write_file(entry, dir_fd, leaf)
             return
+        self.flush()  # anything but a small file sees the files before it
         if kind == tar.DIRTYPE:
             if not self.clear(dir_fd, leaf, keep_dir=True):
                 os.mkdir(leaf, 0o700, dir_fd=dir_fd)
@@ -264,8 +273,12 @@ class _Layer:
         if _fits_native(entry, leaf):
             data = self.reader.data_view(SMALL_FILE)
             if data is not None:
-                self.write_small(entry, dir_fd, leaf, data)
+                self.batch.append((dir_fd, os.fsencode(leaf), data, entry))
+                self._batch_bytes += len(data)
+                if len(self.batch) >= BATCH_FILES or self._batch_bytes >= BATCH_BYTES:
+                    self.flush()
                 return
+        self.flush()
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
             fd = os.open(leaf, flags, 0o600, dir_fd=dir_fd)
@@ -278,18 +291,32 @@ class _Layer:
         finally:
             os.close(fd)
 
-    def write_small(self, entry: Entry, dir_fd: int, leaf: str, data: memoryview) -> None:
-        """write_file() of a small file in one native call (the GIL released
-        once, not once per system call): made, written, owned, dated."""
-        sec, nsec = _timespec(entry.mtime)
-        name = os.fsencode(leaf)
-        args = (dir_fd, name, ffi.from_buffer(data), len(data), entry.mode, self.is_root, entry.uid, entry.gid)
-        rc = lib.lc_unpack_file(*args, sec, nsec)
-        if rc == -errno.EEXIST:  # a later entry replaces an earlier one
-            self.clear(dir_fd, leaf, keep_dir=False)
-            rc = lib.lc_unpack_file(*args, sec, nsec)
-        if rc < 0:
-            raise OSError(-rc, os.strerror(-rc), entry.name)
+    def flush(self) -> None:
+        """Make the batched small files, in order, by native calls that run
+        without the GIL (lc_unpack_files: create, write, owner, mode,
+        times): one GIL hand-over for many files, not five per file."""
+        batch, self.batch, self._batch_bytes = self.batch, [], 0
+        start = 0
+        while start < len(batch):
+            todo = batch[start:]
+            files = ffi.new("struct lc_unpack_file[]", len(todo))
+            keep: List[Any] = []  # the names and buffers the array points to
+            for i, (dir_fd, name, data, entry) in enumerate(todo):
+                f = files[i]
+                c_name, c_data = ffi.new("char[]", name), ffi.from_buffer(data)
+                keep += (c_name, c_data)
+                f.dir_fd, f.name, f.data, f.len = dir_fd, c_name, c_data, len(data)
+                f.mode, f.uid, f.gid = entry.mode, entry.uid, entry.gid
+                f.mtime_sec, f.mtime_nsec = _timespec(entry.mtime)
+            err = ffi.new("int *")
+            done = lib.lc_unpack_files(files, len(todo), self.is_root, err)
+            if done == len(todo):
+                return
+            dir_fd, name, _data, entry = todo[done]
+            if err[0] != errno.EEXIST:
+                raise OSError(err[0], os.strerror(err[0]), entry.name)
+            self.clear(dir_fd, os.fsdecode(name), keep_dir=False)  # a later entry replaces an earlier one
+            start += done
 
     def hardlink(self, entry: Entry, dir_fd: int, leaf: str) -> None:
         name = entry.name
@@ -314,19 +341,23 @@ class _Layer:
 
     def finish(self) -> None:
         """Owners, modes and times of the directories, deepest first."""
+        self.flush()
         for parts, entry in sorted(self.dirs, key=lambda d: -len(d[0])):
             self._close_retired()
             self.own(self.open_dir(entry.name, parts, create=False), entry)
 
 
-#: Regular files up to this size are made by one native call (lc_unpack_file).
+#: Regular files up to this size are batched (flush()), and made natively.
 SMALL_FILE = 256 << 10
+#: A batch is made when it holds this many files or bytes.
+BATCH_FILES = 256
+BATCH_BYTES = 4 << 20
 _ID_MAX = 2**32 - 2  # (uid_t)-1 means "unchanged" to fchown
 _TIME_MAX = 2**62
 
 
 def _fits_native(entry: Entry, leaf: str) -> bool:
-    """Whether lc_unpack_file can make this file as write_file() would:
+    """Whether lc_unpack_files can make this file as write_file() would:
     no xattrs to set, ids and time in the C types, no NUL in the name."""
     if entry.pax and any(key.startswith("SCHILY.xattr.") for key in entry.pax):
         return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import stat
 import tarfile
 from typing import Any, List
 
@@ -195,7 +196,7 @@ def unpacked_tree(path: Any) -> dict:
 
 
 def test_small_files_made_natively_as_by_the_python_path(tmp_path: Any, monkeypatch: Any) -> None:
-    """lc_unpack_file (one native call per small file) leaves what the
+    """lc_unpack_files (native calls, many small files each) leaves what the
     per-system-call path leaves: modes with set-id bits, owners, times (a
     pax fraction rounded the same way), a replaced file's last content."""
     owned = entry("d/setuid", mode=0o4755)
@@ -232,3 +233,38 @@ def test_small_files_made_natively_as_by_the_python_path(tmp_path: Any, monkeypa
     assert got["d/frac"][3] // 10**9 == 1700000000 and got["d/frac"][3] % 10**9 > 123000000
     assert got["d/old"][0] == 0o100444 and got["d/old"][3] == 5 * 10**9
     assert got["d/replaced"][0] == 0o100600 and got["d/replaced"][4] == b"second"
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["file-then-path-through-it", "file-then-dir", "file-then-hardlink", "file-then-whiteout", "file-then-symlink"],
+)
+def test_batched_small_files_keep_the_order_of_entries(case: str, tmp_path: Any, monkeypatch: Any) -> None:
+    """What a later entry does to an earlier small file (made later, in a
+    batch) ends as when each file is made at once: an error, or a tree."""
+    later = {
+        "file-then-path-through-it": (entry("d/x/y"), b"under a file"),
+        "file-then-dir": (entry("d/x", tarfile.DIRTYPE, mode=0o700), None),
+        "file-then-hardlink": (entry("d/h", tarfile.LNKTYPE, "d/x"), None),
+        "file-then-whiteout": (entry("d/.wh.x"), b""),
+        "file-then-symlink": (entry("d/x", tarfile.SYMTYPE, "elsewhere"), None),
+    }[case]
+    members = [(entry("d", tarfile.DIRTYPE, mode=0o755), None), (entry("d/a"), b"a"), (entry("d/x"), b"x"), later]
+    layer = layer_from_members(members)
+
+    def outcome(dest: Any) -> Any:
+        dest.mkdir()
+        try:
+            unpack_layer(io.BytesIO(layer), str(dest))
+        except (ImageError, OSError) as e:
+            return type(e).__name__
+        tree = unpacked_tree(dest)  # a whiteout's time is when it was made
+        return {n: v[:3] + v[4:] if stat.S_ISCHR(v[0]) else v for n, v in tree.items()}
+
+    native = outcome(tmp_path / "native")
+    monkeypatch.setattr(unpack_mod, "SMALL_FILE", -1)
+    assert native == outcome(tmp_path / "python")
+    if case == "file-then-path-through-it":
+        assert native == "UnsafeLayerError"
+    else:
+        assert isinstance(native, dict) and native["d/a"][4] == b"a"
