@@ -338,9 +338,12 @@ class BlobReader(io.RawIOBase):
                 return chunk
 
     def read(self, size: int = -1, /) -> bytes:
-        """The next bytes as received (at most ``size``), without copying them."""
+        """The next bytes as received (at most ``size``), without copying
+        them; all the rest when ``size`` is negative."""
+        if size < 0:
+            return self.readall()
         data = self._pending or self._next_chunk()
-        if 0 <= size < len(data):
+        if size < len(data):
             data, self._pending = data[:size], data[size:]
         else:
             self._pending = b""

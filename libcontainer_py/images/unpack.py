@@ -306,7 +306,7 @@ class _Layer:
                 c_name, c_data = ffi.new("char[]", name), ffi.from_buffer(data)
                 keep += (c_name, c_data)
                 f.dir_fd, f.name, f.data, f.len = dir_fd, c_name, c_data, len(data)
-                f.mode, f.uid, f.gid = entry.mode, entry.uid, entry.gid
+                f.mode, f.uid, f.gid = entry.mode & 0o7777, entry.uid, entry.gid
                 f.mtime_sec, f.mtime_nsec = _timespec(entry.mtime)
             err = ffi.new("int *")
             done = lib.lc_unpack_files(files, len(todo), self.is_root, err)
