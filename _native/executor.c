@@ -277,10 +277,66 @@ static int child_entry(void *arg)
 /* posix_spawn's model: the child shares our memory (no page tables to copy,
  * no copy-on-write faults) and this thread is suspended until it has exec'd
  * or exited, so nothing it reads can change under it.  Returns -2 when a
- * stack cannot be had, so the caller falls back to a plain clone. */
+ * stack cannot be had (or clone3 is needed on an architecture without
+ * clone3_on_stack), so the caller falls back to a plain clone. */
 #define LC_CHILD_STACK (256 * 1024)
 
-static long spawn_vfork(const struct lc_spawn_args *a, int *pidfd)
+#if defined(__x86_64__)
+/* clone3 whose child runs fn(arg) on the stack ca names, then exits with
+ * its value (child_main execs or _exits first).  clone(2) takes a function
+ * but cannot say CLONE_INTO_CGROUP or CLONE_NEWTIME; glibc has no clone3
+ * wrapper, so the child's first instructions are here: the kernel starts
+ * it after the syscall with rax = 0, the new stack, and our registers
+ * (fn and arg ride in r12 and r13). */
+static long clone3_on_stack(struct lc_clone_args *ca, int (*fn)(void *), void *arg)
+{
+    long ret;
+    register void *fn_reg __asm__("r12") = (void *)fn;
+    register void *arg_reg __asm__("r13") = arg;
+
+    __asm__ volatile("syscall\n\t"
+                     "test %%rax, %%rax\n\t"
+                     "jnz 1f\n\t"
+                     "xor %%ebp, %%ebp\n\t"
+                     "mov %%r13, %%rdi\n\t"
+                     "call *%%r12\n\t"
+                     "mov %%eax, %%edi\n\t"
+                     "mov %[exit_nr], %%eax\n\t"
+                     "syscall\n\t"
+                     "hlt\n"
+                     "1:"
+                     : "=a"(ret)
+                     : "0"((long)SYS_clone3), "D"(ca), "S"(sizeof *ca), "r"(fn_reg), "r"(arg_reg),
+                       [exit_nr] "i"(SYS_exit)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+#define LC_HAVE_CLONE3_ON_STACK 1
+#endif
+
+static long clone_on_stack(const struct lc_spawn_args *a, struct lc_clone_args *ca, void *stack, int *pidfd)
+{
+    if (!(ca->flags & (CLONE_INTO_CGROUP | LC_CLONE_NEWTIME)))
+        return clone(child_entry, (char *)stack + LC_CHILD_STACK,
+                     (int)(CLONE_VM | CLONE_VFORK | CLONE_PIDFD | a->clone_flags | SIGCHLD), (void *)a, pidfd);
+    /* A new time namespace is entered only by a child with memory of its
+     * own (the kernel switches a CLONE_VM child at its execve, after the
+     * offsets could be written): that one takes the plain clone3. */
+#ifdef LC_HAVE_CLONE3_ON_STACK
+    if (!(ca->flags & LC_CLONE_NEWTIME)) {
+        struct lc_clone_args vm = *ca;
+
+        vm.flags |= CLONE_VM | CLONE_VFORK;
+        vm.stack = (uint64_t)(uintptr_t)stack;
+        vm.stack_size = LC_CHILD_STACK;
+        return clone3_on_stack(&vm, child_entry, (void *)a);
+    }
+#endif
+    (void)pidfd;
+    return -2;
+}
+
+static long spawn_vfork(const struct lc_spawn_args *a, struct lc_clone_args *ca, int *pidfd)
 {
     void *stack = mmap(NULL, LC_CHILD_STACK, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -289,9 +345,7 @@ static long spawn_vfork(const struct lc_spawn_args *a, int *pidfd)
 
     if (stack == MAP_FAILED)
         return -2;
-    pid = clone(child_entry, (char *)stack + LC_CHILD_STACK,
-                (int)(CLONE_VM | CLONE_VFORK | CLONE_PIDFD | a->clone_flags | SIGCHLD),
-                (void *)a, pidfd);
+    pid = clone_on_stack(a, ca, stack, pidfd);
     saved = errno;
     munmap(stack, LC_CHILD_STACK);
     /* The dumpable flag lives in the memory descriptor the child shared
@@ -327,10 +381,8 @@ int lc_spawn(const struct lc_spawn_args *a, int *pidfd_out)
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pid = -2;
-    /* clone(2) cannot say CLONE_INTO_CGROUP, nor CLONE_NEWTIME (its bit is
-     * the exit signal there): those need clone3. */
-    if (a->vfork && a->cgroup_fd < 0 && !(a->clone_flags & LC_CLONE_NEWTIME))
-        pid = spawn_vfork(a, &pidfd);
+    if (a->vfork)
+        pid = spawn_vfork(a, &ca, &pidfd);
     if (pid == -2)
         pid = syscall(SYS_clone3, &ca, sizeof ca);
     if (pid < 0 && errno == ENOSYS && a->cgroup_fd < 0) {

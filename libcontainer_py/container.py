@@ -22,6 +22,7 @@ from ._statedir import wait_gone as _wait_gone
 from ._status_rules import ACCEPTS, refusal
 from .capabilities import Capabilities
 from .cgroups import CgroupConfig, Event, Manager, Resource, Stats, detect, new_manager
+from .cgroups._ops import v1_placement
 from .config import Config
 from .errors import ConfigError, ContainerError, host_error
 from .errors import ContainerExists as ContainerExists  # its old home
@@ -805,7 +806,7 @@ def _state_of(
         bundle=bundle,
         annotations=annotations,
         cgroup_path=process.cgroup.path if process.cgroup is not None else None,
-        cgroup_controllers=None if cgroup is None or cgroup.accounting else cgroup.controllers(),
+        cgroup_controllers=None if cgroup is None else process.cgroup_controllers,
         cgroup_joined=process.cgroup is not None and process.cgroup.joined,
         namespaces=namespaces,
         config=document,
@@ -815,20 +816,24 @@ def _state_of(
 def _intent(container_id: str, config: Config) -> State:
     """The state written before anything is made: no process yet (pid 0)."""
     cgroup = config.cgroup
+    controllers = None
     if cgroup is not None:
         from . import rootless
 
+        layout = detect()
         if rootless.cgroups_unprivileged():
             # where popen will make it: in the delegated subtree, or nowhere
-            delegated = rootless.delegated_cgroup(cgroup, detect(), container_id)
-            cgroup = delegated[0] if delegated is not None else None
+            delegated = rootless.delegated_cgroup(cgroup, layout, container_id)
+            cgroup, layout = delegated if delegated is not None else (None, layout)
+        if cgroup is not None and not cgroup.accounting:
+            controllers = v1_placement(cgroup.controllers(), layout.v1, layout.unified)
     return State(
         id=container_id,
         pid=0,
         pid_start=0,
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(),
         cgroup_path=cgroup.resolved_path(container_id) if cgroup is not None else None,
-        cgroup_controllers=None if cgroup is None or cgroup.accounting else cgroup.controllers(),
+        cgroup_controllers=controllers,
         # A cgroup that exists already is joined, not made: never removed by a
         # cleanup of this record, even if creating stops half-way.
         cgroup_joined=cgroup is not None and bool(_existing_cgroup(cgroup, container_id)),
