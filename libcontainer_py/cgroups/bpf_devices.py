@@ -11,6 +11,7 @@ requested access bit decides.  No rule matching: deny.
 from __future__ import annotations
 
 import errno as errno_mod
+import functools
 import os
 import struct
 from typing import List, Tuple
@@ -93,6 +94,12 @@ def assemble(prog: List[Insn]) -> bytes:
     return b"".join(struct.pack("<BBhi", c, (s << 4) | d, off, imm) for c, d, s, off, imm in prog)
 
 
+@functools.lru_cache(maxsize=16)
+def program_code(devices: Devices) -> bytes:
+    """The assembled program of ``devices`` (most containers share one: the default rules)."""
+    return assemble(compile_rules(devices))
+
+
 def _bpf(cmd: int, attr: object, what: str, path: str) -> int:
     from .._lcnative import ffi, lib
 
@@ -107,10 +114,9 @@ def load(devices: Devices, path: str = "<device program>") -> int:
     """Load the program; returns its fd (close-on-exec), which the caller closes."""
     from .._lcnative import ffi
 
-    code = assemble(compile_rules(devices))
+    code = program_code(devices)
     insns = ffi.new("char[]", code)
     license_ = ffi.new("char[]", b"Apache")
-    log = ffi.new("char[]", 65536)
     attr = ffi.new("char[]", 128)
     buf = ffi.buffer(attr)
     addr = int(ffi.cast("uintptr_t", insns))
@@ -123,6 +129,7 @@ def load(devices: Devices, path: str = "<device program>") -> int:
         if e.errno != errno_mod.EACCES:
             raise
     # Load again with the verifier log, to say why.
+    log = ffi.new("char[]", 65536)
     struct.pack_into("<IIQ", buf, 24, 1, 65536, int(ffi.cast("uintptr_t", log)))
     try:
         return _bpf(BPF_PROG_LOAD, attr, "prog load", path)
