@@ -14,6 +14,7 @@ the v1/v2 file formats live in :mod:`.fs1` and :mod:`.fs2`.
 from __future__ import annotations
 
 import errno as errno_mod
+import functools
 import os
 import posixpath
 import time
@@ -36,8 +37,10 @@ if TYPE_CHECKING:  # psutil and the stats classes are imported where used: the C
 Write = Tuple[str, str, str]
 
 
+@functools.lru_cache(maxsize=1)
 def host_page_sizes() -> List[str]:
-    """The huge page sizes of this host, as hugetlb names them ("2MB", "1GB")."""
+    """The huge page sizes of this host, as hugetlb names them ("2MB", "1GB");
+    fixed from boot, so read once (callers must not change the list)."""
     out = []
     try:
         names = os.listdir("/sys/kernel/mm/hugepages")
