@@ -309,6 +309,10 @@ static long clone3_on_stack(struct lc_clone_args *ca, int (*fn)(void *), void *a
                      : "0"((long)SYS_clone3), "D"(ca), "S"(sizeof *ca), "r"(fn_reg), "r"(arg_reg),
                        [exit_nr] "i"(SYS_exit)
                      : "rcx", "r11", "memory");
+    if (ret < 0) { /* the raw syscall: -errno, which libc would have moved to errno */
+        errno = (int)-ret;
+        return -1;
+    }
     return ret;
 }
 #define LC_HAVE_CLONE3_ON_STACK 1

@@ -14,7 +14,8 @@ import errno as errno_mod
 import functools
 import os
 import struct
-from typing import List, Tuple
+import threading
+from typing import Dict, List, Tuple
 
 from .errors import CgroupError
 from .resources import DeviceRule, Devices
@@ -180,20 +181,69 @@ def prog_fd_by_id(prog_id: int, path: str) -> int:
     return _bpf(BPF_PROG_GET_FD_BY_ID, attr, "prog get fd by id", path)
 
 
+#: Programs loaded for a cgroup that had none, kept for the process's life
+#: (code -> fd, close-on-exec): the next container with the same rules,
+#: nearly always the default ones, attaches the same program instead of
+#: having the kernel verify a new one.  At most _KEEP rule sets.
+_kept: Dict[bytes, int] = {}
+_kept_lock = threading.Lock()
+_KEEP = 4
+
+
+def kept_fds() -> Tuple[int, ...]:
+    """The fds of the programs kept for reuse (a test's fd count leaves them out)."""
+    with _kept_lock:
+        return tuple(_kept.values())
+
+
+def _kept_or_loaded(devices: Devices, path: str) -> Tuple[int, bool]:
+    """A program fd for ``devices``, and whether the caller must close it."""
+    code = program_code(devices)
+    with _kept_lock:
+        fd = _kept.get(code)
+    if fd is not None:
+        return fd, False
+    fd = load(devices, path)
+    with _kept_lock:
+        if code not in _kept and len(_kept) < _KEEP:
+            _kept[code] = fd
+            return fd, False
+    return fd, True
+
+
+def _forget_kept() -> None:
+    """In a forked child: the kept fds are the parent's business."""
+    global _kept_lock
+    for fd in _kept.values():
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _kept.clear()
+    _kept_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_kept)
+
+
 def install(dir_path: str, devices: Devices) -> None:
     """Make ``devices`` the cgroup's device filter: attach the new program,
-    then detach the ones attached before (so there is no unfiltered moment)."""
+    then detach the ones attached before (so there is no unfiltered moment).
+    A cgroup with no program yet (a new container's) gets a kept one."""
     try:
         dir_fd = os.open(dir_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as e:
         raise CgroupError("cannot open cgroup", path=dir_path, errno=e.errno) from e
     try:
         old = attached_ids(dir_fd, dir_path)
-        prog_fd = load(devices, dir_path)
+        # Attaching a program a cgroup has already fails (EEXIST), and the
+        # old ones are detached below: an update loads a program of its own.
+        prog_fd, close = _kept_or_loaded(devices, dir_path) if not old else (load(devices, dir_path), True)
         try:
             attach(dir_fd, prog_fd, dir_path)
         finally:
-            os.close(prog_fd)
+            if close:
+                os.close(prog_fd)
         for prog_id in old:
             fd = prog_fd_by_id(prog_id, dir_path)
             try:
