@@ -444,3 +444,30 @@ def test_cgroup_mount_on_a_cgroup2_only_layout(
         else:
             assert fields[3] == "/"  # the whole hierarchy, as runc mounts it
         assert ("1" in procs) == (cgroupns or userns)  # its own cgroup, or the hierarchy's root
+
+
+def test_default_containers_share_one_device_program(busybox: str, no_cgroups_left: None) -> None:
+    """The default rules are verified by the kernel once per process: two
+    default containers have the same program attached, and it filters both."""
+    from libcontainer_py.cgroups import bpf_devices, detect
+
+    unified = detect().unified
+    assert unified is not None
+    script = "read x; mknod /dev/k c 1 11; echo x > /dev/k; echo kmsg=$?; echo x > /dev/null; echo null=$?"
+    config = lc.Config(rootfs=busybox, process=lc.Process(args=["sh", "-c", script]))
+    programs, outputs = [], []
+    with (
+        lc.ContainerProcess(config, stdin=lc.PIPE, stdout=lc.PIPE) as a,
+        lc.ContainerProcess(config, stdin=lc.PIPE, stdout=lc.PIPE) as b,
+    ):
+        for proc in (a, b):
+            d = unified.dir(f"libcontainer_py/{proc.container_id}")
+            fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                programs.append(bpf_devices.attached_ids(fd, d))
+            finally:
+                os.close(fd)
+        for proc in (a, b):
+            outputs.append(proc.communicate(b"\n", timeout=10)[0].split())
+    assert len(programs[0]) == 1 and programs[0] == programs[1]
+    assert outputs == [[b"kmsg=1", b"null=0"]] * 2
