@@ -1,4 +1,4 @@
-"""Steps and plans: the data the C executor walks (Op values are its LC_OP_*)."""
+"""Steps and plans: the data the C executor walks (Op is its LC_OPS list)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Dict, Optional, Tuple, Type
 import attrs
 
 from .. import errors
+from .._lcnative import ffi, lib
 from ..capabilities import caller_bounding_set
 from ..mounts import MS_BIND, MS_RDONLY, MS_REC
 from ..namespaces import CLONE_FLAGS
@@ -20,59 +21,24 @@ if TYPE_CHECKING:
     from ..rootless import AutomaticMaps
 
 
-class Op(enum.IntEnum):
-    """Step operations; the values are the C executor's LC_OP_* constants."""
+def _header_ops() -> Dict[str, int]:
+    """The ops of _native/lc_native.h (its LC_OPS list), by name, in order."""
+    prefix = "LC_OP_"
+    ops = {name[len(prefix) :]: int(getattr(lib, name)) for name in dir(lib) if name.startswith(prefix)}
+    return dict(sorted(ops.items(), key=lambda item: item[1]))
 
-    SETNS = 1
-    UNSHARE = 2
-    FORK = 3
-    WAIT_PARENT = 4
-    LOOPBACK_UP = 5
-    ROOT_PROPAGATION = 6
-    ROOT_TMPFS = 7
-    ROOT_BIND = 8
-    MOUNT = 9
-    MKNOD = 10
-    SYMLINK = 11
-    PIVOT_ROOT = 13
-    REMOUNT_ROOT_RO = 14
-    SETHOSTNAME = 15
-    SETDOMAINNAME = 16
-    SETUP_FDS = 17
-    SETGROUPS = 18
-    SETGID = 19
-    SETUID = 20
-    CHDIR = 21
-    UMASK = 22
-    WAIT_START = 23
-    EXEC = 24
-    PREOPEN = 25
-    JOIN_CGROUP = 26
-    KEEPCAPS = 27
-    DROP_BOUNDING = 28
-    CAPSET = 29
-    AMBIENT = 30
-    NO_NEW_PRIVS = 31
-    RLIMIT = 32
-    WRITE_FILE = 33
-    MASK_PATH = 34
-    READONLY_PATH = 35
-    SECCOMP = 36
-    NOT_DUMPABLE = 37
-    WAIT_ACCEPT = 38
-    INIT = 39
-    TTY = 40
-    ROOT_OVERLAY = 41
-    FIND_EXEC = 42
-    PERSONALITY = 43
-    SCHED_SETATTR = 44
-    IOPRIO = 45
-    SCHED_SETAFFINITY = 46
-    SET_MEMPOLICY = 47
-    MOUNT_ATTR = 48
-    PDEATHSIG = 49
-    CHROOT = 50
-    SERVE = 51
+
+if TYPE_CHECKING:
+
+    class _OpMeta(enum.EnumMeta):
+        def __getattr__(cls, name: str) -> Op: ...
+
+    class Op(enum.IntEnum, metaclass=_OpMeta):
+        """Step operations: the rows of the C header's LC_OPS list."""
+
+else:
+    Op = enum.IntEnum("Op", _header_ops(), module=__name__)
+    Op.__doc__ = "Step operations: the rows of the C header's LC_OPS list (LC_OP_* values)."
 
 
 # Step flags: the LC_F_* of _native/lc_native.h, which says what each means
@@ -96,43 +62,15 @@ def copy_up_flags(copy_up: bool, data: str) -> int:
     return F_COPY_UP | (F_MODE_SET if any(o.startswith("mode=") for o in data.split(",")) else 0)
 
 
-_ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
-    Op.SETNS: errors.NamespaceError,
-    Op.UNSHARE: errors.NamespaceError,
-    Op.FORK: errors.NamespaceError,
-    Op.WAIT_PARENT: errors.NamespaceError,
-    Op.LOOPBACK_UP: errors.NamespaceError,
-    Op.JOIN_CGROUP: errors.CgroupJoinError,
-    Op.KEEPCAPS: errors.SecurityError,
-    Op.NOT_DUMPABLE: errors.SecurityError,
-    Op.DROP_BOUNDING: errors.SecurityError,
-    Op.CAPSET: errors.SecurityError,
-    Op.AMBIENT: errors.SecurityError,
-    Op.NO_NEW_PRIVS: errors.SecurityError,
-    Op.RLIMIT: errors.SecurityError,
-    Op.SECCOMP: errors.SecurityError,
-    Op.WRITE_FILE: errors.SecurityError,
-    Op.SETHOSTNAME: errors.IdentityError,
-    Op.SETDOMAINNAME: errors.IdentityError,
-    Op.SETGROUPS: errors.IdentityError,
-    Op.SETGID: errors.IdentityError,
-    Op.SETUID: errors.IdentityError,
-    Op.CHDIR: errors.CwdError,
-    Op.EXEC: errors.ExecError,
-    Op.FIND_EXEC: errors.ExecError,
-    Op.PERSONALITY: errors.SecurityError,
-    Op.SCHED_SETATTR: errors.SecurityError,
-    Op.IOPRIO: errors.SecurityError,
-    Op.SCHED_SETAFFINITY: errors.SecurityError,
-    Op.SET_MEMPOLICY: errors.SecurityError,
-    Op.SETUP_FDS: errors.StepError,
-    Op.UMASK: errors.StepError,
-    Op.WAIT_START: errors.StepError,
-    Op.WAIT_ACCEPT: errors.StepError,
-    Op.INIT: errors.StepError,
-    Op.SERVE: errors.StepError,
-    Op.TTY: errors.StepError,
-}
+def _error_class(op: Op) -> Type[errors.StepError]:
+    """The exception a failure of ``op`` raises: the class the header names
+    for it (lc_op_errors)."""
+    cls = getattr(errors, ffi.string(lib.lc_op_errors[op]).decode())
+    assert isinstance(cls, type) and issubclass(cls, errors.StepError), cls
+    return cls
+
+
+_ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {op: _error_class(op) for op in Op}
 
 
 # INIT, SERVE: PID 1 stays in the child's memory for good, it never execs.
@@ -184,8 +122,8 @@ class Step:
 
     @property
     def error_class(self) -> Type[errors.StepError]:
-        cls: Type[errors.StepError] = _ERROR_CLASS.get(self.op, errors.MountError)
-        return cls
+        """The exception a failure of this step raises."""
+        return _ERROR_CLASS[self.op]
 
 
 @attrs.frozen
