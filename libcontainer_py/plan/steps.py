@@ -13,7 +13,6 @@ import attrs
 from .. import errors
 from .._lcnative import ffi, lib
 from ..capabilities import caller_bounding_set
-from ..mounts import MS_BIND, MS_RDONLY, MS_REC
 from ..namespaces import CLONE_FLAGS
 
 if TYPE_CHECKING:
@@ -85,12 +84,11 @@ class Step:
     """One child-side step, as C's struct lc_step has it.
 
     ``n1``..``n3`` (numbers) and ``s1``..``s4`` (strings) are slots whose
-    meaning depends on ``op``: the header comment of _native/executor.c
-    lists them per op, and the typed constructors (bind_step below;
-    mount_step, attr_step, overlay_step, device_step in filesystem.py;
-    seccomp_step in process.py) say which slot carries what.  They keep the
-    C struct's names: a name per meaning would take a field per op, or a
-    union, on both sides of the contract.
+    meaning depends on ``op``: the row of the op in _native/lc_native.h's
+    LC_OPS list says what each carries, and so does the op's constructor in
+    ops.py, which is how a step is made.  They keep the C struct's names: a
+    name per meaning would take a field per op, or a union, on both sides
+    of the contract.
     """
 
     op: Op
@@ -296,38 +294,3 @@ def _creator_areas(pid: int) -> Tuple[Tuple[int, int], ...]:
         if start < end and any(lo <= start and end <= hi for lo, hi in writable)
     )
 
-
-def bind_step(
-    what: str,
-    source: str,
-    destination: str,
-    *,
-    is_file: bool,
-    readonly: bool,
-    recursive: bool = True,
-    attrs_set: int = 0,
-    remount: int = 0,
-    prop: int = 0,
-) -> Step:
-    """A MOUNT step binding ``source`` (a host path) on ``destination`` in
-    the root: recursive unless told not to; ``readonly`` sets the read-only
-    attribute (mount_setattr) or remount flag (without it); ``attrs_set``,
-    ``remount`` and ``prop`` (a propagation) as MOUNT takes them.  Slots:
-    s1 the destination, s2 the source, n1 the propagation, n2 the
-    mount_setattr attributes, n3 the remount flags without mount_setattr."""
-    if readonly:
-        attrs_set |= 0x1
-        remount |= MS_RDONLY
-    flags = F_BIND | (F_FILE if is_file else 0) | (F_RECURSIVE if recursive else 0)
-    return Step(
-        Op.MOUNT,
-        what,
-        destination,
-        flags=flags,
-        mflags=MS_BIND | (MS_REC if recursive else 0),
-        n1=prop,
-        n2=attrs_set,
-        n3=remount,
-        s1=destination,
-        s2=source,
-    )
