@@ -32,15 +32,7 @@ from .process import (
     identity_steps,
 )
 from .steps import (
-    F_BIND,
-    F_CHOWN,
-    F_COPY_UP,
-    F_FILE,
-    F_MODE_SET,
-    F_NO_PIVOT,
-    F_PIVOT_ONLY,
-    F_RECURSIVE,
-    F_THROWAWAY,
+    Flag,
     HostFS,
     Op,
     Plan,
@@ -52,15 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEV_SYMLINKS",
-    "F_BIND",
-    "F_CHOWN",
-    "F_COPY_UP",
-    "F_FILE",
-    "F_MODE_SET",
-    "F_NO_PIVOT",
-    "F_PIVOT_ONLY",
-    "F_RECURSIVE",
-    "F_THROWAWAY",
+    "Flag",
     "RUNTIME_SYSCALLS_AFTER_SECCOMP",
     "SCRATCH_CANDIDATES",
     "HostFS",

@@ -26,7 +26,7 @@ from ..rootfs import HOST_PATHS, Rootfs
 from . import ops
 from .cgroupfs import cgroup_mount_steps
 from .namespaces import default_mappings
-from .steps import F_NO_PIVOT, F_PIVOT_ONLY, HostFS, Step, copy_up_flags
+from .steps import Flag, HostFS, Step, copy_up_flags
 
 if TYPE_CHECKING:
     from ..cgroups.layout import Layout
@@ -250,9 +250,9 @@ def mount_steps(
         steps.append(ops.mask_path("mask a path", path))
     # chroot can be escaped by a process with CAP_SYS_CHROOT, which root of a
     # user namespace always has there: no fallback to it in a user namespace.
-    pivot_flags = F_NO_PIVOT if rootfs.no_pivot else 0
+    pivot_flags = Flag.NO_PIVOT if rootfs.no_pivot else 0
     if config.namespaces.user is True or host.in_user_namespace():
-        pivot_flags |= F_PIVOT_ONLY
+        pivot_flags |= Flag.PIVOT_ONLY
     what = "chroot into the root" if rootfs.no_pivot else "pivot_root into the root"
     steps.append(ops.pivot_root(what, rootfs.path or "/", pivot_flags))
     steps.extend(root_propagation_after(rootfs))

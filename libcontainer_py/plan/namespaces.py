@@ -13,7 +13,7 @@ from ..idmap import IDMap
 from ..namespaces import CLONE_FLAGS, SETNS_ORDER
 from ..rootless import RootlessWarning, check_maps, needs_helper
 from . import ops
-from .steps import F_BIND, HostFS, Op, Step
+from .steps import Flag, HostFS, Op, Step
 
 
 def namespace_steps(config: Config, steps: List[Step]) -> int:
@@ -143,7 +143,7 @@ def preopen_bind_sources(mounts: List[Step]) -> Tuple[List[Step], List[Step]]:
     out: List[Step] = []
     preopens: List[Step] = []
     for step in mounts:
-        if step.op is Op.MOUNT and step.flags & F_BIND and step.s2:
+        if step.op is Op.MOUNT and step.flags & Flag.BIND and step.s2:
             slot = len(preopens)
             preopens.append(ops.preopen("open a bind source", step.s2, slot))
             step = attrs.evolve(step, slot=slot)

@@ -15,7 +15,7 @@ import os
 from typing import Optional, Sequence, Tuple
 
 from ..mounts import ATTR_RDONLY, MS_BIND, MS_RDONLY, MS_REC
-from .steps import F_BIND, F_CHOWN, F_FILE, F_RECURSIVE, F_THROWAWAY, Op, Step
+from .steps import Flag, Op, Step
 
 # Namespaces and the parent.
 
@@ -81,10 +81,10 @@ def root_bind(what: str, root: str) -> Step:
 
 def root_overlay(what: str, point: str, data: str, throwaway: Optional[Tuple[str, str]] = None) -> Step:
     """ROOT_OVERLAY: s1 the mount point, s2 the overlay's data; ``throwaway``
-    (F_THROWAWAY): s3 the data of the tmpfs holding upper and work, s4 where
+    (Flag.THROWAWAY): s3 the data of the tmpfs holding upper and work, s4 where
     the overlay goes."""
     tmpfs, target = throwaway if throwaway is not None else (None, None)
-    flags = F_THROWAWAY if throwaway is not None else 0
+    flags = Flag.THROWAWAY if throwaway is not None else 0
     return Step(Op.ROOT_OVERLAY, what, point, flags=flags, s1=point, s2=data, s3=tmpfs, s4=target)
 
 
@@ -103,8 +103,8 @@ def mount(
 ) -> Step:
     """MOUNT: s1 the target inside the root, s2 the source, s3 the type, s4
     the data, mflags, n1 the propagation, n2 mount_setattr's attr_set, n3 the
-    remount flags where mount_setattr is missing; flags F_FILE, F_RECURSIVE,
-    F_BIND, F_COPY_UP, F_MODE_SET."""
+    remount flags where mount_setattr is missing; flags FILE, RECURSIVE,
+    BIND, COPY_UP, MODE_SET."""
     return Step(
         Op.MOUNT,
         what,
@@ -143,7 +143,7 @@ def bind(
         what,
         destination,
         source=source,
-        flags=F_BIND | (F_FILE if is_file else 0) | (F_RECURSIVE if recursive else 0),
+        flags=Flag.BIND | (Flag.FILE if is_file else 0) | (Flag.RECURSIVE if recursive else 0),
         mflags=MS_BIND | (MS_REC if recursive else 0),
         propagation=propagation,
         attrs_set=attrs_set,
@@ -153,16 +153,16 @@ def bind(
 
 def mount_attr(what: str, point: str, set_: int, clear: int, *, recursive: bool, remount: int = 0) -> Step:
     """MOUNT_ATTR: s1 the mount inside the root, n1 the attributes to set, n2
-    those to clear (F_RECURSIVE: the whole tree), n3 the flags of a plain
+    those to clear (Flag.RECURSIVE: the whole tree), n3 the flags of a plain
     remount where mount_setattr is missing."""
-    flags = F_RECURSIVE if recursive else 0
+    flags = Flag.RECURSIVE if recursive else 0
     return Step(Op.MOUNT_ATTR, what, point, flags=flags, n1=set_, n2=clear, n3=remount, s1=point)
 
 
 def mknod(what: str, path: str, mode: int, dev: int, owner: Tuple[int, int] = (0, 0)) -> Step:
     """MKNOD: s1 the path, n1 the file type and mode, n2 the device number;
-    with an owner other than root (F_CHOWN) n3 the uid, mflags the gid."""
-    flags = F_CHOWN if owner != (0, 0) else 0
+    with an owner other than root (Flag.CHOWN) n3 the uid, mflags the gid."""
+    flags = Flag.CHOWN if owner != (0, 0) else 0
     return Step(Op.MKNOD, what, path, flags=flags, mflags=owner[1], n1=mode, n2=dev, n3=owner[0], s1=path)
 
 
@@ -182,7 +182,7 @@ def readonly_path(what: str, path: str) -> Step:
 
 
 def pivot_root(what: str, root: str, flags: int) -> Step:
-    """PIVOT_ROOT: flags F_NO_PIVOT, F_PIVOT_ONLY."""
+    """PIVOT_ROOT: flags NO_PIVOT, PIVOT_ONLY."""
     return Step(Op.PIVOT_ROOT, what, root, flags=flags)
 
 

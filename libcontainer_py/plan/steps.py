@@ -20,14 +20,14 @@ if TYPE_CHECKING:
     from ..rootless import AutomaticMaps
 
 
-def _header_ops() -> Dict[str, int]:
-    """The ops of _native/lc_native.h (its LC_OPS list), by name, in order."""
-    prefix = "LC_OP_"
-    ops = {name[len(prefix) :]: int(getattr(lib, name)) for name in dir(lib) if name.startswith(prefix)}
-    return dict(sorted(ops.items(), key=lambda item: item[1]))
+def _header_constants(prefix: str) -> Dict[str, int]:
+    """The ``#define``s of _native/lc_native.h named ``prefix``*, by the rest
+    of their name, in the order of their values (cffi's ``lib`` has them)."""
+    found = {name[len(prefix) :]: int(getattr(lib, name)) for name in dir(lib) if name.startswith(prefix)}
+    return dict(sorted(found.items(), key=lambda item: item[1]))
 
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # mypy cannot read members made at run time: any name is one
 
     class _OpMeta(enum.EnumMeta):
         def __getattr__(cls, name: str) -> Op: ...
@@ -35,30 +35,25 @@ if TYPE_CHECKING:
     class Op(enum.IntEnum, metaclass=_OpMeta):
         """Step operations: the rows of the C header's LC_OPS list."""
 
+    class _FlagMeta(enum.EnumMeta):
+        def __getattr__(cls, name: str) -> Flag: ...
+
+    class Flag(enum.IntFlag, metaclass=_FlagMeta):
+        """Step flags: the C header's LC_F_*, which says what each means."""
+
 else:
-    Op = enum.IntEnum("Op", _header_ops(), module=__name__)
+    Op = enum.IntEnum("Op", _header_constants("LC_OP_"), module=__name__)
     Op.__doc__ = "Step operations: the rows of the C header's LC_OPS list (LC_OP_* values)."
-
-
-# Step flags: the LC_F_* of _native/lc_native.h, which says what each means
-# (tests/unit/test_plan.py checks the values against it).
-F_FILE = 0x1
-F_RECURSIVE = 0x2
-F_NO_PIVOT = 0x4
-F_BIND = 0x8
-F_PIVOT_ONLY = 0x10
-F_THROWAWAY = 0x40
-F_COPY_UP = 0x80
-F_MODE_SET = 0x100
-F_CHOWN = 0x200
+    Flag = enum.IntFlag("Flag", _header_constants("LC_F_"), module=__name__)
+    Flag.__doc__ = "Step flags: the C header's LC_F_*, which says what each means."
 
 
 def copy_up_flags(copy_up: bool, data: str) -> int:
     """A tmpfs MOUNT's flags for tmpcopyup: its root keeps a ``mode=`` of the
-    data (F_MODE_SET), or else gets the mode of the directory it hides."""
+    data (Flag.MODE_SET), or else gets the mode of the directory it hides."""
     if not copy_up:
         return 0
-    return F_COPY_UP | (F_MODE_SET if any(o.startswith("mode=") for o in data.split(",")) else 0)
+    return Flag.COPY_UP | (Flag.MODE_SET if any(o.startswith("mode=") for o in data.split(",")) else 0)
 
 
 def _error_class(op: Op) -> Type[errors.StepError]:
