@@ -97,10 +97,7 @@ def cmd_start(args: Args, log: Logger) -> int:
 
     if _light.start(root_of(args), args.container_id):
         return 0
-    c = load(args)
-    _light.refuse_as_runc("start", c.id, c.status())
-    c.start()
-    return 0
+    return _by_container(args, "start")
 
 
 def cmd_run(args: Args, log: Logger) -> int:
@@ -154,10 +151,7 @@ def cmd_pause(args: Args, log: Logger) -> int:
 
     if _light.freeze(root_of(args), args.container_id, frozen=True):
         return 0
-    c = load(args)
-    _light.refuse_as_runc("pause", c.id, c.status())
-    c.pause()
-    return 0
+    return _by_container(args, "pause")
 
 
 def cmd_resume(args: Args, log: Logger) -> int:
@@ -165,9 +159,17 @@ def cmd_resume(args: Args, log: Logger) -> int:
 
     if _light.freeze(root_of(args), args.container_id, frozen=False):
         return 0
+    return _by_container(args, "resume")
+
+
+def _by_container(args: Args, verb: str) -> int:
+    """What the light path could not do (start, pause, resume): the
+    container's method of that name, after runc's refusals."""
+    from . import _light
+
     c = load(args)
-    _light.refuse_as_runc("resume", c.id, c.status())
-    c.resume()
+    _light.refuse_as_runc(verb, c.id, c.status())
+    getattr(c, verb)()
     return 0
 
 
