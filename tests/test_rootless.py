@@ -14,7 +14,7 @@ import textwrap
 from typing import Any, Iterator
 
 import pytest
-from support.rootless import SUB_START, RootlessUser
+from support.rootless import SUB_START, RootlessUser, delegated_cgroup
 
 
 def as_user(user: RootlessUser, code: str, **kwargs: Any) -> Any:
@@ -250,21 +250,8 @@ def test_rootless_podman_runs_our_runtime_as_runc_does(rootless_user: RootlessUs
 
 @pytest.fixture
 def delegated(rootless_user: RootlessUser) -> Iterator[str]:
-    """A directory of the cgroup2 mount chowned to the user (delegation),
-    with ``init`` holding the user's process; removed afterwards."""
-    path = f"/sys/fs/cgroup/unified/lcrootless-{os.getpid()}"
-    os.mkdir(path)
-    os.mkdir(os.path.join(path, "init"))
-    import subprocess
-
-    subprocess.run(["chown", "-R", f"{rootless_user.uid}:{rootless_user.gid}", path], check=True)
-    try:
+    with delegated_cgroup(rootless_user, "lcrootless") as path:
         yield path
-    finally:
-        for d in sorted((os.path.join(path, n) for n in os.listdir(path)), reverse=True):
-            if os.path.isdir(d):
-                os.rmdir(d)
-        os.rmdir(path)
 
 
 def test_cgroup_in_a_delegated_cgroup2_subtree(rootless_user: RootlessUser, delegated: str) -> None:

@@ -20,7 +20,7 @@ import textwrap
 from typing import Any, Dict, Iterator
 
 import pytest
-from support.rootless import RootlessUser
+from support.rootless import RootlessUser, delegated_cgroup
 
 PRELUDE = "import json\ndef emit(x):\n    print('\\n' + json.dumps(x))\n"
 
@@ -115,18 +115,8 @@ def test_every_verdict_a_user_can_get(rootless_user: RootlessUser, no_leaks: Non
 
 @pytest.fixture
 def delegated(rootless_user: RootlessUser) -> Iterator[str]:
-    """A cgroup2 directory chowned to the user (delegation), with ``init``
-    to hold the user's process; removed afterwards."""
-    path = f"/sys/fs/cgroup/unified/lcrootless-sbx-{os.getpid()}"
-    os.makedirs(os.path.join(path, "init"))
-    subprocess.run(["chown", "-R", f"{rootless_user.uid}:{rootless_user.gid}", path], check=True)
-    try:
+    with delegated_cgroup(rootless_user, "lcrootless-sbx") as path:
         yield path
-    finally:
-        for d in sorted((os.path.join(path, n) for n in os.listdir(path)), reverse=True):
-            if os.path.isdir(d):
-                os.rmdir(d)
-        os.rmdir(path)
 
 
 DELEGATED = """

@@ -11,6 +11,7 @@ enter, /root say).  Everything is removed at the end, the user's processes
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -18,7 +19,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence
 
 import attrs
 
@@ -210,3 +211,19 @@ def remove_user(user: RootlessUser) -> None:
     # read-only: make them removable first.
     subprocess.run(["chmod", "-R", "u+rwX", user.base], capture_output=True)
     shutil.rmtree(user.base)
+
+
+@contextlib.contextmanager
+def delegated_cgroup(user: RootlessUser, name: str) -> Iterator[str]:
+    """A directory ``name`` of the cgroup2 mount chowned to ``user``
+    (delegation), with ``init`` to hold the user's process; removed after."""
+    path = f"/sys/fs/cgroup/unified/{name}-{os.getpid()}"
+    os.makedirs(os.path.join(path, "init"))
+    try:
+        subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", path], check=True)
+        yield path
+    finally:
+        for d in sorted((os.path.join(path, n) for n in os.listdir(path)), reverse=True):
+            if os.path.isdir(d):
+                os.rmdir(d)
+        os.rmdir(path)
