@@ -18,6 +18,7 @@ import attrs
 
 from ._fields import FieldCheck, fail, field_options, freeze_mapping_field, named_fields, text, uint32
 from ._repr import short_repr
+from .errors import wrong_type
 
 #: Where Network.cni(name) looks for network configuration lists.
 CNI_CONF_DIR = "/etc/cni/net.d"
@@ -354,7 +355,7 @@ def network_tuple(field: str, value: Any) -> Tuple[Network, ...]:
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, Network):
-            raise fail(f"{field}[{i}]", f"expected a Network, got {type(item).__name__} {item!r}")
+            raise fail(f"{field}[{i}]", wrong_type("a Network", item))
         out.append(item if item.ifname is not None else attrs.evolve(item, ifname=f"eth{i}"))
     names = [n.ifname for n in out]
     for i, name in enumerate(names):

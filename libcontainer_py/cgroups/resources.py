@@ -27,6 +27,7 @@ from .._fields import (
 )
 from .._repr import short_repr
 from ..devices import Device
+from ..errors import wrong_type
 from . import controllers, fs1, fs2
 from ._ops import DEFAULT_PARENT as DEFAULT_PARENT
 from ._ops import normalize_path
@@ -55,7 +56,7 @@ def _count_limit(field: str, value: Any, *, maximum: int = 2**63 - 1) -> Optiona
     if isinstance(value, str) and value.strip().lower() == "max":
         return UNLIMITED
     if isinstance(value, bool) or not isinstance(value, int):
-        raise fail(field, f"expected an int or 'max', got {type(value).__name__} {value!r}")
+        raise fail(field, wrong_type("an int or 'max'", value))
     if value == UNLIMITED:
         return UNLIMITED
     if not 0 <= value <= maximum:
@@ -67,7 +68,7 @@ def _ranged(field: str, value: Any, lo: int, hi: int) -> Optional[int]:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise fail(field, f"expected an int, got {type(value).__name__} {value!r}")
+        raise fail(field, wrong_type("an int", value))
     if not lo <= value <= hi:
         raise fail(field, f"must be between {lo} and {hi}, got {value}")
     return value
@@ -239,7 +240,7 @@ def _device_key(field: str, key: Any) -> str:
 
 def _device_map(field: str, value: Any, *, sizes: bool) -> Mapping[str, int]:
     if not isinstance(value, Mapping):
-        raise fail(field, f"expected a mapping of device -> limit, got {type(value).__name__} {value!r}")
+        raise fail(field, wrong_type("a mapping of device -> limit", value))
     out = {}
     for key, val in value.items():
         k = _device_key(f"{field} key", key)
@@ -253,7 +254,7 @@ def _device_map(field: str, value: Any, *, sizes: bool) -> Mapping[str, int]:
 
 def _device_weights(field: str, value: Any) -> Mapping[str, int]:
     if not isinstance(value, Mapping):
-        raise fail(field, f"expected a mapping of device -> weight, got {type(value).__name__} {value!r}")
+        raise fail(field, wrong_type("a mapping of device -> weight", value))
     out = {}
     for key, val in value.items():
         k = _device_key(f"{field} key", key)
@@ -330,7 +331,7 @@ def page_size_name(field: str, key: Any) -> str:
 
 def _page_limits(field: str, value: Any) -> Mapping[str, int]:
     if not isinstance(value, Mapping):
-        raise fail(field, f"expected a mapping of page size -> limit, got {type(value).__name__} {value!r}")
+        raise fail(field, wrong_type("a mapping of page size -> limit", value))
     out = {}
     for key, val in value.items():
         name = page_size_name(f"{field} key", key)
