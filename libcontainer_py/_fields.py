@@ -79,6 +79,13 @@ def uint32(field: str, value: Any, *, maximum: int = 2**32 - 2) -> int:
     return value
 
 
+def one_of(field: str, value: Any, *, choices: Iterable[str]) -> str:
+    """One of the str ``choices`` (a FieldCheck's ``choices=`` option)."""
+    if value not in choices:
+        raise fail(field, f"must be one of {', '.join(choices)}, got {value!r}")
+    return str(value)
+
+
 def boolean(field: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise fail(field, wrong_type("bool", value))
@@ -91,8 +98,31 @@ def str_tuple(field: str, values: Any, *, allow_empty_items: bool = False) -> Tu
     return tuple(text(f"{field}[{i}]", v, allow_empty=allow_empty_items) for i, v in enumerate(values))
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def checked_mapping(
+    field: str, value: Any, expected: str, key: Callable[[str, Any], K], item: Callable[[str, Any], V]
+) -> Mapping[K, V]:
+    """A read-only copy of the mapping ``value`` (``expected`` says what it
+    maps, in the error for anything else): each key as ``key`` makes it
+    (checked as "``field`` key"), each value as ``item`` does (as
+    ``field[key]``)."""
+    from types import MappingProxyType
+
+    if not isinstance(value, Mapping):
+        raise fail(field, wrong_type(expected, value))
+    out = {}
+    for k, v in value.items():
+        checked = key(f"{field} key", k)
+        out[checked] = item(f"{field}[{checked!r}]", v)
+    return MappingProxyType(out)
+
+
 def freeze_mapping(field: str, value: Any) -> Mapping[str, str]:
-    """A read-only copy of a str -> str mapping (environment, annotations)."""
+    """A read-only copy of a str -> str mapping (environment, annotations);
+    a key with '=' is an error of the mapping itself."""
     from types import MappingProxyType
 
     if not isinstance(value, Mapping):

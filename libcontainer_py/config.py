@@ -17,6 +17,7 @@ from ._fields import (
     instance_of,
     instance_tuple_field,
     named_fields,
+    one_of,
     optional_instance_field,
     str_tuple,
     text,
@@ -62,14 +63,6 @@ def _mounts(value: Any) -> Mounts:
 
 #: Execution domains (personality(2)) a container may ask for, as OCI names them.
 PERSONALITIES: Mapping[str, int] = {"LINUX": 0x0000, "LINUX32": 0x0008}
-
-
-def _personality(field: str, value: Any) -> Optional[str]:
-    if value is None:
-        return None
-    if value not in PERSONALITIES:
-        raise fail(field, f"must be one of {', '.join(PERSONALITIES)} or None, got {value!r}")
-    return str(value)
 
 
 #: The clocks a new time namespace can offset (time_namespaces(7)).
@@ -148,7 +141,7 @@ else:
     _hostname_field = FieldCheck(_hostname, keeps_none=True)
     _idmaps_field = FieldCheck(idmap_tuple)
     _paths_field = FieldCheck(_paths)
-    _personality_field = FieldCheck(_personality, keeps_none=True)
+    _personality_field = FieldCheck(one_of, choices=PERSONALITIES, keeps_none=True)
     _time_offsets_field = FieldCheck(_time_offsets)
     _networks_field = FieldCheck(network_tuple)
 

@@ -14,6 +14,7 @@ from ._fields import (
     field_options,
     instance_tuple,
     named_fields,
+    one_of,
     optional_text_field,
     str_tuple,
     text_field,
@@ -119,14 +120,6 @@ def propagation_flags(name: str) -> int:
     return PROPAGATION_FLAGS[name]
 
 
-def _propagation(field: str, value: Any) -> Optional[str]:
-    if value is None:
-        return None
-    if value not in PROPAGATIONS:
-        raise fail(field, f"must be one of {', '.join(PROPAGATIONS)}, got {value!r}")
-    return str(value)
-
-
 def _options(field: str, value: Any) -> Tuple[str, ...]:
     opts = str_tuple(field, value)
     for opt in opts:
@@ -156,7 +149,7 @@ if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
     def _recursive_options_field(value: Any) -> Tuple[str, ...]: ...
 
 else:
-    _propagation_field = FieldCheck(_propagation, keeps_none=True)
+    _propagation_field = FieldCheck(one_of, choices=PROPAGATIONS, keeps_none=True)
     _options_field = FieldCheck(_options)
     _recursive_options_field = FieldCheck(_recursive_options)
 

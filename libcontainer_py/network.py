@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Uni
 
 import attrs
 
-from ._fields import FieldCheck, fail, field_options, freeze_mapping_field, named_fields, text, uint32
+from ._fields import FieldCheck, fail, field_options, freeze_mapping_field, named_fields, one_of, text, uint32
 from ._repr import short_repr
 from .errors import wrong_type
 
@@ -31,12 +31,6 @@ def _port(field: str, value: Any) -> int:
     if type(value) is not int or not 1 <= value <= 65535:
         raise fail(field, f"must be a port number 1..65535, got {value!r}")
     return value
-
-
-def _protocol(field: str, value: Any) -> str:
-    if value not in PROTOCOLS:
-        raise fail(field, f"must be one of {', '.join(PROTOCOLS)}, got {value!r}")
-    return str(value)
 
 
 def _host_ip(field: str, value: Any) -> str:
@@ -56,7 +50,7 @@ if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
 
 else:
     _port_field = FieldCheck(_port)
-    _protocol_field = FieldCheck(_protocol)
+    _protocol_field = FieldCheck(one_of, choices=PROTOCOLS)
     _host_ip_field = FieldCheck(_host_ip)
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
 
 import attrs
 
-from ._fields import FieldCheck, boolean_field, fail, named_fields, str_tuple, text
+from ._fields import FieldCheck, boolean_field, fail, named_fields, one_of, str_tuple, text
 from ._repr import short_repr
 from .mounts import PROPAGATIONS
 
@@ -22,12 +22,6 @@ def _directory(field: str, value: Any) -> Optional[str]:
     if not os.path.isabs(path):
         raise fail(field, f"must be an absolute path, got {path!r}")
     return os.path.normpath(path)
-
-
-def _root_propagation(field: str, value: Any) -> str:
-    if value not in PROPAGATIONS:
-        raise fail(field, f"must be one of {', '.join(PROPAGATIONS)}, got {value!r}")
-    return str(value)
 
 
 def _overlay_dir(field: str, value: Any) -> str:
@@ -51,7 +45,7 @@ if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
 
 else:
     _directory_field = FieldCheck(_directory, keeps_none=True)
-    _root_propagation_field = FieldCheck(_root_propagation)
+    _root_propagation_field = FieldCheck(one_of, choices=PROPAGATIONS)
     _overlay_dirs_field = FieldCheck(_overlay_dirs)
     _optional_overlay_dir_field = FieldCheck(_overlay_dir, keeps_none=True)
 
