@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Uni
 
 import attrs
 
-from ._fields import FieldCheck, fail, field_options, freeze_mapping_field, named_fields, one_of, text, uint32
+from ._fields import (
+    FieldCheck,
+    choice_field,
+    fail,
+    field_options,
+    freeze_mapping_field,
+    named_fields,
+    text,
+    uint32,
+)
 from ._repr import short_repr
 from .errors import wrong_type
 
@@ -45,12 +54,10 @@ def _host_ip(field: str, value: Any) -> str:
 if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
 
     def _port_field(value: Any) -> int: ...
-    def _protocol_field(value: Any) -> str: ...
     def _host_ip_field(value: Any) -> str: ...
 
 else:
     _port_field = FieldCheck(_port)
-    _protocol_field = FieldCheck(one_of, choices=PROTOCOLS)
     _host_ip_field = FieldCheck(_host_ip)
 
 
@@ -61,7 +68,7 @@ class PortMapping:
 
     host_port: int = attrs.field(converter=_port_field)
     container_port: int = attrs.field(converter=_port_field)
-    protocol: str = attrs.field(default="tcp", converter=_protocol_field)
+    protocol: str = attrs.field(default="tcp", converter=choice_field, metadata=field_options(choices=PROTOCOLS))
     host_ip: str = attrs.field(default="", converter=_host_ip_field)
 
     def to_cni(self) -> Dict[str, Any]:
