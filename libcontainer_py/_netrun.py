@@ -158,7 +158,7 @@ class Attachments:
         with plugin_lock():
             try:
                 for i, net in enumerate(self.networks):
-                    self.results[i] = cni.add(net.document, **self._cni_args(net, path))
+                    self.results[i] = cni.add(net.document, self._attachment(net, path))
                 self._write_record(pid=pid)
             except BaseException:
                 self._delete(self.netns_path)  # here: ADD's thread, under the lock
@@ -193,15 +193,9 @@ class Attachments:
                 setattr(self, name, -1)
                 os.close(fd)
 
-    def _cni_args(self, net: Network, netns: str) -> Dict[str, Any]:
+    def _attachment(self, net: Network, netns: str) -> cni.Attachment:
         assert net.ifname is not None
-        return {
-            "container_id": self.container_id,
-            "netns": netns,
-            "ifname": net.ifname,
-            "runtime": net.runtime_config(),
-            "args": net.cni_args(),
-        }
+        return cni.Attachment(self.container_id, netns, net.ifname, net.runtime_config(), net.cni_args())
 
     # -- the files ---------------------------------------------------------------
 
@@ -259,7 +253,7 @@ class Attachments:
         with plugin_lock():
             for net, result in zip(self.networks, self.results):
                 if result is not None:
-                    cni.check(net.document, result, **self._cni_args(net, f"/proc/{pid}/ns/net"))
+                    cni.check(net.document, result, self._attachment(net, f"/proc/{pid}/ns/net"))
 
     def delete(self, netns: str) -> None:
         """CNI DEL of every network (each plugin, even after a failure), in
@@ -278,7 +272,7 @@ class Attachments:
 
     def _delete(self, netns: str) -> None:
         for net, result in zip(reversed(self.networks), reversed(self.results)):
-            for exc in cni.delete(net.document, result, **self._cni_args(net, netns)):
+            for exc in cni.delete(net.document, result, self._attachment(net, netns)):
                 log.warning("container %s: %s", self.container_id, exc)
         self.results = [None] * len(self.networks)
         self.pending = False

@@ -14,6 +14,7 @@ from ._fields import (
     field_options,
     instance_tuple,
     named_fields,
+    optional_choice_field,
     optional_text_field,
     str_tuple,
     text_field,
@@ -119,14 +120,6 @@ def propagation_flags(name: str) -> int:
     return PROPAGATION_FLAGS[name]
 
 
-def _propagation(field: str, value: Any) -> Optional[str]:
-    if value is None:
-        return None
-    if value not in PROPAGATIONS:
-        raise fail(field, f"must be one of {', '.join(PROPAGATIONS)}, got {value!r}")
-    return str(value)
-
-
 def _options(field: str, value: Any) -> Tuple[str, ...]:
     opts = str_tuple(field, value)
     for opt in opts:
@@ -151,12 +144,10 @@ def _recursive_options(field: str, value: Any) -> Tuple[str, ...]:
 
 if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
 
-    def _propagation_field(value: Any) -> Optional[str]: ...
     def _options_field(value: Any) -> Tuple[str, ...]: ...
     def _recursive_options_field(value: Any) -> Tuple[str, ...]: ...
 
 else:
-    _propagation_field = FieldCheck(_propagation, keeps_none=True)
     _options_field = FieldCheck(_options)
     _recursive_options_field = FieldCheck(_recursive_options)
 
@@ -181,7 +172,9 @@ class Mount:
     #: Bind: include submounts (rbind) and apply the flags to them too.
     recursive: bool = attrs.field(default=True, converter=boolean_field)
     #: Propagation of this mount: private/slave/shared/unbindable, "r" prefix for recursive.
-    propagation: Optional[str] = attrs.field(default=None, converter=_propagation_field)
+    propagation: Optional[str] = attrs.field(
+        default=None, converter=optional_choice_field, metadata=field_options(choices=PROPAGATIONS)
+    )
     #: Further flags by name: sync, dirsync, noatime, nodiratime, relatime,
     #: strictatime, lazytime, nosymfollow (one atime mode at most).  Like
     #: readonly/nosuid/nodev/noexec they apply to this mount only, not to

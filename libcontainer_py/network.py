@@ -16,8 +16,18 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Uni
 
 import attrs
 
-from ._fields import FieldCheck, fail, field_options, freeze_mapping_field, named_fields, text, uint32
+from ._fields import (
+    FieldCheck,
+    choice_field,
+    fail,
+    field_options,
+    freeze_mapping_field,
+    named_fields,
+    text,
+    uint32,
+)
 from ._repr import short_repr
+from .errors import wrong_type
 
 #: Where Network.cni(name) looks for network configuration lists.
 CNI_CONF_DIR = "/etc/cni/net.d"
@@ -32,12 +42,6 @@ def _port(field: str, value: Any) -> int:
     return value
 
 
-def _protocol(field: str, value: Any) -> str:
-    if value not in PROTOCOLS:
-        raise fail(field, f"must be one of {', '.join(PROTOCOLS)}, got {value!r}")
-    return str(value)
-
-
 def _host_ip(field: str, value: Any) -> str:
     if value == "":
         return ""
@@ -50,12 +54,10 @@ def _host_ip(field: str, value: Any) -> str:
 if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
 
     def _port_field(value: Any) -> int: ...
-    def _protocol_field(value: Any) -> str: ...
     def _host_ip_field(value: Any) -> str: ...
 
 else:
     _port_field = FieldCheck(_port)
-    _protocol_field = FieldCheck(_protocol)
     _host_ip_field = FieldCheck(_host_ip)
 
 
@@ -66,7 +68,7 @@ class PortMapping:
 
     host_port: int = attrs.field(converter=_port_field)
     container_port: int = attrs.field(converter=_port_field)
-    protocol: str = attrs.field(default="tcp", converter=_protocol_field)
+    protocol: str = attrs.field(default="tcp", converter=choice_field, metadata=field_options(choices=PROTOCOLS))
     host_ip: str = attrs.field(default="", converter=_host_ip_field)
 
     def to_cni(self) -> Dict[str, Any]:
@@ -354,7 +356,7 @@ def network_tuple(field: str, value: Any) -> Tuple[Network, ...]:
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, Network):
-            raise fail(f"{field}[{i}]", f"expected a Network, got {type(item).__name__} {item!r}")
+            raise fail(f"{field}[{i}]", wrong_type("a Network", item))
         out.append(item if item.ifname is not None else attrs.evolve(item, ifname=f"eth{i}"))
     names = [n.ifname for n in out]
     for i, name in enumerate(names):

@@ -44,7 +44,7 @@ from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequ
 import attrs
 
 from .config import Config
-from .errors import ConfigError
+from .errors import ConfigError, wrong_type
 
 __all__ = ["VERSION", "config_from_dict", "config_to_dict", "dump_value", "load_value"]
 
@@ -87,7 +87,7 @@ def config_from_dict(data: Mapping[str, Any]) -> Config:
     Raises ConfigError naming the document path of the first problem.
     """
     if not isinstance(data, Mapping):
-        raise ConfigError("config", f"expected an object, got {type(data).__name__} {data!r}")
+        raise ConfigError("config", wrong_type("an object", data))
     if "version" not in data:
         raise ConfigError("version", f"is required (this library writes version {VERSION})")
     version = data["version"]
@@ -437,7 +437,7 @@ def _load_attrs(cls: type, raw: Any, path: str) -> Any:
         value = getattr(obj, attribute.name)
         if not _conforms(tp, value):
             raise ConfigError(
-                _join(path, attribute.name), f"expected {_describe(tp)}, got {type(value).__name__} {value!r}"
+                _join(path, attribute.name), wrong_type(f"{_describe(tp)}", value)
             )
     return obj
 

@@ -18,6 +18,7 @@ import posixpath
 import time
 
 from .._shortcuts import signal
+from ..errors import wrong_type
 from .errors import CgroupError, CgroupUnsupported
 
 TYPE_CHECKING = False  # not typing's: see _shortcuts.py
@@ -713,7 +714,7 @@ def open_recorded(
     if not isinstance(path, str):
         from ..errors import ConfigError
 
-        raise ConfigError("cgroup.path", f"expected str, got {type(path).__name__} {path!r}")
+        raise ConfigError("cgroup.path", wrong_type("str", path))
     ops = CgroupOps()
     ops.path = normalize_path(path)
     ops.layout = layout

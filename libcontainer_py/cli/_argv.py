@@ -34,6 +34,16 @@ _CHOICES: Dict[str, Tuple[str, ...]] = {"log_format": ("text", "json"), "format"
 #: Fields argparse reads with type=int (this parser: plain decimal digits only).
 _INTS = frozenset({"preserve_fds"})
 
+#: What create and run both take.
+_CREATE_SWITCHES: Dict[str, str] = {"--no-pivot": "no_pivot", "--no-new-keyring": "no_new_keyring"}
+_CREATE_VALUED: Dict[str, Tuple[str, str]] = {
+    "-b": ("bundle", ""),
+    "--bundle": ("bundle", ""),
+    "--console-socket": ("console_socket", ""),
+    "--pid-file": ("pid_file", ""),
+    "--preserve-fds": ("preserve_fds", "0"),
+}
+
 #: command -> (switches, valued flags with their defaults, positional names, how many may be left out)
 _COMMANDS: Dict[str, Tuple[Dict[str, str], Dict[str, Tuple[str, str]], Tuple[str, ...], int]] = {
     "start": ({}, {}, ("container_id",), 0),
@@ -48,33 +58,10 @@ _COMMANDS: Dict[str, Tuple[Dict[str, str], Dict[str, Tuple[str, str]], Tuple[str
         (),
         0,
     ),
-    "create": (
-        {"--no-pivot": "no_pivot", "--no-new-keyring": "no_new_keyring"},
-        {
-            "-b": ("bundle", ""),
-            "--bundle": ("bundle", ""),
-            "--console-socket": ("console_socket", ""),
-            "--pid-file": ("pid_file", ""),
-            "--preserve-fds": ("preserve_fds", "0"),
-        },
-        ("container_id",),
-        0,
-    ),
+    "create": (_CREATE_SWITCHES, _CREATE_VALUED, ("container_id",), 0),
     "run": (
-        {
-            "--no-pivot": "no_pivot",
-            "--no-new-keyring": "no_new_keyring",
-            "-d": "detach",
-            "--detach": "detach",
-            "--keep": "keep",
-        },
-        {
-            "-b": ("bundle", ""),
-            "--bundle": ("bundle", ""),
-            "--console-socket": ("console_socket", ""),
-            "--pid-file": ("pid_file", ""),
-            "--preserve-fds": ("preserve_fds", "0"),
-        },
+        {**_CREATE_SWITCHES, "-d": "detach", "--detach": "detach", "--keep": "keep"},
+        _CREATE_VALUED,
         ("container_id",),
         0,
     ),

@@ -98,6 +98,26 @@ def set_winsize(fd: int, size: tuple[int, int] | None) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
 
 
+def hand_over(tty_fd: int, size: tuple[int, int] | None, console_socket: str, pid_file: str, pid: int) -> None:
+    """What create and exec do once the process exists: its terminal (``tty_fd``,
+    or -1) gets the console size and goes to the console socket, if any; its
+    pid goes to the pid file, if any."""
+    if tty_fd >= 0:
+        set_winsize(tty_fd, size)
+        if console_socket:
+            send_console(console_socket, tty_fd)
+    if pid_file:
+        write_pid_file(pid_file, pid)
+
+
+def foreground_status(proc: Any, proxy: bool) -> int:
+    """Proxy ``proc``'s terminal (with ``proxy``) until it exits; its exit
+    status as a shell reports it."""
+    if proxy:
+        proxy_terminal(proc.tty_fd, proc)
+    return exit_status(int(proc.wait()))
+
+
 #: Signals a foreground ``run`` or ``exec`` passes on to the container (as
 #: runc); SIGWINCH only resizes the container's terminal.
 FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH")

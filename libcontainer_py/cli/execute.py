@@ -8,14 +8,11 @@ from typing import Any, Dict, List, Optional
 from ._common import (
     check_console,
     copy_winsize,
-    exit_status,
+    foreground_status,
+    hand_over,
     load,
-    proxy_terminal,
-    send_console,
-    set_winsize,
     signals_forwarded,
     use_seccomp_cache,
-    write_pid_file,
 )
 from ._errors import CliError
 from ._log import Logger
@@ -183,14 +180,9 @@ def _exec(args: Args, log: Logger) -> int:
     )
     proxy = terminal and proc.tty_fd >= 0 and not args.console_socket
     try:
-        if terminal and proc.tty_fd >= 0:
-            set_winsize(proc.tty_fd, console_size)
-            if proxy:
-                copy_winsize(proc.tty_fd)  # our terminal's size wins over consoleSize, as runc's
-            if args.console_socket:
-                send_console(args.console_socket, proc.tty_fd)
-        if args.pid_file:
-            write_pid_file(args.pid_file, int(proc.pid))
+        hand_over(proc.tty_fd if terminal else -1, console_size, args.console_socket, args.pid_file, int(proc.pid))
+        if proxy:
+            copy_winsize(proc.tty_fd)  # our terminal's size wins over consoleSize, as runc's
         if not proc.started:
             proc.start()
     except BaseException:
@@ -202,6 +194,4 @@ def _exec(args: Args, log: Logger) -> int:
         return 0
 
     with signals_forwarded(proc, proxy):
-        if proxy:
-            proxy_terminal(proc.tty_fd, proc)
-        return exit_status(int(proc.wait()))
+        return foreground_status(proc, proxy)
