@@ -80,9 +80,35 @@ _COMMANDS: Dict[str, Tuple[Dict[str, str], Dict[str, Tuple[str, str]], Tuple[str
     ),
     # ps: what follows the id is ps's own arguments (argparse's REMAINDER)
     "ps": ({}, {"-f": ("format", "table"), "--format": ("format", "table")}, ("container_id",), 0),
+    # exec: what follows the id is the command (argparse's REMAINDER); the
+    # flags given more than once (--env, --cap, --cgroup, -g) are argparse's
+    "exec": (
+        {
+            "-t": "tty",
+            "--tty": "tty",
+            "-d": "detach",
+            "--detach": "detach",
+            "--no-new-privs": "no_new_privs",
+            "--ignore-paused": "ignore_paused",
+        },
+        {
+            "--console-socket": ("console_socket", ""),
+            "--cwd": ("cwd", ""),
+            "-u": ("user", ""),
+            "--user": ("user", ""),
+            "-p": ("process", ""),
+            "--process": ("process", ""),
+            "--pid-file": ("pid_file", ""),
+            "--preserve-fds": ("preserve_fds", "0"),
+        },
+        ("container_id",),
+        0,
+    ),
 }
 #: Commands whose arguments after the positional ones go, as they are, to this field.
-_REMAINDER = {"ps": "ps_args"}
+_REMAINDER = {"ps": "ps_args", "exec": "args"}
+#: Commands' list flags this parser leaves to argparse: their empty defaults.
+_LISTS = {"exec": ("env", "additional_gids", "cap", "cgroup")}
 _POSITIONAL_DEFAULTS = {"signal": "SIGTERM"}
 
 
@@ -142,6 +168,7 @@ def parse(argv: List[str]) -> Optional[Args]:
     values["command"] = command
     values.update((dest, False) for dest in switches.values())
     values.update((dest, int(default) if dest in _INTS else default) for dest, default in valued.values())
+    values.update((dest, []) for dest in _LISTS.get(command, ()))
     given: List[str] = []
     rest = _REMAINDER.get(command)
     i += 1
