@@ -166,7 +166,7 @@ def list_ids(root: str) -> List[str]:
 def remove_state(root: str, container_id: str) -> None:
     """Remove the container's directory and what is in it; idempotent."""
     directory = container_dir(root, container_id)
-    for name in (STATE_FILE, STATE_FILE + ".tmp", START_SOCKET, EXEC_FILE):
+    for name in (STATE_FILE, STATE_FILE + ".tmp", START_SOCKET, EXEC_FILE, EXEC_FILE + ".tmp"):
         try:
             os.unlink(os.path.join(directory, name))
         except FileNotFoundError:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Tuple
 
     from ._argv import Args
+    from ._log import Logger
 
     _Inputs = Tuple[List[str], Dict[str, str], str]
 
@@ -128,7 +129,7 @@ def _inputs(args: Args, base: Dict[str, Any], process: Optional[Dict[str, Any]])
     return None if path is None else (argv, env, path)
 
 
-def run(args: Args) -> Optional[int]:
+def run(args: Args, log: Logger) -> Optional[int]:
     """The exec's exit status (0 with --detach), or None: the library's turn."""
     if args.tty or args.console_socket or args.preserve_fds or args.cgroup:
         return None
@@ -153,6 +154,7 @@ def run(args: Args) -> Optional[int]:
     plan = _exec_plan.load(root, record, plan_key(args, process))
     if plan is None:
         return None
+    log.debug("exec: the saved plan, without the config model")
     argv, env, cwd = inputs
     for step in plan.steps:
         if step.op == _exec_plan.CHDIR:

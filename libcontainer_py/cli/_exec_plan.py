@@ -8,8 +8,9 @@ its key in the state root's cache (``.seccomp-cache``, where ``create`` put
 it) and its SHA-256, checked when it is read.  The plan depends on argv,
 env and cwd only through its CHDIR and EXEC steps and the exec paths,
 which the fast exec fills in; whatever else shaped it (the exec's flags
-and process.json besides those three) is its ``key``.  A plan is used only
-for the same container process (pid and start time) and the same key;
+and process.json besides those three) is its ``key``, and the file keeps
+the last MAX_PLANS keys' plans.  A plan is used only for the same container
+process (pid and start time) and the same key;
 anything else -- no plan, another key, a step this module does not know,
 a program missing from the cache -- takes the library's path, which saves
 a new plan.  Light: os, _jsonlite and our few modules, no config model.
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
 #: Bumped when the file's layout changes (an older file is ignored).
 VERSION = 1
+#: Plans kept per container (one per key: engines use one or two).
+MAX_PLANS = 8
 
 # The steps a saved plan may have (plan.Op's values): joining the
 # container's cgroup and namespaces, and the process's own settings.  A plan
@@ -111,7 +114,7 @@ class SavedPlan:
         """The same plan as plan.Plan (for its error messages)."""
         from ..plan import Op, Plan, Step
 
-        steps = [Step(Op(s.op), s.what, **{k: getattr(s, k) for k in _DEFAULTS if k in s.__dict__}) for s in self.steps]
+        steps = [Step(Op(s.op), s.what, **{k: getattr(s, k) for k in _DEFAULTS}) for s in self.steps]
         return Plan(self.container_id, self.clone_flags, tuple(steps), self.argv, self.envp, self.exec_paths)
 
 
@@ -148,17 +151,19 @@ def save(root: str, record: Any, key: str, plan: Plan, seccomp_key: Optional[str
     ops = [s["op"] for s in steps]
     if ops.count(CHDIR) != 1 or ops.count(EXEC) != 1 or plan.uid_map or plan.gid_map or plan.slots:
         return
-    doc = {
-        "version": VERSION,
-        "pid": record.pid,
-        "pid_start": record.pid_start,
-        "key": key,
+    entry = {
         "container_id": plan.container_id,
         "clone_flags": plan.clone_flags,
         "shares_memory": plan.shares_memory,
         "seccomp": seccomp,
         "steps": steps,
     }
+    doc = _read(root, record) or {"version": VERSION, "pid": record.pid, "pid_start": record.pid_start, "plans": {}}
+    plans = doc["plans"]
+    plans.pop(key, None)
+    while len(plans) >= MAX_PLANS:
+        del plans[next(iter(plans))]  # the oldest saved
+    plans[key] = entry
     final = _path(root, record.id)
     tmp = final + ".tmp"
     try:
@@ -178,30 +183,39 @@ def save(root: str, record: Any, key: str, plan: Plan, seccomp_key: Optional[str
             pass
 
 
+def _read(root: str, record: Any) -> Optional[Dict[str, Any]]:
+    """The file's document when it is of ``record``'s container process."""
+    try:
+        with open(_path(root, record.id), "rb") as f:
+            doc: Dict[str, Any] = _jsonlite.loads(f.read().decode())
+        if doc["version"] != VERSION or doc["pid"] != record.pid or doc["pid_start"] != record.pid_start:
+            return None
+        if not isinstance(doc["plans"], dict):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return doc
+
+
 def load(root: str, record: Any, key: str) -> Optional[SavedPlan]:
     """The saved plan of ``record``'s container for ``key``, its seccomp
     program read back and checked; None when there is none to use."""
+    doc = _read(root, record)
+    if doc is None or key not in doc["plans"]:
+        return None
     try:
-        with open(_path(root, record.id), "rb") as f:
-            doc = _jsonlite.loads(f.read().decode())
-        if (
-            doc["version"] != VERSION
-            or doc["pid"] != record.pid
-            or doc["pid_start"] != record.pid_start
-            or doc["key"] != key
-        ):
-            return None
-        steps = [SavedStep(fields) for fields in doc["steps"]]
+        entry = doc["plans"][key]
+        steps = [SavedStep(fields) for fields in entry["steps"]]
         for step in steps:
             if step.op not in KNOWN_OPS:
                 return None
             if step.op == SECCOMP:
-                program = _program(root, doc["seccomp"])
+                program = _program(root, entry["seccomp"])
                 if program is None:
                     return None
                 step.data = program
-        return SavedPlan(doc, steps)
-    except (OSError, ValueError, KeyError, TypeError):
+        return SavedPlan(entry, steps)
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 

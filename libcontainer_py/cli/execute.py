@@ -115,7 +115,7 @@ def cmd_exec(args: Args, log: Logger) -> int:
 def _exec(args: Args, log: Logger) -> int:
     from . import _exec_light
 
-    fast = _exec_light.run(args)
+    fast = _exec_light.run(args, log)
     if fast is not None:
         return fast
     use_seccomp_cache(args)
