@@ -169,6 +169,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                     floor.append(timed(floor_argv))
         finally:
             for name, prefix in prefixes.items():
+                base = [*prefix, "--root", str(work / f"{name}-state")]
+                subprocess.run([*base, "delete", "--force", f"{tag}-{name}-sleeper"], capture_output=True)
                 left += [f"{name}: {cid}" for cid in clean_up(prefix, work / f"{name}-state")]
     print(f"ours: {' '.join(prefixes['ours'])}")
     print(f"{args.iterations} iterations (after {args.warmup} warm-up), medians in ms, p10-p90 in brackets")

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from typing import Any, Dict, List
 
 import pytest
@@ -37,6 +38,13 @@ SHOW = (
     )
     + " pwd; echo $FOO"
 )
+
+
+def _catches(pid: int, sig: int) -> bool:
+    """Whether process ``pid`` has a handler for ``sig`` (SigCgt)."""
+    with open(f"/proc/{pid}/status") as f:
+        caught = next(line.split()[1] for line in f if line.startswith("SigCgt:"))
+    return bool(int(caught, 16) >> (sig - 1) & 1)
 
 
 def _exec(cli: Cli, log: str, *args: str) -> Any:
@@ -123,6 +131,8 @@ def test_fast_exec_status_signals_detach_and_process_json(cli: Cli, tmp_path: An
         proc = subprocess.Popen([*cmd, "sh", "-c", "trap 'exit 42' TERM; echo ready; while :; do sleep 0.1; done"],
                                 stdout=subprocess.PIPE, text=True)  # fmt: skip
         assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        while not _catches(proc.pid, signal.SIGTERM):  # the command forwards from when it waits
+            time.sleep(0.01)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 42
         proc.stdout.close()

@@ -164,22 +164,21 @@ def run(args: Args, log: Logger) -> Optional[int]:
     plan.argv = tuple(argv)
     plan.envp = tuple(f"{k}={v}" for k, v in env.items())
     plan.exec_paths = exec_candidates(argv[0], env.get("PATH", DEFAULT_PATH))
-    spawned = _spawn(plan, record)
-    if spawned is None:
+    child = _spawn(plan, record)
+    if child is None:
         return None
-    pid, pidfd = spawned
     try:
         if args.pid_file:
-            write_pid_file(args.pid_file, pid)
+            write_pid_file(args.pid_file, child.pid)
     except BaseException:
-        _kill(pid, pidfd)
+        child.kill()
         raise
     if args.detach:
-        os.close(pidfd)  # the engine's subreaper reaps it, and must see its status
+        os.close(child.pidfd)  # the engine's subreaper reaps it, and must see its status
         return 0
-    with signals_forwarded(_Running(pidfd), False):
-        _, wait_status = os.waitpid(pid, 0)
-    os.close(pidfd)
+    with signals_forwarded(_Running(child.pidfd), False):
+        _, wait_status = os.waitpid(child.pid, 0)
+    os.close(child.pidfd)
     return exit_status(os.waitstatus_to_exitcode(wait_status))
 
 
@@ -211,49 +210,66 @@ def _open_files(plan: _exec_plan.SavedPlan) -> Optional[Dict[int, int]]:
     return opened
 
 
-def _spawn(plan: _exec_plan.SavedPlan, record: _light.Record) -> Optional[Tuple[int, int]]:
-    """Clone the child and answer it until it execs: (pid, pidfd); None
-    when nothing was started and the library's path should run."""
+class _Child:
+    """The process being started: its pid and pidfd (-1 until cloned)."""
+
+    pid = pidfd = -1
+
+    def kill(self) -> None:
+        _kill(self.pid, self.pidfd)
+
+
+def _spawn(plan: _exec_plan.SavedPlan, record: _light.Record) -> Optional[_Child]:
+    """Clone the child and answer it until it execs; None when nothing was
+    started and the library's path should run (and say what failed)."""
     opened = _open_files(plan)
     if opened is None:
         return None
     if not record.alive():  # the namespaces opened are the container's, not a recycled pid's
         _close(opened.values())
         return None
-    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    child_fd = child.detach()
-    pid = pidfd = -1
+    parent, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    child_fd = child_end.detach()
+    child = _Child()
     try:
-        native = _native.NativeArgs(plan, sync_fd=child_fd, stdio=(-1, -1, -1), pass_fds=(), opened=opened)  # type: ignore[arg-type]
         try:
-            pid, pidfd = _native.spawn(native)
+            native = _native.NativeArgs(plan, sync_fd=child_fd, stdio=(-1, -1, -1), pass_fds=(), opened=opened)  # type: ignore[arg-type]
+            child.pid, child.pidfd = _native.spawn(native)
+        except OSError:
+            return None  # nothing was started: the library's path says why (SpawnError)
         finally:
             _close([child_fd, *opened.values()])
-        while True:
-            data, ancdata, _flags, _addr = parent.recvmsg(MSG.size, 64)
-            _close_passed(ancdata)
-            if not data:
-                break
-            kind, index, err, value = MSG.unpack(data)
-            if kind == MSG_CHILD_PID:  # the first child forked the process into the pid namespace
-                os.waitpid(pid, 0)
-                os.close(pidfd)
-                pid, pidfd = value, -1
-                pidfd = _native.pidfd_open(pid)
-            elif kind == MSG_ERROR:
-                raise _step_error(plan, index, err, value)
-            else:
-                raise _step_error(plan, -1, 0, 0)
-        failed = native.failed_step()
-        if failed is not None:
-            raise _step_error(plan, *failed)
+        _drive(plan, parent, native, child)
     except BaseException:
-        if pid > 0:
-            _kill(pid, pidfd)
+        if child.pid > 0:
+            child.kill()
         raise
     finally:
         parent.close()
-    return pid, pidfd
+    return child
+
+
+def _drive(plan: _exec_plan.SavedPlan, parent: Any, native: _native.NativeArgs, child: _Child) -> None:
+    """Answer the child until it execs (EOF): a new pid when it forks into
+    the pid namespace, a failure as the library's exception."""
+    while True:
+        data, ancdata, _flags, _addr = parent.recvmsg(MSG.size, 64)
+        _close_passed(ancdata)
+        if not data:
+            break
+        kind, index, err, value = MSG.unpack(data)
+        if kind == MSG_CHILD_PID:  # the first child forked the process into the pid namespace
+            os.waitpid(child.pid, 0)
+            os.close(child.pidfd)
+            child.pid, child.pidfd = value, -1
+            child.pidfd = _native.pidfd_open(value)
+        elif kind == MSG_ERROR:
+            raise _step_error(plan, index, err, value)
+        else:
+            raise _step_error(plan, -1, 0, 0)
+    failed = native.failed_step()
+    if failed is not None:
+        raise _step_error(plan, *failed)
 
 
 def _step_error(plan: _exec_plan.SavedPlan, index: int, err: int, stage: int) -> Exception:

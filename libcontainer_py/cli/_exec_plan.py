@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-from .. import _bpf_file, _jsonlite, _statedir
+from .. import _jsonlite, _private_file, _statedir
 from .._shortcuts import sha256_hex
 from ._common import SECCOMP_CACHE
 
@@ -140,7 +140,7 @@ def save(root: str, record: Any, key: str, plan: Plan, seccomp_key: Optional[str
         if step.op == SECCOMP:
             if step.n3 or seccomp_key is None:
                 return  # a listener to hand over: the library's
-            stored = _bpf_file.read(os.path.join(root, SECCOMP_CACHE), seccomp_key)
+            stored = _private_file.read_program(os.path.join(root, SECCOMP_CACHE), seccomp_key)
             if stored is None or stored[0] != step.data:
                 return
             seccomp = {"key": seccomp_key, "sha256": sha256_hex(step.data)}
@@ -165,22 +165,8 @@ def save(root: str, record: Any, key: str, plan: Plan, seccomp_key: Optional[str
         del plans[next(iter(plans))]  # the oldest saved
     plans[key] = entry
     final = _path(root, record.id)
-    tmp = final + ".tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-    except OSError:
-        return  # another exec is saving one
-    try:
-        try:
-            os.write(fd, _jsonlite.dumps(doc, compact=True).encode())
-        finally:
-            os.close(fd)
-        os.rename(tmp, final)
-    except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    # A shortcut only: nothing when another exec is saving (its .tmp exists) or the write fails.
+    _private_file.write_new(final + ".tmp", final, _jsonlite.dumps(doc, compact=True).encode())
 
 
 def _read(root: str, record: Any) -> Optional[Dict[str, Any]]:
@@ -222,7 +208,7 @@ def load(root: str, record: Any, key: str) -> Optional[SavedPlan]:
 def _program(root: str, ref: Dict[str, str]) -> Optional[bytes]:
     """The cached program ``ref`` names, if the cache's file is ours and
     holds exactly the program that was saved (its SHA-256)."""
-    stored = _bpf_file.read(os.path.join(root, SECCOMP_CACHE), ref["key"])
+    stored = _private_file.read_program(os.path.join(root, SECCOMP_CACHE), ref["key"])
     if stored is None or sha256_hex(stored[0]) != ref["sha256"]:
         return None
     return stored[0]

@@ -19,8 +19,8 @@ import json
 import os
 from typing import Optional, Tuple
 
-from .._bpf_file import SUFFIX as _SUFFIX
-from .._bpf_file import read, trusted_directory
+from .._private_file import SUFFIX as _SUFFIX
+from .._private_file import read_program, trusted_directory, write_new
 from .._shortcuts import sha256_hex
 from .config import Seccomp
 
@@ -44,7 +44,7 @@ class FilterCache:
 
     def load(self, key: str) -> Optional[Tuple[bytes, Tuple[str, ...]]]:
         """The program and skipped syscall names stored under ``key``, or None."""
-        return read(self.directory, key)
+        return read_program(self.directory, key)
 
     def store(self, key: str, program: bytes, skipped: Tuple[str, ...]) -> None:
         """Keep ``program``; failures are ignored (the cache is only a shortcut)."""
@@ -53,21 +53,10 @@ class FilterCache:
             if not trusted_directory(self.directory):
                 return
             final = os.path.join(self.directory, key + _SUFFIX)
-            tmp = f"{final}.{os.getpid()}.tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         except OSError:
             return
-        try:
-            try:
-                os.write(fd, json.dumps(list(skipped)).encode() + b"\n" + program)
-            finally:
-                os.close(fd)
-            os.rename(tmp, final)
-        except OSError:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        data = json.dumps(list(skipped)).encode() + b"\n" + program
+        if not write_new(f"{final}.{os.getpid()}.tmp", final, data):
             return
         try:
             self._trim()

@@ -9,7 +9,7 @@ from typing import Any, Dict
 
 import pytest
 
-from libcontainer_py import _bpf_file
+from libcontainer_py import _private_file
 from libcontainer_py.cli import _exec_light, _exec_plan
 from libcontainer_py.cli._argv import parse
 from libcontainer_py.oci import spec
@@ -41,7 +41,7 @@ def root(tmp_path: Any) -> str:
 
 
 def _cache(root: str, key: str, program: bytes) -> None:
-    path = os.path.join(root, _exec_plan.SECCOMP_CACHE, key + _bpf_file.SUFFIX)
+    path = os.path.join(root, _exec_plan.SECCOMP_CACHE, key + _private_file.SUFFIX)
     with open(path, "wb") as f:
         f.write(b"[]\n" + program)
 
@@ -68,7 +68,7 @@ def test_not_loaded_for_another_process_or_another_program(root: str) -> None:
     assert _exec_plan.load(root, other, "key") is None
     _cache(root, "k1", bytes(16))  # the cached program is not the one saved
     assert _exec_plan.load(root, _Record(), "key") is None
-    os.unlink(os.path.join(root, _exec_plan.SECCOMP_CACHE, "k1" + _bpf_file.SUFFIX))
+    os.unlink(os.path.join(root, _exec_plan.SECCOMP_CACHE, "k1" + _private_file.SUFFIX))
     assert _exec_plan.load(root, _Record(), "key") is None
 
 

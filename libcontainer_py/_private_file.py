@@ -1,9 +1,11 @@
-"""Reading a compiled seccomp program kept on disk (seccomp/cache.py's
-files), light enough for the command line's exec (no seccomp package).
+"""Files only we may write: the compiled seccomp programs kept on disk
+(seccomp/cache.py) and the command line's exec plans (cli/_exec_plan.py);
+light enough for the command line's exec (no seccomp package).
 
-A file is used only if it, and its directory, belong to us and nobody else
-may write them (whoever can write there chooses the containers' filters);
-anything unexpected (a short file, a foreign owner, an I/O error) gives None.
+A program is used only if its file, and its directory, belong to us and
+nobody else may write them (whoever can write there chooses the
+containers' filters); anything unexpected (a short file, a foreign owner,
+an I/O error) gives None.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ def trusted_directory(directory: str) -> bool:
     return stat.S_ISDIR(st.st_mode) and trusted(st)
 
 
-def read(directory: str, key: str) -> Optional[Tuple[bytes, Tuple[str, ...]]]:
+def read_program(directory: str, key: str) -> Optional[Tuple[bytes, Tuple[str, ...]]]:
     """The program and skipped syscall names stored under ``key``, or None."""
     try:
         if not trusted_directory(directory):
@@ -63,3 +65,25 @@ def _parse(data: bytes) -> Optional[Tuple[bytes, Tuple[str, ...]]]:
     if not isinstance(skipped, list) or not all(isinstance(s, str) for s in skipped):
         return None
     return program, tuple(skipped)
+
+
+def write_new(tmp: str, final: str, data: bytes) -> bool:
+    """Write ``data`` to ``tmp`` (made here, 0600: False if it exists) and
+    rename it to ``final``; False, and nothing left, when that fails."""
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        return False
+    try:
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.rename(tmp, final)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return False
+    return True
