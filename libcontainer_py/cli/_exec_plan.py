@@ -172,7 +172,9 @@ def save(root: str, record: Any, key: str, plan: Plan, seccomp_key: Optional[str
 def _read(root: str, record: Any) -> Optional[Dict[str, Any]]:
     """The file's document when it is of ``record``'s container process."""
     try:
-        with open(_path(root, record.id), "rb") as f:
+        with open(os.open(_path(root, record.id), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW), "rb") as f:
+            if not _private_file.trusted(os.fstat(f.fileno())):
+                return None  # as the seccomp cache: only a file nobody else may have written
             doc: Dict[str, Any] = _jsonlite.loads(f.read().decode())
         if doc["version"] != VERSION or doc["pid"] != record.pid or doc["pid_start"] != record.pid_start:
             return None

@@ -66,6 +66,10 @@ def test_not_loaded_for_another_process_or_another_program(root: str) -> None:
     other = _Record()
     other.pid_start = 778  # the same pid, another process
     assert _exec_plan.load(root, other, "key") is None
+    os.chmod(os.path.join(root, "c1", "exec.json"), 0o622)  # others may write it
+    assert _exec_plan.load(root, _Record(), "key") is None
+    os.chmod(os.path.join(root, "c1", "exec.json"), 0o600)
+    assert _exec_plan.load(root, _Record(), "key") is not None
     _cache(root, "k1", bytes(16))  # the cached program is not the one saved
     assert _exec_plan.load(root, _Record(), "key") is None
     os.unlink(os.path.join(root, _exec_plan.SECCOMP_CACHE, "k1" + _private_file.SUFFIX))
