@@ -34,6 +34,14 @@ _CHOICES: Dict[str, Tuple[str, ...]] = {"log_format": ("text", "json"), "format"
 #: Fields argparse reads with type=int (this parser: plain decimal digits only).
 _INTS = frozenset({"preserve_fds"})
 
+#: The flags of run, create and exec for the process's terminal, pid file and fds.
+_PROCESS_IO: Dict[str, Tuple[str, str]] = {
+    "--console-socket": ("console_socket", ""),
+    "--pid-file": ("pid_file", ""),
+    "--preserve-fds": ("preserve_fds", "0"),
+}
+_DETACH = {"-d": "detach", "--detach": "detach"}
+
 #: command -> (switches, valued flags with their defaults, positional names, how many may be left out)
 _COMMANDS: Dict[str, Tuple[Dict[str, str], Dict[str, Tuple[str, str]], Tuple[str, ...], int]] = {
     "start": ({}, {}, ("container_id",), 0),
@@ -50,13 +58,7 @@ _COMMANDS: Dict[str, Tuple[Dict[str, str], Dict[str, Tuple[str, str]], Tuple[str
     ),
     "create": (
         {"--no-pivot": "no_pivot", "--no-new-keyring": "no_new_keyring"},
-        {
-            "-b": ("bundle", ""),
-            "--bundle": ("bundle", ""),
-            "--console-socket": ("console_socket", ""),
-            "--pid-file": ("pid_file", ""),
-            "--preserve-fds": ("preserve_fds", "0"),
-        },
+        {"-b": ("bundle", ""), "--bundle": ("bundle", ""), **_PROCESS_IO},
         ("container_id",),
         0,
     ),
@@ -64,17 +66,10 @@ _COMMANDS: Dict[str, Tuple[Dict[str, str], Dict[str, Tuple[str, str]], Tuple[str
         {
             "--no-pivot": "no_pivot",
             "--no-new-keyring": "no_new_keyring",
-            "-d": "detach",
-            "--detach": "detach",
+            **_DETACH,
             "--keep": "keep",
         },
-        {
-            "-b": ("bundle", ""),
-            "--bundle": ("bundle", ""),
-            "--console-socket": ("console_socket", ""),
-            "--pid-file": ("pid_file", ""),
-            "--preserve-fds": ("preserve_fds", "0"),
-        },
+        {"-b": ("bundle", ""), "--bundle": ("bundle", ""), **_PROCESS_IO},
         ("container_id",),
         0,
     ),
@@ -86,20 +81,17 @@ _COMMANDS: Dict[str, Tuple[Dict[str, str], Dict[str, Tuple[str, str]], Tuple[str
         {
             "-t": "tty",
             "--tty": "tty",
-            "-d": "detach",
-            "--detach": "detach",
+            **_DETACH,
             "--no-new-privs": "no_new_privs",
             "--ignore-paused": "ignore_paused",
         },
         {
-            "--console-socket": ("console_socket", ""),
             "--cwd": ("cwd", ""),
             "-u": ("user", ""),
             "--user": ("user", ""),
             "-p": ("process", ""),
             "--process": ("process", ""),
-            "--pid-file": ("pid_file", ""),
-            "--preserve-fds": ("preserve_fds", "0"),
+            **_PROCESS_IO,
         },
         ("container_id",),
         0,
