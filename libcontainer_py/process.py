@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Tuple
 
 import attrs
 
-from ._execpath import DEFAULT_PATH as DEFAULT_PATH
 from ._fields import (
     FieldCheck,
     absolute_path_field,
@@ -28,6 +27,7 @@ from .capabilities import Capabilities
 from .limits import Rlimit
 from .scheduling import ExecCPUAffinity, IOPriority, Scheduler
 
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_ENV: Mapping[str, str] = {"PATH": DEFAULT_PATH}
 
 

@@ -156,6 +156,11 @@ def test_fast_exec_status_signals_detach_and_process_json(cli: Cli, tmp_path: An
             r = _exec(cli, log, "--process", proc_json, cid)
             outputs.append((r.returncode, r.stdout, r.fast))
         assert outputs == [(0, "1 /\n", False), (0, "2 /tmp\n", True)]
+        del doc["env"]  # no PATH: the programs are looked for in the default one
+        with open(proc_json, "w") as f:
+            json.dump(doc, f)
+        r = _exec(cli, log, "--process", proc_json, cid)
+        assert (r.returncode, r.stdout, r.fast) == (0, "/tmp\n", True), r
         # Another container with the same id later: the old plans are not its.
         assert cli("delete", "--force", cid).returncode == 0
         assert _gone(exec_pid)

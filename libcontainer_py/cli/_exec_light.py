@@ -25,7 +25,7 @@ import sys
 
 from .. import _jsonlite, _native, _statedir
 from .._contract import MSG, MSG_CHILD_PID, MSG_ERROR
-from .._execpath import DEFAULT_PATH, exec_candidates
+from .._execpath import exec_candidates
 from .._shortcuts import signal, socket
 from . import _exec_plan, _light
 from ._argv import root_of
@@ -163,7 +163,7 @@ def run(args: Args, log: Logger) -> Optional[int]:
             step.path = argv[0]
     plan.argv = tuple(argv)
     plan.envp = tuple(f"{k}={v}" for k, v in env.items())
-    plan.exec_paths = exec_candidates(argv[0], env.get("PATH", DEFAULT_PATH))
+    plan.exec_paths = exec_candidates(argv[0], env.get("PATH", plan.default_path))
     child = _spawn(plan, record)
     if child is None:
         return None

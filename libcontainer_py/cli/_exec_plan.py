@@ -105,6 +105,8 @@ class SavedPlan:
         self.container_id: str = doc["container_id"]
         self.clone_flags: int = doc["clone_flags"]
         self.shares_memory: bool = doc["shares_memory"]
+        #: The program's search path when the environment has none (process.DEFAULT_PATH).
+        self.default_path: str = doc["default_path"]
         self.steps = tuple(steps)
         self.argv: Tuple[str, ...] = ()
         self.envp: Tuple[str, ...] = ()
@@ -151,8 +153,11 @@ def save(root: str, record: Any, key: str, plan: Plan, seccomp_key: Optional[str
     ops = [s["op"] for s in steps]
     if ops.count(CHDIR) != 1 or ops.count(EXEC) != 1 or plan.uid_map or plan.gid_map or plan.slots:
         return
+    from ..process import DEFAULT_PATH
+
     entry = {
         "container_id": plan.container_id,
+        "default_path": DEFAULT_PATH,  # execve's search path when the env has no PATH
         "clone_flags": plan.clone_flags,
         "shares_memory": plan.shares_memory,
         "seccomp": seccomp,

@@ -14,6 +14,7 @@ from libcontainer_py.cli import _exec_light, _exec_plan
 from libcontainer_py.cli._argv import parse
 from libcontainer_py.oci import spec
 from libcontainer_py.plan import Op, Plan, Step
+from libcontainer_py.process import DEFAULT_PATH
 
 
 class _Record:
@@ -56,6 +57,7 @@ def test_saved_and_loaded_with_its_program(root: str) -> None:
         (int(s.op), s.what, s.path, s.n1, s.n2, s.gids, s.data, s.open_path) for s in _plan(program).steps
     ]
     assert loaded.typed().steps == _plan(program).steps
+    assert loaded.default_path == DEFAULT_PATH
     assert _exec_plan.load(root, _Record(), "other key") is None
 
 
