@@ -164,33 +164,57 @@ def run(args: Args, log: Logger) -> Optional[int]:
     plan.argv = tuple(argv)
     plan.envp = tuple(f"{k}={v}" for k, v in env.items())
     plan.exec_paths = exec_candidates(argv[0], env.get("PATH", plan.default_path))
-    child = _spawn(plan, record)
-    if child is None:
-        return None
-    try:
-        if args.pid_file:
-            write_pid_file(args.pid_file, child.pid)
-    except BaseException:
-        child.kill()
-        raise
     if args.detach:
+        child = _start(args, plan, record)
+        if child is None:
+            return None
         os.close(child.pidfd)  # the engine's subreaper reaps it, and must see its status
         return 0
-    with signals_forwarded(_Running(child.pidfd), False):
+    running = _Running()
+    # Forwarding from before the clone (as runc's handler): a signal that
+    # comes while the process starts is passed on once it runs.
+    with signals_forwarded(running, False):
+        child = _start(args, plan, record)
+        if child is None:
+            return None
+        running.started(child.pidfd)
         _, wait_status = os.waitpid(child.pid, 0)
     os.close(child.pidfd)
     return exit_status(os.waitstatus_to_exitcode(wait_status))
 
 
+def _start(args: Args, plan: _exec_plan.SavedPlan, record: _light.Record) -> Optional[_Child]:
+    """The running process, its pid in --pid-file; None: nothing was started."""
+    child = _spawn(plan, record)
+    if child is not None and args.pid_file:
+        try:
+            write_pid_file(args.pid_file, child.pid)
+        except BaseException:
+            child.kill()
+            raise
+    return child
+
+
 class _Running:
-    """The exec'd process, as signals_forwarded needs it."""
+    """The exec'd process, as signals_forwarded needs it: what comes before
+    it runs is kept for it."""
 
     tty_fd = -1
 
-    def __init__(self, pidfd: int) -> None:
+    def __init__(self) -> None:
+        self.pidfd = -1
+        self.pending: List[int] = []
+
+    def started(self, pidfd: int) -> None:
         self.pidfd = pidfd
+        for sig in self.pending:
+            self.send_signal(sig)
+        self.pending.clear()
 
     def send_signal(self, sig: int) -> None:
+        if self.pidfd < 0:
+            self.pending.append(sig)
+            return
         try:
             signal.pidfd_send_signal(self.pidfd, sig)
         except ProcessLookupError:
