@@ -153,6 +153,8 @@ def save(root: str, record: Any, key: str, plan: Plan, seccomp_key: Optional[str
     ops = [s["op"] for s in steps]
     if ops.count(CHDIR) != 1 or ops.count(EXEC) != 1 or plan.uid_map or plan.gid_map or plan.slots:
         return
+    if record.cgroup_path is not None and JOIN_CGROUP not in ops:
+        return  # placed some other way (by clone3?), which the fast path does not do
     from ..process import DEFAULT_PATH
 
     entry = {

@@ -18,7 +18,7 @@ from libcontainer_py.process import DEFAULT_PATH
 
 
 class _Record:
-    id, pid, pid_start = "c1", 4242, 777
+    id, pid, pid_start, cgroup_path = "c1", 4242, 777, "libcontainer_py/c1"
 
 
 def _plan(program: bytes) -> Plan:
@@ -86,6 +86,9 @@ def test_not_saved_without_its_program_in_the_cache_nor_with_other_steps(root: s
     plan = _plan(program)
     waits = Plan("c1-exec1", 0, (Step(Op.WAIT_START, "wait for start"), *plan.steps), plan.argv, (), plan.exec_paths)
     _exec_plan.save(root, _Record(), "key", waits, "k1")
+    assert not os.path.exists(os.path.join(root, "c1", "exec.json"))
+    unplaced = Plan("c1-exec1", 0, plan.steps[1:], plan.argv, (), plan.exec_paths)  # no JOIN_CGROUP
+    _exec_plan.save(root, _Record(), "key", unplaced, "k1")
     assert not os.path.exists(os.path.join(root, "c1", "exec.json"))
 
 
