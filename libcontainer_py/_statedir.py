@@ -95,6 +95,8 @@ _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234567
 _ID_CHARS = _ALNUM | frozenset("_.-")
 STATE_FILE = "state.json"
 START_SOCKET = "start.sock"
+#: The command line's exec plan of the container (cli/_exec_plan.py).
+EXEC_FILE = "exec.json"
 
 
 def is_valid_id(value: object) -> bool:
@@ -164,7 +166,7 @@ def list_ids(root: str) -> List[str]:
 def remove_state(root: str, container_id: str) -> None:
     """Remove the container's directory and what is in it; idempotent."""
     directory = container_dir(root, container_id)
-    for name in (STATE_FILE, STATE_FILE + ".tmp", START_SOCKET):
+    for name in (STATE_FILE, STATE_FILE + ".tmp", START_SOCKET, EXEC_FILE, EXEC_FILE + ".tmp"):
         try:
             os.unlink(os.path.join(directory, name))
         except FileNotFoundError:

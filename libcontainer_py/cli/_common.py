@@ -131,8 +131,6 @@ class signals_forwarded:  # used as ``with signals_forwarded(proc, proxy):``
         self.proc, self.proxy = proc, proxy
 
     def _forward(self, sig: int, frame: Any) -> None:
-        import signal
-
         if sig == signal.SIGWINCH:  # a resize, never passed on (as runc)
             if self.proxy:
                 copy_winsize(self.proc.tty_fd)
@@ -140,14 +138,10 @@ class signals_forwarded:  # used as ``with signals_forwarded(proc, proxy):``
         self.proc.send_signal(sig)
 
     def __enter__(self) -> None:
-        import signal
-
         for name in FORWARDED:
             signal.signal(getattr(signal, name), self._forward)
 
     def __exit__(self, *exc: Any) -> None:
-        import signal
-
         for name in FORWARDED:
             signal.signal(getattr(signal, name), signal.SIG_DFL)
 

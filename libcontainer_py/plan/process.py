@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import struct
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
+from .._execpath import exec_candidates as exec_candidates
 from ..capabilities import CAPABILITY_NAMES, mask
 from ..config import PERSONALITIES, Config
 from ..errors import ConfigError
@@ -16,13 +16,6 @@ from ..seccomp import Seccomp
 from ..seccomp import compile as compile_seccomp
 from . import ops
 from .steps import HostFS, Step
-
-
-def exec_candidates(program: str, path: str) -> Tuple[str, ...]:
-    """The paths execve tries, in order, like execvpe."""
-    if "/" in program:
-        return (program,)
-    return tuple(os.path.join(d or ".", program) for d in path.split(":"))
 
 
 def early_writes(config: Config) -> List[Step]:

@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import json
 import os
-import stat
-from typing import Any, Optional, Tuple
+from typing import Optional, Tuple
 
+from .._private_file import SUFFIX as _SUFFIX
+from .._private_file import read_program, trusted_directory, write_new
 from .._shortcuts import sha256_hex
 from .config import Seccomp
 
 #: Bumped when the file layout or the key's content changes.
 FORMAT = 2  # 2: programs begin with the ENOSYS stub
-_SUFFIX = ".bpf"
 
 
 def filter_key(seccomp: Seccomp, strict: bool, library: Tuple[int, ...]) -> str:
@@ -42,55 +42,21 @@ class FilterCache:
         self.directory = directory
         self.limit = limit
 
-    def _trusted(self, st: os.stat_result) -> bool:
-        return st.st_uid == os.geteuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-
-    def _trusted_directory(self) -> bool:
-        st = os.lstat(self.directory)  # not through a symlink: a directory of ours, as made here
-        return stat.S_ISDIR(st.st_mode) and self._trusted(st)
-
     def load(self, key: str) -> Optional[Tuple[bytes, Tuple[str, ...]]]:
         """The program and skipped syscall names stored under ``key``, or None."""
-        try:
-            if not self._trusted_directory():
-                return None
-            fd = os.open(os.path.join(self.directory, key + _SUFFIX), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-        except OSError:
-            return None
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode) or not self._trusted(st):
-                return None
-            with os.fdopen(os.dup(fd), "rb") as f:
-                data = f.read()
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
-        return _parse(data)
+        return read_program(self.directory, key)
 
     def store(self, key: str, program: bytes, skipped: Tuple[str, ...]) -> None:
         """Keep ``program``; failures are ignored (the cache is only a shortcut)."""
         try:
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            if not self._trusted_directory():
+            if not trusted_directory(self.directory):
                 return
             final = os.path.join(self.directory, key + _SUFFIX)
-            tmp = f"{final}.{os.getpid()}.tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         except OSError:
             return
-        try:
-            try:
-                os.write(fd, json.dumps(list(skipped)).encode() + b"\n" + program)
-            finally:
-                os.close(fd)
-            os.rename(tmp, final)
-        except OSError:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        data = json.dumps(list(skipped)).encode() + b"\n" + program
+        if not write_new(f"{final}.{os.getpid()}.tmp", final, data):
             return
         try:
             self._trim()
@@ -110,16 +76,3 @@ class FilterCache:
                 os.unlink(os.path.join(self.directory, name))
             except FileNotFoundError:
                 pass
-
-
-def _parse(data: bytes) -> Optional[Tuple[bytes, Tuple[str, ...]]]:
-    header, newline, program = data.partition(b"\n")
-    if not newline or not program or len(program) % 8:
-        return None
-    try:
-        skipped: Any = json.loads(header)
-    except ValueError:
-        return None
-    if not isinstance(skipped, list) or not all(isinstance(s, str) for s in skipped):
-        return None
-    return program, tuple(skipped)
