@@ -48,6 +48,7 @@ from typing import IO, Any, Callable, Dict, Iterator, List, Mapping, Optional, S
 
 import _threads_row
 import attrs
+from _coldstart import cold_start_ratio, cold_start_table, measure_cold_start
 from _common import add_only_option, print_problems, progress, run_reported
 
 import libcontainer_py as lc
@@ -1326,6 +1327,12 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         "--threads-per-round", type=positive, default=40, help="containers per round of the threads row (default 40)"
     )
     p.add_argument("--profile", action="store_true", help="also show where ours spends its time")
+    p.add_argument(
+        "--cold-iterations",
+        type=non_negative,
+        default=20,
+        help="fresh interpreters per cold-start row (default 20; 0: no cold start)",
+    )
     p.add_argument("--json", metavar="FILE", help="write raw samples and the summary as JSON")
     p.add_argument("--runc", default=shutil.which("runc") or "/usr/sbin/runc", help="runc binary")
     p.add_argument("--bwrap", default=shutil.which("bwrap") or "/usr/bin/bwrap", help="bwrap binary")
@@ -1354,6 +1361,7 @@ def execute(args: argparse.Namespace, problems: List[str]) -> Dict[str, Any]:
             profile: Dict[str, List[int]] = {}
             if args.profile:
                 profile = profile_or_failure(rootfs, workdir, args, results)
+        cold = cold_start_or_failure(args, results)
         leftovers = {r.name: r.leftovers for r in runners if r.leftovers}
         orphans = {r.name: r.orphans for r in runners if r.orphans}
     summaries = {n: Summary.of(s) for n, s in results.samples_ns.items() if s}
@@ -1371,6 +1379,7 @@ def execute(args: argparse.Namespace, problems: List[str]) -> Dict[str, Any]:
         "orphans_reaped": orphans,
         "profile": {"rss_mib": rss_mib(), "samples_ns": profile} if profile else None,
         "threads": threads,
+        "cold_start": {"samples_ns": cold, "ratio": cold_start_ratio(cold)} if cold else None,
     }
 
 
@@ -1400,6 +1409,17 @@ def threads_or_failure(
         return None
 
 
+def cold_start_or_failure(args: argparse.Namespace, results: Results) -> Dict[str, List[int]]:
+    """The cold-start samples (_coldstart.py), or none with the failure recorded under "cold start"."""
+    if not args.cold_iterations:
+        return {}
+    try:
+        return measure_cold_start(args.cold_iterations)
+    except Exception as exc:  # a failing cold start ends its rows, not the report
+        results.failures["cold start"] = f"{type(exc).__name__}: {exc}"
+        return {}
+
+
 def describe_or_failure(runner: Runner, results: Results) -> str:
     """The runner's description for the header, or that it could not be set up."""
     if runner.name in results.failures:
@@ -1426,6 +1446,9 @@ def print_report(report: Dict[str, Any], problems: List[str]) -> None:
         print()
         print(profile_table(report["profile"]["samples_ns"]))
         print(f"(this process's RSS: {report['profile']['rss_mib']:.1f} MiB)")
+    if report["cold_start"]:
+        print()
+        print(cold_start_table(report["cold_start"]["samples_ns"]))
     orphans = [
         f"{name}: {n} orphaned process(es) of its runs reaped (untimed)" for name, n in report["orphans_reaped"].items()
     ]
