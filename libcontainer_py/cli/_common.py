@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from .._private_file import SECCOMP_CACHE  # under the state root: programs compiled by earlier commands
 from .._shortcuts import signal, signal_number
 from ._argv import root_of
 from ._errors import CliError
@@ -27,14 +28,12 @@ def load(args: Args) -> Container:
         raise CliError("container does not exist") from None
 
 
-#: Under the state root: seccomp programs compiled by earlier commands.
-SECCOMP_CACHE = ".seccomp-cache"
-
-
 def use_seccomp_cache(args: Args) -> None:
     """Each command is a new process, so the compiled seccomp programs are
-    kept on disk, under the state root (seccomp/cache.py): an engine's
-    containers share one profile, which libseccomp takes ~20 ms to compile."""
+    kept on disk, under the state root of the command line (``--root``; the
+    library's default is under the default one; seccomp/cache.py): an
+    engine's containers share one profile, which libseccomp takes ~20 ms to
+    compile."""
     from ..seccomp.compiler import use_disk_cache
 
     use_disk_cache(os.path.join(root_of(args), SECCOMP_CACHE))

@@ -12,7 +12,7 @@ import attrs
 from .._log import log
 from . import _libseccomp as scmp
 from . import enosys
-from .cache import FilterCache, filter_key
+from .cache import DEFAULT_DIRECTORY, FilterCache, filter_key
 from .config import ARCHITECTURES, FLAGS, OPS, Action, ArgCondition, Seccomp, SeccompRule
 from .errors import SeccompError
 
@@ -102,20 +102,22 @@ def _describe(rule: SeccompRule, name: str, args: Sequence[ArgCondition]) -> str
 
 def compile(seccomp: Seccomp, *, strict: bool = False) -> CompiledFilter:
     """See _compile; results are cached per (frozen, hashable) Seccomp, since
-    libseccomp takes milliseconds for a large profile, in this process and,
-    after ``use_disk_cache(directory)``, on disk for other processes."""
+    libseccomp takes milliseconds for a large profile: in this process and
+    on disk (cache.py) for the next processes, under the state root
+    (``use_disk_cache`` chooses the directory, or none)."""
     return _compile_cached(seccomp, strict)
 
 
-_disk: Optional[FilterCache] = None
+_disk: Optional[FilterCache] = FilterCache(DEFAULT_DIRECTORY)
 
 #: libseccomp's SCMP_FLTATR_CTL_OPTIMIZE: 2 lays the syscalls out as a binary tree.
 OPTIMIZE_LEVEL = 2
 
 
 def use_disk_cache(directory: Optional[str]) -> None:
-    """Keep compiled programs under ``directory`` too (None: in memory only),
-    for the next processes that compile the same filter (see cache.py)."""
+    """Keep compiled programs under ``directory`` (by default
+    ``cache.DEFAULT_DIRECTORY``, under the default state root; None: in
+    memory only), for the next processes that compile the same filter."""
     global _disk
     _disk = None if directory is None else FilterCache(directory)
 

@@ -44,7 +44,7 @@ def root(tmp_path: Any) -> str:
 def _cache(root: str, key: str, program: bytes) -> None:
     path = os.path.join(root, _exec_plan.SECCOMP_CACHE, key + _private_file.SUFFIX)
     with open(path, "wb") as f:
-        f.write(b"[]\n" + program)
+        f.write(_private_file.program_file(key, program, ()))
 
 
 def test_saved_and_loaded_with_its_program(root: str) -> None:
