@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
-import logging
 import os
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from . import cni
+from ._log import log
 from ._owners import alive, claim_dead, me
 from ._statedir import DEFAULT_ROOT, process_start_time
 from .errors import ContainerError
@@ -35,8 +34,6 @@ RESOLV = "resolv.conf"
 HOSTS = "hosts"
 CLONE_NEWNET = 0x40000000
 _LOCALHOST = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-
-log = logging.getLogger("libcontainer_py")
 
 
 def netns_id() -> str:
@@ -223,6 +220,8 @@ class Attachments:
     # -- the record --------------------------------------------------------------
 
     def _write_record(self, pid: int) -> None:
+        import json
+
         from .serialize import dump_value
 
         if self._dumped is None:
@@ -304,6 +303,8 @@ def addresses(results: Sequence[Optional[Mapping[str, Any]]]) -> List[str]:
 
 
 def read_record(directory: str) -> Optional[Dict[str, Any]]:
+    import json
+
     try:
         with open(os.path.join(directory, RECORD), encoding="utf-8") as f:
             doc: Dict[str, Any] = json.load(f)

@@ -14,7 +14,6 @@ in the parent while the container's first process waits.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -140,6 +139,8 @@ def _invoke(
     command: str, conf: Mapping[str, Any], prev: Optional[Mapping[str, Any]], at: Attachment
 ) -> Optional[Dict[str, Any]]:
     """Run one plugin; its parsed output (None when empty)."""
+    import json
+
     global plugin_seconds
     plugin_type = str(conf.get("type", ""))
     path = find_plugin(plugin_type)
@@ -170,6 +171,8 @@ def _invoke(
 
 def _output(plugin: str, command: str, status: int, out: bytes, err: bytes) -> Optional[Dict[str, Any]]:
     """A plugin's parsed stdout, or its error as CniError."""
+    import json
+
     doc: Any = None
     if out.strip():
         try:

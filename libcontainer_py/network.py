@@ -9,8 +9,6 @@ work; see docs/networking.md and _netrun.py.
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import os
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -29,6 +27,9 @@ from ._fields import (
 from ._repr import short_repr
 from .errors import wrong_type
 
+if TYPE_CHECKING:
+    import ipaddress
+
 #: Where Network.cni(name) looks for network configuration lists.
 CNI_CONF_DIR = "/etc/cni/net.d"
 #: The CNI specification version of the lists Network.bridge builds.
@@ -45,6 +46,8 @@ def _port(field: str, value: Any) -> int:
 def _host_ip(field: str, value: Any) -> str:
     if value == "":
         return ""
+    import ipaddress
+
     try:
         return str(ipaddress.ip_address(text(field, value)))
     except ValueError:
@@ -104,6 +107,8 @@ def _ports(field: str, value: Any) -> Tuple[PortMapping, ...]:
 
 def _conflist(field: str, value: Any) -> str:
     """A network configuration list, checked, as canonical JSON text."""
+    import json
+
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -127,6 +132,8 @@ def _conflist(field: str, value: Any) -> str:
 
 
 def _ip(field: str, value: Any) -> Optional[str]:
+    import ipaddress
+
     if value is None:
         return None
     try:
@@ -195,6 +202,8 @@ class Network:
     @property
     def document(self) -> Dict[str, Any]:
         """The configuration list, parsed (a new copy each time)."""
+        import json
+
         doc: Dict[str, Any] = json.loads(self.conflist)
         return doc
 
@@ -308,6 +317,8 @@ class Network:
 
 
 def _address(field: str, value: Any) -> str:
+    import ipaddress
+
     try:
         return str(ipaddress.ip_address(text(field, value)))
     except ValueError:
@@ -315,6 +326,8 @@ def _address(field: str, value: Any) -> str:
 
 
 def _subnet(value: Any) -> Union[ipaddress.IPv4Network, ipaddress.IPv6Network]:
+    import ipaddress
+
     try:
         return ipaddress.ip_network(text("subnet", value))
     except ValueError as exc:
@@ -324,6 +337,8 @@ def _subnet(value: Any) -> Union[ipaddress.IPv4Network, ipaddress.IPv6Network]:
 def load_conflist(name: str, conf_dir: str = CNI_CONF_DIR) -> Dict[str, Any]:
     """The configuration list called ``name`` in ``conf_dir`` (files in
     lexical order, as libcni); a single plugin's .conf becomes a list of one."""
+    import json
+
     try:
         files = sorted(os.listdir(conf_dir))
     except OSError as exc:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import signal
 import subprocess
@@ -13,6 +12,7 @@ from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence, S
 import attrs
 
 from . import _native, _netrun, _owners, rootless
+from ._log import DEBUG
 from ._log import log as _log
 from ._netrun import Attachments
 from ._popen_args import UserArg, check_config, check_host_paths, check_pass_fds, with_process_args
@@ -231,7 +231,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             self._network.release_files()  # bound in the container by now
             if not self._network.owned:
                 self._network.release_netns()  # the Container DELs from its record
-        if _log.isEnabledFor(logging.DEBUG):
+        if _log.isEnabledFor(DEBUG):
             _log.debug(
                 "container %s: pid %d, args %s, rootfs %r, new namespaces %s, %d steps, cgroup %s, set up in %.1f ms",
                 self.container_id,
