@@ -69,3 +69,4 @@ if TYPE_CHECKING:
     log: logging.Logger
 else:
     log = _LazyLogger()
+    log._real()  # the NullHandler now, for a program (or module) that imported logging first

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .._private_file import SECCOMP_CACHE  # under the state root: programs compiled by earlier commands
+from .._private_file import SECCOMP_CACHE as SECCOMP_CACHE  # programs compiled by earlier commands
 from .._shortcuts import signal, signal_number
 from ._argv import root_of
 from ._errors import CliError
