@@ -26,6 +26,12 @@ COLD_ROWS: Dict[str, str] = {
     "cold-lc": 'import libcontainer_py as lc; lc.run(["true"])',
     "cold-subprocess": 'import subprocess; subprocess.run(["true"])',
 }
+#: --breakdown: where cold-lc's time goes, row by row (not run by bench_start.py).
+BREAKDOWN_ROWS: Dict[str, str] = {
+    "python -c pass": "pass",
+    "+ import attrs": 'import subprocess, attrs; subprocess.run(["true"])',
+    "import lc + Config()": "import libcontainer_py as lc; from libcontainer_py import _run; lc.Config()",
+}
 #: The issue's target for cold-lc / cold-subprocess (medians): reported, never enforced.
 COLD_TARGET = 2.5
 
@@ -40,19 +46,22 @@ def _run_once(python: str, code: str) -> int:
     return elapsed
 
 
-def measure_cold_start(iterations: int, warmup: int = 2, python: Optional[str] = None) -> Dict[str, List[int]]:
+def measure_cold_start(
+    iterations: int, warmup: int = 2, python: Optional[str] = None, rows: Optional[Dict[str, str]] = None
+) -> Dict[str, List[int]]:
     """``iterations`` timed runs of each row (after ``warmup`` untimed rounds),
     alternating the order each round; samples in ns by row."""
     python = python or sys.executable
+    rows = rows or COLD_ROWS
     # without .pyc files every start compiles the library anew: not what users see
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
         raise RuntimeError("unset PYTHONDONTWRITEBYTECODE to measure a cold start")
-    names = list(COLD_ROWS)
+    names = list(rows)
     samples: Dict[str, List[int]] = {name: [] for name in names}
     for i in range(warmup + iterations):
         order = names if i % 2 == 0 else names[::-1]
         for name in order:
-            elapsed = _run_once(python, COLD_ROWS[name])
+            elapsed = _run_once(python, rows[name])
             if i >= warmup:
                 samples[name].append(elapsed)
     return samples
@@ -66,7 +75,9 @@ def cold_start_ratio(samples: Dict[str, List[int]]) -> float:
 def cold_start_table(samples: Dict[str, List[int]]) -> str:
     """The rows (median, p10, p90 in ms) and their ratio beside the target."""
     lines = ["cold start (fresh interpreter, fork to exit)  median ms  p10 ms  p90 ms   n"]
-    for name, code in COLD_ROWS.items():
+    for name, code in {**COLD_ROWS, **BREAKDOWN_ROWS}.items():
+        if name not in samples:
+            continue
         ms = sorted(s / 1e6 for s in samples[name])
         deciles = statistics.quantiles(ms, n=10, method="inclusive") if len(ms) > 1 else [ms[0]] * 9
         label = f"{name}: {code}"
@@ -83,8 +94,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--iterations", type=int, default=20)
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--python", default=sys.executable, help="the interpreter to start (default: this one)")
+    p.add_argument("--breakdown", action="store_true", help="also: bare start, + attrs, import + Config()")
     args = p.parse_args(argv)
-    print(cold_start_table(measure_cold_start(args.iterations, args.warmup, args.python)))
+    rows = {**COLD_ROWS, **BREAKDOWN_ROWS} if args.breakdown else COLD_ROWS
+    print(cold_start_table(measure_cold_start(args.iterations, args.warmup, args.python, rows)))
     return 0
 
 
