@@ -1,7 +1,8 @@
 """A container's directory under the state root, without the config model.
 
-``<root>/<id>/state.json`` (the record, see state.py) and ``start.sock``
-(where a created container waits for ``start``).  This module imports
+``<root>/<id>/state.json`` (the record, see state.py), ``config.json`` (the
+config document, read only by who needs the config: exec, hooks) and
+``start.sock`` (where a created container waits for ``start``).  This module imports
 neither attrs nor the config classes, nor typing at run time: the command
 line's light commands (``state``, ``start``, ``delete``, ``kill``...) read
 the record as the plain document it is, and state.py builds its State
@@ -94,6 +95,10 @@ def make_root(root: str) -> None:
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _ID_CHARS = _ALNUM | frozenset("_.-")
 STATE_FILE = "state.json"
+#: The config document (serialize.config_to_dict), apart from the record so
+#: that reading a record stays cheap; records of older versions hold it as
+#: their "config" key instead.
+CONFIG_FILE = "config.json"
 START_SOCKET = "start.sock"
 
 
@@ -123,6 +128,37 @@ def container_dir(root: str, container_id: str) -> str:
     return os.path.join(root, container_id)
 
 
+#: The record's lists that State holds as tuples.
+_TUPLES = ("cgroup_controllers", "hook_phases")
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write ``path`` through ``<path>.tmp`` renamed over it: a reader sees
+    the old file or the whole new one, never a part (not fsynced: see
+    docs/lifecycle.md)."""
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:  # a short write (a signal, a full disk) never makes a torn file
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def read_config_document(root: str, container_id: str) -> Optional[Dict[str, Any]]:
+    """The container's config document (``config.json``) as stored, or None
+    when there is none or it cannot be read (the container stays
+    manageable, without exec)."""
+    try:
+        with open(os.path.join(container_dir(root, container_id), CONFIG_FILE)) as f:
+            doc = _jsonlite.loads(f.read())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
 def read_record(root: str, container_id: str) -> Optional[Dict[str, Any]]:
     """The record of ``container_id`` as stored (a JSON object), None when
     there is no such container; ContainerError when it cannot be read."""
@@ -131,6 +167,8 @@ def read_record(root: str, container_id: str) -> Optional[Dict[str, Any]]:
     try:
         with open(path) as f:
             raw: Dict[str, Any] = _jsonlite.loads(f.read())
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
     except FileNotFoundError:
         if os.path.isdir(directory):
             # Its creator died between making the directory and writing the
@@ -141,8 +179,9 @@ def read_record(root: str, container_id: str) -> Optional[Dict[str, Any]]:
         from .errors import ContainerError
 
         raise ContainerError(f"cannot read the state of {container_id!r}: {exc}") from exc
-    if raw.get("cgroup_controllers") is not None:
-        raw["cgroup_controllers"] = tuple(raw["cgroup_controllers"])
+    for key in _TUPLES:
+        if raw.get(key) is not None:
+            raw[key] = tuple(raw[key])
     return raw
 
 
@@ -164,7 +203,7 @@ def list_ids(root: str) -> List[str]:
 def remove_state(root: str, container_id: str) -> None:
     """Remove the container's directory and what is in it; idempotent."""
     directory = container_dir(root, container_id)
-    for name in (STATE_FILE, STATE_FILE + ".tmp", START_SOCKET):
+    for name in (STATE_FILE, STATE_FILE + ".tmp", CONFIG_FILE, CONFIG_FILE + ".tmp", START_SOCKET):
         try:
             os.unlink(os.path.join(directory, name))
         except FileNotFoundError:
@@ -188,7 +227,13 @@ def recorded_status(root: str, record: RecordLike, paused: Optional[Callable[[],
         from .cgroups._ops import open_recorded
 
         paused = open_recorded(record.cgroup_path, record.cgroup_controllers, container_id=record.id).paused
-    if paused is not None and paused():
+    try:
+        frozen = paused is not None and paused()
+    except Exception:
+        if not record.alive():
+            return "stopped"  # destroyed meanwhile: its cgroup went first
+        raise
+    if frozen:
         return "paused"  # a created container can be paused too (as runc); resumed, it is created again
     return "created" if created else "running"
 

@@ -76,6 +76,10 @@ def cmd_list(args: Args, log: Logger) -> int:
             record, status = _light.load(root, cid)
         except CliError:
             continue  # removed meanwhile
+        except Exception as exc:
+            if not _light.is_container_error(exc):
+                raise
+            continue  # an unreadable record, as Container.list() (runc skips it too)
         docs.append(state_doc(root, record, status, owner=True))
     if args.quiet:
         for d in docs:
