@@ -139,12 +139,27 @@ def write_atomic(path: str, data: bytes) -> None:
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
-        view = memoryview(data)
-        while view:  # a short write (a signal, a full disk) never makes a torn file
-            view = view[os.write(fd, view) :]
+        _write_all(fd, data)
     finally:
         os.close(fd)
     os.rename(tmp, path)
+
+
+def write_new(path: str, data: bytes) -> None:
+    """Write a file that must not exist yet (no temp file: for a file that
+    nothing reads before its writer goes on, so a part of it is never read
+    as valid)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:  # a short write (a signal, a full disk) is retried or raises
+        view = view[os.write(fd, view) :]
 
 
 def _read_text(path: str) -> str:
@@ -218,7 +233,7 @@ def list_ids(root: str) -> List[str]:
 def remove_state(root: str, container_id: str) -> None:
     """Remove the container's directory and what is in it; idempotent."""
     directory = container_dir(root, container_id)
-    for name in (STATE_FILE, STATE_FILE + ".tmp", CONFIG_FILE, CONFIG_FILE + ".tmp", START_SOCKET):
+    for name in (STATE_FILE, STATE_FILE + ".tmp", CONFIG_FILE, START_SOCKET):
         try:
             os.unlink(os.path.join(directory, name))
         except FileNotFoundError:

@@ -1,10 +1,11 @@
 """On-disk state of a container, so that any process can find and manage it.
 
-``<root>/<id>/state.json``, the record, and ``<root>/<id>/config.json``, the
-config document (apart, so that listing thousands of records reads a few
-hundred bytes each), are written atomically (a temp file renamed over
-it): a reader sees the old or the new file, never a torn one, even when
-the writer is killed half-way.  Nothing is fsynced: the records
+``<root>/<id>/state.json``, the record, is written atomically (a temp file
+renamed over it): a reader sees the old or the new record, never a torn
+one, even when the writer is killed half-way.  ``<root>/<id>/config.json``,
+the config document (apart, so that listing thousands of records reads a
+few hundred bytes each), is written once, before the full record that
+makes it read.  Nothing is fsynced: the records
 describe processes, which a power loss ends too (see docs/decisions.md).  The pid is
 stored with the process's start time, so a recycled pid is never mistaken
 for the container.
@@ -32,6 +33,7 @@ from ._statedir import (
     recorded_status,
     remove_state,
     write_atomic,
+    write_new,
 )
 from .errors import ContainerError
 
@@ -114,8 +116,10 @@ def write_state(root: str, state: State) -> None:
 
 def write_config(root: str, container_id: str, document: bytes) -> None:
     """Write the container's config document (JSON, serialize.config_json)
-    atomically into its directory, before the record that needs it."""
-    write_atomic(os.path.join(container_dir(root, container_id), CONFIG_FILE), document)
+    into its new directory, once, before the full record: only a full
+    record's config is read, so no temp file is needed (the intent's
+    torn config is never read as valid, and destroy() removes it)."""
+    write_new(os.path.join(container_dir(root, container_id), CONFIG_FILE), document)
 
 
 def read_state(root: str, container_id: str) -> State:
