@@ -1,12 +1,12 @@
 """A container's directory under the state root, without the config model.
 
 ``<root>/<id>/state.json`` (the record, see state.py), ``config.json`` (the
-config document, read only by who needs the config: exec, hooks) and
-``start.sock`` (where a created container waits for ``start``).  This module imports
-neither attrs nor the config classes, nor typing at run time: the command
-line's light commands (``state``, ``start``, ``delete``, ``kill``...) read
-the record as the plain document it is, and state.py builds its State
-from the same functions.
+config document, read only by what needs the config: exec, hooks) and
+``start.sock`` (where a created container waits for ``start``).  This
+module imports neither attrs nor the config classes, nor typing at run
+time: the command line's light commands (``state``, ``start``, ``delete``,
+``kill``...) read the record as the plain document it is, and state.py
+builds its State from the same functions.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@
 They read ``state.json`` as the plain document it is (never the config's
 file), /proc, and the container's cgroup through cgroups._ops: no config
 model, no attrs, no psutil (an engine calls these several times per
-container, each in a new process).  The status is state.recorded_status's and what each operation
-accepts is _status_rules's, as for ``Container``, with the same messages.
+container, each in a new process).  The status is state.recorded_status's
+and what each operation accepts is _status_rules's, as for ``Container``,
+with the same messages.
 Whatever is unusual -- an invalid id, executable hooks to run, no cgroup
 where one is needed -- returns False, and the command then takes the
 library's path.
