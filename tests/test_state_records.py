@@ -136,6 +136,7 @@ def test_a_torn_record_is_never_read_as_valid(root: str, monkeypatch: pytest.Mon
         assert lc.Container.list(root=root) == []
         r = cli(root, "list", "--format", "json")
         assert r.returncode == 0 and json.loads(r.stdout or "null") in (None, []), r
+        assert r.stderr.startswith("load container torn: "), r  # runc's words
 
         # A torn config file: the container is managed, but cannot be exec'd into.
         with open(path, "wb") as f:

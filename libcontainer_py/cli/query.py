@@ -79,7 +79,9 @@ def cmd_list(args: Args, log: Logger) -> int:
         except Exception as exc:
             if not _light.is_container_error(exc):
                 raise
-            continue  # an unreadable record, as Container.list() (runc skips it too)
+            # an unreadable record: left out, as Container.list() does, with runc's words
+            print(f"load container {cid}: {exc}", file=sys.stderr)
+            continue
         docs.append(state_doc(root, record, status, owner=True))
     if args.quiet:
         for d in docs:
