@@ -137,7 +137,8 @@ def run(args: Args, log: Logger) -> Optional[int]:
     if not _statedir.is_valid_id(args.container_id):
         return None
     record, status = _light.load(root, args.container_id)
-    config = record.config
+    # The config document: its own file, or inside a record of an older version.
+    config = record.config if record.config is not None else _statedir.read_config_document(root, record.id)
     if status not in ("created", "running") or not isinstance(config, dict):
         return None
     base = config.get("process")
