@@ -12,7 +12,6 @@ Block I/O weight is runc's linear map of 10..1000 onto 1..10000:
 
 from __future__ import annotations
 
-
 from typing import Tuple
 
 #: The ranges of the knobs (lowest, highest).
