@@ -259,3 +259,6 @@ def cmd_update(args: Args, log: Logger) -> int:
 def cmd_unsupported(args: Args, log: Logger) -> int:
     """checkpoint and restore: a clear refusal, not a usage error."""
     raise CliError(f"{args.command} is not supported: libcontainer-py has no CRIU integration")
+
+
+cmd_checkpoint = cmd_restore = cmd_unsupported

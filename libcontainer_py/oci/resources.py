@@ -215,6 +215,10 @@ class _ObjectProperty(_Property):
         """The resource of the property's object ``doc`` and the value of ``also``."""
         raise NotImplementedError
 
+    def limit(self, doc: Mapping[str, Any], key: str) -> Optional[int]:
+        """The limit at ``key`` of the object ``doc``, read as runc does (_limit)."""
+        return _limit(f"{self.path}.{key}", doc.get(key))
+
 
 class _Devices(_Property):
     """``devices``: the rules as given, then runc's standard allows unless the list
@@ -282,8 +286,8 @@ class _Memory(_ObjectProperty):
         _refuse_set(path, doc, "disableOOMKiller", "disabling the OOM killer is not supported", (None, False))
         _refuse_set(path, doc, "useHierarchy", "memory.use_hierarchy is always on", (None, True))
         _refuse_set(path, doc, "checkBeforeUpdate", "only meaningful for an update", (None, False))
-        limit = _limit(f"{path}.limit", doc.get("limit"))
-        swap = _limit(f"{path}.swap", doc.get("swap"))
+        limit = self.limit(doc, "limit")
+        swap = self.limit(doc, "swap")
         swap_max: Optional[int] = None
         if swap == UNLIMITED:
             swap_max = UNLIMITED
@@ -299,10 +303,10 @@ class _Memory(_ObjectProperty):
         return Memory(
             max=limit,
             swap_max=swap_max,
-            reservation=_limit(f"{path}.reservation", doc.get("reservation")),
+            reservation=self.limit(doc, "reservation"),
             high=None if high is None else (UNLIMITED if high == "max" else high),
             swappiness=swappiness,
-            kernel_tcp=_limit(f"{path}.kernelTCP", doc.get("kernelTCP")),
+            kernel_tcp=self.limit(doc, "kernelTCP"),
         )
 
     def write(self, m: Memory, unified: Dict[str, str]) -> Dict[str, Any]:
@@ -335,12 +339,12 @@ class _Cpu(_ObjectProperty):
         burst = doc.get("burst")
         return Cpu(
             weight=weight,
-            shares=_limit(f"{path}.shares", doc.get("shares")),
-            quota_us=_limit(f"{path}.quota", doc.get("quota")),
-            period_us=_limit(f"{path}.period", doc.get("period")),
+            shares=self.limit(doc, "shares"),
+            quota_us=self.limit(doc, "quota"),
+            period_us=self.limit(doc, "period"),
             burst_us=None if burst is None else integer(f"{path}.burst", burst, 0),
-            rt_period_us=_limit(f"{path}.realtimePeriod", doc.get("realtimePeriod")),
-            rt_runtime_us=_limit(f"{path}.realtimeRuntime", doc.get("realtimeRuntime")),
+            rt_period_us=self.limit(doc, "realtimePeriod"),
+            rt_runtime_us=self.limit(doc, "realtimeRuntime"),
             cpus=doc.get("cpus") or None,
             mems=doc.get("mems") or None,
         )
@@ -370,7 +374,7 @@ class _Pids(_ObjectProperty):
     keys = ("limit",)
 
     def parse(self, doc: Mapping[str, Any], extra: Any) -> Pids:
-        return Pids(max=_limit(f"{self.path}.limit", doc.get("limit")))
+        return Pids(max=self.limit(doc, "limit"))
 
     def write(self, p: Pids, unified: Dict[str, str]) -> Dict[str, Any]:
         if p.max == 0:
@@ -412,7 +416,7 @@ class _BlockIO(_ObjectProperty):
                 dev = f"{integer(where + '.major', d['major'], 0)}:{integer(where + '.minor', d['minor'], 0)}"
                 out[dev] = integer(where + ".rate", d["rate"], 0, INT64_MAX)
             maps[name] = out
-        return IO(blkio_weight=_limit(f"{path}.weight", doc.get("weight")), **maps)
+        return IO(blkio_weight=self.limit(doc, "weight"), **maps)
 
     def write(self, io: IO, unified: Dict[str, str]) -> Dict[str, Any]:
         if io.weight is not None:

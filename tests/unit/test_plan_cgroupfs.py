@@ -91,18 +91,26 @@ def summary(steps: List[Step]) -> List[Tuple[str, Optional[str], Optional[str]]]
     return out
 
 
-def test_v1_with_a_cgroup_namespace_mounts_each_hierarchy() -> None:
-    steps = cgroup_steps(parse_layout(V1, CALLER))
-    assert summary(steps) == [
+def v1_tree(*hierarchies: Tuple[str, str, str]) -> List[Tuple[str, Optional[str], Optional[str]]]:
+    """The summary of a cgroup mount on V1: a tmpfs, then V1's four
+    hierarchies as given, cpu's and cpuacct's links, the read-only remount."""
+    return [
         ("tmpfs", "/sys/fs/cgroup", "mode=755"),
-        ("cgroup", "/sys/fs/cgroup/systemd", "name=systemd"),
-        ("cgroup", "/sys/fs/cgroup/cpu,cpuacct", "cpu,cpuacct"),
-        ("cgroup", "/sys/fs/cgroup/memory", "memory"),
-        ("cgroup", "/sys/fs/cgroup/pids", "pids"),
+        *hierarchies,
         ("symlink", "/sys/fs/cgroup/cpu", "cpu,cpuacct"),
         ("symlink", "/sys/fs/cgroup/cpuacct", "cpu,cpuacct"),
         ("remount", "/sys/fs/cgroup", None),
     ]
+
+
+def test_v1_with_a_cgroup_namespace_mounts_each_hierarchy() -> None:
+    steps = cgroup_steps(parse_layout(V1, CALLER))
+    assert summary(steps) == v1_tree(
+        ("cgroup", "/sys/fs/cgroup/systemd", "name=systemd"),
+        ("cgroup", "/sys/fs/cgroup/cpu,cpuacct", "cpu,cpuacct"),
+        ("cgroup", "/sys/fs/cgroup/memory", "memory"),
+        ("cgroup", "/sys/fs/cgroup/pids", "pids"),
+    )
     tmpfs, *mounts, _, _, remount = steps
     assert tmpfs.mflags == RO_FLAGS  # written while the hierarchies go in
     assert all(m.mflags & MS_RDONLY and m.mflags & RO_FLAGS == RO_FLAGS for m in mounts)
@@ -118,16 +126,12 @@ def test_v1_without_a_cgroup_namespace_binds_the_containers_directories() -> Non
     propagation of the mount on each bind."""
     mount = lc.Mount.cgroup(propagation="rprivate")
     steps = cgroup_steps(parse_layout(HYBRID, CALLER), mount, cgroupns=False)
-    assert summary(steps) == [
-        ("tmpfs", "/sys/fs/cgroup", "mode=755"),
+    assert summary(steps) == v1_tree(
         ("bind", "/sys/fs/cgroup/systemd", "/sys/fs/cgroup/systemd/init.scope"),
         ("bind", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu,cpuacct/x"),
         ("bind", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/memory/lc/x"),
         ("bind", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/pids/lc/x"),
-        ("symlink", "/sys/fs/cgroup/cpu", "cpu,cpuacct"),
-        ("symlink", "/sys/fs/cgroup/cpuacct", "cpu,cpuacct"),
-        ("remount", "/sys/fs/cgroup", None),
-    ]
+    )
     assert steps[0].n1 == mount.propagation_flags()
     for bind in steps[1:5]:
         assert bind.flags & Flag.RECURSIVE and bind.mflags == MS_BIND | MS_REC
