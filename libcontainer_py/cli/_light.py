@@ -157,26 +157,20 @@ def refuse_as_runc(operation: str, container_id: str, status: str) -> None:
 def signal_first(record: Record, sig: int) -> None:
     """Signal the container's first process through a pidfd, after checking
     that the pid is still the container's (as Container.kill())."""
-    try:
-        pidfd = os.pidfd_open(record.pid)
-    except ProcessLookupError:
-        return
-    try:
-        if _statedir.process_start_time(record.pid) != record.pid_start:
-            return
-        signal.pidfd_send_signal(pidfd, sig)
-    except ProcessLookupError:
-        pass
-    finally:
-        os.close(pidfd)
+    _signal_if_started(record.pid, record.pid_start, sig)
 
 
 def _signal_pid(pid: int, sig: int) -> None:
     """Signal ``pid`` unless it exited (or is a zombie) meanwhile, never a
     recycled pid: it must have the same start time after the pidfd is open."""
     start = _statedir.process_start_time(pid)
-    if start is None:
-        return
+    if start is not None:
+        _signal_if_started(pid, start, sig)
+
+
+def _signal_if_started(pid: int, start: int, sig: int) -> None:
+    """Signal ``pid`` through a pidfd if, once the pidfd is open, the
+    process still has the start time ``start`` (so it is not a recycled pid)."""
     try:
         pidfd = os.pidfd_open(pid)
     except ProcessLookupError:
