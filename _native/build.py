@@ -10,17 +10,21 @@ from cffi import FFI
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _cdef_from_header(name: str = "lc_native.h") -> str:
-    """The header without include guards or preprocessor lines but its #defines."""
-    with open(os.path.join(HERE, name), encoding="utf-8") as f:
+def _cdef_from_header(header: str = "lc_native.h") -> str:
+    """The header as cffi's cdef takes it: no comments, no preprocessor lines
+    but its object-like ``#define LC_*`` constants, and the ops of the
+    ``LC_OPS`` list (an X-macro, which cdef cannot expand) as ``LC_OP_*``
+    constants in place of the ``enum lc_op`` made from it."""
+    with open(os.path.join(HERE, header), encoding="utf-8") as f:
         text = f.read()
-    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S).replace("\\\n", " ")
     lines = []
     for line in text.splitlines():
-        if line.startswith("#define LC_") and not line.startswith("#define LC_NATIVE_H"):
-            name = line.split()[1]
-            lines.append(f"#define {name} ...")
-        elif not line.startswith("#"):
+        if line.startswith("#define LC_OPS("):
+            lines.extend(f"#define LC_OP_{name} ..." for name in re.findall(r"\bX\((\w+),", line))
+        elif re.match(r"#define LC_\w+\s", line) and not line.startswith("#define LC_NATIVE_H"):
+            lines.append(f"#define {line.split()[1]} ...")
+        elif not line.startswith("#") and "LC_OPS(" not in line:
             lines.append(line)
     return "\n".join(lines)
 

@@ -126,16 +126,8 @@ int make_path_in_root(int root_fd, const char *path, int is_file, int *dangling)
 
 /* child_mounts.c: mounts, device nodes, symlinks, pivot_root, masking */
 void set_mount_attrs(struct child *c, const struct lc_step *s);
-void do_mount_attr(struct child *c, const struct lc_step *s);
-void do_mount(struct child *c, const struct lc_step *s);
-void do_mknod(struct child *c, const struct lc_step *s);
-void do_symlink(struct child *c, const struct lc_step *s);
 void detach_old_root(struct child *c, int old_root);
-void do_pivot_root(struct child *c, const struct lc_step *s);
-void do_chroot(struct child *c, const struct lc_step *s);
 void do_remount_root_ro(struct child *c);
-void mask_path(struct child *c, const struct lc_step *s);
-void readonly_path(struct child *c, const struct lc_step *s);
 
 /* child_process.c: dying with the parent, the working directory */
 void die_with_parent(struct child *c, int sig);
@@ -148,13 +140,6 @@ void hide_host_kernel_fs(struct child *c);
 int copy_up(int old_dir, int new_dir);
 int open_copy_up_target(int root_fd, const char *path, int old_dir);
 
-/* child_security.c: capabilities, files written, seccomp */
-void drop_bounding(struct child *c, const struct lc_step *s);
-void do_capset(struct child *c, const struct lc_step *s);
-void raise_ambient(struct child *c, const struct lc_step *s);
-void write_file(struct child *c, const struct lc_step *s);
-void load_seccomp(struct child *c, const struct lc_step *s);
-
 /* child_process.c: network, fds, exec, terminal, init */
 void loopback_up(struct child *c);
 int clear_cloexec(int fd);
@@ -164,16 +149,13 @@ long next_kept(struct child *c, unsigned int lo);
 void setup_fds(struct child *c);
 void do_exec(struct child *c);
 void find_exec(struct child *c);
-void open_tty(struct child *c, const struct lc_step *s);
 __attribute__((noreturn)) void init_loop(pid_t main_pid, const sigset_t *all);
-void become_init(struct child *c, const struct lc_step *s);
 void blank_creator(const struct lc_step *s, const char *name);
 
 /* executor.c: the steps of c->a, from the first; never returns */
 __attribute__((noreturn)) void run_steps(struct child *c);
 
 /* serve.c: a box's server; serve_files.c: what it does to the box's files */
-__attribute__((noreturn)) void op_serve(struct child *c, const struct lc_step *s);
 int open_beneath(int dir, const char *path, const struct lc_serve_region *r);
 int empty_dir(int dir);
 void remove_ipc_objects(void);
@@ -185,41 +167,14 @@ void wait_for(struct child *c, int announce, int expect);
 int send_record_fds(int sock, int kind, int step, const int *fds, int n);
 int send_fd(struct child *c, int kind, int fd);
 
-/* child_ops.c: the steps that are one or a few system calls */
-void op_setns(struct child *c, const struct lc_step *s);
-void op_unshare(struct child *c, const struct lc_step *s);
-void op_fork(struct child *c, const struct lc_step *s);
-void op_wait_parent(struct child *c, const struct lc_step *s);
-void op_loopback_up(struct child *c, const struct lc_step *s);
-void op_root_propagation(struct child *c, const struct lc_step *s);
-void op_root_tmpfs(struct child *c, const struct lc_step *s);
-void op_root_bind(struct child *c, const struct lc_step *s);
-void op_root_overlay(struct child *c, const struct lc_step *s);
-void op_remount_root_ro(struct child *c, const struct lc_step *s);
-void op_sethostname(struct child *c, const struct lc_step *s);
-void op_setdomainname(struct child *c, const struct lc_step *s);
-void op_setup_fds(struct child *c, const struct lc_step *s);
-void op_setgroups(struct child *c, const struct lc_step *s);
-void op_setgid(struct child *c, const struct lc_step *s);
-void op_setuid(struct child *c, const struct lc_step *s);
-void op_chdir(struct child *c, const struct lc_step *s);
-void op_umask(struct child *c, const struct lc_step *s);
-void op_wait_start(struct child *c, const struct lc_step *s);
-void op_exec(struct child *c, const struct lc_step *s);
-void op_find_exec(struct child *c, const struct lc_step *s);
-void op_personality(struct child *c, const struct lc_step *s);
-void op_sched_setattr(struct child *c, const struct lc_step *s);
-void op_ioprio(struct child *c, const struct lc_step *s);
-void op_sched_setaffinity(struct child *c, const struct lc_step *s);
-void op_set_mempolicy(struct child *c, const struct lc_step *s);
-void op_keepcaps(struct child *c, const struct lc_step *s);
-void op_pdeathsig(struct child *c, const struct lc_step *s);
-void op_no_new_privs(struct child *c, const struct lc_step *s);
-void op_rlimit(struct child *c, const struct lc_step *s);
-void op_wait_accept(struct child *c, const struct lc_step *s);
-void op_not_dumpable(struct child *c, const struct lc_step *s);
-void op_join_cgroup(struct child *c, const struct lc_step *s);
-void op_preopen(struct child *c, const struct lc_step *s);
+/* The step functions, one per row of LC_OPS (lc_native.h): in child_ops.c
+ * the steps that are one or a few system calls, the others in the file of
+ * their concern (child_mounts.c, child_security.c: capabilities, files
+ * written, seccomp; child_process.c: terminal, init; serve.c: SERVE, which
+ * never returns). */
+#define LC_OP_PROTOTYPE(name, number, function, error) \
+    void function(struct child *c, const struct lc_step *s);
+LC_OPS(LC_OP_PROTOTYPE)
 
 #pragma GCC visibility pop
 

@@ -50,13 +50,11 @@ void op_fork(struct child *c, const struct lc_step *s)
 
 void op_wait_parent(struct child *c, const struct lc_step *s)
 {
-    (void)s;
     wait_for(c, LC_MSG_WAITING, LC_MSG_GO);
 }
 
 void op_loopback_up(struct child *c, const struct lc_step *s)
 {
-    (void)s;
     loopback_up(c);
 }
 
@@ -110,7 +108,6 @@ void op_root_overlay(struct child *c, const struct lc_step *s)
 
 void op_remount_root_ro(struct child *c, const struct lc_step *s)
 {
-    (void)s;
     do_remount_root_ro(c);
 }
 
@@ -128,7 +125,6 @@ void op_setdomainname(struct child *c, const struct lc_step *s)
 
 void op_setup_fds(struct child *c, const struct lc_step *s)
 {
-    (void)s;
     setup_fds(c);
 }
 
@@ -159,25 +155,21 @@ void op_chdir(struct child *c, const struct lc_step *s)
 
 void op_umask(struct child *c, const struct lc_step *s)
 {
-    (void)c;
     umask((mode_t)s->n1);
 }
 
 void op_wait_start(struct child *c, const struct lc_step *s)
 {
-    (void)s;
     wait_for(c, LC_MSG_READY, LC_MSG_START);
 }
 
 void op_exec(struct child *c, const struct lc_step *s)
 {
-    (void)s;
     do_exec(c);
 }
 
 void op_find_exec(struct child *c, const struct lc_step *s)
 {
-    (void)s;
     find_exec(c);
 }
 
@@ -226,7 +218,6 @@ void op_pdeathsig(struct child *c, const struct lc_step *s)
 
 void op_no_new_privs(struct child *c, const struct lc_step *s)
 {
-    (void)s;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         fail(c, STAGE_CALL);
 }
@@ -267,7 +258,6 @@ void op_wait_accept(struct child *c, const struct lc_step *s)
 
 void op_not_dumpable(struct child *c, const struct lc_step *s)
 {
-    (void)s;
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         fail(c, STAGE_CALL);
 }

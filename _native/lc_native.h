@@ -4,57 +4,171 @@
 #ifndef LC_NATIVE_H
 #define LC_NATIVE_H
 
-/* Step operations.  Field use per op is documented in executor.c. */
-#define LC_OP_SETNS           1
-#define LC_OP_UNSHARE         2
-#define LC_OP_FORK            3
-#define LC_OP_WAIT_PARENT     4
-#define LC_OP_LOOPBACK_UP     5
-#define LC_OP_ROOT_PROPAGATION 6
-#define LC_OP_ROOT_TMPFS      7
-#define LC_OP_ROOT_BIND       8
-#define LC_OP_MOUNT           9
-#define LC_OP_MKNOD          10
-#define LC_OP_SYMLINK        11
-#define LC_OP_PIVOT_ROOT     13
-#define LC_OP_REMOUNT_ROOT_RO 14
-#define LC_OP_SETHOSTNAME    15
-#define LC_OP_SETDOMAINNAME  16
-#define LC_OP_SETUP_FDS      17
-#define LC_OP_SETGROUPS      18
-#define LC_OP_SETGID         19
-#define LC_OP_SETUID         20
-#define LC_OP_CHDIR          21
-#define LC_OP_UMASK          22
-#define LC_OP_WAIT_START     23
-#define LC_OP_EXEC           24
-#define LC_OP_PREOPEN        25
-#define LC_OP_JOIN_CGROUP    26
-#define LC_OP_KEEPCAPS       27
-#define LC_OP_DROP_BOUNDING  28
-#define LC_OP_CAPSET         29
-#define LC_OP_AMBIENT        30
-#define LC_OP_NO_NEW_PRIVS   31
-#define LC_OP_RLIMIT         32
-#define LC_OP_WRITE_FILE     33
-#define LC_OP_MASK_PATH      34
-#define LC_OP_READONLY_PATH  35
-#define LC_OP_SECCOMP        36
-#define LC_OP_NOT_DUMPABLE   37
-#define LC_OP_WAIT_ACCEPT    38
-#define LC_OP_INIT           39
-#define LC_OP_TTY            40
-#define LC_OP_ROOT_OVERLAY   41
-#define LC_OP_FIND_EXEC      42
-#define LC_OP_PERSONALITY    43
-#define LC_OP_SCHED_SETATTR  44
-#define LC_OP_IOPRIO         45
-#define LC_OP_SCHED_SETAFFINITY 46
-#define LC_OP_SET_MEMPOLICY  47
-#define LC_OP_MOUNT_ATTR     48
-#define LC_OP_PDEATHSIG      49
-#define LC_OP_CHROOT         50
-#define LC_OP_SERVE          51
+/* The child's steps: one row per operation, the one place the Python<->C
+ * contract names them.  X(NAME, number, function, error class) gives
+ * LC_OP_NAME (enum lc_op below), the function's prototype (child.h), its
+ * entry in the executor's dispatch table (STEPS, executor.c), and the
+ * ContainerError subclass a failure of the step raises in Python
+ * (lc_op_errors; plan/steps.py derives its Op enum from the LC_OP_* names).
+ * The comment above a row says what the step's fields carry (s1..s4
+ * strings, n1..n3 numbers, buf/buflen, mflags, flags, slot).  A number
+ * is never reused (12 was a step that is gone). */
+#define LC_OPS(X)                                                             \
+    /* SETNS: n1 fd, n2 nstype */                                             \
+    X(SETNS, 1, op_setns, NamespaceError)                                     \
+    /* UNSHARE: n1 flags */                                                   \
+    X(UNSHARE, 2, op_unshare, NamespaceError)                                 \
+    /* FORK: n1 extra clone flags; the new process is a sibling of this       \
+       one (CLONE_PARENT), this one reports its pid, exits */                 \
+    X(FORK, 3, op_fork, NamespaceError)                                       \
+    /* WAIT_PARENT: no fields */                                              \
+    X(WAIT_PARENT, 4, op_wait_parent, NamespaceError)                         \
+    /* LOOPBACK_UP: no fields */                                              \
+    X(LOOPBACK_UP, 5, op_loopback_up, NamespaceError)                         \
+    /* ROOT_PROPAGATION: n1 propagation flags for s1 (absent: "/")            \
+       (MS_REC|MS_SLAVE ...) */                                               \
+    X(ROOT_PROPAGATION, 6, op_root_propagation, MountError)                   \
+    /* ROOT_TMPFS: s1 mount point on the host, s2 tmpfs data, mflags */       \
+    X(ROOT_TMPFS, 7, op_root_tmpfs, MountError)                               \
+    /* ROOT_BIND: s1 root directory on the host */                            \
+    X(ROOT_BIND, 8, op_root_bind, MountError)                                 \
+    /* MOUNT: s1 target inside the root, s2 source, s3 fstype, s4 data,       \
+       mflags, n1 propagation, n2 mount_setattr attr_set, n3 remount flags    \
+       where mount_setattr is missing, flags LC_F_FILE / LC_F_RECURSIVE /     \
+       LC_F_BIND; LC_F_COPY_UP (tmpfs): the target directory is opened        \
+       before the mount, the tmpfs mounted writable, the old tree copied      \
+       into it (child_copyup.c: *at() calls that follow no symlink, depth     \
+       LC_COPY_UP_DEPTH), the root given the old directory's mode (unless     \
+       LC_F_MODE_SET: the data has mode=), then made read-only if             \
+       MS_RDONLY */                                                           \
+    X(MOUNT, 9, do_mount, MountError)                                         \
+    /* MKNOD: s1 path inside the root, n1 mode (S_IFCHR, S_IFBLK or           \
+       S_IFIFO with the permissions), n2 dev; LC_F_CHOWN: then owned by       \
+       uid n3, gid mflags */                                                  \
+    X(MKNOD, 10, do_mknod, MountError)                                        \
+    /* SYMLINK: s1 link contents, s2 path inside the root */                  \
+    X(SYMLINK, 11, do_symlink, MountError)                                    \
+    /* PIVOT_ROOT: flags LC_F_NO_PIVOT, LC_F_PIVOT_ONLY (no chroot            \
+       fallback) */                                                           \
+    X(PIVOT_ROOT, 13, do_pivot_root, MountError)                              \
+    /* REMOUNT_ROOT_RO: no fields */                                          \
+    X(REMOUNT_ROOT_RO, 14, op_remount_root_ro, MountError)                    \
+    /* SETHOSTNAME: s1 */                                                     \
+    X(SETHOSTNAME, 15, op_sethostname, IdentityError)                         \
+    /* SETDOMAINNAME: s1 */                                                   \
+    X(SETDOMAINNAME, 16, op_setdomainname, IdentityError)                     \
+    /* SETUP_FDS: uses args->stdio and args->keep_fds */                      \
+    X(SETUP_FDS, 17, op_setup_fds, StepError)                                 \
+    /* SETGROUPS: buf gid_t[n1] */                                            \
+    X(SETGROUPS, 18, op_setgroups, IdentityError)                             \
+    /* SETGID: n1 */                                                          \
+    X(SETGID, 19, op_setgid, IdentityError)                                   \
+    /* SETUID: n1 */                                                          \
+    X(SETUID, 20, op_setuid, IdentityError)                                   \
+    /* CHDIR: s1 */                                                           \
+    X(CHDIR, 21, op_chdir, CwdError)                                          \
+    /* UMASK: n1 */                                                           \
+    X(UMASK, 22, op_umask, StepError)                                         \
+    /* WAIT_START: no fields */                                               \
+    X(WAIT_START, 23, op_wait_start, StepError)                               \
+    /* EXEC: uses args->exec_paths, argv, envp */                             \
+    X(EXEC, 24, op_exec, ExecError)                                           \
+    /* PREOPEN: s1 host path opened O_PATH into args->slots[slot] (a MOUNT    \
+       with slot >= 0 binds from that fd: the lookup was done before the      \
+       credentials changed) */                                                \
+    X(PREOPEN, 25, op_preopen, MountError)                                    \
+    /* JOIN_CGROUP: n1 fd of a cgroup.procs file: this process moves          \
+       itself in (first step: no user code runs outside) */                   \
+    X(JOIN_CGROUP, 26, op_join_cgroup, CgroupJoinError)                       \
+    /* KEEPCAPS: n1 0/1: PR_SET_KEEPCAPS (permitted caps survive setuid) */   \
+    X(KEEPCAPS, 27, op_keepcaps, SecurityError)                               \
+    /* DROP_BOUNDING: n1 mask to keep, n2 last capability of this kernel */   \
+    X(DROP_BOUNDING, 28, drop_bounding, SecurityError)                        \
+    /* CAPSET: n1 effective, n2 permitted, n3 inheritable masks */            \
+    X(CAPSET, 29, do_capset, SecurityError)                                   \
+    /* AMBIENT: n1 mask to raise, n2 last capability */                       \
+    X(AMBIENT, 30, raise_ambient, SecurityError)                              \
+    /* NO_NEW_PRIVS: no fields */                                             \
+    X(NO_NEW_PRIVS, 31, op_no_new_privs, SecurityError)                       \
+    /* RLIMIT: n1 resource, n2 soft, n3 hard */                               \
+    X(RLIMIT, 32, op_rlimit, SecurityError)                                   \
+    /* WRITE_FILE: s1 path, opened as it is (/proc/sys/...,                   \
+       /proc/self/...), s2 data */                                            \
+    X(WRITE_FILE, 33, write_file, SecurityError)                              \
+    /* MASK_PATH: s1 path inside the root: a read-only tmpfs over a           \
+       directory, /dev/null over anything else; absent: skip */               \
+    X(MASK_PATH, 34, mask_path, MountError)                                   \
+    /* READONLY_PATH: s1 path inside the root, bound read-only; absent:       \
+       skip */                                                                \
+    X(READONLY_PATH, 35, readonly_path, MountError)                           \
+    /* SECCOMP: buf sock_filter[n1], n2 seccomp(2) flags, n3 1: hand a        \
+       listener over by number (the parent takes it with pidfd_getfd), 0:     \
+       with SCM_RIGHTS */                                                     \
+    X(SECCOMP, 36, load_seccomp, SecurityError)                               \
+    /* NOT_DUMPABLE: no fields: no ptrace, no /proc/<pid>/mem|exe|environ     \
+       for anyone else until execve (a process joining a running container    \
+       is a copy of the caller until then: CVE-2019-5736) */                  \
+    X(NOT_DUMPABLE, 37, op_not_dumpable, SecurityError)                       \
+    /* WAIT_ACCEPT: n1 a listening unix socket (bound by the parent to a      \
+       path in the state dir): report READY, wait for GO (the state is on     \
+       disk; EOF: the creator died), then for a connection from whoever       \
+       starts the container (any process); failures from here on are          \
+       reported to it too */                                                  \
+    X(WAIT_ACCEPT, 38, op_wait_accept, StepError)                             \
+    /* INIT: fork: the new process goes on to exec the program; this one      \
+       stays PID 1, reaps every child, forwards signals to the program and    \
+       exits with its status */                                               \
+    X(INIT, 39, become_init, StepError)                                       \
+    /* TTY: open a pty in the container's /dev/ptmx, give its terminal to     \
+       uid n1 (mode 620), send the master to the parent, become a session     \
+       leader with the pty as controlling terminal; SETUP_FDS then puts it    \
+       on 0/1/2 */                                                            \
+    X(TTY, 40, open_tty, StepError)                                           \
+    /* ROOT_OVERLAY: s1 mount point on the host, s2 overlay data, mflags;     \
+       LC_F_THROWAWAY: first a tmpfs there (s3 its data) with upper/,         \
+       work/ and root/, the overlay going on s4 */                            \
+    X(ROOT_OVERLAY, 41, op_root_overlay, MountError)                          \
+    /* FIND_EXEC: fail unless one of args->exec_paths is a regular file       \
+       these credentials may execute (before a wait to start) */              \
+    X(FIND_EXEC, 42, op_find_exec, ExecError)                                 \
+    /* PERSONALITY: n1 the execution domain (personality(2): PER_LINUX32      \
+       ...) */                                                                \
+    X(PERSONALITY, 43, op_personality, SecurityError)                         \
+    /* SCHED_SETATTR: buf a struct sched_attr for sched_setattr(2) (this      \
+       process) */                                                            \
+    X(SCHED_SETATTR, 44, op_sched_setattr, SecurityError)                     \
+    /* IOPRIO: n1 an ioprio value for ioprio_set(2) (this process) */         \
+    X(IOPRIO, 45, op_ioprio, SecurityError)                                   \
+    /* SCHED_SETAFFINITY: buf a cpu_set_t of buflen bytes (this process) */   \
+    X(SCHED_SETAFFINITY, 46, op_sched_setaffinity, SecurityError)             \
+    /* SET_MEMPOLICY: n1 mode and flags, buf a nodemask of n2 bits (or        \
+       NULL) */                                                               \
+    X(SET_MEMPOLICY, 47, op_set_mempolicy, SecurityError)                     \
+    /* MOUNT_ATTR: s1 mount point inside the root: mount_setattr(2) with      \
+       n1 attr_set, n2 attr_clr, AT_RECURSIVE with LC_F_RECURSIVE; n3         \
+       remount flags where mount_setattr is missing (not recursive; 0:        \
+       fail with ENOSYS) */                                                   \
+    X(MOUNT_ATTR, 48, do_mount_attr, MountError)                              \
+    /* PDEATHSIG: n1 the signal sent to this process when the thread that     \
+       cloned it exits (PR_SET_PDEATHSIG) */                                  \
+    X(PDEATHSIG, 49, op_pdeathsig, MountError)                                \
+    /* CHROOT: s1 root directory: chroot into it, no mount made or moved      \
+       (no mount namespace of its own: the mounts are the caller's) */        \
+    X(CHROOT, 50, do_chroot, MountError)                                      \
+    /* SERVE: become a box's server (serve.c): n1 the address of the          \
+       struct lc_serve_region shared with the parent, s1 the box directory    \
+       (OPEN), s2 and s3 scratch directories emptied after each run (or       \
+       NULL), buf the creator's argv and environment areas to blank (as       \
+       INIT); reports READY, then serves the parent's requests for good */    \
+    X(SERVE, 51, op_serve, StepError)
+
+#define LC_OP_ENUM(name, number, function, error) LC_OP_##name = number,
+enum lc_op { LC_OPS(LC_OP_ENUM) };
+
+/* The error class of each op by number (NULL between them), as a Python
+ * name of libcontainer_py.errors; lc_op_count entries (executor.c). */
+extern const char *const lc_op_errors[];
+extern const int lc_op_count;
 
 /* Step flags. */
 #define LC_F_FILE        0x1   /* MOUNT: the target is a file, not a directory */

@@ -4,7 +4,9 @@ Both runtimes get the same bundle (the config.json of ``runc spec``, edited
 by bench_start.edit_runc_spec: /bin/true, no terminal, the busybox rootfs)
 and their own ``--root``.  Each iteration runs, for each runtime in turn
 (alternating which goes first), ``run`` of a new id, then ``create``,
-``state``, ``start`` and ``delete`` of another; every command is timed from
+``state``, ``start`` and ``delete`` of another, and ``exec ID true`` in a
+container of its own that sleeps (busybox, runc's spec: what an engine's
+exec probe does; issue 18's target is ours/runc <= 2); every command is timed from
 fork to exit of the CLI process, so the Python interpreter's start-up is in
 our numbers, as Go's is in runc's.  Reports medians and ours/runc per command.
 
@@ -36,7 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_start as bs
 from _common import interrupt_on_sigterm, leftover_status
 
-COMMANDS = ("run", "create", "state", "start", "delete")
+COMMANDS = ("run", "create", "state", "start", "delete", "exec")
+#: Issue 18's target for ``exec``: ours/runc at most this.
+EXEC_TARGET = 2.0
 
 
 def our_cli() -> List[str]:
@@ -82,8 +86,10 @@ def status_of(base: List[str], cid: str) -> str:
     return str(json.loads(done.stdout)["status"])
 
 
-def one_round(prefix: List[str], root: Path, bundle: Path, cid: str, samples: Dict[str, List[int]]) -> None:
-    """run, then create/state/start/delete, each timed."""
+def one_round(
+    prefix: List[str], root: Path, bundle: Path, cid: str, samples: Dict[str, List[int]], sleeper: str
+) -> None:
+    """run, then create/state/start/delete, then exec in ``sleeper``, each timed."""
     base = [*prefix, "--root", str(root)]
     samples["run"].append(timed([*base, "run", "--bundle", str(bundle), f"{cid}-r"]))
     samples["create"].append(timed([*base, "create", "--bundle", str(bundle), cid]))
@@ -95,6 +101,19 @@ def one_round(prefix: List[str], root: Path, bundle: Path, cid: str, samples: Di
             raise bs.RuntimeFailure(f"{cid} did not stop")
         time.sleep(0.005)
     samples["delete"].append(timed([*base, "delete", cid]))
+    samples["exec"].append(timed([*base, "exec", sleeper, "true"]))
+
+
+def start_sleeper(prefix: List[str], root: Path, bundle: Path, cid: str) -> None:
+    """A container that sleeps (``bundle``'s config with ``sleep``), for exec."""
+    sleeping = bundle.parent / "sleeping"
+    if not sleeping.is_dir():
+        sleeping.mkdir()
+        spec = json.loads((bundle / "config.json").read_text())
+        spec["process"]["args"] = ["sleep", "3600"]
+        spec["root"]["path"] = str((bundle / spec["root"]["path"]).resolve())
+        (sleeping / "config.json").write_text(json.dumps(spec))
+    timed([*prefix, "--root", str(root), "run", "--detach", "--bundle", str(sleeping), cid])
 
 
 def plain_bundle(work: Path, runc: str) -> Path:
@@ -138,15 +157,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         bundle = plain_bundle(work, args.runc)
         tag = f"bcli{os.getpid()}"
         try:
+            for name in prefixes:
+                start_sleeper(prefixes[name], work / f"{name}-state", bundle, f"{tag}-{name}-sleeper")
             for i in range(args.warmup + args.iterations):
                 order = list(prefixes) if i % 2 == 0 else list(reversed(prefixes))
                 for name in order:
                     into = samples[name] if i >= args.warmup else {c: [] for c in COMMANDS}
-                    one_round(prefixes[name], work / f"{name}-state", bundle, f"{tag}-{name}-{i}", into)
+                    sleeper = f"{tag}-{name}-sleeper"
+                    one_round(prefixes[name], work / f"{name}-state", bundle, f"{tag}-{name}-{i}", into, sleeper)
                 if i >= args.warmup:
                     floor.append(timed(floor_argv))
         finally:
             for name, prefix in prefixes.items():
+                base = [*prefix, "--root", str(work / f"{name}-state")]
+                subprocess.run([*base, "delete", "--force", f"{tag}-{name}-sleeper"], capture_output=True)
                 left += [f"{name}: {cid}" for cid in clean_up(prefix, work / f"{name}-state")]
     print(f"ours: {' '.join(prefixes['ours'])}")
     print(f"{args.iterations} iterations (after {args.warmup} warm-up), medians in ms, p10-p90 in brackets")
@@ -155,6 +179,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         ours, runc = bs.Summary.of(samples["ours"][command]), bs.Summary.of(samples["runc"][command])
         cells = [f"{s.median_ms:7.1f} [{s.p10_ms:5.1f}-{s.p90_ms:5.1f}]" for s in (ours, runc)]
         print(f"{command:8} {cells[0]:>22} {cells[1]:>22} {ours.median_ms / runc.median_ms:10.2f}")
+    ratio = bs.Summary.of(samples["ours"]["exec"]).median_ms / bs.Summary.of(samples["runc"]["exec"]).median_ms
+    print(f"exec: ours/runc {ratio:.2f}, target <= {EXEC_TARGET:.0f}: {'met' if ratio <= EXEC_TARGET else 'NOT met'}")
     floor_ms = bs.Summary.of(floor).median_ms
     print(f"{' '.join(floor_argv)}: {floor_ms:.1f} ms (the interpreter's start, in every command of ours)")
     return leftover_status(left)

@@ -46,7 +46,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
+import _threads_row
 import attrs
+from _coldstart import cold_start_ratio, cold_start_table, measure_cold_start
 from _common import add_only_option, print_problems, progress, run_reported
 
 import libcontainer_py as lc
@@ -121,7 +123,9 @@ RATIOS = (
     Ratio("runc", "ours", ">=", 8.0, times=True),
     # ... and like for like with what runc's default spec also sets up.
     Ratio("runc", "ours-runc", times=True),
-    Ratio("runc", "ours-full", times=True),
+    # Issue 18: the safe defaults at bare speed.
+    Ratio("ours-full", "bwrap", "<=", 1.0),
+    Ratio("runc", "ours-full", ">=", 6.0, times=True),
     Ratio("ours-full", "ours", times=True),
 )
 DESCRIPTION = "Start-to-exit latency of /bin/true in a container: libcontainer_py vs bubblewrap vs runc, like for like."
@@ -1316,7 +1320,19 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--iterations", type=positive, default=200, help="timed runs per runtime (default 200)")
     p.add_argument("--warmup", type=non_negative, default=10, help="untimed rounds first (default 10)")
     add_only_option(p, RUNTIMES, f"run only these runtimes ({', '.join(RUNTIMES)}); may be repeated")
+    p.add_argument(
+        "--threads-rounds", type=non_negative, default=6, help="rounds of the threads row (default 6; 0: none)"
+    )
+    p.add_argument(
+        "--threads-per-round", type=positive, default=40, help="containers per round of the threads row (default 40)"
+    )
     p.add_argument("--profile", action="store_true", help="also show where ours spends its time")
+    p.add_argument(
+        "--cold-iterations",
+        type=non_negative,
+        default=20,
+        help="fresh interpreters per cold-start row (default 20; 0: no cold start)",
+    )
     p.add_argument("--json", metavar="FILE", help="write raw samples and the summary as JSON")
     p.add_argument("--runc", default=shutil.which("runc") or "/usr/sbin/runc", help="runc binary")
     p.add_argument("--bwrap", default=shutil.which("bwrap") or "/usr/bin/bwrap", help="bwrap binary")
@@ -1341,9 +1357,11 @@ def execute(args: argparse.Namespace, problems: List[str]) -> Dict[str, Any]:
             rows = {r.name: describe_or_failure(r, results) for r in runners}
             print(header(host, args, workdir, rows), flush=True)
             benchmark(runners, args.iterations, args.warmup, results)
+            threads = threads_or_failure(rootfs, workdir.name, names, args, results)
             profile: Dict[str, List[int]] = {}
             if args.profile:
                 profile = profile_or_failure(rootfs, workdir, args, results)
+        cold = cold_start_or_failure(args, results)
         leftovers = {r.name: r.leftovers for r in runners if r.leftovers}
         orphans = {r.name: r.orphans for r in runners if r.orphans}
     summaries = {n: Summary.of(s) for n, s in results.samples_ns.items() if s}
@@ -1360,7 +1378,46 @@ def execute(args: argparse.Namespace, problems: List[str]) -> Dict[str, Any]:
         "leftovers_cleaned": leftovers,
         "orphans_reaped": orphans,
         "profile": {"rss_mib": rss_mib(), "samples_ns": profile} if profile else None,
+        "threads": threads,
+        "cold_start": {"samples_ns": cold, "ratio": cold_start_ratio(cold)} if cold else None,
     }
+
+
+def threads_or_failure(
+    rootfs: Path, id_prefix: str, names: Sequence[str], args: argparse.Namespace, results: Results
+) -> Optional[Dict[str, Any]]:
+    """The threads row (_threads_row.py) with ours-full's workload, when ours-full runs."""
+    if "ours-full" not in names or args.threads_rounds == 0:
+        return None
+    counter = itertools.count()
+
+    def run_one() -> None:
+        lc.run(
+            config=ours_config(str(rootfs), {}),
+            container_id=f"{id_prefix}-threads-{next(counter)}",
+            check=True,
+            stdin=lc.DEVNULL,
+            stdout=lc.DEVNULL,
+            stderr=lc.DEVNULL,
+        )
+
+    progress("threads: one thread, then two, alternating")
+    try:
+        return _threads_row.measure(run_one, args.threads_rounds, args.threads_per_round)
+    except Exception as exc:  # reported with the other failures
+        results.failures["threads"] = f"{type(exc).__name__}: {exc}"
+        return None
+
+
+def cold_start_or_failure(args: argparse.Namespace, results: Results) -> Dict[str, List[int]]:
+    """The cold-start samples (_coldstart.py), or none with the failure recorded under "cold start"."""
+    if not args.cold_iterations:
+        return {}
+    try:
+        return measure_cold_start(args.cold_iterations)
+    except Exception as exc:  # a failing cold start ends its rows, not the report
+        results.failures["cold start"] = f"{type(exc).__name__}: {exc}"
+        return {}
 
 
 def describe_or_failure(runner: Runner, results: Results) -> str:
@@ -1382,10 +1439,16 @@ def print_report(report: Dict[str, Any], problems: List[str]) -> None:
     if report["ratios"]:
         print()
         print(ratio_table(report["ratios"]))
+    if report["threads"]:
+        print()
+        print(_threads_row.table(report["threads"]))
     if report["profile"]:
         print()
         print(profile_table(report["profile"]["samples_ns"]))
         print(f"(this process's RSS: {report['profile']['rss_mib']:.1f} MiB)")
+    if report["cold_start"]:
+        print()
+        print(cold_start_table(report["cold_start"]["samples_ns"]))
     orphans = [
         f"{name}: {n} orphaned process(es) of its runs reaped (untimed)" for name, n in report["orphans_reaped"].items()
     ]

@@ -67,7 +67,8 @@ def lifecycle(root, cid, seen):
     seen.append(c)
     check(c.status() == "created", "created: set up, waiting before execve")
     files = sorted(os.listdir(os.path.join(root, cid)))
-    check(files == ["start.sock", "state.json"], f"its record is on disk: {root}/{cid}/{{{', '.join(files)}}}")
+    expected = ["config.json", "start.sock", "state.json"]
+    check(files == expected, f"its record is on disk: {root}/{cid}/{{{', '.join(files)}}}")
 
     print("2. start from a second process")
     rc, out = second_process(f"""

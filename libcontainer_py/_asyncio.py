@@ -14,8 +14,9 @@ import locale
 import os
 from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
+from ._parameters import parameters_of
 from ._popen_args import UserArg, check_config, with_process_args
-from ._run import CompletedProcess, run_stdio
+from ._run import CompletedProcess, run, run_stdio
 from .cgroups import Stats
 from .config import Config
 from .errors import ConfigError, TimeoutExpired
@@ -200,37 +201,21 @@ async def create_subprocess_exec(
     return aproc
 
 
-async def run_async(
-    args: Union[str, Sequence[str], None] = None,
-    *,
-    config: Optional[Config] = None,
-    stdin: StdioArg = None,
-    input: Any = None,
-    stdout: StdioArg = None,
-    stderr: StdioArg = None,
-    capture_output: bool = False,
-    timeout: Optional[float] = None,
-    check: bool = False,
-    pass_fds: Sequence[int] = (),
-    text: Optional[bool] = None,
-    encoding: Optional[str] = None,
-    errors: Optional[str] = None,
-    universal_newlines: Optional[bool] = None,
-    env: Optional[Mapping[str, str]] = None,
-    cwd: Union[str, os.PathLike[str], None] = None,
-    user: UserArg = None,
-    shell: bool = False,
-    container_id: Optional[str] = None,
-) -> CompletedProcess:
+@parameters_of(run)
+async def run_async(given: Any) -> CompletedProcess:
     """``await run_async(...)``: run() for asyncio, with the same arguments
     and result; other tasks run while the container does."""
-    stdin, stdout, stderr = run_stdio(stdin, stdout, stderr, input=input, capture_output=capture_output)
-    decode = bool(text or encoding or errors or universal_newlines)
+    stdin, stdout, stderr = run_stdio(
+        given.stdin, given.stdout, given.stderr, input=given.input, capture_output=given.capture_output
+    )
+    encoding, errors, timeout = given.encoding, given.errors, given.timeout
+    decode = bool(given.text or encoding or errors or given.universal_newlines)
     enc = encoding or locale.getpreferredencoding(False)
-    data = input.encode(enc, errors or "strict") if decode and isinstance(input, str) else input
-    base = check_config(config) if config is not None else Config()
-    if shell or isinstance(args, str):
-        base = with_process_args(base, args, shell=shell)
+    data = given.input.encode(enc, errors or "strict") if decode and isinstance(given.input, str) else given.input
+    base = check_config(given.config) if given.config is not None else Config()
+    args = given.args
+    if given.shell or isinstance(args, str):
+        base = with_process_args(base, args, shell=given.shell)
         args = None
     proc = await create_subprocess_exec(
         *(args or ()),
@@ -238,11 +223,11 @@ async def run_async(
         stdin=stdin,
         stdout=stdout,
         stderr=stderr,
-        env=env,
-        cwd=cwd,
-        user=user,
-        pass_fds=pass_fds,
-        container_id=container_id,
+        env=given.env,
+        cwd=given.cwd,
+        user=given.user,
+        pass_fds=given.pass_fds,
+        container_id=given.container_id,
     )
     async with proc:
         try:
@@ -257,7 +242,7 @@ async def run_async(
     result = CompletedProcess(
         proc.args, proc.returncode, stdout_data, stderr_data, container_id=proc.container_id, stats=proc.stats
     )
-    if check:
+    if given.check:
         result.check_returncode()
     return result
 

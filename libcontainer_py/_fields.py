@@ -30,13 +30,14 @@ TypeError when called.
 
 from __future__ import annotations
 
+import inspect
 import os
 import posixpath
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, NoReturn, Optional, Tuple, Type, TypeVar
 
 import attrs
 
-from .errors import ConfigError
+from .errors import ConfigError, wrong_type
 
 T = TypeVar("T")
 
@@ -52,7 +53,7 @@ def text(field: str, value: Any, *, allow_empty: bool = False) -> str:
     if isinstance(value, bytes):
         raise fail(field, f"expected str, got bytes {value!r}")
     if not isinstance(value, str):
-        raise fail(field, f"expected str, got {type(value).__name__} {value!r}")
+        raise fail(field, wrong_type("str", value))
     if "\0" in value:
         raise fail(field, f"contains a NUL byte: {value!r}")
     if not value and not allow_empty:
@@ -73,30 +74,60 @@ def absolute_path(field: str, value: Any) -> str:
 def uint32(field: str, value: Any, *, maximum: int = 2**32 - 2) -> int:
     """A non-negative integer id (uid, gid, count) that fits the kernel's types."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise fail(field, f"expected int, got {type(value).__name__} {value!r}")
+        raise fail(field, wrong_type("int", value))
     if not 0 <= value <= maximum:
         raise fail(field, f"must be between 0 and {maximum}, got {value}")
     return value
 
 
+def one_of(field: str, value: Any, *, choices: Iterable[str]) -> str:
+    """One of the str ``choices`` (a FieldCheck's ``choices=`` option)."""
+    if value not in choices:
+        raise fail(field, f"must be one of {', '.join(choices)}, got {value!r}")
+    return str(value)
+
+
 def boolean(field: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise fail(field, f"expected bool, got {type(value).__name__} {value!r}")
+        raise fail(field, wrong_type("bool", value))
     return value
 
 
 def str_tuple(field: str, values: Any, *, allow_empty_items: bool = False) -> Tuple[str, ...]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise fail(field, f"expected a sequence of str, got {type(values).__name__} {values!r}")
+        raise fail(field, wrong_type("a sequence of str", values))
     return tuple(text(f"{field}[{i}]", v, allow_empty=allow_empty_items) for i, v in enumerate(values))
 
 
-def freeze_mapping(field: str, value: Any) -> Mapping[str, str]:
-    """A read-only copy of a str -> str mapping (environment, annotations)."""
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def checked_mapping(
+    field: str, value: Any, expected: str, key: Callable[[str, Any], K], item: Callable[[str, Any], V]
+) -> Mapping[K, V]:
+    """A read-only copy of the mapping ``value`` (``expected`` says what it
+    maps, in the error for anything else): each key as ``key`` makes it
+    (checked as "``field`` key"), each value as ``item`` does (as
+    ``field[key]``)."""
     from types import MappingProxyType
 
     if not isinstance(value, Mapping):
-        raise fail(field, f"expected a mapping, got {type(value).__name__} {value!r}")
+        raise fail(field, wrong_type(expected, value))
+    out = {}
+    for k, v in value.items():
+        checked = key(f"{field} key", k)
+        out[checked] = item(f"{field}[{checked!r}]", v)
+    return MappingProxyType(out)
+
+
+def freeze_mapping(field: str, value: Any) -> Mapping[str, str]:
+    """A read-only copy of a str -> str mapping (environment, annotations);
+    a key with '=' is an error of the mapping itself."""
+    from types import MappingProxyType
+
+    if not isinstance(value, Mapping):
+        raise fail(field, wrong_type("a mapping", value))
     out = {}
     for key, val in value.items():
         k = text(f"{field} key", key)
@@ -114,7 +145,7 @@ def instance_tuple(field: str, value: Any, cls: Type[T]) -> Tuple[T, ...]:
     items = tuple(value)
     for i, item in enumerate(items):
         if not isinstance(item, cls):
-            raise fail(f"{field}[{i}]", f"expected {cls.__name__}, got {type(item).__name__} {item!r}")
+            raise fail(f"{field}[{i}]", wrong_type(f"{cls.__name__}", item))
     return items
 
 
@@ -123,7 +154,7 @@ def instance(field: str, value: Any, cls: Type[T], *, optional: bool = False) ->
     if isinstance(value, cls) or (optional and value is None):
         return value
     expected = f"{cls.__name__} or None" if optional else cls.__name__
-    raise fail(field, f"expected {expected}, got {type(value).__name__} {value!r}")
+    raise fail(field, wrong_type(f"{expected}", value))
 
 
 # -- checkers as field converters and validators (see the module's docstring) --
@@ -211,7 +242,17 @@ def _converter(
             return check(field, value)
 
     convert.__qualname__ = f"{check.__name__} converter of {field}"
+    convert.__signature__ = _CONVERT_SIGNATURE  # type: ignore[attr-defined]
     return convert
+
+
+def _convert_template(value: Any) -> Any:
+    """What every converter of _converter looks like."""
+
+
+#: Their signature, computed once: attrs asks for each converter's
+#: (inspect.signature, ~15 us each, ~170 converters at start-up).
+_CONVERT_SIGNATURE = inspect.signature(_convert_template)
 
 
 def field_options(*, name: Optional[str] = None, **checker_options: Any) -> Dict[str, Any]:
@@ -261,6 +302,8 @@ if TYPE_CHECKING:
     def optional_absolute_path_field(value: Any) -> Optional[str]: ...
     def uint32_field(value: Any) -> int: ...
     def boolean_field(value: Any) -> bool: ...
+    def choice_field(value: Any) -> str: ...
+    def optional_choice_field(value: Any) -> Optional[str]: ...
     def str_tuple_field(value: Any) -> Tuple[str, ...]: ...
     def freeze_mapping_field(value: Any) -> Mapping[str, str]: ...
     def instance_tuple_field(value: Any) -> Tuple[Any, ...]: ...
@@ -273,6 +316,8 @@ else:
     optional_absolute_path_field = FieldCheck(absolute_path, keeps_none=True)
     uint32_field = FieldCheck(uint32)
     boolean_field = FieldCheck(boolean)
+    choice_field = FieldCheck(one_of)  # metadata=field_options(choices=...)
+    optional_choice_field = FieldCheck(one_of, keeps_none=True)
     str_tuple_field = FieldCheck(str_tuple)
     freeze_mapping_field = FieldCheck(freeze_mapping)
     instance_tuple_field = FieldCheck(instance_tuple)

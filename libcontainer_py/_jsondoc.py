@@ -7,7 +7,7 @@ import contextlib
 import warnings
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
-from .errors import ConfigError
+from .errors import ConfigError, wrong_type
 
 #: The largest uint64, how OCI writes "unlimited" rlimits.
 UINT64_MAX = 2**64 - 1
@@ -38,7 +38,7 @@ def obj(path: str, value: Any, keys: Tuple[str, ...], required: Tuple[str, ...] 
     JSON paths (``linux.resources.memory.bogus``); the object returned has
     only the known ones."""
     if not isinstance(value, Mapping):
-        raise fail(path, f"expected an object, got {type(value).__name__} {value!r}")
+        raise fail(path, wrong_type("an object", value))
     unknown = [key for key in value if key not in keys]
     if unknown:
         names = ", ".join(f"{path}.{key}" if path else str(key) for key in unknown)
@@ -53,13 +53,13 @@ def obj(path: str, value: Any, keys: Tuple[str, ...], required: Tuple[str, ...] 
 
 def array(path: str, value: Any) -> List[Any]:
     if not isinstance(value, list):
-        raise fail(path, f"expected a list, got {type(value).__name__} {value!r}")
+        raise fail(path, wrong_type("a list", value))
     return value
 
 
 def string(path: str, value: Any) -> str:
     if not isinstance(value, str):
-        raise fail(path, f"expected a string, got {type(value).__name__} {value!r}")
+        raise fail(path, wrong_type("a string", value))
     return value
 
 
@@ -69,13 +69,13 @@ def strings(path: str, value: Any) -> List[str]:
 
 def boolean(path: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise fail(path, f"expected true or false, got {type(value).__name__} {value!r}")
+        raise fail(path, wrong_type("true or false", value))
     return value
 
 
 def integer(path: str, value: Any, lo: Optional[int] = None, hi: Optional[int] = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise fail(path, f"expected an integer, got {type(value).__name__} {value!r}")
+        raise fail(path, wrong_type("an integer", value))
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise fail(path, f"must be between {lo} and {hi}, got {value}")
     return value
@@ -83,7 +83,7 @@ def integer(path: str, value: Any, lo: Optional[int] = None, hi: Optional[int] =
 
 def string_map(path: str, value: Any) -> Dict[str, str]:
     if not isinstance(value, Mapping):
-        raise fail(path, f"expected an object of strings, got {type(value).__name__} {value!r}")
+        raise fail(path, wrong_type("an object of strings", value))
     return {string(f"{path} key", k): string(f"{path}[{k!r}]", v) for k, v in value.items()}
 
 

@@ -46,8 +46,10 @@ def loads(text: str) -> Any:
         doc = text.strip(_WHITESPACE)
         try:
             value, end = _scan(doc, 0)
-        except (StopIteration, ValueError):
-            pass  # json.loads raises its error with its message
+        except (StopIteration, ValueError, SystemError):
+            # json.loads raises its error with its message (the scanner
+            # needs json.decoder imported to raise one: without, SystemError)
+            pass
         else:
             if end == len(doc):
                 return value

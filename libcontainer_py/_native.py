@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import mmap
 import os
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ._lcnative import ffi, lib
-from .plan import Plan
+
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py (the light exec imports this module)
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+    from .plan import Plan
 
 _MAX_FD = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024
 

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
-import logging
 import os
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from . import cni
+from ._log import log
 from ._owners import alive, claim_dead, me
 from ._statedir import DEFAULT_ROOT, process_start_time
 from .errors import ContainerError
@@ -35,8 +34,6 @@ RESOLV = "resolv.conf"
 HOSTS = "hosts"
 CLONE_NEWNET = 0x40000000
 _LOCALHOST = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-
-log = logging.getLogger("libcontainer_py")
 
 
 def netns_id() -> str:
@@ -158,7 +155,7 @@ class Attachments:
         with plugin_lock():
             try:
                 for i, net in enumerate(self.networks):
-                    self.results[i] = cni.add(net.document, **self._cni_args(net, path))
+                    self.results[i] = cni.add(net.document, self._attachment(net, path))
                 self._write_record(pid=pid)
             except BaseException:
                 self._delete(self.netns_path)  # here: ADD's thread, under the lock
@@ -193,15 +190,9 @@ class Attachments:
                 setattr(self, name, -1)
                 os.close(fd)
 
-    def _cni_args(self, net: Network, netns: str) -> Dict[str, Any]:
+    def _attachment(self, net: Network, netns: str) -> cni.Attachment:
         assert net.ifname is not None
-        return {
-            "container_id": self.container_id,
-            "netns": netns,
-            "ifname": net.ifname,
-            "runtime": net.runtime_config(),
-            "args": net.cni_args(),
-        }
+        return cni.Attachment(self.container_id, netns, net.ifname, net.runtime_config(), net.cni_args())
 
     # -- the files ---------------------------------------------------------------
 
@@ -229,6 +220,8 @@ class Attachments:
     # -- the record --------------------------------------------------------------
 
     def _write_record(self, pid: int) -> None:
+        import json
+
         from .serialize import dump_value
 
         if self._dumped is None:
@@ -259,7 +252,7 @@ class Attachments:
         with plugin_lock():
             for net, result in zip(self.networks, self.results):
                 if result is not None:
-                    cni.check(net.document, result, **self._cni_args(net, f"/proc/{pid}/ns/net"))
+                    cni.check(net.document, result, self._attachment(net, f"/proc/{pid}/ns/net"))
 
     def delete(self, netns: str) -> None:
         """CNI DEL of every network (each plugin, even after a failure), in
@@ -278,7 +271,7 @@ class Attachments:
 
     def _delete(self, netns: str) -> None:
         for net, result in zip(reversed(self.networks), reversed(self.results)):
-            for exc in cni.delete(net.document, result, **self._cni_args(net, netns)):
+            for exc in cni.delete(net.document, result, self._attachment(net, netns)):
                 log.warning("container %s: %s", self.container_id, exc)
         self.results = [None] * len(self.networks)
         self.pending = False
@@ -310,6 +303,8 @@ def addresses(results: Sequence[Optional[Mapping[str, Any]]]) -> List[str]:
 
 
 def read_record(directory: str) -> Optional[Dict[str, Any]]:
+    import json
+
     try:
         with open(os.path.join(directory, RECORD), encoding="utf-8") as f:
             doc: Dict[str, Any] = json.load(f)

@@ -15,16 +15,14 @@ claim, which the next one takes over the same way.
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
+from ._log import log
 from ._statedir import is_valid_id, process_start_time
 
 OWNED = ".owned"
 _CLAIM = ".claim-"
-
-log = logging.getLogger("libcontainer_py")
 
 
 _ME: Dict[int, str] = {}

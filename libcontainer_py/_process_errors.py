@@ -21,9 +21,6 @@ class ProcessExitError(ContainerError, subprocess.CalledProcessError):
         subprocess.CalledProcessError.__init__(self, returncode, cmd, output, stderr)
         self.container_id = container_id
 
-    def __str__(self) -> str:
-        return subprocess.CalledProcessError.__str__(self)
-
 
 class TimeoutExpired(ContainerError, subprocess.TimeoutExpired):
     """The container did not finish in time; it was killed and reaped."""
@@ -33,9 +30,6 @@ class TimeoutExpired(ContainerError, subprocess.TimeoutExpired):
     ) -> None:
         subprocess.TimeoutExpired.__init__(self, cmd, timeout, output, stderr)
         self.container_id = container_id
-
-    def __str__(self) -> str:
-        return subprocess.TimeoutExpired.__str__(self)
 
 
 for _cls in (ProcessExitError, TimeoutExpired):

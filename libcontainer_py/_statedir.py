@@ -1,11 +1,12 @@
 """A container's directory under the state root, without the config model.
 
-``<root>/<id>/state.json`` (the record, see state.py) and ``start.sock``
-(where a created container waits for ``start``).  This module imports
-neither attrs nor the config classes, nor typing at run time: the command
-line's light commands (``state``, ``start``, ``delete``, ``kill``...) read
-the record as the plain document it is, and state.py builds its State
-from the same functions.
+``<root>/<id>/state.json`` (the record, see state.py), ``config.json`` (the
+config document, read only by what needs the config: exec, hooks) and
+``start.sock`` (where a created container waits for ``start``).  This
+module imports neither attrs nor the config classes, nor typing at run
+time: the command line's light commands (``state``, ``start``, ``delete``,
+``kill``...) read the record as the plain document it is, and state.py
+builds its State from the same functions.
 """
 
 from __future__ import annotations
@@ -94,14 +95,20 @@ def make_root(root: str) -> None:
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _ID_CHARS = _ALNUM | frozenset("_.-")
 STATE_FILE = "state.json"
+#: The config document (serialize.config_to_dict), apart from the record so
+#: that reading a record stays cheap; records of older versions hold it as
+#: their "config" key instead.
+CONFIG_FILE = "config.json"
 START_SOCKET = "start.sock"
+#: The command line's exec plan of the container (cli/_exec_plan.py).
+EXEC_FILE = "exec.json"
 
 
 def is_valid_id(value: object) -> bool:
     """Container ids: 1-64 of ASCII letters, digits, '_', '.', '-', starting
     with a letter or digit (an id names a directory, a cgroup and, by
     default, the hostname)."""
-    return isinstance(value, str) and 0 < len(value) <= 64 and value[0] in _ALNUM and all(c in _ID_CHARS for c in value)
+    return isinstance(value, str) and 0 < len(value) <= 64 and value[0] in _ALNUM and _ID_CHARS.issuperset(value)
 
 
 def process_start_time(pid: int) -> Optional[int]:
@@ -123,14 +130,75 @@ def container_dir(root: str, container_id: str) -> str:
     return os.path.join(root, container_id)
 
 
+#: The record's lists that State holds as tuples.
+_TUPLES = ("cgroup_controllers", "hook_phases")
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write ``path`` through ``<path>.tmp`` renamed over it: a reader sees
+    the old file or the whole new one, never a part (not fsynced: see
+    docs/lifecycle.md)."""
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def write_new(path: str, data: bytes) -> None:
+    """Write a file that must not exist yet (no temp file: for a file that
+    nothing reads before its writer goes on, so a part of it is never read
+    as valid)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:  # a short write (a signal, a full disk) is retried or raises
+        view = view[os.write(fd, view) :]
+
+
+def _read_text(path: str) -> str:
+    """The whole file as UTF-8 text (without io's buffered text layer: a
+    list of thousands reads thousands of small files)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks: List[bytes] = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks).decode()
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
+def read_config_document(root: str, container_id: str) -> Optional[Dict[str, Any]]:
+    """The container's config document (``config.json``) as stored, or None
+    when there is none or it cannot be read (the container stays
+    manageable, without exec)."""
+    try:
+        doc = _jsonlite.loads(_read_text(os.path.join(container_dir(root, container_id), CONFIG_FILE)))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
 def read_record(root: str, container_id: str) -> Optional[Dict[str, Any]]:
     """The record of ``container_id`` as stored (a JSON object), None when
     there is no such container; ContainerError when it cannot be read."""
     directory = container_dir(root, container_id)
     path = os.path.join(directory, STATE_FILE)
     try:
-        with open(path) as f:
-            raw: Dict[str, Any] = _jsonlite.loads(f.read())
+        raw: Dict[str, Any] = _jsonlite.loads(_read_text(path))
+        if not isinstance(raw, dict):
+            raise ValueError("not a JSON object")
     except FileNotFoundError:
         if os.path.isdir(directory):
             # Its creator died between making the directory and writing the
@@ -141,8 +209,9 @@ def read_record(root: str, container_id: str) -> Optional[Dict[str, Any]]:
         from .errors import ContainerError
 
         raise ContainerError(f"cannot read the state of {container_id!r}: {exc}") from exc
-    if raw.get("cgroup_controllers") is not None:
-        raw["cgroup_controllers"] = tuple(raw["cgroup_controllers"])
+    for key in _TUPLES:
+        if raw.get(key) is not None:
+            raw[key] = tuple(raw[key])
     return raw
 
 
@@ -150,7 +219,9 @@ def list_ids(root: str) -> List[str]:
     """Ids of the containers under ``root`` (a directory without a record yet
     is one being created, or whose creator died before the first record)."""
     try:
-        names = sorted(os.listdir(root))
+        # the directory entries' types: no stat per container
+        with os.scandir(root) as entries:
+            names = [e.name for e in entries if is_valid_id(e.name) and e.is_dir()]
     except FileNotFoundError:
         return []
     except OSError as exc:
@@ -158,13 +229,13 @@ def list_ids(root: str) -> List[str]:
 
         raise ContainerError(f"cannot list the containers under {root}: {exc.strerror or exc}") from exc
     # other entries (the command line's .seccomp-cache) are no containers
-    return [n for n in names if is_valid_id(n) and os.path.isdir(os.path.join(root, n))]
+    return sorted(names)
 
 
 def remove_state(root: str, container_id: str) -> None:
     """Remove the container's directory and what is in it; idempotent."""
     directory = container_dir(root, container_id)
-    for name in (STATE_FILE, STATE_FILE + ".tmp", START_SOCKET):
+    for name in (STATE_FILE, STATE_FILE + ".tmp", CONFIG_FILE, START_SOCKET, EXEC_FILE, EXEC_FILE + ".tmp"):
         try:
             os.unlink(os.path.join(directory, name))
         except FileNotFoundError:
@@ -188,7 +259,13 @@ def recorded_status(root: str, record: RecordLike, paused: Optional[Callable[[],
         from .cgroups._ops import open_recorded
 
         paused = open_recorded(record.cgroup_path, record.cgroup_controllers, container_id=record.id).paused
-    if paused is not None and paused():
+    try:
+        frozen = paused is not None and paused()
+    except Exception:
+        if not record.alive():
+            return "stopped"  # destroyed meanwhile: its cgroup went first
+        raise
+    if frozen:
         return "paused"  # a created container can be paused too (as runc); resumed, it is created again
     return "created" if created else "running"
 

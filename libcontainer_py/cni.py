@@ -14,11 +14,12 @@ in the parent while the container's first process waits.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import attrs
 
 from .errors import ConfigError, ContainerError
 
@@ -91,54 +92,42 @@ def runtime_config(plugin: Mapping[str, Any], runtime: Mapping[str, Any]) -> Dic
     return {key: value for key, value in runtime.items() if caps.get(key)}
 
 
-def add(
-    conflist: Mapping[str, Any],
-    *,
-    container_id: str,
-    netns: str,
-    ifname: str,
-    runtime: Mapping[str, Any],
-    args: str = "",
-) -> Dict[str, Any]:
+@attrs.frozen
+class Attachment:
+    """What every plugin of an ADD, CHECK or DEL is told about the container:
+    its id, the path of its network namespace, the interface's name in it,
+    the runtime arguments (``runtimeConfig``, each plugin getting those it
+    declares a capability for) and ``CNI_ARGS``."""
+
+    container_id: str
+    netns: str
+    ifname: str
+    runtime: Mapping[str, Any]
+    args: str = ""
+
+
+def add(conflist: Mapping[str, Any], at: Attachment) -> Dict[str, Any]:
     """ADD: the list's plugins in order; the last result."""
     result: Optional[Dict[str, Any]] = None
     for conf in plugin_confs(conflist):
-        out = _invoke("ADD", conf, result, container_id, netns, ifname, runtime, args)
+        out = _invoke("ADD", conf, result, at)
         result = out if out is not None else result
     return result or {"cniVersion": conflist["cniVersion"]}
 
 
-def check(
-    conflist: Mapping[str, Any],
-    result: Mapping[str, Any],
-    *,
-    container_id: str,
-    netns: str,
-    ifname: str,
-    runtime: Mapping[str, Any],
-    args: str = "",
-) -> None:
+def check(conflist: Mapping[str, Any], result: Mapping[str, Any], at: Attachment) -> None:
     """CHECK: the list's plugins in order, each given the ADD's result."""
     for conf in plugin_confs(conflist):
-        _invoke("CHECK", conf, result, container_id, netns, ifname, runtime, args)
+        _invoke("CHECK", conf, result, at)
 
 
-def delete(
-    conflist: Mapping[str, Any],
-    result: Optional[Mapping[str, Any]],
-    *,
-    container_id: str,
-    netns: str,
-    ifname: str,
-    runtime: Mapping[str, Any],
-    args: str = "",
-) -> List[CniError]:
+def delete(conflist: Mapping[str, Any], result: Optional[Mapping[str, Any]], at: Attachment) -> List[CniError]:
     """DEL: the list's plugins in reverse order; every plugin is called even
     when one fails (what each made goes), and the failures are returned."""
     failures: List[CniError] = []
     for conf in reversed(plugin_confs(conflist)):
         try:
-            _invoke("DEL", conf, result, container_id, netns, ifname, runtime, args)
+            _invoke("DEL", conf, result, at)
         except CniError as exc:
             failures.append(exc)
         except ConfigError as exc:  # the plugin is gone since ADD
@@ -147,31 +136,26 @@ def delete(
 
 
 def _invoke(
-    command: str,
-    conf: Mapping[str, Any],
-    prev: Optional[Mapping[str, Any]],
-    container_id: str,
-    netns: str,
-    ifname: str,
-    runtime: Mapping[str, Any],
-    args: str,
+    command: str, conf: Mapping[str, Any], prev: Optional[Mapping[str, Any]], at: Attachment
 ) -> Optional[Dict[str, Any]]:
     """Run one plugin; its parsed output (None when empty)."""
+    import json
+
     global plugin_seconds
     plugin_type = str(conf.get("type", ""))
     path = find_plugin(plugin_type)
     stdin = dict(conf)
     if prev is not None:
         stdin["prevResult"] = prev
-    rc = runtime_config(conf, runtime)
+    rc = runtime_config(conf, at.runtime)
     if rc:
         stdin["runtimeConfig"] = rc
     env = {
         "CNI_COMMAND": command,
-        "CNI_CONTAINERID": container_id,
-        "CNI_NETNS": netns,
-        "CNI_IFNAME": ifname,
-        "CNI_ARGS": args,
+        "CNI_CONTAINERID": at.container_id,
+        "CNI_NETNS": at.netns,
+        "CNI_IFNAME": at.ifname,
+        "CNI_ARGS": at.args,
         "CNI_PATH": ":".join(plugin_dirs()),
         "PATH": os.environ.get("PATH", _PATH),
     }
@@ -187,6 +171,8 @@ def _invoke(
 
 def _output(plugin: str, command: str, status: int, out: bytes, err: bytes) -> Optional[Dict[str, Any]]:
     """A plugin's parsed stdout, or its error as CniError."""
+    import json
+
     doc: Any = None
     if out.strip():
         try:

@@ -17,6 +17,7 @@ from ._fields import (
     instance_of,
     instance_tuple_field,
     named_fields,
+    optional_choice_field,
     optional_instance_field,
     str_tuple,
     text,
@@ -62,14 +63,6 @@ def _mounts(value: Any) -> Mounts:
 
 #: Execution domains (personality(2)) a container may ask for, as OCI names them.
 PERSONALITIES: Mapping[str, int] = {"LINUX": 0x0000, "LINUX32": 0x0008}
-
-
-def _personality(field: str, value: Any) -> Optional[str]:
-    if value is None:
-        return None
-    if value not in PERSONALITIES:
-        raise fail(field, f"must be one of {', '.join(PERSONALITIES)} or None, got {value!r}")
-    return str(value)
 
 
 #: The clocks a new time namespace can offset (time_namespaces(7)).
@@ -139,7 +132,6 @@ if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
     def _hostname_field(value: Any) -> Optional[str]: ...
     def _idmaps_field(value: Any) -> Tuple[IDMap, ...]: ...
     def _paths_field(value: Any) -> Tuple[str, ...]: ...
-    def _personality_field(value: Any) -> Optional[str]: ...
     def _time_offsets_field(value: Any) -> Mapping[str, Tuple[int, ...]]: ...
     def _networks_field(value: Any) -> Tuple[Network, ...]: ...
 
@@ -148,7 +140,6 @@ else:
     _hostname_field = FieldCheck(_hostname, keeps_none=True)
     _idmaps_field = FieldCheck(idmap_tuple)
     _paths_field = FieldCheck(_paths)
-    _personality_field = FieldCheck(_personality, keeps_none=True)
     _time_offsets_field = FieldCheck(_time_offsets)
     _networks_field = FieldCheck(network_tuple)
 
@@ -222,7 +213,9 @@ class Config:
     #: The execution domain of the container's first process (personality(2)):
     #: "LINUX32" makes ``uname -m`` say i686 on x86_64, for 32-bit userlands;
     #: None leaves the caller's.
-    personality: Optional[str] = attrs.field(default=None, converter=_personality_field)
+    personality: Optional[str] = attrs.field(
+        default=None, converter=optional_choice_field, metadata=field_options(choices=PERSONALITIES)
+    )
     #: Offsets of the clocks of a new time namespace (``namespaces.time=True``),
     #: ``{"monotonic": (seconds, nanoseconds), "boottime": (...)}``: the
     #: container's uptime and CLOCK_MONOTONIC start where you say.

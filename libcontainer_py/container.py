@@ -22,15 +22,16 @@ from ._statedir import wait_gone as _wait_gone
 from ._status_rules import ACCEPTS, refusal
 from .capabilities import Capabilities
 from .cgroups import CgroupConfig, Event, Manager, Resource, Stats, detect, new_manager
+from .cgroups._ops import v1_placement
 from .config import Config
 from .errors import ConfigError, ContainerError, host_error
 from .errors import ContainerExists as ContainerExists  # its old home
-from .hooks import Callback, Hook, HookError, Hooks, check_callbacks, oci_state, run_phase
+from .hooks import PHASES, Callback, Hook, HookError, Hooks, check_callbacks, oci_state, run_phase
 from .namespaces import KINDS, PROC_NAMES, Namespaces
 from .popen import DEVNULL, PIPE, ContainerProcess, StdioArg
 from .process import Process, User
 from .seccomp.agent import agent_callback
-from .serialize import config_from_dict, config_to_dict
+from .serialize import config_from_dict, config_json
 from .spawn import start_through_socket
 from .state import (
     DEFAULT_ROOT,
@@ -40,9 +41,11 @@ from .state import (
     is_valid_id,
     list_ids,
     process_start_time,
+    read_config_document,
     read_state,
     recorded_status,
     remove_state,
+    write_config,
     write_state,
 )
 
@@ -194,7 +197,6 @@ class Container:
         except OSError as exc:
             raise host_error(f"container {container_id}: cannot make its state directory under {root}", exc) from exc
         process = None
-        documents: List[Dict[str, Any]] = []
         try:
             # First a record of what will exist (its cgroup), so that whatever
             # happens to this process, destroy() can find and remove it.
@@ -210,12 +212,12 @@ class Container:
                 on_hooks=_create_hooks(container_id, config, fns, bundle, annotations or {}),
                 on_listener=agent_callback(config.seccomp, container_id, "creating", bundle, annotations),
                 network_dir=directory,
-                # the record's copy of the config, written while the child sets up
-                on_cloned=lambda: documents.append(config_to_dict(config)),
+                # the config's file, written while the child sets up (before
+                # the full record, which needs it)
+                on_cloned=lambda: write_config(root, container_id, config_json(config)),
                 no_process=no_process,
             )
-            state = _state_of(container_id, config, process, bundle, dict(annotations or {}), documents[0])
-            state = attrs.evolve(state, no_process=no_process)
+            state = _state_of(container_id, config, process, bundle, dict(annotations or {}), no_process)
             write_state(root, state)
             process.recorded()
         except OSError as exc:
@@ -233,17 +235,31 @@ class Container:
     @property
     def config(self) -> Optional[Config]:
         """The container's config: the one it was created with, or, for a
-        loaded container, the record's copy, read on first use (a list of
-        thousands stays cheap); None when the record has none this version
-        can read (the container stays manageable, without exec)."""
+        loaded container, the stored copy (``config.json``, or an older
+        version's record), read on first use (a list of thousands stays
+        cheap); None when there is none this version can read (the
+        container stays manageable, without exec)."""
         if not self._config_read:
             self._config_read = True
-            if self.stored_state.config is not None:
+            document = self.stored_state.config
+            if document is None:
+                document = read_config_document(self.root, self.id)
+            if document is not None:
                 try:
-                    self._config = config_from_dict(self.stored_state.config)
+                    self._config = config_from_dict(document)
                 except ConfigError:
                     pass  # written by another version: manageable, but no exec
         return self._config
+
+    def _hooks(self, *phases: str) -> Hooks:
+        """The config's executable hooks, when it has some of ``phases``:
+        the record says so (a record of an older version, or a config at
+        hand, is asked instead), so that a loaded container without hooks
+        never reads its config to start or to be destroyed."""
+        stored = self.stored_state
+        if not self._config_read and stored.config is None and not set(phases) & set(stored.hook_phases):
+            return Hooks()
+        return self.config.hooks if self.config is not None else Hooks()
 
     @classmethod
     def load(cls, container_id: str, *, root: str = DEFAULT_ROOT) -> Container:
@@ -391,7 +407,7 @@ class Container:
         self._require("start")
         if self.stored_state.no_process:
             raise ContainerError(no_process_message(self.id))
-        hooks = self.config.hooks if self.config is not None else Hooks()
+        hooks = self._hooks("start_container", "poststart")
         try:
             self._run_hooks("start_container", hooks, "created", in_container=True)
         except HookError:
@@ -399,6 +415,10 @@ class Container:
             raise
         plan = self.process.plan if self.process is not None else None
         start_through_socket(os.path.join(container_dir(self.root, self.id), START_SOCKET), plan)
+        if self.process is not None and plan is not None:
+            # Its steps named a failing step; started, the container's
+            # owner keeps no copy of them (~10 KiB each, see docs/lifecycle.md).
+            self.process.plan = attrs.evolve(plan, steps=(), argv=(), envp=(), exec_paths=())
         self._run_hooks("poststart", hooks, "running")
 
     def _run_hooks(self, phase: str, hooks: Hooks, status: str, *, in_container: bool = False) -> None:
@@ -507,6 +527,7 @@ class Container:
         die."""
         if self._destroyed:
             return
+        hooks = self._hooks("poststop")  # read before the config's file goes
         # DEL against the namespace, held past the kill: the container's end
         # of each veth goes at once (and a recycled pid is never asked).
         directory = container_dir(self.root, self.id)
@@ -527,8 +548,8 @@ class Container:
                 # process may have destroyed the container already.
                 recorded = os.path.isdir(directory)
                 remove_state(self.root, self.id)
-        if recorded and self.config is not None:
-            self._run_hooks("poststop", self.config.hooks, "stopped")
+        if recorded:
+            self._run_hooks("poststop", hooks, "stopped")
 
     def _destroy(self) -> None:
         if self._alive() and self.process is None:
@@ -786,7 +807,7 @@ def _state_of(
     process: ContainerProcess,
     bundle: Optional[str],
     annotations: Dict[str, str],
-    document: Dict[str, Any],
+    no_process: bool,
 ) -> State:
     pid = int(process.pid)
     start = process_start_time(pid)
@@ -805,30 +826,35 @@ def _state_of(
         bundle=bundle,
         annotations=annotations,
         cgroup_path=process.cgroup.path if process.cgroup is not None else None,
-        cgroup_controllers=None if cgroup is None or cgroup.accounting else cgroup.controllers(),
+        cgroup_controllers=None if cgroup is None else process.cgroup_controllers,
         cgroup_joined=process.cgroup is not None and process.cgroup.joined,
         namespaces=namespaces,
-        config=document,
+        no_process=no_process,
+        hook_phases=tuple(phase for phase in PHASES if config.hooks.of(phase)),
     )
 
 
 def _intent(container_id: str, config: Config) -> State:
     """The state written before anything is made: no process yet (pid 0)."""
     cgroup = config.cgroup
+    controllers = None
     if cgroup is not None:
         from . import rootless
 
+        layout = detect()
         if rootless.cgroups_unprivileged():
             # where popen will make it: in the delegated subtree, or nowhere
-            delegated = rootless.delegated_cgroup(cgroup, detect(), container_id)
-            cgroup = delegated[0] if delegated is not None else None
+            delegated = rootless.delegated_cgroup(cgroup, layout, container_id)
+            cgroup, layout = delegated if delegated is not None else (None, layout)
+        if cgroup is not None and not cgroup.accounting:
+            controllers = v1_placement(cgroup.controllers(), layout.v1, layout.unified)
     return State(
         id=container_id,
         pid=0,
         pid_start=0,
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(),
         cgroup_path=cgroup.resolved_path(container_id) if cgroup is not None else None,
-        cgroup_controllers=None if cgroup is None or cgroup.accounting else cgroup.controllers(),
+        cgroup_controllers=controllers,
         # A cgroup that exists already is joined, not made: never removed by a
         # cleanup of this record, even if creating stops half-way.
         cgroup_joined=cgroup is not None and bool(_existing_cgroup(cgroup, container_id)),

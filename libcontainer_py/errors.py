@@ -44,6 +44,11 @@ class SpawnError(ContainerError):
         self.errno = errno
 
 
+def wrong_type(expected: str, value: Any) -> str:
+    """The message for a value of the wrong type: what was expected, what came."""
+    return f"expected {expected}, got {type(value).__name__} {value!r}"
+
+
 def host_error(message: str, exc: OSError) -> SpawnError:
     """The typed error for an OSError of the host (ENOSPC on the state root,
     EMFILE, EAGAIN from a pids limit...) met while making a container: a

@@ -18,10 +18,8 @@ warns.  Each executable gets the container's state as JSON on stdin.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import warnings
 from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 import attrs
@@ -154,6 +152,8 @@ def run_phase(
     """Run the executables then the callables of ``phase``.  Executables run
     here, or through ``in_container`` (which runs one in the container's
     namespaces and returns its status and stderr)."""
+    import json
+
     document = json.dumps(state).encode()
     for hook in hooks:
         try:
@@ -192,6 +192,8 @@ def _run_here(hook: Hook, document: bytes) -> Tuple[int, bytes]:
 
 
 def _failed(phase: str, hook: str, message: str) -> None:
+    import warnings
+
     if phase in WARN_ONLY:
         log.warning("%s hook %s failed (the container goes on): %s", phase, hook, message)
         warnings.warn(f"{phase} hook {hook}: {message}", RuntimeWarning, stacklevel=3)

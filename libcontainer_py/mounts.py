@@ -14,6 +14,7 @@ from ._fields import (
     field_options,
     instance_tuple,
     named_fields,
+    optional_choice_field,
     optional_text_field,
     str_tuple,
     text_field,
@@ -61,41 +62,35 @@ OPTION_FLAGS = {
 #: The atime modes: a mount has exactly one (the kernel's default: relatime).
 ATIME_MODES = ("noatime", "relatime", "strictatime")
 
-#: Recursive mount attributes (runc's and OCI's ``rro``... family), applied
-#: to the mount and every mount below it with mount_setattr(AT_RECURSIVE),
-#: as (attributes set, attributes cleared).  The kernel changes the atime
-#: mode only as a whole: ``ratime``, ``rnorelatime`` and ``rnostrictatime``
-#: clear the mode they name by setting the default one, relatime.
+#: The recursive flags (runc's and OCI's ``rro``... family) as (the option
+#: that sets the attribute, the one that clears it, the attribute).
+_RECURSIVE_FLAGS = (
+    ("rro", "rrw", ATTR_RDONLY),
+    ("rnosuid", "rsuid", ATTR_NOSUID),
+    ("rnodev", "rdev", ATTR_NODEV),
+    ("rnoexec", "rexec", ATTR_NOEXEC),
+    ("rnodiratime", "rdiratime", ATTR_NODIRATIME),
+    ("rnosymfollow", "rsymfollow", ATTR_NOSYMFOLLOW),
+)
+#: The recursive atime options and the mode each sets.  The kernel changes
+#: the atime mode only as a whole: ``ratime``, ``rnorelatime`` and
+#: ``rnostrictatime`` clear the mode they name by setting the default one.
+_RECURSIVE_ATIME = {
+    "rnoatime": ATTR_NOATIME,
+    "rrelatime": ATTR_RELATIME,
+    "rstrictatime": ATTR_STRICTATIME,
+    "ratime": ATTR_RELATIME,
+    "rnorelatime": ATTR_RELATIME,
+    "rnostrictatime": ATTR_RELATIME,
+}
+#: Recursive mount attributes, applied to the mount and every mount below it
+#: with mount_setattr(AT_RECURSIVE), as (attributes set, attributes cleared).
 RECURSIVE_OPTIONS = {
-    "rro": (ATTR_RDONLY, 0),
-    "rrw": (0, ATTR_RDONLY),
-    "rnosuid": (ATTR_NOSUID, 0),
-    "rsuid": (0, ATTR_NOSUID),
-    "rnodev": (ATTR_NODEV, 0),
-    "rdev": (0, ATTR_NODEV),
-    "rnoexec": (ATTR_NOEXEC, 0),
-    "rexec": (0, ATTR_NOEXEC),
-    "rnodiratime": (ATTR_NODIRATIME, 0),
-    "rdiratime": (0, ATTR_NODIRATIME),
-    "rnosymfollow": (ATTR_NOSYMFOLLOW, 0),
-    "rsymfollow": (0, ATTR_NOSYMFOLLOW),
-    "rnoatime": (ATTR_NOATIME, ATTR__ATIME),
-    "rrelatime": (ATTR_RELATIME, ATTR__ATIME),
-    "rstrictatime": (ATTR_STRICTATIME, ATTR__ATIME),
-    "ratime": (ATTR_RELATIME, ATTR__ATIME),
-    "rnorelatime": (ATTR_RELATIME, ATTR__ATIME),
-    "rnostrictatime": (ATTR_RELATIME, ATTR__ATIME),
+    **{name: change for on, off, attr in _RECURSIVE_FLAGS for name, change in ((on, (attr, 0)), (off, (0, attr)))},
+    **{name: (mode, ATTR__ATIME) for name, mode in _RECURSIVE_ATIME.items()},
 }
 #: Recursive options that contradict each other: at most one of each group.
-RECURSIVE_GROUPS = (
-    ("rro", "rrw"),
-    ("rnosuid", "rsuid"),
-    ("rnodev", "rdev"),
-    ("rnoexec", "rexec"),
-    ("rnodiratime", "rdiratime"),
-    ("rnosymfollow", "rsymfollow"),
-    ("rnoatime", "rrelatime", "rstrictatime", "ratime", "rnorelatime", "rnostrictatime"),
-)
+RECURSIVE_GROUPS = (*((on, off) for on, off, _ in _RECURSIVE_FLAGS), tuple(_RECURSIVE_ATIME))
 
 
 def recursive_group(name: str) -> Tuple[str, ...]:
@@ -117,14 +112,6 @@ def propagation_flags(name: str) -> int:
     if name.startswith("r") and name[1:] in PROPAGATION_FLAGS:
         return PROPAGATION_FLAGS[name[1:]] | MS_REC
     return PROPAGATION_FLAGS[name]
-
-
-def _propagation(field: str, value: Any) -> Optional[str]:
-    if value is None:
-        return None
-    if value not in PROPAGATIONS:
-        raise fail(field, f"must be one of {', '.join(PROPAGATIONS)}, got {value!r}")
-    return str(value)
 
 
 def _options(field: str, value: Any) -> Tuple[str, ...]:
@@ -151,12 +138,10 @@ def _recursive_options(field: str, value: Any) -> Tuple[str, ...]:
 
 if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
 
-    def _propagation_field(value: Any) -> Optional[str]: ...
     def _options_field(value: Any) -> Tuple[str, ...]: ...
     def _recursive_options_field(value: Any) -> Tuple[str, ...]: ...
 
 else:
-    _propagation_field = FieldCheck(_propagation, keeps_none=True)
     _options_field = FieldCheck(_options)
     _recursive_options_field = FieldCheck(_recursive_options)
 
@@ -181,7 +166,9 @@ class Mount:
     #: Bind: include submounts (rbind) and apply the flags to them too.
     recursive: bool = attrs.field(default=True, converter=boolean_field)
     #: Propagation of this mount: private/slave/shared/unbindable, "r" prefix for recursive.
-    propagation: Optional[str] = attrs.field(default=None, converter=_propagation_field)
+    propagation: Optional[str] = attrs.field(
+        default=None, converter=optional_choice_field, metadata=field_options(choices=PROPAGATIONS)
+    )
     #: Further flags by name: sync, dirsync, noatime, nodiratime, relatime,
     #: strictatime, lazytime, nosymfollow (one atime mode at most).  Like
     #: readonly/nosuid/nodev/noexec they apply to this mount only, not to
@@ -340,51 +327,39 @@ class Mount:
         )
 
     @classmethod
+    def _kernel_fs(
+        cls, destination: str, type: str, source: str = "", *, nodev: bool = True, noexec: bool = True, **more: Any
+    ) -> Mount:
+        """A file system the kernel makes (``source`` defaults to ``type``):
+        nosuid, and nodev and noexec unless said otherwise."""
+        return cls(destination, type, source or type, nosuid=True, nodev=nodev, noexec=noexec, **more)
+
+    @classmethod
     def proc(cls, destination: str = "/proc") -> Mount:
         """A procfs (of the container's pid namespace), nosuid, nodev, noexec."""
-        return cls(destination, "proc", "proc", nosuid=True, nodev=True, noexec=True)
+        return cls._kernel_fs(destination, "proc")
 
     @classmethod
     def sysfs(cls, destination: str = "/sys", *, readonly: bool = True) -> Mount:
         """A sysfs, read-only by default, nosuid, nodev, noexec."""
-        return cls(destination, "sysfs", "sysfs", readonly=readonly, nosuid=True, nodev=True, noexec=True)
+        return cls._kernel_fs(destination, "sysfs", readonly=readonly)
 
     @classmethod
     def dev(cls, destination: str = "/dev") -> Mount:
         """A tmpfs for /dev; the config's devices and the standard symlinks go in it."""
-        return cls(
-            destination,
-            "tmpfs",
-            "tmpfs",
-            nosuid=True,
-            options=("strictatime",),
-            data="mode=755,size=65536k",
+        return cls._kernel_fs(
+            destination, "tmpfs", nodev=False, noexec=False, options=("strictatime",), data="mode=755,size=65536k"
         )
 
     @classmethod
     def devpts(cls, destination: str = "/dev/pts") -> Mount:
         """A devpts for the container's terminals (runc's options: a new instance, ``ptmxmode=0666``)."""
-        return cls(
-            destination,
-            "devpts",
-            "devpts",
-            nosuid=True,
-            noexec=True,
-            data="newinstance,ptmxmode=0666,mode=0620,gid=5",
-        )
+        return cls._kernel_fs(destination, "devpts", nodev=False, data="newinstance,ptmxmode=0666,mode=0620,gid=5")
 
     @classmethod
     def shm(cls, destination: str = "/dev/shm") -> Mount:
         """A tmpfs for POSIX shared memory (64 MiB, as Docker)."""
-        return cls(
-            destination,
-            "tmpfs",
-            "shm",
-            nosuid=True,
-            nodev=True,
-            noexec=True,
-            data="mode=1777,size=65536k",
-        )
+        return cls._kernel_fs(destination, "tmpfs", "shm", data="mode=1777,size=65536k")
 
     @classmethod
     def cgroup(
@@ -427,7 +402,7 @@ class Mount:
     @classmethod
     def mqueue(cls, destination: str = "/dev/mqueue") -> Mount:
         """A POSIX message queue file system (for a new ipc namespace)."""
-        return cls(destination, "mqueue", "mqueue", nosuid=True, nodev=True, noexec=True)
+        return cls._kernel_fs(destination, "mqueue")
 
 
 def _mount_tuple(value: Any) -> Tuple[Mount, ...]:

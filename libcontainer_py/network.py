@@ -9,15 +9,26 @@ work; see docs/networking.md and _netrun.py.
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import os
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import attrs
 
-from ._fields import FieldCheck, fail, field_options, freeze_mapping_field, named_fields, text, uint32
+from ._fields import (
+    FieldCheck,
+    choice_field,
+    fail,
+    field_options,
+    freeze_mapping_field,
+    named_fields,
+    text,
+    uint32,
+)
 from ._repr import short_repr
+from .errors import wrong_type
+
+if TYPE_CHECKING:
+    import ipaddress
 
 #: Where Network.cni(name) looks for network configuration lists.
 CNI_CONF_DIR = "/etc/cni/net.d"
@@ -32,15 +43,11 @@ def _port(field: str, value: Any) -> int:
     return value
 
 
-def _protocol(field: str, value: Any) -> str:
-    if value not in PROTOCOLS:
-        raise fail(field, f"must be one of {', '.join(PROTOCOLS)}, got {value!r}")
-    return str(value)
-
-
 def _host_ip(field: str, value: Any) -> str:
     if value == "":
         return ""
+    import ipaddress
+
     try:
         return str(ipaddress.ip_address(text(field, value)))
     except ValueError:
@@ -50,12 +57,10 @@ def _host_ip(field: str, value: Any) -> str:
 if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
 
     def _port_field(value: Any) -> int: ...
-    def _protocol_field(value: Any) -> str: ...
     def _host_ip_field(value: Any) -> str: ...
 
 else:
     _port_field = FieldCheck(_port)
-    _protocol_field = FieldCheck(_protocol)
     _host_ip_field = FieldCheck(_host_ip)
 
 
@@ -66,7 +71,7 @@ class PortMapping:
 
     host_port: int = attrs.field(converter=_port_field)
     container_port: int = attrs.field(converter=_port_field)
-    protocol: str = attrs.field(default="tcp", converter=_protocol_field)
+    protocol: str = attrs.field(default="tcp", converter=choice_field, metadata=field_options(choices=PROTOCOLS))
     host_ip: str = attrs.field(default="", converter=_host_ip_field)
 
     def to_cni(self) -> Dict[str, Any]:
@@ -102,6 +107,8 @@ def _ports(field: str, value: Any) -> Tuple[PortMapping, ...]:
 
 def _conflist(field: str, value: Any) -> str:
     """A network configuration list, checked, as canonical JSON text."""
+    import json
+
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -125,6 +132,8 @@ def _conflist(field: str, value: Any) -> str:
 
 
 def _ip(field: str, value: Any) -> Optional[str]:
+    import ipaddress
+
     if value is None:
         return None
     try:
@@ -193,6 +202,8 @@ class Network:
     @property
     def document(self) -> Dict[str, Any]:
         """The configuration list, parsed (a new copy each time)."""
+        import json
+
         doc: Dict[str, Any] = json.loads(self.conflist)
         return doc
 
@@ -306,6 +317,8 @@ class Network:
 
 
 def _address(field: str, value: Any) -> str:
+    import ipaddress
+
     try:
         return str(ipaddress.ip_address(text(field, value)))
     except ValueError:
@@ -313,6 +326,8 @@ def _address(field: str, value: Any) -> str:
 
 
 def _subnet(value: Any) -> Union[ipaddress.IPv4Network, ipaddress.IPv6Network]:
+    import ipaddress
+
     try:
         return ipaddress.ip_network(text("subnet", value))
     except ValueError as exc:
@@ -322,6 +337,8 @@ def _subnet(value: Any) -> Union[ipaddress.IPv4Network, ipaddress.IPv6Network]:
 def load_conflist(name: str, conf_dir: str = CNI_CONF_DIR) -> Dict[str, Any]:
     """The configuration list called ``name`` in ``conf_dir`` (files in
     lexical order, as libcni); a single plugin's .conf becomes a list of one."""
+    import json
+
     try:
         files = sorted(os.listdir(conf_dir))
     except OSError as exc:
@@ -354,7 +371,7 @@ def network_tuple(field: str, value: Any) -> Tuple[Network, ...]:
     out = []
     for i, item in enumerate(items):
         if not isinstance(item, Network):
-            raise fail(f"{field}[{i}]", f"expected a Network, got {type(item).__name__} {item!r}")
+            raise fail(f"{field}[{i}]", wrong_type("a Network", item))
         out.append(item if item.ifname is not None else attrs.evolve(item, ifname=f"eth{i}"))
     names = [n.ifname for n in out]
     for i, name in enumerate(names):

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import signal
 import subprocess
 import time
-from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Union
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import attrs
 
 from . import _native, _netrun, _owners, rootless
+from ._log import DEBUG
 from ._log import log as _log
 from ._netrun import Attachments
 from ._popen_args import UserArg, check_config, check_host_paths, check_pass_fds, with_process_args
 from ._statedir import DEFAULT_ROOT
 from .cgroups import CgroupConfig, CgroupError, Manager, Stats, detect, new_manager
+from .cgroups._ops import v1_placement
 from .config import Config
 from .errors import ConfigError, ContainerError, ContainerExists, StepError, host_error
 from .plan import Plan, build_plan
@@ -156,9 +157,12 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 delegated = rootless.delegated_cgroup(cgroup_config, layout, self.container_id)
                 cgroup_config, layout = delegated if delegated is not None else (None, None)
                 host_layout = layout
+        #: The v1 controllers the container's cgroup joined (None: all, for accounting).
+        self.cgroup_controllers: Optional[Tuple[str, ...]] = None
         if cgroup_config is not None and layout is not None:
             if not cgroup_config.accounting:
-                layout = layout.only(cgroup_config.controllers())
+                self.cgroup_controllers = v1_placement(cgroup_config.controllers(), layout.v1, layout.unified)
+                layout = layout.only(self.cgroup_controllers)
             path = cgroup_config.resolved_path(self.container_id)
             manager = new_manager(path, layout, container_id=self.container_id)
             # An existing cgroup at a path given explicitly is joined (as
@@ -227,7 +231,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             self._network.release_files()  # bound in the container by now
             if not self._network.owned:
                 self._network.release_netns()  # the Container DELs from its record
-        if _log.isEnabledFor(logging.DEBUG):
+        if _log.isEnabledFor(DEBUG):
             _log.debug(
                 "container %s: pid %d, args %s, rootfs %r, new namespaces %s, %d steps, cgroup %s, set up in %.1f ms",
                 self.container_id,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence, Tuple
 
 import attrs
 
-from ._fields import FieldCheck, boolean_field, fail, named_fields, str_tuple, text
+from ._fields import FieldCheck, boolean_field, choice_field, fail, field_options, named_fields, str_tuple, text
 from ._repr import short_repr
 from .mounts import PROPAGATIONS
 
@@ -22,12 +22,6 @@ def _directory(field: str, value: Any) -> Optional[str]:
     if not os.path.isabs(path):
         raise fail(field, f"must be an absolute path, got {path!r}")
     return os.path.normpath(path)
-
-
-def _root_propagation(field: str, value: Any) -> str:
-    if value not in PROPAGATIONS:
-        raise fail(field, f"must be one of {', '.join(PROPAGATIONS)}, got {value!r}")
-    return str(value)
 
 
 def _overlay_dir(field: str, value: Any) -> str:
@@ -45,13 +39,11 @@ def _overlay_dirs(field: str, value: Any) -> Tuple[str, ...]:
 if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
 
     def _directory_field(value: Any) -> Optional[str]: ...
-    def _root_propagation_field(value: Any) -> str: ...
     def _overlay_dirs_field(value: Any) -> Tuple[str, ...]: ...
     def _optional_overlay_dir_field(value: Any) -> Optional[str]: ...
 
 else:
     _directory_field = FieldCheck(_directory, keeps_none=True)
-    _root_propagation_field = FieldCheck(_root_propagation)
     _overlay_dirs_field = FieldCheck(_overlay_dirs)
     _optional_overlay_dir_field = FieldCheck(_overlay_dir, keeps_none=True)
 
@@ -74,7 +66,9 @@ class Rootfs:
     path: Optional[str] = attrs.field(default=None, converter=_directory_field)
     readonly: bool = attrs.field(default=False, converter=boolean_field)
     #: Propagation applied to every mount of the new mount namespace first.
-    propagation: str = attrs.field(default="rslave", converter=_root_propagation_field)
+    propagation: str = attrs.field(
+        default="rslave", converter=choice_field, metadata=field_options(choices=PROPAGATIONS)
+    )
     no_pivot: bool = attrs.field(default=False, converter=boolean_field)
     #: Overlay: the read-only layers, lowest (the base) first.
     lower: Tuple[str, ...] = attrs.field(default=(), converter=_overlay_dirs_field)

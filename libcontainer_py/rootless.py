@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import os
 import pwd
-import shutil
 from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 import attrs
@@ -130,6 +129,14 @@ def _cached_maps(uid: int, gid: int, *_key: object) -> AutomaticMaps:
     return _automatic_maps(uid, gid)
 
 
+def _which(program: str) -> Optional[str]:
+    """shutil.which, imported when a rootless map needs a helper (shutil
+    imports the compression modules: ~3 ms at start-up)."""
+    import shutil
+
+    return shutil.which(program)
+
+
 def _automatic_maps(uid: int, gid: int) -> AutomaticMaps:
     """Root inside is ``uid``/``gid``; as non-root the subordinate ranges
     follow, when there are ranges and the helpers to write them."""
@@ -146,7 +153,7 @@ def _automatic_maps(uid: int, gid: int) -> AutomaticMaps:
             f"fails); add a line such as '{who}:100000:65536' to {SUBUID} and {SUBGID} "
             f"(usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {who})",
         )
-    missing_helpers = [h for h in HELPERS.values() if shutil.which(h) is None]
+    missing_helpers = [h for h in HELPERS.values() if _which(h) is None]
     if missing_helpers:
         return attrs.evolve(
             single,
@@ -180,7 +187,7 @@ def check_maps(kind: str, maps: Sequence[IDMap], own: int) -> None:
                 f"map ids of {path} (usermod --add-sub{kind}s START-END {who}, as root) or leave {field} empty",
             )
     helper = HELPERS[kind]
-    if shutil.which(helper) is None:
+    if _which(helper) is None:
         raise RootlessConfigError(
             field, f"mapping more than the caller's own id needs {helper} (Debian/Ubuntu: apt-get install uidmap)"
         )
@@ -214,7 +221,7 @@ def write_maps(pid: int, uid_map: str, gid_map: str) -> None:
     running: List[Tuple[List[str], int, int]] = []
     try:
         for kind, lines in (("uid", uid_map), ("gid", gid_map)):
-            argv = [shutil.which(HELPERS[kind]) or HELPERS[kind], str(pid), *lines.split()]
+            argv = [_which(HELPERS[kind]) or HELPERS[kind], str(pid), *lines.split()]
             running.append((argv, *_spawn_helper(argv)))
         failures = [_reap_helper(*helper) for helper in running]
         running = []

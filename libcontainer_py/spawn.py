@@ -28,6 +28,7 @@ from ._contract import (
     STAGE_CALL,
     STAGES,
 )
+from ._kernelfile import write_kernel_file
 from ._statedir import _via_dir_fd, send_start, start_error
 from .errors import SpawnError, StepError, step_error_class
 from .plan import Op, Plan
@@ -355,19 +356,11 @@ def _parent_part(plan: Plan, pid: int) -> None:
     elif plan.uid_map or plan.gid_map:
         try:
             if plan.deny_setgroups:
-                _write(f"/proc/{pid}/setgroups", "deny")
-            _write(f"/proc/{pid}/uid_map", plan.uid_map)
-            _write(f"/proc/{pid}/gid_map", plan.gid_map)
+                write_kernel_file(f"/proc/{pid}/setgroups", "deny")
+            write_kernel_file(f"/proc/{pid}/uid_map", plan.uid_map)
+            write_kernel_file(f"/proc/{pid}/gid_map", plan.gid_map)
         except OSError as exc:
             raise SpawnError(f"writing the id maps of {pid} failed: {exc}", exc.errno) from exc
-
-
-def _write(path: str, data: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    try:
-        os.write(fd, data.encode())
-    finally:
-        os.close(fd)
 
 
 def step_error(plan: Plan, index: int, err: int, stage: int) -> StepError:

@@ -1,8 +1,11 @@
 """On-disk state of a container, so that any process can find and manage it.
 
-``<root>/<id>/state.json`` is written atomically (a temp file renamed
-over it): a reader sees the old or the new state, never a torn one, even
-when the writer is killed half-way.  Nothing is fsynced: the records
+``<root>/<id>/state.json``, the record, is written atomically (a temp file
+renamed over it): a reader sees the old or the new record, never a torn
+one, even when the writer is killed half-way.  ``<root>/<id>/config.json``,
+the config document (apart, so that listing thousands of records reads a
+few hundred bytes each), is written once, before the full record that
+makes it read.  Nothing is fsynced: the records
 describe processes, which a power loss ends too (see docs/decisions.md).  The pid is
 stored with the process's start time, so a recycled pid is never mistaken
 for the container.
@@ -17,6 +20,7 @@ from typing import Any, Dict, Optional, Tuple
 import attrs
 
 from ._statedir import (
+    CONFIG_FILE,
     DEFAULT_ROOT,
     START_SOCKET,
     STATE_FILE,
@@ -24,13 +28,17 @@ from ._statedir import (
     is_valid_id,
     list_ids,
     process_start_time,
+    read_config_document,
     read_record,
     recorded_status,
     remove_state,
+    write_atomic,
+    write_new,
 )
 from .errors import ContainerError
 
 __all__ = [
+    "CONFIG_FILE",
     "DEFAULT_ROOT",
     "is_valid_id",
     "START_SOCKET",
@@ -40,9 +48,12 @@ __all__ = [
     "container_dir",
     "list_ids",
     "process_start_time",
+    "read_config_document",
     "read_state",
     "recorded_status",
+    "record_document",
     "remove_state",
+    "write_config",
     "write_state",
 ]
 
@@ -69,33 +80,46 @@ class State:
     cgroup_joined: bool = False
     #: kind -> namespace path of the first process (new namespaces only).
     namespaces: Dict[str, str] = attrs.field(factory=dict)
-    #: The config as a plain document (serialize.config_to_dict), for exec.
+    #: The config as a plain document (serialize.config_to_dict), in records
+    #: written before the config had a file of its own (``config.json``,
+    #: read_config_document, read only when needed); None in newer ones.
     config: Optional[Dict[str, Any]] = None
     #: Created without a process (OCI's ``process`` is optional at create):
     #: its process is a stand-in that start() refuses to start.
     no_process: bool = False
+    #: The phases for which the config has executable hooks (so that whoever
+    #: starts or deletes the container knows without reading the config).
+    hook_phases: Tuple[str, ...] = ()
 
     def alive(self) -> bool:
         """The first process still runs (and is the same process)."""
         return process_start_time(self.pid) == self.pid_start
 
 
+def record_document(state: State) -> Dict[str, Any]:
+    """The keys of ``state.json``: every field of State (the one place where
+    the record's keys are put together), ``config`` only when the state has
+    one (a record of an older version, written again)."""
+    # Fields as they are: asdict would copy the documents, plain data already.
+    fields = {a.name: getattr(state, a.name) for a in attrs.fields(State)}
+    if fields["config"] is None:
+        del fields["config"]
+    return fields
+
+
 def write_state(root: str, state: State) -> None:
     """Write ``state`` atomically into its container directory."""
-    directory = container_dir(root, state.id)
-    final = os.path.join(directory, STATE_FILE)
-    tmp = final + ".tmp"
-    # Compact, so that json encodes it in C (with an indent it does so in
-    # Python: ~4 ms for a large config); fields as they are (asdict would
-    # copy the config document, which is plain data already).
-    fields = {a.name: getattr(state, a.name) for a in attrs.fields(State)}
-    data = json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, data)
-    finally:
-        os.close(fd)
-    os.rename(tmp, final)
+    # Compact, so that json encodes it in C (with an indent it does so in Python).
+    data = json.dumps(record_document(state), sort_keys=True, separators=(",", ":")).encode()
+    write_atomic(os.path.join(container_dir(root, state.id), STATE_FILE), data)
+
+
+def write_config(root: str, container_id: str, document: bytes) -> None:
+    """Write the container's config document (JSON, serialize.config_json)
+    into its new directory, once, before the full record: only a full
+    record's config is read, so no temp file is needed (the intent's
+    torn config is never read as valid, and destroy() removes it)."""
+    write_new(os.path.join(container_dir(root, container_id), CONFIG_FILE), document)
 
 
 def read_state(root: str, container_id: str) -> State:

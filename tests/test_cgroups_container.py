@@ -262,19 +262,34 @@ def test_the_container_never_runs_outside_its_cgroup(busybox: str, no_cgroups_le
 
 
 def test_default_container_gets_only_the_device_cgroup(busybox: str, no_cgroups_left: None) -> None:
-    """As root, lc.Config() has DEFAULT_CGROUP: device rules, no accounting,
-    so only the devices hierarchy (and the cgroup2 mount) are joined."""
+    """As root, lc.Config() has DEFAULT_CGROUP: device rules, no accounting.
+    On this hybrid host the rules are a device program on the cgroup2
+    directory, so no v1 hierarchy is joined at all (the process is placed at
+    clone, never moved)."""
+    from libcontainer_py.cgroups import bpf_devices, detect
+
     config = lc.Config(
         rootfs=busybox,
         namespaces=lc.Namespaces(mount=True, pid=True),
-        process=lc.Process(args=["cat", "/proc/self/cgroup"]),
+        process=lc.Process(args=["sh", "-c", "read x"]),
     )
     assert config.cgroup == lc.config.DEFAULT_CGROUP and not config.cgroup.accounting
-    r = lc.run(config=config, capture_output=True, text=True, container_id="dflt-" + os.urandom(3).hex())
-    lines = dict(line.split(":", 2)[1:] for line in r.stdout.splitlines())
-    assert lines["devices"] == f"/libcontainer_py/{r.container_id}"
-    assert lines[""] == f"/libcontainer_py/{r.container_id}"
-    assert lines["memory"] != f"/libcontainer_py/{r.container_id}"
+    layout = detect()
+    assert layout.kind == "hybrid" and layout.unified is not None
+    with lc.ContainerProcess(config, stdin=lc.PIPE, container_id="dflt-" + os.urandom(3).hex()) as proc:
+        with open(f"/proc/{proc.pid}/cgroup") as f:
+            lines = dict(line.strip().split(":", 2)[1:] for line in f)
+        v2dir = layout.unified.dir(f"libcontainer_py/{proc.container_id}")
+        fd = os.open(v2dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            programs = bpf_devices.attached_ids(fd, v2dir)
+        finally:
+            os.close(fd)
+        proc.communicate(b"\n", timeout=10)
+    ours = f"/libcontainer_py/{proc.container_id}"
+    assert lines[""] == ours
+    assert all(where != ours for name, where in lines.items() if name), lines
+    assert len(programs) == 1
     assert lc.Config(namespaces=lc.Namespaces.all()).cgroup is None  # a user namespace cannot mknod anyway
 
 
@@ -429,3 +444,30 @@ def test_cgroup_mount_on_a_cgroup2_only_layout(
         else:
             assert fields[3] == "/"  # the whole hierarchy, as runc mounts it
         assert ("1" in procs) == (cgroupns or userns)  # its own cgroup, or the hierarchy's root
+
+
+def test_default_containers_share_one_device_program(busybox: str, no_cgroups_left: None) -> None:
+    """The default rules are verified by the kernel once per process: two
+    default containers have the same program attached, and it filters both."""
+    from libcontainer_py.cgroups import bpf_devices, detect
+
+    unified = detect().unified
+    assert unified is not None
+    script = "read x; mknod /dev/k c 1 11; echo x > /dev/k; echo kmsg=$?; echo x > /dev/null; echo null=$?"
+    config = lc.Config(rootfs=busybox, process=lc.Process(args=["sh", "-c", script]))
+    programs, outputs = [], []
+    with (
+        lc.ContainerProcess(config, stdin=lc.PIPE, stdout=lc.PIPE) as a,
+        lc.ContainerProcess(config, stdin=lc.PIPE, stdout=lc.PIPE) as b,
+    ):
+        for proc in (a, b):
+            d = unified.dir(f"libcontainer_py/{proc.container_id}")
+            fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                programs.append(bpf_devices.attached_ids(fd, d))
+            finally:
+                os.close(fd)
+        for proc in (a, b):
+            outputs.append(proc.communicate(b"\n", timeout=10)[0].split())
+    assert len(programs[0]) == 1 and programs[0] == programs[1]
+    assert outputs == [[b"kmsg=1", b"null=0"]] * 2

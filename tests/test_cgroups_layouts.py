@@ -67,15 +67,20 @@ def test_device_rules(kind: str, busybox: str) -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_default_device_cgroup(kind: str, busybox: str) -> None:
-    """No CgroupConfig given: the device filter alone, where the layout keeps it."""
+    """No CgroupConfig given: the device filter alone, where the layout keeps
+    it, and it refuses a denied node there too."""
     r = observe(kind, "default", busybox)
     ours = f"/libcontainer_py/{r['id']}"
     # What a layout does not mount, the process does not join: it stays in the
     # caller's cgroup there, the root (the kernel still lists every hierarchy).
-    if kind == "v2":  # the device program, on the cgroup2 directory
-        assert (r["v2"], r["devices"]) == (ours, "/")
+    # With a cgroup2 mount the rules are a device program on the cgroup2
+    # directory (hybrid too: no v1 hierarchy is joined); v1 alone writes them
+    # to its devices hierarchy.
+    if kind == "v1":
+        assert (r["devices"], r["v2"]) == (ours, "/")
     else:
-        assert (r["devices"], r["v2"]) == (ours, ours if kind == "hybrid" else "/")
+        assert (r["v2"], r["devices"]) == (ours, "/")
+    assert r["seen"] == ["kmsg=1", "null=0"], r
 
 
 @pytest.mark.parametrize("kind", KINDS)

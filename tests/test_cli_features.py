@@ -28,6 +28,7 @@ import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pytest
+from support.observe import open_fds
 from test_cli import RUNC, Cli, ConsoleSocket, Result, _gone, _read_all, _run, rootfs
 
 __all__ = ["rootfs"]  # the module-scoped busybox rootfs fixture, shared with test_cli.py
@@ -104,7 +105,7 @@ def _children() -> List[int]:
 
 
 def _fd_names() -> List[str]:
-    return sorted(os.listdir("/proc/self/fd"))
+    return sorted(open_fds())
 
 
 @pytest.fixture

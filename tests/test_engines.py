@@ -11,12 +11,13 @@ kernel and the container show: our state record for the container, its
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pty
 import select
 import subprocess
 import time
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 from support import engines
@@ -100,6 +101,14 @@ def test_podman_run_passes_output_and_exit_status_through(podman: Podman) -> Non
     assert lines[0] == "pid=1", r
 
 
+def _exec_plans(root: str, cid: str) -> Tuple[int, int]:
+    """The inode of the container's saved exec plans and how many there are
+    (an exec that took the library's path writes a new file)."""
+    path = os.path.join(root, cid, "exec.json")
+    with open(path) as f:
+        return os.fstat(f.fileno()).st_ino, len(json.load(f)["plans"])
+
+
 def test_podman_detached_container_is_ours_and_isolated(podman: Podman) -> None:
     cid = podman("run", "-d", "--name", "lc-detached", *PODMAN_RUN_FLAGS, IMAGE, "sleep", "1000").check().stdout.strip()
     try:
@@ -113,6 +122,10 @@ def test_podman_detached_container_is_ours_and_isolated(podman: Podman) -> None:
 
         r = podman("exec", cid, "sh", "-c", "echo in=$(cat /proc/1/cmdline | tr '\\0' ' '); exit 5")
         assert r.returncode == 5 and r.stdout.strip() == "in=sleep 1000", r
+        saved = _exec_plans(DEFAULT_ROOT, cid)
+        r = podman("exec", cid, "sh", "-c", "echo again; exit 6")
+        assert r.returncode == 6 and r.stdout.strip() == "again", r
+        assert _exec_plans(DEFAULT_ROOT, cid) == saved and saved[1] == 1, saved  # spawned from the saved plan
         top = podman("top", cid).check().stdout
         assert "sleep 1000" in top, top
 
@@ -248,6 +261,11 @@ def test_ctr_task_lifecycle(ctr: Containerd) -> None:
         # (a subreaper) must still see its status.
         r = ctr("tasks", "exec", "--exec-id", "quick", cid, "sh", "-c", "echo exec; exit 7", timeout=30)
         assert r.returncode == 7 and r.stdout.strip() == "exec", r
+        # The next exec spawns the plan the first one saved (the file is not rewritten).
+        saved = _exec_plans(ctr.state_root, cid)
+        r = ctr("tasks", "exec", "--exec-id", "again", cid, "sh", "-c", "echo again; exit 8", timeout=30)
+        assert r.returncode == 8 and r.stdout.strip() == "again", r
+        assert _exec_plans(ctr.state_root, cid) == saved and saved[1] == 1, saved
         pids = ctr("tasks", "ps", cid).check().stdout
         assert str(pid) in pids, pids
 

@@ -12,11 +12,13 @@ import uuid
 import warnings
 from typing import Any, List
 
+from support.observe import open_fds
+
 import libcontainer_py as lc
 
 
 def _fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+    return len(open_fds())
 
 
 def _cgroups(prefix: str) -> List[str]:

@@ -13,23 +13,23 @@ import ipaddress
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import threading
-import time
-import urllib.error
-import urllib.request
 from typing import Any, Iterator, List
 
 import attrs
 import pytest
 from support import engines
+from support.examples import example
 from support.netns import ORIGINAL, iptables_rules, leases, links, netns_id, private_netns
 
 import libcontainer_py as lc
 from libcontainer_py import _netrun
+
+#: examples/networking.py: its wait_until_listening and fetch (no proxy).
+NETWORKING = example("networking")
 
 SUBNET = "10.89.0.0/24"
 
@@ -116,38 +116,18 @@ def test_http_served_from_a_container_through_its_ip_and_a_mapped_port(
         assert web.ip is not None and ipaddress.ip_address(web.ip) in ipaddress.ip_network(SUBNET)
         status = web.network_status
         assert [i["name"] for i in status[0]["interfaces"] if i.get("sandbox")] == ["eth0"]
-        _wait_until_listening(web.ip, 80)
+        NETWORKING.wait_until_listening(web.ip, 80)
         # from this namespace: the container's address, then the mapped port on loopback
-        assert _get(f"http://{web.ip}/") == "hello from the container\n"
-        assert _get("http://127.0.0.1:8080/") == "hello from the container\n"
+        assert NETWORKING.fetch(f"http://{web.ip}/") == "hello from the container\n"
+        assert NETWORKING.fetch("http://127.0.0.1:8080/") == "hello from the container\n"
         # from another container on the same network
         client = lc.Config(rootfs=busybox, network=net)
         r = lc.run(["wget", "-qO-", f"http://{web.ip}/"], config=client, capture_output=True, text=True)
         assert (r.returncode, r.stdout) == (0, "hello from the container\n"), r.stderr
         assert "CNI-DN-" in iptables_rules()
     with pytest.raises(OSError):
-        _get("http://127.0.0.1:8080/")  # the mapping went with the container
+        NETWORKING.fetch("http://127.0.0.1:8080/")  # the mapping went with the container
     nothing_left(leases_dir)
-
-
-def _wait_until_listening(address: str, port: int) -> None:
-    """The server in the container binds its port a moment after exec."""
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection((address, port), timeout=5).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
-
-
-def _get(url: str) -> str:
-    # no proxy from the environment: only this namespace's addresses are asked
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=10) as response:
-        return str(response.read().decode())
 
 
 def test_resolv_conf_and_hosts_come_from_the_result(busybox: str, netns: str, leases_dir: str, no_leaks: None) -> None:

@@ -8,22 +8,11 @@ the owners of files on the host, the state directory, cgroup files.
 
 from __future__ import annotations
 
-import json
 import os
-import textwrap
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
-from support.rootless import SUB_START, RootlessUser
-
-
-def as_user(user: RootlessUser, code: str, **kwargs: Any) -> Any:
-    """Run ``code`` (Python, dedented) as the user; it ends with ``emit(x)``,
-    whose ``x`` (JSON) is returned."""
-    prelude = "import json, sys\ndef emit(x):\n    print('\\n' + json.dumps(x))\n"
-    done = user.python_code(prelude + textwrap.dedent(code), **kwargs)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.splitlines()[-1])
+from support.rootless import SUB_START, RootlessUser, as_user, delegated_cgroup
 
 
 @pytest.fixture
@@ -250,21 +239,8 @@ def test_rootless_podman_runs_our_runtime_as_runc_does(rootless_user: RootlessUs
 
 @pytest.fixture
 def delegated(rootless_user: RootlessUser) -> Iterator[str]:
-    """A directory of the cgroup2 mount chowned to the user (delegation),
-    with ``init`` holding the user's process; removed afterwards."""
-    path = f"/sys/fs/cgroup/unified/lcrootless-{os.getpid()}"
-    os.mkdir(path)
-    os.mkdir(os.path.join(path, "init"))
-    import subprocess
-
-    subprocess.run(["chown", "-R", f"{rootless_user.uid}:{rootless_user.gid}", path], check=True)
-    try:
+    with delegated_cgroup(rootless_user, "lcrootless") as path:
         yield path
-    finally:
-        for d in sorted((os.path.join(path, n) for n in os.listdir(path)), reverse=True):
-            if os.path.isdir(d):
-                os.rmdir(d)
-        os.rmdir(path)
 
 
 def test_cgroup_in_a_delegated_cgroup2_subtree(rootless_user: RootlessUser, delegated: str) -> None:
@@ -285,27 +261,7 @@ def test_cgroup_in_a_delegated_cgroup2_subtree(rootless_user: RootlessUser, dele
             seen["limit"] = [type(exc).__name__, str(exc)]
         emit(seen)
     """.replace("DELEGATED", delegated)
-    # the user's process starts in the delegated subtree (as systemd's user@ service does)
-    wrapper = [
-        "sh",
-        "-c",
-        f"echo $$ > {delegated}/init/cgroup.procs && exec setpriv --reuid {rootless_user.uid} "
-        f'--regid {rootless_user.gid} --clear-groups -- "$@"',
-        "sh",
-    ]
-    import subprocess
-
-    prelude = "import json\ndef emit(x):\n    print('\\n' + json.dumps(x))\n"
-    done = subprocess.run(
-        [*wrapper, rootless_user.python, "-c", prelude + textwrap.dedent(code)],
-        env=rootless_user.env(),
-        cwd=rootless_user.home,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout.splitlines()[-1])
+    out = as_user(rootless_user, code, delegated=delegated)  # started in the delegated subtree
     name = os.path.basename(delegated)
     assert f"0::/{name}/rl-cg" in out["cgroup"]
     assert out["frozen"][out["frozen"].index("frozen") + 1] == "1"

@@ -12,17 +12,12 @@ cpu.stat, cgroup.kill).
 
 from __future__ import annotations
 
-import json
 import os
 import socket
-import subprocess
-import textwrap
 from typing import Any, Dict, Iterator
 
 import pytest
-from support.rootless import RootlessUser
-
-PRELUDE = "import json\ndef emit(x):\n    print('\\n' + json.dumps(x))\n"
+from support.rootless import RootlessUser, as_user, delegated_cgroup
 
 VERDICTS = """
     from libcontainer_py import sandbox
@@ -73,12 +68,6 @@ VERDICTS = """
 """
 
 
-def as_user(user: RootlessUser, code: str, **kwargs: Any) -> Any:
-    done = user.python_code(PRELUDE + textwrap.dedent(code), **kwargs)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.splitlines()[-1])
-
-
 def test_every_verdict_a_user_can_get(rootless_user: RootlessUser, no_leaks: None) -> None:
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
@@ -115,18 +104,8 @@ def test_every_verdict_a_user_can_get(rootless_user: RootlessUser, no_leaks: Non
 
 @pytest.fixture
 def delegated(rootless_user: RootlessUser) -> Iterator[str]:
-    """A cgroup2 directory chowned to the user (delegation), with ``init``
-    to hold the user's process; removed afterwards."""
-    path = f"/sys/fs/cgroup/unified/lcrootless-sbx-{os.getpid()}"
-    os.makedirs(os.path.join(path, "init"))
-    subprocess.run(["chown", "-R", f"{rootless_user.uid}:{rootless_user.gid}", path], check=True)
-    try:
+    with delegated_cgroup(rootless_user, "lcrootless-sbx") as path:
         yield path
-    finally:
-        for d in sorted((os.path.join(path, n) for n in os.listdir(path)), reverse=True):
-            if os.path.isdir(d):
-                os.rmdir(d)
-        os.rmdir(path)
 
 
 DELEGATED = """
@@ -149,23 +128,7 @@ def test_a_delegated_cgroup2_directory_holds_the_runs(rootless_user: RootlessUse
     """The user's process in a delegated cgroup2 directory (as systemd's
     user@ service leaves it): the runs get cgroups there, CPU time from
     cpu.stat; memory is still refused (this cgroup2 has no memory controller)."""
-    wrapper = [
-        "sh",
-        "-c",
-        f"echo $$ > {delegated}/init/cgroup.procs && exec setpriv --reuid {rootless_user.uid} "
-        f'--regid {rootless_user.gid} --clear-groups -- "$@"',
-        "sh",
-    ]
-    done = subprocess.run(
-        [*wrapper, rootless_user.python, "-c", PRELUDE + textwrap.dedent(DELEGATED)],
-        env=rootless_user.env(),
-        cwd=rootless_user.home,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout.splitlines()[-1])
+    out = as_user(rootless_user, DELEGATED, delegated=delegated)
     status, cpu, user, cgroups = out["busy"]
     assert status == "TIME_LIMIT" and abs(cpu - 0.3) <= 0.05 * 0.3 and user > 0
     assert "0::/run-" in cgroups  # its own cgroup below the box's, in the cgroup namespace of the box

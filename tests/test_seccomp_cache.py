@@ -13,7 +13,7 @@ import pytest
 from support.oci import call, spec_bundle
 
 from libcontainer_py.seccomp import Action, Seccomp, SeccompRule, compiler
-from libcontainer_py.seccomp.cache import FilterCache, filter_key
+from libcontainer_py.seccomp.cache import DEFAULT_DIRECTORY, FilterCache, filter_key
 
 MKDIR_DENIED = Seccomp(
     default_action=Action.ALLOW,
@@ -28,7 +28,7 @@ def disk(tmp_path: Any) -> Iterator[str]:
     compiler._compile_cached.cache_clear()
     compiler.use_disk_cache(directory)
     yield directory
-    compiler.use_disk_cache(None)
+    compiler.use_disk_cache(DEFAULT_DIRECTORY)
     compiler._compile_cached.cache_clear()
 
 
@@ -75,7 +75,18 @@ def test_each_filter_has_its_own_program(disk: str, libseccomp_calls: List[Secco
 
 
 @pytest.mark.parametrize(
-    "damage", ["group-writable", "short", "not-ours", "symlink", "directory-writable", "directory-symlink"]
+    "damage",
+    [
+        "group-writable",
+        "short",
+        "not-ours",
+        "symlink",
+        "directory-writable",
+        "directory-symlink",
+        "parent-writable",
+        "tampered",
+        "renamed",
+    ],
 )
 def test_doubtful_files_are_misses(disk: str, libseccomp_calls: List[Seccomp], damage: str) -> None:
     first = compiler.compile(MKDIR_DENIED)
@@ -93,12 +104,61 @@ def test_doubtful_files_are_misses(disk: str, libseccomp_calls: List[Seccomp], d
         os.symlink(path + ".real", path)
     elif damage == "directory-writable":
         os.chmod(disk, 0o777)
+    elif damage == "parent-writable":
+        os.chmod(os.path.dirname(disk), 0o777)
+    elif damage == "tampered":  # one instruction changed, the file still ours and 0600
+        with open(path, "r+b") as f:
+            f.seek(-8, os.SEEK_END)
+            f.write(bytes(8))
+        assert oct(os.stat(path).st_mode & 0o777) == "0o600" and os.stat(path).st_uid == os.geteuid()
+    elif damage == "renamed":  # a program of ours, stored under the key of another filter
+        other = compiler.compile(Seccomp.default())
+        (other_name,) = set(_stored(disk)) - {name}
+        os.rename(os.path.join(disk, other_name), path)
+        assert other.program != first.program
+        libseccomp_calls.clear()
+        libseccomp_calls.append(MKDIR_DENIED)
     else:
         os.rename(disk, disk + ".real")
         os.symlink(disk + ".real", disk)
     compiler._compile_cached.cache_clear()
     assert compiler.compile(MKDIR_DENIED) == first
     assert len(libseccomp_calls) == 2  # compiled again
+
+
+def test_another_libseccomp_or_architecture_misses(
+    disk: str, libseccomp_calls: List[Seccomp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key holds libseccomp's version, API level and the native
+    architecture: a program stored by another one is not used."""
+    compiler.compile(MKDIR_DENIED)
+    real = compiler.library_id()
+    for other in ((*real[:2], real[2] + 1), (*real[:4], real[4] ^ 1)):  # a micro version, an architecture
+        compiler._compile_cached.cache_clear()
+        monkeypatch.setattr(compiler, "library_id", lambda other=other: other)
+        compiler.compile(MKDIR_DENIED)
+    assert len(libseccomp_calls) == 3 and len(_stored(disk)) == 3
+
+
+def test_the_library_caches_under_the_default_state_root() -> None:
+    """Without use_disk_cache, a fresh interpreter keeps Docker's profile
+    under <DEFAULT_ROOT>/.seccomp-cache, and the next one loads it from there
+    without asking libseccomp."""
+    code = (
+        "import os\n"
+        "from libcontainer_py._statedir import DEFAULT_ROOT\n"
+        "from libcontainer_py.seccomp import Seccomp, compiler\n"
+        "assert compiler._disk.directory == os.path.join(DEFAULT_ROOT, '.seccomp-cache'), compiler._disk.directory\n"
+        "if os.environ.get('NO_LIBSECCOMP'):\n"
+        "    def refuse(*a, **k): raise AssertionError('compiled')\n"
+        "    compiler._compile = refuse\n"
+        "print(compiler.compile(Seccomp.default()).instructions)\n"
+    )
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    env = {**os.environ, "NO_LIBSECCOMP": "1"}
+    second = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == first.stdout and int(first.stdout) > 100
 
 
 def test_the_oldest_programs_go_beyond_the_limit(tmp_path: Any) -> None:

@@ -18,6 +18,7 @@ import posixpath
 import time
 
 from .._shortcuts import signal
+from ..errors import wrong_type
 from .errors import CgroupError, CgroupUnsupported
 
 TYPE_CHECKING = False  # not typing's: see _shortcuts.py
@@ -137,6 +138,25 @@ def layout_kind(v1: Sequence[HierarchyLike], unified: Optional[HierarchyLike]) -
     return "hybrid" if has_v1 else "v2"
 
 
+def v1_placement(
+    controllers: Sequence[str], v1: Sequence[HierarchyLike], unified: Optional[HierarchyLike]
+) -> Tuple[str, ...]:
+    """The v1 controllers a new cgroup needing ``controllers`` joins, on a
+    host with these ``v1`` hierarchies and ``unified`` mount.
+
+    Device rules alone need no v1 hierarchy when root has a cgroup2 mount
+    beside them (a hybrid host): they become a BPF program on the cgroup2
+    directory, which the kernel checks before, and whatever, the v1 devices
+    cgroup allows.  The process is then placed at clone (CLONE_INTO_CGROUP)
+    instead of moved into a v1 cgroup, a move that waits for an RCU grace
+    period.  Any other controller keeps the v1 hierarchies, devices too.
+    """
+    wanted = tuple(controllers)
+    if wanted == ("devices",) and unified is not None and layout_kind(v1, unified) == "hybrid" and os.geteuid() == 0:
+        return ()
+    return wanted
+
+
 _OCTAL_DIGITS = frozenset("01234567")
 
 
@@ -241,12 +261,30 @@ def _visible_cgroup_mounts(lines: List[MountLine]) -> List[MountLine]:
     return out
 
 
+#: The last texts parse_mounts read and what it made of them: a container's
+#: start reads the same mount table as the one before it.
+_last_parse: Optional[Tuple[Tuple[str, str, str], Tuple[List[MountTuple], Optional[MountTuple]]]] = None
+
+
 def parse_mounts(
     mountinfo: str, proc_cgroup: str = "", unified_controllers: str = ""
 ) -> Tuple[List[MountTuple], Optional[MountTuple]]:
     """The v1 hierarchies and the cgroup2 mount described by mountinfo text,
     as (mountpoint, controllers, root, own) tuples (see layout.parse_layout).
     Mounts hidden under a later mount are left out."""
+    global _last_parse
+    texts = (mountinfo, proc_cgroup, unified_controllers)
+    last = _last_parse
+    if last is not None and last[0] == texts:
+        return list(last[1][0]), last[1][1]
+    parsed = _parse_mounts(mountinfo, proc_cgroup, unified_controllers)
+    _last_parse = (texts, parsed)
+    return list(parsed[0]), parsed[1]
+
+
+def _parse_mounts(
+    mountinfo: str, proc_cgroup: str, unified_controllers: str
+) -> Tuple[List[MountTuple], Optional[MountTuple]]:
     own_v1, own_v2 = _own_paths(proc_cgroup)
     by_dev: Dict[str, Tuple[str, str, Tuple[str, ...]]] = {}
     unified: Optional[Tuple[str, str]] = None
@@ -676,7 +714,7 @@ def open_recorded(
     if not isinstance(path, str):
         from ..errors import ConfigError
 
-        raise ConfigError("cgroup.path", f"expected str, got {type(path).__name__} {path!r}")
+        raise ConfigError("cgroup.path", wrong_type("str", path))
     ops = CgroupOps()
     ops.path = normalize_path(path)
     ops.layout = layout

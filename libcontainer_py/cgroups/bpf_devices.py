@@ -11,9 +11,11 @@ requested access bit decides.  No rule matching: deny.
 from __future__ import annotations
 
 import errno as errno_mod
+import functools
 import os
 import struct
-from typing import List, Tuple
+import threading
+from typing import Dict, List, Tuple
 
 from .errors import CgroupError
 from .resources import DeviceRule, Devices
@@ -93,6 +95,12 @@ def assemble(prog: List[Insn]) -> bytes:
     return b"".join(struct.pack("<BBhi", c, (s << 4) | d, off, imm) for c, d, s, off, imm in prog)
 
 
+@functools.lru_cache(maxsize=16)
+def program_code(devices: Devices) -> bytes:
+    """The assembled program of ``devices`` (most containers share one: the default rules)."""
+    return assemble(compile_rules(devices))
+
+
 def _bpf(cmd: int, attr: object, what: str, path: str) -> int:
     from .._lcnative import ffi, lib
 
@@ -107,10 +115,9 @@ def load(devices: Devices, path: str = "<device program>") -> int:
     """Load the program; returns its fd (close-on-exec), which the caller closes."""
     from .._lcnative import ffi
 
-    code = assemble(compile_rules(devices))
+    code = program_code(devices)
     insns = ffi.new("char[]", code)
     license_ = ffi.new("char[]", b"Apache")
-    log = ffi.new("char[]", 65536)
     attr = ffi.new("char[]", 128)
     buf = ffi.buffer(attr)
     addr = int(ffi.cast("uintptr_t", insns))
@@ -123,6 +130,7 @@ def load(devices: Devices, path: str = "<device program>") -> int:
         if e.errno != errno_mod.EACCES:
             raise
     # Load again with the verifier log, to say why.
+    log = ffi.new("char[]", 65536)
     struct.pack_into("<IIQ", buf, 24, 1, 65536, int(ffi.cast("uintptr_t", log)))
     try:
         return _bpf(BPF_PROG_LOAD, attr, "prog load", path)
@@ -173,20 +181,69 @@ def prog_fd_by_id(prog_id: int, path: str) -> int:
     return _bpf(BPF_PROG_GET_FD_BY_ID, attr, "prog get fd by id", path)
 
 
+#: Programs loaded for a cgroup that had none, kept for the process's life
+#: (code -> fd, close-on-exec): the next container with the same rules,
+#: nearly always the default ones, attaches the same program instead of
+#: having the kernel verify a new one.  At most _KEEP rule sets.
+_kept: Dict[bytes, int] = {}
+_kept_lock = threading.Lock()
+_KEEP = 4
+
+
+def kept_fds() -> Tuple[int, ...]:
+    """The fds of the programs kept for reuse (a test's fd count leaves them out)."""
+    with _kept_lock:
+        return tuple(_kept.values())
+
+
+def _kept_or_loaded(devices: Devices, path: str) -> Tuple[int, bool]:
+    """A program fd for ``devices``, and whether the caller must close it."""
+    code = program_code(devices)
+    with _kept_lock:
+        fd = _kept.get(code)
+    if fd is not None:
+        return fd, False
+    fd = load(devices, path)
+    with _kept_lock:
+        if code not in _kept and len(_kept) < _KEEP:
+            _kept[code] = fd
+            return fd, False
+    return fd, True
+
+
+def _forget_kept() -> None:
+    """In a forked child: the kept fds are the parent's business."""
+    global _kept_lock
+    for fd in _kept.values():
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _kept.clear()
+    _kept_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_kept)
+
+
 def install(dir_path: str, devices: Devices) -> None:
     """Make ``devices`` the cgroup's device filter: attach the new program,
-    then detach the ones attached before (so there is no unfiltered moment)."""
+    then detach the ones attached before (so there is no unfiltered moment).
+    A cgroup with no program yet (a new container's) gets a kept one."""
     try:
         dir_fd = os.open(dir_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as e:
         raise CgroupError("cannot open cgroup", path=dir_path, errno=e.errno) from e
     try:
         old = attached_ids(dir_fd, dir_path)
-        prog_fd = load(devices, dir_path)
+        # Attaching a program a cgroup has already fails (EEXIST), and the
+        # old ones are detached below: an update loads a program of its own.
+        prog_fd, close = _kept_or_loaded(devices, dir_path) if not old else (load(devices, dir_path), True)
         try:
             attach(dir_fd, prog_fd, dir_path)
         finally:
-            os.close(prog_fd)
+            if close:
+                os.close(prog_fd)
         for prog_id in old:
             fd = prog_fd_by_id(prog_id, dir_path)
             try:

@@ -12,30 +12,36 @@ Block I/O weight is runc's linear map of 10..1000 onto 1..10000:
 
 from __future__ import annotations
 
+from typing import Tuple
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
+#: The ranges of the knobs (lowest, highest).
+_SHARES, _CPU_WEIGHT = (2, 262144), (1, 10000)
+_BLKIO_WEIGHT, _IO_WEIGHT = (10, 1000), (1, 10000)
+
+
+def _scale(value: int, source: Tuple[int, int], target: Tuple[int, int], *, round_up: bool = False) -> int:
+    """``value``, held to the ``source`` range, mapped linearly onto ``target``
+    (integer arithmetic, rounded down, or up for an inverse)."""
+    low, high = source
+    steps = (min(max(value, low), high) - low) * (target[1] - target[0])
+    return target[0] + (-(-steps // (high - low)) if round_up else steps // (high - low))
 
 
 def shares_to_weight(shares: int) -> int:
     """v1 cpu.shares (2..262144) -> v2 cpu.weight (1..10000)."""
-    shares = min(max(shares, 2), 262144)
-    return 1 + ((shares - 2) * 9999) // 262142
+    return _scale(shares, _SHARES, _CPU_WEIGHT)
 
 
 def weight_to_shares(weight: int) -> int:
     """v2 cpu.weight (1..10000) -> v1 cpu.shares (2..262144); inverse of shares_to_weight."""
-    weight = min(max(weight, 1), 10000)
-    return 2 + _ceil_div((weight - 1) * 262142, 9999)
+    return _scale(weight, _CPU_WEIGHT, _SHARES, round_up=True)
 
 
 def blkio_to_io_weight(blkio: int) -> int:
     """v1 blkio.weight (10..1000) -> v2 io.weight (1..10000)."""
-    blkio = min(max(blkio, 10), 1000)
-    return 1 + ((blkio - 10) * 9999) // 990
+    return _scale(blkio, _BLKIO_WEIGHT, _IO_WEIGHT)
 
 
 def io_to_blkio_weight(weight: int) -> int:
     """v2 io.weight (1..10000) -> v1 blkio.weight (10..1000); inverse of blkio_to_io_weight."""
-    weight = min(max(weight, 1), 10000)
-    return 10 + _ceil_div((weight - 1) * 990, 9999)
+    return _scale(weight, _IO_WEIGHT, _BLKIO_WEIGHT, round_up=True)

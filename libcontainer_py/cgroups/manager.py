@@ -14,6 +14,7 @@ the v1/v2 file formats live in :mod:`.fs1` and :mod:`.fs2`.
 from __future__ import annotations
 
 import errno as errno_mod
+import functools
 import os
 import posixpath
 import time
@@ -36,8 +37,10 @@ if TYPE_CHECKING:  # psutil and the stats classes are imported where used: the C
 Write = Tuple[str, str, str]
 
 
+@functools.lru_cache(maxsize=1)
 def host_page_sizes() -> List[str]:
-    """The huge page sizes of this host, as hugetlb names them ("2MB", "1GB")."""
+    """The huge page sizes of this host, as hugetlb names them ("2MB", "1GB");
+    fixed from boot, so read once (callers must not change the list)."""
     out = []
     try:
         names = os.listdir("/sys/kernel/mm/hugepages")
@@ -93,7 +96,7 @@ class FsManager(CgroupOps):
     def __init__(
         self,
         path: str,
-        layout: Layout,
+        layout: Optional[Layout] = None,
         *,
         fs: Optional[CgroupFS] = None,
         container_id: Optional[str] = None,
@@ -101,7 +104,7 @@ class FsManager(CgroupOps):
         install_device_program: Optional[Callable[[str, Devices], None]] = None,
     ) -> None:
         self.path = CgroupConfig(path=path).path or ""
-        self.layout = layout
+        self.layout = self._restrict(layout if layout is not None else detect())
         self.container_id = container_id
         self._fs: CgroupFS = fs if fs is not None else RealFS()
         self._page_sizes = page_sizes or host_page_sizes
@@ -110,6 +113,11 @@ class FsManager(CgroupOps):
         self._found: List[str] = []
         self._counters: Optional[Dict[str, int]] = None
         self._check_placement()
+
+    @staticmethod
+    def _restrict(layout: Layout) -> Layout:
+        """The part of ``layout`` this kind of manager uses (all of it here)."""
+        return layout
 
     # -- where things are (more in CgroupOps) ---------------------------------
 
@@ -391,42 +399,20 @@ class FsManager(CgroupOps):
 class Fs1Manager(FsManager):
     """cgroup v1: one directory per hierarchy; the cgroup2 mount (if any) is not used."""
 
-    def __init__(
-        self,
-        path: str,
-        layout: Optional[Layout] = None,
-        *,
-        fs: Optional[CgroupFS] = None,
-        container_id: Optional[str] = None,
-        page_sizes: Optional[Callable[[], List[str]]] = None,
-    ) -> None:
-        super().__init__(path, (layout or detect()).only_v1(), fs=fs, container_id=container_id, page_sizes=page_sizes)
+    @staticmethod
+    def _restrict(layout: Layout) -> Layout:
+        return layout.only_v1()
 
 
 class Fs2Manager(FsManager):
     """cgroup v2: the unified hierarchy only (v1 hierarchies, if any, are not used)."""
 
-    def __init__(
-        self,
-        path: str,
-        layout: Optional[Layout] = None,
-        *,
-        fs: Optional[CgroupFS] = None,
-        container_id: Optional[str] = None,
-        page_sizes: Optional[Callable[[], List[str]]] = None,
-        install_device_program: Optional[Callable[[str, Devices], None]] = None,
-    ) -> None:
-        only = (layout or detect()).only_v2()
+    @staticmethod
+    def _restrict(layout: Layout) -> Layout:
+        only = layout.only_v2()
         if only.unified is None:
             raise CgroupError("no cgroup2 file system is mounted")
-        super().__init__(
-            path,
-            only,
-            fs=fs,
-            container_id=container_id,
-            page_sizes=page_sizes,
-            install_device_program=install_device_program,
-        )
+        return only
 
 
 class HybridManager(FsManager):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Tuple
 
 import attrs
@@ -17,6 +16,7 @@ import attrs
 from .._fields import (
     FieldCheck,
     boolean_field,
+    checked_mapping,
     fail,
     field_options,
     instance_tuple_field,
@@ -27,6 +27,7 @@ from .._fields import (
 )
 from .._repr import short_repr
 from ..devices import Device
+from ..errors import wrong_type
 from . import controllers, fs1, fs2
 from ._ops import DEFAULT_PARENT as DEFAULT_PARENT
 from ._ops import normalize_path
@@ -55,7 +56,7 @@ def _count_limit(field: str, value: Any, *, maximum: int = 2**63 - 1) -> Optiona
     if isinstance(value, str) and value.strip().lower() == "max":
         return UNLIMITED
     if isinstance(value, bool) or not isinstance(value, int):
-        raise fail(field, f"expected an int or 'max', got {type(value).__name__} {value!r}")
+        raise fail(field, wrong_type("an int or 'max'", value))
     if value == UNLIMITED:
         return UNLIMITED
     if not 0 <= value <= maximum:
@@ -67,7 +68,7 @@ def _ranged(field: str, value: Any, lo: int, hi: int) -> Optional[int]:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise fail(field, f"expected an int, got {type(value).__name__} {value!r}")
+        raise fail(field, wrong_type("an int", value))
     if not lo <= value <= hi:
         raise fail(field, f"must be between {lo} and {hi}, got {value}")
     return value
@@ -237,31 +238,27 @@ def _device_key(field: str, key: Any) -> str:
     return posixpath.normpath(k)
 
 
+def _present(field: str, value: Optional[int], missing: str) -> int:
+    """``value``, which a mapping's item must have (``missing`` says so)."""
+    if value is None:
+        raise fail(field, missing)
+    return value
+
+
 def _device_map(field: str, value: Any, *, sizes: bool) -> Mapping[str, int]:
-    if not isinstance(value, Mapping):
-        raise fail(field, f"expected a mapping of device -> limit, got {type(value).__name__} {value!r}")
-    out = {}
-    for key, val in value.items():
-        k = _device_key(f"{field} key", key)
-        item = f"{field}[{k!r}]"
-        limit = _bytes_limit(item, val) if sizes else _count_limit(item, val)
-        if limit is None:
-            raise fail(item, "expected a limit or 'max', got None")
-        out[k] = limit
-    return MappingProxyType(out)
+    def limit(item: str, val: Any) -> int:
+        found = _bytes_limit(item, val) if sizes else _count_limit(item, val)
+        return _present(item, found, "expected a limit or 'max', got None")
+
+    return checked_mapping(field, value, "a mapping of device -> limit", _device_key, limit)
+
+
+def _weight(field: str, value: Any) -> int:
+    return _present(field, _ranged(field, value, 1, 1000), "expected a weight (1..1000), got None")
 
 
 def _device_weights(field: str, value: Any) -> Mapping[str, int]:
-    if not isinstance(value, Mapping):
-        raise fail(field, f"expected a mapping of device -> weight, got {type(value).__name__} {value!r}")
-    out = {}
-    for key, val in value.items():
-        k = _device_key(f"{field} key", key)
-        w = _ranged(f"{field}[{k!r}]", val, 1, 1000)
-        if w is None:
-            raise fail(f"{field}[{k!r}]", "expected a weight (1..1000), got None")
-        out[k] = w
-    return MappingProxyType(out)
+    return checked_mapping(field, value, "a mapping of device -> weight", _device_key, _weight)
 
 
 if TYPE_CHECKING:
@@ -328,17 +325,12 @@ def page_size_name(field: str, key: Any) -> str:
     return format_page_size(size)
 
 
+def _page_limit(field: str, value: Any) -> int:
+    return _present(field, _bytes_limit(field, value), "a limit is required (a size or 'max')")
+
+
 def _page_limits(field: str, value: Any) -> Mapping[str, int]:
-    if not isinstance(value, Mapping):
-        raise fail(field, f"expected a mapping of page size -> limit, got {type(value).__name__} {value!r}")
-    out = {}
-    for key, val in value.items():
-        name = page_size_name(f"{field} key", key)
-        limit = _bytes_limit(f"{field}[{name!r}]", val)
-        if limit is None:
-            raise fail(f"{field}[{name!r}]", "a limit is required (a size or 'max')")
-        out[name] = limit
-    return MappingProxyType(out)
+    return checked_mapping(field, value, "a mapping of page size -> limit", page_size_name, _page_limit)
 
 
 if TYPE_CHECKING:
@@ -366,16 +358,19 @@ class Hugetlb(Resource):
 # -- network ----------------------------------------------------------------
 
 
+def _interface(field: str, value: Any) -> str:
+    name = text(field, value)
+    if len(name) > 15 or any(c in name for c in "/ \t\n:"):
+        raise fail(field, f"not a network interface name: {name!r}")
+    return name
+
+
+def _priority(field: str, value: Any) -> int:
+    return uint32(field, value, maximum=2**32 - 1)
+
+
 def _priorities(field: str, value: Any) -> Mapping[str, int]:
-    if not isinstance(value, Mapping):
-        raise fail(field, f"expected a mapping of interface -> priority, got {value!r}")
-    out = {}
-    for key, val in value.items():
-        name = text(f"{field} key", key)
-        if len(name) > 15 or any(c in name for c in "/ \t\n:"):
-            raise fail(f"{field} key", f"not a network interface name: {name!r}")
-        out[name] = uint32(f"{field}[{name!r}]", val, maximum=2**32 - 1)
-    return MappingProxyType(out)
+    return checked_mapping(field, value, "a mapping of interface -> priority", _interface, _priority)
 
 
 if TYPE_CHECKING:

@@ -49,12 +49,16 @@ class CpuStats:
 
 @attrs.frozen
 class PidsStats:
+    """How many tasks the cgroup holds, and its limit."""
+
     current: int
     limit: Optional[int]
 
 
 @attrs.frozen
 class IODeviceStats:
+    """Bytes and operations read and written on one block device (major:minor)."""
+
     major: int
     minor: int
     read_bytes: int = 0
@@ -65,6 +69,9 @@ class IODeviceStats:
 
 @attrs.frozen
 class HugetlbStats:
+    """Huge pages of one size in bytes: as MemoryStats, ``failcnt`` counts
+    hits of the limit."""
+
     usage: int
     peak: Optional[int]
     limit: Optional[int]

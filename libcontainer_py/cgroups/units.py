@@ -6,6 +6,7 @@ import re
 from typing import Any, Optional
 
 from .._fields import fail
+from ..errors import wrong_type
 
 #: Binary multiples, as docker and runc read them (k = 1024, m = 1024**2, ...).
 _MULTIPLIERS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
@@ -33,7 +34,7 @@ def parse_bytes(value: Any, field: str = "size") -> Optional[int]:
             raise fail(field, f"must be between 0 and {MAX_BYTES}, got {value}")
         return value
     if not isinstance(value, str):
-        raise fail(field, f"expected a size like 64M or an int, got {type(value).__name__} {value!r}")
+        raise fail(field, wrong_type("a size like 64M or an int", value))
     if value.strip().lower() == "max":
         return None
     m = _SIZE.match(value)

@@ -66,7 +66,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         if args.systemd_cgroup:
             raise CliError("--systemd-cgroup is not supported: libcontainer-py manages cgroups through cgroupfs only")
-        module, func, _ = COMMANDS[args.command]
+        module, _ = COMMANDS[args.command]
+        func = f"cmd_{args.command}"
         log.debug(f"command {args.command}")
         fn = getattr(__import__(f"{__name__}.{module}", fromlist=[func]), func)
         status = int(fn(args, log) or 0)

@@ -34,6 +34,17 @@ _CHOICES: Dict[str, Tuple[str, ...]] = {"log_format": ("text", "json"), "format"
 #: Fields argparse reads with type=int (this parser: plain decimal digits only).
 _INTS = frozenset({"preserve_fds"})
 
+#: The flags of run, create and exec for the process's terminal, pid file and fds.
+_PROCESS_IO: Dict[str, Tuple[str, str]] = {
+    "--console-socket": ("console_socket", ""),
+    "--pid-file": ("pid_file", ""),
+    "--preserve-fds": ("preserve_fds", "0"),
+}
+_DETACH = {"-d": "detach", "--detach": "detach"}
+#: What create and run both take.
+_CREATE_SWITCHES: Dict[str, str] = {"--no-pivot": "no_pivot", "--no-new-keyring": "no_new_keyring"}
+_CREATE_VALUED: Dict[str, Tuple[str, str]] = {"-b": ("bundle", ""), "--bundle": ("bundle", ""), **_PROCESS_IO}
+
 #: command -> (switches, valued flags with their defaults, positional names, how many may be left out)
 _COMMANDS: Dict[str, Tuple[Dict[str, str], Dict[str, Tuple[str, str]], Tuple[str, ...], int]] = {
     "start": ({}, {}, ("container_id",), 0),
@@ -48,41 +59,41 @@ _COMMANDS: Dict[str, Tuple[Dict[str, str], Dict[str, Tuple[str, str]], Tuple[str
         (),
         0,
     ),
-    "create": (
-        {"--no-pivot": "no_pivot", "--no-new-keyring": "no_new_keyring"},
-        {
-            "-b": ("bundle", ""),
-            "--bundle": ("bundle", ""),
-            "--console-socket": ("console_socket", ""),
-            "--pid-file": ("pid_file", ""),
-            "--preserve-fds": ("preserve_fds", "0"),
-        },
-        ("container_id",),
-        0,
-    ),
+    "create": (_CREATE_SWITCHES, _CREATE_VALUED, ("container_id",), 0),
     "run": (
-        {
-            "--no-pivot": "no_pivot",
-            "--no-new-keyring": "no_new_keyring",
-            "-d": "detach",
-            "--detach": "detach",
-            "--keep": "keep",
-        },
-        {
-            "-b": ("bundle", ""),
-            "--bundle": ("bundle", ""),
-            "--console-socket": ("console_socket", ""),
-            "--pid-file": ("pid_file", ""),
-            "--preserve-fds": ("preserve_fds", "0"),
-        },
+        {**_CREATE_SWITCHES, **_DETACH, "--keep": "keep"},
+        _CREATE_VALUED,
         ("container_id",),
         0,
     ),
     # ps: what follows the id is ps's own arguments (argparse's REMAINDER)
     "ps": ({}, {"-f": ("format", "table"), "--format": ("format", "table")}, ("container_id",), 0),
+    # exec: what follows the id is the command (argparse's REMAINDER); the
+    # flags given more than once (--env, --cap, --cgroup, -g) are argparse's
+    "exec": (
+        {
+            "-t": "tty",
+            "--tty": "tty",
+            **_DETACH,
+            "--no-new-privs": "no_new_privs",
+            "--ignore-paused": "ignore_paused",
+        },
+        {
+            "--cwd": ("cwd", ""),
+            "-u": ("user", ""),
+            "--user": ("user", ""),
+            "-p": ("process", ""),
+            "--process": ("process", ""),
+            **_PROCESS_IO,
+        },
+        ("container_id",),
+        0,
+    ),
 }
 #: Commands whose arguments after the positional ones go, as they are, to this field.
-_REMAINDER = {"ps": "ps_args"}
+_REMAINDER = {"ps": "ps_args", "exec": "args"}
+#: Commands' list flags this parser leaves to argparse: their empty defaults.
+_LISTS = {"exec": ("env", "additional_gids", "cap", "cgroup")}
 _POSITIONAL_DEFAULTS = {"signal": "SIGTERM"}
 
 
@@ -142,6 +153,7 @@ def parse(argv: List[str]) -> Optional[Args]:
     values["command"] = command
     values.update((dest, False) for dest in switches.values())
     values.update((dest, int(default) if dest in _INTS else default) for dest, default in valued.values())
+    values.update((dest, []) for dest in _LISTS.get(command, ()))
     given: List[str] = []
     rest = _REMAINDER.get(command)
     i += 1

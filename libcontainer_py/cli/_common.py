@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from .._private_file import SECCOMP_CACHE as SECCOMP_CACHE  # programs compiled by earlier commands
 from .._shortcuts import signal, signal_number
 from ._argv import root_of
 from ._errors import CliError
@@ -27,14 +28,12 @@ def load(args: Args) -> Container:
         raise CliError("container does not exist") from None
 
 
-#: Under the state root: seccomp programs compiled by earlier commands.
-SECCOMP_CACHE = ".seccomp-cache"
-
-
 def use_seccomp_cache(args: Args) -> None:
     """Each command is a new process, so the compiled seccomp programs are
-    kept on disk, under the state root (seccomp/cache.py): an engine's
-    containers share one profile, which libseccomp takes ~20 ms to compile."""
+    kept on disk, under the state root of the command line (``--root``; the
+    library's default is under the default one; seccomp/cache.py): an
+    engine's containers share one profile, which libseccomp takes ~20 ms to
+    compile."""
     from ..seccomp.compiler import use_disk_cache
 
     use_disk_cache(os.path.join(root_of(args), SECCOMP_CACHE))
@@ -98,6 +97,26 @@ def set_winsize(fd: int, size: tuple[int, int] | None) -> None:
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
 
 
+def hand_over(tty_fd: int, size: tuple[int, int] | None, console_socket: str, pid_file: str, pid: int) -> None:
+    """What create and exec do once the process exists: its terminal (``tty_fd``,
+    or -1) gets the console size and goes to the console socket, if any; its
+    pid goes to the pid file, if any."""
+    if tty_fd >= 0:
+        set_winsize(tty_fd, size)
+        if console_socket:
+            send_console(console_socket, tty_fd)
+    if pid_file:
+        write_pid_file(pid_file, pid)
+
+
+def foreground_status(proc: Any, proxy: bool) -> int:
+    """Proxy ``proc``'s terminal (with ``proxy``) until it exits; its exit
+    status as a shell reports it."""
+    if proxy:
+        proxy_terminal(proc.tty_fd, proc)
+    return exit_status(int(proc.wait()))
+
+
 #: Signals a foreground ``run`` or ``exec`` passes on to the container (as
 #: runc); SIGWINCH only resizes the container's terminal.
 FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH")
@@ -111,8 +130,6 @@ class signals_forwarded:  # used as ``with signals_forwarded(proc, proxy):``
         self.proc, self.proxy = proc, proxy
 
     def _forward(self, sig: int, frame: Any) -> None:
-        import signal
-
         if sig == signal.SIGWINCH:  # a resize, never passed on (as runc)
             if self.proxy:
                 copy_winsize(self.proc.tty_fd)
@@ -120,14 +137,10 @@ class signals_forwarded:  # used as ``with signals_forwarded(proc, proxy):``
         self.proc.send_signal(sig)
 
     def __enter__(self) -> None:
-        import signal
-
         for name in FORWARDED:
             signal.signal(getattr(signal, name), self._forward)
 
     def __exit__(self, *exc: Any) -> None:
-        import signal
-
         for name in FORWARDED:
             signal.signal(getattr(signal, name), signal.SIG_DFL)
 

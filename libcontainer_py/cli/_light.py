@@ -1,11 +1,12 @@
 """The light commands: ``state``, ``list``, ``start``, ``delete``, ``kill``,
 ``pause``, ``resume`` and ``ps`` without loading the library.
 
-They read ``state.json`` as the plain document it is, /proc, and the
-container's cgroup through cgroups._ops: no config model, no attrs, no
-psutil (an engine calls these several times per container, each in a new
-process).  The status is state.recorded_status's and what each operation
-accepts is _status_rules's, as for ``Container``, with the same messages.
+They read ``state.json`` as the plain document it is (never the config's
+file), /proc, and the container's cgroup through cgroups._ops: no config
+model, no attrs, no psutil (an engine calls these several times per
+container, each in a new process).  The status is state.recorded_status's
+and what each operation accepts is _status_rules's, as for ``Container``,
+with the same messages.
 Whatever is unusual -- an invalid id, executable hooks to run, no cgroup
 where one is needed -- returns False, and the command then takes the
 library's path.
@@ -39,6 +40,7 @@ _FIELDS = _REQUIRED | {
     "namespaces",
     "config",
     "no_process",
+    "hook_phases",
 }
 
 
@@ -58,6 +60,7 @@ class Record:
         self.cgroup_joined: bool = raw.get("cgroup_joined", False)
         self.config: Optional[Dict[str, Any]] = raw.get("config")
         self.no_process: bool = raw.get("no_process", False)
+        self.hook_phases: Tuple[str, ...] = raw.get("hook_phases", ())
 
     def alive(self) -> bool:
         """The first process still runs (and is the same process)."""
@@ -65,10 +68,11 @@ class Record:
 
     def runs_hooks(self, *phases: str) -> bool:
         """Whether the recorded config may have executable hooks of these
-        phases (only the library runs hooks)."""
+        phases (only the library runs hooks): the record's ``hook_phases``,
+        or in a record of an older version, its config."""
         config = self.config
         if config is None:
-            return False
+            return any(phase in self.hook_phases for phase in phases)
         hooks = config.get("hooks") if isinstance(config, dict) else None
         if not isinstance(hooks, dict):
             return True
@@ -153,26 +157,20 @@ def refuse_as_runc(operation: str, container_id: str, status: str) -> None:
 def signal_first(record: Record, sig: int) -> None:
     """Signal the container's first process through a pidfd, after checking
     that the pid is still the container's (as Container.kill())."""
-    try:
-        pidfd = os.pidfd_open(record.pid)
-    except ProcessLookupError:
-        return
-    try:
-        if _statedir.process_start_time(record.pid) != record.pid_start:
-            return
-        signal.pidfd_send_signal(pidfd, sig)
-    except ProcessLookupError:
-        pass
-    finally:
-        os.close(pidfd)
+    _signal_if_started(record.pid, record.pid_start, sig)
 
 
 def _signal_pid(pid: int, sig: int) -> None:
     """Signal ``pid`` unless it exited (or is a zombie) meanwhile, never a
     recycled pid: it must have the same start time after the pidfd is open."""
     start = _statedir.process_start_time(pid)
-    if start is None:
-        return
+    if start is not None:
+        _signal_if_started(pid, start, sig)
+
+
+def _signal_if_started(pid: int, start: int, sig: int) -> None:
+    """Signal ``pid`` through a pidfd if, once the pidfd is open, the
+    process still has the start time ``start`` (so it is not a recycled pid)."""
     try:
         pidfd = os.pidfd_open(pid)
     except ProcessLookupError:
@@ -202,7 +200,7 @@ def start(root: str, container_id: str) -> bool:
     return True
 
 
-def _is_container_error(exc: BaseException) -> bool:
+def is_container_error(exc: BaseException) -> bool:
     from ..errors import ContainerError
 
     return isinstance(exc, ContainerError)
@@ -230,7 +228,7 @@ def delete(root: str, container_id: str, force: bool) -> bool:
             if _status(root, record, cgroup) in ACCEPTS["kill"]:
                 signal_first(record, 9)  # SIGKILL
         except Exception as exc:  # as destroy(): ContainerError and OSError are ignored
-            if not isinstance(exc, OSError) and not _is_container_error(exc):
+            if not isinstance(exc, OSError) and not is_container_error(exc):
                 raise
     try:
         if cgroup is not None:

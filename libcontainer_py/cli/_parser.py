@@ -74,7 +74,7 @@ def build(only: Optional[str] = None) -> argparse.ArgumentParser:
     p.add_argument("-v", "--version", action="store_true", help="print the version")
     # prog given: what argparse would compute (formatting the usage, which needs the terminal width)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", prog="libcontainer-py")
-    for name, (_, _, text) in COMMANDS.items():
+    for name, (_, text) in COMMANDS.items():
         if only is not None and name != only:
             continue
         sp = sub.add_parser(name, help=text, description=text, formatter_class=_Formatter)

@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any, Dict, List, Optional
-
+from ._argv import root_of
 from ._common import (
     check_console,
     copy_winsize,
-    exit_status,
+    foreground_status,
+    hand_over,
     load,
-    proxy_terminal,
-    send_console,
-    set_winsize,
     signals_forwarded,
     use_seccomp_cache,
-    write_pid_file,
 )
 from ._errors import CliError
 from ._log import Logger
 
 TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
+
     from ._argv import Args
 
 
 def _process_json(path: str) -> Dict[str, Any]:
+    import json
+
     try:
         with open(path) as f:
             doc = json.load(f)
@@ -79,6 +78,18 @@ def _with_caps(caps: Any, names: List[str]) -> Any:
     )
 
 
+def _save_plan(args: Args, c: Any, doc: Optional[Dict[str, Any]], plan: Any) -> None:
+    """Keep this exec's plan for the next ones with the same inputs (the
+    fast path of _exec_light.py)."""
+    from ..seccomp.cache import filter_key
+    from ..seccomp.compiler import library_id
+    from . import _exec_light, _exec_plan
+
+    seccomp = c.config.seccomp
+    seccomp_key = None if seccomp is None else filter_key(seccomp, False, library_id())
+    _exec_plan.save(root_of(args), c.stored_state, _exec_light.plan_key(args, doc), plan, seccomp_key)
+
+
 def cmd_exec(args: Args, log: Logger) -> int:
     """runc's convention: when the process could not be run (no such or a
     stopped container, a bad --process file, a failed spawn) the status is
@@ -99,6 +110,11 @@ def cmd_exec(args: Args, log: Logger) -> int:
 
 
 def _exec(args: Args, log: Logger) -> int:
+    from . import _exec_light
+
+    fast = _exec_light.run(args, log)
+    if fast is not None:
+        return fast
     use_seccomp_cache(args)
     c = load(args)
     status = c.status()
@@ -109,6 +125,7 @@ def _exec(args: Args, log: Logger) -> int:
     if status not in ("created", "running", "paused"):  # runc lets exec into a created container too
         raise CliError(f"cannot exec in a {status} container")
     overrides: Dict[str, Any] = {}
+    process_doc: Optional[Dict[str, Any]] = None
     terminal = args.tty
     argv: List[str] = list(args.args)
     env: Optional[Dict[str, str]] = None
@@ -119,7 +136,7 @@ def _exec(args: Args, log: Logger) -> int:
 
         from ..oci.spec import _process
 
-        doc = _process_json(args.process)
+        doc = process_doc = _process_json(args.process)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             proc_cfg, console_size, _ = _process(doc)
@@ -183,25 +200,20 @@ def _exec(args: Args, log: Logger) -> int:
     )
     proxy = terminal and proc.tty_fd >= 0 and not args.console_socket
     try:
-        if terminal and proc.tty_fd >= 0:
-            set_winsize(proc.tty_fd, console_size)
-            if proxy:
-                copy_winsize(proc.tty_fd)  # our terminal's size wins over consoleSize, as runc's
-            if args.console_socket:
-                send_console(args.console_socket, proc.tty_fd)
-        if args.pid_file:
-            write_pid_file(args.pid_file, int(proc.pid))
+        hand_over(proc.tty_fd if terminal else -1, console_size, args.console_socket, args.pid_file, int(proc.pid))
+        if proxy:
+            copy_winsize(proc.tty_fd)  # our terminal's size wins over consoleSize, as runc's
         if not proc.started:
             proc.start()
     except BaseException:
         proc.kill()
         proc.wait()
         raise
+    if not (terminal or args.preserve_fds or args.cgroup):
+        _save_plan(args, c, process_doc, proc.plan)
     if args.detach:
         proc.disown()  # the engine's subreaper reaps it, and must see its status
         return 0
 
     with signals_forwarded(proc, proxy):
-        if proxy:
-            proxy_terminal(proc.tty_fd, proc)
-        return exit_status(int(proc.wait()))
+        return foreground_status(proc, proxy)

@@ -9,15 +9,12 @@ from ._argv import root_of
 from ._common import (
     check_console,
     copy_winsize,
-    exit_status,
+    foreground_status,
+    hand_over,
     load,
     parse_signal,
-    proxy_terminal,
-    send_console,
-    set_winsize,
     signals_forwarded,
     use_seccomp_cache,
-    write_pid_file,
 )
 from ._errors import CliError
 from ._log import Logger
@@ -68,12 +65,8 @@ def _create(args: Args, log: Logger, *, detach: bool) -> Any:
         log.warning(str(w.message))
     try:
         proc = container.process
-        if terminal and proc is not None and proc.tty_fd >= 0:
-            set_winsize(proc.tty_fd, oci.console_size)
-            if args.console_socket:
-                send_console(args.console_socket, proc.tty_fd)
-        if args.pid_file:
-            write_pid_file(args.pid_file, container.pid)
+        tty_fd = proc.tty_fd if terminal and proc is not None else -1
+        hand_over(tty_fd, oci.console_size, args.console_socket, args.pid_file, container.pid)
     except BaseException:
         container.destroy()
         raise
@@ -97,10 +90,7 @@ def cmd_start(args: Args, log: Logger) -> int:
 
     if _light.start(root_of(args), args.container_id):
         return 0
-    c = load(args)
-    _light.refuse_as_runc("start", c.id, c.status())
-    c.start()
-    return 0
+    return _by_container(args, "start")
 
 
 def cmd_run(args: Args, log: Logger) -> int:
@@ -122,9 +112,7 @@ def cmd_run(args: Args, log: Logger) -> int:
             if proxy:
                 copy_winsize(proc.tty_fd)  # our terminal's size wins over consoleSize, as runc's
             c.start()
-            if proxy:
-                proxy_terminal(proc.tty_fd, proc)
-            status = exit_status(int(proc.wait()))
+            status = foreground_status(proc, proxy)
     finally:
         if not args.keep:
             c.destroy()
@@ -154,10 +142,7 @@ def cmd_pause(args: Args, log: Logger) -> int:
 
     if _light.freeze(root_of(args), args.container_id, frozen=True):
         return 0
-    c = load(args)
-    _light.refuse_as_runc("pause", c.id, c.status())
-    c.pause()
-    return 0
+    return _by_container(args, "pause")
 
 
 def cmd_resume(args: Args, log: Logger) -> int:
@@ -165,9 +150,17 @@ def cmd_resume(args: Args, log: Logger) -> int:
 
     if _light.freeze(root_of(args), args.container_id, frozen=False):
         return 0
+    return _by_container(args, "resume")
+
+
+def _by_container(args: Args, verb: str) -> int:
+    """What the light path could not do (start, pause, resume): the
+    container's method of that name, after runc's refusals."""
+    from . import _light
+
     c = load(args)
-    _light.refuse_as_runc("resume", c.id, c.status())
-    c.resume()
+    _light.refuse_as_runc(verb, c.id, c.status())
+    getattr(c, verb)()
     return 0
 
 
@@ -266,3 +259,6 @@ def cmd_update(args: Args, log: Logger) -> int:
 def cmd_unsupported(args: Args, log: Logger) -> int:
     """checkpoint and restore: a clear refusal, not a usage error."""
     raise CliError(f"{args.command} is not supported: libcontainer-py has no CRIU integration")
+
+
+cmd_checkpoint = cmd_restore = cmd_unsupported

@@ -76,6 +76,12 @@ def cmd_list(args: Args, log: Logger) -> int:
             record, status = _light.load(root, cid)
         except CliError:
             continue  # removed meanwhile
+        except Exception as exc:
+            if not _light.is_container_error(exc):
+                raise
+            # an unreadable record: left out, as Container.list() does, with runc's words
+            print(f"load container {cid}: {exc}", file=sys.stderr)
+            continue
         docs.append(state_doc(root, record, status, owner=True))
     if args.quiet:
         for d in docs:

@@ -52,15 +52,17 @@ from .._jsondoc import array, at, fail, obj, string, strings
 from ..errors import ConfigError
 from ..mounts import ATIME_MODES, OPTION_FLAGS, PROPAGATIONS, RECURSIVE_OPTIONS, Mount, recursive_group
 
+#: The Mount fields an option pair sets and clears: (option setting it,
+#: option clearing it, field), in the order mount_to_oci writes them.
+_FLAG_FIELDS = (
+    ("ro", "rw", "readonly"),
+    ("nosuid", "suid", "nosuid"),
+    ("nodev", "dev", "nodev"),
+    ("noexec", "exec", "noexec"),
+)
+#: option -> (field, value)
 _BOOL_OPTIONS = {
-    "ro": ("readonly", True),
-    "rw": ("readonly", False),
-    "nosuid": ("nosuid", True),
-    "suid": ("nosuid", False),
-    "nodev": ("nodev", True),
-    "dev": ("nodev", False),
-    "noexec": ("noexec", True),
-    "exec": ("noexec", False),
+    option: (field, value) for on, off, field in _FLAG_FIELDS for option, value in ((on, True), (off, False))
 }
 _CLEARING = {
     "async": "sync",
@@ -99,7 +101,7 @@ def mount_from_oci(path: str, value: Any, bundle: Optional[str]) -> Mount:
     source = string(f"{path}.source", doc["source"]) if "source" in doc else None
     options = strings(f"{path}.options", doc["options"]) if "options" in doc else []
 
-    fields: Dict[str, Any] = {"readonly": False, "nosuid": False, "nodev": False, "noexec": False}
+    fields: Dict[str, Any] = {field: False for _, _, field in _FLAG_FIELDS}
     flags: List[str] = []
     rec: List[str] = []  # recursive options
     data: List[str] = []
@@ -174,9 +176,7 @@ def mount_to_oci(path: str, m: Mount) -> Dict[str, Any]:
         options.append("rbind" if m.recursive else "bind")
     elif not m.recursive:
         raise ConfigError(f"{path}.recursive", "only bind mounts can be non-recursive in OCI")
-    for on, name in ((m.readonly, "ro"), (m.nosuid, "nosuid"), (m.nodev, "nodev"), (m.noexec, "noexec")):
-        if on:
-            options.append(name)
+    options.extend(on for on, _, field in _FLAG_FIELDS if getattr(m, field))
     options.extend(m.options)
     options.extend(m.recursive_options)
     if m.propagation is not None:

@@ -189,6 +189,37 @@ class _Property:
         raise NotImplementedError
 
 
+class _ObjectProperty(_Property):
+    """A property that is an object of ``keys``: absent (with no ``unified``
+    value of ``also`` either), the resource is None; else ``parse`` makes it
+    of the checked object (empty when only ``also`` is set) and that value,
+    a config class's error raised under the property's JSON path."""
+
+    keys: Tuple[str, ...]
+    #: The ``unified`` key (a cgroup2 file) that sets part of it too, if any.
+    also: Optional[str] = None
+
+    @property
+    def path(self) -> str:
+        return f"linux.resources.{self.key}"
+
+    def read(self, value: Any, unified: Mapping[str, Any]) -> Any:
+        extra = unified.get(self.also) if self.also is not None else None
+        if value is None and extra is None:
+            return None
+        doc = obj(self.path, value if value is not None else {}, self.keys)
+        with at(self.path):
+            return self.parse(doc, extra)
+
+    def parse(self, doc: Mapping[str, Any], extra: Any) -> Any:
+        """The resource of the property's object ``doc`` and the value of ``also``."""
+        raise NotImplementedError
+
+    def limit(self, doc: Mapping[str, Any], key: str) -> Optional[int]:
+        """The limit at ``key`` of the object ``doc``, read as runc does (_limit)."""
+        return _limit(f"{self.path}.{key}", doc.get(key))
+
+
 class _Devices(_Property):
     """``devices``: the rules as given, then runc's standard allows unless the list
     ends with them or with an allow-all rule; absent: Devices.default()."""
@@ -241,25 +272,22 @@ class _Devices(_Property):
         return out
 
 
-class _Memory(_Property):
+class _Memory(_ObjectProperty):
     """``memory`` (and ``unified`` memory.high): ``swap`` is memory+swap."""
 
     key = field = "memory"
+    keys, also = _MEMORY_KEYS, "memory.high"
 
-    def read(self, value: Any, unified: Mapping[str, Any]) -> Optional[Memory]:
-        high = unified.get("memory.high")
-        if value is None and high is None:
-            return None
-        path = "linux.resources.memory"
-        doc = obj(path, value if value is not None else {}, _MEMORY_KEYS)
+    def parse(self, doc: Mapping[str, Any], high: Any) -> Memory:
+        path = self.path
         if doc.get("kernel") is not None:
             integer(f"{path}.kernel", doc["kernel"], -(2**63), INT64_MAX)
             warn(f"{path}.kernel ignored: kernel memory limits are gone from the kernel (5.16 and later ignore them)")
         _refuse_set(path, doc, "disableOOMKiller", "disabling the OOM killer is not supported", (None, False))
         _refuse_set(path, doc, "useHierarchy", "memory.use_hierarchy is always on", (None, True))
         _refuse_set(path, doc, "checkBeforeUpdate", "only meaningful for an update", (None, False))
-        limit = _limit(f"{path}.limit", doc.get("limit"))
-        swap = _limit(f"{path}.swap", doc.get("swap"))
+        limit = self.limit(doc, "limit")
+        swap = self.limit(doc, "swap")
         swap_max: Optional[int] = None
         if swap == UNLIMITED:
             swap_max = UNLIMITED
@@ -272,15 +300,14 @@ class _Memory(_Property):
         swappiness = doc.get("swappiness")
         if swappiness is not None:
             swappiness = integer(f"{path}.swappiness", swappiness, 0, 100)
-        with at(path):
-            return Memory(
-                max=limit,
-                swap_max=swap_max,
-                reservation=_limit(f"{path}.reservation", doc.get("reservation")),
-                high=None if high is None else (UNLIMITED if high == "max" else high),
-                swappiness=swappiness,
-                kernel_tcp=_limit(f"{path}.kernelTCP", doc.get("kernelTCP")),
-            )
+        return Memory(
+            max=limit,
+            swap_max=swap_max,
+            reservation=self.limit(doc, "reservation"),
+            high=None if high is None else (UNLIMITED if high == "max" else high),
+            swappiness=swappiness,
+            kernel_tcp=self.limit(doc, "kernelTCP"),
+        )
 
     def write(self, m: Memory, unified: Dict[str, str]) -> Dict[str, Any]:
         out: Dict[str, Any] = {}
@@ -300,31 +327,27 @@ class _Memory(_Property):
         return out
 
 
-class _Cpu(_Property):
+class _Cpu(_ObjectProperty):
     """``cpu`` (and ``unified`` cpu.weight)."""
 
     key = field = "cpu"
+    keys, also = _CPU_KEYS, "cpu.weight"
 
-    def read(self, value: Any, unified: Mapping[str, Any]) -> Optional[Cpu]:
-        weight = unified.get("cpu.weight")
-        if value is None and weight is None:
-            return None
-        path = "linux.resources.cpu"
-        doc = obj(path, value if value is not None else {}, _CPU_KEYS)
+    def parse(self, doc: Mapping[str, Any], weight: Any) -> Cpu:
+        path = self.path
         _refuse_set(path, doc, "idle", "SCHED_IDLE cgroups (cpu.idle) are not supported")
         burst = doc.get("burst")
-        with at(path):
-            return Cpu(
-                weight=weight,
-                shares=_limit(f"{path}.shares", doc.get("shares")),
-                quota_us=_limit(f"{path}.quota", doc.get("quota")),
-                period_us=_limit(f"{path}.period", doc.get("period")),
-                burst_us=None if burst is None else integer(f"{path}.burst", burst, 0),
-                rt_period_us=_limit(f"{path}.realtimePeriod", doc.get("realtimePeriod")),
-                rt_runtime_us=_limit(f"{path}.realtimeRuntime", doc.get("realtimeRuntime")),
-                cpus=doc.get("cpus") or None,
-                mems=doc.get("mems") or None,
-            )
+        return Cpu(
+            weight=weight,
+            shares=self.limit(doc, "shares"),
+            quota_us=self.limit(doc, "quota"),
+            period_us=self.limit(doc, "period"),
+            burst_us=None if burst is None else integer(f"{path}.burst", burst, 0),
+            rt_period_us=self.limit(doc, "realtimePeriod"),
+            rt_runtime_us=self.limit(doc, "realtimeRuntime"),
+            cpus=doc.get("cpus") or None,
+            mems=doc.get("mems") or None,
+        )
 
     def write(self, c: Cpu, unified: Dict[str, str]) -> Dict[str, Any]:
         out: Dict[str, Any] = {}
@@ -344,17 +367,14 @@ class _Cpu(_Property):
         return out
 
 
-class _Pids(_Property):
+class _Pids(_ObjectProperty):
     """``pids``: the limit."""
 
     key = field = "pids"
+    keys = ("limit",)
 
-    def read(self, value: Any, unified: Mapping[str, Any]) -> Optional[Pids]:
-        if value is None:
-            return None
-        doc = obj("linux.resources.pids", value, ("limit",))
-        with at("linux.resources.pids"):
-            return Pids(max=_limit("linux.resources.pids.limit", doc.get("limit")))
+    def parse(self, doc: Mapping[str, Any], extra: Any) -> Pids:
+        return Pids(max=self.limit(doc, "limit"))
 
     def write(self, p: Pids, unified: Dict[str, str]) -> Dict[str, Any]:
         if p.max == 0:
@@ -377,17 +397,15 @@ def _weight_devices(path: str, value: Any) -> Dict[str, int]:
     return out
 
 
-class _BlockIO(_Property):
+class _BlockIO(_ObjectProperty):
     """``blockIO``: the v1 weight, per-device weights and throttles."""
 
     key = "blockIO"
     field = "io"
+    keys = _BLKIO_KEYS
 
-    def read(self, value: Any, unified: Mapping[str, Any]) -> Optional[IO]:
-        if value is None:
-            return None
-        path = "linux.resources.blockIO"
-        doc = obj(path, value, _BLKIO_KEYS)
+    def parse(self, doc: Mapping[str, Any], extra: Any) -> IO:
+        path = self.path
         _refuse_set(path, doc, "leafWeight", "blkio leaf weights are not supported")
         maps: Dict[str, Dict[str, int]] = {"device_weights": _weight_devices(path, doc.get("weightDevice"))}
         for key, name in _THROTTLES:
@@ -398,8 +416,7 @@ class _BlockIO(_Property):
                 dev = f"{integer(where + '.major', d['major'], 0)}:{integer(where + '.minor', d['minor'], 0)}"
                 out[dev] = integer(where + ".rate", d["rate"], 0, INT64_MAX)
             maps[name] = out
-        with at(path):
-            return IO(blkio_weight=_limit(f"{path}.weight", doc.get("weight")), **maps)
+        return IO(blkio_weight=self.limit(doc, "weight"), **maps)
 
     def write(self, io: IO, unified: Dict[str, str]) -> Dict[str, Any]:
         if io.weight is not None:
@@ -455,16 +472,14 @@ class _HugepageLimits(_Property):
         return pages
 
 
-class _Network(_Property):
+class _Network(_ObjectProperty):
     """``network``: classID and priorities (cgroup v1's net_cls and net_prio)."""
 
     key = field = "network"
+    keys = ("classID", "priorities")
 
-    def read(self, value: Any, unified: Mapping[str, Any]) -> Optional[Network]:
-        if value is None:
-            return None
-        path = "linux.resources.network"
-        doc = obj(path, value, ("classID", "priorities"))
+    def parse(self, doc: Mapping[str, Any], extra: Any) -> Optional[Network]:
+        path = self.path
         class_id = doc.get("classID")
         priorities: Dict[str, int] = {}
         for i, item in enumerate(array(f"{path}.priorities", doc.get("priorities") or [])):
@@ -473,11 +488,10 @@ class _Network(_Property):
             priorities[string(where + ".name", d["name"])] = integer(where + ".priority", d["priority"], 0, 2**32 - 1)
         if not class_id and not priorities:
             return None  # runc's reading: a classID of 0 is not set
-        with at(path):
-            return Network(
-                class_id=integer(f"{path}.classID", class_id, 0, 2**32 - 1) if class_id else None,
-                priorities=priorities,
-            )
+        return Network(
+            class_id=integer(f"{path}.classID", class_id, 0, 2**32 - 1) if class_id else None,
+            priorities=priorities,
+        )
 
     def write(self, n: Network, unified: Dict[str, str]) -> Dict[str, Any]:
         out: Dict[str, Any] = {}

@@ -651,22 +651,46 @@ class _Field:
         raise NotImplementedError
 
 
+class _ObjectField(_Field):
+    """A property that is an object of ``keys`` (``required`` among them):
+    absent, the field is None; present, ``parse`` makes the field of the
+    checked object, a config class's error raised under its JSON path."""
+
+    keys: Tuple[str, ...]
+    required: Tuple[str, ...] = ()
+    #: ``linux`` or ``process``: where the property is.
+    section = "linux"
+
+    @property
+    def path(self) -> str:
+        return f"{self.section}.{self.key}"
+
+    def read(self, value: Any) -> Any:
+        if value is None:
+            return None
+        doc = obj(self.path, value, self.keys, required=self.required)
+        with at(self.path):
+            return self.parse(doc)
+
+    def parse(self, doc: Mapping[str, Any]) -> Any:
+        """The field of the property's object ``doc``."""
+        raise NotImplementedError
+
+
 def _write_fields(table: Tuple[_Field, ...], obj: Any) -> Dict[str, Any]:
     """The properties of ``table`` for the fields of ``obj`` that are set."""
     values = ((f, getattr(obj, f.field)) for f in table)
     return {f.key: f.write(value) for f, value in values if value is not None and value != {}}
 
 
-class _Personality(_Field):
+class _Personality(_ObjectField):
     """``linux.personality``: the domain (LINUX or LINUX32); the spec
     defines no flags yet, so any is refused."""
 
     key = field = "personality"
+    keys, required = ("domain", "flags"), ("domain",)
 
-    def read(self, value: Any) -> Optional[str]:
-        if value is None:
-            return None
-        doc = obj("linux.personality", value, ("domain", "flags"), required=("domain",))
+    def parse(self, doc: Mapping[str, Any]) -> str:
         if doc.get("flags"):
             raise fail("linux.personality.flags", f"no personality flags are supported, got {doc['flags']!r}")
         domain = string("linux.personality.domain", doc["domain"])
@@ -703,20 +727,17 @@ class _TimeOffsets(_Field):
         return {c: {"secs": s, "nanosecs": n} for c, (s, n) in offsets.items()}
 
 
-class _MemoryPolicy(_Field):
+class _MemoryPolicy(_ObjectField):
     """``linux.memoryPolicy``: a mode, a node list and flags."""
 
     key = "memoryPolicy"
     field = "memory_policy"
+    keys, required = ("mode", "nodes", "flags"), ("mode",)
 
-    def read(self, value: Any) -> Optional[MemoryPolicy]:
-        if value is None:
-            return None
-        doc = obj("linux.memoryPolicy", value, ("mode", "nodes", "flags"), required=("mode",))
+    def parse(self, doc: Mapping[str, Any]) -> MemoryPolicy:
         nodes = None if doc.get("nodes") is None else string("linux.memoryPolicy.nodes", doc["nodes"])
         flags = strings("linux.memoryPolicy.flags", doc.get("flags") or [])
-        with at("linux.memoryPolicy"):
-            return MemoryPolicy(string("linux.memoryPolicy.mode", doc["mode"]), nodes, flags)
+        return MemoryPolicy(string("linux.memoryPolicy.mode", doc["mode"]), nodes, flags)
 
     def write(self, policy: MemoryPolicy) -> Dict[str, Any]:
         out: Dict[str, Any] = {"mode": "MPOL_" + policy.mode.upper()}
@@ -727,23 +748,20 @@ class _MemoryPolicy(_Field):
         return out
 
 
-class _Scheduler(_Field):
+class _Scheduler(_ObjectField):
     """``process.scheduler``: sched_setattr(2)'s fields, policy required."""
 
     key = field = "scheduler"
+    keys, required, section = _SCHEDULER_KEYS, ("policy",), "process"
 
-    def read(self, value: Any) -> Optional[Scheduler]:
-        if value is None:
-            return None
-        doc = obj("process.scheduler", value, _SCHEDULER_KEYS, required=("policy",))
+    def parse(self, doc: Mapping[str, Any]) -> Scheduler:
         kwargs: Dict[str, Any] = {"policy": string("process.scheduler.policy", doc["policy"])}
         for key in ("nice", "priority", "runtime", "deadline", "period"):
             if doc.get(key) is not None:
                 kwargs[key] = integer(f"process.scheduler.{key}", doc[key])
         if doc.get("flags") is not None:
             kwargs["flags"] = strings("process.scheduler.flags", doc["flags"])
-        with at("process.scheduler"):
-            return Scheduler(**kwargs)
+        return Scheduler(**kwargs)
 
     def write(self, s: Scheduler) -> Dict[str, Any]:
         out: Dict[str, Any] = {"policy": "SCHED_" + s.policy.upper()}
@@ -755,40 +773,32 @@ class _Scheduler(_Field):
         return out
 
 
-class _ExecCPUAffinity(_Field):
+class _ExecCPUAffinity(_ObjectField):
     """``process.execCPUAffinity``: CPU lists for exec'd processes."""
 
     key = "execCPUAffinity"
     field = "exec_cpu_affinity"
+    keys, section = ("initial", "final"), "process"
 
-    def read(self, value: Any) -> Optional[ExecCPUAffinity]:
-        if value is None:
-            return None
-        doc = obj("process.execCPUAffinity", value, ("initial", "final"))
-        lists = {
-            k: string(f"process.execCPUAffinity.{k}", doc[k]) for k in ("initial", "final") if doc.get(k) is not None
-        }
-        with at("process.execCPUAffinity"):
-            return ExecCPUAffinity(**lists)
+    def parse(self, doc: Mapping[str, Any]) -> ExecCPUAffinity:
+        lists = {k: string(f"{self.path}.{k}", doc[k]) for k in self.keys if doc.get(k) is not None}
+        return ExecCPUAffinity(**lists)
 
     def write(self, affinity: ExecCPUAffinity) -> Dict[str, Any]:
         return {k: getattr(affinity, k) for k in ("initial", "final") if getattr(affinity, k)}
 
 
-class _IOPriority(_Field):
+class _IOPriority(_ObjectField):
     """``process.ioPriority``: a class and a level (0-7)."""
 
     key = "ioPriority"
     field = "io_priority"
+    keys, required, section = ("class", "priority"), ("class",), "process"
 
-    def read(self, value: Any) -> Optional[IOPriority]:
-        if value is None:
-            return None
-        doc = obj("process.ioPriority", value, ("class", "priority"), required=("class",))
+    def parse(self, doc: Mapping[str, Any]) -> IOPriority:
         io_class = string("process.ioPriority.class", doc["class"])
         level = 0 if doc.get("priority") is None else integer("process.ioPriority.priority", doc["priority"])
-        with at("process.ioPriority"):
-            return IOPriority(io_class, level)
+        return IOPriority(io_class, level)
 
     def write(self, priority: IOPriority) -> Dict[str, Any]:
         return {"class": "IOPRIO_CLASS_" + priority.io_class.upper(), "priority": priority.priority}

@@ -7,12 +7,12 @@ into a C array that the child walks between clone and execve.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, List, Mapping, Optional, Sequence
 
 from ..config import Config
 from ..namespaces import CLONE_FLAGS
 from ..process import DEFAULT_PATH
+from . import ops
 from .filesystem import DEV_SYMLINKS, SCRATCH_CANDIDATES, choose_scratch, chroot_steps, mount_steps, root_steps
 from .namespaces import (
     become_namespace_root,
@@ -32,15 +32,7 @@ from .process import (
     identity_steps,
 )
 from .steps import (
-    F_BIND,
-    F_CHOWN,
-    F_COPY_UP,
-    F_FILE,
-    F_MODE_SET,
-    F_NO_PIVOT,
-    F_PIVOT_ONLY,
-    F_RECURSIVE,
-    F_THROWAWAY,
+    Flag,
     HostFS,
     Op,
     Plan,
@@ -52,15 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEV_SYMLINKS",
-    "F_BIND",
-    "F_CHOWN",
-    "F_COPY_UP",
-    "F_FILE",
-    "F_MODE_SET",
-    "F_NO_PIVOT",
-    "F_PIVOT_ONLY",
-    "F_RECURSIVE",
-    "F_THROWAWAY",
+    "Flag",
     "RUNTIME_SYSCALLS_AFTER_SECCOMP",
     "SCRATCH_CANDIDATES",
     "HostFS",
@@ -117,14 +101,14 @@ def build_plan(
     if affinity is not None and affinity.initial is not None:
         steps.append(affinity_step(affinity.initial, "initial"))
     steps += [
-        Step(Op.JOIN_CGROUP, "join the cgroup", path, open_path=path, open_flags=os.O_WRONLY) for path in cgroup_procs
+        ops.join_cgroup("join the cgroup", path) for path in cgroup_procs
     ]
     if affinity is not None and affinity.final is not None:
         steps.append(affinity_step(affinity.final, "final"))
     clone_flags = namespace_steps(config, steps)
     if (cgroup_procs or cgroup_at_clone) and clone_flags & CLONE_FLAGS["cgroup"]:
         clone_flags &= ~CLONE_FLAGS["cgroup"]
-        steps.append(Step(Op.UNSHARE, "create the cgroup namespace", n1=CLONE_FLAGS["cgroup"]))
+        steps.append(ops.unshare("create the cgroup namespace", CLONE_FLAGS["cgroup"]))
     maps = id_maps(config, host)
     uid_map, deny = maps.uid_map, maps.deny_setgroups
     parent_work = _parent_has_work(config)
@@ -134,14 +118,14 @@ def build_plan(
     if own_maps:
         steps.extend(own_map_steps(maps))
     elif uid_map or parent_work:
-        steps.append(Step(Op.WAIT_PARENT, "wait for the parent's set-up"))
+        steps.append(ops.wait_parent("wait for the parent's set-up"))
     # Until execve the child is a copy of the caller: nothing in the
     # container may ptrace it or read its memory, fds or exe.  (After the
     # parent's part: an unprivileged parent writes the id maps of a dumpable
     # child only.)
-    steps.append(Step(Op.NOT_DUMPABLE, "make the process non-dumpable"))
+    steps.append(ops.not_dumpable("make the process non-dumpable"))
     if config.namespaces.net is True:
-        steps.append(Step(Op.LOOPBACK_UP, "bring the loopback interface up", "lo"))
+        steps.append(ops.loopback_up("bring the loopback interface up"))
     steps.extend(early_writes(config))
     mounts: List[Step] = []
     if config.rootfs is not None and config.namespaces.mount is False:
@@ -160,7 +144,7 @@ def build_plan(
     steps.extend(mounts)
     if create_hooks and config.rootfs is None:
         # No pivot_root to wait before: the hooks run once the namespaces exist.
-        steps.append(Step(Op.WAIT_PARENT, "wait for the create hooks", phase="hooks"))
+        steps.append(ops.wait_parent("wait for the create hooks", phase="hooks"))
     identity_steps(config, container_id, deny, steps, host)
     final_steps(config, steps, wait_start, start_socket, host, dies_with_owner, no_process)
     argv = config.process.args

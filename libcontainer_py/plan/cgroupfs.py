@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Dict, List, Mapping, Optional
 
 from ..config import Config
 from ..mounts import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC, Mount
-from .steps import Op, Step, bind_step
+from . import ops
+from .steps import Step
 
 if TYPE_CHECKING:
     from ..cgroups.layout import Hierarchy, Layout
@@ -59,28 +60,24 @@ def cgroup_mount_steps(m: Mount, config: Config, layout: Optional[Layout], dirs:
         if userns and not cgroupns:
             return [_bind(m, _own_dir(layout.unified, dirs), m.destination, "bind the container's cgroup2 directory")]
         return [
-            Step(
-                Op.MOUNT,
+            ops.mount(
                 "mount cgroup2",
                 m.destination,
+                source=m.source or "cgroup",
+                fstype="cgroup2",
                 mflags=m.mount_flags(),
-                n1=m.propagation_flags(),
-                s1=m.destination,
-                s2=m.source or "cgroup",
-                s3="cgroup2",
+                propagation=m.propagation_flags(),
             )
         ]
     steps = [
-        Step(
-            Op.MOUNT,
+        ops.mount(
             "mount the cgroup tmpfs",
             m.destination,
+            source="tmpfs",
+            fstype="tmpfs",
+            data="mode=755",
             mflags=_DEFAULT_FLAGS,
-            n1=m.propagation_flags(),
-            s1=m.destination,
-            s2="tmpfs",
-            s3="tmpfs",
-            s4="mode=755",
+            propagation=m.propagation_flags(),
         )
     ]
     hierarchies = layout.v1 if layout is not None else ()
@@ -89,15 +86,13 @@ def cgroup_mount_steps(m: Mount, config: Config, layout: Optional[Layout], dirs:
         target = posixpath.join(m.destination, name)
         if cgroupns:
             steps.append(
-                Step(
-                    Op.MOUNT,
+                ops.mount(
                     f"mount the cgroup hierarchy {name}",
                     target,
+                    source="cgroup",
+                    fstype="cgroup",
+                    data=",".join(h.controllers),
                     mflags=_DEFAULT_FLAGS | (m.mount_flags() & ~(MS_BIND | MS_REC)),
-                    s1=target,
-                    s2="cgroup",
-                    s3="cgroup",
-                    s4=",".join(h.controllers),
                 )
             )
         else:
@@ -108,15 +103,15 @@ def cgroup_mount_steps(m: Mount, config: Config, layout: Optional[Layout], dirs:
         for part in name.split(","):
             if part and part not in names:
                 link = posixpath.join(m.destination, part)
-                steps.append(Step(Op.SYMLINK, "link a co-mounted cgroup controller", link, s1=name, s2=link))
+                steps.append(ops.symlink("link a co-mounted cgroup controller", name, link))
     if m.readonly:
         flags = MS_REMOUNT | MS_BIND | MS_RDONLY | _DEFAULT_FLAGS
-        steps.append(Step(Op.MOUNT, "make the cgroup tmpfs read-only", m.destination, mflags=flags, s1=m.destination))
+        steps.append(ops.mount("make the cgroup tmpfs read-only", m.destination, mflags=flags))
     return steps
 
 
 def _bind(m: Mount, source: str, destination: str, what: str) -> Step:
-    return bind_step(
+    return ops.bind(
         what,
         source,
         destination,
@@ -125,5 +120,5 @@ def _bind(m: Mount, source: str, destination: str, what: str) -> Step:
         recursive=True,
         attrs_set=m.bind_attributes(),
         remount=m.mount_flags() & ~(MS_BIND | MS_REC),
-        prop=m.propagation_flags(),
+        propagation=m.propagation_flags(),
     )

@@ -23,20 +23,10 @@ from ..mounts import (
     propagation_flags,
 )
 from ..rootfs import HOST_PATHS, Rootfs
+from . import ops
 from .cgroupfs import cgroup_mount_steps
 from .namespaces import default_mappings
-from .steps import (
-    F_CHOWN,
-    F_NO_PIVOT,
-    F_PIVOT_ONLY,
-    F_RECURSIVE,
-    F_THROWAWAY,
-    HostFS,
-    Op,
-    Step,
-    bind_step,
-    copy_up_flags,
-)
+from .steps import Flag, HostFS, Step, copy_up_flags
 
 if TYPE_CHECKING:
     from ..cgroups.layout import Layout
@@ -85,40 +75,29 @@ def choose_scratch(config: Config, host: HostFS) -> str:
 
 def mount_step(m: Mount, host: HostFS) -> Step:
     """The mount itself: a bind (its flags come in mount_attr_steps) or a new
-    file system with its flags (MOUNT: s1 the target, s2 the source, s3 the
-    type, s4 the data, mflags, n1 the propagation)."""
+    file system with its flags."""
     if m.is_bind:
         source = m.source or ""
         is_file = host.exists(source) and not host.is_dir(source)
-        return bind_step(
+        return ops.bind(
             f"bind mount {source}",
             source,
             m.destination,
             is_file=is_file,
             readonly=False,
             recursive=m.recursive,
-            prop=m.propagation_flags(),
+            propagation=m.propagation_flags(),
         )
-    return Step(
-        Op.MOUNT,
+    return ops.mount(
         f"mount {m.type}" + (" (tmpcopyup)" if m.copy_up else ""),
         m.destination,
-        flags=copy_up_flags(m.copy_up, m.data),
+        source=m.effective_source,
+        fstype=m.type,
+        data=m.data or None,
         mflags=m.mount_flags(),
-        n1=m.propagation_flags(),
-        s1=m.destination,
-        s2=m.effective_source,
-        s3=m.type,
-        s4=m.data or None,
+        propagation=m.propagation_flags(),
+        flags=copy_up_flags(m.copy_up, m.data),
     )
-
-
-def attr_step(what: str, destination: str, set_: int, clear: int, *, recursive: bool, remount: int = 0) -> Step:
-    """mount_setattr on the mount at ``destination`` (inside the root);
-    ``remount``: the flags of a plain remount where the syscall is missing
-    (MOUNT_ATTR: s1 the mount, n1 set, n2 clear, n3 remount)."""
-    flags = F_RECURSIVE if recursive else 0
-    return Step(Op.MOUNT_ATTR, what, destination, flags=flags, n1=set_, n2=clear, n3=remount, s1=destination)
 
 
 def mount_attr_steps(m: Mount) -> List[Step]:
@@ -128,12 +107,12 @@ def mount_attr_steps(m: Mount) -> List[Step]:
     if m.is_bind and (m.bind_attributes() or m.bind_attributes_cleared()):
         remount = m.mount_flags() & ~(MS_BIND | MS_REC)
         what = "set the bind mount's flags"
-        steps.append(attr_step(what, m.destination, m.bind_attributes(), m.bind_attributes_cleared(),
-                               recursive=False, remount=remount))  # fmt: skip
+        set_, clear = m.bind_attributes(), m.bind_attributes_cleared()
+        steps.append(ops.mount_attr(what, m.destination, set_, clear, recursive=False, remount=remount))
     if m.recursive_options:
         set_, clear = m.recursive_attributes()
         what = f"set recursive mount options {','.join(m.recursive_options)}"
-        steps.append(attr_step(what, m.destination, set_, clear, recursive=True))
+        steps.append(ops.mount_attr(what, m.destination, set_, clear, recursive=True))
     return steps
 
 
@@ -167,7 +146,7 @@ def root_steps(config: Config, host: HostFS, owner: Optional[Tuple[int, int]]) -
     # An unbindable namespace could not bind the root: it starts rslave, and
     # the root gets its propagation after pivot_root (root_propagation_after).
     first = "rslave" if rootfs.propagation.endswith("unbindable") else rootfs.propagation
-    steps = [Step(Op.ROOT_PROPAGATION, f"make every mount {first}", "/", n1=propagation_flags(first))]
+    steps = [ops.root_propagation(f"make every mount {first}", propagation_flags(first))]
     scratch = choose_scratch(config, host) if rootfs.path is None else None
     if rootfs.propagation.endswith("shared"):
         # pivot_root (and MS_MOVE) refuse a shared current root or a shared
@@ -178,7 +157,7 @@ def root_steps(config: Config, host: HostFS, owner: Optional[Tuple[int, int]]) -
         parent = host.mount_point(os.path.dirname(host.realpath(where)))
         for point in dict.fromkeys(("/", parent)):
             what = "make a mount private for pivot_root"
-            steps.append(Step(Op.ROOT_PROPAGATION, what, point, s1=point, n1=MS_PRIVATE))
+            steps.append(ops.root_propagation(what, MS_PRIVATE, point))
     if rootfs.is_overlay:
         assert scratch is not None
         # in a user namespace of an unprivileged caller, the layers' opaque
@@ -187,13 +166,11 @@ def root_steps(config: Config, host: HostFS, owner: Optional[Tuple[int, int]]) -
     elif rootfs.is_host:
         assert scratch is not None
         data = "mode=755" + (f",uid={owner[0]},gid={owner[1]}" if owner else "")
-        steps.append(
-            Step(Op.ROOT_TMPFS, "mount the root tmpfs", scratch, mflags=MS_NOSUID | MS_NODEV, s1=scratch, s2=data)
-        )
+        steps.append(ops.root_tmpfs("mount the root tmpfs", scratch, data, MS_NOSUID | MS_NODEV))
     else:
         assert rootfs.path is not None
         root = host.realpath(rootfs.path)
-        steps.append(Step(Op.ROOT_BIND, "bind the root directory", root, s1=root))
+        steps.append(ops.root_bind("bind the root directory", root))
     return steps
 
 
@@ -203,30 +180,20 @@ def root_propagation_after(rootfs: Rootfs) -> List[Step]:
     if not rootfs.propagation.endswith(("shared", "unbindable")):
         return []  # slave or private: the whole namespace already is
     what = f"make the root {rootfs.propagation}"
-    return [Step(Op.ROOT_PROPAGATION, what, "/", s1="/", n1=propagation_flags(rootfs.propagation))]
+    return [ops.root_propagation(what, propagation_flags(rootfs.propagation), "/")]
 
 
 def overlay_step(rootfs: Rootfs, scratch: str, owner: Optional[Tuple[int, int]], *, userxattr: bool = False) -> Step:
-    """The overlay root; its lowerdir lists the top layer first (ROOT_OVERLAY:
-    s1 the mount point, s2 the overlay's data; with F_THROWAWAY s3 the data
-    of the tmpfs holding upper and work, s4 where the overlay goes)."""
+    """The overlay root; its lowerdir lists the top layer first.  Without an
+    upper directory, upper and work go on a throwaway tmpfs."""
     lower = ":".join(reversed(rootfs.lower))
     extra = ",userxattr" if userxattr else ""
     if rootfs.upper is not None:
         data = f"lowerdir={lower},upperdir={rootfs.upper},workdir={rootfs.work}{extra}"
-        return Step(Op.ROOT_OVERLAY, "mount the overlay root", scratch, s1=scratch, s2=data)
+        return ops.root_overlay("mount the overlay root", scratch, data)
     data = f"lowerdir={lower},upperdir={scratch}/upper,workdir={scratch}/work{extra}"
     tmpfs = "mode=755" + (f",uid={owner[0]},gid={owner[1]}" if owner else "")
-    return Step(
-        Op.ROOT_OVERLAY,
-        "mount the overlay root on a throwaway upper",
-        scratch,
-        flags=F_THROWAWAY,
-        s1=scratch,
-        s2=data,
-        s3=tmpfs,
-        s4=f"{scratch}/root",
-    )
+    return ops.root_overlay("mount the overlay root on a throwaway upper", scratch, data, (tmpfs, f"{scratch}/root"))
 
 
 def mount_steps(
@@ -247,9 +214,9 @@ def mount_steps(
         for path in HOST_PATHS:
             kind = host.lstat_kind(path)
             if kind == "symlink":
-                steps.append(Step(Op.SYMLINK, "link the host's layout", path, s1=host.readlink(path), s2=path))
+                steps.append(ops.symlink("link the host's layout", host.readlink(path), path))
             elif kind == "dir":
-                steps.append(bind_step(f"bind the host's {path}", path, path, is_file=False, readonly=True))
+                steps.append(ops.bind(f"bind the host's {path}", path, path, is_file=False, readonly=True))
         steps.append(mount_step(Mount.tmpfs("/tmp", mode=0o1777), host))
     gid_maps = config.gid_mappings or default_mappings(host)[1]
     late: List[Step] = []
@@ -258,7 +225,8 @@ def mount_steps(
             # Devices, symlinks and the mounts below /dev (devpts...) go in
             # first: /dev becomes read-only after them, as in runc.
             m = attrs.evolve(m, readonly=False)
-            late.append(attr_step("make /dev read-only", "/dev", ATTR_RDONLY, 0, recursive=False, remount=MS_RDONLY))
+            what = "make /dev read-only"
+            late.append(ops.mount_attr(what, "/dev", ATTR_RDONLY, 0, recursive=False, remount=MS_RDONLY))
         if m.is_cgroup:
             if cgroup_layout is None:
                 cgroup_layout = host.cgroup_layout()
@@ -274,22 +242,22 @@ def mount_steps(
     if create_hooks:
         # As runc: after the mounts and devices, before a read-only /dev,
         # the protected paths (which a hook then cannot undo) and pivot_root.
-        steps.append(Step(Op.WAIT_PARENT, "wait for the create hooks", phase="hooks"))
+        steps.append(ops.wait_parent("wait for the create hooks", phase="hooks"))
     steps.extend(late)
     for path in config.readonly_paths:
-        steps.append(Step(Op.READONLY_PATH, "make a path read-only", path, s1=path))
+        steps.append(ops.readonly_path("make a path read-only", path))
     for path in config.masked_paths:
-        steps.append(Step(Op.MASK_PATH, "mask a path", path, s1=path))
+        steps.append(ops.mask_path("mask a path", path))
     # chroot can be escaped by a process with CAP_SYS_CHROOT, which root of a
     # user namespace always has there: no fallback to it in a user namespace.
-    pivot_flags = F_NO_PIVOT if rootfs.no_pivot else 0
+    pivot_flags = Flag.NO_PIVOT if rootfs.no_pivot else 0
     if config.namespaces.user is True or host.in_user_namespace():
-        pivot_flags |= F_PIVOT_ONLY
+        pivot_flags |= Flag.PIVOT_ONLY
     what = "chroot into the root" if rootfs.no_pivot else "pivot_root into the root"
-    steps.append(Step(Op.PIVOT_ROOT, what, rootfs.path or "/", flags=pivot_flags))
+    steps.append(ops.pivot_root(what, rootfs.path or "/", pivot_flags))
     steps.extend(root_propagation_after(rootfs))
     if rootfs.readonly:
-        steps.append(Step(Op.REMOUNT_ROOT_RO, "make the root read-only", "/"))
+        steps.append(ops.remount_root_ro("make the root read-only"))
     return steps
 
 
@@ -298,8 +266,8 @@ def chroot_steps(config: Config, host: HostFS, create_hooks: bool = False) -> Li
     (as runc does), and nothing is mounted (validate refuses mounts there)."""
     assert config.rootfs is not None and config.rootfs.path is not None
     root = host.realpath(config.rootfs.path)
-    steps = [Step(Op.WAIT_PARENT, "wait for the create hooks", phase="hooks")] if create_hooks else []
-    steps.append(Step(Op.CHROOT, "chroot into the root (no mount namespace)", root, s1=root))
+    steps = [ops.wait_parent("wait for the create hooks", phase="hooks")] if create_hooks else []
+    steps.append(ops.chroot("chroot into the root (no mount namespace)", root))
     return steps
 
 
@@ -311,29 +279,17 @@ def dev_steps(config: Config, steps: List[Step], host: HostFS) -> None:
         if in_userns and d.type != "p":
             # mknod is not allowed in a user namespace: bind the host's node.
             steps.append(
-                bind_step(f"bind device {d.path}", d.path, d.path, is_file=True, readonly=False, recursive=False)
+                ops.bind(f"bind device {d.path}", d.path, d.path, is_file=True, readonly=False, recursive=False)
             )
         else:
             steps.append(device_step(d))
     for link, target in DEV_SYMLINKS:
-        steps.append(Step(Op.SYMLINK, "make /dev symlink", link, s1=target, s2=link))
+        steps.append(ops.symlink("make /dev symlink", target, link))
     if config.mounts.find("/dev/pts") is not None:
-        steps.append(Step(Op.SYMLINK, "make /dev symlink", "/dev/ptmx", s1="pts/ptmx", s2="/dev/ptmx"))
+        steps.append(ops.symlink("make /dev symlink", "pts/ptmx", "/dev/ptmx"))
 
 
 def device_step(d: Device) -> Step:
-    """mknod of a device node or FIFO, then its owner where it is not root
-    (MKNOD: s1 the path, n1 type and mode, n2 the device number; with
-    F_CHOWN n3 the uid, mflags the gid)."""
-    chown = d.uid != 0 or d.gid != 0
-    return Step(
-        Op.MKNOD,
-        "make FIFO" if d.type == "p" else "make device node",
-        d.path,
-        flags=F_CHOWN if chown else 0,
-        mflags=d.gid,
-        n1=d.file_type | d.mode,
-        n2=os.makedev(d.major, d.minor),
-        n3=d.uid,
-        s1=d.path,
-    )
+    """mknod of a device node or FIFO, then its owner where it is not root."""
+    what = "make FIFO" if d.type == "p" else "make device node"
+    return ops.mknod(what, d.path, d.file_type | d.mode, os.makedev(d.major, d.minor), (d.uid, d.gid))

@@ -12,7 +12,8 @@ from ..errors import ConfigError
 from ..idmap import IDMap
 from ..namespaces import CLONE_FLAGS, SETNS_ORDER
 from ..rootless import RootlessWarning, check_maps, needs_helper
-from .steps import F_BIND, HostFS, Op, Step
+from . import ops
+from .steps import Flag, HostFS, Op, Step
 
 
 def namespace_steps(config: Config, steps: List[Step]) -> int:
@@ -30,23 +31,21 @@ def namespace_steps(config: Config, steps: List[Step]) -> int:
         # namespace: unshare it (its children go there), write them, then
         # fork into it; the pid namespace too (PID 1 cannot CLONE_PARENT).
         late = new_flags & (CLONE_FLAGS["time"] | CLONE_FLAGS["pid"])
-        steps.append(Step(Op.UNSHARE, "create the time (and pid) namespaces", n1=late))
+        steps.append(ops.unshare("create the time (and pid) namespaces", late))
         steps.append(_offsets_step(config))
-        steps.append(Step(Op.FORK, "fork into the time namespace"))
+        steps.append(ops.fork("fork into the time namespace"))
         return new_flags & ~late
     if not joined:
         return new_flags
     for kind in SETNS_ORDER:
         if kind in joined:
-            steps.append(
-                Step(Op.SETNS, f"join the {kind} namespace", joined[kind], n2=CLONE_FLAGS[kind], open_path=joined[kind])
-            )
+            steps.append(ops.setns(f"join the {kind} namespace", joined[kind], CLONE_FLAGS[kind]))
     if new_flags:
-        steps.append(Step(Op.UNSHARE, "create namespaces", n1=new_flags))
+        steps.append(ops.unshare("create namespaces", new_flags))
     if config.time_offsets:
         steps.append(_offsets_step(config))
     if "pid" in joined or ns.pid is True or ns.time is True:
-        steps.append(Step(Op.FORK, "fork into the pid namespace"))
+        steps.append(ops.fork("fork into the pid namespace"))
     return 0
 
 
@@ -55,7 +54,7 @@ def _offsets_step(config: Config) -> Step:
     will be in (time_namespaces(7): one line per clock)."""
     data = "".join(f"{clock} {secs} {nsecs}\n" for clock, (secs, nsecs) in config.time_offsets.items())
     path = "/proc/self/timens_offsets"
-    return Step(Op.WRITE_FILE, "set the time namespace's clock offsets", path, s1=path, s2=data)
+    return ops.write_file("set the time namespace's clock offsets", path, data)
 
 
 def default_mappings(host: HostFS) -> Tuple[Tuple[IDMap, ...], Tuple[IDMap, ...]]:
@@ -109,9 +108,9 @@ def own_map_steps(maps: IdMaps) -> List[Step]:
     """The child writes its own one-id maps: a process may map its own uid
     and gid into a user namespace it created once setgroups is denied."""
     return [
-        Step(Op.WRITE_FILE, "deny setgroups in the user namespace", _SETGROUPS, s1=_SETGROUPS, s2="deny"),
-        Step(Op.WRITE_FILE, "write the user namespace's uid map", _UID_MAP, s1=_UID_MAP, s2=maps.uid_map),
-        Step(Op.WRITE_FILE, "write the user namespace's gid map", _GID_MAP, s1=_GID_MAP, s2=maps.gid_map),
+        ops.write_file("deny setgroups in the user namespace", _SETGROUPS, "deny"),
+        ops.write_file("write the user namespace's uid map", _UID_MAP, maps.uid_map),
+        ops.write_file("write the user namespace's gid map", _GID_MAP, maps.gid_map),
     ]
 
 
@@ -134,8 +133,8 @@ def become_namespace_root(config: Config, host: HostFS) -> List[Step]:
     up have owners the namespace can represent."""
     uid, gid = namespace_ids(config, host)
     return [
-        Step(Op.SETGID, "take a gid of the user namespace", str(gid), n1=gid),
-        Step(Op.SETUID, "take a uid of the user namespace", str(uid), n1=uid),
+        ops.setgid("take a gid of the user namespace", gid),
+        ops.setuid("take a uid of the user namespace", uid),
     ]
 
 
@@ -144,9 +143,9 @@ def preopen_bind_sources(mounts: List[Step]) -> Tuple[List[Step], List[Step]]:
     out: List[Step] = []
     preopens: List[Step] = []
     for step in mounts:
-        if step.op is Op.MOUNT and step.flags & F_BIND and step.s2:
+        if step.op is Op.MOUNT and step.flags & Flag.BIND and step.s2:
             slot = len(preopens)
-            preopens.append(Step(Op.PREOPEN, "open a bind source", step.s2, s1=step.s2, slot=slot))
+            preopens.append(ops.preopen("open a bind source", step.s2, slot))
             step = attrs.evolve(step, slot=slot)
         out.append(step)
     return out, preopens

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import struct
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
+from .._execpath import exec_candidates as exec_candidates
 from ..capabilities import CAPABILITY_NAMES, mask
 from ..config import PERSONALITIES, Config
 from ..errors import ConfigError
@@ -14,14 +14,8 @@ from ..memory_policy import MAX_NODES
 from ..scheduling import cpu_mask, parse_cpu_list
 from ..seccomp import Seccomp
 from ..seccomp import compile as compile_seccomp
-from .steps import HostFS, Op, Step
-
-
-def exec_candidates(program: str, path: str) -> Tuple[str, ...]:
-    """The paths execve tries, in order, like execvpe."""
-    if "/" in program:
-        return (program,)
-    return tuple(os.path.join(d or ".", program) for d in path.split(":"))
+from . import ops
+from .steps import HostFS, Step
 
 
 def early_writes(config: Config) -> List[Step]:
@@ -30,20 +24,12 @@ def early_writes(config: Config) -> List[Step]:
     from ..sysctl import proc_path
 
     steps = [
-        Step(Op.WRITE_FILE, f"set sysctl {key}", proc_path(key), s1=proc_path(key), s2=value)
+        ops.write_file(f"set sysctl {key}", proc_path(key), value)
         for key, value in config.sysctl.items()
     ]
     adj = config.process.oom_score_adj
     if adj is not None:
-        steps.append(
-            Step(
-                Op.WRITE_FILE,
-                "set oom_score_adj",
-                "/proc/self/oom_score_adj",
-                s1="/proc/self/oom_score_adj",
-                s2=str(adj),
-            )
-        )
+        steps.append(ops.write_file("set oom_score_adj", "/proc/self/oom_score_adj", str(adj)))
     return steps
 
 
@@ -56,30 +42,28 @@ def identity_steps(config: Config, container_id: str, deny_setgroups: bool, step
     if hostname is None and ns.uts is True:
         hostname = container_id[:64]
     if hostname is not None:
-        steps.append(Step(Op.SETHOSTNAME, "set the hostname", hostname, s1=hostname))
+        steps.append(ops.sethostname("set the hostname", hostname))
     if config.domainname is not None:
-        steps.append(Step(Op.SETDOMAINNAME, "set the domainname", config.domainname, s1=config.domainname))
+        steps.append(ops.setdomainname("set the domainname", config.domainname))
     if process.terminal:
         # The terminal belongs to the process's user, mode 620 (its group is
         # devpts's gid= option: tty, 5), as runc leaves it.
-        steps.append(Step(Op.TTY, "open a terminal", "/dev/ptmx", n1=process.user.uid))
-    steps.append(Step(Op.SETUP_FDS, "set up stdio and close other fds"))
+        steps.append(ops.tty("open a terminal", process.user.uid))
+    steps.append(ops.setup_fds("set up stdio and close other fds"))
     for limit in process.rlimits:
-        steps.append(
-            Step(Op.RLIMIT, f"set rlimit {limit.type}", limit.type, n1=limit.resource, n2=limit.soft, n3=limit.hard)
-        )
+        steps.append(ops.rlimit(f"set rlimit {limit.type}", limit.type, limit.resource, limit.soft, limit.hard))
     # While every capability is held: a real-time policy needs CAP_SYS_NICE,
     # the real-time I/O class CAP_SYS_ADMIN.
     if process.scheduler is not None:
         sched = process.scheduler
-        steps.append(Step(Op.SCHED_SETATTR, f"set the scheduling policy {sched.policy}", data=sched.sched_attr()))
+        steps.append(ops.sched_setattr(f"set the scheduling policy {sched.policy}", sched.sched_attr()))
     if process.io_priority is not None:
         io = process.io_priority
-        steps.append(Step(Op.IOPRIO, f"set the I/O priority {io.io_class} {io.priority}", n1=io.value))
+        steps.append(ops.ioprio(f"set the I/O priority {io.io_class} {io.priority}", io.value))
     numa = config.memory_policy
     if numa is not None:
         what = f"set the memory policy {numa.mode}" + (f" {numa.nodes}" if numa.nodes else "")
-        steps.append(Step(Op.SET_MEMPOLICY, what, n1=numa.mode_value, n2=MAX_NODES, data=numa.node_mask()))
+        steps.append(ops.set_mempolicy(what, numa.mode_value, MAX_NODES, numa.node_mask()))
     caps = process.capabilities
     last = host.last_capability()
     held = host.bounding_set()
@@ -96,35 +80,20 @@ def identity_steps(config: Config, container_id: str, deny_setgroups: bool, step
     # As runc: entered before the ids change, so a directory the runtime
     # can enter and the user could not still works (the child then checks
     # that it is inside the root).
-    steps.append(Step(Op.CHDIR, "enter the working directory", process.cwd, s1=process.cwd))
+    steps.append(ops.chdir("enter the working directory", process.cwd))
     if user.uid != 0:
-        steps.append(Step(Op.KEEPCAPS, "keep capabilities across setuid", n1=1))
-    steps.append(Step(Op.DROP_BOUNDING, "drop from the bounding set", n1=mask(caps.bounding) & valid, n2=last))
+        steps.append(ops.keepcaps("keep capabilities across setuid", True))
+    steps.append(ops.drop_bounding("drop from the bounding set", mask(caps.bounding) & valid, last))
     if not deny_setgroups:
-        steps.append(
-            Step(
-                Op.SETGROUPS,
-                "set supplementary groups",
-                str(list(user.additional_gids)),
-                n1=len(user.additional_gids),
-                gids=user.additional_gids,
-            )
-        )
-    steps.append(Step(Op.SETGID, "set the gid", str(user.gid), n1=user.gid))
-    steps.append(Step(Op.SETUID, "set the uid", str(user.uid), n1=user.uid))
+        steps.append(ops.setgroups("set supplementary groups", user.additional_gids))
+    steps.append(ops.setgid("set the gid", user.gid))
+    steps.append(ops.setuid("set the uid", user.uid))
     if user.uid != 0:
-        steps.append(Step(Op.KEEPCAPS, "stop keeping capabilities", n1=0))
-    steps.append(
-        Step(
-            Op.CAPSET,
-            "set the capabilities",
-            n1=mask(caps.effective) & valid,
-            n2=mask(caps.permitted) & valid,
-            n3=mask(caps.inheritable) & valid,
-        )
-    )
+        steps.append(ops.keepcaps("stop keeping capabilities", False))
+    effective, permitted, inheritable = (mask(c) & valid for c in (caps.effective, caps.permitted, caps.inheritable))
+    steps.append(ops.capset("set the capabilities", effective, permitted, inheritable))
     if caps.ambient:
-        steps.append(Step(Op.AMBIENT, "raise ambient capabilities", n1=mask(caps.ambient) & valid, n2=last))
+        steps.append(ops.ambient("raise ambient capabilities", mask(caps.ambient) & valid, last))
 
 
 def final_steps(
@@ -144,33 +113,33 @@ def final_steps(
     started (OCI's create without ``process``): its program is not looked
     for."""
     process = config.process
-    steps.append(Step(Op.UMASK, "set the umask", n1=process.umask))
+    steps.append(ops.umask("set the umask", process.umask))
     if config.personality is not None:
         persona = PERSONALITIES[config.personality]
-        steps.append(Step(Op.PERSONALITY, f"set the execution domain {config.personality}", n1=persona))
+        steps.append(ops.personality(f"set the execution domain {config.personality}", persona))
     if process.no_new_privileges:
-        steps.append(Step(Op.NO_NEW_PRIVS, "set no_new_privs"))
+        steps.append(ops.no_new_privs("set no_new_privs"))
     if (wait_start or start_socket is not None) and not no_process:
         # A missing or unexecutable program fails create, not start (runc).
-        steps.append(Step(Op.FIND_EXEC, "find the executable", process.args[0]))
+        steps.append(ops.find_exec("find the executable", process.args[0]))
     if dies_with_owner:
-        steps.append(Step(Op.PDEATHSIG, "die with the owner", n1=signal.SIGKILL))
+        steps.append(ops.pdeathsig("die with the owner", signal.SIGKILL))
     late = process.no_new_privileges and config.seccomp is not None
     if late and config.seccomp is not None and config.seccomp.uses_notify:
         steps.append(seccomp_step(config, host))
         late = False
     if wait_start:
-        steps.append(Step(Op.WAIT_START, "wait for start"))
+        steps.append(ops.wait_start("wait for start"))
     elif start_socket is not None:
-        steps.append(Step(Op.WAIT_ACCEPT, "wait to be started", start_socket, listen_path=start_socket))
+        steps.append(ops.wait_accept("wait to be started", start_socket))
     if late:
         steps.append(seccomp_step(config, host))
     if process.init:
         # PID 1 is a copy of the caller that never execs: it blanks the
         # caller's argv and environment, which /proc/1/cmdline and environ show.
         areas = b"".join(struct.pack("QQ", start, end) for start, end in host.creator_areas())
-        steps.append(Step(Op.INIT, "start the init (PID 1 stays, the program is its child)", data=areas))
-    steps.append(Step(Op.EXEC, "exec", process.args[0]))
+        steps.append(ops.init("start the init (PID 1 stays, the program is its child)", areas))
+    steps.append(ops.execve("exec", process.args[0]))
 
 
 #: What the child itself calls after loading a filter until the caller gets
@@ -187,7 +156,7 @@ INIT_SYSCALLS = frozenset({"rt_sigprocmask", "clone", "prctl"})
 def affinity_step(cpus: str, which: str) -> Step:
     """sched_setaffinity to the CPU list ``cpus`` (ExecCPUAffinity's)."""
     mask = cpu_mask(parse_cpu_list(f"exec_cpu_affinity.{which}", cpus))
-    return Step(Op.SCHED_SETAFFINITY, f"set the {which} CPU affinity {cpus}", cpus, data=mask)
+    return ops.sched_setaffinity(f"set the {which} CPU affinity {cpus}", cpus, mask)
 
 
 def seccomp_step(config: Config, host: HostFS, *, early: bool = False) -> Step:
@@ -196,23 +165,14 @@ def seccomp_step(config: Config, host: HostFS, *, early: bool = False) -> Step:
     A listener (notify rules) is handed to the parent by number, as runc
     does: the child writes it (so ``write`` may not notify, runc's rule) and
     the parent copies it with pidfd_getfd; a parent without CAP_SYS_PTRACE
-    gets it with SCM_RIGHTS (then ``sendmsg`` may not notify either).
-    SECCOMP: data the program, n1 its length in instructions, n2 seccomp(2)
-    flags, n3 1 to hand the listener over by number."""
+    gets it with SCM_RIGHTS (then ``sendmsg`` may not notify either)."""
     seccomp = config.seccomp
     assert seccomp is not None
     compiled = compile_seccomp(seccomp)
     by_number = host.can_take_fds() if compiled.uses_notify else False
     if compiled.uses_notify:
         _check_notify(config, seccomp, early=early, by_number=by_number)
-    return Step(
-        Op.SECCOMP,
-        "load the seccomp filter",
-        n1=compiled.instructions,
-        n2=compiled.flags,
-        n3=int(by_number),
-        data=compiled.program,
-    )
+    return ops.seccomp("load the seccomp filter", compiled.program, compiled.instructions, compiled.flags, by_number)
 
 
 def _check_notify(config: Config, seccomp: Seccomp, *, early: bool, by_number: bool) -> None:

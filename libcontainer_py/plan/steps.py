@@ -1,4 +1,4 @@
-"""Steps and plans: the data the C executor walks (Op values are its LC_OP_*)."""
+"""Steps and plans: the data the C executor walks (Op is its LC_OPS list)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Dict, Optional, Tuple, Type
 import attrs
 
 from .. import errors
+from .._lcnative import ffi, lib
 from ..capabilities import caller_bounding_set
-from ..mounts import MS_BIND, MS_RDONLY, MS_REC
 from ..namespaces import CLONE_FLAGS
 
 if TYPE_CHECKING:
@@ -20,119 +20,51 @@ if TYPE_CHECKING:
     from ..rootless import AutomaticMaps
 
 
-class Op(enum.IntEnum):
-    """Step operations; the values are the C executor's LC_OP_* constants."""
-
-    SETNS = 1
-    UNSHARE = 2
-    FORK = 3
-    WAIT_PARENT = 4
-    LOOPBACK_UP = 5
-    ROOT_PROPAGATION = 6
-    ROOT_TMPFS = 7
-    ROOT_BIND = 8
-    MOUNT = 9
-    MKNOD = 10
-    SYMLINK = 11
-    PIVOT_ROOT = 13
-    REMOUNT_ROOT_RO = 14
-    SETHOSTNAME = 15
-    SETDOMAINNAME = 16
-    SETUP_FDS = 17
-    SETGROUPS = 18
-    SETGID = 19
-    SETUID = 20
-    CHDIR = 21
-    UMASK = 22
-    WAIT_START = 23
-    EXEC = 24
-    PREOPEN = 25
-    JOIN_CGROUP = 26
-    KEEPCAPS = 27
-    DROP_BOUNDING = 28
-    CAPSET = 29
-    AMBIENT = 30
-    NO_NEW_PRIVS = 31
-    RLIMIT = 32
-    WRITE_FILE = 33
-    MASK_PATH = 34
-    READONLY_PATH = 35
-    SECCOMP = 36
-    NOT_DUMPABLE = 37
-    WAIT_ACCEPT = 38
-    INIT = 39
-    TTY = 40
-    ROOT_OVERLAY = 41
-    FIND_EXEC = 42
-    PERSONALITY = 43
-    SCHED_SETATTR = 44
-    IOPRIO = 45
-    SCHED_SETAFFINITY = 46
-    SET_MEMPOLICY = 47
-    MOUNT_ATTR = 48
-    PDEATHSIG = 49
-    CHROOT = 50
-    SERVE = 51
+def _header_constants(prefix: str) -> Dict[str, int]:
+    """The ``#define``s of _native/lc_native.h named ``prefix``*, by the rest
+    of their name, in the order of their values (cffi's ``lib`` has them)."""
+    found = {name[len(prefix) :]: int(getattr(lib, name)) for name in dir(lib) if name.startswith(prefix)}
+    return dict(sorted(found.items(), key=lambda item: item[1]))
 
 
-# Step flags: the LC_F_* of _native/lc_native.h, which says what each means
-# (tests/unit/test_plan.py checks the values against it).
-F_FILE = 0x1
-F_RECURSIVE = 0x2
-F_NO_PIVOT = 0x4
-F_BIND = 0x8
-F_PIVOT_ONLY = 0x10
-F_THROWAWAY = 0x40
-F_COPY_UP = 0x80
-F_MODE_SET = 0x100
-F_CHOWN = 0x200
+if TYPE_CHECKING:  # mypy cannot read members made at run time: any name is one
+
+    class _OpMeta(enum.EnumMeta):
+        def __getattr__(cls, name: str) -> Op: ...
+
+    class Op(enum.IntEnum, metaclass=_OpMeta):
+        """Step operations: the rows of the C header's LC_OPS list."""
+
+    class _FlagMeta(enum.EnumMeta):
+        def __getattr__(cls, name: str) -> Flag: ...
+
+    class Flag(enum.IntFlag, metaclass=_FlagMeta):
+        """Step flags: the C header's LC_F_*, which says what each means."""
+
+else:
+    Op = enum.IntEnum("Op", _header_constants("LC_OP_"), module=__name__)
+    Op.__doc__ = "Step operations: the rows of the C header's LC_OPS list (LC_OP_* values)."
+    Flag = enum.IntFlag("Flag", _header_constants("LC_F_"), module=__name__)
+    Flag.__doc__ = "Step flags: the C header's LC_F_*, which says what each means."
 
 
 def copy_up_flags(copy_up: bool, data: str) -> int:
     """A tmpfs MOUNT's flags for tmpcopyup: its root keeps a ``mode=`` of the
-    data (F_MODE_SET), or else gets the mode of the directory it hides."""
+    data (Flag.MODE_SET), or else gets the mode of the directory it hides."""
     if not copy_up:
         return 0
-    return F_COPY_UP | (F_MODE_SET if any(o.startswith("mode=") for o in data.split(",")) else 0)
+    return Flag.COPY_UP | (Flag.MODE_SET if any(o.startswith("mode=") for o in data.split(",")) else 0)
 
 
-_ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {
-    Op.SETNS: errors.NamespaceError,
-    Op.UNSHARE: errors.NamespaceError,
-    Op.FORK: errors.NamespaceError,
-    Op.WAIT_PARENT: errors.NamespaceError,
-    Op.LOOPBACK_UP: errors.NamespaceError,
-    Op.JOIN_CGROUP: errors.CgroupJoinError,
-    Op.KEEPCAPS: errors.SecurityError,
-    Op.NOT_DUMPABLE: errors.SecurityError,
-    Op.DROP_BOUNDING: errors.SecurityError,
-    Op.CAPSET: errors.SecurityError,
-    Op.AMBIENT: errors.SecurityError,
-    Op.NO_NEW_PRIVS: errors.SecurityError,
-    Op.RLIMIT: errors.SecurityError,
-    Op.SECCOMP: errors.SecurityError,
-    Op.WRITE_FILE: errors.SecurityError,
-    Op.SETHOSTNAME: errors.IdentityError,
-    Op.SETDOMAINNAME: errors.IdentityError,
-    Op.SETGROUPS: errors.IdentityError,
-    Op.SETGID: errors.IdentityError,
-    Op.SETUID: errors.IdentityError,
-    Op.CHDIR: errors.CwdError,
-    Op.EXEC: errors.ExecError,
-    Op.FIND_EXEC: errors.ExecError,
-    Op.PERSONALITY: errors.SecurityError,
-    Op.SCHED_SETATTR: errors.SecurityError,
-    Op.IOPRIO: errors.SecurityError,
-    Op.SCHED_SETAFFINITY: errors.SecurityError,
-    Op.SET_MEMPOLICY: errors.SecurityError,
-    Op.SETUP_FDS: errors.StepError,
-    Op.UMASK: errors.StepError,
-    Op.WAIT_START: errors.StepError,
-    Op.WAIT_ACCEPT: errors.StepError,
-    Op.INIT: errors.StepError,
-    Op.SERVE: errors.StepError,
-    Op.TTY: errors.StepError,
-}
+def _error_class(op: Op) -> Type[errors.StepError]:
+    """The exception a failure of ``op`` raises: the class the header names
+    for it (lc_op_errors)."""
+    cls = getattr(errors, ffi.string(lib.lc_op_errors[op]).decode())
+    assert isinstance(cls, type) and issubclass(cls, errors.StepError), cls
+    return cls
+
+
+_ERROR_CLASS: Dict[Op, Type[errors.StepError]] = {op: _error_class(op) for op in Op}
 
 
 # INIT, SERVE: PID 1 stays in the child's memory for good, it never execs.
@@ -147,12 +79,11 @@ class Step:
     """One child-side step, as C's struct lc_step has it.
 
     ``n1``..``n3`` (numbers) and ``s1``..``s4`` (strings) are slots whose
-    meaning depends on ``op``: the header comment of _native/executor.c
-    lists them per op, and the typed constructors (bind_step below;
-    mount_step, attr_step, overlay_step, device_step in filesystem.py;
-    seccomp_step in process.py) say which slot carries what.  They keep the
-    C struct's names: a name per meaning would take a field per op, or a
-    union, on both sides of the contract.
+    meaning depends on ``op``: the row of the op in _native/lc_native.h's
+    LC_OPS list says what each carries, and so does the op's constructor in
+    ops.py, which is how a step is made.  They keep the C struct's names: a
+    name per meaning would take a field per op, or a union, on both sides
+    of the contract.
     """
 
     op: Op
@@ -184,8 +115,8 @@ class Step:
 
     @property
     def error_class(self) -> Type[errors.StepError]:
-        cls: Type[errors.StepError] = _ERROR_CLASS.get(self.op, errors.MountError)
-        return cls
+        """The exception a failure of this step raises."""
+        return _ERROR_CLASS[self.op]
 
 
 @attrs.frozen
@@ -358,38 +289,3 @@ def _creator_areas(pid: int) -> Tuple[Tuple[int, int], ...]:
         if start < end and any(lo <= start and end <= hi for lo, hi in writable)
     )
 
-
-def bind_step(
-    what: str,
-    source: str,
-    destination: str,
-    *,
-    is_file: bool,
-    readonly: bool,
-    recursive: bool = True,
-    attrs_set: int = 0,
-    remount: int = 0,
-    prop: int = 0,
-) -> Step:
-    """A MOUNT step binding ``source`` (a host path) on ``destination`` in
-    the root: recursive unless told not to; ``readonly`` sets the read-only
-    attribute (mount_setattr) or remount flag (without it); ``attrs_set``,
-    ``remount`` and ``prop`` (a propagation) as MOUNT takes them.  Slots:
-    s1 the destination, s2 the source, n1 the propagation, n2 the
-    mount_setattr attributes, n3 the remount flags without mount_setattr."""
-    if readonly:
-        attrs_set |= 0x1
-        remount |= MS_RDONLY
-    flags = F_BIND | (F_FILE if is_file else 0) | (F_RECURSIVE if recursive else 0)
-    return Step(
-        Op.MOUNT,
-        what,
-        destination,
-        flags=flags,
-        mflags=MS_BIND | (MS_REC if recursive else 0),
-        n1=prop,
-        n2=attrs_set,
-        n3=remount,
-        s1=destination,
-        s2=source,
-    )

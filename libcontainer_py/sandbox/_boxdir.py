@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import logging
 import os
 import stat
 from typing import List, Optional
 
+from .._log import log
 from .._owners import alive, me
 from .._statedir import DEFAULT_ROOT
 from .errors import SandboxError
 
-log = logging.getLogger("libcontainer_py")
 _CLAIM = ".claim-"
 
 _libc = ctypes.CDLL(None, use_errno=True)

@@ -11,6 +11,7 @@ from typing import List, Optional, Tuple
 
 import attrs
 
+from .._kernelfile import write_kernel_file
 from ._places import Places
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -77,11 +78,7 @@ class CgroupWatch:
             self._peak_fd = self._open(f"{d}/memory.max_usage_in_bytes")
             efd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
             self._fds.append(efd)
-            control = os.open(f"{d}/cgroup.event_control", os.O_WRONLY | os.O_CLOEXEC)
-            try:
-                os.write(control, f"{efd} {self._oom_fd}".encode())
-            finally:
-                os.close(control)
+            write_kernel_file(f"{d}/cgroup.event_control", f"{efd} {self._oom_fd}")
             self.wake_fds.append(efd)
         else:
             self._oom_fd = self._watched(f"{d}/memory.events")

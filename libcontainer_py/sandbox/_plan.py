@@ -14,7 +14,7 @@ import attrs
 
 from .._lcnative import lib
 from ..namespaces import CLONE_FLAGS
-from ..plan import Op, Plan, Step
+from ..plan import Op, Plan, Step, ops
 
 #: Where a run's stdin, stdout and stderr land in its process (serve.c).
 FD_BASE: int = lib.LC_SERVE_FD_BASE
@@ -55,21 +55,13 @@ def server_plan(plan: Plan, *, region: int, box: Optional[str], creator_areas: b
     join = tuple(s for s in plan.steps[:k] if _joins_cgroup(s))
     setup = tuple(s for s in plan.steps[:k] if not _joins_cgroup(s) and (loopback or s.op is not Op.LOOPBACK_UP))
     process = plan.steps[k:]
-    serve = Step(
-        Op.SERVE,
-        "serve the sandbox's runs",
-        n1=region,
-        s1=box,
-        s2=SCRATCH[0],
-        s3=SCRATCH[1],
-        data=creator_areas,
-    )
+    serve = ops.serve("serve the sandbox's runs", region, box, SCRATCH, creator_areas)
     steps = (
         *setup,
         *join,
         plan.steps[k],
         *(s for s in process if s.op in (Op.DROP_BOUNDING, Op.PDEATHSIG)),
-        Step(Op.NO_NEW_PRIVS, "set no_new_privs"),
+        ops.no_new_privs("set no_new_privs"),
         *(s for s in process if s.op is Op.SECCOMP),
         serve,
     )

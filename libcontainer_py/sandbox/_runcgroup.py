@@ -17,6 +17,7 @@ import os
 import time
 from typing import List, Optional
 
+from .._kernelfile import write_kernel_file
 from ._kernel import CgroupWatch, Usage
 from ._places import Places
 from .errors import SandboxError
@@ -71,18 +72,10 @@ def v2_controllers(places: Places, server: int) -> None:
         return
     try:
         os.mkdir(f"{places.unified}/server", 0o755)
-        _write(f"{places.unified}/server/cgroup.procs", str(server))
-        _write(f"{places.unified}/cgroup.subtree_control", " ".join(f"+{name}" for name in wanted))
+        write_kernel_file(f"{places.unified}/server/cgroup.procs", str(server))
+        write_kernel_file(f"{places.unified}/cgroup.subtree_control", " ".join(f"+{name}" for name in wanted))
     except OSError as exc:
         raise SandboxError(f"cannot give the runs of the box {places.unified} their {wanted}: {exc}") from exc
-
-
-def _write(path: str, value: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
-    try:
-        os.write(fd, value.encode())
-    finally:
-        os.close(fd)
 
 
 class RunCgroup:
@@ -115,15 +108,15 @@ class RunCgroup:
         if limits.memory is not None and places.memory is not None:
             memory = str(limits.memory)
             if places.memory_v1:
-                _write(f"{places.memory}/memory.limit_in_bytes", memory)
+                write_kernel_file(f"{places.memory}/memory.limit_in_bytes", memory)
                 if os.path.exists(f"{places.memory}/memory.memsw.limit_in_bytes"):  # swap off: memory+swap = memory
-                    _write(f"{places.memory}/memory.memsw.limit_in_bytes", memory)
+                    write_kernel_file(f"{places.memory}/memory.memsw.limit_in_bytes", memory)
             else:
-                _write(f"{places.memory}/memory.max", memory)
+                write_kernel_file(f"{places.memory}/memory.max", memory)
                 if os.path.exists(f"{places.memory}/memory.swap.max"):
-                    _write(f"{places.memory}/memory.swap.max", "0")
+                    write_kernel_file(f"{places.memory}/memory.swap.max", "0")
         if limits.pids is not None and places.pids is not None:
-            _write(f"{places.pids}/pids.max", str(limits.pids))
+            write_kernel_file(f"{places.pids}/pids.max", str(limits.pids))
 
     def close_procs_fds(self) -> None:
         fds, self.procs_fds = self.procs_fds, []
@@ -136,7 +129,7 @@ class RunCgroup:
         if self.places.unified is None:
             return False
         try:
-            _write(f"{self.places.unified}/cgroup.kill", "1")
+            write_kernel_file(f"{self.places.unified}/cgroup.kill", "1")
         except FileNotFoundError:
             return False
         return True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import threading
 from typing import Any, ContextManager, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -11,6 +10,7 @@ from typing import Any, ContextManager, Dict, List, Mapping, Optional, Sequence,
 import attrs
 
 from .. import rootless
+from .._log import log
 from ..cgroups import CgroupConfig, Layout, detect
 from ..errors import ConfigError
 from ..plan import Step, build_plan
@@ -28,8 +28,6 @@ from ._server import BoxServer
 from .errors import LimitUnsupported, SandboxError
 from .limits import Limits
 from .result import Result
-
-log = logging.getLogger("libcontainer_py")
 
 Files = Mapping[str, Union[bytes, str]]
 #: False or "none": no network at all; "loopback": the box's own loopback.

@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 # enum scmp_filter_attr
 SCMP_FLTATR_CTL_NNP = 3
+SCMP_FLTATR_CTL_OPTIMIZE = 8
 
 # seccomp actions (macros)
 SCMP_ACT_KILL_PROCESS = 0x80000000

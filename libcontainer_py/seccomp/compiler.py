@@ -12,7 +12,7 @@ import attrs
 from .._log import log
 from . import _libseccomp as scmp
 from . import enosys
-from .cache import FilterCache, filter_key
+from .cache import DEFAULT_DIRECTORY, FilterCache, filter_key
 from .config import ARCHITECTURES, FLAGS, OPS, Action, ArgCondition, Seccomp, SeccompRule
 from .errors import SeccompError
 
@@ -102,27 +102,40 @@ def _describe(rule: SeccompRule, name: str, args: Sequence[ArgCondition]) -> str
 
 def compile(seccomp: Seccomp, *, strict: bool = False) -> CompiledFilter:
     """See _compile; results are cached per (frozen, hashable) Seccomp, since
-    libseccomp takes milliseconds for a large profile, in this process and,
-    after ``use_disk_cache(directory)``, on disk for other processes."""
+    libseccomp takes milliseconds for a large profile: in this process and
+    on disk (cache.py) for the next processes, under the state root
+    (``use_disk_cache`` chooses the directory, or none)."""
     return _compile_cached(seccomp, strict)
 
 
-_disk: Optional[FilterCache] = None
+_disk: Optional[FilterCache] = FilterCache(DEFAULT_DIRECTORY)
+
+#: libseccomp's SCMP_FLTATR_CTL_OPTIMIZE: 2 lays the syscalls out as a binary tree.
+OPTIMIZE_LEVEL = 2
 
 
 def use_disk_cache(directory: Optional[str]) -> None:
-    """Keep compiled programs under ``directory`` too (None: in memory only),
-    for the next processes that compile the same filter (see cache.py)."""
+    """Keep compiled programs under ``directory`` (by default
+    ``cache.DEFAULT_DIRECTORY``, under the default state root; None: in
+    memory only), for the next processes that compile the same filter."""
     global _disk
     _disk = None if directory is None else FilterCache(directory)
 
 
 def library_id() -> Tuple[int, ...]:
     """What libseccomp's output depends on besides the filter: its version,
-    its API level (the kernel's seccomp features) and the native architecture."""
+    its API level (the kernel's seccomp features), the native architecture
+    and the layout asked for (OPTIMIZE_LEVEL)."""
     lib = _lib("seccomp")
     version = lib.seccomp_version()
-    return (version.major, version.minor, version.micro, lib.seccomp_api_get(), lib.seccomp_arch_native())
+    return (
+        version.major,
+        version.minor,
+        version.micro,
+        lib.seccomp_api_get(),
+        lib.seccomp_arch_native(),
+        OPTIMIZE_LEVEL,
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -158,6 +171,11 @@ def _compile(seccomp: Seccomp, *, strict: bool = False) -> CompiledFilter:
         raise SeccompError("seccomp.default_action", f"seccomp_init refused the default action {default:#x}")
     try:
         _check(lib.seccomp_attr_set(ctx, scmp.SCMP_FLTATR_CTL_NNP, 0), "seccomp", "seccomp_attr_set(CTL_NNP, 0)")
+        # A binary tree of syscall numbers, not a list: the kernel checks each
+        # call in a few steps, and loading the Docker profile takes a third of
+        # the time (it pre-computes the verdict of every syscall number).  A
+        # libseccomp older than 2.5 refuses the attribute and keeps the list.
+        lib.seccomp_attr_set(ctx, scmp.SCMP_FLTATR_CTL_OPTIMIZE, OPTIMIZE_LEVEL)
         _add_architectures(lib, ctx, seccomp.architectures)
         skipped: List[str] = []
         for i, rule in enumerate(seccomp.rules):

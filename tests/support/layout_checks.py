@@ -95,9 +95,13 @@ def cpu(rootfs: str) -> Result:
     return {"seen": seen}
 
 
+#: A node made for /dev/kmsg (1:11), which the default rules deny, opened; then /dev/null.
+DEVICE_SCRIPT = "mknod /dev/k c 1 11; echo x > /dev/k; echo kmsg=$?; echo x > /dev/null; echo null=$?"
+
+
 def devices(rootfs: str) -> Result:
     """The default device rules: a node made for /dev/kmsg (1:11) cannot be opened, /dev/null can."""
-    script = "mknod /dev/k c 1 11; echo x > /dev/k; echo kmsg=$?; echo x > /dev/null; echo null=$?"
+    script = DEVICE_SCRIPT
     config = lc.Config(rootfs=rootfs, cgroup=lc.CgroupConfig(), process=lc.Process(args=["sh", "-c", script]))
     r = lc.run(config=config, capture_output=True, text=True, timeout=60, container_id=cid("dev"))
     return {"seen": r.stdout.split(), "stderr": r.stderr, "returncode": r.returncode}
@@ -105,13 +109,14 @@ def devices(rootfs: str) -> Result:
 
 def default(rootfs: str) -> Result:
     """A container with the default cgroup (the device filter alone): where
-    its process is, as the kernel shows it from outside."""
-    config = lc.Config(rootfs=rootfs, process=lc.Process(args=["sh", "-c", "read x"]))
-    with lc.ContainerProcess(config, stdin=lc.PIPE, container_id=cid("dflt")) as proc:
+    its process is, as the kernel shows it from outside, and what the
+    filter lets it open."""
+    config = lc.Config(rootfs=rootfs, process=lc.Process(args=["sh", "-c", f"read x; {DEVICE_SCRIPT}"]))
+    with lc.ContainerProcess(config, stdin=lc.PIPE, stdout=lc.PIPE, container_id=cid("dflt")) as proc:
         with open(f"/proc/{proc.pid}/cgroup") as f:
             where = dict(line.strip().split(":", 2)[1:] for line in f)
-        proc.communicate(b"\n", timeout=30)
-    return {"devices": where.get("devices"), "v2": where.get(""), "id": proc.container_id}
+        out, _ = proc.communicate(b"\n", timeout=30)
+    return {"devices": where.get("devices"), "v2": where.get(""), "id": proc.container_id, "seen": out.decode().split()}
 
 
 def stats(rootfs: str) -> Result:

@@ -28,9 +28,18 @@ class HostSnapshot:
         return "; ".join(out)
 
 
+def open_fds() -> list:
+    """This process's fds, but those the library keeps for its life by
+    design (the device programs it reuses, cgroups.bpf_devices.kept_fds)."""
+    from libcontainer_py.cgroups.bpf_devices import kept_fds
+
+    kept = {str(fd) for fd in kept_fds()}
+    return [name for name in os.listdir("/proc/self/fd") if name not in kept]
+
+
 def _fds() -> FrozenSet[str]:
     out = set()
-    for name in os.listdir("/proc/self/fd"):
+    for name in open_fds():
         try:
             out.add(f"{name}->{os.readlink(f'/proc/self/fd/{name}')}")
         except FileNotFoundError:

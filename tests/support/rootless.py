@@ -11,14 +11,17 @@ enter, /root say).  Everything is removed at the end, the user's processes
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import pwd
 import shutil
 import signal
 import subprocess
 import tempfile
+import textwrap
 import time
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import attrs
 
@@ -79,10 +82,6 @@ class RootlessUser:
             text=True,
             timeout=timeout,
         )
-
-    def python_code(self, code: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-        """Run Python ``code`` as the user in its venv."""
-        return self.run([self.python, "-c", code], **kwargs)  # type: ignore[arg-type]
 
     def processes(self) -> List[int]:
         """Pids of the user's live processes."""
@@ -210,3 +209,45 @@ def remove_user(user: RootlessUser) -> None:
     # read-only: make them removable first.
     subprocess.run(["chmod", "-R", "u+rwX", user.base], capture_output=True)
     shutil.rmtree(user.base)
+
+
+#: What ``as_user`` runs first: ``emit(x)`` prints ``x`` in JSON, last.
+EMIT_PRELUDE = "import json, sys\ndef emit(x):\n    print('\\n' + json.dumps(x))\n"
+
+
+def as_user(user: RootlessUser, code: str, *, delegated: Optional[str] = None, **kwargs: Any) -> Any:
+    """Run ``code`` (Python, dedented) as ``user``; it ends with ``emit(x)``,
+    whose ``x`` is returned.  ``delegated``: a directory of delegated_cgroup
+    the process starts in (its ``init``), as systemd's user@ service does."""
+    program = [user.python, "-c", EMIT_PRELUDE + textwrap.dedent(code)]
+    if delegated is None:
+        done = user.run(program, **kwargs)
+    else:
+        enter = f"echo $$ > {delegated}/init/cgroup.procs"
+        become = f'setpriv --reuid {user.uid} --regid {user.gid} --clear-groups -- "$@"'
+        done = subprocess.run(
+            ["sh", "-c", f"{enter} && exec {become}", "sh", *program],
+            env=user.env(),
+            cwd=user.home,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+@contextlib.contextmanager
+def delegated_cgroup(user: RootlessUser, name: str) -> Iterator[str]:
+    """A directory ``name`` of the cgroup2 mount chowned to ``user``
+    (delegation), with ``init`` to hold the user's process; removed after."""
+    path = f"/sys/fs/cgroup/unified/{name}-{os.getpid()}"
+    os.makedirs(os.path.join(path, "init"))
+    try:
+        subprocess.run(["chown", "-R", f"{user.uid}:{user.gid}", path], check=True)
+        yield path
+    finally:
+        for d in sorted((os.path.join(path, n) for n in os.listdir(path)), reverse=True):
+            if os.path.isdir(d):
+                os.rmdir(d)
+        os.rmdir(path)

@@ -164,7 +164,7 @@ def test_del_goes_on_past_a_failing_or_missing_plugin(monkeypatch: Any, tmp_path
         plugin.chmod(0o755)
     monkeypatch.setenv("CNI_PATH", str(tmp_path))
     doc = {"cniVersion": "1.0.0", "name": "x", "plugins": [{"type": "first"}, {"type": "gone"}, {"type": "broken"}]}
-    failures = cni.delete(doc, None, container_id="c", netns="", ifname="eth0", runtime={})
+    failures = cni.delete(doc, None, cni.Attachment(container_id="c", netns="", ifname="eth0", runtime={}))
     assert [(f.plugin, f.command) for f in failures] == [("broken", "DEL"), ("gone", "DEL")]
     assert "not found" in failures[1].msg
     assert log.read_text() == "DEL broken\nDEL first\n"

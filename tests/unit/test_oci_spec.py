@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import errno
 import json
+import os
 import warnings
 from typing import Any, Dict, Optional
 
@@ -21,6 +22,9 @@ from libcontainer_py.oci import OciConfig, OciWarning, config_from_oci, config_t
 from libcontainer_py.oci.mounts import mount_to_oci
 from libcontainer_py.oci.resources import DEFAULT_ALLOWS
 from libcontainer_py.oci.spec import NO_PROCESS, host_lsms
+
+#: What `runc spec` (runc 1.1) writes.
+RUNC_SPEC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support", "runc-1.1-spec.json")
 
 ROOT = "/srv/rootfs"
 
@@ -884,7 +888,8 @@ def test_roundtrip_with_extras() -> None:
 
 def test_runc_spec_document() -> None:
     """The document `runc spec` writes (runc 1.1) loads."""
-    doc = copy.deepcopy(RUNC_SPEC)
+    with open(RUNC_SPEC) as f:
+        doc = json.load(f)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         oc = config_from_oci(doc, bundle="/bundle")
@@ -908,61 +913,6 @@ def test_to_oci_is_json_and_does_not_share_state() -> None:
     assert json.loads(json.dumps(doc)) == doc
     doc["process"]["args"].append("x")
     assert config_to_oci(c) != doc
-
-
-RUNC_SPEC: Dict[str, Any] = {
-    "ociVersion": "1.0.2-dev",
-    "process": {
-        "terminal": True,
-        "user": {"uid": 0, "gid": 0},
-        "args": ["sh"],
-        "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
-        "cwd": "/",
-        "capabilities": {
-            s: ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
-            for s in ("bounding", "effective", "permitted", "ambient")
-        },
-        "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-        "noNewPrivileges": True,
-    },
-    "root": {"path": "rootfs", "readonly": True},
-    "hostname": "runc",
-    "mounts": [
-        {"destination": "/proc", "type": "proc", "source": "proc"},
-        {
-            "destination": "/dev",
-            "type": "tmpfs",
-            "source": "tmpfs",
-            "options": ["nosuid", "strictatime", "mode=755", "size=65536k"],
-        },
-        {
-            "destination": "/dev/pts",
-            "type": "devpts",
-            "source": "devpts",
-            "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
-        },
-        {
-            "destination": "/dev/shm",
-            "type": "tmpfs",
-            "source": "shm",
-            "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-        },
-        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-        {
-            "destination": "/sys/fs/cgroup",
-            "type": "cgroup",
-            "source": "cgroup",
-            "options": ["nosuid", "noexec", "nodev", "relatime", "ro"],
-        },
-    ],
-    "linux": {
-        "resources": {"devices": [{"allow": False, "access": "rwm"}]},
-        "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
-        "maskedPaths": ["/proc/acpi", "/proc/kcore", "/sys/firmware", "/proc/scsi"],
-        "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"],
-    },
-}
 
 
 # --- property tests -----------------------------------------------------------------------

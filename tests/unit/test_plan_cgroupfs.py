@@ -10,7 +10,7 @@ import pytest
 import libcontainer_py as lc
 from libcontainer_py.cgroups import Layout, parse_layout
 from libcontainer_py.mounts import MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, MS_REC
-from libcontainer_py.plan import F_BIND, F_RECURSIVE, HostFS, Op, Step, build_plan
+from libcontainer_py.plan import Flag, HostFS, Op, Step, build_plan
 from libcontainer_py.plan.cgroupfs import MS_REMOUNT, container_cgroup_dirs
 
 V1 = """\
@@ -82,7 +82,7 @@ def summary(steps: List[Step]) -> List[Tuple[str, Optional[str], Optional[str]]]
     for s in steps:
         if s.op is Op.SYMLINK:
             out.append(("symlink", s.s2, s.s1))
-        elif s.op is Op.MOUNT and s.flags & F_BIND:
+        elif s.op is Op.MOUNT and s.flags & Flag.BIND:
             out.append(("bind", s.s1, s.s2))
         elif s.op is Op.MOUNT and s.mflags & MS_REMOUNT:
             out.append(("remount", s.s1, None))
@@ -91,18 +91,26 @@ def summary(steps: List[Step]) -> List[Tuple[str, Optional[str], Optional[str]]]
     return out
 
 
-def test_v1_with_a_cgroup_namespace_mounts_each_hierarchy() -> None:
-    steps = cgroup_steps(parse_layout(V1, CALLER))
-    assert summary(steps) == [
+def v1_tree(*hierarchies: Tuple[str, str, str]) -> List[Tuple[str, Optional[str], Optional[str]]]:
+    """The summary of a cgroup mount on V1: a tmpfs, then V1's four
+    hierarchies as given, cpu's and cpuacct's links, the read-only remount."""
+    return [
         ("tmpfs", "/sys/fs/cgroup", "mode=755"),
-        ("cgroup", "/sys/fs/cgroup/systemd", "name=systemd"),
-        ("cgroup", "/sys/fs/cgroup/cpu,cpuacct", "cpu,cpuacct"),
-        ("cgroup", "/sys/fs/cgroup/memory", "memory"),
-        ("cgroup", "/sys/fs/cgroup/pids", "pids"),
+        *hierarchies,
         ("symlink", "/sys/fs/cgroup/cpu", "cpu,cpuacct"),
         ("symlink", "/sys/fs/cgroup/cpuacct", "cpu,cpuacct"),
         ("remount", "/sys/fs/cgroup", None),
     ]
+
+
+def test_v1_with_a_cgroup_namespace_mounts_each_hierarchy() -> None:
+    steps = cgroup_steps(parse_layout(V1, CALLER))
+    assert summary(steps) == v1_tree(
+        ("cgroup", "/sys/fs/cgroup/systemd", "name=systemd"),
+        ("cgroup", "/sys/fs/cgroup/cpu,cpuacct", "cpu,cpuacct"),
+        ("cgroup", "/sys/fs/cgroup/memory", "memory"),
+        ("cgroup", "/sys/fs/cgroup/pids", "pids"),
+    )
     tmpfs, *mounts, _, _, remount = steps
     assert tmpfs.mflags == RO_FLAGS  # written while the hierarchies go in
     assert all(m.mflags & MS_RDONLY and m.mflags & RO_FLAGS == RO_FLAGS for m in mounts)
@@ -118,25 +126,21 @@ def test_v1_without_a_cgroup_namespace_binds_the_containers_directories() -> Non
     propagation of the mount on each bind."""
     mount = lc.Mount.cgroup(propagation="rprivate")
     steps = cgroup_steps(parse_layout(HYBRID, CALLER), mount, cgroupns=False)
-    assert summary(steps) == [
-        ("tmpfs", "/sys/fs/cgroup", "mode=755"),
+    assert summary(steps) == v1_tree(
         ("bind", "/sys/fs/cgroup/systemd", "/sys/fs/cgroup/systemd/init.scope"),
         ("bind", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpu,cpuacct/x"),
         ("bind", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/memory/lc/x"),
         ("bind", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/pids/lc/x"),
-        ("symlink", "/sys/fs/cgroup/cpu", "cpu,cpuacct"),
-        ("symlink", "/sys/fs/cgroup/cpuacct", "cpu,cpuacct"),
-        ("remount", "/sys/fs/cgroup", None),
-    ]
+    )
     assert steps[0].n1 == mount.propagation_flags()
     for bind in steps[1:5]:
-        assert bind.flags & F_RECURSIVE and bind.mflags == MS_BIND | MS_REC
+        assert bind.flags & Flag.RECURSIVE and bind.mflags == MS_BIND | MS_REC
         assert bind.n1 == mount.propagation_flags() and bind.n2 == mount.bind_attributes() and bind.n2 & 0x1
 
 
 def test_no_cgroup_of_its_own_shows_the_callers() -> None:
     steps = cgroup_steps(parse_layout(V1, CALLER), cgroupns=False, path=None)
-    assert [s.s2 for s in steps if s.op is Op.MOUNT and s.flags & F_BIND] == [
+    assert [s.s2 for s in steps if s.op is Op.MOUNT and s.flags & Flag.BIND] == [
         "/sys/fs/cgroup/systemd/init.scope",
         "/sys/fs/cgroup/cpu,cpuacct/x",
         "/sys/fs/cgroup/memory/user.slice",
@@ -169,7 +173,7 @@ def test_user_namespace() -> None:
     )
     plan = build_plan(config, "x", host=Host(layout))
     preopened = [s.s1 for s in plan.steps if s.op is Op.PREOPEN]
-    binds = [s for s in plan.steps if s.op is Op.MOUNT and s.flags & F_BIND]
+    binds = [s for s in plan.steps if s.op is Op.MOUNT and s.flags & Flag.BIND]
     assert preopened == [b.s2 for b in binds] and len(binds) == 4
     assert all(b.slot >= 0 for b in binds)
     assert [s.op for s in plan.steps].index(Op.SETUID) < [s.op for s in plan.steps].index(Op.MOUNT)
@@ -179,7 +183,7 @@ def test_v2_mounts_cgroup2() -> None:
     mount = lc.Mount.cgroup(propagation="rslave")
     (step,) = cgroup_steps(parse_layout(V2, "0::/init.scope\n"), mount, cgroupns=False)
     assert (step.op, step.s1, step.s2, step.s3, step.s4) == (Op.MOUNT, "/sys/fs/cgroup", "cgroup", "cgroup2", None)
-    assert step.mflags == mount.mount_flags() and step.n1 == mount.propagation_flags() and not step.flags & F_BIND
+    assert step.mflags == mount.mount_flags() and step.n1 == mount.propagation_flags() and not step.flags & Flag.BIND
     (step,) = cgroup_steps(parse_layout(V2, "0::/init.scope\n"), mount, cgroupns=True, userns=True)
     assert step.s3 == "cgroup2"
 
@@ -190,7 +194,7 @@ def test_v2_in_a_user_namespace_without_a_cgroup_namespace_binds(path: Optional[
     directory (or the caller's), bound recursively."""
     layout = parse_layout(V2, "0::/init.scope\n")
     (step,) = cgroup_steps(layout, cgroupns=False, userns=True, path=path, used=())
-    assert step.flags & F_BIND and step.flags & F_RECURSIVE and step.s2 == source
+    assert step.flags & Flag.BIND and step.flags & Flag.RECURSIVE and step.s2 == source
     assert step.n2 == lc.Mount.cgroup().bind_attributes()
 
 

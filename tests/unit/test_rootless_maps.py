@@ -23,12 +23,12 @@ def test_automatic_maps_stack_the_ranges_after_the_callers_id(tmp_path, monkeypa
     (tmp_path / "subgid").write_text("1000:200000:65536\n")
     monkeypatch.setattr(rootless, "SUBUID", str(tmp_path / "subuid"))
     monkeypatch.setattr(rootless, "SUBGID", str(tmp_path / "subgid"))
-    monkeypatch.setattr(rootless.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(rootless, "_which", lambda name: f"/usr/bin/{name}")
     maps = rootless.automatic_maps(1000, 1000)
     assert maps.shortfall is None
     assert maps.uids == (lc.IDMap(0, 1000, 1), lc.IDMap(1, 100000, 65536), lc.IDMap(65537, 300000, 10))
     assert maps.gids == (lc.IDMap(0, 1000, 1), lc.IDMap(1, 200000, 65536))
-    monkeypatch.setattr(rootless.shutil, "which", lambda name: None)
+    monkeypatch.setattr(rootless, "_which", lambda name: None)
     os.utime(tmp_path / "subuid", ns=(1, 1))  # a change of the file invalidates the cache
     missing = rootless.automatic_maps(1000, 1000)
     assert missing.uids == (lc.IDMap(0, 1000, 1),) and "apt-get install uidmap" in (missing.shortfall or "")
@@ -37,7 +37,7 @@ def test_automatic_maps_stack_the_ranges_after_the_callers_id(tmp_path, monkeypa
 def test_maps_of_other_ids_are_refused_naming_the_callers(tmp_path, monkeypatch) -> None:
     (tmp_path / "subuid").write_text("1000:100000:65536\n")
     monkeypatch.setattr(rootless, "SUBUID", str(tmp_path / "subuid"))
-    monkeypatch.setattr(rootless.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(rootless, "_which", lambda name: f"/usr/bin/{name}")
     rootless.check_maps("uid", [lc.IDMap(0, 1000, 1), lc.IDMap(1, 100000, 65536)], 1000)
     rootless.check_maps("uid", [lc.IDMap(0, 1000, 1)], 1000)  # one's own id: no helper needed
     with pytest.raises(rootless.RootlessConfigError) as info:

@@ -381,6 +381,29 @@ def test_json_text_is_stable() -> None:
     assert a == b and text_of(a) == text_of(b)
 
 
+def test_config_json_is_the_document_and_is_remembered_per_object() -> None:
+    config = userns_config()
+    data = serialize.config_json(config)
+    assert json.loads(data) == config_to_dict(config) and config_from_dict(json.loads(data)) == config
+    assert serialize.config_json(config) is data  # the same object: not serialized again
+    other = userns_config()  # equal, another object: serialized on its own, to the same text
+    assert serialize.config_json(other) is not data and serialize.config_json(other) == data
+    # Only the last few are remembered: the first is serialized anew after 8 others.
+    others = [lc.Config(hostname=f"h{i}") for i in range(8)]
+    for one in others:
+        serialize.config_json(one)
+    assert serialize.config_json(config) is not data and serialize.config_json(config) == data
+
+
+def test_config_json_never_answers_for_a_dead_config() -> None:
+    """An entry of a Config that is gone is not another's, even when the new
+    one has its id (the memory is reused)."""
+    for i in range(50):
+        config = lc.Config(hostname=f"h{i}")
+        assert json.loads(serialize.config_json(config))["hostname"] == f"h{i}"
+        del config
+
+
 def test_not_a_config() -> None:
     with pytest.raises(TypeError):
         config_to_dict(lc.Process(args=["sh"]))  # type: ignore[arg-type]
