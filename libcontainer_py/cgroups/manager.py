@@ -210,24 +210,16 @@ class FsManager(CgroupOps):
 
     def _mkdir_racing(self, path: str) -> bool:
         """mkdir; False if it appeared meanwhile (another container made it).
-        A parent removed meanwhile by another container's destroy is made
-        again."""
-        for _ in range(5):
-            try:
-                self._fs.mkdir(path)
-                return True
-            except CgroupError as e:
-                if e.errno == errno_mod.EEXIST:
-                    return False
-                if e.errno != errno_mod.ENOENT:
-                    raise
-                parent = posixpath.dirname(path)
-                try:
-                    self._fs.mkdir(parent)
-                except CgroupError as pe:
-                    if pe.errno != errno_mod.EEXIST:
-                        raise
-        raise CgroupError("cannot create cgroup: its parent keeps disappearing", path=path, errno=errno_mod.ENOENT)
+        A parent removed meanwhile by another container's destroy is an
+        ENOENT CgroupError: _mkdirs walks again from the top, so that the
+        parent made again gets its controllers enabled and its cpuset filled."""
+        try:
+            self._fs.mkdir(path)
+            return True
+        except CgroupError as e:
+            if e.errno == errno_mod.EEXIST:
+                return False
+            raise
 
     def _enable(self, d: str, controllers: List[str]) -> None:
         present = set(self._fs.read(self._file(d, "cgroup.subtree_control")).split())

@@ -506,6 +506,35 @@ def test_create_gives_up_on_a_parent_that_keeps_vanishing() -> None:
     assert not [d for d in fs.dirs if "libcontainer_py" in d]  # what it made is removed again
 
 
+class ParentGoneAtMkdirFS(FakeFS):
+    """Another container's destroy() removes the shared parent right after
+    the walk enabled its controllers, before our directory is made in it."""
+
+    def __init__(self, parent: str) -> None:
+        super().__init__()
+        self.parent, self.removed = parent, False
+
+    def mkdir(self, path: str) -> None:
+        if posixpath.dirname(path) == self.parent and not self.removed:
+            self.removed = True
+            self.rmdir(self.parent)
+        if posixpath.dirname(path) not in self.dirs:  # as the kernel says
+            raise CgroupError("cannot create cgroup", path=path, errno=errno.ENOENT)
+        super().mkdir(path)
+
+
+def test_a_parent_made_again_gets_its_controllers_enabled() -> None:
+    fs = ParentGoneAtMkdirFS("/cg/unified/libcontainer_py")
+    m = make(fs)
+    wanted = m._v2_wanted()
+    assert wanted  # the fake's cgroup2 mount has controllers no v1 hierarchy has
+    m.create()
+    assert fs.removed and "/cg/unified/libcontainer_py/c1" in fs.dirs
+    enabled = fs.files["/cg/unified/libcontainer_py/cgroup.subtree_control"].split()
+    assert all(f"+{c}" in enabled or c in enabled for c in wanted), enabled
+    m.destroy()
+
+
 def test_kernel_tcp_where_the_file_is_and_where_it_is_not() -> None:
     """v1 memory.kmem.tcp.limit_in_bytes gets Memory.kernel_tcp; a memory
     cgroup without that file (here the fake's, like a v2 one) applies the
