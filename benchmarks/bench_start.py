@@ -1403,10 +1403,27 @@ def threads_or_failure(
 
     progress("threads: one thread, then two, alternating")
     try:
-        return _threads_row.measure(run_one, args.threads_rounds, args.threads_per_round)
+        result = _threads_row.measure(run_one, args.threads_rounds, args.threads_per_round)
     except Exception as exc:  # reported with the other failures
         results.failures["threads"] = f"{type(exc).__name__}: {exc}"
         return None
+    if "bwrap" in names:
+        # The same from separate processes (no GIL): what the kernel's own
+        # work for a container (namespaces made and torn down, mounts) lets
+        # two threads gain on this machine.
+        argv = BwrapRunner(Path(rootfs).parent, args.bwrap, rootfs).argv()
+
+        def run_bwrap() -> None:
+            subprocess.run(argv, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+
+        progress("threads: bwrap, one thread, then two")
+        try:
+            result["bwrap"] = _threads_row.measure(run_bwrap, args.threads_rounds, args.threads_per_round)
+        except Exception as exc:  # reported with the other failures
+            results.failures["threads (bwrap)"] = f"{type(exc).__name__}: {exc}"
+        finally:
+            reap_orphans(ORPHAN_WAIT_S)  # bwrap leaves its PID 1 to us
+    return result
 
 
 def cold_start_or_failure(args: argparse.Namespace, results: Results) -> Dict[str, List[int]]:
