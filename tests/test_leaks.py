@@ -58,17 +58,17 @@ def test_bad_config_creates_nothing(no_leaks: None) -> None:
 def test_a_failure_while_the_child_sets_up_leaves_nothing(
     busybox: str, tmp_path, no_leaks: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Container.create writes the record's copy of the config while the
+    """Container.create writes the config document (config.json) while the
     child sets itself up (after the clone): failing there kills the child and
     removes its cgroup and state, as a failure anywhere else does."""
     import glob
 
     from libcontainer_py import container as container_module
 
-    def broken(config: lc.Config) -> None:
+    def broken(config: lc.Config) -> bytes:
         raise RuntimeError("serialization failed")
 
-    monkeypatch.setattr(container_module, "config_to_dict", broken)
+    monkeypatch.setattr(container_module, "config_json", broken)
     root = str(tmp_path / "state")
     config = lc.Config(rootfs=busybox, process=lc.Process(args=["true"]), cgroup=lc.CgroupConfig())
     for i in range(3):
