@@ -43,13 +43,29 @@ if TYPE_CHECKING:
 SYSTEM_ROOT = "/run/libcontainer-py"
 
 
+#: The user namespace _in_user_namespace last looked at, and its answer.
+_userns_seen: Tuple[Tuple[int, int], bool] = ((-1, -1), False)
+
+
 def _in_user_namespace() -> bool:
-    """This process is in a user namespace other than the initial one."""
+    """This process is in a user namespace other than the initial one
+    (read again only after the process moved to another one)."""
+    global _userns_seen
+    try:
+        st = os.stat("/proc/self/ns/user")
+    except OSError:
+        st = None
+    ns = (st.st_dev, st.st_ino) if st is not None else (-1, -1)
+    if st is not None and _userns_seen[0] == ns:
+        return _userns_seen[1]
     try:
         with open("/proc/self/uid_map") as f:
-            return f.read().split() != ["0", "0", "4294967295"]
+            answer = f.read().split() != ["0", "0", "4294967295"]
     except OSError:
-        return False
+        answer = False
+    if st is not None:
+        _userns_seen = (ns, answer)
+    return answer
 
 
 def default_root(euid: Optional[int] = None, environ: Optional[Mapping[str, str]] = None) -> str:

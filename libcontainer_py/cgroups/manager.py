@@ -21,7 +21,8 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from ._ops import CgroupOps, RealFS
+from .._fields import text
+from ._ops import CgroupOps, RealFS, normalize_path
 from .controllers import Controller
 from .errors import CgroupError, CgroupUnsupported, CgroupWarning
 from .fsio import CgroupFS
@@ -103,7 +104,7 @@ class FsManager(CgroupOps):
         page_sizes: Optional[Callable[[], List[str]]] = None,
         install_device_program: Optional[Callable[[str, Devices], None]] = None,
     ) -> None:
-        self.path = CgroupConfig(path=path).path or ""
+        self.path = normalize_path(text("cgroup.path", path))  # as CgroupConfig.path keeps it
         self.layout = self._restrict(layout if layout is not None else detect())
         self.container_id = container_id
         self._fs: CgroupFS = fs if fs is not None else RealFS()
