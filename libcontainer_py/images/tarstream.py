@@ -213,6 +213,13 @@ class TarReader:
         return data
 
     def _skip(self, n: int) -> None:
+        self._consume(n, None)
+
+    def _copy(self, n: int, fd: int) -> None:
+        self._consume(n, fd)
+
+    def _consume(self, n: int, fd: Optional[int]) -> None:
+        """Move past ``n`` bytes of the stream, written to ``fd`` unless it is None."""
         while n > 0:
             avail = len(self._buf) - self._pos
             if not avail:
@@ -220,21 +227,10 @@ class TarReader:
                     raise TarFormatError("unexpected end of data")
                 continue
             k = min(n, avail)
-            self._pos += k
-            self._offset += k
-            n -= k
-
-    def _copy(self, n: int, fd: int) -> None:
-        while n:
-            avail = len(self._buf) - self._pos
-            if not avail:
-                if not self._refill():
-                    raise TarFormatError("unexpected end of data")
-                continue
-            k = min(n, avail)
-            view = memoryview(self._buf)[self._pos : self._pos + k]
-            while view:
-                view = view[os.write(fd, view) :]
+            if fd is not None:
+                view = memoryview(self._buf)[self._pos : self._pos + k]
+                while view:
+                    view = view[os.write(fd, view) :]
             self._pos += k
             self._offset += k
             n -= k
