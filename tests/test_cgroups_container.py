@@ -455,13 +455,15 @@ def test_default_containers_share_one_device_program(busybox: str, no_cgroups_le
     assert unified is not None
     script = "read x; mknod /dev/k c 1 11; echo x > /dev/k; echo kmsg=$?; echo x > /dev/null; echo null=$?"
     config = lc.Config(rootfs=busybox, process=lc.Process(args=["sh", "-c", script]))
-    programs, outputs = [], []
+    programs, outputs, enabled = [], [], []
     with (
         lc.ContainerProcess(config, stdin=lc.PIPE, stdout=lc.PIPE) as a,
         lc.ContainerProcess(config, stdin=lc.PIPE, stdout=lc.PIPE) as b,
     ):
         for proc in (a, b):
             d = unified.dir(f"libcontainer_py/{proc.container_id}")
+            with open(os.path.join(d, "cgroup.controllers")) as f:
+                enabled.append(f.read().split())
             fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
             try:
                 programs.append(bpf_devices.attached_ids(fd, d))
@@ -471,3 +473,5 @@ def test_default_containers_share_one_device_program(busybox: str, no_cgroups_le
             outputs.append(proc.communicate(b"\n", timeout=10)[0].split())
     assert len(programs[0]) == 1 and programs[0] == programs[1]
     assert outputs == [[b"kmsg=1", b"null=0"]] * 2
+    # without accounting, device rules need no cgroup2 controller: none is enabled
+    assert enabled == [[], []]

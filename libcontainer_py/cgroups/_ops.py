@@ -138,6 +138,19 @@ def layout_kind(v1: Sequence[HierarchyLike], unified: Optional[HierarchyLike]) -
     return "hybrid" if has_v1 else "v2"
 
 
+#: The cgroup2 controller of a v1 one, where their names differ.
+_V2_NAME = {"blkio": "io", "cpuacct": "cpu"}
+
+
+def unified_needed(controllers: Sequence[str], unified: Sequence[str]) -> Tuple[str, ...]:
+    """Of the cgroup2 controllers ``unified`` (the host's), those the v1
+    ``controllers`` need: what a cgroup without accounting enables on the
+    cgroup2 mount (its directory tracks, freezes and kills the processes
+    with none)."""
+    wanted = {_V2_NAME.get(c, c) for c in controllers}
+    return tuple(c for c in unified if c in wanted)
+
+
 def v1_placement(
     controllers: Sequence[str], v1: Sequence[HierarchyLike], unified: Optional[HierarchyLike]
 ) -> Tuple[str, ...]:
@@ -366,7 +379,12 @@ class HostLayout:
 
     def only(self, controllers: Sequence[str]) -> HostLayout:
         wanted = set(controllers)
-        return HostLayout([h for h in self.v1 if wanted & set(h.controllers)], self.unified)
+        unified = self.unified
+        if unified is not None:
+            unified = HostHierarchy(
+                unified.mountpoint, unified_needed(controllers, unified.controllers), unified.root, unified.own
+            )
+        return HostLayout([h for h in self.v1 if wanted & set(h.controllers)], unified)
 
     def v1_for(self, controller: str) -> Optional[HostHierarchy]:
         for h in self.v1:
@@ -507,7 +525,10 @@ class CgroupOps:
             self._remove_made()
             return
         deadline = time.monotonic() + timeout
-        leaves = [d for d in dict.fromkeys(self.dirs()) if self._fs.exists(d)]
+        # A directory with no process and no sub-cgroup left (a container
+        # that has exited) goes at once; the others are emptied first.
+        busy = [d for d in dict.fromkeys(self.dirs()) if not self._rmdir_if_empty(d)]
+        leaves = [d for d in busy if self._fs.exists(d)]
         if leaves and self.pids():
             self.kill(timeout=max(deadline - time.monotonic(), 0.1))
         for d in leaves:
@@ -516,6 +537,17 @@ class CgroupOps:
         self._made = [d for d in self._made if d not in leafset]
         self._remove_made()
         self._remove_empty_parents()
+
+    def _rmdir_if_empty(self, d: str) -> bool:
+        """Remove ``d`` if it holds no process and no sub-cgroup; whether it is gone."""
+        try:
+            self._fs.rmdir(d)
+        except CgroupError as e:
+            if e.errno in (errno_mod.EBUSY, errno_mod.ENOTEMPTY):
+                return False
+            if e.errno != errno_mod.ENOENT:
+                raise
+        return True
 
     def _remove_empty_parents(self) -> None:
         """Remove the path's parents (libcontainer_py/) when no other

@@ -11,7 +11,15 @@ from typing import Optional, Tuple
 
 import attrs
 
-from ._ops import V1_CONTROLLERS, hierarchy_dir, hierarchy_name, host_mounts, layout_kind, parse_mounts
+from ._ops import (
+    V1_CONTROLLERS,
+    hierarchy_dir,
+    hierarchy_name,
+    host_mounts,
+    layout_kind,
+    parse_mounts,
+    unified_needed,
+)
 
 __all__ = ["V1_CONTROLLERS", "Hierarchy", "Layout", "detect", "parse_layout"]
 
@@ -53,10 +61,14 @@ class Layout:
         return layout_kind(self.v1, self.unified)
 
     def only(self, controllers: Tuple[str, ...]) -> Layout:
-        """This layout with just the v1 hierarchies of ``controllers`` (the
-        cgroup2 mount stays: it tracks, freezes and kills the processes)."""
+        """This layout with just the v1 hierarchies of ``controllers``, and
+        of the cgroup2 controllers just those they need (the cgroup2 mount
+        stays: it tracks, freezes and kills the processes)."""
         wanted = set(controllers)
-        return attrs.evolve(self, v1=tuple(h for h in self.v1 if wanted & set(h.controllers)))
+        unified = self.unified
+        if unified is not None:
+            unified = attrs.evolve(unified, controllers=unified_needed(controllers, unified.controllers))
+        return attrs.evolve(self, v1=tuple(h for h in self.v1 if wanted & set(h.controllers)), unified=unified)
 
     def v1_for(self, controller: str) -> Optional[Hierarchy]:
         """The v1 hierarchy ``controller`` is bound to, if any."""

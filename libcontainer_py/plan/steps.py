@@ -176,6 +176,13 @@ class Plan:
         return next((s.listen_path for s in self.steps if s.op is Op.WAIT_ACCEPT), None)
 
 
+@functools.cache
+def _last_capability() -> int:
+    """The running kernel's highest capability number (fixed until a reboot)."""
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        return int(f.read())
+
+
 class HostFS:
     """What planning needs to know about the host filesystem (a seam for tests)."""
 
@@ -238,8 +245,7 @@ class HostFS:
         return _creator_areas(os.getpid())
 
     def last_capability(self) -> int:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
+        return _last_capability()
 
     def bounding_set(self) -> int:
         """The capabilities this process can give (its bounding set)."""

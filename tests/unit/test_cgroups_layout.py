@@ -81,6 +81,22 @@ def test_v2_only() -> None:
     assert layout.v2_has("memory") and layout.v2_has("io") and not layout.v2_has("devices")
 
 
+def test_only_keeps_the_cgroup2_controllers_the_resources_need() -> None:
+    """Without accounting a cgroup enables on the cgroup2 mount only what its
+    resources need (blkio's is io); device rules alone need none."""
+    from libcontainer_py.cgroups._ops import HostHierarchy, HostLayout
+
+    layout = parse_layout(V2, "0::/\n", "cpuset cpu io memory hugetlb pids rdma misc\n")
+    assert layout.only(("devices",)).unified.controllers == ()  # type: ignore[union-attr]
+    assert layout.only(("blkio", "memory", "devices")).unified.controllers == ("io", "memory")  # type: ignore[union-attr]
+    assert layout.only(("cpu", "cpuset")).unified.controllers == ("cpuset", "cpu")  # type: ignore[union-attr]
+    unified = layout.unified
+    assert unified is not None
+    plain = HostLayout([], HostHierarchy(unified.mountpoint, unified.controllers))
+    assert plain.only(("pids", "hugetlb")).unified.controllers == ("hugetlb", "pids")  # type: ignore[union-attr]
+    assert plain.only(("devices",)).unified.controllers == ()  # type: ignore[union-attr]
+
+
 def test_no_cgroups_mounted() -> None:
     layout = parse_layout("22 1 253:1 / / rw - ext4 /dev/vda1 rw\n")
     assert layout.v1 == () and layout.unified is None
