@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, FrozenSet, Iterable, Tuple
+from typing import TYPE_CHECKING, Any, FrozenSet, Iterable, Optional, Tuple
 
 import attrs
 
@@ -64,6 +64,10 @@ else:
     _cap_set_field = FieldCheck(_cap_set)
 
 
+#: Capabilities.default(), made once.
+_default: Optional[Capabilities] = None
+
+
 @attrs.frozen(field_transformer=named_fields("capabilities"))
 class Capabilities:
     """The bounding, effective, permitted, inheritable and ambient sets.
@@ -100,7 +104,12 @@ class Capabilities:
     def default(cls) -> Capabilities:
         """CHOWN, DAC_OVERRIDE, FSETID, FOWNER, MKNOD, NET_RAW, SETGID, SETUID,
         SETFCAP, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE."""
-        return cls.of(*DEFAULT_CAPABILITIES)
+        if cls is not Capabilities:
+            return cls.of(*DEFAULT_CAPABILITIES)
+        global _default
+        if _default is None:
+            _default = cls.of(*DEFAULT_CAPABILITIES)
+        return _default  # frozen: every default Process shares one
 
     @classmethod
     def all(cls) -> Capabilities:

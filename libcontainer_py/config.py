@@ -111,6 +111,8 @@ def _default_readonly(config: Config) -> Tuple[str, ...]:
 
 
 def _paths(field: str, value: Any) -> Tuple[str, ...]:
+    if value is DEFAULT_MASKED_PATHS or value is DEFAULT_READONLY_PATHS:
+        return value  # the defaults (tuples of normalised absolute paths): nothing to check
     return tuple(absolute_path(f"{field}[{i}]", p) for i, p in enumerate(str_tuple(field, value)))
 
 

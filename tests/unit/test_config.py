@@ -138,3 +138,13 @@ def test_mounts_and_devices_follow_the_rootfs() -> None:
     no_dev = lc.Config(mounts=[lc.Mount.proc()])
     assert no_dev.devices == ()
     assert lc.Config(mounts=[lc.Mount.dev()]).devices == lc.DEFAULT_DEVICES
+
+
+def test_default_protected_paths_are_what_the_check_makes_of_them() -> None:
+    """The default masked and read-only paths skip the path check (by identity):
+    a copy of each, checked, is the same."""
+    from libcontainer_py.config import _paths
+    from libcontainer_py.paths import DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS
+
+    for default in (DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS):
+        assert _paths("masked_paths", list(default)) == default
