@@ -195,6 +195,38 @@ def test_reclaiming_takes_only_dead_owners_records(tmp_path: Any) -> None:
     os.symlink("999999999-1 /libcontainer_py/dead-owner", owned / "dead")
     os.symlink("999999997-1 /libcontainer_py/half", owned / "half.claim-999999998-1")
     os.symlink("999999996-1 /libcontainer_py/busy", owned / ("busy.claim-" + me))
-    assert sorted(_owners.reclaim(root)) == ["dead", "half"]
-    assert sorted(os.listdir(owned)) == ["busy.claim-" + me, "live"]
+    # links to owners' files (records of default cgroup paths): a dead owner's
+    # file and record go, a live owner's stay
+    (owned / ".owner-999999995-1").write_text("999999995-1")
+    os.link(owned / ".owner-999999995-1", owned / "linked")
+    (owned / f".owner-{me}").write_text(me)
+    os.link(owned / f".owner-{me}", owned / "live-linked")
+    assert sorted(_owners.reclaim(root)) == ["dead", "half", "linked"]
+    assert sorted(os.listdir(owned)) == [f".owner-{me}", "busy.claim-" + me, "live", "live-linked"]
     assert _owners.reclaim(root) == []
+
+
+def test_a_default_cgroup_is_recorded_as_a_link_to_the_owners_file(tmp_path: Any) -> None:
+    """A record of a default cgroup path makes no inode of its own: it is a
+    hard link to the owner's file, which holds the owner; the file goes at
+    the owner's exit.  A custom path is a symlink naming it."""
+    script = f"""
+import os, sys
+from libcontainer_py import _owners
+root = {str(tmp_path)!r}
+owned = os.path.join(root, _owners.OWNED)
+a = _owners.record(root, "a", "libcontainer_py/a")
+b = _owners.record(root, "b", "custom/place")
+assert _owners.record(root, "a", "libcontainer_py/a") is None  # the id is taken
+mine = os.path.join(owned, ".owner-" + _owners.me())
+st, own = os.lstat(a), os.lstat(mine)
+print(st.st_ino == own.st_ino, st.st_nlink, open(a).read() == _owners.me())
+print(os.readlink(b) == _owners.me() + " custom/place")
+print(_owners._read(a, "a") == (_owners.me(), "libcontainer_py/a"))
+_owners.forget(a)
+_owners.forget(b)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "2", "True", "True", "True"]
+    assert os.listdir(tmp_path / ".owned") == []  # records forgotten, the owner's file gone at exit
