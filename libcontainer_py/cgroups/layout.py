@@ -7,7 +7,7 @@ feed it v1-only, v2-only and hybrid samples; :func:`detect` reads the real files
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 import attrs
 
@@ -20,6 +20,9 @@ from ._ops import (
     parse_mounts,
     unified_needed,
 )
+
+if TYPE_CHECKING:
+    from ._ops import MountTuple
 
 __all__ = ["V1_CONTROLLERS", "Hierarchy", "Layout", "detect", "parse_layout"]
 
@@ -102,5 +105,16 @@ def parse_layout(mountinfo: str, proc_cgroup: str = "", unified_controllers: str
 
 def detect() -> Layout:
     """The layout of this host, as the calling process sees it."""
-    v1, unified = host_mounts()
-    return Layout(tuple(Hierarchy(*m) for m in v1), Hierarchy(*unified) if unified is not None else None)
+    global _last
+    found = host_mounts()
+    last = _last
+    if last is not None and last[0] == found:
+        return last[1]  # frozen: the same hierarchies make the same Layout
+    v1, unified = found
+    layout = Layout(tuple(Hierarchy(*m) for m in v1), Hierarchy(*unified) if unified is not None else None)
+    _last = (found, layout)
+    return layout
+
+
+#: What detect() found last and made of it.
+_last: Optional[Tuple[Tuple[List[MountTuple], Optional[MountTuple]], Layout]] = None

@@ -30,10 +30,11 @@ class HostSnapshot:
 
 def open_fds() -> list:
     """This process's fds, but those the library keeps for its life by
-    design (the device programs it reuses, cgroups.bpf_devices.kept_fds)."""
-    from libcontainer_py.cgroups.bpf_devices import kept_fds
+    design (the device programs it reuses, cgroups.bpf_devices.kept_fds,
+    and the mount table it polls, cgroups._ops.kept_fds)."""
+    from libcontainer_py.cgroups import _ops, bpf_devices
 
-    kept = {str(fd) for fd in kept_fds()}
+    kept = {str(fd) for fd in bpf_devices.kept_fds() + _ops.kept_fds()}
     return [name for name in os.listdir("/proc/self/fd") if name not in kept]
 
 
