@@ -475,3 +475,18 @@ def test_default_containers_share_one_device_program(busybox: str, no_cgroups_le
     assert outputs == [[b"kmsg=1", b"null=0"]] * 2
     # without accounting, device rules need no cgroup2 controller: none is enabled
     assert enabled == [[], []]
+
+
+def test_a_cgroup_without_accounting_refuses_a_limit_it_was_not_made_with(busybox: str, no_cgroups_left: None) -> None:
+    """A default cgroup (device rules, no accounting) joined no memory
+    hierarchy and enabled no memory controller: a memory limit added later
+    is refused, saying why and what to do (the host has the controller)."""
+    from libcontainer_py.cgroups import CgroupUnsupported
+
+    config = lc.Config(rootfs=busybox, process=lc.Process(args=["sh", "-c", "read x"]))
+    with lc.ContainerProcess(config, stdin=lc.PIPE) as proc:
+        assert proc.cgroup is not None
+        with pytest.raises(CgroupUnsupported, match=r"made without the memory controller.*accounting=True"):
+            proc.cgroup.update(lc.Memory(max="64M"))
+        proc.communicate(b"\n", timeout=10)
+    assert proc.returncode == 0

@@ -149,7 +149,7 @@ def apply_memory(cgroup: FsManager, m: Memory) -> None:
         return
     if side is None:
         if attrs.asdict(m) != attrs.asdict(type(m)()):
-            raise CgroupUnsupported(f"the memory controller is not available on this host ({cgroup.layout.kind})")
+            raise cgroup.unavailable("memory", "memory")
         return
     d = cgroup._v1dir("memory")
     assert d is not None

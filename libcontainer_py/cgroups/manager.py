@@ -261,10 +261,21 @@ class FsManager(CgroupOps):
         else:
             writes = v2writes(self, part) if self.layout.unified is not None else v1writes(self, part)
             if writes:
-                raise CgroupUnsupported(
-                    f"the {v1name if v1name == v2name else v1name + '/' + v2name} controller is not available on"
-                    f" this host ({self.layout.kind} layout), needed for {writes[0][1]}"
-                )
+                raise self.unavailable(v1name, v2name, f", needed for {writes[0][1]}")
+
+    def unavailable(self, v1name: str, v2name: str, needed: str = "") -> CgroupUnsupported:
+        """The error for a controller this cgroup does not have: one the host
+        lacks, or one a cgroup made without accounting left out."""
+        from .layout import detect
+
+        name = v1name if v1name == v2name else v1name + "/" + v2name
+        host = detect()
+        if host.v1_for(v1name) is not None or host.v2_has(v2name):
+            return CgroupUnsupported(
+                f"this cgroup was made without the {name} controller (accounting=False, and no such limit"
+                f" then){needed}: set the limit when the container is made, or make it with accounting=True"
+            )
+        return CgroupUnsupported(f"the {name} controller is not available on this host ({host.kind} layout){needed}")
 
     def _target(self, controller: str, v1: bool) -> str:
         d = self._v1dir(controller) if v1 else self._v2dir()
