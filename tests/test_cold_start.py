@@ -8,7 +8,7 @@ import sys
 
 #: tests/unit/test_startup.py's LAZY and NOT_ON_THE_PATH (planned there without root; run here).
 LAZY = ("libcontainer_py._netrun", "libcontainer_py.cni", "libcontainer_py.seccomp.agent", "libcontainer_py.rootless")
-NOT_ON_THE_PATH = ("logging", "json", "shutil", "ipaddress", "lzma", "bz2", "hashlib")
+NOT_ON_THE_PATH = ("logging", "json", "shutil", "ipaddress", "lzma", "bz2", "hashlib", "socket")
 
 
 def test_lc_run_true_imports_none_of_the_lazy_modules() -> None:

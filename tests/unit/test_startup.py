@@ -8,7 +8,7 @@ import sys
 
 #: Standard modules the default container's path must not load: each costs
 #: milliseconds at start-up and is used only by features a default config lacks.
-NOT_ON_THE_PATH = ("logging", "json", "shutil", "ipaddress", "lzma", "bz2", "hashlib")
+NOT_ON_THE_PATH = ("logging", "json", "shutil", "ipaddress", "lzma", "bz2", "hashlib", "socket")
 #: Modules of ours a default container does not need (imported where used:
 #: networks, seccomp agents, rootless maps and delegated cgroups).
 LAZY = ("libcontainer_py._netrun", "libcontainer_py.cni", "libcontainer_py.seccomp.agent", "libcontainer_py.rootless")
