@@ -178,15 +178,19 @@ def _future_flags(function: Any) -> int:
 
 def _with_salt(code: CodeType, stand_in: int, salt: int) -> CodeType:
     """``code`` with every ``stand_in`` constant (of it, its functions and
-    its constant tuples) replaced by ``salt``."""
-    return code.replace(co_consts=tuple(_salted(c, stand_in, salt) for c in code.co_consts))
+    its constant tuples) replaced by ``salt``; ``code`` itself without one."""
+    consts = tuple(_salted(c, stand_in, salt) for c in code.co_consts)
+    if all(new is old for new, old in zip(consts, code.co_consts)):
+        return code
+    return code.replace(co_consts=consts)
 
 
 def _salted(const: Any, stand_in: int, salt: int) -> Any:
     if type(const) is int:
         return salt if const == stand_in else const
     if type(const) is tuple:
-        return tuple(_salted(c, stand_in, salt) for c in const)
+        items = tuple(_salted(c, stand_in, salt) for c in const)
+        return const if all(new is old for new, old in zip(items, const)) else items
     if isinstance(const, CodeType):
         return _with_salt(const, stand_in, salt)
     return const
