@@ -23,7 +23,8 @@ in the process, so the file is trusted as the seccomp cache's are
 reached through a symlink) and its header names its key, the interpreter
 (``sys.version``, marshal's version) and the SHA-256 of what follows.  New
 code is written when compiled, not when ``sys.dont_write_bytecode`` is set
-(``PYTHONDONTWRITEBYTECODE``, as for ``.pyc`` files).  docs/decisions.md,
+(``PYTHONDONTWRITEBYTECODE``, as for ``.pyc`` files), and only into a state
+root that exists (importing the library makes none).  docs/decisions.md,
 "attrs' generated code".
 """
 
@@ -251,14 +252,12 @@ def store(directory: str, key: str, code: CodeType) -> None:
     global _trimmed
     payload = marshal.dumps(code)
     try:
-        from ._statedir import make_root
-
-        parent = os.path.dirname(directory)
-        if parent and not os.path.isdir(parent):
-            make_root(parent)
-        os.makedirs(directory, mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(directory, 0o700)  # in a state root that exists: making classes makes none
+        except FileExistsError:
+            pass
         dir_fd = _private_file.open_directory(directory)
-    except Exception:  # OSError, or make_root's ContainerError for a state root not ours
+    except OSError:
         return
     try:
         name = key + SUFFIX

@@ -285,3 +285,23 @@ def test_nothing_is_written_without_bytecode(private_cache: Path, monkeypatch: p
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     _attrs_code.code_for("def __init__(self):\n    pass", "<attrs generated methods libcontainer_py.x.Z>")
     assert not private_cache.exists()
+
+
+def test_no_state_root_is_made_for_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache goes into a state root that exists: a program that only
+    makes configs leaves none behind."""
+    monkeypatch.setattr(_attrs_code, "_directory", str(tmp_path / "root" / "code"))
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    _attrs_code.code_for("def __init__(self):\n    pass", "<attrs generated methods libcontainer_py.x.W>")
+    assert os.listdir(tmp_path) == []
+
+
+def test_uninstall_gives_attrs_its_function_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from attr import _make
+
+    original = _attrs_code._original
+    assert original is not None
+    monkeypatch.setattr(_make, "_compile_and_eval", _make._compile_and_eval)  # restored after the test
+    monkeypatch.setattr(_attrs_code, "_original", original)
+    _attrs_code.uninstall()
+    assert _make._compile_and_eval is original and _attrs_code._original is None
