@@ -25,7 +25,7 @@ reached through a symlink) and its header names its key, the interpreter
 code is written when compiled, not when ``sys.dont_write_bytecode`` is set
 (``PYTHONDONTWRITEBYTECODE``, as for ``.pyc`` files), and only into a state
 root that exists (importing the library makes none).  docs/decisions.md,
-"attrs' generated code".
+"attrs' generated code is kept on disk".
 """
 
 from __future__ import annotations
