@@ -37,7 +37,10 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, 
 
 import attrs
 
+from . import _attrs_code
 from .errors import ConfigError, wrong_type
+
+_attrs_code.install()  # before any class of the model is made
 
 T = TypeVar("T")
 

@@ -118,6 +118,8 @@ CONFIG_FILE = "config.json"
 START_SOCKET = "start.sock"
 #: The command line's exec plan of the container (cli/_exec_plan.py).
 EXEC_FILE = "exec.json"
+#: Under a state root: the records of attached containers' networks (_netrun.py).
+NETWORK_DIR = ".network"
 
 
 def is_valid_id(value: object) -> bool:

@@ -97,7 +97,7 @@ class Namespaces:
         """New mount, uts, ipc, pid, net and cgroup namespaces; for a caller
         without CAP_SYS_ADMIN (a non-root user) a new user namespace too
         (see rootless.py)."""
-        from .rootless import unprivileged
+        from ._privilege import unprivileged
 
         return cls(user=unprivileged(), mount=True, uts=True, ipc=True, pid=True, net=True, cgroup=True)
 

@@ -7,16 +7,16 @@ import os
 import signal
 import subprocess
 import time
-from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import attrs
 
-from . import _native, _netrun, _owners, rootless
+from . import _native, _owners
 from ._log import DEBUG
 from ._log import log as _log
-from ._netrun import Attachments
 from ._popen_args import UserArg, check_config, check_host_paths, check_pass_fds, with_process_args
-from ._statedir import DEFAULT_ROOT
+from ._privilege import cgroups_unprivileged
+from ._statedir import DEFAULT_ROOT, NETWORK_DIR
 from .cgroups import CgroupConfig, CgroupError, Manager, Stats, detect, new_manager
 from .cgroups._ops import v1_placement
 from .config import Config
@@ -25,6 +25,9 @@ from .plan import Plan, build_plan
 from .plan.cgroupfs import container_cgroup_dirs
 from .spawn import Spawned, recorded, spawn
 from .spawn import start as start_spawned
+
+if TYPE_CHECKING:
+    from ._netrun import Attachments
 
 #: What stdin/stdout/stderr accept, as for subprocess.Popen.
 StdioArg = Union[None, int, IO[Any]]
@@ -44,6 +47,19 @@ def _require_popen_hooks() -> None:
 
 
 _require_popen_hooks()
+
+
+def _reclaim_networks() -> None:
+    """_netrun.reclaim, imported only when there are records of attached
+    containers' networks (most programs never attach one)."""
+    try:
+        if not os.listdir(os.path.join(DEFAULT_ROOT, NETWORK_DIR)):
+            return
+    except OSError:
+        return
+    from . import _netrun
+
+    _netrun.reclaim(DEFAULT_ROOT)
 
 
 def new_container_id() -> str:
@@ -153,8 +169,10 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         layout = None
         if cgroup_config is not None:
             layout = host_layout = detect()
-            if rootless.cgroups_unprivileged():
-                delegated = rootless.delegated_cgroup(cgroup_config, layout, self.container_id)
+            if cgroups_unprivileged():
+                from .rootless import delegated_cgroup
+
+                delegated = delegated_cgroup(cgroup_config, layout, self.container_id)
                 cgroup_config, layout = delegated if delegated is not None else (None, None)
                 host_layout = layout
         #: The v1 controllers the container's cgroup joined (None: all, for accounting).
@@ -175,7 +193,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         # What attached containers of dead owners left goes first (so their
         # ids are free again); this one's cgroup is recorded before it exists.
         _owners.reclaim(DEFAULT_ROOT)
-        _netrun.reclaim(DEFAULT_ROOT)
+        _reclaim_networks()
         plan_config = self._prepare_network(config, network_dir)
         try:
             self.plan: Plan = self._build_plan(
@@ -195,7 +213,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             raise
         self._on_hooks = on_hooks
         self._on_cloned = on_cloned
-        if on_listener is None:
+        if on_listener is None and config.seccomp is not None and config.seccomp.listener_path is not None:
             from .seccomp.agent import agent_callback
 
             on_listener = agent_callback(config.seccomp, self.container_id, "creating")
@@ -294,6 +312,8 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         binds of resolv.conf and hosts need them); the config to plan."""
         if not config.network:
             return config
+        from . import _netrun
+
         owned = network_dir is None
         directory = network_dir or _netrun.owned_directory(DEFAULT_ROOT, self.container_id)
         network = _netrun.Attachments(config.network, self.container_id, directory, owned=owned)
@@ -346,7 +366,9 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
     @property
     def ip(self) -> Optional[str]:
         """The container's first address on its networks (None without)."""
-        found = _netrun.addresses(self.network_status)
+        from ._netrun import addresses
+
+        found = addresses(self.network_status)
         return found[0] if found else None
 
     def check_network(self) -> None:

@@ -21,10 +21,12 @@ if TYPE_CHECKING:
     from .cgroups import CgroupConfig
     from .cgroups.layout import Layout
 
+from ._privilege import CAP_SYS_ADMIN as CAP_SYS_ADMIN  # these three live there, for Config()'s sake
+from ._privilege import cgroups_unprivileged as cgroups_unprivileged
+from ._privilege import unprivileged as unprivileged
 from .errors import ConfigError, ContainerError
 from .idmap import IDMap
 
-CAP_SYS_ADMIN = 21
 SUBUID = "/etc/subuid"
 SUBGID = "/etc/subgid"
 HELPERS = {"uid": "newuidmap", "gid": "newgidmap"}
@@ -44,26 +46,6 @@ class RootlessConfigError(RootlessError, ConfigError):
 
 class RootlessWarning(UserWarning):
     """A rootless container runs with less than it could (one id only)."""
-
-
-def unprivileged() -> bool:
-    """True when this process lacks CAP_SYS_ADMIN (a non-root user, or root
-    stripped of it): namespaces other than the user's need a user namespace."""
-    euid = os.geteuid()
-    if euid != 0:
-        return True
-    return not _effective_caps(euid) >> CAP_SYS_ADMIN & 1
-
-
-@functools.lru_cache(maxsize=4)
-def _effective_caps(euid: int) -> int:
-    """This process's effective set, read once per euid (every Config()
-    asks; a process rarely changes its capabilities otherwise)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("CapEff:"):
-                return int(line.split()[1], 16)
-    return 0
 
 
 def _user_name(uid: int) -> Optional[str]:
@@ -284,14 +266,6 @@ def userns_disabled_hint() -> str:
         except OSError:
             continue
     return ""
-
-
-def cgroups_unprivileged() -> bool:
-    """The cgroup file systems are not ours to write: a non-root caller, or
-    root in a user namespace (rootless podman runs its runtime so)."""
-    from ._statedir import _in_user_namespace
-
-    return os.geteuid() != 0 or _in_user_namespace()
 
 
 def delegated_cgroup(cgroup: CgroupConfig, layout: Layout, container_id: str) -> Optional[Tuple[CgroupConfig, Layout]]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
-from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple
+import sys
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import attrs
 
@@ -29,6 +29,7 @@ from ._contract import (
     STAGES,
 )
 from ._kernelfile import write_kernel_file
+from ._shortcuts import socket  # _socket: socket.py builds IntEnums at import (~3 ms)
 from ._statedir import _via_dir_fd, send_start, start_error
 from .errors import SpawnError, StepError, step_error_class
 from .plan import Op, Plan
@@ -279,7 +280,7 @@ def _drive(
     sock = socket.socket(fileno=fd)
     try:
         while True:
-            data, fds, _flags, _addr = socket.recv_fds(sock, MSG.size, 1)
+            data, fds = _recv_fds(sock, MSG.size)
             for extra in fds[1:]:
                 os.close(extra)
             if fds:
@@ -296,6 +297,17 @@ def _drive(
                 _hand_to_agent(child, on_listener)
     finally:
         sock.detach()
+
+
+def _recv_fds(sock: Any, size: int) -> Tuple[bytes, List[int]]:
+    """``socket.recv_fds(sock, size, 1)``'s message and fds, with socket's C half."""
+    data, ancillary, _flags, _addr = sock.recvmsg(size, socket.CMSG_LEN(4))
+    fds: List[int] = []
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            whole = len(payload) - len(payload) % 4
+            fds += [int.from_bytes(payload[i : i + 4], sys.byteorder, signed=True) for i in range(0, whole, 4)]
+    return data, fds
 
 
 def _answer(plan: Plan, fd: int, child: _Child, data: bytes, on_hooks: _OnHooks, on_parent: _OnParent = None) -> bool:

@@ -35,8 +35,9 @@ from .controllers import Controller, ResourceKind, pure
 from .units import UNLIMITED as UNLIMITED
 from .units import format_page_size, parse_bytes
 
-_CPU_LIST = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
-_DEVNUM = re.compile(r"^(\d+):(\d+)$")
+# patterns, compiled (and cached by re) on first use: not by every start
+_CPU_LIST = r"^\d+(-\d+)?(,\d+(-\d+)?)*$"
+_DEVNUM = r"^(\d+):(\d+)$"
 
 
 def _bytes_limit(field: str, value: Any) -> Optional[int]:
@@ -78,7 +79,7 @@ def _cpu_list(field: str, value: Any) -> Optional[str]:
     if value is None:
         return None
     s = text(field, value).replace(" ", "")
-    if not _CPU_LIST.match(s):
+    if not re.match(_CPU_LIST, s):
         raise fail(field, f"expected a list like '0-3,5', got {value!r}")
     for part in s.split(","):
         lo, _, hi = part.partition("-")
@@ -230,7 +231,7 @@ class Pids(Resource):
 
 def _device_key(field: str, key: Any) -> str:
     k = text(field, key)
-    m = _DEVNUM.match(k)
+    m = re.match(_DEVNUM, k)
     if m:
         return f"{int(m.group(1))}:{int(m.group(2))}"
     if not k.startswith("/") or ".." in k.split("/"):

@@ -10,7 +10,8 @@ from ..errors import wrong_type
 
 #: Binary multiples, as docker and runc read them (k = 1024, m = 1024**2, ...).
 _MULTIPLIERS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$", re.IGNORECASE)
+# compiled (and cached by re) on first use: not by every start
+_SIZE = r"(?i)^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(?:i?b)?\s*$"
 
 #: The largest value a cgroup byte limit can hold.
 MAX_BYTES = 2**63 - 1
@@ -37,7 +38,7 @@ def parse_bytes(value: Any, field: str = "size") -> Optional[int]:
         raise fail(field, wrong_type("a size like 64M or an int", value))
     if value.strip().lower() == "max":
         return None
-    m = _SIZE.match(value)
+    m = re.match(_SIZE, value)
     if m is None:
         raise fail(field, f"not a size (use a number with an optional k/M/G/T/P suffix, or 'max'): {value!r}")
     result: int

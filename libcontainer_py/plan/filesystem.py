@@ -218,6 +218,7 @@ def mount_steps(
             elif kind == "dir":
                 steps.append(ops.bind(f"bind the host's {path}", path, path, is_file=False, readonly=True))
         steps.append(mount_step(Mount.tmpfs("/tmp", mode=0o1777), host))
+    # read by adapt_for_user_namespace only (rootless.py's, imported then)
     gid_maps = (config.gid_mappings or default_mappings(host)[1]) if config.namespaces.user is True else ()
     late: List[Step] = []
     for m in config.mounts:

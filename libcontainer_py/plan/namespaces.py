@@ -11,7 +11,6 @@ from ..config import Config
 from ..errors import ConfigError
 from ..idmap import IDMap
 from ..namespaces import CLONE_FLAGS, SETNS_ORDER
-from ..rootless import RootlessWarning, check_maps, needs_helper
 from . import ops
 from .steps import Flag, HostFS, Op, Step
 
@@ -79,6 +78,8 @@ class IdMaps:
 def id_maps(config: Config, host: HostFS) -> IdMaps:
     if config.namespaces.user is not True:
         return IdMaps()
+    from ..rootless import RootlessWarning, check_maps, needs_helper  # a user namespace's only
+
     uids, gids = config.uid_mappings, config.gid_mappings
     if not uids or not gids:
         auto = host.automatic_maps()

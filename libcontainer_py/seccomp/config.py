@@ -98,7 +98,7 @@ FLAGS: Mapping[str, int] = {
     "wait_killable_recv": 1 << 5,
 }
 
-_SYSCALL_NAME = re.compile(r"^[a-z0-9_]{1,64}$")
+_SYSCALL_NAME = r"^[a-z0-9_]{1,64}$"  # compiled (and cached by re) on first use
 _MAX_ERRNO = 4095
 _UINT64_MAX = 2**64 - 1
 
@@ -138,7 +138,7 @@ def _default_errno_for(action: Action) -> Optional[int]:
 def syscall_name(field: str, value: Any) -> str:
     """A syscall name as libseccomp spells them (lower case, digits, '_')."""
     name = text(field, value)
-    if not _SYSCALL_NAME.match(name):
+    if not re.match(_SYSCALL_NAME, name):
         raise fail(field, f"not a syscall name: {name!r}")
     return name
 

@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from libcontainer_py import _shortcuts
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -92,3 +94,16 @@ def test_no_other_module_imports_a_c_half() -> None:
                 )
                 found += [f"{os.path.relpath(path, REPO)}: {n}" for n in names if n.split(".")[0] in C_HALVES]
     assert not found
+
+
+def test_sha256_finds_its_constructor_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failed import (``_sha2`` before 3.12) searches all of sys.path: once, not per call."""
+    import builtins
+
+    _shortcuts.sha256_hex(b"")
+
+    def no_import(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"imported {args[0]!r}")
+
+    monkeypatch.setattr(builtins, "__import__", no_import)
+    assert _shortcuts.sha256_hex(b"abc") == hashlib.sha256(b"abc").hexdigest()
