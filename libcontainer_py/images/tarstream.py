@@ -9,6 +9,10 @@ objects; ``copy_to(fd)`` writes the current entry's data into a file
 (holes of a sparse file left as holes).  Data not copied is skipped.  A
 malformed archive raises ``TarFormatError``; as with ``tarfile``, a zero
 block, or a header that is not one after the first, ends the archive.
+
+Header blocks are parsed natively (``lc_tar_header``, _native/tar_header.c);
+a number field only Python's ``int()`` can judge (a sign, ``0o``,
+underscores, beyond 2**62) sends its block to the Python parser.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ import re
 import struct
 import zlib
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
+
+from .._lcnative import ffi as _ffi
+from .._lcnative import lib as _lib
 
 BLOCK = 512
 
@@ -152,6 +159,39 @@ def _pax_field(value: bytes) -> str:
         return value.decode("utf-8", "surrogateescape")
 
 
+def _header_py(buf: bytes) -> Entry:
+    """A header block parsed in Python, as tarfile's ``TarInfo.frombuf``
+    (``TarReader._header`` without the native parser: for number fields
+    with a sign, ``0o`` or underscores, or beyond 2**62)."""
+    if buf.count(0) == BLOCK:
+        raise _ZeroBlock()
+    name, mode, uid, gid, size, mtime, chksum, kind, link, _un, _gn, major, minor, prefix = _HEADER.unpack(buf)
+    checksum = _number(chksum)
+    unsigned = 256 + _byte_sum(buf[:256]) + _byte_sum(buf[256:]) - _byte_sum(buf[148:156])
+    if checksum != unsigned and checksum != 256 + sum(_SIGNED.unpack(buf)):
+        raise _NoHeader("bad checksum", True)
+    entry = Entry()
+    entry.name = _text(name)
+    entry.mode = _number(mode)
+    entry.uid = _number(uid)
+    entry.gid = _number(gid)
+    entry.size = _number(size)
+    if entry.size < 0:
+        raise TarFormatError(f"{_text(name)!r}: a negative size")
+    entry.mtime = _number(mtime)
+    entry.type = kind
+    entry.linkname = _text(link)
+    entry.devmajor = _number(major)
+    entry.devminor = _number(minor)
+    if kind == AREGTYPE and entry.name.endswith("/"):
+        entry.type = DIRTYPE  # v7: a directory is a file named with a slash
+    if entry.type == DIRTYPE:
+        entry.name = entry.name.rstrip("/")
+    if prefix[0] and kind not in _GNU_TYPES:
+        entry.name = _text(prefix) + "/" + entry.name
+    return entry
+
+
 class TarReader:
     """The entries of a tar stream, in order (see the module's docstring)."""
 
@@ -166,6 +206,7 @@ class TarReader:
         self._left = 0
         self._current: Optional[Entry] = None
         self._globals: Dict[str, str] = {}
+        self._fields = _ffi.new("long long[]", _lib.LC_TAR_FIELDS)
 
     def __iter__(self) -> Iterator[Entry]:
         while True:
@@ -274,36 +315,44 @@ class TarReader:
     # -- headers --------------------------------------------------------------
 
     def _header(self) -> Tuple[Entry, bytes]:
-        """The next header block parsed as tarfile's ``TarInfo.frombuf``."""
+        """The next header block parsed as tarfile's ``TarInfo.frombuf``,
+        natively (lc_tar_header); a number field only Python's ``int()``
+        can judge sends the block to ``_header_py``."""
         buf = self._take(BLOCK)
         if len(buf) != BLOCK:
             raise _NoHeader("empty header" if not buf else "truncated header", True)
-        if buf.count(0) == BLOCK:
-            raise _ZeroBlock()
-        name, mode, uid, gid, size, mtime, chksum, kind, link, _un, _gn, major, minor, prefix = _HEADER.unpack(buf)
-        checksum = _number(chksum)
-        unsigned = 256 + _byte_sum(buf[:256]) + _byte_sum(buf[256:]) - _byte_sum(buf[148:156])
-        if checksum != unsigned and checksum != 256 + sum(_SIGNED.unpack(buf)):
-            raise _NoHeader("bad checksum", True)
+        status = _lib.lc_tar_header(buf, self._fields)
+        if status:
+            if status == _lib.LC_TAR_ZERO:
+                raise _ZeroBlock()
+            if status == _lib.LC_TAR_INVALID:
+                raise _NoHeader("invalid header", True)
+            if status == _lib.LC_TAR_CHECKSUM:
+                raise _NoHeader("bad checksum", True)
+            if status == _lib.LC_TAR_NEGATIVE:
+                raise TarFormatError(f"{_text(buf[:100])!r}: a negative size")
+            return _header_py(buf), buf
+        name_len, link_len, prefix_len, mode, uid, gid, size, mtime, major, minor = _ffi.unpack(self._fields, 10)
         entry = Entry()
-        entry.name = _text(name)
-        entry.mode = _number(mode)
-        entry.uid = _number(uid)
-        entry.gid = _number(gid)
-        entry.size = _number(size)
-        if entry.size < 0:
-            raise TarFormatError(f"{_text(name)!r}: a negative size")
-        entry.mtime = _number(mtime)
+        name = buf[:name_len].decode("utf-8", "surrogateescape")
+        kind = buf[156:157]
+        entry.mode = mode
+        entry.uid = uid
+        entry.gid = gid
+        entry.size = size
+        entry.mtime = mtime
         entry.type = kind
-        entry.linkname = _text(link)
-        entry.devmajor = _number(major)
-        entry.devminor = _number(minor)
-        if kind == AREGTYPE and entry.name.endswith("/"):
+        if link_len:
+            entry.linkname = buf[157 : 157 + link_len].decode("utf-8", "surrogateescape")
+        entry.devmajor = major
+        entry.devminor = minor
+        if kind == AREGTYPE and name.endswith("/"):
             entry.type = DIRTYPE  # v7: a directory is a file named with a slash
         if entry.type == DIRTYPE:
-            entry.name = entry.name.rstrip("/")
-        if prefix[0] and kind not in _GNU_TYPES:
-            entry.name = _text(prefix) + "/" + entry.name
+            name = name.rstrip("/")
+        if prefix_len and kind not in _GNU_TYPES:
+            name = buf[345 : 345 + prefix_len].decode("utf-8", "surrogateescape") + "/" + name
+        entry.name = name
         return entry, buf
 
     def _member(self) -> Entry:
