@@ -233,23 +233,39 @@ class TarReader:
     # -- the stream ---------------------------------------------------------
 
     def _refill(self) -> bool:
+        """The next chunk as the buffer; the caller has used up the last one
+        (no copy of a chunk's rest joined to the next one)."""
         if self._eof:
             return False
         chunk = self._read_chunk()
         if not chunk:
             self._eof = True
             return False
-        self._buf = self._buf[self._pos :] + chunk if self._pos < len(self._buf) else chunk
+        self._buf = chunk
         self._pos = 0
         return True
 
     def _take(self, n: int) -> bytes:
-        """``n`` bytes, or fewer at the end of the stream."""
-        end = self._pos + n
-        while end > len(self._buf) and self._refill():
-            end = n
-        data = self._buf[self._pos : end]
-        self._pos += len(data)
+        """``n`` bytes, or fewer at the end of the stream; only bytes that
+        straddle two chunks are copied together."""
+        pos = self._pos
+        end = pos + n
+        if end <= len(self._buf):
+            self._pos = end
+            self._offset += n
+            return self._buf[pos:end]
+        pieces = []
+        while n > 0:
+            avail = len(self._buf) - self._pos
+            if not avail:
+                if not self._refill():
+                    break
+                continue
+            k = min(n, avail)
+            pieces.append(self._buf[self._pos : self._pos + k])
+            self._pos += k
+            n -= k
+        data = b"".join(pieces)
         self._offset += len(data)
         return data
 
@@ -284,12 +300,15 @@ class TarReader:
         if entry is None or entry.sparse is not None or entry.size > limit or not entry.has_data():
             return None
         n = min(entry.size, self._left)
-        while len(self._buf) - self._pos < n:
-            if not self._refill():
+        pos = self._pos
+        if pos + n <= len(self._buf):
+            view = memoryview(self._buf)[pos : pos + n]
+            self._pos += n
+            self._offset += n
+        else:  # across chunks: only this file's bytes copied together
+            view = memoryview(self._take(n))
+            if len(view) != n:
                 raise TarFormatError("unexpected end of data")
-        view = memoryview(self._buf)[self._pos : self._pos + n]
-        self._pos += n
-        self._offset += n
         self._left -= n
         return view
 
