@@ -102,3 +102,37 @@ int lc_tar_header(const char *block, long long *out)
     out[2] = (long long)text_len(b + 345, 155);
     return LC_TAR_OK;
 }
+
+/* The headers of buf[pos..len) read ahead, one after another: a record of
+ * LC_TAR_RECORD per header (its status, its offset, then lc_tar_header's
+ * fields), the next header expected after the data its size announces.
+ * Stops after max records, after a status that is not LC_TAR_OK, at an
+ * old GNU sparse header (extension blocks follow it), or when the next
+ * block is not whole in buf.  Returns the number of records.  Nothing
+ * here decides what the archive holds: the reader takes a record only
+ * for the block at that offset of the same buffer (a pax size record may
+ * move the next header elsewhere), so a guess that is wrong costs a call. */
+long lc_tar_headers(const char *buf, size_t len, size_t pos, long long *out, long max)
+{
+    long n = 0;
+    while (n < max && len >= 512 && pos <= len - 512) {
+        long long *rec = out + n * LC_TAR_RECORD;
+        int status = lc_tar_header(buf + pos, rec + 2);
+        rec[0] = status;
+        rec[1] = (long long)pos;
+        n++;
+        unsigned char kind = (unsigned char)buf[pos + 156];
+        if (status != LC_TAR_OK || kind == 'S')
+            break;
+        if (kind == 0 && rec[2] > 0 && buf[pos + rec[2] - 1] == '/')
+            kind = '5'; /* v7: a directory */
+        pos += 512;
+        if (kind < '1' || kind > '6') { /* data follows (an extension header's too) */
+            unsigned long long size = (unsigned long long)rec[2 + 6];
+            if (size > len - pos)
+                break;
+            pos += (size_t)((size + 511) & ~511ULL);
+        }
+    }
+    return n;
+}

@@ -4,6 +4,8 @@
 #ifndef TAR_HEADER_H
 #define TAR_HEADER_H
 
+#include <stddef.h>
+
 /* lc_tar_header's results: the fields are in out[] only with LC_TAR_OK. */
 #define LC_TAR_OK 0
 #define LC_TAR_ZERO 1     /* a block of zeros */
@@ -14,7 +16,10 @@
 
 /* out[] after LC_TAR_OK, in this order. */
 #define LC_TAR_FIELDS 10
+/* A record of lc_tar_headers: status, offset of the block, the fields. */
+#define LC_TAR_RECORD 12
 
 int lc_tar_header(const char *block, long long *out);
+long lc_tar_headers(const char *buf, size_t len, size_t pos, long long *out, long max);
 
 #endif

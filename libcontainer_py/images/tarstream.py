@@ -36,6 +36,10 @@ PAX_EXTENDED, PAX_GLOBAL, SOLARIS_EXTENDED = b"x", b"g", b"X"
 REGULAR_TYPES = (REGTYPE, AREGTYPE, CONTTYPE, GNU_SPARSE)
 SUPPORTED_TYPES = REGULAR_TYPES + (LNKTYPE, SYMTYPE, CHRTYPE, BLKTYPE, DIRTYPE, FIFOTYPE, GNU_LONGNAME, GNU_LONGLINK)
 _GNU_TYPES = (GNU_LONGNAME, GNU_LONGLINK, GNU_SPARSE)
+#: Header records read ahead per native call (lc_tar_headers), and their size.
+_AHEAD = 256
+_RECORD = 12
+_FIELDS = 10
 
 _HEADER = struct.Struct("100s8s8s8s12s12s8sc100s8x32s32s8s8s155s12x")
 _SIGNED = struct.Struct("148b8x356b")
@@ -207,6 +211,12 @@ class TarReader:
         self._current: Optional[Entry] = None
         self._globals: Dict[str, str] = {}
         self._fields = _ffi.new("long long[]", _lib.LC_TAR_FIELDS)
+        #: Headers read ahead in the current chunk (lc_tar_headers): the
+        #: flat records, the next one's index, and the chunk they are of.
+        self._ahead = _ffi.new("long long[]", _lib.LC_TAR_RECORD * _AHEAD)
+        self._records: List[int] = []
+        self._next_record = 0
+        self._records_of = b""
 
     def __iter__(self) -> Iterator[Entry]:
         while True:
@@ -335,12 +345,28 @@ class TarReader:
 
     def _header(self) -> Tuple[Entry, bytes]:
         """The next header block parsed as tarfile's ``TarInfo.frombuf``,
-        natively (lc_tar_header); a number field only Python's ``int()``
-        can judge sends the block to ``_header_py``."""
-        buf = self._take(BLOCK)
-        if len(buf) != BLOCK:
-            raise _NoHeader("empty header" if not buf else "truncated header", True)
-        status = _lib.lc_tar_header(buf, self._fields)
+        natively: with the headers after it in the chunk read ahead in the
+        same call (lc_tar_headers), each used when the reader gets to its
+        offset.  A number field only Python's ``int()`` can judge sends the
+        block to ``_header_py``."""
+        pos = self._pos
+        i = self._next_record
+        records = self._records
+        if i < len(records) and records[i + 1] == pos and self._buf is self._records_of:
+            self._next_record = i + _RECORD
+            buf = self._take(BLOCK)
+        elif pos + BLOCK <= len(self._buf):
+            n = _lib.lc_tar_headers(self._buf, len(self._buf), pos, self._ahead, _AHEAD)
+            records = self._records = _ffi.unpack(self._ahead, n * _RECORD)
+            self._records_of = self._buf
+            i, self._next_record = 0, _RECORD
+            buf = self._take(BLOCK)
+        else:  # across two chunks
+            buf = self._take(BLOCK)
+            if len(buf) != BLOCK:
+                raise _NoHeader("empty header" if not buf else "truncated header", True)
+            records, i = [_lib.lc_tar_header(buf, self._fields), -1, *_ffi.unpack(self._fields, _FIELDS)], 0
+        status = records[i]
         if status:
             if status == _lib.LC_TAR_ZERO:
                 raise _ZeroBlock()
@@ -351,7 +377,7 @@ class TarReader:
             if status == _lib.LC_TAR_NEGATIVE:
                 raise TarFormatError(f"{_text(buf[:100])!r}: a negative size")
             return _header_py(buf), buf
-        name_len, link_len, prefix_len, mode, uid, gid, size, mtime, major, minor = _ffi.unpack(self._fields, 10)
+        name_len, link_len, prefix_len, mode, uid, gid, size, mtime, major, minor = records[i + 2 : i + _RECORD]
         entry = Entry()
         name = buf[:name_len].decode("utf-8", "surrogateescape")
         kind = buf[156:157]
@@ -373,6 +399,20 @@ class TarReader:
             name = buf[345 : 345 + prefix_len].decode("utf-8", "surrogateescape") + "/" + name
         entry.name = name
         return entry, buf
+
+    def _one_header(self) -> List[int]:
+        """A record for the block at the current position (not whole in the
+        buffer), without taking it."""
+        pos, offset = self._pos, self._offset
+        buf = self._take(BLOCK)
+        if len(buf) != BLOCK:
+            raise _NoHeader("empty header" if not buf else "truncated header", True)
+        status = _lib.lc_tar_header(buf, self._fields)
+        record = [status, -1, *_ffi.unpack(self._fields, _lib.LC_TAR_FIELDS)]
+        # put the block back: the chunk now starts with it
+        self._buf, self._pos, self._offset = buf + self._buf[self._pos :], 0, offset
+        del pos
+        return record
 
     def _member(self) -> Entry:
         """One entry, with the extension headers before it applied."""

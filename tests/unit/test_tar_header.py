@@ -235,3 +235,25 @@ def test_random_blocks_read_as_the_python_parser_reads_them() -> None:
         assert native == python, bytes(header[100:160])
         seen.add(str(native.get("error")) if native else "")
     assert {"invalid header", "None"} <= seen  # both outcomes were exercised
+
+
+@pytest.mark.parametrize("ustar_size", [10, 5000])
+def test_headers_read_ahead_where_a_pax_size_moves_the_next_one(ustar_size: int) -> None:
+    """Headers are read ahead at the offsets their size fields announce; a
+    pax size record moves the next header elsewhere (and the guessed offset
+    may hold data that looks like anything): read as tarfile reads it."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        member = tarfile.TarInfo("moved")
+        member.size, member.pax_headers = 700, {"size": "700"}
+        inner = tarfile.TarInfo("inner")  # a header inside the data, where the ustar size points
+        inner.size = 0
+        tar.addfile(member, io.BytesIO(bytes(512 - 0) + inner.tobuf(tarfile.USTAR_FORMAT)[:188]))
+        for i in range(5):
+            tar.addfile(tarfile.TarInfo(f"after{i}"), io.BytesIO(b""))
+    data = bytearray(buf.getvalue())
+    header = data.index(b"moved\0") // BLOCK * BLOCK  # the ustar header after the pax one
+    data[header : header + BLOCK] = seal(number_field(data[header : header + BLOCK], 124, 12, b"%011o" % ustar_size))
+    read = same_as_tarfile(bytes(data))
+    assert [r["name"] for r in read] == ["moved"] + [f"after{i}" for i in range(5)]
+    assert read[0]["size"] == 700
