@@ -10,9 +10,10 @@ objects; ``copy_to(fd)`` writes the current entry's data into a file
 malformed archive raises ``TarFormatError``; as with ``tarfile``, a zero
 block, or a header that is not one after the first, ends the archive.
 
-Header blocks are parsed natively (``lc_tar_header``, _native/tar_header.c);
-a number field only Python's ``int()`` can judge (a sign, ``0o``,
-underscores, beyond 2**62) sends its block to the Python parser.
+Header blocks are parsed natively (_native/tar_header.c), those of a chunk
+read ahead in one call (``lc_tar_headers``); a number field only Python's
+``int()`` can judge (a sign, ``0o``, underscores, beyond 2**62) sends its
+block to the Python parser.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ SUPPORTED_TYPES = REGULAR_TYPES + (LNKTYPE, SYMTYPE, CHRTYPE, BLKTYPE, DIRTYPE, 
 _GNU_TYPES = (GNU_LONGNAME, GNU_LONGLINK, GNU_SPARSE)
 #: Header records read ahead per native call (lc_tar_headers), and their size.
 _AHEAD = 256
-_RECORD = 12
-_FIELDS = 10
+_RECORD = _lib.LC_TAR_RECORD
+_FIELDS = _lib.LC_TAR_FIELDS
 
 _HEADER = struct.Struct("100s8s8s8s12s12s8sc100s8x32s32s8s8s155s12x")
 _SIGNED = struct.Struct("148b8x356b")
@@ -210,10 +211,10 @@ class TarReader:
         self._left = 0
         self._current: Optional[Entry] = None
         self._globals: Dict[str, str] = {}
-        self._fields = _ffi.new("long long[]", _lib.LC_TAR_FIELDS)
+        self._fields = _ffi.new("long long[]", _FIELDS)
         #: Headers read ahead in the current chunk (lc_tar_headers): the
         #: flat records, the next one's index, and the chunk they are of.
-        self._ahead = _ffi.new("long long[]", _lib.LC_TAR_RECORD * _AHEAD)
+        self._ahead = _ffi.new("long long[]", _RECORD * _AHEAD)
         self._records: List[int] = []
         self._next_record = 0
         self._records_of = b""
