@@ -32,9 +32,10 @@ def _cdef_from_header(header: str = "lc_native.h") -> str:
 ffibuilder = FFI()
 ffibuilder.cdef(_cdef_from_header())
 ffibuilder.cdef(_cdef_from_header("unpack_files.h"))  # the image store's, not the executor's
+ffibuilder.cdef(_cdef_from_header("tar_header.h"))
 ffibuilder.set_source(
     "libcontainer_py._lcnative",
-    '#include "lc_native.h"\n#include "unpack_files.h"',
+    '#include "lc_native.h"\n#include "unpack_files.h"\n#include "tar_header.h"',
     sources=[
         os.path.relpath(os.path.join(HERE, name))
         for name in (
@@ -51,6 +52,7 @@ ffibuilder.set_source(
             "serve_files.c",
             "syscalls.c",
             "unpack_files.c",
+            "tar_header.c",
         )
     ],
     include_dirs=[os.path.relpath(HERE)],

@@ -26,6 +26,11 @@ GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 20
 #: Chunks (of about CHUNK bytes) decompressed ahead of the unpacking.
 DEPTH = 8
+#: Decompressed pieces smaller than this are joined before they are handed
+#: over.  Half a MiB of gzip in gives about that much out or more (a bit
+#: less for incompressible data: a threshold of CHUNK // 2 joined those
+#: pieces two by two, copying them), so this joins only small pieces.
+HAND_OVER = CHUNK // 4
 
 
 class Readable(Protocol):
@@ -213,7 +218,7 @@ class BlobPipe:
             for piece in decompressed(self._chunks()):
                 pieces.append(piece)
                 size += len(piece)
-                if size >= CHUNK // 2:  # fewer, bigger hand-overs
+                if size >= HAND_OVER:  # fewer, bigger hand-overs
                     self._hand_over(pieces)
                     pieces, size = [], 0
             if pieces:

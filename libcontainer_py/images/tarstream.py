@@ -9,6 +9,11 @@ objects; ``copy_to(fd)`` writes the current entry's data into a file
 (holes of a sparse file left as holes).  Data not copied is skipped.  A
 malformed archive raises ``TarFormatError``; as with ``tarfile``, a zero
 block, or a header that is not one after the first, ends the archive.
+
+Header blocks are parsed natively (_native/tar_header.c), those of a chunk
+read ahead in one call (``lc_tar_headers``); a number field only Python's
+``int()`` can judge (a sign, ``0o``, underscores, beyond 2**62) sends its
+block to the Python parser.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ import re
 import struct
 import zlib
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
+
+from .._lcnative import ffi as _ffi
+from .._lcnative import lib as _lib
 
 BLOCK = 512
 
@@ -29,6 +37,10 @@ PAX_EXTENDED, PAX_GLOBAL, SOLARIS_EXTENDED = b"x", b"g", b"X"
 REGULAR_TYPES = (REGTYPE, AREGTYPE, CONTTYPE, GNU_SPARSE)
 SUPPORTED_TYPES = REGULAR_TYPES + (LNKTYPE, SYMTYPE, CHRTYPE, BLKTYPE, DIRTYPE, FIFOTYPE, GNU_LONGNAME, GNU_LONGLINK)
 _GNU_TYPES = (GNU_LONGNAME, GNU_LONGLINK, GNU_SPARSE)
+#: Header records read ahead per native call (lc_tar_headers), and their size.
+_AHEAD = 256
+_RECORD = _lib.LC_TAR_RECORD
+_FIELDS = _lib.LC_TAR_FIELDS
 
 _HEADER = struct.Struct("100s8s8s8s12s12s8sc100s8x32s32s8s8s155s12x")
 _SIGNED = struct.Struct("148b8x356b")
@@ -152,6 +164,39 @@ def _pax_field(value: bytes) -> str:
         return value.decode("utf-8", "surrogateescape")
 
 
+def _header_py(buf: bytes) -> Entry:
+    """A header block parsed in Python, as tarfile's ``TarInfo.frombuf``
+    (``TarReader._header`` without the native parser: for number fields
+    with a sign, ``0o`` or underscores, or beyond 2**62)."""
+    if buf.count(0) == BLOCK:
+        raise _ZeroBlock()
+    name, mode, uid, gid, size, mtime, chksum, kind, link, _un, _gn, major, minor, prefix = _HEADER.unpack(buf)
+    checksum = _number(chksum)
+    unsigned = 256 + _byte_sum(buf[:256]) + _byte_sum(buf[256:]) - _byte_sum(buf[148:156])
+    if checksum != unsigned and checksum != 256 + sum(_SIGNED.unpack(buf)):
+        raise _NoHeader("bad checksum", True)
+    entry = Entry()
+    entry.name = _text(name)
+    entry.mode = _number(mode)
+    entry.uid = _number(uid)
+    entry.gid = _number(gid)
+    entry.size = _number(size)
+    if entry.size < 0:
+        raise TarFormatError(f"{_text(name)!r}: a negative size")
+    entry.mtime = _number(mtime)
+    entry.type = kind
+    entry.linkname = _text(link)
+    entry.devmajor = _number(major)
+    entry.devminor = _number(minor)
+    if kind == AREGTYPE and entry.name.endswith("/"):
+        entry.type = DIRTYPE  # v7: a directory is a file named with a slash
+    if entry.type == DIRTYPE:
+        entry.name = entry.name.rstrip("/")
+    if prefix[0] and kind not in _GNU_TYPES:
+        entry.name = _text(prefix) + "/" + entry.name
+    return entry
+
+
 class TarReader:
     """The entries of a tar stream, in order (see the module's docstring)."""
 
@@ -166,6 +211,13 @@ class TarReader:
         self._left = 0
         self._current: Optional[Entry] = None
         self._globals: Dict[str, str] = {}
+        self._fields = _ffi.new("long long[]", _FIELDS)
+        #: Headers read ahead in the current chunk (lc_tar_headers): the
+        #: flat records, the next one's index, and the chunk they are of.
+        self._ahead = _ffi.new("long long[]", _RECORD * _AHEAD)
+        self._records: List[int] = []
+        self._next_record = 0
+        self._records_of = b""
 
     def __iter__(self) -> Iterator[Entry]:
         while True:
@@ -192,23 +244,39 @@ class TarReader:
     # -- the stream ---------------------------------------------------------
 
     def _refill(self) -> bool:
+        """The next chunk as the buffer; the caller has used up the last one
+        (no copy of a chunk's rest joined to the next one)."""
         if self._eof:
             return False
         chunk = self._read_chunk()
         if not chunk:
             self._eof = True
             return False
-        self._buf = self._buf[self._pos :] + chunk if self._pos < len(self._buf) else chunk
+        self._buf = chunk
         self._pos = 0
         return True
 
     def _take(self, n: int) -> bytes:
-        """``n`` bytes, or fewer at the end of the stream."""
-        end = self._pos + n
-        while end > len(self._buf) and self._refill():
-            end = n
-        data = self._buf[self._pos : end]
-        self._pos += len(data)
+        """``n`` bytes, or fewer at the end of the stream; only bytes that
+        straddle two chunks are copied together."""
+        pos = self._pos
+        end = pos + n
+        if end <= len(self._buf):
+            self._pos = end
+            self._offset += n
+            return self._buf[pos:end]
+        pieces = []
+        while n > 0:
+            avail = len(self._buf) - self._pos
+            if not avail:
+                if not self._refill():
+                    break
+                continue
+            k = min(n, avail)
+            pieces.append(self._buf[self._pos : self._pos + k])
+            self._pos += k
+            n -= k
+        data = b"".join(pieces)
         self._offset += len(data)
         return data
 
@@ -243,12 +311,15 @@ class TarReader:
         if entry is None or entry.sparse is not None or entry.size > limit or not entry.has_data():
             return None
         n = min(entry.size, self._left)
-        while len(self._buf) - self._pos < n:
-            if not self._refill():
+        pos = self._pos
+        if pos + n <= len(self._buf):
+            view = memoryview(self._buf)[pos : pos + n]
+            self._pos += n
+            self._offset += n
+        else:  # across chunks: only this file's bytes copied together
+            view = memoryview(self._take(n))
+            if len(view) != n:
                 raise TarFormatError("unexpected end of data")
-        view = memoryview(self._buf)[self._pos : self._pos + n]
-        self._pos += n
-        self._offset += n
         self._left -= n
         return view
 
@@ -274,37 +345,75 @@ class TarReader:
     # -- headers --------------------------------------------------------------
 
     def _header(self) -> Tuple[Entry, bytes]:
-        """The next header block parsed as tarfile's ``TarInfo.frombuf``."""
+        """The next header block parsed as tarfile's ``TarInfo.frombuf``,
+        natively: with the headers after it in the chunk read ahead in the
+        same call (lc_tar_headers), each used when the reader gets to its
+        offset.  A number field only Python's ``int()`` can judge sends the
+        block to ``_header_py``."""
+        pos = self._pos
+        i = self._next_record
+        records = self._records
+        if i < len(records) and records[i + 1] == pos and self._buf is self._records_of:
+            self._next_record = i + _RECORD
+            buf = self._take(BLOCK)
+        elif pos + BLOCK <= len(self._buf):
+            n = _lib.lc_tar_headers(self._buf, len(self._buf), pos, self._ahead, _AHEAD)
+            records = self._records = _ffi.unpack(self._ahead, n * _RECORD)
+            self._records_of = self._buf
+            i, self._next_record = 0, _RECORD
+            buf = self._take(BLOCK)
+        else:  # across two chunks
+            buf = self._take(BLOCK)
+            if len(buf) != BLOCK:
+                raise _NoHeader("empty header" if not buf else "truncated header", True)
+            records, i = [_lib.lc_tar_header(buf, self._fields), -1, *_ffi.unpack(self._fields, _FIELDS)], 0
+        status = records[i]
+        if status:
+            if status == _lib.LC_TAR_ZERO:
+                raise _ZeroBlock()
+            if status == _lib.LC_TAR_INVALID:
+                raise _NoHeader("invalid header", True)
+            if status == _lib.LC_TAR_CHECKSUM:
+                raise _NoHeader("bad checksum", True)
+            if status == _lib.LC_TAR_NEGATIVE:
+                raise TarFormatError(f"{_text(buf[:100])!r}: a negative size")
+            return _header_py(buf), buf
+        name_len, link_len, prefix_len, mode, uid, gid, size, mtime, major, minor = records[i + 2 : i + _RECORD]
+        entry = Entry()
+        name = buf[:name_len].decode("utf-8", "surrogateescape")
+        kind = buf[156:157]
+        entry.mode = mode
+        entry.uid = uid
+        entry.gid = gid
+        entry.size = size
+        entry.mtime = mtime
+        entry.type = kind
+        if link_len:
+            entry.linkname = buf[157 : 157 + link_len].decode("utf-8", "surrogateescape")
+        entry.devmajor = major
+        entry.devminor = minor
+        if kind == AREGTYPE and name.endswith("/"):
+            entry.type = DIRTYPE  # v7: a directory is a file named with a slash
+        if entry.type == DIRTYPE:
+            name = name.rstrip("/")
+        if prefix_len and kind not in _GNU_TYPES:
+            name = buf[345 : 345 + prefix_len].decode("utf-8", "surrogateescape") + "/" + name
+        entry.name = name
+        return entry, buf
+
+    def _one_header(self) -> List[int]:
+        """A record for the block at the current position (not whole in the
+        buffer), without taking it."""
+        pos, offset = self._pos, self._offset
         buf = self._take(BLOCK)
         if len(buf) != BLOCK:
             raise _NoHeader("empty header" if not buf else "truncated header", True)
-        if buf.count(0) == BLOCK:
-            raise _ZeroBlock()
-        name, mode, uid, gid, size, mtime, chksum, kind, link, _un, _gn, major, minor, prefix = _HEADER.unpack(buf)
-        checksum = _number(chksum)
-        unsigned = 256 + _byte_sum(buf[:256]) + _byte_sum(buf[256:]) - _byte_sum(buf[148:156])
-        if checksum != unsigned and checksum != 256 + sum(_SIGNED.unpack(buf)):
-            raise _NoHeader("bad checksum", True)
-        entry = Entry()
-        entry.name = _text(name)
-        entry.mode = _number(mode)
-        entry.uid = _number(uid)
-        entry.gid = _number(gid)
-        entry.size = _number(size)
-        if entry.size < 0:
-            raise TarFormatError(f"{_text(name)!r}: a negative size")
-        entry.mtime = _number(mtime)
-        entry.type = kind
-        entry.linkname = _text(link)
-        entry.devmajor = _number(major)
-        entry.devminor = _number(minor)
-        if kind == AREGTYPE and entry.name.endswith("/"):
-            entry.type = DIRTYPE  # v7: a directory is a file named with a slash
-        if entry.type == DIRTYPE:
-            entry.name = entry.name.rstrip("/")
-        if prefix[0] and kind not in _GNU_TYPES:
-            entry.name = _text(prefix) + "/" + entry.name
-        return entry, buf
+        status = _lib.lc_tar_header(buf, self._fields)
+        record = [status, -1, *_ffi.unpack(self._fields, _lib.LC_TAR_FIELDS)]
+        # put the block back: the chunk now starts with it
+        self._buf, self._pos, self._offset = buf + self._buf[self._pos :], 0, offset
+        del pos
+        return record
 
     def _member(self) -> Entry:
         """One entry, with the extension headers before it applied."""

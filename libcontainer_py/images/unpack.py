@@ -17,6 +17,7 @@ import math
 import os
 import re
 import stat
+import sys
 from typing import Any, Callable, List, Optional, Tuple, Type
 
 from .._lcnative import ffi, lib
@@ -121,6 +122,11 @@ class _Layer:
         #: fd they use is closed before.
         self.batch: List[Tuple[int, bytes, memoryview, Entry]] = []
         self._batch_bytes = 0
+        #: The directory part of the last entry name whose components were
+        #: checked (entry_parts), and those components: a name in the same
+        #: directory only needs its leaf checked.
+        self._head = ""
+        self._head_parts: Tuple[str, ...] = ()
 
     def close(self) -> None:
         self.forget()
@@ -202,17 +208,24 @@ class _Layer:
         if not self.batch:
             self._close_retired()  # no fd is lent out between entries, nor held by the batch
         name = entry.name
-        parts = entry_parts(name)
-        if not parts:  # the layer's root itself
-            if entry.type == tar.DIRTYPE:
-                self.dirs.append(((), entry))
-            return
-        leaf = parts[-1]
+        head, slash, leaf = name.rpartition("/")
+        if slash and head == self._head and leaf not in _NOT_LEAVES:
+            dir_parts = self._head_parts  # as entry_parts(name)[:-1]: checked for a name before
+        else:
+            parts = entry_parts(name)
+            if not parts:  # the layer's root itself
+                if entry.type == tar.DIRTYPE:
+                    self.dirs.append(((), entry))
+                return
+            dir_parts = parts[:-1]
+            if slash and parts[-1] == leaf:  # a head that is not "" (nor "/": refused above)
+                self._head, self._head_parts = head, dir_parts
+            leaf = parts[-1]
         if leaf.startswith(WHITEOUT_PREFIX):
             self.flush()
-            self.whiteout(name, parts)
+            self.whiteout(name, dir_parts + (leaf,))
             return
-        self.make(entry, parts, self.open_dir(name, parts[:-1], create=True), leaf)
+        self.make(entry, dir_parts, self.open_dir(name, dir_parts, create=True), leaf)
 
     def whiteout(self, name: str, parts: Tuple[str, ...]) -> None:
         leaf = parts[-1]
@@ -226,13 +239,14 @@ class _Layer:
         self.clear(dir_fd, target, keep_dir=False)
         os.mknod(target, stat.S_IFCHR, os.makedev(0, 0), dir_fd=dir_fd)
 
-    def make(self, entry: Entry, parts: Tuple[str, ...], dir_fd: int, leaf: str) -> None:
+    def make(self, entry: Entry, dir_parts: Tuple[str, ...], dir_fd: int, leaf: str) -> None:
         name = entry.name
         kind = entry.type
         if kind in tar.REGULAR_TYPES:
             self.write_file(entry, dir_fd, leaf)
             return
         self.flush()  # anything but a small file sees the files before it
+        parts = dir_parts + (leaf,)
         if kind == tar.DIRTYPE:
             if not self.clear(dir_fd, leaf, keep_dir=True):
                 os.mkdir(leaf, 0o700, dir_fd=dir_fd)
@@ -273,7 +287,7 @@ class _Layer:
         if _fits_native(entry, leaf):
             data = self.reader.data_view(SMALL_FILE)
             if data is not None:
-                self.batch.append((dir_fd, os.fsencode(leaf), data, entry))
+                self.batch.append((dir_fd, leaf.encode(_FS_ENCODING, _FS_ERRORS), data, entry))
                 self._batch_bytes += len(data)
                 if len(self.batch) >= BATCH_FILES or self._batch_bytes >= BATCH_BYTES:
                     self.flush()
@@ -299,15 +313,15 @@ class _Layer:
         start = 0
         while start < len(batch):
             todo = batch[start:]
-            files = ffi.new("struct lc_unpack_file[]", len(todo))
             keep: List[Any] = []  # the names and buffers the array points to
-            for i, (dir_fd, name, data, entry) in enumerate(todo):
-                f = files[i]
+            rows = []
+            for dir_fd, name, data, entry in todo:
                 c_name, c_data = ffi.new("char[]", name), ffi.from_buffer(data)
                 keep += (c_name, c_data)
-                f.dir_fd, f.name, f.data, f.len = dir_fd, c_name, c_data, len(data)
-                f.mode, f.uid, f.gid = entry.mode & 0o7777, entry.uid, entry.gid
-                f.mtime_sec, f.mtime_nsec = _timespec(entry.mtime)
+                mtime = entry.mtime
+                sec, nsec = (mtime, 0) if type(mtime) is int else _timespec(mtime)
+                rows.append((dir_fd, entry.mode & 0o7777, entry.uid, entry.gid, c_name, c_data, len(data), sec, nsec))
+            files = ffi.new("struct lc_unpack_file[]", rows)  # in the struct's field order
             err = ffi.new("int *")
             done = lib.lc_unpack_files(files, len(todo), self.is_root, err)
             if done == len(todo):
@@ -353,6 +367,10 @@ SMALL_FILE = 256 << 10
 BATCH_FILES = 256
 BATCH_BYTES = 4 << 20
 _ID_MAX = 2**32 - 2  # (uid_t)-1 means "unchanged" to fchown
+#: What os.fsencode does, without its call.
+_FS_ENCODING, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+#: Last components that entry_parts() drops or refuses.
+_NOT_LEAVES = ("", ".", "..")
 _TIME_MAX = 2**62
 
 

@@ -268,3 +268,19 @@ def test_batched_small_files_keep_the_order_of_entries(case: str, tmp_path: Any,
         assert native == "UnsafeLayerError"
     else:
         assert isinstance(native, dict) and native["d/a"][4] == b"a"
+
+
+@pytest.mark.parametrize("name", ["d/..", "/d/y", "d/../y", "d/./../../y", "d//../y"])
+def test_names_beside_a_checked_one_are_checked(name: str, tmp_path: Any) -> None:
+    """A name in the directory of the entry before it has only its last
+    component checked (the directory's were): '..' or an absolute name is
+    refused all the same, and nothing is made outside the layer."""
+    layer = layer_from_members(
+        [(entry("d", tarfile.DIRTYPE, mode=0o755), None), (entry("d/x"), b"x"), (entry(name), b"y")]
+    )
+    dest = tmp_path / "layer"
+    dest.mkdir()
+    with pytest.raises(UnsafeLayerError):
+        unpack_layer(io.BytesIO(layer), str(dest))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["layer"]
+    assert not (tmp_path / "y").exists() and not os.path.exists("/d/y")
