@@ -156,13 +156,18 @@ def write_atomic(path: str, data: bytes) -> None:
     """Write ``path`` through ``<path>.tmp`` renamed over it: a reader sees
     the old file or the whole new one, never a part (not fsynced: see
     docs/lifecycle.md)."""
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    write_temp(path, data)
+    os.rename(path + ".tmp", path)
+
+
+def write_temp(path: str, data: bytes) -> None:
+    """The first half of write_atomic: ``<path>.tmp``, which nothing reads,
+    until it is renamed over ``path``."""
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         _write_all(fd, data)
     finally:
         os.close(fd)
-    os.rename(tmp, path)
 
 
 def write_new(path: str, data: bytes) -> None:

@@ -37,6 +37,7 @@ from .state import (
     DEFAULT_ROOT,
     START_SOCKET,
     State,
+    commit_state,
     container_dir,
     is_valid_id,
     list_ids,
@@ -45,6 +46,7 @@ from .state import (
     read_state,
     recorded_status,
     remove_state,
+    stage_state,
     write_config,
     write_state,
 )
@@ -197,6 +199,18 @@ class Container:
         except OSError as exc:
             raise host_error(f"container {container_id}: cannot make its state directory under {root}", exc) from exc
         process = None
+        labels = dict(annotations or {})
+        staged: List[State] = []
+
+        def on_cloned(proc: ContainerProcess, pid: int) -> None:
+            # While the child sets itself up: the config's file, then the
+            # full record beside the intent (which needs the config first).
+            write_config(root, container_id, config_json(config))
+            state = _state_of(container_id, config, proc, pid, bundle, labels, no_process)
+            if state is not None:  # None: it failed already, _drive says how
+                stage_state(root, state)
+                staged.append(state)
+
         try:
             # First a record of what will exist (its cgroup), so that whatever
             # happens to this process, destroy() can find and remove it.
@@ -212,13 +226,18 @@ class Container:
                 on_hooks=_create_hooks(container_id, config, fns, bundle, annotations or {}),
                 on_listener=agent_callback(config.seccomp, container_id, "creating", bundle, annotations),
                 network_dir=directory,
-                # the config's file, written while the child sets up (before
-                # the full record, which needs it)
-                on_cloned=lambda: write_config(root, container_id, config_json(config)),
+                on_cloned=on_cloned,
                 no_process=no_process,
             )
-            state = _state_of(container_id, config, process, bundle, dict(annotations or {}), no_process)
-            write_state(root, state)
+            if staged and staged[0].pid == process.pid:
+                state = staged[0]
+                commit_state(root, container_id)
+            else:  # a FORK step replaced the cloned child
+                now = _state_of(container_id, config, process, process.pid, bundle, labels, no_process)
+                if now is None:
+                    raise ContainerError(f"container {container_id}: its process died while being created")
+                state = now
+                write_state(root, state)
             process.recorded()
         except OSError as exc:
             _undo_create(root, container_id, process)
@@ -805,14 +824,16 @@ def _state_of(
     container_id: str,
     config: Config,
     process: ContainerProcess,
+    pid: int,
     bundle: Optional[str],
     annotations: Dict[str, str],
     no_process: bool,
-) -> State:
-    pid = int(process.pid)
+) -> Optional[State]:
+    """The full record of ``process`` whose first process is ``pid``; None
+    when that process is gone (or a zombie)."""
     start = process_start_time(pid)
     if start is None:
-        raise ContainerError(f"container {container_id}: its process {pid} died while being created")
+        return None
     cgroup = config.cgroup
     namespaces = {
         kind: f"/proc/{pid}/ns/{PROC_NAMES[kind]}" for kind in KINDS if config.namespaces.setting(kind) is not False

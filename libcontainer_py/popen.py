@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import signal
 import subprocess
@@ -86,9 +87,10 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
     also from a thread that has since exited: see _parents.py) unless
     ``dies_with_owner=False``, or by default with ``start_socket``
     (a detached container, which outlives its creator).
-    ``on_hooks(pid, root)``, ``on_cloned()`` and ``joining`` are Container's: the
+    ``on_hooks(pid, root)``, ``on_cloned(self, pid)`` and ``joining`` are Container's: the
     create hooks while the child waits for them, work done in this process
-    while the child sets itself up, and that the process is exec'd into a
+    while the child sets itself up (its cgroup made, ``pid`` the cloned
+    child's, which a FORK step may replace), and that the process is exec'd into a
     container (its ``exec_cpu_affinity`` applies).  With a
     ``Seccomp.listener_path``, the seccomp listener goes to that agent
     (``on_listener(fd, pid)``: Container's, with the container's state;
@@ -128,7 +130,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         start_socket: Optional[str] = None,
         join_cgroups: Sequence[str] = (),
         on_hooks: Optional[Callable[[int, Optional[str]], None]] = None,
-        on_cloned: Optional[Callable[[], None]] = None,
+        on_cloned: Optional[Callable[[ContainerProcess, int], None]] = None,
         joining: bool = False,
         dies_with_owner: Optional[bool] = None,
         on_listener: Optional[Callable[[int, int], None]] = None,
@@ -413,7 +415,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 pass_fds=pass_fds,
                 cgroup_fd=cgroup_fd,
                 on_hooks=self._on_hooks,
-                on_cloned=self._on_cloned,
+                on_cloned=None if self._on_cloned is None else functools.partial(self._on_cloned, self),
                 on_listener=self._on_listener,
                 on_parent=self._attach_network if self._network is not None else None,
             )

@@ -34,6 +34,7 @@ from ._statedir import (
     remove_state,
     write_atomic,
     write_new,
+    write_temp,
 )
 from .errors import ContainerError
 
@@ -53,6 +54,8 @@ __all__ = [
     "recorded_status",
     "record_document",
     "remove_state",
+    "commit_state",
+    "stage_state",
     "write_config",
     "write_state",
 ]
@@ -107,11 +110,27 @@ def record_document(state: State) -> Dict[str, Any]:
     return fields
 
 
+def _record_bytes(state: State) -> bytes:
+    # Compact, so that json encodes it in C (with an indent it does so in Python).
+    return json.dumps(record_document(state), sort_keys=True, separators=(",", ":")).encode()
+
+
 def write_state(root: str, state: State) -> None:
     """Write ``state`` atomically into its container directory."""
-    # Compact, so that json encodes it in C (with an indent it does so in Python).
-    data = json.dumps(record_document(state), sort_keys=True, separators=(",", ":")).encode()
-    write_atomic(os.path.join(container_dir(root, state.id), STATE_FILE), data)
+    write_atomic(os.path.join(container_dir(root, state.id), STATE_FILE), _record_bytes(state))
+
+
+def stage_state(root: str, state: State) -> None:
+    """Write ``state`` beside the record (``state.json.tmp``), where no
+    reader looks, until commit_state() puts it in place: the file is made
+    while the child sets itself up, the rename alone waits for it."""
+    write_temp(os.path.join(container_dir(root, state.id), STATE_FILE), _record_bytes(state))
+
+
+def commit_state(root: str, container_id: str) -> None:
+    """Rename the record stage_state() wrote over the one in place (atomic)."""
+    path = os.path.join(container_dir(root, container_id), STATE_FILE)
+    os.rename(path + ".tmp", path)
 
 
 def write_config(root: str, container_id: str, document: bytes) -> None:
