@@ -116,6 +116,11 @@ STATE_FILE = "state.json"
 #: their "config" key instead.
 CONFIG_FILE = "config.json"
 START_SOCKET = "start.sock"
+#: The intent (the record written before anything is made) as an extended
+#: attribute of the container's directory, where the file system has user
+#: xattrs: no file is made for it, and none deleted when the full record
+#: comes (docs/lifecycle.md); ``state.json``, once there, takes precedence.
+INTENT_XATTR = "user.libcontainer_py.intent"
 #: The command line's exec plan of the container (cli/_exec_plan.py).
 EXEC_FILE = "exec.json"
 #: Under a state root: the records of attached containers' networks (_netrun.py).
@@ -170,6 +175,25 @@ def write_temp(path: str, data: bytes) -> None:
         os.close(fd)
 
 
+def write_intent(directory: str, data: bytes) -> None:
+    """Record the intent ``data`` on ``directory`` (INTENT_XATTR, replaced
+    atomically: a reader sees all of it or nothing), or as its record file
+    where the file system refuses user xattrs (tmpfs before Linux 6.6)."""
+    try:
+        os.setxattr(directory, INTENT_XATTR, data)
+    except OSError:
+        write_atomic(os.path.join(directory, STATE_FILE), data)
+
+
+def _read_intent(directory: str) -> Optional[str]:
+    """The intent recorded on ``directory``, or None (no such attribute,
+    directory, or xattrs)."""
+    try:
+        return os.getxattr(directory, INTENT_XATTR).decode()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def write_new(path: str, data: bytes) -> None:
     """Write a file that must not exist yet (no temp file: for a file that
     nothing reads before its writer goes on, so a part of it is never read
@@ -219,15 +243,19 @@ def read_record(root: str, container_id: str) -> Optional[Dict[str, Any]]:
     directory = container_dir(root, container_id)
     path = os.path.join(directory, STATE_FILE)
     try:
-        raw: Dict[str, Any] = _jsonlite.loads(_read_text(path))
+        try:
+            text: Optional[str] = _read_text(path)
+        except FileNotFoundError:
+            text = _read_intent(directory)  # being created (or its creator died)
+        if text is None:
+            if os.path.isdir(directory):
+                # Its creator died between making the directory and writing the
+                # first record: nothing else was made yet.
+                return {"id": container_id, "pid": 0, "pid_start": 0, "created": ""}
+            return None
+        raw: Dict[str, Any] = _jsonlite.loads(text)
         if not isinstance(raw, dict):
             raise ValueError("not a JSON object")
-    except FileNotFoundError:
-        if os.path.isdir(directory):
-            # Its creator died between making the directory and writing the
-            # first record: nothing else was made yet.
-            return {"id": container_id, "pid": 0, "pid_start": 0, "created": ""}
-        return None
     except (OSError, ValueError) as exc:
         from .errors import ContainerError
 

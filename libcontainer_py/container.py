@@ -48,6 +48,7 @@ from .state import (
     remove_state,
     stage_state,
     write_config,
+    write_intent_state,
     write_state,
 )
 
@@ -214,7 +215,7 @@ class Container:
         try:
             # First a record of what will exist (its cgroup), so that whatever
             # happens to this process, destroy() can find and remove it.
-            write_state(root, _intent(container_id, config))
+            write_intent_state(root, _intent(container_id, config))
             process = ContainerProcess(
                 config,
                 container_id=container_id,

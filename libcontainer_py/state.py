@@ -33,6 +33,7 @@ from ._statedir import (
     recorded_status,
     remove_state,
     write_atomic,
+    write_intent,
     write_new,
     write_temp,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "commit_state",
     "stage_state",
     "write_config",
+    "write_intent_state",
     "write_state",
 ]
 
@@ -118,6 +120,14 @@ def _record_bytes(state: State) -> bytes:
 def write_state(root: str, state: State) -> None:
     """Write ``state`` atomically into its container directory."""
     write_atomic(os.path.join(container_dir(root, state.id), STATE_FILE), _record_bytes(state))
+
+
+def write_intent_state(root: str, state: State) -> None:
+    """Write the intent ``state`` (pid 0, before anything is made): an
+    extended attribute of the container's directory where the file system
+    has them, else the record file; the full record (stage_state, then
+    commit_state) takes its place."""
+    write_intent(container_dir(root, state.id), _record_bytes(state))
 
 
 def stage_state(root: str, state: State) -> None:

@@ -19,8 +19,9 @@ import attrs
 import pytest
 
 import libcontainer_py as lc
+from libcontainer_py._statedir import INTENT_XATTR
 from libcontainer_py.serialize import config_to_dict
-from libcontainer_py.state import State, write_state
+from libcontainer_py.state import State, write_intent_state, write_state
 
 STATUSES = {"creating", "created", "running", "paused", "stopped"}
 
@@ -155,6 +156,52 @@ def test_a_torn_record_is_never_read_as_valid(root: str, monkeypatch: pytest.Mon
     finally:
         c.destroy()
     assert not os.path.exists(directory)
+
+
+def test_the_intent_is_an_attribute_of_the_directory(root: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What a creator killed after its intent leaves: no file, the record on
+    # the directory, read as "creating" with the cgroup destroy() removes.
+    os.makedirs(os.path.join(root, "intent"))
+    intent = State(id="intent", pid=0, pid_start=0, created="x", cgroup_path="libcontainer_py/intent-x")
+    write_intent_state(root, intent)
+    directory = os.path.join(root, "intent")
+    assert os.listdir(directory) == []
+    assert json.loads(os.getxattr(directory, INTENT_XATTR))["cgroup_path"] == "libcontainer_py/intent-x"
+    [found] = lc.Container.list(root=root)
+    assert (found.id, found.pid, found.status(), found.stored_state.cgroup_path) == (
+        "intent",
+        0,
+        "creating",
+        "libcontainer_py/intent-x",
+    )
+    found.destroy()
+    assert not os.path.exists(directory)
+
+    # A created container: the full record is the file, which wins; the
+    # intent stays on the directory until destroy() removes both.
+    c = lc.Container.create("full", sleeping(), root=root)
+    try:
+        directory = os.path.join(root, "full")
+        assert sorted(os.listdir(directory)) == ["config.json", "start.sock", "state.json"]
+        assert json.loads(os.getxattr(directory, INTENT_XATTR))["pid"] == 0
+        assert lc.Container.load("full", root=root).pid == c.pid > 0
+    finally:
+        c.destroy()
+
+    # A file system without user xattrs (tmpfs before Linux 6.6): the intent
+    # is the record file.
+    def refused(*args: Any) -> None:
+        raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
+
+    os.makedirs(os.path.join(root, "nox"))
+    monkeypatch.setattr(os, "setxattr", refused)
+    write_intent_state(root, attrs.evolve(intent, id="nox"))
+    monkeypatch.undo()
+    with open(os.path.join(root, "nox", "state.json")) as f:
+        assert json.load(f)["cgroup_path"] == "libcontainer_py/intent-x"
+    with pytest.raises(OSError):
+        os.getxattr(os.path.join(root, "nox"), INTENT_XATTR)
+    lc.Container.load("nox", root=root).destroy()
 
 
 def test_a_record_of_an_older_version_still_loads(root: str, tmp_path: Any) -> None:
