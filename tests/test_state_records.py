@@ -204,6 +204,34 @@ def test_the_intent_is_an_attribute_of_the_directory(root: str, monkeypatch: pyt
     lc.Container.load("nox", root=root).destroy()
 
 
+def test_containers_of_one_config_share_its_file(root: str) -> None:
+    config = sleeping()
+    made = [lc.Container.create(f"share-{i}", config, root=root) for i in range(3)]
+    try:
+        paths = [os.path.join(root, f"share-{i}", "config.json") for i in range(4)]
+        stats = [os.stat(p) for p in paths[:3]]
+        assert {s.st_ino for s in stats} == {stats[0].st_ino} and stats[0].st_nlink == 3  # links, not files
+        with open(paths[0], "rb") as f:
+            document = f.read()
+        made[1].destroy()
+        assert os.stat(paths[0]).st_nlink == 2
+        assert lc.Container.load("share-2", root=root).config == config
+
+        # The file linked from replaced by another container's (its id reused
+        # by another process, with another config): not linked, written.
+        os.unlink(paths[0])
+        with open(paths[0], "wb") as f:
+            f.write(document.replace(b'"sleep"', b'"other"'))
+        made.append(lc.Container.create("share-3", config, root=root))
+        assert os.stat(paths[3]).st_ino not in (os.stat(paths[0]).st_ino, stats[0].st_ino)
+        with open(paths[3], "rb") as f:
+            assert f.read() == document
+        assert lc.Container.load("share-3", root=root).config == config
+    finally:
+        for c in made:
+            c.destroy()
+
+
 def test_a_record_of_an_older_version_still_loads(root: str, tmp_path: Any) -> None:
     """A record with the config inside (before the config had its own file,
     and before ``hook_phases``): loaded, exec'd into, its hooks run, deleted."""
