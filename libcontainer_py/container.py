@@ -21,7 +21,7 @@ from ._statedir import make_root, no_process_message
 from ._statedir import wait_gone as _wait_gone
 from ._status_rules import ACCEPTS, refusal
 from .capabilities import Capabilities
-from .cgroups import CgroupConfig, Event, Manager, Resource, Stats, detect, new_manager
+from .cgroups import CgroupConfig, Event, Layout, Manager, Resource, Stats, detect, new_manager
 from .cgroups._ops import v1_placement
 from .config import Config
 from .errors import ConfigError, ContainerError, host_error
@@ -215,7 +215,9 @@ class Container:
         try:
             # First a record of what will exist (its cgroup), so that whatever
             # happens to this process, destroy() can find and remove it.
-            write_intent_state(root, _intent(container_id, config))
+            # the host's cgroup layout, read once for the intent and the process
+            host = detect() if config.cgroup is not None else None
+            write_intent_state(root, _intent(container_id, config, host))
             process = ContainerProcess(
                 config,
                 container_id=container_id,
@@ -229,6 +231,7 @@ class Container:
                 network_dir=directory,
                 on_cloned=on_cloned,
                 no_process=no_process,
+                host_cgroups=host,
             )
             if staged and staged[0].pid == process.pid:
                 state = staged[0]
@@ -856,14 +859,15 @@ def _state_of(
     )
 
 
-def _intent(container_id: str, config: Config) -> State:
-    """The state written before anything is made: no process yet (pid 0)."""
+def _intent(container_id: str, config: Config, host: Optional[Layout]) -> State:
+    """The state written before anything is made: no process yet (pid 0);
+    ``host``: the host's cgroup layout (with a cgroup)."""
     cgroup = config.cgroup
     controllers = None
     if cgroup is not None:
         from . import rootless
 
-        layout = detect()
+        layout = host = detect() if host is None else host
         if rootless.cgroups_unprivileged():
             # where popen will make it: in the delegated subtree, or nowhere
             delegated = rootless.delegated_cgroup(cgroup, layout, container_id)
@@ -879,14 +883,15 @@ def _intent(container_id: str, config: Config) -> State:
         cgroup_controllers=controllers,
         # A cgroup that exists already is joined, not made: never removed by a
         # cleanup of this record, even if creating stops half-way.
-        cgroup_joined=cgroup is not None and bool(_existing_cgroup(cgroup, container_id)),
+        cgroup_joined=cgroup is not None and bool(_existing_cgroup(cgroup, container_id, host)),
     )
 
 
-def _existing_cgroup(cgroup: CgroupConfig, container_id: str) -> List[str]:
+def _existing_cgroup(cgroup: CgroupConfig, container_id: str, host: Optional[Layout] = None) -> List[str]:
     from .cgroups._ops import existing_dirs
 
-    return existing_dirs(cgroup.resolved_path(container_id), None if cgroup.accounting else cgroup.controllers())
+    controllers = None if cgroup.accounting else cgroup.controllers()
+    return existing_dirs(cgroup.resolved_path(container_id), controllers, host)
 
 
 def _create_hooks(

@@ -18,7 +18,7 @@ from ._log import log as _log
 from ._popen_args import UserArg, check_config, check_host_paths, check_pass_fds, with_process_args
 from ._privilege import cgroups_unprivileged
 from ._statedir import DEFAULT_ROOT, NETWORK_DIR
-from .cgroups import CgroupConfig, CgroupError, Manager, Stats, detect, new_manager
+from .cgroups import CgroupConfig, CgroupError, Layout, Manager, Stats, detect, new_manager
 from .cgroups._ops import v1_placement
 from .config import Config
 from .errors import ConfigError, ContainerError, ContainerExists, StepError, host_error
@@ -98,7 +98,8 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
     With ``Config.network``, the CNI plugins ADD the networks while the child
     waits, and ``close()`` DELs them; ``network_dir`` (Container's state
     directory) keeps their record elsewhere than ``<root>/.network/<id>``,
-    and then the caller DELs them.
+    and then the caller DELs them.  ``host_cgroups``: the host's cgroup
+    layout, when the caller (Container) has just read it.
 
     Raises ConfigError for a bad config (nothing made yet), a StepError
     subclass (ExecNotFound, MountError, NamespaceError...) naming the
@@ -136,6 +137,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         on_listener: Optional[Callable[[int, int], None]] = None,
         no_process: bool = False,
         network_dir: Optional[str] = None,
+        host_cgroups: Optional[Layout] = None,
     ) -> None:
         began = self._began = time.monotonic()
         config = with_process_args(check_config(config), args, env=env, cwd=cwd, user=user, shell=shell)
@@ -170,7 +172,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         cgroup_config = config.cgroup
         layout = None
         if cgroup_config is not None:
-            layout = host_layout = detect()
+            layout = host_layout = detect() if host_cgroups is None else host_cgroups
             if cgroups_unprivileged():
                 from .rootless import delegated_cgroup
 
