@@ -232,6 +232,33 @@ def test_containers_of_one_config_share_its_file(root: str) -> None:
             c.destroy()
 
 
+def _dir_flags(path: str) -> int:
+    import fcntl
+    import struct
+
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        buf = bytearray(4)
+        fcntl.ioctl(fd, 0x80086601, buf, True)  # FS_IOC_GETFLAGS
+        return int(struct.unpack("i", buf)[0])
+    finally:
+        os.close(fd)
+
+
+def test_a_root_made_by_create_spreads_its_containers(tmp_path: Any) -> None:
+    # tmp_path is on the root file system, an ext4 here: a root the library
+    # makes is the top of a hierarchy (chattr +T), one made before is left as it is.
+    fstype = subprocess.run(["stat", "-f", "-c", "%T", str(tmp_path)], capture_output=True, text=True).stdout
+    assert fstype == "ext2/ext3\n"
+    made, existing = str(tmp_path / "made"), str(tmp_path / "existing")
+    os.mkdir(existing)
+    for root in (made, existing):
+        lc.Container.create("spread", sleeping(), root=root).destroy()
+    assert _dir_flags(made) & 0x00020000  # FS_TOPDIR_FL
+    assert not _dir_flags(existing) & 0x00020000
+    assert "T" in subprocess.run(["lsattr", "-d", made], capture_output=True, text=True).stdout.split()[0]
+
+
 def test_a_record_of_an_older_version_still_loads(root: str, tmp_path: Any) -> None:
     """A record with the config inside (before the config had its own file,
     and before ``hook_phases``): loaded, exec'd into, its hooks run, deleted."""
