@@ -425,6 +425,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             _blame_the_memory_limit(exc, self.cgroup, self.config)
             raise
         finally:
+            self._on_cloned = None  # run once; what it holds is not kept with the process
             if cgroup_fd >= 0:
                 os.close(cgroup_fd)
             self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)  # type: ignore[attr-defined]
