@@ -92,10 +92,14 @@ DEFAULT_ROOT = default_root()
 
 
 def make_root(root: str) -> None:
-    """Make the state root if needed; ContainerError when a non-root
-    caller's root belongs to someone else or others can write it (a
-    directory of a shared /tmp someone else made first)."""
+    """Make the state root if needed (spread_subdirectories when made here);
+    ContainerError when a non-root caller's root belongs to someone else or
+    others can write it (a directory of a shared /tmp someone else made
+    first)."""
+    made = not os.path.isdir(root)
     os.makedirs(root, mode=0o711 if os.geteuid() == 0 else 0o700, exist_ok=True)
+    if made:
+        spread_subdirectories(root)
     if os.geteuid() == 0:
         return
     st = os.lstat(root)
@@ -108,6 +112,35 @@ def make_root(root: str) -> None:
         )
 
 
+#: FS_IOC_GETFLAGS, FS_IOC_SETFLAGS (linux/fs.h, 64-bit) and FS_TOPDIR_FL.
+_GETFLAGS, _SETFLAGS, _TOPDIR = 0x80086601, 0x40086602, 0x00020000
+
+
+def spread_subdirectories(directory: str) -> None:
+    """Mark ``directory`` as the top of a hierarchy (``chattr +T``): ext4
+    then puts each subdirectory (a container's) in a block group of its
+    own choosing, not all of them in the group of ``directory``, where each
+    new file would first skip every inode freed there in the last minutes
+    (docs/lifecycle.md).  Nothing happens elsewhere (tmpfs refuses it)."""
+    import fcntl
+    import struct
+
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        flags = bytearray(4)
+        fcntl.ioctl(fd, _GETFLAGS, flags, True)
+        (value,) = struct.unpack("i", flags)
+        if not value & _TOPDIR:
+            fcntl.ioctl(fd, _SETFLAGS, struct.pack("i", value | _TOPDIR))
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _ID_CHARS = _ALNUM | frozenset("_.-")
 STATE_FILE = "state.json"
@@ -116,6 +149,11 @@ STATE_FILE = "state.json"
 #: their "config" key instead.
 CONFIG_FILE = "config.json"
 START_SOCKET = "start.sock"
+#: The intent (the record written before anything is made) as an extended
+#: attribute of the container's directory, where the file system has user
+#: xattrs: no file is made for it, and none deleted when the full record
+#: comes (docs/lifecycle.md); ``state.json``, once there, takes precedence.
+INTENT_XATTR = "user.libcontainer_py.intent"
 #: The command line's exec plan of the container (cli/_exec_plan.py).
 EXEC_FILE = "exec.json"
 #: Under a state root: the records of attached containers' networks (_netrun.py).
@@ -156,13 +194,37 @@ def write_atomic(path: str, data: bytes) -> None:
     """Write ``path`` through ``<path>.tmp`` renamed over it: a reader sees
     the old file or the whole new one, never a part (not fsynced: see
     docs/lifecycle.md)."""
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    write_temp(path, data)
+    os.rename(path + ".tmp", path)
+
+
+def write_temp(path: str, data: bytes) -> None:
+    """The first half of write_atomic: ``<path>.tmp``, which nothing reads,
+    until it is renamed over ``path``."""
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
         _write_all(fd, data)
     finally:
         os.close(fd)
-    os.rename(tmp, path)
+
+
+def write_intent(directory: str, data: bytes) -> None:
+    """Record the intent ``data`` on ``directory`` (INTENT_XATTR, replaced
+    atomically: a reader sees all of it or nothing), or as its record file
+    where the file system refuses user xattrs (tmpfs before Linux 6.6)."""
+    try:
+        os.setxattr(directory, INTENT_XATTR, data)
+    except OSError:
+        write_atomic(os.path.join(directory, STATE_FILE), data)
+
+
+def _read_intent(directory: str) -> Optional[str]:
+    """The intent recorded on ``directory``, or None (no such attribute,
+    directory, or xattrs)."""
+    try:
+        return os.getxattr(directory, INTENT_XATTR).decode()
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def write_new(path: str, data: bytes) -> None:
@@ -214,15 +276,19 @@ def read_record(root: str, container_id: str) -> Optional[Dict[str, Any]]:
     directory = container_dir(root, container_id)
     path = os.path.join(directory, STATE_FILE)
     try:
-        raw: Dict[str, Any] = _jsonlite.loads(_read_text(path))
+        try:
+            text: Optional[str] = _read_text(path)
+        except FileNotFoundError:
+            text = _read_intent(directory)  # being created (or its creator died)
+        if text is None:
+            if os.path.isdir(directory):
+                # Its creator died between making the directory and writing the
+                # first record: nothing else was made yet.
+                return {"id": container_id, "pid": 0, "pid_start": 0, "created": ""}
+            return None
+        raw: Dict[str, Any] = _jsonlite.loads(text)
         if not isinstance(raw, dict):
             raise ValueError("not a JSON object")
-    except FileNotFoundError:
-        if os.path.isdir(directory):
-            # Its creator died between making the directory and writing the
-            # first record: nothing else was made yet.
-            return {"id": container_id, "pid": 0, "pid_start": 0, "created": ""}
-        return None
     except (OSError, ValueError) as exc:
         from .errors import ContainerError
 

@@ -21,7 +21,7 @@ from ._statedir import make_root, no_process_message
 from ._statedir import wait_gone as _wait_gone
 from ._status_rules import ACCEPTS, refusal
 from .capabilities import Capabilities
-from .cgroups import CgroupConfig, Event, Manager, Resource, Stats, detect, new_manager
+from .cgroups import CgroupConfig, Event, Layout, Manager, Resource, Stats, detect, new_manager
 from .cgroups._ops import v1_placement
 from .config import Config
 from .errors import ConfigError, ContainerError, host_error
@@ -37,6 +37,7 @@ from .state import (
     DEFAULT_ROOT,
     START_SOCKET,
     State,
+    commit_state,
     container_dir,
     is_valid_id,
     list_ids,
@@ -45,7 +46,9 @@ from .state import (
     read_state,
     recorded_status,
     remove_state,
+    stage_state,
     write_config,
+    write_intent_state,
     write_state,
 )
 
@@ -197,10 +200,24 @@ class Container:
         except OSError as exc:
             raise host_error(f"container {container_id}: cannot make its state directory under {root}", exc) from exc
         process = None
+        labels = dict(annotations or {})
+        staged: List[State] = []
+
+        def on_cloned(proc: ContainerProcess, pid: int) -> None:
+            # While the child sets itself up: the config's file, then the
+            # full record beside the intent (which needs the config first).
+            write_config(root, container_id, config_json(config))
+            state = _state_of(container_id, config, proc, pid, bundle, labels, no_process)
+            if state is not None:  # None: it failed already, _drive says how
+                stage_state(root, state)
+                staged.append(state)
+
         try:
             # First a record of what will exist (its cgroup), so that whatever
             # happens to this process, destroy() can find and remove it.
-            write_state(root, _intent(container_id, config))
+            # the host's cgroup layout, read once for the intent and the process
+            host = detect() if config.cgroup is not None else None
+            write_intent_state(root, _intent(container_id, config, host))
             process = ContainerProcess(
                 config,
                 container_id=container_id,
@@ -212,13 +229,19 @@ class Container:
                 on_hooks=_create_hooks(container_id, config, fns, bundle, annotations or {}),
                 on_listener=agent_callback(config.seccomp, container_id, "creating", bundle, annotations),
                 network_dir=directory,
-                # the config's file, written while the child sets up (before
-                # the full record, which needs it)
-                on_cloned=lambda: write_config(root, container_id, config_json(config)),
+                on_cloned=on_cloned,
                 no_process=no_process,
+                host_cgroups=host,
             )
-            state = _state_of(container_id, config, process, bundle, dict(annotations or {}), no_process)
-            write_state(root, state)
+            if staged and staged[0].pid == process.pid:
+                state = staged[0]
+                commit_state(root, container_id)
+            else:  # a FORK step replaced the cloned child
+                now = _state_of(container_id, config, process, process.pid, bundle, labels, no_process)
+                if now is None:
+                    raise ContainerError(f"container {container_id}: its process died while being created")
+                state = now
+                write_state(root, state)
             process.recorded()
         except OSError as exc:
             _undo_create(root, container_id, process)
@@ -805,14 +828,16 @@ def _state_of(
     container_id: str,
     config: Config,
     process: ContainerProcess,
+    pid: int,
     bundle: Optional[str],
     annotations: Dict[str, str],
     no_process: bool,
-) -> State:
-    pid = int(process.pid)
+) -> Optional[State]:
+    """The full record of ``process`` whose first process is ``pid``; None
+    when that process is gone (or a zombie)."""
     start = process_start_time(pid)
     if start is None:
-        raise ContainerError(f"container {container_id}: its process {pid} died while being created")
+        return None
     cgroup = config.cgroup
     namespaces = {
         kind: f"/proc/{pid}/ns/{PROC_NAMES[kind]}" for kind in KINDS if config.namespaces.setting(kind) is not False
@@ -834,14 +859,15 @@ def _state_of(
     )
 
 
-def _intent(container_id: str, config: Config) -> State:
-    """The state written before anything is made: no process yet (pid 0)."""
+def _intent(container_id: str, config: Config, host: Optional[Layout]) -> State:
+    """The state written before anything is made: no process yet (pid 0);
+    ``host``: the host's cgroup layout (with a cgroup)."""
     cgroup = config.cgroup
     controllers = None
     if cgroup is not None:
         from . import rootless
 
-        layout = detect()
+        layout = host = detect() if host is None else host
         if rootless.cgroups_unprivileged():
             # where popen will make it: in the delegated subtree, or nowhere
             delegated = rootless.delegated_cgroup(cgroup, layout, container_id)
@@ -857,14 +883,15 @@ def _intent(container_id: str, config: Config) -> State:
         cgroup_controllers=controllers,
         # A cgroup that exists already is joined, not made: never removed by a
         # cleanup of this record, even if creating stops half-way.
-        cgroup_joined=cgroup is not None and bool(_existing_cgroup(cgroup, container_id)),
+        cgroup_joined=cgroup is not None and bool(_existing_cgroup(cgroup, container_id, host)),
     )
 
 
-def _existing_cgroup(cgroup: CgroupConfig, container_id: str) -> List[str]:
+def _existing_cgroup(cgroup: CgroupConfig, container_id: str, host: Optional[Layout] = None) -> List[str]:
     from .cgroups._ops import existing_dirs
 
-    return existing_dirs(cgroup.resolved_path(container_id), None if cgroup.accounting else cgroup.controllers())
+    controllers = None if cgroup.accounting else cgroup.controllers()
+    return existing_dirs(cgroup.resolved_path(container_id), controllers, host)
 
 
 def _create_hooks(

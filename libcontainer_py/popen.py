@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from ._log import log as _log
 from ._popen_args import UserArg, check_config, check_host_paths, check_pass_fds, with_process_args
 from ._privilege import cgroups_unprivileged
 from ._statedir import DEFAULT_ROOT, NETWORK_DIR
-from .cgroups import CgroupConfig, CgroupError, Manager, Stats, detect, new_manager
+from .cgroups import CgroupConfig, CgroupError, Layout, Manager, Stats, detect, new_manager
 from .cgroups._ops import v1_placement
 from .config import Config
 from .errors import ConfigError, ContainerError, ContainerExists, StepError, host_error
@@ -86,9 +87,10 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
     also from a thread that has since exited: see _parents.py) unless
     ``dies_with_owner=False``, or by default with ``start_socket``
     (a detached container, which outlives its creator).
-    ``on_hooks(pid, root)``, ``on_cloned()`` and ``joining`` are Container's: the
+    ``on_hooks(pid, root)``, ``on_cloned(self, pid)`` and ``joining`` are Container's: the
     create hooks while the child waits for them, work done in this process
-    while the child sets itself up, and that the process is exec'd into a
+    while the child sets itself up (its cgroup made, ``pid`` the cloned
+    child's, which a FORK step may replace), and that the process is exec'd into a
     container (its ``exec_cpu_affinity`` applies).  With a
     ``Seccomp.listener_path``, the seccomp listener goes to that agent
     (``on_listener(fd, pid)``: Container's, with the container's state;
@@ -96,7 +98,8 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
     With ``Config.network``, the CNI plugins ADD the networks while the child
     waits, and ``close()`` DELs them; ``network_dir`` (Container's state
     directory) keeps their record elsewhere than ``<root>/.network/<id>``,
-    and then the caller DELs them.
+    and then the caller DELs them.  ``host_cgroups``: the host's cgroup
+    layout, when the caller (Container) has just read it.
 
     Raises ConfigError for a bad config (nothing made yet), a StepError
     subclass (ExecNotFound, MountError, NamespaceError...) naming the
@@ -128,12 +131,13 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         start_socket: Optional[str] = None,
         join_cgroups: Sequence[str] = (),
         on_hooks: Optional[Callable[[int, Optional[str]], None]] = None,
-        on_cloned: Optional[Callable[[], None]] = None,
+        on_cloned: Optional[Callable[[ContainerProcess, int], None]] = None,
         joining: bool = False,
         dies_with_owner: Optional[bool] = None,
         on_listener: Optional[Callable[[int, int], None]] = None,
         no_process: bool = False,
         network_dir: Optional[str] = None,
+        host_cgroups: Optional[Layout] = None,
     ) -> None:
         began = self._began = time.monotonic()
         config = with_process_args(check_config(config), args, env=env, cwd=cwd, user=user, shell=shell)
@@ -168,7 +172,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         cgroup_config = config.cgroup
         layout = None
         if cgroup_config is not None:
-            layout = host_layout = detect()
+            layout = host_layout = detect() if host_cgroups is None else host_cgroups
             if cgroups_unprivileged():
                 from .rootless import delegated_cgroup
 
@@ -413,7 +417,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
                 pass_fds=pass_fds,
                 cgroup_fd=cgroup_fd,
                 on_hooks=self._on_hooks,
-                on_cloned=self._on_cloned,
+                on_cloned=None if self._on_cloned is None else functools.partial(self._on_cloned, self),
                 on_listener=self._on_listener,
                 on_parent=self._attach_network if self._network is not None else None,
             )
@@ -421,6 +425,7 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             _blame_the_memory_limit(exc, self.cgroup, self.config)
             raise
         finally:
+            self._on_cloned = None  # run once; what it holds is not kept with the process
             if cgroup_fd >= 0:
                 os.close(cgroup_fd)
             self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)  # type: ignore[attr-defined]

@@ -104,14 +104,14 @@ def spawn(
     pass_fds: Sequence[int] = (),
     cgroup_fd: int = -1,
     on_hooks: Optional[Callable[[int, Optional[str]], None]] = None,
-    on_cloned: Optional[Callable[[], None]] = None,
+    on_cloned: Optional[Callable[[int], None]] = None,
     on_listener: Optional[Callable[[int, int], None]] = None,
     on_parent: Optional[Callable[[int], None]] = None,
 ) -> Spawned:
     """Start the plan's child and drive it until it execs (or, for a plan
     with WAIT_START, until it waits for start).  ``on_hooks(pid, root)`` runs
     when the child waits for the create hooks (``root``: where its root is
-    mounted, in its mount namespace); ``on_cloned()`` right after the
+    mounted, in its mount namespace); ``on_cloned(pid)`` right after the
     clone, while the child sets itself up (joining a v1 cgroup alone waits
     ~10 ms for the kernel); ``on_listener(fd, pid)`` gets the seccomp
     listener as soon as the filter is loaded (the fd is closed after it; without
@@ -138,7 +138,7 @@ def spawn(
             _close_all([child_fd, *opened.values()])
             child_fd, opened = -1, {}
         if on_cloned is not None:
-            on_cloned()
+            on_cloned(child.pid)
         if _drive(plan, parent_fd, child, on_hooks, on_listener, on_parent):
             _check_exec(plan, args, child)
     except BaseException:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from typing import Any, Dict, Optional, Tuple
 
 import attrs
@@ -33,7 +34,9 @@ from ._statedir import (
     recorded_status,
     remove_state,
     write_atomic,
+    write_intent,
     write_new,
+    write_temp,
 )
 from .errors import ContainerError
 
@@ -53,7 +56,10 @@ __all__ = [
     "recorded_status",
     "record_document",
     "remove_state",
+    "commit_state",
+    "stage_state",
     "write_config",
+    "write_intent_state",
     "write_state",
 ]
 
@@ -107,19 +113,89 @@ def record_document(state: State) -> Dict[str, Any]:
     return fields
 
 
+def _record_bytes(state: State) -> bytes:
+    # Compact, so that json encodes it in C (with an indent it does so in Python).
+    return json.dumps(record_document(state), sort_keys=True, separators=(",", ":")).encode()
+
+
 def write_state(root: str, state: State) -> None:
     """Write ``state`` atomically into its container directory."""
-    # Compact, so that json encodes it in C (with an indent it does so in Python).
-    data = json.dumps(record_document(state), sort_keys=True, separators=(",", ":")).encode()
-    write_atomic(os.path.join(container_dir(root, state.id), STATE_FILE), data)
+    write_atomic(os.path.join(container_dir(root, state.id), STATE_FILE), _record_bytes(state))
+
+
+def write_intent_state(root: str, state: State) -> None:
+    """Write the intent ``state`` (pid 0, before anything is made): an
+    extended attribute of the container's directory where the file system
+    has them, else the record file; the full record (stage_state, then
+    commit_state) takes its place."""
+    write_intent(container_dir(root, state.id), _record_bytes(state))
+
+
+def stage_state(root: str, state: State) -> None:
+    """Write ``state`` beside the record (``state.json.tmp``), where no
+    reader looks, until commit_state() puts it in place: the file is made
+    while the child sets itself up, the rename alone waits for it."""
+    write_temp(os.path.join(container_dir(root, state.id), STATE_FILE), _record_bytes(state))
+
+
+def commit_state(root: str, container_id: str) -> None:
+    """Rename the record stage_state() wrote over the one in place (atomic)."""
+    path = os.path.join(container_dir(root, container_id), STATE_FILE)
+    os.rename(path + ".tmp", path)
+
+
+#: Per state root, the config file last written there and its document: the
+#: next container of the same document gets a hard link to it, not a file of
+#: its own (a few roots at most are remembered).
+_last_config: Dict[str, Tuple[bytes, str]] = {}
+_last_config_lock = threading.Lock()
+_LAST_CONFIGS = 8
 
 
 def write_config(root: str, container_id: str, document: bytes) -> None:
     """Write the container's config document (JSON, serialize.config_json)
     into its new directory, once, before the full record: only a full
     record's config is read, so no temp file is needed (the intent's
-    torn config is never read as valid, and destroy() removes it)."""
-    write_new(os.path.join(container_dir(root, container_id), CONFIG_FILE), document)
+    torn config is never read as valid, and destroy() removes it).
+
+    When the last config file written under ``root`` holds the same
+    document, it is hard-linked instead (no file made: docs/lifecycle.md);
+    the link is kept only if it reads back as ``document``, else (that
+    container destroyed, its id reused, too many links, another file
+    system) a file is written as before."""
+    path = os.path.join(container_dir(root, container_id), CONFIG_FILE)
+    with _last_config_lock:
+        last = _last_config.get(root)
+    if last is not None and last[0] == document and _link_same(last[1], path, document):
+        return
+    write_new(path, document)
+    with _last_config_lock:
+        _last_config.pop(root, None)
+        while len(_last_config) >= _LAST_CONFIGS:
+            del _last_config[next(iter(_last_config))]
+        _last_config[root] = (document, path)
+
+
+def _link_same(source: str, path: str, document: bytes) -> bool:
+    """Hard-link ``source`` at ``path`` if it holds ``document``; False (and
+    nothing at ``path``) otherwise."""
+    try:
+        os.link(source, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        return False
+    try:
+        with open(path, "rb") as f:
+            if f.read(len(document) + 1) == document:
+                return True
+    except OSError:
+        pass
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    return False
 
 
 def read_state(root: str, container_id: str) -> State:

@@ -26,7 +26,7 @@ point, root, rootfs = sys.argv[1], sys.argv[2], sys.argv[3]
 def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
-real_spawn, real_write = spawn._native.spawn, container.write_state
+real_spawn, real_write, real_commit = spawn._native.spawn, container.write_state, container.commit_state
 writes = []
 
 def patched_spawn(args, **kwargs):
@@ -43,8 +43,14 @@ def patched_write(root_, state):
         die()  # the child is placed in its cgroup and waits: the full state is not written
     real_write(root_, state)
 
+def patched_commit(root_, container_id):
+    if point == "before-state":
+        die()  # the full state is staged beside the intent, not in place
+    real_commit(root_, container_id)
+
 spawn._native.spawn = patched_spawn
 container.write_state = patched_write
+container.commit_state = patched_commit
 config = lc.Config(rootfs=rootfs, process=lc.Process(args=["sleep", "60"]))
 c = lc.Container.create("crash", config, root=root, stdin=lc.DEVNULL, stdout=lc.DEVNULL, stderr=lc.DEVNULL)
 if point == "after-state":
@@ -78,6 +84,11 @@ def test_sigkill_of_the_creator(busybox: str, tmp_path, point: str) -> None:
     containers = lc.Container.list(root=root)
     assert [c.id for c in containers] == ["crash"]  # there is always a record
     c = containers[0]
+    if point == "before-state":
+        # the full record was staged while the child set itself up; readers
+        # see only the intent until it is renamed into place
+        assert os.path.exists(os.path.join(root, "crash", "state.json.tmp"))
+        assert (c.pid, c.status()) == (0, "creating")
     if point in ("after-state", "running"):
         assert c.status() == ("created" if point == "after-state" else "running")
         assert c.pid in [p.pid for p in c.processes()]

@@ -19,8 +19,9 @@ import attrs
 import pytest
 
 import libcontainer_py as lc
+from libcontainer_py._statedir import INTENT_XATTR
 from libcontainer_py.serialize import config_to_dict
-from libcontainer_py.state import State, write_state
+from libcontainer_py.state import State, write_intent_state, write_state
 
 STATUSES = {"creating", "created", "running", "paused", "stopped"}
 
@@ -155,6 +156,107 @@ def test_a_torn_record_is_never_read_as_valid(root: str, monkeypatch: pytest.Mon
     finally:
         c.destroy()
     assert not os.path.exists(directory)
+
+
+def test_the_intent_is_an_attribute_of_the_directory(root: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What a creator killed after its intent leaves: no file, the record on
+    # the directory, read as "creating" with the cgroup destroy() removes.
+    os.makedirs(os.path.join(root, "intent"))
+    intent = State(id="intent", pid=0, pid_start=0, created="x", cgroup_path="libcontainer_py/intent-x")
+    write_intent_state(root, intent)
+    directory = os.path.join(root, "intent")
+    assert os.listdir(directory) == []
+    assert json.loads(os.getxattr(directory, INTENT_XATTR))["cgroup_path"] == "libcontainer_py/intent-x"
+    [found] = lc.Container.list(root=root)
+    assert (found.id, found.pid, found.status(), found.stored_state.cgroup_path) == (
+        "intent",
+        0,
+        "creating",
+        "libcontainer_py/intent-x",
+    )
+    found.destroy()
+    assert not os.path.exists(directory)
+
+    # A created container: the full record is the file, which wins; the
+    # intent stays on the directory until destroy() removes both.
+    c = lc.Container.create("full", sleeping(), root=root)
+    try:
+        directory = os.path.join(root, "full")
+        assert sorted(os.listdir(directory)) == ["config.json", "start.sock", "state.json"]
+        assert json.loads(os.getxattr(directory, INTENT_XATTR))["pid"] == 0
+        assert lc.Container.load("full", root=root).pid == c.pid > 0
+    finally:
+        c.destroy()
+
+    # A file system without user xattrs (tmpfs before Linux 6.6): the intent
+    # is the record file.
+    def refused(*args: Any) -> None:
+        raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
+
+    os.makedirs(os.path.join(root, "nox"))
+    monkeypatch.setattr(os, "setxattr", refused)
+    write_intent_state(root, attrs.evolve(intent, id="nox"))
+    monkeypatch.undo()
+    with open(os.path.join(root, "nox", "state.json")) as f:
+        assert json.load(f)["cgroup_path"] == "libcontainer_py/intent-x"
+    with pytest.raises(OSError):
+        os.getxattr(os.path.join(root, "nox"), INTENT_XATTR)
+    lc.Container.load("nox", root=root).destroy()
+
+
+def test_containers_of_one_config_share_its_file(root: str) -> None:
+    config = sleeping()
+    made = [lc.Container.create(f"share-{i}", config, root=root) for i in range(3)]
+    try:
+        paths = [os.path.join(root, f"share-{i}", "config.json") for i in range(4)]
+        stats = [os.stat(p) for p in paths[:3]]
+        assert {s.st_ino for s in stats} == {stats[0].st_ino} and stats[0].st_nlink == 3  # links, not files
+        with open(paths[0], "rb") as f:
+            document = f.read()
+        made[1].destroy()
+        assert os.stat(paths[0]).st_nlink == 2
+        assert lc.Container.load("share-2", root=root).config == config
+
+        # The file linked from replaced by another container's (its id reused
+        # by another process, with another config): not linked, written.
+        os.unlink(paths[0])
+        with open(paths[0], "wb") as f:
+            f.write(document.replace(b'"sleep"', b'"other"'))
+        made.append(lc.Container.create("share-3", config, root=root))
+        assert os.stat(paths[3]).st_ino not in (os.stat(paths[0]).st_ino, stats[0].st_ino)
+        with open(paths[3], "rb") as f:
+            assert f.read() == document
+        assert lc.Container.load("share-3", root=root).config == config
+    finally:
+        for c in made:
+            c.destroy()
+
+
+def _dir_flags(path: str) -> int:
+    import fcntl
+    import struct
+
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        buf = bytearray(4)
+        fcntl.ioctl(fd, 0x80086601, buf, True)  # FS_IOC_GETFLAGS
+        return int(struct.unpack("i", buf)[0])
+    finally:
+        os.close(fd)
+
+
+def test_a_root_made_by_create_spreads_its_containers(tmp_path: Any) -> None:
+    # tmp_path is on the root file system, an ext4 here: a root the library
+    # makes is the top of a hierarchy (chattr +T), one made before is left as it is.
+    fstype = subprocess.run(["stat", "-f", "-c", "%T", str(tmp_path)], capture_output=True, text=True).stdout
+    assert fstype == "ext2/ext3\n"
+    made, existing = str(tmp_path / "made"), str(tmp_path / "existing")
+    os.mkdir(existing)
+    for root in (made, existing):
+        lc.Container.create("spread", sleeping(), root=root).destroy()
+    assert _dir_flags(made) & 0x00020000  # FS_TOPDIR_FL
+    assert not _dir_flags(existing) & 0x00020000
+    assert "T" in subprocess.run(["lsattr", "-d", made], capture_output=True, text=True).stdout.split()[0]
 
 
 def test_a_record_of_an_older_version_still_loads(root: str, tmp_path: Any) -> None:

@@ -25,9 +25,10 @@ from .errors import CgroupError, CgroupUnsupported
 
 TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
-    from typing import Callable, Dict, List, Optional, Protocol, Sequence, Set, Tuple
+    from typing import Callable, Dict, List, Optional, Protocol, Sequence, Set, Tuple, Union
 
     from .fsio import CgroupFS
+    from .layout import Layout
 
     class HierarchyLike(Protocol):
         @property
@@ -97,13 +98,16 @@ def normalize_path(value: str) -> str:
     return p
 
 
-def existing_dirs(path: str, controllers: Optional[Sequence[str]] = None) -> List[str]:
+def existing_dirs(path: str, controllers: Optional[Sequence[str]] = None, host: Optional[Layout] = None) -> List[str]:
     """The directories cgroup ``path`` has already in this host's hierarchies
-    (those of ``controllers`` and the cgroup2 mount, or all)."""
-    layout = HostLayout.detect()
+    (those of ``controllers`` and the cgroup2 mount, or all); ``host``: the
+    layout the caller detected already (else it is read here)."""
+    layout: Union[HostLayout, Layout] = HostLayout.detect() if host is None else host
     if controllers is not None:
-        layout = layout.only(controllers)
-    hierarchies = list(layout.v1) + ([layout.unified] if layout.unified is not None else [])
+        layout = layout.only(tuple(controllers))
+    v1: Sequence[HierarchyLike] = layout.v1
+    unified: Optional[HierarchyLike] = layout.unified
+    hierarchies = [*v1, *([unified] if unified is not None else [])]
     return [h.dir(path) for h in hierarchies if os.path.isdir(h.dir(path))]
 
 
