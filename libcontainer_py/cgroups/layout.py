@@ -57,6 +57,8 @@ class Layout:
 
     v1: Tuple[Hierarchy, ...] = ()
     unified: Optional[Hierarchy] = None
+    #: Made by only(): the host may have controllers this layout leaves out.
+    partial: bool = False
 
     @property
     def kind(self) -> str:
@@ -71,7 +73,8 @@ class Layout:
         unified = self.unified
         if unified is not None:
             unified = attrs.evolve(unified, controllers=unified_needed(controllers, unified.controllers))
-        return attrs.evolve(self, v1=tuple(h for h in self.v1 if wanted & set(h.controllers)), unified=unified)
+        v1 = tuple(h for h in self.v1 if wanted & set(h.controllers))
+        return attrs.evolve(self, v1=v1, unified=unified, partial=True)
 
     def v1_for(self, controller: str) -> Optional[Hierarchy]:
         """The v1 hierarchy ``controller`` is bound to, if any."""

@@ -270,12 +270,14 @@ class FsManager(CgroupOps):
 
         name = v1name if v1name == v2name else v1name + "/" + v2name
         host = detect()
-        if host.v1_for(v1name) is not None or host.v2_has(v2name):
+        if self.layout.partial and (host.v1_for(v1name) is not None or host.v2_has(v2name)):
             return CgroupUnsupported(
                 f"this cgroup was made without the {name} controller (accounting=False, and no such limit"
                 f" then){needed}: set the limit when the container is made, or make it with accounting=True"
             )
-        return CgroupUnsupported(f"the {name} controller is not available on this host ({host.kind} layout){needed}")
+        return CgroupUnsupported(
+            f"the {name} controller is not available on this host ({self.layout.kind} layout){needed}"
+        )
 
     def _target(self, controller: str, v1: bool) -> str:
         d = self._v1dir(controller) if v1 else self._v2dir()
