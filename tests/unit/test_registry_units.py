@@ -166,3 +166,16 @@ def test_progress_sinks(monkeypatch: Any, capsys: Any) -> None:
     quiet("sha256:" + "b" * 64, "done", 10, 10)
     quiet.close()
     assert capsys.readouterr().err == ""
+
+
+def test_the_tls_context_verifies_and_is_loaded_once() -> None:
+    """Every client shares one context with the system's CA store: it
+    verifies certificates and host names."""
+    import ssl
+
+    from libcontainer_py.images.registry import tls_context
+
+    context = tls_context()
+    assert context is tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 0
