@@ -27,10 +27,13 @@ from __future__ import annotations
 import atexit
 import errno
 import os
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from ._log import log
 from ._statedir import is_valid_id, process_start_time
+
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py (light: the default run's quick path records through here)
+if TYPE_CHECKING:
+    from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 OWNED = ".owned"
 _CLAIM = ".claim-"

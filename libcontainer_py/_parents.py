@@ -21,9 +21,12 @@ import errno
 import os
 import queue
 import threading
-from typing import Any, Callable, List, Optional, Tuple, TypeVar
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py (light: the default run's quick path spawns through here)
+if TYPE_CHECKING:
+    from typing import Any, Callable, List, Optional, Tuple, TypeVar
+
+    T = TypeVar("T")
 
 
 class _Parent:

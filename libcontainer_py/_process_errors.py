@@ -5,9 +5,12 @@ catches them should pay for importing subprocess)."""
 from __future__ import annotations
 
 import subprocess
-from typing import Any, Optional
 
 from .errors import ContainerError
+
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 __all__ = ["ProcessExitError", "TimeoutExpired"]
 

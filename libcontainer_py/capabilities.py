@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, FrozenSet, Iterable, Optional, Tuple
 import attrs
 
 from ._fields import FieldCheck, fail, named_fields
+from ._hostfs import caller_bounding_set as caller_bounding_set  # its home: light
 
 #: Capability names in kernel order (the index is the capability number).
 CAPABILITY_NAMES: Tuple[str, ...] = (
@@ -143,12 +144,3 @@ class Capabilities:
             inheritable=self.inheritable - gone,
             ambient=self.ambient - gone,
         )
-
-
-def caller_bounding_set() -> int:
-    """This process's capability bounding set, as a mask."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("CapBnd:"):
-                return int(line.split()[1], 16)
-    return 0

@@ -12,9 +12,10 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Option
 
 import attrs
 
-from . import _native, _owners
+from . import _owners
 from ._log import DEBUG
 from ._log import log as _log
+from ._pidfd_popen import PidfdPopen
 from ._popen_args import UserArg, check_config, check_host_paths, check_pass_fds, with_process_args
 from ._privilege import cgroups_unprivileged
 from ._statedir import DEFAULT_ROOT, NETWORK_DIR
@@ -68,7 +69,7 @@ def new_container_id() -> str:
     return os.urandom(6).hex()  # secrets.token_hex(6), without importing hashlib
 
 
-class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
+class ContainerProcess(PidfdPopen):
     """The container's first process, with the whole Popen API: ``pid``,
     ``stdin``/``stdout``/``stderr``, ``communicate``, ``wait``, ``poll``,
     ``send_signal``, ``kill``, context manager.
@@ -545,20 +546,8 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
             time.monotonic() - self._began,
         )
 
-    def send_signal(self, sig: int) -> None:
-        """Signal the container's first process (through its pidfd, so a
-        recycled pid is never hit)."""
-        self.poll()
-        if self.returncode is not None:
-            return
+    def _sending(self, sig: int) -> None:
         self._signals_sent.add(int(sig))
-        if self.pidfd >= 0:
-            try:
-                _native.pidfd_send_signal(self.pidfd, sig)
-            except ProcessLookupError:
-                pass
-        else:
-            super().send_signal(sig)
 
     def close(self) -> None:
         """Release the pidfd and remove the cgroup (killing what is left in
@@ -584,21 +573,9 @@ class ContainerProcess(subprocess.Popen):  # type: ignore[type-arg]
         self._owned = None
 
     def __exit__(self, *exc: Any) -> None:
-        try:
-            if self._spawned is not None:
-                self.close()
-            super().__exit__(*exc)
-        finally:
-            self.close()
-
-    def __del__(self, *args: Any, **kwargs: Any) -> None:
-        if not getattr(self, "_child_created", False):
-            return
-        super().__del__(*args, **kwargs)
-        try:
-            self.close()
-        except Exception:
-            pass
+        if self._spawned is not None:
+            self.close()  # a process waiting for start() is let go first
+        super().__exit__(*exc)
 
 
 def _blame_the_memory_limit(exc: StepError, manager: Optional[Manager], config: Config) -> None:

@@ -10,9 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
-
-import attrs
 
 from . import _native
 from ._contract import (
@@ -32,21 +29,39 @@ from ._kernelfile import write_kernel_file
 from ._shortcuts import socket  # _socket: socket.py builds IntEnums at import (~3 ms)
 from ._statedir import _via_dir_fd, send_start, start_error
 from .errors import SpawnError, StepError, step_error_class
-from .plan import Op, Plan
+
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py (light: the default run's quick path spawns through here)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+    from .plan import Plan
 
 
-@attrs.define
 class Spawned:
     """A started child: its pid, a pidfd (or -1) and, when it waits for
-    start, the parent's end of the sync socket."""
+    start, the parent's end of the sync socket; ``seccomp_fd``: the seccomp
+    user-notification listener, when the filter has notify rules;
+    ``tty_fd``: the master end of the process's terminal (Process.terminal)."""
 
-    pid: int
-    pidfd: int
-    sync_fd: int = -1
-    #: The seccomp user-notification listener, when the filter has notify rules.
-    seccomp_fd: int = -1
-    #: The master end of the process's terminal (Process.terminal).
-    tty_fd: int = -1
+    __slots__ = ("pid", "pidfd", "seccomp_fd", "sync_fd", "tty_fd")
+
+    def __init__(self, pid: int, pidfd: int, sync_fd: int = -1, seccomp_fd: int = -1, tty_fd: int = -1) -> None:
+        self.pid = pid
+        self.pidfd = pidfd
+        self.sync_fd = sync_fd
+        self.seccomp_fd = seccomp_fd
+        self.tty_fd = tty_fd
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"Spawned({fields})"
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not Spawned:
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as attrs.define made it
 
 
 class _Child:
@@ -159,6 +174,7 @@ def _clone_hint(plan: Plan, exc: OSError) -> str:
     import errno
 
     from .namespaces import CLONE_FLAGS
+    from .plan import Op
     from .rootless import unprivileged, userns_disabled_hint
 
     if exc.errno not in (errno.EPERM, errno.ENOSPC) or not unprivileged():
@@ -262,9 +278,10 @@ def _check_exec(plan: Plan, args: _native.NativeArgs, child: _Child) -> None:
         raise step_error(plan, *failed)
 
 
-_OnHooks = Optional[Callable[[int, Optional[str]], None]]
-_OnListener = Optional[Callable[[int, int], None]]
-_OnParent = Optional[Callable[[int], None]]
+if TYPE_CHECKING:
+    _OnHooks = Optional[Callable[[int, Optional[str]], None]]
+    _OnListener = Optional[Callable[[int, int], None]]
+    _OnParent = Optional[Callable[[int], None]]
 
 
 def _drive(
@@ -376,6 +393,11 @@ def _parent_part(plan: Plan, pid: int) -> None:
 
 
 def step_error(plan: Plan, index: int, err: int, stage: int) -> StepError:
+    from .plan import Op
+
+    typed = getattr(plan, "typed", None)  # a saved plan (_saved_plan.py): its steps' ops are ints
+    if typed is not None:
+        plan = typed()
     if 0 <= index < len(plan.steps):
         step = plan.steps[index]
         detail = STAGES.get(stage, "")
@@ -394,6 +416,8 @@ def step_error(plan: Plan, index: int, err: int, stage: int) -> StepError:
 
 def _os_error(plan: Plan, index: int, err: int, stage: int, path: Optional[str]) -> OSError:
     """The OSError behind a step error; a failed mount names its source too."""
+    from .plan import Op
+
     if 0 <= index < len(plan.steps):
         step = plan.steps[index]
         if step.op is Op.MOUNT and stage == STAGE_CALL and step.s2:

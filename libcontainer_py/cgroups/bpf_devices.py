@@ -15,10 +15,16 @@ import functools
 import os
 import struct
 import threading
-from typing import Dict, List, Tuple
 
 from .errors import CgroupError
-from .resources import DeviceRule, Devices
+
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py (light: the default run's quick path installs a saved program)
+if TYPE_CHECKING:
+    from typing import Dict, List, Tuple
+
+    from .resources import DeviceRule, Devices
+
+    Insn = Tuple[int, int, int, int, int]  # code, dst, src, off, imm
 
 BPF_PROG_LOAD = 5
 BPF_PROG_ATTACH = 8
@@ -40,8 +46,6 @@ _MOV_K = 0xB7  # BPF_ALU64 | BPF_MOV | BPF_K
 _MOV_X = 0xBF  # BPF_ALU64 | BPF_MOV | BPF_X
 _JNE_K = 0x55  # BPF_JMP | BPF_JNE | BPF_K
 _EXIT = 0x95  # BPF_JMP | BPF_EXIT
-
-Insn = Tuple[int, int, int, int, int]  # code, dst, src, off, imm
 
 
 def _insn(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0) -> Insn:
@@ -113,9 +117,13 @@ def _bpf(cmd: int, attr: object, what: str, path: str) -> int:
 
 def load(devices: Devices, path: str = "<device program>") -> int:
     """Load the program; returns its fd (close-on-exec), which the caller closes."""
+    return load_code(program_code(devices), path)
+
+
+def load_code(code: bytes, path: str = "<device program>") -> int:
+    """Load an assembled program (program_code's); returns its fd (close-on-exec)."""
     from .._lcnative import ffi
 
-    code = program_code(devices)
     insns = ffi.new("char[]", code)
     license_ = ffi.new("char[]", b"Apache")
     attr = ffi.new("char[]", 128)
@@ -196,14 +204,13 @@ def kept_fds() -> Tuple[int, ...]:
         return tuple(_kept.values())
 
 
-def _kept_or_loaded(devices: Devices, path: str) -> Tuple[int, bool]:
-    """A program fd for ``devices``, and whether the caller must close it."""
-    code = program_code(devices)
+def _kept_or_loaded(code: bytes, path: str) -> Tuple[int, bool]:
+    """A program fd for ``code``, and whether the caller must close it."""
     with _kept_lock:
         fd = _kept.get(code)
     if fd is not None:
         return fd, False
-    fd = load(devices, path)
+    fd = load_code(code, path)
     with _kept_lock:
         if code not in _kept and len(_kept) < _KEEP:
             _kept[code] = fd
@@ -230,6 +237,11 @@ def install(dir_path: str, devices: Devices) -> None:
     """Make ``devices`` the cgroup's device filter: attach the new program,
     then detach the ones attached before (so there is no unfiltered moment).
     A cgroup with no program yet (a new container's) gets a kept one."""
+    install_code(dir_path, program_code(devices))
+
+
+def install_code(dir_path: str, code: bytes) -> None:
+    """install() of an assembled program (program_code's)."""
     try:
         dir_fd = os.open(dir_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as e:
@@ -238,7 +250,7 @@ def install(dir_path: str, devices: Devices) -> None:
         old = attached_ids(dir_fd, dir_path)
         # Attaching a program a cgroup has already fails (EEXIST), and the
         # old ones are detached below: an update loads a program of its own.
-        prog_fd, close = _kept_or_loaded(devices, dir_path) if not old else (load(devices, dir_path), True)
+        prog_fd, close = _kept_or_loaded(code, dir_path) if not old else (load_code(code, dir_path), True)
         try:
             attach(dir_fd, prog_fd, dir_path)
         finally:

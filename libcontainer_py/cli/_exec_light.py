@@ -35,6 +35,7 @@ TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Optional, Tuple
 
+    from .._saved_plan import SavedPlan
     from ._argv import Args
     from ._log import Logger
 
@@ -184,7 +185,7 @@ def run(args: Args, log: Logger) -> Optional[int]:
     return exit_status(os.waitstatus_to_exitcode(wait_status))
 
 
-def _start(args: Args, plan: _exec_plan.SavedPlan, record: _light.Record) -> Optional[_Child]:
+def _start(args: Args, plan: SavedPlan, record: _light.Record) -> Optional[_Child]:
     """The running process, its pid in --pid-file; None: nothing was started."""
     child = _spawn(plan, record)
     if child is not None and args.pid_file:
@@ -222,7 +223,7 @@ class _Running:
             pass
 
 
-def _open_files(plan: _exec_plan.SavedPlan) -> Optional[Dict[int, int]]:
+def _open_files(plan: SavedPlan) -> Optional[Dict[int, int]]:
     """The namespaces and cgroup.procs files the steps join: index -> fd."""
     opened: Dict[int, int] = {}
     for i, step in enumerate(plan.steps):
@@ -244,7 +245,7 @@ class _Child:
         _kill(self.pid, self.pidfd)
 
 
-def _spawn(plan: _exec_plan.SavedPlan, record: _light.Record) -> Optional[_Child]:
+def _spawn(plan: SavedPlan, record: _light.Record) -> Optional[_Child]:
     """Clone the child and answer it until it execs; None when nothing was
     started and the library's path should run (and say what failed)."""
     opened = _open_files(plan)
@@ -274,7 +275,7 @@ def _spawn(plan: _exec_plan.SavedPlan, record: _light.Record) -> Optional[_Child
     return child
 
 
-def _drive(plan: _exec_plan.SavedPlan, parent: Any, native: _native.NativeArgs, child: _Child) -> None:
+def _drive(plan: SavedPlan, parent: Any, native: _native.NativeArgs, child: _Child) -> None:
     """Answer the child until it execs (EOF): a new pid when it forks into
     the pid namespace, a failure as the library's exception."""
     while True:
@@ -297,7 +298,7 @@ def _drive(plan: _exec_plan.SavedPlan, parent: Any, native: _native.NativeArgs, 
         raise _step_error(plan, *failed)
 
 
-def _step_error(plan: _exec_plan.SavedPlan, index: int, err: int, stage: int) -> Exception:
+def _step_error(plan: SavedPlan, index: int, err: int, stage: int) -> Exception:
     """spawn.step_error's exception (the library's path raises the same)."""
     from ..spawn import step_error
 

@@ -21,12 +21,13 @@ from __future__ import annotations
 import os
 
 from .. import _jsonlite, _private_file, _statedir
+from .._saved_plan import SavedPlan, SavedStep, step_fields
 from .._shortcuts import sha256_hex
 from ._common import SECCOMP_CACHE
 
 TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Optional, Tuple
+    from typing import Any, Dict, Optional
 
     from ..plan import Plan
 
@@ -48,78 +49,6 @@ KNOWN_OPS = frozenset(
     | {SCHED_SETAFFINITY, SET_MEMPOLICY, CHDIR, CHROOT, KEEPCAPS, DROP_BOUNDING, SETGROUPS, SETGID, SETUID}
     | {CAPSET, AMBIENT, UMASK, PERSONALITY, NO_NEW_PRIVS, SECCOMP, EXEC}
 )
-#: Step fields and their defaults (plan.Step's); a saved step keeps the others.
-_DEFAULTS: Dict[str, Any] = {
-    "path": None,
-    "flags": 0,
-    "mflags": 0,
-    "n1": 0,
-    "n2": 0,
-    "n3": 0,
-    "s1": None,
-    "s2": None,
-    "s3": None,
-    "s4": None,
-    "gids": (),
-    "data": b"",
-    "open_path": None,
-    "open_flags": os.O_RDONLY,
-}
-
-
-class SavedStep:
-    """A step of a saved plan, with plan.Step's fields (op an int)."""
-
-    slot = -1
-    listen_path = None
-    phase = "maps"
-
-    def __init__(self, fields: Dict[str, Any]) -> None:
-        self.op: int = fields["op"]
-        self.what: str = fields["what"]
-        self.path: Optional[str] = fields.get("path")
-        self.flags: int = fields.get("flags", 0)
-        self.mflags: int = fields.get("mflags", 0)
-        self.n1: int = fields.get("n1", 0)
-        self.n2: int = fields.get("n2", 0)
-        self.n3: int = fields.get("n3", 0)
-        self.s1: Optional[str] = fields.get("s1")
-        self.s2: Optional[str] = fields.get("s2")
-        self.s3: Optional[str] = fields.get("s3")
-        self.s4: Optional[str] = fields.get("s4")
-        self.gids: Tuple[int, ...] = tuple(fields.get("gids", ()))
-        data = fields.get("data", "")
-        self.data: bytes = bytes.fromhex(data) if isinstance(data, str) else data
-        self.open_path: Optional[str] = fields.get("open_path")
-        self.open_flags: int = fields.get("open_flags", os.O_RDONLY)
-
-
-class SavedPlan:
-    """What _native.NativeArgs and the light driver read of a plan."""
-
-    slots = 0
-    uid_map = gid_map = ""
-    deny_setgroups = map_helper = False
-
-    def __init__(self, doc: Dict[str, Any], steps: List[SavedStep]) -> None:
-        self.container_id: str = doc["container_id"]
-        self.clone_flags: int = doc["clone_flags"]
-        self.shares_memory: bool = doc["shares_memory"]
-        #: The program's search path when the environment has none (process.DEFAULT_PATH).
-        self.default_path: str = doc["default_path"]
-        self.steps = tuple(steps)
-        self.argv: Tuple[str, ...] = ()
-        self.envp: Tuple[str, ...] = ()
-        self.exec_paths: Tuple[str, ...] = ()
-
-    def typed(self) -> Plan:
-        """The same plan as plan.Plan (for its error messages)."""
-        from ..plan import Op, Plan, Step
-
-        steps = [Step(Op(s.op), s.what, **{k: getattr(s, k) for k in _DEFAULTS}) for s in self.steps]
-        return Plan(self.container_id, self.clone_flags, tuple(steps), self.argv, self.envp, self.exec_paths)
-
-
 def _path(root: str, container_id: str) -> str:
     return os.path.join(_statedir.container_dir(root, container_id), _statedir.EXEC_FILE)
 
@@ -134,11 +63,7 @@ def save(root: str, record: Any, key: str, plan: Plan, seccomp_key: Optional[str
     for step in plan.steps:
         if int(step.op) not in KNOWN_OPS or step.slot != -1 or step.listen_path is not None:
             return
-        fields: Dict[str, Any] = {"op": int(step.op), "what": step.what}
-        for name, default in _DEFAULTS.items():
-            value = getattr(step, name)
-            if value != default:
-                fields[name] = list(value) if name == "gids" else value
+        fields = step_fields(step)
         if step.op == SECCOMP:
             if step.n3 or seccomp_key is None:
                 return  # a listener to hand over: the library's
@@ -147,8 +72,6 @@ def save(root: str, record: Any, key: str, plan: Plan, seccomp_key: Optional[str
                 return
             seccomp = {"key": seccomp_key, "sha256": sha256_hex(step.data)}
             del fields["data"]
-        elif "data" in fields:
-            fields["data"] = step.data.hex()
         steps.append(fields)
     ops = [s["op"] for s in steps]
     if ops.count(CHDIR) != 1 or ops.count(EXEC) != 1 or plan.uid_map or plan.gid_map or plan.slots:
@@ -209,7 +132,7 @@ def load(root: str, record: Any, key: str) -> Optional[SavedPlan]:
                 if program is None:
                     return None
                 step.data = program
-        return SavedPlan(entry, steps)
+        return SavedPlan(entry, tuple(steps))
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
