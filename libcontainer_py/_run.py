@@ -1,96 +1,25 @@
-"""run(): start a container, wait for it, return what it did."""
+"""run(): start a container, wait for it, return what it did.
+
+Light until it needs the config model: a default container (no config)
+may take the quick path (_quickrun.py), which does not import it.
+"""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
-from typing import Any, Mapping, Optional, Sequence, Tuple, Union
 
-from ._popen_args import UserArg, check_config
+from ._completed import CompletedProcess as CompletedProcess
+from ._completed import run_stdio as run_stdio
 from ._statedir import DEFAULT_ROOT, container_dir, is_valid_id
-from .cgroups import Stats
-from .config import Config
-from .errors import ConfigError, ContainerExists, ProcessExitError, TimeoutExpired
-from .popen import PIPE, ContainerProcess, StdioArg
 
+TYPE_CHECKING = False  # not typing's: see _shortcuts.py
+if TYPE_CHECKING:
+    from typing import Any, Mapping, Optional, Sequence, Union
 
-class CompletedProcess(subprocess.CompletedProcess):  # type: ignore[type-arg]
-    """What run() returns: args, returncode, stdout, stderr, container_id;
-    with a cgroup also ``stats`` (taken after the exit) and ``oom_killed``."""
-
-    def __init__(
-        self,
-        args: Any,
-        returncode: int,
-        stdout: Any = None,
-        stderr: Any = None,
-        container_id: Optional[str] = None,
-        stats: Optional[Stats] = None,
-    ) -> None:
-        super().__init__(args, returncode, stdout, stderr)
-        self.container_id = container_id
-        self.stats = stats
-
-    def __repr__(self) -> str:
-        parts = [f"args={self.args!r}", f"returncode={self.returncode}", f"container_id={self.container_id!r}"]
-        parts += [
-            f"{name}={value!r}"
-            for name, value in (("stdout", self.stdout), ("stderr", self.stderr))
-            if value is not None
-        ]
-        if self.stats is not None:
-            parts.append(f"stats={self.stats!r}")
-        return f"CompletedProcess({', '.join(parts)})"
-
-    def _repr_html_(self) -> str:
-        """args, status, output and the cgroup's figures as a table (for notebooks)."""
-        from ._html import stats_rows, table
-
-        rows = [("args", self.args), ("returncode", str(self.returncode)), ("container_id", str(self.container_id))]
-        rows += [(name, value) for name, value in (("stdout", self.stdout), ("stderr", self.stderr)) if value]
-        if self.stats is not None:
-            rows += [("oom_killed", str(self.oom_killed)), *stats_rows(self.stats)]
-        return table("CompletedProcess", rows)
-
-    @property
-    def oom_killed(self) -> bool:
-        """Killed by SIGKILL while the OOM killer was acting in its cgroup."""
-        memory = self.stats.memory if self.stats else None
-        return self.returncode == -signal.SIGKILL and memory is not None and memory.oom_kills > 0
-
-    @property
-    def peak_memory(self) -> Optional[int]:
-        """The cgroup's peak memory use in bytes (None without a cgroup)."""
-        memory = self.stats.memory if self.stats else None
-        return memory.peak if memory else None
-
-    @property
-    def cpu_time(self) -> Optional[float]:
-        """CPU seconds used by every process of the container."""
-        cpu = self.stats.cpu if self.stats else None
-        return cpu.usage_ns / 1e9 if cpu else None
-
-    def check_returncode(self) -> None:
-        """Raise ProcessExitError if the exit status is non-zero."""
-        if self.returncode:
-            raise ProcessExitError(self.returncode, self.args, self.stdout, self.stderr, self.container_id)
-
-
-def run_stdio(
-    stdin: StdioArg, stdout: StdioArg, stderr: StdioArg, *, input: Any, capture_output: bool
-) -> Tuple[StdioArg, StdioArg, StdioArg]:
-    """run()'s stdin, stdout and stderr: a pipe for ``input``, pipes for
-    ``capture_output``; a ConfigError when they are combined with their own."""
-    if input is not None:
-        if stdin is not None:
-            raise ConfigError("stdin", "stdin and input cannot both be given")
-        stdin = PIPE
-    if capture_output:
-        if stdout is not None or stderr is not None:
-            raise ConfigError("capture_output", "cannot be combined with stdout or stderr")
-        stdout = stderr = PIPE
-    return stdin, stdout, stderr
+    from ._popen_args import UserArg
+    from .config import Config
+    from .popen import StdioArg
 
 
 def run(
@@ -134,6 +63,35 @@ def run(
     container's processes, mounts, cgroup and fds are gone when run()
     returns or raises: it leaves nothing behind.
     """
+    save = False
+    if config is None and user is None and not pass_fds and container_id is None:
+        from . import _quickrun
+
+        quick, save = _quickrun.run(
+            args,
+            env=env,
+            cwd=cwd,
+            shell=shell,
+            stdin=stdin,
+            input=input,
+            stdout=stdout,
+            stderr=stderr,
+            capture_output=capture_output,
+            timeout=timeout,
+            text=text,
+            encoding=encoding,
+            errors=errors,
+            universal_newlines=universal_newlines,
+        )
+        if quick is not None:
+            if check:
+                quick.check_returncode()
+            return quick
+    from ._popen_args import check_config
+    from .config import Config
+    from .errors import ContainerExists, TimeoutExpired
+    from .popen import ContainerProcess
+
     config = check_config(config) if config is not None else Config()
     if container_id is not None and is_valid_id(container_id):
         # a recorded container's id (a running one's is refused by its cgroup)
@@ -157,6 +115,10 @@ def run(
         errors=errors,
         universal_newlines=universal_newlines,
     ) as proc:
+        if save:  # a default container the quick path had no recipe for
+            from . import _quickrun
+
+            _quickrun.save(proc)
         try:
             out, err = proc.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
