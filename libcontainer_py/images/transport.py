@@ -110,7 +110,7 @@ class Transport:
     def __init__(self, verify: bool = True) -> None:
         urllib3 = urllib3_module()
         self.pool = urllib3.PoolManager(
-            num_pools=4,
+            num_pools=32,  # one per origin (registry, token service, storage); close() closes them all
             maxsize=16,
             ssl_context=tls_context(verify),
             timeout=urllib3.Timeout(connect=15.0, read=60.0),
