@@ -116,6 +116,7 @@ class Front:
     - ``redirect``: blob GETs are redirected to ``localhost:<port>/storage/``
       (another origin, like a storage bucket), served without auth.
     - ``cut``: digests whose first download is cut after half its bytes.
+    - ``ignore_range``: Range headers are not passed on (the whole blob, 200).
     - ``gated``: digests whose downloads are held until ``gate`` of them are
       in flight at once (or a second has passed); ``max_in_flight`` is the
       most there were.
@@ -126,6 +127,7 @@ class Front:
         self.token_user = token
         self.redirect = redirect
         self.cut: Set[str] = set()
+        self.ignore_range = False
         self.gated: Set[str] = set()
         self.gate = 0
         self.in_flight = 0
@@ -207,7 +209,8 @@ class Front:
         return self.reply(h, 200, f'{{"token":"{token}"}}'.encode(), {"Content-Type": "application/json"})
 
     def forward(self, h: http.server.BaseHTTPRequestHandler, method: str, path: str) -> None:
-        headers = {k: v for k, v in h.headers.items() if k.lower() in ("accept", "range")}
+        passed = ("accept",) if self.ignore_range else ("accept", "range")
+        headers = {k: v for k, v in h.headers.items() if k.lower() in passed}
         r = self.client.request(method, f"http://{self.upstream.host}{path}", headers=headers, redirect=False)
         keep = ("content-type", "docker-content-digest", "content-range", "accept-ranges", "location")
         out = {k: v for k, v in r.headers.items() if k.lower() in keep}
