@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 
-import httpx
+import urllib3
 from images import make_rootfs, tar_of, write_oci_archive
 
 import libcontainer_py as lc
@@ -45,9 +45,9 @@ def start_registry(tmp):
     proc = subprocess.Popen([REGISTRY, "serve", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(600):  # until it answers (at most 30 s)
         try:
-            if httpx.get(f"http://{host}/v2/", timeout=5).status_code == 200:
+            if urllib3.request("GET", f"http://{host}/v2/", timeout=5, retries=False).status == 200:
                 return proc, host
-        except httpx.TransportError:
+        except urllib3.exceptions.HTTPError:
             time.sleep(0.05)
     proc.kill()
     proc.wait()

@@ -396,6 +396,29 @@ def test_interrupted_blob_resumed(
     assert os.path.getsize(os.path.join(store.root, "blobs/sha256", big["digest"][7:])) == big["size"]
 
 
+def test_interrupted_blob_resumed_from_a_server_without_ranges(
+    registry: Registry, base_layer: bytes, tmp_path: Any, store: ImageStore, no_leaks: None
+) -> None:
+    """The second GET asks for the rest, the server sends the whole blob
+    (200): what was received already is skipped, the blob is whole."""
+    path = str(tmp_path / "oci")
+    manifest_digest = write_oci_layout(path, [base_layer, motd_layer("no ranges\n")], config=CMD, ref_name="bb")
+    push_layout(path, "bb", f"{registry.host}/lcpy-norange/bb:1")
+    manifest = json.loads(open(os.path.join(path, "blobs/sha256", manifest_digest[7:])).read())
+    big = manifest["layers"][0]
+    with Front(registry) as front:
+        front.cut.add(big["digest"])
+        front.ignore_range = True
+        ref = f"{front.host}/lcpy-norange/bb:1"
+        image = store.pull(ref)
+    gets = [s for s in front.seen if s["path"].endswith(big["digest"]) and s["method"] == "GET"]
+    assert [g["range"] for g in gets] == [None, f"bytes={big['size'] // 2}-"]
+    assert run_image(store, ref) == "no ranges\n"
+    with open(os.path.join(store.root, "blobs/sha256", big["digest"][7:]), "rb") as f:
+        assert sha256(f.read()) == big["digest"]
+    assert image.layers[0] == sha256(base_layer)
+
+
 def test_layers_download_a_bounded_number_at_once(
     registry: Registry, base_layer: bytes, tmp_path: Any, store: ImageStore, no_leaks: None
 ) -> None:
@@ -461,3 +484,73 @@ def test_push_with_credentials(
 def test_push_of_an_unknown_image(registry: Registry, store: ImageStore) -> None:
     with pytest.raises(ImageNotFound):
         store.push("nothing:1", f"{registry.host}/lcpy-push/none:1")
+
+
+# -- the transport's redirects --------------------------------------------------------
+
+
+def test_authorization_follows_redirects_only_within_its_origin() -> None:
+    """A hop to another origin (localhost is not 127.0.0.1) gets no
+    Authorization, a hop back to the registry's origin gets it again; 303
+    turns a POST into a GET without its body; relative Locations resolve."""
+    import http.server
+    import threading
+
+    from libcontainer_py.images.transport import Transport, origin
+
+    seen: List[Tuple[str, str, Any, Any]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def answer(self, method: str) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            seen.append((method, self.headers["Host"] + self.path, self.headers.get("Authorization"), body))
+            port = self.server.server_address[1]
+            hops = {
+                "/start": f"http://localhost:{port}/away",
+                "/away": f"http://127.0.0.1:{port}/back",
+                "/back": "/end",
+            }
+            code = 303 if self.path == "/start" and method == "POST" else 307
+            self.send_response(code if self.path in hops else 200)
+            if self.path in hops:
+                self.send_header("Location", hops[self.path])
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def do_GET(self) -> None:
+            self.answer("GET")
+
+        def do_POST(self) -> None:
+            self.answer("POST")
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = False
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    transport = Transport()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        auth = (origin(base), "Bearer t0ken")
+        response = transport.send("GET", f"{base}/start", authorization=auth)
+        assert response.status_code == 200 and response.url == f"{base}/end" and response.content == b"ok"
+        assert [(m, where.split(":")[0] + where[where.index("/") :], a) for m, where, a, _ in seen] == [
+            ("GET", "127.0.0.1/start", "Bearer t0ken"),
+            ("GET", "localhost/away", None),
+            ("GET", "127.0.0.1/back", "Bearer t0ken"),
+            ("GET", "127.0.0.1/end", "Bearer t0ken"),
+        ]
+        seen.clear()
+        transport.send("POST", f"{base}/start", body=b"data", authorization=auth)
+        assert [(m, b) for m, _, _, b in seen] == [("POST", b"data"), ("GET", b""), ("GET", b""), ("GET", b"")]
+    finally:
+        transport.close()
+        server.shutdown()
+        server.server_close()
+        thread.join()

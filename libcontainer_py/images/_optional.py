@@ -1,4 +1,4 @@
-"""Optional dependencies of the image code (httpx, zstandard), imported when needed."""
+"""Optional dependencies of the image code (urllib3, zstandard), imported when needed."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """A client of one repository on a registry speaking the OCI distribution
-protocol (``/v2/``), on httpx: manifests, blobs (ranged resumption of an
-interrupted download), uploads, and the basic and bearer-token auth flows.
+protocol (``/v2/``), on urllib3 (transport.py): manifests, blobs (ranged
+resumption of an interrupted download), uploads, and the basic and
+bearer-token auth flows.
 
 Needs the ``registry`` extra: ``pip install 'libcontainer_py[registry]'``.
 """
@@ -13,13 +14,15 @@ import io
 import ipaddress
 import logging
 import re
-import ssl
+import urllib.parse
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from ._optional import optional_module
 from .credentials import AuthArg, Credentials, credentials_for
 from .errors import DigestMismatchError, ImageNotFound, RegistryAuthError, RegistryError
 from .sources import DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST
+from .transport import Body, Response, Transport, origin, tls_context, transport_errors, with_query
+
+__all__ = ["RegistryClient", "BlobReader", "tls_context", "api_host", "is_loopback", "schemes_for", "parse_challenge"]
 
 log = logging.getLogger("libcontainer_py.images")
 
@@ -28,12 +31,6 @@ MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER_LIST)
 MANIFEST_LIMIT = 4 << 20
 RESUME_ATTEMPTS = 5
 _CHALLENGE = re.compile(r'(\w+)\s*=\s*(?:"([^"]*)"|([^\s,]+))')
-
-
-def httpx_module() -> Any:
-    """The ``httpx`` module, or an ImageError saying how to install it."""
-    missing = "pulling and pushing need the 'httpx' package: pip install 'libcontainer_py[registry]'"
-    return optional_module("httpx", missing)
 
 
 def api_host(domain: str) -> str:
@@ -65,18 +62,6 @@ def parse_challenge(header: str) -> Tuple[str, Dict[str, str]]:
     return scheme.lower(), {m[0].lower(): m[1] or m[2] for m in _CHALLENGE.findall(rest)}
 
 
-_tls_context: Optional[ssl.SSLContext] = None
-
-
-def tls_context() -> ssl.SSLContext:
-    """The system's CA store in a verifying TLS context, loaded once per
-    process (~20 ms) and shared by every client (an SSLContext is made to be)."""
-    global _tls_context
-    if _tls_context is None:
-        _tls_context = ssl.create_default_context()
-    return _tls_context
-
-
 def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
@@ -90,23 +75,15 @@ class RegistryClient:
     def __init__(
         self, domain: str, path: str, *, auth: AuthArg = None, insecure: bool = False, actions: str = "pull"
     ) -> None:
-        httpx = httpx_module()
         self.host = api_host(domain)
         self.path = path
         self.actions = actions
         self.insecure = insecure or is_loopback(self.host)
         self.schemes = schemes_for(self.host, insecure)
         self.credentials: Optional[Credentials] = credentials_for(domain, path, auth)
-        verify: Any = False if self.insecure else tls_context()
-        self.http = httpx.Client(
-            verify=verify,
-            follow_redirects=True,
-            timeout=httpx.Timeout(60.0, connect=15.0),
-            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
-            headers={"User-Agent": "libcontainer_py"},
-        )
+        self.http = Transport(verify=not self.insecure)
         self.base = ""
-        self._netloc = b""
+        self._origin = ("", "")
         self.authorization: Optional[str] = None
         try:
             self._connect()
@@ -128,17 +105,16 @@ class RegistryClient:
     def _connect(self) -> None:
         """Probe ``/v2/`` (HTTPS; plain HTTP after a failed TLS handshake on
         an insecure registry) and authenticate from its challenge."""
-        httpx = httpx_module()
         schemes = self.schemes
         for i, scheme in enumerate(schemes):
             try:
-                response = self.http.get(f"{scheme}://{self.host}/v2/")
-            except httpx.TransportError as e:
+                response = self.http.send("GET", f"{scheme}://{self.host}/v2/")
+            except transport_errors() as e:
                 if i + 1 < len(schemes):
                     continue
                 raise RegistryError(f"{self.host}: cannot reach the registry: {type(e).__name__}: {e}") from None
             self.base = f"{scheme}://{self.host}/v2/{self.path}"
-            self._netloc = httpx.URL(self.base).netloc
+            self._origin = origin(self.base)
             break
         if response.status_code == 401:
             self._authenticate(response)
@@ -152,8 +128,7 @@ class RegistryClient:
         if scheme == "basic":
             if who is None:
                 raise RegistryAuthError(f"{self.host}: the registry wants credentials and none were given or stored")
-            token = base64.b64encode(f"{who.username}:{who.password}".encode()).decode()
-            self.authorization = f"Basic {token}"
+            self.authorization = _basic(who)
         elif scheme == "bearer" and params.get("realm"):
             self.authorization = f"Bearer {self._token(params)}"
         else:
@@ -163,11 +138,12 @@ class RegistryClient:
         query = {"scope": params.get("scope") or f"repository:{self.path}:{self.actions}"}
         if params.get("service"):
             query["service"] = params["service"]
+        realm = params["realm"]
         who = self.credentials
-        auth = (who.username, who.password) if who is not None else None
+        basic = (origin(realm), _basic(who)) if who is not None else None
         try:
-            response = self.http.get(params["realm"], params=query, auth=auth)
-        except httpx_module().TransportError as e:
+            response = self.http.send("GET", with_query(realm, query), authorization=basic)
+        except transport_errors() as e:
             raise RegistryError(f"{self.host}: cannot reach the token service: {type(e).__name__}") from None
         if response.status_code in (401, 403):
             raise RegistryAuthError(f"{self.host}: the token service refused {self._whose()}")
@@ -186,20 +162,32 @@ class RegistryClient:
         who = self.credentials
         return "anonymous access" if who is None else f"the credentials of {who.username!r} (from {who.source})"
 
-    def request(self, method: str, url: str, *, stream: bool = False, **kwargs: Any) -> Any:
-        """One request with the current authorization; a 401 answered once
-        (a new token for the challenge's scope), then RegistryAuthError."""
-        httpx = httpx_module()
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        stream: bool = False,
+        headers: Optional[Dict[str, str]] = None,
+        body: Optional[Callable[[], Body]] = None,
+    ) -> Response:
+        """One request with the current authorization, sent to the
+        registry's origin only (never to another host a redirect leads
+        to); a 401 answered once (a new token for the challenge's scope),
+        then RegistryAuthError.  ``body``: makes the body, once per attempt."""
         for attempt in (0, 1):
-            headers = dict(kwargs.pop("headers", None) or {})
-            if self.authorization and httpx.URL(url).netloc == self._netloc:  # never to another host
-                headers["Authorization"] = self.authorization
+            authorization = (self._origin, self.authorization) if self.authorization else None
             try:
-                req = self.http.build_request(method, url, headers=headers, **kwargs)
-                response = self.http.send(req, stream=stream)
-            except httpx.TransportError as e:
+                response = self.http.send(
+                    method,
+                    url,
+                    headers=headers,
+                    body=body() if body is not None else None,
+                    stream=stream,
+                    authorization=authorization,
+                )
+            except transport_errors() as e:
                 raise RegistryError(f"{self.host}: {method} {_short(url)}: {type(e).__name__}: {e}") from None
-            kwargs["headers"] = {k: v for k, v in headers.items() if k != "Authorization"}
             if response.status_code != 401:
                 return response
             response.close()
@@ -261,12 +249,11 @@ class RegistryClient:
         location = response.headers.get("location")
         if not location:
             raise RegistryError(f"{where}: the registry gave no upload location")
-        url = response.url.join(location)
-        url = url.copy_merge_params({"digest": digest})
+        url = with_query(urllib.parse.urljoin(response.url, location), {"digest": digest})
         response = self.request(
             "PUT",
-            str(url),
-            content=chunks(),
+            url,
+            body=chunks,
             headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
         )
         _check_status(response, where, "upload", ok=(201, 204))
@@ -275,7 +262,7 @@ class RegistryClient:
         """Upload a manifest under a tag (or its digest); returns its digest."""
         where = f"{self.host}/{self.path}:{reference}"
         response = self.request(
-            "PUT", f"{self.base}/manifests/{reference}", content=data, headers={"Content-Type": media_type}
+            "PUT", f"{self.base}/manifests/{reference}", body=lambda: data, headers={"Content-Type": media_type}
         )
         _check_status(response, where, "manifest upload", ok=(201, 204))
         got = digest_of(data)
@@ -286,9 +273,10 @@ class RegistryClient:
 
 
 class BlobReader(io.RawIOBase):
-    """A blob's bytes as downloaded; when the connection breaks before the
-    end, the download goes on from where it stopped (``Range: bytes=N-``;
-    a server that answers 200 instead has its first N bytes skipped)."""
+    """A blob's bytes as downloaded, read straight from the connection in
+    the sizes asked for; when the connection breaks before the end, the
+    download goes on from where it stopped (``Range: bytes=N-``; a server
+    that answers 200 instead has its first N bytes skipped)."""
 
     def __init__(self, client: RegistryClient, digest: str, size: Optional[int]) -> None:
         self.client = client
@@ -296,9 +284,7 @@ class BlobReader(io.RawIOBase):
         self.size = size
         self.offset = 0
         self.resumed = 0
-        self._chunks: Optional[Iterator[bytes]] = None
-        self._response: Any = None
-        self._pending = b""
+        self._response: Optional[Response] = None
         self._open()
 
     def readable(self) -> bool:
@@ -308,61 +294,56 @@ class BlobReader(io.RawIOBase):
         headers = {"Range": f"bytes={self.offset}-"} if self.offset else {}
         response = self.client.request("GET", f"{self.client.base}/blobs/{self.digest}", stream=True, headers=headers)
         if response.status_code not in (200, 206):
-            response.read()
-            response.close()
-            _check_status(response, f"{self.client.host}/{self.client.path}@{self.digest}", "blob")
-        skip = self.offset if response.status_code == 200 else 0
+            try:
+                _check_status(response, f"{self.client.host}/{self.client.path}@{self.digest}", "blob")
+            finally:
+                response.close()
         if response.status_code == 206 and not response.headers.get("content-range", "").startswith(
             f"bytes {self.offset}-"
         ):
             response.close()
             raise RegistryError(f"blob {self.digest}: the registry resumed at the wrong offset")
         self._response = response
-        self._chunks = response.iter_bytes()  # as received: a break loses nothing already here
-        while skip > 0:
-            chunk = next(self._chunks, b"")
-            if not chunk:
-                break
-            if len(chunk) > skip:
-                self._pending = chunk[skip:]
-            skip -= len(chunk)
-
-    def _next_chunk(self) -> bytes:
-        httpx = httpx_module()
-        while True:
-            try:
-                assert self._chunks is not None
-                chunk = next(self._chunks, b"")
-            except (httpx.TransportError, httpx.StreamError) as e:
-                log.debug("blob %s broke at %d bytes: %s", self.digest, self.offset, type(e).__name__)
-                chunk, broken = b"", True
-            else:
-                broken = not chunk and self.size is not None and self.offset < self.size
-            if not broken:
-                return chunk
-            self._close_response()
-            self.resumed += 1
-            if self.resumed > RESUME_ATTEMPTS:
-                raise RegistryError(f"blob {self.digest}: download broken {self.resumed} times at {self.offset} bytes")
-            self._open()
-            if self._pending:
-                chunk, self._pending = self._pending, b""
-                return chunk
+        skip = self.offset if response.status_code == 200 else 0
+        while skip > 0:  # a break here is one more resumption, as any other
+            skipped = len(response.read(min(skip, 1 << 20)))
+            if not skipped:
+                raise EOFError("the blob ended before the bytes already received")
+            skip -= skipped
 
     def read(self, size: int = -1, /) -> bytes:
-        """The next bytes as received (at most ``size``), without copying
-        them; all the rest when ``size`` is negative."""
+        """The next ``size`` bytes (fewer only at the blob's end); all the
+        rest when ``size`` is negative."""
         if size < 0:
             return self.readall()
-        data = self._pending or self._next_chunk()
-        if size < len(data):
-            data, self._pending = data[:size], data[size:]
-        else:
-            self._pending = b""
+        while True:
+            try:
+                assert self._response is not None
+                data = self._response.read(size)
+            except transport_errors() as e:
+                log.debug("blob %s broke at %d bytes: %s", self.digest, self.offset, type(e).__name__)
+                data, broken = b"", True
+            else:
+                broken = not data and size > 0 and self.size is not None and self.offset < self.size
+            if not broken:
+                break
+            self._resume()
         self.offset += len(data)
         if self.size is not None and self.offset > self.size:
             raise RegistryError(f"blob {self.digest}: more than the {self.size} bytes its descriptor says")
         return data
+
+    def _resume(self) -> None:
+        self._close_response()
+        self.resumed += 1
+        if self.resumed > RESUME_ATTEMPTS:
+            raise RegistryError(f"blob {self.digest}: download broken {self.resumed} times at {self.offset} bytes")
+        try:
+            self._open()
+        except transport_errors() + (EOFError,) as e:
+            self._close_response()
+            log.debug("blob %s: resuming at %d bytes failed: %s", self.digest, self.offset, type(e).__name__)
+            self._resume()
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
@@ -377,6 +358,10 @@ class BlobReader(io.RawIOBase):
     def close(self) -> None:
         self._close_response()
         super().close()
+
+
+def _basic(who: Credentials) -> str:
+    return "Basic " + base64.b64encode(f"{who.username}:{who.password}".encode()).decode()
 
 
 def _short(url: str) -> str:

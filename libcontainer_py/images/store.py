@@ -287,7 +287,7 @@ class ImageStore:
         ``insecure``: plain HTTP or an unverified certificate is accepted
         (always for registries on the loopback).  ``progress``: a callback
         given PullProgress events, True for bars, False for none.  Needs
-        the ``registry`` extra (httpx)."""
+        the ``registry`` extra (urllib3)."""
         from .distribution import pull
 
         return pull(

@@ -15,9 +15,10 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.parse
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-import httpx
+import urllib3
 
 from .processes import terminate
 
@@ -68,9 +69,9 @@ class Registry:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"docker-registry exited: {open(self.log_path).read()[-2000:]}")
             try:
-                if httpx.get(f"http://{self.host}/v2/", timeout=5).status_code in (200, 401):
+                if urllib3.request("GET", f"http://{self.host}/v2/", timeout=5, retries=False).status in (200, 401):
                     return self
-            except httpx.TransportError:
+            except urllib3.exceptions.HTTPError:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
@@ -115,6 +116,7 @@ class Front:
     - ``redirect``: blob GETs are redirected to ``localhost:<port>/storage/``
       (another origin, like a storage bucket), served without auth.
     - ``cut``: digests whose first download is cut after half its bytes.
+    - ``ignore_range``: Range headers are not passed on (the whole blob, 200).
     - ``gated``: digests whose downloads are held until ``gate`` of them are
       in flight at once (or a second has passed); ``max_in_flight`` is the
       most there were.
@@ -125,6 +127,7 @@ class Front:
         self.token_user = token
         self.redirect = redirect
         self.cut: Set[str] = set()
+        self.ignore_range = False
         self.gated: Set[str] = set()
         self.gate = 0
         self.in_flight = 0
@@ -151,7 +154,7 @@ class Front:
         self.server.daemon_threads = False  # server_close() joins the handler threads: no fd outlives the front
         self.port = self.server.server_address[1]
         self.host = f"127.0.0.1:{self.port}"
-        self.client = httpx.Client(timeout=30)
+        self.client = urllib3.PoolManager(timeout=30, retries=False)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self) -> Front:
@@ -162,7 +165,7 @@ class Front:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join()
-        self.client.close()
+        self.client.clear()
 
     def handle(self, h: http.server.BaseHTTPRequestHandler, method: str) -> None:
         path = h.path
@@ -198,7 +201,7 @@ class Front:
     def token(self, h: http.server.BaseHTTPRequestHandler, auth: Optional[str]) -> None:
         want = self.token_user
         good = want is not None and auth == "Basic " + base64.b64encode(f"{want[0]}:{want[1]}".encode()).decode()
-        self.scopes.append(httpx.URL(h.path).params.get("scope", ""))
+        self.scopes.append(urllib.parse.parse_qs(urllib.parse.urlsplit(h.path).query).get("scope", [""])[0])
         if not good:
             return self.reply(h, 401, b'{"errors":[{"code":"UNAUTHORIZED"}]}', {})
         token = secrets.token_hex(16)
@@ -206,15 +209,16 @@ class Front:
         return self.reply(h, 200, f'{{"token":"{token}"}}'.encode(), {"Content-Type": "application/json"})
 
     def forward(self, h: http.server.BaseHTTPRequestHandler, method: str, path: str) -> None:
-        headers = {k: v for k, v in h.headers.items() if k.lower() in ("accept", "range")}
-        r = self.client.request(method, f"http://{self.upstream.host}{path}", headers=headers)
+        passed = ("accept",) if self.ignore_range else ("accept", "range")
+        headers = {k: v for k, v in h.headers.items() if k.lower() in passed}
+        r = self.client.request(method, f"http://{self.upstream.host}{path}", headers=headers, redirect=False)
         keep = ("content-type", "docker-content-digest", "content-range", "accept-ranges", "location")
         out = {k: v for k, v in r.headers.items() if k.lower() in keep}
         digest = path.rsplit("/", 1)[-1]
-        if method == "GET" and digest in self.cut and r.status_code == 200:
+        if method == "GET" and digest in self.cut and r.status == 200:
             self.cut.discard(digest)
-            return self.reply(h, 200, r.content, out, cut_at=len(r.content) // 2)
-        return self.reply(h, r.status_code, r.content, out, head=method == "HEAD")
+            return self.reply(h, 200, r.data, out, cut_at=len(r.data) // 2)
+        return self.reply(h, r.status, r.data, out, head=method == "HEAD")
 
     def reply(
         self,

@@ -137,14 +137,14 @@ def test_credentials_are_not_shown(tmp_path: Any) -> None:
         credentials_for("r.example", "a", ("only-user",))  # type: ignore[arg-type]
 
 
-def test_without_httpx_a_clear_error(monkeypatch: Any) -> None:
+def test_without_urllib3_a_clear_error(monkeypatch: Any) -> None:
     import sys
 
-    from libcontainer_py.images.registry import httpx_module
+    from libcontainer_py.images.transport import urllib3_module
 
-    monkeypatch.setitem(sys.modules, "httpx", None)  # import httpx now raises ImportError
+    monkeypatch.setitem(sys.modules, "urllib3", None)  # import urllib3 now raises ImportError
     with pytest.raises(ImageError, match=r"pip install 'libcontainer_py\[registry\]'"):
-        httpx_module()
+        urllib3_module()
 
 
 def test_progress_sinks(monkeypatch: Any, capsys: Any) -> None:
@@ -179,3 +179,19 @@ def test_the_tls_context_verifies_and_is_loaded_once() -> None:
     assert context is tls_context()
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert context.cert_store_stats()["x509_ca"] > 0
+
+
+def test_origins_decide_where_authorization_goes() -> None:
+    """The registry's Authorization goes to a URL only when its origin
+    (scheme, host, port; the default port left out) is the registry's."""
+    from libcontainer_py.images.transport import origin, with_query
+
+    assert origin("https://Registry.example/v2/a") == origin("https://registry.example:443/v2/b")
+    assert origin("http://127.0.0.1:5000/v2/") == ("http", "127.0.0.1:5000")
+    assert origin("http://localhost:5000/v2/") != origin("http://127.0.0.1:5000/v2/")
+    assert origin("https://r.example/v2/") != origin("http://r.example/v2/")
+    assert origin("https://r.example:8443/v2/") != origin("https://r.example/v2/")
+    assert with_query("https://a/token", {"scope": "repository:x/y:pull"}) == (
+        "https://a/token?scope=repository%3Ax%2Fy%3Apull"
+    )
+    assert with_query("https://a/up?_state=s", {"digest": "sha256:ab"}) == "https://a/up?_state=s&digest=sha256%3Aab"
