@@ -135,6 +135,35 @@ def _cgroup_dir(container_id: str) -> str:
     return found[0].cgroup_dir.replace(_quickrun.ID_MARK, container_id)
 
 
+def test_quick_runs_from_threads_at_once(recipe: str, no_library_path: None) -> None:
+    """Worker threads (which clone through _parents.py) and the main thread
+    together: every container is its own, and none is left."""
+    import threading
+
+    before = host_snapshot()
+    seen: List[str] = []
+    errors: List[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(10):
+                done = lc.run(["hostname"], capture_output=True, text=True, timeout=30)
+                assert done.returncode == 0 and done.stdout.strip() == done.container_id
+                seen.append(done.container_id)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    work()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(set(seen)) == 40
+    assert host_snapshot().diff(before) == ""
+
+
 def test_errors_are_the_library_s(recipe: str, monkeypatch: pytest.MonkeyPatch) -> None:
     def failure(**kwargs: Any) -> BaseException:
         with pytest.raises(lc.ContainerError) as caught:
