@@ -22,12 +22,12 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 from . import cni
 from ._log import log
 from ._owners import alive, claim_dead, me
-from ._statedir import DEFAULT_ROOT, NETWORK_DIR, process_start_time
+from ._statedir import DEFAULT_ROOT, NETWORK_DIR, NETWORK_RECORD, process_start_time
 from .errors import ContainerError
 from .mounts import Mount
 from .network import Network
 
-RECORD = "network.json"
+RECORD = NETWORK_RECORD
 LOCK = ".cni.lock"
 RESOLV = "resolv.conf"
 HOSTS = "hosts"

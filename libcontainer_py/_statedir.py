@@ -158,6 +158,8 @@ INTENT_XATTR = "user.libcontainer_py.intent"
 EXEC_FILE = "exec.json"
 #: Under a state root: the records of attached containers' networks (_netrun.py).
 NETWORK_DIR = ".network"
+#: A container's record of its networks, in its directory (_netrun.py writes it).
+NETWORK_RECORD = "network.json"
 
 
 def is_valid_id(value: object) -> bool:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Iterator, 
 
 import attrs
 
-from . import _native, _netrun
-from ._statedir import make_root, no_process_message
+from . import _native
+from ._statedir import NETWORK_RECORD, make_root, no_process_message
 from ._statedir import wait_gone as _wait_gone
 from ._status_rules import ACCEPTS, refusal
 from .capabilities import Capabilities
@@ -30,7 +30,6 @@ from .hooks import PHASES, Callback, Hook, HookError, Hooks, check_callbacks, oc
 from .namespaces import KINDS, PROC_NAMES, Namespaces
 from .popen import DEVNULL, PIPE, ContainerProcess, StdioArg
 from .process import Process, User
-from .seccomp.agent import agent_callback
 from .serialize import config_from_dict, config_json
 from .spawn import start_through_socket
 from .state import (
@@ -227,7 +226,7 @@ class Container:
                 pass_fds=pass_fds,
                 start_socket=os.path.join(directory, START_SOCKET),
                 on_hooks=_create_hooks(container_id, config, fns, bundle, annotations or {}),
-                on_listener=agent_callback(config.seccomp, container_id, "creating", bundle, annotations),
+                on_listener=_seccomp_agent(config.seccomp, container_id, "creating", bundle, annotations),
                 network_dir=directory,
                 on_cloned=on_cloned,
                 no_process=no_process,
@@ -347,18 +346,24 @@ class Container:
         """The CNI results of the container's networks (interfaces, ips,
         routes, dns) as recorded in its state directory, in the order of
         ``config.network``; from any process."""
+        from . import _netrun
+
         doc = _netrun.read_record(container_dir(self.root, self.id)) or {}
         return [item["result"] for item in doc.get("attachments") or [] if item.get("result") is not None]
 
     @property
     def ip(self) -> Optional[str]:
         """The container's first address on its networks (None without)."""
+        from . import _netrun
+
         found = _netrun.addresses(self.network_status)
         return found[0] if found else None
 
     def check_network(self) -> None:
         """CNI CHECK of each network against the running container (CniError
         naming the plugin that finds its part changed)."""
+        from . import _netrun
+
         self._require("check_network")
         att = _netrun.from_record(container_dir(self.root, self.id), owned=False)
         if att is None:
@@ -548,14 +553,17 @@ class Container:
         from any process.  Leaves nothing of the container behind; raises
         ContainerError when exec'd processes of another owner will not
         die."""
+
         if self._destroyed:
             return
         hooks = self._hooks("poststop")  # read before the config's file goes
         # DEL against the namespace, held past the kill: the container's end
         # of each veth goes at once (and a recycled pid is never asked).
         directory = container_dir(self.root, self.id)
-        networked = os.path.exists(_netrun.record_path(directory))
+        networked = os.path.exists(os.path.join(directory, NETWORK_RECORD))
         if networked:
+            from . import _netrun  # only for a container with networks
+
             _netrun.check_netns(directory)  # before anything is killed
         netns = self._open_netns() if networked else -1
         try:
@@ -733,7 +741,7 @@ class Container:
             join_cgroups=_exec_cgroup_dirs(cgroup, sub_cgroups or {}) if cgroup is not None else (),
             joining=True,
             dies_with_owner=dies_with_owner,
-            on_listener=agent_callback(
+            on_listener=_seccomp_agent(
                 config.seccomp,
                 self.id,
                 "running",
@@ -963,6 +971,7 @@ def _run_hook(config: Config, hook: Hook, document: bytes, **spawn: Any) -> Tupl
 
 def _undo_create(root: str, container_id: str, process: Optional[ContainerProcess]) -> None:
     """What a failed create made goes: its process, cgroup and state."""
+
     netns = -1
     if process is not None and process.poll() is None:
         try:  # our unreaped child: its pid is its own
@@ -974,8 +983,19 @@ def _undo_create(root: str, container_id: str, process: Optional[ContainerProces
             process.kill()
             process.close()
             process.wait()
+        from . import _netrun
+
         _netrun.detach_recorded(container_dir(root, container_id), netns)
     finally:
         if netns >= 0:
             os.close(netns)
         remove_state(root, container_id)
+
+
+def _seccomp_agent(seccomp: Any, *args: Any, **kwargs: Any) -> Optional[Callable[[int, int], None]]:
+    """seccomp.agent.agent_callback, imported only for a filter that names an agent."""
+    if seccomp is None or seccomp.listener_path is None:
+        return None
+    from .seccomp.agent import agent_callback
+
+    return agent_callback(seccomp, *args, **kwargs)
