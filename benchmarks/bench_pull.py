@@ -187,22 +187,12 @@ def httpx_untar_all(base: str, blobs: List[str], dest: str) -> None:
     that differs raises."""
     import httpx
 
-    errors: List[BaseException] = []
     with httpx.Client(timeout=60) as client:
 
         def one(i: int, blob: str) -> None:
-            try:
-                httpx_into(client, f"{base}/blobs/sha256:{os.path.basename(blob)}", os.path.join(dest, str(i)))
-            except BaseException as e:
-                errors.append(e)
+            httpx_into(client, f"{base}/blobs/sha256:{os.path.basename(blob)}", os.path.join(dest, str(i)))
 
-        threads = [threading.Thread(target=one, args=(i, blob)) for i, blob in enumerate(blobs)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    if errors:
-        raise errors[0]
+        each_in_a_thread(one, blobs)
 
 
 def httpx_into(client: Any, url: str, out: str) -> None:
@@ -216,27 +206,39 @@ def urllib3_untar_all(base: str, blobs: List[str], dest: str) -> None:
     blobs read 1 MiB at a time."""
     import urllib3
 
-    errors: List[BaseException] = []
     pool = urllib3.PoolManager(maxsize=16, retries=False, timeout=60)
 
     def one(i: int, blob: str) -> None:
+        url = f"{base}/blobs/sha256:{os.path.basename(blob)}"
+        response = pool.request("GET", url, preload_content=False, decode_content=False)
+        if response.status != 200:
+            raise RuntimeError(f"{url}: {response.status}")
+        chunks = iter(lambda: response.read(1 << 20), b"")
+        untar_stream(chunks, url, os.path.join(dest, str(i)))
+        response.release_conn()
+
+    try:
+        each_in_a_thread(one, blobs)
+    finally:
+        pool.clear()
+
+
+def each_in_a_thread(one: Callable[[int, str], None], blobs: List[str]) -> None:
+    """``one(i, blob)`` for every blob, each in a thread of its own, all at
+    once; the first exception raised in any of them is raised here."""
+    errors: List[BaseException] = []
+
+    def guarded(i: int, blob: str) -> None:
         try:
-            url = f"{base}/blobs/sha256:{os.path.basename(blob)}"
-            response = pool.request("GET", url, preload_content=False, decode_content=False)
-            if response.status != 200:
-                raise RuntimeError(f"{url}: {response.status}")
-            chunks = iter(lambda: response.read(1 << 20), b"")
-            untar_stream(chunks, url, os.path.join(dest, str(i)))
-            response.release_conn()
+            one(i, blob)
         except BaseException as e:
             errors.append(e)
 
-    threads = [threading.Thread(target=one, args=(i, blob)) for i, blob in enumerate(blobs)]
+    threads = [threading.Thread(target=guarded, args=(i, blob)) for i, blob in enumerate(blobs)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    pool.clear()
     if errors:
         raise errors[0]
 
