@@ -11,7 +11,20 @@ from . import _native
 
 TYPE_CHECKING = False  # not typing's: see _shortcuts.py
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Sequence, Tuple
+
+
+def _require_popen_hooks() -> None:
+    """Popen.__init__ spawns through _execute_child, which PidfdPopen
+    replaces: on a Python without these private hooks the program would run
+    on the host, so this module (and every container process) refuses to
+    load instead."""
+    for hook in ("_execute_child", "_close_pipe_fds"):
+        if not callable(getattr(subprocess.Popen, hook, None)):
+            raise ImportError(f"subprocess.Popen has no {hook} here: a container's process cannot replace its spawning")
+
+
+_require_popen_hooks()
 
 
 class PidfdPopen(subprocess.Popen):  # type: ignore[type-arg]
@@ -20,6 +33,40 @@ class PidfdPopen(subprocess.Popen):  # type: ignore[type-arg]
     what it owns (fds, the cgroup)."""
 
     pidfd = -1
+
+    def _execute_child(
+        self,
+        args: Any,
+        executable: Any,
+        preexec_fn: Any,
+        close_fds: Any,
+        pass_fds: Sequence[int],
+        cwd: Any,
+        env: Any,
+        startupinfo: Any,
+        creationflags: Any,
+        shell: Any,
+        p2cread: int,
+        p2cwrite: int,
+        c2pread: int,
+        c2pwrite: int,
+        errread: int,
+        errwrite: int,
+        *_rest: Any,
+    ) -> None:
+        """subprocess.Popen's hook: the container's process instead of a fork
+        of this one (``_spawn_child``); the child's ends of the pipes closed
+        here whatever happens."""
+        try:
+            self._spawn_child((p2cread, c2pwrite, errwrite), pass_fds)
+        finally:
+            self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)  # type: ignore[attr-defined]
+        self._child_created = True
+
+    def _spawn_child(self, stdio: Tuple[int, int, int], pass_fds: Sequence[int]) -> None:
+        """Start the process with these stdin, stdout and stderr fds; set
+        ``pid`` and ``pidfd``."""
+        raise NotImplementedError
 
     def send_signal(self, sig: int) -> None:
         """Signal the container's first process (through its pidfd, so a

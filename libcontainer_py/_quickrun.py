@@ -468,38 +468,15 @@ class QuickProcess(PidfdPopen):
         self._cgroup: Optional[QuickCgroup] = cgroup
         super().__init__(list(plan.argv), **kwargs)
 
-    def _execute_child(
-        self,
-        args: Any,
-        executable: Any,
-        preexec_fn: Any,
-        close_fds: Any,
-        pass_fds: Any,
-        cwd: Any,
-        env: Any,
-        startupinfo: Any,
-        creationflags: Any,
-        shell: Any,
-        p2cread: int,
-        p2cwrite: int,
-        c2pread: int,
-        c2pwrite: int,
-        errread: int,
-        errwrite: int,
-        *_rest: Any,
-    ) -> None:
+    def _spawn_child(self, stdio: Tuple[int, int, int], pass_fds: Sequence[int]) -> None:
         assert self._cgroup is not None
-        cgroup_fd = -1
+        cgroup_fd = self._cgroup.open_fd()
         try:
-            cgroup_fd = self._cgroup.open_fd()
-            spawned = spawn(self.plan, stdio=(p2cread, c2pwrite, errwrite), cgroup_fd=cgroup_fd)  # type: ignore[arg-type]
+            spawned = spawn(self.plan, stdio=stdio, cgroup_fd=cgroup_fd)  # type: ignore[arg-type]
         finally:
-            if cgroup_fd >= 0:
-                os.close(cgroup_fd)
-            self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)  # type: ignore[attr-defined]
+            os.close(cgroup_fd)
         self.pid = spawned.pid
         self.pidfd = spawned.pidfd
-        self._child_created = True
 
     def close(self) -> None:
         """Release the pidfd and remove the cgroup."""

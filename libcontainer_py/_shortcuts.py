@@ -19,8 +19,9 @@ _jsonlite.py then hands everything to the json package.
 
 The one other private part of CPython the package relies on is
 ``subprocess.Popen``'s ``_execute_child`` and ``_close_pipe_fds``, which
-ContainerProcess overrides and calls by name: there is no fallback for
-those, so popen.py refuses to load without them (docs/architecture.md).
+PidfdPopen (ContainerProcess's and the quick run's) overrides and calls by
+name: there is no fallback for those, so _pidfd_popen.py refuses to load
+without them (docs/architecture.md).
 
 ``TYPE_CHECKING``: the modules these programs load write ``TYPE_CHECKING =
 False`` and ``if TYPE_CHECKING:`` instead of importing it from typing,

@@ -39,18 +39,6 @@ DEVNULL = subprocess.DEVNULL
 STDOUT = subprocess.STDOUT
 
 
-def _require_popen_hooks() -> None:
-    """Popen.__init__ spawns through _execute_child, which ContainerProcess
-    replaces: on a Python without these private hooks the program would run
-    on the host, so this module refuses to load instead."""
-    for hook in ("_execute_child", "_close_pipe_fds"):
-        if not callable(getattr(subprocess.Popen, hook, None)):
-            raise ImportError(f"subprocess.Popen has no {hook} here: ContainerProcess cannot replace its spawning")
-
-
-_require_popen_hooks()
-
-
 def _reclaim_networks() -> None:
     """_netrun.reclaim, imported only when there are records of attached
     containers' networks (most programs never attach one)."""
@@ -387,26 +375,7 @@ class ContainerProcess(PidfdPopen):
 
     # Popen calls this with the fds it made for the child's stdio; the
     # positional layout has been stable since Python 3.2.
-    def _execute_child(
-        self,
-        args: Any,
-        executable: Any,
-        preexec_fn: Any,
-        close_fds: Any,
-        pass_fds: Sequence[int],
-        cwd: Any,
-        env: Any,
-        startupinfo: Any,
-        creationflags: Any,
-        shell: Any,
-        p2cread: int,
-        p2cwrite: int,
-        c2pread: int,
-        c2pwrite: int,
-        errread: int,
-        errwrite: int,
-        *_rest: Any,
-    ) -> None:
+    def _spawn_child(self, stdio: Tuple[int, int, int], pass_fds: Sequence[int]) -> None:
         self._before_spawn()
         cgroup_fd = -1
         try:
@@ -414,7 +383,7 @@ class ContainerProcess(PidfdPopen):
                 cgroup_fd = self.cgroup.clone_fd() or -1
             spawned = spawn(
                 self.plan,
-                stdio=(p2cread, c2pwrite, errwrite),
+                stdio=stdio,
                 pass_fds=pass_fds,
                 cgroup_fd=cgroup_fd,
                 on_hooks=self._on_hooks,
@@ -429,12 +398,10 @@ class ContainerProcess(PidfdPopen):
             self._on_cloned = None  # run once; what it holds is not kept with the process
             if cgroup_fd >= 0:
                 os.close(cgroup_fd)
-            self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)  # type: ignore[attr-defined]
         self.pid = spawned.pid
         self.pidfd = spawned.pidfd
         self.seccomp_fd = spawned.seccomp_fd
         self.tty_fd = spawned.tty_fd
-        self._child_created = True
         if spawned.sync_fd >= 0:
             self._spawned = spawned
 
