@@ -1,13 +1,14 @@
-"""A layer blob read in a thread of its own while the caller unpacks it:
-the blob is hashed (and copied to a file, for push) chunk by chunk as it
-arrives, decompressed (gzip, zstd or none, by its magic bytes), the tar
-hashed, and the tar's bytes handed over in chunks through a bounded queue.
+"""A layer blob read in threads of its own while the caller unpacks it:
+one thread reads the blob, hashing it (and copying it to a file, for push)
+chunk by chunk as it arrives; another decompresses what was read (gzip,
+zstd or none, by its magic bytes) and hashes the tar; the tar's bytes are
+handed over in chunks through bounded queues.
 
-Downloading, hashing and inflating mostly run outside the GIL, so they
-overlap the unpacking thread's work (its Python and its file-creating
-system calls).  Each chunk passes through once, without copies between
-file-object layers: a gzip stream is inflated by a decompression object
-fed the chunks as read (ISA-L's when installed).
+Downloading, hashing and inflating mostly run outside the GIL, so the three
+stages (reading, inflating, unpacking: its Python and its file-creating
+system calls) overlap.  Each chunk passes through once, without copies
+between file-object layers: a gzip stream is inflated by a decompression
+object fed the chunks as read (ISA-L's when installed).
 """
 
 from __future__ import annotations
@@ -156,14 +157,19 @@ _END = object()
 
 
 class BlobPipe:
-    """Reads ``blob`` in a thread: ``read_chunk()`` returns the tar's next
-    bytes (``b""`` at its end; raises what reading or decompressing
-    raised), ``finish()`` waits for the blob's end and returns (blob
-    digest, tar digest), ``abort()`` stops and waits for the thread, and
-    ``rest_digest()`` reads what is left of the blob for its digest.
+    """Reads ``blob`` in two threads of its own: ``read_chunk()`` returns the
+    tar's next bytes (``b""`` at its end; raises what reading or
+    decompressing raised), ``finish()`` waits for the blob's end and returns
+    (blob digest, tar digest), ``abort()`` stops and waits for the threads,
+    and ``rest_digest()`` reads what is left of the blob for its digest.
 
-    The caller must end with ``finish()`` or ``abort()``: the thread
-    writes to ``copy_fd`` until then."""
+    One thread downloads the blob, hashes and copies it; the other inflates
+    what the first read and hashes the tar.  Split so, a layer's work is a
+    chain of three stages (download, inflate, unpack) that two CPUs run side
+    by side, not two; each stage mostly runs outside the GIL or in C.
+
+    The caller must end with ``finish()`` or ``abort()``: the threads
+    write to ``copy_fd`` until then."""
 
     def __init__(
         self, blob: Readable, *, on_read: Optional[Callable[[int], None]] = None, copy_fd: Optional[int] = None
@@ -176,11 +182,17 @@ class BlobPipe:
         #: Reading the blob, copying it or the callback raised.
         self._failed = False
         self._tar_sha = hashlib.sha256()
+        #: The blob's chunks, from the reading thread to the inflating one.
+        self._read: queue.Queue[Union[bytes, object]] = queue.Queue(DEPTH)
+        self._read_error: Optional[BaseException] = None
+        #: The tar's bytes, from the inflating thread to the caller.
         self._queue: queue.Queue[Union[bytes, object]] = queue.Queue(DEPTH)
         self._stop = False
         self._ended = False
         self._error: Optional[BaseException] = None
-        self._thread = threading.Thread(target=self._run, name="lcpy-layer-read", daemon=True)
+        self._reader = threading.Thread(target=self._fetch, name="lcpy-layer-read", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="lcpy-layer-inflate", daemon=True)
+        self._reader.start()
         self._thread.start()
 
     def _chunks(self) -> Iterator[bytes]:
@@ -211,11 +223,32 @@ class BlobPipe:
                 raise
             yield data
 
+    def _fetch(self) -> None:
+        """The reading thread: the blob's chunks into ``_read``, then _END."""
+        try:
+            for data in self._chunks():
+                self._read.put(data)
+        except BaseException as e:
+            self._read_error = e
+        finally:
+            self._read.put(_END)
+
+    def _fetched(self) -> Iterator[bytes]:
+        """What the reading thread read; at its end, what it raised."""
+        while (item := self._read.get()) is not _END:
+            assert isinstance(item, bytes)
+            yield item
+        self._read.put(_END)  # seen again by _drain_read: the reader has ended
+        if self._read_error is not None:
+            raise self._read_error
+
     def _run(self) -> None:
+        """The inflating thread: the tar's bytes into ``_queue``, then _END;
+        the reading thread has ended when it puts _END."""
         try:
             pieces: List[bytes] = []
             size = 0
-            for piece in decompressed(self._chunks()):
+            for piece in decompressed(self._fetched()):
                 pieces.append(piece)
                 size += len(piece)
                 if size >= HAND_OVER:  # fewer, bigger hand-overs
@@ -226,7 +259,16 @@ class BlobPipe:
         except BaseException as e:
             self._error = e
         finally:
+            self._stop = True  # the reader stops at its next chunk if it has not ended
+            self._drain_read()
+            self._reader.join()
             self._queue.put(_END)
+
+    def _drain_read(self) -> None:
+        """Take the reading thread's chunks until its _END (so that it is
+        never left blocked on a full queue)."""
+        while self._read.get() is not _END:
+            pass
 
     def _hand_over(self, pieces: List[bytes]) -> None:
         chunk = pieces[0] if len(pieces) == 1 else b"".join(pieces)
@@ -256,7 +298,7 @@ class BlobPipe:
         return "sha256:" + self._blob_sha.hexdigest(), "sha256:" + self._tar_sha.hexdigest()
 
     def abort(self) -> None:
-        """Stop reading and wait for the thread (nothing is raised)."""
+        """Stop reading and wait for the threads (nothing is raised)."""
         self._stop = True
         while not self._ended:
             if self._queue.get() is _END:

@@ -1,5 +1,5 @@
-"""A layer blob read, hashed, copied and decompressed in its own thread
-while the caller unpacks it (images.blobpipe, images.unpack.unpack_blob):
+"""A layer blob read, hashed and copied in one thread, decompressed in
+another, while the caller unpacks it (images.blobpipe, images.unpack.unpack_blob):
 the same layer whichever gzip reader is installed, every failure reported
 as before, and the reading thread always ended."""
 
@@ -40,7 +40,7 @@ def gzip_reader(request: Any, monkeypatch: Any) -> str:
 @pytest.fixture(autouse=True)
 def no_reader_thread_left() -> Iterator[None]:
     yield
-    assert not [t for t in threading.enumerate() if t.name == "lcpy-layer-read"]
+    assert not [t for t in threading.enumerate() if t.name in ("lcpy-layer-read", "lcpy-layer-inflate")]
 
 
 def big_layer() -> bytes:
@@ -125,6 +125,20 @@ def test_an_unsafe_entry_early_in_a_big_layer(tmp_path: Any) -> None:
     layer = layer_from_members(members)
     with pytest.raises(UnsafeLayerError, match="absolute"):
         unpack_blob(io.BytesIO(layer), str(tmp_path), digest=sha256(layer))
+
+
+@pytest.mark.parametrize("with_digest", [False, True])
+def test_a_deflate_error_early_in_a_big_blob(with_digest: bool, tmp_path: Any) -> None:
+    """The inflating thread fails at once while the reading one still has
+    megabytes to read (more than its queue holds): both end, and with a
+    digest the rest is read and compared."""
+    members = [(entry(f"f{i}"), os.urandom(1 << 20)) for i in range(24)]
+    blob = gzip.compress(layer_from_members(members), compresslevel=1, mtime=0)
+    assert len(blob) > blobpipe.DEPTH * blobpipe.CHUNK * 2
+    damaged = blob[:100] + b"\xff" * 64 + blob[164:]
+    expected = DigestMismatchError if with_digest else ImageError
+    with pytest.raises(expected):
+        unpack_blob(io.BytesIO(damaged), str(tmp_path), digest=sha256(blob) if with_digest else None)
 
 
 class Broken(io.RawIOBase):
