@@ -216,6 +216,12 @@ void op_pdeathsig(struct child *c, const struct lc_step *s)
     die_with_parent(c, (int)s->n1);
 }
 
+void op_setsid(struct child *c, const struct lc_step *s)
+{
+    if (setsid() < 0)
+        fail(c, STAGE_CALL);
+}
+
 void op_no_new_privs(struct child *c, const struct lc_step *s)
 {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

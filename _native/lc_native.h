@@ -160,7 +160,10 @@
        (OPEN), s2 and s3 scratch directories emptied after each run (or       \
        NULL), buf the creator's argv and environment areas to blank (as       \
        INIT); reports READY, then serves the parent's requests for good */    \
-    X(SERVE, 51, op_serve, StepError)
+    X(SERVE, 51, op_serve, StepError)                                         \
+    /* SETSID: no fields: a session and process group of its own (setsid(2)), \
+       as an OCI runtime's processes have; with a terminal TTY does it */     \
+    X(SETSID, 52, op_setsid, StepError)
 
 #define LC_OP_ENUM(name, number, function, error) LC_OP_##name = number,
 enum lc_op { LC_OPS(LC_OP_ENUM) };

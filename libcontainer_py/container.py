@@ -655,11 +655,13 @@ class Container:
         scheduler: Any = _SAME,
         io_priority: Any = _SAME,
         exec_cpu_affinity: Any = _SAME,
+        new_session: Optional[bool] = None,
     ) -> Config:
         """The Config of a process that joins this container: every namespace
         of its first process, its security settings and scheduling
         (overridable; None for ``seccomp``, ``scheduler``, ``io_priority`` or
-        ``exec_cpu_affinity``: none), no rootfs or cgroup of its own (but a
+        ``exec_cpu_affinity``: none; ``new_session`` None: as the first
+        process), no rootfs or cgroup of its own (but a
         chroot into the container's root when it has no mount namespace)."""
         if self.config is None:
             raise ContainerError(f"container {self.id}: exec needs its config (Container.load(..., config=...))")
@@ -677,6 +679,7 @@ class Container:
             scheduler=base.scheduler if scheduler is _SAME else scheduler,
             io_priority=base.io_priority if io_priority is _SAME else io_priority,
             exec_cpu_affinity=base.exec_cpu_affinity if exec_cpu_affinity is _SAME else exec_cpu_affinity,
+            new_session=base.new_session if new_session is None else new_session,
         )
         # Without a mount namespace of its own the container's root is a
         # chroot: the exec'd process enters it too.

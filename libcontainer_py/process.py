@@ -114,6 +114,11 @@ class Process:
     #: A pseudo-terminal on 0/1/2 (from the container's /dev/ptmx); its
     #: master end is handed to the caller (ContainerProcess.tty_fd).
     terminal: bool = attrs.field(default=False, converter=boolean_field)
+    #: A session and process group of its own (setsid(2)), as subprocess's
+    #: ``start_new_session``: a terminal's signals and a kill of the caller's
+    #: process group miss it.  The command line sets it, as runc does for
+    #: every process; a terminal gives one anyway.  Not an OCI field.
+    new_session: bool = attrs.field(default=False, converter=boolean_field)
     #: Run a tiny init as PID 1 that reaps zombies, forwards signals to the
     #: program and exits with its status (for programs not written to be PID 1).
     init: bool = attrs.field(default=False, converter=boolean_field)

@@ -332,3 +332,43 @@ def test_podman_day_to_day_commands_as_with_runc(podman: Podman) -> None:
     assert seen[OURS][:3] == ["1000\n/tmp\nb\n", "104857600\n", "0\n"], seen
     assert seen[OURS][3] == "started\ngot-term\nstarted\ngot-term\n", seen
     assert all(line.endswith(":/") for line in seen[OURS][4].split()), seen
+
+
+def test_podman_timeout_kills_the_container_as_with_runc(podman: Podman) -> None:
+    """``--timeout``: conmon kills the container's process group, which must
+    be the container's own (runc's processes lead a session of their own);
+    in conmon's group, conmon killed itself, podman never learned the exit
+    and could not remove the container."""
+    seen = {}
+    for runtime in (OURS, "runc"):
+        name = f"lc-timeout-{runtime}"
+        argv = ["run", "--rm", "--name", name, "--timeout", "1", *PODMAN_RUN_FLAGS, IMAGE, "sleep", "30"]
+        r = podman(*argv, runtime=runtime)
+        left = podman("ps", "--all", "--quiet", "--filter", f"name={name}").check().stdout.strip()
+        if left:
+            podman("rm", "--force", "--time", "0", name)
+        seen[runtime] = (r.returncode, left)
+    assert seen[OURS] == seen["runc"] == (255, ""), seen
+
+
+def session_of(pid: int) -> Tuple[int, int]:
+    """(process group, session) of ``pid`` as the host sees them."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[2]), int(fields[3])
+
+
+def test_podman_processes_lead_their_own_sessions(podman: Podman) -> None:
+    """The container's process and an exec'd one are each a session leader,
+    without a terminal too: as runc's."""
+    cid = podman("run", "-d", *PODMAN_RUN_FLAGS, IMAGE, "sleep", "1000").check().stdout.strip()
+    try:
+        pid = int(podman("inspect", "--format", "{{.State.Pid}}", cid).check().stdout)
+        assert session_of(pid) == (pid, pid)
+        for _ in range(2):  # the library's path, then the saved exec plan
+            stat = podman("exec", cid, "cat", "/proc/self/stat").check().stdout
+            inner_pid = stat.split(" ", 1)[0]
+            fields = stat.rsplit(")", 1)[1].split()
+            assert fields[2] == fields[3] == inner_pid, stat  # pgrp == sid == its pid in the container
+    finally:
+        podman("rm", "--force", "--time", "0", cid).check()

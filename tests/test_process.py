@@ -227,3 +227,39 @@ def test_disown_needs_a_started_process(busybox: str) -> None:
     with lc.ContainerProcess(config, wait_start=True) as proc:
         with pytest.raises(lc.ContainerError):
             proc.disown()
+
+
+def _session(stat: str) -> tuple[str, str, str]:
+    """(pid, process group, session) from a /proc/<pid>/stat line."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return stat.split(" ", 1)[0], fields[2], fields[3]
+
+
+def test_the_process_stays_in_the_callers_session_by_default(busybox: str) -> None:
+    """As subprocess: the container's process is in the caller's process
+    group and session (pid namespace: the kernel shows them as 0 inside)."""
+    r = lc.run(["sh", "-c", "cat /proc/self/stat; echo $$"], config=lc.Config(rootfs=busybox), capture_output=True)
+    stat = r.stdout.decode().splitlines()[0]
+    assert _session(stat)[1:] == ("0", "0"), stat  # outside its pid namespace
+
+
+def test_new_session_makes_the_process_a_session_leader(busybox: str) -> None:
+    config = lc.Config(rootfs=busybox, process=lc.Process(args=["true"], new_session=True))
+    r = lc.run(["cat", "/proc/self/stat"], config=config, capture_output=True)
+    pid, pgrp, sid = _session(r.stdout.decode())
+    assert pid == pgrp == sid == "1", r.stdout
+
+
+def test_new_session_seen_from_the_host(busybox: str) -> None:
+    own = lc.Config(rootfs=busybox, process=lc.Process(args=["sleep", "10"], new_session=True))
+    shared = lc.Config(rootfs=busybox, process=lc.Process(args=["sleep", "10"]))
+    with lc.ContainerProcess(own) as proc:
+        try:
+            assert os.getsid(proc.pid) == os.getpgid(proc.pid) == proc.pid
+        finally:
+            proc.kill()
+    with lc.ContainerProcess(shared) as proc:
+        try:
+            assert os.getsid(proc.pid) == os.getsid(0) and os.getpgid(proc.pid) == os.getpgid(0)
+        finally:
+            proc.kill()

@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 
     from ..plan import Plan
 
-#: Bumped when the file's layout changes (an older file is ignored).
-VERSION = 1
+#: Bumped when the file's layout or what a plan holds changes (an older file
+#: is ignored): 2, an exec'd process leads a session of its own (SETSID).
+VERSION = 2
 #: Plans kept per container (one per key: engines use one or two).
 MAX_PLANS = 8
 
@@ -43,11 +44,11 @@ MAX_PLANS = 8
 JOIN_CGROUP, SETNS, UNSHARE, FORK, NOT_DUMPABLE = 26, 1, 2, 3, 37
 SETUP_FDS, RLIMIT, WRITE_FILE, SCHED_SETATTR, IOPRIO, SCHED_SETAFFINITY, SET_MEMPOLICY = 17, 32, 33, 44, 45, 46, 47
 CHDIR, CHROOT, KEEPCAPS, DROP_BOUNDING, SETGROUPS, SETGID, SETUID, CAPSET, AMBIENT = 21, 50, 27, 28, 18, 19, 20, 29, 30
-UMASK, PERSONALITY, NO_NEW_PRIVS, SECCOMP, EXEC = 22, 43, 31, 36, 24
+UMASK, PERSONALITY, NO_NEW_PRIVS, SECCOMP, EXEC, SETSID = 22, 43, 31, 36, 24, 52
 KNOWN_OPS = frozenset(
     {JOIN_CGROUP, SETNS, UNSHARE, FORK, NOT_DUMPABLE, SETUP_FDS, RLIMIT, WRITE_FILE, SCHED_SETATTR, IOPRIO}
     | {SCHED_SETAFFINITY, SET_MEMPOLICY, CHDIR, CHROOT, KEEPCAPS, DROP_BOUNDING, SETGROUPS, SETGID, SETUID}
-    | {CAPSET, AMBIENT, UMASK, PERSONALITY, NO_NEW_PRIVS, SECCOMP, EXEC}
+    | {CAPSET, AMBIENT, UMASK, PERSONALITY, NO_NEW_PRIVS, SECCOMP, EXEC, SETSID}
 )
 def _path(root: str, container_id: str) -> str:
     return os.path.join(_statedir.container_dir(root, container_id), _statedir.EXEC_FILE)

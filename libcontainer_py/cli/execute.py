@@ -196,6 +196,7 @@ def _exec(args: Args, log: Logger) -> int:
         ignore_paused=args.ignore_paused,
         sub_cgroups=_sub_cgroups(args.cgroup),
         dies_with_owner=False,  # as runc's: the process outlives this command if it is killed
+        new_session=True,  # as runc's, terminal or not
         **overrides,
     )
     proxy = terminal and proc.tty_fd >= 0 and not args.console_socket

@@ -39,7 +39,9 @@ def _create(args: Args, log: Logger, *, detach: bool) -> Any:
         oci = load_bundle(os.path.join(bundle, "config.json"))
     for w in caught:
         log.warning(f"config.json: {w.message}")
-    config = oci.config
+    # As runc's: the container's process (and so every exec'd one, which
+    # inherits its settings) leads a session of its own, terminal or not.
+    config = attrs.evolve(oci.config, process=attrs.evolve(oci.config.process, new_session=True))
     if args.no_pivot and config.rootfs is not None:
         config = attrs.evolve(config, rootfs=attrs.evolve(config.rootfs, no_pivot=True))
     terminal = config.process.terminal

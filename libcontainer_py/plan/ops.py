@@ -209,6 +209,11 @@ def setdomainname(what: str, name: str) -> Step:
     return Step(Op.SETDOMAINNAME, what, name, s1=name)
 
 
+def setsid(what: str) -> Step:
+    """SETSID: no fields."""
+    return Step(Op.SETSID, what)
+
+
 def tty(what: str, uid: int) -> Step:
     """TTY: n1 the uid the terminal is given to."""
     return Step(Op.TTY, what, "/dev/ptmx", n1=uid)

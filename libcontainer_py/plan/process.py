@@ -49,6 +49,8 @@ def identity_steps(config: Config, container_id: str, deny_setgroups: bool, step
         # The terminal belongs to the process's user, mode 620 (its group is
         # devpts's gid= option: tty, 5), as runc leaves it.
         steps.append(ops.tty("open a terminal", process.user.uid))
+    elif process.new_session:
+        steps.append(ops.setsid("start a session of its own"))
     steps.append(ops.setup_fds("set up stdio and close other fds"))
     for limit in process.rlimits:
         steps.append(ops.rlimit(f"set rlimit {limit.type}", limit.type, limit.resource, limit.soft, limit.hard))

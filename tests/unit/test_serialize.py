@@ -86,6 +86,7 @@ def userns_config() -> lc.Config:
         ),
         init=True,
         terminal=True,
+        new_session=True,
         executable="/usr/bin/app-real",
         oom_score_adj=-500,
         scheduler=lc.Scheduler("deadline", runtime=10_000, deadline=50_000, period=100_000, flags=["reclaim"]),
@@ -331,7 +332,7 @@ def test_document_is_plain_json(name: str) -> None:
     for path, value in _walk_json(doc):
         assert type(value) in (dict, list, str, int, bool, type(None)), (path, type(value))
     json.dumps(doc, allow_nan=False)
-    assert doc["version"] == VERSION == 5
+    assert doc["version"] == VERSION == 6
     assert next(iter(doc)) == "version"
     assert list(doc)[1:] == [a.name for a in attrs.fields(lc.Config)]
 
@@ -710,7 +711,7 @@ def test_a_converter_that_trips_still_gives_a_config_error() -> None:
     assert info.value.field.startswith("cgroup.io.write_iops")
 
 
-@pytest.mark.parametrize("version", [None, 0, 6, "1", 1.0, True, [1]])
+@pytest.mark.parametrize("version", [None, 0, 7, "1", 1.0, True, [1]])
 def test_unknown_versions_are_refused(version: Any) -> None:
     doc = config_to_dict(lc.Config())
     doc["version"] = version
@@ -781,6 +782,20 @@ def test_a_version_4_document_loads_without_networks() -> None:
         network=[lc.Network.bridge(ports={8080: 80}), lc.Network.bridge(name="b", ip="10.1.0.9/16")]
     )
     assert roundtrip(networked) == networked
+
+
+def test_a_version_5_document_loads_without_new_session() -> None:
+    """Process.new_session came with version 6: a version 5 document lacks
+    it and reads as the caller's session; a version 6 one keeps it."""
+    config = lc.Config(process=lc.Process(args=["true"]))
+    doc = config_to_dict(config)
+    del doc["process"]["new_session"]
+    with pytest.raises(ConfigError):
+        config_from_dict(doc)
+    doc["version"] = 5
+    assert config_from_dict(doc) == config
+    leader = config.evolve(process=lc.Process(args=["true"], new_session=True))
+    assert roundtrip(leader) == leader
 
 
 def test_missing_version_is_refused() -> None:
