@@ -9,10 +9,17 @@ threads'; the report gives the median of those ratios beside the median
 rates.  On a machine with two or more CPUs, a library whose container
 start is mostly the kernel's and the child's work, not the caller's Python
 under the GIL, approaches 2.
+
+With ``processes=True`` each round also splits the same number between two
+forked worker processes (each one thread, no GIL shared): the same
+library and workload with nothing of the interpreter in common, the most
+two threads could gain here.  What two processes gain is the kernel's and
+the machine's share; what two threads gain less is the GIL's.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -54,30 +61,58 @@ def _two_threads(run_one: Callable[[], Any], count: int) -> float:
     return elapsed
 
 
-def measure(run_one: Callable[[], Any], rounds: int, per_round: int) -> Dict[str, Any]:
+def _two_processes(run_one: Callable[[], Any], count: int) -> float:
+    """``count`` containers split between two forked workers (``run_one``
+    must name its containers so that two processes do not collide)."""
+    start = time.perf_counter()
+    pids = []
+    for n in (count // 2, count - count // 2):
+        pid = os.fork()
+        if pid == 0:  # the worker: only os._exit leaves it, whatever happens
+            status = 1
+            try:
+                _starts(run_one, n)
+                status = 0
+            finally:
+                os._exit(status)
+        pids.append(pid)
+    failed = [pid for pid in pids if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) != 0]
+    elapsed = time.perf_counter() - start
+    if failed:
+        raise RuntimeError(f"a worker process failed ({len(failed)} of 2)")
+    return elapsed
+
+
+def measure(run_one: Callable[[], Any], rounds: int, per_round: int, *, processes: bool = False) -> Dict[str, Any]:
     """Run the rounds (after one untimed warm-up round of each kind); the summary and raw times."""
-    _one_thread(run_one, min(per_round, 10))
-    _two_threads(run_one, min(per_round, 10))
-    one: List[float] = []
-    two: List[float] = []
+    kinds: List[Callable[[Callable[[], Any], int], float]] = [_one_thread, _two_threads]
+    if processes:
+        kinds.append(_two_processes)
+    for kind in kinds:
+        kind(run_one, min(per_round, 10))
+    times: List[List[float]] = [[] for _ in kinds]
     for i in range(rounds):
-        if i % 2 == 0:
-            one.append(_one_thread(run_one, per_round))
-            two.append(_two_threads(run_one, per_round))
-        else:
-            two.append(_two_threads(run_one, per_round))
-            one.append(_one_thread(run_one, per_round))
-    ratios = [a / b for a, b in zip(one, two)]
-    return {
+        order = list(range(len(kinds)))
+        order = order[i % len(order) :] + order[: i % len(order)]  # each kind first in turn
+        for k in order:
+            times[k].append(kinds[k](run_one, per_round))
+    one, two = times[0], times[1]
+    result: Dict[str, Any] = {
         "rounds": rounds,
         "per_round": per_round,
         "one_thread_s": one,
         "two_threads_s": two,
         "one_thread_per_s": per_round / statistics.median(one),
         "two_threads_per_s": per_round / statistics.median(two),
-        "ratio": statistics.median(ratios),
+        "ratio": statistics.median([a / b for a, b in zip(one, two)]),
         "target": TARGET,
     }
+    if processes:
+        procs = times[2]
+        result["two_processes_s"] = procs
+        result["two_processes_per_s"] = per_round / statistics.median(procs)
+        result["processes_ratio"] = statistics.median([a / b for a, b in zip(one, procs)])
+    return result
 
 
 def table(result: Dict[str, Any]) -> str:
@@ -89,6 +124,12 @@ def table(result: Dict[str, Any]) -> str:
         f"  ours-full  1 thread {result['one_thread_per_s']:.0f}/s, 2 threads {result['two_threads_per_s']:.0f}/s:"
         f" 2 threads / 1 thread {result['ratio']:.2f}  target >= {result['target']:.1f}  {met}",
     ]
+    if "processes_ratio" in result:
+        lines.append(
+            f"  ours-full  2 processes {result['two_processes_per_s']:.0f}/s:"
+            f" 2 processes / 1 thread {result['processes_ratio']:.2f}  (the same work without a shared GIL:"
+            " the most two threads could gain here)"
+        )
     bwrap = result.get("bwrap")
     if bwrap:
         lines.append(

@@ -1394,16 +1394,16 @@ def threads_or_failure(
     def run_one() -> None:
         lc.run(
             config=ours_config(str(rootfs), {}),
-            container_id=f"{id_prefix}-threads-{next(counter)}",
+            container_id=f"{id_prefix}-threads-{os.getpid()}-{next(counter)}",  # forked workers too
             check=True,
             stdin=lc.DEVNULL,
             stdout=lc.DEVNULL,
             stderr=lc.DEVNULL,
         )
 
-    progress("threads: one thread, then two, alternating")
+    progress("threads: one thread, two threads, two processes, alternating")
     try:
-        result = _threads_row.measure(run_one, args.threads_rounds, args.threads_per_round)
+        result = _threads_row.measure(run_one, args.threads_rounds, args.threads_per_round, processes=True)
     except Exception as exc:  # reported with the other failures
         results.failures["threads"] = f"{type(exc).__name__}: {exc}"
         return None
