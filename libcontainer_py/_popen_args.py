@@ -8,6 +8,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 import attrs
 
+from ._home import read_beneath, with_home
 from ._passwd import resolve_user
 from .config import Config
 from .errors import ConfigError
@@ -16,8 +17,6 @@ from .process import User
 #: What ``user=`` accepts: a uid, "uid:gid", a name (or "name:group") looked
 #: up in the container's root, or a User.
 UserArg = Union[int, str, User, None]
-
-_DB_LIMIT = 1 << 20
 
 
 def check_config(config: Any) -> Config:
@@ -83,10 +82,22 @@ def resolve_user_arg(config: Config, user: UserArg) -> User:
     return resolve_user(spec, passwd, container_file(config, "etc/group"))
 
 
+def with_passwd_home(config: Config) -> Config:
+    """``config`` with ``HOME`` in its process's environment when
+    ``Process.passwd_home`` asks for it and there is none: the user's home
+    from the root's /etc/passwd (container_file), as runc's."""
+    process = config.process
+    if not process.passwd_home or process.env.get("HOME"):
+        return config
+    env = with_home(process.env, process.user.uid, container_file(config, "etc/passwd"))
+    return attrs.evolve(config, process=attrs.evolve(process, env=env))
+
+
 def container_file(config: Config, path: str) -> Optional[str]:
     """The text of a small regular file of the container's root as set up
     (the host's for Rootfs.host() and no rootfs; the upper layer first for an
-    overlay); None when missing.  Symlinks are not followed."""
+    overlay); None when missing.  Symlinks are not followed, in any
+    component (_home.read_beneath)."""
     rootfs = config.rootfs
     if rootfs is None or rootfs.is_host:
         roots = ["/"]
@@ -96,12 +107,9 @@ def container_file(config: Config, path: str) -> Optional[str]:
         assert rootfs.path is not None
         roots = [rootfs.path]
     for root in roots:
-        try:
-            fd = os.open(os.path.join(root, path), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
-            continue
-        with os.fdopen(fd, "rb") as f:
-            return f.read(_DB_LIMIT).decode("utf-8", "replace")
+        text = read_beneath(root, path)
+        if text is not None:
+            return text
     return None
 
 

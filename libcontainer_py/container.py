@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Dict, Iterator, 
 import attrs
 
 from . import _native
+from ._home import read_beneath, with_home
 from ._statedir import NETWORK_RECORD, make_root, no_process_message
 from ._statedir import wait_gone as _wait_gone
 from ._status_rules import ACCEPTS, refusal
@@ -656,12 +657,14 @@ class Container:
         io_priority: Any = _SAME,
         exec_cpu_affinity: Any = _SAME,
         new_session: Optional[bool] = None,
+        passwd_home: Optional[bool] = None,
     ) -> Config:
         """The Config of a process that joins this container: every namespace
         of its first process, its security settings and scheduling
         (overridable; None for ``seccomp``, ``scheduler``, ``io_priority`` or
-        ``exec_cpu_affinity``: none; ``new_session`` None: as the first
-        process), no rootfs or cgroup of its own (but a
+        ``exec_cpu_affinity``: none; ``new_session`` and ``passwd_home``
+        None: as the first process; the home looked up in the container's
+        /etc/passwd as its processes see it), no rootfs or cgroup of its own (but a
         chroot into the container's root when it has no mount namespace)."""
         if self.config is None:
             raise ContainerError(f"container {self.id}: exec needs its config (Container.load(..., config=...))")
@@ -680,7 +683,11 @@ class Container:
             io_priority=base.io_priority if io_priority is _SAME else io_priority,
             exec_cpu_affinity=base.exec_cpu_affinity if exec_cpu_affinity is _SAME else exec_cpu_affinity,
             new_session=base.new_session if new_session is None else new_session,
+            passwd_home=base.passwd_home if passwd_home is None else passwd_home,
         )
+        if process.passwd_home and not process.env.get("HOME"):
+            passwd = read_beneath(f"/proc/{self.pid}/root", "etc/passwd")
+            process = attrs.evolve(process, env=with_home(process.env, process.user.uid, passwd))
         # Without a mount namespace of its own the container's root is a
         # chroot: the exec'd process enters it too.
         chroot = self.config.rootfs if self.config.namespaces.mount is False else None

@@ -16,7 +16,14 @@ from . import _owners
 from ._log import DEBUG
 from ._log import log as _log
 from ._pidfd_popen import PidfdPopen
-from ._popen_args import UserArg, check_config, check_host_paths, check_pass_fds, with_process_args
+from ._popen_args import (
+    UserArg,
+    check_config,
+    check_host_paths,
+    check_pass_fds,
+    with_passwd_home,
+    with_process_args,
+)
 from ._privilege import cgroups_unprivileged
 from ._statedir import DEFAULT_ROOT, NETWORK_DIR
 from .cgroups import CgroupConfig, CgroupError, Layout, Manager, Stats, detect, new_manager
@@ -131,6 +138,7 @@ class ContainerProcess(PidfdPopen):
         began = self._began = time.monotonic()
         config = with_process_args(check_config(config), args, env=env, cwd=cwd, user=user, shell=shell)
         check_host_paths(config)
+        config = with_passwd_home(config)
         check_pass_fds(pass_fds)
         self.config = config
         #: Signals this object sent (send_signal, terminate, kill): an init's

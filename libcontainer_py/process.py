@@ -119,6 +119,11 @@ class Process:
     #: process group miss it.  The command line sets it, as runc does for
     #: every process; a terminal gives one anyway.  Not an OCI field.
     new_session: bool = attrs.field(default=False, converter=boolean_field)
+    #: When ``env`` has no ``HOME`` (or an empty one), the process gets the
+    #: user's home directory from the container's /etc/passwd (``/`` when
+    #: the user is not listed), as runc sets it; a process exec'd later
+    #: looks up its own user.  The command line sets it.  Not an OCI field.
+    passwd_home: bool = attrs.field(default=False, converter=boolean_field)
     #: Run a tiny init as PID 1 that reaps zombies, forwards signals to the
     #: program and exits with its status (for programs not written to be PID 1).
     init: bool = attrs.field(default=False, converter=boolean_field)

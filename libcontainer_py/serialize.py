@@ -61,7 +61,7 @@ ADDED: Dict[int, FrozenSet[Tuple[str, str]]] = {
     | frozenset({("Cpu", "rt_period_us"), ("Cpu", "rt_runtime_us"), ("IO", "device_weights")})
     | frozenset({("CgroupConfig", "network")}),
     5: frozenset({("Config", "network")}),
-    6: frozenset({("Process", "new_session")}),
+    6: frozenset({("Process", "new_session"), ("Process", "passwd_home")}),
 }
 
 #: The version of the document format config_to_dict writes and config_from_dict reads.
@@ -463,9 +463,7 @@ def _load_attrs(cls: type, raw: Any, path: str) -> Any:
     for attribute, tp in fields:
         value = getattr(obj, attribute.name)
         if not _conforms(tp, value):
-            raise ConfigError(
-                _join(path, attribute.name), wrong_type(f"{_describe(tp)}", value)
-            )
+            raise ConfigError(_join(path, attribute.name), wrong_type(f"{_describe(tp)}", value))
     return obj
 
 

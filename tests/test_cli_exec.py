@@ -196,3 +196,38 @@ def test_fast_exec_needs_the_cached_program(cli: Cli, tmp_path: Any) -> None:
         ]
     finally:
         assert cli("delete", "--force", cid).returncode == 0
+
+
+def test_home_and_session_as_runc(cli: Cli, tmp_path: Any) -> None:
+    """Without HOME in the environment, the container's process and each
+    exec'd one get their user's home from the root's /etc/passwd ("/" for a
+    user not listed), through the library's path and the fast one alike;
+    a HOME given stays.  Each process leads a session of its own."""
+    cli.config(["sleep", "60"], env=["PATH=/bin"])
+    cid = "cli-home"
+    with open(os.path.join(cli.bundle, "rootfs", "etc", "passwd")) as f:
+        homes = {line.split(":")[2]: line.split(":")[5] for line in f if line.count(":") >= 6}
+    assert cli("run", "-d", "-b", cli.bundle, cid).returncode == 0
+    try:
+        pid = cli.state(cid)["pid"]
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            assert f.read().split(b"\0")[:-1] == [b"PATH=/bin", f"HOME={homes['0']}".encode()]
+        assert os.getsid(pid) == os.getpgid(pid) == pid
+        show = "echo $HOME; cut -d' ' -f1,5,6 /proc/self/stat"
+        log = str(tmp_path / "log")
+        seen = []
+        for args in (["--user", "1000"], ["--user", "4242"], ["--env", "HOME=/mine"], []):
+            for _ in range(2):  # the library's path, then the saved plan
+                r = _exec(cli, log, *args, cid, "sh", "-c", show)
+                home, stat = r.stdout.splitlines()
+                me, pgrp, sid = stat.split()
+                assert r.returncode == 0 and me == pgrp == sid, r
+                seen.append((home, r.fast))
+        assert seen == [
+            (homes.get("1000", "/"), False), (homes.get("1000", "/"), True),
+            ("/", False), ("/", True),
+            ("/mine", False), ("/mine", True),
+            (homes["0"], True), (homes["0"], True),  # the key of --env's plan: env is per exec
+        ]  # fmt: skip
+    finally:
+        assert cli("delete", "--force", cid).returncode == 0

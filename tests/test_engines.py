@@ -372,3 +372,21 @@ def test_podman_processes_lead_their_own_sessions(podman: Podman) -> None:
             assert fields[2] == fields[3] == inner_pid, stat  # pgrp == sid == its pid in the container
     finally:
         podman("rm", "--force", "--time", "0", cid).check()
+
+
+def test_ctr_environment_gets_home_as_with_runc(ctr: Containerd) -> None:
+    """containerd's spec carries PATH only: runc adds HOME from the image's
+    /etc/passwd, for the container's process and for an exec'd one."""
+    seen = {}
+    for name, binary in (("ours", ctr.binary), ("runc", "/usr/sbin/runc")):
+        cid = f"lc-ctr-home-{name}"
+        flags = ctr.runtime_flags(binary)
+        out = [ctr("run", "--rm", *flags, engines.CTR_IMAGE, cid, "sh", "-c", "echo $HOME").check().stdout]
+        ctr("run", "-d", *flags, engines.CTR_IMAGE, cid, "sleep", "60").check()
+        try:
+            r = ctr("tasks", "exec", "--exec-id", "home", "--user", "1000", cid, "sh", "-c", "echo $HOME")
+            out.append(r.check().stdout)
+        finally:
+            ctr.remove(cid)
+        seen[name] = out
+    assert seen["ours"] == seen["runc"] == ["/root\n", "/\n"], seen

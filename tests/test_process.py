@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import time
+from typing import Any
 
 import psutil
 import pytest
@@ -263,3 +264,23 @@ def test_new_session_seen_from_the_host(busybox: str) -> None:
             assert os.getsid(proc.pid) == os.getsid(0) and os.getpgid(proc.pid) == os.getpgid(0)
         finally:
             proc.kill()
+
+
+def test_passwd_home_sets_home_from_the_roots_passwd(busybox: str) -> None:
+    """Process(passwd_home=True): HOME from the container's /etc/passwd for
+    the process's user when the environment has none (as runc); an
+    environment's own HOME stays; without the flag the environment is
+    exactly the config's."""
+
+    def home(**process: Any) -> str:
+        config = lc.Config(rootfs=busybox, process=lc.Process(args=["true"], **process))
+        return lc.run(["sh", "-c", "echo ${HOME-unset}"], config=config, capture_output=True).stdout.decode().strip()
+
+    with open(os.path.join(busybox, "etc/passwd")) as f:
+        entries = {line.split(":")[2]: line.split(":")[5] for line in f if line.count(":") >= 6}
+    assert home(passwd_home=True) == entries["0"]
+    assert home(passwd_home=True, user=lc.User(1000, 1000)) == (entries.get("1000") or "/")
+    assert home(passwd_home=True, user=lc.User(4242, 4242)) == "/"  # not listed
+    assert home(passwd_home=True, env={"HOME": "/mine"}) == "/mine"
+    assert home(passwd_home=True, env={"HOME": ""}) == entries["0"]
+    assert home() == "unset"

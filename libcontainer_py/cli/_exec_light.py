@@ -26,6 +26,7 @@ import sys
 from .. import _jsonlite, _native, _statedir
 from .._contract import MSG, MSG_CHILD_PID, MSG_ERROR
 from .._execpath import exec_candidates
+from .._home import read_beneath, with_home
 from .._shortcuts import signal, socket
 from . import _exec_plan, _light
 from ._argv import root_of
@@ -130,6 +131,19 @@ def _inputs(args: Args, base: Dict[str, Any], process: Optional[Dict[str, Any]])
     return None if path is None else (argv, env, path)
 
 
+def _uid(args: Args, base: Dict[str, Any], process: Optional[Dict[str, Any]]) -> Optional[int]:
+    """The exec'd process's uid as execute._exec takes it (--user, else the
+    process.json's, else the container's); None where it would refuse it."""
+    if args.user:
+        text = args.user.partition(":")[0]
+        return int(text) if text.isdigit() else None
+    user = process.get("user") if process is not None else base.get("user")
+    if process is not None and user is None:
+        return 0  # a process.json without a user: root, as oci.spec's _user
+    uid = user.get("uid") if isinstance(user, dict) else None
+    return uid if type(uid) is int and uid >= 0 else None
+
+
 def run(args: Args, log: Logger) -> Optional[int]:
     """The exec's exit status (0 with --detach), or None: the library's turn."""
     if args.tty or args.console_socket or args.preserve_fds or args.cgroup:
@@ -158,6 +172,11 @@ def run(args: Args, log: Logger) -> Optional[int]:
         return None
     log.debug("exec: the saved plan, without the config model")
     argv, env, cwd = inputs
+    if not env.get("HOME"):  # as execute._exec: the user's home from the container's /etc/passwd
+        uid = _uid(args, base, process)
+        if uid is None:
+            return None
+        env = with_home(env, uid, read_beneath(f"/proc/{record.pid}/root", "etc/passwd"))
     for step in plan.steps:
         if step.op == _exec_plan.CHDIR:
             step.s1 = step.path = cwd

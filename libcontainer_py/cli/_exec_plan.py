@@ -50,6 +50,8 @@ KNOWN_OPS = frozenset(
     | {SCHED_SETAFFINITY, SET_MEMPOLICY, CHDIR, CHROOT, KEEPCAPS, DROP_BOUNDING, SETGROUPS, SETGID, SETUID}
     | {CAPSET, AMBIENT, UMASK, PERSONALITY, NO_NEW_PRIVS, SECCOMP, EXEC, SETSID}
 )
+
+
 def _path(root: str, container_id: str) -> str:
     return os.path.join(_statedir.container_dir(root, container_id), _statedir.EXEC_FILE)
 

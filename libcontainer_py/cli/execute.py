@@ -197,6 +197,7 @@ def _exec(args: Args, log: Logger) -> int:
         sub_cgroups=_sub_cgroups(args.cgroup),
         dies_with_owner=False,  # as runc's: the process outlives this command if it is killed
         new_session=True,  # as runc's, terminal or not
+        passwd_home=True,  # as runc's: HOME from the container's /etc/passwd when the env has none
         **overrides,
     )
     proxy = terminal and proc.tty_fd >= 0 and not args.console_socket

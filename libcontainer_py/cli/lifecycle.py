@@ -40,8 +40,10 @@ def _create(args: Args, log: Logger, *, detach: bool) -> Any:
     for w in caught:
         log.warning(f"config.json: {w.message}")
     # As runc's: the container's process (and so every exec'd one, which
-    # inherits its settings) leads a session of its own, terminal or not.
-    config = attrs.evolve(oci.config, process=attrs.evolve(oci.config.process, new_session=True))
+    # inherits its settings) leads a session of its own, terminal or not,
+    # and gets HOME from the root's /etc/passwd when its environment has none.
+    process = attrs.evolve(oci.config.process, new_session=True, passwd_home=True)
+    config = attrs.evolve(oci.config, process=process)
     if args.no_pivot and config.rootfs is not None:
         config = attrs.evolve(config, rootfs=attrs.evolve(config.rootfs, no_pivot=True))
     terminal = config.process.terminal

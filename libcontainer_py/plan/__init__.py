@@ -100,9 +100,7 @@ def build_plan(
     steps: List[Step] = []
     if affinity is not None and affinity.initial is not None:
         steps.append(affinity_step(affinity.initial, "initial"))
-    steps += [
-        ops.join_cgroup("join the cgroup", path) for path in cgroup_procs
-    ]
+    steps += [ops.join_cgroup("join the cgroup", path) for path in cgroup_procs]
     if affinity is not None and affinity.final is not None:
         steps.append(affinity_step(affinity.final, "final"))
     clone_flags = namespace_steps(config, steps)

@@ -23,10 +23,7 @@ def early_writes(config: Config) -> List[Step]:
     inside the new namespaces (those files follow the writer's namespaces)."""
     from ..sysctl import proc_path
 
-    steps = [
-        ops.write_file(f"set sysctl {key}", proc_path(key), value)
-        for key, value in config.sysctl.items()
-    ]
+    steps = [ops.write_file(f"set sysctl {key}", proc_path(key), value) for key, value in config.sysctl.items()]
     adj = config.process.oom_score_adj
     if adj is not None:
         steps.append(ops.write_file("set oom_score_adj", "/proc/self/oom_score_adj", str(adj)))

@@ -87,6 +87,7 @@ def userns_config() -> lc.Config:
         init=True,
         terminal=True,
         new_session=True,
+        passwd_home=True,
         executable="/usr/bin/app-real",
         oom_score_adj=-500,
         scheduler=lc.Scheduler("deadline", runtime=10_000, deadline=50_000, period=100_000, flags=["reclaim"]),
@@ -784,18 +785,20 @@ def test_a_version_4_document_loads_without_networks() -> None:
     assert roundtrip(networked) == networked
 
 
-def test_a_version_5_document_loads_without_new_session() -> None:
-    """Process.new_session came with version 6: a version 5 document lacks
-    it and reads as the caller's session; a version 6 one keeps it."""
+@pytest.mark.parametrize("field", ["new_session", "passwd_home"])
+def test_a_version_5_document_loads_without_the_version_6_fields(field: str) -> None:
+    """Process.new_session and passwd_home came with version 6: a version 5
+    document lacks them and reads as before (the caller's session, no HOME
+    added); a version 6 one keeps them."""
     config = lc.Config(process=lc.Process(args=["true"]))
     doc = config_to_dict(config)
-    del doc["process"]["new_session"]
+    del doc["process"][field]
     with pytest.raises(ConfigError):
         config_from_dict(doc)
     doc["version"] = 5
     assert config_from_dict(doc) == config
-    leader = config.evolve(process=lc.Process(args=["true"], new_session=True))
-    assert roundtrip(leader) == leader
+    changed = config.evolve(process=lc.Process(args=["true"], **{field: True}))
+    assert roundtrip(changed) == changed
 
 
 def test_missing_version_is_refused() -> None:
