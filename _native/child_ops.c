@@ -222,6 +222,50 @@ void op_setsid(struct child *c, const struct lc_step *s)
         fail(c, STAGE_CALL);
 }
 
+/* keyctl(2) operations (linux/keyctl.h), spelled out: the header is not
+ * everywhere the build runs. */
+#define LC_KEYCTL_JOIN_SESSION_KEYRING 1
+#define LC_KEYCTL_SETPERM 5
+#define LC_KEYCTL_DESCRIBE 6
+
+void op_keyring(struct child *c, const struct lc_step *s)
+{
+    char desc[512];
+    const char *p;
+    unsigned long perm = 0;
+    int fields = 0;
+    long id, n;
+
+    id = syscall(SYS_keyctl, LC_KEYCTL_JOIN_SESSION_KEYRING, s->s1);
+    if (id < 0) {
+        if (errno == ENOSYS)
+            return;
+        fail(c, STAGE_CALL);
+    }
+    if (s->n1 == 0)
+        return; /* joined: the keyring is another process's to set */
+    /* "type;uid;gid;perm;description", perm in hex: keep it, add n1. */
+    n = syscall(SYS_keyctl, LC_KEYCTL_DESCRIBE, id, desc, sizeof desc - 1);
+    if (n < 0)
+        fail(c, STAGE_CALL);
+    desc[(size_t)n < sizeof desc ? (size_t)n : sizeof desc - 1] = '\0';
+    for (p = desc; *p && fields < 3; p++)
+        if (*p == ';')
+            fields++;
+    for (; fields == 3 && *p && *p != ';'; p++) {
+        int digit = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+        if (digit < 0)
+            break;
+        perm = perm << 4 | (unsigned long)digit;
+    }
+    if (fields != 3 || *p != ';') {
+        errno = EINVAL;
+        fail(c, STAGE_CALL);
+    }
+    if (syscall(SYS_keyctl, LC_KEYCTL_SETPERM, id, (unsigned long)(perm | (unsigned long)s->n1)) < 0)
+        fail(c, STAGE_CALL);
+}
+
 void op_no_new_privs(struct child *c, const struct lc_step *s)
 {
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

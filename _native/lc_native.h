@@ -163,7 +163,11 @@
     X(SERVE, 51, op_serve, StepError)                                         \
     /* SETSID: no fields: a session and process group of its own (setsid(2)), \
        as an OCI runtime's processes have; with a terminal TTY does it */     \
-    X(SETSID, 52, op_setsid, StepError)
+    X(SETSID, 52, op_setsid, StepError)                                       \
+    /* KEYRING: join the session keyring named s1, made if there is none     \
+       (the caller's is not shared), and add the permission bits n1 to it     \
+       (0: only join); a kernel without keyrings (ENOSYS): nothing, as runc */\
+    X(KEYRING, 53, op_keyring, SecurityError)
 
 #define LC_OP_ENUM(name, number, function, error) LC_OP_##name = number,
 enum lc_op { LC_OPS(LC_OP_ENUM) };

@@ -1,5 +1,6 @@
-"""Two settings the command line turns on as runc does, used from the library:
-a session of the process's own, and HOME from the image's /etc/passwd.
+"""Three settings the command line turns on as runc does, used from the
+library: a session of the process's own, HOME from the image's /etc/passwd,
+and a session keyring of the container's.
 
     python3 examples/session_and_home.py        (as root; needs busybox-static)
 
@@ -12,6 +13,9 @@ a session of the process's own, and HOME from the image's /etc/passwd.
    user's home from the container's /etc/passwd (``/`` for a user it does
    not list); a HOME given stays.  Without it the environment is exactly
    ``env``.
+4. ``Process(session_keyring=NAME)``: the process joins a keyring of that
+   name, made for it, instead of its caller's; the host's /proc/keys lists
+   it while the container runs.
 
 Every claim is checked; the exit status is 0 only if all of them hold.
 """
@@ -59,6 +63,15 @@ def main() -> int:
         check(home_of(rootfs, passwd_home=True, user=lc.User(4242, 4242)) == "/", "an unlisted uid gets /")
         check(home_of(rootfs, passwd_home=True, env={"HOME": "/mine"}) == "/mine", "a HOME given stays")
         check(home_of(rootfs) == "unset", "without it, no HOME is added")
+
+        print("4. session_keyring")
+        name = f"_ses.example-{os.getpid()}"
+        config = lc.Config(rootfs=rootfs, process=lc.Process(args=["sleep", "10"], session_keyring=name))
+        with lc.ContainerProcess(config) as proc:
+            with open("/proc/keys") as f:
+                listed = [line.split() for line in f if f" {name}:" in line]  # id flags usage timeout perm uid gid type
+            check(bool(listed) and listed[0][7] == "keyring", f"the host lists a keyring {name}")
+            proc.kill()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return report()

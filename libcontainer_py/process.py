@@ -55,6 +55,14 @@ def _rlimits(field: str, value: Any) -> Tuple[Rlimit, ...]:
     return limits
 
 
+def _keyring(field: str, value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or "\0" in value or value.startswith(".") or len(value.encode()) > 4095:
+        raise fail(field, f"expected a keyring name (not empty, no NUL, not starting with '.'), got {value!r}")
+    return value
+
+
 def _oom_score_adj(field: str, value: Any) -> Optional[int]:
     if value is None:
         return None
@@ -69,12 +77,14 @@ if TYPE_CHECKING:  # see _fields: what mypy's attrs plugin reads
     def _args_field(value: Any) -> Tuple[str, ...]: ...
     def _rlimits_field(value: Any) -> Tuple[Rlimit, ...]: ...
     def _oom_score_adj_field(value: Any) -> Optional[int]: ...
+    def _keyring_field(value: Any) -> Optional[str]: ...
 
 else:
     _gids_field = FieldCheck(_gids)
     _args_field = FieldCheck(_args)
     _rlimits_field = FieldCheck(_rlimits)
     _oom_score_adj_field = FieldCheck(_oom_score_adj, keeps_none=True)
+    _keyring_field = FieldCheck(_keyring, keeps_none=True)
 
 
 @attrs.frozen(field_transformer=named_fields("user"))
@@ -124,6 +134,11 @@ class Process:
     #: the user is not listed), as runc sets it; a process exec'd later
     #: looks up its own user.  The command line sets it.  Not an OCI field.
     passwd_home: bool = attrs.field(default=False, converter=boolean_field)
+    #: The session keyring the process joins (made if there is none yet),
+    #: so that it does not share its caller's; ``None`` keeps the caller's.
+    #: The command line names it ``_ses.<id>`` for a container and its exec'd
+    #: processes, as runc, unless ``--no-new-keyring``.  Not an OCI field.
+    session_keyring: Optional[str] = attrs.field(default=None, converter=_keyring_field)
     #: Run a tiny init as PID 1 that reaps zombies, forwards signals to the
     #: program and exits with its status (for programs not written to be PID 1).
     init: bool = attrs.field(default=False, converter=boolean_field)

@@ -61,7 +61,7 @@ ADDED: Dict[int, FrozenSet[Tuple[str, str]]] = {
     | frozenset({("Cpu", "rt_period_us"), ("Cpu", "rt_runtime_us"), ("IO", "device_weights")})
     | frozenset({("CgroupConfig", "network")}),
     5: frozenset({("Config", "network")}),
-    6: frozenset({("Process", "new_session"), ("Process", "passwd_home")}),
+    6: frozenset({("Process", "new_session"), ("Process", "passwd_home"), ("Process", "session_keyring")}),
 }
 
 #: The version of the document format config_to_dict writes and config_from_dict reads.

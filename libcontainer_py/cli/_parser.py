@@ -94,7 +94,7 @@ def _create_args(p: argparse.ArgumentParser, *, run: bool) -> None:
     )
     p.add_argument("--pid-file", default="", help="file to write the process id to")
     p.add_argument("--no-pivot", action="store_true", help="do not use pivot root to jail the process inside rootfs")
-    p.add_argument("--no-new-keyring", action="store_true", help="accepted; no-op (no session keyring is made anyway)")
+    p.add_argument("--no-new-keyring", action="store_true", help="do not make a new session keyring for the container")
     p.add_argument("--preserve-fds", type=int, default=0, help="pass N additional file descriptors to the container")
     if run:
         p.add_argument("-d", "--detach", action="store_true", help="detach from the container's process")

@@ -41,8 +41,10 @@ def _create(args: Args, log: Logger, *, detach: bool) -> Any:
         log.warning(f"config.json: {w.message}")
     # As runc's: the container's process (and so every exec'd one, which
     # inherits its settings) leads a session of its own, terminal or not,
-    # and gets HOME from the root's /etc/passwd when its environment has none.
-    process = attrs.evolve(oci.config.process, new_session=True, passwd_home=True)
+    # gets HOME from the root's /etc/passwd when its environment has none,
+    # and joins a session keyring of the container's, not the caller's.
+    keyring = None if args.no_new_keyring else f"_ses.{args.container_id}"
+    process = attrs.evolve(oci.config.process, new_session=True, passwd_home=True, session_keyring=keyring)
     config = attrs.evolve(oci.config, process=process)
     if args.no_pivot and config.rootfs is not None:
         config = attrs.evolve(config, rootfs=attrs.evolve(config.rootfs, no_pivot=True))

@@ -480,7 +480,8 @@ _KNOWN_FIELDS = {
     Config: ("process", "rootfs", "hostname", "domainname", "namespaces", "mounts", "devices", "uid_mappings",
              "gid_mappings", "masked_paths", "readonly_paths", "sysctl", "seccomp", "hooks", "cgroup", "network"),
     Process: ("args", "env", "cwd", "user", "umask", "capabilities", "no_new_privileges", "rlimits", "executable",
-              "terminal", "init", "oom_score_adj", "new_session", "passwd_home"),
+              "terminal", "init", "oom_score_adj", "new_session", "passwd_home",
+              "session_keyring"),
     Rootfs: ("path", "readonly", "propagation", "no_pivot", "lower", "upper", "work"),
 }  # fmt: skip
 

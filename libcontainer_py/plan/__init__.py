@@ -143,7 +143,7 @@ def build_plan(
     if create_hooks and config.rootfs is None:
         # No pivot_root to wait before: the hooks run once the namespaces exist.
         steps.append(ops.wait_parent("wait for the create hooks", phase="hooks"))
-    identity_steps(config, container_id, deny, steps, host)
+    identity_steps(config, container_id, deny, steps, host, joining=joining)
     final_steps(config, steps, wait_start, start_socket, host, dies_with_owner, no_process)
     argv = config.process.args
     env = dict(config.process.env)

@@ -209,6 +209,11 @@ def setdomainname(what: str, name: str) -> Step:
     return Step(Op.SETDOMAINNAME, what, name, s1=name)
 
 
+def keyring(what: str, name: str, perm: int) -> Step:
+    """KEYRING: s1 the session keyring's name, n1 permission bits added to it."""
+    return Step(Op.KEYRING, what, s1=name, n1=perm)
+
+
 def setsid(what: str) -> Step:
     """SETSID: no fields."""
     return Step(Op.SETSID, what)

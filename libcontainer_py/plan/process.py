@@ -17,6 +17,10 @@ from ..seccomp import compile as compile_seccomp
 from . import ops
 from .steps import HostFS, Step
 
+#: keyctl(2) permission bits: search by the key's user, by others.
+KEY_USR_SEARCH = 0x00080000
+KEY_OTH_SEARCH = 0x00000008
+
 
 def early_writes(config: Config) -> List[Step]:
     """sysctls and oom_score_adj, written through the host's /proc from
@@ -30,7 +34,9 @@ def early_writes(config: Config) -> List[Step]:
     return steps
 
 
-def identity_steps(config: Config, container_id: str, deny_setgroups: bool, steps: List[Step], host: HostFS) -> None:
+def identity_steps(
+    config: Config, container_id: str, deny_setgroups: bool, steps: List[Step], host: HostFS, *, joining: bool = False
+) -> None:
     """Hostname, stdio, rlimits, then user and capabilities (bounding set
     dropped while CAP_SETPCAP is still held, permitted kept across setuid)."""
     ns = config.namespaces
@@ -42,6 +48,14 @@ def identity_steps(config: Config, container_id: str, deny_setgroups: bool, step
         steps.append(ops.sethostname("set the hostname", hostname))
     if config.domainname is not None:
         steps.append(ops.setdomainname("set the domainname", config.domainname))
+    if process.session_keyring is not None:
+        # Before any seccomp filter (keyctl is not in the default profile).
+        # The first process makes it searchable by its user's processes (by
+        # others in a user namespace, whose ids are not the keyring's), as
+        # runc; an exec'd one only joins it (it may not own it).
+        search = KEY_OTH_SEARCH if config.namespaces.user not in (None, False) else KEY_USR_SEARCH
+        what = "join the container's session keyring" if joining else "join a session keyring of its own"
+        steps.append(ops.keyring(what, process.session_keyring, 0 if joining else search))
     if process.terminal:
         # The terminal belongs to the process's user, mode 620 (its group is
         # devpts's gid= option: tty, 5), as runc leaves it.

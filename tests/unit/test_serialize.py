@@ -88,6 +88,7 @@ def userns_config() -> lc.Config:
         terminal=True,
         new_session=True,
         passwd_home=True,
+        session_keyring="_ses.app",
         executable="/usr/bin/app-real",
         oom_score_adj=-500,
         scheduler=lc.Scheduler("deadline", runtime=10_000, deadline=50_000, period=100_000, flags=["reclaim"]),
@@ -785,11 +786,11 @@ def test_a_version_4_document_loads_without_networks() -> None:
     assert roundtrip(networked) == networked
 
 
-@pytest.mark.parametrize("field", ["new_session", "passwd_home"])
-def test_a_version_5_document_loads_without_the_version_6_fields(field: str) -> None:
-    """Process.new_session and passwd_home came with version 6: a version 5
-    document lacks them and reads as before (the caller's session, no HOME
-    added); a version 6 one keeps them."""
+@pytest.mark.parametrize("field, value", [("new_session", True), ("passwd_home", True), ("session_keyring", "k")])
+def test_a_version_5_document_loads_without_the_version_6_fields(field: str, value: Any) -> None:
+    """Process.new_session, passwd_home and session_keyring came with
+    version 6: a version 5 document lacks them and reads as before (the
+    caller's session and keyring, no HOME added); a version 6 one keeps them."""
     config = lc.Config(process=lc.Process(args=["true"]))
     doc = config_to_dict(config)
     del doc["process"][field]
@@ -797,7 +798,7 @@ def test_a_version_5_document_loads_without_the_version_6_fields(field: str) -> 
         config_from_dict(doc)
     doc["version"] = 5
     assert config_from_dict(doc) == config
-    changed = config.evolve(process=lc.Process(args=["true"], **{field: True}))
+    changed = config.evolve(process=lc.Process(args=["true"], **{field: value}))
     assert roundtrip(changed) == changed
 
 
