@@ -373,3 +373,40 @@ def test_what_a_user_may_not_touch_is_a_container_error(rootless_user: RootlessU
     )
     assert out.pop("default_store") == os.path.join(rootless_user.home, ".local", "share", "libcontainer_py")
     assert out == {"store": "ImageError", "list": "ContainerError", "create": "SpawnError", "pids": "CgroupError"}
+
+
+def test_exec_into_a_one_id_rootless_container_as_runc(rootless_user: RootlessUser, shared: str) -> None:
+    """``runc spec --rootless`` maps only the user's own id, so the container's
+    user namespace denies setgroups: an exec'd process (the library's path,
+    then the saved plan) runs as runc's does, and asking it for supplementary
+    groups fails, as with runc."""
+    import json
+    import subprocess
+
+    from support.busybox import make_rootfs
+
+    bundle = os.path.join(shared, "bundle")
+    make_rootfs(os.path.join(bundle, "rootfs"))
+    subprocess.run(["chown", "-R", f"{rootless_user.uid}:{rootless_user.gid}", bundle], check=True)
+    assert rootless_user.run(["/usr/sbin/runc", "spec", "--rootless"], cwd=bundle).returncode == 0
+    path = os.path.join(bundle, "config.json")
+    with open(path) as f:
+        doc = json.load(f)
+    doc["process"].update(args=["sleep", "60"], terminal=False)
+    with open(path, "w") as f:
+        json.dump(doc, f)
+    show = "id; echo $HOME"
+    seen = {}
+    for name, binary in (("ours", f"{rootless_user.bin}/libcontainer-py"), ("runc", "/usr/sbin/runc")):
+        cli = [binary, "--root", os.path.join(shared, f"state-{name}")]
+        quiet = ["sh", "-c", '"$@" </dev/null >/dev/null 2>&1', "sh"]  # the container keeps no pipe of ours
+        assert rootless_user.run([*quiet, *cli, "create", "rl-exec"], cwd=bundle).returncode == 0
+        try:
+            assert rootless_user.run([*cli, "start", "rl-exec"]).returncode == 0
+            outs = [rootless_user.run([*cli, "exec", "rl-exec", "sh", "-c", show]) for _ in range(2)]
+            groups = rootless_user.run([*cli, "exec", "-g", "5", "rl-exec", "id"])
+            seen[name] = [(r.returncode, r.stdout) for r in outs] + [groups.returncode != 0]
+        finally:
+            rootless_user.run([*cli, "delete", "--force", "rl-exec"])
+    assert seen["ours"] == seen["runc"], seen
+    assert seen["ours"][0] == (0, "uid=0(root) gid=0(root)\n/root\n"), seen  # setgroups denied: none set
