@@ -685,6 +685,8 @@ class Container:
             new_session=base.new_session if new_session is None else new_session,
             passwd_home=base.passwd_home if passwd_home is None else passwd_home,
         )
+        if self.stored_state.namespaces.get("user"):
+            self._check_mapped(process.user)
         if process.passwd_home and not process.env.get("HOME"):
             passwd = read_beneath(f"/proc/{self.pid}/root", "etc/passwd")
             process = attrs.evolve(process, env=with_home(process.env, process.user.uid, passwd))
@@ -699,6 +701,28 @@ class Container:
             cgroup=None,
             memory_policy=self.config.memory_policy,
         )
+
+    def _check_mapped(self, user: User) -> None:
+        """A ConfigError, before anything is made, for an exec'd user whose
+        ids the container's user namespace does not map (setuid would fail
+        with EINVAL in the child)."""
+        for kind, ids in (("uid", [user.uid]), ("gid", [user.gid, *user.additional_gids])):
+            try:
+                with open(f"/proc/{self.pid}/{kind}_map") as f:
+                    ranges = [tuple(int(n) for n in line.split()) for line in f if line.strip()]
+            except (OSError, ValueError):
+                return  # gone, or unreadable: the spawn says what is wrong
+            for i, value in enumerate(ids):
+                if not any(inside <= value < inside + count for inside, _outside, count in ranges):
+                    field = (
+                        "process.user.uid"
+                        if kind == "uid"
+                        else ("process.user.gid" if i == 0 else f"process.user.additional_gids[{i - 1}]")
+                    )
+                    shown = "; ".join(" ".join(map(str, r)) for r in ranges)
+                    raise ConfigError(
+                        field, f"{kind} {value} is not mapped in the container's user namespace ({kind}_map: {shown})"
+                    )
 
     def exec(
         self,

@@ -8,6 +8,7 @@ import os
 import time
 
 import attrs
+import psutil
 import pytest
 from support.configs import userns_config
 
@@ -97,6 +98,25 @@ def test_exec_in_a_user_namespace(busybox: str) -> None:
         out, _ = proc.communicate(timeout=10)
         userns = os.readlink(f"/proc/{c.pid}/ns/user")
     assert out.split() == ["0", "100000", "65536", "0", userns]
+
+
+def test_exec_as_an_id_the_user_namespace_does_not_map_is_a_config_error(busybox: str) -> None:
+    """Refused before anything is made, naming the id and the container's
+    map (the child's setuid would fail with EINVAL); mapped ids still run."""
+    config = userns_config(busybox, process=lc.Process(args=["sleep", "60"]))  # 0-65535 mapped
+    with lc.Container.create("exec-unmapped-" + os.urandom(3).hex(), config) as c:
+        c.start()
+        before = psutil.Process().children()
+        for user, field in (
+            (lc.User(70000, 0), "process.user.uid"),
+            (lc.User(0, 70000), "process.user.gid"),
+            (lc.User(0, 0, additional_gids=[10, 70001]), "process.user.additional_gids[1]"),
+        ):
+            with pytest.raises(lc.ConfigError) as info:
+                c.exec(["true"], user=user)
+            assert info.value.field == field and "not mapped" in str(info.value) and "100000 65536" in str(info.value)
+        assert psutil.Process().children() == before  # no child was made
+        assert c.exec(["true"], user=lc.User(1000, 1000)).wait(timeout=10) == 0
 
 
 @pytest.mark.parametrize("protected", [True, False])

@@ -405,7 +405,10 @@ def test_exec_into_a_one_id_rootless_container_as_runc(rootless_user: RootlessUs
             assert rootless_user.run([*cli, "start", "rl-exec"]).returncode == 0
             outs = [rootless_user.run([*cli, "exec", "rl-exec", "sh", "-c", show]) for _ in range(2)]
             groups = rootless_user.run([*cli, "exec", "-g", "5", "rl-exec", "id"])
-            seen[name] = [(r.returncode, r.stdout) for r in outs] + [groups.returncode != 0]
+            unmapped = rootless_user.run([*cli, "exec", "-u", "1000", "rl-exec", "id"])
+            if name == "ours":  # refused before anything is made, saying why
+                assert "uid 1000 is not mapped in the container's user namespace" in unmapped.stderr, unmapped
+            seen[name] = [(r.returncode, r.stdout) for r in outs] + [groups.returncode != 0, unmapped.returncode != 0]
         finally:
             rootless_user.run([*cli, "delete", "--force", "rl-exec"])
     assert seen["ours"] == seen["runc"], seen
