@@ -706,23 +706,17 @@ class Container:
         """A ConfigError, before anything is made, for an exec'd user whose
         ids the container's user namespace does not map (setuid would fail
         with EINVAL in the child)."""
-        for kind, ids in (("uid", [user.uid]), ("gid", [user.gid, *user.additional_gids])):
+        from .idmap import IDMap
+        from .validate import check_user_mapped
+
+        maps = []
+        for kind in ("uid", "gid"):
             try:
                 with open(f"/proc/{self.pid}/{kind}_map") as f:
-                    ranges = [tuple(int(n) for n in line.split()) for line in f if line.strip()]
-            except (OSError, ValueError):
+                    maps.append(tuple(IDMap(*map(int, line.split())) for line in f if line.strip()))
+            except (OSError, ValueError, ConfigError):
                 return  # gone, or unreadable: the spawn says what is wrong
-            for i, value in enumerate(ids):
-                if not any(inside <= value < inside + count for inside, _outside, count in ranges):
-                    field = (
-                        "process.user.uid"
-                        if kind == "uid"
-                        else ("process.user.gid" if i == 0 else f"process.user.additional_gids[{i - 1}]")
-                    )
-                    shown = "; ".join(" ".join(map(str, r)) for r in ranges)
-                    raise ConfigError(
-                        field, f"{kind} {value} is not mapped in the container's user namespace ({kind}_map: {shown})"
-                    )
+        check_user_mapped(user, maps[0], maps[1], "the container's user namespace")
 
     def exec(
         self,

@@ -11,6 +11,7 @@ from .sysctl import check_sysctl
 
 if TYPE_CHECKING:
     from .config import Config
+    from .process import User
 
 
 def validate(config: Config) -> None:
@@ -81,15 +82,24 @@ def _check_user_namespace(config: Config) -> None:
             if getattr(config, field):
                 raise ConfigError(field, "id mappings need a new user namespace (namespaces.user=True)")
         return
-    user = config.process.user
-    _check_mapped("process.user.uid", user.uid, config.uid_mappings, "uid")
+    check_user_mapped(config.process.user, config.uid_mappings, config.gid_mappings)
+
+
+def check_user_mapped(
+    user: User, uid_maps: Tuple[IDMap, ...], gid_maps: Tuple[IDMap, ...], where: str = "the user namespace"
+) -> None:
+    """A ConfigError naming the first of ``user``'s ids that ``uid_maps`` or
+    ``gid_maps`` (empty: the default mapping) do not map."""
+    _check_mapped("process.user.uid", user.uid, uid_maps, "uid", where)
     for field, gid in [("process.user.gid", user.gid)] + [
         (f"process.user.additional_gids[{i}]", g) for i, g in enumerate(user.additional_gids)
     ]:
-        _check_mapped(field, gid, config.gid_mappings, "gid")
+        _check_mapped(field, gid, gid_maps, "gid", where)
 
 
-def _check_mapped(field: str, container_id: int, maps: Tuple[IDMap, ...], kind: str) -> None:
+def _check_mapped(
+    field: str, container_id: int, maps: Tuple[IDMap, ...], kind: str, where: str = "the user namespace"
+) -> None:
     if not maps:
         # The default mapping (see plan.default_mappings): container id 0,
         # and for a non-root caller its subordinate ranges.
@@ -100,7 +110,8 @@ def _check_mapped(field: str, container_id: int, maps: Tuple[IDMap, ...], kind: 
             raise ConfigError(field, f"id {container_id} is not mapped: give uid_mappings/gid_mappings")
         return
     if not any(m.contains(container_id) for m in maps):
-        raise ConfigError(field, f"id {container_id} is not mapped in the user namespace")
+        shown = "; ".join(m.line().strip() for m in maps)
+        raise ConfigError(field, f"{kind} {container_id} is not mapped in {where} ({kind}_map: {shown})")
 
 
 def _check_devices(config: Config) -> None:
