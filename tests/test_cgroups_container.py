@@ -318,7 +318,7 @@ def test_configured_devices_open_only_where_the_rules_allow(busybox: str, no_cgr
     """A node listed in Config.devices is made in /dev; the device rules
     alone decide whether it opens (as runc): Devices.allowing() adds it."""
     loop = lc.Device("/dev/loop-control", "c", 10, 237, mode=0o600)
-    script = "(exec 3<>/dev/loop-control && echo opened) 2>&1; mknod /dev/tun2 c 10 200; (exec 3<>/dev/tun2) 2>&1"
+    script = "(exec 3<>/dev/loop-control && echo opened) 2>&1; mknod /dev/kmsg2 c 1 11; (exec 3</dev/kmsg2) 2>&1"
     outputs = []
     for devices in (lc.Devices.default(), lc.Devices.default().allowing(loop)):
         config = lc.Config(

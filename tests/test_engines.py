@@ -191,6 +191,26 @@ def test_podman_read_only_and_tmpfs_copy_up_as_with_runc(podman: Podman, busybox
     assert outs[OURS][-1] == image.stdout.strip()
 
 
+def test_podman_default_device_rules_as_with_runc(podman: Podman) -> None:
+    """The devices a container may open unless told otherwise are runc's:
+    with CAP_MKNOD on the image's root (no nodev), the host's console (5:1)
+    stays shut and tun/tap (10:200) opens; the devices cgroup lists the same
+    rules."""
+    script = (
+        "mknod /console c 5 1 && (echo > /console) 2>&1 | grep -o 'not permitted'; "
+        "mknod /tun c 10 200 && cat /tun 2>&1 | grep -o 'bad state'; "
+        "sort /sys/fs/cgroup/devices/devices.list | tr '\\n' ,"
+    )
+    outs = {}
+    for runtime in (OURS, "runc"):
+        r = podman("run", "--rm", *PODMAN_RUN_FLAGS, "--cap-add", "MKNOD", IMAGE, "sh", "-c", script, runtime=runtime)
+        assert r.returncode == 0, (runtime, r)
+        outs[runtime] = r.stdout
+    assert outs[OURS].splitlines()[:2] == ["not permitted", "bad state"], outs
+    assert "5:1" not in outs[OURS] and "10:200" in outs[OURS], outs
+    assert outs[OURS] == outs["runc"], outs
+
+
 def test_podman_terminal_through_the_console_socket(podman: Podman) -> None:
     out = on_a_terminal(
         ["podman", "--runtime", OURS, "run", "--rm", "-t", *PODMAN_RUN_FLAGS, IMAGE, "sh", "-c", "tty; exit 0"],

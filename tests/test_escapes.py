@@ -119,6 +119,17 @@ def test_mknod_and_open_a_host_device(root: str) -> None:
     check("mknod and open a host device", attack(root, ["device"]), attack(root, ["device"], cgroup=None), errno.EPERM)
 
 
+def test_mknod_and_open_the_host_console(root: str) -> None:
+    """A 5:1 node is the host's console whatever the container's /dev holds
+    (its own /dev/console is a pty); runc's device rules leave it out."""
+    check(
+        "mknod and open the host's console",
+        attack(root, ["console"]),
+        attack(root, ["console"], cgroup=None),
+        errno.EPERM,
+    )
+
+
 def test_raw_socket_without_net_raw(root: str) -> None:
     check(
         "raw socket without CAP_NET_RAW",
@@ -283,5 +294,5 @@ def test_symlinked_mount_destination(tmp_path: Any) -> None:
 
 def test_tally() -> None:
     names = [name for name, _, _ in escapes.RESULTS]
-    assert len(names) == len(set(names)) >= 18
+    assert len(names) == len(set(names)) >= 19
     assert all(blocked and worked for _, blocked, worked in escapes.RESULTS)

@@ -498,7 +498,12 @@ class Devices(Resource):
     @classmethod
     def default(cls) -> Devices:
         """Deny all but what runc allows by default: mknod of any node; null,
-        zero, full, random, urandom, tty, console, ptmx and ``/dev/pts/*``."""
+        zero, full, random, urandom, tty, ptmx, ``/dev/pts/*`` and tun/tap
+        (``/dev/net/tun``, 10:200: of no use without CAP_NET_ADMIN).
+
+        Not the system console (5:1): a container's ``/dev/console`` is its
+        terminal's pty (136:N), and a 5:1 node it makes itself would be the
+        host's console (runc dropped it in 1.0)."""
         allow = DeviceRule.char
         return cls(
             (
@@ -511,9 +516,9 @@ class Devices(Resource):
                 allow(1, 8),  # random
                 allow(1, 9),  # urandom
                 allow(5, 0),  # tty
-                allow(5, 1),  # console
                 allow(5, 2),  # ptmx
                 allow(136, None),  # /dev/pts/*
+                allow(10, 200),  # tun/tap
             )
         )
 

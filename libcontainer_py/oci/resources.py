@@ -18,7 +18,7 @@ Decisions (runc's reading of the spec, unless said otherwise):
   of the memory limit: ``swap_max = swap - limit`` (-1 stays unlimited; a
   swap limit with an unlimited memory limit cannot be converted: error).
 - ``devices``: the rules as given, then runc's standard allows (mknod of any
-  node; null, zero, full, random, urandom, tty, console, ptmx, /dev/pts/*)
+  node; null, zero, full, random, urandom, tty, ptmx, /dev/pts/*, tun/tap)
   unless the list already ends with them or with an allow-all rule; no
   ``devices`` key at all is Devices.default().
 - ``unified``: only ``memory.high`` (Memory.high) and ``cpu.weight``
@@ -48,6 +48,15 @@ from ..errors import ConfigError
 INT64_MAX = 2**63 - 1
 #: What runc allows after the configured rules (Devices.default() minus its deny-all).
 DEFAULT_ALLOWS: Tuple[DeviceRule, ...] = Devices.default().rules[1:]
+#: The allows Devices.default() ended with before 0.1 dropped the console
+#: (5:1) and added tun/tap: a Config loaded from an older record still
+#: converts (its rules are written as they are).
+_EARLIER_ALLOWS: Tuple[DeviceRule, ...] = (
+    DeviceRule(True, "c", None, None, "m"),
+    DeviceRule(True, "b", None, None, "m"),
+    *(DeviceRule.char(major, minor) for major, minor in ((1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0))),
+    *(DeviceRule.char(major, minor) for major, minor in ((5, 1), (5, 2), (136, None))),
+)
 _ALLOW_ALL = DeviceRule(True)
 
 _MEMORY_KEYS = (
@@ -254,7 +263,8 @@ class _Devices(_Property):
 
     def write(self, devices: Devices, unified: Dict[str, str]) -> List[Dict[str, Any]]:
         rules = devices.rules
-        if rules[-len(DEFAULT_ALLOWS) :] != DEFAULT_ALLOWS and not (rules and rules[-1] == _ALLOW_ALL):
+        standard = rules[-len(DEFAULT_ALLOWS) :] == DEFAULT_ALLOWS or rules[-len(_EARLIER_ALLOWS) :] == _EARLIER_ALLOWS
+        if not standard and not (rules and rules[-1] == _ALLOW_ALL):
             raise ConfigError(
                 "cgroup.devices",
                 "OCI runtimes allow the standard devices after the given rules; the rules must end with them "

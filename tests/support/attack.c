@@ -77,6 +77,14 @@ int main(int argc, char **argv)
             return result(0);
         return result(open("/dev/attack-dev", O_RDWR) >= 0);
     }
+    if (!strcmp(what, "console")) {
+        /* mknod the system console (5:1: the host's, not the container's
+           pty) and open it for writing; nothing is written. */
+        unlink("/dev/attack-console");
+        if (mknod("/dev/attack-console", S_IFCHR | 0600, makedev(5, 1)) < 0)
+            return result(0);
+        return result(open("/dev/attack-console", O_WRONLY | O_NOCTTY | O_NONBLOCK) >= 0);
+    }
     if (!strcmp(what, "rawsocket"))
         return result(socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) >= 0);
     if (!strcmp(what, "ptrace")) {

@@ -89,5 +89,5 @@ def test_device_rules_v1_lines_and_default_list() -> None:
     assert DeviceRule(True, "c", 136, None).v1_line() == "c 136:* rwm"
     assert DeviceRule(False, "a", access="r").v1_line() == "a *:* r"
     allowed = {(r.major, r.minor) for r in d if r.allow and r.type == "c" and r.access == "rwm"}
-    assert allowed == {(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 1), (5, 2), (136, None)}
+    assert allowed == {(1, 3), (1, 5), (1, 7), (1, 8), (1, 9), (5, 0), (5, 2), (136, None), (10, 200)}
     assert len(Devices.allow_all()) == 1
