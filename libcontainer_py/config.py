@@ -48,12 +48,14 @@ def _rootfs(field: str, value: Any) -> Optional[Rootfs]:
 def _hostname(field: str, value: Any) -> Optional[str]:
     if value is None:
         return None
-    name = text(field, value)
+    name = text(field, value, allow_empty=True)
+    if name == "":
+        return name  # set nothing: the uts namespace keeps the copy it starts with
     if len(name.encode()) > 64:
         raise fail(field, f"must be at most 64 bytes, got {len(name.encode())}")
     bad = sorted({c for c in name if c.isspace() or c == "/" or not c.isprintable()})
-    if not name or bad:
-        raise fail(field, f"must be a non-empty name without spaces, '/' or control characters, got {name!r}")
+    if bad:
+        raise fail(field, f"must be a name without spaces, '/' or control characters, got {name!r}")
     return name
 
 
@@ -168,7 +170,9 @@ class Config:
     #: Without a mount namespace (namespaces.mount=False) a directory is
     #: chroot'ed into, with no mounts (as runc, which mounts nothing there).
     rootfs: Optional[Rootfs] = attrs.field(factory=Rootfs.host, converter=_rootfs_field)
-    #: Defaults to the container id when the uts namespace is new.
+    #: Defaults to the container id when the uts namespace is new; "" sets
+    #: none (a new uts namespace keeps its copy of the caller's, as runc
+    #: leaves a config.json without one).
     hostname: Optional[str] = attrs.field(default=None, converter=_hostname_field)
     domainname: Optional[str] = attrs.field(default=None, converter=_hostname_field)
     namespaces: Namespaces = attrs.field(factory=Namespaces.default, validator=instance_of(Namespaces))

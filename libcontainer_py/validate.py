@@ -69,7 +69,7 @@ def _check_chroot(config: Config) -> None:
 
 def _check_names(config: Config) -> None:
     for field, value in (("hostname", config.hostname), ("domainname", config.domainname)):
-        if value is not None and config.namespaces.uts is False:
+        if value and config.namespaces.uts is False:
             raise ConfigError(
                 field, f"setting the {field} needs a uts namespace, new (namespaces.uts=True) or joined (a path)"
             )

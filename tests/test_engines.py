@@ -410,3 +410,13 @@ def test_ctr_environment_gets_home_as_with_runc(ctr: Containerd) -> None:
             ctr.remove(cid)
         seen[name] = out
     assert seen["ours"] == seen["runc"] == ["/root\n", "/\n"], seen
+
+
+def test_ctr_container_keeps_the_hosts_name_as_with_runc(ctr: Containerd) -> None:
+    """ctr run writes no hostname: runc sets none, so the new uts namespace
+    keeps its copy of the host's name; so do we."""
+    seen = {}
+    for name, binary in (("ours", ctr.binary), ("runc", "/usr/sbin/runc")):
+        flags = ctr.runtime_flags(binary)
+        seen[name] = ctr("run", "--rm", *flags, engines.CTR_IMAGE, f"lc-ctr-name-{name}", "hostname").check().stdout
+    assert seen["ours"] == seen["runc"] == f"{os.uname().nodename}\n", seen

@@ -50,6 +50,25 @@ def test_library_cwd_is_entered_before_the_user_changes(busybox: str, no_leaks: 
     assert info.value.errno == errno.ENOENT and info.value.path == "/no/such/dir"
 
 
+# -- the hostname ---------------------------------------------------------------------------------
+
+
+def test_no_hostname_in_config_json_keeps_the_hosts_as_runc(tools: Tools) -> None:
+    """runc sets no hostname when config.json has none (or ""): the new uts
+    namespace keeps its copy of the host's names (ctr run writes no
+    hostname).  A given one is set, by both."""
+    with open("/proc/sys/kernel/domainname") as f:
+        host = f"{os.uname().nodename}\n{f.read()}"
+    tools.ours.config(["sh", "-c", "hostname; cat /proc/sys/kernel/domainname"])
+    for value in (None, ""):
+        tools.edit(lambda doc, v=value: doc.pop("hostname", None) if v is None else doc.update(hostname=v))
+        outputs = tools.outputs(f"nohost{0 if value is None else 1}")
+        assert outputs[0] == outputs[1] == host
+    tools.edit(lambda doc: doc.update(hostname="given"))
+    outputs = tools.outputs("hostgiven")
+    assert outputs[0] == outputs[1] and outputs[0].startswith("given\n")
+
+
 # -- createContainer hooks ------------------------------------------------------------------------
 
 HOOK_MOUNT = "mount -t tmpfs -o size=1m hooktmp tmp && echo made-by-hook > tmp/hook-file"

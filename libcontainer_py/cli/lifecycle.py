@@ -45,7 +45,10 @@ def _create(args: Args, log: Logger, *, detach: bool) -> Any:
     # and joins a session keyring of the container's, not the caller's.
     keyring = None if args.no_new_keyring else f"_ses.{args.container_id}"
     process = attrs.evolve(oci.config.process, new_session=True, passwd_home=True, session_keyring=keyring)
-    config = attrs.evolve(oci.config, process=process)
+    # No hostname in config.json: none is set (a new uts namespace keeps
+    # its copy of the host's), as runc; the library would use the id.
+    hostname = "" if oci.config.hostname is None else oci.config.hostname
+    config = attrs.evolve(oci.config, process=process, hostname=hostname)
     if args.no_pivot and config.rootfs is not None:
         config = attrs.evolve(config, rootfs=attrs.evolve(config.rootfs, no_pivot=True))
     terminal = config.process.terminal

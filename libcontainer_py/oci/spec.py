@@ -45,7 +45,8 @@ Decisions, where OCI and Config do not line up one to one:
 - ``root.path`` relative to the bundle (``bundle`` is needed then); so are
   relative bind mount sources.
 - ``hostname``/``domainname`` empty or absent: None (Config then names the
-  host after the container id when the uts namespace is new).
+  host after the container id when the uts namespace is new; the command
+  line makes it "", none set, as runc).  "" is written as absent.
 - ``linux.devices``: type ``u`` is read as ``c`` (the same node), ``p`` is a
   FIFO (mknod S_IFIFO; no device number); ``fileMode`` may carry the node's
   own S_IFMT bits (podman writes 020666); ``uid``/``gid`` own the node.  When the mounts have ``/dev``, the standard
@@ -523,9 +524,9 @@ def config_to_oci(
     if rootfs.no_pivot:
         raise ConfigError("rootfs.no_pivot", "OCI has no such setting (it is runc's --no-pivot flag)")
     doc["root"] = {"path": rootfs.path, "readonly": rootfs.readonly}
-    if config.hostname is not None:
+    if config.hostname:
         doc["hostname"] = config.hostname
-    if config.domainname is not None:
+    if config.domainname:
         doc["domainname"] = config.domainname
     doc["mounts"] = [mount_to_oci(f"mounts[{i}]", m) for i, m in enumerate(config.mounts)]
     hooks = {key: [_hook_to_oci(h) for h in config.hooks.of(name)] for key, name in _HOOK_PHASES}

@@ -44,9 +44,9 @@ def identity_steps(
     hostname = config.hostname
     if hostname is None and ns.uts is True:
         hostname = container_id[:64]
-    if hostname is not None:
+    if hostname:  # "": none set
         steps.append(ops.sethostname("set the hostname", hostname))
-    if config.domainname is not None:
+    if config.domainname:
         steps.append(ops.setdomainname("set the domainname", config.domainname))
     if process.session_keyring is not None:
         # Before any seccomp filter (keyctl is not in the default profile).

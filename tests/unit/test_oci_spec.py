@@ -1227,3 +1227,13 @@ def test_every_kind_joined_by_path_with_a_hostname() -> None:
     assert config.hostname == "joined" and len(config.mounts) == 0 and config.rootfs is not None
     assert roundtrip(config) == config
     refused("hostname", minimal(**{"linux.namespaces": [{"type": "mount"}]}, hostname="x"))
+
+
+def test_no_hostname_reads_as_none_and_an_empty_one_is_written_as_none() -> None:
+    """Absent or "" in config.json: None (the command line then sets none,
+    as runc); a Config's "" (set none) is left out of the document."""
+    for doc in (minimal(), minimal(hostname="")):
+        assert config_from_oci(doc).config.hostname is None
+    kept = config_to_oci(base(hostname="", domainname=""))
+    assert "hostname" not in kept and "domainname" not in kept
+    assert config_to_oci(base(hostname="box"))["hostname"] == "box"

@@ -183,6 +183,23 @@ def test_host_rootfs_plan() -> None:
     assert Op.WAIT_PARENT not in ops(plan)
 
 
+def test_an_empty_hostname_sets_none() -> None:
+    """An empty hostname ("") keeps the new uts namespace's copy of the caller's names (what the
+    command line gives a config.json without one, as runc); None names the
+    host after the id; "" needs no uts namespace of its own."""
+    names = {Op.SETHOSTNAME, Op.SETDOMAINNAME}
+    default = build_plan(lc.Config(), "abc", host=MERGED)
+    assert [s.s1 for s in default.steps if s.op is Op.SETHOSTNAME] == ["abc"]
+    kept = build_plan(lc.Config(hostname="", domainname=""), "abc", host=MERGED)
+    assert not names & set(ops(kept))
+    shared = attrs.evolve(lc.Namespaces.default(), uts=False)
+    assert not names & set(ops(build_plan(lc.Config(hostname="", namespaces=shared), "abc", host=MERGED)))
+    with pytest.raises(lc.ConfigError, match="hostname"):
+        build_plan(lc.Config(hostname="x", namespaces=shared), "abc", host=MERGED)
+    with pytest.raises(lc.ConfigError, match="hostname"):
+        lc.Config(hostname=" ")
+
+
 def test_scratch_avoids_bind_sources() -> None:
     host = FakeHost({"/mnt": "dir", "/media": "dir", "/mnt/data": "dir"})
     cfg = lc.Config(mounts=lc.Mounts.default() + [lc.Mount.bind("/mnt/data", "/data")])
