@@ -17,6 +17,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 from support.busybox import make_rootfs
+from support.processes import wait_for
 
 RUNC = "/usr/sbin/runc"
 STATE_KEYS = ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner"]
@@ -34,7 +35,7 @@ def _run(argv: List[str], cwd: Optional[str] = None, timeout: float = 60) -> Res
     # Files, not pipes: a created container inherits stdout/stderr and would
     # hold a pipe open long after the command returned.
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        rc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, timeout=timeout).returncode
+        rc = wait_for(argv, timeout=timeout, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd)
         out.seek(0)
         err.seek(0)
         return Result(rc, out.read(), err.read())

@@ -142,6 +142,26 @@ def test_timeout_kills_and_reaps_the_container(busybox: str) -> None:
     assert not [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] == ["sleep", "100"]]
 
 
+def test_wait_with_a_timeout_wakes_on_the_pidfd(busybox: str, monkeypatch: Any) -> None:
+    """subprocess's wait(timeout) polls waitpid between sleeps of up to 50
+    ms; a container's process waits on its pidfd instead (poll(2)), so no
+    sleep is taken, the status is the exit's, and a timeout still raises."""
+    slept = []
+    real_sleep = time.sleep
+    monkeypatch.setattr(time, "sleep", lambda s: (slept.append(s), real_sleep(s)))
+    config = lc.Config(rootfs=busybox, process=lc.Process(args=["sh", "-c", "read line; exit 3"]))
+    with lc.ContainerProcess(config, stdin=lc.PIPE) as proc:
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=0.2)
+        assert proc.returncode is None and slept == []
+        proc.stdin.write(b"go\n")
+        proc.stdin.close()
+        assert proc.wait(timeout=30) == 3
+    assert slept == []
+    r = lc.run(["sh", "-c", "exit 4"], config=lc.Config(rootfs=busybox), timeout=30, capture_output=True)
+    assert r.returncode == 4 and slept == []
+
+
 def test_check_raises_process_exit_error(busybox: str) -> None:
     with pytest.raises(lc.ProcessExitError) as info:
         lc.run(["sh", "-c", "echo out; exit 7"], config=lc.Config(rootfs=busybox), check=True, capture_output=True)

@@ -150,10 +150,15 @@ def test_id_of_a_recorded_container_is_container_exists(no_leaks: None) -> None:
             lc.run(["true"], container_id=cid, config=lc.Config(cgroup=None))
 
 
-@pytest.mark.parametrize("hostname", ["my box", "a/b", "tab\there", ""])
+@pytest.mark.parametrize("hostname", ["my box", "a/b", "tab\there", "x" * 65, "nul\0"])
 def test_invalid_hostname_refused(hostname: str) -> None:
     with pytest.raises(lc.ConfigError, match="hostname"):
         lc.Config(hostname=hostname)
+
+
+def test_an_empty_hostname_is_none_set() -> None:
+    """An empty hostname is accepted: none is set (a new uts namespace keeps the caller's)."""
+    assert lc.Config(hostname="").hostname == ""
 
 
 def test_pass_fds_with_a_closed_fd_names_it(no_leaks: None) -> None:

@@ -21,7 +21,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from support import images
-from support.processes import terminate
+from support.processes import terminate, wait_for
 
 #: podman here needs these: root lacks CAP_SYS_RESOURCE in this VM, so the
 #: default ulimits (raised above the hard limit) cannot be set.
@@ -51,12 +51,10 @@ def our_binary() -> str:
 def run(argv: Sequence[str], *, env: Optional[Dict[str, str]] = None, timeout: float = 60, input: bytes = b"") -> Done:
     # Files, not pipes: a container started here may inherit the output fds.
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.run(list(argv), input=input, stdout=out, stderr=err, env=env, timeout=timeout)
+        status = wait_for(argv, timeout=timeout, input=input, stdout=out, stderr=err, env=env)
         out.seek(0)
         err.seek(0)
-        return Done(
-            list(argv), proc.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace")
-        )
+        return Done(list(argv), status, out.read().decode(errors="replace"), err.read().decode(errors="replace"))
 
 
 class Done:
