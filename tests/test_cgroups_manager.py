@@ -18,11 +18,13 @@ import time
 import uuid
 from typing import Dict, Iterator, List, Optional
 
+import attrs
 import pytest
 from support.configs import issue_example_cgroup
 
 from libcontainer_py.cgroups import (
     CgroupConfig,
+    CgroupUnsupported,
     Cpu,
     DeviceRule,
     Devices,
@@ -143,8 +145,21 @@ def test_this_host_is_hybrid_and_we_stay_beside_our_memory_cgroup() -> None:
         new_manager(mem.own.strip("/") + "/inside")
 
 
+#: blkio's weight file: CFQ's (before Linux 5.0) or BFQ's; a kernel built
+#: without BFQ has neither, and no io weight on cgroup v1.
+BLKIO_WEIGHT_FILES = ("/sys/fs/cgroup/blkio/blkio.weight", "/sys/fs/cgroup/blkio/blkio.bfq.weight")
+
+
 def test_hybrid_lifecycle(cid: str) -> None:
     cfg = issue_example_cgroup()
+    if not any(os.path.exists(f) for f in BLKIO_WEIGHT_FILES):
+        # The manager refuses the weight by name, before writing anything.
+        with pytest.raises(CgroupUnsupported, match=r"io weight: neither blkio\.weight nor blkio\.bfq\.weight"):
+            with created(cfg.resolved_path(cid), cfg):
+                pass
+        assert not any(os.path.exists(os.path.join(root, PARENT, cid)) for root in hierarchy_roots())
+        assert cfg.io is not None
+        cfg = attrs.evolve(cfg, io=attrs.evolve(cfg.io, weight=None))
     with created(cfg.resolved_path(cid), cfg) as m:
         mem = f"/sys/fs/cgroup/memory/{PARENT}/{cid}"
         assert int(read(f"{mem}/memory.limit_in_bytes")) == 64 << 20
