@@ -1,5 +1,8 @@
 /* Child executor: see child.h and executor.c. */
 #include "child.h"
+#include <sys/statvfs.h> /* ST_NODEV */
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
 
 /* mount_setattr(2) on the mount at `fd`: set `set`, clear `clr`, on its
  * whole tree with `recursive`.  Kernels before 5.12: a plain (non-recursive)
@@ -259,13 +262,34 @@ void do_remount_root_ro(struct child *c)
     }
 }
 
+/* The container's own /dev/null, opened O_PATH, when it is the null device
+ * on a mount that lets it open (not nodev) and write (not read-only: a
+ * read-only /dev is made so before the masks, and a bind inherits it); else
+ * -1. */
+static int container_null(struct child *c)
+{
+    struct stat st;
+    struct statfs fs; /* the raw syscall: glibc's fstatvfs may read /proc/mounts */
+    int fd = open_in_root(c->root_fd, "/dev/null", O_PATH);
+
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3) && fstatfs(fd, &fs) == 0 &&
+        !(fs.f_flags & (ST_NODEV | ST_RDONLY)))
+        return fd;
+    close(fd);
+    return -1;
+}
+
 /* A path the container must not read: a read-only empty tmpfs over a
- * directory, the host's /dev/null over anything else. */
+ * directory, /dev/null over anything else: the container's own, as runc
+ * (its mount table then shows the container's /dev, not the host's devtmpfs
+ * and its size), or the host's when the container has none. */
 void mask_path(struct child *c, const struct lc_step *s)
 {
-    char target[64];
+    char target[64], source[64];
     struct stat st;
-    int fd = open_in_root(c->root_fd, s->s1, O_PATH);
+    int null_fd, fd = open_in_root(c->root_fd, s->s1, O_PATH);
 
     if (fd < 0) {
         if (errno == ENOENT)
@@ -278,9 +302,16 @@ void mask_path(struct child *c, const struct lc_step *s)
     if (S_ISDIR(st.st_mode)) {
         if (mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0,mode=555") < 0)
             fail(c, STAGE_CALL);
-    } else if (mount("/dev/null", target, NULL, MS_BIND, NULL) < 0) {
-        fail(c, STAGE_CALL);
+        close(fd);
+        return;
     }
+    null_fd = container_null(c);
+    if (null_fd >= 0)
+        fd_path(source, null_fd);
+    if (mount(null_fd >= 0 ? source : "/dev/null", target, NULL, MS_BIND, NULL) < 0)
+        fail(c, STAGE_CALL);
+    if (null_fd >= 0)
+        close(null_fd);
     close(fd);
 }
 

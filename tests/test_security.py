@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from typing import Dict, List, Tuple
 
 import pytest
 from support.observe import inside, proc_status
@@ -116,6 +117,28 @@ def test_masked_paths(busybox: str) -> None:
     out = inside(lc.Config(rootfs=busybox), script)
     assert out.split() == ["0"] * len(present), dict(zip(present, out.split()))
     assert os.path.getsize("/proc/interrupts") == 0 and open("/proc/interrupts").read()  # the host's is intact
+
+
+def test_masked_files_are_the_containers_dev_null(busybox: str) -> None:
+    """A masked file is a bind of the container's /dev/null (as runc), so
+    the container's mount table shows its own /dev (a tmpfs), not the
+    host's devtmpfs with its size; with no /dev of its own, the host's."""
+    masked = [p for p in lc.DEFAULT_MASKED_PATHS if os.path.isfile(p)]
+    assert masked, lc.DEFAULT_MASKED_PATHS
+    script = "cat /proc/self/mountinfo; echo x > /proc/keys && echo wrote; wc -c < /proc/keys"
+
+    def fstypes(config: lc.Config) -> Tuple[Dict[str, str], List[str]]:
+        out = inside(config, script).splitlines()
+        table = {line.split()[4]: line.split(" - ")[1].split()[0] for line in out if " - " in line}
+        return {p: table[p] for p in masked}, [line for line in out if " - " not in line]
+
+    types, rest = fstypes(lc.Config(rootfs=busybox))
+    assert set(types.values()) == {"tmpfs"}, types  # the container's /dev
+    assert rest == ["wrote", "0"]
+    no_dev = lc.Mounts([m for m in lc.Mounts.default() if not m.destination.startswith("/dev")])
+    types, rest = fstypes(lc.Config(rootfs=busybox, mounts=no_dev, devices=()))
+    assert set(types.values()) == {"devtmpfs"}, types  # the host's /dev/null
+    assert rest == ["wrote", "0"]
 
 
 def test_readonly_paths(busybox: str) -> None:
