@@ -48,9 +48,9 @@ from ..errors import ConfigError
 INT64_MAX = 2**63 - 1
 #: What runc allows after the configured rules (Devices.default() minus its deny-all).
 DEFAULT_ALLOWS: Tuple[DeviceRule, ...] = Devices.default().rules[1:]
-#: The allows Devices.default() ended with before 0.1 dropped the console
-#: (5:1) and added tun/tap: a Config loaded from an older record still
-#: converts (its rules are written as they are).
+#: The allows Devices.default() ended with in earlier versions (the console,
+#: 5:1, and no tun/tap): a Config loaded from an older record still converts
+#: (its rules are written as they are).
 _EARLIER_ALLOWS: Tuple[DeviceRule, ...] = (
     DeviceRule(True, "c", None, None, "m"),
     DeviceRule(True, "b", None, None, "m"),
