@@ -16,7 +16,7 @@ from .units import UNLIMITED
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # resources.py imports this module for its table of controllers
-    from .resources import IO, Cpu, Devices, Hugetlb, Memory, Network, Pids
+    from .resources import IO, Cpu, DeviceRule, Devices, Hugetlb, Memory, Network, Pids
 
 Write = Tuple[str, str, str]
 T = TypeVar("T")
@@ -184,11 +184,23 @@ def network_writes(n: Network) -> List[Write]:
 
 
 def devices_writes(d: Devices) -> List[Write]:
-    """``a`` to devices.deny (deny everything), then each rule in order."""
+    """``a`` to devices.deny (deny everything), then each rule in order.
+
+    When every rule after a first deny-all allows, their order changes
+    nothing (each adds to the allowed set), and they are written as runc
+    writes them, by type, major and minor (wildcards first), so that
+    ``devices.list``, which lists in the order written, reads as runc's."""
+    rules = list(d)
+    if rules and rules[0].is_wildcard() and not rules[0].allow and all(r.allow for r in rules[1:]):
+        rules[1:] = sorted(rules[1:], key=_runc_order)
     w: List[Write] = [("devices", "devices.deny", "a")]
-    for r in d:
+    for r in rules:
         w.append(("devices", "devices.allow" if r.allow else "devices.deny", r.v1_line()))
     return w
+
+
+def _runc_order(r: DeviceRule) -> Tuple[str, int, int, str]:
+    return (r.type, -1 if r.major is None else r.major, -1 if r.minor is None else r.minor, r.access)
 
 
 # -- stat files ---------------------------------------------------------------

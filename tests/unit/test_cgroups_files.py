@@ -154,6 +154,19 @@ def test_pids_hugetlb_devices_values() -> None:
         ("devices", "devices.allow", "c 1:3 rwm"),
         ("devices", "devices.deny", "c 1:3 w"),
     ]
+    # Only allows after the deny-all: written in runc's order (devices.list
+    # lists them so); with a deny among them, as given.
+    lines = [line for _, _, line in fs1.devices_writes(Devices.default())]
+    assert lines == [
+        "a",
+        "a",
+        "b *:* m",
+        "c *:* m",
+        *(f"c {n} rwm" for n in ("1:3", "1:5", "1:7", "1:8", "1:9", "5:0", "5:2", "10:200", "136:*")),
+    ]
+    deny_write = DeviceRule(False, "c", 1, 3, "w")
+    mixed = Devices((DeviceRule(False), DeviceRule.char(5, 2), deny_write, DeviceRule.char(1, 3)))
+    assert [line for _, _, line in fs1.devices_writes(mixed)] == ["a", "a", "c 5:2 rwm", "c 1:3 w", "c 1:3 rwm"]
 
 
 def test_io_values_both_versions() -> None:
