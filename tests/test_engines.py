@@ -490,3 +490,22 @@ def test_podman_containers_see_what_runc_shows_them(podman: Podman, flags: Tuple
         seen[runtime] = _seen(r.stdout)
     assert len(seen[OURS]) > 60, seen[OURS]
     assert seen[OURS] == seen["runc"], "\n".join(difflib.unified_diff(seen["runc"], seen[OURS], "runc", OURS, n=0))
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [(), ("--privileged",), ("--read-only",), ("--memory-limit", "67108864", "--cpus", "0.5"), ("--seccomp",)],
+    ids=lambda flags: " ".join(flags) or "defaults",
+)
+def test_ctr_containers_see_what_runc_shows_them(ctr: Containerd, flags: Tuple[str, ...]) -> None:
+    """As the podman test above, through containerd's shim."""
+    seen = {}
+    for name, binary in (("ours", ctr.binary), ("runc", "/usr/sbin/runc")):
+        cid = f"lc-ctr-seen-{name}"
+        r = ctr("run", "--rm", *ctr.runtime_flags(binary), *flags, engines.CTR_IMAGE, cid, "sh", "-c", SEEN)
+        assert r.returncode == 0, (name, r)
+        # each run has snapshots of its own: their numbers differ
+        seen[name] = [re.sub(r"snapshots/\d+/", "snapshots/N/", line.replace(cid, "CID")) for line in _seen(r.stdout)]
+    assert len(seen["ours"]) > 60, seen["ours"]
+    diff = difflib.unified_diff(seen["runc"], seen["ours"], "runc", "ours", n=0)
+    assert seen["ours"] == seen["runc"], "\n".join(diff)
