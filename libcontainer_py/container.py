@@ -540,11 +540,36 @@ class Container:
         return None
 
     async def wait_async(self, poll: float = 0.05) -> Optional[int]:
-        """``wait()`` for asyncio programs."""
+        """``wait()`` for asyncio programs: the event loop is woken when the
+        first process exits (its pidfd becomes readable).  ``poll`` (seconds)
+        is the interval of the fallback where no pidfd can be had."""
         import asyncio
 
-        while self._alive():
-            await asyncio.sleep(poll)
+        own = self.process is None or self.process.pidfd < 0
+        try:
+            pidfd = _native.pidfd_open(self.pid) if own else self.process.pidfd  # type: ignore[union-attr]
+        except OSError:  # gone already (ESRCH), or no pidfds here
+            pidfd = -1
+        try:
+            if pidfd < 0:
+                while self._alive():
+                    await asyncio.sleep(poll)
+            elif self._alive():  # checked after the open: a reused pid is not waited for
+                loop = asyncio.get_running_loop()
+                exited: asyncio.Future[None] = loop.create_future()
+
+                def readable() -> None:
+                    if not exited.done():
+                        exited.set_result(None)
+
+                loop.add_reader(pidfd, readable)
+                try:
+                    await exited
+                finally:
+                    loop.remove_reader(pidfd)
+        finally:
+            if own and pidfd >= 0:
+                os.close(pidfd)
         if self.process is not None:
             return self.process.wait()
         return None

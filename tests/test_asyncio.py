@@ -100,3 +100,36 @@ def test_cgroup_stats_kept_and_cgroup_removed(no_leaks: None) -> None:
     assert all(str(proc.pid) in m for m in members)  # it ran in its cgroup
     assert proc.stats is not None and proc.stats.memory is not None and proc.stats.memory.limit == 64 << 20
     assert proc.returncode == 0 and not any(os.path.exists(d) for d in dirs)
+
+
+def test_container_wait_async_wakes_on_the_pidfd(busybox: str, tmp_path: Any, monkeypatch: Any, no_leaks: None) -> None:
+    """Container.wait_async: the creator gets the exit status, another
+    process's view (Container.load) None once the process is gone; both
+    are woken by the pidfd (no asyncio.sleep taken), and nothing is left
+    (no_leaks: fds, mounts, processes)."""
+    slept: List[float] = []
+    real_sleep = asyncio.sleep
+
+    async def counting_sleep(delay: float, *args: Any) -> Any:
+        slept.append(delay)
+        return await real_sleep(delay, *args)
+
+    monkeypatch.setattr(asyncio, "sleep", counting_sleep)
+    root = str(tmp_path / "state")
+    config = lc.Config(rootfs=busybox, process=lc.Process(args=["sh", "-c", "read line; exit 5"]))
+
+    async def main() -> Tuple[Any, Any]:
+        with lc.Container.create("wa1", config, root=root, stdin=lc.PIPE) as mine:
+            mine.start()
+            other = lc.Container.load("wa1", root=root)
+            waits = asyncio.gather(mine.wait_async(), other.wait_async())
+            await real_sleep(0.2)  # both are waiting now
+            assert mine.process is not None and mine.process.stdin is not None
+            mine.process.stdin.write(b"go\n")
+            mine.process.stdin.close()
+            status, seen = await waits
+            return status, seen
+
+    status, seen = asyncio.run(main())
+    assert (status, seen) == (5, None)
+    assert slept == []
