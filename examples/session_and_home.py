@@ -1,6 +1,6 @@
-"""Three settings the command line turns on as runc does, used from the
+"""Four settings the command line turns on as runc does, used from the
 library: a session of the process's own, HOME from the image's /etc/passwd,
-and a session keyring of the container's.
+a session keyring of the container's, and no hostname set.
 
     python3 examples/session_and_home.py        (as root; needs busybox-static)
 
@@ -16,6 +16,9 @@ and a session keyring of the container's.
 4. ``Process(session_keyring=NAME)``: the process joins a keyring of that
    name, made for it, instead of its caller's; the host's /proc/keys lists
    it while the container runs.
+5. ``Config(hostname="")`` sets no hostname: the new uts namespace keeps
+   its copy of the caller's (what the command line does for a config.json
+   without one, as runc); the default names the host after the container id.
 
 Every claim is checked; the exit status is 0 only if all of them hold.
 """
@@ -72,6 +75,12 @@ def main() -> int:
                 listed = [line.split() for line in f if f" {name}:" in line]  # id flags usage timeout perm uid gid type
             check(bool(listed) and listed[0][7] == "keyring", f"the host lists a keyring {name}")
             proc.kill()
+
+        print('5. hostname=""')
+        kept = lc.run(["hostname"], config=lc.Config(rootfs=rootfs, hostname=""), capture_output=True, text=True)
+        check(kept.stdout.strip() == os.uname().nodename, "the host's name, kept in the new uts namespace")
+        named = lc.run(["hostname"], config=lc.Config(rootfs=rootfs), capture_output=True, text=True)
+        check(named.stdout.strip() == named.container_id, "by default, the container id")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return report()
