@@ -177,6 +177,27 @@ void op_chdir(struct child *c, const struct lc_step *s)
     enter_cwd(c, s->s1);
 }
 
+void op_mkdirs(struct child *c, const struct lc_step *s)
+{
+    char path[PATH_MAX];
+    size_t i, n = strlen(s->s1);
+
+    if (n >= sizeof path) {
+        errno = ENAMETOOLONG;
+        fail(c, STAGE_CALL);
+    }
+    memcpy(path, s->s1, n + 1);
+    for (i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        path[i] = '\0';
+        if (mkdir(path, (mode_t)s->n1) < 0 && errno != EEXIST)
+            fail(c, STAGE_CALL);
+        if (i < n)
+            path[i] = '/';
+    }
+}
+
 void op_umask(struct child *c, const struct lc_step *s)
 {
     umask((mode_t)s->n1);

@@ -167,7 +167,11 @@
     /* KEYRING: join the session keyring named s1, made if there is none     \
        (the caller's is not shared), and add the permission bits n1 to it     \
        (0: only join); a kernel without keyrings (ENOSYS): nothing, as runc */\
-    X(KEYRING, 53, op_keyring, SecurityError)
+    X(KEYRING, 53, op_keyring, SecurityError)                                 \
+    /* MKDIRS: s1 an absolute path in the root the process sees (after       \
+       PIVOT_ROOT), made with its missing parents, mode n1 (the child's       \
+       umask is 0); existing ones are kept (a file in the way fails CHDIR) */ \
+    X(MKDIRS, 54, op_mkdirs, CwdError)
 
 #define LC_OP_ENUM(name, number, function, error) LC_OP_##name = number,
 enum lc_op { LC_OPS(LC_OP_ENUM) };

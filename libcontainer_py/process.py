@@ -139,6 +139,11 @@ class Process:
     #: The command line names it ``_ses.<id>`` for a container and its exec'd
     #: processes, as runc, unless ``--no-new-keyring``.  Not an OCI field.
     session_keyring: Optional[str] = attrs.field(default=None, converter=_keyring_field)
+    #: Make ``cwd`` (and its missing parents, mode 0755, owned by the
+    #: container's root) when the root lacks it, as runc does for a
+    #: container's process; without it a missing ``cwd`` is a CwdError.
+    #: The command line sets it for create and run.  Not an OCI field.
+    make_cwd: bool = attrs.field(default=False, converter=boolean_field)
     #: Run a tiny init as PID 1 that reaps zombies, forwards signals to the
     #: program and exits with its status (for programs not written to be PID 1).
     init: bool = attrs.field(default=False, converter=boolean_field)

@@ -509,3 +509,15 @@ def test_ctr_containers_see_what_runc_shows_them(ctr: Containerd, flags: Tuple[s
     assert len(seen["ours"]) > 60, seen["ours"]
     diff = difflib.unified_diff(seen["runc"], seen["ours"], "runc", "ours", n=0)
     assert seen["ours"] == seen["runc"], "\n".join(diff)
+
+
+def test_ctr_run_cwd_the_image_lacks_as_with_runc(ctr: Containerd) -> None:
+    """ctr run --cwd (as a pod's workingDir) names a directory the image may
+    lack: runc makes it, and so do we."""
+    seen = {}
+    for name, binary in (("ours", ctr.binary), ("runc", "/usr/sbin/runc")):
+        flags = [*ctr.runtime_flags(binary), "--cwd", "/work/dir"]
+        script = "pwd; stat -c '%n %a %u' /work /work/dir"
+        r = ctr("run", "--rm", *flags, engines.CTR_IMAGE, f"lc-ctr-cwd-{name}", "sh", "-c", script)
+        seen[name] = (r.returncode, r.stdout)
+    assert seen["ours"] == seen["runc"] == (0, "/work/dir\n/work 755 0\n/work/dir 755 0\n"), seen

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
 from typing import Any
 
+import attrs
 import psutil
 import pytest
 from support.observe import inside, proc_status
@@ -160,6 +162,26 @@ def test_wait_with_a_timeout_wakes_on_the_pidfd(busybox: str, monkeypatch: Any) 
     assert slept == []
     r = lc.run(["sh", "-c", "exit 4"], config=lc.Config(rootfs=busybox), timeout=30, capture_output=True)
     assert r.returncode == 4 and slept == []
+
+
+def test_make_cwd_makes_a_missing_working_directory(busybox: str, no_leaks: None) -> None:
+    """Process(make_cwd=True): the root gets the cwd (parents too, 0755,
+    root's) before the root is made read-only; without it, or with a file
+    in the way, CwdError before the program runs."""
+    made = os.path.join(busybox, "mk")
+    shutil.rmtree(made, ignore_errors=True)
+    script = "pwd; stat -c '%n %a %u:%g' /mk /mk/a/b"
+    rootfs = lc.Rootfs.directory(busybox, readonly=True)
+    process = lc.Process(args=["sh", "-c", script], cwd="/mk/a/b", make_cwd=True)
+    try:
+        r = lc.run(config=lc.Config(rootfs=rootfs, process=process), capture_output=True, text=True)
+        assert r.stdout == "/mk/a/b\n/mk 755 0:0\n/mk/a/b 755 0:0\n", r
+    finally:
+        shutil.rmtree(made, ignore_errors=True)
+    for refused in (attrs.evolve(process, make_cwd=False), attrs.evolve(process, cwd="/bin/sh/x")):
+        with pytest.raises(lc.CwdError):
+            lc.run(config=lc.Config(rootfs=rootfs, process=refused), capture_output=True)
+    assert not os.path.exists(made)
 
 
 def test_check_raises_process_exit_error(busybox: str) -> None:

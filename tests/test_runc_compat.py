@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 from typing import Any
 
 import pytest
@@ -48,6 +49,31 @@ def test_library_cwd_is_entered_before_the_user_changes(busybox: str, no_leaks: 
     with pytest.raises(lc.CwdError) as info:
         lc.run(config=lc.Config(rootfs=busybox, process=missing), timeout=10)
     assert info.value.errno == errno.ENOENT and info.value.path == "/no/such/dir"
+
+
+# -- a working directory the root lacks -----------------------------------------------------------
+
+
+def test_a_missing_cwd_is_made_as_runc(tools: Tools, rootfs: str) -> None:
+    """runc makes process.cwd when the root lacks it (mode 0755, root's),
+    read-only root or not; ctr run --cwd and a pod's workingDir count on it.
+    A file in the way fails both."""
+    tools.ours.config(["sh", "-c", "pwd; stat -c '%n %a %u:%g' /made /made/here"], cwd="/made/here")
+    for readonly in (True, False):
+        tools.edit(lambda doc, ro=readonly: doc["root"].update(readonly=ro))
+        outputs = []
+        for tool, cid in tools.both(f"cwd{int(readonly)}"):
+            r = tool("run", "-b", tools.bundle, cid)
+            tool("delete", "--force", cid)
+            assert r.returncode == 0, r
+            outputs.append(r.stdout)
+            shutil.rmtree(os.path.join(rootfs, "made"))
+        assert outputs[0] == outputs[1] == "/made/here\n/made 755 0:0\n/made/here 755 0:0\n", outputs
+    tools.edit(lambda doc: doc["process"].update(cwd="/bin/sh/here"))
+    for tool, cid in tools.both("cwdfile"):
+        r = tool("run", "-b", tools.bundle, cid)
+        tool("delete", "--force", cid)
+        assert r.returncode != 0 and "not a directory" in r.stderr.lower(), r
 
 
 # -- the hostname ---------------------------------------------------------------------------------

@@ -44,7 +44,11 @@ def _create(args: Args, log: Logger, *, detach: bool) -> Any:
     # gets HOME from the root's /etc/passwd when its environment has none,
     # and joins a session keyring of the container's, not the caller's.
     keyring = None if args.no_new_keyring else f"_ses.{args.container_id}"
-    process = attrs.evolve(oci.config.process, new_session=True, passwd_home=True, session_keyring=keyring)
+    # A missing working directory is made, as runc makes it (ctr run --cwd,
+    # a pod's workingDir that the image lacks).
+    process = attrs.evolve(
+        oci.config.process, new_session=True, passwd_home=True, session_keyring=keyring, make_cwd=True
+    )
     # No hostname in config.json: none is set (a new uts namespace keeps
     # its copy of the host's), as runc; the library would use the id.
     hostname = "" if oci.config.hostname is None else oci.config.hostname

@@ -482,7 +482,7 @@ _KNOWN_FIELDS = {
              "gid_mappings", "masked_paths", "readonly_paths", "sysctl", "seccomp", "hooks", "cgroup", "network"),
     Process: ("args", "env", "cwd", "user", "umask", "capabilities", "no_new_privileges", "rlimits", "executable",
               "terminal", "init", "oom_score_adj", "new_session", "passwd_home",
-              "session_keyring"),
+              "session_keyring", "make_cwd"),
     Rootfs: ("path", "readonly", "propagation", "no_pivot", "lower", "upper", "work"),
 }  # fmt: skip
 

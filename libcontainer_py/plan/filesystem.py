@@ -257,6 +257,7 @@ def mount_steps(
     what = "chroot into the root" if rootfs.no_pivot else "pivot_root into the root"
     steps.append(ops.pivot_root(what, rootfs.path or "/", pivot_flags))
     steps.extend(root_propagation_after(rootfs))
+    steps.extend(cwd_steps(config))
     if rootfs.readonly:
         steps.append(ops.remount_root_ro("make the root read-only"))
     return steps
@@ -269,7 +270,17 @@ def chroot_steps(config: Config, host: HostFS, create_hooks: bool = False) -> Li
     root = host.realpath(config.rootfs.path)
     steps = [ops.wait_parent("wait for the create hooks", phase="hooks")] if create_hooks else []
     steps.append(ops.chroot("chroot into the root (no mount namespace)", root))
+    steps.extend(cwd_steps(config))
     return steps
+
+
+def cwd_steps(config: Config) -> List[Step]:
+    """Process.make_cwd: the working directory made in the root (as runc
+    does, as root and before the root is made read-only), mode 0755."""
+    cwd = config.process.cwd
+    if not config.process.make_cwd or cwd == "/":
+        return []
+    return [ops.mkdirs("make the working directory", cwd, 0o755)]
 
 
 def dev_steps(config: Config, steps: List[Step], host: HostFS) -> None:

@@ -264,6 +264,11 @@ def personality(what: str, domain: int) -> Step:
     return Step(Op.PERSONALITY, what, n1=domain)
 
 
+def mkdirs(what: str, path: str, mode: int) -> Step:
+    """MKDIRS: s1 the directory, made with its missing parents; n1 the mode."""
+    return Step(Op.MKDIRS, what, path, s1=path, n1=mode)
+
+
 def chdir(what: str, path: str) -> Step:
     """CHDIR: s1 the directory."""
     return Step(Op.CHDIR, what, path, s1=path)

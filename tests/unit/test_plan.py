@@ -371,3 +371,19 @@ def test_overlay_root_plan() -> None:
     kept = build_plan(lc.Config(rootfs=lc.Rootfs.overlay(["/l"], upper="/u", work="/w")), "x", host=MERGED)
     step = next(s for s in kept.steps if s.op is Op.ROOT_OVERLAY)
     assert step.s2 == "lowerdir=/l,upperdir=/u,workdir=/w" and not step.flags & Flag.THROWAWAY
+
+
+def test_make_cwd_makes_it_after_pivot_root_before_the_root_is_read_only() -> None:
+    """Process.make_cwd: a MKDIRS of the cwd (mode 0755) in the root the
+    process sees, before it may become read-only; none for "/" or without
+    the flag (a missing cwd is then CHDIR's error)."""
+    rootfs = lc.Rootfs.directory("/srv/root", readonly=True)
+    config = lc.Config(rootfs=rootfs, process=lc.Process(args=["true"], cwd="/work/dir", make_cwd=True))
+    plan = build_plan(config, "abc", host=MERGED)
+    names = ops(plan)
+    made = [s for s in plan.steps if s.op is Op.MKDIRS]
+    assert [(s.s1, s.n1) for s in made] == [("/work/dir", 0o755)]
+    assert names.index(Op.PIVOT_ROOT) < names.index(Op.MKDIRS) < names.index(Op.REMOUNT_ROOT_RO)
+    assert names.index(Op.MKDIRS) < names.index(Op.CHDIR)
+    for process in (lc.Process(args=["true"], cwd="/work/dir"), lc.Process(args=["true"], make_cwd=True)):
+        assert Op.MKDIRS not in ops(build_plan(config.evolve(process=process), "abc", host=MERGED))

@@ -89,6 +89,7 @@ def userns_config() -> lc.Config:
         new_session=True,
         passwd_home=True,
         session_keyring="_ses.app",
+        make_cwd=True,
         executable="/usr/bin/app-real",
         oom_score_adj=-500,
         scheduler=lc.Scheduler("deadline", runtime=10_000, deadline=50_000, period=100_000, flags=["reclaim"]),
@@ -334,7 +335,7 @@ def test_document_is_plain_json(name: str) -> None:
     for path, value in _walk_json(doc):
         assert type(value) in (dict, list, str, int, bool, type(None)), (path, type(value))
     json.dumps(doc, allow_nan=False)
-    assert doc["version"] == VERSION == 6
+    assert doc["version"] == VERSION == 7
     assert next(iter(doc)) == "version"
     assert list(doc)[1:] == [a.name for a in attrs.fields(lc.Config)]
 
@@ -713,7 +714,7 @@ def test_a_converter_that_trips_still_gives_a_config_error() -> None:
     assert info.value.field.startswith("cgroup.io.write_iops")
 
 
-@pytest.mark.parametrize("version", [None, 0, 7, "1", 1.0, True, [1]])
+@pytest.mark.parametrize("version", [None, 0, 8, "1", 1.0, True, [1]])
 def test_unknown_versions_are_refused(version: Any) -> None:
     doc = config_to_dict(lc.Config())
     doc["version"] = version
@@ -799,6 +800,20 @@ def test_a_version_5_document_loads_without_the_version_6_fields(field: str, val
     doc["version"] = 5
     assert config_from_dict(doc) == config
     changed = config.evolve(process=lc.Process(args=["true"], **{field: value}))
+    assert roundtrip(changed) == changed
+
+
+def test_a_version_6_document_loads_without_make_cwd() -> None:
+    """Process.make_cwd came with version 7: a version 6 document lacks it
+    and reads as before (a missing cwd is an error); a version 7 one keeps it."""
+    config = lc.Config(process=lc.Process(args=["true"]))
+    doc = config_to_dict(config)
+    del doc["process"]["make_cwd"]
+    with pytest.raises(ConfigError):
+        config_from_dict(doc)
+    doc["version"] = 6
+    assert config_from_dict(doc) == config
+    changed = config.evolve(process=lc.Process(args=["true"], cwd="/w", make_cwd=True))
     assert roundtrip(changed) == changed
 
 
