@@ -7,7 +7,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-from typing import Any
+from typing import Any, Dict
 
 import pytest
 from test_cli import rootfs
@@ -74,6 +74,31 @@ def test_a_missing_cwd_is_made_as_runc(tools: Tools, rootfs: str) -> None:
         r = tool("run", "-b", tools.bundle, cid)
         tool("delete", "--force", cid)
         assert r.returncode != 0 and "not a directory" in r.stderr.lower(), r
+
+
+# -- capabilities this runtime does not know -----------------------------------------------------
+
+
+def test_unknown_capabilities_are_ignored_with_a_warning_as_runc(tools: Tools) -> None:
+    """runtime-spec 1.1: a capability that cannot be mapped is logged as a
+    warning, and the runtime should not fail (an engine may know newer ones
+    than the runtime); runc ignores them with a warning.  The container gets
+    the known ones."""
+    tools.ours.config(["sh", "-c", "grep CapBnd /proc/self/status"])
+
+    def with_future(doc: Dict[str, Any]) -> None:
+        doc["ociVersion"] = "1.1.0"
+        caps = doc["process"]["capabilities"]
+        caps["bounding"] = [*caps["bounding"], "CAP_FUTURE"]
+
+    tools.edit(with_future)
+    seen = []
+    for tool, cid in tools.both("capfuture"):
+        r = tool("run", "-b", tools.bundle, cid)
+        tool("delete", "--force", cid)
+        assert r.returncode == 0 and "CAP_FUTURE" in r.stderr, r
+        seen.append(r.stdout)
+    assert seen[0] == seen[1] and seen[0].startswith("CapBnd:"), seen
 
 
 # -- the hostname ---------------------------------------------------------------------------------

@@ -139,9 +139,12 @@ def _exec(args: Args, log: Logger) -> int:
         doc = process_doc = _process_json(args.process)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            proc_cfg, console_size, _ = _process(doc)
+            # unknown capability names: ignored with a warning, as runc does
+            proc_cfg, console_size, _, unknown_caps = _process(doc, lenient_caps=True)
         for w in caught:
             log.warning(f"process: {w.message}")  # unknown properties, ignored
+        if unknown_caps:
+            log.warning(f"process.capabilities: {sorted(unknown_caps)} ignored: not capabilities this runtime knows")
         argv = list(proc_cfg.args)
         env = dict(proc_cfg.env)
         overrides.update(

@@ -9,7 +9,10 @@ Unknown properties, at any level, are ignored as the spec requires, with an
 OciWarning naming them (``linux.resources.memory.bogus``); so are the
 sections of other platforms (``solaris``, ``windows``, ``vm``, ``zos``).
 Values are never unknown: a namespace type, a capability, a seccomp action
-or a device type the spec does not define is an error.  Free-form maps
+or a device type the spec does not define is an error -- but for
+capabilities in a document of runtime-spec 1.1 or later, which says to log
+them as a warning and not fail (runc ignores them with a warning whatever
+the version): those are left out with an OciWarning.  Free-form maps
 (``annotations``, ``linux.sysctl``) have no unknown keys; ``unified`` keys
 name cgroup files, and the ones not supported are refused.
 
@@ -69,13 +72,13 @@ import os
 import stat
 import warnings
 from types import MappingProxyType
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, Union
 
 import attrs
 
 from .._jsondoc import UINT64_MAX, OciWarning, array, at, boolean, fail, integer, obj, string, string_map, strings, warn
 from .._log import log
-from ..capabilities import Capabilities
+from ..capabilities import CAPABILITY_NUMBERS, Capabilities
 from ..config import PERSONALITIES, TIME_CLOCKS, Config
 from ..devices import DEFAULT_DEVICES, Device
 from ..errors import ConfigError
@@ -231,9 +234,19 @@ def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> 
     _refuse_label("linux.mountLabel", linux.get("mountLabel"))
 
     has_process = top.get("process") is not None
-    process, console_size, ambient_dropped = (
-        _process(top["process"]) if has_process else (NO_PROCESS, None, frozenset())
+    process, console_size, ambient_dropped, unknown_caps = (
+        _process(top["process"], lenient_caps=_minor(version) >= 1)
+        if has_process
+        else (NO_PROCESS, None, frozenset(), frozenset())
     )
+    if unknown_caps:
+        log.warning("process.capabilities: unknown %s ignored", sorted(unknown_caps))
+        warnings.warn(
+            f"process.capabilities: {sorted(unknown_caps)} ignored: not capabilities this runtime knows "
+            "(runtime-spec 1.1: warn and go on)",
+            OciWarning,
+            stacklevel=2,
+        )
     if ambient_dropped:
         log.warning("process.capabilities.ambient: %s dropped (not permitted and inheritable)", sorted(ambient_dropped))
         warnings.warn(
@@ -305,7 +318,15 @@ def _paths(path: str, value: Any) -> Tuple[str, ...]:
     return tuple(strings(path, value))
 
 
-def _process(value: Any) -> Tuple[Process, Optional[Tuple[int, int]], frozenset[str]]:
+def _minor(version: str) -> int:
+    """The minor version of an ociVersion "1.Y[.Z][-suffix]" (0 when unreadable)."""
+    parts = version.split("-", 1)[0].split(".")
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+
+def _process(
+    value: Any, *, lenient_caps: bool = False
+) -> Tuple[Process, Optional[Tuple[int, int]], frozenset[str], frozenset[str]]:
     doc = obj("process", value, _PROCESS_KEYS + tuple(f.key for f in _PROCESS_FIELDS), required=("args", "cwd"))
     _refuse_label("process.apparmorProfile", doc.get("apparmorProfile"))
     _refuse_label("process.selinuxLabel", doc.get("selinuxLabel"))
@@ -324,7 +345,7 @@ def _process(value: Any) -> Tuple[Process, Optional[Tuple[int, int]], frozenset[
         k, v = item.split("=", 1)
         env.pop(k, None)  # the last one wins, and keeps its place
         env[k] = v
-    caps, dropped = _capabilities(doc.get("capabilities"))
+    caps, dropped, unknown = _capabilities(doc.get("capabilities"), lenient_caps)
     rlimits = []
     for i, item in enumerate(array("process.rlimits", doc.get("rlimits") or [])):
         where = f"process.rlimits[{i}]"
@@ -356,7 +377,7 @@ def _process(value: Any) -> Tuple[Process, Optional[Tuple[int, int]], frozenset[
             oom_score_adj=doc.get("oomScoreAdj"),
             **fields,
         )
-    return process, console_size, dropped
+    return process, console_size, dropped, unknown
 
 
 def _user(value: Any) -> Tuple[User, int]:
@@ -371,18 +392,31 @@ def _user(value: Any) -> Tuple[User, int]:
     return user, 0o022 if umask is None else integer("process.user.umask", umask, 0, 0o777)
 
 
-def _capabilities(value: Any) -> Tuple[Capabilities, frozenset[str]]:
+def _capabilities(value: Any, lenient: bool = False) -> Tuple[Capabilities, frozenset[str], frozenset[str]]:
+    """The sets, the ambient names dropped, and (``lenient``: a runtime-spec
+    1.1+ document, which says to warn and go on) the unknown names left out;
+    an unknown name of a 1.0 document is an error, as that version says."""
     if value is None:
-        return Capabilities(), frozenset()
+        return Capabilities(), frozenset(), frozenset()
     doc = obj("process.capabilities", value, _CAP_SETS)
     sets: Dict[str, frozenset[str]] = {}
+    unknown: Set[str] = set()
     for name in _CAP_SETS:
+        names = strings(f"process.capabilities.{name}", doc.get(name) or [])
+        if lenient:
+            unknown.update(n for n in names if not _known_capability(n))
+            names = [n for n in names if _known_capability(n)]
         with at(f"process.capabilities.{name}"):
-            sets[name] = Capabilities(bounding=strings(f"process.capabilities.{name}", doc.get(name) or [])).bounding
+            sets[name] = Capabilities(bounding=names).bounding
     dropped = sets["ambient"] - (sets["permitted"] & sets["inheritable"])
     sets["ambient"] -= dropped
     with at("process.capabilities"):
-        return Capabilities(**sets), dropped
+        return Capabilities(**sets), dropped, frozenset(unknown)
+
+
+def _known_capability(name: str) -> bool:
+    canonical = name.upper()
+    return (canonical if canonical.startswith("CAP_") else "CAP_" + canonical) in CAPABILITY_NUMBERS
 
 
 def _root(value: Any, propagation: Any, bundle: Optional[str]) -> Rootfs:

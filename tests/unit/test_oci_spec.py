@@ -1237,3 +1237,19 @@ def test_no_hostname_reads_as_none_and_an_empty_one_is_written_as_none() -> None
     kept = config_to_oci(base(hostname="", domainname=""))
     assert "hostname" not in kept and "domainname" not in kept
     assert config_to_oci(base(hostname="box"))["hostname"] == "box"
+
+
+def test_unknown_capabilities_follow_the_documents_spec_version() -> None:
+    """runtime-spec 1.0: an unknown capability is an error; 1.1 and later:
+    logged as a warning and left out ("SHOULD NOT fail"), as runc does."""
+    both = ["CAP_CHOWN", "CAP_FUTURE"]
+    caps = {"bounding": both, "effective": both, "permitted": ["CAP_CHOWN"]}
+    with pytest.raises(lc.ConfigError, match="CAP_FUTURE"):
+        config_from_oci(minimal(**{"process.capabilities": caps}))
+    for version in ("1.1.0", "1.2.0", "1.1.0-rc.1"):
+        with pytest.warns(OciWarning, match="CAP_FUTURE"):
+            config = config_from_oci(minimal(ociVersion=version, **{"process.capabilities": caps})).config
+        assert config.process.capabilities.bounding == {"CAP_CHOWN"}
+        assert config.process.capabilities.effective == {"CAP_CHOWN"}
+    with pytest.raises(lc.ConfigError, match=r"process\.capabilities"):  # a known name still obeys the rules
+        config_from_oci(minimal(ociVersion="1.1.0", **{"process.capabilities": {"effective": ["CAP_KILL"]}}))
