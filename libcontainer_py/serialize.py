@@ -62,7 +62,7 @@ ADDED: Dict[int, FrozenSet[Tuple[str, str]]] = {
     | frozenset({("CgroupConfig", "network")}),
     5: frozenset({("Config", "network")}),
     6: frozenset({("Process", "new_session"), ("Process", "passwd_home"), ("Process", "session_keyring")}),
-    7: frozenset({("Process", "make_cwd")}),
+    7: frozenset({("Process", "make_cwd"), ("Memory", "oom_kill_disable")}),
 }
 
 #: The version of the document format config_to_dict writes and config_from_dict reads.

@@ -70,3 +70,20 @@ def test_update_with_kernel_tcp(tmp_path: Path) -> None:
         assert "linux.resources.memory.futureMemory" in r.stderr and r.stderr.count("level=warning") == 2
     finally:
         subprocess.run([*cli, "delete", "--force", "km-upd"], check=True)
+
+
+def test_oom_kill_disable_beside_runc(busybox: str, tmp_path: Path, no_leaks: None) -> None:
+    """memory.disableOOMKiller (Memory.oom_kill_disable): v1's memory.oom_control
+    says oom_kill_disable 1 in the container's cgroup, as under runc; the
+    library's default leaves the OOM killer on."""
+    read = "grep oom_kill_disable /sys/fs/cgroup/memory/memory.oom_control"
+    config = lc.Config(rootfs=busybox, cgroup=lc.CgroupConfig(memory=lc.Memory(max="64M", oom_kill_disable=True)))
+    assert inside(config, read).split() == ["oom_kill_disable", "1"]
+    assert inside(lc.Config(rootfs=busybox), read).split() == ["oom_kill_disable", "0"]
+    memory = {"limit": 64 * MB, "disableOOMKiller": True}
+    bundle, cli = spec_bundle(tmp_path, {"args": ["sh", "-c", read]}, {"resources": {"memory": memory}})
+    doc = json.loads((bundle / "config.json").read_text())
+    doc["root"]["path"] = str(bundle / "rootfs")
+    (bundle / "config.json").write_text(json.dumps(doc))
+    runs = run_beside_runc(bundle, cli, tmp_path, "oomkd")
+    assert runs["ours"].stdout == runs["runc"].stdout == "oom_kill_disable 1\n", runs

@@ -146,6 +146,9 @@ def apply_memory(cgroup: FsManager, m: Memory) -> None:
                 raise CgroupUnsupported("memory.swap_max needs swap accounting (no memory.swap.max)")
         cgroup._write_all(fs2.memory_writes(m), v1=False)
         _kernel_tcp_ignored(m, "cgroup v2 counts TCP buffers in memory.max")
+        if m.oom_kill_disable:
+            # stacklevel: this, FsManager.update, its caller
+            warnings.warn("memory.oom_kill_disable ignored: cgroup v2 has no such switch", CgroupWarning, stacklevel=3)
         return
     if side is None:
         if attrs.asdict(m) != attrs.asdict(type(m)()):

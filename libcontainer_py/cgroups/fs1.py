@@ -90,6 +90,8 @@ def memory_writes(
         writes.append(("memory", "memory.swappiness", str(m.swappiness)))
     if m.kernel_tcp is not None and has_kmem_tcp:
         writes.append(("memory", KMEM_TCP, _num(m.kernel_tcp)))
+    if m.oom_kill_disable:
+        writes.append(("memory", "memory.oom_control", "1"))
     return writes
 
 

@@ -157,6 +157,10 @@ class Memory(Resource):
       ``memory.kmem.tcp.limit_in_bytes``); where the cgroup has no such file
       (v2 counts TCP buffers in ``memory.max``) it is ignored with a
       CgroupWarning, the other limits being applied.
+    - ``oom_kill_disable``: out of memory, the cgroup's tasks wait for memory
+      instead of one being killed (v1 ``memory.oom_control`` 1, OCI's
+      ``disableOOMKiller``, runc's ``--oom-kill-disable``); v2 has no such
+      switch: ignored there with a CgroupWarning, as runc ignores it.
     """
 
     __repr__ = short_repr
@@ -167,6 +171,7 @@ class Memory(Resource):
     high: Optional[int] = attrs.field(default=None, converter=_bytes_limit_field)
     swappiness: Optional[int] = attrs.field(default=None, converter=_ranged_field, metadata=field_options(lo=0, hi=100))
     kernel_tcp: Optional[int] = attrs.field(default=None, converter=_bytes_limit_field)
+    oom_kill_disable: bool = attrs.field(default=False, converter=boolean_field)
 
 
 # -- cpu --------------------------------------------------------------------

@@ -32,7 +32,10 @@ Decisions (runc's reading of the spec, unless said otherwise):
   ignored with a CgroupWarning where the cgroup has no such file);
   ``kernel`` is ignored with an OciWarning (the kernel no longer has kernel
   memory limits; runc warns too).
-- Refused when set: memory ``disableOOMKiller`` true, ``useHierarchy`` false,
+- memory ``disableOOMKiller`` is Memory.oom_kill_disable (v1
+  memory.oom_control; ignored with a CgroupWarning on cgroup v2, as runc
+  ignores it there).
+- Refused when set: memory ``useHierarchy`` false,
   ``checkBeforeUpdate`` true; cpu ``idle``; blockIO ``leafWeight`` (also per
   device); ``rdma``.
 """
@@ -293,7 +296,9 @@ class _Memory(_ObjectProperty):
         if doc.get("kernel") is not None:
             integer(f"{path}.kernel", doc["kernel"], -(2**63), INT64_MAX)
             warn(f"{path}.kernel ignored: kernel memory limits are gone from the kernel (5.16 and later ignore them)")
-        _refuse_set(path, doc, "disableOOMKiller", "disabling the OOM killer is not supported", (None, False))
+        oom_kill_disable = doc.get("disableOOMKiller")
+        if oom_kill_disable is not None:
+            oom_kill_disable = boolean(f"{path}.disableOOMKiller", oom_kill_disable)
         _refuse_set(path, doc, "useHierarchy", "memory.use_hierarchy is always on", (None, True))
         _refuse_set(path, doc, "checkBeforeUpdate", "only meaningful for an update", (None, False))
         limit = self.limit(doc, "limit")
@@ -317,6 +322,7 @@ class _Memory(_ObjectProperty):
             high=None if high is None else (UNLIMITED if high == "max" else high),
             swappiness=swappiness,
             kernel_tcp=self.limit(doc, "kernelTCP"),
+            oom_kill_disable=bool(oom_kill_disable),
         )
 
     def write(self, m: Memory, unified: Dict[str, str]) -> Dict[str, Any]:
@@ -332,6 +338,8 @@ class _Memory(_ObjectProperty):
         if m.swappiness is not None:
             out["swappiness"] = m.swappiness
         _put(out, "kernelTCP", m.kernel_tcp, "cgroup.memory.kernel_tcp")
+        if m.oom_kill_disable:
+            out["disableOOMKiller"] = True
         if m.high is not None:
             unified["memory.high"] = "max" if m.high == UNLIMITED else str(m.high)
         return out

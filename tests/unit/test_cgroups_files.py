@@ -548,6 +548,20 @@ def test_a_parent_made_again_gets_its_controllers_enabled() -> None:
     m.destroy()
 
 
+def test_oom_kill_disable_on_v1_and_v2() -> None:
+    """v1: memory.oom_control 1 (after the limits); v2 has no such switch:
+    the other limits are applied and a CgroupWarning names it."""
+    m = Memory(max="64M", oom_kill_disable=True)
+    assert fs1.memory_writes(m, current_limit=None, current_memsw=None, has_memsw=False) == [
+        ("memory", "memory.limit_in_bytes", str(64 * MB)),
+        ("memory", "memory.oom_control", "1"),
+    ]
+    assert fs2.memory_writes(m) == [("memory", "memory.max", str(64 * MB))]
+    assert fs1.memory_writes(Memory(max="64M"), current_limit=None, current_memsw=None, has_memsw=False) == [
+        ("memory", "memory.limit_in_bytes", str(64 * MB))
+    ]
+
+
 def test_kernel_tcp_where_the_file_is_and_where_it_is_not() -> None:
     """v1 memory.kmem.tcp.limit_in_bytes gets Memory.kernel_tcp; a memory
     cgroup without that file (here the fake's, like a v2 one) applies the

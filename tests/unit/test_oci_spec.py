@@ -664,7 +664,7 @@ def test_memory() -> None:
 @pytest.mark.parametrize(
     "memory, field, match",
     [
-        ({"disableOOMKiller": True}, "linux.resources.memory.disableOOMKiller", "OOM"),
+        ({"disableOOMKiller": "yes"}, "linux.resources.memory.disableOOMKiller", "true or false"),
         ({"useHierarchy": False}, "linux.resources.memory.useHierarchy", "always"),
         ({"swap": 1 << 20}, "linux.resources.memory.swap", "needs a memory limit"),
         ({"limit": 2 << 20, "swap": 1 << 20}, "linux.resources.memory.swap", "at least"),
@@ -1195,6 +1195,14 @@ def test_kernel_memory_limits() -> None:
     assert cgroup({"memory": {"kernelTCP": -1}}).memory == lc.Memory(kernel_tcp=lc.UNLIMITED)  # type: ignore[union-attr]
     assert cgroup({"memory": {"kernelTCP": 0}}).memory == lc.Memory()  # type: ignore[union-attr]
     refused("linux.resources.memory.kernel", minimal(**{"linux.resources": {"memory": {"kernel": "1g"}}}))
+
+
+def test_disable_oom_killer_is_memory_oom_kill_disable() -> None:
+    """memory.disableOOMKiller: Memory.oom_kill_disable, and back."""
+    c = config_from_oci(minimal(**{"linux.resources": {"memory": {"limit": 1 << 30, "disableOOMKiller": True}}}))
+    assert c.config.cgroup is not None and c.config.cgroup.memory == lc.Memory(max=1 << 30, oom_kill_disable=True)
+    memory = config_to_oci(c.config)["linux"]["resources"]["memory"]
+    assert memory == {"limit": 1 << 30, "disableOOMKiller": True}
 
 
 # --- namespaces not listed, namespaces joined ------------------------------------------

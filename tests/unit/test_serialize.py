@@ -116,7 +116,9 @@ def userns_config() -> lc.Config:
     ]
     cgroup = lc.CgroupConfig(
         path="machine/box-1",
-        memory=lc.Memory(max="64M", swap_max=0, reservation="32M", high="max", swappiness=10, kernel_tcp="8M"),
+        memory=lc.Memory(
+            max="64M", swap_max=0, reservation="32M", high="max", swappiness=10, kernel_tcp="8M", oom_kill_disable=True
+        ),
         cpu=lc.Cpu(
             weight=200,
             quota_us=50_000,
