@@ -239,22 +239,16 @@ def config_from_oci(doc: Mapping[str, Any], *, bundle: Optional[str] = None) -> 
         if has_process
         else (NO_PROCESS, None, frozenset(), frozenset())
     )
-    if unknown_caps:
-        log.warning("process.capabilities: unknown %s ignored", sorted(unknown_caps))
-        warnings.warn(
-            f"process.capabilities: {sorted(unknown_caps)} ignored: not capabilities this runtime knows "
-            "(runtime-spec 1.1: warn and go on)",
-            OciWarning,
-            stacklevel=2,
-        )
-    if ambient_dropped:
-        log.warning("process.capabilities.ambient: %s dropped (not permitted and inheritable)", sorted(ambient_dropped))
-        warnings.warn(
-            f"process.capabilities.ambient: {sorted(ambient_dropped)} dropped: an ambient capability must be "
-            "permitted and inheritable (the kernel refuses to raise it otherwise)",
-            OciWarning,
-            stacklevel=2,
-        )
+    _left_out(
+        "process.capabilities",
+        unknown_caps,
+        "ignored: not capabilities this runtime knows (runtime-spec 1.1: warn and go on)",
+    )
+    _left_out(
+        "process.capabilities.ambient",
+        ambient_dropped,
+        "dropped: an ambient capability must be permitted and inheritable (the kernel refuses to raise it otherwise)",
+    )
     rootfs = _root(top.get("root"), linux.get("rootfsPropagation"), bundle)
     mounts = mounts_from_oci(top.get("mounts") or [], bundle)
     devices = _devices(linux.get("devices") or [])
@@ -316,6 +310,14 @@ def _paths(path: str, value: Any) -> Tuple[str, ...]:
     if value is None:
         return ()
     return tuple(strings(path, value))
+
+
+def _left_out(field: str, names: frozenset[str], why: str) -> None:
+    """Capability names of ``field`` the container does not get: logged, and
+    an OciWarning for config_from_oci's caller."""
+    if names:
+        log.warning("%s: %s %s", field, sorted(names), why)
+        warnings.warn(f"{field}: {sorted(names)} {why}", OciWarning, stacklevel=3)
 
 
 def _minor(version: str) -> int:
