@@ -25,7 +25,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -36,6 +35,7 @@ import bench_start as bs
 from _common import interrupt_on_sigterm
 from support import engines
 from support.busybox import make_rootfs
+from support.processes import wait_for
 
 RUNTIMES = ("ours", "runc")
 #: Floors: runc behind a Python start, and behind a Python start that also
@@ -69,20 +69,14 @@ TIMEOUT = 120.0
 def timed(argv: List[str], env: Optional[Dict[str, str]] = None) -> int:
     """Wall time of ``argv`` from fork to exit, in ns.
 
-    The wait blocks in waitpid: ``subprocess.call(..., timeout=)`` polls with
-    sleeps growing to 50 ms, which rounded every figure up to the next poll
-    (sessions 3-9 measured 114/164/214/264 ms steps, not the engines).  A
-    timer kills a command that hangs instead.
+    The wait blocks in waitpid (support.processes.wait_for):
+    ``subprocess.call(..., timeout=)`` polls with sleeps growing to 50 ms,
+    which rounded every figure up to the next poll (sessions 3-9 measured
+    114/164/214/264 ms steps, not the engines).
     """
     with tempfile.TemporaryFile() as log:
         t0 = time.perf_counter_ns()
-        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
-        watchdog = threading.Timer(TIMEOUT, process.kill)
-        watchdog.start()
-        try:
-            status = process.wait()
-        finally:
-            watchdog.cancel()
+        status = wait_for(argv, timeout=TIMEOUT, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
         elapsed = time.perf_counter_ns() - t0
         if status != 0:
             log.seek(0)
