@@ -77,6 +77,16 @@ def dumps(value: Any, indent: Optional[int] = None, compact: bool = False) -> st
     return json.dumps(value, indent=indent, separators=(",", ":") if compact else None)
 
 
+def sorted_keys(value: Any) -> Any:
+    """``value`` with every object's keys in order: ``dumps(sorted_keys(v))``
+    is ``json.dumps(v, sort_keys=True)``."""
+    if isinstance(value, dict):
+        return {k: sorted_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [sorted_keys(v) for v in value]
+    return value
+
+
 class _Unsupported(Exception):
     """A value the fast writer leaves to json."""
 

@@ -33,14 +33,12 @@ import os
 import posixpath
 import subprocess
 
-from . import _jsonlite, _owners, _private_file
+from . import _owners, _recipes
 from ._completed import CompletedProcess, run_stdio
 from ._execpath import exec_candidates
-from ._hostfs import HostFS
 from ._pidfd_popen import PidfdPopen
 from ._saved_plan import SavedPlan, SavedStep, step_fields
-from ._shortcuts import sha256_hex
-from ._statedir import DEFAULT_ROOT, NETWORK_DIR
+from ._statedir import DEFAULT_ROOT, networks_to_reclaim
 from .spawn import spawn
 
 TYPE_CHECKING = False  # not typing's: see _shortcuts.py
@@ -58,66 +56,18 @@ VERSION = 1
 LIMIT = 16
 #: Stands for the container id in the saved steps and cgroup path.
 ID_MARK = "\0id\0"
-#: The HostFS questions whose answers a recipe may depend on (plain values).
-REPLAYABLE = frozenset(
-    {"lstat_kind", "is_dir", "exists", "readlink", "realpath", "mount_point", "euid", "egid"}
-    | {"in_user_namespace", "last_capability", "bounding_set", "can_take_fds"}
-)
 
-_library: Optional[str] = None
-#: The recipes (file names) this process could not save: not tried again.
+#: The recipes this process could not save (file names): not tried again.
 _unsaved: Set[str] = set()
-
-
-def _library_id() -> str:
-    """The installed library's files (names, sizes, times), once per process."""
-    global _library
-    if _library is None:
-        top = os.path.dirname(os.path.abspath(__file__))
-        entries = []
-        for directory, subdirs, files in os.walk(top):
-            subdirs[:] = sorted(d for d in subdirs if d != "__pycache__")
-            for name in sorted(files):
-                if name.endswith((".py", ".so")):
-                    st = os.stat(os.path.join(directory, name))
-                    entries.append(f"{os.path.relpath(directory, top)}/{name} {st.st_size} {st.st_mtime_ns}")
-        _library = sha256_hex("\n".join(entries).encode())
-    return _library
-
-
-def _read(path: str) -> str:
-    with open(path, encoding="ascii", errors="replace") as f:
-        return f.read()
 
 
 def _key() -> Optional[Tuple[Dict[str, Any], Optional[str]]]:
     """What a recipe is valid for here, and this process's own cgroup2 path."""
-    from .cgroups._ops import host_mounts
-    from .cgroups.errors import CgroupError
-
-    try:
-        v1, unified = host_mounts()
-        key = {
-            "version": VERSION,
-            "library": _library_id(),
-            "euid": os.geteuid(),
-            "egid": os.getegid(),
-            "boot": _read("/proc/sys/kernel/random/boot_id").strip(),
-            "mnt": os.stat("/proc/self/ns/mnt").st_ino,
-            "user": os.stat("/proc/self/ns/user").st_ino,
-            # the hierarchies as mounted here (mount point, controllers, root): a
-            # namespace's inode number may be another's, later
-            "cgroups": [[m[0], list(m[1]), m[2]] for m in v1]
-            + ([["cgroup2", unified[0], list(unified[1]), unified[2]]] if unified is not None else []),
-            "root": DEFAULT_ROOT,
-        }
-    except (OSError, CgroupError):
-        return None
-    return key, None if unified is None else unified[3]
+    return _recipes.host_key(DEFAULT_ROOT, VERSION)
 
 
 def _file_name(key: Dict[str, Any]) -> str:
-    return sha256_hex(_jsonlite.dumps(key, compact=True).encode())[:32] + ".json"
+    return _recipes.file_name(key)
 
 
 def _directory(root: str) -> str:
@@ -172,32 +122,13 @@ def load(root: str = DEFAULT_ROOT) -> Optional[Tuple[Recipe, Optional[str]]]:
 
 
 def _load(root: str, key: Dict[str, Any]) -> Optional[Recipe]:
+    doc = _recipes.load(_directory(root), _file_name(key))
     try:
-        dir_fd = _private_file.open_directory(_directory(root))
-    except OSError:
-        return None
-    try:
-        fd = os.open(_file_name(key), os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=dir_fd)
-        with open(fd, "rb") as f:
-            if not _private_file.trusted(os.fstat(f.fileno())):
-                return None
-            doc: Dict[str, Any] = _jsonlite.loads(f.read().decode())
-        if doc.get("key") != key or not _answers_hold(doc["answers"]):
+        if doc is None or doc.get("key") != key or not _recipes.answers_hold(doc["answers"]):
             return None
         return Recipe(doc)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    finally:
-        os.close(dir_fd)
-
-
-def _answers_hold(answers: List[List[Any]]) -> bool:
-    """Every question planning asked of the host has the same answer now."""
-    host = HostFS()
-    for method, args, answer in answers:
-        if method not in REPLAYABLE or getattr(host, method)(*args) != answer:
-            return False
-    return True
 
 
 # -- the run ------------------------------------------------------------------
@@ -269,7 +200,7 @@ def run(
     inputs = quick_inputs(args, env, cwd, shell, recipe)
     if inputs is None:
         return None, False
-    if _networks_to_reclaim():
+    if networks_to_reclaim():
         return None, False  # the library's path reclaims them first
     container_id = os.urandom(6).hex()  # popen.new_container_id's
     cgroup = QuickCgroup(recipe, container_id)
@@ -315,13 +246,6 @@ def run(
         proc.args, returncode, out, err, container_id, lambda: _typed_stats(path, figures)
     )
     return result, False
-
-
-def _networks_to_reclaim() -> bool:
-    try:
-        return bool(os.listdir(os.path.join(DEFAULT_ROOT, NETWORK_DIR)))
-    except OSError:
-        return False
 
 
 class QuickCgroup:
@@ -374,7 +298,7 @@ class QuickCgroup:
         for entry in os.scandir(self.dir):
             if not entry.name.startswith("cgroup.") and entry.is_file():
                 try:
-                    figures[entry.name] = _read(entry.path)
+                    figures[entry.name] = _recipes.read_text(entry.path)
                 except OSError:
                     pass
         return figures
@@ -491,26 +415,6 @@ class QuickProcess(PidfdPopen):
 # -- saving, after the library's path ran a default container -------------------
 
 
-class _RecordingHost(HostFS):
-    """HostFS that keeps every question asked and its answer."""
-
-    def __init__(self) -> None:
-        self.answers: List[List[Any]] = []
-
-    def __getattribute__(self, name: str) -> Any:
-        value = super().__getattribute__(name)
-        if name.startswith("_") or name == "answers" or not callable(value):
-            return value
-        answers = super().__getattribute__("answers")
-
-        def asked(*args: Any) -> Any:
-            answer = value(*args)
-            answers.append([name, list(args), answer])
-            return answer
-
-        return asked
-
-
 def save(proc: ContainerProcess, root: str = DEFAULT_ROOT) -> bool:
     """Keep a recipe of ``proc``, a default container the library's path
     started, when its run can be repeated without the config model; False
@@ -531,34 +435,7 @@ def _write(root: str, name: str, key: Dict[str, Any], proc: ContainerProcess) ->
     if recipe is None or not os.path.isdir(root):
         return False
     recipe["key"] = key
-    directory = _directory(root)
-    try:
-        try:
-            os.mkdir(directory, 0o700)
-        except FileExistsError:
-            pass
-        dir_fd = _private_file.open_directory(directory)
-    except OSError:
-        return False
-    try:
-        _trim(dir_fd, keep=name)
-        data = _jsonlite.dumps(recipe, compact=True).encode()
-        return _private_file.write_new(f".{name}.{os.getpid()}.tmp", name, data, dir_fd=dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def _trim(dir_fd: int, keep: str) -> None:
-    """At most LIMIT - 1 other recipes stay (the oldest go)."""
-    try:
-        names = [n for n in os.listdir(dir_fd) if n.endswith(".json") and n != keep]
-        if len(names) < LIMIT:
-            return
-        names.sort(key=lambda n: os.stat(n, dir_fd=dir_fd).st_mtime_ns)
-        for name in names[: len(names) - LIMIT + 1]:
-            os.unlink(name, dir_fd=dir_fd)
-    except OSError:
-        pass
+    return _recipes.save(_directory(root), name, recipe, LIMIT)
 
 
 def _recipe_of(proc: ContainerProcess) -> Optional[Dict[str, Any]]:
@@ -578,7 +455,7 @@ def _recipe_of(proc: ContainerProcess) -> Optional[Dict[str, Any]]:
         return None  # v1 hierarchies to join, or controllers to enable: not a bare cgroup2 directory
     if config.cgroup.devices is None:
         return None
-    host = _RecordingHost()
+    host = _recipes.RecordingHost()
     again = build_plan(
         config,
         proc.container_id,
@@ -590,7 +467,7 @@ def _recipe_of(proc: ContainerProcess) -> Optional[Dict[str, Any]]:
     )
     if again != plan or plan.uid_map or plan.gid_map or plan.slots or plan.waits_for_start or plan.start_socket:
         return None  # planned from something the recorded answers do not cover
-    if any(answer[0] not in REPLAYABLE for answer in host.answers):
+    if any(answer[0] not in _recipes.REPLAYABLE for answer in host.answers):
         return None
     container_id = proc.container_id
     steps, chdir, execs = [], [], []

@@ -1,8 +1,9 @@
 """A plan kept on disk as plain data, and read back without the config model.
 
 plan.Plan and plan.Step are attrs classes built from the config; a saved
-plan (the command line's exec plans, cli/_exec_plan.py, and the default
-container's quick run, _quickrun.py) is the same steps as JSON-ready dicts
+plan (the command line's exec plans, cli/_exec_plan.py, its create
+recipes, cli/_create_recipe.py, and the default container's quick run,
+_quickrun.py) is the same steps as JSON-ready dicts
 (``step_fields``) and, read back, as SavedStep and SavedPlan: objects with
 the fields _native.NativeArgs and spawn read, ``op`` an int.  ``typed()``
 gives the plan.Plan again, for the error messages of a failed step.
@@ -37,11 +38,16 @@ STEP_DEFAULTS: Dict[str, Any] = {
 }
 
 
+#: Step fields a saved step keeps besides STEP_DEFAULTS (not plan.Step's
+#: constructor's: a WAIT_ACCEPT's socket, a WAIT_PARENT's phase).
+_SAVED_EXTRAS: Dict[str, Any] = {"listen_path": None, "phase": "maps"}
+
+
 def step_fields(step: Step) -> Dict[str, Any]:
     """``step`` as a JSON-ready dict: op, what and the fields that differ
     from their defaults (gids a list, data as hex)."""
     fields: Dict[str, Any] = {"op": int(step.op), "what": step.what}
-    for name, default in STEP_DEFAULTS.items():
+    for name, default in {**STEP_DEFAULTS, **_SAVED_EXTRAS}.items():
         value = getattr(step, name)
         if value != default:
             if name == "gids":
@@ -56,11 +62,11 @@ class SavedStep:
     """A step of a saved plan, with plan.Step's fields (op an int)."""
 
     slot = -1
-    listen_path = None
-    phase = "maps"
 
     def __init__(self, fields: Dict[str, Any]) -> None:
         self.op: int = fields["op"]
+        self.listen_path: Optional[str] = fields.get("listen_path")
+        self.phase: str = fields.get("phase", "maps")
         self.what: str = fields["what"]
         self.path: Optional[str] = fields.get("path")
         self.flags: int = fields.get("flags", 0)
@@ -85,11 +91,12 @@ class SavedPlan:
     slots = 0
     uid_map = gid_map = ""
     deny_setgroups = map_helper = False
-    waits_for_start = False
-    start_socket = None
 
     def __init__(self, doc: Dict[str, Any], steps: Tuple[SavedStep, ...]) -> None:
         self.container_id: str = doc["container_id"]
+        #: The child waits for a start (from this process, or through ``start_socket``).
+        self.waits_for_start: bool = doc.get("waits_for_start", False)
+        self.start_socket: Optional[str] = doc.get("start_socket")
         self.clone_flags: int = doc["clone_flags"]
         self.shares_memory: bool = doc["shares_memory"]
         #: The child asks to be killed with the thread that clones it (PDEATHSIG).

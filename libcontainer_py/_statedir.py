@@ -162,6 +162,25 @@ NETWORK_DIR = ".network"
 NETWORK_RECORD = "network.json"
 
 
+def utc_now() -> str:
+    """Now in UTC, as ``datetime.now(timezone.utc).isoformat()`` writes it
+    (a record's ``created``), without importing datetime (the quick create's)."""
+    ns = time.time_ns()
+    seconds, micro = divmod(ns // 1000, 1_000_000)
+    t = time.gmtime(seconds)
+    text = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+    return f"{text}.{micro:06d}+00:00" if micro else f"{text}+00:00"
+
+
+def networks_to_reclaim() -> bool:
+    """Records of attached containers' networks are left under the default
+    root (their owners may have died: _netrun.reclaim looks)."""
+    try:
+        return bool(os.listdir(os.path.join(DEFAULT_ROOT, NETWORK_DIR)))
+    except OSError:
+        return False
+
+
 def is_valid_id(value: object) -> bool:
     """Container ids: 1-64 of ASCII letters, digits, '_', '.', '-', starting
     with a letter or digit (an id names a directory, a cgroup and, by

@@ -5,7 +5,6 @@ destroy it; exec into it; stats, events and live updates of its limits.
 
 from __future__ import annotations
 
-import datetime
 import os
 import select
 import signal
@@ -18,7 +17,7 @@ import attrs
 
 from . import _native
 from ._home import read_beneath, with_home
-from ._statedir import NETWORK_RECORD, make_root, no_process_message
+from ._statedir import NETWORK_RECORD, make_root, no_process_message, utc_now
 from ._statedir import wait_gone as _wait_gone
 from ._status_rules import ACCEPTS, refusal
 from .capabilities import Capabilities
@@ -54,6 +53,8 @@ from .state import (
 
 if TYPE_CHECKING:  # imported where used: the CLI's create/run never needs psutil
     import psutil
+
+    from .cgroups.fsio import CgroupFS
 
 _SAME = object()
 #: How long destroy() waits for the container's first process after SIGKILL.
@@ -174,6 +175,7 @@ class Container:
         pass_fds: Sequence[int] = (),
         callbacks: Optional[Mapping[str, Sequence[Callback]]] = None,
         no_process: bool = False,
+        _cgroup_fs: Optional[CgroupFS] = None,
     ) -> Container:
         """Create the container; its process waits for ``start()``.
 
@@ -232,6 +234,7 @@ class Container:
                 on_cloned=on_cloned,
                 no_process=no_process,
                 host_cgroups=host,
+                cgroup_fs=_cgroup_fs,  # the command line's recipe records it (cli/_create_recipe.py)
             )
             if staged and staged[0].pid == process.pid:
                 state = staged[0]
@@ -907,7 +910,7 @@ def _state_of(
         id=container_id,
         pid=pid,
         pid_start=start,
-        created=datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        created=utc_now(),
         rootfs=config.rootfs.path if config.rootfs is not None else None,
         bundle=bundle,
         annotations=annotations,
@@ -939,7 +942,7 @@ def _intent(container_id: str, config: Config, host: Optional[Layout]) -> State:
         id=container_id,
         pid=0,
         pid_start=0,
-        created=datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        created=utc_now(),
         cgroup_path=cgroup.resolved_path(container_id) if cgroup is not None else None,
         cgroup_controllers=controllers,
         # A cgroup that exists already is joined, not made: never removed by a

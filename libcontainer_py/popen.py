@@ -25,9 +25,10 @@ from ._popen_args import (
     with_process_args,
 )
 from ._privilege import cgroups_unprivileged
-from ._statedir import DEFAULT_ROOT, NETWORK_DIR
+from ._statedir import DEFAULT_ROOT, networks_to_reclaim
 from .cgroups import CgroupConfig, CgroupError, Layout, Manager, Stats, detect, new_manager
 from .cgroups._ops import v1_placement
+from .cgroups.fsio import CgroupFS
 from .config import Config
 from .errors import ConfigError, ContainerError, ContainerExists, StepError, host_error
 from .plan import Plan, build_plan
@@ -36,6 +37,7 @@ from .spawn import Spawned, recorded, spawn
 from .spawn import start as start_spawned
 
 if TYPE_CHECKING:
+    from ._hostfs import HostFS
     from ._netrun import Attachments
 
 #: What stdin/stdout/stderr accept, as for subprocess.Popen.
@@ -49,10 +51,7 @@ STDOUT = subprocess.STDOUT
 def _reclaim_networks() -> None:
     """_netrun.reclaim, imported only when there are records of attached
     containers' networks (most programs never attach one)."""
-    try:
-        if not os.listdir(os.path.join(DEFAULT_ROOT, NETWORK_DIR)):
-            return
-    except OSError:
+    if not networks_to_reclaim():
         return
     from . import _netrun
 
@@ -95,7 +94,9 @@ class ContainerProcess(PidfdPopen):
     waits, and ``close()`` DELs them; ``network_dir`` (Container's state
     directory) keeps their record elsewhere than ``<root>/.network/<id>``,
     and then the caller DELs them.  ``host_cgroups``: the host's cgroup
-    layout, when the caller (Container) has just read it.
+    layout, when the caller (Container) has just read it; ``cgroup_fs``: the
+    cgroup's file system (cgroups.script.Recorder, for the command line's
+    recipes), the real one by default.
 
     Raises ConfigError for a bad config (nothing made yet), a StepError
     subclass (ExecNotFound, MountError, NamespaceError...) naming the
@@ -134,6 +135,7 @@ class ContainerProcess(PidfdPopen):
         no_process: bool = False,
         network_dir: Optional[str] = None,
         host_cgroups: Optional[Layout] = None,
+        cgroup_fs: Optional[CgroupFS] = None,
     ) -> None:
         began = self._began = time.monotonic()
         config = with_process_args(check_config(config), args, env=env, cwd=cwd, user=user, shell=shell)
@@ -183,7 +185,7 @@ class ContainerProcess(PidfdPopen):
                 self.cgroup_controllers = v1_placement(cgroup_config.controllers(), layout.v1, layout.unified)
                 layout = layout.only(self.cgroup_controllers)
             path = cgroup_config.resolved_path(self.container_id)
-            manager = new_manager(path, layout, container_id=self.container_id)
+            manager = new_manager(path, layout, container_id=self.container_id, fs=cgroup_fs)
             # An existing cgroup at a path given explicitly is joined (as
             # runc); at the default path, made of the id, it is a duplicate id.
             manager.join_existing = config.cgroup is not None and config.cgroup.path is not None
@@ -276,9 +278,7 @@ class ContainerProcess(PidfdPopen):
         dies_with_owner: Optional[bool],
         no_process: bool = False,
     ) -> Plan:
-        return build_plan(
-            config,
-            self.container_id,
+        self._plan_inputs: Dict[str, Any] = dict(
             wait_start=wait_start,
             start_socket=start_socket,
             cgroup_procs=procs,
@@ -291,6 +291,13 @@ class ContainerProcess(PidfdPopen):
             dies_with_owner=start_socket is None if dies_with_owner is None else dies_with_owner,
             no_process=no_process,
         )
+        self._plan_config = config
+        return build_plan(config, self.container_id, **self._plan_inputs)
+
+    def plan_again(self, host: HostFS) -> Plan:
+        """The plan built again as it was, asking ``host`` (a recording
+        HostFS: what the plan depends on of the host, for a recipe)."""
+        return build_plan(self._plan_config, self.container_id, host=host, **self._plan_inputs)
 
     def _make_cgroup(self, manager: Optional[Manager], cgroup: Optional[CgroupConfig]) -> None:
         if manager is not None and cgroup is not None:

@@ -8,7 +8,6 @@ is reaped and every fd made here is closed before the exception leaves.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 
 from . import _native
@@ -26,7 +25,7 @@ from ._contract import (
     STAGES,
 )
 from ._kernelfile import write_kernel_file
-from ._shortcuts import socket  # _socket: socket.py builds IntEnums at import (~3 ms)
+from ._shortcuts import signal, socket  # _signal, _socket: signal.py and socket.py build IntEnums at import (~3 ms)
 from ._statedir import _via_dir_fd, send_start, start_error
 from .errors import SpawnError, StepError, step_error_class
 

@@ -65,9 +65,14 @@ class Cli:
         return doc
 
 
+#: What a state root keeps besides containers: compiled seccomp programs and
+#: create recipes (cli/_create_recipe.py).
+SHORTCUT_DIRS = (".seccomp-cache", ".create")
+
+
 def _state_dirs(root: str) -> List[str]:
-    """What is under a state root besides the seccomp cache (the containers)."""
-    return sorted(n for n in os.listdir(root) if n != ".seccomp-cache") if os.path.isdir(root) else []
+    """What is under a state root besides the shortcuts (the containers)."""
+    return sorted(n for n in os.listdir(root) if n not in SHORTCUT_DIRS) if os.path.isdir(root) else []
 
 
 def _cgroup_dirs(cid: str) -> List[str]:

@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import pytest
 from support.observe import open_fds
-from test_cli import RUNC, Cli, ConsoleSocket, Result, _gone, _read_all, _run, rootfs
+from test_cli import RUNC, SHORTCUT_DIRS, Cli, ConsoleSocket, Result, _gone, _read_all, _run, rootfs
 
 __all__ = ["rootfs"]  # the module-scoped busybox rootfs fixture, shared with test_cli.py
 
@@ -119,7 +119,7 @@ def tools(tmp_path: Any, rootfs: str) -> Iterator[Tools]:
     leftovers = []
     for tool in (t.ours, t.runc):
         for cid in os.listdir(tool.root) if os.path.isdir(tool.root) else []:
-            if cid == ".seccomp-cache":
+            if cid in SHORTCUT_DIRS:
                 continue
             leftovers.append(cid)
             tool("delete", "--force", cid)

@@ -430,12 +430,19 @@ class HybridManager(FsManager):
 Manager = FsManager
 
 
-def new_manager(path: str, layout: Optional[Layout] = None, *, container_id: Optional[str] = None) -> FsManager:
-    """The manager for this host's layout (detected when ``layout`` is None)."""
+def new_manager(
+    path: str,
+    layout: Optional[Layout] = None,
+    *,
+    container_id: Optional[str] = None,
+    fs: Optional[CgroupFS] = None,
+) -> FsManager:
+    """The manager for this host's layout (detected when ``layout`` is None);
+    ``fs``: its file system (the real one by default), which also installs
+    the device programs if it has an ``install_device_program(path, devices)``
+    (cgroups.script.Recorder)."""
     layout = layout or detect()
     kind = layout.kind
-    if kind == "v1":
-        return Fs1Manager(path, layout, container_id=container_id)
-    if kind == "v2":
-        return Fs2Manager(path, layout, container_id=container_id)
-    return HybridManager(path, layout, container_id=container_id)
+    cls: type[FsManager] = Fs1Manager if kind == "v1" else Fs2Manager if kind == "v2" else HybridManager
+    install = getattr(fs, "install_device_program", None)
+    return cls(path, layout, container_id=container_id, fs=fs, install_device_program=install)

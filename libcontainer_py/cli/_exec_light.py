@@ -63,16 +63,7 @@ def plan_key(args: Args, process: Optional[Dict[str, Any]]) -> str:
         "process": doc,
         "user": args.user,
     }
-    return _jsonlite.dumps(_sorted(inputs), compact=True)
-
-
-def _sorted(value: Any) -> Any:
-    """``value`` with every object's keys in order (json's sort_keys)."""
-    if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(v) for v in value]
-    return value
+    return _jsonlite.dumps(_jsonlite.sorted_keys(inputs), compact=True)
 
 
 def _text(value: Any, allow_empty: bool = False) -> bool:

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from ._argv import Args
 
 
-def _create(args: Args, log: Logger, *, detach: bool) -> Any:
+def _create(args: Args, log: Logger, *, detach: bool, recipe_of: Any = None) -> Any:
+    """The library's create; ``recipe_of``: the create's inputs
+    (_create_recipe.Inputs) to save a recipe of, when it warned of nothing."""
     import attrs
 
     from ..cgroups.errors import CgroupWarning
@@ -60,6 +62,11 @@ def _create(args: Args, log: Logger, *, detach: bool) -> Any:
     pass_fds = tuple(range(3, 3 + args.preserve_fds))
     use_seccomp_cache(args)
 
+    recorder = None
+    if recipe_of is not None and not caught:
+        from ..cgroups.script import Recorder
+
+        recorder = Recorder()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", CgroupWarning)
@@ -71,6 +78,7 @@ def _create(args: Args, log: Logger, *, detach: bool) -> Any:
                 annotations=dict(oci.annotations),
                 pass_fds=pass_fds,
                 no_process=not oci.has_process,
+                _cgroup_fs=recorder,
             )
     except ContainerExists:
         raise CliError("container with given ID already exists") from None
@@ -83,7 +91,22 @@ def _create(args: Args, log: Logger, *, detach: bool) -> Any:
     except BaseException:
         container.destroy()
         raise
+    if recorder is not None and not caught:
+        _save_recipe(args, log, recipe_of, container, recorder)
     return container
+
+
+def _save_recipe(args: Args, log: Logger, inputs: Any, container: Any, recorder: Any) -> None:
+    """Keep what this create did for the next ones (cli/_create_light.py);
+    a recipe is only a shortcut, so failing to save one is no error."""
+    from . import _create_recipe
+
+    try:
+        saved = _create_recipe.save(args, inputs, container, recorder)
+    except Exception as exc:
+        log.debug(f"no create recipe saved: {exc}")
+        return
+    log.debug(f"create recipe {'saved' if saved else 'not saved (not repeatable)'}")
 
 
 def _disown(container: Any) -> None:
@@ -94,7 +117,13 @@ def _disown(container: Any) -> None:
 
 
 def cmd_create(args: Args, log: Logger) -> int:
-    _disown(_create(args, log, detach=True))
+    from . import _create_light
+
+    done, inputs = _create_light.create(args, log)
+    if done:
+        log.debug("created through a recipe")
+        return 0
+    _disown(_create(args, log, detach=True, recipe_of=inputs))
     return 0
 
 
