@@ -113,12 +113,15 @@ def main() -> None:
         set_process(bundle, ["sh", "-c", "echo hello from $(hostname); exit 7"])
         r = cli(root, "run", "--bundle", bundle, CID, check=False)
         assert (r.returncode, r.stdout, r.stderr) == (7, "hello from libcontainer-py\n", ""), r
-        assert os.listdir(root) == []
+        # no container is left; the state root keeps its shortcuts in hidden
+        # directories (compiled seccomp programs, create recipes)
+        assert [name for name in os.listdir(root) if not name.startswith(".")] == []
         print(f"run:    {r.stdout.strip()!r}, exit {r.returncode}")
     finally:
         if os.path.isdir(root):
             for cid in os.listdir(root):
-                cli(root, "delete", "--force", cid, check=False)
+                if not cid.startswith("."):
+                    cli(root, "delete", "--force", cid, check=False)
         shutil.rmtree(tmp)
     leftovers = glob.glob(f"/sys/fs/cgroup/**/{CID}", recursive=True)
     assert leftovers == [], leftovers

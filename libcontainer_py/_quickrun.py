@@ -442,9 +442,7 @@ def _recipe_of(proc: ContainerProcess) -> Optional[Dict[str, Any]]:
     """The recipe document of ``proc`` (without its key), or None when its
     run is not one this module repeats exactly."""
     from .cgroups import bpf_devices
-    from .cgroups.layout import detect
-    from .plan import Op, build_plan
-    from .plan.cgroupfs import container_cgroup_dirs
+    from .plan import Op
     from .process import DEFAULT_PATH
 
     config, plan, manager = proc.config, proc.plan, proc.cgroup
@@ -456,15 +454,7 @@ def _recipe_of(proc: ContainerProcess) -> Optional[Dict[str, Any]]:
     if config.cgroup.devices is None:
         return None
     host = _recipes.RecordingHost()
-    again = build_plan(
-        config,
-        proc.container_id,
-        host=host,
-        cgroup_at_clone=True,
-        cgroup_layout=detect(),  # ContainerProcess's (read once, kept)
-        cgroup_dirs=container_cgroup_dirs(manager.layout, manager.path),
-        dies_with_owner=plan.dies_with_owner,
-    )
+    again = proc.plan_again(host)
     if again != plan or plan.uid_map or plan.gid_map or plan.slots or plan.waits_for_start or plan.start_socket:
         return None  # planned from something the recorded answers do not cover
     if any(answer[0] not in _recipes.REPLAYABLE for answer in host.answers):

@@ -482,14 +482,19 @@ def _seen(out: str) -> List[str]:
 )
 def test_podman_containers_see_what_runc_shows_them(podman: Podman, flags: Tuple[str, ...]) -> None:
     """The same `podman run` through both runtimes: what the container sees
-    is the same, line for line, but for DELIBERATE."""
-    seen = {}
-    for runtime in (OURS, "runc"):
-        r = podman("run", "--rm", *PODMAN_RUN_FLAGS, *flags, IMAGE, "sh", "-c", SEEN, runtime=runtime)
-        assert r.returncode == 0, (runtime, r)
-        seen[runtime] = _seen(r.stdout)
-    assert len(seen[OURS]) > 60, seen[OURS]
-    assert seen[OURS] == seen["runc"], "\n".join(difflib.unified_diff(seen["runc"], seen[OURS], "runc", OURS, n=0))
+    is the same, line for line, but for DELIBERATE.  Ours runs it three
+    times: the first `create` of a kind takes the library's path and saves
+    a recipe, later ones are made through it (cli/_create_light.py) once
+    podman's shared mounts come in an order seen before."""
+    r = podman("run", "--rm", *PODMAN_RUN_FLAGS, *flags, IMAGE, "sh", "-c", SEEN, runtime="runc")
+    assert r.returncode == 0, r
+    runc = _seen(r.stdout)
+    for _ in range(3):
+        r = podman("run", "--rm", *PODMAN_RUN_FLAGS, *flags, IMAGE, "sh", "-c", SEEN)
+        assert r.returncode == 0, r
+        ours = _seen(r.stdout)
+        assert len(ours) > 60, ours
+        assert ours == runc, "\n".join(difflib.unified_diff(runc, ours, "runc", OURS, n=0))
 
 
 @pytest.mark.parametrize(
