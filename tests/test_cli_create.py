@@ -338,3 +338,24 @@ def test_home_from_each_roots_passwd(podman: Podman) -> None:
         shown = _result(podman, cid).replace(cid[:6], "<home>")
         assert "HOME=/home/<home>\n" in shown, shown
     assert _result(podman, second).replace(second[:6], "") == _result(podman, first).replace(first[:6], "")
+
+
+def test_the_documents_warnings_are_given_again(podman: Podman) -> None:
+    """A warning of the document (an ambient capability that cannot be
+    raised: runc spec's own config.json has three) is part of the recipe,
+    and a create through it gives it as the library's path does."""
+    warned = []
+    for cid in _ids(3):
+        bundle = podman.bundle(cid)
+        with open(os.path.join(bundle, "config.json")) as f:
+            doc = json.load(f)
+        doc["process"]["capabilities"]["ambient"] = ["CAP_KILL"]
+        doc["process"]["capabilities"]["inheritable"] = []
+        with open(os.path.join(bundle, "config.json"), "w") as f:
+            json.dump(doc, f)
+        r = podman.create(cid, bundle)
+        assert r.returncode == 0, r
+        warned.append((QUICK in r.log, [line for line in r.log.splitlines() if "level=warning" in line]))
+    assert [quick for quick, _ in warned] == [False, False, True]
+    messages = {tuple(re.sub(r'time="[^"]*" ', "", line) for line in lines) for _, lines in warned}
+    assert len(messages) == 1 and "CAP_KILL" in next(iter(messages))[0], warned

@@ -61,6 +61,8 @@ def create(args: Args, log: Logger) -> Tuple[bool, Optional[Inputs]]:
         # this one (a shared parent cgroup made since, for one).
         log.debug(f"create: the recipe failed, taken back ({failed}): the library's path")
         return False, inputs
+    for message in recipe.warnings:  # the library's path gives them as it reads the document
+        log.warning(f"config.json: {message}")
     return True, None
 
 

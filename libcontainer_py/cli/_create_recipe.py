@@ -17,7 +17,8 @@ later create whose key matches does the same with its own values put back.
 
 A recipe is saved only for what the quick create repeats exactly: run as
 root (not in a delegated cgroup), no hooks, no terminal, no id maps, no
-seccomp listener or network, nothing warned about, an absolute root
+seccomp listener or network, no warning but the document's own (said
+again by the quick create), an absolute root
 without symbolic links (or one relative to the bundle), and no value of
 the recipe's that holds a marked one in another form.  Without ``HOME`` in
 config.json the environment is made again from the new root's
@@ -181,6 +182,8 @@ class Recipe:
     def __init__(self, doc: Dict[str, Any], inputs: Inputs) -> None:
         self._inputs = inputs
         self.cgroup_ops: List[List[Any]] = self._values(doc["cgroup_ops"])
+        #: What the library warned of the document (OciWarning), said again.
+        self.warnings: List[str] = self._values(doc["warnings"])
         self.config_file: bytes = inputs.unmark(doc["config_file"]).encode()
         self._intent: Dict[str, Any] = self._values(doc["intent"])
         self._record: Dict[str, Any] = self._values(doc["record"])
@@ -237,19 +240,22 @@ def load(args: Args, inputs: Inputs) -> Tuple[Optional[Recipe], bool]:
 # -- saving, after the library's path created a container -----------------------
 
 
-def save(args: Args, inputs: Inputs, container: Container, recorder: Recorder) -> bool:
-    """Keep what the library did to create ``container`` of ``inputs``, when
-    a later create can do it again exactly; False (nothing written)
-    otherwise.  Failures to write are not errors: a recipe is a shortcut."""
+def save(args: Args, inputs: Inputs, container: Container, recorder: Recorder, warnings: List[str]) -> bool:
+    """Keep what the library did to create ``container`` of ``inputs`` (and
+    the ``warnings`` it gave of the document), when a later create can do it
+    again exactly; False (nothing written) otherwise.  Failures to write are
+    not errors: a recipe is a shortcut."""
     named = recipe_name(args, inputs)
-    doc = None if named is None or recorder.failed else _recipe_of(args, inputs, container, recorder)
+    doc = None if named is None or recorder.failed else _recipe_of(args, inputs, container, recorder, warnings)
     if doc is None or named is None:
         return False
     doc["host"], doc["key"] = named[0], inputs.key
     return _recipes.save(os.path.join(root_of(args), DIRECTORY), named[1], doc, LIMIT)
 
 
-def _recipe_of(args: Args, inputs: Inputs, container: Container, recorder: Recorder) -> Optional[Dict[str, Any]]:
+def _recipe_of(
+    args: Args, inputs: Inputs, container: Container, recorder: Recorder, warnings: List[str]
+) -> Optional[Dict[str, Any]]:
     from .._privilege import cgroups_unprivileged
     from ..plan import Op
     from ..state import State, record_document
@@ -313,6 +319,7 @@ def _recipe_of(args: Args, inputs: Inputs, container: Container, recorder: Recor
         "config_file": config_file,
         "intent": intent,
         "record": record,
+        "warnings": warnings,
     }
     # Programs (seccomp's) are bytes, not text: kept out of the marking.
     programs = [fields.pop("data", None) for fields in steps]

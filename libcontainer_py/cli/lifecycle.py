@@ -41,6 +41,8 @@ def _create(args: Args, log: Logger, *, detach: bool, recipe_of: Any = None) -> 
         oci = load_bundle(os.path.join(bundle, "config.json"))
     for w in caught:
         log.warning(f"config.json: {w.message}")
+    # The document's warnings are the document's: a recipe repeats them.
+    said = [str(w.message) for w in caught] if all(issubclass(w.category, OciWarning) for w in caught) else None
     # As runc's: the container's process (and so every exec'd one, which
     # inherits its settings) leads a session of its own, terminal or not,
     # gets HOME from the root's /etc/passwd when its environment has none,
@@ -63,7 +65,7 @@ def _create(args: Args, log: Logger, *, detach: bool, recipe_of: Any = None) -> 
     use_seccomp_cache(args)
 
     recorder = None
-    if recipe_of is not None and not caught:
+    if recipe_of is not None and said is not None:
         from ..cgroups.script import Recorder
 
         recorder = Recorder()
@@ -91,18 +93,19 @@ def _create(args: Args, log: Logger, *, detach: bool, recipe_of: Any = None) -> 
     except BaseException:
         container.destroy()
         raise
-    if recorder is not None and not caught:
-        _save_recipe(args, log, recipe_of, container, recorder)
+    if recorder is not None and said is not None and not caught:
+        _save_recipe(args, log, recipe_of, container, recorder, said)
     return container
 
 
-def _save_recipe(args: Args, log: Logger, inputs: Any, container: Any, recorder: Any) -> None:
-    """Keep what this create did for the next ones (cli/_create_light.py);
-    a recipe is only a shortcut, so failing to save one is no error."""
+def _save_recipe(args: Args, log: Logger, inputs: Any, container: Any, recorder: Any, said: List[str]) -> None:
+    """Keep what this create did for the next ones (cli/_create_light.py),
+    with the config.json warnings it gave; a recipe is only a shortcut, so
+    failing to save one is no error."""
     from . import _create_recipe
 
     try:
-        saved = _create_recipe.save(args, inputs, container, recorder)
+        saved = _create_recipe.save(args, inputs, container, recorder, said)
     except Exception as exc:
         log.debug(f"no create recipe saved: {exc}")
         return
