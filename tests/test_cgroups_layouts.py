@@ -190,3 +190,14 @@ def test_limits_through_the_command_line_beside_runc(kind: str, busybox: str) ->
     else:
         assert ours["status"] == runc["status"] == 1, (ours, runc)
         assert "the cpu controller is not available on this host (v2 layout)" in ours["err"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_create_through_a_recipe_places_the_process_as_the_library(kind: str, busybox: str) -> None:
+    """The command line's create through a recipe (cli/_create_light.py)
+    puts its process in the same cgroups as the library's path: by clone3
+    on a cgroup2-only host, by a join of each v1 hierarchy elsewhere."""
+    made = observe(kind, "cli_recipe", busybox)["made"]
+    assert [m["status"] for m in made] == [0, 0, 0], made
+    assert not made[0]["quick"] and made[2]["quick"], made
+    assert made[2]["cgroup"] == made[0]["cgroup"] and "/ID" in made[0]["cgroup"], made

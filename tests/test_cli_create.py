@@ -112,10 +112,11 @@ class Podman:
         self.made.append(cid)
         return userdata
 
-    def create(self, cid: str, bundle: str) -> Result:
+    def create(self, cid: str, bundle: str, pid_file: str = "") -> Result:
         """``create`` with a debug log (in ``result.log``)."""
         log = os.path.join(self.base, f"{cid}.log")
-        r = self.cli("--debug", "--log", log, "create", "--bundle", bundle, "--pid-file", f"{bundle}/pid", cid)
+        pid_file = pid_file or f"{bundle}/pid"
+        r = self.cli("--debug", "--log", log, "create", "--bundle", bundle, "--pid-file", pid_file, cid)
         with open(log) as f:
             r.log = f.read()
         return r
@@ -250,6 +251,12 @@ def test_what_a_recipe_does_not_cover_takes_the_librarys_path(podman: Podman) ->
     cid = _ids(1)[0]
     r = podman.create(cid, podman.bundle(cid, missing="hosts"))
     assert r.returncode == 1 and QUICK not in r.log and "hosts" in r.stderr, r
+    assert _cgroup_dirs(cid) == [] and not os.path.exists(os.path.join(podman.cli.root, cid))
+    # a pid file that cannot be written: the library's error, after it made the
+    # container again and removed it
+    cid = _ids(1)[0]
+    r = podman.create(cid, podman.bundle(cid), pid_file="/nonexistent-dir/pid")
+    assert r.returncode == 1 and "the recipe failed" in r.log and "nonexistent-dir" in r.stderr, r
     assert _cgroup_dirs(cid) == [] and not os.path.exists(os.path.join(podman.cli.root, cid))
     # the id of a container that exists: the library's refusal, that one untouched
     before = _record(podman.cli, first)

@@ -11,11 +11,11 @@ does what that create did, in its order: the state directory and the
 intent record, the cgroup's file operations (cgroups.script.Replay: the
 same directories, limits and device program), the plan's steps spawned
 with the start socket, the config file and full record written while the
-child sets itself up, then the pid file.  Whatever it does not take returns
-False and the library's path runs: no recipe, another key, a changed
+child sets itself up, then the pid file.  Whatever it does not take goes
+the library's path: no recipe, another key, a changed
 answer, and any failure on the way -- what was made is taken back first,
 and the library's path then fails (or succeeds) with its own errors.
-Light: no attrs, typing or config model (tests/test_cli.py checks what it imports).
+Light: no attrs, typing or config model (tests/test_cli_create.py checks what it imports).
 """
 
 from __future__ import annotations
@@ -98,7 +98,6 @@ class _Create:
         recorded(spawned)  # the child may now wait for a starter, and outlive this process
         if spawned.pidfd >= 0:
             os.close(spawned.pidfd)
-        hand_over(-1, None, "", self.args.pid_file, spawned.pid)
         return None
 
     def _create(self) -> None:
@@ -108,11 +107,25 @@ class _Create:
         _owners.reclaim(_statedir.DEFAULT_ROOT)  # popen.ContainerProcess's
         self.cgroup.run()
         pass_fds = tuple(range(3, 3 + self.args.preserve_fds))
-        self.spawned = spawn(self.recipe.plan, pass_fds=pass_fds, on_cloned=self._on_cloned)  # type: ignore[arg-type]
+        into = self.recipe.clone_into
+        cgroup_fd = -1 if into is None else os.open(into, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            self.spawned = spawn(
+                self.recipe.plan,  # type: ignore[arg-type]
+                pass_fds=pass_fds,
+                cgroup_fd=cgroup_fd,
+                on_cloned=self._on_cloned,
+            )
+        finally:
+            if cgroup_fd >= 0:
+                os.close(cgroup_fd)
         if not self.staged:
             raise RuntimeError("the container's process died while being created")
         state = os.path.join(self.directory, _statedir.STATE_FILE)
         os.rename(state + ".tmp", state)
+        # The pid file (cli/lifecycle's hand_over): a failure here is the
+        # library's to report, after it made the container again and removed it.
+        hand_over(-1, None, "", self.args.pid_file, self.spawned.pid)
 
     def _on_cloned(self, pid: int) -> None:
         """While the child sets itself up: the config file, then the full

@@ -162,7 +162,9 @@ def passwd_envp(inputs: Inputs) -> List[str]:
 
 
 def _needs_home(inputs: Inputs) -> bool:
-    return not any(e.startswith("HOME=") and e[5:] for e in inputs.doc["process"]["env"])
+    """Whether the library adds ``HOME``: none, or an empty one, set last."""
+    env = dict(item.split("=", 1) for item in inputs.doc["process"]["env"])
+    return not env.get("HOME")
 
 
 def _unmarked(inputs: Inputs, value: Any) -> Any:
@@ -182,6 +184,8 @@ class Recipe:
     def __init__(self, doc: Dict[str, Any], inputs: Inputs) -> None:
         self._inputs = inputs
         self.cgroup_ops: List[List[Any]] = self._values(doc["cgroup_ops"])
+        #: The cgroup2 directory clone3 places the child in, if it does.
+        self.clone_into: Optional[str] = self._values(doc["clone_into"])
         #: What the library warned of the document (OciWarning), said again.
         self.warnings: List[str] = self._values(doc["warnings"])
         self.config_file: bytes = inputs.unmark(doc["config_file"]).encode()
@@ -268,6 +272,13 @@ def _recipe_of(
         return None
     if plan.uid_map or plan.gid_map or plan.slots or plan.deny_setgroups or plan.map_helper:
         return None
+    # On a cgroup2-only host clone3 places the child (CLONE_INTO_CGROUP): no step does.
+    clone_into = None
+    if proc._at_clone:
+        dirs = container.cgroup.dirs() if container.cgroup is not None else []
+        if len(dirs) != 1:
+            return None
+        clone_into = dirs[0]
     home = _needs_home(inputs)
     if home and passwd_envp(inputs) != list(plan.envp):
         return None  # an environment this module would not make again
@@ -313,6 +324,7 @@ def _recipe_of(
             "home": home,
             "exec_paths": list(plan.exec_paths),
         },
+        "clone_into": clone_into,
         "steps": steps,
         "answers": host.answers,
         "cgroup_ops": recorder.ops,

@@ -274,6 +274,48 @@ def cli_limits(rootfs: str, runtime: str) -> Result:
     return _run_bundle(rootfs, runtime, resources, "cat " + " ".join(f"/sys/fs/cgroup/{f}" for f in files), "limits")
 
 
+def cli_recipe(rootfs: str) -> Result:
+    """Three ``create``s of one config.json (the id in the bundle's path and
+    the cgroup's): the later ones through the recipe the library's path
+    saved.  For each, whether it was, and its process's cgroups as the host
+    sees them before start (the id replaced): clone3's placement on a
+    cgroup2-only host, the joins of v1 hierarchies elsewhere."""
+    work = tempfile.mkdtemp()
+    ours = [sys.executable, "-m", "libcontainer_py", "--root", os.path.join(work, "state")]
+    made: List[Dict[str, Any]] = []
+    names: List[str] = []
+    try:
+        subprocess.run([*ours, "spec"], cwd=work, check=True)
+        with open(os.path.join(work, "config.json")) as f:
+            doc = json.load(f)
+        doc["root"] = {"path": rootfs, "readonly": True}
+        doc["process"].update(terminal=False, args=["true"])
+        for i in range(3):
+            name = cid(f"recipe-{i}")
+            names.append(name)
+            bundle = os.path.join(work, name)
+            os.mkdir(bundle)
+            with open(os.path.join(bundle, "config.json"), "w") as f:
+                json.dump(doc, f)
+            log = os.path.join(work, f"{name}.log")
+            argv = [*ours, "--debug", "--log", log, "create", "--bundle", bundle, name]
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, timeout=60)
+            state = subprocess.run([*ours, "state", name], capture_output=True, text=True, timeout=60)
+            cgroups = read(f"/proc/{json.loads(state.stdout)['pid']}/cgroup") if state.returncode == 0 else ""
+            made.append(
+                {
+                    "status": r.returncode,
+                    "quick": "created through a recipe" in read(log),
+                    "cgroup": cgroups.replace(name, "ID"),
+                }
+            )
+        return {"made": made}
+    finally:
+        for name in names:
+            subprocess.run([*ours, "delete", "--force", name], capture_output=True, timeout=60)
+        shutil.rmtree(work)
+
+
 def _status(result: List[Any]) -> Optional[str]:
     return json.loads(result[1])["status"] if result[0] == 0 else None
 
@@ -281,6 +323,7 @@ def _status(result: List[Any]) -> Optional[str]:
 CHECKS: Dict[str, Callable[..., Result]] = {
     f.__name__: f
     for f in (memory, pids, cpu, devices, default, stats, pause, hugetlb, network, cli, cli_network, cli_limits)
+    + (cli_recipe,)
 }
 
 
