@@ -366,3 +366,33 @@ def test_the_documents_warnings_are_given_again(podman: Podman) -> None:
     assert [quick for quick, _ in warned] == [False, False, True]
     messages = {tuple(re.sub(r'time="[^"]*" ', "", line) for line in lines) for _, lines in warned}
     assert len(messages) == 1 and "CAP_KILL" in next(iter(messages))[0], warned
+
+
+def test_a_container_made_through_the_recipe_is_managed_as_any(podman: Podman) -> None:
+    """start, exec (the library's path, then the saved exec plan), pause,
+    resume, kill and delete of a container made through a recipe."""
+    ids = _ids(3)
+    for cid in ids:
+        r = podman.create(cid, podman.bundle(cid, args=["sleep", "60"]))
+        assert r.returncode == 0, r
+    cid = ids[2]
+    assert QUICK in r.log, r.log
+    cli = podman.cli
+    assert cli("start", cid).returncode == 0
+    pid = cli.state(cid)["pid"]
+    with open(f"/proc/{pid}/cgroup") as f:
+        cgroups = f.read()
+    for _ in range(2):
+        r = cli("exec", cid, "sh", "-c", "cat /proc/self/cgroup; readlink /proc/self/ns/pid; readlink /proc/1/ns/pid")
+        assert r.returncode == 0, r
+        lines = r.stdout.splitlines()
+        assert lines[-1] == lines[-2] and "\n".join(lines[:-2]) + "\n" == cgroups, (r.stdout, cgroups)
+    assert cli("pause", cid).returncode == 0 and cli.state(cid)["status"] == "paused"
+    assert cli("resume", cid).returncode == 0 and cli.state(cid)["status"] == "running"
+    assert cli("kill", cid, "KILL").returncode == 0
+    deadline = time.monotonic() + 30
+    while cli.state(cid)["status"] != "stopped":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert cli("delete", cid).returncode == 0
+    assert _cgroup_dirs(cid) == [] and not os.path.exists(os.path.join(cli.root, cid))
