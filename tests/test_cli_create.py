@@ -38,7 +38,7 @@ INSPECT = (
     " for n in cgroup ipc mnt net pid user uts; do readlink /proc/self/ns/$n; done | sort -u | wc -l; echo ---;"
     " grep -E '^(Cap|Seccomp|NoNewPrivs|Uid|Gid|Groups)' /proc/self/status; echo ---;"
     " cat /proc/self/limits; echo ---; cat /proc/self/mountinfo; echo ---; hostname; echo ---;"
-    " env | sort; echo ---; cat /proc/self/cgroup; echo ---; ls -ln /dev; echo ---;"
+    " env | sort; echo ---; cat /proc/self/cgroup; echo ---; stat -c '%n %A %u %g %t:%T' /dev/* /dev/pts/*; echo ---;"
     " cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes 2>&1; echo ---;"
     " cat /sys/fs/cgroup/devices/devices.list 2>&1; echo ---; cat /proc/sys/kernel/hostname; pwd"
 )
