@@ -10,7 +10,10 @@
    ``running``; ``list`` shows it.
 3. ``exec`` runs a process in it (environment override, exit status passed
    through); ``kill`` stops it; ``delete`` removes it.
-4. ``run`` does create, start, wait and delete in one command and exits
+4. A second ``create`` of the same bundle (another id) is made through the
+   recipe the first one's ``create`` saved under the state root, without
+   the config model (``--debug`` says so): the same container, faster.
+5. ``run`` does create, start, wait and delete in one command and exits
    with the program's status.
 
 The CLI is run as ``sys.executable -m libcontainer_py --root <temp dir>``.
@@ -108,6 +111,20 @@ def main() -> None:
         r = cli(root, "state", CID, check=False)
         assert r.returncode == 1 and "container does not exist" in r.stderr, r
         print("kill:   stopped; delete: gone")
+
+        # a second create of the same kind: through the first one's recipe
+        log = os.path.join(tmp, "create.log")
+        again = f"{CID}-again"
+        cli(root, "--debug", "--log", log, "create", "--bundle", bundle, again)
+        with open(log) as f:
+            assert "created through a recipe" in f.read(), "the recipe was not used"
+        assert os.listdir(os.path.join(root, ".create")), "no recipe kept"
+        st = state(root, again)
+        assert (st["id"], st["status"], st["bundle"]) == (again, "created", bundle), st
+        cli(root, "start", again)
+        assert state(root, again)["status"] == "running"
+        cli(root, "delete", "--force", again)
+        print(f"again:  {again} created through the recipe, started, deleted")
 
         # run: create + start + wait + delete, with the program's status
         set_process(bundle, ["sh", "-c", "echo hello from $(hostname); exit 7"])
