@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 def _create(args: Args, log: Logger, *, detach: bool, recipe_of: Any = None) -> Any:
     """The library's create; ``recipe_of``: the create's inputs
-    (_create_recipe.Inputs) to save a recipe of, when it warned of nothing."""
+    (_create_recipe.Inputs) to save a recipe of, when nothing but the
+    document itself was warned of."""
     import attrs
 
     from ..cgroups.errors import CgroupWarning
@@ -93,7 +94,7 @@ def _create(args: Args, log: Logger, *, detach: bool, recipe_of: Any = None) -> 
     except BaseException:
         container.destroy()
         raise
-    if recorder is not None and said is not None and not caught:
+    if recorder is not None and said is not None and not caught:  # said: for mypy (set with recorder)
         _save_recipe(args, log, recipe_of, container, recorder, said)
     return container
 
